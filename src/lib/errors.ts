@@ -1,0 +1,46 @@
+/**
+ * Errors that reach an operator carry a stable code (tests assert on it), a message
+ * that says what is wrong, and a hint that says what to do. Modelled on ws `WS_ERR_*`
+ * and undici `UND_ERR_*`.
+ */
+export class CarpoolError extends Error {
+  override readonly name = 'CarpoolError';
+  constructor(
+    /** Stable machine-readable code, e.g. `CONFIG_INVALID`, `NATIVE_MISSING`. */
+    readonly code: string,
+    message: string,
+    /** What the operator should do about it. */
+    readonly hint?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  /** One line for the console: message plus hint. */
+  describe(): string {
+    return this.hint ? `${this.message}\n  hint: ${this.hint}` : this.message;
+  }
+}
+
+/** A located problem in an input file: `file:line:col: message (expected ...)`. */
+export interface Diagnostic {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly message: string;
+  /** What would have been accepted, e.g. `an integer 1..255`. */
+  readonly expected?: string;
+}
+
+export function formatDiagnostic(d: Diagnostic): string {
+  const where = `${d.file}:${d.line}:${d.column}`;
+  return d.expected ? `${where}: ${d.message} (expected ${d.expected})` : `${where}: ${d.message}`;
+}
+
+/** Thrown when a configuration does not validate; nothing has been changed yet. */
+export class ConfigError extends CarpoolError {
+  constructor(readonly diagnostics: readonly Diagnostic[]) {
+    super('CONFIG_INVALID', diagnostics.map(formatDiagnostic).join('\n'),
+      'fix the lines above; `carpool check -c FILE` validates without touching the network');
+  }
+}
