@@ -1,0 +1,128 @@
+/**
+ * The control socket: a Unix stream socket in a root-only directory (0700, socket 0600),
+ * speaking one JSON object per line each way. `carpool status`, `carpool demote` and the
+ * resource commands are clients of it. Private by default: no TCP, no other users.
+ */
+import { createServer, createConnection, type Server, type Socket } from 'node:net';
+import { chmodSync, mkdirSync, unlinkSync, existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { CarpoolError } from '../lib/errors.js';
+
+export interface ControlRequest {
+  readonly cmd: string;
+  readonly args?: Readonly<Record<string, unknown>>;
+}
+
+export type ControlResponse = { readonly ok: true; readonly result: unknown } | { readonly ok: false; readonly error: string; readonly code?: string };
+
+export type ControlHandler = (req: ControlRequest) => unknown;
+
+const MAX_LINE = 64 * 1024;
+
+/** Is a daemon answering on `path`? */
+function probe(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection(path);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export class ControlServer {
+  private server: Server | undefined;
+  private readonly clients = new Set<Socket>();
+
+  constructor(readonly path: string, private readonly handler: ControlHandler) {}
+
+  async listen(): Promise<void> {
+    const dir = dirname(this.path);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // An existing directory may be shared (/run): only tighten directories we own alone.
+    if (statSync(dir).uid === process.getuid?.() && dir.startsWith('/run/carpool')) chmodSync(dir, 0o700);
+    if (existsSync(this.path)) {
+      if (await probe(this.path)) {
+        throw new CarpoolError('CONTROL_IN_USE', `another carpool daemon is running on control socket ${this.path}`,
+          'stop it first, or give this one its own socket (control_socket in the config)');
+      }
+      unlinkSync(this.path); // stale socket of a killed daemon
+    }
+    const server = createServer((sock) => this.accept(sock));
+    this.server = server;
+    const old = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.path, () => { server.off('error', reject); resolve(); });
+      });
+    } finally {
+      process.umask(old);
+    }
+    chmodSync(this.path, 0o600);
+  }
+
+  private accept(sock: Socket): void {
+    this.clients.add(sock);
+    sock.setEncoding('utf8');
+    let buf = '';
+    sock.on('data', (chunk: string) => {
+      buf += chunk;
+      if (buf.length > MAX_LINE) { sock.destroy(); return; }
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        void this.answer(sock, line);
+      }
+    });
+    sock.on('error', () => sock.destroy());
+    sock.on('close', () => this.clients.delete(sock));
+  }
+
+  private async answer(sock: Socket, line: string): Promise<void> {
+    let res: ControlResponse;
+    try {
+      const req = JSON.parse(line) as ControlRequest;
+      if (typeof req?.cmd !== 'string') throw new CarpoolError('CONTROL_BAD_REQUEST', 'request needs a "cmd" string');
+      res = { ok: true, result: await this.handler(req) };
+    } catch (err) {
+      res = err instanceof CarpoolError ? { ok: false, error: err.message, code: err.code }
+        : { ok: false, error: err instanceof Error ? err.message : String(err) };
+    }
+    if (!sock.destroyed) sock.write(JSON.stringify(res) + '\n');
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.clients) c.destroy();
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    try { unlinkSync(this.path); } catch { /* already gone */ }
+  }
+}
+
+/** Send one request to a daemon and wait for its answer. */
+export function controlRequest(path: string, req: ControlRequest, timeoutMs = 5000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(path);
+    let buf = '';
+    const timer = setTimeout(() => { sock.destroy(); reject(new CarpoolError('CONTROL_TIMEOUT', `no answer from ${path} within ${timeoutMs} ms`)); }, timeoutMs);
+    sock.setEncoding('utf8');
+    sock.once('connect', () => sock.write(JSON.stringify(req) + '\n'));
+    sock.on('data', (d: string) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      sock.destroy();
+      const res = JSON.parse(buf.slice(0, nl)) as ControlResponse;
+      if (res.ok) resolve(res.result);
+      else reject(new CarpoolError(res.code ?? 'CONTROL_ERROR', res.error));
+    });
+    sock.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      const hint = err.code === 'EACCES' ? 'the control socket is root-only: run as root (sudo)'
+        : 'is the daemon running? `carpool run -c FILE` or `carpool ucarp ...` creates it';
+      reject(new CarpoolError('CONTROL_UNREACHABLE', `cannot reach carpool daemon at ${path}: ${err.code ?? err.message}`, hint));
+    });
+  });
+}
