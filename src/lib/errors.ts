@@ -30,6 +30,9 @@ export interface Diagnostic {
   readonly message: string;
   /** What would have been accepted, e.g. `an integer 1..255`. */
   readonly expected?: string;
+  /** Stable code for tests, e.g. `UNKNOWN_KEY`. */
+  readonly code?: string;
+  readonly severity?: 'error' | 'warning';
 }
 
 export function formatDiagnostic(d: Diagnostic): string {

@@ -1,0 +1,76 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../../src/config/load.js';
+import type { ConfigDiagnostic } from '../../src/config/yaml.js';
+import { CarpoolError, ConfigError } from '../../src/lib/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'carpool-load-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, text: string, mode = 0o600): string {
+  const path = join(dir, name);
+  writeFileSync(path, text, { mode });
+  return path;
+}
+
+function diagnostics(path: string): ConfigDiagnostic[] {
+  try {
+    loadConfigFile(path, { onWarning: () => undefined });
+  } catch (e) {
+    if (e instanceof ConfigError) return e.diagnostics as ConfigDiagnostic[];
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfigFile', () => {
+  it('loads carpool YAML, reading password files relative to it', () => {
+    file('web.pass', 'secret\n');
+    const path = file('ok.yaml', 'instances:\n  - { interface: eth0, vhid: 1, password_file: web.pass, addresses: [10.0.0.1] }\n');
+    const warnings: ConfigDiagnostic[] = [];
+    const config = loadConfigFile(path, { onWarning: (w) => warnings.push(w) });
+    expect(config.source).toBe(path);
+    expect(config.instances[0]!.password).toBe('secret');
+    expect(warnings).toEqual([]);
+  });
+
+  it('reports permission problems through onWarning', () => {
+    file('open.pass', 'secret\n', 0o644);
+    const path = file('perm.yaml', 'instances:\n  - { interface: eth0, vhid: 1, password_file: open.pass, addresses: [10.0.0.1] }\n');
+    const warnings: ConfigDiagnostic[] = [];
+    loadConfigFile(path, { onWarning: (w) => warnings.push(w) });
+    expect(warnings.map((w) => w.code)).toEqual(['PASSWORD_FILE_PERMISSIONS']);
+  });
+
+  it('an unreadable password file is reported at the key', () => {
+    const path = file('nopw.yaml', 'instances:\n  - interface: eth0\n    vhid: 1\n    password_file: /nonexistent/pw\n    addresses: [10.0.0.1]\n');
+    expect(diagnostics(path).map((d) => `${d.file}:${d.line}:${d.column} ${d.code}`)).toEqual([`${path}:4:5 PASSWORD_FILE_UNREADABLE`]);
+  });
+
+  it('a missing file is CONFIG_UNREADABLE', () => {
+    expect(() => loadConfigFile(join(dir, 'nope.yaml'))).toThrow(expect.objectContaining({ code: 'CONFIG_UNREADABLE' }) as CarpoolError);
+  });
+
+  it.each<[string, string, number, string]>([
+    ['keepalived.conf', 'global_defs {\n  router_id a\n}\n\nvrrp_instance VI_1 {\n  state MASTER\n}\n', 1, 'looks like a keepalived.conf'],
+    ['keepalived.conf after comments', '! Configuration File for keepalived\n\nvrrp_instance VI_1 {\n}\n', 3, 'looks like a keepalived.conf'],
+    ['a YAML list', '- a\n- b\n', 1, 'the YAML holds a list'],
+    ['plain text', 'hello world\n', 1, 'the YAML holds a single value'],
+    ['an INI file', '[global]\nkey = value\n', 2, 'it is not YAML'],
+  ])('%s gets a clear error', (name, text, line, message) => {
+    const path = file(`${name.replace(/\W/g, '_')}.conf`, text);
+    const ds = diagnostics(path);
+    expect(ds).toHaveLength(1);
+    expect(ds[0]).toMatchObject({ file: path, line });
+    expect(ds[0]!.message).toContain(message);
+    expect(ds[0]!.expected).toContain("carpool YAML: a mapping with an 'instances' list");
+  });
+
+  it('a broken or incomplete YAML mapping goes to the validator', () => {
+    expect(diagnostics(file('typo.yaml', 'instnces:\n  - vhid: 1\n')).map((d) => d.code)).toEqual(['UNKNOWN_KEY', 'MISSING_KEY']);
+    expect(diagnostics(file('broken.yaml', 'instances: [\n')).map((d) => d.code)).toEqual(['YAML_SYNTAX']);
+    expect(diagnostics(file('empty.yaml', '')).map((d) => d.code)).toEqual(['EMPTY_CONFIG']);
+  });
+});
