@@ -66,7 +66,140 @@ export interface CarpInstance {
   readonly ignoreIfState: boolean;
 }
 
-export type Instance = CarpInstance;
+/** A route installed while master (keepalived `virtual_routes`). */
+export interface VirtualRoute {
+  readonly family: Family;
+  /** Destination network (`0.0.0.0` / `::` with prefix 0 for a default route). */
+  readonly dst: string;
+  readonly prefix: number;
+  readonly gateway?: string;
+  readonly dev?: string;
+  readonly src?: string;
+  readonly metric?: number;
+  readonly table?: number;
+  /** `blackhole`, `unreachable`... plain unicast when undefined. */
+  readonly type?: string;
+}
+
+/** A tracker reference inside an instance or sync group, with its weight (0 = FAULT on failure). */
+export interface TrackRef {
+  readonly name: string;
+  readonly weight: number;
+  /** keepalived `reverse`: the weight applies the other way round. */
+  readonly reverse: boolean;
+}
+
+/** keepalived `vrrp_script`: a health check whose result adjusts priority or causes FAULT. */
+export interface VrrpScript {
+  readonly name: string;
+  readonly hook: Hook;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  /** Default weight for instances that track it without their own weight. */
+  readonly weight: number;
+  readonly reverse: boolean;
+  readonly rise: number;
+  readonly fall: number;
+  /** Start in the failed state until the first successes (`init_fail`). */
+  readonly initFail: boolean;
+}
+
+/** keepalived `track_file`: a file holding an integer. */
+export interface TrackFile {
+  readonly name: string;
+  readonly path: string;
+  readonly weight: number;
+  readonly reverse: boolean;
+  /** Create the file with this value at start (`init_file`). */
+  readonly initValue?: number;
+  readonly initOverwrite: boolean;
+}
+
+/** Notify commands (keepalived `notify_*`); `generic` gets `INSTANCE name STATE priority` appended. */
+export interface NotifyHooks {
+  readonly master?: Hook;
+  readonly backup?: Hook;
+  readonly fault?: Hook;
+  readonly stop?: Hook;
+  readonly generic?: Hook;
+}
+
+export interface GarpSettings {
+  /** Delay before the second burst after becoming master (0 = none). Default 5 s. */
+  readonly masterDelayMs: number;
+  /** Gratuitous ARPs / unsolicited NAs per address in each burst. Default 5. */
+  readonly masterRepeat: number;
+  /** Periodic refresh while master (0 = off). */
+  readonly masterRefreshMs: number;
+  readonly masterRefreshRepeat: number;
+  /** GARPs sent when a lower-priority advert is heard as master (keepalived default 0; carpool default 1). */
+  readonly lowerPrioRepeat: number;
+  readonly lowerPrioDelayMs: number;
+  /** Pause between packets of a burst. */
+  readonly intervalMs: number;
+}
+
+export interface VrrpInstance {
+  readonly kind: 'vrrp';
+  readonly name: string;
+  readonly interface: string;
+  readonly family: Family;
+  readonly version: 2 | 3;
+  /** Virtual router id 1..255. */
+  readonly vrid: number;
+  /** Configured (base) priority 1..255; 255 = address owner. */
+  readonly priority: number;
+  /** v2: whole seconds; v3: multiple of 10 ms (0.01..40.95 s). */
+  readonly advertIntervalMs: number;
+  /** keepalived `state`: only an owner (255) starts as master at once. */
+  readonly initialState: 'MASTER' | 'BACKUP';
+  /** false with `nopreempt`. */
+  readonly preempt: boolean;
+  readonly preemptDelayMs: number;
+  /** v2 `auth_type PASS` password (truncated to 8 bytes on the wire); undefined = no auth. */
+  readonly authPass?: string;
+  /** Advert source (`mcast_src_ip` / `unicast_src_ip`); default: interface primary address. */
+  readonly srcip?: string;
+  /** 224.0.0.18 or ff02::12 (or `mcast_dst_ip`). */
+  readonly mcastGroup: string;
+  /** Unicast peers: when non-empty adverts go to each peer instead of the group. */
+  readonly unicastPeers: readonly string[];
+  /** v3 over IPv4: omit the pseudo-header from the checksum (`v3_checksum_as_v2`). */
+  readonly v3ChecksumAsV2: boolean;
+  /** Advertised and added while master. */
+  readonly addresses: readonly VirtualAddress[];
+  /** Added while master but not advertised (`virtual_ipaddress_excluded`). */
+  readonly excludedAddresses: readonly VirtualAddress[];
+  readonly routes: readonly VirtualRoute[];
+  readonly trackInterfaces: readonly TrackRef[];
+  readonly trackScripts: readonly TrackRef[];
+  readonly trackFiles: readonly TrackRef[];
+  /** Track the instance's own interface (false with `dont_track_primary`). */
+  readonly trackPrimary: boolean;
+  readonly notify: NotifyHooks;
+  readonly garp: GarpSettings;
+  /** Use a macvlan with the RFC virtual MAC 00-00-5E-00-01-VRID (`use_vmac`); the name, or undefined. */
+  readonly vmacInterface?: string;
+  /** keepalived `lower_prio_no_advert`. */
+  readonly lowerPrioNoAdvert: boolean;
+  /** keepalived `higher_prio_send_advert`. */
+  readonly higherPrioSendAdvert: boolean;
+  /** Master-down = downTimerAdverts x interval + skew (default 3). */
+  readonly downTimerAdverts: number;
+  /** Name of the sync group this instance belongs to. */
+  readonly syncGroup?: string;
+}
+
+export interface SyncGroup {
+  readonly name: string;
+  readonly members: readonly string[];
+  readonly notify: NotifyHooks;
+  readonly trackInterfaces: readonly TrackRef[];
+  readonly trackScripts: readonly TrackRef[];
+  readonly trackFiles: readonly TrackRef[];
+}
+
+export type Instance = CarpInstance | VrrpInstance;
 
 export interface LoggingConfig {
   /** syslog facility name (`daemon`, `local0`...) or `none`. */
@@ -80,6 +213,9 @@ export interface CarpoolConfig {
   /** File the configuration came from (or `<command line>`). */
   readonly source: string;
   readonly instances: readonly Instance[];
+  readonly vrrpScripts: readonly VrrpScript[];
+  readonly trackFiles: readonly TrackFile[];
+  readonly syncGroups: readonly SyncGroup[];
   readonly logging: LoggingConfig;
   /** Unix control socket path (mode 0600, root only). */
   readonly controlSocket: string;
@@ -90,3 +226,5 @@ export interface CarpoolConfig {
 export const DEFAULT_CONTROL_SOCKET = '/run/carpool/carpool.sock';
 export const DEFAULT_STATE_DIR = '/run/carpool';
 export const CARP_MCAST = '224.0.0.18';
+export const VRRP_MCAST4 = '224.0.0.18';
+export const VRRP_MCAST6 = 'ff02::12';

@@ -498,6 +498,9 @@ export function parseUcarpArgs(argv: readonly string[], options: UcarpArgsOption
     logging: { facility, debug: flags.has('D'), ident: 'ucarp' },
     controlSocket: ucarpControlSocket(name),
     stateDir: DEFAULT_STATE_DIR,
+    vrrpScripts: [],
+    trackFiles: [],
+    syncGroups: [],
   };
   return { kind: 'config', config, instance, daemonize: flags.has('B'), sanitizedArgv, warnings };
 }

@@ -407,7 +407,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     throw new ConfigError([...c.errors].sort(byPosition));
   }
   return {
-    config: { source: file, instances, logging, controlSocket, stateDir },
+    config: { source: file, instances, logging, controlSocket, stateDir, vrrpScripts: [], trackFiles: [], syncGroups: [] },
     warnings: [...c.warnings].sort(byPosition),
   };
 }

@@ -1,3 +1,4 @@
+import type { CarpInstance } from '../../src/config/model.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +33,7 @@ describe('loadConfigFile', () => {
     const warnings: ConfigDiagnostic[] = [];
     const config = loadConfigFile(path, { onWarning: (w) => warnings.push(w) });
     expect(config.source).toBe(path);
-    expect(config.instances[0]!.password).toBe('secret');
+    expect((config.instances[0]! as CarpInstance).password).toBe('secret');
     expect(warnings).toEqual([]);
   });
 

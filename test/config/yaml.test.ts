@@ -1,3 +1,4 @@
+import type { CarpInstance } from '../../src/config/model.js';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { parseCarpoolYaml, type ConfigDiagnostic, type YamlConfigOptions } from '../../src/config/yaml.js';
@@ -115,7 +116,7 @@ describe('parseCarpoolYaml: valid files', () => {
     ['hook with shell: true keeps the string', 'hooks: { up: "logger -t carpool up; touch /run/up", shell: true }',
       { argv: ['logger -t carpool up; touch /run/up'], shell: true }],
   ])('%s', (_name, extra, expected) => {
-    expect(parse(instance(extra)).config.instances[0]!.upHook).toEqual(expected);
+    expect((parse(instance(extra)).config.instances[0]! as CarpInstance).upHook).toEqual(expected);
   });
 
   it('logging options', () => {
@@ -138,13 +139,13 @@ instances:
     addresses: [10.0.0.2]
 `;
     const { config } = parse(text);
-    expect(config.instances.map((i) => [i.name, i.advbase, i.password])).toEqual([['eth0-vhid1', 2, 'geheim'], ['eth0-vhid2', 3, 'geheim']]);
+    expect((config.instances as CarpInstance[]).map((i) => [i.name, i.advbase, i.password])).toEqual([['eth0-vhid1', 2, 'geheim'], ['eth0-vhid2', 3, 'geheim']]);
   });
 
   it('aliases resolve', () => {
     const text = 'instances:\n  - interface: eth0\n    vhid: 1\n    password: &pw geheim\n    addresses: [10.0.0.1]\n'
       + '  - interface: eth0\n    vhid: 2\n    password: *pw\n    addresses: [10.0.0.2]\n';
-    expect(parse(text).config.instances[1]!.password).toBe('geheim');
+    expect((parse(text).config.instances[1]! as CarpInstance).password).toBe('geheim');
   });
 
   it('the same vhid on different interfaces is fine; alias labels count as their device', () => {
@@ -175,7 +176,7 @@ describe('parseCarpoolYaml: warnings', () => {
       readFile: () => 'pw\r\n',
       statMode: (p) => (p === FILE ? 0o100640 : 0o100644),
     });
-    expect(config.instances[0]!.password).toBe('pw\r');
+    expect((config.instances[0]! as CarpInstance).password).toBe('pw\r');
     expect(warnings.map((w) => `${w.line}:${w.column} ${w.code}`)).toEqual(['1:1 CONFIG_PERMISSIONS', '2:33 PASSWORD_CR', '2:33 PASSWORD_FILE_PERMISSIONS']);
     expect(warnings[0]!.message).toContain('mode 0640');
     expect(parse(text, { readFile: () => 'pw\n', statMode: () => 0o100600 }).warnings).toEqual([]);
@@ -413,7 +414,7 @@ describe('parseCarpoolYaml: password_file', () => {
     const seen: string[] = [];
     const { config } = parse(text('web.pass'), { readFile: (p) => { seen.push(p); return 'pw\nignored\n'; } });
     expect(seen).toEqual(['/etc/carpool/web.pass']);
-    expect(config.instances[0]!.password).toBe('pw');
+    expect((config.instances[0]! as CarpInstance).password).toBe('pw');
   });
 
   it.each<[string, YamlConfigOptions, string[], string]>([
