@@ -1,0 +1,141 @@
+/**
+ * carpool's command line. `carpool ucarp ...` takes ucarp's own options verbatim (parsed by
+ * our getopt work-alike); everything else is a carpool command parsed by commander.
+ */
+import { Command, Option } from 'commander';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfigFile } from '../config/load.js';
+import { DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR } from '../config/model.js';
+import { CarpoolError, ConfigError } from '../lib/errors.js';
+import { VERSION } from '../lib/version.js';
+import { controlRequest } from '../daemon/control.js';
+import { formatStatus, type DaemonStatus } from '../daemon/status.js';
+import { runDaemon, daemonize } from './daemon-cmd.js';
+import { ucarpCommand } from './ucarp-cmd.js';
+
+function fail(err: unknown): number {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    return 1;
+  }
+  if (err instanceof CarpoolError) {
+    process.stderr.write(`carpool: ${err.describe()}\n`);
+    return 1;
+  }
+  throw err;
+}
+
+/** Control sockets of every daemon on this host (`run` default plus one per `carpool ucarp`). */
+function allSockets(): string[] {
+  try {
+    return readdirSync(DEFAULT_STATE_DIR).filter((f) => f.endsWith('.sock')).map((f) => join(DEFAULT_STATE_DIR, f)).sort();
+  } catch {
+    return [];
+  }
+}
+
+async function statusCommand(opts: { socket?: string; json?: boolean; watch?: boolean | string }): Promise<number> {
+  const once = async (): Promise<number> => {
+    const sockets = opts.socket ? [opts.socket] : allSockets();
+    if (sockets.length === 0) {
+      process.stderr.write(`carpool: no running daemon found (no control socket in ${DEFAULT_STATE_DIR})\n  hint: start one with \`carpool run -c FILE\` or \`carpool ucarp ...\`\n`);
+      return 3;
+    }
+    const results: DaemonStatus[] = [];
+    let failed = 0;
+    for (const s of sockets) {
+      try {
+        results.push(await controlRequest(s, { cmd: 'status' }) as DaemonStatus);
+      } catch (err) {
+        failed++;
+        if (opts.socket || !(err instanceof CarpoolError && err.code === 'CONTROL_UNREACHABLE')) fail(err);
+      }
+    }
+    if (opts.json) process.stdout.write(JSON.stringify(opts.socket ? results[0] ?? null : results, null, 2) + '\n');
+    else process.stdout.write(results.map((r) => formatStatus(r)).join('\n\n') + '\n');
+    return results.length === 0 || (opts.socket && failed) ? 3 : 0;
+  };
+  if (!opts.watch) return once();
+  const every = typeof opts.watch === 'string' ? Number(opts.watch) * 1000 : 1000;
+  for (;;) {
+    process.stdout.write('\x1b[H\x1b[2J');
+    await once();
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'ucarp') return ucarpCommand(argv.slice(1));
+
+  const program = new Command('carpool')
+    .version(VERSION)
+    .description('High availability for Linux: virtual IP failover with CARP (ucarp-compatible).\n\n' +
+      'Drop-in for ucarp:   carpool ucarp -i eth0 -s 10.0.0.11 -v 1 -p secret -a 10.0.0.100 -u up.sh -d down.sh\n' +
+      'Native:              carpool run -c /etc/carpool/carpool.yaml')
+    .showHelpAfterError()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  let code = 0;
+
+  program.command('ucarp')
+    .description('run as ucarp with ucarp\'s options (`carpool ucarp --help` lists them)')
+    .allowUnknownOption()
+    .helpOption(false);
+
+  program.command('run')
+    .description('run the daemon with a configuration file')
+    .requiredOption('-c, --config <file>', 'configuration file (carpool YAML)')
+    .option('-B, --daemonize', 'detach from the terminal and log to syslog only')
+    .action(async (o: { config: string; daemonize?: boolean }) => {
+      let config;
+      try {
+        config = loadConfigFile(o.config);
+      } catch (err) {
+        code = fail(err);
+        return;
+      }
+      if (o.daemonize && daemonize(['run', '-c', o.config])) return;
+      code = await runDaemon(config, 'run');
+    });
+
+  program.command('check')
+    .description('validate a configuration file without touching the network (exit 0 = valid)')
+    .requiredOption('-c, --config <file>', 'configuration file')
+    .action((o: { config: string }) => {
+      try {
+        const cfg = loadConfigFile(o.config);
+        process.stdout.write(`${o.config}: OK (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')})\n`);
+      } catch (err) {
+        code = fail(err);
+      }
+    });
+
+  program.command('status')
+    .description('show every instance: state, master, addresses, dropped packets, last transition')
+    .option('-s, --socket <path>', `control socket of one daemon (default: all in ${DEFAULT_STATE_DIR})`)
+    .option('--json', 'machine-readable output')
+    .addOption(new Option('-w, --watch [seconds]', 'refresh continuously'))
+    .action(async (o: { socket?: string; json?: boolean; watch?: boolean | string }) => {
+      try {
+        code = await statusCommand(o);
+      } catch (err) {
+        code = fail(err);
+      }
+    });
+
+  program.command('demote')
+    .description('planned switchover: the master hands the addresses to a backup without losing packets')
+    .argument('[instance]', 'instance name (optional when the daemon has one)')
+    .option('-s, --socket <path>', 'control socket', DEFAULT_CONTROL_SOCKET)
+    .action(async (instance: string | undefined, o: { socket: string }) => {
+      try {
+        const st = await controlRequest(o.socket, { cmd: 'demote', args: instance ? { instance } : {} }) as { name: string; state: string };
+        process.stdout.write(`${st.name}: ${st.state}\n`);
+      } catch (err) {
+        code = fail(err);
+      }
+    });
+
+  await program.parseAsync([...argv], { from: 'user' });
+  return code;
+}

@@ -1,0 +1,234 @@
+/**
+ * The shell around one CARP instance: feeds the pure machine with validated adverts,
+ * ticks and link events, and carries out its effects (send, addresses, GARP, hooks,
+ * logs). One timer per instance, re-armed from `nextDeadline()` after every step.
+ */
+import { randomBytes } from 'node:crypto';
+import type { CarpInstance } from '../config/model.js';
+import { CarpMachine, type CarpEffect, type CarpInput } from '../election/carp.js';
+import { carpAuthenticator } from '../protocol/carp/hmac.js';
+import { CARP_DROP_REASONS, checkAdvert, verifyAdvert } from '../protocol/carp/packet.js';
+import { gratuitousArp } from '../protocol/arp.js';
+import { parseIPv4 } from '../protocol/inet.js';
+import type { RawPacket } from '../net/raw-socket.js';
+import type { AddressManager } from './addresses.js';
+import type { HookQueue } from './hooks.js';
+import type { Logger } from './logger.js';
+import type { Port, PortListener } from './port.js';
+import type { InstanceStatus } from './status.js';
+
+export interface RunnerDeps {
+  readonly port: Port;
+  readonly log: Logger;
+  readonly hooks: HookQueue;
+  readonly addresses: AddressManager | undefined;
+  /** Monotonic clock in ms. */
+  readonly now: () => number;
+  /** ucarp mode logs exactly like ucarp (no instance prefix). */
+  readonly ucarpStyle: boolean;
+  /** Called on every state change (status watchers, resource manager). */
+  readonly onTransition?: (runner: CarpRunner, from: string, to: string, reason: string) => void;
+}
+
+export class CarpRunner implements PortListener {
+  readonly machine: CarpMachine;
+  readonly id: number;
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor: number | undefined;
+  private readonly srcText: string;
+  private readonly drops: Record<string, number> = Object.fromEntries(CARP_DROP_REASONS.map((r) => [r, 0]));
+  private sendErrors = 0;
+  private transitions = 0;
+  private lastTransitionAt: string | null = null;
+  private holds = false;
+  private stopped: (() => void) | undefined;
+  private stepping = false;
+  private readonly followUps: CarpInput[] = [];
+
+  constructor(readonly cfg: CarpInstance, srcip: string, private readonly deps: RunnerDeps) {
+    this.id = cfg.vhid;
+    this.srcText = srcip;
+    const auth = carpAuthenticator(new TextEncoder().encode(cfg.password), cfg.addresses.filter((a) => a.family === 4).map((a) => parseIPv4(a.address)!));
+    this.machine = new CarpMachine({
+      vhid: cfg.vhid, advbase: cfg.advbase, advskew: cfg.advskew, deadratio: cfg.deadratio,
+      preempt: cfg.preempt, neutral: cfg.neutral, srcip: parseIPv4(srcip)!, auth,
+      manageAddresses: cfg.manageAddresses, shutdownHooks: cfg.shutdownHooks, ignoreIfState: cfg.ignoreIfState,
+      random64: () => randomBytes(8).readBigUInt64BE(),
+    });
+  }
+
+  private get log(): Logger {
+    return this.deps.log;
+  }
+
+  private prefix(text: string): string {
+    return this.deps.ucarpStyle ? text : `${this.cfg.name}: ${text}`;
+  }
+
+  start(linkUp: boolean): void {
+    if (!linkUp && !this.cfg.ignoreIfState) this.input({ type: 'link', up: false });
+    this.input({ type: 'start' });
+  }
+
+  /** Feed one input and carry out the effects; inputs raised by effects run afterwards. */
+  input(inp: CarpInput): void {
+    this.followUps.push(inp);
+    if (this.stepping) return;
+    this.stepping = true;
+    try {
+      let next: CarpInput | undefined;
+      while ((next = this.followUps.shift())) {
+        for (const e of this.machine.step(next, this.deps.now())) this.apply(e);
+      }
+    } finally {
+      this.stepping = false;
+    }
+    this.rearm();
+  }
+
+  // --- PortListener -------------------------------------------------------------------
+
+  receive(pkt: RawPacket): boolean {
+    if (pkt.payload.length >= 1 && pkt.payload[0]! >> 4 !== 2) return false; // VRRPv3 etc.: not ours
+    if (pkt.src === this.srcText) return true; // our own advert looped back
+    const checked = checkAdvert(pkt.payload, pkt.ttl);
+    const verdict = checked.ok ? verifyAdvert(checked.value, pkt.dst, this.cfg.mcast, this.machine.params.auth) : checked;
+    if (!verdict.ok) {
+      this.drops[verdict.reason] = (this.drops[verdict.reason] ?? 0) + 1;
+      this.logDrop(verdict.reason, pkt);
+      return true;
+    }
+    this.input({ type: 'advert', advert: verdict.value, src: parseIPv4(pkt.src)!, srcText: pkt.src });
+    return true;
+  }
+
+  private logDrop(reason: string, pkt: RawPacket): void {
+    switch (reason) {
+      case 'ttl': this.log.warning(this.prefix(`Bad TTL: [${pkt.ttl}] from ${pkt.src}`)); break;
+      case 'digest': this.log.warning(this.prefix(`Bad digest from ${pkt.src} - Check vhid, password and virtual IP address`)); break;
+      case 'checksum': this.log.warning(this.prefix(`Bad IP checksum from ${pkt.src}`)); break;
+      case 'version': this.log.warning(this.prefix(`Bad version from ${pkt.src}`)); break;
+      case 'destination': this.log.debug(this.prefix(`Ignoring different multicast ip: [${pkt.dst}]`)); break;
+      default: this.log.warning(this.prefix(`Dropped packet from ${pkt.src}: ${reason}`));
+    }
+  }
+
+  // --- effects ------------------------------------------------------------------------
+
+  private apply(e: CarpEffect): void {
+    const { port, log } = this.deps;
+    switch (e.type) {
+      case 'send': {
+        const r = port.send(this.cfg.mcast, e.payload, this.srcText);
+        if (!r.ok) {
+          this.sendErrors++;
+          log.error(this.prefix(`write() has failed: ${r.error}`));
+        }
+        this.followUps.push({ type: 'sendResult', ok: r.ok });
+        break;
+      }
+      case 'transition':
+        this.transitions++;
+        this.lastTransitionAt = new Date().toISOString();
+        log.log(e.to === 'INIT' ? 'info' : 'warning', this.prefix(`Switching to state: ${e.to}`));
+        if (!this.deps.ucarpStyle) log.info(`${this.cfg.name}: ${e.from} -> ${e.to} (${e.reason})`);
+        this.deps.onTransition?.(this, e.from, e.to, e.reason);
+        break;
+      case 'addAddresses':
+        this.holds = true;
+        this.deps.addresses?.add(port.device, port.ifindex, this.cfg.addresses);
+        break;
+      case 'removeAddresses':
+        this.holds = false;
+        this.deps.addresses?.remove(port.device, port.ifindex, this.cfg.addresses);
+        break;
+      case 'garp':
+        this.sendGarps();
+        break;
+      case 'hook':
+        this.runHook(e.which);
+        break;
+      case 'log':
+        log.log(e.level, this.prefix(e.message));
+        break;
+      case 'stopped':
+        this.stopped?.();
+        break;
+    }
+  }
+
+  sendGarps(): void {
+    for (const a of this.cfg.addresses) {
+      if (a.family !== 4) continue;
+      const r = this.deps.port.sendFrame(gratuitousArp(this.deps.port.mac, a.address));
+      if (!r.ok) this.log.error(this.prefix(`Cannot send gratuitous ARP for ${a.address}: ${r.error}`));
+    }
+  }
+
+  private runHook(which: 'up' | 'down'): void {
+    const hook = which === 'up' ? this.cfg.upHook : this.cfg.downHook;
+    if (!hook) return;
+    const vip = this.cfg.addresses[0]?.address ?? '';
+    const args = [this.cfg.interface, vip, ...(this.cfg.xparam !== undefined ? [this.cfg.xparam] : [])];
+    const env = {
+      CARPOOL_INSTANCE: this.cfg.name, CARPOOL_STATE: which === 'up' ? 'MASTER' : 'BACKUP',
+      CARPOOL_INTERFACE: this.cfg.interface, CARPOOL_VHID: String(this.cfg.vhid),
+      CARPOOL_ADDRESSES: this.cfg.addresses.map((a) => `${a.address}/${a.prefix}`).join(' '),
+    };
+    void this.deps.hooks.enqueue({ hook, args, env, label: `${this.cfg.name} ${which}` }).then(() => {
+      // ucarp sends its GARP after the up script has added the VIP; we sent one at once
+      // (without blocking) and send another now that the script is done.
+      if (which === 'up' && !this.cfg.manageAddresses && this.machine.state === 'MASTER') this.sendGarps();
+    });
+  }
+
+  // --- timers -------------------------------------------------------------------------
+
+  private rearm(): void {
+    const d = this.machine.nextDeadline();
+    if (d === this.armedFor && this.timer) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = d;
+    if (d === undefined) return;
+    const delay = Math.max(0, d - this.deps.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.armedFor = undefined;
+      this.input({ type: 'tick' });
+    }, delay);
+  }
+
+  /** Graceful stop: resolves when the machine says it is safe to exit. */
+  shutdown(): Promise<void> {
+    return new Promise((resolve) => {
+      this.stopped = resolve;
+      this.input({ type: 'shutdown' });
+    });
+  }
+
+  /** Stop timers without any protocol action (daemon exiting without -z). */
+  halt(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  get holdsAddresses(): boolean {
+    return this.holds;
+  }
+
+  status(): InstanceStatus {
+    const s = this.machine.status();
+    return {
+      name: this.cfg.name, protocol: 'carp', interface: this.cfg.interface, vhid: this.cfg.vhid,
+      state: s.state, master: s.master ?? null, source: this.srcText,
+      addresses: this.cfg.addresses.map((a) => `${a.address}/${a.prefix}`),
+      holdsAddresses: this.cfg.manageAddresses ? this.holds : s.state === 'MASTER',
+      linkUp: s.linkUp,
+      priority: { advbase: this.cfg.advbase, advskew: this.cfg.advskew, advskewEffective: s.advskewEffective, preempt: this.cfg.preempt, demoted: s.demoted },
+      lastTransition: s.lastTransition && this.lastTransitionAt ? { from: s.lastTransition.from, to: s.lastTransition.to, reason: s.lastTransition.reason, at: this.lastTransitionAt } : null,
+      transitions: this.transitions,
+      counters: { advertsSent: s.advertsSent, advertsReceived: s.advertsReceived, sendErrors: this.sendErrors, drops: { ...this.drops } },
+    };
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * One network interface as the daemon uses it: a raw IP socket for protocol 112 shared by
+ * every instance on the interface (demultiplexed by vhid), an AF_PACKET socket for
+ * gratuitous ARP / NA frames, and counters for packets no instance could take.
+ */
+import { FrameSocket } from '../net/frame-socket.js';
+import { interfaceInfo } from '../net/link.js';
+import { RawSocket, type RawPacket } from '../net/raw-socket.js';
+import type { SendResult } from '../net/errors.js';
+import { CarpoolError } from '../lib/errors.js';
+import { parseMac } from '../protocol/arp.js';
+import type { Logger } from './logger.js';
+
+export const PROTO_CARP_VRRP = 112;
+
+/** Receives packets for one (protocol kind, id) on a port. */
+export interface PortListener {
+  /** vhid / VRID this listener answers for. */
+  readonly id: number;
+  /** Called with every packet whose id byte matches; returns true when it took the packet. */
+  receive(pkt: RawPacket): boolean;
+}
+
+export class Port {
+  private raw: RawSocket | undefined;
+  private frames: FrameSocket | undefined;
+  private readonly listeners: PortListener[] = [];
+  private readonly groups = new Set<string>();
+  /** Drops that no instance could be charged with, by reason. */
+  readonly drops: Record<string, number> = {};
+  ifindex = 0;
+  mac: Uint8Array = new Uint8Array(6);
+  running = false;
+
+  /** `device` is the real interface (`eth0` for an alias `eth0:carp0`). */
+  constructor(readonly device: string, private readonly log: Logger, private readonly tos: number) {}
+
+  /** Look the interface up and open the sockets. Throws a clear error when it is missing. */
+  open(): void {
+    const info = interfaceInfo(this.device);
+    if (!info) {
+      throw new CarpoolError('IFACE_MISSING', `Unable to find MAC address of [${this.device}]: no such interface`,
+        'check the interface name with `ip link`');
+    }
+    this.ifindex = info.index;
+    this.mac = parseMac(info.mac);
+    this.running = info.running;
+    this.raw = RawSocket.open({ family: 4, protocol: PROTO_CARP_VRRP, ifname: this.device, tos: this.tos });
+    for (const g of this.groups) this.raw.join(g);
+    this.raw.onPacket((p) => this.dispatch(p), (d) => this.count(`ip-${d.reason}`));
+    this.frames = FrameSocket.open(this.device);
+  }
+
+  get isOpen(): boolean {
+    return this.raw !== undefined;
+  }
+
+  /** Re-open after the interface was deleted and re-created (new ifindex). */
+  reopen(): void {
+    this.closeSockets();
+    this.open();
+  }
+
+  join(group: string): void {
+    if (this.groups.has(group)) return;
+    this.groups.add(group);
+    this.raw?.join(group);
+  }
+
+  attach(l: PortListener): void {
+    this.listeners.push(l);
+  }
+
+  /**
+   * Send from `src`: chosen per packet (IP_PKTINFO), not by bind(), because a bound raw
+   * socket would only receive packets addressed to that address and miss the multicast.
+   */
+  send(dst: string, payload: Uint8Array, src?: string): SendResult {
+    if (!this.raw) return { ok: false, error: 'ENODEV' };
+    return this.raw.send(dst, payload, src);
+  }
+
+  sendFrame(frame: Uint8Array): SendResult {
+    if (!this.frames) return { ok: false, error: 'ENODEV' };
+    return this.frames.send(frame);
+  }
+
+  count(reason: string): void {
+    this.drops[reason] = (this.drops[reason] ?? 0) + 1;
+  }
+
+  private dispatch(pkt: RawPacket): void {
+    if (pkt.payload.length < 2) {
+      this.count('length');
+      return;
+    }
+    const id = pkt.payload[1]!;
+    for (const l of this.listeners) {
+      if (l.id === id && l.receive(pkt)) return;
+    }
+    this.count('vhid');
+    this.log.debug(`Ignoring vhid: [${id}] from ${pkt.src}`);
+  }
+
+  private closeSockets(): void {
+    this.raw?.close();
+    this.frames?.close();
+    this.raw = undefined;
+    this.frames = undefined;
+  }
+
+  close(): void {
+    this.closeSockets();
+  }
+}

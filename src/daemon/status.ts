@@ -1,0 +1,99 @@
+/**
+ * The status document a daemon answers on its control socket (`carpool status --json`
+ * prints it as is) and the human rendering of it. Plain data; the shape is the API.
+ */
+
+export interface TransitionInfo {
+  readonly from: string;
+  readonly to: string;
+  readonly reason: string;
+  /** ISO time of the change. */
+  readonly at: string;
+}
+
+export interface InstanceStatus {
+  readonly name: string;
+  readonly protocol: 'carp' | 'vrrp';
+  readonly interface: string;
+  /** vhid (CARP) or VRID (VRRP). */
+  readonly vhid: number;
+  readonly state: string;
+  /** Address of the current master as last heard, `self`, or null when unknown. */
+  readonly master: string | null;
+  readonly source: string;
+  readonly addresses: readonly string[];
+  /** Are the virtual addresses on this host right now (native mode). */
+  readonly holdsAddresses: boolean;
+  readonly linkUp: boolean;
+  /** Protocol-specific preference: CARP advbase/advskew, VRRP priority. */
+  readonly priority: Readonly<Record<string, number | boolean>>;
+  readonly lastTransition: TransitionInfo | null;
+  readonly transitions: number;
+  readonly counters: {
+    readonly advertsSent: number;
+    readonly advertsReceived: number;
+    readonly sendErrors: number;
+    /** Dropped received packets by reason (ttl, length, checksum, version, destination, digest, ...). */
+    readonly drops: Readonly<Record<string, number>>;
+  };
+}
+
+export interface InterfaceStatus {
+  readonly name: string;
+  readonly up: boolean;
+  /** Packets that could not be attributed to an instance (e.g. unknown vhid), by reason. */
+  readonly drops: Readonly<Record<string, number>>;
+}
+
+export interface DaemonStatus {
+  readonly version: string;
+  readonly pid: number;
+  readonly mode: 'run' | 'ucarp';
+  readonly config: string;
+  readonly startedAt: string;
+  readonly uptimeSeconds: number;
+  readonly instances: readonly InstanceStatus[];
+  readonly interfaces: readonly InterfaceStatus[];
+  /** Other sections (resources) are added by their subsystems. */
+  readonly [section: string]: unknown;
+}
+
+function ago(iso: string, now: Date): string {
+  const s = Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));
+  return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.floor(s / 60)}m${s % 60}s ago` : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m ago`;
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+}
+
+/** Human rendering, one block per daemon. */
+export function formatStatus(st: DaemonStatus, now = new Date()): string {
+  const lines: string[] = [];
+  lines.push(`carpool ${st.version} (${st.mode}) pid ${st.pid}, up ${Math.round(st.uptimeSeconds)}s, config ${st.config}`);
+  if (st.instances.length === 0) {
+    lines.push('  no instances');
+    return lines.join('\n');
+  }
+  const rows = [['INSTANCE', 'PROTO', 'IFACE', 'ID', 'STATE', 'MASTER', 'ADDRESSES', 'LAST CHANGE']];
+  for (const i of st.instances) {
+    const state = i.linkUp ? i.state : `${i.state} (no carrier)`;
+    const last = i.lastTransition ? `${i.lastTransition.from} -> ${i.lastTransition.to} (${i.lastTransition.reason}) ${ago(i.lastTransition.at, now)}` : '-';
+    rows.push([i.name, i.protocol, i.interface, String(i.vhid), state, i.master ?? '-', i.addresses.join(',') + (i.holdsAddresses ? ' *' : ''), last]);
+  }
+  lines.push(...table(rows).map((l) => `  ${l}`));
+  const drops = st.instances.filter((i) => Object.values(i.counters.drops).some((n) => n > 0) || i.counters.sendErrors > 0);
+  for (const i of drops) {
+    const parts = Object.entries(i.counters.drops).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`);
+    if (i.counters.sendErrors) parts.push(`send-errors=${i.counters.sendErrors}`);
+    lines.push(`  ${i.name}: dropped ${parts.join(' ')}`);
+  }
+  for (const f of st.interfaces) {
+    const parts = Object.entries(f.drops).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`);
+    if (parts.length) lines.push(`  ${f.name}: dropped (no instance) ${parts.join(' ')}`);
+  }
+  lines.push(`  adverts sent/received: ${st.instances.map((i) => `${i.name} ${i.counters.advertsSent}/${i.counters.advertsReceived}`).join(', ')}`);
+  lines.push('  (* = this host holds the addresses)');
+  return lines.join('\n');
+}

@@ -1,0 +1,162 @@
+/**
+ * Interfaces, addresses and routes through the addon (ioctl and rtnetlink; synchronous,
+ * no `ip` processes), and `LinkMonitor` for carrier/address changes as they happen.
+ *
+ * "Already there" and "already gone" are results (`'exists'`, `'absent'`), not errors: a
+ * daemon that restarts finds its VIPs configured, and a VIP someone removed by hand is not
+ * a reason to fail a transition. Everything else throws NetError with a hint.
+ */
+import { formatIPv4, parseIP, parseIPv4, type Family } from '../protocol/inet.js';
+import { callNative, errnoError, errnoName } from './errors.js';
+import {
+  native,
+  type NativeAddress,
+  type NativeIfInfo,
+  type NativeLinkEvent,
+  type NativeLinkMonitorOptions,
+  type NativeRouteSpec,
+} from './native.js';
+
+export type InterfaceInfo = NativeIfInfo;
+export type InterfaceAddress = NativeAddress;
+
+/** IFF_* bits as used in `flags`. */
+export const IFF = { UP: 0x1, BROADCAST: 0x2, LOOPBACK: 0x8, RUNNING: 0x40, MULTICAST: 0x1000, LOWER_UP: 0x10000 } as const;
+/** IFA_F_* bits as used in address `flags`. */
+export const IFA_F = { SECONDARY: 0x1, NODAD: 0x2, DADFAILED: 0x8, TENTATIVE: 0x40, PERMANENT: 0x80, NOPREFIXROUTE: 0x200 } as const;
+
+/** Facts about `ifname` (`eth0:vip` → `eth0`), or undefined when there is no such interface. */
+export function interfaceInfo(ifname: string): InterfaceInfo | undefined {
+  return callNative('ifInfo', ifname, () => native().ifInfo(ifname)) ?? undefined;
+}
+
+function familyOf(op: string, address: string): Family {
+  const p = parseIP(address);
+  if (!p) throw errnoError(op, -22, `${address}: not an IP address`);
+  return p.family;
+}
+
+/** `'+'` → the directed broadcast of address/prefix (as `ip addr add ... brd +`). */
+function broadcastFor(address: string, prefix: number): string | undefined {
+  const b = parseIPv4(address);
+  if (!b || prefix >= 31) return undefined;
+  const host = prefix === 0 ? 0xffffffff : (0xffffffff >>> prefix);
+  const out = Uint8Array.from(b);
+  for (let i = 0; i < 4; i++) out[i] = out[i]! | ((host >>> (24 - 8 * i)) & 0xff);
+  return formatIPv4(out);
+}
+
+export interface AddressSpec {
+  readonly ifindex: number;
+  readonly address: string;
+  readonly prefix: number;
+}
+
+export interface AddAddressSpec extends AddressSpec {
+  /** IPv4 label, e.g. `eth0:vip` (keepalived `label`, ucarp alias style). */
+  readonly label?: string;
+  /** IPv4 broadcast address, or `'+'` to derive it from the prefix. */
+  readonly broadcast?: string;
+  /** IPv6: skip duplicate address detection (a VIP must work at once). */
+  readonly nodad?: boolean;
+  /** Do not install the prefix route. */
+  readonly noprefixroute?: boolean;
+  /** IFA_PROTO tag (Linux >= 6.1) so our addresses can be told apart; ignored by older kernels. */
+  readonly proto?: number;
+}
+
+function describeAddr(spec: AddressSpec): string {
+  return `${spec.address}/${spec.prefix} on ifindex ${spec.ifindex}`;
+}
+
+/** Add an address; `'exists'` if it is already there. */
+export function addAddress(spec: AddAddressSpec): 'added' | 'exists' {
+  const family = familyOf('addAddress', spec.address);
+  const broadcast = spec.broadcast === '+' ? broadcastFor(spec.address, spec.prefix) : spec.broadcast;
+  const opts = {
+    ...(spec.label !== undefined ? { label: spec.label } : {}),
+    ...(broadcast !== undefined ? { broadcast } : {}),
+    ...(spec.nodad ? { nodad: true } : {}),
+    ...(spec.noprefixroute ? { noprefixroute: true } : {}),
+    ...(spec.proto !== undefined ? { proto: spec.proto } : {}),
+  };
+  const rc = callNative('addAddress', describeAddr(spec), () =>
+    native().addrAdd(spec.ifindex, family, spec.address, spec.prefix, opts));
+  if (rc === 0) return 'added';
+  if (errnoName(rc) === 'EEXIST') return 'exists';
+  throw errnoError('addAddress', rc, describeAddr(spec));
+}
+
+/** Delete an address; `'absent'` if it was not there. */
+export function deleteAddress(spec: AddressSpec): 'deleted' | 'absent' {
+  const family = familyOf('deleteAddress', spec.address);
+  const rc = callNative('deleteAddress', describeAddr(spec), () =>
+    native().addrDel(spec.ifindex, family, spec.address, spec.prefix));
+  if (rc === 0) return 'deleted';
+  if (errnoName(rc) === 'EADDRNOTAVAIL') return 'absent';
+  throw errnoError('deleteAddress', rc, describeAddr(spec));
+}
+
+/** Addresses on `ifindex` (0 = every interface). */
+export function listAddresses(ifindex = 0): InterfaceAddress[] {
+  return callNative('listAddresses', `ifindex ${ifindex}`, () => native().addrList(ifindex));
+}
+
+export type RouteSpec = Omit<NativeRouteSpec, 'family'> & { readonly family?: Family };
+
+function routeSpec(op: string, spec: RouteSpec): NativeRouteSpec {
+  return { ...spec, family: spec.family ?? familyOf(op, spec.dst) };
+}
+
+function describeRoute(spec: RouteSpec): string {
+  const via = spec.gateway ? ` via ${spec.gateway}` : '';
+  const dev = spec.ifindex ? ` ifindex ${spec.ifindex}` : '';
+  const table = spec.table ? ` table ${spec.table}` : '';
+  return `${spec.dst}/${spec.prefix}${via}${dev}${table}`;
+}
+
+/** Add or replace a route (keepalived `virtual_routes`). */
+export function addRoute(spec: RouteSpec): 'added' {
+  const rc = callNative('addRoute', describeRoute(spec), () => native().routeAdd(routeSpec('addRoute', spec)));
+  if (rc === 0) return 'added';
+  throw errnoError('addRoute', rc, describeRoute(spec));
+}
+
+/** Delete a route; `'absent'` if no route matched. */
+export function deleteRoute(spec: RouteSpec): 'deleted' | 'absent' {
+  const rc = callNative('deleteRoute', describeRoute(spec), () => native().routeDel(routeSpec('deleteRoute', spec)));
+  if (rc === 0) return 'deleted';
+  if (errnoName(rc) === 'ESRCH') return 'absent';
+  throw errnoError('deleteRoute', rc, describeRoute(spec));
+}
+
+export type LinkEvent = NativeLinkEvent;
+export type LinkEventHandler = (event: LinkEvent) => void;
+
+/**
+ * rtnetlink notifications for links (carrier, up/down, deletion) and addresses, as they
+ * happen. `{type: 'overrun'}` means the kernel dropped notifications: re-read the state.
+ */
+export class LinkMonitor {
+  #fd: number;
+
+  private constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  static open(handler: LinkEventHandler, opts: NativeLinkMonitorOptions = {}): LinkMonitor {
+    return new LinkMonitor(callNative('linkMonitorOpen', 'RTMGRP_LINK|IPV4_IFADDR|IPV6_IFADDR', () =>
+      native().linkMonitorOpen(handler, opts)));
+  }
+
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
+
+  /** Idempotent; safe from inside the handler. */
+  close(): void {
+    if (this.#fd < 0) return;
+    native().linkMonitorClose(this.#fd);
+    this.#fd = -1;
+  }
+}
