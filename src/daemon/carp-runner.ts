@@ -104,12 +104,12 @@ export class CarpRunner implements PortListener {
 
   private logDrop(reason: string, pkt: RawPacket): void {
     switch (reason) {
-      case 'ttl': this.log.warning(this.prefix(`Bad TTL: [${pkt.ttl}] from ${pkt.src}`)); break;
-      case 'digest': this.log.warning(this.prefix(`Bad digest from ${pkt.src} - Check vhid, password and virtual IP address`)); break;
-      case 'checksum': this.log.warning(this.prefix(`Bad IP checksum from ${pkt.src}`)); break;
-      case 'version': this.log.warning(this.prefix(`Bad version from ${pkt.src}`)); break;
+      case 'ttl': this.log.logLimited('warning', this.prefix(`Bad TTL: [${pkt.ttl}] from ${pkt.src}`)); break;
+      case 'digest': this.log.logLimited('warning', this.prefix(`Bad digest from ${pkt.src} - Check vhid, password and virtual IP address`)); break;
+      case 'checksum': this.log.logLimited('warning', this.prefix(`Bad IP checksum from ${pkt.src}`)); break;
+      case 'version': this.log.logLimited('warning', this.prefix(`Bad version from ${pkt.src}`)); break;
       case 'destination': this.log.debug(this.prefix(`Ignoring different multicast ip: [${pkt.dst}]`)); break;
-      default: this.log.warning(this.prefix(`Dropped packet from ${pkt.src}: ${reason}`));
+      default: this.log.logLimited('warning', this.prefix(`Dropped packet from ${pkt.src}: ${reason}`));
     }
   }
 
@@ -122,7 +122,7 @@ export class CarpRunner implements PortListener {
         const r = port.send(this.cfg.mcast, e.payload, this.srcText);
         if (!r.ok) {
           this.sendErrors++;
-          log.error(this.prefix(`write() has failed: ${r.error}`));
+          log.logLimited('error', this.prefix(`write() has failed: ${r.error}`));
         }
         this.followUps.push({ type: 'sendResult', ok: r.ok });
         break;

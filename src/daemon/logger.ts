@@ -59,11 +59,10 @@ export class Logger {
 
   log(level: LogLevel, text: string): void {
     if (level === 'debug' && !this.opts.debug) return;
-    if ((level === 'error' || level === 'warning') && this.limited(text)) return;
     this.opts.onLine?.(level, text);
     const tagged = `[${LABEL[level]}] ${text}`;
     if (this.opts.console) {
-      const line = `${consoleTimestamp(new Date())}: ${tagged}\n`;
+      const line = `${consoleTimestamp()}: ${tagged}\n`;
       if (level === 'error' || level === 'warning') process.stderr.write(line);
       else process.stdout.write(line);
     }
@@ -81,6 +80,15 @@ export class Logger {
   info(text: string): void { this.log('info', text); }
   debug(text: string): void { this.log('debug', text); }
 
+  /**
+   * For per-packet noise only (bad digest from a misconfigured peer every second, send
+   * errors): the same text at most once per 10 s, then a "repeated N times" note.
+   * State changes and hook runs are never limited.
+   */
+  logLimited(level: LogLevel, text: string): void {
+    if (!this.limited(text)) this.log(level, text);
+  }
+
   private limited(text: string): boolean {
     const now = Date.now();
     const r = this.recent.get(text);
@@ -90,7 +98,7 @@ export class Logger {
     }
     if (r && r.suppressed > 0) {
       this.recent.set(text, { at: now, suppressed: 0 });
-      this.opts.onLine?.('notice', `(last message repeated ${r.suppressed} more times)`);
+      this.log('notice', `(last message repeated ${r.suppressed} more times: ${text})`);
     } else {
       this.recent.set(text, { at: now, suppressed: 0 });
     }
@@ -102,8 +110,10 @@ export class Logger {
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
 /** `2026-11-23T18:19:23.787550` in local time, as ucarp prints it. */
-export function consoleTimestamp(d: Date): string {
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds() * 1000, 6)}`;
+export function consoleTimestamp(epochMs: number = performance.timeOrigin + performance.now()): string {
+  const d = new Date(epochMs);
+  const micros = Math.floor((epochMs % 1000) * 1000);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(micros, 6)}`;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
