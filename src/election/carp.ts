@@ -50,8 +50,13 @@ export type CarpInput =
   | { readonly type: 'shutdown' }
   /** Outcome of an advert `send` effect (ucarp counts failed writes, §3.6). */
   | { readonly type: 'sendResult'; readonly ok: boolean }
-  /** Demotion from outside (a resource group that cannot run here). */
-  | { readonly type: 'demote'; readonly demoted: boolean; readonly reason: string };
+  /** Advertise as slow (skew 240, as BSD demotion and ucarp's send-error mode do). */
+  | { readonly type: 'demote'; readonly demoted: boolean; readonly reason: string }
+  /**
+   * Standby: this node must not hold the addresses (a resource group cannot run here, or
+   * the operator moved it away). A master hands over at once; a backup never takes over.
+   */
+  | { readonly type: 'standby'; readonly on: boolean; readonly reason: string };
 
 export type LogLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error';
 
@@ -79,6 +84,7 @@ export interface CarpStatus {
   readonly linkUp: boolean;
   readonly advskewEffective: number;
   readonly demoted: boolean;
+  readonly standby: boolean;
   readonly lastTransition: { readonly from: CarpState; readonly to: CarpState; readonly reason: string; readonly at: number } | undefined;
   readonly advertsSent: number;
   readonly advertsReceived: number;
@@ -104,6 +110,7 @@ export class CarpMachine {
   private sendOks = 0;
   private suppressed = false;
   private demoted = false;
+  private standby = false;
   /** After a step-down: no preemption and no takeover before this time. */
   private holdUntil: number | undefined;
   /**
@@ -138,6 +145,7 @@ export class CarpMachine {
       linkUp: this.linkUp,
       advskewEffective: this.effectiveSkew(),
       demoted: this.demoted,
+      standby: this.standby,
       lastTransition: this.lastTransition,
       advertsSent: this.sent,
       advertsReceived: this.received,
@@ -181,6 +189,9 @@ export class CarpMachine {
         break;
       case 'demote':
         this.handleDemote(input.demoted, input.reason, now, fx);
+        break;
+      case 'standby':
+        this.handleStandby(input.on, input.reason, now, fx);
         break;
     }
     return fx;
@@ -327,10 +338,27 @@ export class CarpMachine {
     }
   }
 
+  private handleStandby(on: boolean, reason: string, now: number, fx: CarpEffect[]): void {
+    if (on === this.standby) return;
+    this.standby = on;
+    fx.push({ type: 'log', level: 'warning', message: on ? `Standby: ${reason}` : `Standby lifted: ${reason}` });
+    if (on && this.st === 'MASTER') {
+      this.sendBowOut(fx);
+      this.becomeBackup(now, `standby: ${reason}`, fx, { deferRelease: true });
+    }
+  }
+
   // --- transitions (one choke point) --------------------------------------------------
 
   private masterDown(now: number, reason: string, fx: CarpEffect[]): void {
     if (this.st !== 'BACKUP' || this.stopping) return;
+    if (this.standby) {
+      // Keep watching, never take over: the master is gone but this node must not serve.
+      if (this.masterAddr !== undefined) fx.push({ type: 'log', level: 'warning', message: 'Master is gone but this node is in standby: not taking over' });
+      this.masterAddr = undefined;
+      this.armMasterDown(now);
+      return;
+    }
     this.transition('MASTER', reason, now, fx);
     this.masterAddr = undefined;
     this.masterDownAt = undefined;

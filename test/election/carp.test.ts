@@ -206,6 +206,28 @@ describe('CARP election (ucarp semantics)', () => {
   });
 });
 
+describe('CARP standby', () => {
+  it('a master in standby hands over at once and a standby backup never takes over', () => {
+    const sim = new CarpSim([{ name: 'a', ip: '10.0.0.1', preempt: true }, { name: 'b', ip: '10.0.0.2', advskew: 50 }]);
+    sim.start();
+    sim.runUntil(6000);
+    sim.input(sim.node('a'), { type: 'standby', on: true, reason: 'group failed' });
+    sim.runUntil(6010);
+    expect(sim.masters().map((n) => n.spec.name)).toEqual(['b']);
+    expect(sim.holders().map((n) => n.spec.name)).toEqual(['b']);
+    // No ping-pong: a (preempt, faster) stays backup while in standby...
+    sim.runUntil(20_000);
+    expect(sim.node('a').m.state).toBe('BACKUP');
+    // ...even when b dies.
+    sim.kill(sim.node('b'));
+    sim.runUntil(30_000);
+    expect(sim.node('a').m.state).toBe('BACKUP');
+    sim.input(sim.node('a'), { type: 'standby', on: false, reason: 'cleanup' });
+    sim.runUntil(35_000);
+    expect(sim.node('a').m.state).toBe('MASTER');
+  });
+});
+
 describe('CARP election properties', () => {
   it('after the network settles there is exactly one master and one address holder', () => {
     fc.assert(fc.property(
