@@ -6,13 +6,29 @@ import { Command, Option } from 'commander';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfigFile } from '../config/load.js';
-import { DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR } from '../config/model.js';
+import { DEFAULT_CONTROL_SOCKET } from '../config/model.js';
+import { RUN_DIR } from './paths.js';
 import { CarpoolError, ConfigError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
 import { controlRequest } from '../daemon/control.js';
 import { formatStatus, type DaemonStatus } from '../daemon/status.js';
 import { runDaemon, daemonize } from './daemon-cmd.js';
 import { ucarpCommand } from './ucarp-cmd.js';
+import { Prober, summarize } from '../lab/probe.js';
+
+async function probeCommand(target: string, ifname: string, intervalMs: number, events: boolean): Promise<number> {
+  let up: boolean | undefined;
+  const prober = new Prober({ target, ifname, intervalMs, lossAfterMs: 500, onResult: (r, ok) => {
+    if (events && ok !== up) process.stdout.write(JSON.stringify({ event: ok ? 'ok' : 'lost', seq: r.seq, at: r.sentAt }) + '\n');
+    up = ok;
+  } });
+  prober.start();
+  process.stdout.write(JSON.stringify({ event: 'started', target, intervalMs }) + '\n');
+  await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+  const records = prober.stop();
+  process.stdout.write(JSON.stringify({ event: 'summary', ...summarize(records, intervalMs) }) + '\n');
+  return 0;
+}
 
 function fail(err: unknown): number {
   if (err instanceof ConfigError) {
@@ -29,7 +45,7 @@ function fail(err: unknown): number {
 /** Control sockets of every daemon on this host (`run` default plus one per `carpool ucarp`). */
 function allSockets(): string[] {
   try {
-    return readdirSync(DEFAULT_STATE_DIR).filter((f) => f.endsWith('.sock')).map((f) => join(DEFAULT_STATE_DIR, f)).sort();
+    return readdirSync(RUN_DIR).filter((f) => f.endsWith('.sock')).map((f) => join(RUN_DIR, f)).sort();
   } catch {
     return [];
   }
@@ -39,7 +55,7 @@ async function statusCommand(opts: { socket?: string; json?: boolean; watch?: bo
   const once = async (): Promise<number> => {
     const sockets = opts.socket ? [opts.socket] : allSockets();
     if (sockets.length === 0) {
-      process.stderr.write(`carpool: no running daemon found (no control socket in ${DEFAULT_STATE_DIR})\n  hint: start one with \`carpool run -c FILE\` or \`carpool ucarp ...\`\n`);
+      process.stderr.write(`carpool: no running daemon found (no control socket in ${RUN_DIR})\n  hint: start one with \`carpool run -c FILE\` or \`carpool ucarp ...\`\n`);
       return 3;
     }
     const results: DaemonStatus[] = [];
@@ -112,7 +128,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   program.command('status')
     .description('show every instance: state, master, addresses, dropped packets, last transition')
-    .option('-s, --socket <path>', `control socket of one daemon (default: all in ${DEFAULT_STATE_DIR})`)
+    .option('-s, --socket <path>', `control socket of one daemon (default: all in ${RUN_DIR})`)
     .option('--json', 'machine-readable output')
     .addOption(new Option('-w, --watch [seconds]', 'refresh continuously'))
     .action(async (o: { socket?: string; json?: boolean; watch?: boolean | string }) => {
@@ -134,6 +150,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       } catch (err) {
         code = fail(err);
       }
+    });
+
+  program.command('probe', { hidden: true })
+    .description('probe an address with ICMP echo every N ms; prints a JSON summary on SIGINT/SIGTERM')
+    .argument('<target>', 'IPv4 address')
+    .requiredOption('-i, --interface <if>', 'interface to send on')
+    .option('--interval <ms>', 'probe spacing in ms', '10')
+    .option('--events', 'print one JSON line per lost/recovered transition')
+    .action(async (target: string, o: { interface: string; interval: string; events?: boolean }) => {
+      code = await probeCommand(target, o.interface, Number(o.interval), !!o.events);
     });
 
   await program.parseAsync([...argv], { from: 'user' });

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parseUcarpArgs, ucarpUsage } from '../config/ucarp-args.js';
 import { interfaceInfo, listAddresses } from '../net/link.js';
 import { daemonize, runDaemon } from './daemon-cmd.js';
+import { RUN_DIR } from './paths.js';
 import { networkInterfaces } from 'node:os';
 
 /** ucarp's pcap_lookupdev(): the first up, non-loopback interface with an IPv4 address. */
@@ -17,7 +18,7 @@ function defaultInterface(): string | undefined {
 
 export async function ucarpCommand(argv: readonly string[]): Promise<number> {
   const dflt = defaultInterface();
-  const res = parseUcarpArgs(argv, { ...(dflt ? { defaultInterface: dflt } : {}), readFile: (p) => readFileSync(p, 'utf8') });
+  const res = parseUcarpArgs(argv, { ...(dflt ? { defaultInterface: dflt } : {}), readFile: (p) => readFileSync(p, 'utf8'), runDir: RUN_DIR });
   // Hide the password from `ps` as early as possible (ucarp shows it to every user).
   process.title = ['carpool', 'ucarp', ...res.sanitizedArgv].join(' ');
   if (res.kind === 'help') {

@@ -55,8 +55,8 @@ export function isIPv4Multicast(text: string): boolean {
  * Control socket for a `carpool ucarp` process. ucarp setups run one process per VIP (init scripts
  * loop over instance files), so each gets its own socket instead of the shared default.
  */
-export function ucarpControlSocket(instanceName: string): string {
-  return `${DEFAULT_STATE_DIR}/ucarp-${instanceName}.sock`;
+export function ucarpControlSocket(instanceName: string, runDir: string = DEFAULT_STATE_DIR): string {
+  return `${runDir}/ucarp-${instanceName}.sock`;
 }
 
 /** Levenshtein distance with adjacent transpositions (optimal string alignment). */

@@ -68,6 +68,8 @@ export interface UcarpArgsOptions {
   readonly defaultInterface?: string;
   /** Reads a `--passfile`; throws (any Error) when the file cannot be read. */
   readonly readFile?: (path: string) => string;
+  /** Directory for the control socket and state (default /run/carpool; env CARPOOL_RUN_DIR in the CLI). */
+  readonly runDir?: string;
 }
 
 export type UcarpErrorCode =
@@ -496,8 +498,8 @@ export function parseUcarpArgs(argv: readonly string[], options: UcarpArgsOption
     source: '<command line>',
     instances: [instance],
     logging: { facility, debug: flags.has('D'), ident: 'ucarp' },
-    controlSocket: ucarpControlSocket(name),
-    stateDir: DEFAULT_STATE_DIR,
+    controlSocket: ucarpControlSocket(name, options.runDir),
+    stateDir: options.runDir ?? DEFAULT_STATE_DIR,
     vrrpScripts: [],
     trackFiles: [],
     syncGroups: [],

@@ -31,6 +31,8 @@ function probe(path: string): Promise<boolean> {
 export class ControlServer {
   private server: Server | undefined;
   private readonly clients = new Set<Socket>();
+  /** Only a server that actually listened may remove the socket file. */
+  private listening = false;
 
   constructor(readonly path: string, private readonly handler: ControlHandler) {}
 
@@ -58,6 +60,7 @@ export class ControlServer {
       process.umask(old);
     }
     chmodSync(this.path, 0o600);
+    this.listening = true;
   }
 
   private accept(sock: Socket): void {
@@ -96,6 +99,8 @@ export class ControlServer {
     const server = this.server;
     this.server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (!this.listening) return; // never remove another daemon's socket
+    this.listening = false;
     try { unlinkSync(this.path); } catch { /* already gone */ }
   }
 }
