@@ -22,4 +22,9 @@ fi
 for svc in keepalived nginx haproxy; do
   if command -v service >/dev/null && service "$svc" status >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
 done
+# Build the addon against this Node's own headers (no header download on a closed network).
+nodeprefix=$(dirname "$(dirname "$(command -v node)")")
+if [ -z "${npm_config_nodedir:-}" ] && [ -f "$nodeprefix/include/node/node_api.h" ]; then
+  export npm_config_nodedir="$nodeprefix"
+fi
 npm ci --no-audit --no-fund
