@@ -12,7 +12,8 @@ import { posix } from 'node:path';
 import {
   LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node,
 } from 'yaml';
-import { ConfigError, type Diagnostic } from '../lib/errors.js';
+import { ConfigError } from '../lib/errors.js';
+import type { ConfigDiagnostic, ConfigDiagnosticCode } from './diagnostics.js';
 import { parseCidr, parseIPv4 } from '../protocol/inet.js';
 import {
   CARP_MCAST, DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, type CarpInstance, type CarpoolConfig, type Hook, type LoggingConfig,
@@ -23,41 +24,7 @@ import {
   splitCommand, suggest,
 } from './common.js';
 
-export type ConfigDiagnosticCode =
-  | 'YAML_SYNTAX'
-  | 'YAML_WARNING'
-  | 'EMPTY_CONFIG'
-  | 'NOT_A_MAPPING'
-  | 'DUPLICATE_KEY'
-  | 'UNKNOWN_KEY'
-  | 'MISSING_KEY'
-  | 'NO_VALUE'
-  | 'INVALID_TYPE'
-  | 'OUT_OF_RANGE'
-  | 'INVALID_VALUE'
-  | 'INVALID_ADDRESS'
-  | 'NOT_SUPPORTED'
-  | 'PASSWORD_CONFLICT'
-  | 'PASSWORD_TOO_LONG'
-  | 'PASSWORD_FILE_UNREADABLE'
-  | 'PASSWORD_FILE_PERMISSIONS'
-  | 'PASSWORD_CR'
-  | 'CONFIG_PERMISSIONS'
-  | 'NO_ADVERTISEMENT_INTERVAL'
-  | 'BOW_OUT_TIMING'
-  | 'DECIMAL_LEADING_ZERO'
-  | 'MCAST_NOT_MULTICAST'
-  | 'DUPLICATE_NAME'
-  | 'DUPLICATE_VHID'
-  | 'DUPLICATE_ADDRESS';
-
-/** A Diagnostic with a stable code (tests assert on it) and a severity. */
-export interface ConfigDiagnostic extends Diagnostic {
-  readonly code: ConfigDiagnosticCode;
-  readonly severity: 'error' | 'warning';
-  /** Always set for carpool's own diagnostics. */
-  readonly expected: string;
-}
+export type { ConfigDiagnostic, ConfigDiagnosticCode } from './diagnostics.js';
 
 export interface YamlConfigOptions {
   /** Path of the file, for diagnostics, `config.source` and resolving a relative `password_file`. */
