@@ -265,6 +265,8 @@ class Checker {
     const expected = `${st.keyword} "/path/to/script arg ..."${allowUser ? ' [user [group]]' : ''}`;
     const words = splitScriptWords(st.rest);
     if (!words) {
+      // An unclosed double quote was already reported by the tokenizer.
+      if ((st.rest.match(/"/g)?.length ?? 0) % 2 === 1) return undefined;
       this.error(st.args[0]?.loc ?? st.loc, 'SYNTAX', `${st.keyword} in ${owner}: a quote is not closed`, expected);
       return undefined;
     }
@@ -810,7 +812,10 @@ const INSTANCE_HANDLERS: Readonly<Record<string, Handler<InstanceCtx>>> = {
 
 interface ScriptCtx extends Ctx { readonly s: VrrpScriptSpec }
 const SCRIPT_HANDLERS: Readonly<Record<string, Handler<ScriptCtx>>> = {
-  script: (st, { c, s }) => { const h = c.script(st, `vrrp_script '${s.name.value}'`, false); if (h) s.script = h; },
+  script: (st, { c, s }) => {
+    const h = c.script(st, `vrrp_script '${s.name.value}'`, false);
+    if (h) s.script = h; else s.scriptInvalid = true;
+  },
   interval: (st, { c, s }) => { const v = c.one(st, 'interval SECONDS'); const n = v && c.seconds(v, 'interval', 0.001, 86400); if (n) s.interval = n; },
   timeout: (st, { c, s }) => { const v = c.one(st, 'timeout SECONDS'); const n = v && c.seconds(v, 'timeout', 0.001, 86400); if (n) s.timeout = n; },
   weight: (st, { c, s }) => { const w = readWeight(c, st, -253, 253); if (w.weight) s.weight = w.weight; if (w.reverse) s.reverse = w.reverse; },

@@ -107,6 +107,8 @@ export interface VrrpInstanceSpec {
 export interface VrrpScriptSpec {
   readonly name: At<string>;
   script?: At<Hook>;
+  /** The script was given but is invalid (already reported): no "has no script" error. */
+  scriptInvalid?: boolean;
   /** Seconds. */
   interval?: At<number>;
   timeout?: At<number>;
@@ -209,7 +211,7 @@ export function buildVrrp(spec: VrrpSpec, terms: Terms, report: Report): VrrpBui
       inRange(s.rise, `rise of vrrp_script '${s.name.value}'`, 1, 1_000_000),
       inRange(s.fall, `fall of vrrp_script '${s.name.value}'`, 1, 1_000_000)].every(Boolean);
     if (!s.script) {
-      err(s.name.at, 'MISSING_KEY', `vrrp_script '${s.name.value}' has no script`, 'script "/path/to/check args"');
+      if (!s.scriptInvalid) err(s.name.at, 'MISSING_KEY', `vrrp_script '${s.name.value}' has no script`, 'script "/path/to/check args"');
       continue;
     }
     if (!ok) continue;
@@ -425,6 +427,12 @@ export function buildVrrp(spec: VrrpSpec, terms: Terms, report: Report): VrrpBui
         preempt = false;
       }
     }
+    let preemptDelayMs = ms(s.preemptDelay?.value ?? 0);
+    if (!preempt && s.preemptDelay && preemptDelayMs > 0) {
+      warn(s.preemptDelay.at, 'NOT_USED', `${terms.preemptDelay} in ${owner} is ignored with ${terms.nopreempt} (as in keepalived): a backup that does not preempt has nothing to delay`,
+        `no ${terms.preemptDelay}`);
+      preemptDelayMs = 0;
+    }
 
     // Authentication: v2 PASS only.
     if (s.authPass) {
@@ -460,7 +468,13 @@ export function buildVrrp(spec: VrrpSpec, terms: Terms, report: Report): VrrpBui
     const group = memberOf.get(name);
     let trackScripts = trackRefs(s.trackScripts, 'script', owner);
     let trackFiles = trackRefs(s.trackFiles, 'file', owner);
-    let trackInterfaces = trackRefs(s.trackInterfaces, 'interface', owner);
+    let trackInterfaces = trackRefs(s.trackInterfaces.filter((r) => {
+      if (r.value.name !== s.interface?.value) return true;
+      // keepalived: "Ignoring track_interface X since own interface" — its own link is tracked anyway.
+      warn(r.at, 'NOT_USED', `${owner} tracks its own interface ${r.value.name}; that entry is ignored (the instance's interface is tracked anyway, as in keepalived)`,
+        'other interfaces only');
+      return false;
+    }), 'interface', owner);
     if (group && !group.trackingWeight?.value) {
       // keepalived: in a sync group, member trackers must have weight 0 unless the group sets
       // sync_group_tracking_weight; others are read as 0 (a failure faults the whole group).
@@ -512,7 +526,7 @@ export function buildVrrp(spec: VrrpSpec, terms: Terms, report: Report): VrrpBui
       advertIntervalMs,
       initialState,
       preempt,
-      preemptDelayMs: ms(s.preemptDelay?.value ?? 0),
+      preemptDelayMs,
       ...(s.authPass && version === 2 ? { authPass: s.authPass.value } : {}),
       ...(s.srcip ? { srcip: s.srcip.value } : {}),
       mcastGroup,
