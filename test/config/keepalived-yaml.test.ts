@@ -251,3 +251,13 @@ describe('emitCarpoolYaml', () => {
     expect(roundtrip(x).config).toEqual(x);
   });
 });
+
+describe('docs/config.md', () => {
+  it('the VRRP example parses', () => {
+    const doc = readFileSync(fileURLToPath(new URL('../../docs/config.md', import.meta.url)), 'utf8');
+    const section = doc.slice(doc.indexOf('## VRRP instances'));
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+    const { config } = parseCarpoolYaml(yaml.replace('members: [web4, gw4]', 'members: [web4]'), { file: 'docs' });
+    expect(config.instances[0]).toMatchObject({ kind: 'vrrp', name: 'web4', priority: 150, syncGroup: 'front' });
+  });
+});
