@@ -115,6 +115,15 @@ export async function main(argv: readonly string[]): Promise<number> {
         code = fail(err);
         return;
       }
+      // The daemon runs CARP instances only until the VRRP runner is wired in (src/daemon); refuse
+      // rather than start a "keepalived" that never fails over. Remove this when the runner lands.
+      const vrrp = config.instances.filter((i) => i.kind === 'vrrp');
+      if (vrrp.length > 0) {
+        process.stderr.write(`carpool: ${o.config}: ${vrrp.length} VRRP instance${vrrp.length === 1 ? '' : 's'} (${vrrp.map((i) => i.name).join(', ')}) `
+          + 'cannot run yet: this build has no VRRP runner\n  hint: `carpool check` and `carpool convert` work; run keepalived meanwhile\n');
+        code = 2;
+        return;
+      }
       if (o.daemonize && daemonize(['run', '-c', o.config, ...formatArgs(o)])) return;
       code = await runDaemon(config, 'run');
     });
