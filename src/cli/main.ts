@@ -5,7 +5,10 @@
 import { Command, Option } from 'commander';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfigFile } from '../config/load.js';
+import { loadConfigFile, type LoadOptions } from '../config/load.js';
+import { emitCarpoolYaml } from '../config/emit-yaml.js';
+import type { ConfigDiagnostic } from '../config/diagnostics.js';
+import { formatDiagnostic } from '../lib/errors.js';
 import { DEFAULT_CONTROL_SOCKET } from '../config/model.js';
 import { RUN_DIR } from './paths.js';
 import { CarpoolError, ConfigError } from '../lib/errors.js';
@@ -28,6 +31,12 @@ async function probeCommand(target: string, ifname: string, intervalMs: number, 
   const records = prober.stop();
   process.stdout.write(JSON.stringify({ event: 'summary', ...summarize(records, intervalMs) }) + '\n');
   return 0;
+}
+
+interface FormatOpts {
+  format?: 'keepalived' | 'yaml';
+  vrrpOnly?: boolean;
+  configId?: string;
 }
 
 function fail(err: unknown): number {
@@ -86,8 +95,9 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   const program = new Command('carpool')
     .version(VERSION)
-    .description('High availability for Linux: virtual IP failover with CARP (ucarp-compatible).\n\n' +
+    .description('High availability for Linux: virtual IP failover with CARP (ucarp-compatible) and VRRP (keepalived-compatible).\n\n' +
       'Drop-in for ucarp:   carpool ucarp -i eth0 -s 10.0.0.11 -v 1 -p secret -a 10.0.0.100 -u up.sh -d down.sh\n' +
+      'keepalived.conf:     carpool check -c /etc/keepalived/keepalived.conf; carpool convert /etc/keepalived/keepalived.conf\n' +
       'Native:              carpool run -c /etc/carpool/carpool.yaml')
     .showHelpAfterError()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -98,29 +108,71 @@ export async function main(argv: readonly string[]): Promise<number> {
     .allowUnknownOption()
     .helpOption(false);
 
-  program.command('run')
-    .description('run the daemon with a configuration file')
-    .requiredOption('-c, --config <file>', 'configuration file (carpool YAML)')
-    .option('-B, --daemonize', 'detach from the terminal and log to syslog only')
-    .action(async (o: { config: string; daemonize?: boolean }) => {
+  const formatOptions = (cmd: Command): Command => cmd
+    .addOption(new Option('--format <format>', 'configuration format (default: recognised by content)').choices(['keepalived', 'yaml']))
+    .option('--vrrp-only', 'keepalived.conf: skip the LVS part (virtual_server ...) with a warning, like `keepalived --vrrp`')
+    .option('-i, --config-id <id>', 'keepalived.conf: config id for @id lines (keepalived -i; default: the host name)');
+  const loadOptions = (o: FormatOpts): LoadOptions => ({
+    ...(o.format ? { format: o.format } : {}), ...(o.vrrpOnly ? { vrrpOnly: true } : {}), ...(o.configId !== undefined ? { configId: o.configId } : {}),
+  });
+  const formatArgs = (o: FormatOpts): string[] => [
+    ...(o.format ? ['--format', o.format] : []), ...(o.vrrpOnly ? ['--vrrp-only'] : []), ...(o.configId !== undefined ? ['--config-id', o.configId] : []),
+  ];
+
+  formatOptions(program.command('run')
+    .description('run the daemon with a configuration file (carpool YAML or keepalived.conf)')
+    .requiredOption('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
+    .option('-B, --daemonize', 'detach from the terminal and log to syslog only'))
+    .action(async (o: FormatOpts & { config: string; daemonize?: boolean }) => {
       let config;
       try {
-        config = loadConfigFile(o.config);
+        config = loadConfigFile(o.config, loadOptions(o));
       } catch (err) {
         code = fail(err);
         return;
       }
-      if (o.daemonize && daemonize(['run', '-c', o.config])) return;
+      // The daemon runs CARP instances only until the VRRP runner is wired in (src/daemon); refuse
+      // rather than start a "keepalived" that never fails over. Remove this when the runner lands.
+      const vrrp = config.instances.filter((i) => i.kind === 'vrrp');
+      if (vrrp.length > 0) {
+        process.stderr.write(`carpool: ${o.config}: ${vrrp.length} VRRP instance${vrrp.length === 1 ? '' : 's'} (${vrrp.map((i) => i.name).join(', ')}) `
+          + 'cannot run yet: this build has no VRRP runner\n  hint: `carpool check` and `carpool convert` work; run keepalived meanwhile\n');
+        code = 2;
+        return;
+      }
+      if (o.daemonize && daemonize(['run', '-c', o.config, ...formatArgs(o)])) return;
       code = await runDaemon(config, 'run');
     });
 
-  program.command('check')
-    .description('validate a configuration file without touching the network (exit 0 = valid)')
-    .requiredOption('-c, --config <file>', 'configuration file')
-    .action((o: { config: string }) => {
+  formatOptions(program.command('check')
+    .description('validate a configuration file without touching the network, like `keepalived -t` (exit 0 = valid)')
+    .requiredOption('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)'))
+    .action((o: FormatOpts & { config: string }) => {
       try {
-        const cfg = loadConfigFile(o.config);
-        process.stdout.write(`${o.config}: OK (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')})\n`);
+        let warnings = 0;
+        const cfg = loadConfigFile(o.config, {
+          ...loadOptions(o),
+          onWarning: (w) => { warnings++; process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`); },
+        });
+        process.stdout.write(`${o.config}: OK (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')}`
+          + `${warnings ? `; ${warnings} warning${warnings === 1 ? '' : 's'}` : ''})\n`);
+      } catch (err) {
+        code = fail(err);
+      }
+    });
+
+  formatOptions(program.command('convert')
+    .description('print the carpool YAML equivalent of a configuration file (keepalived.conf → carpool.yaml)')
+    .argument('<file>', 'keepalived.conf (or carpool YAML, which is printed normalised)'))
+    .action((file: string, o: FormatOpts) => {
+      try {
+        const warnings: ConfigDiagnostic[] = [];
+        const cfg = loadConfigFile(file, { ...loadOptions(o), onWarning: (w) => warnings.push(w) });
+        for (const w of warnings) process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`);
+        const header = [`carpool YAML converted from ${file} by \`carpool convert\` (carpool ${VERSION}).`,
+          'Every value is written out, defaults included; see docs/config.md for the keepalived keyword of each key.',
+          ...(warnings.length ? ['', 'Warnings while converting:', ...warnings.map((w) => `  ${w.file}:${w.line}: ${w.message}`)] : [])].join('\n');
+        process.stdout.write(emitCarpoolYaml(cfg, { header }));
       } catch (err) {
         code = fail(err);
       }

@@ -1,16 +1,77 @@
 /**
  * The one impure corner of config/: wires the real file system into the pure parsers.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { LineCounter, isMap, isSeq, parseDocument } from 'yaml';
 import { CarpoolError, ConfigError, formatDiagnostic } from '../lib/errors.js';
 import type { CarpoolConfig } from './model.js';
 import { parseCarpoolYaml, type ConfigDiagnostic } from './yaml.js';
+import { looksLikeKeepalived, parseKeepalivedConf } from './keepalived.js';
+import type { KaFileHost } from './keepalived-syntax.js';
+import { expandBraces, globSegmentRegExp } from './glob.js';
 
 export interface LoadOptions {
   /** Called for each warning; default: printed to stderr as `file:line:col: warning: ...`. */
   readonly onWarning?: (warning: ConfigDiagnostic) => void;
+  /** Force the format; default: recognised by content. */
+  readonly format?: 'keepalived' | 'yaml';
+  /** keepalived.conf: skip LVS blocks with a warning instead of failing (`keepalived --vrrp`). */
+  readonly vrrpOnly?: boolean;
+  /** keepalived.conf config id for `@id` lines (keepalived `-i`); default: the host name up to the first dot. */
+  readonly configId?: string;
+}
+
+/** glob(3) for keepalived's `include`: `*`, `?`, `[...]` per path segment and csh `{a,b}`; sorted, files only. */
+export function globFiles(pattern: string): string[] {
+  const out = new Set<string>();
+  for (const p of expandBraces(pattern)) {
+    const segments = p.split('/').filter((x) => x !== '');
+    let dirs = ['/'];
+    segments.forEach((seg, i) => {
+      const last = i === segments.length - 1;
+      const next: string[] = [];
+      for (const dir of dirs) {
+        if (!/[*?[]/.test(seg)) {
+          next.push(resolve(dir, seg));
+          continue;
+        }
+        const re = globSegmentRegExp(seg);
+        let names: string[];
+        try {
+          names = readdirSync(dir);
+        } catch {
+          continue;
+        }
+        for (const n of names.sort()) if (re.test(n)) next.push(resolve(dir, n));
+      }
+      dirs = last ? next : next.filter((d) => isDir(d));
+    });
+    for (const f of dirs) if (isFile(f)) out.add(f);
+  }
+  return [...out].sort();
+}
+
+function isDir(path: string): boolean {
+  try { return statSync(path).isDirectory(); } catch { return false; }
+}
+
+function isFile(path: string): boolean {
+  try { return statSync(path).isFile(); } catch { return false; }
+}
+
+/** The real file system for keepalived's `include`. */
+export const fileHost: KaFileHost = { readFile: (p) => readFileSync(p, 'utf8'), glob: globFiles };
+
+/** keepalived's default config id: the node name up to the first dot. */
+export function defaultConfigId(): string {
+  return hostname().split('.')[0] ?? '';
+}
+
+/** Which parser reads `text`: an explicit choice, else keepalived.conf when it looks like one. */
+export function detectConfigFormat(text: string): 'keepalived' | 'yaml' {
+  return looksLikeKeepalived(text) ? 'keepalived' : 'yaml';
 }
 
 function statMode(path: string): number | undefined {
@@ -21,13 +82,9 @@ function statMode(path: string): number | undefined {
   }
 }
 
-/** keepalived.conf has blocks like `vrrp_instance VI_1 {` and `global_defs {`. */
-const KEEPALIVED_RE = /^\s*(vrrp_instance|vrrp_sync_group|global_defs|virtual_server|vrrp_script)\b[^\n]*\{/m;
-
 /**
- * Read, parse and validate a configuration file. The format is recognised by content: a YAML
- * mapping with `instances` is carpool YAML; anything else gets an error saying what it looks like
- * (keepalived.conf support comes later). Throws `ConfigError` (validation, with file:line:col) or
+ * Read, parse and validate a configuration file: keepalived.conf (recognised by its blocks, or
+ * `format: 'keepalived'`) or carpool YAML. Throws `ConfigError` (validation, with file:line:col) or
  * `CarpoolError` `CONFIG_UNREADABLE`.
  */
 export function loadConfigFile(path: string, options: LoadOptions = {}): CarpoolConfig {
@@ -39,12 +96,14 @@ export function loadConfigFile(path: string, options: LoadOptions = {}): Carpool
     throw new CarpoolError('CONFIG_UNREADABLE', `cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`,
       'check the path and that carpool runs as root', { cause: err });
   }
-  detectFormat(text, path);
-  const { config, warnings } = parseCarpoolYaml(text, {
-    file,
-    readFile: (p) => readFileSync(p, 'utf8'),
-    statMode,
-  });
+  const format = options.format ?? detectConfigFormat(text);
+  const parseYaml = () => {
+    detectFormat(text, path);
+    return parseCarpoolYaml(text, { file, readFile: (p) => readFileSync(p, 'utf8'), statMode });
+  };
+  const { config, warnings } = format === 'keepalived'
+    ? parseKeepalivedConf(text, { file, host: fileHost, configId: options.configId ?? defaultConfigId(), vrrpOnly: options.vrrpOnly ?? false })
+    : parseYaml();
   const onWarning = options.onWarning ?? ((w: ConfigDiagnostic) => {
     process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`);
   });
@@ -61,11 +120,6 @@ function detectFormat(text: string, path: string): void {
     file: path, line, column, message,
     expected: "carpool YAML: a mapping with an 'instances' list (see docs/config.md)",
   }]);
-  const kd = KEEPALIVED_RE.exec(text);
-  if (kd) {
-    const line = text.slice(0, kd.index + kd[0].search(/\S/)).split('\n').length;
-    throw notOurs('this looks like a keepalived.conf, which carpool cannot read yet', line);
-  }
   if (text.trim() === '') return; // the validator says "empty"
   const lines = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: false, lineCounter: lines });

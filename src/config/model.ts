@@ -16,6 +16,8 @@ export interface VirtualAddress {
   /** Linux address label (`eth0:0`), as `ip addr add ... label` / ifconfig aliases. */
   readonly label?: string;
   readonly broadcast?: string;
+  /** Address scope (`ip addr add ... scope`): `global` when undefined; keepalived `scope`. */
+  readonly scope?: 'global' | 'site' | 'link' | 'host' | 'nowhere';
 }
 
 /**

@@ -12,52 +12,24 @@ import { posix } from 'node:path';
 import {
   LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node,
 } from 'yaml';
-import { ConfigError, type Diagnostic } from '../lib/errors.js';
+import { ConfigError } from '../lib/errors.js';
+import type { ConfigDiagnostic, ConfigDiagnosticCode } from './diagnostics.js';
 import { parseCidr, parseIPv4 } from '../protocol/inet.js';
 import {
-  CARP_MCAST, DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, type CarpInstance, type CarpoolConfig, type Hook, type LoggingConfig,
-  type VirtualAddress,
+  CARP_MCAST, DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, type CarpInstance, type CarpoolConfig, type Hook, type Instance, type LoggingConfig,
+  type VirtualAddress, type VirtualRoute,
 } from './model.js';
+import type { SourceLoc } from './keepalived-syntax.js';
+import {
+  buildVrrp, type At, type GarpSpec, type NotifySpec, type SyncGroupSpec, type Terms, type TrackFileSpec, type TrackRefSpec,
+  type VrrpDefaultsSpec, type VrrpInstanceSpec, type VrrpScriptSpec, type VrrpSpec,
+} from './vrrp-build.js';
 import {
   FACILITY_NAMES, PASSWORD_MAX_BYTES, baseDevice, byteLength, defaultInstanceName, isIPv4Multicast, normalizeFacility,
   splitCommand, suggest,
 } from './common.js';
 
-export type ConfigDiagnosticCode =
-  | 'YAML_SYNTAX'
-  | 'YAML_WARNING'
-  | 'EMPTY_CONFIG'
-  | 'NOT_A_MAPPING'
-  | 'DUPLICATE_KEY'
-  | 'UNKNOWN_KEY'
-  | 'MISSING_KEY'
-  | 'NO_VALUE'
-  | 'INVALID_TYPE'
-  | 'OUT_OF_RANGE'
-  | 'INVALID_VALUE'
-  | 'INVALID_ADDRESS'
-  | 'NOT_SUPPORTED'
-  | 'PASSWORD_CONFLICT'
-  | 'PASSWORD_TOO_LONG'
-  | 'PASSWORD_FILE_UNREADABLE'
-  | 'PASSWORD_FILE_PERMISSIONS'
-  | 'PASSWORD_CR'
-  | 'CONFIG_PERMISSIONS'
-  | 'NO_ADVERTISEMENT_INTERVAL'
-  | 'BOW_OUT_TIMING'
-  | 'DECIMAL_LEADING_ZERO'
-  | 'MCAST_NOT_MULTICAST'
-  | 'DUPLICATE_NAME'
-  | 'DUPLICATE_VHID'
-  | 'DUPLICATE_ADDRESS';
-
-/** A Diagnostic with a stable code (tests assert on it) and a severity. */
-export interface ConfigDiagnostic extends Diagnostic {
-  readonly code: ConfigDiagnosticCode;
-  readonly severity: 'error' | 'warning';
-  /** Always set for carpool's own diagnostics. */
-  readonly expected: string;
-}
+export type { ConfigDiagnostic, ConfigDiagnosticCode } from './diagnostics.js';
 
 export interface YamlConfigOptions {
   /** Path of the file, for diagnostics, `config.source` and resolving a relative `password_file`. */
@@ -73,7 +45,7 @@ export interface YamlConfigResult {
   readonly warnings: readonly ConfigDiagnostic[];
 }
 
-const TOP_KEYS = ['control_socket', 'state_dir', 'logging', 'instances'] as const;
+const TOP_KEYS = ['control_socket', 'state_dir', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups'] as const;
 const LOGGING_KEYS = ['facility', 'debug', 'ident'] as const;
 const INSTANCE_KEYS = [
   'name', 'protocol', 'interface', 'source', 'vhid', 'password', 'password_file', 'advbase', 'advskew', 'deadratio',
@@ -371,6 +343,9 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
   const logging = readLogging(c, top.get('logging'));
 
   const drafts: InstanceDraft[] = [];
+  const vrrpSpecs: VrrpInstanceSpec[] = [];
+  const slots: ({ carp: InstanceDraft } | { vrrp: string })[] = [];
+  let vrrpFailed = false;
   let hasInlinePassword = false;
   if (!top.has('instances')) {
     c.error(root, 'MISSING_KEY', "missing 'instances'", 'a list of instances');
@@ -381,9 +356,16 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
         `instances: got ${list && isSeq(list) ? 'an empty list' : describe(list)}`, 'a list with at least one instance');
     } else {
       list.items.forEach((item, i) => {
+        if (isVrrpItem(c, item as Node | null)) {
+          const spec = readVrrpInstance(c, item as Node | null, i, list as Node);
+          if (spec) { vrrpSpecs.push(spec); slots.push({ vrrp: spec.name.value }); } else vrrpFailed = true;
+          hasInlinePassword ||= spec?.authPass !== undefined;
+          return;
+        }
         const d = readInstance(c, item as Node | null, i, list as Node, options);
         if (d) {
           drafts.push(d.draft);
+          slots.push({ carp: d.draft });
           hasInlinePassword ||= d.inlinePassword;
         }
       });
@@ -391,6 +373,24 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
   }
 
   crossCheck(c, drafts);
+  const vrrpSpec: VrrpSpec = {
+    defaults: readVrrpDefaults(c, top.get('vrrp_defaults')),
+    instances: vrrpSpecs,
+    scripts: readList(c, top.get('vrrp_scripts'), 'vrrp_scripts', readVrrpScript),
+    trackFiles: readList(c, top.get('track_files'), 'track_files', readTrackFile),
+    syncGroups: readList(c, top.get('sync_groups'), 'sync_groups', readSyncGroup),
+  };
+  const carpNames = new Set(drafts.flatMap((d) => (d.name ? [d.name.value] : [])));
+  for (const v of vrrpSpecs) {
+    if (carpNames.has(v.name.value)) {
+      c.errors.push({ file, line: v.name.at.line, column: v.name.at.column, code: 'DUPLICATE_NAME', severity: 'error',
+        message: `instance name '${v.name.value}' is used by a CARP and a VRRP instance`, expected: 'a unique name per instance' });
+    }
+  }
+  const built = buildVrrp(vrrpSpec, YAML_TERMS, (severity, code, at, message, expected) => {
+    const dup = (severity === 'error' ? c.errors : c.warnings).some((d) => d.line === at.line && d.column === at.column && d.message === message);
+    if (!dup) (severity === 'error' ? c.errors : c.warnings).push({ file, line: at.line, column: at.column, message, expected, code, severity });
+  });
 
   if (hasInlinePassword && options.file && options.statMode) {
     const mode = options.statMode(options.file);
@@ -402,12 +402,20 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
   }
 
   const byPosition = (a: ConfigDiagnostic, b: ConfigDiagnostic) => a.line - b.line || a.column - b.column;
-  const instances = drafts.flatMap((d) => (d.instance ? [d.instance] : []));
-  if (c.errors.length > 0 || !controlSocket || !stateDir || !logging || instances.length !== drafts.length) {
+  const byName = new Map(built.instances.map((v) => [v.name, v]));
+  const instances = slots.flatMap((s): Instance[] => {
+    if ('carp' in s) return s.carp.instance ? [s.carp.instance] : [];
+    const v = byName.get(s.vrrp);
+    return v ? [v] : [];
+  });
+  if (c.errors.length > 0 || vrrpFailed || !controlSocket || !stateDir || !logging || instances.length !== slots.length) {
     throw new ConfigError([...c.errors].sort(byPosition));
   }
   return {
-    config: { source: file, instances, logging, controlSocket, stateDir, vrrpScripts: [], trackFiles: [], syncGroups: [] },
+    config: {
+      source: file, instances, logging, controlSocket, stateDir,
+      vrrpScripts: built.vrrpScripts, trackFiles: built.trackFiles, syncGroups: built.syncGroups,
+    },
     warnings: [...c.warnings].sort(byPosition),
   };
 }
@@ -472,11 +480,9 @@ function readInstance(c: Checker, item: Node | null, index: number, list: Node, 
   };
 
   if (r.has('protocol')) {
-    const p = r.string('protocol', 'carp');
-    if (p && p.value === 'vrrp') {
-      c.error(p.node, 'NOT_SUPPORTED', `protocol in ${where}: vrrp is not supported yet`, 'carp');
-    } else if (p && p.value !== 'carp') {
-      c.error(p.node, 'INVALID_VALUE', `protocol in ${where}: unknown protocol '${p.value}'`, 'carp');
+    const p = r.string('protocol', 'carp or vrrp');
+    if (p && p.value !== 'carp') {
+      c.error(p.node, 'INVALID_VALUE', `protocol in ${where}: unknown protocol '${p.value}'`, 'carp or vrrp');
     }
   }
 
@@ -832,4 +838,487 @@ function crossCheck(c: Checker, drafts: readonly InstanceDraft[]): void {
       else c.warn(node, 'DUPLICATE_ADDRESS', `${message}, on different interfaces`, 'each virtual address in one instance only');
     }
   });
+}
+
+// -------------------------------------------------------------------------------------------------
+// VRRP (protocol: vrrp), vrrp_defaults, vrrp_scripts, track_files, sync_groups. The keys are
+// keepalived's keywords in snake_case (docs/config.md has the full mapping); the values are read
+// here and handed to vrrp-build.ts, which applies keepalived's defaults and the cross-checks.
+
+const VRRP_INSTANCE_KEYS = [
+  'name', 'protocol', 'state', 'interface', 'virtual_router_id', 'priority', 'advert_int', 'version', 'preempt', 'preempt_delay',
+  'source', 'mcast_group', 'unicast_peers', 'v3_checksum_as_v2', 'auth_pass', 'addresses', 'excluded_addresses', 'routes',
+  'track_interfaces', 'track_scripts', 'track_files', 'track_primary', 'notify', 'garp', 'vmac', 'lower_prio_no_advert',
+  'higher_prio_send_advert', 'down_timer_adverts', 'strict_mode',
+] as const;
+const VRRP_ALIASES: Readonly<Record<string, string>> = {
+  vrid: 'virtual_router_id', vhid: 'virtual_router_id', nopreempt: 'preempt: false', mcast_src_ip: 'source', unicast_src_ip: 'source',
+  srcip: 'source', mcast_dst_ip: 'mcast_group', unicast_peer: 'unicast_peers', virtual_ipaddress: 'addresses',
+  virtual_ipaddress_excluded: 'excluded_addresses', virtual_routes: 'routes', track_interface: 'track_interfaces',
+  track_script: 'track_scripts', track_file: 'track_files', dont_track_primary: 'track_primary: false', use_vmac: 'vmac',
+  password: 'auth_pass', authentication: 'auth_pass', notify_master: 'notify: { master: ... }', notify_backup: 'notify: { backup: ... }',
+  notify_fault: 'notify: { fault: ... }', notify_stop: 'notify: { stop: ... }', garp_master_delay: 'garp: { master_delay: ... }',
+  garp_master_repeat: 'garp: { master_repeat: ... }', advbase: 'advert_int', advskew: 'priority (VRRP: higher wins)',
+};
+const GARP_YAML = {
+  master_delay: 'masterDelay', master_repeat: 'masterRepeat', master_refresh: 'masterRefresh', master_refresh_repeat: 'masterRefreshRepeat',
+  lower_prio_delay: 'lowerPrioDelay', lower_prio_repeat: 'lowerPrioRepeat', interval: 'interval',
+} as const;
+const GARP_YAML_SECONDS = new Set(['master_delay', 'master_refresh', 'lower_prio_delay', 'interval']);
+const NOTIFY_KEYS = ['master', 'backup', 'fault', 'stop', 'generic'] as const;
+const VRRP_DEFAULT_KEYS = ['version', 'mcast_group4', 'mcast_group6', 'garp', 'v3_checksum_as_v2', 'strict', 'lower_prio_no_advert',
+  'higher_prio_send_advert', 'down_timer_adverts'] as const;
+const SCRIPT_KEYS = ['name', 'script', 'interval', 'timeout', 'weight', 'reverse', 'rise', 'fall', 'init_fail'] as const;
+const TRACK_FILE_KEYS = ['name', 'file', 'weight', 'reverse', 'init_file', 'init_overwrite'] as const;
+const SYNC_GROUP_KEYS = ['name', 'members', 'notify', 'track_interfaces', 'track_scripts', 'track_files', 'tracking_weight'] as const;
+const ROUTE_KEYS = ['to', 'via', 'dev', 'src', 'metric', 'table', 'type'] as const;
+const VIP_KEYS = ['address', 'label', 'dev', 'broadcast', 'scope'] as const;
+const TRACK_REF_KEYS = ['name', 'weight', 'reverse'] as const;
+
+export const YAML_TERMS: Terms = {
+  nopreempt: 'preempt: false', preemptDelay: 'preempt_delay', addresses: 'addresses', unicastPeers: 'unicast_peers', authPass: 'auth_pass',
+  trackScript: 'track_scripts', trackFile: 'track_files', members: 'members', srcip: 'source', strict: 'strict_mode',
+};
+
+function locOf(c: Checker, node: Node | null | undefined): SourceLoc {
+  return { file: c.file, ...c.pos(node) };
+}
+
+function isVrrpItem(c: Checker, item: Node | null): boolean {
+  const node = c.resolve(item);
+  if (!node || !isMap(node)) return false;
+  const pair = node.items.find((p) => isScalar(p.key) && p.key.value === 'protocol');
+  const v = c.resolve(pair?.value as Node | null);
+  return isScalar(v) && v.value === 'vrrp';
+}
+
+/** Typed reads that return located values for the VRRP builder. */
+class VReader {
+  constructor(readonly c: Checker, readonly where: string, readonly entries: Map<string, Entry>, readonly r = new Reader(c, where, entries)) {}
+  has(k: string): boolean { return this.entries.has(k); }
+  node(k: string): Node | null { return this.c.resolve(this.entries.get(k)?.value ?? null); }
+  keyLoc(k: string): SourceLoc { return locOf(this.c, this.entries.get(k)?.keyNode); }
+  int(k: string, min: number, max: number): At<number> | undefined {
+    if (!this.has(k)) return undefined;
+    const v = this.r.integer(k, min, max);
+    return v && { value: v.value, at: locOf(this.c, v.node) };
+  }
+  /** Seconds (decimals allowed). */
+  seconds(k: string, min: number, max: number): At<number> | undefined {
+    if (!this.has(k)) return undefined;
+    const n = this.node(k);
+    const expected = `seconds ${min}..${max} (decimals allowed)`;
+    if (!n || !isScalar(n) || typeof n.value !== 'number' || !Number.isFinite(n.value)) {
+      this.c.error(n ?? this.entries.get(k)!.keyNode, n ? 'INVALID_TYPE' : 'NO_VALUE', `${k} in ${this.where}: got ${describe(n)}`, expected);
+      return undefined;
+    }
+    if (n.value < min || n.value > max) {
+      this.c.error(n, 'OUT_OF_RANGE', `${k} in ${this.where}: got ${n.value}`, expected);
+      return undefined;
+    }
+    return { value: n.value, at: locOf(this.c, n) };
+  }
+  bool(k: string): At<boolean> | undefined {
+    if (!this.has(k)) return undefined;
+    const v = this.r.boolean(k);
+    return v === undefined ? undefined : { value: v, at: locOf(this.c, this.node(k)) };
+  }
+  str(k: string, expected: string): At<string> | undefined {
+    if (!this.has(k)) return undefined;
+    const v = this.r.string(k, expected);
+    return v && { value: v.value, at: locOf(this.c, v.node) };
+  }
+  ip(k: string, what: string): At<string> | undefined {
+    const s = this.str(k, `${what}, an IPv4 or IPv6 address`);
+    if (!s) return undefined;
+    const cidr = s.value.includes('/') ? undefined : parseCidr(s.value);
+    if (!cidr) {
+      this.c.error(this.node(k), 'INVALID_ADDRESS', `${k} in ${this.where}: '${s.value}' is not an IP address`, `${what}, an IPv4 or IPv6 address`);
+      return undefined;
+    }
+    return { value: cidr.address, at: s.at };
+  }
+  list(k: string, expected: string): Node[] {
+    if (!this.has(k)) return [];
+    const n = this.node(k);
+    if (!n || !isSeq(n)) {
+      this.c.error(n ?? this.entries.get(k)!.keyNode, n ? 'INVALID_TYPE' : 'NO_VALUE', `${k} in ${this.where}: got ${describe(n)}`, expected);
+      return [];
+    }
+    return (n.items as (Node | null)[]).map((x) => this.c.resolve(x) ?? n);
+  }
+}
+
+function vreader(c: Checker, node: Node | null, where: string, fallback: Node | number | null, keys: readonly string[],
+  aliases: Readonly<Record<string, string>> = {}): VReader | undefined {
+  const entries = c.entries(node, where, fallback);
+  if (!entries) return undefined;
+  c.unknownKeys(entries, keys, where, aliases);
+  return new VReader(c, where, entries);
+}
+
+/** A command: a string (split like a shell does, nothing expanded), a list (the argv) or `{ shell: "..." }`. */
+function readHook(c: Checker, node: Node | null, what: string): At<Hook> | undefined {
+  const expected = 'a command (split on blanks, quotes honoured), a list of arguments, or { shell: "command line" }';
+  const n = c.resolve(node);
+  const at = locOf(c, n);
+  if (n && isMap(n)) {
+    const v = vreader(c, n, what, n, ['shell']);
+    const s = v?.str('shell', 'a command line for /bin/sh -c');
+    if (!v?.has('shell')) c.error(n, 'MISSING_KEY', `${what}: a mapping needs 'shell'`, expected);
+    if (!s) return undefined;
+    if (s.value.trim() === '') { c.error(n, 'INVALID_VALUE', `${what} is empty`, expected); return undefined; }
+    return { value: { argv: [s.value], shell: true }, at };
+  }
+  let argv: string[];
+  if (n && isSeq(n)) {
+    argv = [];
+    for (const it of n.items) {
+      const v = c.resolve(it as Node | null);
+      if (!isScalar(v) || typeof v.value !== 'string') {
+        c.error(v ?? n, 'INVALID_TYPE', `${what}: an argument is ${describe(v)}`, 'text arguments (quote numbers)');
+        return undefined;
+      }
+      argv.push(v.value);
+    }
+  } else if (n && isScalar(n) && typeof n.value === 'string') {
+    const split = splitCommand(n.value);
+    if (!split.ok) { c.error(n, 'INVALID_VALUE', `${what}: ${split.reason}`, expected); return undefined; }
+    argv = split.words;
+  } else {
+    c.error(n, n ? 'INVALID_TYPE' : 'NO_VALUE', `${what}: got ${describe(n)}`, expected);
+    return undefined;
+  }
+  const prog = argv[0];
+  if (prog === undefined || prog === '') { c.error(n, 'INVALID_VALUE', `${what} is empty`, expected); return undefined; }
+  if (prog.includes('/') && !prog.startsWith('/')) {
+    c.error(n, 'INVALID_VALUE', `${what}: '${prog}' is a relative path; the daemon runs in /`, 'an absolute path such as /etc/carpool/notify.sh');
+    return undefined;
+  }
+  return { value: { argv, shell: false }, at };
+}
+
+function readNotify(c: Checker, v: VReader, key: string, where: string): NotifySpec {
+  const out: NotifySpec = {};
+  if (!v.has(key)) return out;
+  const nv = vreader(c, v.node(key), `${key} of ${where}`, v.entries.get(key)!.keyNode, NOTIFY_KEYS,
+    { notify_master: 'master', notify_backup: 'backup', notify_fault: 'fault', notify_stop: 'stop', notify: 'generic', all: 'generic' });
+  if (!nv) return out;
+  for (const k of NOTIFY_KEYS) {
+    if (!nv.has(k)) continue;
+    const h = readHook(c, nv.node(k), `${k} in ${key} of ${where}`);
+    if (h) out[k] = h;
+  }
+  return out;
+}
+
+function readGarp(c: Checker, v: VReader, where: string, globals: boolean): GarpSpec {
+  const out: GarpSpec = {};
+  if (!v.has('garp')) return out;
+  const keys = [...Object.keys(GARP_YAML), ...(globals ? ['gna_interval', 'min_garp'] : [])];
+  const gv = vreader(c, v.node('garp'), `garp of ${where}`, v.entries.get('garp')!.keyNode, keys,
+    Object.fromEntries(Object.keys(GARP_YAML).map((k) => [`garp_${k}`, k])));
+  if (!gv) return out;
+  for (const [k, field] of Object.entries(GARP_YAML)) {
+    const x = GARP_YAML_SECONDS.has(k) ? gv.seconds(k, 0, 86400) : gv.int(k, 0, 255);
+    if (x) out[field] = x;
+  }
+  if (globals) {
+    const gna = gv.seconds('gna_interval', 0, 1000);
+    if (gna) out.gnaInterval = gna;
+    const min = gv.bool('min_garp');
+    if (min) out.minGarp = min;
+  }
+  return out;
+}
+
+function readVips(c: Checker, v: VReader, key: string, where: string): At<VirtualAddress>[] {
+  const out: At<VirtualAddress>[] = [];
+  v.list(key, 'a list of addresses such as 10.0.0.100/24 or 2001:db8::1/64').forEach((item, i) => {
+    const what = `${key} #${i + 1} of ${where}`;
+    let text: At<string> | undefined;
+    const extra: { -readonly [K in keyof VirtualAddress]?: VirtualAddress[K] } = {};
+    if (isMap(item)) {
+      const av = vreader(c, item, what, item, VIP_KEYS, { brd: 'broadcast', device: 'dev', interface: 'dev' });
+      if (!av) return;
+      if (!av.has('address')) { c.error(item, 'MISSING_KEY', `missing 'address' in ${what}`, 'address: 10.0.0.100/24'); return; }
+      text = av.str('address', 'an address with optional /prefix');
+      const dev = av.str('dev', 'an interface name');
+      if (dev && !validIfname(dev.value)) { c.error(av.node('dev'), 'INVALID_VALUE', `dev in ${what}: '${dev.value}' is not a valid interface name`, '1..15 bytes without / or blanks'); return; }
+      if (dev) extra.dev = dev.value;
+      const label = av.str('label', 'an address label such as eth0:1');
+      if (label && byteLength(label.value) > 15) { c.error(av.node('label'), 'INVALID_VALUE', `label in ${what}: '${label.value}' is longer than 15 bytes`, 'a label such as eth0:1'); return; }
+      if (label) extra.label = label.value;
+      const brd = av.ip('broadcast', 'the broadcast address');
+      if (brd) extra.broadcast = brd.value;
+      const scope = av.str('scope', 'global, site, link, host or nowhere');
+      if (scope && !['global', 'site', 'link', 'host', 'nowhere'].includes(scope.value)) {
+        c.error(av.node('scope'), 'INVALID_VALUE', `scope in ${what}: '${scope.value}' is not a scope`, 'global, site, link, host or nowhere');
+        return;
+      }
+      if (scope) extra.scope = scope.value as VirtualAddress['scope'];
+      if ((av.has('broadcast') && !brd) || (av.has('scope') && !scope) || (av.has('dev') && !dev) || (av.has('label') && !label)) return;
+    } else if (isScalar(item) && typeof item.value === 'string') {
+      text = { value: item.value, at: locOf(c, item) };
+    } else {
+      c.error(item, 'INVALID_TYPE', `${what}: got ${describe(item)}`, 'an address such as 10.0.0.100/24, or a mapping with address:');
+      return;
+    }
+    if (!text) return;
+    const cidr = parseCidr(text.value);
+    if (!cidr || cidr.prefix === 0) {
+      c.error(item, 'INVALID_ADDRESS', `${what}: '${text.value}' is not an address`, 'an IPv4 or IPv6 address with optional /prefix');
+      return;
+    }
+    if (extra.broadcast && (cidr.family !== 4 || !parseIPv4(extra.broadcast))) {
+      c.error(item, 'INVALID_ADDRESS', `${what}: only IPv4 addresses have an IPv4 broadcast address`, 'no broadcast, or an IPv4 one');
+      return;
+    }
+    out.push({ value: { family: cidr.family, address: cidr.address, prefix: cidr.prefix, ...extra }, at: text.at });
+  });
+  return out;
+}
+
+function readRoutes(c: Checker, v: VReader, where: string): At<VirtualRoute>[] {
+  const out: At<VirtualRoute>[] = [];
+  v.list('routes', 'a list of routes such as { to: 10.1.0.0/16, via: 10.0.0.254 }').forEach((item, i) => {
+    const what = `route #${i + 1} of ${where}`;
+    const rv = vreader(c, item, what, item, ROUTE_KEYS, { dst: 'to', gw: 'via', gateway: 'via', oif: 'dev', preference: 'metric' });
+    if (!rv) return;
+    if (!rv.has('to')) { c.error(item, 'MISSING_KEY', `missing 'to' in ${what}`, "to: 10.1.0.0/16 (or 'default')"); return; }
+    const to = rv.str('to', "a destination such as 10.1.0.0/16, or 'default'");
+    const via = rv.ip('via', 'the gateway');
+    const src = rv.ip('src', 'the preferred source address');
+    const dev = rv.str('dev', 'an interface name');
+    const metric = rv.int('metric', 0, 4294967295);
+    const table = rv.int('table', 1, 4294967295);
+    const type = rv.str('type', 'blackhole, unreachable, prohibit or throw');
+    const errors = c.errors.length;
+    if (type && !['blackhole', 'unreachable', 'prohibit', 'throw'].includes(type.value)) {
+      c.error(rv.node('type'), 'INVALID_VALUE', `type in ${what}: '${type.value}' is not a route type`, 'blackhole, unreachable, prohibit or throw');
+    }
+    if (dev && !validIfname(dev.value)) c.error(rv.node('dev'), 'INVALID_VALUE', `dev in ${what}: '${dev.value}' is not a valid interface name`, '1..15 bytes');
+    if (!to || c.errors.length > errors || (rv.has('via') && !via) || (rv.has('src') && !src) || (rv.has('metric') && !metric)
+      || (rv.has('table') && !table) || (rv.has('dev') && !dev) || (rv.has('type') && !type)) return;
+    let family: 4 | 6;
+    let dst: string;
+    let prefix: number;
+    if (to.value === 'default') {
+      family = (via ? parseCidr(via.value)?.family : src ? parseCidr(src.value)?.family : undefined) ?? 4;
+      dst = family === 6 ? '::' : '0.0.0.0';
+      prefix = 0;
+    } else {
+      const cidr = parseCidr(to.value);
+      if (!cidr) { c.error(rv.node('to'), 'INVALID_ADDRESS', `to in ${what}: '${to.value}' is not a destination`, "a network such as 10.1.0.0/16, or 'default'"); return; }
+      ({ family, address: dst, prefix } = cidr);
+    }
+    for (const [k, x] of [['via', via], ['src', src]] as const) {
+      if (x && parseCidr(x.value)?.family !== family) {
+        c.error(rv.node(k), 'FAMILY_MISMATCH', `${k} in ${what}: ${x.value} is not IPv${family} like the destination`, `an IPv${family} address`);
+        return;
+      }
+    }
+    if (!via && !dev && !type) { c.error(item, 'MISSING_KEY', `${what} has neither via nor dev nor type`, 'via: GATEWAY, dev: IF or type: blackhole'); return; }
+    out.push({
+      value: {
+        family, dst, prefix, ...(via ? { gateway: via.value } : {}), ...(dev ? { dev: dev.value } : {}), ...(src ? { src: src.value } : {}),
+        ...(metric ? { metric: metric.value } : {}), ...(table ? { table: table.value } : {}), ...(type ? { type: type.value } : {}),
+      },
+      at: to.at,
+    });
+  });
+  return out;
+}
+
+function readTrackRefList(c: Checker, v: VReader, key: string, where: string): At<TrackRefSpec>[] {
+  const out: At<TrackRefSpec>[] = [];
+  v.list(key, 'a list of names, or of { name, weight, reverse }').forEach((item, i) => {
+    if (isScalar(item) && typeof item.value === 'string' && item.value !== '') {
+      out.push({ value: { name: item.value }, at: locOf(c, item) });
+      return;
+    }
+    const what = `${key} #${i + 1} of ${where}`;
+    if (!isMap(item)) { c.error(item, 'INVALID_TYPE', `${what}: got ${describe(item)}`, 'a name, or { name: NAME, weight: W, reverse: false }'); return; }
+    const tv = vreader(c, item, what, item, TRACK_REF_KEYS);
+    if (!tv) return;
+    const name = tv.str('name', 'the name of the tracked object');
+    if (!tv.has('name')) c.error(item, 'MISSING_KEY', `missing 'name' in ${what}`, 'name: NAME');
+    const weight = tv.int('weight', -254, 254);
+    const reverse = tv.bool('reverse');
+    if (!name || (tv.has('weight') && !weight) || (tv.has('reverse') && !reverse)) return;
+    out.push({ value: { name: name.value, ...(weight ? { weight: weight.value } : {}), ...(reverse ? { reverse: reverse.value } : {}) }, at: name.at });
+  });
+  return out;
+}
+
+function readVrrpInstance(c: Checker, item: Node | null, index: number, list: Node): VrrpInstanceSpec | undefined {
+  const node = c.resolve(item) ?? list;
+  const peek = (k: string): unknown => {
+    if (!isMap(node)) return undefined;
+    const v = c.resolve(node.items.find((p) => isScalar(p.key) && p.key.value === k)?.value as Node | null);
+    return isScalar(v) ? v.value : undefined;
+  };
+  const pn = peek('name');
+  const where = typeof pn === 'string' && pn !== '' ? `instance '${pn}'` : `instance #${index + 1}`;
+  const v = vreader(c, item, where, list, VRRP_INSTANCE_KEYS, VRRP_ALIASES);
+  if (!v) return undefined;
+  const errors = c.errors.length;
+  const iface = v.str('interface', 'a network interface name such as eth0');
+  if (iface && !validIfname(iface.value)) c.error(v.node('interface'), 'INVALID_VALUE', `interface in ${where}: '${iface.value}' is not a valid interface name`, '1..15 bytes without / or blanks');
+  const vrid = v.int('virtual_router_id', 1, 255);
+  let name: At<string> | undefined;
+  if (v.has('name')) {
+    name = v.str('name', 'a name of letters, digits and _ . : @ -');
+    if (name && !NAME_RE.test(name.value)) {
+      c.error(v.node('name'), 'INVALID_VALUE', `name in ${where}: '${name.value}' is not a usable name`, '1..64 letters, digits and _ . : @ -');
+      name = undefined;
+    }
+  } else if (iface && vrid) {
+    name = { value: `${iface.value}-vrid${vrid.value}`, at: locOf(c, node) };
+  } else {
+    name = { value: `#${index + 1}`, at: locOf(c, node) };
+  }
+  if (!name) return undefined;
+  const state = v.str('state', 'MASTER or BACKUP');
+  if (state && state.value !== 'MASTER' && state.value !== 'BACKUP') c.error(v.node('state'), 'INVALID_VALUE', `state in ${where}: '${state.value}'`, 'MASTER or BACKUP');
+  const preempt = v.bool('preempt');
+  const vmacNode = v.node('vmac');
+  let vmac: At<string | true> | undefined;
+  if (v.has('vmac')) {
+    if (isScalar(vmacNode) && vmacNode.value === true) vmac = { value: true, at: locOf(c, vmacNode) };
+    else if (isScalar(vmacNode) && vmacNode.value === false) vmac = undefined;
+    else if (isScalar(vmacNode) && typeof vmacNode.value === 'string' && validIfname(vmacNode.value)) vmac = { value: vmacNode.value, at: locOf(c, vmacNode) };
+    else c.error(vmacNode ?? node, 'INVALID_VALUE', `vmac in ${where}: got ${describe(vmacNode)}`, 'true (name vrrp.VRID), false, or an interface name');
+  }
+  const authPass = v.str('auth_pass', 'a password of 1..8 bytes');
+  const spec: VrrpInstanceSpec = {
+    name,
+    ...(state && (state.value === 'MASTER' || state.value === 'BACKUP') ? { state: state as At<'MASTER' | 'BACKUP'> } : {}),
+    ...(iface ? { interface: iface } : {}),
+    ...(vrid ? { vrid } : {}),
+    ...opt('priority', v.int('priority', 1, 255)),
+    ...opt('advertInt', v.seconds('advert_int', 0.01, 255)),
+    ...opt('version', v.int('version', 2, 3)),
+    ...(preempt ? { nopreempt: { value: !preempt.value, at: preempt.at } } : {}),
+    ...opt('preemptDelay', v.seconds('preempt_delay', 0, 1000)),
+    ...opt('srcip', v.ip('source', "this host's address on the interface")),
+    ...opt('mcastGroup', v.ip('mcast_group', 'the multicast group')),
+    unicastPeers: v.list('unicast_peers', 'a list of peer addresses').flatMap((p) => {
+      const a = isScalar(p) && typeof p.value === 'string' ? parseCidr(p.value) : undefined;
+      if (!a || (isScalar(p) && String(p.value).includes('/'))) {
+        c.error(p, 'INVALID_ADDRESS', `unicast_peers of ${where}: ${describe(p)} is not an IP address`, 'IPv4 or IPv6 addresses');
+        return [];
+      }
+      return [{ value: a.address, at: locOf(c, p) }];
+    }),
+    ...opt('v3ChecksumAsV2', v.bool('v3_checksum_as_v2')),
+    ...(authPass ? { authPass } : {}),
+    addresses: readVips(c, v, 'addresses', where),
+    excludedAddresses: readVips(c, v, 'excluded_addresses', where),
+    routes: readRoutes(c, v, where),
+    trackInterfaces: readTrackRefList(c, v, 'track_interfaces', where),
+    trackScripts: readTrackRefList(c, v, 'track_scripts', where),
+    trackFiles: readTrackRefList(c, v, 'track_files', where),
+    ...opt('trackPrimary', v.bool('track_primary')),
+    notify: readNotify(c, v, 'notify', where),
+    garp: readGarp(c, v, where, false),
+    ...(vmac ? { vmac } : {}),
+    ...opt('lowerPrioNoAdvert', v.bool('lower_prio_no_advert')),
+    ...opt('higherPrioSendAdvert', v.bool('higher_prio_send_advert')),
+    ...opt('downTimerAdverts', v.int('down_timer_adverts', 1, 100)),
+    ...opt('strict', v.bool('strict_mode')),
+  };
+  return c.errors.length > errors ? undefined : spec;
+}
+
+function opt<K extends string, T>(key: K, value: T | undefined): { [P in K]?: T } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: T };
+}
+
+function readVrrpDefaults(c: Checker, entry: Entry | undefined): VrrpDefaultsSpec {
+  if (!entry) return { garp: {} };
+  const v = vreader(c, entry.value, 'vrrp_defaults', entry.keyNode, VRRP_DEFAULT_KEYS,
+    { vrrp_version: 'version', vrrp_mcast_group4: 'mcast_group4', vrrp_mcast_group6: 'mcast_group6', vrrp_strict: 'strict' });
+  if (!v) return { garp: {} };
+  const g4 = v.ip('mcast_group4', 'an IPv4 multicast group');
+  if (g4 && !isIPv4Multicast(g4.value)) c.error(v.node('mcast_group4'), 'INVALID_ADDRESS', `mcast_group4: ${g4.value} is not multicast`, 'an address in 224.0.0.0/4');
+  const g6 = v.ip('mcast_group6', 'an IPv6 multicast group');
+  if (g6 && !/^ff/i.test(g6.value)) c.error(v.node('mcast_group6'), 'INVALID_ADDRESS', `mcast_group6: ${g6.value} is not multicast`, 'an address in ff00::/8');
+  return {
+    ...opt('version', v.int('version', 2, 3) as At<2 | 3> | undefined),
+    ...opt('mcastGroup4', g4), ...opt('mcastGroup6', g6),
+    garp: readGarp(c, v, 'vrrp_defaults', true),
+    ...opt('v3ChecksumAsV2', v.bool('v3_checksum_as_v2')),
+    ...opt('strict', v.bool('strict')),
+    ...opt('lowerPrioNoAdvert', v.bool('lower_prio_no_advert')),
+    ...opt('higherPrioSendAdvert', v.bool('higher_prio_send_advert')),
+    ...opt('downTimerAdverts', v.int('down_timer_adverts', 1, 100)),
+  };
+}
+
+function readList<T>(c: Checker, entry: Entry | undefined, key: string, read: (c: Checker, item: Node, where: string) => T | undefined): T[] {
+  if (!entry) return [];
+  const list = c.resolve(entry.value);
+  if (!list || !isSeq(list)) {
+    c.error(list ?? entry.keyNode, list ? 'INVALID_TYPE' : 'NO_VALUE', `${key}: got ${describe(list)}`, `a list of ${key.replace(/_/g, ' ')}`);
+    return [];
+  }
+  return list.items.flatMap((it, i) => {
+    const item = c.resolve(it as Node | null) ?? list;
+    const peek = isMap(item) ? c.resolve(item.items.find((p) => isScalar(p.key) && p.key.value === 'name')?.value as Node | null) : null;
+    const where = isScalar(peek) && typeof peek.value === 'string' ? `${key} '${peek.value}'` : `${key} #${i + 1}`;
+    const v = read(c, item, where);
+    return v === undefined ? [] : [v];
+  });
+}
+
+function requiredName(c: Checker, v: VReader, item: Node, where: string): At<string> | undefined {
+  if (!v.has('name')) { c.error(item, 'MISSING_KEY', `missing 'name' in ${where}`, 'name: NAME'); return undefined; }
+  return v.str('name', 'a name');
+}
+
+function readVrrpScript(c: Checker, item: Node, where: string): VrrpScriptSpec | undefined {
+  const v = vreader(c, item, where, item, SCRIPT_KEYS, { user: 'script (carpool runs scripts as root)' });
+  if (!v) return undefined;
+  const name = requiredName(c, v, item, where);
+  if (!name) return undefined;
+  const script = v.has('script') ? readHook(c, v.node('script'), `script of ${where}`) : undefined;
+  return {
+    name, ...opt('script', script), ...opt('interval', v.seconds('interval', 0.001, 86400)), ...opt('timeout', v.seconds('timeout', 0.001, 86400)),
+    ...opt('weight', v.int('weight', -253, 253)), ...opt('reverse', v.bool('reverse')), ...opt('rise', v.int('rise', 1, 1_000_000)),
+    ...opt('fall', v.int('fall', 1, 1_000_000)), ...opt('initFail', v.bool('init_fail')),
+  };
+}
+
+function readTrackFile(c: Checker, item: Node, where: string): TrackFileSpec | undefined {
+  const v = vreader(c, item, where, item, TRACK_FILE_KEYS, { path: 'file' });
+  if (!v) return undefined;
+  const name = requiredName(c, v, item, where);
+  if (!name) return undefined;
+  return {
+    name, ...opt('path', v.str('file', 'the absolute path of the file')), ...opt('weight', v.int('weight', -254, 254)),
+    ...opt('reverse', v.bool('reverse')), ...opt('initValue', v.int('init_file', -2147483647, 2147483647)),
+    ...opt('initOverwrite', v.bool('init_overwrite')),
+  };
+}
+
+function readSyncGroup(c: Checker, item: Node, where: string): SyncGroupSpec | undefined {
+  const v = vreader(c, item, where, item, SYNC_GROUP_KEYS, { group: 'members', instances: 'members', sync_group_tracking_weight: 'tracking_weight' });
+  if (!v) return undefined;
+  const name = requiredName(c, v, item, where);
+  if (!name) return undefined;
+  if (!v.has('members')) c.error(item, 'MISSING_KEY', `missing 'members' in ${where}`, 'members: [VI_1, VI_2]');
+  return {
+    name,
+    members: v.list('members', 'a list of instance names').flatMap((m) => {
+      if (isScalar(m) && typeof m.value === 'string') return [{ value: m.value, at: locOf(c, m) }];
+      c.error(m, 'INVALID_TYPE', `members of ${where}: got ${describe(m)}`, 'instance names');
+      return [];
+    }),
+    notify: readNotify(c, v, 'notify', where),
+    trackInterfaces: readTrackRefList(c, v, 'track_interfaces', where),
+    trackScripts: readTrackRefList(c, v, 'track_scripts', where),
+    trackFiles: readTrackRefList(c, v, 'track_files', where),
+    ...opt('trackingWeight', v.bool('tracking_weight')),
+  };
 }

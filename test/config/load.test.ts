@@ -55,8 +55,6 @@ describe('loadConfigFile', () => {
   });
 
   it.each<[string, string, number, string]>([
-    ['keepalived.conf', 'global_defs {\n  router_id a\n}\n\nvrrp_instance VI_1 {\n  state MASTER\n}\n', 1, 'looks like a keepalived.conf'],
-    ['keepalived.conf after comments', '! Configuration File for keepalived\n\nvrrp_instance VI_1 {\n}\n', 3, 'looks like a keepalived.conf'],
     ['a YAML list', '- a\n- b\n', 1, 'the YAML holds a list'],
     ['plain text', 'hello world\n', 1, 'the YAML holds a single value'],
     ['an INI file', '[global]\nkey = value\n', 2, 'it is not YAML'],

@@ -209,7 +209,7 @@ instances:
     hooks: { up: ./up.sh, down: "'unterminated", upscript: /x }
   - interface: eth0
     vhid: 300
-    protocol: vrrp
+    protocol: vrp
     password: x
     password_file: /x
     addresses: []
@@ -241,7 +241,7 @@ instances:
       '14:33 INVALID_VALUE',
       '14:50 UNKNOWN_KEY',
       '16:11 OUT_OF_RANGE',
-      '17:15 NOT_SUPPORTED',
+      '17:15 INVALID_VALUE',
       '19:5 PASSWORD_CONFLICT',
       '20:16 NO_VALUE',
       '21:11 DUPLICATE_NAME',
@@ -261,7 +261,7 @@ instances:
     expect(msg('INVALID_TYPE', 12).message).toContain('YAML 1.2 reads no as text; write false');
     expect(msg('INVALID_TYPE', 4).message).toContain('write true');
     expect(msg('PASSWORD_TOO_LONG', 11).message).toContain('20 bytes');
-    expect(msg('NOT_SUPPORTED', 17).message).toBe("protocol in instance 'eth0-vhid300': vrrp is not supported yet");
+    expect(msg('INVALID_VALUE', 17).message).toBe("protocol in instance 'eth0-vhid300': unknown protocol 'vrp'");
     expect(msg('DUPLICATE_NAME', 21).message).toBe("instance name 'web' is used twice (first at line 6)");
     expect(msg('DUPLICATE_KEY', 24).message).toBe("duplicate key 'vhid' in instance 'web' (first at line 23)");
     expect(msg('INVALID_TYPE', 25).message).toContain("quote it to make it text: '1234'");
@@ -311,7 +311,7 @@ describe('parseCarpoolYaml: single problems', () => {
     ['interface too long', 'interface: averyveryverylongname', ['2:16 INVALID_VALUE']],
     ['name with blanks', 'name: "my web"', ['2:11 INVALID_VALUE']],
     ['protocol unknown', 'protocol: hsrp', ['2:15 INVALID_VALUE']],
-    ['protocol vrrp', 'protocol: vrrp', ['2:15 NOT_SUPPORTED'], 'not supported yet'],
+    ['protocol bogus', 'protocol: bogus', ['2:15 INVALID_VALUE'], "unknown protocol 'bogus'"],
     ['source invalid', 'source: eth0', ['2:13 INVALID_ADDRESS']],
     ['mcast not multicast', 'mcast: 10.1.1.1', ['2:12 INVALID_ADDRESS'], 'not a multicast address'],
     // passwords

@@ -1,0 +1,71 @@
+/**
+ * The diagnostics every configuration front end (carpool YAML, keepalived.conf) reports: a stable
+ * code (tests assert on it), a severity, file:line:column, what is wrong and what would be accepted.
+ */
+import type { Diagnostic } from '../lib/errors.js';
+
+export type ConfigDiagnosticCode =
+  | 'YAML_SYNTAX'
+  | 'YAML_WARNING'
+  | 'EMPTY_CONFIG'
+  | 'NOT_A_MAPPING'
+  | 'DUPLICATE_KEY'
+  | 'UNKNOWN_KEY'
+  | 'MISSING_KEY'
+  | 'NO_VALUE'
+  | 'INVALID_TYPE'
+  | 'OUT_OF_RANGE'
+  | 'INVALID_VALUE'
+  | 'INVALID_ADDRESS'
+  | 'NOT_SUPPORTED'
+  | 'PASSWORD_CONFLICT'
+  | 'PASSWORD_TOO_LONG'
+  | 'PASSWORD_TRUNCATED'
+  | 'PASSWORD_FILE_UNREADABLE'
+  | 'PASSWORD_FILE_PERMISSIONS'
+  | 'PASSWORD_CR'
+  | 'CONFIG_PERMISSIONS'
+  | 'NO_ADVERTISEMENT_INTERVAL'
+  | 'BOW_OUT_TIMING'
+  | 'DECIMAL_LEADING_ZERO'
+  | 'MCAST_NOT_MULTICAST'
+  | 'DUPLICATE_NAME'
+  | 'DUPLICATE_VHID'
+  | 'DUPLICATE_ADDRESS'
+  // keepalived.conf syntax
+  | 'SYNTAX'
+  | 'UNBALANCED_BRACE'
+  | 'INCLUDE_FAILED'
+  | 'INCLUDE_LOOP'
+  | 'SUBSTITUTION_LOOP'
+  | 'UNKNOWN_KEYWORD'
+  | 'DUPLICATE_KEYWORD'
+  | 'MISSING_ARGUMENT'
+  | 'EXTRA_ARGUMENT'
+  | 'BLOCK_EXPECTED'
+  | 'UNEXPECTED_BLOCK'
+  | 'LVS_NOT_SUPPORTED'
+  | 'LVS_SKIPPED'
+  // accepted, but carpool does nothing with it (mail alerts, process tuning, script users)
+  | 'NOT_USED'
+  // VRRP semantics
+  | 'PRIORITY_DEFAULT'
+  | 'ADVERT_INT_ROUNDED'
+  | 'NOPREEMPT_IGNORED'
+  | 'UNDEFINED_REFERENCE'
+  | 'SYNC_GROUP'
+  | 'FAMILY_MISMATCH'
+  | 'STRICT_MODE';
+
+/** A Diagnostic with a stable code (tests assert on it) and a severity. */
+export interface ConfigDiagnostic extends Diagnostic {
+  readonly code: ConfigDiagnosticCode;
+  readonly severity: 'error' | 'warning';
+  /** Always set for carpool's own diagnostics. */
+  readonly expected: string;
+}
+
+/** Orders diagnostics by file, then position. */
+export function byPosition(a: ConfigDiagnostic, b: ConfigDiagnostic): number {
+  return a.file === b.file ? a.line - b.line || a.column - b.column : 0;
+}

@@ -1,0 +1,198 @@
+/**
+ * The validated model → carpool YAML (`carpool convert keepalived.conf`). Every value is written out
+ * explicitly, defaults included, so the file means the same whatever later versions choose as
+ * defaults, and `parseCarpoolYaml(emitCarpoolYaml(x))` gives `x` back (property-tested). Pure.
+ */
+import { Document, YAMLMap, YAMLSeq, isMap, isSeq, type Node } from 'yaml';
+import type {
+  CarpInstance, CarpoolConfig, Hook, NotifyHooks, SyncGroup, TrackFile, TrackRef, VirtualAddress, VirtualRoute, VrrpInstance, VrrpScript,
+} from './model.js';
+
+export interface EmitOptions {
+  /** Comment at the top of the file (each line gets `# `). */
+  readonly header?: string;
+}
+
+const seconds = (ms: number): number => ms / 1000;
+
+function hook(h: Hook): unknown {
+  return h.shell ? { shell: h.argv[0] ?? '' } : [...h.argv];
+}
+
+function address(a: VirtualAddress): unknown {
+  const text = `${a.address}/${a.prefix}`;
+  if (a.dev === undefined && a.label === undefined && a.broadcast === undefined && a.scope === undefined) return text;
+  return {
+    address: text, ...(a.label !== undefined ? { label: a.label } : {}), ...(a.dev !== undefined ? { dev: a.dev } : {}),
+    ...(a.broadcast !== undefined ? { broadcast: a.broadcast } : {}), ...(a.scope !== undefined ? { scope: a.scope } : {}),
+  };
+}
+
+function route(r: VirtualRoute): unknown {
+  const to = r.family === 4 && r.dst === '0.0.0.0' && r.prefix === 0 ? 'default' : `${r.dst}/${r.prefix}`;
+  return {
+    to, ...(r.gateway !== undefined ? { via: r.gateway } : {}), ...(r.dev !== undefined ? { dev: r.dev } : {}),
+    ...(r.src !== undefined ? { src: r.src } : {}), ...(r.metric !== undefined ? { metric: r.metric } : {}),
+    ...(r.table !== undefined ? { table: r.table } : {}), ...(r.type !== undefined ? { type: r.type } : {}),
+  };
+}
+
+function refs(list: readonly TrackRef[]): unknown[] {
+  return list.map((r) => ({ name: r.name, weight: r.weight, reverse: r.reverse }));
+}
+
+function notify(n: NotifyHooks): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = {};
+  for (const k of ['master', 'backup', 'fault', 'stop', 'generic'] as const) {
+    const h = n[k];
+    if (h) out[k] = hook(h);
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+function vrrpInstance(i: VrrpInstance): Record<string, unknown> {
+  const n = notify(i.notify);
+  return {
+    name: i.name,
+    protocol: 'vrrp',
+    state: i.initialState,
+    interface: i.interface,
+    virtual_router_id: i.vrid,
+    priority: i.priority,
+    advert_int: seconds(i.advertIntervalMs),
+    version: i.version,
+    preempt: i.preempt,
+    preempt_delay: seconds(i.preemptDelayMs),
+    ...(i.srcip !== undefined ? { source: i.srcip } : {}),
+    mcast_group: i.mcastGroup,
+    ...(i.unicastPeers.length > 0 ? { unicast_peers: [...i.unicastPeers] } : {}),
+    v3_checksum_as_v2: i.v3ChecksumAsV2,
+    ...(i.authPass !== undefined ? { auth_pass: i.authPass } : {}),
+    addresses: i.addresses.map(address),
+    ...(i.excludedAddresses.length > 0 ? { excluded_addresses: i.excludedAddresses.map(address) } : {}),
+    ...(i.routes.length > 0 ? { routes: i.routes.map(route) } : {}),
+    ...(i.trackInterfaces.length > 0 ? { track_interfaces: refs(i.trackInterfaces) } : {}),
+    ...(i.trackScripts.length > 0 ? { track_scripts: refs(i.trackScripts) } : {}),
+    ...(i.trackFiles.length > 0 ? { track_files: refs(i.trackFiles) } : {}),
+    track_primary: i.trackPrimary,
+    ...(n ? { notify: n } : {}),
+    garp: {
+      master_delay: seconds(i.garp.masterDelayMs),
+      master_repeat: i.garp.masterRepeat,
+      master_refresh: seconds(i.garp.masterRefreshMs),
+      master_refresh_repeat: i.garp.masterRefreshRepeat,
+      lower_prio_delay: seconds(i.garp.lowerPrioDelayMs),
+      lower_prio_repeat: i.garp.lowerPrioRepeat,
+      interval: seconds(i.garp.intervalMs),
+    },
+    ...(i.vmacInterface !== undefined ? { vmac: i.vmacInterface } : {}),
+    lower_prio_no_advert: i.lowerPrioNoAdvert,
+    higher_prio_send_advert: i.higherPrioSendAdvert,
+    down_timer_adverts: i.downTimerAdverts,
+  };
+}
+
+function carpInstance(i: CarpInstance): Record<string, unknown> {
+  const shell = i.upHook?.shell ?? i.downHook?.shell ?? false;
+  const h = (x: Hook) => (shell ? x.argv[0] ?? '' : [...x.argv]);
+  const hooks = {
+    ...(i.upHook ? { up: h(i.upHook) } : {}), ...(i.downHook ? { down: h(i.downHook) } : {}),
+    ...(i.xparam !== undefined ? { xparam: i.xparam } : {}), ...(shell ? { shell: true } : {}),
+  };
+  return {
+    name: i.name,
+    protocol: 'carp',
+    interface: i.interface,
+    ...(i.srcip !== undefined ? { source: i.srcip } : {}),
+    vhid: i.vhid,
+    password: i.password,
+    advbase: i.advbase,
+    advskew: i.advskew,
+    deadratio: i.deadratio,
+    preempt: i.preempt,
+    neutral: i.neutral,
+    addresses: i.addresses.map((a) => (a.dev === undefined && a.label === undefined && a.broadcast === undefined
+      ? `${a.address}/${a.prefix}`
+      : {
+        address: `${a.address}/${a.prefix}`, ...(a.label !== undefined ? { label: a.label } : {}), ...(a.dev !== undefined ? { dev: a.dev } : {}),
+        ...(a.broadcast !== undefined ? { broadcast: a.broadcast } : {}),
+      })),
+    mcast: i.mcast,
+    nomcast: i.nomcast,
+    ignore_ifstate: i.ignoreIfState,
+    shutdown_hooks: i.shutdownHooks,
+    ...(Object.keys(hooks).length > 0 ? { hooks } : {}),
+  };
+}
+
+function script(s: VrrpScript): Record<string, unknown> {
+  return {
+    name: s.name, script: hook(s.hook), interval: seconds(s.intervalMs), timeout: seconds(s.timeoutMs), weight: s.weight, reverse: s.reverse,
+    rise: s.rise, fall: s.fall, init_fail: s.initFail,
+  };
+}
+
+function trackFile(f: TrackFile): Record<string, unknown> {
+  return {
+    name: f.name, file: f.path, weight: f.weight, reverse: f.reverse, ...(f.initValue !== undefined ? { init_file: f.initValue } : {}),
+    init_overwrite: f.initOverwrite,
+  };
+}
+
+function syncGroup(g: SyncGroup, instances: readonly VrrpInstance[]): Record<string, unknown> {
+  const n = notify(g.notify);
+  // Member trackers keep non-zero weights only with tracking_weight (keepalived's sync_group_tracking_weight).
+  const weighted = instances.some((i) => i.syncGroup === g.name
+    && [...i.trackInterfaces, ...i.trackScripts, ...i.trackFiles].some((r) => r.weight !== 0));
+  return {
+    name: g.name,
+    members: [...g.members],
+    ...(n ? { notify: n } : {}),
+    ...(g.trackInterfaces.length > 0 ? { track_interfaces: refs(g.trackInterfaces) } : {}),
+    ...(g.trackScripts.length > 0 ? { track_scripts: refs(g.trackScripts) } : {}),
+    ...(g.trackFiles.length > 0 ? { track_files: refs(g.trackFiles) } : {}),
+    ...(weighted ? { tracking_weight: true } : {}),
+  };
+}
+
+/** Flow style (`[a, b]`) for short lists of scalars such as argv and members. */
+function flowShortLists(node: unknown): void {
+  if (isSeq(node)) {
+    const seq = node as YAMLSeq<Node>;
+    if (seq.items.every((x) => !isMap(x) && !isSeq(x)) && seq.items.length <= 8) seq.flow = true;
+    for (const x of seq.items) flowShortLists(x);
+  } else if (isMap(node)) {
+    for (const p of (node as YAMLMap<unknown, Node>).items) flowShortLists(p.value);
+  }
+}
+
+/** carpool YAML for a validated configuration. */
+export function emitCarpoolYaml(config: CarpoolConfig, options: EmitOptions = {}): string {
+  const vrrp = config.instances.filter((i): i is VrrpInstance => i.kind === 'vrrp');
+  const obj = {
+    control_socket: config.controlSocket,
+    state_dir: config.stateDir,
+    logging: { facility: config.logging.facility, debug: config.logging.debug, ident: config.logging.ident },
+    ...(config.vrrpScripts.length > 0 ? { vrrp_scripts: config.vrrpScripts.map(script) } : {}),
+    ...(config.trackFiles.length > 0 ? { track_files: config.trackFiles.map(trackFile) } : {}),
+    ...(config.syncGroups.length > 0 ? { sync_groups: config.syncGroups.map((g) => syncGroup(g, vrrp)) } : {}),
+    instances: config.instances.map((i) => (i.kind === 'vrrp' ? vrrpInstance(i) : carpInstance(i))),
+  };
+  const doc = new Document(obj, { version: '1.2' });
+  flowShortLists(doc.contents);
+  if (options.header) doc.commentBefore = options.header.split('\n').map((l) => ` ${l}`).join('\n');
+  const list = doc.get('instances') as YAMLSeq<Node>;
+  config.instances.forEach((inst, i) => {
+    const item = list.items[i];
+    if (!item) return;
+    if (inst.kind === 'vrrp') {
+      item.commentBefore = ` vrrp_instance ${inst.name}: ${inst.initialState} priority ${inst.priority}, VRRPv${inst.version}`
+        + `${inst.syncGroup ? `, sync group ${inst.syncGroup}` : ''}`;
+    } else if (!inst.manageAddresses) {
+      item.commentBefore = ' ucarp mode: the hooks managed the addresses; carpool YAML always manages them itself';
+    }
+  });
+  const groups = doc.get('sync_groups') as YAMLSeq<Node> | undefined;
+  if (groups?.items[0]) groups.commentBefore = ' members go MASTER together, and to BACKUP or FAULT together';
+  return doc.toString({ lineWidth: 0 });
+}
