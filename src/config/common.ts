@@ -146,3 +146,16 @@ export function splitCommand(text: string): SplitResult {
 export function shellFields(value: string | undefined): string[] {
   return (value ?? '').split(/[ \t\n]+/).filter((w) => w !== '');
 }
+
+/**
+ * The password in a password file as ucarp reads it: `fgets()` of the first line, cut at
+ * the newline; a C string also ends at a NUL byte. A trailing carriage return stays part
+ * of the password (ucarp keeps it), reported so front ends can warn.
+ */
+export function passwordFromFile(text: string): { readonly password: string; readonly endsWithCR: boolean } {
+  const nl = text.indexOf('\n');
+  let line = nl >= 0 ? text.slice(0, nl) : text;
+  const nul = line.indexOf('\0');
+  if (nul >= 0) line = line.slice(0, nul);
+  return { password: line, endsWithCR: line.endsWith('\r') };
+}

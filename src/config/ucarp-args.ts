@@ -26,6 +26,7 @@ import { CARP_MCAST, DEFAULT_STATE_DIR, type CarpInstance, type CarpoolConfig, t
 import {
   PASSWORD_MAX_BYTES, byteLength, defaultInstanceName, isIPv4Multicast, normalizeFacility, shellFields, suggest,
   ucarpControlSocket,
+  passwordFromFile,
 } from './common.js';
 import { parseIPv4 } from '../protocol/inet.js';
 
@@ -538,12 +539,8 @@ function readPassfile(opt: ParsedOption, readFile: UcarpArgsOptions['readFile'],
     fail(`error reading passfile ${path}: unexpected end of file`, 'put the password on the first line');
     return undefined;
   }
-  // ucarp: fgets() the first line, cut at the newline. A C string also ends at a NUL byte.
-  const nl = text.indexOf('\n');
-  let line = nl >= 0 ? text.slice(0, nl) : text;
-  const nul = line.indexOf('\0');
-  if (nul >= 0) line = line.slice(0, nul);
-  if (line.endsWith('\r')) {
+  const { password: line, endsWithCR } = passwordFromFile(text);
+  if (endsWithCR) {
     warn({
       code: 'PASSWORD_CR', level: 'warning', option: optName(opt), index: opt.index,
       message: `passfile ${path} has a DOS line ending: the carriage return is part of the password, as in ucarp`,

@@ -27,6 +27,7 @@ import {
 import {
   FACILITY_NAMES, PASSWORD_MAX_BYTES, baseDevice, byteLength, defaultInstanceName, isIPv4Multicast, normalizeFacility,
   splitCommand, suggest,
+  passwordFromFile,
 } from './common.js';
 
 export type { ConfigDiagnostic, ConfigDiagnosticCode } from './diagnostics.js';
@@ -641,11 +642,8 @@ function readPasswordFile(c: Checker, r: Reader, where: Where, options: YamlConf
       `password_file in ${where}: cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`, expected);
     return undefined;
   }
-  const nl = text.indexOf('\n');
-  let line = nl >= 0 ? text.slice(0, nl) : text;
-  const nul = line.indexOf('\0');
-  if (nul >= 0) line = line.slice(0, nul);
-  if (line.endsWith('\r')) {
+  const { password: line, endsWithCR } = passwordFromFile(text);
+  if (endsWithCR) {
     c.warn(keyNode, 'PASSWORD_CR', `password_file in ${where}: ${path} has a DOS line ending; the carriage return is part of the password (as in ucarp)`,
       'a file with Unix line endings');
   }
