@@ -4,7 +4,8 @@
 #
 # Two namespaces vcka-a / vcka-b joined by a veth pair (vcka0 <-> vckb0), addresses
 # 10.77.0.1 / 10.77.0.2 and fd77::1 / fd77::2 (DAD off so link-locals are usable at once).
-# Timeline (one capture on node a's side sees both directions):
+# Default timeline (one capture on node a's side sees both directions); a scenario may
+# bring its own SCENARIO/timeline.sh using the helpers below:
 #   t=0   keepalived a (a.conf, lower priority) starts: master after master-down
 #   t=5   keepalived b (b.conf, higher priority) starts: preempts a
 #   t=11  b gets SIGTERM: priority-0 advert, a takes over after Skew
@@ -21,6 +22,7 @@ rm -rf "$WORK"; mkdir -p "$WORK"
 A=vcka-a B=vcka-b
 pids=()
 cleanup() {
+  [ -n "${frozen:-}" ] && kill -CONT "$frozen" 2>/dev/null || true
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   sleep 0.5
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
@@ -48,12 +50,21 @@ ka() { # ns conf tag
   ip netns exec "$1" keepalived -n -l -D -P -f "$2" -p "$WORK/$3.pid" -r "$WORK/$3-vrrp.pid" >"$WORK/$3.log" 2>&1 &
   pids+=($!)
 }
-ka $A "$cfg/a.conf" a; kaa=$!
-sleep 5
-ka $B "$cfg/b.conf" b; kab=$!
-sleep 6
-kill -TERM $kab; sleep 3
-kill -TERM $kaa; sleep 2
+# Drop incoming VRRP in a namespace (a partition as seen by that node) and lift it again.
+block() { ip netns exec "$1" nft 'table inet vcka { chain vin { type filter hook input priority 0; meta l4proto 112 drop; }; }'; }
+unblock() { ip netns exec "$1" nft delete table inet vcka; }
+# Freeze / thaw the VRRP child of a keepalived we started (a hung node: no priority-0 advert).
+vrrp_child() { cat "$WORK/$1-vrrp.pid"; }
+if [ -f "$cfg/timeline.sh" ]; then
+  . "$cfg/timeline.sh"
+else
+  ka $A "$cfg/a.conf" a; kaa=$!
+  sleep 5
+  ka $B "$cfg/b.conf" b; kab=$!
+  sleep 6
+  kill -TERM $kab; sleep 3
+  kill -TERM $kaa; sleep 2
+fi
 kill -INT $tcpd; sleep 0.5
 cp "$WORK/cap.pcap" "$out"
 echo "wrote $out ($(stat -c %s "$out") bytes); logs in $WORK"
