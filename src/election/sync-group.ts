@@ -15,13 +15,14 @@
  *   { deliver member groupMaster }-> every member wants MASTER (or is MASTER) ⇒ the wanting ones go
  *
  * Members go MASTER only when all want to; otherwise they stay BACKUP (keepalived prefers
- * backup to avoid thrashing). The shell must deliver inputs after the step that caused
- * them has finished (a queue), and feed member effects to the coordinator in order; the
- * exchange settles because every delivered input either changes a member's state once or
- * is ignored.
+ * backup to avoid thrashing). Inputs are delivered after the step that caused them has
+ * finished (a queue), and member effects reach the coordinator in order; the exchange
+ * settles because every delivered input either changes a member's state once or is
+ * ignored. `stepMembers` below does exactly that: the shell calls it instead of
+ * `machine.step` and carries out the returned effects.
  */
 import type { LogLevel } from './common.js';
-import type { VrrpInput, VrrpState } from './vrrp.js';
+import type { VrrpEffect, VrrpInput, VrrpMachine, VrrpState } from './vrrp.js';
 
 export type SyncInput =
   | { readonly type: 'transition'; readonly member: string; readonly from: VrrpState; readonly to: VrrpState; readonly reason: string }
@@ -136,4 +137,51 @@ export class SyncGroupCoordinator {
     fx.push({ type: 'log', level: 'info', message: `Sync group ${this.name}: entering ${next} state` });
     if (next !== 'INIT') fx.push({ type: 'notify', which: next === 'STOP' ? 'stop' : (next.toLowerCase() as 'master' | 'backup' | 'fault') });
   }
+}
+
+/** An effect of one member, as `stepMembers` returns them. */
+export interface MemberEffect {
+  readonly member: string;
+  readonly effect: VrrpEffect;
+}
+
+/**
+ * The wiring the shell needs, pure: step one member, forward its transition / syncWant /
+ * syncFault effects to the coordinator (if the member is in a group), deliver what the
+ * coordinator decides to the other members, and repeat until nothing is left. Returns
+ * every member effect in the order it happened (for the shell to carry out) and the
+ * group's own effects (notify, log). Members not in a group are simply stepped.
+ */
+export function stepMembers(
+  machines: ReadonlyMap<string, VrrpMachine>,
+  groupOf: (member: string) => SyncGroupCoordinator | undefined,
+  member: string,
+  input: VrrpInput,
+  now: number,
+): { effects: MemberEffect[]; group: { group: string; effect: SyncEffect }[] } {
+  const effects: MemberEffect[] = [];
+  const group: { group: string; effect: SyncEffect }[] = [];
+  const work: [string, VrrpInput][] = [[member, input]];
+  // Each delivered input changes a member's state at most once or is ignored, so this
+  // settles; the bound only guards against a future bug turning it into a livelock.
+  for (let budget = 64 * (machines.size + 1); work.length > 0 && budget > 0; budget--) {
+    const [name, inp] = work.shift()!;
+    const m = machines.get(name);
+    if (!m) continue;
+    for (const effect of m.step(inp, now)) {
+      effects.push({ member: name, effect });
+      const coord = groupOf(name);
+      if (!coord) continue;
+      const sin: SyncInput | undefined =
+        effect.type === 'transition' ? { type: 'transition', member: name, from: effect.from, to: effect.to, reason: effect.reason }
+          : effect.type === 'syncWant' ? { type: 'want', member: name, want: effect.want }
+            : effect.type === 'syncFault' ? { type: 'fault', member: name, fault: effect.fault, reason: effect.reason } : undefined;
+      if (!sin) continue;
+      for (const s of coord.step(sin)) {
+        if (s.type === 'deliver') work.push([s.member, s.input]);
+        else group.push({ group: coord.name, effect: s });
+      }
+    }
+  }
+  return { effects, group };
 }

@@ -6,7 +6,7 @@
  * be measured. Deterministic: randomness comes from a seeded generator.
  */
 import { VrrpMachine, vrrpRxInstance, type VrrpEffect, type VrrpInput, type VrrpParams } from '../../src/election/vrrp.js';
-import { SyncGroupCoordinator, type SyncEffect } from '../../src/election/sync-group.js';
+import { SyncGroupCoordinator, stepMembers, type SyncEffect } from '../../src/election/sync-group.js';
 import { checkAdvert, isMulticast, passwordAuthData, sameBytes } from '../../src/protocol/vrrp/packet.js';
 import { formatIP, parseIP, type Family } from '../../src/protocol/inet.js';
 import type { GarpSettings } from '../../src/config/model.js';
@@ -70,6 +70,9 @@ export interface SimNode {
   readonly ip: Uint8Array;
   readonly instances: SimInstance[];
   readonly groups: Map<string, { coord: SyncGroupCoordinator; effects: SyncEffect[] }>;
+  /** Member name -> machine, and member -> its group's coordinator (what the shell keeps). */
+  readonly machines: Map<string, VrrpMachine>;
+  readonly groupOf: Map<string, SyncGroupCoordinator>;
   alive: boolean;
   linkUp: boolean;
   readonly dropped: Record<string, number>;
@@ -112,7 +115,7 @@ export class VrrpSim {
   }
 
   add(spec: SimNodeSpec): SimNode {
-    const node: SimNode = { spec, ip: parseIP(spec.ip)!.bytes, instances: [], groups: new Map(), alive: true, linkUp: true, dropped: {} };
+    const node: SimNode = { spec, ip: parseIP(spec.ip)!.bytes, instances: [], groups: new Map(), machines: new Map(), groupOf: new Map(), alive: true, linkUp: true, dropped: {} };
     this.nodes.push(node);
     const specs = spec.instances ?? [{
       priority: spec.priority, preempt: spec.preempt, preemptDelayMs: spec.preemptDelayMs, initialState: spec.initialState,
@@ -135,11 +138,14 @@ export class VrrpSim {
       };
       const inst: SimInstance = { node, name: `${spec.name}/${params.name}`, m: new VrrpMachine(params), hasVip: false, hasRoutes: false, stopped: false, effects: [], notifies: [] };
       node.instances.push(inst);
-      if (is.syncGroup !== undefined) {
-        const g = node.groups.get(is.syncGroup);
-        const members = [...(g ? g.coord.status().members.map((m) => m.name) : []), inst.name];
-        node.groups.set(is.syncGroup, { coord: new SyncGroupCoordinator(is.syncGroup, members), effects: g?.effects ?? [] });
-      }
+      node.machines.set(inst.name, inst.m);
+    }
+    const groupNames = new Set(specs.map((is) => is.syncGroup).filter((g): g is string => g !== undefined));
+    for (const gname of groupNames) {
+      const members = node.instances.filter((_, k) => specs[k]!.syncGroup === gname).map((i) => i.name);
+      const coord = new SyncGroupCoordinator(gname, members);
+      node.groups.set(gname, { coord, effects: [] });
+      for (const m of members) node.groupOf.set(m, coord);
     }
     return node;
   }
@@ -172,7 +178,11 @@ export class VrrpSim {
     this.transcript.push(`${this.now.toFixed(1).padStart(9)} ${line}`);
   }
 
-  /** Feed an input to an instance and carry out effects (the daemon shell's role), inputs raised meanwhile queued. */
+  /**
+   * Feed an input to an instance and carry out effects (the daemon shell's role): through
+   * `stepMembers`, so sync-group decisions reach the other members; inputs raised by
+   * effects (send results) are queued and run afterwards.
+   */
   input(inst: SimInstance, input: VrrpInput): void {
     this.work.push([inst, input]);
     if (this.draining) return;
@@ -181,9 +191,15 @@ export class VrrpSim {
       let next: [SimInstance, VrrpInput] | undefined;
       while ((next = this.work.shift())) {
         const [i, inp] = next;
-        if (!i.node.alive) continue;
-        for (const e of i.m.step(inp, this.now)) this.apply(i, e);
-        this.rearm(i);
+        const node = i.node;
+        if (!node.alive) continue;
+        const r = stepMembers(node.machines, (m) => node.groupOf.get(m), i.name, inp, this.now);
+        for (const { member, effect } of r.effects) this.apply(node.instances.find((x) => x.name === member)!, effect);
+        for (const { group, effect } of r.group) {
+          node.groups.get(group)!.effects.push(effect);
+          if (effect.type === 'notify') this.log(`${node.spec.name} group ${group}: notify ${effect.which}`);
+        }
+        for (const x of node.instances) this.rearm(x);
       }
     } finally {
       this.draining = false;
@@ -202,31 +218,12 @@ export class VrrpSim {
     });
   }
 
-  private syncStep(inst: SimInstance, e: VrrpEffect): void {
-    const gname = [...inst.node.groups.keys()].find((g) => inst.node.groups.get(g)!.coord.status().members.some((m) => m.name === inst.name));
-    if (gname === undefined) return;
-    const g = inst.node.groups.get(gname)!;
-    const fx = e.type === 'transition' ? g.coord.step({ type: 'transition', member: inst.name, from: e.from, to: e.to, reason: e.reason })
-      : e.type === 'syncWant' ? g.coord.step({ type: 'want', member: inst.name, want: e.want })
-        : e.type === 'syncFault' ? g.coord.step({ type: 'fault', member: inst.name, fault: e.fault, reason: e.reason }) : [];
-    for (const s of fx) {
-      g.effects.push(s);
-      if (s.type === 'deliver') this.work.push([inst.node.instances.find((x) => x.name === s.member)!, s.input]);
-      if (s.type === 'notify') this.log(`${inst.node.spec.name} group ${gname}: notify ${s.which}`);
-    }
-  }
-
   private apply(inst: SimInstance, e: VrrpEffect): void {
     inst.effects.push({ t: this.now, e });
     const node = inst.node;
     switch (e.type) {
       case 'transition':
         this.log(`${inst.name}: ${e.from} -> ${e.to} (${e.reason})`);
-        this.syncStep(inst, e);
-        break;
-      case 'syncWant':
-      case 'syncFault':
-        this.syncStep(inst, e);
         break;
       case 'addAddresses': inst.hasVip = true; break;
       case 'removeAddresses': inst.hasVip = false; break;
