@@ -7,12 +7,15 @@
  *   { transition from to }        -> { type: 'transition', member, from, to }
  *   { syncWant want }             -> { type: 'want', member, want }     (master-down fired / no longer)
  *   { syncFault fault }           -> { type: 'fault', member, fault }   (the member's own trackers)
+ *   { garp kind: 'lower-prio' }   -> { type: 'reannounce', member }
  *
  *   coordinator effect            -> member input
  *   { deliver member groupFault } -> any member has its own FAULT ⇒ every member FAULT; cleared ⇒ all leave
  *   { deliver member groupBackup }-> a member went BACKUP ⇒ every MASTER member steps down (priority 0,
  *                                    make before break)
  *   { deliver member groupMaster }-> every member wants MASTER (or is MASTER) ⇒ the wanting ones go
+ *   { deliver member groupReannounce } -> a member re-announced after a lower-priority advert ⇒
+ *                                    the other MASTER members send their GARPs too (keepalived)
  *
  * Members go MASTER only when all want to; otherwise they stay BACKUP (keepalived prefers
  * backup to avoid thrashing). Inputs are delivered after the step that caused them has
@@ -27,12 +30,14 @@ import type { VrrpEffect, VrrpInput, VrrpMachine, VrrpState } from './vrrp.js';
 export type SyncInput =
   | { readonly type: 'transition'; readonly member: string; readonly from: VrrpState; readonly to: VrrpState; readonly reason: string }
   | { readonly type: 'want'; readonly member: string; readonly want: boolean }
-  | { readonly type: 'fault'; readonly member: string; readonly fault: boolean; readonly reason: string };
+  | { readonly type: 'fault'; readonly member: string; readonly fault: boolean; readonly reason: string }
+  /** The member re-announced itself after hearing a lower priority (keepalived re-announces the group). */
+  | { readonly type: 'reannounce'; readonly member: string };
 
 export type SyncGroupState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT' | 'STOP';
 
 export type SyncEffect =
-  | { readonly type: 'deliver'; readonly member: string; readonly input: Extract<VrrpInput, { type: 'groupFault' | 'groupBackup' | 'groupMaster' }> }
+  | { readonly type: 'deliver'; readonly member: string; readonly input: Extract<VrrpInput, { type: 'groupFault' | 'groupBackup' | 'groupMaster' | 'groupReannounce' }> }
   /** Group notify (`notify_master` of the group, generic `GROUP name STATE 0`). */
   | { readonly type: 'notify'; readonly which: 'master' | 'backup' | 'fault' | 'stop' }
   | { readonly type: 'log'; readonly level: LogLevel; readonly message: string };
@@ -86,6 +91,13 @@ export class SyncGroupCoordinator {
       case 'want':
         m.want = input.want;
         if (input.want) this.maybeGoMaster(fx);
+        break;
+      case 'reannounce':
+        for (const [name, other] of this.members) {
+          if (name !== input.member && other.state === 'MASTER') {
+            fx.push({ type: 'deliver', member: name, input: { type: 'groupReannounce', reason: `member ${input.member} heard a lower priority` } });
+          }
+        }
         break;
       case 'transition':
         m.state = input.to;
@@ -175,7 +187,8 @@ export function stepMembers(
       const sin: SyncInput | undefined =
         effect.type === 'transition' ? { type: 'transition', member: name, from: effect.from, to: effect.to, reason: effect.reason }
           : effect.type === 'syncWant' ? { type: 'want', member: name, want: effect.want }
-            : effect.type === 'syncFault' ? { type: 'fault', member: name, fault: effect.fault, reason: effect.reason } : undefined;
+            : effect.type === 'syncFault' ? { type: 'fault', member: name, fault: effect.fault, reason: effect.reason }
+              : effect.type === 'garp' && effect.kind === 'lower-prio' ? { type: 'reannounce', member: name } : undefined;
       if (!sin) continue;
       for (const s of coord.step(sin)) {
         if (s.type === 'deliver') work.push([s.member, s.input]);

@@ -8,9 +8,10 @@
  *
  * Where carpool deliberately differs from keepalived (peers see only RFC behaviour):
  * - a master that hears a lower-priority advert re-announces itself with gratuitous
- *   ARP/NA by default (`garp.lowerPrioRepeat` = 1; keepalived 0). With 0, clients that
- *   followed a briefly usurping backup stay on the wrong host (measured: 33 % probe loss
- *   under 30 % advert loss at 10 ms adverts);
+ *   ARP/NA (`garp.lowerPrioRepeat`, carpool default 1). Without it, clients that followed
+ *   a briefly usurping backup stay on the wrong host (measured: 33 % probe loss under 30 %
+ *   advert loss at 10 ms adverts). Debian's keepalived 2.2.7 sends garp_master_repeat (5)
+ *   GARPs then, plus a second set after garp_master_delay (testdata/keepalived-v2-partition.pcap);
  * - planned step-down and shutdown keep the addresses until the successor is heard
  *   ("make before break", as the CARP machine does), so a planned switchover loses no
  *   client packets; a priority-0 advert is repeated every interval until then;
@@ -87,10 +88,12 @@ export type VrrpInput =
   /** From the sync-group coordinator: a member left MASTER, so must this one. */
   | { readonly type: 'groupBackup'; readonly reason: string }
   /** From the sync-group coordinator: every member wants MASTER, go. */
-  | { readonly type: 'groupMaster'; readonly reason: string };
+  | { readonly type: 'groupMaster'; readonly reason: string }
+  /** From the sync-group coordinator: another member re-announced itself after a lower-priority advert; so do we. */
+  | { readonly type: 'groupReannounce'; readonly reason: string };
 
 export type NotifyWhich = 'master' | 'backup' | 'fault' | 'stop';
-export type GarpKind = 'master' | 'master-delay' | 'refresh' | 'lower-prio';
+export type GarpKind = 'master' | 'master-delay' | 'refresh' | 'lower-prio' | 'lower-prio-delay' | 'sync-group';
 
 export type VrrpEffect =
   /** One advert to one destination, fully encoded (the v3 checksum depends on src and dst). */
@@ -172,7 +175,7 @@ export class VrrpMachine {
   private garpDelayAt: number | undefined;
   /** MASTER: periodic GARP refresh (`garp.masterRefreshMs`). */
   private garpRefreshAt: number | undefined;
-  /** MASTER: delayed re-announce after a lower-priority advert (`garp.lowerPrioDelayMs`). */
+  /** MASTER: second re-announce burst after a lower-priority advert (`garp.lowerPrioDelayMs`). */
   private lowerGarpAt: number | undefined;
   /** Preemption of a lower master is allowed from this time on (`preempt_delay`). */
   private preemptAllowedAt: number | undefined;
@@ -279,6 +282,9 @@ export class VrrpMachine {
       case 'sendResult': this.handleSendResult(input.ok, fx); break;
       case 'groupBackup': this.handleGroupBackup(input.reason, now, fx); break;
       case 'groupMaster': this.handleGroupMaster(input.reason, now, fx); break;
+      case 'groupReannounce':
+        if (this.st === 'MASTER' && !this.stopping) this.garp(this.params.garp.lowerPrioRepeat, 'sync-group', fx);
+        break;
     }
     return fx;
   }
@@ -341,7 +347,7 @@ export class VrrpMachine {
     }
     if (this.lowerGarpAt !== undefined && now >= this.lowerGarpAt) {
       this.lowerGarpAt = undefined;
-      this.garp(g.lowerPrioRepeat, 'lower-prio', fx);
+      this.garp(g.lowerPrioRepeat, 'lower-prio-delay', fx);
     }
   }
 
@@ -391,7 +397,11 @@ export class VrrpMachine {
     this.setWant(false, fx);
   }
 
-  /** RFC 5798 §6.4.3 plus keepalived's higher_prio_send_advert / lower_prio_no_advert / garp_lower_prio_repeat. */
+  /**
+   * RFC 5798 §6.4.3 plus keepalived's higher_prio_send_advert / lower_prio_no_advert /
+   * garp_lower_prio_repeat + garp_lower_prio_delay (a burst at once, a second set after the
+   * delay; sync-group members re-announce too, via the coordinator).
+   */
   private masterAdvert(adv: VrrpAdvert, src: Uint8Array, srcText: string, now: number, fx: VrrpEffect[]): void {
     if (adv.priority === VRRP_PRIO_STOP) {
       // Another master is resigning: assert ourselves at once so backups do not take over.
@@ -418,8 +428,8 @@ export class VrrpMachine {
     if (!this.params.lowerPrioNoAdvert) this.sendAdvert(now, fx);
     const g = this.params.garp;
     if (g.lowerPrioRepeat > 0) {
+      this.garp(g.lowerPrioRepeat, 'lower-prio', fx);
       if (g.lowerPrioDelayMs > 0) this.lowerGarpAt ??= now + g.lowerPrioDelayMs;
-      else this.garp(g.lowerPrioRepeat, 'lower-prio', fx);
     }
   }
 

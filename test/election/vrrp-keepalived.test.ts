@@ -5,11 +5,13 @@
  * few milliseconds of when keepalived did it.
  */
 import { describe, expect, it } from 'vitest';
-import { vrrpFrames, type Captured } from '../helpers/vrrp-frames.js';
+import { testdata, vrrpFrames, type Captured } from '../helpers/vrrp-frames.js';
+import { readPcap } from '../helpers/pcap.js';
+import { formatMac } from '../../src/protocol/arp.js';
 import { VrrpMachine, type VrrpEffect, type VrrpParams } from '../../src/election/vrrp.js';
 import { decodeAdvert, passwordAuthData } from '../../src/protocol/vrrp/packet.js';
 import { formatIP, parseIP } from '../../src/protocol/inet.js';
-import { KEEPALIVED_GARP } from './vrrp-sim.js';
+import { KEEPALIVED_227_GARP } from './vrrp-sim.js';
 
 const ip = (s: string) => parseIP(s)!.bytes;
 /** keepalived's own timer slack and scheduling on a shared 2-core machine. */
@@ -18,13 +20,14 @@ const TOLERANCE_MS = 25;
 function params(over: Partial<VrrpParams> & Pick<VrrpParams, 'version' | 'vrid' | 'priority' | 'advertIntervalMs' | 'srcip'>): VrrpParams {
   return {
     name: 'replay', family: 4, initialState: 'BACKUP', preempt: true, preemptDelayMs: 0, mcastGroup: ip('224.0.0.18'), unicastPeers: [],
-    v3ChecksumAsV2: false, addresses: [ip('10.77.0.100')], routes: false, garp: KEEPALIVED_GARP, lowerPrioNoAdvert: false,
+    v3ChecksumAsV2: false, addresses: [ip('10.77.0.100')], routes: false, garp: KEEPALIVED_227_GARP, lowerPrioNoAdvert: false,
     higherPrioSendAdvert: false, downTimerAdverts: 3, syncGroup: false, ...over,
   };
 }
 
 interface Replay {
   readonly sends: { t: number; prio: number }[];
+  readonly garps: { t: number; count: number; kind: string }[];
   readonly transitions: { t: number; to: string; reason: string }[];
   readonly m: VrrpMachine;
 }
@@ -35,10 +38,11 @@ interface Replay {
  */
 function replay(p: VrrpParams, frames: Captured[], from: string, startAt: number, until: number, prime?: (m: VrrpMachine, t: number) => void, feedFrom = startAt): Replay {
   const m = new VrrpMachine(p);
-  const out: Replay = { sends: [], transitions: [], m };
+  const out: Replay = { sends: [], garps: [], transitions: [], m };
   const record = (t: number, fx: VrrpEffect[]) => {
     for (const e of fx) {
       if (e.type === 'send') out.sends.push({ t, prio: e.priority });
+      if (e.type === 'garp') out.garps.push({ t, count: e.count, kind: e.kind });
       if (e.type === 'transition') out.transitions.push({ t, to: e.to, reason: e.reason });
     }
   };
@@ -58,6 +62,10 @@ function replay(p: VrrpParams, frames: Captured[], from: string, startAt: number
   }
   return out;
 }
+
+/** Gratuitous ARPs of a capture: time and sender MAC. */
+const vrrpArps = (file: string) => readPcap(testdata(file)).filter((r) => r.frame[12] === 0x08 && r.frame[13] === 0x06)
+  .map((r) => ({ t: r.tsMicros / 1000, mac: formatMac(r.frame.subarray(6, 12)) }));
 
 const adverts = (frames: Captured[], from: string) => frames.filter((c) => formatIP(c.pkt.src) === from).map((c) => ({ t: c.t, prio: c.pkt.payload[2]! }));
 
@@ -103,6 +111,10 @@ describe('VRRP machine vs keepalived 2.2.7 (replayed captures)', () => {
     const asB = replay(params({ version: 2, vrid: 55, priority: 100, advertIntervalMs: 1000, srcip: ip('10.77.0.2') }), frames, '10.77.0.1', answered.t - 4000, answered.t, undefined, answered.t);
     expect(asB.m.state).toBe('MASTER');
     expect(asB.sends.filter((s) => s.t === answered.t)).toEqual([{ t: answered.t, prio: 100 }]);
+    // keepalived b also re-announced with garp_lower_prio_repeat = garp_master_repeat = 5 GARPs right after its answer.
+    const kaGarps = vrrpArps('keepalived-v2-partition.pcap').filter((x) => x.mac === '02:77:00:00:00:02' && x.t > answered.t && x.t < answered.t + 10);
+    expect(kaGarps).toHaveLength(5);
+    expect(asB.garps.filter((g) => g.t === answered.t)).toEqual([{ t: answered.t, count: 5, kind: 'lower-prio' }]);
     // Our machine as a (master, lower address): yields on b's answer, silently.
     const bAnswer = b.find((y) => y.t > answered.t)!;
     const asA = replay(params({ version: 2, vrid: 55, priority: 100, advertIntervalMs: 1000, srcip: ip('10.77.0.1') }), frames, '10.77.0.2', bAnswer.t - 3800, bAnswer.t, undefined, bAnswer.t);

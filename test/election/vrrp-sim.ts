@@ -14,10 +14,14 @@ import { prng } from './carp-sim.js';
 
 export { prng };
 
-export const KEEPALIVED_GARP: GarpSettings = {
-  masterDelayMs: 5000, masterRepeat: 5, masterRefreshMs: 0, masterRefreshRepeat: 1, lowerPrioRepeat: 0, lowerPrioDelayMs: 0, intervalMs: 0,
+/** Debian keepalived 2.2.7 defaults (man page; lower-priority GARPs seen in keepalived-v2-partition.pcap). */
+export const KEEPALIVED_227_GARP: GarpSettings = {
+  masterDelayMs: 5000, masterRepeat: 5, masterRefreshMs: 0, masterRefreshRepeat: 1, lowerPrioRepeat: 5, lowerPrioDelayMs: 5000, intervalMs: 0,
 };
-export const CARPOOL_GARP: GarpSettings = { ...KEEPALIVED_GARP, lowerPrioRepeat: 1 };
+/** No re-announce on a lower-priority advert (keepalived `garp_lower_prio_repeat 0`). */
+export const NO_LOWER_PRIO_GARP: GarpSettings = { ...KEEPALIVED_227_GARP, lowerPrioRepeat: 0, lowerPrioDelayMs: 0 };
+/** What the simulator uses unless told: one re-announce GARP per lower-priority advert. */
+export const CARPOOL_GARP: GarpSettings = { ...NO_LOWER_PRIO_GARP, lowerPrioRepeat: 1 };
 
 export interface SimInstanceSpec {
   readonly vrid?: number;
