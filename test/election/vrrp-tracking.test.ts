@@ -166,4 +166,12 @@ describe('sync-group coordinator', () => {
     expect(notes).toEqual(['backup', 'master', 'backup', 'stop']);
     expect(g.step({ type: 'want', member: 'zz', want: true })).toEqual([]);
   });
+  it('a member re-announcing after a lower-priority advert makes the other MASTER members re-announce (keepalived)', () => {
+    const g = new SyncGroupCoordinator('G', ['a', 'b', 'c']);
+    g.step({ type: 'transition', member: 'a', from: 'BACKUP', to: 'MASTER', reason: 'r' });
+    g.step({ type: 'transition', member: 'b', from: 'BACKUP', to: 'MASTER', reason: 'r' });
+    g.step({ type: 'transition', member: 'c', from: 'INIT', to: 'BACKUP', reason: 'r' });
+    expect(g.step({ type: 'reannounce', member: 'a' }).filter((e) => e.type === 'deliver').map((e) => e.type === 'deliver' && [e.member, e.input.type]))
+      .toEqual([['b', 'groupReannounce']]);
+  });
 });

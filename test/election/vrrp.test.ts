@@ -384,6 +384,21 @@ describe('VRRP sync groups', () => {
     golden('vrrp-sync-group', sim.transcript);
   });
 
+  it('a member re-announcing after a lower-priority advert takes its group along (GARPs for every member)', () => {
+    // Heal the partition between n1's adverts (x.414 s) and n2's (x.609 s): n2 speaks first.
+    const sim = pair();
+    sim.loss = () => true;
+    sim.start();
+    sim.runUntil(5500);
+    sim.loss = () => false;
+    sim.runUntil(7000);
+    expect(names(sim.masters(1))).toEqual(['n1']);
+    expect(names(sim.masters(2))).toEqual(['n1']);
+    const garps = (vrid: number) => sim.inst('n1', vrid).effects.filter((x) => x.e.type === 'garp' && x.t > 5500).map((x) => (x.e as { kind: string }).kind);
+    expect(garps(1)).toContain('lower-prio');
+    expect(garps(2)).toContain('sync-group');
+  });
+
   it('one member hearing a higher master takes the whole group to BACKUP', () => {
     const sim = new VrrpSim([
       { name: 'n1', ip: '10.0.0.1', instances: [{ vrid: 1, priority: 100, syncGroup: 'G' }, { vrid: 2, priority: 100, syncGroup: 'G' }] },
