@@ -1,0 +1,740 @@
+/**
+ * The VRRP election (RFC 3768 §6, RFC 5798 §6) as keepalived runs it (keepalived notes §2),
+ * as a pure state machine beside the CARP one: every input (a validated advert, a timer
+ * tick, a tracking verdict, an operator command, a sync-group decision) goes through
+ * `step(input, now)`, which returns effects for the shell to carry out. Time is a
+ * monotonic millisecond number handed in; there is no randomness. Same state + same
+ * input => same effects.
+ *
+ * Where carpool deliberately differs from keepalived (peers see only RFC behaviour):
+ * - a master that hears a lower-priority advert re-announces itself with gratuitous
+ *   ARP/NA (`garp.lowerPrioRepeat`, carpool default 1). Without it, clients that followed
+ *   a briefly usurping backup stay on the wrong host (measured: 33 % probe loss under 30 %
+ *   advert loss at 10 ms adverts). Debian's keepalived 2.2.7 sends garp_master_repeat (5)
+ *   GARPs then, plus a second set after garp_master_delay (testdata/keepalived-v2-partition.pcap);
+ * - planned step-down and shutdown keep the addresses until the successor is heard
+ *   ("make before break", as the CARP machine does), so a planned switchover loses no
+ *   client packets; a priority-0 advert is repeated every interval until then;
+ * - after a planned step-down the node does not preempt back while the successor lives.
+ */
+import type { GarpSettings, VrrpInstance } from '../config/model.js';
+import { formatIP, parseIP, type Family } from '../protocol/inet.js';
+import {
+  encodeAdvert, passwordAuthData, VRRP_AUTH_NONE, VRRP_AUTH_PASS, VRRP_PRIO_OWNER, VRRP_PRIO_STOP,
+  type VrrpAdvert, type VrrpRxInstance, type VrrpVersion,
+} from '../protocol/vrrp/packet.js';
+import { compareAddresses, type LogLevel, type TransitionRecord } from './common.js';
+
+export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
+
+export interface VrrpParams {
+  /** Instance name, for logs. */
+  readonly name: string;
+  readonly version: VrrpVersion;
+  readonly family: Family;
+  readonly vrid: number;
+  /** Configured (base) priority 1..255; 255 = address owner, never adjusted. */
+  readonly priority: number;
+  /** Our advert interval: v2 whole seconds, v3 multiples of 10 ms. */
+  readonly advertIntervalMs: number;
+  /** keepalived `state`: only an owner (255) with MASTER starts as master at once. */
+  readonly initialState: 'MASTER' | 'BACKUP';
+  /** false = `nopreempt` (ignored for an owner, as keepalived does). */
+  readonly preempt: boolean;
+  /** `preempt_delay`: wait this long before preempting a lower master (also after start). */
+  readonly preemptDelayMs: number;
+  /** v2 PASS authentication: the 8 zero-padded password bytes; undefined = none. */
+  readonly authData?: Uint8Array;
+  /** Advert source address and tie-break key (configured source or interface primary). */
+  readonly srcip: Uint8Array;
+  /** 224.0.0.18 / ff02::12 or `mcast_dst_ip`. */
+  readonly mcastGroup: Uint8Array;
+  /** Non-empty: one advert per peer instead of one to the group. */
+  readonly unicastPeers: readonly Uint8Array[];
+  /** v3 over IPv4: checksum without the pseudo-header (RFC 9568). */
+  readonly v3ChecksumAsV2: boolean;
+  /** Advertised virtual addresses. */
+  readonly addresses: readonly Uint8Array[];
+  /** Emit addRoutes/removeRoutes (the instance has virtual routes). */
+  readonly routes: boolean;
+  readonly garp: GarpSettings;
+  readonly lowerPrioNoAdvert: boolean;
+  readonly higherPrioSendAdvert: boolean;
+  /** Master-down = downTimerAdverts x Master_Adver_Interval + Skew (RFC: 3). */
+  readonly downTimerAdverts: number;
+  /** Member of a sync group: go MASTER only on the coordinator's `groupMaster`. */
+  readonly syncGroup: boolean;
+}
+
+export type VrrpInput =
+  | { readonly type: 'start' }
+  | { readonly type: 'tick' }
+  /** An advert that passed the whole receive ladder (`checkAdvert`). */
+  | { readonly type: 'advert'; readonly advert: VrrpAdvert; readonly src: Uint8Array }
+  /** Effective priority from tracking (base + weights, see tracking.ts); clamped again here. */
+  | { readonly type: 'priority'; readonly priority: number; readonly reason: string }
+  /** The instance's own FAULT verdict from tracking (interface down, weight-0 tracker failed...). */
+  | { readonly type: 'fault'; readonly fault: boolean; readonly reason: string }
+  /** Planned switchover (`carpool demote`): priority-0 advert, BACKUP, make before break. */
+  | { readonly type: 'stepDown'; readonly reason: string }
+  /** Standby: never take over; a master hands over at once (resource groups, like CARP). */
+  | { readonly type: 'standby'; readonly on: boolean; readonly reason: string }
+  /** Daemon shutting down: emits `stopped` once it is safe to exit. */
+  | { readonly type: 'shutdown' }
+  /** Outcome of one `send` effect. */
+  | { readonly type: 'sendResult'; readonly ok: boolean }
+  /** From the sync-group coordinator: some member is in FAULT (or none is any more). */
+  | { readonly type: 'groupFault'; readonly fault: boolean; readonly reason: string }
+  /** From the sync-group coordinator: a member left MASTER, so must this one. */
+  | { readonly type: 'groupBackup'; readonly reason: string }
+  /** From the sync-group coordinator: every member wants MASTER, go. */
+  | { readonly type: 'groupMaster'; readonly reason: string }
+  /** From the sync-group coordinator: another member re-announced itself after a lower-priority advert; so do we. */
+  | { readonly type: 'groupReannounce'; readonly reason: string };
+
+export type NotifyWhich = 'master' | 'backup' | 'fault' | 'stop';
+export type GarpKind = 'master' | 'master-delay' | 'refresh' | 'lower-prio' | 'lower-prio-delay' | 'sync-group';
+
+export type VrrpEffect =
+  /** One advert to one destination, fully encoded (the v3 checksum depends on src and dst). */
+  | { readonly type: 'send'; readonly dst: Uint8Array; readonly dstText: string; readonly payload: Uint8Array; readonly priority: number }
+  | { readonly type: 'transition'; readonly from: VrrpState; readonly to: VrrpState; readonly reason: string }
+  /** Add the instance's addresses (advertised and excluded). Idempotent in the shell. */
+  | { readonly type: 'addAddresses' }
+  | { readonly type: 'removeAddresses' }
+  | { readonly type: 'addRoutes' }
+  | { readonly type: 'removeRoutes' }
+  /** `count` gratuitous ARPs / unsolicited NAs per address, paced by `garp.intervalMs`. */
+  | { readonly type: 'garp'; readonly count: number; readonly kind: GarpKind }
+  /** Run notify hooks / write the FIFO line; `priority` is the generic notify's 4th argument. */
+  | { readonly type: 'notify'; readonly which: NotifyWhich; readonly priority: number }
+  | { readonly type: 'log'; readonly level: LogLevel; readonly message: string }
+  /** Sync-group members only: this member wants MASTER (its master-down fired) or no longer does. */
+  | { readonly type: 'syncWant'; readonly want: boolean }
+  /** Sync-group members only: the member's own FAULT verdict changed. */
+  | { readonly type: 'syncFault'; readonly fault: boolean; readonly reason: string }
+  /** Shutdown finished: the daemon may exit. */
+  | { readonly type: 'stopped' };
+
+/** Consecutive failed sends before a warning (and successes before the all-clear). */
+export const SEND_ERROR_THRESHOLD = 3;
+/** Upper bound on how long a stopping master waits for its successor (keepalived waits ≤ 1 s). */
+export const SHUTDOWN_RELEASE_MAX_MS = 1000;
+
+export interface VrrpStatus {
+  readonly name: string;
+  readonly state: VrrpState;
+  /** Source of the current master as last heard; `self` when we are master. */
+  readonly master: string | undefined;
+  readonly masterPriority: number | undefined;
+  readonly basePriority: number;
+  readonly effectivePriority: number;
+  readonly advertIntervalMs: number;
+  /** v3: the interval adopted from the master (ours while master or before hearing one). */
+  readonly masterAdverIntervalMs: number;
+  readonly masterDownMs: number;
+  readonly fault: { readonly own: boolean; readonly group: boolean };
+  readonly wantMaster: boolean;
+  readonly standby: boolean;
+  /** After a planned step-down: not preempting back while the successor lives. */
+  readonly yielded: boolean;
+  /** Addresses still held after leaving MASTER, until the successor is heard. */
+  readonly releasePending: boolean;
+  readonly preemptDelayUntil: number | undefined;
+  readonly lastTransition: TransitionRecord<VrrpState> | undefined;
+  readonly advertsSent: number;
+  readonly advertsReceived: number;
+  readonly sendErrors: number;
+}
+
+/** RFC 5798 effective-priority clamp: owners stay 255, everyone else lives in [1, 254]. */
+export function clampPriority(base: number, effective: number): number {
+  if (base >= VRRP_PRIO_OWNER) return VRRP_PRIO_OWNER;
+  if (!Number.isFinite(effective)) return Math.min(254, Math.max(1, base));
+  return Math.min(254, Math.max(1, Math.round(effective)));
+}
+
+/** The interval a version can carry, in ms (v2 whole seconds 1..255, v3 10 ms steps up to 40.95 s). */
+export function normaliseInterval(version: VrrpVersion, ms: number): number {
+  if (version === 2) return Math.min(255, Math.max(1, Math.round(ms / 1000))) * 1000;
+  return Math.min(4095, Math.max(1, Math.round(ms / 10))) * 10;
+}
+
+export class VrrpMachine {
+  private st: VrrpState = 'INIT';
+  private readonly ownInterval: number;
+  private readonly owner: boolean;
+  private effPrio: number;
+  /** v3: the master's advertised interval (RFC 5798 §6.4.2); ours while master. */
+  private masterInterval: number;
+  /** BACKUP: when the master is declared dead. Undefined while waiting for the sync group. */
+  private masterDownAt: number | undefined;
+  /** MASTER: next periodic advert. */
+  private nextAdvertAt: number | undefined;
+  /** MASTER: second GARP burst (`garp.masterDelayMs`). */
+  private garpDelayAt: number | undefined;
+  /** MASTER: periodic GARP refresh (`garp.masterRefreshMs`). */
+  private garpRefreshAt: number | undefined;
+  /** MASTER: second re-announce burst after a lower-priority advert (`garp.lowerPrioDelayMs`). */
+  private lowerGarpAt: number | undefined;
+  /** Preemption of a lower master is allowed from this time on (`preempt_delay`). */
+  private preemptAllowedAt: number | undefined;
+  private ownFault = false;
+  private groupFault = false;
+  private want = false;
+  private standby = false;
+  private yielded = false;
+  /**
+   * Addresses are held after leaving MASTER by a planned step-down or shutdown; they go
+   * when another master is heard or at `releaseAt`, whichever comes first. Meanwhile a
+   * priority-0 advert is repeated at `zeroAdvertAt`.
+   */
+  private releasePending = false;
+  private releaseAt: number | undefined;
+  private zeroAdvertAt: number | undefined;
+  private stopping = false;
+  private ownerClashLogged = false;
+  private masterAddr: string | undefined;
+  private masterPrio: number | undefined;
+  private lastTransition: TransitionRecord<VrrpState> | undefined;
+  private sent = 0;
+  private received = 0;
+  private sendErrors = 0;
+  private sendOks = 0;
+  private sendFailing = false;
+
+  constructor(readonly params: VrrpParams) {
+    this.ownInterval = normaliseInterval(params.version, params.advertIntervalMs);
+    this.masterInterval = this.ownInterval;
+    this.owner = params.priority >= VRRP_PRIO_OWNER;
+    this.effPrio = clampPriority(params.priority, params.priority);
+  }
+
+  get state(): VrrpState {
+    return this.st;
+  }
+
+  /** The one timer the shell arms: the earliest pending deadline, or undefined. */
+  nextDeadline(): number | undefined {
+    let d: number | undefined;
+    const consider = (t: number | undefined) => {
+      if (t !== undefined && (d === undefined || t < d)) d = t;
+    };
+    consider(this.masterDownAt);
+    consider(this.nextAdvertAt);
+    consider(this.garpDelayAt);
+    consider(this.garpRefreshAt);
+    consider(this.lowerGarpAt);
+    if (this.releasePending) {
+      consider(this.releaseAt);
+      consider(this.zeroAdvertAt);
+    }
+    return d;
+  }
+
+  status(): VrrpStatus {
+    return {
+      name: this.params.name,
+      state: this.st,
+      master: this.st === 'MASTER' ? 'self' : this.masterAddr,
+      masterPriority: this.st === 'MASTER' ? this.effPrio : this.masterPrio,
+      basePriority: this.params.priority,
+      effectivePriority: this.effPrio,
+      advertIntervalMs: this.ownInterval,
+      masterAdverIntervalMs: this.masterInterval,
+      masterDownMs: this.masterDownMs(),
+      fault: { own: this.ownFault, group: this.groupFault },
+      wantMaster: this.want,
+      standby: this.standby,
+      yielded: this.yielded,
+      releasePending: this.releasePending,
+      preemptDelayUntil: this.preemptAllowedAt,
+      lastTransition: this.lastTransition,
+      advertsSent: this.sent,
+      advertsReceived: this.received,
+      sendErrors: this.sendErrors,
+    };
+  }
+
+  /** Skew_Time: v2 (256 − Priority)/256 s (RFC 3768 §6.1); v3 scaled by Master_Adver_Interval (RFC 5798 §6.1). */
+  skewMs(): number {
+    const p = this.owner ? VRRP_PRIO_OWNER : this.effPrio;
+    return this.params.version === 2 ? ((256 - p) * 1000) / 256 : ((256 - p) * this.masterInterval) / 256;
+  }
+
+  /** Master_Down_Interval = downTimerAdverts × Master_Adver_Interval + Skew_Time. */
+  masterDownMs(): number {
+    return Math.max(1, this.params.downTimerAdverts) * this.masterInterval + this.skewMs();
+  }
+
+  step(input: VrrpInput, now: number): VrrpEffect[] {
+    const fx: VrrpEffect[] = [];
+    switch (input.type) {
+      case 'start': this.handleStart(now, fx); break;
+      case 'tick': this.handleTick(now, fx); break;
+      case 'advert': this.handleAdvert(input.advert, input.src, now, fx); break;
+      case 'priority': this.handlePriority(input.priority, input.reason, now, fx); break;
+      case 'fault': this.setFault('own', input.fault, input.reason, now, fx); break;
+      case 'groupFault': this.setFault('group', input.fault, input.reason, now, fx); break;
+      case 'stepDown': this.handleStepDown(input.reason, now, fx); break;
+      case 'standby': this.handleStandby(input.on, input.reason, now, fx); break;
+      case 'shutdown': this.handleShutdown(now, fx); break;
+      case 'sendResult': this.handleSendResult(input.ok, fx); break;
+      case 'groupBackup': this.handleGroupBackup(input.reason, now, fx); break;
+      case 'groupMaster': this.handleGroupMaster(input.reason, now, fx); break;
+      case 'groupReannounce':
+        if (this.st === 'MASTER' && !this.stopping) this.garp(this.params.garp.lowerPrioRepeat, 'sync-group', fx);
+        break;
+    }
+    return fx;
+  }
+
+  // --- handlers ------------------------------------------------------------------------
+
+  private get faulted(): boolean {
+    return this.ownFault || this.groupFault;
+  }
+
+  private handleStart(now: number, fx: VrrpEffect[]): void {
+    if (this.st !== 'INIT' || this.stopping) return;
+    if (this.faulted) {
+      this.transition('FAULT', 'startup: fault', now, fx);
+      fx.push({ type: 'notify', which: 'fault', priority: this.effPrio });
+      return;
+    }
+    this.startElection(now, 'startup', fx);
+  }
+
+  /** Startup and leaving FAULT (RFC 5798 §6.4.1): an owner configured MASTER takes over at once, others wait master-down. */
+  private startElection(now: number, why: string, fx: VrrpEffect[]): void {
+    this.masterInterval = this.ownInterval;
+    this.preemptAllowedAt = this.params.preemptDelayMs > 0 ? now + this.params.preemptDelayMs : undefined;
+    const ownerFirst = this.owner && this.params.initialState === 'MASTER';
+    if (ownerFirst && !this.params.syncGroup && !this.standby) {
+      this.becomeMaster(now, `${why}: address owner`, fx);
+      return;
+    }
+    this.transition('BACKUP', why, now, fx);
+    fx.push({ type: 'notify', which: 'backup', priority: this.effPrio });
+    this.masterAddr = undefined;
+    this.masterPrio = undefined;
+    this.masterDownAt = now + this.masterDownMs();
+    if (ownerFirst) this.masterDown(now, `${why}: address owner`, fx);
+  }
+
+  private handleTick(now: number, fx: VrrpEffect[]): void {
+    if (this.st === 'BACKUP' && this.masterDownAt !== undefined && now >= this.masterDownAt && !this.stopping) {
+      this.masterDown(now, 'master-down timeout', fx);
+    }
+    if (this.releasePending) {
+      if (this.releaseAt !== undefined && now >= this.releaseAt) {
+        this.release(now, fx, 'no new master heard in time');
+      } else if (this.zeroAdvertAt !== undefined && now >= this.zeroAdvertAt) {
+        this.sendAdvert(now, fx, VRRP_PRIO_STOP);
+        this.zeroAdvertAt = now + this.ownInterval;
+      }
+    }
+    if (this.st !== 'MASTER' || this.stopping) return;
+    if (this.nextAdvertAt !== undefined && now >= this.nextAdvertAt) this.sendAdvert(now, fx);
+    const g = this.params.garp;
+    if (this.garpDelayAt !== undefined && now >= this.garpDelayAt) {
+      this.garpDelayAt = undefined;
+      this.garp(g.masterRepeat, 'master-delay', fx);
+    }
+    if (this.garpRefreshAt !== undefined && now >= this.garpRefreshAt) {
+      this.garpRefreshAt = now + g.masterRefreshMs;
+      this.garp(g.masterRefreshRepeat, 'refresh', fx);
+    }
+    if (this.lowerGarpAt !== undefined && now >= this.lowerGarpAt) {
+      this.lowerGarpAt = undefined;
+      this.garp(g.lowerPrioRepeat, 'lower-prio-delay', fx);
+    }
+  }
+
+  private handleAdvert(adv: VrrpAdvert, src: Uint8Array, now: number, fx: VrrpEffect[]): void {
+    // Not ours, or our own advert looped back (the shell disables multicast loop anyway).
+    if (adv.vrid !== this.params.vrid || compareAddresses(src, this.params.srcip) === 0) return;
+    const srcText = formatIP(src);
+    if (this.stopping) {
+      // A stopping master only waits to hear its successor before releasing.
+      if (this.releasePending && adv.priority !== VRRP_PRIO_STOP) this.release(now, fx, `successor ${srcText} heard`);
+      return;
+    }
+    if (this.st === 'INIT' || this.st === 'FAULT') return;
+    this.received++;
+    if (this.st === 'BACKUP') this.backupAdvert(adv, src, srcText, now, fx);
+    else this.masterAdvert(adv, src, srcText, now, fx);
+  }
+
+  /** RFC 5798 §6.4.2 with keepalived's preempt_delay and nopreempt (notes §2). */
+  private backupAdvert(adv: VrrpAdvert, _src: Uint8Array, srcText: string, now: number, fx: VrrpEffect[]): void {
+    if (adv.priority === VRRP_PRIO_STOP) {
+      fx.push({ type: 'log', level: 'info', message: `Backup received priority 0 advertisement from ${srcText}` });
+      this.masterAddr = undefined;
+      this.masterPrio = undefined;
+      if (!this.want) this.masterDownAt = now + this.skewMs();
+      return;
+    }
+    if (this.releasePending) this.release(now, fx, `new master ${srcText} heard`);
+    const lower = adv.priority < this.effPrio;
+    let accept = !lower || !this.mayPreempt();
+    if (!accept && this.params.preemptDelayMs > 0) {
+      this.preemptAllowedAt ??= now + this.params.preemptDelayMs;
+      if (now < this.preemptAllowedAt) accept = true;
+    }
+    if (!accept) {
+      if (this.masterAddr === srcText) {
+        fx.push({ type: 'log', level: 'info', message: `Received lower priority advert ${adv.priority} from ${srcText}, ours ${this.effPrio}: preempting` });
+      }
+      this.masterAddr = undefined;
+      return;
+    }
+    if (!lower) this.preemptAllowedAt = undefined;
+    if (this.params.version === 3 && adv.intervalMs > 0) this.masterInterval = adv.intervalMs;
+    this.masterAddr = srcText;
+    this.masterPrio = adv.priority;
+    this.masterDownAt = now + this.masterDownMs();
+    this.setWant(false, fx);
+  }
+
+  /**
+   * RFC 5798 §6.4.3 plus keepalived's higher_prio_send_advert / lower_prio_no_advert /
+   * garp_lower_prio_repeat + garp_lower_prio_delay (a burst at once, a second set after the
+   * delay; sync-group members re-announce too, via the coordinator).
+   */
+  private masterAdvert(adv: VrrpAdvert, src: Uint8Array, srcText: string, now: number, fx: VrrpEffect[]): void {
+    if (adv.priority === VRRP_PRIO_STOP) {
+      // Another master is resigning: assert ourselves at once so backups do not take over.
+      fx.push({ type: 'log', level: 'info', message: `Master received priority 0 message from ${srcText}` });
+      this.sendAdvert(now, fx);
+      return;
+    }
+    const cmp = compareAddresses(src, this.params.srcip);
+    if (adv.priority === VRRP_PRIO_OWNER && this.effPrio === VRRP_PRIO_OWNER && !this.ownerClashLogged) {
+      this.ownerClashLogged = true;
+      fx.push({ type: 'log', level: 'error', message: `CONFIGURATION ERROR: ${srcText} and this node are both address owner (priority 255); the lower address yields` });
+    }
+    if (adv.priority > this.effPrio || (adv.priority === this.effPrio && cmp > 0)) {
+      fx.push({ type: 'log', level: 'info', message: `Master received advert from ${srcText} with higher priority ${adv.priority}, ours ${this.effPrio}` });
+      if (this.params.higherPrioSendAdvert) this.sendAdvert(now, fx);
+      this.leaveMaster('BACKUP', `higher priority advert from ${srcText}`, now, fx, { priorityZero: false, defer: false });
+      if (this.params.version === 3 && adv.intervalMs > 0) this.masterInterval = adv.intervalMs;
+      this.masterAddr = srcText;
+      this.masterPrio = adv.priority;
+      this.masterDownAt = now + this.masterDownMs();
+      return;
+    }
+    fx.push({ type: 'log', level: 'info', message: `Received advert from ${srcText} with lower priority ${adv.priority}, ours ${this.effPrio}, forcing new election` });
+    if (!this.params.lowerPrioNoAdvert) this.sendAdvert(now, fx);
+    const g = this.params.garp;
+    if (g.lowerPrioRepeat > 0) {
+      this.garp(g.lowerPrioRepeat, 'lower-prio', fx);
+      if (g.lowerPrioDelayMs > 0) this.lowerGarpAt ??= now + g.lowerPrioDelayMs;
+    }
+  }
+
+  private handlePriority(priority: number, reason: string, now: number, fx: VrrpEffect[]): void {
+    const p = clampPriority(this.params.priority, priority);
+    if (p === this.effPrio) return;
+    fx.push({ type: 'log', level: 'info', message: `Changing effective priority from ${this.effPrio} to ${p} (${reason})` });
+    this.effPrio = p;
+    // Tell the backups at once, so a now-higher backup can preempt without waiting an interval.
+    if (this.st === 'MASTER' && !this.stopping && !this.releasePending) this.sendAdvert(now, fx);
+  }
+
+  private setFault(which: 'own' | 'group', fault: boolean, reason: string, now: number, fx: VrrpEffect[]): void {
+    const was = this.faulted;
+    if (which === 'own') {
+      if (this.ownFault === fault) return;
+      this.ownFault = fault;
+      if (this.params.syncGroup) fx.push({ type: 'syncFault', fault, reason });
+    } else {
+      if (this.groupFault === fault) return;
+      this.groupFault = fault;
+    }
+    if (was === this.faulted || this.stopping || this.st === 'INIT') return;
+    if (this.faulted) this.enterFault(`fault: ${reason}`, now, fx);
+    else this.leaveFault(`fault cleared: ${reason}`, now, fx);
+  }
+
+  private enterFault(reason: string, now: number, fx: VrrpEffect[]): void {
+    this.setWant(false, fx);
+    if (this.st === 'MASTER') {
+      this.leaveMaster('FAULT', reason, now, fx, { priorityZero: true, defer: false });
+    } else if (this.st === 'BACKUP') {
+      if (this.releasePending) this.dropAddresses(fx, 'entering FAULT');
+      this.transition('FAULT', reason, now, fx);
+      fx.push({ type: 'notify', which: 'fault', priority: this.effPrio });
+    }
+    this.masterDownAt = undefined;
+    this.masterAddr = undefined;
+    this.masterPrio = undefined;
+  }
+
+  private leaveFault(reason: string, now: number, fx: VrrpEffect[]): void {
+    if (this.st !== 'FAULT') return;
+    this.startElection(now, reason, fx);
+  }
+
+  private handleStepDown(reason: string, now: number, fx: VrrpEffect[]): void {
+    if (this.stopping) return;
+    if (this.st === 'BACKUP') {
+      this.yielded = true;
+      this.setWant(false, fx);
+      this.masterDownAt ??= now + this.masterDownMs();
+      fx.push({ type: 'log', level: 'info', message: `Step-down requested while BACKUP: not preempting the current master (${reason})` });
+      return;
+    }
+    if (this.st !== 'MASTER') return;
+    this.yielded = true;
+    this.leaveMaster('BACKUP', `step down: ${reason}`, now, fx, { priorityZero: true, defer: true });
+    this.masterDownAt = now + this.masterDownMs();
+  }
+
+  private handleStandby(on: boolean, reason: string, now: number, fx: VrrpEffect[]): void {
+    if (on === this.standby) return;
+    this.standby = on;
+    fx.push({ type: 'log', level: 'warning', message: on ? `Standby: ${reason}` : `Standby lifted: ${reason}` });
+    if (this.stopping) return;
+    if (on) {
+      this.setWant(false, fx);
+      if (this.st === 'MASTER') {
+        this.leaveMaster('BACKUP', `standby: ${reason}`, now, fx, { priorityZero: true, defer: true });
+        this.masterDownAt = now + this.masterDownMs();
+      }
+    } else if (this.st === 'BACKUP' && this.masterDownAt === undefined) {
+      this.masterDownAt = now + this.masterDownMs();
+    }
+  }
+
+  private handleShutdown(now: number, fx: VrrpEffect[]): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.masterDownAt = undefined;
+    this.nextAdvertAt = undefined;
+    this.garpDelayAt = this.garpRefreshAt = this.lowerGarpAt = undefined;
+    this.setWant(false, fx);
+    const limit = now + Math.min(this.masterDownMs(), SHUTDOWN_RELEASE_MAX_MS);
+    if (this.st === 'MASTER') {
+      // keepalived: priority-0 advert so a backup takes over after Skew; we also keep the
+      // addresses until it is heard (or the limit), then stop.
+      this.sendAdvert(now, fx, VRRP_PRIO_STOP);
+      this.releasePending = true;
+      this.releaseAt = limit;
+      this.zeroAdvertAt = now + this.ownInterval;
+      return;
+    }
+    if (this.releasePending) {
+      this.releaseAt = Math.min(this.releaseAt ?? limit, limit);
+      return;
+    }
+    this.finishStop(now, fx);
+  }
+
+  private handleSendResult(ok: boolean, fx: VrrpEffect[]): void {
+    if (ok) {
+      this.sendErrors = 0;
+      if (this.sendFailing && ++this.sendOks >= SEND_ERROR_THRESHOLD) {
+        this.sendFailing = false;
+        this.sendOks = 0;
+        fx.push({ type: 'log', level: 'info', message: 'Advert sends succeed again' });
+      }
+      return;
+    }
+    this.sendOks = 0;
+    this.sendErrors++;
+    if (!this.sendFailing && this.sendErrors >= SEND_ERROR_THRESHOLD) {
+      this.sendFailing = true;
+      fx.push({ type: 'log', level: 'warning', message: `Sending adverts failed ${SEND_ERROR_THRESHOLD} times in a row: peers may take over` });
+    }
+  }
+
+  private handleGroupBackup(reason: string, now: number, fx: VrrpEffect[]): void {
+    if (this.stopping || this.st !== 'MASTER') return;
+    this.leaveMaster('BACKUP', `sync group: ${reason}`, now, fx, { priorityZero: true, defer: true });
+    this.masterDownAt = now + this.masterDownMs();
+  }
+
+  private handleGroupMaster(reason: string, now: number, fx: VrrpEffect[]): void {
+    if (!this.want || this.st !== 'BACKUP' || this.stopping || this.faulted || this.standby) return;
+    this.want = false;
+    this.becomeMaster(now, `sync group: ${reason}`, fx);
+  }
+
+  // --- transitions (one choke point) --------------------------------------------------
+
+  private mayPreempt(): boolean {
+    return (this.params.preempt || this.owner) && !this.yielded && !this.standby;
+  }
+
+  private setWant(want: boolean, fx: VrrpEffect[]): void {
+    if (this.want === want) return;
+    this.want = want;
+    if (this.params.syncGroup) fx.push({ type: 'syncWant', want });
+  }
+
+  /** The master is gone (timer) or must be preempted: take over, or ask the sync group first. */
+  private masterDown(now: number, reason: string, fx: VrrpEffect[]): void {
+    if (this.st !== 'BACKUP' || this.stopping || this.faulted) return;
+    this.masterAddr = undefined;
+    this.masterPrio = undefined;
+    if (this.standby) {
+      fx.push({ type: 'log', level: 'warning', message: 'Master is gone but this instance is in standby: not taking over' });
+      this.masterDownAt = now + this.masterDownMs();
+      return;
+    }
+    if (this.params.syncGroup) {
+      this.masterDownAt = undefined;
+      if (!this.want) fx.push({ type: 'log', level: 'info', message: `${reason}: waiting for the sync group to go MASTER together` });
+      this.setWant(true, fx);
+      return;
+    }
+    this.becomeMaster(now, reason, fx);
+  }
+
+  /** RFC 5798 §6.4.1/6.4.2: advert first, then addresses and routes, then the GARP burst (keepalived order). */
+  private becomeMaster(now: number, reason: string, fx: VrrpEffect[]): void {
+    if (this.st === 'MASTER' || this.faulted || this.stopping) return;
+    this.transition('MASTER', reason, now, fx);
+    this.masterInterval = this.ownInterval;
+    this.masterDownAt = undefined;
+    this.masterAddr = undefined;
+    this.masterPrio = undefined;
+    this.preemptAllowedAt = undefined;
+    this.yielded = false;
+    this.want = false;
+    this.releasePending = false;
+    this.releaseAt = this.zeroAdvertAt = undefined;
+    this.sendAdvert(now, fx);
+    fx.push({ type: 'addAddresses' });
+    if (this.params.routes) fx.push({ type: 'addRoutes' });
+    const g = this.params.garp;
+    this.garp(g.masterRepeat, 'master', fx);
+    this.garpDelayAt = g.masterDelayMs > 0 && g.masterRepeat > 0 ? now + g.masterDelayMs : undefined;
+    this.garpRefreshAt = g.masterRefreshMs > 0 && g.masterRefreshRepeat > 0 ? now + g.masterRefreshMs : undefined;
+    this.lowerGarpAt = undefined;
+    fx.push({ type: 'notify', which: 'master', priority: this.effPrio });
+  }
+
+  /**
+   * Leave MASTER for BACKUP or FAULT. `priorityZero` releases the VRID (RFC 5798 §6.4.3
+   * Shutdown event) so a backup takes over after Skew; `defer` keeps the addresses until
+   * the successor is heard (make before break).
+   */
+  private leaveMaster(to: 'BACKUP' | 'FAULT', reason: string, now: number, fx: VrrpEffect[], opts: { priorityZero: boolean; defer: boolean }): void {
+    if (opts.priorityZero) this.sendAdvert(now, fx, VRRP_PRIO_STOP);
+    this.transition(to, reason, now, fx);
+    this.nextAdvertAt = undefined;
+    this.garpDelayAt = this.garpRefreshAt = this.lowerGarpAt = undefined;
+    this.masterInterval = this.ownInterval;
+    if (opts.defer && to === 'BACKUP') {
+      this.releasePending = true;
+      this.releaseAt = now + this.masterDownMs();
+      this.zeroAdvertAt = now + this.ownInterval;
+      return;
+    }
+    this.dropAddresses(fx);
+    fx.push({ type: 'notify', which: to === 'FAULT' ? 'fault' : 'backup', priority: this.effPrio });
+  }
+
+  private dropAddresses(fx: VrrpEffect[], why?: string): void {
+    if (why) fx.push({ type: 'log', level: 'info', message: `Releasing virtual addresses (${why})` });
+    this.releasePending = false;
+    this.releaseAt = this.zeroAdvertAt = undefined;
+    fx.push({ type: 'removeAddresses' });
+    if (this.params.routes) fx.push({ type: 'removeRoutes' });
+  }
+
+  /** End of make-before-break: the successor was heard or the wait is over. */
+  private release(now: number, fx: VrrpEffect[], why: string): void {
+    if (!this.releasePending) return;
+    this.dropAddresses(fx, why);
+    if (this.stopping) this.finishStop(now, fx);
+    else fx.push({ type: 'notify', which: this.st === 'FAULT' ? 'fault' : 'backup', priority: this.effPrio });
+  }
+
+  private finishStop(now: number, fx: VrrpEffect[]): void {
+    if (this.st !== 'INIT') this.transition('INIT', 'shutdown', now, fx);
+    fx.push({ type: 'notify', which: 'stop', priority: this.effPrio });
+    fx.push({ type: 'stopped' });
+  }
+
+  private transition(to: VrrpState, reason: string, now: number, fx: VrrpEffect[]): void {
+    const from = this.st;
+    if (from === to) throw new Error(`VRRP ${this.params.name}: no-op transition ${from} -> ${to}`);
+    this.st = to;
+    this.lastTransition = { from, to, reason, at: now };
+    fx.push({ type: 'transition', from, to, reason });
+  }
+
+  // --- timers and sending -------------------------------------------------------------
+
+  private garp(count: number, kind: GarpKind, fx: VrrpEffect[]): void {
+    if (count > 0) fx.push({ type: 'garp', count, kind });
+  }
+
+  /** One advert per destination (the group, or each unicast peer), checksum per destination. */
+  private sendAdvert(now: number, fx: VrrpEffect[], priority = this.effPrio): void {
+    const p = this.params;
+    const dsts = p.unicastPeers.length > 0 ? p.unicastPeers : [p.mcastGroup];
+    const fields = {
+      version: p.version, vrid: p.vrid, priority, intervalMs: this.ownInterval, addresses: p.addresses,
+      authType: p.version === 2 && p.authData ? VRRP_AUTH_PASS : VRRP_AUTH_NONE,
+      authData: p.version === 2 && p.authData ? passwordAuthData(p.authData) : undefined,
+    };
+    for (const dst of dsts) {
+      const payload = encodeAdvert(fields, { family: p.family, src: p.srcip, dst, v3ChecksumAsV2: p.v3ChecksumAsV2 });
+      fx.push({ type: 'send', dst, dstText: formatIP(dst), payload, priority });
+    }
+    this.sent++;
+    if (this.st === 'MASTER' && priority !== VRRP_PRIO_STOP) this.nextAdvertAt = now + this.ownInterval;
+  }
+}
+
+// --- building from configuration ------------------------------------------------------
+
+function addrBytes(text: string): Uint8Array {
+  const p = parseIP(text);
+  if (!p) throw new Error(`not an IP address: ${text}`);
+  return p.bytes;
+}
+
+/** Machine parameters for a validated instance; `srcip` is the configured or interface primary address. */
+export function vrrpParams(inst: VrrpInstance, srcip: string, opts: { syncGroup?: boolean } = {}): VrrpParams {
+  return {
+    name: inst.name,
+    version: inst.version,
+    family: inst.family,
+    vrid: inst.vrid,
+    priority: inst.priority,
+    advertIntervalMs: inst.advertIntervalMs,
+    initialState: inst.initialState,
+    preempt: inst.preempt,
+    preemptDelayMs: inst.preemptDelayMs,
+    authData: inst.version === 2 && inst.authPass !== undefined ? passwordAuthData(inst.authPass) : undefined,
+    srcip: addrBytes(srcip),
+    mcastGroup: addrBytes(inst.mcastGroup),
+    unicastPeers: inst.unicastPeers.map(addrBytes),
+    v3ChecksumAsV2: inst.v3ChecksumAsV2,
+    addresses: inst.addresses.filter((a) => a.family === inst.family).map((a) => addrBytes(a.address)),
+    routes: inst.routes.length > 0,
+    garp: inst.garp,
+    lowerPrioNoAdvert: inst.lowerPrioNoAdvert,
+    higherPrioSendAdvert: inst.higherPrioSendAdvert,
+    downTimerAdverts: inst.downTimerAdverts,
+    syncGroup: opts.syncGroup ?? inst.syncGroup !== undefined,
+  };
+}
+
+/** What the receive ladder needs to know about this instance. */
+export function vrrpRxInstance(p: VrrpParams): VrrpRxInstance {
+  return {
+    version: p.version,
+    authType: p.version === 2 && p.authData ? VRRP_AUTH_PASS : VRRP_AUTH_NONE,
+    authData: p.authData ?? new Uint8Array(8),
+    intervalMs: normaliseInterval(p.version, p.advertIntervalMs),
+    unicast: p.unicastPeers.length > 0,
+    mcastGroup: p.mcastGroup,
+    addresses: p.addresses,
+  };
+}
