@@ -1444,14 +1444,15 @@ static napi_value addr_list(napi_env env, napi_callback_info info) {
   return ctx.array;
 }
 
-/* routeAdd/routeDel({family, dst, prefix, gateway?, ifindex?, table?, metric?, scope?, src?, proto?}) -> 0 | -errno */
+/* routeAdd/routeDel({family, dst, prefix, gateway?, ifindex?, table?, metric?, scope?, src?, proto?, type?}) -> 0 | -errno
+   type: RTN_* (1 unicast default, 6 blackhole, 7 unreachable, 8 prohibit). */
 static napi_value route_add_del(napi_env env, napi_callback_info info, bool add) {
   const char *fn = add ? "routeAdd" : "routeDel";
   napi_value argv[1], v;
   cp_state *st;
   int af;
-  bool present, has_gw, has_oif, has_table, has_metric, has_scope, has_src, has_proto;
-  int64_t prefix, oif = 0, table = RT_TABLE_MAIN, metric = 0, scope = 0, proto = 0;
+  bool present, has_gw, has_oif, has_table, has_metric, has_scope, has_src, has_proto, has_type;
+  int64_t prefix, oif = 0, table = RT_TABLE_MAIN, metric = 0, scope = 0, proto = 0, rtype = RTN_UNICAST;
   unsigned char dst[16], gw[16], src[16];
   size_t alen;
   nl_req req;
@@ -1474,6 +1475,7 @@ static napi_value route_add_del(napi_env env, napi_callback_info info, bool add)
   if (!opt_int(env, argv[0], fn, "scope", 0, 255, &scope, &has_scope)) return NULL;
   if (!opt_addr(env, argv[0], fn, "src", af, src, &has_src)) return NULL;
   if (!opt_int(env, argv[0], fn, "proto", 0, 255, &proto, &has_proto)) return NULL;
+  if (!opt_int(env, argv[0], fn, "type", 1, RTN_MAX, &rtype, &has_type)) return NULL;
   alen = af == AF_INET ? 4 : 16;
   memset(&req, 0, sizeof req);
   nh->nlmsg_len = NLMSG_LENGTH(sizeof *rtm);
@@ -1483,7 +1485,7 @@ static napi_value route_add_del(napi_env env, napi_callback_info info, bool add)
   rtm->rtm_family = (unsigned char)af;
   rtm->rtm_dst_len = (unsigned char)prefix;
   rtm->rtm_table = table < 256 ? (unsigned char)table : RT_TABLE_UNSPEC;
-  rtm->rtm_type = RTN_UNICAST;
+  rtm->rtm_type = (unsigned char)rtype;
   if (add) {
     /* Like `ip route add`: protocol boot, link scope for a device route without gateway. */
     rtm->rtm_protocol = has_proto ? (unsigned char)proto : RTPROT_BOOT;

@@ -28,8 +28,8 @@ export function isDaemonized(): boolean {
 }
 
 /** Run the daemon until a signal stops it. Resolves with the exit code. */
-export async function runDaemon(config: CarpoolConfig, mode: 'run' | 'ucarp'): Promise<number> {
-  const daemon = new Daemon({ config, mode, console: !isDaemonized() });
+export async function runDaemon(config: CarpoolConfig, mode: 'run' | 'ucarp', onReloadRequest?: () => void): Promise<number> {
+  const daemon = new Daemon({ config, mode, console: !isDaemonized(), ...(onReloadRequest ? { onReloadRequest } : {}) });
   try {
     await daemon.start();
   } catch (err) {

@@ -131,17 +131,19 @@ export async function main(argv: readonly string[]): Promise<number> {
         code = fail(err);
         return;
       }
-      // The daemon runs CARP instances only until the VRRP runner is wired in (src/daemon); refuse
-      // rather than start a "keepalived" that never fails over. Remove this when the runner lands.
-      const vrrp = config.instances.filter((i) => i.kind === 'vrrp');
-      if (vrrp.length > 0) {
-        process.stderr.write(`carpool: ${o.config}: ${vrrp.length} VRRP instance${vrrp.length === 1 ? '' : 's'} (${vrrp.map((i) => i.name).join(', ')}) `
-          + 'cannot run yet: this build has no VRRP runner\n  hint: `carpool check` and `carpool convert` work; run keepalived meanwhile\n');
-        code = 2;
-        return;
-      }
       if (o.daemonize && daemonize(['run', '-c', o.config, ...formatArgs(o)])) return;
-      code = await runDaemon(config, 'run');
+      const reload = (): void => {
+        // SIGHUP: live reload is not supported; validate and tell what a restart would do.
+        try {
+          const next = loadConfigFile(o.config, loadOptions(o));
+          const same = JSON.stringify(next) === JSON.stringify(config);
+          process.stderr.write(same ? `carpool: SIGHUP: ${o.config} unchanged\n`
+            : `carpool: SIGHUP: ${o.config} changed and is valid; live reload is not supported: restart carpool to apply it (nothing changed now)\n`);
+        } catch (err) {
+          process.stderr.write(`carpool: SIGHUP: ${o.config} is not valid, keeping the running configuration:\n${err instanceof Error ? err.message : String(err)}\n`);
+        }
+      };
+      code = await runDaemon(config, 'run', reload);
     });
 
   formatOptions(program.command('check')

@@ -5,12 +5,13 @@
  * hooks and releasing addresses when `shutdownHooks`/`-z` is set).
  */
 import { basename } from 'node:path';
-import type { CarpoolConfig, CarpInstance } from '../config/model.js';
+import type { CarpoolConfig, CarpInstance, VirtualAddress, VrrpInstance } from '../config/model.js';
 import { CarpoolError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
-import { interfaceInfo, listAddresses, LinkMonitor, type LinkEvent } from '../net/link.js';
+import { interfaceInfo, listAddresses, LinkMonitor, type InterfaceInfo, type LinkEvent } from '../net/link.js';
 import { SyslogSocket } from '../net/syslog-socket.js';
 import { CARP_TOS } from '../protocol/carp/packet.js';
+import { VRRP_TOS } from '../protocol/vrrp/packet.js';
 import { AddressManager } from './addresses.js';
 import { CarpRunner } from './carp-runner.js';
 import { ControlServer, type ControlRequest } from './control.js';
@@ -18,6 +19,8 @@ import { HookQueue } from './hooks.js';
 import { Logger, type SyslogSink } from './logger.js';
 import { Port } from './port.js';
 import type { DaemonStatus } from './status.js';
+import { createVmac, removeVmac } from './vmac.js';
+import { VrrpEngine } from './vrrp-engine.js';
 
 export interface DaemonOptions {
   readonly config: CarpoolConfig;
@@ -26,6 +29,8 @@ export interface DaemonOptions {
   readonly console: boolean;
   /** Path of the syslog socket; undefined = /dev/log (env CARPOOL_SYSLOG_SOCKET overrides). */
   readonly syslogPath?: string;
+  /** run mode, SIGHUP: re-validate the configuration file and report. */
+  readonly onReloadRequest?: () => void;
 }
 
 /** Alias interfaces (`eth0:carp0`) live on their parent device. */
@@ -40,6 +45,10 @@ export class Daemon {
   readonly log: Logger;
   private readonly ports = new Map<string, Port>();
   private readonly runners: CarpRunner[] = [];
+  private vrrp: VrrpEngine | undefined;
+  /** Send-only ports of virtual-MAC interfaces, and the interfaces to remove at exit. */
+  private readonly txPorts: Port[] = [];
+  private readonly vmacs: string[] = [];
   private readonly hooks: HookQueue;
   private addresses: AddressManager | undefined;
   private control: ControlServer | undefined;
@@ -68,55 +77,95 @@ export class Daemon {
   async start(): Promise<void> {
     const cfg = this.opts.config;
     // 1. Resolve interfaces and sources first: nothing on the network changes if this fails.
-    const carp = cfg.instances.filter((i): i is CarpInstance => i.kind === 'carp');
-    const plans = carp.map((inst) => {
-      const dev = deviceOf(inst.interface);
-      const info = interfaceInfo(dev);
-      if (!info) {
-        throw new CarpoolError('IFACE_MISSING', `${inst.name}: Unable to find MAC address of [${inst.interface}]: no such interface`,
-          'check the interface name with `ip link`');
+    const carp = cfg.instances.filter((i): i is CarpInstance => i.kind === 'carp').map((inst) => {
+      const { dev, info } = this.resolve(inst.name, inst.interface);
+      const src = inst.srcip ?? primaryAddress(dev, info.index, 4, inst.name, inst.addresses);
+      if (inst.srcip && !listAddresses(info.index).some((a) => a.address === inst.srcip)) {
+        this.log.warning(`${inst.name}: source address ${inst.srcip} is not configured on ${dev}; adverts may fail to send`);
       }
-      return { inst, dev, info, src: inst.srcip ?? primaryAddress(dev, info.index, inst) };
+      return { inst, dev, info, src };
     });
-    for (const p of plans) {
-      if (p.inst.srcip && !listAddresses(p.info.index).some((a) => a.address === p.inst.srcip)) {
-        this.log.warning(`${p.inst.name}: source address ${p.inst.srcip} is not configured on ${p.dev}; adverts may fail to send`);
-      }
-    }
+    const vrrp = cfg.instances.filter((i): i is VrrpInstance => i.kind === 'vrrp').map((inst) => {
+      const { dev, info } = this.resolve(inst.name, inst.interface);
+      return { inst, dev, info, src: inst.srcip ?? primaryAddress(dev, info.index, inst.family, inst.name, inst.addresses) };
+    });
+    checkIdCollisions(carp.map((p) => ({ name: p.inst.name, dev: p.dev, id: p.inst.vhid, v: 2 })),
+      vrrp.map((p) => ({ name: p.inst.name, dev: p.dev, id: p.inst.vrid, v: p.inst.version })));
     // 2. Sockets (may fail with EPERM: still nothing changed).
-    for (const p of plans) {
-      let port = this.ports.get(p.dev);
-      if (!port) {
-        port = new Port(p.dev, this.log, CARP_TOS);
-        port.open();
-        this.ports.set(p.dev, port);
-        if (this.opts.mode === 'ucarp') this.log.info(`Local advertised ethernet address is [${p.info.mac}]`);
-      }
+    for (const p of carp) {
+      const port = this.port(p.dev, 4, CARP_TOS);
+      if (this.opts.mode === 'ucarp') this.log.info(`Local advertised ethernet address is [${p.info.mac}]`);
       // Joined also with --nomcast: the kernel accepts multicast-addressed IP only for joined groups.
       port.join(p.inst.mcast);
+    }
+    for (const p of vrrp) {
+      const port = this.port(p.dev, p.inst.family, VRRP_TOS);
+      if (p.inst.unicastPeers.length === 0) port.join(p.inst.mcastGroup);
     }
     // 3. Control socket (refuses to start if another daemon owns it).
     this.control = new ControlServer(cfg.controlSocket, (req) => this.handleControl(req));
     await this.control.listen();
-    // 4. Stale addresses of a killed predecessor, then runners.
-    const managed = plans.filter((p) => p.inst.manageAddresses);
+    // 4. Stale addresses of a killed predecessor, then the instances.
+    const managed = [
+      ...carp.filter((p) => p.inst.manageAddresses).flatMap((p) => p.inst.addresses.map((vip) => ({ dev: vip.dev ?? p.dev, vip }))),
+      ...vrrp.flatMap((p) => [...p.inst.addresses, ...p.inst.excludedAddresses].map((vip) => ({ dev: vip.dev ?? p.inst.vmacInterface ?? p.dev, vip }))),
+    ];
     if (managed.length) {
       this.addresses = new AddressManager(cfg.stateDir, basename(cfg.controlSocket, '.sock'), this.log);
-      this.addresses.cleanupStale(managed.flatMap((p) => p.inst.addresses.map((vip) => ({ dev: vip.dev ?? p.dev, vip }))));
+      this.addresses.cleanupStale(managed);
     }
-    for (const p of plans) {
+    for (const p of carp) {
       if (!p.inst.upHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going up' : `${p.inst.name}: no up hook`);
       if (!p.inst.downHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going down' : `${p.inst.name}: no down hook`);
+      const port = this.port(p.dev, 4, CARP_TOS);
       const runner = new CarpRunner(p.inst, p.src, {
-        port: this.ports.get(p.dev)!, log: this.log, hooks: this.hooks, addresses: this.addresses, now,
+        port, log: this.log, hooks: this.hooks, addresses: this.addresses, now,
         ucarpStyle: this.opts.mode === 'ucarp',
       });
-      this.ports.get(p.dev)!.attach(runner);
+      port.attach(runner);
       this.runners.push(runner);
+    }
+    if (vrrp.length) {
+      this.vrrp = new VrrpEngine(cfg, { log: this.log, hooks: this.hooks, addresses: this.addresses!, now });
+      for (const p of vrrp) {
+        const rx = this.port(p.dev, p.inst.family, VRRP_TOS);
+        let tx = rx;
+        if (p.inst.vmacInterface) {
+          await createVmac(p.inst.vmacInterface, p.dev, p.inst.family, p.inst.vrid, this.log);
+          this.vmacs.push(p.inst.vmacInterface);
+          tx = new Port(p.inst.vmacInterface, this.log, VRRP_TOS, p.inst.family, true);
+          tx.open();
+          this.txPorts.push(tx);
+        }
+        rx.attach(this.vrrp.add(p.inst, p.src, { rx, tx }));
+      }
     }
     this.monitor = LinkMonitor.open((ev) => this.onLinkEvent(ev));
     this.installSignals();
-    for (const r of this.runners) r.start(this.ports.get(deviceOf(r.cfg.interface))!.running);
+    for (const r of this.runners) r.start(this.port(deviceOf(r.cfg.interface), 4, CARP_TOS).running);
+    this.vrrp?.start((ifname) => !!interfaceInfo(ifname)?.running);
+  }
+
+  /** The receiving port of (device, family), opened on first use. */
+  private port(dev: string, family: 4 | 6, tos: number): Port {
+    const key = `${dev}|${family}`;
+    let port = this.ports.get(key);
+    if (!port) {
+      port = new Port(dev, this.log, tos, family);
+      port.open();
+      this.ports.set(key, port);
+    }
+    return port;
+  }
+
+  private resolve(name: string, ifname: string): { dev: string; info: InterfaceInfo } {
+    const dev = deviceOf(ifname);
+    const info = interfaceInfo(dev);
+    if (!info) {
+      throw new CarpoolError('IFACE_MISSING', `${name}: Unable to find MAC address of [${ifname}]: no such interface`,
+        'check the interface name with `ip link`');
+    }
+    return { dev, info };
   }
 
   private onLinkEvent(ev: LinkEvent): void {
@@ -129,7 +178,7 @@ export class Daemon {
       if (!ev.deleted) return;
       // Someone removed a virtual address we hold: put it back (the master must answer).
       for (const r of this.runners) {
-        const port = this.ports.get(deviceOf(r.cfg.interface))!;
+        const port = this.port(deviceOf(r.cfg.interface), 4, CARP_TOS);
         if (r.holdsAddresses && ev.ifindex === port.ifindex && r.cfg.addresses.some((a) => a.address === ev.address)) {
           this.log.warning(`${r.cfg.name}: virtual address ${ev.address} was removed behind our back; adding it again`);
           this.addresses?.add(port.device, port.ifindex, r.cfg.addresses.filter((a) => a.address === ev.address));
@@ -137,6 +186,7 @@ export class Daemon {
       }
       return;
     }
+    if (ev.name) this.vrrp?.linkChanged(ev.name, !ev.deleted && ev.running);
     for (const port of this.ports.values()) {
       if (ev.name === port.device || ev.ifindex === port.ifindex) this.refreshPort(port, ev.deleted);
     }
@@ -161,28 +211,47 @@ export class Daemon {
     }
     if (running === port.running && info) return;
     port.running = running;
+    if (port.family !== 4) return;
     for (const r of this.runners) {
       if (deviceOf(r.cfg.interface) === port.device) r.input({ type: 'link', up: running });
     }
   }
 
+  /**
+   * ucarp mode: ucarp's signals (USR1 status line, USR2 step down, TERM/INT/QUIT/HUP stop).
+   * run mode: USR1 logs every instance's state, USR2 its counters, HUP re-checks the
+   * configuration file (live reload is not supported: it says so instead of stopping, so
+   * a logrotate-style HUP never takes the VIP down), TERM/INT/QUIT stop.
+   */
   private installSignals(): void {
     const on = (sig: NodeJS.Signals, fn: () => void) => {
       process.on(sig, fn);
       this.signalHandlers.push([sig, fn]);
     };
+    const ucarp = this.opts.mode === 'ucarp';
     on('SIGUSR1', () => {
       for (const r of this.runners) {
         const st = r.machine.state === 'BACKUP' ? 'BACKUP' : 'MASTER';
-        this.log.info(this.opts.mode === 'ucarp' ? `${st} on ${r.cfg.interface} id ${r.cfg.vhid}` : `${r.cfg.name}: ${r.machine.state} on ${r.cfg.interface} id ${r.cfg.vhid}`);
+        this.log.info(ucarp ? `${st} on ${r.cfg.interface} id ${r.cfg.vhid}` : `${r.cfg.name}: ${r.machine.state} on ${r.cfg.interface} id ${r.cfg.vhid}`);
+      }
+      for (const i of this.vrrp?.status() ?? []) {
+        this.log.info(`(${i.name}) ${i.state} on ${i.interface} vrid ${i.vhid} priority ${String(i.priority.effective)}, master ${i.master ?? '-'}`);
       }
     });
     on('SIGUSR2', () => {
-      for (const r of this.runners) r.input({ type: 'stepDown', reason: 'SIGUSR2' });
+      if (ucarp) {
+        for (const r of this.runners) r.input({ type: 'stepDown', reason: 'SIGUSR2' });
+        return;
+      }
+      for (const i of this.status().instances) {
+        const drops = Object.entries(i.counters.drops).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`).join(' ') || 'none';
+        this.log.info(`${i.name}: adverts sent ${i.counters.advertsSent}, received ${i.counters.advertsReceived}, send errors ${i.counters.sendErrors}, dropped ${drops}`);
+      }
     });
-    for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP'] as NodeJS.Signals[]) {
-      on(sig, () => { void this.stop(sig).then(() => process.exit(0)); });
-    }
+    const stop = (sig: NodeJS.Signals) => () => { void this.stop(sig).then(() => process.exit(0)); };
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as NodeJS.Signals[]) on(sig, stop(sig));
+    if (ucarp) on('SIGHUP', stop('SIGHUP'));
+    else on('SIGHUP', () => this.opts.onReloadRequest?.());
   }
 
   /**
@@ -194,7 +263,7 @@ export class Daemon {
       this.log.info(`Stopping (${reason})`);
       const graceful = this.runners.filter((r) => r.cfg.shutdownHooks);
       for (const r of this.runners) if (!r.cfg.shutdownHooks) r.halt();
-      await Promise.all(graceful.map((r) => r.shutdown()));
+      await Promise.all([...graceful.map((r) => r.shutdown()), this.vrrp?.stop()]);
       // Down hooks must finish before exit (ucarp runs them synchronously); bounded.
       const drained = await Promise.race([this.hooks.drain().then(() => true), delay(30_000).then(() => false)]);
       if (!drained) {
@@ -205,7 +274,8 @@ export class Daemon {
       this.addresses?.flush();
       this.monitor?.close();
       await this.control?.close();
-      for (const p of this.ports.values()) p.close();
+      for (const p of [...this.ports.values(), ...this.txPorts]) p.close();
+      for (const v of this.vmacs) await removeVmac(v);
       for (const [sig, fn] of this.signalHandlers) process.off(sig, fn);
       this.syslog?.close();
     })();
@@ -216,15 +286,17 @@ export class Daemon {
     return {
       version: VERSION, pid: process.pid, mode: this.opts.mode, config: this.opts.config.source,
       startedAt: this.startedAt.toISOString(), uptimeSeconds: (Date.now() - this.startedAt.getTime()) / 1000,
-      instances: this.runners.map((r) => r.status()),
-      interfaces: [...this.ports.values()].map((p) => ({ name: p.device, up: p.running, drops: { ...p.drops } })),
+      instances: [...this.runners.map((r) => r.status()), ...(this.vrrp?.status() ?? [])],
+      interfaces: [...this.ports.values()].map((p) => ({ name: p.family === 4 ? p.device : `${p.device} (IPv6)`, up: p.running, drops: { ...p.drops } })),
+      ...(this.vrrp && this.opts.config.syncGroups.length ? { syncGroups: this.vrrp.syncGroupStatus() } : {}),
     };
   }
 
   private findRunner(name: unknown): CarpRunner {
-    const r = this.runners.find((x) => x.cfg.name === name) ?? (this.runners.length === 1 && name === undefined ? this.runners[0] : undefined);
+    const all = [...this.runners.map((x) => x.cfg.name), ...(this.vrrp?.names() ?? [])];
+    const r = this.runners.find((x) => x.cfg.name === name) ?? (all.length === 1 && name === undefined ? this.runners[0] : undefined);
     if (!r) {
-      throw new CarpoolError('NO_SUCH_INSTANCE', `no instance named ${String(name)}`, `known: ${this.runners.map((x) => x.cfg.name).join(', ')}`);
+      throw new CarpoolError('NO_SUCH_INSTANCE', name === undefined ? 'name the instance to demote' : `no instance named ${JSON.stringify(name)}`, `known: ${all.join(', ')}`);
     }
     return r;
   }
@@ -234,7 +306,12 @@ export class Daemon {
       case 'status':
         return this.status();
       case 'demote': {
-        const r = this.findRunner(req.args?.instance);
+        const name = req.args?.instance;
+        if (typeof name === 'string' && this.vrrp?.has(name)) {
+          this.vrrp.stepDown(name, 'operator demote');
+          return this.vrrp.status().find((i) => i.name === name);
+        }
+        const r = this.findRunner(name);
         r.input({ type: 'stepDown', reason: 'operator demote' });
         return r.status();
       }
@@ -257,13 +334,27 @@ function openSyslog(facility: string, path?: string): SyslogSocket | undefined {
   }
 }
 
-/** The interface's first IPv4 address that is not one of the instance's virtual addresses. */
-function primaryAddress(dev: string, ifindex: number, inst: CarpInstance): string {
-  const vips = new Set(inst.addresses.map((a) => a.address));
-  const a = listAddresses(ifindex).find((x) => x.family === 4 && !vips.has(x.address) && x.scope === 0);
+/**
+ * The interface's own address to send adverts from: the first IPv4 address (scope global)
+ * that is not a virtual address, or for IPv6 the link-local address (RFC 5798 §5.1.2.1).
+ */
+function primaryAddress(dev: string, ifindex: number, family: 4 | 6, name: string, vips: readonly VirtualAddress[]): string {
+  const own = new Set(vips.map((a) => a.address));
+  const a = listAddresses(ifindex).find((x) => x.family === family && !own.has(x.address) && x.scope === (family === 4 ? 0 : 253));
   if (!a) {
-    throw new CarpoolError('NO_SOURCE', `${inst.name}: ${dev} has no IPv4 address to send adverts from`,
-      `configure an address on ${dev} or set 'source' for the instance`);
+    throw new CarpoolError('NO_SOURCE', `${name}: ${dev} has no ${family === 4 ? 'IPv4' : 'IPv6 link-local'} address to send adverts from`,
+      `configure an address on ${dev} or set the source address for the instance`);
   }
   return a.address;
+}
+
+/** The same id on one interface for CARP and VRRPv2 (identical first byte) cannot be told apart. */
+function checkIdCollisions(carp: readonly { name: string; dev: string; id: number; v: number }[], vrrp: readonly { name: string; dev: string; id: number; v: number }[]): void {
+  for (const c of carp) {
+    const clash = vrrp.find((v) => v.dev === c.dev && v.id === c.id && v.v === 2);
+    if (clash) {
+      throw new CarpoolError('ID_COLLISION', `${c.name} (CARP vhid ${c.id}) and ${clash.name} (VRRPv2 VRID ${c.id}) share ${c.dev}: their packets look alike`,
+        'give one of them another vhid/virtual_router_id');
+    }
+  }
 }

@@ -1,7 +1,9 @@
 /**
- * One network interface as the daemon uses it: a raw IP socket for protocol 112 shared by
- * every instance on the interface (demultiplexed by vhid), an AF_PACKET socket for
- * gratuitous ARP / NA frames, and counters for packets no instance could take.
+ * One network interface and address family as the daemon uses it: a raw IP socket for
+ * protocol 112 shared by every instance on the interface (CARP and VRRP, demultiplexed by
+ * vhid/VRID and version), an AF_PACKET socket for gratuitous ARP / NA frames, and
+ * counters for packets no instance could take. A send-only port (a VRRP virtual-MAC
+ * interface) never reads: the base interface's port receives.
  */
 import { FrameSocket } from '../net/frame-socket.js';
 import { interfaceInfo } from '../net/link.js';
@@ -33,7 +35,13 @@ export class Port {
   running = false;
 
   /** `device` is the real interface (`eth0` for an alias `eth0:carp0`). */
-  constructor(readonly device: string, private readonly log: Logger, private readonly tos: number) {}
+  constructor(
+    readonly device: string,
+    private readonly log: Logger,
+    private readonly tos: number,
+    readonly family: 4 | 6 = 4,
+    private readonly sendOnly = false,
+  ) {}
 
   /** Look the interface up and open the sockets. Throws a clear error when it is missing. */
   open(): void {
@@ -45,9 +53,11 @@ export class Port {
     this.ifindex = info.index;
     this.mac = parseMac(info.mac);
     this.running = info.running;
-    this.raw = RawSocket.open({ family: 4, protocol: PROTO_CARP_VRRP, ifname: this.device, tos: this.tos });
-    for (const g of this.groups) this.raw.join(g);
-    this.raw.onPacket((p) => this.dispatch(p), (d) => this.count(`ip-${d.reason}`));
+    this.raw = RawSocket.open({ family: this.family, protocol: PROTO_CARP_VRRP, ifname: this.device, tos: this.tos });
+    if (!this.sendOnly) {
+      for (const g of this.groups) this.raw.join(g);
+      this.raw.onPacket((p) => this.dispatch(p), (d) => this.count(`ip-${d.reason}`));
+    }
     this.frames = FrameSocket.open(this.device);
   }
 
@@ -64,7 +74,7 @@ export class Port {
   join(group: string): void {
     if (this.groups.has(group)) return;
     this.groups.add(group);
-    this.raw?.join(group);
+    if (!this.sendOnly) this.raw?.join(group);
   }
 
   attach(l: PortListener): void {
@@ -98,6 +108,7 @@ export class Port {
     for (const l of this.listeners) {
       if (l.id === id && l.receive(pkt)) return;
     }
+    // No instance answers for this id and protocol version on this interface.
     this.count('vhid');
     this.log.debug(`Ignoring vhid: [${id}] from ${pkt.src}`);
   }

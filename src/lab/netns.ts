@@ -85,6 +85,8 @@ export async function createLan(spec: LanSpec): Promise<Lan> {
       const ns = `${prefix}-${name}`;
       await ip(undefined, 'netns', 'add', ns);
       await ip(ns, 'link', 'set', 'lo', 'up');
+      // No duplicate address detection: link-local and virtual IPv6 addresses are usable at once.
+      await run(inNs(ns, ['sysctl', '-q', '-w', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']));
       const hostNo = name === 'c' ? 250 : Number(name.slice(1));
       for (let k = 0; k < lans; k++) {
         if (name === 'c' && k > 0) continue;

@@ -99,6 +99,8 @@ export interface NativeRouteSpec {
   readonly src?: string;
   /** RTPROT_*; add defaults to 3 (boot) like `ip route add`, delete matches any. */
   readonly proto?: number;
+  /** RTN_* route type: 1 unicast (default), 6 blackhole, 7 unreachable, 8 prohibit. */
+  readonly type?: number;
 }
 
 export type NativeLinkEvent =
