@@ -9,7 +9,6 @@ import { loadConfigFile, type LoadOptions } from '../config/load.js';
 import { emitCarpoolYaml } from '../config/emit-yaml.js';
 import type { ConfigDiagnostic } from '../config/diagnostics.js';
 import { formatDiagnostic } from '../lib/errors.js';
-import { DEFAULT_CONTROL_SOCKET } from '../config/model.js';
 import { RUN_DIR } from './paths.js';
 import { CarpoolError, ConfigError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
@@ -113,6 +112,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--vrrp-only', 'keepalived.conf: skip the LVS part (virtual_server ...) with a warning, like `keepalived --vrrp`')
     .option('-i, --config-id <id>', 'keepalived.conf: config id for @id lines (keepalived -i; default: the host name)');
   const loadOptions = (o: FormatOpts): LoadOptions => ({
+    runDir: RUN_DIR,
     ...(o.format ? { format: o.format } : {}), ...(o.vrrpOnly ? { vrrpOnly: true } : {}), ...(o.configId !== undefined ? { configId: o.configId } : {}),
   });
   const formatArgs = (o: FormatOpts): string[] => [
@@ -196,7 +196,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.command('demote')
     .description('planned switchover: the master hands the addresses to a backup without losing packets')
     .argument('[instance]', 'instance name (optional when the daemon has one)')
-    .option('-s, --socket <path>', 'control socket', DEFAULT_CONTROL_SOCKET)
+    .option('-s, --socket <path>', 'control socket', join(RUN_DIR, 'carpool.sock'))
     .action(async (instance: string | undefined, o: { socket: string }) => {
       try {
         const st = await controlRequest(o.socket, { cmd: 'demote', args: instance ? { instance } : {} }) as { name: string; state: string };

@@ -3,10 +3,10 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { LineCounter, isMap, isSeq, parseDocument } from 'yaml';
 import { CarpoolError, ConfigError, formatDiagnostic } from '../lib/errors.js';
-import type { CarpoolConfig } from './model.js';
+import { DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, type CarpoolConfig } from './model.js';
 import { parseCarpoolYaml, type ConfigDiagnostic } from './yaml.js';
 import { looksLikeKeepalived, parseKeepalivedConf } from './keepalived.js';
 import type { KaFileHost } from './keepalived-syntax.js';
@@ -21,6 +21,11 @@ export interface LoadOptions {
   readonly vrrpOnly?: boolean;
   /** keepalived.conf config id for `@id` lines (keepalived `-i`); default: the host name up to the first dot. */
   readonly configId?: string;
+  /**
+   * Runtime directory (`$CARPOOL_RUN_DIR`): the default control socket and state directory
+   * live there when the file does not name them (keepalived.conf never does).
+   */
+  readonly runDir?: string;
 }
 
 /** glob(3) for keepalived's `include`: `*`, `?`, `[...]` per path segment and csh `{a,b}`; sorted, files only. */
@@ -108,7 +113,12 @@ export function loadConfigFile(path: string, options: LoadOptions = {}): Carpool
     process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`);
   });
   for (const w of warnings) onWarning(w);
-  return config;
+  if (options.runDir === undefined) return config;
+  return {
+    ...config,
+    controlSocket: config.controlSocket === DEFAULT_CONTROL_SOCKET ? join(options.runDir, 'carpool.sock') : config.controlSocket,
+    stateDir: config.stateDir === DEFAULT_STATE_DIR ? options.runDir : config.stateDir,
+  };
 }
 
 /**
