@@ -41,8 +41,11 @@ type XmlNode = Record<string, unknown>;
 function text(v: unknown): string {
   if (Array.isArray(v)) v = (v as unknown[]).find((x) => typeof x !== 'object' || (x as XmlNode)['lang'] === 'en' || !(x as XmlNode)['lang']) ?? v[0];
   if (v === undefined || v === null) return '';
-  if (typeof v === 'object') return String((v as XmlNode)['#text'] ?? '').trim();
-  return String(v as string | number | boolean).trim();
+  if (typeof v === 'object') {
+    const t = (v as XmlNode)['#text'];
+    return typeof t === 'string' ? t.trim() : '';
+  }
+  return typeof v === 'string' ? v.trim() : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
 }
 
 function flag(v: unknown): boolean {
