@@ -7,10 +7,13 @@ import { LineCounter, isMap, isSeq, parseDocument } from 'yaml';
 import { CarpoolError, ConfigError, formatDiagnostic } from '../lib/errors.js';
 import type { CarpoolConfig } from './model.js';
 import { parseCarpoolYaml, type ConfigDiagnostic } from './yaml.js';
+import { checkResourceAgents } from '../resources/shell/agent-check.js';
 
 export interface LoadOptions {
   /** Called for each warning; default: printed to stderr as `file:line:col: warning: ...`. */
   readonly onWarning?: (warning: ConfigDiagnostic) => void;
+  /** Check resource agents against this host (installed, required parameters from meta-data). Default true. */
+  readonly checkAgents?: boolean;
 }
 
 function statMode(path: string): number | undefined {
@@ -48,7 +51,10 @@ export function loadConfigFile(path: string, options: LoadOptions = {}): Carpool
   const onWarning = options.onWarning ?? ((w: ConfigDiagnostic) => {
     process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`);
   });
-  for (const w of warnings) onWarning(w);
+  const agentDiagnostics = options.checkAgents === false ? [] : checkResourceAgents(config);
+  const agentErrors = agentDiagnostics.filter((d) => d.severity === 'error');
+  for (const w of [...warnings, ...agentDiagnostics.filter((d) => d.severity === 'warning')]) onWarning(w);
+  if (agentErrors.length > 0) throw new ConfigError(agentErrors);
   return config;
 }
 

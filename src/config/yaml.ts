@@ -18,12 +18,14 @@ import {
   CARP_MCAST, DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, type CarpInstance, type CarpoolConfig, type Hook, type LoggingConfig,
   type VirtualAddress,
 } from './model.js';
+import { readResourcesSection, type ResourceDiagnosticCode } from './resources-yaml.js';
 import {
   FACILITY_NAMES, PASSWORD_MAX_BYTES, baseDevice, byteLength, defaultInstanceName, isIPv4Multicast, normalizeFacility,
   splitCommand, suggest,
 } from './common.js';
 
 export type ConfigDiagnosticCode =
+  | ResourceDiagnosticCode
   | 'YAML_SYNTAX'
   | 'YAML_WARNING'
   | 'EMPTY_CONFIG'
@@ -73,7 +75,7 @@ export interface YamlConfigResult {
   readonly warnings: readonly ConfigDiagnostic[];
 }
 
-const TOP_KEYS = ['control_socket', 'state_dir', 'logging', 'instances'] as const;
+const TOP_KEYS = ['control_socket', 'state_dir', 'logging', 'instances', 'resources', 'groups'] as const;
 const LOGGING_KEYS = ['facility', 'debug', 'ident'] as const;
 const INSTANCE_KEYS = [
   'name', 'protocol', 'interface', 'source', 'vhid', 'password', 'password_file', 'advbase', 'advskew', 'deadratio',
@@ -97,15 +99,15 @@ const INSTANCE_ALIASES: Readonly<Record<string, string>> = {
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$/;
 
-type Where = string;
+export type Where = string;
 
-interface Entry {
+export interface Entry {
   readonly key: string;
   readonly keyNode: Node;
   readonly value: Node | null;
 }
 
-class Checker {
+export class Checker {
   readonly errors: ConfigDiagnostic[] = [];
   readonly warnings: ConfigDiagnostic[] = [];
 
@@ -201,7 +203,7 @@ class Checker {
   }
 }
 
-function describe(node: Node | null | undefined): string {
+export function describe(node: Node | null | undefined): string {
   if (!node) return 'nothing';
   if (isScalar(node)) {
     const v = node.value;
@@ -216,7 +218,7 @@ function describe(node: Node | null | undefined): string {
 }
 
 /** Typed readers: each reports its own diagnostic and returns undefined on failure. */
-class Reader {
+export class Reader {
   constructor(private readonly c: Checker, private readonly where: Where, private readonly entries: Map<string, Entry>) {}
 
   has(key: string): boolean {
@@ -322,7 +324,7 @@ class Reader {
 }
 
 /** Linux interface names: 1..15 bytes (IFNAMSIZ 16 with the NUL), no '/', no blanks, not . or .. */
-function validIfname(name: string): boolean {
+export function validIfname(name: string): boolean {
   return name.length > 0 && byteLength(name) <= 15 && !/[/\s]/.test(name) && name !== '.' && name !== '..';
 }
 
@@ -391,6 +393,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
   }
 
   crossCheck(c, drafts);
+  const resources = readResourcesSection(c, top, drafts.flatMap((d) => (d.name ? [d.name.value] : [])));
 
   if (hasInlinePassword && options.file && options.statMode) {
     const mode = options.statMode(options.file);
@@ -407,7 +410,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     throw new ConfigError([...c.errors].sort(byPosition));
   }
   return {
-    config: { source: file, instances, logging, controlSocket, stateDir, vrrpScripts: [], trackFiles: [], syncGroups: [] },
+    config: { source: file, instances, logging, controlSocket, stateDir, vrrpScripts: [], trackFiles: [], syncGroups: [], ...(resources ? { resources } : {}) },
     warnings: [...c.warnings].sort(byPosition),
   };
 }
