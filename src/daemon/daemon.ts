@@ -18,6 +18,7 @@ import { HookQueue } from './hooks.js';
 import { Logger, type SyslogSink } from './logger.js';
 import { Port } from './port.js';
 import type { DaemonStatus } from './status.js';
+import { ResourceManager, type ResourceCommand } from '../resources/shell/manager.js';
 
 export interface DaemonOptions {
   readonly config: CarpoolConfig;
@@ -45,6 +46,8 @@ export class Daemon {
   private control: ControlServer | undefined;
   private monitor: LinkMonitor | undefined;
   private syslog: SyslogSocket | undefined;
+  /** Resource groups following the instances (undefined without `groups:` in the config). */
+  private resources: ResourceManager | undefined;
   private readonly startedAt = new Date();
   private stopping: Promise<void> | undefined;
   private readonly signalHandlers: [NodeJS.Signals, () => void][] = [];
@@ -104,18 +107,27 @@ export class Daemon {
       this.addresses = new AddressManager(cfg.stateDir, basename(cfg.controlSocket, '.sock'), this.log);
       this.addresses.cleanupStale(managed.flatMap((p) => p.inst.addresses.map((vip) => ({ dev: vip.dev ?? p.dev, vip }))));
     }
+    if (cfg.resources && cfg.resources.groups.length > 0) {
+      this.resources = new ResourceManager({
+        config: cfg.resources, log: this.log, now,
+        setStandby: (instance, on, reason) => this.findRunner(instance).input({ type: 'standby', on, reason }),
+        stateFile: `${cfg.stateDir}/${basename(cfg.controlSocket, '.sock').replace(/[^\w.-]/g, '_')}.resources.json`,
+      });
+    }
     for (const p of plans) {
       if (!p.inst.upHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going up' : `${p.inst.name}: no up hook`);
       if (!p.inst.downHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going down' : `${p.inst.name}: no down hook`);
       const runner = new CarpRunner(p.inst, p.src, {
         port: this.ports.get(p.dev)!, log: this.log, hooks: this.hooks, addresses: this.addresses, now,
         ucarpStyle: this.opts.mode === 'ucarp',
+        onTransition: (r, _from, to) => this.resources?.instanceChanged(r.cfg.name, to),
       });
       this.ports.get(p.dev)!.attach(runner);
       this.runners.push(runner);
     }
     this.monitor = LinkMonitor.open((ev) => this.onLinkEvent(ev));
     this.installSignals();
+    this.resources?.start();
     for (const r of this.runners) r.start(this.ports.get(deviceOf(r.cfg.interface))!.running);
   }
 
@@ -192,6 +204,9 @@ export class Daemon {
   stop(reason: string): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info(`Stopping (${reason})`);
+      // Resources stop first, in reverse order, while this node still advertises (Pacemaker
+      // stops a leaving node's resources before they start elsewhere).
+      await this.resources?.shutdown();
       const graceful = this.runners.filter((r) => r.cfg.shutdownHooks);
       for (const r of this.runners) if (!r.cfg.shutdownHooks) r.halt();
       await Promise.all(graceful.map((r) => r.shutdown()));
@@ -218,6 +233,7 @@ export class Daemon {
       startedAt: this.startedAt.toISOString(), uptimeSeconds: (Date.now() - this.startedAt.getTime()) / 1000,
       instances: this.runners.map((r) => r.status()),
       interfaces: [...this.ports.values()].map((p) => ({ name: p.device, up: p.running, drops: { ...p.drops } })),
+      ...(this.resources ? { resources: this.resources.status() } : {}),
     };
   }
 
@@ -238,6 +254,22 @@ export class Daemon {
         r.input({ type: 'stepDown', reason: 'operator demote' });
         return r.status();
       }
+      default:
+        if (req.cmd.startsWith('resource.')) return this.resourceControl(req);
+        throw new CarpoolError('CONTROL_UNKNOWN', `unknown command ${req.cmd}`);
+    }
+  }
+
+  /** `resource.list|status|move|clear|cleanup|restart` (carpool resource ...). */
+  private resourceControl(req: ControlRequest): unknown {
+    const rm = this.resources;
+    if (!rm) throw new CarpoolError('NO_RESOURCES', 'this daemon manages no resources', 'add resources: and groups: to its configuration');
+    const target = typeof req.args?.target === 'string' ? req.args.target : undefined;
+    switch (req.cmd) {
+      case 'resource.list': return rm.list();
+      case 'resource.status': return rm.status();
+      case 'resource.move': case 'resource.clear': case 'resource.cleanup': case 'resource.restart':
+        return rm.command(req.cmd.slice('resource.'.length) as ResourceCommand, target);
       default:
         throw new CarpoolError('CONTROL_UNKNOWN', `unknown command ${req.cmd}`);
     }
