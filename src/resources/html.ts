@@ -28,7 +28,7 @@ th,td{padding:5px 10px;border-bottom:1px solid #e6e8ec;text-align:left;vertical-
 th{background:#eef0f4;font-weight:600}
 .good{color:#0a7a2f;font-weight:600}.bad{color:#b3001b;font-weight:700}.busy{color:#a05a00;font-weight:600}.idle{color:#5b6475}
 .group{background:#fff;box-shadow:0 1px 2px #0001;padding:10px 14px;margin-bottom:12px;border-left:4px solid #9aa3b2}
-.group.good{border-left-color:#0a7a2f}.group.bad{border-left-color:#b3001b}.group.busy{border-left-color:#a05a00}
+.group.g-good{border-left-color:#0a7a2f}.group.g-bad{border-left-color:#b3001b}.group.g-busy{border-left-color:#a05a00}
 .group h3{font-size:15px;margin:0 0 6px;color:#1d2330}
 .note{color:#b3001b}
 pre{margin:4px 0 0;padding:6px 8px;background:#1d2330;color:#e8eaf0;font-size:12px;white-space:pre-wrap;max-width:900px}
@@ -52,7 +52,7 @@ function resourcesSection(res: ResourcesStatus): string {
     const rows = g.members.map((m) => `<tr><td>${esc(m.id)}</td><td><code>${esc(m.agent)}</code></td>` +
       `<td class="${stateClass(m.state)}">${esc(memberStateText(m))}</td><td>${failcountText(m.failcount)}` +
       `${m.migrationThreshold ? ` / ${m.migrationThreshold}` : ''}</td><td>${m.lastFailure ? esc(`${m.lastFailure.key} ${m.lastFailure.text}`) : '-'}</td></tr>`);
-    parts.push(`<div class="group ${cls}"><h3>Resource group <code>${esc(g.id)}</code> — instance <code>${esc(g.instance)}</code> is ` +
+    parts.push(`<div class="group g-${cls}"><h3>Resource group <code>${esc(g.id)}</code> — instance <code>${esc(g.instance)}</code> is ` +
       `${esc(g.instanceState)} here — <span class="${cls}">${esc(g.state)}</span></h3>` +
       `${notes.map((n) => `<div class="note">${esc(n)}</div>`).join('')}` +
       `<table><tr><th>Resource</th><th>Agent</th><th>State</th><th>Fail-count / threshold</th><th>Last failure</th></tr>${rows.join('')}</table></div>`);
