@@ -48,8 +48,8 @@ export class Node {
       buf = parts.pop()!;
       for (const p of parts) this.lines.push({ t: performance.now() - this.t0, text: p });
     };
-    child.stdout!.setEncoding('utf8').on('data', take);
-    child.stderr!.setEncoding('utf8').on('data', take);
+    child.stdout.setEncoding('utf8').on('data', take);
+    child.stderr.setEncoding('utf8').on('data', take);
   }
 
   /** SIGTERM and wait (the daemon stops its resources first); SIGKILL by PID if it hangs. */
@@ -103,7 +103,7 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
       const v = await fn();
       if (v !== undefined && v !== false) return v;
     } catch (err) { last = err; }
-    if (performance.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (performance.now() > until) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
     await sleep(everyMs);
   }
 }

@@ -97,7 +97,7 @@ describe.skipIf(!isRoot)('resource group follows the VIP (IPaddr2 + Dummy + ngin
     if (process.env.KEEP_LOGS || expect.getState().assertionCalls === 0) {
       for (const n of c?.nodes ?? []) process.stderr.write(`--- ${n.name} ---\n${n.log()}\n`);
     }
-    // eslint-disable-next-line no-console
+     
     console.log('figures', figures);
     await c?.cleanup();
   });

@@ -101,7 +101,7 @@ describe.skipIf(!isRoot)('misbehaving agents never stop the adverts or the daemo
 
   afterAll(async () => {
     if (process.env.KEEP_LOGS) for (const n of c?.nodes ?? []) process.stderr.write(`--- ${n.name} ---\n${n.log()}\n`);
-    // eslint-disable-next-line no-console
+     
     console.log('figures', figures);
     await c?.cleanup();
   });
