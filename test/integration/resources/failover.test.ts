@@ -215,6 +215,7 @@ describe.skipIf(!isRoot)('resource group follows the VIP (IPaddr2 + Dummy + ngin
 
 /** Open the page in headless Chromium (Debian's), save a screenshot, return the visible text. */
 async function screenshot(file: string, png: string): Promise<{ text: string }> {
+  if (!existsSync('/usr/bin/chromium')) throw new Error('headless check needs Debian chromium: apt-get install -y chromium');
   const { chromium } = await import('playwright-core');
   mkdirSync(join(REPO_ROOT, 'artifacts'), { recursive: true });
   const browser = await chromium.launch({

@@ -10,7 +10,7 @@
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isRoot, makeCluster, sleep, waitFor, type Cluster, type Node } from './cluster.js';
+import { addresses, isRoot, makeCluster, sleep, waitFor, type Cluster, type Node } from './cluster.js';
 
 const PREFIX = `rs${process.pid % 100000}h`;
 const SUBNET = '10.232.0';
@@ -66,6 +66,10 @@ instances:
     advskew: ${advskew}
     addresses: [${SUBNET}.100/24]
 resources:
+  - id: addr
+    agent: builtin:address
+    params: { address: ${SUBNET}.102/24, dev: eth0, garp: 1 }
+    op: { monitor: { interval: 2s } }
   - id: data
     agent: ocf:heartbeat:Dummy
     params: { state: ${d}/dummy.state }
@@ -76,7 +80,7 @@ resources:
     op: { start: { timeout: ${START_TIMEOUT_MS}ms }, monitor: { interval: 1s, timeout: 5s } }
     migration_threshold: 3
 groups:
-  - { id: grp, instance: web, resources: [data, app] }
+  - { id: grp, instance: web, resources: [addr, data, app] }
 `;
 }
 
@@ -108,7 +112,7 @@ describe.skipIf(!isRoot)('misbehaving agents never stop the adverts or the daemo
 
   it('kills a start that hangs past its timeout while adverts keep flowing; the peer takes over only then', async () => {
     h1.start(env);
-    await waitFor('h1 MASTER and app starting', async () => (await h1.resources().catch(() => undefined))?.groups[0]?.members[1]?.state === 'Starting', 20_000, 50);
+    await waitFor('h1 MASTER and app starting', async () => (await h1.resources().catch(() => undefined))?.groups[0]?.members[2]?.state === 'Starting', 20_000, 50);
     const hangStartedAt = performance.now();
     h2.start(env);
     // Watch h2 for the whole hang: it must stay BACKUP and keep hearing h1.
@@ -123,7 +127,7 @@ describe.skipIf(!isRoot)('misbehaving agents never stop the adverts or the daemo
         firstHeard ??= inst.counters.advertsReceived;
         lastHeard = inst.counters.advertsReceived;
       }
-      expect((await h1.resources()).groups[0]!.members[1]!.state).toBe('Starting');
+      expect((await h1.resources()).groups[0]!.members[2]!.state).toBe('Starting');
       await sleep(200);
     }
     expect([...seen]).toEqual(['BACKUP']);
@@ -144,8 +148,11 @@ describe.skipIf(!isRoot)('misbehaving agents never stop the adverts or the daemo
     try { childState = readFileSync(`/proc/${child}/stat`, 'utf8').split(') ')[1]!.slice(0, 1); } catch { /* gone */ }
     expect(['gone', 'Z']).toContain(childState); // the agent's whole process group was killed
     expect(st1.groups[0]).toMatchObject({ state: 'Stopped', standby: true, eligible: false, instanceState: 'BACKUP' });
-    expect(st1.groups[0]!.members[1]!.failcount).toBe(1_000_000);
+    expect(st1.groups[0]!.members[2]!.failcount).toBe(1_000_000);
     expect(st1.groups[0]!.ineligibleReason).toBe("app: start failed: 'Timed Out' (1)");
+    // The built-in address moved with the group.
+    expect(await addresses(h2.host)).toContain(`${SUBNET}.102/24`);
+    expect(await addresses(h1.host)).not.toContain(`${SUBNET}.102/24`);
     const text = (await h1.cli('status', '-s', h1.socket)).stdout;
     expect(text).toContain('* app: migration-threshold=3 fail-count=INFINITY');
     expect(text).toMatch(/\* app_start_0 on \S+ 'Timed Out' \(1\): status='Timed Out', last-rc-change='[^']+', exec=\d+ms, timeout=6000ms/);
@@ -165,7 +172,7 @@ describe.skipIf(!isRoot)('misbehaving agents never stop the adverts or the daemo
     writeFileSync(flag, '');
     const m = await waitFor('the garbage failure', async () => {
       const g = (await h2.resources()).groups[0]!;
-      const app = g.members[1]!;
+      const app = g.members[2]!;
       return app.failcount >= 1 && app.lastFailure ? app : undefined;
     }, 10_000, 100);
     rmSync(flag);
@@ -185,7 +192,9 @@ describe.skipIf(!isRoot)('misbehaving agents never stop the adverts or the daemo
     const i = (re: RegExp) => texts.findIndex((t) => re.test(t));
     expect(i(/stopping app/)).toBeGreaterThanOrEqual(0);
     expect(i(/stopping app/)).toBeLessThan(i(/stopping data/));
-    expect(i(/stopping data/)).toBeLessThan(i(/Switching to state: BACKUP/));
+    expect(i(/stopping data/)).toBeLessThan(i(/stopping addr/));
+    expect(i(/stopping addr/)).toBeLessThan(i(/Switching to state: BACKUP/));
+    expect(await addresses(h2.host)).not.toContain(`${SUBNET}.102/24`);
     expect(h2.proc!.exitCode).toBe(0);
   });
 });
