@@ -12,7 +12,6 @@ import { AgentRunner, defaultAgentHost, type AgentCall, type AgentResult } from 
 import { ResourceManager } from '../../src/resources/shell/manager.js';
 import { formatResources } from '../../src/resources/format.js';
 import { renderStatusHtml } from '../../src/resources/html.js';
-import type { DaemonStatus } from '../../src/daemon/status.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'carpool-rm-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
