@@ -5,7 +5,7 @@
  * Agents that start daemons (nginx, IPaddr2's background send_arp) often leave the daemon
  * holding the agent's stdout/stderr, so the pipes do not close when the agent exits. The
  * result is therefore taken at the agent's `exit`, not at `close`: after a short drain the
- * pipes are dropped, and the daemon keeps running undisturbed.
+ * pipes are only drained (unref'd), and the daemon keeps running undisturbed.
  */
 import { spawn } from 'node:child_process';
 import type { AgentOutcome } from '../core/ocf.js';
@@ -126,11 +126,18 @@ export function spawnAgent(spec: SpawnSpec): Promise<SpawnResult> {
       const outcome: AgentOutcome = timedOut ? { kind: 'timeout' }
         : sig ? { kind: 'signal', signal: aborted ? `${sig} (cancelled)` : sig }
           : { kind: 'exited', rc: code ?? 1 };
-      // Give the pipes a moment to deliver what the agent wrote, then let go of them (a
-      // daemon the agent started may hold them open for its whole life).
+      // Give the pipes a moment to deliver what the agent wrote, then stop waiting for them: a
+      // daemon the agent started may hold them open for its whole life. They are drained (not
+      // closed, so a background helper such as IPaddr2's send_arp logger gets no SIGPIPE) and
+      // unref'd, so they keep nothing alive.
       const drop = setTimeout(() => {
-        child.stdout?.destroy();
-        child.stderr?.destroy();
+        for (const s of [child.stdout, child.stderr]) {
+          if (!s) continue;
+          s.removeAllListeners('data');
+          s.on('data', () => undefined);
+          s.on('error', () => undefined);
+          (s as unknown as { unref?: () => void }).unref?.();
+        }
         finish(outcome, pid);
       }, DRAIN_MS);
       child.once('close', () => {
