@@ -109,6 +109,12 @@ describe.skipIf(!isRoot)('resource group follows the VIP (IPaddr2 + Dummy + ngin
     expect(await curl(c.lan, URL_)).toBe('h1');
     expect(actions(h1, 0)).toEqual(['starting web-ip', 'starting data', 'starting web']);
     expect(actions(h2, 0)).toEqual([]);
+    const list = await h1.cli('resource', 'list', '-s', h1.socket);
+    expect(list.stdout).toContain('group www (follows instance web):');
+    expect(list.stdout).toContain(`web-ip (ocf:heartbeat:IPaddr2) ip=${SVC} cidr_netmask=24 nic=eth0 arp_count=1`);
+    expect(list.stdout).toContain('monitor interval=1s timeout=10s on-fail=restart; migration-threshold=2');
+    const st = await h1.cli('resource', 'status', '-s', h1.socket);
+    expect(st.stdout).toMatch(/^\* Resource Group: www \(instance web: MASTER here\): Started$/m);
   });
 
   it('moves with the VIP when h1\'s link is cut; h1 stops it in reverse order', async () => {
@@ -201,7 +207,15 @@ describe.skipIf(!isRoot)('resource group follows the VIP (IPaddr2 + Dummy + ngin
     expect(await curl(c.lan, URL_)).toBe('h1');
   });
 
-  it('operator move and clear', async () => {
+  it('operator restart, move and clear', async () => {
+    const from1 = h1.lines.length;
+    const rs = await h1.cli('resource', 'restart', 'data', '-s', h1.socket);
+    expect(rs.code).toBe(0);
+    await waitFor('restart done', async () => actions(h1, from1).length === 4 && (await h1.resources()).groups[0]!.state === 'Started', 20_000);
+    expect(actions(h1, from1)).toEqual(['stopping web', 'stopping data', 'starting data', 'starting web']);
+    const bad = await h2.cli('resource', 'restart', 'data', '-s', h2.socket);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('data is not running here');
     const from2 = h2.lines.length;
     const mv = await h1.cli('resource', 'move', 'www', '-s', h1.socket);
     expect(mv.code).toBe(0);
