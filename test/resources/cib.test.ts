@@ -4,7 +4,7 @@
  * as needing a provider; a plain Pacemaker Dummy/IPaddr2 group round-trips exactly.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,8 +23,12 @@ function instances(name: string): string {
 
 /** The CLI from source (no build needed): `carpool ARGS`. */
 function carpool(...args: string[]): { code: number; stdout: string; stderr: string } {
+  return carpoolEnv({}, ...args);
+}
+
+function carpoolEnv(env: NodeJS.ProcessEnv, ...args: string[]): { code: number; stdout: string; stderr: string } {
   const script = `import('${join(ROOT, 'src/cli/main.ts')}').then((m) => m.main(${JSON.stringify(args)})).then((c) => { process.exitCode = c ?? 0; })`;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env } });
   return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -58,6 +62,26 @@ describe('import-cib', () => {
       expect(chk.stderr).toContain("'myResources' is a custom provider: install its agent in that directory");
     });
   }
+
+  it('carpool check rejects a missing required parameter (agent meta-data) and survives garbage meta-data', () => {
+    const ra = join(dir, 'ra', 'junk');
+    mkdirSync(ra, { recursive: true });
+    writeFileSync(join(ra, 'garbage'), "#!/bin/sh\nprintf '\\001<resource-agent><oops>'; exit 0\n", { mode: 0o755 });
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, `${instances('vip')}resources:
+  - id: addr
+    agent: ocf:heartbeat:IPaddr2
+    params: { cidr_netmask: 24 }
+  - id: junk
+    agent: ocf:junk:garbage
+groups:
+  - { id: g, instance: vip, resources: [addr, junk] }
+`, { mode: 0o600 });
+    const r = carpoolEnv({ CARPOOL_OCF_RA_PATH: `${join(dir, 'ra')}:/usr/lib/ocf/resource.d` }, 'check', '-c', file);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${file}:4:5: resource 'addr': ocf:heartbeat:IPaddr2 requires parameter 'ip'`);
+    expect(r.stderr).toMatch(new RegExp(`${file}:7:5: warning: resource 'junk': cannot read the meta-data of ocf:junk:garbage: not well-formed XML`));
+  });
 
   it('maps the Heartbeat 2.0 dialect faithfully (attributes wrapper, is_managed, 5s monitors)', () => {
     const r = importCib(cib('seed002-b5-mail.xml'), { instance: 'mail' });
