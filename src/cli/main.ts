@@ -120,9 +120,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.command('check')
     .description('validate a configuration file without touching the network (exit 0 = valid)')
     .requiredOption('-c, --config <file>', 'configuration file')
-    .action((o: { config: string }) => {
+    .option('--validate', "also run each OCF agent's validate-all on this host (OCF_CHECK_LEVEL=10)")
+    .action((o: { config: string; validate?: boolean }) => {
       try {
-        const cfg = loadConfigFile(o.config);
+        const cfg = loadConfigFile(o.config, { validateAgents: o.validate ?? false });
         const rs = cfg.resources;
         const resText = rs ? `; ${rs.resources.length} resource${rs.resources.length === 1 ? '' : 's'} in ${rs.groups.length} group${rs.groups.length === 1 ? '' : 's'}: ${rs.groups.map((g) => g.id).join(', ')}` : '';
         process.stdout.write(`${o.config}: OK (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')}${resText})\n`);

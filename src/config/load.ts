@@ -14,6 +14,8 @@ export interface LoadOptions {
   readonly onWarning?: (warning: ConfigDiagnostic) => void;
   /** Check resource agents against this host (installed, required parameters from meta-data). Default true. */
   readonly checkAgents?: boolean;
+  /** Also run the agents' validate-all on this host (`carpool check --validate`). */
+  readonly validateAgents?: boolean;
 }
 
 function statMode(path: string): number | undefined {
@@ -51,7 +53,7 @@ export function loadConfigFile(path: string, options: LoadOptions = {}): Carpool
   const onWarning = options.onWarning ?? ((w: ConfigDiagnostic) => {
     process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`);
   });
-  const agentDiagnostics = options.checkAgents === false ? [] : checkResourceAgents(config);
+  const agentDiagnostics = options.checkAgents === false ? [] : checkResourceAgents(config, undefined, { validate: options.validateAgents ?? false });
   const agentErrors = agentDiagnostics.filter((d) => d.severity === 'error');
   for (const w of [...warnings, ...agentDiagnostics.filter((d) => d.severity === 'warning')]) onWarning(w);
   if (agentErrors.length > 0) throw new ConfigError(agentErrors);

@@ -30,6 +30,7 @@ export type ResourceDiagnosticCode =
   | 'AGENT_PARAM_MISSING'
   | 'AGENT_PARAM_UNKNOWN'
   | 'AGENT_META_DATA'
+  | 'AGENT_VALIDATE'
   | 'SYSTEMD_NOT_PID1';
 
 const RESOURCE_KEYS = ['id', 'agent', 'params', 'env', 'op', 'migration_threshold', 'failure_timeout'] as const;

@@ -74,13 +74,21 @@ describe('import-cib', () => {
     params: { cidr_netmask: 24 }
   - id: junk
     agent: ocf:junk:garbage
+  - id: data
+    agent: ocf:heartbeat:Dummy
+    params: { state: /nonexistent-dir/data.state }
 groups:
-  - { id: g, instance: vip, resources: [addr, junk] }
+  - { id: g, instance: vip, resources: [addr, junk, data] }
 `, { mode: 0o600 });
     const r = carpoolEnv({ CARPOOL_OCF_RA_PATH: `${join(dir, 'ra')}:/usr/lib/ocf/resource.d` }, 'check', '-c', file);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${file}:4:5: resource 'addr': ocf:heartbeat:IPaddr2 requires parameter 'ip'`);
     expect(r.stderr).toMatch(new RegExp(`${file}:7:5: warning: resource 'junk': cannot read the meta-data of ocf:junk:garbage: not well-formed XML`));
+    expect(r.stderr).not.toContain('validate-all');
+    // --validate asks the agents themselves (Dummy: is the state file's directory writable here?).
+    const v = carpoolEnv({ CARPOOL_OCF_RA_PATH: `${join(dir, 'ra')}:/usr/lib/ocf/resource.d` }, 'check', '--validate', '-c', file);
+    expect(v.code).toBe(1);
+    expect(v.stderr).toContain(`${file}:9:5: resource 'data': ocf:heartbeat:Dummy validate-all says 'invalid parameter' (2): State file "/nonexistent-dir/data.state" is not writable`);
   });
 
   it('maps the Heartbeat 2.0 dialect faithfully (attributes wrapper, is_managed, 5s monitors)', () => {

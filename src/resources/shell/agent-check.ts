@@ -12,6 +12,8 @@ import type { CarpoolConfig, Resource } from '../../config/model.js';
 import { suggest } from '../../config/common.js';
 import { agentLabel, defaultAgentHost, lsbScriptPath, ocfEnv, resolveOcfAgent, type AgentHost } from './agents.js';
 import { parseMetaData, type MetaDataResult } from './meta-data.js';
+import { exitReasonOf } from './spawn.js';
+import { rcName } from '../core/ocf.js';
 import { existsSync } from 'node:fs';
 
 const META_DATA_TIMEOUT_MS = 10_000;
@@ -26,8 +28,25 @@ function metaDataSync(host: AgentHost, file: string, r: Resource): MetaDataResul
   return parseMetaData(res.stdout);
 }
 
+export interface AgentCheckOptions {
+  /**
+   * Also run each OCF agent's `validate-all` with OCF_CHECK_LEVEL=10 (may inspect this host:
+   * files, interfaces). 2 (invalid here) and 6 (not configured) are errors, other failures
+   * warnings, 3 (not implemented) is fine. Off by default: the file may be for another host.
+   */
+  readonly validate?: boolean;
+}
+
+function validateSync(host: AgentHost, file: string, r: Resource): { rc: number | null; reason: string } {
+  const env = ocfEnv(host, r, { action: 'validate-all', intervalMs: 0, timeoutMs: META_DATA_TIMEOUT_MS, checkLevel: 10 });
+  const res = spawnSync(file, ['validate-all'], { env, timeout: META_DATA_TIMEOUT_MS, killSignal: 'SIGKILL', encoding: 'utf8', cwd: '/' });
+  const stderr = res.stderr ?? '';
+  const reason = exitReasonOf(stderr) || stderr.trim().split('\n').pop() || (res.error ? res.error.message : '');
+  return { rc: res.error || res.signal ? null : res.status, reason };
+}
+
 /** Diagnostics (errors and warnings) for the resources of `config`; empty when there are none. */
-export function checkResourceAgents(config: CarpoolConfig, host: AgentHost = defaultAgentHost()): ConfigDiagnostic[] {
+export function checkResourceAgents(config: CarpoolConfig, host: AgentHost = defaultAgentHost(), opts: AgentCheckOptions = {}): ConfigDiagnostic[] {
   const out: ConfigDiagnostic[] = [];
   for (const r of config.resources?.resources ?? []) {
     const at = r.origin ?? { file: config.source, line: 1, column: 1 };
@@ -64,6 +83,12 @@ export function checkResourceAgents(config: CarpoolConfig, host: AgentHost = def
             const guess = suggest(k, names);
             warn('AGENT_PARAM_UNKNOWN', `${where}: ${label} has no parameter '${k}'${guess ? ` — did you mean '${guess}'?` : ''}`, `one of ${names.join(', ')}`);
           }
+        }
+        if (opts.validate && md.meta.actions.some((a) => a.name === 'validate-all')) {
+          const v = validateSync(host, file, r);
+          const text = `${where}: ${label} validate-all says ${v.rc === null ? 'nothing (it did not finish)' : `'${rcName(v.rc)}' (${v.rc})`}${v.reason ? `: ${v.reason}` : ''}`;
+          if (v.rc === 2 || v.rc === 6) error('AGENT_VALIDATE', text, 'parameters the agent accepts on this host');
+          else if (v.rc !== 0 && v.rc !== 3) warn('AGENT_VALIDATE', text, 'validate-all exiting 0');
         }
         break;
       }
