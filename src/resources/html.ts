@@ -50,7 +50,7 @@ function resourcesSection(res: ResourcesStatus): string {
     const notes = [g.moved ? 'moved away by the operator' : '', g.standby ? 'instance in standby for this group' : '',
       !g.eligible && g.ineligibleReason ? `cannot run here: ${g.ineligibleReason}` : ''].filter(Boolean);
     const rows = g.members.map((m) => `<tr><td>${esc(m.id)}</td><td><code>${esc(m.agent)}</code></td>` +
-      `<td class="${stateClass(m.state)}">${esc(memberStateText(m))}</td><td>${failcountText(m.failcount)}` +
+      `<td class="${stateClass(m.state)}">${esc(memberStateText(m))}</td><td${m.failcount > 0 ? ' class="bad"' : ''}>${failcountText(m.failcount)}` +
       `${m.migrationThreshold ? ` / ${m.migrationThreshold}` : ''}</td><td>${m.lastFailure ? esc(`${m.lastFailure.key} ${m.lastFailure.text}`) : '-'}</td></tr>`);
     parts.push(`<div class="group g-${cls}"><h3>Resource group <code>${esc(g.id)}</code> — instance <code>${esc(g.instance)}</code> is ` +
       `${esc(g.instanceState)} here — <span class="${cls}">${esc(g.state)}</span></h3>` +
