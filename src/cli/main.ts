@@ -3,8 +3,8 @@
  * our getopt work-alike); everything else is a carpool command parsed by commander.
  */
 import { Command, Option } from 'commander';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { loadConfigFile, type LoadOptions } from '../config/load.js';
 import { emitCarpoolYaml } from '../config/emit-yaml.js';
 import type { ConfigDiagnostic } from '../config/diagnostics.js';
@@ -15,6 +15,12 @@ import { VERSION } from '../lib/version.js';
 import { controlRequest } from '../daemon/control.js';
 import { formatStatus, type DaemonStatus } from '../daemon/status.js';
 import { runDaemon, daemonize } from './daemon-cmd.js';
+import { renderStatusHtml } from '../resources/html.js';
+import { formatResources } from '../resources/format.js';
+import { exportCib, importCib } from '../resources/cib.js';
+import type { ResourcesStatus } from '../resources/core/status.js';
+import type { ResourceListEntry } from '../resources/shell/manager.js';
+import { formatDuration } from '../resources/core/duration.js';
 import { ucarpCommand } from './ucarp-cmd.js';
 import { Prober, summarize } from '../lab/probe.js';
 
@@ -59,7 +65,18 @@ function allSockets(): string[] {
   }
 }
 
-async function statusCommand(opts: { socket?: string; json?: boolean; watch?: boolean | string }): Promise<number> {
+/** Write `text` to `file` atomically (a web server never serves half a page). */
+function writeAtomic(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o644 });
+  renameSync(tmp, file);
+}
+
+async function statusCommand(opts: { socket?: string; json?: boolean; watch?: boolean | string; output?: string[] }): Promise<number> {
+  const html = opts.output ? (opts.output[0] === 'html' ? opts.output[1] : undefined) : undefined;
+  if (opts.output && (opts.output[0] !== 'html' || !html)) {
+    throw new CarpoolError('USAGE', `--output takes 'html FILE', got '${opts.output.join(' ')}'`, 'carpool status --output html /var/www/cluster.html [--watch 15]');
+  }
   const once = async (): Promise<number> => {
     const sockets = opts.socket ? [opts.socket] : allSockets();
     if (sockets.length === 0) {
@@ -76,14 +93,16 @@ async function statusCommand(opts: { socket?: string; json?: boolean; watch?: bo
         if (opts.socket || !(err instanceof CarpoolError && err.code === 'CONTROL_UNREACHABLE')) fail(err);
       }
     }
-    if (opts.json) process.stdout.write(JSON.stringify(opts.socket ? results[0] ?? null : results, null, 2) + '\n');
+    const every = typeof opts.watch === 'string' ? Number(opts.watch) : undefined;
+    if (html) writeAtomic(html, renderStatusHtml(results, new Date(), opts.watch ? every ?? 1 : undefined));
+    else if (opts.json) process.stdout.write(JSON.stringify(opts.socket ? results[0] ?? null : results, null, 2) + '\n');
     else process.stdout.write(results.map((r) => formatStatus(r)).join('\n\n') + '\n');
     return results.length === 0 || (opts.socket && failed) ? 3 : 0;
   };
   if (!opts.watch) return once();
   const every = typeof opts.watch === 'string' ? Number(opts.watch) * 1000 : 1000;
   for (;;) {
-    process.stdout.write('\x1b[H\x1b[2J');
+    if (!html) process.stdout.write('\x1b[H\x1b[2J');
     await once();
     await new Promise((r) => setTimeout(r, every));
   }
@@ -148,15 +167,19 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   formatOptions(program.command('check')
     .description('validate a configuration file without touching the network, like `keepalived -t` (exit 0 = valid)')
-    .requiredOption('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)'))
-    .action((o: FormatOpts & { config: string }) => {
+    .requiredOption('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
+    .option('--validate', "also run each OCF agent's validate-all on this host (OCF_CHECK_LEVEL=10)"))
+    .action((o: FormatOpts & { config: string; validate?: boolean }) => {
       try {
         let warnings = 0;
         const cfg = loadConfigFile(o.config, {
           ...loadOptions(o),
+          validateAgents: o.validate ?? false,
           onWarning: (w) => { warnings++; process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`); },
         });
-        process.stdout.write(`${o.config}: OK (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')}`
+        const rs = cfg.resources;
+        const resText = rs ? `; ${rs.resources.length} resource${rs.resources.length === 1 ? '' : 's'} in ${rs.groups.length} group${rs.groups.length === 1 ? '' : 's'}: ${rs.groups.map((g) => g.id).join(', ')}` : '';
+        process.stdout.write(`${o.config}: OK (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')}${resText}`
           + `${warnings ? `; ${warnings} warning${warnings === 1 ? '' : 's'}` : ''})\n`);
       } catch (err) {
         code = fail(err);
@@ -185,7 +208,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('-s, --socket <path>', `control socket of one daemon (default: all in ${RUN_DIR})`)
     .option('--json', 'machine-readable output')
     .addOption(new Option('-w, --watch [seconds]', 'refresh continuously'))
-    .action(async (o: { socket?: string; json?: boolean; watch?: boolean | string }) => {
+    .option('-o, --output <format-and-file...>', 'write a self-contained status page instead: --output html FILE (with --watch: rewritten every interval, like crm_mon -d)')
+    .action(async (o: { socket?: string; json?: boolean; watch?: boolean | string; output?: string[] }) => {
       try {
         code = await statusCommand(o);
       } catch (err) {
@@ -216,6 +240,96 @@ export async function main(argv: readonly string[]): Promise<number> {
       code = await probeCommand(target, o.interface, Number(o.interval), !!o.events);
     });
 
+  addResourceCommands(program, (c) => { code = c; });
+
   await program.parseAsync([...argv], { from: 'user' });
   return code;
+}
+
+/** `carpool resource ...`, `carpool import-cib`, `carpool export-cib` (seed 002 §5.2.4 in carpool's words). */
+function addResourceCommands(program: Command, setCode: (code: number) => void): void {
+  const res = program.command('resource')
+    .description('resource groups that follow the virtual addresses (like crm_resource / pcs resource)');
+  const socketOpt = () => new Option('-s, --socket <path>', 'control socket of the daemon').default(join(RUN_DIR, 'carpool.sock'));
+  const call = async (socket: string, cmd: string, args: Record<string, unknown> = {}): Promise<unknown> => controlRequest(socket, { cmd, args });
+  const printStatus = (st: ResourcesStatus) => process.stdout.write(formatResources(st).join('\n') + '\n');
+
+  res.command('list')
+    .description('configured groups and resources: agent, parameters, operations')
+    .addOption(socketOpt())
+    .option('--json', 'machine-readable output')
+    .action(async (o: { socket: string; json?: boolean }) => {
+      try {
+        const list = await call(o.socket, 'resource.list') as ResourceListEntry[];
+        if (o.json) { process.stdout.write(JSON.stringify(list, null, 2) + '\n'); return; }
+        let group = '';
+        for (const r of list) {
+          if (r.group !== group) {
+            group = r.group;
+            process.stdout.write(`group ${r.group} (follows instance ${r.instance}):\n`);
+          }
+          const params = Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ');
+          const limits = `migration-threshold=${r.migrationThreshold || 'INFINITY'}${r.failureTimeoutMs ? ` failure-timeout=${formatDuration(r.failureTimeoutMs)}` : ''}`;
+          process.stdout.write(`  ${r.id} (${r.agent})${params ? ` ${params}` : ''}\n    ${r.ops.join('; ')}; ${limits}\n`);
+        }
+      } catch (err) { setCode(fail(err)); }
+    });
+
+  res.command('status')
+    .description('groups and resources on this node: state, failcounts, failed actions')
+    .addOption(socketOpt())
+    .option('--json', 'machine-readable output')
+    .action(async (o: { socket: string; json?: boolean }) => {
+      try {
+        const st = await call(o.socket, 'resource.status') as ResourcesStatus;
+        if (o.json) process.stdout.write(JSON.stringify(st, null, 2) + '\n'); else printStatus(st);
+      } catch (err) { setCode(fail(err)); }
+    });
+
+  const verb = (name: 'move' | 'clear' | 'cleanup' | 'restart', description: string, optional: boolean) => {
+    res.command(name)
+      .description(description)
+      .argument(optional ? '[target]' : '<target>', 'group or resource id')
+      .addOption(socketOpt())
+      .action(async (target: string | undefined, o: { socket: string }) => {
+        try {
+          const st = await call(o.socket, `resource.${name}`, target ? { target } : {}) as ResourcesStatus;
+          printStatus(st);
+        } catch (err) { setCode(fail(err)); }
+      });
+  };
+  verb('move', 'move a group away from this node: it stops here and the node stays in standby for its instance until `clear`', false);
+  verb('clear', 'lift a `move`: this node may run the group again', false);
+  verb('cleanup', 'forget failures (failcounts, blocks, bans) of a resource or group (or all) and probe again', true);
+  verb('restart', 'stop and start a resource (and the members after it) or a whole group in place', false);
+
+  program.command('import-cib')
+    .description('print carpool YAML for the <resources> of a Heartbeat 2 / Pacemaker CIB (cibadmin -Q output, cib.xml)')
+    .argument('<file>', 'CIB XML file')
+    .option('-i, --instance <name>', 'failover instance the groups follow', 'vip')
+    .action((file: string, o: { instance: string }) => {
+      try {
+        let xml: string;
+        try { xml = readFileSync(file, 'utf8'); } catch (err) {
+          throw new CarpoolError('CIB_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`, 'check the path');
+        }
+        const r = importCib(xml, { instance: o.instance, source: basename(file) });
+        for (const m of r.messages) process.stderr.write(`import-cib: ${m.level}: ${m.text}\n`);
+        process.stdout.write(r.yaml);
+        if (r.resources === 0) setCode(1);
+        else process.stderr.write(`import-cib: ${r.resources} resource${r.resources === 1 ? '' : 's'} in ${r.groups} group${r.groups === 1 ? '' : 's'}; append to a carpool.yaml that defines instance '${o.instance}', then \`carpool check -c FILE\`\n`);
+      } catch (err) { setCode(fail(err)); }
+    });
+
+  program.command('export-cib')
+    .description('print the resources of a carpool configuration as a Pacemaker CIB <resources> section')
+    .requiredOption('-c, --config <file>', 'configuration file')
+    .action((o: { config: string }) => {
+      try {
+        const cfg = loadConfigFile(o.config, { checkAgents: false });
+        const r = exportCib(cfg.resources ?? { resources: [], groups: [] });
+        for (const m of r.messages) process.stderr.write(`export-cib: ${m.level}: ${m.text}\n`);
+        process.stdout.write(r.xml);
+      } catch (err) { setCode(fail(err)); }
+    });
 }

@@ -3,8 +3,10 @@
  * code (tests assert on it), a severity, file:line:column, what is wrong and what would be accepted.
  */
 import type { Diagnostic } from '../lib/errors.js';
+import type { ResourceDiagnosticCode } from './resources-yaml.js';
 
 export type ConfigDiagnosticCode =
+  | ResourceDiagnosticCode
   | 'YAML_SYNTAX'
   | 'YAML_WARNING'
   | 'EMPTY_CONFIG'

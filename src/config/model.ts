@@ -211,6 +211,74 @@ export interface LoggingConfig {
   readonly ident: string;
 }
 
+/**
+ * What runs a resource: an OCF agent (`ocf:heartbeat:IPaddr2`), an LSB init script
+ * (`lsb:postfix`), a systemd unit (`systemd:nginx.service`, only where systemd is PID 1) or
+ * one of carpool's built-ins that need no external script (`builtin:address|http|tcp|command`).
+ */
+export type AgentSpec =
+  | { readonly class: 'ocf'; readonly provider: string; readonly type: string }
+  | { readonly class: 'lsb'; readonly type: string }
+  | { readonly class: 'systemd'; readonly type: string }
+  | { readonly class: 'builtin'; readonly type: 'address' | 'http' | 'tcp' | 'command' };
+
+/**
+ * What happens when an operation fails (Pacemaker `on-fail`). `standby` moves the group
+ * away (the node goes to standby for the group's instance); `block` stops managing the
+ * resource; `stop` leaves it (and the members after it) stopped here.
+ */
+export type OnFail = 'restart' | 'stop' | 'standby' | 'block' | 'ignore';
+
+export interface ResourceOperation {
+  /** Operation timeout; the agent's whole process group is killed when it runs out. */
+  readonly timeoutMs: number;
+  readonly onFail: OnFail;
+}
+
+export interface MonitorOperation extends ResourceOperation {
+  /** Recurring interval (> 0). The initial probe (interval 0) always runs. */
+  readonly intervalMs: number;
+  /** `OCF_CHECK_LEVEL` handed to the agent (0, 10, 20...); undefined = not set. */
+  readonly checkLevel?: number;
+}
+
+export interface Resource {
+  /** Unique id; `OCF_RESOURCE_INSTANCE`. */
+  readonly id: string;
+  readonly agent: AgentSpec;
+  /** Agent parameters (`OCF_RESKEY_<name>`), as text. */
+  readonly params: Readonly<Record<string, string>>;
+  /** Extra environment for the agent (e.g. `HA_RSCTMP`). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly start: ResourceOperation;
+  readonly stop: ResourceOperation;
+  /** Recurring monitor; undefined = only the probe. */
+  readonly monitor?: MonitorOperation;
+  /** Failures before this node gives the group up (0 = never, Pacemaker's INFINITY). */
+  readonly migrationThreshold: number;
+  /** Failures older than this are forgotten (0 = never). */
+  readonly failureTimeoutMs: number;
+  /** Where the definition is, for diagnostics raised after validation (agent meta-data checks). */
+  readonly origin?: { readonly file: string; readonly line: number; readonly column: number };
+}
+
+/**
+ * Resources that run together, in order, on the node that is master of `instance`; stopped
+ * in reverse order. A node that cannot run the group goes to standby for the instance.
+ */
+export interface ResourceGroup {
+  readonly id: string;
+  /** Name of the failover instance (CARP now, VRRP later) the group follows. */
+  readonly instance: string;
+  /** Resource ids, start order. */
+  readonly members: readonly string[];
+}
+
+export interface ResourcesConfig {
+  readonly resources: readonly Resource[];
+  readonly groups: readonly ResourceGroup[];
+}
+
 export interface CarpoolConfig {
   /** File the configuration came from (or `<command line>`). */
   readonly source: string;
@@ -223,6 +291,8 @@ export interface CarpoolConfig {
   readonly controlSocket: string;
   /** Directory for the state file that records addresses the daemon added. */
   readonly stateDir: string;
+  /** Resource management (`resources:` / `groups:`); undefined when the file has none. */
+  readonly resources?: ResourcesConfig;
 }
 
 export const DEFAULT_CONTROL_SOCKET = '/run/carpool/carpool.sock';

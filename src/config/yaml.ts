@@ -24,6 +24,7 @@ import {
   buildVrrp, type At, type GarpSpec, type NotifySpec, type SyncGroupSpec, type Terms, type TrackFileSpec, type TrackRefSpec,
   type VrrpDefaultsSpec, type VrrpInstanceSpec, type VrrpScriptSpec, type VrrpSpec,
 } from './vrrp-build.js';
+import { readResourcesSection } from './resources-yaml.js';
 import {
   FACILITY_NAMES, PASSWORD_MAX_BYTES, baseDevice, byteLength, defaultInstanceName, isIPv4Multicast, normalizeFacility,
   splitCommand, suggest,
@@ -46,7 +47,7 @@ export interface YamlConfigResult {
   readonly warnings: readonly ConfigDiagnostic[];
 }
 
-const TOP_KEYS = ['control_socket', 'state_dir', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups'] as const;
+const TOP_KEYS = ['control_socket', 'state_dir', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'resources', 'groups'] as const;
 const LOGGING_KEYS = ['facility', 'debug', 'ident'] as const;
 const INSTANCE_KEYS = [
   'name', 'protocol', 'interface', 'source', 'vhid', 'password', 'password_file', 'advbase', 'advskew', 'deadratio',
@@ -70,15 +71,15 @@ const INSTANCE_ALIASES: Readonly<Record<string, string>> = {
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$/;
 
-type Where = string;
+export type Where = string;
 
-interface Entry {
+export interface Entry {
   readonly key: string;
   readonly keyNode: Node;
   readonly value: Node | null;
 }
 
-class Checker {
+export class Checker {
   readonly errors: ConfigDiagnostic[] = [];
   readonly warnings: ConfigDiagnostic[] = [];
 
@@ -174,7 +175,7 @@ class Checker {
   }
 }
 
-function describe(node: Node | null | undefined): string {
+export function describe(node: Node | null | undefined): string {
   if (!node) return 'nothing';
   if (isScalar(node)) {
     const v = node.value;
@@ -189,7 +190,7 @@ function describe(node: Node | null | undefined): string {
 }
 
 /** Typed readers: each reports its own diagnostic and returns undefined on failure. */
-class Reader {
+export class Reader {
   constructor(private readonly c: Checker, private readonly where: Where, private readonly entries: Map<string, Entry>) {}
 
   has(key: string): boolean {
@@ -295,7 +296,7 @@ class Reader {
 }
 
 /** Linux interface names: 1..15 bytes (IFNAMSIZ 16 with the NUL), no '/', no blanks, not . or .. */
-function validIfname(name: string): boolean {
+export function validIfname(name: string): boolean {
   return name.length > 0 && byteLength(name) <= 15 && !/[/\s]/.test(name) && name !== '.' && name !== '..';
 }
 
@@ -392,6 +393,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     const dup = (severity === 'error' ? c.errors : c.warnings).some((d) => d.line === at.line && d.column === at.column && d.message === message);
     if (!dup) (severity === 'error' ? c.errors : c.warnings).push({ file, line: at.line, column: at.column, message, expected, code, severity });
   });
+  const resources = readResourcesSection(c, top, [...carpNames, ...vrrpSpecs.map((v) => v.name.value)]);
 
   if (hasInlinePassword && options.file && options.statMode) {
     const mode = options.statMode(options.file);
@@ -416,6 +418,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     config: {
       source: file, instances, logging, controlSocket, stateDir,
       vrrpScripts: built.vrrpScripts, trackFiles: built.trackFiles, syncGroups: built.syncGroups,
+      ...(resources ? { resources } : {}),
     },
     warnings: [...c.warnings].sort(byPosition),
   };

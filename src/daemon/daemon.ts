@@ -21,6 +21,7 @@ import { Port } from './port.js';
 import type { DaemonStatus } from './status.js';
 import { createVmac, removeVmac } from './vmac.js';
 import { VrrpEngine } from './vrrp-engine.js';
+import { ResourceManager, type ResourceCommand } from '../resources/shell/manager.js';
 
 export interface DaemonOptions {
   readonly config: CarpoolConfig;
@@ -54,6 +55,8 @@ export class Daemon {
   private control: ControlServer | undefined;
   private monitor: LinkMonitor | undefined;
   private syslog: SyslogSocket | undefined;
+  /** Resource groups following the instances (undefined without `groups:` in the config). */
+  private resources: ResourceManager | undefined;
   private readonly startedAt = new Date();
   private stopping: Promise<void> | undefined;
   private readonly signalHandlers: [NodeJS.Signals, () => void][] = [];
@@ -114,6 +117,13 @@ export class Daemon {
       this.addresses = new AddressManager(cfg.stateDir, basename(cfg.controlSocket, '.sock'), this.log);
       this.addresses.cleanupStale(managed);
     }
+    if (cfg.resources && cfg.resources.groups.length > 0) {
+      this.resources = new ResourceManager({
+        config: cfg.resources, log: this.log, now,
+        setStandby: (instance, on, reason) => this.setStandby(instance, on, reason),
+        stateFile: `${cfg.stateDir}/${basename(cfg.controlSocket, '.sock').replace(/[^\w.-]/g, '_')}.resources.json`,
+      });
+    }
     for (const p of carp) {
       if (!p.inst.upHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going up' : `${p.inst.name}: no up hook`);
       if (!p.inst.downHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going down' : `${p.inst.name}: no down hook`);
@@ -121,12 +131,16 @@ export class Daemon {
       const runner = new CarpRunner(p.inst, p.src, {
         port, log: this.log, hooks: this.hooks, addresses: this.addresses, now,
         ucarpStyle: this.opts.mode === 'ucarp',
+        onTransition: (r, _from, to) => this.resources?.instanceChanged(r.cfg.name, to),
       });
       port.attach(runner);
       this.runners.push(runner);
     }
     if (vrrp.length) {
-      this.vrrp = new VrrpEngine(cfg, { log: this.log, hooks: this.hooks, addresses: this.addresses!, now });
+      this.vrrp = new VrrpEngine(cfg, {
+        log: this.log, hooks: this.hooks, addresses: this.addresses!, now,
+        onTransition: (name, _from, to) => this.resources?.instanceChanged(name, to),
+      });
       for (const p of vrrp) {
         const rx = this.port(p.dev, p.inst.family, VRRP_TOS);
         let tx = rx;
@@ -142,6 +156,7 @@ export class Daemon {
     }
     this.monitor = LinkMonitor.open((ev) => this.onLinkEvent(ev));
     this.installSignals();
+    this.resources?.start();
     for (const r of this.runners) r.start(this.port(deviceOf(r.cfg.interface), 4, CARP_TOS).running);
     this.vrrp?.start((ifname) => !!interfaceInfo(ifname)?.running);
   }
@@ -261,6 +276,9 @@ export class Daemon {
   stop(reason: string): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info(`Stopping (${reason})`);
+      // Resources stop first, in reverse order, while this node still advertises (Pacemaker
+      // stops a leaving node's resources before they start elsewhere).
+      await this.resources?.shutdown();
       const graceful = this.runners.filter((r) => r.cfg.shutdownHooks);
       for (const r of this.runners) if (!r.cfg.shutdownHooks) r.halt();
       await Promise.all([...graceful.map((r) => r.shutdown()), this.vrrp?.stop()]);
@@ -289,7 +307,14 @@ export class Daemon {
       instances: [...this.runners.map((r) => r.status()), ...(this.vrrp?.status() ?? [])],
       interfaces: [...this.ports.values()].map((p) => ({ name: p.family === 4 ? p.device : `${p.device} (IPv6)`, up: p.running, drops: { ...p.drops } })),
       ...(this.vrrp && this.opts.config.syncGroups.length ? { syncGroups: this.vrrp.syncGroupStatus() } : {}),
+      ...(this.resources ? { resources: this.resources.status() } : {}),
     };
+  }
+
+  /** A resource group asks that its instance must (not) be served here. */
+  private setStandby(instance: string, on: boolean, reason: string): void {
+    if (this.vrrp?.has(instance)) this.vrrp.standby(instance, on, reason);
+    else this.findRunner(instance).input({ type: 'standby', on, reason });
   }
 
   private findRunner(name: unknown): CarpRunner {
@@ -315,6 +340,22 @@ export class Daemon {
         r.input({ type: 'stepDown', reason: 'operator demote' });
         return r.status();
       }
+      default:
+        if (req.cmd.startsWith('resource.')) return this.resourceControl(req);
+        throw new CarpoolError('CONTROL_UNKNOWN', `unknown command ${req.cmd}`);
+    }
+  }
+
+  /** `resource.list|status|move|clear|cleanup|restart` (carpool resource ...). */
+  private resourceControl(req: ControlRequest): unknown {
+    const rm = this.resources;
+    if (!rm) throw new CarpoolError('NO_RESOURCES', 'this daemon manages no resources', 'add resources: and groups: to its configuration');
+    const target = typeof req.args?.target === 'string' ? req.args.target : undefined;
+    switch (req.cmd) {
+      case 'resource.list': return rm.list();
+      case 'resource.status': return rm.status();
+      case 'resource.move': case 'resource.clear': case 'resource.cleanup': case 'resource.restart':
+        return rm.command(req.cmd.slice('resource.'.length) as ResourceCommand, target);
       default:
         throw new CarpoolError('CONTROL_UNKNOWN', `unknown command ${req.cmd}`);
     }

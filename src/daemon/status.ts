@@ -1,3 +1,6 @@
+import { formatResources } from '../resources/format.js';
+import type { ResourcesStatus } from '../resources/core/status.js';
+
 /**
  * The status document a daemon answers on its control socket (`carpool status --json`
  * prints it as is) and the human rendering of it. Plain data; the shape is the API.
@@ -95,5 +98,7 @@ export function formatStatus(st: DaemonStatus, now = new Date()): string {
   }
   lines.push(`  adverts sent/received: ${st.instances.map((i) => `${i.name} ${i.counters.advertsSent}/${i.counters.advertsReceived}`).join(', ')}`);
   lines.push('  (* = this host holds the addresses)');
+  const res = st.resources as ResourcesStatus | undefined;
+  if (res) lines.push(...formatResources(res).map((l) => `  ${l}`));
   return lines.join('\n');
 }

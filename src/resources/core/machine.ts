@@ -1,0 +1,571 @@
+/**
+ * One resource group as a pure state machine (Pacemaker's group semantics, Heartbeat's
+ * seed 002 §5.2.2 "Ressourcengruppen"): members start in order and stop in reverse; when a
+ * member fails, the members after it stop, it is stopped and started again, and they start
+ * again; a member that cannot run leaves the ones after it stopped.
+ *
+ * The group runs only where its failover instance is MASTER. When it cannot run on this node
+ * (migration threshold reached, a failed start, a hard error, an operator `move`) it is
+ * stopped here and then the machine asks for standby on the instance, so the peer takes the
+ * address and starts the group; standby holds until the failure expires or is cleaned up.
+ *
+ * Every input goes through `step(input, now)`; effects (run an agent action, cancel one,
+ * standby, log) come back as data. Time is a monotonic millisecond number handed in; the
+ * deadline of the next monitor or failure expiry is `nextDeadline()`.
+ */
+import type { OnFail } from '../../config/model.js';
+import { OCF, judge, outcomeRc, type AgentOutcome, type JudgedAction } from './ocf.js';
+import { INFINITY, type FailedAction, type GroupStatus, type MemberState, type MemberStatus } from './status.js';
+
+export interface OperationSpec {
+  readonly timeoutMs: number;
+  readonly onFail: OnFail;
+}
+
+export interface MemberSpec {
+  readonly id: string;
+  /** Display form of the agent (`ocf:heartbeat:nginx`). */
+  readonly agent: string;
+  readonly start: OperationSpec;
+  readonly stop: OperationSpec;
+  readonly monitor?: OperationSpec & { readonly intervalMs: number; readonly checkLevel?: number };
+  /** Timeout of the probe (monitor with interval 0). */
+  readonly probeTimeoutMs: number;
+  /** 0 = never give the node up for failures. */
+  readonly migrationThreshold: number;
+  /** 0 = failures never expire. */
+  readonly failureTimeoutMs: number;
+}
+
+export interface GroupSpec {
+  readonly id: string;
+  readonly instance: string;
+  readonly members: readonly MemberSpec[];
+}
+
+export type ActionName = 'start' | 'stop' | 'monitor';
+
+/** One agent invocation for the shell to carry out and answer with a `result` input. */
+export interface ActionCall {
+  /** Unique within the group; a result for an unknown or cancelled id is ignored. */
+  readonly callId: number;
+  readonly resource: string;
+  readonly action: ActionName;
+  /** 0 for start, stop and the probe. */
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly checkLevel?: number;
+}
+
+export type GroupInput =
+  /** The bound instance changed state on this node. */
+  | { readonly type: 'instance'; readonly state: string }
+  /** An action finished. `at` is the wall-clock time for status (ISO). */
+  | {
+    readonly type: 'result'; readonly callId: number; readonly outcome: AgentOutcome; readonly exitReason: string;
+    readonly output: string; readonly execMs: number; readonly at: string;
+  }
+  | { readonly type: 'tick' }
+  /** Forget failures and blocks (of one member or all) and probe again. */
+  | { readonly type: 'cleanup'; readonly resource?: string }
+  /** Operator: do not run here until `clear`. */
+  | { readonly type: 'move' }
+  | { readonly type: 'clear' }
+  /** Operator: stop and start one member (and those after it) or the whole group, in place. */
+  | { readonly type: 'restart'; readonly resource?: string }
+  /** The daemon is exiting: stop everything in reverse order, then emit `stopped`. */
+  | { readonly type: 'shutdown' };
+
+export type LogLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error';
+
+export type GroupEffect =
+  | { readonly type: 'run'; readonly call: ActionCall }
+  | { readonly type: 'cancel'; readonly callId: number; readonly resource: string }
+  /** Ask the instance for standby (never take over, hand over at once) or lift it. */
+  | { readonly type: 'standby'; readonly on: boolean; readonly reason: string }
+  | { readonly type: 'log'; readonly level: LogLevel; readonly message: string }
+  /** After `shutdown`: nothing more will be done (everything stopped, or blocked). */
+  | { readonly type: 'stopped' };
+
+type Role = 'unknown' | 'stopped' | 'started' | 'failed';
+
+interface InFlight {
+  readonly callId: number;
+  readonly action: JudgedAction;
+  readonly startedAt: number;
+}
+
+interface Member {
+  readonly spec: MemberSpec;
+  /** What we know of the resource; `failed` = must be stopped before anything else. */
+  role: Role;
+  /** At most one action per resource at a time (OCF: agents need not be reentrant per instance). */
+  inflight: InFlight | undefined;
+  nextMonitorAt: number | undefined;
+  degraded: boolean;
+  /** No actions at all until cleanup (on-fail=block, or a stop failed: nothing proves it is down). */
+  blocked: boolean;
+  /** Stay stopped until cleanup (on-fail=stop). */
+  held: boolean;
+  /** Operator restart: stop then start again. */
+  restartPending: boolean;
+  failcount: number;
+  lastFailureAt: number | undefined;
+  /** Hard error, failed start, on-fail=standby: this node cannot run the group. */
+  banned: string | undefined;
+  lastFailure: FailedAction | undefined;
+}
+
+export class GroupMachine {
+  private readonly members: Member[];
+  private instanceState = 'INIT';
+  private moved = false;
+  private shuttingDown = false;
+  private stoppedEmitted = false;
+  /** What we last told the instance (standby on/off). */
+  private standbyOn = false;
+  private nextCallId = 1;
+  /** Last "stuck" message, so it is logged once per cause. */
+  private stuckLogged: string | undefined;
+
+  constructor(readonly spec: GroupSpec, initial: { moved?: boolean } = {}) {
+    if (spec.members.length === 0) throw new Error(`group ${spec.id} has no members`);
+    this.moved = initial.moved ?? false;
+    this.members = spec.members.map((s) => ({
+      spec: s, role: 'unknown', inflight: undefined, nextMonitorAt: undefined, degraded: false, blocked: false, held: false,
+      restartPending: false, failcount: 0, lastFailureAt: undefined, banned: undefined, lastFailure: undefined,
+    }));
+  }
+
+  get isMoved(): boolean {
+    return this.moved;
+  }
+
+  /** Effects to start with (the initial probes; standby when a persisted move is in force). */
+  begin(now: number): GroupEffect[] {
+    const fx: GroupEffect[] = [];
+    this.plan(now, fx);
+    return fx;
+  }
+
+  step(input: GroupInput, now: number): GroupEffect[] {
+    const fx: GroupEffect[] = [];
+    switch (input.type) {
+      case 'instance':
+        if (input.state !== this.instanceState) {
+          const was = this.instanceState;
+          this.instanceState = input.state;
+          if (input.state === 'MASTER') fx.push(this.log('info', `${this.spec.id}: instance ${this.spec.instance} is MASTER here`));
+          else if (was === 'MASTER') fx.push(this.log('info', `${this.spec.id}: instance ${this.spec.instance} left MASTER (${input.state}): stopping the group`));
+        }
+        break;
+      case 'result':
+        this.handleResult(input, now, fx);
+        break;
+      case 'tick':
+        this.expireFailures(now, fx);
+        break;
+      case 'cleanup':
+        this.handleCleanup(input.resource, fx);
+        break;
+      case 'move':
+        if (!this.moved) {
+          this.moved = true;
+          fx.push(this.log('notice', `${this.spec.id}: moved away from this node by the operator (until \`carpool resource clear ${this.spec.id}\`)`));
+        }
+        break;
+      case 'clear':
+        if (this.moved) {
+          this.moved = false;
+          fx.push(this.log('notice', `${this.spec.id}: operator move cleared; this node may run the group again`));
+        }
+        break;
+      case 'restart':
+        this.handleRestart(input.resource, fx);
+        break;
+      case 'shutdown':
+        if (!this.shuttingDown) {
+          this.shuttingDown = true;
+          fx.push(this.log('info', `${this.spec.id}: stopping the group (daemon exit)`));
+        }
+        break;
+    }
+    this.plan(now, fx);
+    return fx;
+  }
+
+  /** The earliest time a `tick` has something to do (a monitor is due, a failure expires). */
+  nextDeadline(): number | undefined {
+    let d: number | undefined;
+    const at = (t: number | undefined) => { if (t !== undefined && (d === undefined || t < d)) d = t; };
+    const target = this.wantRunning();
+    this.members.forEach((m, i) => {
+      // Same condition as the planner uses, so a deadline is never one that a tick would not consume.
+      if (this.monitorWanted(m) && !this.mustBeDown(i, target)) at(m.nextMonitorAt);
+      if (m.spec.failureTimeoutMs > 0 && m.lastFailureAt !== undefined) at(m.lastFailureAt + m.spec.failureTimeoutMs);
+    });
+    return d;
+  }
+
+  // --- eligibility ----------------------------------------------------------------------
+
+  /** Why this node cannot run the group, or undefined when it can. */
+  ineligibleReason(): string | undefined {
+    if (this.moved) return 'moved away by the operator';
+    for (const m of this.members) {
+      if (m.banned) return `${m.spec.id}: ${m.banned}`;
+      const t = m.spec.migrationThreshold;
+      if (t > 0 && m.failcount >= t) return `${m.spec.id} failed ${m.failcount} times (migration-threshold ${t})`;
+    }
+    return undefined;
+  }
+
+  private wantRunning(): boolean {
+    return this.instanceState === 'MASTER' && !this.shuttingDown && this.ineligibleReason() === undefined;
+  }
+
+  /** Member i must be (or get) stopped: the group must not run, or it needs recovery or is kept down. */
+  private mustBeDown(i: number, target: boolean): boolean {
+    if (!target) return true;
+    for (let j = 0; j <= i; j++) {
+      const m = this.members[j]!;
+      // Everything after a member that is failed, restarting or held must be down too.
+      if (m.role === 'failed' || m.restartPending || m.held) return true;
+    }
+    return false;
+  }
+
+  private monitorWanted(m: Member): boolean {
+    return m.role === 'started' && !m.blocked && m.spec.monitor !== undefined && m.inflight === undefined;
+  }
+
+  // --- the planner: one place decides the next actions ---------------------------------
+
+  private plan(now: number, fx: GroupEffect[]): void {
+    // 1. Learn the state first: probe whatever is unknown (in parallel, like Pacemaker's probes).
+    let unknown = false;
+    for (const m of this.members) {
+      if (m.role !== 'unknown') continue;
+      unknown = true;
+      if (!m.inflight && !m.blocked) this.run(m, 'probe', now, fx);
+    }
+    const target = this.wantRunning();
+    const sequencing = this.members.some((m) => m.inflight && (m.inflight.action === 'start' || m.inflight.action === 'stop'));
+    if (!unknown && !sequencing) this.sequence(target, now, fx);
+    // 3. Recurring monitors of started members that are meant to stay up.
+    this.members.forEach((m, i) => {
+      if (this.monitorWanted(m) && !this.mustBeDown(i, target) && m.nextMonitorAt !== undefined && now >= m.nextMonitorAt) {
+        this.run(m, 'monitor', now, fx);
+      }
+    });
+    this.updateStandby(fx);
+    this.maybeStopped(fx);
+  }
+
+  /** 2. One start or stop at a time: stops from the end first, then starts from the front. */
+  private sequence(target: boolean, now: number, fx: GroupEffect[]): void {
+    const n = this.members.length;
+    let k = n;
+    for (let i = 0; i < n; i++) if (this.mustBeDown(i, target)) { k = i; break; }
+    for (let j = n - 1; j >= k; j--) {
+      const m = this.members[j]!;
+      if (m.role === 'stopped') continue;
+      if (m.blocked) {
+        this.stuck(`${this.spec.id}: cannot stop ${m.spec.id}: it is blocked (${m.lastFailure?.text ?? 'on-fail=block'}); ` +
+          `members before it stay as they are — \`carpool resource cleanup ${m.spec.id}\` retries`, fx);
+        return;
+      }
+      if (m.inflight) {
+        // A monitor of a member that must stop now is cancelled (Pacemaker cancels recurring ops before a stop).
+        fx.push({ type: 'cancel', callId: m.inflight.callId, resource: m.spec.id });
+        m.inflight = undefined;
+      }
+      this.run(m, 'stop', now, fx);
+      return;
+    }
+    if (!target) return;
+    for (const m of this.members) {
+      if (m.role === 'started') continue;
+      if (m.held || m.blocked) {
+        this.stuck(`${this.spec.id}: ${m.spec.id} is ${m.blocked ? 'blocked' : 'kept stopped (on-fail=stop)'}; ` +
+          `the members after it stay stopped — \`carpool resource cleanup ${m.spec.id}\` retries`, fx);
+        return;
+      }
+      this.run(m, 'start', now, fx);
+      return;
+    }
+    this.stuckLogged = undefined;
+  }
+
+  private stuck(message: string, fx: GroupEffect[]): void {
+    if (this.stuckLogged === message) return;
+    this.stuckLogged = message;
+    fx.push(this.log('error', message));
+  }
+
+  private run(m: Member, action: JudgedAction, now: number, fx: GroupEffect[]): void {
+    const callId = this.nextCallId++;
+    m.inflight = { callId, action, startedAt: now };
+    const mon = m.spec.monitor;
+    let call: ActionCall;
+    switch (action) {
+      case 'probe':
+        call = { callId, resource: m.spec.id, action: 'monitor', intervalMs: 0, timeoutMs: m.spec.probeTimeoutMs,
+          ...(mon?.checkLevel !== undefined ? { checkLevel: mon.checkLevel } : {}) };
+        break;
+      case 'monitor':
+        call = { callId, resource: m.spec.id, action: 'monitor', intervalMs: mon!.intervalMs, timeoutMs: mon!.timeoutMs,
+          ...(mon!.checkLevel !== undefined ? { checkLevel: mon!.checkLevel } : {}) };
+        break;
+      default:
+        call = { callId, resource: m.spec.id, action, intervalMs: 0, timeoutMs: m.spec[action].timeoutMs };
+        fx.push(this.log('info', `${this.spec.id}: ${action === 'start' ? 'starting' : 'stopping'} ${m.spec.id} (${m.spec.agent})`));
+    }
+    fx.push({ type: 'run', call });
+  }
+
+  /** Standby on once the group is fully stopped and cannot run here; off as soon as it can. */
+  private updateStandby(fx: GroupEffect[]): void {
+    if (this.shuttingDown) return;
+    const reason = this.ineligibleReason();
+    if (reason !== undefined && !this.standbyOn) {
+      if (this.members.every((m) => m.role === 'stopped' && !m.inflight)) {
+        this.standbyOn = true;
+        fx.push({ type: 'standby', on: true, reason: `group ${this.spec.id} cannot run here: ${reason}` });
+      }
+    } else if (reason === undefined && this.standbyOn) {
+      this.standbyOn = false;
+      fx.push({ type: 'standby', on: false, reason: `group ${this.spec.id} may run here again` });
+    }
+  }
+
+  private maybeStopped(fx: GroupEffect[]): void {
+    if (!this.shuttingDown || this.stoppedEmitted) return;
+    // The planner has just run: with nothing in flight, nothing more can be done (all stopped,
+    // or the last one still up is blocked and holds the ones before it).
+    if (this.members.some((m) => m.inflight)) return;
+    this.stoppedEmitted = true;
+    const left = this.members.filter((m) => m.role !== 'stopped');
+    if (left.length > 0) {
+      fx.push(this.log('error', `${this.spec.id}: could not stop ${left.map((m) => m.spec.id).join(', ')} (blocked); leaving them as they are`));
+    }
+    fx.push({ type: 'stopped' });
+  }
+
+  // --- results ---------------------------------------------------------------------------
+
+  private handleResult(r: Extract<GroupInput, { type: 'result' }>, now: number, fx: GroupEffect[]): void {
+    const m = this.members.find((x) => x.inflight?.callId === r.callId);
+    if (!m) return; // cancelled or unknown: stale
+    const action = m.inflight!.action;
+    m.inflight = undefined;
+    const v = judge(action, r.outcome);
+    const id = m.spec.id;
+    if (v.ok) {
+      switch (action) {
+        case 'probe':
+          m.role = v.running ? 'started' : 'stopped';
+          m.degraded = v.degraded;
+          m.nextMonitorAt = now;
+          fx.push(this.log('info', `${this.spec.id}: probe: ${id} is ${v.running ? 'running' : 'stopped'}`));
+          break;
+        case 'start':
+          m.role = 'started';
+          m.degraded = v.degraded;
+          // The recurring monitor starts right after a start, as Pacemaker schedules it.
+          m.nextMonitorAt = now;
+          fx.push(this.log('info', `${this.spec.id}: ${id} started (${r.execMs} ms)`));
+          break;
+        case 'stop':
+          m.role = 'stopped';
+          m.restartPending = false;
+          m.degraded = false;
+          fx.push(this.log('info', `${this.spec.id}: ${id} stopped (${r.execMs} ms)`));
+          break;
+        case 'monitor':
+          if (v.degraded !== m.degraded) fx.push(this.log('warning', `${this.spec.id}: ${id} is ${v.degraded ? 'degraded' : 'no longer degraded'}`));
+          m.degraded = v.degraded;
+          m.nextMonitorAt = now + m.spec.monitor!.intervalMs;
+          break;
+      }
+      return;
+    }
+
+    // A failure: record it (crm_mon's Failed Resource Actions), then act on the operation's on-fail.
+    const op: ActionName = action === 'probe' ? 'monitor' : action;
+    const intervalMs = action === 'monitor' ? m.spec.monitor!.intervalMs : 0;
+    const timeoutMs = action === 'probe' ? m.spec.probeTimeoutMs : action === 'monitor' ? m.spec.monitor!.timeoutMs : m.spec[action].timeoutMs;
+    const failure: FailedAction = {
+      key: `${id}_${op}_${intervalMs}`, resource: id, action: op, intervalMs, rc: v.rc, text: v.text,
+      status: r.outcome.kind === 'exited' ? 'complete' : r.outcome.kind === 'timeout' ? 'Timed Out' : r.outcome.kind === 'signal' ? 'killed' : 'not executed',
+      exitReason: r.exitReason, output: r.output, at: r.at, execMs: r.execMs, timeoutMs, severity: v.severity,
+    };
+    m.lastFailure = failure;
+    m.lastFailureAt = now;
+    const why = r.exitReason ? `: ${r.exitReason}` : '';
+    fx.push(this.log('error', `${this.spec.id}: ${failure.key}: ${v.text}${r.outcome.kind === 'timeout' ? ` after ${timeoutMs} ms` : ''}${why}`));
+
+    const onFail: OnFail = action === 'probe' ? 'restart' : action === 'monitor' ? m.spec.monitor!.onFail : m.spec[action].onFail;
+    const hard = v.severity !== 'soft';
+    switch (action) {
+      case 'probe':
+        m.failcount = Math.min(INFINITY, m.failcount + 1);
+        if (r.outcome.kind === 'exited' && r.outcome.rc === OCF.ERR_INSTALLED) {
+          // Pacemaker: a probe saying "not installed" means stopped here and cannot run here.
+          m.role = 'stopped';
+          m.banned = `probe: ${v.text}${why}`;
+        } else {
+          m.role = 'failed';
+          if (hard) m.banned = `probe: ${v.text}${why}`;
+        }
+        return;
+      case 'stop':
+        m.failcount = Math.min(INFINITY, m.failcount + 1);
+        if (onFail === 'ignore') {
+          m.role = 'stopped';
+          m.restartPending = false;
+          return;
+        }
+        // Nothing proves it is down; without fencing the only safe thing is to leave it alone.
+        m.role = 'failed';
+        m.blocked = true;
+        fx.push(this.log('error', `${this.spec.id}: stop of ${id} failed: blocked (no fencing); \`carpool resource cleanup ${id}\` retries`));
+        return;
+      case 'start':
+        if (onFail === 'ignore') {
+          m.role = 'started';
+          m.nextMonitorAt = now;
+          return;
+        }
+        m.role = 'failed';
+        if (onFail === 'block') { m.blocked = true; m.failcount = Math.min(INFINITY, m.failcount + 1); return; }
+        if (onFail === 'stop') { m.held = true; m.failcount = Math.min(INFINITY, m.failcount + 1); return; }
+        // start-failure-is-fatal (Pacemaker's default): failcount INFINITY, the node is out.
+        m.failcount = INFINITY;
+        m.banned = `start failed: ${v.text}${why}`;
+        return;
+      case 'monitor':
+        m.failcount = Math.min(INFINITY, m.failcount + 1);
+        switch (onFail) {
+          case 'ignore':
+            m.nextMonitorAt = now + m.spec.monitor!.intervalMs;
+            return;
+          case 'block':
+            // Left alone as it is (no monitors, no recovery); the members after it keep running.
+            m.blocked = true;
+            return;
+          case 'stop':
+            m.role = 'failed';
+            m.held = true;
+            return;
+          case 'standby':
+            m.role = 'failed';
+            m.banned = `monitor failed (on-fail=standby): ${v.text}${why}`;
+            return;
+          case 'restart':
+            m.role = 'failed';
+            if (hard) m.banned = `monitor: ${v.text}${why}`;
+            else {
+              const t = m.spec.migrationThreshold;
+              fx.push(this.log('warning', t > 0 && m.failcount >= t
+                ? `${this.spec.id}: ${id} reached its migration-threshold (${m.failcount}/${t}): moving the group away`
+                : `${this.spec.id}: recovering ${id} in place (fail-count ${m.failcount}${t > 0 ? `/${t}` : ''})`));
+            }
+            return;
+        }
+    }
+  }
+
+  private expireFailures(now: number, fx: GroupEffect[]): void {
+    for (const m of this.members) {
+      const t = m.spec.failureTimeoutMs;
+      if (t > 0 && m.lastFailureAt !== undefined && now >= m.lastFailureAt + t) {
+        fx.push(this.log('notice', `${this.spec.id}: failures of ${m.spec.id} expired (failure-timeout ${t} ms)`));
+        m.failcount = 0;
+        m.banned = undefined;
+        m.lastFailureAt = undefined;
+      }
+    }
+  }
+
+  private targets(resource: string | undefined): Member[] | undefined {
+    if (resource === undefined || resource === this.spec.id) return this.members;
+    const m = this.members.find((x) => x.spec.id === resource);
+    return m ? [m] : undefined;
+  }
+
+  private handleCleanup(resource: string | undefined, fx: GroupEffect[]): void {
+    const ms = this.targets(resource);
+    if (!ms) return;
+    for (const m of ms) {
+      m.failcount = 0;
+      m.banned = undefined;
+      m.blocked = false;
+      m.held = false;
+      m.lastFailure = undefined;
+      m.lastFailureAt = undefined;
+      // Probe again (Pacemaker's cleanup re-detects the state), unless an action is running.
+      if (!m.inflight) m.role = 'unknown';
+    }
+    this.stuckLogged = undefined;
+    fx.push(this.log('notice', `${this.spec.id}: cleaned up ${ms.map((m) => m.spec.id).join(', ')}`));
+  }
+
+  private handleRestart(resource: string | undefined, fx: GroupEffect[]): void {
+    const ms = this.targets(resource);
+    if (!ms) return;
+    const first = ms[0]!;
+    if (first.role !== 'started') return;
+    first.restartPending = true;
+    fx.push(this.log('notice', `${this.spec.id}: restarting ${resource === undefined || resource === this.spec.id ? 'the group' : first.spec.id}`));
+  }
+
+  private log(level: LogLevel, message: string): GroupEffect {
+    return { type: 'log', level, message };
+  }
+
+  // --- status ----------------------------------------------------------------------------
+
+  /** Does the group hold any member that is not stopped (or not known to be)? */
+  get active(): boolean {
+    return this.members.some((m) => m.role !== 'stopped');
+  }
+
+  hasMember(id: string): boolean {
+    return this.members.some((m) => m.spec.id === id);
+  }
+
+  status(now: number): GroupStatus {
+    const members: MemberStatus[] = this.members.map((m) => {
+      let state: MemberState;
+      const f = m.inflight;
+      if (f?.action === 'start') state = 'Starting';
+      else if (f?.action === 'stop') state = 'Stopping';
+      else if (f?.action === 'probe') state = 'Probing';
+      else if (m.blocked) state = m.role === 'stopped' ? 'Stopped' : 'FAILED';
+      else state = m.role === 'unknown' ? 'Unknown' : m.role === 'stopped' ? 'Stopped' : m.role === 'started' ? 'Started' : 'FAILED';
+      return {
+        id: m.spec.id, agent: m.spec.agent, state, degraded: m.degraded, blocked: m.blocked, held: m.held,
+        pending: f ? `${f.action} (${((now - f.startedAt) / 1000).toFixed(1)}s)` : null,
+        failcount: m.failcount, migrationThreshold: m.spec.migrationThreshold, failureTimeoutMs: m.spec.failureTimeoutMs,
+        lastFailure: m.lastFailure ?? null, monitorIntervalMs: m.spec.monitor?.intervalMs ?? null,
+      };
+    });
+    const reason = this.ineligibleReason();
+    const started = members.filter((m) => m.state === 'Started').length;
+    let state: string;
+    if (members.some((m) => m.blocked)) state = 'Blocked';
+    else if (members.some((m) => m.state === 'Starting')) state = 'Starting';
+    else if (members.some((m) => m.state === 'Stopping')) state = 'Stopping';
+    else if (started === members.length) state = 'Started';
+    else if (started === 0 && members.every((m) => m.state === 'Stopped')) state = 'Stopped';
+    else state = started > 0 ? 'Partially started' : members.some((m) => m.state === 'FAILED') ? 'FAILED' : 'Unknown';
+    return {
+      id: this.spec.id, instance: this.spec.instance, instanceState: this.instanceState, state,
+      eligible: reason === undefined, ineligibleReason: reason ?? null, standby: this.standbyOn, moved: this.moved, members,
+    };
+  }
+}
+
+/** rc of an outcome (for logs outside the machine). */
+export { outcomeRc };

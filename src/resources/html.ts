@@ -1,0 +1,86 @@
+/**
+ * A self-contained HTML status page (`carpool status --output html FILE`), the successor of
+ * Heartbeat's `crm_mon --daemonize --as-html FILE` (seed 002 §5.2.4): nodes, instances,
+ * groups with their resources, failcounts and failed actions with the agent's message. No
+ * scripts, no external assets: inline CSS only, so it can be served from any web server.
+ */
+import type { DaemonStatus, InstanceStatus } from '../daemon/status.js';
+import type { ResourcesStatus } from './core/status.js';
+import { failcountText, memberStateText } from './format.js';
+
+function esc(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+function stateClass(state: string): string {
+  if (/FAILED|Blocked/i.test(state)) return 'bad';
+  if (/^(Started|MASTER)/.test(state)) return 'good';
+  if (/Starting|Stopping|Probing|Partially/.test(state)) return 'busy';
+  return 'idle';
+}
+
+const CSS = `
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#1d2330;background:#f6f7f9}
+h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:22px 0 8px}
+.meta{color:#5b6475;margin-bottom:12px}
+table{border-collapse:collapse;background:#fff;box-shadow:0 1px 2px #0001;margin-bottom:8px;min-width:60%}
+th,td{padding:5px 10px;border-bottom:1px solid #e6e8ec;text-align:left;vertical-align:top}
+th{background:#eef0f4;font-weight:600}
+.good{color:#0a7a2f;font-weight:600}.bad{color:#b3001b;font-weight:700}.busy{color:#a05a00;font-weight:600}.idle{color:#5b6475}
+.group{background:#fff;box-shadow:0 1px 2px #0001;padding:10px 14px;margin-bottom:12px;border-left:4px solid #9aa3b2}
+.group.g-good{border-left-color:#0a7a2f}.group.g-bad{border-left-color:#b3001b}.group.g-busy{border-left-color:#a05a00}
+.group h3{font-size:15px;margin:0 0 6px;color:#1d2330}
+.note{color:#b3001b}
+pre{margin:4px 0 0;padding:6px 8px;background:#1d2330;color:#e8eaf0;font-size:12px;white-space:pre-wrap;max-width:900px}
+code{font-family:ui-monospace,Menlo,Consolas,monospace}
+`;
+
+function instancesTable(insts: readonly InstanceStatus[]): string {
+  const rows = insts.map((i) => `<tr><td>${esc(i.name)}</td><td>${esc(i.protocol)}</td><td>${esc(i.interface)}</td><td>${i.vhid}</td>` +
+    `<td class="${stateClass(i.state)}">${esc(i.state)}${i.linkUp ? '' : ' (no carrier)'}</td><td>${esc(i.master ?? '-')}</td>` +
+    `<td>${esc(i.addresses.join(', '))}${i.holdsAddresses ? ' <b>(held here)</b>' : ''}</td>` +
+    `<td>${i.lastTransition ? esc(`${i.lastTransition.from} → ${i.lastTransition.to} (${i.lastTransition.reason}) at ${i.lastTransition.at}`) : '-'}</td></tr>`);
+  return `<table><tr><th>Instance</th><th>Proto</th><th>Interface</th><th>ID</th><th>State</th><th>Master</th><th>Addresses</th><th>Last change</th></tr>${rows.join('')}</table>`;
+}
+
+function resourcesSection(res: ResourcesStatus): string {
+  const parts: string[] = [];
+  for (const g of res.groups) {
+    const cls = stateClass(g.state === 'Stopped' && !g.eligible ? 'FAILED' : g.state);
+    const notes = [g.moved ? 'moved away by the operator' : '', g.standby ? 'instance in standby for this group' : '',
+      !g.eligible && g.ineligibleReason ? `cannot run here: ${g.ineligibleReason}` : ''].filter(Boolean);
+    const rows = g.members.map((m) => `<tr><td>${esc(m.id)}</td><td><code>${esc(m.agent)}</code></td>` +
+      `<td class="${stateClass(m.state)}">${esc(memberStateText(m))}</td><td${m.failcount > 0 ? ' class="bad"' : ''}>${failcountText(m.failcount)}` +
+      `${m.migrationThreshold ? ` / ${m.migrationThreshold}` : ''}</td><td>${m.lastFailure ? esc(`${m.lastFailure.key} ${m.lastFailure.text}`) : '-'}</td></tr>`);
+    parts.push(`<div class="group g-${cls}"><h3>Resource group <code>${esc(g.id)}</code> — instance <code>${esc(g.instance)}</code> is ` +
+      `${esc(g.instanceState)} here — <span class="${cls}">${esc(g.state)}</span></h3>` +
+      `${notes.map((n) => `<div class="note">${esc(n)}</div>`).join('')}` +
+      `<table><tr><th>Resource</th><th>Agent</th><th>State</th><th>Fail-count / threshold</th><th>Last failure</th></tr>${rows.join('')}</table></div>`);
+  }
+  if (res.failedActions.length) {
+    const rows = res.failedActions.map((f) => `<tr><td><code>${esc(f.key)}</code></td><td>${esc(res.node)}</td><td class="bad">${esc(f.text)}</td>` +
+      `<td>${esc(f.status)}</td><td>${esc(f.exitReason || '-')}${f.output ? `<pre>${esc(f.output.split('\n').slice(-6).join('\n'))}</pre>` : ''}</td>` +
+      `<td>${esc(f.at)}</td><td>${f.execMs} ms${f.status === 'Timed Out' ? ` (timeout ${f.timeoutMs} ms)` : ''}</td></tr>`);
+    parts.push(`<h2>Failed resource actions</h2><table><tr><th>Operation</th><th>Node</th><th>Result</th><th>Status</th><th>Exit reason / agent output</th><th>When</th><th>Took</th></tr>${rows.join('')}</table>`);
+  }
+  return parts.join('\n');
+}
+
+/** The whole page for one or more daemons (one per node or per `carpool ucarp`). */
+export function renderStatusHtml(daemons: readonly DaemonStatus[], generatedAt = new Date(), refreshSeconds?: number): string {
+  const body = daemons.map((d) => {
+    const res = d.resources as ResourcesStatus | undefined;
+    const node = res?.node ?? `pid ${d.pid}`;
+    return `<section><h2>Node ${esc(node)}</h2><div class="meta">carpool ${esc(d.version)} (${esc(d.mode)}), pid ${d.pid}, up ${Math.round(d.uptimeSeconds)} s, config <code>${esc(d.config)}</code></div>` +
+      `${d.instances.length ? instancesTable(d.instances) : '<p>No instances.</p>'}` +
+      `${res ? `<h2>Resources</h2>${resourcesSection(res)}` : ''}</section>`;
+  }).join('\n');
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>carpool status</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">${refreshSeconds ? `<meta http-equiv="refresh" content="${refreshSeconds}">` : ''}
+<style>${CSS}</style></head>
+<body><h1>carpool cluster status</h1><div class="meta">Last updated ${esc(generatedAt.toISOString())}</div>
+${body || '<p>No daemon answered.</p>'}
+</body></html>
+`;
+}

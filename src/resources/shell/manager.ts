@@ -1,0 +1,300 @@
+/**
+ * The ResourceManager: the shell around the group machines. It owns one timer per group,
+ * runs agent actions asynchronously (never blocking the event loop, so adverts keep flowing
+ * while an agent hangs), feeds results and instance transitions back in, and asks the
+ * failover instances for standby when a group cannot run here.
+ *
+ * Wiring (src/daemon/daemon.ts): construct it with the validated `resources` config and a
+ * `setStandby(instance, on, reason)` callback, call `start()`, feed every instance transition
+ * to `instanceChanged()`, answer `resource.*` control commands with `command()`/`list()`/
+ * `status()`, and `await shutdown()` before the instances bow out on exit.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Resource, ResourcesConfig } from '../../config/model.js';
+import { CarpoolError } from '../../lib/errors.js';
+import { GroupMachine, type GroupEffect, type GroupInput, type GroupSpec, type LogLevel } from '../core/machine.js';
+import { INFINITY, type FailedAction, type ResourcesStatus } from '../core/status.js';
+import { DEFAULT_OP_TIMEOUT_MS } from '../../config/resources-yaml.js';
+import { formatDuration } from '../core/duration.js';
+import { AgentRunner, agentLabel, type AgentResult } from './agents.js';
+
+export interface ResourceManagerDeps {
+  readonly config: ResourcesConfig;
+  readonly log: { log(level: LogLevel, text: string): void };
+  /** Monotonic clock in ms. */
+  readonly now: () => number;
+  /** Put an instance in standby (never take over, hand over at once) or lift it. */
+  readonly setStandby: (instance: string, on: boolean, reason: string) => void;
+  readonly runner?: AgentRunner;
+  /** File that keeps operator moves across daemon restarts (failcounts are transient, as in Pacemaker). */
+  readonly stateFile?: string;
+}
+
+/** One configured resource as `carpool resource list` shows it. */
+export interface ResourceListEntry {
+  readonly id: string;
+  readonly agent: string;
+  readonly group: string;
+  readonly instance: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly ops: readonly string[];
+  readonly migrationThreshold: number;
+  readonly failureTimeoutMs: number;
+}
+
+export type ResourceCommand = 'cleanup' | 'move' | 'clear' | 'restart';
+
+interface GroupRuntime {
+  readonly machine: GroupMachine;
+  timer: NodeJS.Timeout | undefined;
+  armedFor: number | undefined;
+  readonly running: Map<number, AbortController>;
+  readonly queue: GroupInput[];
+  stepping: boolean;
+  stopped: (() => void) | undefined;
+  isStopped: boolean;
+}
+
+interface StateFile {
+  readonly moved: readonly string[];
+}
+
+export class ResourceManager {
+  private readonly groups = new Map<string, GroupRuntime>();
+  private readonly resources = new Map<string, Resource>();
+  private readonly groupOf = new Map<string, string>();
+  private readonly runner: AgentRunner;
+  /** Groups that want their instance in standby, per instance. */
+  private readonly standbyWanted = new Map<string, Set<string>>();
+  private started = false;
+
+  constructor(private readonly deps: ResourceManagerDeps) {
+    this.runner = deps.runner ?? new AgentRunner();
+    for (const r of deps.config.resources) this.resources.set(r.id, r);
+    const moved = new Set(this.readState().moved);
+    for (const g of deps.config.groups) {
+      const spec: GroupSpec = {
+        id: g.id, instance: g.instance,
+        members: g.members.map((id) => {
+          const r = this.resources.get(id)!;
+          this.groupOf.set(id, g.id);
+          return {
+            id, agent: agentLabel(r.agent), start: r.start, stop: r.stop, ...(r.monitor ? { monitor: r.monitor } : {}),
+            probeTimeoutMs: r.monitor?.timeoutMs ?? DEFAULT_OP_TIMEOUT_MS, migrationThreshold: r.migrationThreshold, failureTimeoutMs: r.failureTimeoutMs,
+          };
+        }),
+      };
+      this.groups.set(g.id, {
+        machine: new GroupMachine(spec, { moved: moved.has(g.id) }), timer: undefined, armedFor: undefined, running: new Map(),
+        queue: [], stepping: false, stopped: undefined, isStopped: false,
+      });
+    }
+  }
+
+  get node(): string {
+    return this.runner.host.node;
+  }
+
+  /** Begin: probe every resource (in parallel) to learn what runs here. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    for (const [id, g] of this.groups) this.apply(id, g, g.machine.begin(this.deps.now()));
+  }
+
+  /** Every transition of every instance (groups bound to others ignore it). */
+  instanceChanged(instance: string, state: string): void {
+    for (const [id, g] of this.groups) if (g.machine.spec.instance === instance) this.input(id, { type: 'instance', state });
+  }
+
+  /** The group of a group or resource id; throws NO_SUCH_RESOURCE with the known ids. */
+  private resolve(target: string | undefined, cmd: string): { group: string; resource?: string } {
+    if (target === undefined) {
+      if (this.groups.size === 1) return { group: [...this.groups.keys()][0]! };
+      throw new CarpoolError('RESOURCE_TARGET_NEEDED', `resource ${cmd} needs a group or resource id`, `known groups: ${[...this.groups.keys()].join(', ')}`);
+    }
+    if (this.groups.has(target)) return { group: target };
+    const g = this.groupOf.get(target);
+    if (g !== undefined) return { group: g, resource: target };
+    throw new CarpoolError('NO_SUCH_RESOURCE', `no group or resource named '${target}'`,
+      `known: ${[...this.groups.keys(), ...this.resources.keys()].join(', ')}`);
+  }
+
+  /**
+   * Operator commands. `move` and `clear` act on the whole group (a group runs in one place);
+   * `cleanup` without a target cleans every group; `restart` restarts a member (and those
+   * after it) or the whole group in place.
+   */
+  command(cmd: ResourceCommand, target?: string): ResourcesStatus {
+    if (cmd === 'cleanup' && target === undefined) {
+      for (const id of this.groups.keys()) this.input(id, { type: 'cleanup' });
+      return this.status();
+    }
+    const { group, resource } = this.resolve(target, cmd);
+    const g = this.groups.get(group)!;
+    switch (cmd) {
+      case 'cleanup': this.input(group, { type: 'cleanup', ...(resource ? { resource } : {}) }); break;
+      case 'restart': {
+        const st = g.machine.status(this.deps.now());
+        const m = resource ? st.members.find((x) => x.id === resource) : st.members[0];
+        if (m?.state !== 'Started') {
+          throw new CarpoolError('RESOURCE_NOT_RUNNING', `${resource ?? group} is not running here (${m?.state ?? st.state})`,
+            'restart acts where the group runs: ask the node that is master of its instance');
+        }
+        this.input(group, { type: 'restart', ...(resource ? { resource } : {}) });
+        break;
+      }
+      case 'move':
+      case 'clear':
+        this.input(group, { type: cmd });
+        this.saveState();
+        break;
+    }
+    return this.status();
+  }
+
+  list(): ResourceListEntry[] {
+    return this.deps.config.groups.flatMap((g) => g.members.map((id) => {
+      const r = this.resources.get(id)!;
+      const ops = [`start timeout=${formatDuration(r.start.timeoutMs)} on-fail=${r.start.onFail}`, `stop timeout=${formatDuration(r.stop.timeoutMs)} on-fail=${r.stop.onFail}`];
+      if (r.monitor) ops.push(`monitor interval=${formatDuration(r.monitor.intervalMs)} timeout=${formatDuration(r.monitor.timeoutMs)} on-fail=${r.monitor.onFail}`);
+      return { id, agent: agentLabel(r.agent), group: g.id, instance: g.instance, params: r.params, ops, migrationThreshold: r.migrationThreshold, failureTimeoutMs: r.failureTimeoutMs };
+    }));
+  }
+
+  status(): ResourcesStatus {
+    const now = this.deps.now();
+    const groups = [...this.groups.values()].map((g) => g.machine.status(now));
+    const failedActions: FailedAction[] = groups.flatMap((g) => g.members.flatMap((m) => (m.lastFailure ? [m.lastFailure] : [])))
+      .sort((a, b) => b.at.localeCompare(a.at));
+    return { node: this.node, groups, failedActions };
+  }
+
+  /** Stop every group (reverse order within each), bounded by the stop timeouts. Idempotent. */
+  async shutdown(): Promise<void> {
+    const waits: Promise<void>[] = [];
+    let bound = 0;
+    for (const [id, g] of this.groups) {
+      bound = Math.max(bound, g.machine.spec.members.reduce((s, m) => s + m.stop.timeoutMs + m.start.timeoutMs, 0));
+      if (g.isStopped) continue;
+      waits.push(new Promise<void>((resolve) => { g.stopped = resolve; }));
+      this.input(id, { type: 'shutdown' });
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), bound + 5000); });
+    const done = await Promise.race([Promise.all(waits).then(() => 'done' as const), limit]);
+    clearTimeout(timer);
+    if (done === 'timeout') this.deps.log.log('error', 'resources: stopping took longer than the stop timeouts allow; exiting anyway');
+    for (const g of this.groups.values()) {
+      if (g.timer) clearTimeout(g.timer);
+      g.timer = undefined;
+      for (const ac of g.running.values()) ac.abort();
+    }
+  }
+
+  // --- the loop ----------------------------------------------------------------------------
+
+  private input(id: string, inp: GroupInput): void {
+    const g = this.groups.get(id)!;
+    g.queue.push(inp);
+    if (g.stepping) return;
+    g.stepping = true;
+    try {
+      let next: GroupInput | undefined;
+      while ((next = g.queue.shift())) this.apply(id, g, g.machine.step(next, this.deps.now()));
+    } finally {
+      g.stepping = false;
+    }
+    this.rearm(id, g);
+  }
+
+  private apply(id: string, g: GroupRuntime, fx: GroupEffect[]): void {
+    for (const e of fx) {
+      switch (e.type) {
+        case 'run': this.runAction(id, g, e.call); break;
+        case 'cancel': {
+          g.running.get(e.callId)?.abort();
+          g.running.delete(e.callId);
+          break;
+        }
+        case 'standby': this.standby(id, g.machine.spec.instance, e.on, e.reason); break;
+        case 'log': this.deps.log.log(e.level, `resources: ${e.message}`); break;
+        case 'stopped':
+          g.isStopped = true;
+          g.stopped?.();
+          break;
+      }
+    }
+    this.rearm(id, g);
+  }
+
+  private runAction(id: string, g: GroupRuntime, call: Extract<GroupEffect, { type: 'run' }>['call']): void {
+    const r = this.resources.get(call.resource)!;
+    const ac = new AbortController();
+    g.running.set(call.callId, ac);
+    const feed = (res: AgentResult) => {
+      if (!g.running.delete(call.callId)) return; // cancelled
+      this.input(id, {
+        type: 'result', callId: call.callId, outcome: res.outcome, exitReason: res.exitReason, output: res.output,
+        execMs: res.execMs, at: new Date().toISOString(),
+      });
+    };
+    this.runner.run(r, { action: call.action, intervalMs: call.intervalMs, timeoutMs: call.timeoutMs, ...(call.checkLevel !== undefined ? { checkLevel: call.checkLevel } : {}) }, ac.signal)
+      .then(feed, (err: unknown) => {
+        // A bug in the runner must not take the daemon down: it is a failed action like any other.
+        this.deps.log.log('error', `resources: internal error running ${call.action} of ${call.resource}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+        feed({ outcome: { kind: 'exited', rc: 1 }, exitReason: `internal error: ${err instanceof Error ? err.message : String(err)}`, output: '', stdout: '', execMs: 0 });
+      });
+  }
+
+  private standby(group: string, instance: string, on: boolean, reason: string): void {
+    let set = this.standbyWanted.get(instance);
+    if (!set) this.standbyWanted.set(instance, (set = new Set()));
+    const before = set.size > 0;
+    if (on) set.add(group); else set.delete(group);
+    const after = set.size > 0;
+    if (before !== after) this.deps.setStandby(instance, after, reason);
+  }
+
+  private rearm(id: string, g: GroupRuntime): void {
+    const d = g.machine.nextDeadline();
+    if (d === g.armedFor && g.timer) return;
+    if (g.timer) clearTimeout(g.timer);
+    g.timer = undefined;
+    g.armedFor = d;
+    if (d === undefined || g.isStopped) return;
+    g.timer = setTimeout(() => {
+      g.timer = undefined;
+      g.armedFor = undefined;
+      this.input(id, { type: 'tick' });
+    }, Math.max(0, d - this.deps.now()));
+  }
+
+  // --- persisted moves -----------------------------------------------------------------------
+
+  private readState(): StateFile {
+    if (!this.deps.stateFile) return { moved: [] };
+    try {
+      const st = JSON.parse(readFileSync(this.deps.stateFile, 'utf8')) as Partial<StateFile>;
+      return { moved: Array.isArray(st.moved) ? st.moved.filter((x): x is string => typeof x === 'string') : [] };
+    } catch {
+      return { moved: [] };
+    }
+  }
+
+  private saveState(): void {
+    const file = this.deps.stateFile;
+    if (!file) return;
+    const moved = [...this.groups].filter(([, g]) => g.machine.isMoved).map(([id]) => id);
+    try {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      writeFileSync(`${file}.tmp`, JSON.stringify({ moved } satisfies StateFile) + '\n', { mode: 0o600 });
+      renameSync(`${file}.tmp`, file);
+    } catch (err) {
+      this.deps.log.log('warning', `resources: cannot record moves in ${file}: ${(err as Error).message}`);
+    }
+  }
+}
+
+export { INFINITY };

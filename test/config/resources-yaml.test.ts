@@ -1,0 +1,130 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseCarpoolYaml } from '../../src/config/yaml.js';
+import { loadConfigFile } from '../../src/config/load.js';
+import { ConfigError } from '../../src/lib/errors.js';
+import type { ConfigDiagnostic } from '../../src/config/yaml.js';
+
+const INSTANCES = `instances:
+  - name: web
+    interface: eth0
+    vhid: 1
+    password: secret
+    addresses: [10.0.0.100/24]
+`;
+
+function errors(text: string): ConfigDiagnostic[] {
+  try {
+    parseCarpoolYaml(text, { file: 'c.yaml' });
+  } catch (err) {
+    if (err instanceof ConfigError) return err.diagnostics as ConfigDiagnostic[];
+    throw err;
+  }
+  return [];
+}
+
+describe('resources: and groups: in carpool.yaml', () => {
+  it('reads resources, operations, group defaults and keeps the group order', () => {
+    const { config } = parseCarpoolYaml(`${INSTANCES}
+resources:
+  - id: web-ip
+    agent: ocf:heartbeat:IPaddr2
+    params: { ip: 10.0.0.101, cidr_netmask: 24, lvs_support: false }
+    op:
+      monitor: { interval: 10s, timeout: 20s, on_fail: restart }
+      start: { timeout: 30 }
+  - id: site
+    agent: builtin:http
+    params: { url: "http://10.0.0.101/", status: 200-299 }
+    op: { monitor: { interval: 2s, on_fail: move, check_level: 10 }, stop: { on_fail: ignore } }
+    migration_threshold: INFINITY
+  - id: mail
+    agent: lsb:postfix
+groups:
+  - id: www
+    instance: web
+    resources: [web-ip, site, mail]
+    migration_threshold: 3
+    failure_timeout: 5m
+`, { file: 'c.yaml' });
+    const rs = config.resources!;
+    expect(rs.groups).toEqual([{ id: 'www', instance: 'web', members: ['web-ip', 'site', 'mail'] }]);
+    const [ip, site, mail] = rs.resources;
+    expect(ip).toMatchObject({
+      id: 'web-ip', agent: { class: 'ocf', provider: 'heartbeat', type: 'IPaddr2' },
+      params: { ip: '10.0.0.101', cidr_netmask: '24', lvs_support: 'false' }, env: {},
+      start: { timeoutMs: 30_000, onFail: 'restart' }, stop: { timeoutMs: 20_000, onFail: 'block' },
+      monitor: { intervalMs: 10_000, timeoutMs: 20_000, onFail: 'restart' },
+      migrationThreshold: 3, failureTimeoutMs: 300_000, origin: { file: 'c.yaml', line: 9, column: 5 },
+    });
+    expect(site).toMatchObject({ agent: { class: 'builtin', type: 'http' }, monitor: { intervalMs: 2000, onFail: 'standby', checkLevel: 10 },
+      stop: { onFail: 'ignore' }, migrationThreshold: 0, failureTimeoutMs: 300_000 });
+    expect(mail).toMatchObject({ agent: { class: 'lsb', type: 'postfix' } });
+    expect(mail!.monitor).toBeUndefined();
+  });
+
+  it('reports every problem with its line', () => {
+    const d = errors(`${INSTANCES}
+resources:
+  - id: a
+    agent: IPaddr2
+  - id: b
+    agent: builtin:address
+    params: { dev: eth0 }
+    op: { stop: { on_fail: restart }, monitor: { timeout: 5s } }
+  - id: c
+    agent: lsb:postfix
+    params: { x: 1 }
+  - id: lonely
+    agent: builtin:tcp
+    params: { host: 127.0.0.1, port: 99999 }
+  - id: a
+    agent: ocf:heartbeat:Dummy
+groups:
+  - id: g
+    instance: nosuch
+    resources: [b, c, zzz, b]
+`);
+    expect(d.map((x) => [x.line, x.code])).toEqual([
+      [10, 'INVALID_AGENT'], [13, 'MISSING_KEY'], [14, 'INVALID_VALUE'], [14, 'MISSING_KEY'], [17, 'INVALID_VALUE'],
+      [20, 'INVALID_VALUE'], [21, 'DUPLICATE_NAME'], [21, 'UNGROUPED_RESOURCE'], [25, 'UNKNOWN_INSTANCE'],
+      [26, 'UNKNOWN_RESOURCE'], [26, 'RESOURCE_IN_TWO_GROUPS'],
+    ]);
+    expect(d[0]!.message).toBe("agent in resource 'a': 'IPaddr2' names no class — did you mean 'ocf:heartbeat:IPaddr2' or 'lsb:IPaddr2'?");
+    expect(d.find((x) => x.code === 'UNKNOWN_INSTANCE')!.expected).toBe('one of web');
+  });
+
+  it('rejects a missing required agent parameter at load, using the agent\'s own meta-data', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'carpool-cfg-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'c.yaml');
+    writeFileSync(file, `${INSTANCES}
+resources:
+  - id: vip2
+    agent: ocf:heartbeat:IPaddr2
+    params: { cidr_netmask: 24, nic: eth0, cidr_netmak: 24 }
+  - id: custom
+    agent: ocf:myResources:GentooService
+    params: { service: postfix }
+groups:
+  - { id: g, instance: web, resources: [vip2, custom] }
+`, { mode: 0o600 });
+    const warnings: ConfigDiagnostic[] = [];
+    let err: unknown;
+    try {
+      loadConfigFile(file, { onWarning: (w) => warnings.push(w) });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const diag = (err as ConfigError).diagnostics;
+    expect(diag).toHaveLength(1);
+    expect(diag[0]).toMatchObject({ line: 9, code: 'AGENT_PARAM_MISSING', severity: 'error' });
+    expect(diag[0]!.message).toMatch(/^resource 'vip2': ocf:heartbeat:IPaddr2 requires parameter 'ip' \(.+\), according to its meta-data$/);
+    expect(warnings.map((w) => [w.line, w.code])).toEqual([[9, 'AGENT_PARAM_UNKNOWN'], [12, 'AGENT_NOT_FOUND']]);
+    expect(warnings[0]!.message).toContain("did you mean 'cidr_netmask'?");
+    expect(warnings[1]!.message).toContain("'myResources' is a custom provider: install its agent in that directory");
+  });
+});
