@@ -22,9 +22,10 @@ function sysctl(path: string, value: string, log: Logger): void {
 }
 
 /**
- * Create (or adopt) the macvlan and set the ARP sysctls keepalived sets: on the parent,
- * answer ARP only for addresses of the receiving interface, so the VIP is answered with
- * the virtual MAC alone.
+ * Create (or adopt) the macvlan and set the ARP sysctls so that clients only ever learn
+ * the virtual MAC for the VIP: the parent answers ARP only for its own addresses
+ * (arp_ignore=1) and, when it asks itself (replies to clients leave through the parent,
+ * whose route comes first), names its own address as sender, not the VIP (arp_announce=2).
  */
 export async function createVmac(name: string, parent: string, family: 4 | 6, vrid: number, log: Logger): Promise<void> {
   const mac = vmacAddress(family, vrid);
@@ -36,6 +37,7 @@ export async function createVmac(name: string, parent: string, family: 4 | 6, vr
   }
   if (family === 4) {
     sysctl(`/proc/sys/net/ipv4/conf/${parent}/arp_ignore`, '1', log);
+    sysctl(`/proc/sys/net/ipv4/conf/${parent}/arp_announce`, '2', log);
     sysctl(`/proc/sys/net/ipv4/conf/${name}/arp_ignore`, '1', log);
     sysctl(`/proc/sys/net/ipv4/conf/${name}/accept_local`, '1', log);
     sysctl(`/proc/sys/net/ipv4/conf/${name}/rp_filter`, '0', log);
