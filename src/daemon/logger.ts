@@ -8,7 +8,7 @@
  * an advert (lines are dropped and counted instead). Repeated identical errors are
  * rate-limited.
  */
-import type { LogLevel } from '../election/carp.js';
+import type { LogLevel } from '../lib/log-level.js';
 
 export type { LogLevel };
 

@@ -15,6 +15,9 @@
  */
 import { BOW_OUT, encodeAdvert, intervalMicros, type CarpAdvert, counterValue } from '../protocol/carp/packet.js';
 import type { CarpAuthenticator } from '../protocol/carp/hmac.js';
+import type { LogLevel } from '../lib/log-level.js';
+
+export type { LogLevel };
 
 export type CarpState = 'INIT' | 'BACKUP' | 'MASTER';
 
@@ -58,7 +61,6 @@ export type CarpInput =
    */
   | { readonly type: 'standby'; readonly on: boolean; readonly reason: string };
 
-export type LogLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error';
 
 export type CarpEffect =
   | { readonly type: 'send'; readonly payload: Uint8Array }

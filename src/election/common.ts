@@ -1,12 +1,11 @@
 /**
  * What the election machines share: log levels, the drop-verdict type and its counters,
- * the transition record. CARP keeps its own copies for now (src/election/carp.ts is
- * switched over separately); the types are structurally identical, so either can be used.
+ * the transition record.
  */
 export type { Verdict } from '../protocol/verdict.js';
 export { countDrop, dropCounters } from '../protocol/verdict.js';
 
-export type LogLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error';
+export type { LogLevel } from '../lib/log-level.js';
 
 /** The last state change of a machine, for status output. */
 export interface TransitionRecord<S extends string> {

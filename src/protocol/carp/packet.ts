@@ -6,6 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { checksumOk, internetChecksum } from '../checksum.js';
 import { CARP_DIGEST_LEN, type CarpAuthenticator } from './hmac.js';
+import type { Verdict } from '../verdict.js';
 
 export const CARP_HEADER_LEN = 36;
 export const CARP_VERSION = 2;
@@ -96,7 +97,7 @@ export type CarpDropReason =
 
 export const CARP_DROP_REASONS: readonly CarpDropReason[] = ['ttl', 'length', 'checksum', 'version', 'vhid', 'destination', 'digest'];
 
-export type Verdict<T, R> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: R };
+export type { Verdict } from '../verdict.js';
 
 /**
  * Steps of the ladder that need no instance: TTL, length, checksum, version. The caller

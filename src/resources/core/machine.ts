@@ -16,6 +16,7 @@
 import type { OnFail } from '../../config/model.js';
 import { OCF, judge, outcomeRc, type AgentOutcome, type JudgedAction } from './ocf.js';
 import { INFINITY, type FailedAction, type GroupStatus, type MemberState, type MemberStatus } from './status.js';
+import type { LogLevel } from '../../lib/log-level.js';
 
 export interface OperationSpec {
   readonly timeoutMs: number;
@@ -76,7 +77,7 @@ export type GroupInput =
   /** The daemon is exiting: stop everything in reverse order, then emit `stopped`. */
   | { readonly type: 'shutdown' };
 
-export type LogLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error';
+export type { LogLevel };
 
 export type GroupEffect =
   | { readonly type: 'run'; readonly call: ActionCall }
