@@ -66,6 +66,16 @@ function ago(iso: string, now: Date): string {
   return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.floor(s / 60)}m${s % 60}s ago` : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m ago`;
 }
 
+/** CARP: advbase/advskew (effective skew when demoted); VRRP: priority (effective/base when tracking moved it). */
+function preference(i: InstanceStatus): string {
+  const p = i.priority;
+  if (i.protocol === 'carp') {
+    const skew = p.advskewEffective !== undefined && p.advskewEffective !== p.advskew ? `${String(p.advskewEffective)}!` : String(p.advskew);
+    return `${String(p.advbase)}/${skew}`;
+  }
+  return p.effective !== p.base ? `${String(p.effective)}/${String(p.base)}` : String(p.base);
+}
+
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
@@ -79,11 +89,12 @@ export function formatStatus(st: DaemonStatus, now = new Date()): string {
     lines.push('  no instances');
     return lines.join('\n');
   }
-  const rows = [['INSTANCE', 'PROTO', 'IFACE', 'ID', 'STATE', 'MASTER', 'ADDRESSES', 'LAST CHANGE']];
+  const rows = [['INSTANCE', 'PROTO', 'IFACE', 'ID', 'PRIO', 'STATE', 'MASTER', 'ADDRESSES', 'LAST CHANGE']];
   for (const i of st.instances) {
-    const state = i.linkUp ? i.state : `${i.state} (no carrier)`;
+    const flags = [i.linkUp ? '' : 'no carrier', i.priority.standby ? 'standby' : '', i.priority.demoted ? 'demoted' : ''].filter(Boolean);
+    const state = flags.length ? `${i.state} (${flags.join(', ')})` : i.state;
     const last = i.lastTransition ? `${i.lastTransition.from} -> ${i.lastTransition.to} (${i.lastTransition.reason}) ${ago(i.lastTransition.at, now)}` : '-';
-    rows.push([i.name, i.protocol, i.interface, String(i.vhid), state, i.master ?? '-', i.addresses.join(',') + (i.holdsAddresses ? ' *' : ''), last]);
+    rows.push([i.name, i.protocol, i.interface, String(i.vhid), preference(i), state, i.master ?? '-', i.addresses.join(',') + (i.holdsAddresses ? ' *' : ''), last]);
   }
   lines.push(...table(rows).map((l) => `  ${l}`));
   const drops = st.instances.filter((i) => Object.values(i.counters.drops).some((n) => n > 0) || i.counters.sendErrors > 0);
@@ -98,6 +109,8 @@ export function formatStatus(st: DaemonStatus, now = new Date()): string {
   }
   lines.push(`  adverts sent/received: ${st.instances.map((i) => `${i.name} ${i.counters.advertsSent}/${i.counters.advertsReceived}`).join(', ')}`);
   lines.push('  (* = this host holds the addresses)');
+  const groups = (st.syncGroups ?? []) as { name: string; state: string; members: { name: string; state: string }[] }[];
+  for (const g of groups) lines.push(`  sync group ${g.name}: ${g.state} (${g.members.map((m) => `${m.name} ${m.state}`).join(', ')})`);
   const res = st.resources as ResourcesStatus | undefined;
   if (res) lines.push(...formatResources(res).map((l) => `  ${l}`));
   return lines.join('\n');

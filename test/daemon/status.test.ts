@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { formatStatus, type DaemonStatus, type InstanceStatus } from '../../src/daemon/status.js';
+
+const base = (over: Partial<InstanceStatus>): InstanceStatus => ({
+  name: 'web', protocol: 'carp', interface: 'eth0', vhid: 1, state: 'MASTER', master: 'self', source: '10.0.0.1',
+  addresses: ['10.0.0.100/24'], holdsAddresses: true, linkUp: true,
+  priority: { advbase: 1, advskew: 0, advskewEffective: 0, preempt: true, demoted: false, standby: false },
+  lastTransition: { from: 'BACKUP', to: 'MASTER', reason: 'master-down timeout', at: '2026-11-23T10:00:00.000Z' },
+  transitions: 2, counters: { advertsSent: 71, advertsReceived: 0, sendErrors: 0, drops: { digest: 12, ttl: 0 } }, ...over,
+});
+
+describe('formatStatus', () => {
+  it('shows state, preference, master, held addresses, drops and the last transition', () => {
+    const st: DaemonStatus = {
+      version: '0.1.0', pid: 42, mode: 'run', config: '/etc/carpool.yaml', startedAt: '2026-11-23T09:59:00.000Z', uptimeSeconds: 73,
+      instances: [
+        base({}),
+        base({ name: 'VI_1', protocol: 'vrrp', vhid: 51, state: 'BACKUP', master: '10.0.0.2', holdsAddresses: false,
+          priority: { base: 150, effective: 130, version: 2, preempt: true, standby: true }, counters: { advertsSent: 0, advertsReceived: 9, sendErrors: 0, drops: { 'auth-pass': 3 } } }),
+      ],
+      interfaces: [{ name: 'eth0', up: true, drops: { vhid: 4 } }],
+    };
+    const out = formatStatus(st, new Date('2026-11-23T10:01:10.000Z'));
+    expect(out).toContain('carpool 0.1.0 (run) pid 42, up 73s, config /etc/carpool.yaml');
+    expect(out).toMatch(/web\s+carp\s+eth0\s+1\s+1\/0\s+MASTER\s+self\s+10\.0\.0\.100\/24 \*\s+BACKUP -> MASTER \(master-down timeout\) 1m10s ago/);
+    expect(out).toMatch(/VI_1\s+vrrp\s+eth0\s+51\s+130\/150\s+BACKUP \(standby\)\s+10\.0\.0\.2\s+10\.0\.0\.100\/24\s/);
+    expect(out).toContain('web: dropped digest=12');
+    expect(out).toContain('VI_1: dropped auth-pass=3');
+    expect(out).toContain('eth0: dropped (no instance) vhid=4');
+  });
+});
