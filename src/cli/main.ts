@@ -23,18 +23,28 @@ import type { ResourceListEntry } from '../resources/shell/manager.js';
 import { formatDuration } from '../resources/core/duration.js';
 import { ucarpCommand } from './ucarp-cmd.js';
 import { Prober, summarize } from '../lab/probe.js';
+import { addLabCommands } from './lab-cmd.js';
 
 async function probeCommand(target: string, ifname: string, intervalMs: number, events: boolean): Promise<number> {
-  let up: boolean | undefined;
-  const prober = new Prober({ target, ifname, intervalMs, lossAfterMs: 500, onResult: (r, ok) => {
-    if (events && ok !== up) process.stdout.write(JSON.stringify({ event: ok ? 'ok' : 'lost', seq: r.seq, at: r.sentAt }) + '\n');
-    up = ok;
-  } });
+  // Event lines (with --events): "lost" when the first probe of a gap is declared lost,
+  // "recovered" (lost probes, outage ms) on the first answer after a gap, "stats" twice a second.
+  const out = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + '\n');
+  let down = false;
+  const prober = new Prober({
+    target, ifname, intervalMs, lossAfterMs: Math.max(50, 5 * intervalMs),
+    onResult: (r, ok) => {
+      if (!ok && !down && events) out({ event: 'lost', seq: r.seq, at: r.sentAt });
+      down = !ok;
+    },
+    onRecovered: (g) => { down = false; if (events) out({ event: 'recovered', ...g }); },
+  });
   prober.start();
-  process.stdout.write(JSON.stringify({ event: 'started', target, intervalMs }) + '\n');
+  out({ event: 'started', target, intervalMs });
+  const stats = events ? setInterval(() => out({ event: 'stats', ...prober.counts() }), 500) : undefined;
   await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+  if (stats) clearInterval(stats);
   const records = prober.stop();
-  process.stdout.write(JSON.stringify({ event: 'summary', ...summarize(records, intervalMs) }) + '\n');
+  out({ event: 'summary', ...summarize(records, intervalMs) });
   return 0;
 }
 
@@ -218,12 +228,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
 
   program.command('demote')
-    .description('planned switchover: the master hands the addresses to a backup without losing packets')
+    .description('planned switchover: the master hands the addresses to a backup without losing packets.\n' +
+      'CARP: the instance stays demoted (advertises advskew 240, so the others win) until `carpool demote --clear`.\n' +
+      'VRRP: the instance steps down and does not preempt the new master.')
     .argument('[instance]', 'instance name (optional when the daemon has one)')
     .option('-s, --socket <path>', 'control socket', join(RUN_DIR, 'carpool.sock'))
-    .action(async (instance: string | undefined, o: { socket: string }) => {
+    .option('--clear', 'CARP: lift the demotion (the instance competes with its own advskew again)')
+    .action(async (instance: string | undefined, o: { socket: string; clear?: boolean }) => {
       try {
-        const st = await controlRequest(o.socket, { cmd: 'demote', args: instance ? { instance } : {} }) as { name: string; state: string };
+        const st = await controlRequest(o.socket, { cmd: 'demote', args: { ...(instance ? { instance } : {}), ...(o.clear ? { clear: true } : {}) } }) as { name: string; state: string };
         process.stdout.write(`${st.name}: ${st.state}\n`);
       } catch (err) {
         code = fail(err);
@@ -241,6 +254,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
 
   addResourceCommands(program, (c) => { code = c; });
+  addLabCommands(program, (c) => { code = c; }, fail);
 
   await program.parseAsync([...argv], { from: 'user' });
   return code;

@@ -333,11 +333,15 @@ export class Daemon {
       case 'demote': {
         const name = req.args?.instance;
         if (typeof name === 'string' && this.vrrp?.has(name)) {
+          if (req.args?.clear === true) throw new CarpoolError('DEMOTE_CLEAR', `${name} is a VRRP instance: a step-down has nothing to clear`, 'it competes normally again once the current master fails; to move the master back, demote that one');
           this.vrrp.stepDown(name, 'operator demote');
           return this.vrrp.status().find((i) => i.name === name);
         }
         const r = this.findRunner(name);
-        r.input({ type: 'stepDown', reason: 'operator demote' });
+        // Persistent until `carpool demote --clear`: effective advskew 240, so the others
+        // win the election; the addresses stay until the successor is heard.
+        const clear = req.args?.clear === true;
+        r.input({ type: 'demote', demoted: !clear, reason: clear ? 'operator (carpool demote --clear)' : 'operator (carpool demote)' });
         return r.status();
       }
       default:

@@ -159,10 +159,14 @@ export class CarpMachine {
     return intervalMicros(this.params.advbase, this.effectiveSkew()) / 1000;
   }
 
-  /** ucarp: master-down = advbase * deadratio + advskew/256 s (skew not multiplied, §3.2). */
+  /**
+   * ucarp: master-down = advbase * deadratio + advskew/256 s (skew not multiplied, §3.2).
+   * With the effective skew, like BSD's demotion: a demoted backup waits longer and does
+   * not take over from a master that merely advertises slower than its own skew.
+   */
   masterDownMs(): number {
     const p = this.params;
-    return (p.advbase * p.deadratio * 1_000_000 + Math.floor((p.advskew * 1_000_000) / 256)) / 1000;
+    return (p.advbase * p.deadratio * 1_000_000 + Math.floor((this.effectiveSkew() * 1_000_000) / 256)) / 1000;
   }
 
   step(input: CarpInput, now: number): CarpEffect[] {
@@ -253,8 +257,7 @@ export class CarpMachine {
       fx.push({ type: 'log', level: 'warning', message: 'Putting MASTER down - preemption' });
       return;
     }
-    const limit = this.params.advbase * this.params.deadratio * 1_000_000 + Math.floor((this.params.advskew * 1_000_000) / 256);
-    if (remote > limit && !held) {
+    if (remote > this.masterDownMs() * 1000 && !held) {
       // Catches BSD's bow-out (advbase = advskew = 255): the master is leaving.
       this.masterDown(now, bowOut ? 'master bowed out' : 'master advertises slower than our dead time', fx);
       fx.push({ type: 'log', level: 'warning', message: 'Putting MASTER DOWN (going to time out)' });

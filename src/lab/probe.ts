@@ -21,6 +21,8 @@ export interface ProbeOptions {
   readonly intervalMs: number;
   /** Called for every answer and every probe declared lost (after `lossAfterMs`). */
   readonly onResult?: (r: ProbeRecord, ok: boolean) => void;
+  /** Called on the first answer after a gap: how many probes went unanswered and for how long. */
+  readonly onRecovered?: (gap: { readonly lost: number; readonly outageMs: number; readonly at: number }) => void;
   readonly lossAfterMs?: number;
 }
 
@@ -30,6 +32,7 @@ export class Prober {
   private readonly bySeq = new Map<number, ProbeRecord>();
   private timer: NodeJS.Timeout | undefined;
   private seq = 0;
+  private lastAnswered: ProbeRecord | undefined;
   private readonly id = process.pid & 0xffff;
   private readonly started = performance.now();
 
@@ -42,6 +45,14 @@ export class Prober {
       const rec = this.bySeq.get(seq);
       if (!rec || rec.rttMs !== undefined) return;
       rec.rttMs = performance.now() - rec.sentAt;
+      const last = this.lastAnswered;
+      if (!last || rec.sentAt > last.sentAt) {
+        this.lastAnswered = rec;
+        const outageMs = last ? rec.sentAt - last.sentAt : 0;
+        if (last && outageMs > 1.5 * this.opts.intervalMs) {
+          this.opts.onRecovered?.({ lost: Math.round(outageMs / this.opts.intervalMs) - 1, outageMs, at: rec.sentAt });
+        }
+      }
       this.opts.onResult?.(rec, true);
     });
   }
@@ -78,6 +89,13 @@ export class Prober {
       const r = this.records[this.expiredUpTo++]!;
       if (r.rttMs === undefined) this.opts.onResult?.(r, false);
     }
+  }
+
+  /** Probes sent and answered so far. */
+  counts(): { sent: number; answered: number } {
+    let answered = 0;
+    for (const r of this.records) if (r.rttMs !== undefined) answered++;
+    return { sent: this.records.length, answered };
   }
 
   stop(): ProbeRecord[] {

@@ -135,6 +135,23 @@ describe('CARP election (ucarp semantics)', () => {
     expect(sim.masters().map((n) => n.spec.name)).toEqual(['b']);
   });
 
+  it('a demoted instance stays backup at sub-second adverts until the demotion is lifted', () => {
+    // advbase 0: a better backup normally takes over from any slower master (its dead time
+    // is shorter than the master's interval). Demoted, it counts with advskew 240 and waits.
+    const sim = new CarpSim([{ name: 'a', ip: '10.0.0.1', advbase: 0, advskew: 20 }, { name: 'b', ip: '10.0.0.2', advbase: 0, advskew: 50 }]);
+    sim.start();
+    sim.runUntil(2000);
+    expect(sim.masters().map((n) => n.spec.name)).toEqual(['a']);
+    const t0 = sim.now;
+    sim.input(sim.node('a'), { type: 'demote', demoted: true, reason: 'operator' });
+    sim.runUntil(t0 + 10_000);
+    expect(sim.masters().map((n) => n.spec.name)).toEqual(['b']);
+    expect(sim.holders().map((n) => n.spec.name)).toEqual(['b']);
+    sim.input(sim.node('a'), { type: 'demote', demoted: false, reason: 'operator' });
+    sim.runUntil(t0 + 12_000);
+    expect(sim.masters().map((n) => n.spec.name)).toEqual(['a']);
+  });
+
   it('on shutdown bows out and reports stopped once the successor is heard', () => {
     const sim = new CarpSim([{ name: 'a', ip: '10.0.0.1' }, { name: 'b', ip: '10.0.0.2', advskew: 50 }]);
     sim.start();
