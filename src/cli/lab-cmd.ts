@@ -7,6 +7,7 @@ import { activeFaults, clearLoss, cutLink, dropAdverts, heal, lossCounters, part
 import { DEFAULT_PREFIX, hostOf, labDown, labExec, labUp, labView, loadLab, waitForMaster, signalDaemon, startDaemon, type LabState } from '../lab/lab.js';
 import { runDemo } from '../lab/demo.js';
 import { CarpoolError } from '../lib/errors.js';
+import { LAB_DESCRIPTION } from './main.js';
 
 const SIGNALS: Record<string, NodeJS.Signals> = { KILL: 'SIGKILL', TERM: 'SIGTERM', STOP: 'SIGSTOP', CONT: 'SIGCONT' };
 
@@ -39,7 +40,7 @@ export function addLabCommands(program: Command, setCode: (code: number) => void
   program.enablePositionalOptions();
   const lab = program.command('lab')
     .enablePositionalOptions()
-    .description('a cluster in network namespaces on this machine: build it, break it, watch the VIP move (root)')
+    .description(LAB_DESCRIPTION)
     .addHelpText('after', '\nExample:\n  carpool lab up && carpool lab status && carpool lab cut h1 && carpool lab status && carpool lab down\n' +
       'The lab uses only private addresses inside its own namespaces (10.213.0.0/24 by default).');
   const prefixOpt = () => new Option('--prefix <name>', 'lab name: all its namespaces are called <name>-*').default(DEFAULT_PREFIX);

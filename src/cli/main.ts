@@ -15,17 +15,14 @@ import { VERSION } from '../lib/version.js';
 import { controlRequest } from '../daemon/control.js';
 import { formatStatus, type DaemonStatus } from '../daemon/status.js';
 import { runDaemon, daemonize } from './daemon-cmd.js';
-import { renderStatusHtml } from '../resources/html.js';
-import { formatResources } from '../resources/format.js';
-import { exportCib, importCib } from '../resources/cib.js';
 import type { ResourcesStatus } from '../resources/core/status.js';
 import type { ResourceListEntry } from '../resources/shell/manager.js';
 import { formatDuration } from '../resources/core/duration.js';
 import { ucarpCommand } from './ucarp-cmd.js';
-import { Prober, summarize } from '../lab/probe.js';
-import { addLabCommands } from './lab-cmd.js';
+import { formatResources } from '../resources/format.js';
 
 async function probeCommand(target: string, ifname: string, intervalMs: number, events: boolean): Promise<number> {
+  const { Prober, summarize } = await import('../lab/probe.js');
   // Event lines (with --events): "lost" when the first probe of a gap is declared lost,
   // "recovered" (lost probes, outage ms) on the first answer after a gap, "stats" twice a second.
   const out = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + '\n');
@@ -104,7 +101,7 @@ async function statusCommand(opts: { socket?: string; json?: boolean; watch?: bo
       }
     }
     const every = typeof opts.watch === 'string' ? Number(opts.watch) : undefined;
-    if (html) writeAtomic(html, renderStatusHtml(results, new Date(), opts.watch ? every ?? 1 : undefined));
+    if (html) writeAtomic(html, (await import('../resources/html.js')).renderStatusHtml(results, new Date(), opts.watch ? every ?? 1 : undefined));
     else if (opts.json) process.stdout.write(JSON.stringify(opts.socket ? results[0] ?? null : results, null, 2) + '\n');
     else process.stdout.write(results.map((r) => formatStatus(r)).join('\n\n') + '\n');
     return results.length === 0 || (opts.socket && failed) ? 3 : 0;
@@ -117,6 +114,9 @@ async function statusCommand(opts: { socket?: string; json?: boolean; watch?: bo
     await new Promise((r) => setTimeout(r, every));
   }
 }
+
+/** Also in lab-cmd.ts (the real command); here for `carpool --help` without loading the lab. */
+export const LAB_DESCRIPTION = 'a cluster in network namespaces on this machine: build it, break it, watch the VIP move (root)';
 
 export async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'ucarp') return ucarpCommand(argv.slice(1));
@@ -254,7 +254,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
 
   addResourceCommands(program, (c) => { code = c; });
-  addLabCommands(program, (c) => { code = c; }, fail);
+  if (argv[0] === 'lab') {
+    // Loaded only for `carpool lab ...`: daemons do not carry the lab code in memory.
+    const { addLabCommands } = await import('./lab-cmd.js');
+    addLabCommands(program, (c) => { code = c; }, fail);
+  } else {
+    program.command('lab').description(LAB_DESCRIPTION);
+  }
 
   await program.parseAsync([...argv], { from: 'user' });
   return code;
@@ -321,12 +327,13 @@ function addResourceCommands(program: Command, setCode: (code: number) => void):
     .description('print carpool YAML for the <resources> of a Heartbeat 2 / Pacemaker CIB (cibadmin -Q output, cib.xml)')
     .argument('<file>', 'CIB XML file')
     .option('-i, --instance <name>', 'failover instance the groups follow', 'vip')
-    .action((file: string, o: { instance: string }) => {
+    .action(async (file: string, o: { instance: string }) => {
       try {
         let xml: string;
         try { xml = readFileSync(file, 'utf8'); } catch (err) {
           throw new CarpoolError('CIB_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`, 'check the path');
         }
+        const { importCib } = await import('../resources/cib.js');
         const r = importCib(xml, { instance: o.instance, source: basename(file) });
         for (const m of r.messages) process.stderr.write(`import-cib: ${m.level}: ${m.text}\n`);
         process.stdout.write(r.yaml);
@@ -338,9 +345,10 @@ function addResourceCommands(program: Command, setCode: (code: number) => void):
   program.command('export-cib')
     .description('print the resources of a carpool configuration as a Pacemaker CIB <resources> section')
     .requiredOption('-c, --config <file>', 'configuration file')
-    .action((o: { config: string }) => {
+    .action(async (o: { config: string }) => {
       try {
         const cfg = loadConfigFile(o.config, { checkAgents: false });
+        const { exportCib } = await import('../resources/cib.js');
         const r = exportCib(cfg.resources ?? { resources: [], groups: [] });
         for (const m of r.messages) process.stderr.write(`export-cib: ${m.level}: ${m.text}\n`);
         process.stdout.write(r.xml);

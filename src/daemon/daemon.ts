@@ -20,8 +20,8 @@ import { Logger, type SyslogSink } from './logger.js';
 import { Port } from './port.js';
 import type { DaemonStatus } from './status.js';
 import { createVmac, removeVmac } from './vmac.js';
-import { VrrpEngine } from './vrrp-engine.js';
-import { ResourceManager, type ResourceCommand } from '../resources/shell/manager.js';
+import type { VrrpEngine } from './vrrp-engine.js';
+import type { ResourceManager, ResourceCommand } from '../resources/shell/manager.js';
 
 export interface DaemonOptions {
   readonly config: CarpoolConfig;
@@ -118,6 +118,8 @@ export class Daemon {
       this.addresses.cleanupStale(managed);
     }
     if (cfg.resources && cfg.resources.groups.length > 0) {
+      // Loaded only when used: an idle CARP-only daemon stays small (see bench `idle`).
+      const { ResourceManager } = await import('../resources/shell/manager.js');
       this.resources = new ResourceManager({
         config: cfg.resources, log: this.log, now,
         setStandby: (instance, on, reason) => this.setStandby(instance, on, reason),
@@ -137,6 +139,7 @@ export class Daemon {
       this.runners.push(runner);
     }
     if (vrrp.length) {
+      const { VrrpEngine } = await import('./vrrp-engine.js');
       this.vrrp = new VrrpEngine(cfg, {
         log: this.log, hooks: this.hooks, addresses: this.addresses!, now,
         onTransition: (name, _from, to) => this.resources?.instanceChanged(name, to),

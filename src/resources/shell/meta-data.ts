@@ -3,7 +3,12 @@
  * on stdout for `meta-data`; some print log lines on stderr as well (nginx), and a broken
  * one may print anything, so the result is a value or a reason, never an exception.
  */
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { createRequire } from 'node:module';
+import type * as Fxp from 'fast-xml-parser';
+
+/** fast-xml-parser, loaded on first use: a daemon without OCF resources never pays for it. */
+let fxp: typeof Fxp | undefined;
+const fastXml = (): typeof Fxp => (fxp ??= createRequire(import.meta.url)('fast-xml-parser') as typeof Fxp);
 import { parseDurationMs } from '../core/duration.js';
 
 export interface AgentParameter {
@@ -56,11 +61,11 @@ export function parseMetaData(xml: string): MetaDataResult {
   const start = xml.indexOf('<');
   if (start < 0) return { ok: false, reason: 'no XML in the output' };
   const body = xml.slice(start);
-  const valid = XMLValidator.validate(body);
+  const valid = fastXml().XMLValidator.validate(body);
   if (valid !== true) return { ok: false, reason: `not well-formed XML: ${valid.err.msg} (line ${valid.err.line})` };
-  const doc = new XMLParser({
+  const doc = new (fastXml().XMLParser)({
     ignoreAttributes: false, attributeNamePrefix: '', parseAttributeValue: false, parseTagValue: false,
-    isArray: (name) => ARRAYS.has(name), processEntities: true, ignoreDeclaration: true,
+    isArray: (name: string) => ARRAYS.has(name), processEntities: true, ignoreDeclaration: true,
   }).parse(body) as XmlNode;
   const ra = doc['resource-agent'] as XmlNode | undefined;
   if (!ra || typeof ra !== 'object') return { ok: false, reason: 'no <resource-agent> element' };
