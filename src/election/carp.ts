@@ -78,6 +78,8 @@ export const STEP_DOWN_HOLD_MS = 3000;
 /** Failed advert sends before ucarp advertises itself as slow (skew 240), and successes to recover. */
 export const SEND_ERROR_THRESHOLD = 3;
 export const SEND_ERROR_SKEW = 240;
+/** Adverts repeated by a master that yields to a preferred one (see handleAdvert). */
+export const YIELD_ECHOES = 3;
 
 export interface CarpStatus {
   readonly state: CarpState;
@@ -115,6 +117,8 @@ export class CarpMachine {
   private standby = false;
   /** After a step-down: no preemption and no takeover before this time. */
   private holdUntil: number | undefined;
+  private yieldEchoes = 0;
+  private yieldEchoAt: number | undefined;
   /**
    * Addresses are still held after leaving MASTER by a planned step-down; they are
    * released when another master is heard or at `releaseAt`, whichever comes first.
@@ -135,7 +139,7 @@ export class CarpMachine {
 
   /** The one timer the shell arms: the earliest pending deadline, or undefined. */
   nextDeadline(): number | undefined {
-    const ds = [this.masterDownAt, this.nextAdvertAt, this.releasePending ? this.releaseAt : undefined]
+    const ds = [this.masterDownAt, this.nextAdvertAt, this.releasePending ? this.releaseAt : undefined, this.yieldEchoes > 0 ? this.yieldEchoAt : undefined]
       .filter((d): d is number => d !== undefined);
     return ds.length ? Math.min(...ds) : undefined;
   }
@@ -216,6 +220,11 @@ export class CarpMachine {
       this.sendAdvert(now, fx);
       if (this.delayedArp > 0 && --this.delayedArp === 0) fx.push({ type: 'garp' });
     }
+    if (this.st === 'BACKUP' && !this.stopping && this.yieldEchoes > 0 && this.yieldEchoAt !== undefined && now >= this.yieldEchoAt - 1) {
+      this.yieldEchoes--;
+      this.sendAdvert(now, fx);
+      this.yieldEchoAt = now + this.advertIntervalMs();
+    }
   }
 
   private handleAdvert(adv: CarpAdvert, src: Uint8Array, srcText: string, now: number, fx: CarpEffect[]): void {
@@ -235,9 +244,15 @@ export class CarpMachine {
       const ours = ucarpTieKey(this.params.srcip);
       const theirs = ucarpTieKey(src);
       if (local > remote || (local === remote && theirs < ours)) {
-        // ucarp sends one more advert "to be really sure" before yielding.
+        // ucarp sends one more advert "to be really sure" before yielding. We repeat it
+        // YIELD_ECHOES times at our interval: our takeover GARP moved the clients to us, and
+        // only the rightful master's answer (a GARP when it hears a non-preferred master)
+        // brings them back. On a lossy LAN one advert is easily missed (30 % loss: 9 %
+        // of usurpations left clients stranded until their ARP entry expired).
         this.sendAdvert(now, fx);
         this.becomeBackup(now, 'preferred master advertised', fx);
+        this.yieldEchoes = YIELD_ECHOES;
+        this.yieldEchoAt = now + this.advertIntervalMs();
         fx.push({ type: 'log', level: 'warning', message: 'Preferred master advertised: going back to BACKUP state' });
         this.masterAddr = srcText;
       } else if (local < remote || theirs > ours) {
@@ -281,6 +296,7 @@ export class CarpMachine {
       this.masterDownAt = undefined;
       this.nextAdvertAt = undefined;
       this.masterAddr = undefined;
+      this.yieldEchoes = 0;
     } else if (this.st !== 'INIT') {
       fx.push({ type: 'log', level: 'info', message: 'Interface carrier is back: starting the master-down timer' });
       this.armMasterDown(now);
@@ -356,6 +372,7 @@ export class CarpMachine {
   // --- transitions (one choke point) --------------------------------------------------
 
   private masterDown(now: number, reason: string, fx: CarpEffect[]): void {
+    this.yieldEchoes = 0;
     if (this.st !== 'BACKUP' || this.stopping) return;
     if (this.standby) {
       // Keep watching, never take over: the master is gone but this node must not serve.

@@ -78,6 +78,26 @@ describe('CARP election (ucarp semantics)', () => {
     expect(sim.holders().map((n) => n.spec.name)).toEqual(['fast']);
   });
 
+  it('a usurper that yields repeats its advert, so the rightful master re-announces even when adverts are lost', () => {
+    const sim = new CarpSim([{ name: 'slow', ip: '10.0.0.2', advskew: 100 }, { name: 'fast', ip: '10.0.0.1', advskew: 0 }]);
+    sim.loss = () => true;
+    sim.start();
+    sim.runUntil(5000);
+    const healed = sim.now;
+    // The first two adverts from the usurper after the heal are lost on the way to the master.
+    let lostFromSlow = 0;
+    sim.loss = (from) => from.spec.name === 'slow' && lostFromSlow++ < 2;
+    sim.runUntil(healed + 8000);
+    expect(sim.masters().map((n) => n.spec.name)).toEqual(['fast']);
+    const slow = sim.node('slow');
+    const yielded = slow.effects.find((x) => x.t >= healed && x.e.type === 'transition' && x.e.to === 'BACKUP')!;
+    const sentAfter = slow.effects.filter((x) => x.t >= yielded.t && x.e.type === 'send').length;
+    expect(sentAfter).toBe(1 + 3);
+    // The master heard at least one of them and re-announced itself to the clients.
+    const garps = sim.node('fast').effects.filter((x) => x.t > healed && x.e.type === 'garp');
+    expect(garps.length).toBeGreaterThan(0);
+  });
+
   it('breaks ties on equal intervals like ucarp on x86: 10.99.2.1 beats 10.99.1.2', () => {
     // The same outcome as the genuine capture's vhid-7 run (testdata/ucarp-a.pcap).
     expect(ucarpTieKey(parseIPv4('10.99.2.1')!)).toBeLessThan(ucarpTieKey(parseIPv4('10.99.1.2')!));
