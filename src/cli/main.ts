@@ -23,13 +23,16 @@ import { formatResources } from '../resources/format.js';
 
 async function probeCommand(target: string, ifname: string, intervalMs: number, events: boolean): Promise<number> {
   const { Prober, summarize } = await import('../lab/probe.js');
-  // Event lines (with --events): "lost" when the first probe of a gap is declared lost,
+  // Event lines (with --events): "ok" on the first answer, "lost" when the first probe of a gap is declared lost,
   // "recovered" (lost probes, outage ms) on the first answer after a gap, "stats" twice a second.
   const out = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + '\n');
   let down = false;
+  let answered = false;
   const prober = new Prober({
     target, ifname, intervalMs, lossAfterMs: Math.max(50, 5 * intervalMs),
     onResult: (r, ok) => {
+      if (ok && !answered && events) out({ event: 'ok', seq: r.seq, at: r.sentAt });
+      if (ok) answered = true;
       if (!ok && !down && events) out({ event: 'lost', seq: r.seq, at: r.sentAt });
       down = !ok;
     },

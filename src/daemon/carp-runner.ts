@@ -92,7 +92,7 @@ export class CarpRunner implements PortListener {
     if (pkt.payload.length >= 1 && pkt.payload[0]! >> 4 !== 2) return false; // VRRPv3 etc.: not ours
     if (pkt.src === this.srcText) return true; // our own advert looped back
     const checked = checkAdvert(pkt.payload, pkt.ttl);
-    const verdict = checked.ok ? verifyAdvert(checked.value, pkt.dst, this.cfg.mcast, this.machine.params.auth) : checked;
+    const verdict = checked.ok ? verifyAdvert(checked.value, pkt.dst, this.cfg.mcast, this.machine.params.auth, this.srcText) : checked;
     if (!verdict.ok) {
       this.drops[verdict.reason] = (this.drops[verdict.reason] ?? 0) + 1;
       this.logDrop(verdict.reason, pkt);
@@ -119,7 +119,7 @@ export class CarpRunner implements PortListener {
     const { port, log } = this.deps;
     switch (e.type) {
       case 'send': {
-        const r = port.send(this.cfg.mcast, e.payload, this.srcText);
+        const r = port.send(e.to ?? this.cfg.mcast, e.payload, this.srcText);
         if (!r.ok) {
           this.sendErrors++;
           log.logLimited('error', this.prefix(`write() has failed: ${r.error}`));

@@ -63,7 +63,8 @@ export type CarpInput =
 
 
 export type CarpEffect =
-  | { readonly type: 'send'; readonly payload: Uint8Array }
+  /** An advert: to the multicast group, or with `to` unicast to one peer (yield echoes). */
+  | { readonly type: 'send'; readonly payload: Uint8Array; readonly to?: string }
   | { readonly type: 'transition'; readonly from: CarpState; readonly to: CarpState; readonly reason: string }
   | { readonly type: 'addAddresses' }
   | { readonly type: 'removeAddresses' }
@@ -119,6 +120,7 @@ export class CarpMachine {
   private holdUntil: number | undefined;
   private yieldEchoes = 0;
   private yieldEchoAt: number | undefined;
+  private yieldTo: string | undefined;
   /**
    * Addresses are still held after leaving MASTER by a planned step-down; they are
    * released when another master is heard or at `releaseAt`, whichever comes first.
@@ -139,7 +141,7 @@ export class CarpMachine {
 
   /** The one timer the shell arms: the earliest pending deadline, or undefined. */
   nextDeadline(): number | undefined {
-    const ds = [this.masterDownAt, this.nextAdvertAt, this.releasePending ? this.releaseAt : undefined, this.yieldEchoes > 0 ? this.yieldEchoAt : undefined]
+    const ds = [this.masterDownAt, this.nextAdvertAt, this.releasePending ? this.releaseAt : undefined, this.yieldEchoes > 0 && this.st === 'BACKUP' && !this.stopping ? this.yieldEchoAt : undefined]
       .filter((d): d is number => d !== undefined);
     return ds.length ? Math.min(...ds) : undefined;
   }
@@ -222,7 +224,7 @@ export class CarpMachine {
     }
     if (this.st === 'BACKUP' && !this.stopping && this.yieldEchoes > 0 && this.yieldEchoAt !== undefined && now >= this.yieldEchoAt - 1) {
       this.yieldEchoes--;
-      this.sendAdvert(now, fx);
+      this.sendAdvert(now, fx, this.yieldTo);
       this.yieldEchoAt = now + this.advertIntervalMs();
     }
   }
@@ -245,12 +247,14 @@ export class CarpMachine {
       const theirs = ucarpTieKey(src);
       if (local > remote || (local === remote && theirs < ours)) {
         // ucarp sends one more advert "to be really sure" before yielding. We repeat it
-        // YIELD_ECHOES times at our interval: our takeover GARP moved the clients to us, and
-        // only the rightful master's answer (a GARP when it hears a non-preferred master)
-        // brings them back. On a lossy LAN one advert is easily missed (30 % loss: 9 %
-        // of usurpations left clients stranded until their ARP entry expired).
+        // YIELD_ECHOES times at our interval, unicast to the preferred master (the other
+        // backups must not take these for a master's adverts): our takeover GARP moved the
+        // clients to us, and only the master's answer (a GARP when it hears a non-preferred
+        // master) brings them back. On a lossy LAN one advert is easily missed (30 % loss:
+        // 9 % of usurpations left clients stranded until their ARP entry expired).
         this.sendAdvert(now, fx);
         this.becomeBackup(now, 'preferred master advertised', fx);
+        this.yieldTo = srcText;
         this.yieldEchoes = YIELD_ECHOES;
         this.yieldEchoAt = now + this.advertIntervalMs();
         fx.push({ type: 'log', level: 'warning', message: 'Preferred master advertised: going back to BACKUP state' });
@@ -352,6 +356,7 @@ export class CarpMachine {
   private handleDemote(demoted: boolean, reason: string, now: number, fx: CarpEffect[]): void {
     if (demoted === this.demoted) return;
     this.demoted = demoted;
+    this.yieldEchoes = 0;
     fx.push({ type: 'log', level: 'warning', message: demoted ? `Demoted: ${reason}` : `Demotion lifted: ${reason}` });
     if (demoted && this.st === 'MASTER') {
       this.sendBowOut(fx);
@@ -443,10 +448,11 @@ export class CarpMachine {
     return this.counter;
   }
 
-  private sendAdvert(now: number, fx: CarpEffect[]): void {
+  private sendAdvert(now: number, fx: CarpEffect[], to?: string): void {
     const p = this.params;
     const skew = this.effectiveSkew();
-    fx.push({ type: 'send', payload: encodeAdvert({ vhid: p.vhid, advbase: p.advbase, advskew: skew, counter: this.nextCounter() }, p.auth) });
+    const payload = encodeAdvert({ vhid: p.vhid, advbase: p.advbase, advskew: skew, counter: this.nextCounter() }, p.auth);
+    fx.push(to === undefined ? { type: 'send', payload } : { type: 'send', payload, to });
     this.sent++;
     if (this.st === 'MASTER') {
       // advbase = advskew = 255 means "no further adverts" (BSD bow-out semantics).

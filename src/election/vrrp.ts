@@ -93,7 +93,10 @@ export type VrrpInput =
   | { readonly type: 'groupReannounce'; readonly reason: string };
 
 export type NotifyWhich = 'master' | 'backup' | 'fault' | 'stop';
-export type GarpKind = 'master' | 'master-delay' | 'refresh' | 'lower-prio' | 'lower-prio-delay' | 'sync-group';
+/** Adverts a master repeats after yielding to a higher priority (see `yieldEchoes`). */
+export const YIELD_ECHOES = 3;
+
+export type GarpKind = 'master' | 'master-delay' | 'refresh' | 'lower-prio' | 'lower-prio-delay' | 'reassert' | 'sync-group';
 
 export type VrrpEffect =
   /** One advert to one destination, fully encoded (the v3 checksum depends on src and dst). */
@@ -177,6 +180,21 @@ export class VrrpMachine {
   private garpRefreshAt: number | undefined;
   /** MASTER: second re-announce burst after a lower-priority advert (`garp.lowerPrioDelayMs`). */
   private lowerGarpAt: number | undefined;
+  /**
+   * MASTER: quick repeat of the re-announce, one advert interval after a lower-priority
+   * advert. A usurper sends its advert *before* its takeover GARPs, so our immediate answer
+   * can land first and be overwritten (seen at 30 % advert loss, 10 ms adverts: 58 % of
+   * the client's probes lost). ucarp does the same with its delayed ARP.
+   */
+  private reassertAt: number | undefined;
+  /**
+   * BACKUP: adverts still to send after yielding to a higher priority (at our interval).
+   * Our takeover GARPs moved the clients to us; the master re-announces only if it hears
+   * us, and on a lossy LAN one advert is easily missed.
+   */
+  private yieldEchoes = 0;
+  private yieldEchoAt: number | undefined;
+  private yieldTo: Uint8Array | undefined;
   /** Preemption of a lower master is allowed from this time on (`preempt_delay`). */
   private preemptAllowedAt: number | undefined;
   private ownFault = false;
@@ -225,6 +243,8 @@ export class VrrpMachine {
     consider(this.garpDelayAt);
     consider(this.garpRefreshAt);
     consider(this.lowerGarpAt);
+    consider(this.reassertAt);
+    if (this.yieldEchoes > 0 && this.st === 'BACKUP' && !this.stopping) consider(this.yieldEchoAt);
     if (this.releasePending) {
       consider(this.releaseAt);
       consider(this.zeroAdvertAt);
@@ -334,6 +354,11 @@ export class VrrpMachine {
         this.zeroAdvertAt = now + this.ownInterval;
       }
     }
+    if (this.st === 'BACKUP' && !this.stopping && this.yieldEchoes > 0 && this.yieldEchoAt !== undefined && now >= this.yieldEchoAt) {
+      this.yieldEchoes--;
+      this.sendAdvert(now, fx, this.effPrio, this.yieldTo);
+      this.yieldEchoAt = now + this.ownInterval;
+    }
     if (this.st !== 'MASTER' || this.stopping) return;
     if (this.nextAdvertAt !== undefined && now >= this.nextAdvertAt) this.sendAdvert(now, fx);
     const g = this.params.garp;
@@ -348,6 +373,10 @@ export class VrrpMachine {
     if (this.lowerGarpAt !== undefined && now >= this.lowerGarpAt) {
       this.lowerGarpAt = undefined;
       this.garp(g.lowerPrioRepeat, 'lower-prio-delay', fx);
+    }
+    if (this.reassertAt !== undefined && now >= this.reassertAt) {
+      this.reassertAt = undefined;
+      this.garp(g.lowerPrioRepeat, 'reassert', fx);
     }
   }
 
@@ -418,6 +447,12 @@ export class VrrpMachine {
       fx.push({ type: 'log', level: 'info', message: `Master received advert from ${srcText} with higher priority ${adv.priority}, ours ${this.effPrio}` });
       if (this.params.higherPrioSendAdvert) this.sendAdvert(now, fx);
       this.leaveMaster('BACKUP', `higher priority advert from ${srcText}`, now, fx, { priorityZero: false, defer: false });
+      // Unicast to the new master only: other backups must not take echoes for its adverts.
+      if (this.params.unicastPeers.length === 0) {
+        this.yieldTo = src;
+        this.yieldEchoes = YIELD_ECHOES;
+        this.yieldEchoAt = now + this.ownInterval;
+      }
       if (this.params.version === 3 && adv.intervalMs > 0) this.masterInterval = adv.intervalMs;
       this.masterAddr = srcText;
       this.masterPrio = adv.priority;
@@ -430,12 +465,15 @@ export class VrrpMachine {
     if (g.lowerPrioRepeat > 0) {
       this.garp(g.lowerPrioRepeat, 'lower-prio', fx);
       if (g.lowerPrioDelayMs > 0) this.lowerGarpAt ??= now + g.lowerPrioDelayMs;
+      this.reassertAt ??= now + this.ownInterval;
     }
   }
 
   private handlePriority(priority: number, reason: string, now: number, fx: VrrpEffect[]): void {
     const p = clampPriority(this.params.priority, priority);
     if (p === this.effPrio) return;
+    // An echo with a changed priority could outrank the master we yielded to: stop echoing.
+    this.yieldEchoes = 0;
     fx.push({ type: 'log', level: 'info', message: `Changing effective priority from ${this.effPrio} to ${p} (${reason})` });
     this.effPrio = p;
     // Tell the backups at once, so a now-higher backup can preempt without waiting an interval.
@@ -512,7 +550,7 @@ export class VrrpMachine {
     this.stopping = true;
     this.masterDownAt = undefined;
     this.nextAdvertAt = undefined;
-    this.garpDelayAt = this.garpRefreshAt = this.lowerGarpAt = undefined;
+    this.garpDelayAt = this.garpRefreshAt = this.lowerGarpAt = this.reassertAt = undefined;
     this.setWant(false, fx);
     const limit = now + Math.min(this.masterDownMs(), SHUTDOWN_RELEASE_MAX_MS);
     if (this.st === 'MASTER') {
@@ -612,7 +650,8 @@ export class VrrpMachine {
     this.garp(g.masterRepeat, 'master', fx);
     this.garpDelayAt = g.masterDelayMs > 0 && g.masterRepeat > 0 ? now + g.masterDelayMs : undefined;
     this.garpRefreshAt = g.masterRefreshMs > 0 && g.masterRefreshRepeat > 0 ? now + g.masterRefreshMs : undefined;
-    this.lowerGarpAt = undefined;
+    this.lowerGarpAt = this.reassertAt = undefined;
+    this.yieldEchoes = 0;
     fx.push({ type: 'notify', which: 'master', priority: this.effPrio });
   }
 
@@ -625,7 +664,7 @@ export class VrrpMachine {
     if (opts.priorityZero) this.sendAdvert(now, fx, VRRP_PRIO_STOP);
     this.transition(to, reason, now, fx);
     this.nextAdvertAt = undefined;
-    this.garpDelayAt = this.garpRefreshAt = this.lowerGarpAt = undefined;
+    this.garpDelayAt = this.garpRefreshAt = this.lowerGarpAt = this.reassertAt = undefined;
     this.masterInterval = this.ownInterval;
     if (opts.defer && to === 'BACKUP') {
       this.releasePending = true;
@@ -674,9 +713,9 @@ export class VrrpMachine {
   }
 
   /** One advert per destination (the group, or each unicast peer), checksum per destination. */
-  private sendAdvert(now: number, fx: VrrpEffect[], priority = this.effPrio): void {
+  private sendAdvert(now: number, fx: VrrpEffect[], priority = this.effPrio, to?: Uint8Array): void {
     const p = this.params;
-    const dsts = p.unicastPeers.length > 0 ? p.unicastPeers : [p.mcastGroup];
+    const dsts = to ? [to] : p.unicastPeers.length > 0 ? p.unicastPeers : [p.mcastGroup];
     const fields = {
       version: p.version, vrid: p.vrid, priority, intervalMs: this.ownInterval, addresses: p.addresses,
       authType: p.version === 2 && p.authData ? VRRP_AUTH_PASS : VRRP_AUTH_NONE,
@@ -735,6 +774,7 @@ export function vrrpRxInstance(p: VrrpParams): VrrpRxInstance {
     intervalMs: normaliseInterval(p.version, p.advertIntervalMs),
     unicast: p.unicastPeers.length > 0,
     mcastGroup: p.mcastGroup,
+    ownAddress: p.srcip,
     addresses: p.addresses,
   };
 }

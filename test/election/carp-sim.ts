@@ -120,6 +120,7 @@ export class CarpSim {
         this.input(node, { type: 'sendResult', ok: true });
         for (const peer of this.nodes) {
           if (peer === node || !peer.alive || !peer.linkUp || this.loss(node, peer)) continue;
+          if (e.to !== undefined && e.to !== peer.spec.ip) continue;
           const payload = e.payload;
           this.schedule(this.now + this.latencyMs, () => this.deliver(node, peer, payload));
         }
@@ -132,7 +133,7 @@ export class CarpSim {
   private deliver(from: SimNode, to: SimNode, payload: Uint8Array): void {
     if (!to.alive || !to.linkUp) return;
     const c = checkAdvert(payload, 255);
-    const v = c.ok ? verifyAdvert(c.value, '224.0.0.18', '224.0.0.18', to.m.params.auth) : c;
+    const v = c.ok ? verifyAdvert(c.value, '224.0.0.18', '224.0.0.18', to.m.params.auth, to.spec.ip) : c;
     if (!v.ok) { to.dropped[v.reason] = (to.dropped[v.reason] ?? 0) + 1; return; }
     this.input(to, { type: 'advert', advert: v.value, src: parseIPv4(from.spec.ip)!, srcText: from.spec.ip });
   }

@@ -93,6 +93,8 @@ describe('CARP election (ucarp semantics)', () => {
     const yielded = slow.effects.find((x) => x.t >= healed && x.e.type === 'transition' && x.e.to === 'BACKUP')!;
     const sentAfter = slow.effects.filter((x) => x.t >= yielded.t && x.e.type === 'send').length;
     expect(sentAfter).toBe(1 + 3);
+    // The echoes go to the master only (unicast); other backups never see them.
+    expect(slow.effects.filter((x) => x.t > yielded.t && x.e.type === 'send').map((x) => (x.e as { to?: string }).to)).toEqual(['10.0.0.1', '10.0.0.1', '10.0.0.1']);
     // The master heard at least one of them and re-announced itself to the clients.
     const garps = sim.node('fast').effects.filter((x) => x.t > healed && x.e.type === 'garp');
     expect(garps.length).toBeGreaterThan(0);

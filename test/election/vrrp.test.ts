@@ -227,6 +227,9 @@ describe('VRRP preemption', () => {
       expect(h.effects.filter((x) => x.t === firstRx.t).map((x) => x.e.type === 'garp' ? `garp:${x.e.kind}:${x.e.count}` : x.e.type)).toEqual(want);
       s2.runUntil(firstRx.t + 5000);
       expect(h.effects.filter((x) => x.e.type === 'garp' && x.e.kind === 'lower-prio-delay').map((x) => Math.round(x.t - firstRx.t))).toEqual(over.garp.lowerPrioDelayMs ? [5000] : []);
+      // carpool repeats the re-announce one advert interval (1 s here) later, after each of
+      // the yielding master's adverts (its own and its YIELD_ECHOES echoes).
+      expect(h.effects.filter((x) => x.e.type === 'garp' && x.e.kind === 'reassert').map((x) => Math.round(x.t - firstRx.t))).toEqual(over.garp.lowerPrioRepeat ? [1000, 2000, 3000, 4000] : []);
     }
   });
 

@@ -113,9 +113,12 @@ export function checkAdvert(payload: Uint8Array, ttl: number): Verdict<CarpAdver
   return { ok: true, value: adv };
 }
 
-/** Instance-level steps: destination group (unless unicast is allowed) and the HMAC. */
-export function verifyAdvert(adv: CarpAdvert, dst: string, expectedDst: string, auth: CarpAuthenticator): Verdict<CarpAdvert, CarpDropReason> {
-  if (dst !== expectedDst) return { ok: false, reason: 'destination' };
+/**
+ * Instance-level steps: destination (the group, or `ownAddress`: a peer that yields to us
+ * echoes its advert unicast) and the HMAC.
+ */
+export function verifyAdvert(adv: CarpAdvert, dst: string, expectedDst: string, auth: CarpAuthenticator, ownAddress?: string): Verdict<CarpAdvert, CarpDropReason> {
+  if (dst !== expectedDst && dst !== ownAddress) return { ok: false, reason: 'destination' };
   const want = auth.digest(adv.vhid, adv.counter);
   if (!timingSafeEqual(want, adv.digest)) return { ok: false, reason: 'digest' };
   return { ok: true, value: adv };

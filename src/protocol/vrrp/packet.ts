@@ -246,6 +246,8 @@ export interface VrrpRxInstance {
   readonly unicast: boolean;
   /** The multicast group this instance listens on (4 or 16 bytes). */
   readonly mcastGroup: Uint8Array;
+  /** Our own source address: a multicast instance also accepts adverts sent to it (echoes of a peer yielding to us). */
+  readonly ownAddress?: Uint8Array;
   /** Configured virtual addresses, to detect (and count, not drop) a differing list. */
   readonly addresses: readonly Uint8Array[];
 }
@@ -343,7 +345,9 @@ export function checkAdvert(pkt: VrrpRxPacket, lookup: (vrid: number) => VrrpRxI
   const checksum = matchChecksum(p.subarray(0, adv.length), version, pkt, inst);
   if (!checksum) return { ok: false, reason: 'checksum' };
 
-  const dstOk = unicast ? !isMulticast(pkt.dst) : inst ? sameBytes(pkt.dst, inst.mcastGroup) : isMulticast(pkt.dst);
+  const dstOk = unicast ? !isMulticast(pkt.dst)
+    : inst ? sameBytes(pkt.dst, inst.mcastGroup) || (inst.ownAddress !== undefined && sameBytes(pkt.dst, inst.ownAddress))
+    : isMulticast(pkt.dst);
   if (!dstOk) return { ok: false, reason: 'destination' };
   if (!inst) return { ok: false, reason: 'vrid' };
 
