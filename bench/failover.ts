@@ -142,7 +142,8 @@ async function main(): Promise<number> {
   try {
     ctx = await setupLab(prefix);
     for (const scenario of scenarios) {
-      opts.log(`# ${scenario}`);
+      const t = now();
+      opts.log(`# ${scenario} (at ${((t - started) / 1000).toFixed(0)} s)`);
       if (scenario === 'fastest') {
         records.push(...await fastestScenario(ctx, opts));
         continue;

@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import type { LabHost } from '../src/lab/netns.js';
-import { run } from '../src/lab/exec.js';
+import { controlRequest } from '../src/daemon/control.js';
 import { Proc, ROOT, childrenOf, sleep } from './proc.js';
 import type { Ctx } from './lab.js';
 
@@ -206,7 +206,9 @@ export async function switchover(ctx: Ctx, d: Daemon, s: Settings, o: StartOpts 
   switch (d.impl) {
     case 'carpool-carp':
     case 'carpool-vrrp':
-      await run(nsExec(d.host, [process.execPath, CARPOOL, 'demote', '-s', join(runDir(ctx, d.host, tag), 'carpool.sock')]));
+      // What `carpool demote -s SOCKET INSTANCE` sends, without the CLI's Node start-up
+      // (~150 ms) in the measured time. The socket is a file: reachable from any namespace.
+      await controlRequest(join(runDir(ctx, d.host, tag), 'carpool.sock'), { cmd: 'demote', args: { instance: d.impl === 'carpool-carp' ? 'vip0' : 'VI_0' } });
       return;
     case 'ucarp':
       d.proc.signal('SIGUSR2');

@@ -160,10 +160,13 @@ async function faultRuns(ctx: Ctx, scenario: ScenarioName, impl: ImplName, s: Se
           const mark = p.b[0]!.proc.lines.length;
           const t0 = now();
           await injectFault(ctx, p, fault, s, `${impl}-${runBase + run}`);
+          // Takeover is timed from the end of the injection (the `ip link` / control
+          // command has returned: the fault is in effect), the client's outage from t0.
+          const t0done = now();
           await p.b[0]!.proc.waitFor(MASTER_RE[impl], boundMs(impl, s) * 3 + 5000, mark);
           await sleep(Math.max(400, 5 * advertMs(impl, s)));
           const gained = watch.gained('h2', t0);
-          r.takeoverMs = gained === undefined ? undefined : gained - t0;
+          r.takeoverMs = gained === undefined ? undefined : gained - t0done;
           r.extra = { holdersAfter: (await holders(ctx)).join(',') };
           from = t0;
           to = now();
@@ -187,12 +190,21 @@ async function faultRuns(ctx: Ctx, scenario: ScenarioName, impl: ImplName, s: Se
   return windows.map((w) => w.rec);
 }
 
-/** heal: partition the master away (both become master), heal, time until one VIP holder remains. */
+/**
+ * heal: partition the master away (h2 and the client on the other side; both hosts become
+ * master), heal, and time until one VIP holder remains. The `nft` command that heals takes
+ * longer than the yield itself, so the heal instant is bracketed: "upper bound" counts from
+ * the start of the command; "after the first crossing advert" counts from the first advert
+ * of h1 that reaches the client (on h2's side) — the heal happened less than one advert
+ * interval before that advert.
+ */
 export async function healScenario(ctx: Ctx, impl: ImplName, o: Options): Promise<RunRecord[]> {
   const s = FAST;
   const out: RunRecord[] = [];
   const watch = new AddressWatch(ctx);
+  const adverts = new AdvertListener(ctx);
   await watch.ready();
+  await adverts.ready();
   try {
     for (let run = 1; run <= o.runs; run++) {
       const r: RunRecord = { scenario: 'heal', impl, run, settings: s.label, advertMs: advertMs(impl, s), boundMs: boundMs(impl, s) };
@@ -211,7 +223,6 @@ export async function healScenario(ctx: Ctx, impl: ImplName, o: Options): Promis
         const both = await holders(ctx);
         const t0 = now();
         await heal(ctx.lan);
-        // Until a host loses the VIP; then check that exactly one holds it.
         const end = t0 + 5000;
         let lostAt: number | undefined;
         while (now() < end && lostAt === undefined) {
@@ -220,8 +231,14 @@ export async function healScenario(ctx: Ctx, impl: ImplName, o: Options): Promis
         }
         await sleep(200);
         const after = await holders(ctx);
+        const crossing = adverts.arrivals(host(ctx, 1).address, t0, now())[0];
         r.healMs = lostAt === undefined ? undefined : lostAt - t0;
-        r.extra = { holdersBefore: both.join(','), holdersAfter: after.join(','), intervals: r.healMs === undefined ? undefined : r.healMs / r.advertMs };
+        const reaction = lostAt === undefined || crossing === undefined ? undefined : lostAt - crossing;
+        r.extra = {
+          holdersBefore: both.join(','), holdersAfter: after.join(','),
+          afterFirstAdvertMs: reaction,
+          intervals: r.healMs === undefined ? undefined : r.healMs / r.advertMs,
+        };
         if (lostAt === undefined) r.error = `still ${both.length} holders 5 s after the heal`;
         else if (after.length !== 1) r.error = `${after.length} holders after the heal: [${after.join(', ')}]`;
       } catch (e) {
@@ -229,11 +246,12 @@ export async function healScenario(ctx: Ctx, impl: ImplName, o: Options): Promis
       } finally {
         await endPair(ctx, p);
       }
-      o.log(`  heal ${impl} run ${run}: ${r.healMs?.toFixed(1) ?? '-'} ms${r.error ? ` (${r.error})` : ''}`);
+      o.log(`  heal ${impl} run ${run}: ${r.healMs?.toFixed(1) ?? '-'} ms (after the first crossing advert: ${typeof r.extra?.afterFirstAdvertMs === 'number' ? r.extra.afterFirstAdvertMs.toFixed(1) : '-'} ms)${r.error ? ` (${r.error})` : ''}`);
       out.push(r);
     }
   } finally {
     await watch.stop();
+    await adverts.stop();
   }
   return out;
 }
@@ -249,7 +267,7 @@ export async function lossyScenario(ctx: Ctx, impl: ImplName, o: Options): Promi
   const s = FAST;
   const out: RunRecord[] = [];
   for (const pct of o.lossLevels) {
-    const r: RunRecord = { scenario: 'lossy', impl, run: 1, settings: `${s.label}, ${pct} % advert loss for ${o.lossySeconds} s`, advertMs: advertMs(impl, s), boundMs: boundMs(impl, s) };
+    const r: RunRecord = { scenario: 'lossy', impl, run: 1, settings: `${s.label}, ${pct} % advert loss for ${o.lossySeconds} s`, advertMs: advertMs(impl, s), boundMs: boundMs(impl, s), extra: { lossPct: pct } };
     let p: Pair | undefined;
     try {
       p = await startPair(ctx, impl, s, 100 + pct);
