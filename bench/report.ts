@@ -135,7 +135,7 @@ function fastestTable(report: Report): string[] {
   for (const r of rows) {
     const e = r.extra ?? {};
     const n = (k: string): number | undefined => e[k] as number | undefined;
-    if (r.error) { out.push(`| ${r.settings} | ${f(r.advertMs)} ms | ${f(r.boundMs)} ms | – | – | – | – | – | error: ${r.error} |`); continue; }
+    if (r.error) { out.push(`| ${r.settings} | ${f(r.advertMs)} ms | ${f(r.boundMs)} ms | – | – | – | – | – | – | error: ${r.error} |`); continue; }
     out.push(`| ${String(e.advskew)}/${3 * Number(e.advskew)} | ${f(r.advertMs)} ms | ${f(r.boundMs)} ms | ${String(e.seconds)} | ${String(e.spurious)} | ${String(e.masterStepDowns)} | ${String(e.adverts)} | ${f(n('intervalP50'), 2)} / ${f(n('intervalP99'), 2)} / ${f(n('intervalMax'), 2)} ms | ${f(n('jitterP50'), 2)} / ${f(n('jitterP99'), 2)} / ${f(n('jitterMax'), 2)} ms | ${f(n('jitterMedP99'), 2)} / ${f(n('jitterMedMax'), 2)} ms |`);
   }
   return out;
