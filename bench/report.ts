@@ -44,8 +44,8 @@ const isCut = (s: ScenarioName): boolean => s === 'cut-1s' || s === 'cut-fast' |
 
 function outageTable(report: Report): string[] {
   const out = [
-    '| scenario | implementation | settings | bound (master-down) | outage median | min–max | excess over bound + probe | lost probes median (max) | VIP on backup after (median) | ratio carpool/peer, run by run | failed runs |',
-    '|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|',
+    '| scenario | implementation | settings | bound (master-down) | outage median | min–max | excess over bound + probe | lost probes median (max) | VIP on backup after (median) | VIP on backup after last advert + master-down, median (max) | ratio carpool/peer, run by run | failed runs |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|',
   ];
   for (const s of OUTAGE_SCENARIOS) {
     for (const impl of IMPLS) {
@@ -66,7 +66,8 @@ function outageTable(report: Report): string[] {
         if (r.xs.length) ratios.push(`vs ${peer}: ${f(r.med, 2)} (${range(r.xs, 2)})`);
       }
       const unresolved = good.some((r) => r.unresolved) ? ' ≥' : '';
-      out.push(`| ${s} | ${impl} | ${all[0]!.settings} | ${isCut(s) ? `${f(bound)} ms` : '–'} | ${unresolved}${f(med)} ms | ${range(outs)} | ${excess === undefined ? '–' : `${excess >= 0 ? '+' : ''}${f(excess)} ms`} | ${f(median(lost), 0)} (${lost.length ? Math.max(...lost) : '–'}) | ${f(median(defined(good.map((r) => r.takeoverMs))))} ms | ${ratios.join('; ') || '–'} | ${all.length - good.length}/${all.length} |`);
+      const late = defined(good.map((r) => r.extra?.lateMs as number | undefined));
+      out.push(`| ${s} | ${impl} | ${all[0]!.settings} | ${isCut(s) ? `${f(bound)} ms` : '–'} | ${unresolved}${f(med)} ms | ${range(outs)} | ${excess === undefined ? '–' : `${excess >= 0 ? '+' : ''}${f(excess)} ms`} | ${f(median(lost), 0)} (${lost.length ? Math.max(...lost) : '–'}) | ${f(median(defined(good.map((r) => r.takeoverMs))))} ms | ${late.length ? `${f(median(late))} ms (${f(Math.max(...late))})` : '–'} | ${ratios.join('; ') || '–'} | ${all.length - good.length}/${all.length} |`);
     }
   }
   return out;
@@ -157,6 +158,12 @@ function targets(report: Report): string[] {
     line(`cut-fast: ${impl} median ≤ keepalived median`, cmp(c, k), `${f(c)} ms vs ${f(k)} ms`);
     const b = pick(report, 'cut-fast', impl)[0]?.boundMs;
     line(`cut-fast: ${impl} ≤ own bound + probe spacing + 10 ms`, c === undefined || b === undefined ? undefined : c <= b + PROBE_MS + 10, `${f(c)} ms vs bound ${f(b)} + ${PROBE_MS} ms → excess ${f(c === undefined || b === undefined ? undefined : c - b - PROBE_MS)} ms`);
+  }
+  const medLate = (s: ScenarioName, impl: ImplName): number | undefined => median(defined(ok(pick(report, s, impl)).map((r) => r.extra?.lateMs as number | undefined)));
+  for (const [s, a, b] of [['cut-1s', 'carpool-carp', 'ucarp'], ['cut-1s', 'carpool-vrrp', 'keepalived'], ['cut-fast', 'carpool-carp', 'keepalived'], ['cut-fast', 'carpool-vrrp', 'keepalived']] as const) {
+    const la = medLate(s, a);
+    const lb = medLate(s, b);
+    line(`${s}: ${a} reacts no later than ${b} (VIP on the backup after last advert + master-down, phase-free)`, cmp(la, lb), `${f(la)} ms vs ${f(lb)} ms`);
   }
   const c1 = medOut('cut-1s', 'carpool-carp');
   const u1 = medOut('cut-1s', 'ucarp');

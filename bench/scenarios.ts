@@ -141,7 +141,9 @@ async function injectFault(ctx: Ctx, p: Pair, fault: Fault, s: Settings, tag: st
 /** N runs of: pair up, fault at t0, backup becomes master, client outage cut out of one long probe. */
 async function faultRuns(ctx: Ctx, scenario: ScenarioName, impl: ImplName, s: Settings, fault: Fault, o: Options, runBase: number): Promise<RunRecord[]> {
   const watch = new AddressWatch(ctx);
+  const adverts = new AdvertListener(ctx);
   await watch.ready();
+  await adverts.ready();
   const windows: { rec: RunRecord; from: number; to: number }[] = [];
   try {
     const { rec } = await withProbe(ctx, o, async () => {
@@ -158,6 +160,9 @@ async function faultRuns(ctx: Ctx, scenario: ScenarioName, impl: ImplName, s: Se
         try {
           p = await startPair(ctx, impl, s, runBase + run);
           const mark = p.b[0]!.proc.lines.length;
+          // A random phase against the master's advert timer: the time from the last
+          // advert to the fault is part of the outage, and must not be the same every run.
+          await sleep(Math.random() * advertMs(impl, s));
           const t0 = now();
           await injectFault(ctx, p, fault, s, `${impl}-${runBase + run}`);
           // Takeover is timed from the end of the injection (the `ip link` / control
@@ -167,7 +172,16 @@ async function faultRuns(ctx: Ctx, scenario: ScenarioName, impl: ImplName, s: Se
           await sleep(Math.max(400, 5 * advertMs(impl, s)));
           const gained = watch.gained('h2', t0);
           r.takeoverMs = gained === undefined ? undefined : gained - t0done;
-          r.extra = { holdersAfter: (await holders(ctx)).join(',') };
+          // The backup's timer started at the master's last advert (seen at the same time
+          // in the client namespace): what comes after last advert + master-down is the
+          // implementation's own delay, free of the phase.
+          const last = (fault === 'cut' || fault === 'kill9') && gained !== undefined
+            ? adverts.arrivals(host(ctx, 1).address, t0 - 5000, gained).pop() : undefined;
+          r.extra = {
+            holdersAfter: (await holders(ctx)).join(','),
+            lateMs: last === undefined || gained === undefined ? undefined : gained - (last + boundMs(impl, s)),
+            sinceLastAdvertMs: last === undefined ? undefined : t0 - last,
+          };
           from = t0;
           to = now();
         } catch (e) {
@@ -175,7 +189,8 @@ async function faultRuns(ctx: Ctx, scenario: ScenarioName, impl: ImplName, s: Se
         } finally {
           await endPair(ctx, p);
         }
-        o.log(`  ${scenario} ${impl} run ${run}: takeover ${r.takeoverMs?.toFixed(1) ?? '-'} ms${r.error ? ` (${r.error})` : ''}`);
+        const late = r.extra?.lateMs;
+        o.log(`  ${scenario} ${impl} run ${run}: takeover ${r.takeoverMs?.toFixed(1) ?? '-'} ms${typeof late === 'number' ? `, ${late.toFixed(1)} ms after last advert + master-down` : ''}${r.error ? ` (${r.error})` : ''}`);
         windows.push({ rec: r, from, to });
       }
     });
@@ -186,6 +201,7 @@ async function faultRuns(ctx: Ctx, scenario: ScenarioName, impl: ImplName, s: Se
     }
   } finally {
     await watch.stop();
+    await adverts.stop();
   }
   return windows.map((w) => w.rec);
 }
