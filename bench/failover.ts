@@ -28,7 +28,7 @@ Client-side failover outage of carpool vs ucarp and keepalived, in network names
   --impl a[,b]            implementations (default: all): ${IMPLS.join(', ')}
   --quick                 2 runs, 8 s lossy, 5 s CPU, 8 s per skew in fastest (a smoke run)
   --duration S            seconds of advert loss (lossy) and per skew (fastest)
-                          (defaults: lossy 20, fastest 20; the issue's full runs are
+                          (defaults: lossy 15, fastest 20; the issue's full runs are
                           --scenario lossy --duration 60 and --scenario fastest --duration 300)
   --skews k[,k]           advskews tried by fastest (default 1,2,3)
   --cpu-seconds S         CPU sampling window of idle (default 20)
@@ -76,7 +76,7 @@ function parse(argv: readonly string[]): Args | undefined {
     write: !values['no-write'],
     opts: {
       runs: Math.round(num(values.runs, 'runs', quick ? 2 : 5)),
-      lossySeconds: duration ?? (quick ? 8 : 20),
+      lossySeconds: duration ?? (quick ? 8 : 15),
       lossLevels: [10, 30],
       cpuSeconds: num(values['cpu-seconds'], 'cpu-seconds', quick ? 5 : 20),
       idleInstances: 50,

@@ -25,6 +25,8 @@ export interface Settings {
   readonly carp: { readonly advbase: number; readonly masterSkew: number; readonly backupSkew: number };
   /** VRRPv3: advert interval (s) and priorities. */
   readonly vrrp: { readonly advertInt: number; readonly masterPrio: number; readonly backupPrio: number };
+  /** carpool daemons run under `chrt -r` at this priority (the `fastest` scenario's second variant). */
+  readonly rtPriority?: number | undefined;
 }
 
 export const SLOW: Settings = {
@@ -40,8 +42,11 @@ export const FAST: Settings = {
 };
 
 /** CARP with advbase 0, master skew k, backup skew 3k: interval k/256 s, master-down 3k/256 s. */
-export function carpFastest(k: number): Settings {
-  return { label: `CARP advbase 0, advskew ${k}/${3 * k}`, carp: { advbase: 0, masterSkew: k, backupSkew: 3 * k }, vrrp: FAST.vrrp };
+export function carpFastest(k: number, rtPriority?: number): Settings {
+  return {
+    label: `CARP advbase 0, advskew ${k}/${3 * k}${rtPriority ? `, SCHED_RR ${rtPriority} (chrt)` : ''}`,
+    carp: { advbase: 0, masterSkew: k, backupSkew: 3 * k }, vrrp: FAST.vrrp, rtPriority,
+  };
 }
 
 const carpIntervalMs = (advbase: number, skew: number): number => advbase * 1000 + Math.floor((skew * 1_000_000) / 256) / 1000;
@@ -97,6 +102,8 @@ export interface StartOpts {
   readonly instances?: number;
   /** A tag to keep files of concurrent or successive daemons apart. */
   readonly tag?: string;
+  /** carpool only: run under `chrt -r <prio>` (SCHED_RR for all its threads; `fastest`). */
+  readonly rtPriority?: number;
 }
 
 function carpSkew(s: Settings, role: Role): number {
@@ -156,17 +163,20 @@ function ucarpScripts(ctx: Ctx): { up: string; down: string } {
 }
 
 /** Start `impl` on `h` in `role`. Returns at once; wait for its state with MASTER_RE/BACKUP_RE. */
-export function startDaemon(ctx: Ctx, impl: ImplName, h: LabHost, role: Role, s: Settings, o: StartOpts = {}): Daemon[] {
+export function startDaemon(ctx: Ctx, impl: ImplName, h: LabHost, role: Role, s: Settings, opts: StartOpts = {}): Daemon[] {
+  const o: StartOpts = { rtPriority: s.rtPriority, ...opts };
   const tag = o.tag ?? impl;
   switch (impl) {
     case 'carpool-carp': {
       const conf = carpoolCarpConfig(ctx, h, role, s, { ...o, tag });
-      const proc = new Proc(`${impl}-${h.name}`, nsExec(h, [process.execPath, CARPOOL, 'run', '-c', conf]), { CARPOOL_RUN_DIR: runDir(ctx, h, tag) });
+      const rt = o.rtPriority ? ['chrt', '-r', String(o.rtPriority)] : [];
+      const proc = new Proc(`${impl}-${h.name}`, nsExec(h, [...rt, process.execPath, CARPOOL, 'run', '-c', conf]), { CARPOOL_RUN_DIR: runDir(ctx, h, tag) });
       return [{ impl, host: h, proc, pids: () => [proc.pid] }];
     }
     case 'carpool-vrrp': {
       const conf = ctx.write(`carpool-${tag}-${h.name}.conf`, keepalivedConf(ctx, h, role, s, { ...o, tag }));
-      const proc = new Proc(`${impl}-${h.name}`, nsExec(h, [process.execPath, CARPOOL, 'run', '--vrrp-only', '-c', conf]), { CARPOOL_RUN_DIR: runDir(ctx, h, tag) });
+      const rt = o.rtPriority ? ['chrt', '-r', String(o.rtPriority)] : [];
+      const proc = new Proc(`${impl}-${h.name}`, nsExec(h, [...rt, process.execPath, CARPOOL, 'run', '--vrrp-only', '-c', conf]), { CARPOOL_RUN_DIR: runDir(ctx, h, tag) });
       return [{ impl, host: h, proc, pids: () => [proc.pid] }];
     }
     case 'keepalived': {

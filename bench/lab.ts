@@ -132,33 +132,38 @@ export class Probe {
   }
 }
 
-/** Advert arrival times in the client namespace (bench/adverts-child.ts). */
+/**
+ * Advert arrival times in the client namespace: `tcpdump -tt` of IP protocol 112. The times
+ * are the kernel's receive timestamps (taken as the frame crosses the veth, i.e. when the
+ * master sent it), so a busy CPU delays tcpdump's output but not the times it prints.
+ */
 export class AdvertListener {
   private readonly proc: Proc;
   constructor(ctx: Ctx) {
     const c = ctx.lan.client!;
-    this.proc = new Proc('adverts', ['ip', 'netns', 'exec', c.ns, process.execPath, '--import', 'tsx', 'bench/adverts-child.ts', c.ifname]);
+    this.proc = new Proc('adverts', ['ip', 'netns', 'exec', c.ns, 'tcpdump', '-l', '-n', '-tt', '--immediate-mode', '-i', c.ifname, 'ip proto 112']);
   }
 
   async ready(): Promise<void> {
-    await this.proc.waitFor(/^ready$/, 15_000);
+    await this.proc.waitFor(/listening on/, 10_000);
   }
 
-  /** Arrival times of adverts from `src` within [from, to]. */
+  /** Arrival times (epoch ms) of adverts from `src` within [from, to]. */
   arrivals(src: string, from: number, to: number): number[] {
     const out: number[] = [];
     for (const l of this.proc.lines) {
-      const [t, s] = l.text.split(' ');
-      const tn = Number(t);
-      if (s === src && tn >= from && tn <= to) out.push(tn);
+      const m = /^(\d+\.\d+) IP (\S+) > /.exec(l.text);
+      if (!m || m[2] !== src) continue;
+      const t = Number(m[1]) * 1000;
+      if (t >= from && t <= to) out.push(t);
     }
     return out;
   }
 
   async stop(): Promise<void> {
-    this.proc.signal('SIGINT');
-    await Promise.race([this.proc.exited, sleep(3000)]);
-    await this.proc.stop('SIGKILL', 500);
+    // Let tcpdump print what it has already captured.
+    await sleep(100);
+    await this.proc.stop('SIGINT', 2000);
   }
 }
 

@@ -29,6 +29,16 @@ function pick(report: Report, scenario: ScenarioName, impl: ImplName, pred: (r: 
   return report.records.filter((r) => r.scenario === scenario && r.impl === impl && pred(r));
 }
 
+/** The outage cells of a scenario in implementation order; `fastest` has one per settings (plain, SCHED_RR). */
+function cells(report: Report, s: ScenarioName): [ImplName, RunRecord[]][] {
+  const out: [ImplName, RunRecord[]][] = [];
+  for (const impl of IMPLS) {
+    const recs = pick(report, s, impl, (r) => s !== 'fastest' || r.extra?.cutUnderLoad === true);
+    for (const settings of [...new Set(recs.map((r) => r.settings))]) out.push([impl, recs.filter((r) => r.settings === settings)]);
+  }
+  return out;
+}
+
 /** carpool/peer outage ratio computed run by run (run i with run i), as median and range. */
 function ratio(a: readonly RunRecord[], b: readonly RunRecord[]): { med?: number; xs: number[] } {
   const xs: number[] = [];
@@ -48,9 +58,7 @@ function outageTable(report: Report): string[] {
     '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|',
   ];
   for (const s of OUTAGE_SCENARIOS) {
-    for (const impl of IMPLS) {
-      const all = pick(report, s, impl, (r) => s !== 'fastest' || r.extra?.cutUnderLoad === true);
-      if (all.length === 0) continue;
+    for (const [impl, all] of cells(report, s)) {
       const good = ok(all);
       const outs = defined(good.map((r) => r.outageMs));
       const med = median(outs);
@@ -137,7 +145,7 @@ function fastestTable(report: Report): string[] {
     const e = r.extra ?? {};
     const n = (k: string): number | undefined => e[k] as number | undefined;
     if (r.error) { out.push(`| ${r.settings} | ${f(r.advertMs)} ms | ${f(r.boundMs)} ms | – | – | – | – | – | – | error: ${r.error} |`); continue; }
-    out.push(`| ${String(e.advskew)}/${3 * Number(e.advskew)} | ${f(r.advertMs)} ms | ${f(r.boundMs)} ms | ${String(e.seconds)} | ${String(e.spurious)} | ${String(e.masterStepDowns)} | ${String(e.adverts)} | ${f(n('intervalP50'), 2)} / ${f(n('intervalP99'), 2)} / ${f(n('intervalMax'), 2)} ms | ${f(n('jitterP50'), 2)} / ${f(n('jitterP99'), 2)} / ${f(n('jitterMax'), 2)} ms | ${f(n('jitterMedP99'), 2)} / ${f(n('jitterMedMax'), 2)} ms |`);
+    out.push(`| ${String(e.advskew)}/${3 * Number(e.advskew)}${e.rt ? `, SCHED_RR ${String(e.rt)}` : ''} | ${f(r.advertMs)} ms | ${f(r.boundMs)} ms | ${String(e.seconds)} | ${String(e.spurious)} | ${String(e.masterStepDowns)} | ${String(e.adverts)} | ${f(n('intervalP50'), 2)} / ${f(n('intervalP99'), 2)} / ${f(n('intervalMax'), 2)} ms | ${f(n('jitterP50'), 2)} / ${f(n('jitterP99'), 2)} / ${f(n('jitterMax'), 2)} ms | ${f(n('jitterMedP99'), 2)} / ${f(n('jitterMedMax'), 2)} ms |`);
   }
   return out;
 }
@@ -172,17 +180,19 @@ function targets(report: Report): string[] {
   const k1 = medOut('cut-1s', 'keepalived');
   line('cut-1s: carpool VRRP ≤ keepalived', cmp(c1v, k1), `${f(c1v)} ms vs ${f(k1)} ms`);
 
-  const fast = report.records.filter((r) => r.scenario === 'fastest' && r.extra?.cutUnderLoad !== true && !r.error);
-  if (fast.length) {
-    const stable = fast.filter((r) => r.extra?.spurious === 0 && r.extra.masterStepDowns === 0);
-    const best = stable.sort((a, b) => a.advertMs - b.advertMs)[0];
-    const cf = medOut('fastest', 'carpool-carp', (r) => r.extra?.cutUnderLoad === true);
-    const kf = medOut('cut-fast', 'keepalived') ?? medOut('fastest', 'keepalived', (r) => r.extra?.cutUnderLoad === true);
-    const secs = Number(fast[0]!.extra?.seconds);
-    line(`fastest stable failover (zero spurious over ${secs} s under stress-ng --cpu 2${secs < 300 ? '; the target asks 5 minutes' : ''})`,
-      best ? cmp(cf, kf === undefined ? undefined : 0.5 * kf) : false,
-      best ? `smallest stable advskew ${String(best.extra?.advskew)} (${f(best.advertMs)} ms adverts); cut outage under load ${f(cf)} ms vs 0.5 × keepalived ${f(kf)} ms = ${f(kf === undefined ? undefined : kf / 2)} ms; jitter p50/p99/max ${f(best.extra?.jitterP50 as number, 2)}/${f(best.extra?.jitterP99 as number, 2)}/${f(best.extra?.jitterMax as number, 2)} ms`
-        : 'no advskew tried was free of spurious transitions');
+  for (const rt of [undefined, 10]) {
+    const fast = report.records.filter((r) => r.scenario === 'fastest' && r.extra?.cutUnderLoad !== true && !r.error && r.extra?.rt === rt);
+    if (fast.length) {
+      const stable = fast.filter((r) => r.extra?.spurious === 0 && r.extra.masterStepDowns === 0);
+      const best = stable.sort((a, b) => a.advertMs - b.advertMs)[0];
+      const cf = medOut('fastest', 'carpool-carp', (r) => r.extra?.cutUnderLoad === true && r.extra.rt === rt);
+      const kf = medOut('cut-fast', 'keepalived') ?? medOut('fastest', 'keepalived', (r) => r.extra?.cutUnderLoad === true);
+      const secs = Number(fast[0]!.extra?.seconds);
+      line(`fastest stable failover${rt ? ` with carpool under SCHED_RR ${rt} (chrt; not a carpool setting yet)` : ''} (zero spurious over ${secs} s under stress-ng --cpu 2${secs < 300 ? '; the target asks 5 minutes' : ''})`,
+        best ? cmp(cf, kf === undefined ? undefined : 0.5 * kf) : false,
+        best ? `smallest stable advskew ${String(best.extra?.advskew)} (${f(best.advertMs)} ms adverts); cut outage under load ${f(cf)} ms vs 0.5 × keepalived ${f(kf)} ms = ${f(kf === undefined ? undefined : kf / 2)} ms; jitter p50/p99/max ${f(best.extra?.jitterP50 as number, 2)}/${f(best.extra?.jitterP99 as number, 2)}/${f(best.extra?.jitterMax as number, 2)} ms`
+          : 'no advskew tried was free of spurious transitions');
+    }
   }
   for (const impl of ['carpool-carp', 'carpool-vrrp'] as const) {
     const lost = defined(ok(pick(report, 'switchover', impl)).map((r) => r.lost));
@@ -247,10 +257,10 @@ export function renderSvg(report: Report): string {
   ];
   panels.forEach((s, pi) => {
     const x0 = 10 + pi * W;
-    const impls = IMPLS.filter((i) => pick(report, s, i, (r) => s !== 'fastest' || r.extra?.cutUnderLoad === true).length);
-    const stats = impls.map((impl) => {
-      const xs = defined(ok(pick(report, s, impl, (r) => s !== 'fastest' || r.extra?.cutUnderLoad === true)).map((r) => r.outageMs));
-      return { impl, med: median(xs), min: xs.length ? Math.min(...xs) : undefined, max: xs.length ? Math.max(...xs) : undefined, bound: pick(report, s, impl)[0]?.boundMs };
+    const stats = cells(report, s).map(([impl, recs]) => {
+      const xs = defined(ok(recs).map((r) => r.outageMs));
+      const name = recs[0]?.extra?.rt ? `${impl} RR` : impl;
+      return { impl, name, med: median(xs), min: xs.length ? Math.min(...xs) : undefined, max: xs.length ? Math.max(...xs) : undefined, bound: recs[0]?.boundMs };
     });
     const ymax = Math.max(1, ...stats.map((x) => x.max ?? 0), ...(isCut(s) ? stats.map((x) => x.bound ?? 0) : [])) * 1.15;
     const y = (v: number): number => top + plotH - (v / ymax) * plotH;
@@ -271,7 +281,7 @@ export function renderSvg(report: Report): string {
       }
       if (st.min !== undefined && st.max !== undefined) parts.push(`<line x1="${cx}" y1="${y(st.min)}" x2="${cx}" y2="${y(st.max)}" stroke="black"/><line x1="${cx - 4}" y1="${y(st.min)}" x2="${cx + 4}" y2="${y(st.min)}" stroke="black"/><line x1="${cx - 4}" y1="${y(st.max)}" x2="${cx + 4}" y2="${y(st.max)}" stroke="black"/>`);
       if (isCut(s) && st.bound !== undefined) parts.push(`<line x1="${bx}" y1="${y(st.bound)}" x2="${bx + bw - 6}" y2="${y(st.bound)}" stroke="red" stroke-dasharray="3,2"><title>${esc(`master-down bound ${st.bound.toFixed(1)} ms`)}</title></line>`);
-      parts.push(`<text x="${cx}" y="${top + plotH + 12}" text-anchor="end" transform="rotate(-35 ${cx} ${top + plotH + 12})">${esc(st.impl)}</text>`);
+      parts.push(`<text x="${cx}" y="${top + plotH + 12}" text-anchor="end" transform="rotate(-35 ${cx} ${top + plotH + 12})">${esc(st.name)}</text>`);
     });
   });
   parts.push(`<text x="10" y="${H + 30}" fill="#555">Dashed red: the protocol's master-down bound. Bars: median of the runs; whiskers: min–max. Each panel has its own scale.</text>`);
