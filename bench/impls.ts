@@ -5,6 +5,7 @@
  * Protocol settings are given once per scenario and translated here, so every
  * implementation runs with the same advert interval and master-down bound.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LabHost } from '../src/lab/netns.js';
 import { controlRequest } from '../src/daemon/control.js';
@@ -155,11 +156,13 @@ export function keepalivedConf(ctx: Ctx, h: LabHost, role: Role, s: Settings, o:
   return out.join('\n') + '\n';
 }
 
+/** Written once: rewriting a script another ucarp is executing fails with ETXTBSY. */
 function ucarpScripts(ctx: Ctx): { up: string; down: string } {
-  return {
-    up: ctx.write('ucarp-up.sh', '#!/bin/sh\nexec ip addr add "$2"/24 dev "$1"\n', 0o755),
-    down: ctx.write('ucarp-down.sh', '#!/bin/sh\nexec ip addr del "$2"/24 dev "$1"\n', 0o755),
-  };
+  const up = ctx.path('ucarp-up.sh');
+  const down = ctx.path('ucarp-down.sh');
+  if (!existsSync(up)) ctx.write('ucarp-up.sh', '#!/bin/sh\nexec ip addr add "$2"/24 dev "$1"\n', 0o755);
+  if (!existsSync(down)) ctx.write('ucarp-down.sh', '#!/bin/sh\nexec ip addr del "$2"/24 dev "$1"\n', 0o755);
+  return { up, down };
 }
 
 /** Start `impl` on `h` in `role`. Returns at once; wait for its state with MASTER_RE/BACKUP_RE. */
