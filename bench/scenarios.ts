@@ -169,7 +169,8 @@ async function faultRuns(ctx: Ctx, scenario: ScenarioName, impl: ImplName, s: Se
           // command has returned: the fault is in effect), the client's outage from t0.
           const t0done = now();
           await p.b[0]!.proc.waitFor(MASTER_RE[impl], boundMs(impl, s) * 3 + 5000, mark);
-          await sleep(Math.max(400, 5 * advertMs(impl, s)));
+          // Long enough for the client to be answered again (the new master's GARP is immediate).
+          await sleep(Math.max(400, advertMs(impl, s)));
           const gained = watch.gained('h2', t0);
           r.takeoverMs = gained === undefined ? undefined : gained - t0done;
           // The backup's timer started at the master's last advert (seen at the same time
