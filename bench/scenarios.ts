@@ -138,6 +138,30 @@ async function injectFault(ctx: Ctx, p: Pair, fault: Fault, s: Settings, tag: st
   else await switchover(ctx, p.m[0]!, s, { tag });
 }
 
+/**
+ * Wait until `frac` of an advert interval after an advert of `src` (kernel timestamp from
+ * tcpdump). Returns the phase reached (fraction of the interval since that advert), or a
+ * random phase when no advert shows up (a peer that is not advertising as master).
+ */
+async function atPhase(adverts: AdvertListener, src: string, intervalMs: number, frac: number): Promise<number> {
+  const start = now();
+  const deadline = start + 2 * intervalMs + 500;
+  // tcpdump's lines reach us a little after the kernel timestamp: for short intervals the
+  // target is taken one or more intervals later, on the master's own advert grid.
+  while (now() < deadline) {
+    const seen = adverts.arrivals(src, start - 2 * intervalMs, now()).pop();
+    if (seen !== undefined) {
+      let target = seen + frac * intervalMs;
+      while (target < now() + 1) target += intervalMs;
+      await sleep(target - now());
+      return ((now() - seen) % intervalMs) / intervalMs;
+    }
+    await sleep(Math.min(5, intervalMs / 4));
+  }
+  await sleep(Math.random() * intervalMs);
+  return Number.NaN;
+}
+
 /** N runs of: pair up, fault at t0, backup becomes master, client outage cut out of one long probe. */
 async function faultRuns(ctx: Ctx, scenario: ScenarioName, impl: ImplName, s: Settings, fault: Fault, o: Options, runBase: number): Promise<RunRecord[]> {
   const watch = new AddressWatch(ctx);
@@ -160,9 +184,11 @@ async function faultRuns(ctx: Ctx, scenario: ScenarioName, impl: ImplName, s: Se
         try {
           p = await startPair(ctx, impl, s, runBase + run);
           const mark = p.b[0]!.proc.lines.length;
-          // A random phase against the master's advert timer: the time from the last
-          // advert to the fault is part of the outage, and must not be the same every run.
-          await sleep(Math.random() * advertMs(impl, s));
+          // The time from the master's last advert to the fault is part of the outage. Run i
+          // faults at the same phase for every implementation — (i − ½)/N of an interval
+          // after one of the master's adverts (stratified) — so the run-by-run ratio
+          // compares like with like, and the median covers the whole interval.
+          r.extra = { phase: await atPhase(adverts, host(ctx, 1).address, advertMs(impl, s), (run - 0.5) / o.runs) };
           const t0 = now();
           await injectFault(ctx, p, fault, s, `${impl}-${runBase + run}`);
           // Takeover is timed from the end of the injection (the `ip link` / control
@@ -179,6 +205,7 @@ async function faultRuns(ctx: Ctx, scenario: ScenarioName, impl: ImplName, s: Se
           const last = (fault === 'cut' || fault === 'kill9') && gained !== undefined
             ? adverts.arrivals(host(ctx, 1).address, t0 - 5000, gained).pop() : undefined;
           r.extra = {
+            ...r.extra,
             holdersAfter: (await holders(ctx)).join(','),
             lateMs: last === undefined || gained === undefined ? undefined : gained - (last + boundMs(impl, s)),
             sinceLastAdvertMs: last === undefined ? undefined : t0 - last,
