@@ -114,7 +114,9 @@ export async function runDemo(o: DemoOptions = {}): Promise<number> {
     const gapsBefore = client.gaps.length;
     say(`[4/6] ${bold(`Pulling ${victim.name}'s network cable`, tty)} (the master). The backups stop hearing adverts...`);
     await cutLink(lab.lan, lab.lan.hosts.find((h) => h.name === victim.name)!);
-    await watch(phaseMs * 2, () => client.gaps.length > gapsBefore);
+    // The client's answers can come back before the next status poll shows the new master: wait for both.
+    const tookOver = (v: HostView[]) => v.some((h) => h.name !== victim.name && h.state === 'MASTER');
+    await watch(phaseMs * 2, (v) => client.gaps.length > gapsBefore && tookOver(v));
     const gap = client.gaps[gapsBefore];
     const next = view.find((h) => h.name !== victim.name && h.state === 'MASTER');
     say();
