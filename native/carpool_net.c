@@ -1549,7 +1549,12 @@ static napi_value link_monitor_close(napi_env env, napi_callback_info info) {
 /* ------------------------------------------------------------------------------------ */
 /* process helpers                                                                        */
 
-/* setRealtime(priority) -> 0 | -errno; SCHED_RR for the calling (JS) thread, 0 = SCHED_OTHER. */
+#ifndef SCHED_RESET_ON_FORK
+#define SCHED_RESET_ON_FORK 0x40000000
+#endif
+
+/* setRealtime(priority) -> 0 | -errno; SCHED_RR for the calling (JS) thread, 0 = SCHED_OTHER.
+ * With SCHED_RESET_ON_FORK: the scripts and agents it spawns run at normal priority. */
 static napi_value set_realtime(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int64_t prio;
@@ -1558,7 +1563,7 @@ static napi_value set_realtime(napi_env env, napi_callback_info info) {
   if (!arg_int(env, argv[0], "setRealtime", "priority", 0, 99, &prio)) return NULL;
   memset(&sp, 0, sizeof sp);
   sp.sched_priority = (int)prio;
-  if (sched_setscheduler(0, prio ? SCHED_RR : SCHED_OTHER, &sp) < 0) return make_int(env, -errno);
+  if (sched_setscheduler(0, prio ? SCHED_RR | SCHED_RESET_ON_FORK : SCHED_OTHER, &sp) < 0) return make_int(env, -errno);
   return make_int(env, 0);
 }
 

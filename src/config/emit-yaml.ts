@@ -172,6 +172,7 @@ export function emitCarpoolYaml(config: CarpoolConfig, options: EmitOptions = {}
   const obj = {
     control_socket: config.controlSocket,
     state_dir: config.stateDir,
+    ...(config.realtimePriority !== undefined ? { realtime_priority: config.realtimePriority } : {}),
     logging: { facility: config.logging.facility, debug: config.logging.debug, ident: config.logging.ident },
     ...(config.vrrpScripts.length > 0 ? { vrrp_scripts: config.vrrpScripts.map(script) } : {}),
     ...(config.trackFiles.length > 0 ? { track_files: config.trackFiles.map(trackFile) } : {}),

@@ -62,7 +62,7 @@ const GLOBAL_POLICIES: Readonly<Record<string, Policy>> = {
   notification_email: MAIL, notification_email_from: MAIL, smtp_server: MAIL, smtp_helo_name: MAIL, smtp_connect_timeout: MAIL,
   smtp_alert: MAIL, smtp_alert_vrrp: MAIL, smtp_alert_checker: MAIL, no_email_faults: MAIL, email_faults: MAIL,
   ...Object.fromEntries(['process_names', 'process_name', 'vrrp_process_name', 'checker_process_name', 'bfd_process_name',
-    'vrrp_priority', 'checker_priority', 'bfd_priority', 'vrrp_no_swap', 'checker_no_swap', 'bfd_no_swap', 'vrrp_rt_priority',
+    'vrrp_priority', 'checker_priority', 'bfd_priority', 'vrrp_no_swap', 'checker_no_swap', 'bfd_no_swap',
     'checker_rt_priority', 'bfd_rt_priority', 'vrrp_rlimit_rttime', 'checker_rlimit_rttime', 'bfd_rlimit_rttime', 'vrrp_cpu_affinity',
     'checker_cpu_affinity', 'bfd_cpu_affinity', 'max_auto_priority', 'min_auto_priority_delay', 'child_wait_time',
     'tmp_config_directory', 'config_save_dir', 'umask', 'use_pid_dir', 'instance', 'vrrp_netlink_cmd_rcv_bufs',
@@ -603,7 +603,10 @@ function garpHandler<C extends Ctx>(key: keyof typeof GARP_KEYS, get: (ctx: C) =
 
 interface Ctx { readonly c: Checker }
 
-interface GlobalCtx extends Ctx { readonly d: VrrpDefaultsSpec }
+/** Process settings from global_defs that carpool applies to itself. */
+interface Tuning { realtimePriority?: number }
+
+interface GlobalCtx extends Ctx { readonly d: VrrpDefaultsSpec; readonly tune: Tuning }
 
 const GLOBAL_HANDLERS: Readonly<Record<string, Handler<GlobalCtx>>> = {
   router_id: ({ args, keyword, loc, block }, { c }) => {
@@ -653,6 +656,11 @@ const GLOBAL_HANDLERS: Readonly<Record<string, Handler<GlobalCtx>>> = {
     c.noBlock(st);
     if (st.args.length < 1 || st.args.length > 2) c.error(st.loc, st.args.length ? 'EXTRA_ARGUMENT' : 'MISSING_ARGUMENT', 'script_user takes a user and an optional group', 'script_user USER [GROUP]');
     c.warn(st.loc, 'NOT_USED', 'script_user is accepted, but carpool runs scripts as root (it does not switch users)', 'scripts that are safe to run as root');
+  },
+  vrrp_rt_priority: (st, { c, tune }) => {
+    const v = c.one(st, 'vrrp_rt_priority 1..99');
+    const n = v && c.int(v, 'vrrp_rt_priority', 1, 99);
+    if (n) tune.realtimePriority = n.value;
   },
   enable_script_security: (st, { c }) => {
     c.noArgs(st);
@@ -877,6 +885,7 @@ const GROUP_HANDLERS: Readonly<Record<string, Handler<GroupCtx>>> = {
 
 interface TopCtx extends Ctx {
   readonly d: VrrpDefaultsSpec;
+  readonly tune: Tuning;
   readonly instances: VrrpInstanceSpec[];
   readonly scripts: VrrpScriptSpec[];
   readonly trackFiles: TrackFileSpec[];
@@ -950,7 +959,7 @@ export function parseKeepalivedConf(text: string, options: KeepalivedOptions = {
   });
   for (const p of problems) c.report(p.severity, p.code, p.loc, p.message, p.expected);
 
-  const ctx: TopCtx = { c, d: { garp: {} }, instances: [], scripts: [], trackFiles: [], groups: [] };
+  const ctx: TopCtx = { c, d: { garp: {} }, tune: {}, instances: [], scripts: [], trackFiles: [], groups: [] };
   const handlers = { ...TOP_HANDLERS, ...Object.fromEntries(Object.entries(TOP_ALIASES).map(([k, v]) => [k, TOP_HANDLERS[v]!])) };
   c.dispatch(statements, handlers, TOP_POLICIES, 'the top level', ctx);
   if (c.skipped.length > 0) {
@@ -972,6 +981,7 @@ export function parseKeepalivedConf(text: string, options: KeepalivedOptions = {
     config: {
       source: file, instances: built.instances, vrrpScripts: built.vrrpScripts, trackFiles: built.trackFiles, syncGroups: built.syncGroups,
       logging: { facility: 'daemon', debug: false, ident: 'carpool' }, controlSocket: DEFAULT_CONTROL_SOCKET, stateDir: DEFAULT_STATE_DIR,
+      ...(ctx.tune.realtimePriority !== undefined ? { realtimePriority: ctx.tune.realtimePriority } : {}),
     },
     warnings: unique.filter((d) => d.severity === 'warning'),
   };

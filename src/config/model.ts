@@ -293,6 +293,11 @@ export interface CarpoolConfig {
   readonly stateDir: string;
   /** Resource management (`resources:` / `groups:`); undefined when the file has none. */
   readonly resources?: ResourcesConfig;
+  /**
+   * SCHED_RR priority (1..99) for the daemon's event loop (`realtime_priority`, keepalived
+   * `vrrp_rt_priority`): adverts keep their timing on a loaded machine. Undefined = normal.
+   */
+  readonly realtimePriority?: number;
 }
 
 export const DEFAULT_CONTROL_SOCKET = '/run/carpool/carpool.sock';

@@ -47,7 +47,7 @@ export interface YamlConfigResult {
   readonly warnings: readonly ConfigDiagnostic[];
 }
 
-const TOP_KEYS = ['control_socket', 'state_dir', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'resources', 'groups'] as const;
+const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'resources', 'groups'] as const;
 const LOGGING_KEYS = ['facility', 'debug', 'ident'] as const;
 const INSTANCE_KEYS = [
   'name', 'protocol', 'interface', 'source', 'vhid', 'password', 'password_file', 'advbase', 'advskew', 'deadratio',
@@ -342,6 +342,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
 
   const controlSocket = r.has('control_socket') ? r.path('control_socket', 'the control socket')?.value : DEFAULT_CONTROL_SOCKET;
   const stateDir = r.has('state_dir') ? r.path('state_dir', 'the state directory')?.value : DEFAULT_STATE_DIR;
+  const realtimePriority = r.has('realtime_priority') ? r.integer('realtime_priority', 1, 99)?.value : undefined;
   const logging = readLogging(c, top.get('logging'));
 
   const drafts: InstanceDraft[] = [];
@@ -419,6 +420,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
       source: file, instances, logging, controlSocket, stateDir,
       vrrpScripts: built.vrrpScripts, trackFiles: built.trackFiles, syncGroups: built.syncGroups,
       ...(resources ? { resources } : {}),
+      ...(realtimePriority !== undefined ? { realtimePriority } : {}),
     },
     warnings: [...c.warnings].sort(byPosition),
   };

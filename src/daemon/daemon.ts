@@ -9,6 +9,7 @@ import type { CarpoolConfig, CarpInstance, VirtualAddress, VrrpInstance } from '
 import { CarpoolError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
 import { interfaceInfo, listAddresses, LinkMonitor, type InterfaceInfo, type LinkEvent } from '../net/link.js';
+import { setRealtimePriority } from '../net/realtime.js';
 import { SyslogSocket } from '../net/syslog-socket.js';
 import { CARP_TOS } from '../protocol/carp/packet.js';
 import { VRRP_TOS } from '../protocol/vrrp/packet.js';
@@ -59,6 +60,8 @@ export class Daemon {
   private resources: ResourceManager | undefined;
   private readonly startedAt = new Date();
   private stopping: Promise<void> | undefined;
+  /** What the kernel runs the event loop at: 'normal' or 'SCHED_RR N'. */
+  private scheduling = 'normal';
   private readonly signalHandlers: [NodeJS.Signals, () => void][] = [];
 
   constructor(private readonly opts: DaemonOptions) {
@@ -159,9 +162,21 @@ export class Daemon {
     }
     this.monitor = LinkMonitor.open((ev) => this.onLinkEvent(ev));
     this.installSignals();
+    if (cfg.realtimePriority !== undefined) this.scheduling = this.setRealtime(cfg.realtimePriority);
     this.resources?.start();
     for (const r of this.runners) r.start(this.port(deviceOf(r.cfg.interface), 4, CARP_TOS).running);
     this.vrrp?.start((ifname) => !!interfaceInfo(ifname)?.running);
+  }
+
+  /** SCHED_RR for the event loop; spawned scripts and agents stay at normal priority (reset on fork). */
+  private setRealtime(priority: number): string {
+    const r = setRealtimePriority(priority);
+    if (r.ok) {
+      this.log.info(`Running at realtime priority ${priority} (SCHED_RR); scripts and agents run at normal priority`);
+      return `SCHED_RR ${priority}`;
+    }
+    this.log.warning(`realtime_priority ${priority}: ${r.error}${r.error === 'EPERM' ? ' (needs root or CAP_SYS_NICE)' : ''}; running at normal priority`);
+    return 'normal';
   }
 
   /** The receiving port of (device, family), opened on first use. */
@@ -307,6 +322,7 @@ export class Daemon {
     return {
       version: VERSION, pid: process.pid, mode: this.opts.mode, config: this.opts.config.source,
       startedAt: this.startedAt.toISOString(), uptimeSeconds: (Date.now() - this.startedAt.getTime()) / 1000,
+      scheduling: this.scheduling,
       instances: [...this.runners.map((r) => r.status()), ...(this.vrrp?.status() ?? [])],
       interfaces: [...this.ports.values()].map((p) => ({ name: p.family === 4 ? p.device : `${p.device} (IPv6)`, up: p.running, drops: { ...p.drops } })),
       ...(this.vrrp && this.opts.config.syncGroups.length ? { syncGroups: this.vrrp.syncGroupStatus() } : {}),

@@ -55,6 +55,8 @@ export interface DaemonStatus {
   readonly config: string;
   readonly startedAt: string;
   readonly uptimeSeconds: number;
+  /** The event loop's scheduling: 'normal' or 'SCHED_RR N' (`realtime_priority`). */
+  readonly scheduling?: string;
   readonly instances: readonly InstanceStatus[];
   readonly interfaces: readonly InterfaceStatus[];
   /** Other sections (resources) are added by their subsystems. */
@@ -84,7 +86,8 @@ function table(rows: string[][]): string[] {
 /** Human rendering, one block per daemon. */
 export function formatStatus(st: DaemonStatus, now = new Date()): string {
   const lines: string[] = [];
-  lines.push(`carpool ${st.version} (${st.mode}) pid ${st.pid}, up ${Math.round(st.uptimeSeconds)}s, config ${st.config}`);
+  lines.push(`carpool ${st.version} (${st.mode}) pid ${st.pid}, up ${Math.round(st.uptimeSeconds)}s, config ${st.config}`
+    + `${st.scheduling && st.scheduling !== 'normal' ? `, ${st.scheduling}` : ''}`);
   if (st.instances.length === 0) {
     lines.push('  no instances');
     return lines.join('\n');

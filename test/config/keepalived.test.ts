@@ -3,6 +3,7 @@ import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { ConfigDiagnostic } from '../../src/config/diagnostics.js';
+import { emitCarpoolYaml } from '../../src/config/emit-yaml.js';
 import { parseKeepalivedConf, type KeepalivedOptions } from '../../src/config/keepalived.js';
 import { splitScriptWords, type KaFileHost } from '../../src/config/keepalived-syntax.js';
 import { globSegmentRegExp, expandBraces } from '../../src/config/glob.js';
@@ -189,6 +190,15 @@ describe('keepalived defaults', () => {
   it('IPv6 addresses ⇒ VRRPv3 and ff02::12, even with vrrp_version 2', () => {
     expect(vrrp(`global_defs {\n vrrp_version 2\n}\n${inst('', 'interface eth0\nvirtual_router_id 9\nvirtual_ipaddress {\n fe80::1/64\n 2001:db8::1\n}')}`)[0])
       .toMatchObject({ family: 6, version: 3, mcastGroup: 'ff02::12' });
+  });
+
+  it('vrrp_rt_priority becomes the daemon\'s realtime priority, converted to realtime_priority; out of range is an error', () => {
+    const { config, warnings: w } = ka(`global_defs {\n vrrp_rt_priority 20\n}\n${inst('')}`);
+    expect(config.realtimePriority).toBe(20);
+    expect(w).toEqual([]);
+    expect(emitCarpoolYaml(config)).toContain('realtime_priority: 20\n');
+    expect(ka(inst('')).config.realtimePriority).toBeUndefined();
+    expect(where(problems(`global_defs {\n vrrp_rt_priority 100\n}\n${inst('')}`))).toEqual(['2:19 OUT_OF_RANGE']);
   });
 
   it('vrrp_version 3 and v3_checksum_as_v2 as global defaults', () => {

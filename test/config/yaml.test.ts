@@ -105,6 +105,13 @@ describe('parseCarpoolYaml: valid files', () => {
     });
   });
 
+  it('realtime_priority: 1..99, absent by default', () => {
+    expect(parse(instance('')).config.realtimePriority).toBeUndefined();
+    expect(parse(`realtime_priority: 10\n${instance('')}`).config.realtimePriority).toBe(10);
+    expect(where(`realtime_priority: 0\n${instance('')}`)).toEqual(['1:20 OUT_OF_RANGE']);
+    expect(where(`realtime_priority: high\n${instance('')}`)).toEqual(['1:20 INVALID_TYPE']);
+  });
+
   it('source defaults to <input> without a file name', () => {
     expect(parseCarpoolYaml(instance('')).config.source).toBe('<input>');
   });

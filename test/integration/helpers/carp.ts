@@ -16,6 +16,8 @@ export interface NativeInstanceOpts {
   readonly deadratio?: number;
   readonly addresses?: readonly string[];
   readonly extra?: string;
+  /** Top-level keys, before `instances:`. */
+  readonly top?: string;
 }
 
 /** A temp dir per test file for configs, sockets and state. */
@@ -39,6 +41,7 @@ export function nativeConfig(wd: Workdir, host: LabHost, o: NativeInstanceOpts =
   const yaml = [
     `control_socket: ${socketOf(wd, host)}`,
     `state_dir: ${wd.path(`${host.name}/state`)}`,
+    ...(o.top ? [o.top] : []),
     'instances:',
     '  - name: web',
     `    interface: ${host.ifname}`,
