@@ -39,7 +39,7 @@ describe.skipIf(!isRoot)(`realtime_priority (${skipReason})`, () => {
     const sock = socketOf(wd, h1);
     await until(async () => (await stateOf(sock)) === 'MASTER', 10_000, 50, 'h1 MASTER');
     expect(sched(readFileSync(`/proc/${d.pid}/task/${d.pid}/stat`, 'utf8'))).toEqual({ policy: 2, priority: 7 });
-    await until(async () => existsSync(hookStat) && readFileSync(hookStat, 'utf8').length > 0, 5000, 50, 'the up hook ran');
+    await until(() => Promise.resolve(existsSync(hookStat) && readFileSync(hookStat, 'utf8').length > 0), 5000, 50, 'the up hook ran');
     expect(sched(readFileSync(hookStat, 'utf8'))).toEqual({ policy: 0, priority: 0 });
     expect((await status(sock)).scheduling).toBe('SCHED_RR 7');
     expect(d.count(/Running at realtime priority 7 \(SCHED_RR\)/)).toBe(1);
