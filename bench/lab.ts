@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLan, destroyLan, type Lan, type LabHost } from '../src/lab/netns.js';
-import { run } from '../src/lab/exec.js';
+import { run } from '../src/lib/exec.js';
 import { Proc, now, sleep } from './proc.js';
 
 export interface Ctx {

@@ -3,7 +3,7 @@
  * one record per run; report.ts turns them into tables, JSON and the chart. All faults are
  * made in the switch namespace (src/lab/faults.ts) or by signalling the daemon's PID.
  */
-import { run } from '../src/lab/exec.js';
+import { run } from '../src/lib/exec.js';
 import { cutLink, restoreLink, partition, heal, dropAdverts, lossCounters, clearLoss } from '../src/lab/faults.js';
 import { AddressWatch, AdvertListener, Probe, holders, host, resetAddresses, type Ctx, type ProbeRecords } from './lab.js';
 import {

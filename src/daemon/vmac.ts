@@ -6,7 +6,7 @@
  * `ip` is used; removed again at exit.
  */
 import { writeFileSync } from 'node:fs';
-import { run } from '../lab/exec.js';
+import { run } from '../lib/exec.js';
 import type { Logger } from './logger.js';
 
 export function vmacAddress(family: 4 | 6, vrid: number): string {

@@ -5,7 +5,7 @@
  * protocol 112 frames dropped at the bridge, per receiving port; this kernel has no netem).
  * Every fault is a named nftables table, so `heal` / `clearLoss` remove exactly theirs.
  */
-import { run, inNs } from './exec.js';
+import { run, inNs } from '../lib/exec.js';
 import type { Lan, LabHost } from './netns.js';
 
 export { cutLink, restoreLink } from './netns.js';

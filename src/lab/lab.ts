@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { controlRequest } from '../daemon/control.js';
 import type { DaemonStatus } from '../daemon/status.js';
 import { CarpoolError } from '../lib/errors.js';
-import { run } from './exec.js';
+import { run } from '../lib/exec.js';
 import { addressesOf, createLan, destroyLan, listNamespaces, type Lan, type LabHost } from './netns.js';
 
 export const LAB_ROOT = process.env.CARPOOL_LAB_DIR ?? '/run/carpool-lab';

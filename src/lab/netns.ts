@@ -4,7 +4,7 @@
  * named `<prefix>-<role>` so everything a lab (or a test) made can be found and removed
  * by prefix, also after a crash. Only private addresses inside these namespaces are used.
  */
-import { run, inNs } from './exec.js';
+import { run, inNs } from '../lib/exec.js';
 
 export interface LabHost {
   /** Short name: `h1`, `h2`, ..., or `c` for the client. */

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLan, destroyLan, cutLink, restoreLink, type Lan } from '../../../src/lab/netns.js';
-import { run } from '../../../src/lab/exec.js';
+import { run } from '../../../src/lib/exec.js';
 import { ProcSet, Proc, carpoolArgv, ucarpArgv, isRoot, skipReason, until, sleep } from '../helpers/procs.js';
 import { Workdir, instance } from '../helpers/carp.js';
 

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, existsSync } from 'node:fs';
 import { createLan, destroyLan, addressesOf, type Lan } from '../../../src/lab/netns.js';
-import { run } from '../../../src/lab/exec.js';
+import { run } from '../../../src/lib/exec.js';
 import { ProcSet, Proc, carpoolArgv, isRoot, skipReason, until, sleep } from '../helpers/procs.js';
 import { Workdir, status, stateOf } from '../helpers/carp.js';
 

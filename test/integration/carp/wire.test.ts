@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLan, destroyLan, type Lan } from '../../../src/lab/netns.js';
-import { run } from '../../../src/lab/exec.js';
+import { run } from '../../../src/lib/exec.js';
 import { ProcSet, Proc, carpoolArgv, inNs, isRoot, skipReason, sleep } from '../helpers/procs.js';
 import { Workdir } from '../helpers/carp.js';
 import { readPcap, hex } from '../../helpers/pcap.js';

@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../../../src/lab/exec.js';
+import { run } from '../../../src/lib/exec.js';
 import { listNamespaces } from '../../../src/lab/netns.js';
 import { lossCounters } from '../../../src/lab/faults.js';
 import { LAB_ROOT, isOurs, labDown, loadLab } from '../../../src/lab/lab.js';

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { run, inNs } from '../../../src/lab/exec.js';
+import { run, inNs } from '../../../src/lib/exec.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const AGENT = fileURLToPath(new URL('./fixtures/agent.ts', import.meta.url));

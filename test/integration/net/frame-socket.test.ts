@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLan, destroyLan, type Lan } from '../../../src/lab/netns.js';
-import { inNs, run } from '../../../src/lab/exec.js';
+import { inNs, run } from '../../../src/lib/exec.js';
 import { hex, isRoot, NsAgent, sleep } from './agent.js';
 
 const PREFIX = `ntf${process.pid % 10000}`;

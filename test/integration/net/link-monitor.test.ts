@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLan, cutLink, destroyLan, restoreLink, type Lan } from '../../../src/lab/netns.js';
-import { inNs, run } from '../../../src/lab/exec.js';
+import { inNs, run } from '../../../src/lib/exec.js';
 import { isRoot, NsAgent, sleep, type AgentEvent } from './agent.js';
 
 const PREFIX = `ntm${process.pid % 10000}`;

@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLan, destroyLan, type Lan } from '../../../src/lab/netns.js';
-import { inNs, run } from '../../../src/lab/exec.js';
+import { inNs, run } from '../../../src/lib/exec.js';
 import { IFA_F } from '../../../src/net/link.js';
 import { isRoot, NsAgent } from './agent.js';
 

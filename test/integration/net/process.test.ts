@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { run } from '../../../src/lab/exec.js';
+import { run } from '../../../src/lib/exec.js';
 import { SyslogSocket } from '../../../src/net/syslog-socket.js';
 import { isRoot, sleep } from './agent.js';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLan, destroyLan, type Lan, type LabHost } from '../../../src/lab/netns.js';
-import { inNs, run } from '../../../src/lab/exec.js';
+import { inNs, run } from '../../../src/lib/exec.js';
 import { controlRequest } from '../../../src/daemon/control.js';
 import type { DaemonStatus } from '../../../src/daemon/status.js';
 import type { ResourcesStatus } from '../../../src/resources/core/status.js';

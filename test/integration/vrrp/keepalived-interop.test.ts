@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLan, destroyLan, cutLink, restoreLink, addressesOf, type Lan } from '../../../src/lab/netns.js';
-import { run } from '../../../src/lab/exec.js';
+import { run } from '../../../src/lib/exec.js';
 import { ProcSet, Proc, carpoolArgv, isRoot, skipReason, until, sleep } from '../helpers/procs.js';
 import { Workdir } from '../helpers/carp.js';
 import { startKeepalived, keepalivedState, carpoolVrrpState, KEEPALIVED_COMPLAINTS } from '../helpers/keepalived.js';

@@ -1,9 +1,10 @@
 /**
  * Running external commands (ip, nft, ucarp, keepalived...) without a shell.
- * Used by the lab, tests and benchmarks; the daemon has its own hook runner.
+ * Used by the lab, tests, benchmarks and the daemon's one-off `ip` calls (VMAC set-up); hooks
+ * and agents have their own runners.
  */
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { CarpoolError } from '../lib/errors.js';
+import { CarpoolError } from './errors.js';
 
 export interface RunResult {
   readonly code: number;
