@@ -48,13 +48,23 @@ export class Prober {
       const last = this.lastAnswered;
       if (!last || rec.sentAt > last.sentAt) {
         this.lastAnswered = rec;
-        const outageMs = last ? rec.sentAt - last.sentAt : 0;
-        if (last && outageMs > 1.5 * this.opts.intervalMs) {
-          this.opts.onRecovered?.({ lost: Math.round(outageMs / this.opts.intervalMs) - 1, outageMs, at: rec.sentAt });
-        }
+        // A gap is probes that went out between the two answers and are still unanswered; a late
+        // send (the probe's own event loop stalled) is no outage.
+        const lost = last ? this.unansweredBetween(last, rec) : 0;
+        if (last && lost > 0) this.opts.onRecovered?.({ lost, outageMs: rec.sentAt - last.sentAt, at: rec.sentAt });
       }
       this.opts.onResult?.(rec, true);
     });
+  }
+
+  private unansweredBetween(from: ProbeRecord, to: ProbeRecord): number {
+    let n = 0;
+    for (let i = this.records.length - 1; i >= 0; i--) {
+      const r = this.records[i]!;
+      if (r.sentAt <= from.sentAt) break;
+      if (r.sentAt < to.sentAt && r.rttMs === undefined) n++;
+    }
+    return n;
   }
 
   start(): void {
