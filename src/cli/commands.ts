@@ -1,0 +1,359 @@
+/**
+ * carpool's command line. `carpool ucarp ...` takes ucarp's own options verbatim (parsed by
+ * our getopt work-alike); everything else is a carpool command parsed by commander.
+ */
+import { Command, Option } from 'commander';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { loadConfigFile, type LoadOptions } from '../config/load.js';
+import { emitCarpoolYaml } from '../config/emit-yaml.js';
+import type { ConfigDiagnostic } from '../config/diagnostics.js';
+import { formatDiagnostic } from '../lib/errors.js';
+import { RUN_DIR } from './paths.js';
+import { CarpoolError, ConfigError } from '../lib/errors.js';
+import { VERSION } from '../lib/version.js';
+import { controlRequest } from '../daemon/control.js';
+import { formatStatus, type DaemonStatus } from '../daemon/status.js';
+import { runDaemon, daemonize } from './daemon-cmd.js';
+import type { ResourcesStatus } from '../resources/core/status.js';
+import type { ResourceListEntry } from '../resources/shell/manager.js';
+import { formatDuration } from '../resources/core/duration.js';
+import { formatResources } from '../resources/format.js';
+
+async function probeCommand(target: string, ifname: string, intervalMs: number, events: boolean): Promise<number> {
+  const { Prober, summarize } = await import('../lab/probe.js');
+  // Event lines (with --events): "ok" on the first answer, "lost" when the first probe of a gap is declared lost,
+  // "recovered" (lost probes, outage ms) on the first answer after a gap, "stats" twice a second.
+  const out = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + '\n');
+  let down = false;
+  let answered = false;
+  const prober = new Prober({
+    target, ifname, intervalMs, lossAfterMs: Math.max(50, 5 * intervalMs),
+    onResult: (r, ok) => {
+      if (ok && !answered && events) out({ event: 'ok', seq: r.seq, at: r.sentAt });
+      if (ok) answered = true;
+      if (!ok && !down && events) out({ event: 'lost', seq: r.seq, at: r.sentAt });
+      down = !ok;
+    },
+    onRecovered: (g) => { down = false; if (events) out({ event: 'recovered', ...g }); },
+  });
+  prober.start();
+  out({ event: 'started', target, intervalMs });
+  const stats = events ? setInterval(() => out({ event: 'stats', ...prober.counts() }), 500) : undefined;
+  await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+  if (stats) clearInterval(stats);
+  const records = prober.stop();
+  out({ event: 'summary', ...summarize(records, intervalMs) });
+  return 0;
+}
+
+interface FormatOpts {
+  format?: 'keepalived' | 'yaml';
+  vrrpOnly?: boolean;
+  configId?: string;
+}
+
+function fail(err: unknown): number {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    return 1;
+  }
+  if (err instanceof CarpoolError) {
+    process.stderr.write(`carpool: ${err.describe()}\n`);
+    return 1;
+  }
+  throw err;
+}
+
+/** Control sockets of every daemon on this host (`run` default plus one per `carpool ucarp`). */
+function allSockets(): string[] {
+  try {
+    return readdirSync(RUN_DIR).filter((f) => f.endsWith('.sock')).map((f) => join(RUN_DIR, f)).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Write `text` to `file` atomically (a web server never serves half a page). */
+function writeAtomic(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o644 });
+  renameSync(tmp, file);
+}
+
+async function statusCommand(opts: { socket?: string; json?: boolean; watch?: boolean | string; output?: string[] }): Promise<number> {
+  const html = opts.output ? (opts.output[0] === 'html' ? opts.output[1] : undefined) : undefined;
+  if (opts.output && (opts.output[0] !== 'html' || !html)) {
+    throw new CarpoolError('USAGE', `--output takes 'html FILE', got '${opts.output.join(' ')}'`, 'carpool status --output html /var/www/cluster.html [--watch 15]');
+  }
+  const once = async (): Promise<number> => {
+    const sockets = opts.socket ? [opts.socket] : allSockets();
+    if (sockets.length === 0) {
+      process.stderr.write(`carpool: no running daemon found (no control socket in ${RUN_DIR})\n  hint: start one with \`carpool run -c FILE\` or \`carpool ucarp ...\`\n`);
+      return 3;
+    }
+    const results: DaemonStatus[] = [];
+    let failed = 0;
+    for (const s of sockets) {
+      try {
+        results.push(await controlRequest(s, { cmd: 'status' }) as DaemonStatus);
+      } catch (err) {
+        failed++;
+        if (opts.socket || !(err instanceof CarpoolError && err.code === 'CONTROL_UNREACHABLE')) fail(err);
+      }
+    }
+    const every = typeof opts.watch === 'string' ? Number(opts.watch) : undefined;
+    if (html) writeAtomic(html, (await import('../resources/html.js')).renderStatusHtml(results, new Date(), opts.watch ? every ?? 1 : undefined));
+    else if (opts.json) process.stdout.write(JSON.stringify(opts.socket ? results[0] ?? null : results, null, 2) + '\n');
+    else process.stdout.write(results.map((r) => formatStatus(r)).join('\n\n') + '\n');
+    return results.length === 0 || (opts.socket && failed) ? 3 : 0;
+  };
+  if (!opts.watch) return once();
+  const every = typeof opts.watch === 'string' ? Number(opts.watch) * 1000 : 1000;
+  for (;;) {
+    if (!html) process.stdout.write('\x1b[H\x1b[2J');
+    await once();
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+/** Also in lab-cmd.ts (the real command); here for `carpool --help` without loading the lab. */
+export const LAB_DESCRIPTION = 'a cluster in network namespaces on this machine: build it, break it, watch the VIP move (root)';
+
+/** Every command except `carpool ucarp` (see main.ts). */
+export async function commandLine(argv: readonly string[]): Promise<number> {
+
+  const program = new Command('carpool')
+    .version(VERSION)
+    .description('High availability for Linux: virtual IP failover with CARP (ucarp-compatible) and VRRP (keepalived-compatible).\n\n' +
+      'Drop-in for ucarp:   carpool ucarp -i eth0 -s 10.0.0.11 -v 1 -p secret -a 10.0.0.100 -u up.sh -d down.sh\n' +
+      'keepalived.conf:     carpool check -c /etc/keepalived/keepalived.conf; carpool convert /etc/keepalived/keepalived.conf\n' +
+      'Native:              carpool run -c /etc/carpool/carpool.yaml')
+    .showHelpAfterError()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  let code = 0;
+
+  program.command('ucarp')
+    .description('run as ucarp with ucarp\'s options (`carpool ucarp --help` lists them)')
+    .allowUnknownOption()
+    .helpOption(false);
+
+  const formatOptions = (cmd: Command): Command => cmd
+    .addOption(new Option('--format <format>', 'configuration format (default: recognised by content)').choices(['keepalived', 'yaml']))
+    .option('--vrrp-only', 'keepalived.conf: skip the LVS part (virtual_server ...) with a warning, like `keepalived --vrrp`')
+    .option('-i, --config-id <id>', 'keepalived.conf: config id for @id lines (keepalived -i; default: the host name)');
+  const loadOptions = (o: FormatOpts): LoadOptions => ({
+    runDir: RUN_DIR,
+    ...(o.format ? { format: o.format } : {}), ...(o.vrrpOnly ? { vrrpOnly: true } : {}), ...(o.configId !== undefined ? { configId: o.configId } : {}),
+  });
+  const formatArgs = (o: FormatOpts): string[] => [
+    ...(o.format ? ['--format', o.format] : []), ...(o.vrrpOnly ? ['--vrrp-only'] : []), ...(o.configId !== undefined ? ['--config-id', o.configId] : []),
+  ];
+
+  formatOptions(program.command('run')
+    .description('run the daemon with a configuration file (carpool YAML or keepalived.conf)')
+    .requiredOption('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
+    .option('-B, --daemonize', 'detach from the terminal and log to syslog only'))
+    .action(async (o: FormatOpts & { config: string; daemonize?: boolean }) => {
+      let config;
+      try {
+        config = loadConfigFile(o.config, loadOptions(o));
+      } catch (err) {
+        code = fail(err);
+        return;
+      }
+      if (o.daemonize && daemonize(['run', '-c', o.config, ...formatArgs(o)])) return;
+      const reload = (): void => {
+        // SIGHUP: live reload is not supported; validate and tell what a restart would do.
+        try {
+          const next = loadConfigFile(o.config, loadOptions(o));
+          const same = JSON.stringify(next) === JSON.stringify(config);
+          process.stderr.write(same ? `carpool: SIGHUP: ${o.config} unchanged\n`
+            : `carpool: SIGHUP: ${o.config} changed and is valid; live reload is not supported: restart carpool to apply it (nothing changed now)\n`);
+        } catch (err) {
+          process.stderr.write(`carpool: SIGHUP: ${o.config} is not valid, keeping the running configuration:\n${err instanceof Error ? err.message : String(err)}\n`);
+        }
+      };
+      code = await runDaemon(config, 'run', reload);
+    });
+
+  formatOptions(program.command('check')
+    .description('validate a configuration file without touching the network, like `keepalived -t` (exit 0 = valid)')
+    .requiredOption('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
+    .option('--validate', "also run each OCF agent's validate-all on this host (OCF_CHECK_LEVEL=10)"))
+    .action((o: FormatOpts & { config: string; validate?: boolean }) => {
+      try {
+        let warnings = 0;
+        const cfg = loadConfigFile(o.config, {
+          ...loadOptions(o),
+          validateAgents: o.validate ?? false,
+          onWarning: (w) => { warnings++; process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`); },
+        });
+        const rs = cfg.resources;
+        const resText = rs ? `; ${rs.resources.length} resource${rs.resources.length === 1 ? '' : 's'} in ${rs.groups.length} group${rs.groups.length === 1 ? '' : 's'}: ${rs.groups.map((g) => g.id).join(', ')}` : '';
+        process.stdout.write(`${o.config}: OK (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')}${resText}`
+          + `${warnings ? `; ${warnings} warning${warnings === 1 ? '' : 's'}` : ''})\n`);
+      } catch (err) {
+        code = fail(err);
+      }
+    });
+
+  formatOptions(program.command('convert')
+    .description('print the carpool YAML equivalent of a configuration file (keepalived.conf → carpool.yaml)')
+    .argument('<file>', 'keepalived.conf (or carpool YAML, which is printed normalised)'))
+    .action((file: string, o: FormatOpts) => {
+      try {
+        const warnings: ConfigDiagnostic[] = [];
+        const cfg = loadConfigFile(file, { ...loadOptions(o), onWarning: (w) => warnings.push(w) });
+        for (const w of warnings) process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`);
+        const header = [`carpool YAML converted from ${file} by \`carpool convert\` (carpool ${VERSION}).`,
+          'Every value is written out, defaults included; see docs/config.md for the keepalived keyword of each key.',
+          ...(warnings.length ? ['', 'Warnings while converting:', ...warnings.map((w) => `  ${w.file}:${w.line}: ${w.message}`)] : [])].join('\n');
+        process.stdout.write(emitCarpoolYaml(cfg, { header }));
+      } catch (err) {
+        code = fail(err);
+      }
+    });
+
+  program.command('status')
+    .description('show every instance: state, master, addresses, dropped packets, last transition')
+    .option('-s, --socket <path>', `control socket of one daemon (default: all in ${RUN_DIR})`)
+    .option('--json', 'machine-readable output')
+    .addOption(new Option('-w, --watch [seconds]', 'refresh continuously'))
+    .option('-o, --output <format-and-file...>', 'write a self-contained status page instead: --output html FILE (with --watch: rewritten every interval, like crm_mon -d)')
+    .action(async (o: { socket?: string; json?: boolean; watch?: boolean | string; output?: string[] }) => {
+      try {
+        code = await statusCommand(o);
+      } catch (err) {
+        code = fail(err);
+      }
+    });
+
+  program.command('demote')
+    .description('planned switchover: the master hands the addresses to a backup without losing packets.\n' +
+      'CARP: the instance stays demoted (advertises advskew 240, so the others win) until `carpool demote --clear`.\n' +
+      'VRRP: the instance steps down and does not preempt the new master.')
+    .argument('[instance]', 'instance name (optional when the daemon has one)')
+    .option('-s, --socket <path>', 'control socket', join(RUN_DIR, 'carpool.sock'))
+    .option('--clear', 'CARP: lift the demotion (the instance competes with its own advskew again)')
+    .action(async (instance: string | undefined, o: { socket: string; clear?: boolean }) => {
+      try {
+        const st = await controlRequest(o.socket, { cmd: 'demote', args: { ...(instance ? { instance } : {}), ...(o.clear ? { clear: true } : {}) } }) as { name: string; state: string };
+        process.stdout.write(`${st.name}: ${st.state}\n`);
+      } catch (err) {
+        code = fail(err);
+      }
+    });
+
+  program.command('probe', { hidden: true })
+    .description('probe an address with ICMP echo every N ms; prints a JSON summary on SIGINT/SIGTERM')
+    .argument('<target>', 'IPv4 address')
+    .requiredOption('-i, --interface <if>', 'interface to send on')
+    .option('--interval <ms>', 'probe spacing in ms', '10')
+    .option('--events', 'print one JSON line per lost/recovered transition')
+    .action(async (target: string, o: { interface: string; interval: string; events?: boolean }) => {
+      code = await probeCommand(target, o.interface, Number(o.interval), !!o.events);
+    });
+
+  addResourceCommands(program, (c) => { code = c; });
+  if (argv[0] === 'lab') {
+    // Loaded only for `carpool lab ...`: daemons do not carry the lab code in memory.
+    const { addLabCommands } = await import('./lab-cmd.js');
+    addLabCommands(program, (c) => { code = c; }, fail);
+  } else {
+    program.command('lab').description(LAB_DESCRIPTION);
+  }
+
+  await program.parseAsync([...argv], { from: 'user' });
+  return code;
+}
+
+/** `carpool resource ...`, `carpool import-cib`, `carpool export-cib` (seed 002 §5.2.4 in carpool's words). */
+function addResourceCommands(program: Command, setCode: (code: number) => void): void {
+  const res = program.command('resource')
+    .description('resource groups that follow the virtual addresses (like crm_resource / pcs resource)');
+  const socketOpt = () => new Option('-s, --socket <path>', 'control socket of the daemon').default(join(RUN_DIR, 'carpool.sock'));
+  const call = async (socket: string, cmd: string, args: Record<string, unknown> = {}): Promise<unknown> => controlRequest(socket, { cmd, args });
+  const printStatus = (st: ResourcesStatus) => process.stdout.write(formatResources(st).join('\n') + '\n');
+
+  res.command('list')
+    .description('configured groups and resources: agent, parameters, operations')
+    .addOption(socketOpt())
+    .option('--json', 'machine-readable output')
+    .action(async (o: { socket: string; json?: boolean }) => {
+      try {
+        const list = await call(o.socket, 'resource.list') as ResourceListEntry[];
+        if (o.json) { process.stdout.write(JSON.stringify(list, null, 2) + '\n'); return; }
+        let group = '';
+        for (const r of list) {
+          if (r.group !== group) {
+            group = r.group;
+            process.stdout.write(`group ${r.group} (follows instance ${r.instance}):\n`);
+          }
+          const params = Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ');
+          const limits = `migration-threshold=${r.migrationThreshold || 'INFINITY'}${r.failureTimeoutMs ? ` failure-timeout=${formatDuration(r.failureTimeoutMs)}` : ''}`;
+          process.stdout.write(`  ${r.id} (${r.agent})${params ? ` ${params}` : ''}\n    ${r.ops.join('; ')}; ${limits}\n`);
+        }
+      } catch (err) { setCode(fail(err)); }
+    });
+
+  res.command('status')
+    .description('groups and resources on this node: state, failcounts, failed actions')
+    .addOption(socketOpt())
+    .option('--json', 'machine-readable output')
+    .action(async (o: { socket: string; json?: boolean }) => {
+      try {
+        const st = await call(o.socket, 'resource.status') as ResourcesStatus;
+        if (o.json) process.stdout.write(JSON.stringify(st, null, 2) + '\n'); else printStatus(st);
+      } catch (err) { setCode(fail(err)); }
+    });
+
+  const verb = (name: 'move' | 'clear' | 'cleanup' | 'restart', description: string, optional: boolean) => {
+    res.command(name)
+      .description(description)
+      .argument(optional ? '[target]' : '<target>', 'group or resource id')
+      .addOption(socketOpt())
+      .action(async (target: string | undefined, o: { socket: string }) => {
+        try {
+          const st = await call(o.socket, `resource.${name}`, target ? { target } : {}) as ResourcesStatus;
+          printStatus(st);
+        } catch (err) { setCode(fail(err)); }
+      });
+  };
+  verb('move', 'move a group away from this node: it stops here and the node stays in standby for its instance until `clear`', false);
+  verb('clear', 'lift a `move`: this node may run the group again', false);
+  verb('cleanup', 'forget failures (failcounts, blocks, bans) of a resource or group (or all) and probe again', true);
+  verb('restart', 'stop and start a resource (and the members after it) or a whole group in place', false);
+
+  program.command('import-cib')
+    .description('print carpool YAML for the <resources> of a Heartbeat 2 / Pacemaker CIB (cibadmin -Q output, cib.xml)')
+    .argument('<file>', 'CIB XML file')
+    .option('-i, --instance <name>', 'failover instance the groups follow', 'vip')
+    .action(async (file: string, o: { instance: string }) => {
+      try {
+        let xml: string;
+        try { xml = readFileSync(file, 'utf8'); } catch (err) {
+          throw new CarpoolError('CIB_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`, 'check the path');
+        }
+        const { importCib } = await import('../resources/cib.js');
+        const r = importCib(xml, { instance: o.instance, source: basename(file) });
+        for (const m of r.messages) process.stderr.write(`import-cib: ${m.level}: ${m.text}\n`);
+        process.stdout.write(r.yaml);
+        if (r.resources === 0) setCode(1);
+        else process.stderr.write(`import-cib: ${r.resources} resource${r.resources === 1 ? '' : 's'} in ${r.groups} group${r.groups === 1 ? '' : 's'}; append to a carpool.yaml that defines instance '${o.instance}', then \`carpool check -c FILE\`\n`);
+      } catch (err) { setCode(fail(err)); }
+    });
+
+  program.command('export-cib')
+    .description('print the resources of a carpool configuration as a Pacemaker CIB <resources> section')
+    .requiredOption('-c, --config <file>', 'configuration file')
+    .action(async (o: { config: string }) => {
+      try {
+        const cfg = loadConfigFile(o.config, { checkAgents: false });
+        const { exportCib } = await import('../resources/cib.js');
+        const r = exportCib(cfg.resources ?? { resources: [], groups: [] });
+        for (const m of r.messages) process.stderr.write(`export-cib: ${m.level}: ${m.text}\n`);
+        process.stdout.write(r.xml);
+      } catch (err) { setCode(fail(err)); }
+    });
+}
