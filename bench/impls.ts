@@ -26,7 +26,7 @@ export interface Settings {
   readonly carp: { readonly advbase: number; readonly masterSkew: number; readonly backupSkew: number };
   /** VRRPv3: advert interval (s) and priorities. */
   readonly vrrp: { readonly advertInt: number; readonly masterPrio: number; readonly backupPrio: number };
-  /** carpool daemons run under `chrt -r` at this priority (the `fastest` scenario's second variant). */
+  /** carpool daemons set SCHED_RR at this priority themselves (`realtime_priority` / `vrrp_rt_priority`; the `fastest` scenario's second variant). */
   readonly rtPriority?: number | undefined;
 }
 
@@ -45,7 +45,7 @@ export const FAST: Settings = {
 /** CARP with advbase 0, master skew k, backup skew 3k: interval k/256 s, master-down 3k/256 s. */
 export function carpFastest(k: number, rtPriority?: number): Settings {
   return {
-    label: `CARP advbase 0, advskew ${k}/${3 * k}${rtPriority ? `, SCHED_RR ${rtPriority} (chrt)` : ''}`,
+    label: `CARP advbase 0, advskew ${k}/${3 * k}${rtPriority ? `, SCHED_RR ${rtPriority} (realtime_priority)` : ''}`,
     carp: { advbase: 0, masterSkew: k, backupSkew: 3 * k }, vrrp: FAST.vrrp, rtPriority,
   };
 }
@@ -103,7 +103,7 @@ export interface StartOpts {
   readonly instances?: number;
   /** A tag to keep files of concurrent or successive daemons apart. */
   readonly tag?: string;
-  /** carpool only: run under `chrt -r <prio>` (SCHED_RR for all its threads; `fastest`). */
+  /** SCHED_RR priority, set by the daemon itself (`realtime_priority`, `vrrp_rt_priority`; `fastest`). */
   readonly rtPriority?: number;
 }
 
@@ -119,7 +119,7 @@ function vipOf(ctx: Ctx, i: number): string {
 function carpoolCarpConfig(ctx: Ctx, h: LabHost, role: Role, s: Settings, o: StartOpts): string {
   const dir = runDir(ctx, h, o.tag ?? 'cc');
   const n = o.instances ?? 1;
-  const lines = [`control_socket: ${dir}/carpool.sock`, `state_dir: ${dir}`, 'instances:'];
+  const lines = [`control_socket: ${dir}/carpool.sock`, `state_dir: ${dir}`, ...(o.rtPriority ? [`realtime_priority: ${o.rtPriority}`] : []), 'instances:'];
   for (let i = 0; i < n; i++) {
     lines.push(
       `  - name: vip${i}`,
@@ -139,7 +139,7 @@ function carpoolCarpConfig(ctx: Ctx, h: LabHost, role: Role, s: Settings, o: Sta
 /** keepalived.conf for `role` (also read by carpool VRRP). `prio` overrides the role's priority (switchover). */
 export function keepalivedConf(ctx: Ctx, h: LabHost, role: Role, s: Settings, o: StartOpts, prio?: number): string {
   const n = o.instances ?? 1;
-  const out = ['global_defs {', `  router_id ${o.tag ?? 'ka'}-${h.name}`, '}'];
+  const out = ['global_defs {', `  router_id ${o.tag ?? 'ka'}-${h.name}`, ...(o.rtPriority ? [`  vrrp_rt_priority ${o.rtPriority}`] : []), '}'];
   for (let i = 0; i < n; i++) {
     out.push(
       `vrrp_instance VI_${i} {`,
@@ -172,14 +172,12 @@ export function startDaemon(ctx: Ctx, impl: ImplName, h: LabHost, role: Role, s:
   switch (impl) {
     case 'carpool-carp': {
       const conf = carpoolCarpConfig(ctx, h, role, s, { ...o, tag });
-      const rt = o.rtPriority ? ['chrt', '-r', String(o.rtPriority)] : [];
-      const proc = new Proc(`${impl}-${h.name}`, nsExec(h, [...rt, process.execPath, CARPOOL, 'run', '-c', conf]), { CARPOOL_RUN_DIR: runDir(ctx, h, tag) });
+      const proc = new Proc(`${impl}-${h.name}`, nsExec(h, [process.execPath, CARPOOL, 'run', '-c', conf]), { CARPOOL_RUN_DIR: runDir(ctx, h, tag) });
       return [{ impl, host: h, proc, pids: () => [proc.pid] }];
     }
     case 'carpool-vrrp': {
       const conf = ctx.write(`carpool-${tag}-${h.name}.conf`, keepalivedConf(ctx, h, role, s, { ...o, tag }));
-      const rt = o.rtPriority ? ['chrt', '-r', String(o.rtPriority)] : [];
-      const proc = new Proc(`${impl}-${h.name}`, nsExec(h, [...rt, process.execPath, CARPOOL, 'run', '--vrrp-only', '-c', conf]), { CARPOOL_RUN_DIR: runDir(ctx, h, tag) });
+      const proc = new Proc(`${impl}-${h.name}`, nsExec(h, [process.execPath, CARPOOL, 'run', '--vrrp-only', '-c', conf]), { CARPOOL_RUN_DIR: runDir(ctx, h, tag) });
       return [{ impl, host: h, proc, pids: () => [proc.pid] }];
     }
     case 'keepalived': {

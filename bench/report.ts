@@ -203,7 +203,7 @@ function targets(report: Report): string[] {
       const cf = medOut('fastest', 'carpool-carp', (r) => r.extra?.cutUnderLoad === true && r.extra.rt === rt);
       const kf = medOut('cut-fast', 'keepalived') ?? medOut('fastest', 'keepalived', (r) => r.extra?.cutUnderLoad === true);
       const secs = Number(fast[0]!.extra?.seconds);
-      line(`fastest stable failover${rt ? ` with carpool under SCHED_RR ${rt} (chrt; not a carpool setting yet)` : ''} (zero spurious over ${secs} s under stress-ng --cpu 2${secs < 300 ? '; the target asks 5 minutes' : ''})`,
+      line(`fastest stable failover${rt ? ` with carpool under SCHED_RR ${rt} (realtime_priority)` : ''} (zero spurious over ${secs} s under stress-ng --cpu 2${secs < 300 ? '; the target asks 5 minutes' : ''})`,
         best ? cmp(cf, kf === undefined ? undefined : 0.5 * kf) : false,
         best ? `smallest stable advskew ${String(best.extra?.advskew)} (${f(best.advertMs)} ms adverts); cut outage under load ${f(cf)} ms vs 0.5 × keepalived ${f(kf)} ms = ${f(kf === undefined ? undefined : kf / 2)} ms; jitter p50/p99/max ${f(best.extra?.jitterP50 as number, 2)}/${f(best.extra?.jitterP99 as number, 2)}/${f(best.extra?.jitterMax as number, 2)} ms`
           : 'no advskew tried was free of spurious transitions');

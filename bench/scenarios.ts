@@ -449,8 +449,8 @@ function jitter(arrivals: readonly number[], nominalMs: number): Record<string, 
 /**
  * fastest: under `stress-ng --cpu 2`, carpool CARP at advbase 0, advskew k (backup 3k) for
  * each k: spurious takeovers and advert jitter; the smallest k once more with carpool under
- * SCHED_RR (`chrt -r 10`, what keepalived's `vrrp_rt_priority` does; carpool has the native
- * call in src/net/realtime.ts but no setting for it yet). Then the link-cut outage at the
+ * SCHED_RR (`realtime_priority: 10` in its configuration, what keepalived's `vrrp_rt_priority`
+ * does). Then the link-cut outage at the
  * smallest stable k of each variant against keepalived at 10 ms, under the same load.
  */
 export async function fastestScenario(ctx: Ctx, o: Options): Promise<RunRecord[]> {
