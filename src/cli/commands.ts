@@ -19,6 +19,7 @@ import type { ResourcesStatus } from '../resources/core/status.js';
 import type { ResourceListEntry } from '../resources/shell/manager.js';
 import { formatDuration } from '../resources/core/duration.js';
 import { formatResources } from '../resources/format.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 async function probeCommand(target: string, ifname: string, intervalMs: number, events: boolean): Promise<number> {
   const { Prober, summarize } = await import('../lab/probe.js');
@@ -113,7 +114,7 @@ async function statusCommand(opts: { socket?: string; json?: boolean; watch?: bo
   for (;;) {
     if (!html) process.stdout.write('\x1b[H\x1b[2J');
     await once();
-    await new Promise((r) => setTimeout(r, every));
+    await sleep(every);
   }
 }
 

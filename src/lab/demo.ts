@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { controlRequest } from '../daemon/control.js';
 import { cutLink, restoreLink } from './faults.js';
 import { labDown, labUp, labView, type HostView, type LabState } from './lab.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const CARPOOL_BIN = fileURLToPath(new URL('../../bin/carpool', import.meta.url));
 
@@ -29,7 +30,6 @@ interface ClientView {
 }
 
 const bold = (s: string, tty: boolean) => (tty ? `\x1b[1m${s}\x1b[0m` : s);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runDemo(o: DemoOptions = {}): Promise<number> {
   const out = o.out ?? process.stdout;

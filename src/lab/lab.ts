@@ -14,6 +14,7 @@ import type { DaemonStatus } from '../daemon/status.js';
 import { CarpoolError } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
 import { addressesOf, createLan, destroyLan, listNamespaces, type Lan, type LabHost } from './netns.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const LAB_ROOT = process.env.CARPOOL_LAB_DIR ?? '/run/carpool-lab';
 export const DEFAULT_PREFIX = 'cplab';
@@ -190,7 +191,7 @@ export async function startDaemon(st: LabState, name: string): Promise<DaemonRec
       break;
     } catch {
       if (Date.now() > deadline) throw new CarpoolError('LAB_START', `carpool on ${name} did not answer on ${socket} within 15 s`, `see ${log}`);
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   }
   child.unref();
@@ -214,9 +215,9 @@ export async function signalDaemon(st: LabState, name: string, sig: NodeJS.Signa
       break;
     }
     if (sig === 'SIGTERM' && procState(d.pid) === 'T') process.kill(d.pid, 'SIGCONT');
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
-  while (isOurs(d)) await new Promise((r) => setTimeout(r, 20));
+  while (isOurs(d)) await sleep(20);
 }
 
 /** Build a lab (replacing one with the same prefix) and start carpool on every host. */
@@ -321,7 +322,7 @@ export async function waitForMaster(st: LabState, timeoutMs = (st.advbase * 3 + 
   while (Date.now() < end) {
     const holders = (await labView(st)).filter((h) => h.holdsVip && h.state === 'MASTER');
     if (holders.length === 1) return holders[0]!.name;
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   return undefined;
 }

@@ -33,6 +33,7 @@ export class Prober {
   private timer: NodeJS.Timeout | undefined;
   private seq = 0;
   private lastAnswered: ProbeRecord | undefined;
+  private answered = 0;
   private readonly id = process.pid & 0xffff;
   private readonly started = performance.now();
 
@@ -45,6 +46,7 @@ export class Prober {
       const rec = this.bySeq.get(seq);
       if (!rec || rec.rttMs !== undefined) return;
       rec.rttMs = performance.now() - rec.sentAt;
+      this.answered++;
       const last = this.lastAnswered;
       if (!last || rec.sentAt > last.sentAt) {
         this.lastAnswered = rec;
@@ -103,9 +105,7 @@ export class Prober {
 
   /** Probes sent and answered so far. */
   counts(): { sent: number; answered: number } {
-    let answered = 0;
-    for (const r of this.records) if (r.rttMs !== undefined) answered++;
-    return { sent: this.records.length, answered };
+    return { sent: this.records.length, answered: this.answered };
   }
 
   stop(): ProbeRecord[] {

@@ -5,11 +5,11 @@
  */
 import { createRequire } from 'node:module';
 import type * as Fxp from 'fast-xml-parser';
+import { parseDurationMs } from '../core/duration.js';
 
 /** fast-xml-parser, loaded on first use: a daemon without OCF resources never pays for it. */
 let fxp: typeof Fxp | undefined;
 const fastXml = (): typeof Fxp => (fxp ??= createRequire(import.meta.url)('fast-xml-parser') as typeof Fxp);
-import { parseDurationMs } from '../core/duration.js';
 
 export interface AgentParameter {
   readonly name: string;
