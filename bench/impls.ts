@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LabHost } from '../src/lab/netns.js';
 import { controlRequest } from '../src/daemon/control.js';
+import { inNs } from '../src/lib/exec.js';
 import { Proc, ROOT, childrenOf, sleep } from './proc.js';
 import type { Ctx } from './lab.js';
 
@@ -94,7 +95,6 @@ export const BACKUP_RE: Record<ImplName, RegExp> = {
 };
 
 const CARPOOL = join(ROOT, 'bin/carpool');
-const nsExec = (h: LabHost, argv: readonly string[]): string[] => ['ip', 'netns', 'exec', h.ns, ...argv];
 const runDir = (ctx: Ctx, h: LabHost, tag: string): string => ctx.path(`run-${tag}-${h.name}`);
 
 export interface StartOpts {
@@ -172,18 +172,18 @@ export function startDaemon(ctx: Ctx, impl: ImplName, h: LabHost, role: Role, s:
   switch (impl) {
     case 'carpool-carp': {
       const conf = carpoolCarpConfig(ctx, h, role, s, { ...o, tag });
-      const proc = new Proc(`${impl}-${h.name}`, nsExec(h, [process.execPath, CARPOOL, 'run', '-c', conf]), { CARPOOL_RUN_DIR: runDir(ctx, h, tag) });
+      const proc = new Proc(`${impl}-${h.name}`, inNs(h.ns, [process.execPath, CARPOOL, 'run', '-c', conf]), { CARPOOL_RUN_DIR: runDir(ctx, h, tag) });
       return [{ impl, host: h, proc, pids: () => [proc.pid] }];
     }
     case 'carpool-vrrp': {
       const conf = ctx.write(`carpool-${tag}-${h.name}.conf`, keepalivedConf(ctx, h, role, s, { ...o, tag }));
-      const proc = new Proc(`${impl}-${h.name}`, nsExec(h, [process.execPath, CARPOOL, 'run', '--vrrp-only', '-c', conf]), { CARPOOL_RUN_DIR: runDir(ctx, h, tag) });
+      const proc = new Proc(`${impl}-${h.name}`, inNs(h.ns, [process.execPath, CARPOOL, 'run', '--vrrp-only', '-c', conf]), { CARPOOL_RUN_DIR: runDir(ctx, h, tag) });
       return [{ impl, host: h, proc, pids: () => [proc.pid] }];
     }
     case 'keepalived': {
       const conf = ctx.write(`ka-${tag}-${h.name}.conf`, keepalivedConf(ctx, h, role, s, { ...o, tag }));
       const p = (x: string): string => ctx.path(`ka-${tag}-${h.name}.${x}.pid`);
-      const proc = new Proc(`${impl}-${h.name}`, nsExec(h, ['keepalived', '-n', '-l', '-D', '--vrrp', '-f', conf, '-p', p('main'), '-r', p('vrrp'), '-c', p('checkers')]));
+      const proc = new Proc(`${impl}-${h.name}`, inNs(h.ns, ['keepalived', '-n', '-l', '-D', '--vrrp', '-f', conf, '-p', p('main'), '-r', p('vrrp'), '-c', p('checkers')]));
       return [{ impl, host: h, proc, pids: () => [proc.pid, ...childrenOf(proc.pid)] }];
     }
     case 'ucarp': {
@@ -194,7 +194,7 @@ export function startDaemon(ctx: Ctx, impl: ImplName, h: LabHost, role: Role, s:
       for (let i = 0; i < n; i++) {
         const args = ['-i', h.ifname, '-s', h.address, '-v', String((o.vhidBase ?? 10) + i), '-p', 'bench', '-a', vipOf(ctx, i),
           '-b', String(s.carp.advbase), '-k', String(carpSkew(s, role)), '-u', up, '-d', down, '-z'];
-        const proc = new Proc(`${impl}-${h.name}${n > 1 ? `-${i}` : ''}`, nsExec(h, ['stdbuf', '-oL', '-eL', 'ucarp', ...args]));
+        const proc = new Proc(`${impl}-${h.name}${n > 1 ? `-${i}` : ''}`, inNs(h.ns, ['stdbuf', '-oL', '-eL', 'ucarp', ...args]));
         out.push({ impl, host: h, proc, pids: () => [proc.pid] });
       }
       return out;

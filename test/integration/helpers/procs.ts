@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { inNs } from '../../../src/lib/exec.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CARPOOL = `${ROOT}bin/carpool`;
@@ -85,9 +86,7 @@ export class ProcSet {
   }
 }
 
-export function inNs(ns: string, argv: readonly string[]): string[] {
-  return ['ip', 'netns', 'exec', ns, ...argv];
-}
+export { inNs };
 
 export function carpoolArgv(ns: string, args: readonly string[]): string[] {
   return inNs(ns, [process.execPath, CARPOOL, ...args]);
