@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LabHost } from '../src/lab/netns.js';
-import { controlRequest } from '../src/daemon/control.js';
+import { controlRequest } from '../src/control/client.js';
 import { inNs } from '../src/lib/exec.js';
 import { Proc, ROOT, childrenOf, sleep } from './proc.js';
 import type { Ctx } from './lab.js';

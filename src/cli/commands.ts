@@ -12,13 +12,14 @@ import { formatDiagnostic } from '../lib/errors.js';
 import { RUN_DIR } from './paths.js';
 import { CarpoolError, ConfigError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
-import { controlRequest } from '../daemon/control.js';
-import { formatStatus, type DaemonStatus } from '../daemon/status.js';
+import { controlRequest } from '../control/client.js';
+import type { DaemonStatus } from '../control/status.js';
+import { formatStatus } from '../status/text.js';
 import { runDaemon, daemonize } from './daemon-cmd.js';
 import type { ResourcesStatus } from '../resources/core/status.js';
 import type { ResourceListEntry } from '../resources/shell/manager.js';
 import { formatDuration } from '../resources/core/duration.js';
-import { formatResources } from '../resources/format.js';
+import { formatResources } from '../status/resources-text.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 async function probeCommand(target: string, ifname: string, intervalMs: number, events: boolean): Promise<number> {
@@ -104,7 +105,7 @@ async function statusCommand(opts: { socket?: string; json?: boolean; watch?: bo
       }
     }
     const every = typeof opts.watch === 'string' ? Number(opts.watch) : undefined;
-    if (html) writeAtomic(html, (await import('../resources/html.js')).renderStatusHtml(results, new Date(), opts.watch ? every ?? 1 : undefined));
+    if (html) writeAtomic(html, (await import('../status/html.js')).renderStatusHtml(results, new Date(), opts.watch ? every ?? 1 : undefined));
     else if (opts.json) process.stdout.write(JSON.stringify(opts.socket ? results[0] ?? null : results, null, 2) + '\n');
     else process.stdout.write(results.map((r) => formatStatus(r)).join('\n\n') + '\n');
     return results.length === 0 || (opts.socket && failed) ? 3 : 0;

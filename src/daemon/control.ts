@@ -1,19 +1,14 @@
 /**
- * The control socket: a Unix stream socket in a root-only directory (0700, socket 0600),
- * speaking one JSON object per line each way. `carpool status`, `carpool demote` and the
- * resource commands are clients of it. Private by default: no TCP, no other users.
+ * The server half of the control socket: a Unix stream socket in a root-only directory
+ * (0700, socket 0600), speaking one JSON object per line each way (src/control/protocol.ts).
+ * `carpool status`, `carpool demote` and the resource commands are clients of it
+ * (src/control/client.ts). Private by default: no TCP, no other users.
  */
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { chmodSync, mkdirSync, unlinkSync, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CarpoolError } from '../lib/errors.js';
-
-export interface ControlRequest {
-  readonly cmd: string;
-  readonly args?: Readonly<Record<string, unknown>>;
-}
-
-export type ControlResponse = { readonly ok: true; readonly result: unknown } | { readonly ok: false; readonly error: string; readonly code?: string };
+import type { ControlRequest, ControlResponse } from '../control/protocol.js';
 
 export type ControlHandler = (req: ControlRequest) => unknown;
 
@@ -103,31 +98,4 @@ export class ControlServer {
     this.listening = false;
     try { unlinkSync(this.path); } catch { /* already gone */ }
   }
-}
-
-/** Send one request to a daemon and wait for its answer. */
-export function controlRequest(path: string, req: ControlRequest, timeoutMs = 5000): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const sock = createConnection(path);
-    let buf = '';
-    const timer = setTimeout(() => { sock.destroy(); reject(new CarpoolError('CONTROL_TIMEOUT', `no answer from ${path} within ${timeoutMs} ms`)); }, timeoutMs);
-    sock.setEncoding('utf8');
-    sock.once('connect', () => sock.write(JSON.stringify(req) + '\n'));
-    sock.on('data', (d: string) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      clearTimeout(timer);
-      sock.destroy();
-      const res = JSON.parse(buf.slice(0, nl)) as ControlResponse;
-      if (res.ok) resolve(res.result);
-      else reject(new CarpoolError(res.code ?? 'CONTROL_ERROR', res.error));
-    });
-    sock.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      const hint = err.code === 'EACCES' ? 'the control socket is root-only: run as root (sudo)'
-        : 'is the daemon running? `carpool run -c FILE` or `carpool ucarp ...` creates it';
-      reject(new CarpoolError('CONTROL_UNREACHABLE', `cannot reach carpool daemon at ${path}: ${err.code ?? err.message}`, hint));
-    });
-  });
 }

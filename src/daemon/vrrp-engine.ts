@@ -20,7 +20,7 @@ import type { AddressManager } from './addresses.js';
 import type { HookQueue } from './hooks.js';
 import type { Logger } from './logger.js';
 import type { Port, PortListener } from './port.js';
-import type { InstanceStatus } from './status.js';
+import type { InstanceStatus } from '../control/status.js';
 import { TrackerRunner, type TrackerResult } from './trackers.js';
 
 export interface VrrpPorts {

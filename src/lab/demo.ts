@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { controlRequest } from '../daemon/control.js';
+import { controlRequest } from '../control/client.js';
 import { cutLink, restoreLink } from './faults.js';
 import { labDown, labUp, labView, type HostView, type LabState } from './lab.js';
 import { setTimeout as sleep } from 'node:timers/promises';

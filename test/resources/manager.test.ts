@@ -10,8 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Resource, ResourcesConfig } from '../../src/config/model.js';
 import { AgentRunner, defaultAgentHost, type AgentCall, type AgentResult } from '../../src/resources/shell/agents.js';
 import { ResourceManager } from '../../src/resources/shell/manager.js';
-import { formatResources } from '../../src/resources/format.js';
-import { renderStatusHtml } from '../../src/resources/html.js';
+import { formatResources } from '../../src/status/resources-text.js';
+import { renderStatusHtml } from '../../src/status/html.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'carpool-rm-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -2,8 +2,8 @@
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { controlRequest } from '../../../src/daemon/control.js';
-import type { DaemonStatus, InstanceStatus } from '../../../src/daemon/status.js';
+import { controlRequest } from '../../../src/control/client.js';
+import type { DaemonStatus, InstanceStatus } from '../../../src/control/status.js';
 import type { LabHost } from '../../../src/lab/netns.js';
 import { Proc, carpoolArgv, type ProcSet } from './procs.js';
 

@@ -9,8 +9,8 @@ import { run } from '../../../src/lib/exec.js';
 import { listNamespaces } from '../../../src/lab/netns.js';
 import { lossCounters } from '../../../src/lab/faults.js';
 import { LAB_ROOT, isOurs, labDown, loadLab } from '../../../src/lab/lab.js';
-import { controlRequest } from '../../../src/daemon/control.js';
-import type { DaemonStatus } from '../../../src/daemon/status.js';
+import { controlRequest } from '../../../src/control/client.js';
+import type { DaemonStatus } from '../../../src/control/status.js';
 import { CARPOOL, Proc, isRoot, skipReason, sleep, until } from '../helpers/procs.js';
 
 /** The process no longer runs (absent, or a zombie waiting for a parent that is not ours). */

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLan, destroyLan, type Lan, type LabHost } from '../../../src/lab/netns.js';
 import { inNs, run } from '../../../src/lib/exec.js';
-import { controlRequest } from '../../../src/daemon/control.js';
-import type { DaemonStatus } from '../../../src/daemon/status.js';
+import { controlRequest } from '../../../src/control/client.js';
+import type { DaemonStatus } from '../../../src/control/status.js';
 import type { ResourcesStatus } from '../../../src/resources/core/status.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));

@@ -3,7 +3,7 @@
  * users read it at a glance: groups with their members, the migration summary (failcounts)
  * and the failed resource actions with the agent's exit reason and output.
  */
-import { INFINITY, type FailedAction, type GroupStatus, type MemberStatus, type ResourcesStatus } from './core/status.js';
+import { INFINITY, type FailedAction, type GroupStatus, type MemberStatus, type ResourcesStatus } from '../resources/core/status.js';
 
 export function failcountText(n: number): string {
   return n >= INFINITY ? 'INFINITY' : String(n);

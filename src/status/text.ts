@@ -1,67 +1,10 @@
-import { formatResources } from '../resources/format.js';
-import type { ResourcesStatus } from '../resources/core/status.js';
-
 /**
- * The status document a daemon answers on its control socket (`carpool status --json`
- * prints it as is) and the human rendering of it. Plain data; the shape is the API.
+ * Text rendering of a daemon's status document (`carpool status`): one table of instances,
+ * drop counters, sync groups and the resource section in crm_mon's words.
  */
-
-export interface TransitionInfo {
-  readonly from: string;
-  readonly to: string;
-  readonly reason: string;
-  /** ISO time of the change. */
-  readonly at: string;
-}
-
-export interface InstanceStatus {
-  readonly name: string;
-  readonly protocol: 'carp' | 'vrrp';
-  readonly interface: string;
-  /** vhid (CARP) or VRID (VRRP). */
-  readonly vhid: number;
-  readonly state: string;
-  /** Address of the current master as last heard, `self`, or null when unknown. */
-  readonly master: string | null;
-  readonly source: string;
-  readonly addresses: readonly string[];
-  /** Are the virtual addresses on this host right now (native mode). */
-  readonly holdsAddresses: boolean;
-  readonly linkUp: boolean;
-  /** Protocol-specific preference: CARP advbase/advskew, VRRP priority. */
-  readonly priority: Readonly<Record<string, number | boolean>>;
-  readonly lastTransition: TransitionInfo | null;
-  readonly transitions: number;
-  readonly counters: {
-    readonly advertsSent: number;
-    readonly advertsReceived: number;
-    readonly sendErrors: number;
-    /** Dropped received packets by reason (ttl, length, checksum, version, destination, digest, ...). */
-    readonly drops: Readonly<Record<string, number>>;
-  };
-}
-
-export interface InterfaceStatus {
-  readonly name: string;
-  readonly up: boolean;
-  /** Packets that could not be attributed to an instance (e.g. unknown vhid), by reason. */
-  readonly drops: Readonly<Record<string, number>>;
-}
-
-export interface DaemonStatus {
-  readonly version: string;
-  readonly pid: number;
-  readonly mode: 'run' | 'ucarp';
-  readonly config: string;
-  readonly startedAt: string;
-  readonly uptimeSeconds: number;
-  /** The event loop's scheduling: 'normal' or 'SCHED_RR N' (`realtime_priority`). */
-  readonly scheduling?: string;
-  readonly instances: readonly InstanceStatus[];
-  readonly interfaces: readonly InterfaceStatus[];
-  /** Other sections (resources) are added by their subsystems. */
-  readonly [section: string]: unknown;
-}
+import type { DaemonStatus, InstanceStatus } from '../control/status.js';
+import type { ResourcesStatus } from '../resources/core/status.js';
+import { formatResources } from './resources-text.js';
 
 function ago(iso: string, now: Date): string {
   const s = Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));

@@ -4,9 +4,9 @@
  * groups with their resources, failcounts and failed actions with the agent's message. No
  * scripts, no external assets: inline CSS only, so it can be served from any web server.
  */
-import type { DaemonStatus, InstanceStatus } from '../daemon/status.js';
-import type { ResourcesStatus } from './core/status.js';
-import { failcountText, memberStateText } from './format.js';
+import type { DaemonStatus, InstanceStatus } from '../control/status.js';
+import type { ResourcesStatus } from '../resources/core/status.js';
+import { failcountText, memberStateText } from './resources-text.js';
 
 function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatStatus, type DaemonStatus, type InstanceStatus } from '../../src/daemon/status.js';
+import type { DaemonStatus, InstanceStatus } from '../../src/control/status.js';
+import { formatStatus } from '../../src/status/text.js';
 
 const base = (over: Partial<InstanceStatus>): InstanceStatus => ({
   name: 'web', protocol: 'carp', interface: 'eth0', vhid: 1, state: 'MASTER', master: 'self', source: '10.0.0.1',
