@@ -83,24 +83,26 @@ export class Logger {
   /**
    * For per-packet noise only (bad digest from a misconfigured peer every second, send
    * errors): the same text at most once per 10 s, then a "repeated N times" note.
-   * State changes and hook runs are never limited.
+   * State changes and hook runs are never limited. `key` names what is limited (instance and
+   * reason, e.g. `vrrp1:digest`), so messages that differ only in a source address share one
+   * budget; without it the text itself is the key.
    */
-  logLimited(level: LogLevel, text: string): void {
-    if (!this.limited(text)) this.log(level, text);
+  logLimited(level: LogLevel, text: string, key: string = text): void {
+    if (!this.limited(key, text)) this.log(level, text);
   }
 
-  private limited(text: string): boolean {
+  private limited(key: string, text: string): boolean {
     const now = Date.now();
-    const r = this.recent.get(text);
+    const r = this.recent.get(key);
     if (r && now - r.at < RATE_WINDOW_MS) {
       r.suppressed++;
       return true;
     }
     if (r && r.suppressed > 0) {
-      this.recent.set(text, { at: now, suppressed: 0 });
+      this.recent.set(key, { at: now, suppressed: 0 });
       this.log('notice', `(last message repeated ${r.suppressed} more times: ${text})`);
     } else {
-      this.recent.set(text, { at: now, suppressed: 0 });
+      this.recent.set(key, { at: now, suppressed: 0 });
     }
     if (this.recent.size > 256) this.recent.clear();
     return false;
