@@ -4,7 +4,17 @@
   "targets": [
     {
       "target_name": "carpool_net",
-      "sources": ["native/carpool_net.c"],
+      "sources": [
+        "native/carpool_net.c",
+        "native/js.c",
+        "native/sock.c",
+        "native/raw.c",
+        "native/packet.c",
+        "native/rtnl.c",
+        "native/monitor.c",
+        "native/unix_dgram.c",
+        "native/process.c"
+      ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wunused-parameter", "-fvisibility=hidden"],
       "configurations": {

@@ -1,5 +1,6 @@
 /**
- * Loader and exact type of the native addon `carpool_net` (native/carpool_net.c).
+ * Loader and exact type of the native addon `carpool_net` (native/*.c; the export table is in
+ * native/carpool_net.c).
  *
  * The addon is loaded lazily on first use, so modules that only import types (or pure
  * modules that never touch the network) work without a compiler. It is found relative to
