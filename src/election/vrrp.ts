@@ -23,7 +23,7 @@ import {
   encodeAdvert, passwordAuthData, VRRP_AUTH_NONE, VRRP_AUTH_PASS, VRRP_PRIO_OWNER, VRRP_PRIO_STOP,
   type VrrpAdvert, type VrrpRxInstance, type VrrpVersion,
 } from '../protocol/vrrp/packet.js';
-import { compareAddresses, type LogLevel, type TransitionRecord } from './common.js';
+import { compareAddresses, SendHealth, SEND_ERROR_THRESHOLD, YIELD_ECHOES, type LogLevel, type TransitionRecord } from './common.js';
 
 export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
 
@@ -93,8 +93,6 @@ export type VrrpInput =
   | { readonly type: 'groupReannounce'; readonly reason: string };
 
 export type NotifyWhich = 'master' | 'backup' | 'fault' | 'stop';
-/** Adverts a master repeats after yielding to a higher priority (see `yieldEchoes`). */
-export const YIELD_ECHOES = 3;
 
 export type GarpKind = 'master' | 'master-delay' | 'refresh' | 'lower-prio' | 'lower-prio-delay' | 'reassert' | 'sync-group';
 
@@ -119,8 +117,6 @@ export type VrrpEffect =
   /** Shutdown finished: the daemon may exit. */
   | { readonly type: 'stopped' };
 
-/** Consecutive failed sends before a warning (and successes before the all-clear). */
-export const SEND_ERROR_THRESHOLD = 3;
 /** Upper bound on how long a stopping master waits for its successor (keepalived waits ≤ 1 s). */
 export const SHUTDOWN_RELEASE_MAX_MS = 1000;
 
@@ -217,9 +213,7 @@ export class VrrpMachine {
   private lastTransition: TransitionRecord<VrrpState> | undefined;
   private sent = 0;
   private received = 0;
-  private sendErrors = 0;
-  private sendOks = 0;
-  private sendFailing = false;
+  private readonly sendHealth = new SendHealth();
 
   constructor(readonly params: VrrpParams) {
     this.ownInterval = normaliseInterval(params.version, params.advertIntervalMs);
@@ -272,7 +266,7 @@ export class VrrpMachine {
       lastTransition: this.lastTransition,
       advertsSent: this.sent,
       advertsReceived: this.received,
-      sendErrors: this.sendErrors,
+      sendErrors: this.sendHealth.consecutiveErrors,
     };
   }
 
@@ -570,21 +564,9 @@ export class VrrpMachine {
   }
 
   private handleSendResult(ok: boolean, fx: VrrpEffect[]): void {
-    if (ok) {
-      this.sendErrors = 0;
-      if (this.sendFailing && ++this.sendOks >= SEND_ERROR_THRESHOLD) {
-        this.sendFailing = false;
-        this.sendOks = 0;
-        fx.push({ type: 'log', level: 'info', message: 'Advert sends succeed again' });
-      }
-      return;
-    }
-    this.sendOks = 0;
-    this.sendErrors++;
-    if (!this.sendFailing && this.sendErrors >= SEND_ERROR_THRESHOLD) {
-      this.sendFailing = true;
-      fx.push({ type: 'log', level: 'warning', message: `Sending adverts failed ${SEND_ERROR_THRESHOLD} times in a row: peers may take over` });
-    }
+    const flip = this.sendHealth.record(ok);
+    if (flip === 'recovered') fx.push({ type: 'log', level: 'info', message: 'Advert sends succeed again' });
+    if (flip === 'failing') fx.push({ type: 'log', level: 'warning', message: `Sending adverts failed ${SEND_ERROR_THRESHOLD} times in a row: peers may take over` });
   }
 
   private handleGroupBackup(reason: string, now: number, fx: VrrpEffect[]): void {
