@@ -17,8 +17,8 @@
  *   client packets; a priority-0 advert is repeated every interval until then;
  * - after a planned step-down the node does not preempt back while the successor lives.
  */
-import type { GarpSettings, VrrpInstance } from '../config/model.js';
-import { formatIP, parseIP, type Family } from '../protocol/inet.js';
+import type { VrrpInstance } from '../config/model.js';
+import { formatIP, parseIP } from '../protocol/inet.js';
 import {
   encodeAdvert, passwordAuthData, VRRP_AUTH_NONE, VRRP_AUTH_PASS, VRRP_PRIO_OWNER, VRRP_PRIO_STOP,
   type VrrpAdvert, type VrrpRxInstance, type VrrpVersion,
@@ -27,22 +27,16 @@ import { compareAddresses, SendHealth, SEND_ERROR_THRESHOLD, YIELD_ECHOES, type 
 
 export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
 
-export interface VrrpParams {
-  /** Instance name, for logs. */
-  readonly name: string;
-  readonly version: VrrpVersion;
-  readonly family: Family;
-  readonly vrid: number;
-  /** Configured (base) priority 1..255; 255 = address owner, never adjusted. */
-  readonly priority: number;
-  /** Our advert interval: v2 whole seconds, v3 multiples of 10 ms. */
-  readonly advertIntervalMs: number;
-  /** keepalived `state`: only an owner (255) with MASTER starts as master at once. */
-  readonly initialState: 'MASTER' | 'BACKUP';
-  /** false = `nopreempt` (ignored for an owner, as keepalived does). */
-  readonly preempt: boolean;
-  /** `preempt_delay`: wait this long before preempting a lower master (also after start). */
-  readonly preemptDelayMs: number;
+/**
+ * What the machine needs of a validated instance (`vrrpParams` builds it): the settings it
+ * takes as configured, and the addresses as bytes. As the machine reads them: `priority`
+ * 255 is the address owner (never adjusted, starts MASTER at once with `initialState`
+ * MASTER, ignores `preempt: false` as keepalived does); `preemptDelayMs` also applies after
+ * start; master-down = `downTimerAdverts` x Master_Adver_Interval + Skew (RFC: 3).
+ */
+export interface VrrpParams extends Pick<VrrpInstance,
+  | 'name' | 'version' | 'family' | 'vrid' | 'priority' | 'advertIntervalMs' | 'initialState' | 'preempt' | 'preemptDelayMs'
+  | 'v3ChecksumAsV2' | 'garp' | 'lowerPrioNoAdvert' | 'higherPrioSendAdvert' | 'downTimerAdverts'> {
   /** v2 PASS authentication: the 8 zero-padded password bytes; undefined = none. */
   readonly authData?: Uint8Array;
   /** Advert source address and tie-break key (configured source or interface primary). */
@@ -51,17 +45,10 @@ export interface VrrpParams {
   readonly mcastGroup: Uint8Array;
   /** Non-empty: one advert per peer instead of one to the group. */
   readonly unicastPeers: readonly Uint8Array[];
-  /** v3 over IPv4: checksum without the pseudo-header (RFC 9568). */
-  readonly v3ChecksumAsV2: boolean;
-  /** Advertised virtual addresses. */
+  /** Advertised virtual addresses (of the instance's family). */
   readonly addresses: readonly Uint8Array[];
   /** Emit addRoutes/removeRoutes (the instance has virtual routes). */
   readonly routes: boolean;
-  readonly garp: GarpSettings;
-  readonly lowerPrioNoAdvert: boolean;
-  readonly higherPrioSendAdvert: boolean;
-  /** Master-down = downTimerAdverts x Master_Adver_Interval + Skew (RFC: 3). */
-  readonly downTimerAdverts: number;
   /** Member of a sync group: go MASTER only on the coordinator's `groupMaster`. */
   readonly syncGroup: boolean;
 }
