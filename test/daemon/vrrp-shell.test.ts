@@ -118,6 +118,19 @@ describe('VrrpShell', () => {
     expect(b.addresses.added).toEqual([]);
   });
 
+  it('re-asserts a removed IPv6 address with an unsolicited neighbour advertisement', () => {
+    const v6 = { family: 6 as const, address: 'fd00:9::100', prefix: 64 };
+    const { s, port, addresses } = master({ family: 6, mcastGroup: 'ff02::12', addresses: [v6] }, 'fe80::1');
+    const before = port.frames.length;
+    expect(s.reassert(port.ifindex, v6.address)).toBe(true);
+    expect(addresses.added.at(-1)).toEqual({ dev: 'eth0', ifindex: 7, addresses: [v6.address] });
+    expect(port.frames.length).toBe(before + 1);
+    const na = port.frames.at(-1)!;
+    expect([na[12], na[13]]).toEqual([0x86, 0xdd]); // IPv6
+    expect(na[14 + 6]).toBe(58); // ICMPv6
+    expect(na[14 + 40]).toBe(136); // Neighbor Advertisement
+  });
+
   it('demote steps down (clear is an error); standby hands over; its tracked link down means FAULT', () => {
     const { s } = master();
     expect(() => s.demote(false)).toThrow(expect.objectContaining({ code: 'DEMOTE_CLEAR' }));
