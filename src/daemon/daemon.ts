@@ -14,15 +14,16 @@ import { SyslogSocket } from '../net/syslog-socket.js';
 import { CARP_TOS } from '../protocol/carp/packet.js';
 import { VRRP_TOS } from '../protocol/vrrp/packet.js';
 import { AddressManager } from './addresses.js';
-import { CarpRunner } from './carp-runner.js';
+import { CarpShell } from './carp-shell.js';
 import type { ControlRequest } from '../control/protocol.js';
 import { ControlServer } from './control.js';
 import { HookQueue } from './hooks.js';
+import type { InstanceShell } from './instance-shell.js';
 import { Logger, type SyslogSink } from './logger.js';
 import { Port } from './port.js';
 import type { DaemonStatus } from '../control/status.js';
 import { createVmac, removeVmac } from './vmac.js';
-import type { VrrpEngine } from './vrrp-engine.js';
+import type { VrrpCoordinator } from './vrrp-shell.js';
 import type { ResourceManager, ResourceCommand } from '../resources/shell/manager.js';
 
 export interface DaemonOptions {
@@ -47,8 +48,10 @@ const now = (): number => performance.now();
 export class Daemon {
   readonly log: Logger;
   private readonly ports = new Map<string, Port>();
-  private readonly runners: CarpRunner[] = [];
-  private vrrp: VrrpEngine | undefined;
+  /** Every instance, CARP first, in configuration order. */
+  private readonly shells: InstanceShell[] = [];
+  /** The VRRP instances' coordinator (sync groups, trackers); loaded only when VRRP is configured. */
+  private vrrp: VrrpCoordinator | undefined;
   /** Send-only ports of virtual-MAC interfaces, and the interfaces to remove at exit. */
   private readonly txPorts: Port[] = [];
   private readonly vmacs: string[] = [];
@@ -74,10 +77,6 @@ export class Daemon {
       ...(sink ? { syslog: sink } : {}),
     });
     this.hooks = new HookQueue(this.log);
-  }
-
-  get instances(): readonly CarpRunner[] {
-    return this.runners;
   }
 
   /** Open everything, clean stale addresses, start electing. Throws before touching the network on errors. */
@@ -134,18 +133,20 @@ export class Daemon {
       if (!p.inst.upHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going up' : `${p.inst.name}: no up hook`);
       if (!p.inst.downHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going down' : `${p.inst.name}: no down hook`);
       const port = this.port(p.dev, 4, CARP_TOS);
-      const runner = new CarpRunner(p.inst, p.src, {
+      const shell = new CarpShell(p.inst, p.src, {
         port, log: this.log, hooks: this.hooks, addresses: this.addresses, now,
         ucarpStyle: this.opts.mode === 'ucarp',
-        onTransition: (r, _from, to) => this.resources?.instanceChanged(r.cfg.name, to),
+        onTransition: (name, _from, to) => this.resources?.instanceChanged(name, to),
       });
-      port.attach(runner);
-      this.runners.push(runner);
+      port.attach(shell);
+      this.shells.push(shell);
     }
     if (vrrp.length) {
-      const { VrrpEngine } = await import('./vrrp-engine.js');
-      this.vrrp = new VrrpEngine(cfg, {
+      // Loaded only when used: `carpool ucarp` never loads the VRRP code.
+      const { VrrpCoordinator } = await import('./vrrp-shell.js');
+      this.vrrp = new VrrpCoordinator(cfg, {
         log: this.log, hooks: this.hooks, addresses: this.addresses!, now,
+        linkRunning: (ifname) => !!interfaceInfo(ifname)?.running,
         onTransition: (name, _from, to) => this.resources?.instanceChanged(name, to),
       });
       for (const p of vrrp) {
@@ -158,15 +159,16 @@ export class Daemon {
           tx.open();
           this.txPorts.push(tx);
         }
-        rx.attach(this.vrrp.add(p.inst, p.src, { rx, tx }));
+        const shell = this.vrrp.add(p.inst, p.src, { rx, tx });
+        rx.attach(shell);
+        this.shells.push(shell);
       }
     }
     this.monitor = LinkMonitor.open((ev) => this.onLinkEvent(ev));
     this.installSignals();
     if (cfg.realtimePriority !== undefined) this.scheduling = this.setRealtime(cfg.realtimePriority);
     this.resources?.start();
-    for (const r of this.runners) r.start(this.port(deviceOf(r.cfg.interface), 4, CARP_TOS).running);
-    this.vrrp?.start((ifname) => !!interfaceInfo(ifname)?.running);
+    for (const s of this.shells) s.start();
   }
 
   /** SCHED_RR for the event loop; spawned scripts and agents stay at normal priority (reset on fork). */
@@ -205,30 +207,30 @@ export class Daemon {
   private onLinkEvent(ev: LinkEvent): void {
     if (ev.type === 'overrun') {
       // Missed events: re-read every port's state.
-      for (const port of this.ports.values()) this.refreshPort(port);
-      return;
-    }
-    if (ev.type === 'addr') {
-      if (!ev.deleted) return;
-      // Someone removed a virtual address we hold: put it back (the master must answer).
-      for (const r of this.runners) {
-        const port = this.port(deviceOf(r.cfg.interface), 4, CARP_TOS);
-        if (r.holdsAddresses && ev.ifindex === port.ifindex && r.cfg.addresses.some((a) => a.address === ev.address)) {
-          this.log.warning(`${r.cfg.name}: virtual address ${ev.address} was removed behind our back; adding it again`);
-          this.addresses?.add(port.device, port.ifindex, r.cfg.addresses.filter((a) => a.address === ev.address));
-        }
+      for (const port of this.ports.values()) {
+        this.refreshPort(port);
+        for (const s of this.shells) s.linkChanged(port.device, port.running);
       }
       return;
     }
-    if (ev.name) this.vrrp?.linkChanged(ev.name, !ev.deleted && ev.running);
-    for (const port of this.ports.values()) {
-      if (ev.name === port.device || ev.ifindex === port.ifindex) this.refreshPort(port, ev.deleted);
+    if (ev.type === 'addr') {
+      // Someone removed a virtual address we hold: the shell puts it back and announces it.
+      if (ev.deleted) for (const s of this.shells) s.reassert(ev.ifindex, ev.address);
+      return;
     }
+    let name = ev.name;
+    for (const port of this.ports.values()) {
+      if (ev.name === port.device || ev.ifindex === port.ifindex) {
+        this.refreshPort(port, ev.deleted);
+        name ??= port.device;
+      }
+    }
+    if (name) for (const s of this.shells) s.linkChanged(name, !ev.deleted && ev.running);
   }
 
+  /** Re-open the port's sockets when its interface came back; note whether it runs. */
   private refreshPort(port: Port, deleted = false): void {
     const info = deleted ? undefined : interfaceInfo(port.device);
-    const running = !!info?.running;
     if (!info) {
       if (port.isOpen) {
         this.log.error(`Interface ${port.device} disappeared: going to BACKUP and waiting for it to return`);
@@ -243,12 +245,7 @@ export class Daemon {
         return;
       }
     }
-    if (running === port.running && info) return;
-    port.running = running;
-    if (port.family !== 4) return;
-    for (const r of this.runners) {
-      if (deviceOf(r.cfg.interface) === port.device) r.input({ type: 'link', up: running });
-    }
+    port.running = !!info?.running;
   }
 
   /**
@@ -264,17 +261,11 @@ export class Daemon {
     };
     const ucarp = this.opts.mode === 'ucarp';
     on('SIGUSR1', () => {
-      for (const r of this.runners) {
-        const st = r.machine.state === 'BACKUP' ? 'BACKUP' : 'MASTER';
-        this.log.info(ucarp ? `${st} on ${r.cfg.interface} id ${r.cfg.vhid}` : `${r.cfg.name}: ${r.machine.state} on ${r.cfg.interface} id ${r.cfg.vhid}`);
-      }
-      for (const i of this.vrrp?.status() ?? []) {
-        this.log.info(`(${i.name}) ${i.state} on ${i.interface} vrid ${i.vhid} priority ${String(i.priority.effective)}, master ${i.master ?? '-'}`);
-      }
+      for (const s of this.shells) this.log.info(s.statusLine());
     });
     on('SIGUSR2', () => {
       if (ucarp) {
-        for (const r of this.runners) r.input({ type: 'stepDown', reason: 'SIGUSR2' });
+        for (const s of this.shells) s.stepDown('SIGUSR2');
         return;
       }
       for (const i of this.status().instances) {
@@ -298,16 +289,15 @@ export class Daemon {
       // Resources stop first, in reverse order, while this node still advertises (Pacemaker
       // stops a leaving node's resources before they start elsewhere).
       await this.resources?.shutdown();
-      const graceful = this.runners.filter((r) => r.cfg.shutdownHooks);
-      for (const r of this.runners) if (!r.cfg.shutdownHooks) r.halt();
-      await Promise.all([...graceful.map((r) => r.shutdown()), this.vrrp?.stop()]);
+      // Instances with shutdown hooks bow out and wait for a successor; the others just stop.
+      await Promise.all(this.shells.map((s) => s.shutdown()));
       // Down hooks must finish before exit (ucarp runs them synchronously); bounded.
       const drained = await Promise.race([this.hooks.drain().then(() => true), delay(30_000).then(() => false)]);
       if (!drained) {
         this.log.error('Hooks still running after 30 s at exit: killing them');
         this.hooks.killAll();
       }
-      for (const r of this.runners) r.halt();
+      for (const s of this.shells) s.halt();
       this.addresses?.flush();
       this.monitor?.close();
       await this.control?.close();
@@ -324,7 +314,7 @@ export class Daemon {
       version: VERSION, pid: process.pid, mode: this.opts.mode, config: this.opts.config.source,
       startedAt: this.startedAt.toISOString(), uptimeSeconds: (Date.now() - this.startedAt.getTime()) / 1000,
       scheduling: this.scheduling,
-      instances: [...this.runners.map((r) => r.status()), ...(this.vrrp?.status() ?? [])],
+      instances: this.shells.map((s) => s.status()),
       interfaces: [...this.ports.values()].map((p) => ({ name: p.family === 4 ? p.device : `${p.device} (IPv6)`, up: p.running, drops: { ...p.drops } })),
       ...(this.vrrp && this.opts.config.syncGroups.length ? { syncGroups: this.vrrp.syncGroupStatus() } : {}),
       ...(this.resources ? { resources: this.resources.status() } : {}),
@@ -333,17 +323,17 @@ export class Daemon {
 
   /** A resource group asks that its instance must (not) be served here. */
   private setStandby(instance: string, on: boolean, reason: string): void {
-    if (this.vrrp?.has(instance)) this.vrrp.standby(instance, on, reason);
-    else this.findRunner(instance).input({ type: 'standby', on, reason });
+    this.findShell(instance).standby(on, reason);
   }
 
-  private findRunner(name: unknown): CarpRunner {
-    const all = [...this.runners.map((x) => x.cfg.name), ...(this.vrrp?.names() ?? [])];
-    const r = this.runners.find((x) => x.cfg.name === name) ?? (all.length === 1 && name === undefined ? this.runners[0] : undefined);
-    if (!r) {
-      throw new CarpoolError('NO_SUCH_INSTANCE', name === undefined ? 'name the instance to demote' : `no instance named ${JSON.stringify(name)}`, `known: ${all.join(', ')}`);
+  /** The instance named `name`; with one instance only, the name may be left out. */
+  private findShell(name: unknown): InstanceShell {
+    const s = this.shells.find((x) => x.name === name) ?? (this.shells.length === 1 && name === undefined ? this.shells[0] : undefined);
+    if (!s) {
+      throw new CarpoolError('NO_SUCH_INSTANCE', name === undefined ? 'name the instance to demote' : `no instance named ${JSON.stringify(name)}`,
+        `known: ${this.shells.map((x) => x.name).join(', ')}`);
     }
-    return r;
+    return s;
   }
 
   private handleControl(req: ControlRequest): unknown {
@@ -351,18 +341,10 @@ export class Daemon {
       case 'status':
         return this.status();
       case 'demote': {
-        const name = req.args?.instance;
-        if (typeof name === 'string' && this.vrrp?.has(name)) {
-          if (req.args?.clear === true) throw new CarpoolError('DEMOTE_CLEAR', `${name} is a VRRP instance: a step-down has nothing to clear`, 'it competes normally again once the current master fails; to move the master back, demote that one');
-          this.vrrp.stepDown(name, 'operator demote');
-          return this.vrrp.status().find((i) => i.name === name);
-        }
-        const r = this.findRunner(name);
-        // Persistent until `carpool demote --clear`: effective advskew 240, so the others
-        // win the election; the addresses stay until the successor is heard.
-        const clear = req.args?.clear === true;
-        r.input({ type: 'demote', demoted: !clear, reason: clear ? 'operator (carpool demote --clear)' : 'operator (carpool demote)' });
-        return r.status();
+        // CARP: persistent until --clear; VRRP: a planned step-down (--clear is an error).
+        const s = this.findShell(req.args?.instance);
+        s.demote(req.args?.clear !== true);
+        return s.status();
       }
       default:
         if (req.cmd.startsWith('resource.')) return this.resourceControl(req);

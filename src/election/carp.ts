@@ -16,6 +16,7 @@
 import { BOW_OUT, encodeAdvert, intervalMicros, type CarpAdvert, counterValue } from '../protocol/carp/packet.js';
 import type { CarpAuthenticator } from '../protocol/carp/hmac.js';
 import type { LogLevel } from '../lib/log-level.js';
+import { SendHealth, SEND_ERROR_THRESHOLD, YIELD_ECHOES } from './common.js';
 
 export type { LogLevel };
 
@@ -76,11 +77,8 @@ export type CarpEffect =
 
 /** ucarp stops answering for this long after SIGUSR2 (it `sleep(3)`s). */
 export const STEP_DOWN_HOLD_MS = 3000;
-/** Failed advert sends before ucarp advertises itself as slow (skew 240), and successes to recover. */
-export const SEND_ERROR_THRESHOLD = 3;
+/** Skew ucarp advertises after SEND_ERROR_THRESHOLD failed sends (it looks slow, so others win). */
 export const SEND_ERROR_SKEW = 240;
-/** Adverts repeated by a master that yields to a preferred one (see handleAdvert). */
-export const YIELD_ECHOES = 3;
 
 export interface CarpStatus {
   readonly state: CarpState;
@@ -111,9 +109,7 @@ export class CarpMachine {
   /** Second gratuitous ARP goes out with the advert that brings this to 0 (§3.4). */
   private delayedArp = 0;
   private linkUp = true;
-  private sendErrors = 0;
-  private sendOks = 0;
-  private suppressed = false;
+  private readonly sendHealth = new SendHealth();
   private demoted = false;
   private standby = false;
   /** After a step-down: no preemption and no takeover before this time. */
@@ -337,20 +333,9 @@ export class CarpMachine {
   }
 
   private handleSendResult(ok: boolean, fx: CarpEffect[]): void {
-    if (ok) {
-      this.sendErrors = 0;
-      if (this.suppressed && ++this.sendOks >= SEND_ERROR_THRESHOLD) {
-        this.suppressed = false;
-        this.sendOks = 0;
-        fx.push({ type: 'log', level: 'info', message: 'Advert sends succeed again: advertising our own skew' });
-      }
-    } else {
-      this.sendOks = 0;
-      if (!this.suppressed && ++this.sendErrors >= SEND_ERROR_THRESHOLD) {
-        this.suppressed = true;
-        fx.push({ type: 'log', level: 'warning', message: `write() has failed ${SEND_ERROR_THRESHOLD} times: advertising skew ${SEND_ERROR_SKEW}` });
-      }
-    }
+    const flip = this.sendHealth.record(ok);
+    if (flip === 'recovered') fx.push({ type: 'log', level: 'info', message: 'Advert sends succeed again: advertising our own skew' });
+    if (flip === 'failing') fx.push({ type: 'log', level: 'warning', message: `write() has failed ${SEND_ERROR_THRESHOLD} times: advertising skew ${SEND_ERROR_SKEW}` });
   }
 
   private handleDemote(demoted: boolean, reason: string, now: number, fx: CarpEffect[]): void {
@@ -440,7 +425,7 @@ export class CarpMachine {
   }
 
   private effectiveSkew(): number {
-    return this.suppressed || this.demoted ? Math.max(this.params.advskew, SEND_ERROR_SKEW) : this.params.advskew;
+    return this.sendHealth.isFailing || this.demoted ? Math.max(this.params.advskew, SEND_ERROR_SKEW) : this.params.advskew;
   }
 
   private nextCounter(): bigint {

@@ -17,32 +17,26 @@
  *   client packets; a priority-0 advert is repeated every interval until then;
  * - after a planned step-down the node does not preempt back while the successor lives.
  */
-import type { GarpSettings, VrrpInstance } from '../config/model.js';
-import { formatIP, parseIP, type Family } from '../protocol/inet.js';
+import type { VrrpInstance } from '../config/model.js';
+import { formatIP, parseIP } from '../protocol/inet.js';
 import {
   encodeAdvert, passwordAuthData, VRRP_AUTH_NONE, VRRP_AUTH_PASS, VRRP_PRIO_OWNER, VRRP_PRIO_STOP,
   type VrrpAdvert, type VrrpRxInstance, type VrrpVersion,
 } from '../protocol/vrrp/packet.js';
-import { compareAddresses, type LogLevel, type TransitionRecord } from './common.js';
+import { compareAddresses, SendHealth, SEND_ERROR_THRESHOLD, YIELD_ECHOES, type LogLevel, type TransitionRecord } from './common.js';
 
 export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
 
-export interface VrrpParams {
-  /** Instance name, for logs. */
-  readonly name: string;
-  readonly version: VrrpVersion;
-  readonly family: Family;
-  readonly vrid: number;
-  /** Configured (base) priority 1..255; 255 = address owner, never adjusted. */
-  readonly priority: number;
-  /** Our advert interval: v2 whole seconds, v3 multiples of 10 ms. */
-  readonly advertIntervalMs: number;
-  /** keepalived `state`: only an owner (255) with MASTER starts as master at once. */
-  readonly initialState: 'MASTER' | 'BACKUP';
-  /** false = `nopreempt` (ignored for an owner, as keepalived does). */
-  readonly preempt: boolean;
-  /** `preempt_delay`: wait this long before preempting a lower master (also after start). */
-  readonly preemptDelayMs: number;
+/**
+ * What the machine needs of a validated instance (`vrrpParams` builds it): the settings it
+ * takes as configured, and the addresses as bytes. As the machine reads them: `priority`
+ * 255 is the address owner (never adjusted, starts MASTER at once with `initialState`
+ * MASTER, ignores `preempt: false` as keepalived does); `preemptDelayMs` also applies after
+ * start; master-down = `downTimerAdverts` x Master_Adver_Interval + Skew (RFC: 3).
+ */
+export interface VrrpParams extends Pick<VrrpInstance,
+  | 'name' | 'version' | 'family' | 'vrid' | 'priority' | 'advertIntervalMs' | 'initialState' | 'preempt' | 'preemptDelayMs'
+  | 'v3ChecksumAsV2' | 'garp' | 'lowerPrioNoAdvert' | 'higherPrioSendAdvert' | 'downTimerAdverts'> {
   /** v2 PASS authentication: the 8 zero-padded password bytes; undefined = none. */
   readonly authData?: Uint8Array;
   /** Advert source address and tie-break key (configured source or interface primary). */
@@ -51,17 +45,10 @@ export interface VrrpParams {
   readonly mcastGroup: Uint8Array;
   /** Non-empty: one advert per peer instead of one to the group. */
   readonly unicastPeers: readonly Uint8Array[];
-  /** v3 over IPv4: checksum without the pseudo-header (RFC 9568). */
-  readonly v3ChecksumAsV2: boolean;
-  /** Advertised virtual addresses. */
+  /** Advertised virtual addresses (of the instance's family). */
   readonly addresses: readonly Uint8Array[];
   /** Emit addRoutes/removeRoutes (the instance has virtual routes). */
   readonly routes: boolean;
-  readonly garp: GarpSettings;
-  readonly lowerPrioNoAdvert: boolean;
-  readonly higherPrioSendAdvert: boolean;
-  /** Master-down = downTimerAdverts x Master_Adver_Interval + Skew (RFC: 3). */
-  readonly downTimerAdverts: number;
   /** Member of a sync group: go MASTER only on the coordinator's `groupMaster`. */
   readonly syncGroup: boolean;
 }
@@ -93,8 +80,6 @@ export type VrrpInput =
   | { readonly type: 'groupReannounce'; readonly reason: string };
 
 export type NotifyWhich = 'master' | 'backup' | 'fault' | 'stop';
-/** Adverts a master repeats after yielding to a higher priority (see `yieldEchoes`). */
-export const YIELD_ECHOES = 3;
 
 export type GarpKind = 'master' | 'master-delay' | 'refresh' | 'lower-prio' | 'lower-prio-delay' | 'reassert' | 'sync-group';
 
@@ -119,8 +104,6 @@ export type VrrpEffect =
   /** Shutdown finished: the daemon may exit. */
   | { readonly type: 'stopped' };
 
-/** Consecutive failed sends before a warning (and successes before the all-clear). */
-export const SEND_ERROR_THRESHOLD = 3;
 /** Upper bound on how long a stopping master waits for its successor (keepalived waits ≤ 1 s). */
 export const SHUTDOWN_RELEASE_MAX_MS = 1000;
 
@@ -217,9 +200,7 @@ export class VrrpMachine {
   private lastTransition: TransitionRecord<VrrpState> | undefined;
   private sent = 0;
   private received = 0;
-  private sendErrors = 0;
-  private sendOks = 0;
-  private sendFailing = false;
+  private readonly sendHealth = new SendHealth();
 
   constructor(readonly params: VrrpParams) {
     this.ownInterval = normaliseInterval(params.version, params.advertIntervalMs);
@@ -272,7 +253,7 @@ export class VrrpMachine {
       lastTransition: this.lastTransition,
       advertsSent: this.sent,
       advertsReceived: this.received,
-      sendErrors: this.sendErrors,
+      sendErrors: this.sendHealth.consecutiveErrors,
     };
   }
 
@@ -570,21 +551,9 @@ export class VrrpMachine {
   }
 
   private handleSendResult(ok: boolean, fx: VrrpEffect[]): void {
-    if (ok) {
-      this.sendErrors = 0;
-      if (this.sendFailing && ++this.sendOks >= SEND_ERROR_THRESHOLD) {
-        this.sendFailing = false;
-        this.sendOks = 0;
-        fx.push({ type: 'log', level: 'info', message: 'Advert sends succeed again' });
-      }
-      return;
-    }
-    this.sendOks = 0;
-    this.sendErrors++;
-    if (!this.sendFailing && this.sendErrors >= SEND_ERROR_THRESHOLD) {
-      this.sendFailing = true;
-      fx.push({ type: 'log', level: 'warning', message: `Sending adverts failed ${SEND_ERROR_THRESHOLD} times in a row: peers may take over` });
-    }
+    const flip = this.sendHealth.record(ok);
+    if (flip === 'recovered') fx.push({ type: 'log', level: 'info', message: 'Advert sends succeed again' });
+    if (flip === 'failing') fx.push({ type: 'log', level: 'warning', message: `Sending adverts failed ${SEND_ERROR_THRESHOLD} times in a row: peers may take over` });
   }
 
   private handleGroupBackup(reason: string, now: number, fx: VrrpEffect[]): void {

@@ -46,12 +46,12 @@ describe('start-up imports', () => {
   it('carpool ucarp: no YAML parser, no commander, no XML, no keepalived front end, no resources, no VRRP, no lab', () => {
     const mods = [...reachable('cli/ucarp-cmd.ts')];
     expect(mods).toContain('daemon/daemon.ts');
-    expect(mods.filter((m) => /^(yaml|commander|fast-xml-parser)$|^resources\/|^lab\/|keepalived|vrrp-engine|^config\/yaml/.test(m))).toEqual([]);
+    expect(mods.filter((m) => /^(yaml|commander|fast-xml-parser)$|^resources\/|^lab\/|keepalived|vrrp-shell|^config\/yaml/.test(m))).toEqual([]);
   });
 
-  it('carpool run: the resource manager, the VRRP engine and the XML parser load only when configured', () => {
+  it('carpool run: the resource manager, the VRRP shell and the XML parser load only when configured', () => {
     const mods = [...reachable('cli/commands.ts')];
     expect(mods).toEqual(expect.arrayContaining(['daemon/daemon.ts', 'config/yaml.ts', 'yaml', 'commander']));
-    expect(mods.filter((m) => /^fast-xml-parser$|^resources\/shell\/manager|vrrp-engine|^lab\//.test(m))).toEqual([]);
+    expect(mods.filter((m) => /^fast-xml-parser$|^resources\/shell\/manager|vrrp-shell|^lab\//.test(m))).toEqual([]);
   });
 });

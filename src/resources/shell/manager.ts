@@ -13,6 +13,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Resource, ResourcesConfig } from '../../config/model.js';
 import { CarpoolError } from '../../lib/errors.js';
+import { assertNever } from '../../lib/assert-never.js';
 import { GroupMachine, type GroupEffect, type GroupInput, type GroupSpec, type LogLevel } from '../core/machine.js';
 import { INFINITY, type FailedAction, type ResourcesStatus } from '../core/status.js';
 import { DEFAULT_OP_TIMEOUT_MS } from '../../config/resources-yaml.js';
@@ -224,6 +225,8 @@ export class ResourceManager {
           g.isStopped = true;
           g.stopped?.();
           break;
+        default:
+          assertNever(e);
       }
     }
     this.rearm(id, g);

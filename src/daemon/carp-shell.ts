@@ -1,51 +1,51 @@
 /**
  * The shell around one CARP instance: feeds the pure machine with validated adverts,
- * ticks and link events, and carries out its effects (send, addresses, GARP, hooks,
- * logs). One timer per instance, re-armed from `nextDeadline()` after every step.
+ * ticks, link events and operator commands, and carries out its effects (send, addresses,
+ * GARP, hooks, logs). One timer per instance, re-armed from `nextDeadline()` after every
+ * step (ShellBase).
  */
 import { randomBytes } from 'node:crypto';
-import type { CarpInstance } from '../config/model.js';
+import type { CarpInstance, VirtualAddress } from '../config/model.js';
 import { CarpMachine, type CarpEffect, type CarpInput } from '../election/carp.js';
+import { assertNever } from '../lib/assert-never.js';
 import { carpAuthenticator } from '../protocol/carp/hmac.js';
 import { CARP_DROP_REASONS, checkAdvert, verifyAdvert } from '../protocol/carp/packet.js';
 import { gratuitousArp } from '../protocol/arp.js';
 import { parseIPv4 } from '../protocol/inet.js';
 import type { RawPacket } from '../net/raw-socket.js';
-import type { AddressManager } from './addresses.js';
 import type { HookQueue } from './hooks.js';
+import { InputQueue, ShellBase, type OwnedAddress, type ShellAddresses, type ShellPort } from './instance-shell.js';
 import type { Logger } from './logger.js';
-import type { Port, PortListener } from './port.js';
 import type { InstanceStatus } from '../control/status.js';
 
-export interface RunnerDeps {
-  readonly port: Port;
+export interface CarpShellDeps {
+  readonly port: ShellPort;
   readonly log: Logger;
   readonly hooks: HookQueue;
-  readonly addresses: AddressManager | undefined;
+  readonly addresses: ShellAddresses | undefined;
   /** Monotonic clock in ms. */
   readonly now: () => number;
   /** ucarp mode logs exactly like ucarp (no instance prefix). */
   readonly ucarpStyle: boolean;
   /** Called on every state change (status watchers, resource manager). */
-  readonly onTransition?: (runner: CarpRunner, from: string, to: string, reason: string) => void;
+  readonly onTransition?: (name: string, from: string, to: string, reason: string) => void;
 }
 
-export class CarpRunner implements PortListener {
+export class CarpShell extends ShellBase {
+  readonly protocol = 'carp';
+  readonly name: string;
   readonly machine: CarpMachine;
   readonly id: number;
-  private timer: NodeJS.Timeout | undefined;
-  private armedFor: number | undefined;
   private readonly srcText: string;
-  private readonly drops: Record<string, number> = Object.fromEntries(CARP_DROP_REASONS.map((r) => [r, 0]));
   private sendErrors = 0;
-  private transitions = 0;
-  private lastTransitionAt: string | null = null;
-  private holds = false;
+  /** Last link state fed to the machine (repeats are not fed again). */
+  private linkUp = true;
   private stopped: (() => void) | undefined;
-  private stepping = false;
-  private readonly followUps: CarpInput[] = [];
+  private readonly queue: InputQueue<CarpInput>;
 
-  constructor(readonly cfg: CarpInstance, srcip: string, private readonly deps: RunnerDeps) {
+  constructor(readonly cfg: CarpInstance, srcip: string, private readonly deps: CarpShellDeps) {
+    super(CARP_DROP_REASONS, deps.log, deps.now);
+    this.name = cfg.name;
     this.id = cfg.vhid;
     this.srcText = srcip;
     const auth = carpAuthenticator(new TextEncoder().encode(cfg.password), cfg.addresses.filter((a) => a.family === 4).map((a) => parseIPv4(a.address)!));
@@ -55,35 +55,71 @@ export class CarpRunner implements PortListener {
       manageAddresses: cfg.manageAddresses, shutdownHooks: cfg.shutdownHooks, ignoreIfState: cfg.ignoreIfState,
       random64: () => randomBytes(8).readBigUInt64BE(),
     });
+    this.queue = new InputQueue((inp) => {
+      for (const e of this.machine.step(inp, this.deps.now())) this.apply(e);
+    }, () => this.rearm());
   }
 
-  private get log(): Logger {
-    return this.deps.log;
-  }
-
-  private prefix(text: string): string {
+  protected prefix(text: string): string {
     return this.deps.ucarpStyle ? text : `${this.cfg.name}: ${text}`;
   }
 
-  start(linkUp: boolean): void {
-    if (!linkUp && !this.cfg.ignoreIfState) this.input({ type: 'link', up: false });
+  start(): void {
+    this.linkUp = this.deps.port.running;
+    if (!this.linkUp && !this.cfg.ignoreIfState) this.input({ type: 'link', up: false });
     this.input({ type: 'start' });
   }
 
   /** Feed one input and carry out the effects; inputs raised by effects run afterwards. */
   input(inp: CarpInput): void {
-    this.followUps.push(inp);
-    if (this.stepping) return;
-    this.stepping = true;
-    try {
-      let next: CarpInput | undefined;
-      while ((next = this.followUps.shift())) {
-        for (const e of this.machine.step(next, this.deps.now())) this.apply(e);
-      }
-    } finally {
-      this.stepping = false;
-    }
-    this.rearm();
+    this.queue.push(inp);
+  }
+
+  protected tick(): void {
+    this.input({ type: 'tick' });
+  }
+
+  protected nextDeadline(): number | undefined {
+    return this.machine.nextDeadline();
+  }
+
+  // --- InstanceShell ------------------------------------------------------------------
+
+  linkChanged(ifname: string, running: boolean): void {
+    if (ifname !== this.deps.port.device || running === this.linkUp) return;
+    this.linkUp = running;
+    this.input({ type: 'link', up: running });
+  }
+
+  stepDown(reason: string): void {
+    this.input({ type: 'stepDown', reason });
+  }
+
+  /** Persistent until `carpool demote --clear`: effective advskew 240, so the others win; the addresses stay until the successor is heard. */
+  demote(on: boolean): void {
+    this.input({ type: 'demote', demoted: on, reason: on ? 'operator (carpool demote)' : 'operator (carpool demote --clear)' });
+  }
+
+  standby(on: boolean, reason: string): void {
+    this.input({ type: 'standby', on, reason });
+  }
+
+  statusLine(): string {
+    const st = this.machine.state === 'BACKUP' ? 'BACKUP' : 'MASTER';
+    return this.deps.ucarpStyle ? `${st} on ${this.cfg.interface} id ${this.cfg.vhid}` : `${this.cfg.name}: ${this.machine.state} on ${this.cfg.interface} id ${this.cfg.vhid}`;
+  }
+
+  protected ownedAddresses(): OwnedAddress[] {
+    if (!this.cfg.manageAddresses) return [];
+    return this.cfg.addresses.map((vip) => ({ vip, device: this.deps.port.device, ifindex: this.deps.port.ifindex }));
+  }
+
+  protected addAgain(device: string, ifindex: number, vips: readonly VirtualAddress[]): void {
+    this.deps.addresses?.add(device, ifindex, vips);
+  }
+
+  protected announce(vip: VirtualAddress): void {
+    if (vip.family === 4) this.sendGarp(vip.address);
   }
 
   // --- PortListener -------------------------------------------------------------------
@@ -94,7 +130,7 @@ export class CarpRunner implements PortListener {
     const checked = checkAdvert(pkt.payload, pkt.ttl);
     const verdict = checked.ok ? verifyAdvert(checked.value, pkt.dst, this.cfg.mcast, this.machine.params.auth, this.srcText) : checked;
     if (!verdict.ok) {
-      this.drops[verdict.reason] = (this.drops[verdict.reason] ?? 0) + 1;
+      this.countDrop(verdict.reason);
       this.logDrop(verdict.reason, pkt);
       return true;
     }
@@ -124,15 +160,14 @@ export class CarpRunner implements PortListener {
           this.sendErrors++;
           log.logLimited('error', this.prefix(`write() has failed: ${r.error}`));
         }
-        this.followUps.push({ type: 'sendResult', ok: r.ok });
+        this.queue.push({ type: 'sendResult', ok: r.ok });
         break;
       }
       case 'transition':
-        this.transitions++;
-        this.lastTransitionAt = new Date().toISOString();
+        this.noteTransition();
         log.log(e.to === 'INIT' ? 'info' : 'warning', this.prefix(`Switching to state: ${e.to}`));
         if (!this.deps.ucarpStyle) log.info(`${this.cfg.name}: ${e.from} -> ${e.to} (${e.reason})`);
-        this.deps.onTransition?.(this, e.from, e.to, e.reason);
+        this.deps.onTransition?.(this.cfg.name, e.from, e.to, e.reason);
         break;
       case 'addAddresses':
         this.holds = true;
@@ -154,15 +189,19 @@ export class CarpRunner implements PortListener {
       case 'stopped':
         this.stopped?.();
         break;
+      default:
+        assertNever(e);
     }
   }
 
-  sendGarps(): void {
-    for (const a of this.cfg.addresses) {
-      if (a.family !== 4) continue;
-      const r = this.deps.port.sendFrame(gratuitousArp(this.deps.port.mac, a.address));
-      if (!r.ok) this.log.error(this.prefix(`Cannot send gratuitous ARP for ${a.address}: ${r.error}`));
-    }
+  private sendGarps(): void {
+    for (const a of this.cfg.addresses) if (a.family === 4) this.sendGarp(a.address);
+  }
+
+  /** ucarp's gratuitous ARP: a request with sender = target = the address. */
+  private sendGarp(address: string): void {
+    const r = this.deps.port.sendFrame(gratuitousArp(this.deps.port.mac, address));
+    if (!r.ok) this.log.error(this.prefix(`Cannot send gratuitous ARP for ${address}: ${r.error}`));
   }
 
   private runHook(which: 'up' | 'down'): void {
@@ -182,39 +221,20 @@ export class CarpRunner implements PortListener {
     });
   }
 
-  // --- timers -------------------------------------------------------------------------
-
-  private rearm(): void {
-    const d = this.machine.nextDeadline();
-    if (d === this.armedFor && this.timer) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.armedFor = d;
-    if (d === undefined) return;
-    const delay = Math.max(0, d - this.deps.now());
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.armedFor = undefined;
-      this.input({ type: 'tick' });
-    }, delay);
-  }
-
-  /** Graceful stop: resolves when the machine says it is safe to exit. */
+  /**
+   * Graceful stop with shutdown hooks (`-z`): bow out, wait for a successor (bounded),
+   * release, run the down hook; resolves when the machine says it is safe to exit.
+   * Without them the instance just stops (ucarp leaves the addresses to the next start).
+   */
   shutdown(): Promise<void> {
+    if (!this.cfg.shutdownHooks) {
+      this.halt();
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       this.stopped = resolve;
       this.input({ type: 'shutdown' });
     });
-  }
-
-  /** Stop timers without any protocol action (daemon exiting without -z). */
-  halt(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-
-  get holdsAddresses(): boolean {
-    return this.holds;
   }
 
   status(): InstanceStatus {

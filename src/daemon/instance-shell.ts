@@ -1,0 +1,160 @@
+/**
+ * The contract every instance shell keeps (CARP: carp-shell.ts, VRRP: vrrp-shell.ts), so
+ * the daemon treats instances alike: packets come in through `receive` (the port's
+ * listener), link events, operator commands and the re-assert of a removed address go in
+ * through the methods below, and each shell feeds its pure machine and carries out the
+ * effects. `ShellBase` holds what both shells share: drop counters, transition
+ * bookkeeping, the input queue, and the single timer re-armed from the machine's deadline.
+ */
+import type { VirtualAddress } from '../config/model.js';
+import type { InstanceStatus } from '../control/status.js';
+import type { AddressManager } from './addresses.js';
+import type { Logger } from './logger.js';
+import type { Port, PortListener } from './port.js';
+
+/** What a shell uses of a port: the sending half and the interface it stands for (a fake in unit tests). */
+export type ShellPort = Pick<Port, 'device' | 'ifindex' | 'mac' | 'running' | 'send' | 'sendFrame'>;
+
+/** What a shell uses of the address manager. */
+export type ShellAddresses = Pick<AddressManager, 'add' | 'remove'>;
+
+export interface InstanceShell extends PortListener {
+  readonly name: string;
+  readonly protocol: 'carp' | 'vrrp';
+  /** Start electing (after every shell of the daemon is built). */
+  start(): void;
+  /** A link's carrier changed (any interface: each shell picks the ones it watches). Repeats are ignored. */
+  linkChanged(ifname: string, running: boolean): void;
+  /** Planned switchover (ucarp's SIGUSR2, `carpool demote` of a VRRP instance). */
+  stepDown(reason: string): void;
+  /** `carpool demote` (on) / `carpool demote --clear` (off); throws a CarpoolError where the protocol has no such thing. */
+  demote(on: boolean): void;
+  /** A resource group says the instance must (not) be served here. */
+  standby(on: boolean, reason: string): void;
+  /**
+   * Someone deleted `address` from interface `ifindex`: if it is ours and we hold it, add
+   * it again and announce it (gratuitous ARP / unsolicited NA). Returns whether it was ours.
+   */
+  reassert(ifindex: number, address: string): boolean;
+  status(): InstanceStatus;
+  /** One line for SIGUSR1 (ucarp's wording in ucarp mode, keepalived's for VRRP). */
+  statusLine(): string;
+  /** Graceful stop: resolves when the machine says it is safe to exit. */
+  shutdown(): Promise<void>;
+  /** Stop timers without any protocol action. */
+  halt(): void;
+}
+
+/**
+ * Inputs fed one at a time: an input raised while one is being handled (an effect's
+ * follow-up, a sync-group delivery) waits its turn and runs before `push` returns, then
+ * `settled` runs once (re-arm the timers).
+ */
+export class InputQueue<T> {
+  private readonly items: T[] = [];
+  private running = false;
+
+  constructor(private readonly handle: (item: T) => void, private readonly settled: () => void) {}
+
+  push(item: T): void {
+    this.items.push(item);
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (let next = this.items.shift(); next !== undefined; next = this.items.shift()) this.handle(next);
+    } finally {
+      this.running = false;
+    }
+    this.settled();
+  }
+}
+
+/** An address this shell adds while it holds the addresses, and the interface it lives on. */
+export interface OwnedAddress {
+  readonly vip: VirtualAddress;
+  readonly device: string;
+  readonly ifindex: number | undefined;
+}
+
+export abstract class ShellBase implements InstanceShell {
+  abstract readonly name: string;
+  abstract readonly protocol: 'carp' | 'vrrp';
+  abstract readonly id: number;
+  /** Dropped packets by reason; every reason present from the start (status shows zeros). */
+  protected readonly drops: Record<string, number>;
+  protected transitions = 0;
+  protected lastTransitionAt: string | null = null;
+  /** The addresses are on this host (set by the add/remove effects). */
+  protected holds = false;
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor: number | undefined;
+
+  constructor(dropReasons: readonly string[], protected readonly log: Logger, protected readonly now: () => number) {
+    this.drops = Object.fromEntries(dropReasons.map((r) => [r, 0]));
+  }
+
+  abstract receive(pkt: Parameters<PortListener['receive']>[0]): boolean;
+  abstract start(): void;
+  abstract linkChanged(ifname: string, running: boolean): void;
+  abstract stepDown(reason: string): void;
+  abstract demote(on: boolean): void;
+  abstract standby(on: boolean, reason: string): void;
+  abstract status(): InstanceStatus;
+  abstract statusLine(): string;
+  abstract shutdown(): Promise<void>;
+
+  /** The machine's earliest deadline (monotonic ms), undefined when nothing is due. */
+  protected abstract nextDeadline(): number | undefined;
+  /** Feed the machine a timer tick. */
+  protected abstract tick(): void;
+  /** The instance's log line for `text` (`name: text`, `(name) text`, or ucarp's bare text). */
+  protected abstract prefix(text: string): string;
+  /** Every address the shell adds while it holds them. */
+  protected abstract ownedAddresses(): OwnedAddress[];
+  /** Put addresses back on `device` (the add effect's path). */
+  protected abstract addAgain(device: string, ifindex: number, vips: readonly VirtualAddress[]): void;
+  /** Announce one address: gratuitous ARP (IPv4) or unsolicited NA (IPv6). */
+  protected abstract announce(vip: VirtualAddress): void;
+
+  protected countDrop(reason: string): void {
+    this.drops[reason] = (this.drops[reason] ?? 0) + 1;
+  }
+
+  /** Bookkeeping of a state change, for status. */
+  protected noteTransition(): void {
+    this.transitions++;
+    this.lastTransitionAt = new Date().toISOString();
+  }
+
+  /** One timer per instance, for the machine's earliest deadline (OpenBSD carp_setrun()). */
+  protected rearm(): void {
+    const d = this.nextDeadline();
+    if (d === this.armedFor && this.timer) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = d;
+    if (d === undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.armedFor = undefined;
+      this.tick();
+    }, Math.max(0, d - this.now()));
+  }
+
+  halt(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  reassert(ifindex: number, address: string): boolean {
+    const hit = this.ownedAddresses().filter((o) => o.vip.address === address && o.ifindex === ifindex);
+    const first = hit[0];
+    if (!first) return false;
+    if (!this.holds) return true;
+    // The master must answer for it: keepalived puts a deleted VIP back and announces it.
+    this.log.warning(this.prefix(`virtual address ${address} was removed behind our back; adding it again`));
+    this.addAgain(first.device, ifindex, hit.map((o) => o.vip));
+    for (const o of hit) this.announce(o.vip);
+    return true;
+  }
+}

@@ -1,0 +1,470 @@
+/**
+ * The shell around one VRRP instance (`VrrpShell`) and the coordinator of a daemon's VRRP
+ * instances (`VrrpCoordinator`). Each shell validates its adverts, carries out its
+ * machine's effects (adverts, addresses, routes, gratuitous ARP / unsolicited NA bursts,
+ * notify hooks in order) and re-arms its timer from `nextDeadline()`. The coordinator
+ * steps the machines through `stepMembers`, so sync groups decide together, and turns
+ * trackers (scripts, files, interfaces) into priority / FAULT inputs.
+ */
+import type { CarpoolConfig, NotifyHooks, SyncGroup, VirtualAddress, VirtualRoute, VrrpInstance } from '../config/model.js';
+import { SyncGroupCoordinator, stepMembers, type SyncEffect } from '../election/sync-group.js';
+import {
+  TrackerBoard, fileTracker, instanceTrackUses, interfaceTracker, scriptTracker, type TrackUse,
+} from '../election/tracking.js';
+import { VrrpMachine, vrrpParams, vrrpRxInstance, type VrrpEffect, type VrrpInput } from '../election/vrrp.js';
+import { assertNever } from '../lib/assert-never.js';
+import { CarpoolError } from '../lib/errors.js';
+import { gratuitousArp, unsolicitedNeighbourAdvert } from '../protocol/arp.js';
+import { parseIP } from '../protocol/inet.js';
+import { checkAdvert, VRRP_DROP_REASONS, type VrrpRxInstance } from '../protocol/vrrp/packet.js';
+import { addRoute, deleteRoute, interfaceInfo } from '../net/link.js';
+import type { RawPacket } from '../net/raw-socket.js';
+import type { HookQueue } from './hooks.js';
+import { InputQueue, ShellBase, type OwnedAddress, type ShellAddresses, type ShellPort } from './instance-shell.js';
+import type { Logger } from './logger.js';
+import type { InstanceStatus } from '../control/status.js';
+import { TrackerRunner, type TrackerResult } from './trackers.js';
+
+export interface VrrpPorts {
+  /** The receiving port of (device, family). */
+  readonly rx: ShellPort;
+  /** Where adverts and GARPs leave: the VMAC interface's port with use_vmac, else `rx`. */
+  readonly tx: ShellPort;
+}
+
+export interface VrrpShellDeps {
+  readonly log: Logger;
+  readonly hooks: HookQueue;
+  readonly addresses: ShellAddresses;
+  /** Monotonic clock in ms. */
+  readonly now: () => number;
+  /** Is the interface running now (tracked interfaces at start). */
+  readonly linkRunning: (ifname: string) => boolean;
+  readonly onTransition?: (name: string, from: string, to: string, reason: string) => void;
+}
+
+const RT_TYPES: Readonly<Record<string, number>> = { unicast: 1, blackhole: 6, unreachable: 7, prohibit: 8 };
+
+/** One VRRP instance in the shell. */
+export class VrrpShell extends ShellBase {
+  readonly protocol = 'vrrp';
+  readonly name: string;
+  readonly id: number;
+  readonly machine: VrrpMachine;
+  private readonly rx: VrrpRxInstance;
+  private addressMismatches = 0;
+
+  constructor(
+    readonly cfg: VrrpInstance,
+    readonly src: string,
+    private readonly ports: VrrpPorts,
+    private readonly group: VrrpCoordinator,
+    private readonly deps: VrrpShellDeps,
+    readonly uses: readonly TrackUse[],
+  ) {
+    super(VRRP_DROP_REASONS.filter((r) => r !== 'vrid'), deps.log, deps.now);
+    this.name = cfg.name;
+    this.id = cfg.vrid;
+    const params = vrrpParams(cfg, src);
+    this.rx = vrrpRxInstance(params);
+    this.machine = new VrrpMachine(params);
+  }
+
+  protected prefix(text: string): string {
+    return `(${this.name}) ${text}`;
+  }
+
+  /** Feed one input (through the coordinator: sync-group members step together). */
+  input(inp: VrrpInput): void {
+    this.group.input(this.name, inp);
+  }
+
+  protected tick(): void {
+    this.input({ type: 'tick' });
+  }
+
+  protected nextDeadline(): number | undefined {
+    return this.machine.nextDeadline();
+  }
+
+  /** Re-arm the timer (the coordinator calls it once the inputs have settled). */
+  settle(): void {
+    this.rearm();
+  }
+
+  // --- InstanceShell ------------------------------------------------------------------
+
+  /** Starts every VRRP instance of the daemon at once (trackers evaluated first). */
+  start(): void {
+    this.group.start();
+  }
+
+  linkChanged(ifname: string, running: boolean): void {
+    this.group.linkChanged(ifname, running);
+  }
+
+  stepDown(reason: string): void {
+    this.input({ type: 'stepDown', reason });
+  }
+
+  /** VRRP has no persistent demotion: `demote` is a planned step-down, and there is nothing to clear. */
+  demote(on: boolean): void {
+    if (!on) {
+      throw new CarpoolError('DEMOTE_CLEAR', `${this.name} is a VRRP instance: a step-down has nothing to clear`,
+        'it competes normally again once the current master fails; to move the master back, demote that one');
+    }
+    this.stepDown('operator demote');
+  }
+
+  standby(on: boolean, reason: string): void {
+    this.input({ type: 'standby', on, reason });
+  }
+
+  /** Graceful stop of every VRRP instance: priority 0, wait for successors (bounded by the machines), release, notify stop. */
+  shutdown(): Promise<void> {
+    return this.group.stop();
+  }
+
+  statusLine(): string {
+    const i = this.status();
+    return `(${i.name}) ${i.state} on ${i.interface} vrid ${i.vhid} priority ${String(i.priority.effective)}, master ${i.master ?? '-'}`;
+  }
+
+  protected ownedAddresses(): OwnedAddress[] {
+    const tx = this.ports.tx;
+    return this.addresses().map((vip) => ({
+      vip, device: tx.device, ifindex: vip.dev && vip.dev !== tx.device ? interfaceInfo(vip.dev)?.index : tx.ifindex,
+    }));
+  }
+
+  protected addAgain(device: string, ifindex: number, vips: readonly VirtualAddress[]): void {
+    this.deps.addresses.add(device, ifindex, vips);
+  }
+
+  protected announce(vip: VirtualAddress): void {
+    this.sendFrames([this.announcement(vip)]);
+  }
+
+  // --- PortListener -------------------------------------------------------------------
+
+  receive(pkt: RawPacket): boolean {
+    const version = pkt.payload.length >= 1 ? pkt.payload[0]! >> 4 : 0;
+    if (version !== this.cfg.version) return false; // CARP (v2 header) or the other VRRP version
+    if (pkt.src === this.src) return true;
+    const src = parseIP(pkt.src);
+    const dst = parseIP(pkt.dst);
+    if (!src || !dst) return true;
+    const v = checkAdvert({ family: pkt.family, src: src.bytes, dst: dst.bytes, ttl: pkt.ttl, payload: pkt.payload },
+      (vrid) => (vrid === this.id ? this.rx : undefined));
+    if (!v.ok) {
+      this.countDrop(v.reason);
+      this.log.logLimited('warning', this.prefix(`dropped advert from ${pkt.src}: ${v.reason}`));
+      return true;
+    }
+    if (v.value.addressMismatch) {
+      this.addressMismatches++;
+      this.log.logLimited('warning', this.prefix(`advert from ${pkt.src} lists other virtual addresses than ours (accepted, as keepalived)`));
+    }
+    this.input({ type: 'advert', advert: v.value.advert, src: src.bytes });
+    return true;
+  }
+
+  // --- effects ------------------------------------------------------------------------
+
+  /** Carry out one effect of this instance's machine (called by the coordinator). */
+  apply(e: VrrpEffect): void {
+    const log = this.log;
+    const tx = this.ports.tx;
+    switch (e.type) {
+      case 'send': {
+        const r = tx.send(e.dstText, e.payload, this.src);
+        if (!r.ok) log.logLimited('error', this.prefix(`cannot send advert to ${e.dstText}: ${r.error}`));
+        this.input({ type: 'sendResult', ok: r.ok });
+        break;
+      }
+      case 'transition':
+        this.noteTransition();
+        // keepalived's wording, so existing log watchers keep working.
+        log.log(e.to === 'INIT' ? 'info' : 'warning', this.prefix(`Entering ${e.to} STATE (${e.reason})`));
+        this.deps.onTransition?.(this.name, e.from, e.to, e.reason);
+        break;
+      case 'addAddresses':
+        this.holds = true;
+        this.deps.addresses.add(tx.device, tx.ifindex, this.addresses());
+        break;
+      case 'removeAddresses':
+        this.holds = false;
+        this.deps.addresses.remove(tx.device, tx.ifindex, this.addresses());
+        break;
+      case 'addRoutes':
+        for (const r of this.cfg.routes) this.route(r, true);
+        break;
+      case 'removeRoutes':
+        for (const r of this.cfg.routes) this.route(r, false);
+        break;
+      case 'garp':
+        this.garpBurst(e.count);
+        break;
+      case 'notify':
+        notify(this.deps.hooks, this.name, 'INSTANCE', this.cfg.notify, e.which, e.priority);
+        break;
+      case 'log':
+        log.log(e.level, this.prefix(e.message));
+        break;
+      case 'stopped':
+        this.group.stopped(this.name);
+        break;
+      case 'syncWant':
+      case 'syncFault':
+        break; // handled by stepMembers
+      default:
+        assertNever(e);
+    }
+  }
+
+  /** Advertised plus excluded addresses; each on its `dev`, else on the instance's (VMAC) interface. */
+  private addresses(): VirtualAddress[] {
+    return [...this.cfg.addresses, ...this.cfg.excludedAddresses];
+  }
+
+  private route(r: VirtualRoute, add: boolean): void {
+    const type = r.type ? RT_TYPES[r.type] : undefined;
+    const dev = r.dev ?? (r.gateway || type === undefined || type === 1 ? this.ports.tx.device : undefined);
+    const ifindex = dev ? interfaceInfo(dev)?.index : undefined;
+    const spec = {
+      family: r.family, dst: r.dst, prefix: r.prefix,
+      ...(r.gateway ? { gateway: r.gateway } : {}),
+      ...(ifindex && (type === undefined || type === 1) ? { ifindex } : {}),
+      ...(r.table ? { table: r.table } : {}),
+      ...(r.metric !== undefined ? { metric: r.metric } : {}),
+      ...(r.src ? { src: r.src } : {}),
+      ...(type ? { type } : {}),
+    };
+    try {
+      if (add) addRoute(spec);
+      else deleteRoute(spec);
+    } catch (err) {
+      this.log.error(this.prefix(`cannot ${add ? 'add' : 'remove'} route ${r.dst}/${r.prefix}${r.gateway ? ` via ${r.gateway}` : ''}: ${(err as Error).message}`));
+    }
+  }
+
+  /** keepalived's gratuitous ARP (target MAC broadcast) or an unsolicited NA for IPv6. */
+  private announcement(a: VirtualAddress): Uint8Array {
+    const mac = this.ports.tx.mac;
+    return a.family === 4 ? gratuitousArp(mac, a.address, { targetMac: 'broadcast' }) : unsolicitedNeighbourAdvert(mac, a.address, a.address);
+  }
+
+  private sendFrames(frames: readonly Uint8Array[]): void {
+    for (const f of frames) {
+      const r = this.ports.tx.sendFrame(f);
+      if (!r.ok) this.log.logLimited('error', this.prefix(`cannot send gratuitous ARP/NA: ${r.error}`));
+    }
+  }
+
+  private garpBurst(count: number): void {
+    const frames = this.addresses().map((a) => this.announcement(a));
+    const pace = this.cfg.garp.intervalMs;
+    for (let i = 0; i < count; i++) {
+      if (i === 0 || pace <= 0) this.sendFrames(frames);
+      else setTimeout(() => this.sendFrames(frames), i * pace).unref();
+    }
+  }
+
+  status(): InstanceStatus {
+    const st = this.machine.status();
+    return {
+      name: this.name, protocol: 'vrrp' as const, interface: this.cfg.interface, vhid: this.cfg.vrid,
+      state: st.state, master: st.master ?? null, source: this.src,
+      addresses: this.cfg.addresses.map((a) => `${a.address}/${a.prefix}`),
+      holdsAddresses: this.holds, linkUp: !st.fault.own || !this.group.interfaceFailed(this.uses),
+      priority: {
+        version: this.cfg.version, base: st.basePriority, effective: st.effectivePriority, advertIntervalMs: st.advertIntervalMs,
+        preempt: this.cfg.preempt, fault: st.fault.own || st.fault.group, standby: st.standby,
+      },
+      lastTransition: st.lastTransition && this.lastTransitionAt ? { from: st.lastTransition.from, to: st.lastTransition.to, reason: st.lastTransition.reason, at: this.lastTransitionAt } : null,
+      transitions: this.transitions,
+      counters: { advertsSent: st.advertsSent, advertsReceived: st.advertsReceived, sendErrors: st.sendErrors, drops: { ...this.drops, 'address-mismatch': this.addressMismatches } },
+    };
+  }
+}
+
+/**
+ * keepalived's notify convention: the specific script (`notify_master` ...) with its own
+ * arguments, then the generic `notify` with `INSTANCE|GROUP name STATE priority` appended.
+ * Queued in order, never blocking adverts.
+ */
+function notify(hooks: HookQueue, name: string, kind: 'INSTANCE' | 'GROUP', h: NotifyHooks, which: 'master' | 'backup' | 'fault' | 'stop', priority: number): void {
+  const state = which.toUpperCase();
+  const env = { CARPOOL_INSTANCE: name, CARPOOL_STATE: state };
+  const specific = h[which];
+  if (specific) void hooks.enqueue({ hook: specific, args: [], env, label: `${name} notify_${which}` });
+  if (h.generic) void hooks.enqueue({ hook: h.generic, args: [kind, name, state, String(priority)], env, label: `${name} notify` });
+}
+
+/**
+ * A daemon's VRRP instances together: one input queue for all (a sync group's members
+ * decide in one `stepMembers` exchange), the sync-group coordinators, and the trackers
+ * whose verdicts become `priority` / `fault` inputs.
+ */
+export class VrrpCoordinator {
+  private readonly shells = new Map<string, VrrpShell>();
+  private readonly machines = new Map<string, VrrpMachine>();
+  private readonly groups = new Map<string, SyncGroupCoordinator>();
+  private readonly groupCfg = new Map<string, SyncGroup>();
+  private readonly board: TrackerBoard;
+  private readonly trackers: TrackerRunner;
+  private readonly verdicts = new Map<string, { priority: number; fault: boolean }>();
+  private readonly queue: InputQueue<[string, VrrpInput]>;
+  /** Members whose deadlines may have moved since the queue last settled. */
+  private readonly touched = new Set<string>();
+  private readonly stopWaiters = new Map<string, () => void>();
+  private started = false;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly config: CarpoolConfig, private readonly deps: VrrpShellDeps) {
+    this.board = new TrackerBoard([
+      ...config.vrrpScripts.map(scriptTracker),
+      ...config.trackFiles.map(fileTracker),
+    ]);
+    this.trackers = new TrackerRunner(deps.log, (r) => this.onTrackerResult(r));
+    for (const g of config.syncGroups) {
+      this.groupCfg.set(g.name, g);
+      this.groups.set(g.name, new SyncGroupCoordinator(g.name, g.members));
+    }
+    this.queue = new InputQueue(([member, i]) => this.step(member, i), () => {
+      const names = [...this.touched];
+      this.touched.clear();
+      for (const m of names) this.shells.get(m)?.settle();
+    });
+  }
+
+  private get log(): Logger {
+    return this.deps.log;
+  }
+
+  /** Register an instance (before `start`). */
+  add(cfg: VrrpInstance, src: string, ports: VrrpPorts): VrrpShell {
+    const group = cfg.syncGroup ? this.groupCfg.get(cfg.syncGroup) : undefined;
+    const { uses, notes } = instanceTrackUses(cfg, group);
+    for (const n of notes) this.log.warning(`(${cfg.name}) ${n}`);
+    for (const u of uses) if (u.kind === 'interface') this.board.add(interfaceTracker(u.name));
+    const shell = new VrrpShell(cfg, src, ports, this, this.deps, uses);
+    this.shells.set(cfg.name, shell);
+    this.machines.set(cfg.name, shell.machine);
+    return shell;
+  }
+
+  /** Once, for all instances: interface states read, trackers started and evaluated, machines started. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    for (const s of this.shells.values()) {
+      for (const u of s.uses) if (u.kind === 'interface') this.board.observe('interface', u.name, { kind: 'interface', ok: this.deps.linkRunning(u.name) });
+    }
+    const used = new Set([...this.shells.values()].flatMap((s) => s.uses.map((u) => `${u.kind}:${u.name}`)));
+    for (const sc of this.config.vrrpScripts) if (used.has(`script:${sc.name}`)) this.trackers.startScript(sc);
+    for (const f of this.config.trackFiles) if (used.has(`file:${f.name}`)) this.trackers.startFile(f);
+    // Feed the initial verdicts before `start`, so a faulty instance never becomes master.
+    for (const s of this.shells.values()) this.reevaluate(s, true);
+    for (const name of this.shells.keys()) this.input(name, { type: 'start' });
+  }
+
+  /** A link changed state (from the daemon's link monitor); repeats change nothing. */
+  linkChanged(ifname: string, running: boolean): void {
+    if (this.board.observe('interface', ifname, { kind: 'interface', ok: running })) {
+      this.log.info(`tracked interface ${ifname} is ${running ? 'up' : 'down'}`);
+      for (const s of this.shells.values()) if (s.uses.some((u) => u.kind === 'interface' && u.name === ifname)) this.reevaluate(s);
+    }
+  }
+
+  /** Is one of the tracked interfaces in `uses` down. */
+  interfaceFailed(uses: readonly TrackUse[]): boolean {
+    return uses.some((u) => u.kind === 'interface' && this.board.verdict('interface', u.name)?.health === 'failed');
+  }
+
+  private onTrackerResult(r: TrackerResult): void {
+    const changed = r.kind === 'script'
+      ? this.board.observe('script', r.name, { kind: 'script', ok: r.ok })
+      : this.board.observe('file', r.name, { kind: 'file', value: r.value });
+    if (!changed) return;
+    const v = this.board.verdict(r.kind, r.name);
+    this.log.info(r.kind === 'script'
+      ? `vrrp_script ${r.name} is now ${v?.health === 'ok' ? 'OK' : 'FAILED'} (${r.detail})`
+      : `track_file ${r.name} now reads ${r.value}`);
+    for (const s of this.shells.values()) if (s.uses.some((u) => u.kind === r.kind && u.name === r.name)) this.reevaluate(s);
+  }
+
+  private reevaluate(s: VrrpShell, initial = false): void {
+    const v = this.board.evaluate(s.cfg.priority, s.uses);
+    const prev = this.verdicts.get(s.name);
+    this.verdicts.set(s.name, { priority: v.priority, fault: v.fault });
+    if (initial || prev?.fault !== v.fault) {
+      if (v.fault || !initial) this.input(s.name, { type: 'fault', fault: v.fault, reason: v.fault ? `${v.faultBy.join(', ')} failed` : 'trackers recovered' });
+    }
+    if ((initial && v.priority !== s.cfg.priority) || (prev && prev.priority !== v.priority)) {
+      this.input(s.name, { type: 'priority', priority: v.priority, reason: 'tracking' });
+    }
+  }
+
+  /** Feed one input; sync-group deliveries and effect follow-ups run before returning. */
+  input(name: string, inp: VrrpInput): void {
+    this.queue.push([name, inp]);
+  }
+
+  private step(member: string, i: VrrpInput): void {
+    // An input may move a deadline without any effect (an advert pushes master-down
+    // out), and sync-group deliveries reach other members: re-arm all of them.
+    this.touched.add(member);
+    const r = stepMembers(this.machines, (m) => this.groupOf(m), member, i, this.deps.now());
+    for (const { member: m, effect } of r.effects) {
+      this.touched.add(m);
+      this.shells.get(m)?.apply(effect);
+    }
+    for (const g of r.group) this.applyGroup(g.group, g.effect);
+    if (r.group.length) for (const m of this.shells.keys()) this.touched.add(m);
+  }
+
+  private groupOf(member: string): SyncGroupCoordinator | undefined {
+    const g = this.shells.get(member)?.cfg.syncGroup;
+    return g ? this.groups.get(g) : undefined;
+  }
+
+  private applyGroup(group: string, e: SyncEffect): void {
+    switch (e.type) {
+      case 'log':
+        this.log.log(e.level, `(group ${group}) ${e.message}`);
+        break;
+      case 'notify': {
+        const g = this.groupCfg.get(group);
+        if (g) notify(this.deps.hooks, group, 'GROUP', g.notify, e.which, 0);
+        break;
+      }
+      case 'deliver':
+        break; // delivered by stepMembers
+      default:
+        assertNever(e);
+    }
+  }
+
+  /** A member's machine finished its shutdown. */
+  stopped(name: string): void {
+    this.stopWaiters.get(name)?.();
+  }
+
+  /** Once, for all instances: trackers stop, every machine shuts down, then the timers stop. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.trackers.stop();
+      await Promise.all([...this.shells.keys()].map((name) => new Promise<void>((resolve) => {
+        this.stopWaiters.set(name, resolve);
+        this.input(name, { type: 'shutdown' });
+      })));
+      for (const s of this.shells.values()) s.halt();
+    })();
+    return this.stopping;
+  }
+
+  syncGroupStatus(): unknown[] {
+    return [...this.groups.values()].map((g) => g.status());
+  }
+}
