@@ -33,8 +33,6 @@ export interface SimNode {
 }
 
 export class CarpSim extends LanSim<SimNode> {
-  readonly nodes: SimNode[] = [];
-
   constructor(specs: readonly SimNodeSpec[], seed = 1, readonly vip = '10.0.0.100', readonly vhid = 1) {
     super(seed);
     for (const spec of specs) this.add(spec);
@@ -51,12 +49,6 @@ export class CarpSim extends LanSim<SimNode> {
     const node: SimNode = { spec, m: new CarpMachine(params), alive: true, linkUp: true, hasVip: false, effects: [], hooks: [], stopped: false, dropped: {} };
     this.nodes.push(node);
     return node;
-  }
-
-  node(name: string): SimNode {
-    const n = this.nodes.find((x) => x.spec.name === name);
-    if (!n) throw new Error(`no node ${name}`);
-    return n;
   }
 
   /** Feed an input to a node and carry out its effects (the role of the daemon shell). */
@@ -104,15 +96,9 @@ export class CarpSim extends LanSim<SimNode> {
     for (const n of node ? [node] : this.nodes) this.input(n, { type: 'start' });
   }
 
-  /** Kill a node: it stops sending and receiving; its VIP stays (like SIGKILL). */
-  kill(node: SimNode): void {
-    node.alive = false;
-    this.log(`${node.spec.name}: killed`);
-  }
-
-  setLink(node: SimNode, up: boolean): void {
-    node.linkUp = up;
-    this.log(`${node.spec.name}: link ${up ? 'up' : 'down'}`);
+  /** Pull or plug the cable: the machine hears of it (carrier) at once. */
+  override setLink(node: SimNode, up: boolean): void {
+    super.setLink(node, up);
     this.input(node, { type: 'link', up });
   }
 

@@ -89,7 +89,6 @@ export interface SimOptions {
 }
 
 export class VrrpSim extends LanSim<SimNode> {
-  readonly nodes: SimNode[] = [];
   /** Client's view per VRID: which node its ARP cache points at for the VIP. */
   readonly arpCache = new Map<number, SimNode>();
   readonly probes = { sent: 0, lost: 0 };
@@ -141,12 +140,6 @@ export class VrrpSim extends LanSim<SimNode> {
       for (const m of members) node.groupOf.set(m, coord);
     }
     return node;
-  }
-
-  node(name: string): SimNode {
-    const n = this.nodes.find((x) => x.spec.name === name);
-    if (!n) throw new Error(`no node ${name}`);
-    return n;
   }
 
   inst(name: string, vrid = 1): SimInstance {
@@ -234,17 +227,6 @@ export class VrrpSim extends LanSim<SimNode> {
 
   start(node?: SimNode): void {
     for (const n of node ? [node] : this.nodes) for (const i of n.instances) this.input(i, { type: 'start' });
-  }
-
-  /** SIGKILL: the node stops sending and receiving; its addresses stay. */
-  kill(node: SimNode): void {
-    node.alive = false;
-    this.log(`${node.spec.name}: killed`);
-  }
-
-  setLink(node: SimNode, up: boolean): void {
-    node.linkUp = up;
-    this.log(`${node.spec.name}: link ${up ? 'up' : 'down'}`);
   }
 
   /** Send the client probe to the VIP of `vrid` every `everyMs` until `untilMs`. */

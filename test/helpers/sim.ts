@@ -20,11 +20,21 @@ export function prng(seed: number): () => number {
 
 interface SimEvent { readonly t: number; readonly seq: number; readonly run: () => void }
 
+/** What the LAN needs to know about a node. */
+export interface SimHost {
+  readonly spec: { readonly name: string };
+  /** False once killed: sends and receives nothing. */
+  alive: boolean;
+  /** False while its cable is pulled. */
+  linkUp: boolean;
+}
+
 /**
  * Virtual time and the LAN between nodes of type `N`. Events at the same time run in the
  * order they were scheduled.
  */
-export class LanSim<N> {
+export class LanSim<N extends SimHost> {
+  readonly nodes: N[] = [];
   /** Virtual milliseconds. */
   now = 0;
   readonly transcript: string[] = [];
@@ -81,6 +91,24 @@ export class LanSim<N> {
       ev.run();
     }
     this.now = t;
+  }
+
+  node(name: string): N {
+    const n = this.nodes.find((x) => x.spec.name === name);
+    if (!n) throw new Error(`no node ${name}`);
+    return n;
+  }
+
+  /** SIGKILL: the node stops sending and receiving; its addresses stay. */
+  kill(node: N): void {
+    node.alive = false;
+    this.log(`${node.spec.name}: killed`);
+  }
+
+  /** Pull or plug the node's cable. */
+  setLink(node: N, up: boolean): void {
+    node.linkUp = up;
+    this.log(`${node.spec.name}: link ${up ? 'up' : 'down'}`);
   }
 
   /** A transcript line stamped with the virtual time (ms, one decimal). */
