@@ -16,6 +16,7 @@ import { controlRequest } from '../control/client.js';
 import type { DaemonStatus } from '../control/status.js';
 import { formatStatus } from '../status/text.js';
 import { runDaemon, daemonize } from './daemon-cmd.js';
+import { LAB_DESCRIPTION } from './lab-description.js';
 import type { ResourcesStatus } from '../resources/core/status.js';
 import type { ResourceListEntry } from '../resources/shell/manager.js';
 import { formatDuration } from '../resources/core/duration.js';
@@ -105,9 +106,10 @@ async function statusCommand(opts: { socket?: string; json?: boolean; watch?: bo
       }
     }
     const every = typeof opts.watch === 'string' ? Number(opts.watch) : undefined;
-    if (html) writeAtomic(html, (await import('../status/html.js')).renderStatusHtml(results, new Date(), opts.watch ? every ?? 1 : undefined));
+    const now = new Date();
+    if (html) writeAtomic(html, (await import('../status/html.js')).renderStatusHtml(results, now, opts.watch ? every ?? 1 : undefined));
     else if (opts.json) process.stdout.write(JSON.stringify(opts.socket ? results[0] ?? null : results, null, 2) + '\n');
-    else process.stdout.write(results.map((r) => formatStatus(r)).join('\n\n') + '\n');
+    else process.stdout.write(results.map((r) => formatStatus(r, now)).join('\n\n') + '\n');
     return results.length === 0 || (opts.socket && failed) ? 3 : 0;
   };
   if (!opts.watch) return once();
@@ -118,9 +120,6 @@ async function statusCommand(opts: { socket?: string; json?: boolean; watch?: bo
     await sleep(every);
   }
 }
-
-/** Also in lab-cmd.ts (the real command); here for `carpool --help` without loading the lab. */
-export const LAB_DESCRIPTION = 'a cluster in network namespaces on this machine: build it, break it, watch the VIP move (root)';
 
 /** Every command except `carpool ucarp` (see main.ts). */
 export async function commandLine(argv: readonly string[]): Promise<number> {

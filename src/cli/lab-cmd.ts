@@ -7,7 +7,7 @@ import { activeFaults, clearLoss, cutLink, dropAdverts, heal, lossCounters, part
 import { DEFAULT_PREFIX, hostOf, labDown, labExec, labUp, labView, loadLab, waitForMaster, signalDaemon, startDaemon, type LabState } from '../lab/lab.js';
 import { runDemo } from '../lab/demo.js';
 import { CarpoolError } from '../lib/errors.js';
-import { LAB_DESCRIPTION } from './commands.js';
+import { LAB_DESCRIPTION } from './lab-description.js';
 
 const SIGNALS: Record<string, NodeJS.Signals> = { KILL: 'SIGKILL', TERM: 'SIGTERM', STOP: 'SIGSTOP', CONT: 'SIGCONT' };
 

@@ -67,7 +67,7 @@ function resourcesSection(res: ResourcesStatus): string {
 }
 
 /** The whole page for one or more daemons (one per node or per `carpool ucarp`). */
-export function renderStatusHtml(daemons: readonly DaemonStatus[], generatedAt = new Date(), refreshSeconds?: number): string {
+export function renderStatusHtml(daemons: readonly DaemonStatus[], generatedAt: Date, refreshSeconds?: number): string {
   const body = daemons.map((d) => {
     const res = d.resources as ResourcesStatus | undefined;
     const node = res?.node ?? `pid ${d.pid}`;

@@ -7,6 +7,7 @@ import type { ResourcesStatus } from '../resources/core/status.js';
 import { formatResources } from './resources-text.js';
 
 function ago(iso: string, now: Date): string {
+  // eslint-disable-next-line no-restricted-globals -- parsing a timestamp string reads no clock
   const s = Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));
   return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.floor(s / 60)}m${s % 60}s ago` : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m ago`;
 }
@@ -27,7 +28,7 @@ function table(rows: string[][]): string[] {
 }
 
 /** Human rendering, one block per daemon. */
-export function formatStatus(st: DaemonStatus, now = new Date()): string {
+export function formatStatus(st: DaemonStatus, now: Date): string {
   const lines: string[] = [];
   lines.push(`carpool ${st.version} (${st.mode}) pid ${st.pid}, up ${Math.round(st.uptimeSeconds)}s, config ${st.config}`
     + `${st.scheduling && st.scheduling !== 'normal' ? `, ${st.scheduling}` : ''}`);

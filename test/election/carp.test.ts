@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { golden } from '../helpers/golden.js';
 import fc from 'fast-check';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { CarpSim } from './carp-sim.js';
 import { CarpMachine, ucarpTieKey } from '../../src/election/carp.js';
 import { carpAuthenticator } from '../../src/protocol/carp/hmac.js';
 import { checkAdvert, decodeAdvert } from '../../src/protocol/carp/packet.js';
 import { parseIPv4 } from '../../src/protocol/inet.js';
-
-/** Compare a transcript with testdata/scenarios/NAME.txt; UPDATE_GOLDEN=1 rewrites it. */
-function golden(name: string, lines: string[]): void {
-  const path = new URL(`../../testdata/scenarios/${name}.txt`, import.meta.url).pathname;
-  const text = lines.join('\n') + '\n';
-  if (process.env.UPDATE_GOLDEN || !existsSync(path)) writeFileSync(path, text);
-  expect(text).toBe(readFileSync(path, 'utf8'));
-}
 
 describe('CARP election (ucarp semantics)', () => {
   it('elects the node with the shortest interval and fails over when it dies', () => {
@@ -30,7 +22,7 @@ describe('CARP election (ucarp semantics)', () => {
     const took = sim.node('b').effects.find((x) => x.e.type === 'transition' && x.e.to === 'MASTER')!;
     const lastAdvert = Math.max(...sim.node('a').effects.filter((x) => x.e.type === 'send').map((x) => x.t));
     expect(took.t - lastAdvert).toBeCloseTo(3000 + 50 * 1000 / 256, 0);
-    golden('failover-basic', sim.transcript);
+    golden('scenarios/failover-basic.txt', sim.transcript);
   });
 
   it('starts as BACKUP, runs the down hook unless neutral, and takes over after master-down', () => {
@@ -208,7 +200,7 @@ describe('CARP election (ucarp semantics)', () => {
     sim.runUntil(14_000);
     expect(sim.masters().map((n) => n.spec.name)).toEqual(['a']);
     expect(sim.holders().map((n) => n.spec.name)).toEqual(['a']);
-    golden('link-cut-preempt', sim.transcript);
+    golden('scenarios/link-cut-preempt.txt', sim.transcript);
   });
 
   it('advertises skew 240 after three failed sends and recovers after three good ones', () => {

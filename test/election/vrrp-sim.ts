@@ -1,18 +1,16 @@
 /**
- * An in-memory LAN for VRRP machines (the VRRP twin of carp-sim.ts): a virtual clock, an
- * event queue, adverts delivered after `latencyMs` through the real receive ladder unless
- * the loss function drops them, sync-group coordinators wired as the daemon shell must
+ * An in-memory LAN for VRRP machines (the VRRP twin of carp-sim.ts; clock, timers and lossy
+ * LAN from test/helpers/sim.ts): adverts delivered after `latencyMs` through the real receive
+ * ladder unless the loss function drops them, sync-group coordinators wired as the daemon shell must
  * wire them, and a client whose ARP cache follows gratuitous ARPs so that probe loss can
- * be measured. Deterministic: randomness comes from a seeded generator.
+ * be measured.
  */
 import { VrrpMachine, vrrpRxInstance, type VrrpEffect, type VrrpInput, type VrrpParams } from '../../src/election/vrrp.js';
 import { SyncGroupCoordinator, stepMembers, type SyncEffect } from '../../src/election/sync-group.js';
 import { checkAdvert, isMulticast, passwordAuthData, sameBytes } from '../../src/protocol/vrrp/packet.js';
 import { formatIP, parseIP, type Family } from '../../src/protocol/inet.js';
 import type { GarpSettings } from '../../src/config/model.js';
-import { prng } from './carp-sim.js';
-
-export { prng };
+import { LanSim } from '../helpers/sim.js';
 
 /** Debian keepalived 2.2.7 defaults (man page; lower-priority GARPs seen in keepalived-v2-partition.pcap). */
 export const KEEPALIVED_227_GARP: GarpSettings = {
@@ -90,20 +88,10 @@ export interface SimOptions {
   readonly garp?: Partial<GarpSettings>;
 }
 
-export class VrrpSim {
-  now = 0;
-  readonly nodes: SimNode[] = [];
-  readonly transcript: string[] = [];
-  latencyMs = 0.2;
-  /** Return true to drop an advert from `from` to `to`. */
-  loss: (from: SimNode, to: SimNode, payload: Uint8Array) => boolean = () => false;
+export class VrrpSim extends LanSim<SimNode> {
   /** Client's view per VRID: which node its ARP cache points at for the VIP. */
   readonly arpCache = new Map<number, SimNode>();
   readonly probes = { sent: 0, lost: 0 };
-  readonly rand: () => number;
-  private queue: { t: number; seq: number; run: () => void }[] = [];
-  private seq = 0;
-  private readonly timers = new Map<SimInstance, number>();
   private readonly work: [SimInstance, VrrpInput][] = [];
   private draining = false;
   readonly version: 2 | 3;
@@ -111,7 +99,7 @@ export class VrrpSim {
   readonly group: Uint8Array;
 
   constructor(specs: readonly SimNodeSpec[], readonly opts: SimOptions = {}) {
-    this.rand = prng(opts.seed ?? 1);
+    super(opts.seed ?? 1);
     this.version = opts.version ?? 2;
     this.family = opts.family ?? 4;
     this.group = parseIP(this.family === 4 ? '224.0.0.18' : 'ff02::12')!.bytes;
@@ -154,32 +142,10 @@ export class VrrpSim {
     return node;
   }
 
-  node(name: string): SimNode {
-    const n = this.nodes.find((x) => x.spec.name === name);
-    if (!n) throw new Error(`no node ${name}`);
-    return n;
-  }
-
   inst(name: string, vrid = 1): SimInstance {
     const i = this.node(name).instances.find((x) => x.m.params.vrid === vrid);
     if (!i) throw new Error(`no instance ${name}/${vrid}`);
     return i;
-  }
-
-  private schedule(t: number, run: () => void): void {
-    const ev = { t, seq: this.seq++, run };
-    // Insert in order (the queue stays sorted by time, then by scheduling order).
-    let lo = 0, hi = this.queue.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const q = this.queue[mid]!;
-      if (q.t < t || (q.t === t && q.seq < ev.seq)) lo = mid + 1; else hi = mid;
-    }
-    this.queue.splice(lo, 0, ev);
-  }
-
-  log(line: string): void {
-    this.transcript.push(`${this.now.toFixed(1).padStart(9)} ${line}`);
   }
 
   /**
@@ -203,23 +169,11 @@ export class VrrpSim {
           node.groups.get(group)!.effects.push(effect);
           if (effect.type === 'notify') this.log(`${node.spec.name} group ${group}: notify ${effect.which}`);
         }
-        for (const x of node.instances) this.rearm(x);
+        for (const x of node.instances) if (node.alive) this.rearm(x, x.m.nextDeadline(), () => this.input(x, { type: 'tick' }));
       }
     } finally {
       this.draining = false;
     }
-  }
-
-  private rearm(inst: SimInstance): void {
-    const d = inst.m.nextDeadline();
-    if (d === undefined || !inst.node.alive) return;
-    if (this.timers.get(inst) === d) return;
-    this.timers.set(inst, d);
-    this.schedule(Math.max(d, this.now), () => {
-      if (this.timers.get(inst) !== d) return;
-      this.timers.delete(inst);
-      this.input(inst, { type: 'tick' });
-    });
   }
 
   private apply(inst: SimInstance, e: VrrpEffect): void {
@@ -238,7 +192,7 @@ export class VrrpSim {
       case 'garp': {
         if (!node.linkUp) break;
         const vrid = inst.m.params.vrid;
-        this.schedule(this.now + this.latencyMs, () => {
+        this.transmit(() => {
           if (inst.hasVip && node.alive) this.arpCache.set(vrid, node);
         });
         break;
@@ -252,7 +206,7 @@ export class VrrpSim {
           if (!isMulticast(e.dst) && !sameBytes(e.dst, to.ip)) continue;
           if (this.loss(node, to, e.payload)) continue;
           const { dst, payload } = e;
-          this.schedule(this.now + this.latencyMs, () => this.deliver(node, to, dst, payload));
+          this.transmit(() => this.deliver(node, to, dst, payload));
         }
         break;
       }
@@ -275,17 +229,6 @@ export class VrrpSim {
     for (const n of node ? [node] : this.nodes) for (const i of n.instances) this.input(i, { type: 'start' });
   }
 
-  /** SIGKILL: the node stops sending and receiving; its addresses stay. */
-  kill(node: SimNode): void {
-    node.alive = false;
-    this.log(`${node.spec.name}: killed`);
-  }
-
-  setLink(node: SimNode, up: boolean): void {
-    node.linkUp = up;
-    this.log(`${node.spec.name}: link ${up ? 'up' : 'down'}`);
-  }
-
   /** Send the client probe to the VIP of `vrid` every `everyMs` until `untilMs`. */
   probe(vrid: number, everyMs: number, untilMs: number): void {
     const tick = () => {
@@ -297,15 +240,6 @@ export class VrrpSim {
       this.schedule(this.now + everyMs, tick);
     };
     this.schedule(this.now, tick);
-  }
-
-  runUntil(t: number): void {
-    while (this.queue.length && this.queue[0]!.t <= t) {
-      const ev = this.queue.shift()!;
-      this.now = Math.max(this.now, ev.t);
-      ev.run();
-    }
-    this.now = t;
   }
 
   masters(vrid = 1): SimInstance[] {

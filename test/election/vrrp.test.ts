@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { golden } from '../helpers/golden.js';
 import { VrrpSim, KEEPALIVED_227_GARP, NO_LOWER_PRIO_GARP, CARPOOL_GARP, type SimInstance } from './vrrp-sim.js';
 import { decodeAdvert } from '../../src/protocol/vrrp/packet.js';
 import { TrackerBoard, scriptTracker } from '../../src/election/tracking.js';
-
-/** Compare a transcript with testdata/scenarios/NAME.txt; UPDATE_GOLDEN=1 rewrites it. */
-function golden(name: string, lines: string[]): void {
-  const path = new URL(`../../testdata/scenarios/${name}.txt`, import.meta.url).pathname;
-  const text = lines.join('\n') + '\n';
-  if (process.env.UPDATE_GOLDEN || !existsSync(path)) writeFileSync(path, text);
-  expect(text).toBe(readFileSync(path, 'utf8'));
-}
 
 const names = (xs: SimInstance[]) => xs.map((i) => i.node.spec.name);
 const sends = (i: SimInstance) => i.effects.filter((x) => x.e.type === 'send').map((x) => ({ t: x.t, prio: (x.e as { priority: number }).priority }));
@@ -25,7 +17,7 @@ describe('VRRP election', () => {
     expect(names(sim.holders())).toEqual(['b']);
     // b's master-down expires first: 3 s + (256-150)/256 s.
     expect(sim.firstTransition(sim.inst('b'), 'MASTER')).toBeCloseTo(3000 + (106 * 1000) / 256, 3);
-    golden('vrrp-election', sim.transcript);
+    golden('scenarios/vrrp-election.txt', sim.transcript);
   });
 
   it('becoming master: advert first, then addresses and routes, then the GARP burst; second burst after garp.masterDelayMs', () => {
@@ -51,7 +43,7 @@ describe('VRRP election', () => {
     const took = sim.firstTransition(sim.inst('b'), 'MASTER')!;
     // The backup reset its timer when a's last advert arrived (latency 0.2 ms).
     expect(took - (last + sim.latencyMs)).toBeCloseTo(3000 + (156 * 1000) / 256, 6);
-    golden('vrrp-failover-v2', sim.transcript);
+    golden('scenarios/vrrp-failover-v2.txt', sim.transcript);
   });
 
   it('v3 failover = 3 x interval + (256 - prio) x interval/256, with the master\'s interval adopted', () => {
@@ -73,7 +65,7 @@ describe('VRRP election', () => {
     const adv = b.effects.filter((x) => x.e.type === 'send').at(-1)!.e as { payload: Uint8Array };
     expect(decodeAdvert(adv.payload, 4)!.intervalMs).toBe(1000);
     expect(b.m.status().masterAdverIntervalMs).toBe(1000);
-    golden('vrrp-failover-v3', sim.transcript);
+    golden('scenarios/vrrp-failover-v3.txt', sim.transcript);
   });
 
   it('priority 0 from a resigning master: the backup takes over after Skew only', () => {
@@ -158,7 +150,7 @@ describe('VRRP preemption', () => {
     expect(names(sim.masters())).toEqual(['high']);
     expect(sim.firstTransition(sim.inst('high'), 'MASTER')).toBeCloseTo(5000 + 3000 + (56 * 1000) / 256, 3);
     expect(names(sim.holders())).toEqual(['high']);
-    golden('vrrp-preempt', sim.transcript);
+    golden('scenarios/vrrp-preempt.txt', sim.transcript);
   });
 
   it('nopreempt: the lower master keeps the VIP', () => {
@@ -178,7 +170,7 @@ describe('VRRP preemption', () => {
     expect(took - lastAccepted).toBeCloseTo(3000 + (56 * 1000) / 256, 6);
     expect(high.m.status().preemptDelayUntil).toBeUndefined();
     expect(took).toBeGreaterThan(15_000);
-    golden('vrrp-preempt-delay', sim.transcript);
+    golden('scenarios/vrrp-preempt-delay.txt', sim.transcript);
   });
 
   it('a master hearing a higher priority yields without a priority-0 advert (higher_prio_send_advert sends one normal advert)', () => {
@@ -273,7 +265,7 @@ describe('VRRP address owner', () => {
     sim.runUntil(5010);
     expect(names(sim.masters())).toEqual(['owner']);
     expect(names(sim.holders())).toEqual(['owner']);
-    golden('vrrp-owner', sim.transcript);
+    golden('scenarios/vrrp-owner.txt', sim.transcript);
   });
 
   it('two owners: the lower address yields, the configuration error is logged once, no loop', () => {
@@ -317,7 +309,7 @@ describe('VRRP tracking and FAULT', () => {
     sim.runUntil(18_000);
     expect(names(sim.masters())).toEqual(['a']);
     expect(names(sim.holders())).toEqual(['a']);
-    golden('vrrp-track-weight', sim.transcript);
+    golden('scenarios/vrrp-track-weight.txt', sim.transcript);
   });
 
   it('FAULT: a master sends priority 0 and releases at once; leaving FAULT starts a fresh master-down', () => {
@@ -341,7 +333,7 @@ describe('VRRP tracking and FAULT', () => {
     // a (200, preempt) ignores b's adverts and takes over after master-down.
     expect(sim.firstTransition(a, 'MASTER', 10_000)).toBeCloseTo(10_000 + 3000 + (56 * 1000) / 256, 3);
     expect(names(sim.holders())).toEqual(['a']);
-    golden('vrrp-fault', sim.transcript);
+    golden('scenarios/vrrp-fault.txt', sim.transcript);
   });
 
   it('starting while faulty enters FAULT, not BACKUP', () => {
@@ -384,7 +376,7 @@ describe('VRRP sync groups', () => {
     // Both members of n1 switched at the same instant.
     const t1 = sim.firstTransition(sim.inst('n1', 1), 'MASTER', 8000);
     expect(sim.firstTransition(sim.inst('n1', 2), 'MASTER', 8000)).toBe(t1);
-    golden('vrrp-sync-group', sim.transcript);
+    golden('scenarios/vrrp-sync-group.txt', sim.transcript);
   });
 
   it('a member re-announcing after a lower-priority advert takes its group along (GARPs for every member)', () => {
@@ -467,7 +459,7 @@ describe('VRRP planned switchover and shutdown', () => {
     sim.kill(sim.node('b'));
     sim.runUntil(25_000);
     expect(names(sim.masters())).toEqual(['a']);
-    golden('vrrp-demote', sim.transcript);
+    golden('scenarios/vrrp-demote.txt', sim.transcript);
   });
 
   it('demote of a lone master: nobody takes over, so it keeps the addresses and becomes master again', () => {
@@ -496,7 +488,7 @@ describe('VRRP planned switchover and shutdown', () => {
     expect(a.notifies.at(-1)).toBe('stop');
     expect(a.m.state).toBe('INIT');
     expect(names(sim.masters())).toEqual(['b']);
-    golden('vrrp-shutdown', sim.transcript);
+    golden('scenarios/vrrp-shutdown.txt', sim.transcript);
 
     const lone = new VrrpSim([{ name: 'z', ip: '10.0.0.3' }]);
     lone.start();

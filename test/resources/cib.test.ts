@@ -4,11 +4,12 @@
  * as needing a provider; a plain Pacemaker Dummy/IPaddr2 group round-trips exactly.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { golden } from '../helpers/golden.js';
 import { exportCib, importCib } from '../../src/resources/cib.js';
 import { parseCarpoolYaml } from '../../src/config/yaml.js';
 
@@ -32,12 +33,6 @@ function carpoolEnv(env: NodeJS.ProcessEnv, ...args: string[]): { code: number; 
   return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
-function golden(name: string, text: string): void {
-  const path = join(ROOT, 'testdata/cib', name);
-  if (process.env.UPDATE_GOLDEN || !existsSync(path)) writeFileSync(path, text);
-  expect(text).toBe(readFileSync(path, 'utf8'));
-}
-
 describe('import-cib', () => {
   for (const [file, instance, group, members] of [
     ['seed002-b5-mail.xml', 'mail', 'mail-server', ['mail-homes', 'mail-spool', 'postfix', 'xinetd', 'private-net', 'public']],
@@ -46,7 +41,7 @@ describe('import-cib', () => {
     it(`turns seed 002's ${file} into YAML that carpool check accepts`, () => {
       const imp = carpool('import-cib', join(ROOT, 'testdata/cib', file), '--instance', instance);
       expect(imp.code).toBe(0);
-      golden(file.replace(/\.xml$/, '.yaml'), imp.stdout);
+      golden(`cib/${file.replace(/\.xml$/, '.yaml')}`, imp.stdout);
       expect(imp.stderr).toMatch(/joined \d+ line continuations/);
       expect(imp.stderr).toMatch(/is a custom agent \(provider 'myResources' is not shipped by resource-agents\)/);
       const { config } = parseCarpoolYaml(instances(instance) + imp.stdout);
@@ -108,7 +103,7 @@ groups:
     const xml = cib('plain-group.xml');
     const imp = importCib(xml, { instance: 'vip', source: 'plain-group.xml' });
     expect(imp.messages).toEqual([]);
-    golden('plain-group.yaml', imp.yaml);
+    golden('cib/plain-group.yaml', imp.yaml);
     const { config } = parseCarpoolYaml(instances('vip') + imp.yaml);
     const exp = exportCib(config.resources!);
     expect(exp.xml).toBe(xml);

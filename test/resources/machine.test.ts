@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { golden } from '../helpers/golden.js';
 import fc from 'fast-check';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { GroupSim, member } from './group-sim.js';
 import type { GroupSpec, MemberSpec } from '../../src/resources/core/machine.js';
 import { INFINITY } from '../../src/resources/core/status.js';
-
-function golden(name: string, lines: string[]): void {
-  const path = new URL(`../../testdata/scenarios/${name}.txt`, import.meta.url).pathname;
-  const text = lines.join('\n') + '\n';
-  if (process.env.UPDATE_GOLDEN || !existsSync(path)) writeFileSync(path, text);
-  expect(text).toBe(readFileSync(path, 'utf8'));
-}
 
 const web = (over: Partial<MemberSpec> = {}): GroupSpec => ({
   id: 'web', instance: 'vip', members: [member('ip', over), member('data', over), member('nginx', over)],
@@ -34,7 +27,7 @@ describe('resource group machine', () => {
     sim.settle();
     expect(sim.actions()).toEqual(['start ip', 'start data', 'start nginx', 'stop nginx', 'stop data', 'stop ip']);
     expect(sim.runningSet()).toEqual([]);
-    golden('group-start-stop', sim.transcript);
+    golden('scenarios/group-start-stop.txt', sim.transcript);
   });
 
   it('starts nothing before the probes are in, and stops what a probe finds running on a backup', () => {
@@ -80,7 +73,7 @@ describe('resource group machine', () => {
     sim.settle();
     expect(sim.standby).toBe(false);
     expect(sim.runningSet()).toEqual(['ip', 'data', 'nginx']);
-    golden('group-threshold-cleanup', sim.transcript);
+    golden('scenarios/group-threshold-cleanup.txt', sim.transcript);
   });
 
   it('forgets failures after failure-timeout and lifts standby then', () => {

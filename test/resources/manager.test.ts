@@ -81,7 +81,7 @@ describe('ResourceManager', () => {
     expect(st.failedActions).toMatchObject([{ key: 'a2_start_0', exitReason: 'cannot <start>' }]);
     // Text and HTML show it; the agent's output is escaped in the page.
     expect(formatResources(st).join('\n')).toContain("a2_start_0 on n1 'error' (1): status='complete', exitreason='cannot <start>'");
-    const html = renderStatusHtml([{ version: 't', pid: 1, mode: 'run', config: 'c', startedAt: '', uptimeSeconds: 1, instances: [], interfaces: [], resources: st }]);
+    const html = renderStatusHtml([{ version: 't', pid: 1, mode: 'run', config: 'c', startedAt: '', uptimeSeconds: 1, instances: [], interfaces: [], resources: st }], new Date());
     expect(html).toContain('x &lt;script&gt;alert(1)&lt;/script&gt;');
     expect(html).not.toContain('<script>');
     runner.failStart.clear();

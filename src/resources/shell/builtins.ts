@@ -12,7 +12,7 @@ import { connect } from 'node:net';
 import type { Resource } from '../../config/model.js';
 import { OCF } from '../core/ocf.js';
 import { parseCidr, parseIPv4, inSubnet } from '../../protocol/inet.js';
-import type { AgentCall, AgentHost, AgentResult } from './agents.js';
+import type { AgentCall, AgentHost, AgentResult } from './agent-types.js';
 import { spawnAgent } from './spawn.js';
 
 /** Checks and commands without a monitor remember "started" here (lost on restart: the probe then says stopped). */

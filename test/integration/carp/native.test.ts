@@ -2,30 +2,21 @@
  * carpool's native mode (`carpool run -c carpool.yaml`) on a bridge LAN of network
  * namespaces: three hosts and a client that probes the virtual IP every 10 ms.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { statSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { createLan, destroyLan, cutLink, restoreLink, addressesOf, type Lan } from '../../../src/lab/netns.js';
+import { cutLink, restoreLink, addressesOf } from '../../../src/lab/netns.js';
 import { ProcSet, Proc, carpoolArgv, isRoot, skipReason, until, sleep } from '../helpers/procs.js';
 import { Workdir, nativeConfig, startNative, socketOf, instance, tryInstance, stateOf, startProbe, stopProbe, status } from '../helpers/carp.js';
+import { useLab } from '../helpers/lab.js';
 
 const VIP = '10.77.0.100';
 const hasVip = async (ns: string) => (await addressesOf(ns, 'eth0')).includes(`${VIP}/24`);
 
 describe.skipIf(!isRoot)(`carpool run: native CARP in namespaces (${skipReason})`, () => {
-  const prefix = `cn${process.pid % 10000}`;
   const procs = new ProcSet();
   const wd = new Workdir();
-  let lan: Lan;
-
-  beforeAll(async () => {
-    lan = await createLan({ prefix, hosts: 3, subnet: '10.77.0' });
-  });
-  afterAll(async () => {
-    await procs.killAll();
-    await destroyLan(prefix);
-    wd.remove();
-  });
+  const lan = useLab('cn', { hosts: 3, subnet: '10.77.0', beforeDestroy: async () => { await procs.killAll(); wd.remove(); } });
 
   const h = (i: number) => lan.hosts[i - 1]!;
   const holders = async () => (await Promise.all(lan.hosts.map(async (x) => ((await hasVip(x.ns)) ? x.name : '')))).filter(Boolean);

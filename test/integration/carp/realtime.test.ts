@@ -3,10 +3,10 @@
  * here) at normal priority, and `carpool status` says so. Read from the kernel (/proc).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLan, destroyLan, type Lan } from '../../../src/lab/netns.js';
+import { describe, expect, it } from 'vitest';
 import { ProcSet, isRoot, skipReason, until } from '../helpers/procs.js';
 import { Workdir, nativeConfig, startNative, socketOf, stateOf, status } from '../helpers/carp.js';
+import { useLab } from '../helpers/lab.js';
 
 /** Policy (0 = SCHED_OTHER, 2 = SCHED_RR) and rt_priority: fields 41 and 40 of a stat line. */
 function sched(stat: string): { policy: number; priority: number } {
@@ -15,19 +15,9 @@ function sched(stat: string): { policy: number; priority: number } {
 }
 
 describe.skipIf(!isRoot)(`realtime_priority (${skipReason})`, () => {
-  const prefix = `rt${process.pid % 10000}`;
   const procs = new ProcSet();
   const wd = new Workdir();
-  let lan: Lan;
-
-  beforeAll(async () => {
-    lan = await createLan({ prefix, hosts: 1, subnet: '10.79.0' });
-  });
-  afterAll(async () => {
-    await procs.killAll();
-    await destroyLan(prefix);
-    wd.remove();
-  });
+  const lan = useLab('rt', { hosts: 1, subnet: '10.79.0', beforeDestroy: async () => { await procs.killAll(); wd.remove(); } });
 
   it('runs the daemon at SCHED_RR and its hooks at normal priority', async () => {
     const h1 = lan.hosts[0]!;

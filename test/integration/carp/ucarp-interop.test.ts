@@ -3,31 +3,25 @@
  * agree on who is master in every direction, and neither may complain about the other's
  * packets.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLan, destroyLan, cutLink, restoreLink, type Lan } from '../../../src/lab/netns.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cutLink, restoreLink } from '../../../src/lab/netns.js';
 import { run } from '../../../src/lib/exec.js';
 import { ProcSet, Proc, carpoolArgv, ucarpArgv, isRoot, skipReason, until, sleep } from '../helpers/procs.js';
 import { Workdir, instance } from '../helpers/carp.js';
+import { useLab } from '../helpers/lab.js';
 
 describe.skipIf(!isRoot)(`interop with the real ucarp (${skipReason})`, () => {
-  const prefix = `ci${process.pid % 10000}`;
   const procs = new ProcSet();
   const wd = new Workdir();
-  let lan: Lan;
+  const lan = useLab('ci', { hosts: 2, subnet: '10.80.0', beforeDestroy: async () => { await procs.killAll(); wd.remove(); } });
   const h = (i: number) => lan.hosts[i - 1]!;
   const env = (host: string) => ({ CARPOOL_RUN_DIR: wd.path(`run-${host}`) });
   const sock = (host: string, vhid: number) => `${wd.path(`run-${host}`)}/ucarp-eth0-vhid${vhid}.sock`;
 
   beforeAll(async () => {
-    lan = await createLan({ prefix, hosts: 2, subnet: '10.80.0' });
     // Extra addresses whose byte order makes the x86 tie-break quirk visible.
     await run(['ip', '-n', h(1).ns, 'addr', 'add', '10.80.1.2/24', 'dev', 'eth0']);
     await run(['ip', '-n', h(2).ns, 'addr', 'add', '10.80.2.1/24', 'dev', 'eth0']);
-  });
-  afterAll(async () => {
-    await procs.killAll();
-    await destroyLan(prefix);
-    wd.remove();
   });
 
   const carpool = (host: number, args: string[]) => procs.add(new Proc(`carpool-h${host}`, carpoolArgv(h(host).ns, ['ucarp', '-i', 'eth0', ...args]), env(h(host).name)));

@@ -1,18 +1,18 @@
 /**
  * `carpool ucarp` as a drop-in: ucarp's command lines, script calling convention, signals.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, existsSync } from 'node:fs';
-import { createLan, destroyLan, addressesOf, type Lan } from '../../../src/lab/netns.js';
+import { addressesOf } from '../../../src/lab/netns.js';
 import { run } from '../../../src/lib/exec.js';
 import { ProcSet, Proc, carpoolArgv, isRoot, skipReason, until, sleep } from '../helpers/procs.js';
 import { Workdir, status, stateOf } from '../helpers/carp.js';
+import { useLab } from '../helpers/lab.js';
 
 describe.skipIf(!isRoot)(`carpool ucarp: ucarp's command line and behaviour (${skipReason})`, () => {
-  const prefix = `cu${process.pid % 10000}`;
   const procs = new ProcSet();
   const wd = new Workdir();
-  let lan: Lan;
+  const lan = useLab('cu', { hosts: 2, subnet: '10.78.0', beforeDestroy: async () => { await procs.killAll(); wd.remove(); } });
   let up: string;
   let down: string;
   const log = () => (existsSync(wd.path('hooks.log')) ? readFileSync(wd.path('hooks.log'), 'utf8').trim().split('\n') : []);
@@ -20,16 +20,10 @@ describe.skipIf(!isRoot)(`carpool ucarp: ucarp's command line and behaviour (${s
   // Namespaces share one file system: each host gets its own run dir, as separate machines would.
   const runDir = (host: string) => wd.path(`run-${host}`);
   const env = (host: string) => ({ CARPOOL_RUN_DIR: runDir(host) });
-  beforeAll(async () => {
-    lan = await createLan({ prefix, hosts: 2, subnet: '10.78.0' });
+  beforeAll(() => {
     // The classic ucarp scripts: log the arguments, add/remove the VIP.
     up = wd.write('up.sh', `#!/bin/sh\necho "up $(ip netns identify) $*" >> ${wd.path('hooks.log')}\nip addr add "$2"/24 dev "$1"\n`, 0o755);
     down = wd.write('down.sh', `#!/bin/sh\necho "down $(ip netns identify) $*" >> ${wd.path('hooks.log')}\nip addr del "$2"/24 dev "$1" 2>/dev/null\nexit 0\n`, 0o755);
-  });
-  afterAll(async () => {
-    await procs.killAll();
-    await destroyLan(prefix);
-    wd.remove();
   });
   const h = (i: number) => lan.hosts[i - 1]!;
 

@@ -3,8 +3,7 @@
  * capture (testdata/ucarp-a.pcap): same IP framing and CARP header; only the per-packet
  * fields (IP ID and checksum, counter, HMAC, CARP checksum) and the source MAC differ.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLan, destroyLan, type Lan } from '../../../src/lab/netns.js';
+import { describe, expect, it } from 'vitest';
 import { run } from '../../../src/lib/exec.js';
 import { ProcSet, Proc, carpoolArgv, inNs, isRoot, skipReason, sleep } from '../helpers/procs.js';
 import { Workdir } from '../helpers/carp.js';
@@ -12,21 +11,12 @@ import { readPcap, hex } from '../../helpers/pcap.js';
 import { carpAuthenticator } from '../../../src/protocol/carp/hmac.js';
 import { checkAdvert, verifyAdvert } from '../../../src/protocol/carp/packet.js';
 import { parseIPv4 } from '../../../src/protocol/inet.js';
+import { useLab } from '../helpers/lab.js';
 
 describe.skipIf(!isRoot)(`carpool's packets on the wire (${skipReason})`, () => {
-  const prefix = `cw${process.pid % 10000}`;
   const procs = new ProcSet();
   const wd = new Workdir();
-  let lan: Lan;
-
-  beforeAll(async () => {
-    lan = await createLan({ prefix, hosts: 2, subnet: '10.99.0', client: false });
-  });
-  afterAll(async () => {
-    await procs.killAll();
-    await destroyLan(prefix);
-    wd.remove();
-  });
+  const lan = useLab('cw', { hosts: 2, subnet: '10.99.0', client: false, beforeDestroy: async () => { await procs.killAll(); wd.remove(); } });
 
   it('sends adverts and gratuitous ARP framed exactly like ucarp', async () => {
     const h1 = lan.hosts[0]!;

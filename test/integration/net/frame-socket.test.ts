@@ -3,12 +3,11 @@
  * captured by tcpdump on h2 and learned into h2's neighbour table.
  */
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLan, destroyLan, type Lan } from '../../../src/lab/netns.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { inNs, run } from '../../../src/lib/exec.js';
 import { hex, isRoot, NsAgent, sleep } from './agent.js';
+import { useLab } from '../helpers/lab.js';
 
-const PREFIX = `ntf${process.pid % 10000}`;
 const SUBNET = '10.204.0';
 const VIP = `${SUBNET}.100`;
 
@@ -37,17 +36,11 @@ async function capture(ns: string, args: string[]): Promise<{ done: Promise<stri
 }
 
 describe.skipIf(!isRoot)('FrameSocket (AF_PACKET)', () => {
-  let lan: Lan;
+  const lan = useLab('ntf', { hosts: 2, subnet: SUBNET, client: false, beforeDestroy: () => agent?.stop() });
   let agent: NsAgent;
 
   beforeAll(async () => {
-    lan = await createLan({ prefix: PREFIX, hosts: 2, subnet: SUBNET, client: false });
     agent = await NsAgent.start(lan.hosts[0]!.ns);
-  });
-
-  afterAll(async () => {
-    await agent?.stop();
-    await destroyLan(PREFIX);
   });
 
   it('sends a gratuitous ARP that the peer captures and learns', async () => {

@@ -2,18 +2,18 @@
  * LinkMonitor against real kernel notifications: carrier loss when the switch port goes
  * down, address changes, notification overrun, and deletion of the interface.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLan, cutLink, destroyLan, restoreLink, type Lan } from '../../../src/lab/netns.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cutLink, restoreLink } from '../../../src/lab/netns.js';
 import { inNs, run } from '../../../src/lib/exec.js';
 import { isRoot, NsAgent, sleep, type AgentEvent } from './agent.js';
+import { useLab } from '../helpers/lab.js';
 
-const PREFIX = `ntm${process.pid % 10000}`;
 const SUBNET = '10.203.0';
 
 interface Ev { type: string; ifindex?: number; name?: string; running?: boolean; lowerUp?: boolean; up?: boolean; deleted?: boolean; address?: string; prefix?: number; family?: number }
 
 describe.skipIf(!isRoot)('LinkMonitor (rtnetlink notifications)', () => {
-  let lan: Lan;
+  const lan = useLab('ntm', { hosts: 1, subnet: SUBNET, client: false, beforeDestroy: () => agent?.stop() });
   let ns: string;
   let agent: NsAgent;
   let ifindex: number;
@@ -22,16 +22,10 @@ describe.skipIf(!isRoot)('LinkMonitor (rtnetlink notifications)', () => {
     e.event === 'link' && e.handle === handle && pred(e.ev as Ev);
 
   beforeAll(async () => {
-    lan = await createLan({ prefix: PREFIX, hosts: 1, subnet: SUBNET, client: false });
     ns = lan.hosts[0]!.ns;
     agent = await NsAgent.start(ns);
     ifindex = (await agent.call<{ index: number }>('ifInfo', 'eth0')).index;
     mon = await agent.call<number>('monitorOpen');
-  });
-
-  afterAll(async () => {
-    await agent?.stop();
-    await destroyLan(PREFIX);
   });
 
   it('reports carrier loss and return when the switch port goes down and up', async () => {

@@ -3,35 +3,28 @@
  * against what `ip` (and an independent python3 netlink dump) sees in the namespace.
  */
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLan, destroyLan, type Lan } from '../../../src/lab/netns.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { inNs, run } from '../../../src/lib/exec.js';
 import { IFA_F } from '../../../src/net/link.js';
 import { isRoot, NsAgent } from './agent.js';
+import { useLab } from '../helpers/lab.js';
 
-const PREFIX = `ntl${process.pid % 10000}`;
 const SUBNET = '10.202.0';
 const IFA_PROTO_SCRIPT = fileURLToPath(new URL('./fixtures/ifa_proto.py', import.meta.url));
 
 interface Addr { ifindex: number; family: number; address: string; prefix: number; label: string | null; flags: number; proto: number }
 
 describe.skipIf(!isRoot)('interfaces, addresses and routes (rtnetlink)', () => {
-  let lan: Lan;
+  const lan = useLab('ntl', { hosts: 1, subnet: SUBNET, client: false, beforeDestroy: () => agent?.stop() });
   let ns: string;
   let agent: NsAgent;
   let ifindex: number;
   const ip = async (...args: string[]): Promise<string> => (await run(inNs(ns, ['ip', ...args]))).stdout;
 
   beforeAll(async () => {
-    lan = await createLan({ prefix: PREFIX, hosts: 1, subnet: SUBNET, client: false });
     ns = lan.hosts[0]!.ns;
     agent = await NsAgent.start(ns);
     ifindex = (await agent.call<{ index: number }>('ifInfo', 'eth0')).index;
-  });
-
-  afterAll(async () => {
-    await agent?.stop();
-    await destroyLan(PREFIX);
   });
 
   it('reads interface facts like ip link does, aliases included', async () => {

@@ -2,13 +2,12 @@
  * Raw IP sockets for real: two hosts on a bridge in network namespaces exchange protocol
  * 112 datagrams through src/net/raw-socket.ts (each side runs in an agent process).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLan, destroyLan, type Lan } from '../../../src/lab/netns.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { onesComplementSum } from '../../../src/protocol/checksum.js';
 import { parseIPv6 } from '../../../src/protocol/inet.js';
 import { hex, isRoot, linkLocal, NsAgent, sleep, waitDad, type AgentEvent } from './agent.js';
+import { useLab } from '../helpers/lab.js';
 
-const PREFIX = `ntr${process.pid % 10000}`;
 const SUBNET = '10.201.0';
 // Genuine ucarp CARP header (notes §8.1) as a realistic payload.
 const CARP = '212a00070001c373858cf9588822913ba8a16e1fe776bd0849c9d40853b18b697e624c86';
@@ -23,20 +22,14 @@ const packetsOf = (a: NsAgent, handle: number): Pkt[] =>
 const isPacketFor = (handle: number) => (e: AgentEvent): boolean => e.event === 'packet' && e.handle === handle;
 
 describe.skipIf(!isRoot)('raw IP sockets between namespaces', () => {
-  let lan: Lan;
+  const lan = useLab('ntr', { hosts: 2, subnet: SUBNET, client: false, beforeDestroy: () => Promise.allSettled([a1?.stop(), a2?.stop()]) });
   let a1: NsAgent;
   let a2: NsAgent;
   let ifindex2: number;
 
   beforeAll(async () => {
-    lan = await createLan({ prefix: PREFIX, hosts: 2, subnet: SUBNET, client: false });
     [a1, a2] = await Promise.all([NsAgent.start(lan.hosts[0]!.ns), NsAgent.start(lan.hosts[1]!.ns)]);
     ifindex2 = (await a2.call<{ index: number }>('ifInfo', 'eth0')).index;
-  });
-
-  afterAll(async () => {
-    await Promise.allSettled([a1?.stop(), a2?.stop()]);
-    await destroyLan(PREFIX);
   });
 
   it('delivers IPv4 multicast adverts with TTL 255 and the sender does not hear itself', async () => {

@@ -1,7 +1,8 @@
 /**
  * Two carpool daemons in a namespace LAN, each with its own control socket, state directory
  * and resource files under one temp directory; their console logs kept with timestamps.
- * Everything started here is stopped by PID, and the namespaces removed by prefix.
+ * Everything started here is stopped by PID; the namespace LAN comes from useLab()
+ * (test/integration/helpers/lab.ts), which removes it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -116,8 +117,17 @@ export interface Cluster {
   readonly cleanup: () => Promise<void>;
 }
 
-export async function makeCluster(prefix: string, subnet: string): Promise<Cluster> {
-  const lan = await createLan({ prefix, hosts: 2, subnet, client: true });
+/** Two nodes on `lan` (from useLab: two hosts and a client). `cleanup` stops what they started. */
+export async function makeCluster(lan: Lan): Promise<Cluster>;
+/**
+ * The same on a LAN of its own named `prefix`, which `cleanup` removes too. Kept for test files
+ * written before useLab (other branches); new files use the form above.
+ */
+export async function makeCluster(prefix: string, subnet: string): Promise<Cluster>;
+export async function makeCluster(lanOrPrefix: Lan | string, subnet?: string): Promise<Cluster> {
+  const own = typeof lanOrPrefix === 'string';
+  const lan = own ? await createLan({ prefix: lanOrPrefix, hosts: 2, subnet: subnet!, client: true }) : lanOrPrefix;
+  const prefix = lan.prefix;
   const dir = mkdtempSync(join(tmpdir(), `carpool-${prefix}-`));
   const t0 = performance.now();
   const nodes = lan.hosts.map((h) => new Node(h, join(dir, h.name), t0));
@@ -132,7 +142,7 @@ export async function makeCluster(prefix: string, subnet: string): Promise<Clust
         if (pid > 1) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
       }
     }
-    await destroyLan(prefix);
+    if (own) await destroyLan(prefix);
     rmSync(dir, { recursive: true, force: true });
   };
   return { lan, dir, nodes, t0, cleanup };
@@ -169,5 +179,3 @@ export async function addresses(host: LabHost): Promise<string[]> {
   const r = await run(inNs(host.ns, ['ip', '-o', '-4', 'addr', 'show', 'dev', host.ifname]), { allowFail: true });
   return [...r.stdout.matchAll(/inet (\S+)/g)].map((m) => m[1]!);
 }
-
-export { destroyLan };

@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cutLink, restoreLink } from '../../../src/lab/netns.js';
 import { addresses, curl, isRoot, makeCluster, REPO_ROOT, sleep, waitFor, writeNginxConfig, type Cluster, type Node } from './cluster.js';
+import { useLab } from '../helpers/lab.js';
 
-const PREFIX = `rs${process.pid % 100000}f`;
 const SUBNET = '10.231.0';
 const VIP = `${SUBNET}.100`;
 const SVC = `${SUBNET}.101`;
@@ -72,12 +72,13 @@ function nginxPid(n: Node): number {
 
 describe.skipIf(!isRoot)('resource group follows the VIP (IPaddr2 + Dummy + nginx)', () => {
   let c: Cluster;
+  const lan = useLab('rsf', { hosts: 2, subnet: SUBNET, client: true, beforeDestroy: () => c?.cleanup() });
   let h1: Node;
   let h2: Node;
   const figures: Record<string, number> = {};
 
   beforeAll(async () => {
-    c = await makeCluster(PREFIX, SUBNET);
+    c = await makeCluster(lan);
     [h1, h2] = c.nodes as [Node, Node];
     writeFileSync(h1.configFile, config(h1, 0), { mode: 0o600 });
     writeFileSync(h2.configFile, config(h2, 100), { mode: 0o600 });
@@ -93,13 +94,12 @@ describe.skipIf(!isRoot)('resource group follows the VIP (IPaddr2 + Dummy + ngin
     await waitFor('h2 BACKUP with the group probed stopped', async () => (await h2.resources().catch(() => undefined))?.groups[0]?.state === 'Stopped', 20_000);
   });
 
-  afterAll(async () => {
+  afterAll(() => {
     if (process.env.KEEP_LOGS || expect.getState().assertionCalls === 0) {
       for (const n of c?.nodes ?? []) process.stderr.write(`--- ${n.name} ---\n${n.log()}\n`);
     }
      
     console.log('figures', figures);
-    await c?.cleanup();
   });
 
   it('runs the group on the master: its address, its state file, nginx answering "h1"', async () => {

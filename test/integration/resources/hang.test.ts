@@ -11,8 +11,8 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addresses, isRoot, makeCluster, sleep, waitFor, type Cluster, type Node } from './cluster.js';
+import { useLab } from '../helpers/lab.js';
 
-const PREFIX = `rs${process.pid % 100000}h`;
 const SUBNET = '10.232.0';
 const START_TIMEOUT_MS = 6000;
 
@@ -86,13 +86,14 @@ groups:
 
 describe.skipIf(!isRoot)('misbehaving agents never stop the adverts or the daemon', () => {
   let c: Cluster;
+  const lan = useLab('rsh', { hosts: 2, subnet: SUBNET, client: true, beforeDestroy: () => c?.cleanup() });
   let h1: Node;
   let h2: Node;
   let env: NodeJS.ProcessEnv;
   const figures: Record<string, number> = {};
 
   beforeAll(async () => {
-    c = await makeCluster(PREFIX, SUBNET);
+    c = await makeCluster(lan);
     [h1, h2] = c.nodes as [Node, Node];
     const ra = join(c.dir, 'resource.d', 'carpooltest');
     mkdirSync(ra, { recursive: true });
@@ -103,11 +104,10 @@ describe.skipIf(!isRoot)('misbehaving agents never stop the adverts or the daemo
     writeFileSync(h2.configFile, config(h2, 100, false), { mode: 0o600 });
   });
 
-  afterAll(async () => {
+  afterAll(() => {
     if (process.env.KEEP_LOGS) for (const n of c?.nodes ?? []) process.stderr.write(`--- ${n.name} ---\n${n.log()}\n`);
      
     console.log('figures', figures);
-    await c?.cleanup();
   });
 
   it('kills a start that hangs past its timeout while adverts keep flowing; the peer takes over only then', async () => {

@@ -2,33 +2,24 @@
  * keepalived features carpool's VRRP honours, between two carpool daemons in namespaces:
  * track_script weights, notify scripts (order and arguments), virtual_routes, use_vmac.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createLan, destroyLan, addressesOf, type Lan } from '../../../src/lab/netns.js';
+import { addressesOf } from '../../../src/lab/netns.js';
 import { run } from '../../../src/lib/exec.js';
 import { ProcSet, Proc, carpoolArgv, inNs, isRoot, skipReason, until } from '../helpers/procs.js';
 import { Workdir } from '../helpers/carp.js';
 import { carpoolVrrpState } from '../helpers/keepalived.js';
+import { useLab } from '../helpers/lab.js';
 
 describe.skipIf(!isRoot)(`VRRP features between carpool daemons (${skipReason})`, () => {
-  const prefix = `vf${process.pid % 10000}`;
   const procs = new ProcSet();
   const wd = new Workdir();
-  let lan: Lan;
+  const lan = useLab('vf', { hosts: 2, subnet: '10.82.0', beforeDestroy: async () => { await procs.killAll(); wd.remove(); } });
   const h = (i: number) => lan.hosts[i - 1]!;
   const start = (host: number, tag: string, conf: string) => procs.add(new Proc(`${tag}`,
     carpoolArgv(h(host).ns, ['run', '-c', wd.write(`${tag}.conf`, conf)]), { CARPOOL_RUN_DIR: wd.path(`run-${tag}`) }));
   const instance = (name: string, vrid: number, priority: number, body: string) =>
     `vrrp_instance ${name} {\n  interface eth0\n  virtual_router_id ${vrid}\n  priority ${priority}\n  advert_int 1\n${body}\n}\n`;
-
-  beforeAll(async () => {
-    lan = await createLan({ prefix, hosts: 2, subnet: '10.82.0' });
-  });
-  afterAll(async () => {
-    await procs.killAll();
-    await destroyLan(prefix);
-    wd.remove();
-  });
 
   it('a failing track_script lowers priority by its weight and moves the VIP; recovery moves it back', async () => {
     const ok = wd.path('h1-healthy');

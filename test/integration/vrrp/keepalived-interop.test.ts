@@ -4,12 +4,13 @@
  * keepalived must agree on the master in every direction and never complain about
  * carpool's packets.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLan, destroyLan, cutLink, restoreLink, addressesOf, type Lan } from '../../../src/lab/netns.js';
+import { describe, expect, it } from 'vitest';
+import { cutLink, restoreLink, addressesOf } from '../../../src/lab/netns.js';
 import { run } from '../../../src/lib/exec.js';
 import { ProcSet, Proc, carpoolArgv, isRoot, skipReason, until, sleep } from '../helpers/procs.js';
 import { Workdir } from '../helpers/carp.js';
 import { startKeepalived, keepalivedState, carpoolVrrpState, KEEPALIVED_COMPLAINTS } from '../helpers/keepalived.js';
+import { useLab } from '../helpers/lab.js';
 
 interface Inst { name: string; vrid: number; priority: number; state?: string; version?: 2 | 3; vip: string; pass?: string; extra?: string }
 
@@ -31,24 +32,14 @@ function kaConf(i: Inst): string {
 }
 
 describe.skipIf(!isRoot)(`VRRP interop with the real keepalived (${skipReason})`, () => {
-  const prefix = `vk${process.pid % 10000}`;
   const procs = new ProcSet();
   const wd = new Workdir();
-  let lan: Lan;
+  const lan = useLab('vk', { hosts: 2, subnet: '10.81.0', beforeDestroy: async () => { await procs.killAll(); wd.remove(); } });
   const h = (i: number) => lan.hosts[i - 1]!;
   const carpool = (host: number, conf: string, tag: string) => procs.add(new Proc(`carpool-${tag}`,
     carpoolArgv(h(host).ns, ['run', '-c', wd.write(`${tag}.conf`, `global_defs {\n  router_id ${tag}\n}\n${conf}`)]),
     { CARPOOL_RUN_DIR: wd.path(`run-${tag}`) }));
   const clean = (ka: Proc) => expect(ka.lines.filter((l) => KEEPALIVED_COMPLAINTS.test(l) && !/Unknown keyword|Truncating auth_pass/.test(l))).toEqual([]);
-
-  beforeAll(async () => {
-    lan = await createLan({ prefix, hosts: 2, subnet: '10.81.0' });
-  });
-  afterAll(async () => {
-    await procs.killAll();
-    await destroyLan(prefix);
-    wd.remove();
-  });
 
   // Each carpool needs its own control socket: the namespaces share one file system.
   const sock = (tag: string) => `control_socket ${wd.path(`run-${tag}/carpool.sock`)}`;

@@ -6,32 +6,23 @@
  * virtual addresses .1/.2 become .11/.12), because the lab only ever uses private
  * addresses. Their LVS part is skipped with --vrrp-only (like `keepalived --vrrp`).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { createLan, destroyLan, cutLink, restoreLink, addressesOf, type Lan } from '../../../src/lab/netns.js';
+import { cutLink, restoreLink, addressesOf } from '../../../src/lab/netns.js';
 import { ProcSet, Proc, carpoolArgv, isRoot, skipReason, until } from '../helpers/procs.js';
 import { Workdir } from '../helpers/carp.js';
 import { carpoolVrrpState } from '../helpers/keepalived.js';
+import { useLab } from '../helpers/lab.js';
 
 const seed = (n: 1 | 2) => readFileSync(new URL(`../../../testdata/keepalived/seed-002/director${n}.conf`, import.meta.url), 'utf8')
   .replaceAll('123.123.123.', '10.123.123.1');
 
 describe.skipIf(!isRoot)(`seed 002 B.11: two directors, two sync groups, two LANs (${skipReason})`, () => {
-  const prefix = `vs${process.pid % 10000}`;
   const procs = new ProcSet();
   const wd = new Workdir();
-  let lan: Lan;
+  const lan = useLab('vs', { hosts: 2, subnet: '10.123.123', lans: 2, beforeDestroy: async () => { await procs.killAll(); wd.remove(); } });
   let d1: Proc;
   let d2: Proc;
-
-  beforeAll(async () => {
-    lan = await createLan({ prefix, hosts: 2, subnet: '10.123.123', lans: 2 });
-  });
-  afterAll(async () => {
-    await procs.killAll();
-    await destroyLan(prefix);
-    wd.remove();
-  });
 
   const has = async (host: number, ifname: string, addr: string) => (await addressesOf(lan.hosts[host - 1]!.ns, ifname)).includes(addr);
 

@@ -5,7 +5,7 @@
  * change state.
  */
 import { describe, expect, it } from 'vitest';
-import { prng } from '../../election/carp-sim.js';
+import { prng } from '../../helpers/sim.js';
 import { vrrpFrames } from '../../helpers/vrrp-frames.js';
 import {
   checkAdvert, decodeAdvert, encodeAdvert, passwordAuthData, sameBytes, VRRP_AUTH_PASS,
