@@ -293,14 +293,25 @@ export class Daemon {
    * and run their down hooks; then the sockets close. Idempotent.
    */
   stop(reason: string): Promise<void> {
-    this.stopping ??= (async () => {
+    if (this.stopping) {
+      // A second signal while a blocked group holds its instance forces the hand-over.
+      if (!this.resources?.forceRelease(reason)) this.log.info(`Already stopping (${reason})`);
+      return this.stopping;
+    }
+    this.stopping = (async () => {
       this.log.info(`Stopping (${reason})`);
       // Resources stop first, in reverse order, while this node still advertises (Pacemaker
       // stops a leaving node's resources before they start elsewhere).
       await this.resources?.shutdown();
-      const graceful = this.runners.filter((r) => r.cfg.shutdownHooks);
-      for (const r of this.runners) if (!r.cfg.shutdownHooks) r.halt();
-      await Promise.all([...graceful.map((r) => r.shutdown()), this.vrrp?.stop()]);
+      // An instance whose group could not be stopped is not handed over (the service would run
+      // on two nodes) until a cleanup stops it or a second signal forces it (issue 11).
+      const held = new Set(this.resources?.blockedInstances() ?? []);
+      const vrrpHeld = this.vrrp?.names().some((n) => held.has(n)) ?? false;
+      await this.releaseInstances((name) => !held.has(name), !vrrpHeld);
+      if (held.size > 0) {
+        await this.resources!.holdWhileBlocked();
+        await this.releaseInstances((name) => held.has(name), vrrpHeld);
+      }
       // Down hooks must finish before exit (ucarp runs them synchronously); bounded.
       const drained = await Promise.race([this.hooks.drain().then(() => true), delay(30_000).then(() => false)]);
       if (!drained) {
@@ -317,6 +328,13 @@ export class Daemon {
       this.syslog?.close();
     })();
     return this.stopping;
+  }
+
+  /** Bow out (shutdown hooks) or halt the CARP instances `which` picks; stop VRRP (all of it) when `vrrp`. */
+  private async releaseInstances(which: (name: string) => boolean, vrrp: boolean): Promise<void> {
+    const runners = this.runners.filter((r) => which(r.cfg.name));
+    for (const r of runners) if (!r.cfg.shutdownHooks) r.halt();
+    await Promise.all([...runners.filter((r) => r.cfg.shutdownHooks).map((r) => r.shutdown()), vrrp ? this.vrrp?.stop() : undefined]);
   }
 
   status(): DaemonStatus {

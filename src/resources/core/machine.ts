@@ -104,7 +104,10 @@ export type GroupEffect =
   /** Ask the instance for standby (never take over, hand over at once) or lift it. */
   | { readonly type: 'standby'; readonly on: boolean; readonly reason: string }
   | { readonly type: 'log'; readonly level: LogLevel; readonly message: string }
-  /** After `shutdown`: nothing more will be done (everything stopped, or blocked). */
+  /**
+   * After `shutdown`: nothing more will be done for now — everything stopped, or a member could
+   * not be stopped (blocked; `active` stays true). A cleanup retries the stop and says it again.
+   */
   | { readonly type: 'stopped' };
 
 type Role = 'unknown' | 'stopped' | 'started' | 'failed';
@@ -379,7 +382,9 @@ export class GroupMachine {
     this.stoppedEmitted = true;
     const left = this.members.filter((m) => m.role !== 'stopped');
     if (left.length > 0) {
-      fx.push(this.log('error', `${this.spec.id}: could not stop ${left.map((m) => m.spec.id).join(', ')} (blocked); leaving them as they are`));
+      // Nothing proves the service is down: the instance must not be handed over (issue 11).
+      fx.push(this.log('error', `${this.spec.id}: could not stop ${left.map((m) => m.spec.id).join(', ')} (blocked): ` +
+        `instance ${this.spec.instance} is not handed over; \`carpool resource cleanup ${this.spec.id}\` retries the stop`));
     }
     fx.push({ type: 'stopped' });
   }
@@ -559,6 +564,8 @@ export class GroupMachine {
       if (!m.inflight) m.role = 'unknown';
     }
     this.stuckLogged = undefined;
+    // During shutdown: the stop is retried, and `stopped` comes again when it is done (or blocked again).
+    this.stoppedEmitted = false;
     fx.push(this.log('notice', `${this.spec.id}: cleaned up ${ms.map((m) => m.spec.id).join(', ')}`));
   }
 

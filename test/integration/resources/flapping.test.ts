@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRoot, makeCluster, sleep, waitFor, type Cluster, type Node } from './cluster.js';
 
-const PREFIX = `rs${process.pid % 100000}f`;
+const PREFIX = `rs${process.pid % 100000}p`;
 const SUBNET = '10.233.0';
 const WINDOW_MS = 6000;
 
