@@ -41,11 +41,14 @@ describe('group machine: shutdown with a stop that fails', () => {
 class FakeRunner extends AgentRunner {
   readonly running = new Set<string>();
   stuck = new Set<string>();
+  /** Monitors of these say 5 (not installed: a hard error, the group must leave). */
+  broken = new Set<string>();
   constructor() { super({ ...defaultAgentHost(), node: 'n1' }); }
   override run(r: Resource, call: AgentCall): Promise<AgentResult> {
     let rc = 0;
     if (call.action === 'start') this.running.add(r.id);
     else if (call.action === 'stop') { if (this.stuck.has(r.id)) rc = 1; else this.running.delete(r.id); }
+    else if (call.intervalMs > 0 && this.broken.has(r.id)) rc = 5;
     else rc = this.running.has(r.id) ? 0 : 7;
     return Promise.resolve({ outcome: { kind: 'exited', rc }, exitReason: '', output: '', stdout: '', execMs: 1 });
   }
@@ -115,6 +118,36 @@ describe('ResourceManager: holding instances of blocked groups at exit', () => {
     await hold;
     expect(runner.running.has('a')).toBe(true);
     expect(logs.at(-1)).toMatch(/^error resources: FORCED stop \(SIGTERM\): handing instance one over although group ga could not be stopped — the service may now run on two nodes/);
+  });
+
+  it('while the daemon runs: a group that must leave does not hand the instance over while another group on it is blocked', async () => {
+    const monitored = (id: string, onFail: 'block' | 'restart'): Resource => ({ ...res(id), monitor: { intervalMs: 10, timeoutMs: 1000, onFail } });
+    const runner = new FakeRunner();
+    const logs: string[] = [];
+    const standby: string[] = [];
+    const rm = new ResourceManager({
+      config: { resources: [monitored('a', 'block'), monitored('b', 'restart')], groups: [{ id: 'ga', instance: 'vip', members: ['a'] }, { id: 'gb', instance: 'vip', members: ['b'] }] },
+      runner, now: () => performance.now(), log: { log: (level, text) => logs.push(`${level} ${text}`) },
+      setStandby: (instance, on) => standby.push(`${instance} ${on ? 'on' : 'off'}`),
+    });
+    rm.start();
+    rm.instanceChanged('vip', 'MASTER');
+    await settle();
+    // a dies and its monitor (on-fail=block) leaves it blocked: it may still run here.
+    runner.running.delete('a');
+    await settle();
+    expect(rm.status().groups[0]!.state).toBe('Blocked');
+    // b fails hard: gb must leave this node; it stops, but the instance must stay (ga would run twice).
+    runner.broken.add('b');
+    await settle();
+    expect(rm.status().groups[1]).toMatchObject({ state: 'Stopped', eligible: false });
+    expect(standby).toEqual([]);
+    expect(logs.some((l) => l.startsWith('error resources: not handing instance vip over (group gb cannot run here'))).toBe(true);
+    // Cleanup of ga: probed (stopped), no longer blocked: now the instance goes.
+    rm.command('cleanup', 'ga');
+    await settle();
+    expect(standby).toEqual(['vip on']);
+    await rm.shutdown();
   });
 
   it('returns at once when every group stopped', async () => {

@@ -589,6 +589,11 @@ export class GroupMachine {
     return this.members.some((m) => m.role !== 'stopped');
   }
 
+  /** A member is blocked and not known to be stopped: its service may run here until cleanup. */
+  get blocked(): boolean {
+    return this.members.some((m) => m.blocked && m.role !== 'stopped');
+  }
+
   hasMember(id: string): boolean {
     return this.members.some((m) => m.spec.id === id);
   }

@@ -66,8 +66,12 @@ export class ResourceManager {
   private readonly resources = new Map<string, Resource>();
   private readonly groupOf = new Map<string, string>();
   private readonly runner: AgentRunner;
-  /** Groups that want their instance in standby, per instance. */
-  private readonly standbyWanted = new Map<string, Set<string>>();
+  /** Groups that want their instance in standby (with their reason), per instance. */
+  private readonly standbyWanted = new Map<string, Map<string, string>>();
+  /** What each instance was last told (standby on = true). */
+  private readonly standbyTold = new Map<string, boolean>();
+  /** Instances whose standby waits for a blocked group (logged once per wait). */
+  private readonly standbyDeferred = new Set<string>();
   private started = false;
   /** Ends the wait of `holdWhileBlocked()`: with a reason when forced, without when nothing is blocked any more. */
   private releaseHold: ((forced: string | undefined) => void) | undefined;
@@ -258,6 +262,8 @@ export class ResourceManager {
     this.rearm(id, g);
     // A cleanup during holdWhileBlocked() let the stop through: the instances may go now.
     if (this.releaseHold && this.activeGroups().length === 0) this.releaseHold(undefined);
+    // A standby that waited for a blocked group goes once that group is cleaned up.
+    for (const instance of this.standbyDeferred) this.updateStandby(instance);
   }
 
   private apply(id: string, g: GroupRuntime, fx: GroupEffect[]): void {
@@ -300,12 +306,30 @@ export class ResourceManager {
   }
 
   private standby(group: string, instance: string, on: boolean, reason: string): void {
-    let set = this.standbyWanted.get(instance);
-    if (!set) this.standbyWanted.set(instance, (set = new Set()));
-    const before = set.size > 0;
-    if (on) set.add(group); else set.delete(group);
-    const after = set.size > 0;
-    if (before !== after) this.deps.setStandby(instance, after, reason);
+    let wanted = this.standbyWanted.get(instance);
+    if (!wanted) this.standbyWanted.set(instance, (wanted = new Map<string, string>()));
+    if (on) wanted.set(group, reason); else wanted.delete(group);
+    this.updateStandby(instance, on ? undefined : reason);
+  }
+
+  /**
+   * Standby on while a group wants it — but never while another group of the instance is
+   * blocked here: the peer would start that one too, and it may still run here (issue 11).
+   */
+  private updateStandby(instance: string, offReason?: string): void {
+    const wanted = this.standbyWanted.get(instance);
+    const first = wanted?.entries().next().value;
+    const blocked = first ? [...this.groups.values()].filter((g) => g.machine.spec.instance === instance && g.machine.blocked).map((g) => g.machine.spec.id) : [];
+    const on = first !== undefined && blocked.length === 0;
+    if (first && blocked.length > 0 && !this.standbyDeferred.has(instance)) {
+      this.standbyDeferred.add(instance);
+      this.deps.log.log('error', `resources: not handing instance ${instance} over (${first[1]}): group ${blocked.join(', ')} is blocked here ` +
+        `and would then run on two nodes; \`carpool resource cleanup ${blocked[0]}\` lets it go`);
+    }
+    if (on || !first) this.standbyDeferred.delete(instance);
+    if (on === (this.standbyTold.get(instance) ?? false)) return;
+    this.standbyTold.set(instance, on);
+    this.deps.setStandby(instance, on, on && first ? first[1] : offReason ?? `no group of ${instance} needs standby`);
   }
 
   private rearm(id: string, g: GroupRuntime): void {
