@@ -11,7 +11,7 @@
  *
  * Every input goes through `step(input, now)`; effects (run an agent action, cancel one,
  * standby, log) come back as data. Time is a monotonic millisecond number handed in; the
- * deadline of the next monitor or failure expiry is `nextDeadline()`.
+ * deadline of the next monitor, failure expiry or end of a restart backoff is `nextDeadline()`.
  */
 import type { OnFail } from '../../config/model.js';
 import { OCF, judge, outcomeRc, type AgentOutcome, type JudgedAction } from './ocf.js';
@@ -31,7 +31,7 @@ import { formatDuration } from './duration.js';
 export const RESTART_BACKOFF = { firstMs: 1000, maxMs: 5 * 60_000, healthyResetMs: 60_000 } as const;
 
 /** Delay before the start that follows failure number `attempt` of a row (1 = the first). */
-export function restartDelayMs(attempt: number): number {
+function restartDelayMs(attempt: number): number {
   if (attempt <= 1) return 0;
   // 2 ** 30 s is far past the cap; keeps the exponent small for any streak.
   return Math.min(RESTART_BACKOFF.maxMs, RESTART_BACKOFF.firstMs * 2 ** Math.min(attempt - 2, 30));
@@ -224,7 +224,7 @@ export class GroupMachine {
     return fx;
   }
 
-  /** The earliest time a `tick` has something to do (a monitor is due, a failure expires). */
+  /** The earliest time a `tick` has something to do (a monitor is due, a failure expires, a restart backoff ends). */
   nextDeadline(): number | undefined {
     let d: number | undefined;
     const at = (t: number | undefined) => { if (t !== undefined && (d === undefined || t < d)) d = t; };
