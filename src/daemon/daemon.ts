@@ -284,13 +284,28 @@ export class Daemon {
    * and run their down hooks; then the sockets close. Idempotent.
    */
   stop(reason: string): Promise<void> {
-    this.stopping ??= (async () => {
+    if (this.stopping) {
+      // A second signal while a blocked group holds its instance forces the hand-over.
+      if (!this.resources?.forceRelease(reason)) this.log.info(`Already stopping (${reason})`);
+      return this.stopping;
+    }
+    this.stopping = (async () => {
       this.log.info(`Stopping (${reason})`);
       // Resources stop first, in reverse order, while this node still advertises (Pacemaker
       // stops a leaving node's resources before they start elsewhere).
       await this.resources?.shutdown();
+      // An instance whose group could not be stopped is not handed over (the service would run
+      // on two nodes) until a cleanup stops it or a second signal forces it (issue 11). VRRP
+      // instances stop together (one coordinator, sync groups): if one is held, all wait.
+      const blocked = new Set(this.resources?.blockedInstances() ?? []);
+      const vrrpHeld = this.shells.some((s) => s.protocol === 'vrrp' && blocked.has(s.name));
+      const held = (s: InstanceShell): boolean => blocked.has(s.name) || (vrrpHeld && s.protocol === 'vrrp');
       // Instances with shutdown hooks bow out and wait for a successor; the others just stop.
-      await Promise.all(this.shells.map((s) => s.shutdown()));
+      await Promise.all(this.shells.filter((s) => !held(s)).map((s) => s.shutdown()));
+      if (blocked.size > 0) {
+        await this.resources!.holdWhileBlocked();
+        await Promise.all(this.shells.filter(held).map((s) => s.shutdown()));
+      }
       // Down hooks must finish before exit (ucarp runs them synchronously); bounded.
       const drained = await Promise.race([this.hooks.drain().then(() => true), delay(30_000).then(() => false)]);
       if (!drained) {
@@ -309,6 +324,7 @@ export class Daemon {
     return this.stopping;
   }
 
+  /** Bow out (shutdown hooks) or halt the CARP instances `which` picks; stop VRRP (all of it) when `vrrp`. */
   status(): DaemonStatus {
     return {
       version: VERSION, pid: process.pid, mode: this.opts.mode, config: this.opts.config.source,

@@ -11,12 +11,31 @@
  *
  * Every input goes through `step(input, now)`; effects (run an agent action, cancel one,
  * standby, log) come back as data. Time is a monotonic millisecond number handed in; the
- * deadline of the next monitor or failure expiry is `nextDeadline()`.
+ * deadline of the next monitor, failure expiry or end of a restart backoff is `nextDeadline()`.
  */
 import type { OnFail } from '../../config/model.js';
 import { OCF, judge, outcomeRc, type AgentOutcome, type JudgedAction } from './ocf.js';
 import { INFINITY, type FailedAction, type GroupStatus, type MemberState, type MemberStatus } from './status.js';
 import type { LogLevel } from '../../lib/log-level.js';
+import { formatDuration } from './duration.js';
+
+/**
+ * Restart backoff (issue 11): a member that fails again and again is started again after a
+ * growing delay, so a service whose start succeeds and whose monitor always fails cannot spin
+ * (it used to restart ~50 times a second with the default migration-threshold of never).
+ * The first recovery is immediate, as in Pacemaker; each further failure in a row doubles the
+ * delay from `firstMs`, capped at `maxMs`. A member that stayed started for `healthyResetMs`
+ * before it failed starts a new row; `carpool resource cleanup` resets it. The backoff only
+ * delays starts: failcounts, migration-threshold and failure-timeout work as before.
+ */
+export const RESTART_BACKOFF = { firstMs: 1000, maxMs: 5 * 60_000, healthyResetMs: 60_000 } as const;
+
+/** Delay before the start that follows failure number `attempt` of a row (1 = the first). */
+function restartDelayMs(attempt: number): number {
+  if (attempt <= 1) return 0;
+  // 2 ** 30 s is far past the cap; keeps the exponent small for any streak.
+  return Math.min(RESTART_BACKOFF.maxMs, RESTART_BACKOFF.firstMs * 2 ** Math.min(attempt - 2, 30));
+}
 
 export interface OperationSpec {
   readonly timeoutMs: number;
@@ -85,7 +104,10 @@ export type GroupEffect =
   /** Ask the instance for standby (never take over, hand over at once) or lift it. */
   | { readonly type: 'standby'; readonly on: boolean; readonly reason: string }
   | { readonly type: 'log'; readonly level: LogLevel; readonly message: string }
-  /** After `shutdown`: nothing more will be done (everything stopped, or blocked). */
+  /**
+   * After `shutdown`: nothing more will be done for now — everything stopped, or a member could
+   * not be stopped (blocked; `active` stays true). A cleanup retries the stop and says it again.
+   */
   | { readonly type: 'stopped' };
 
 type Role = 'unknown' | 'stopped' | 'started' | 'failed';
@@ -115,6 +137,12 @@ interface Member {
   /** Hard error, failed start, on-fail=standby: this node cannot run the group. */
   banned: string | undefined;
   lastFailure: FailedAction | undefined;
+  /** Failures in a row (restart backoff); 0 after cleanup or a healthy `RESTART_BACKOFF.healthyResetMs`. */
+  streak: number;
+  /** Restart backoff: no start of this member before this time. Always in the future after `plan()`. */
+  restartAt: number | undefined;
+  /** When the member was last found or made running (for the healthy reset of `streak`). */
+  upSince: number | undefined;
 }
 
 export class GroupMachine {
@@ -135,6 +163,7 @@ export class GroupMachine {
     this.members = spec.members.map((s) => ({
       spec: s, role: 'unknown', inflight: undefined, nextMonitorAt: undefined, degraded: false, blocked: false, held: false,
       restartPending: false, failcount: 0, lastFailureAt: undefined, banned: undefined, lastFailure: undefined,
+      streak: 0, restartAt: undefined, upSince: undefined,
     }));
   }
 
@@ -195,7 +224,7 @@ export class GroupMachine {
     return fx;
   }
 
-  /** The earliest time a `tick` has something to do (a monitor is due, a failure expires). */
+  /** The earliest time a `tick` has something to do (a monitor is due, a failure expires, a restart backoff ends). */
   nextDeadline(): number | undefined {
     let d: number | undefined;
     const at = (t: number | undefined) => { if (t !== undefined && (d === undefined || t < d)) d = t; };
@@ -204,6 +233,7 @@ export class GroupMachine {
       // Same condition as the planner uses, so a deadline is never one that a tick would not consume.
       if (this.monitorWanted(m) && !this.mustBeDown(i, target)) at(m.nextMonitorAt);
       if (m.spec.failureTimeoutMs > 0 && m.lastFailureAt !== undefined) at(m.lastFailureAt + m.spec.failureTimeoutMs);
+      at(m.restartAt);
     });
     return d;
   }
@@ -243,6 +273,8 @@ export class GroupMachine {
   // --- the planner: one place decides the next actions ---------------------------------
 
   private plan(now: number, fx: GroupEffect[]): void {
+    // A backoff that is over is forgotten, so a deadline is never one that is already past.
+    for (const m of this.members) if (m.restartAt !== undefined && now >= m.restartAt) m.restartAt = undefined;
     // 1. Learn the state first: probe whatever is unknown (in parallel, like Pacemaker's probes).
     let unknown = false;
     for (const m of this.members) {
@@ -292,6 +324,8 @@ export class GroupMachine {
           `the members after it stay stopped — \`carpool resource cleanup ${m.spec.id}\` retries`, fx);
         return;
       }
+      // Restart backoff: this member and the ones after it wait (nextDeadline() wakes us up).
+      if (m.restartAt !== undefined) return;
       this.run(m, 'start', now, fx);
       return;
     }
@@ -348,7 +382,9 @@ export class GroupMachine {
     this.stoppedEmitted = true;
     const left = this.members.filter((m) => m.role !== 'stopped');
     if (left.length > 0) {
-      fx.push(this.log('error', `${this.spec.id}: could not stop ${left.map((m) => m.spec.id).join(', ')} (blocked); leaving them as they are`));
+      // Nothing proves the service is down: the instance must not be handed over (issue 11).
+      fx.push(this.log('error', `${this.spec.id}: could not stop ${left.map((m) => m.spec.id).join(', ')} (blocked): ` +
+        `instance ${this.spec.instance} is not handed over; \`carpool resource cleanup ${this.spec.id}\` retries the stop`));
     }
     fx.push({ type: 'stopped' });
   }
@@ -368,6 +404,7 @@ export class GroupMachine {
           m.role = v.running ? 'started' : 'stopped';
           m.degraded = v.degraded;
           m.nextMonitorAt = now;
+          m.upSince = v.running ? now : undefined;
           fx.push(this.log('info', `${this.spec.id}: probe: ${id} is ${v.running ? 'running' : 'stopped'}`));
           break;
         case 'start':
@@ -375,6 +412,7 @@ export class GroupMachine {
           m.degraded = v.degraded;
           // The recurring monitor starts right after a start, as Pacemaker schedules it.
           m.nextMonitorAt = now;
+          m.upSince = now;
           fx.push(this.log('info', `${this.spec.id}: ${id} started (${r.execMs} ms)`));
           break;
         case 'stop':
@@ -408,6 +446,7 @@ export class GroupMachine {
 
     const onFail: OnFail = action === 'probe' ? 'restart' : action === 'monitor' ? m.spec.monitor!.onFail : m.spec[action].onFail;
     const hard = v.severity !== 'soft';
+    const delayMs = onFail === 'ignore' ? 0 : this.backOff(m, now);
     switch (action) {
       case 'probe':
         m.failcount = Math.min(INFINITY, m.failcount + 1);
@@ -470,11 +509,25 @@ export class GroupMachine {
               const t = m.spec.migrationThreshold;
               fx.push(this.log('warning', t > 0 && m.failcount >= t
                 ? `${this.spec.id}: ${id} reached its migration-threshold (${m.failcount}/${t}): moving the group away`
-                : `${this.spec.id}: recovering ${id} in place (fail-count ${m.failcount}${t > 0 ? `/${t}` : ''})`));
+                : `${this.spec.id}: recovering ${id} in place (fail-count ${m.failcount}${t > 0 ? `/${t}` : ''})` +
+                  `${delayMs > 0 ? `; next start in ${formatDuration(delayMs)} (restart backoff)` : ''}`));
             }
             return;
         }
     }
+  }
+
+  /**
+   * A failure after which the member may be started again: one more in the row, and the delay
+   * before that start (RESTART_BACKOFF). Returns the delay in ms (0 = at once).
+   */
+  private backOff(m: Member, now: number): number {
+    if (m.upSince !== undefined && now - m.upSince >= RESTART_BACKOFF.healthyResetMs) m.streak = 0;
+    m.upSince = undefined;
+    m.streak++;
+    const delay = restartDelayMs(m.streak);
+    m.restartAt = delay > 0 ? now + delay : undefined;
+    return delay;
   }
 
   private expireFailures(now: number, fx: GroupEffect[]): void {
@@ -505,10 +558,14 @@ export class GroupMachine {
       m.held = false;
       m.lastFailure = undefined;
       m.lastFailureAt = undefined;
+      m.streak = 0;
+      m.restartAt = undefined;
       // Probe again (Pacemaker's cleanup re-detects the state), unless an action is running.
       if (!m.inflight) m.role = 'unknown';
     }
     this.stuckLogged = undefined;
+    // During shutdown: the stop is retried, and `stopped` comes again when it is done (or blocked again).
+    this.stoppedEmitted = false;
     fx.push(this.log('notice', `${this.spec.id}: cleaned up ${ms.map((m) => m.spec.id).join(', ')}`));
   }
 
@@ -532,6 +589,11 @@ export class GroupMachine {
     return this.members.some((m) => m.role !== 'stopped');
   }
 
+  /** A member is blocked and not known to be stopped: its service may run here until cleanup. */
+  get blocked(): boolean {
+    return this.members.some((m) => m.blocked && m.role !== 'stopped');
+  }
+
   hasMember(id: string): boolean {
     return this.members.some((m) => m.spec.id === id);
   }
@@ -545,9 +607,12 @@ export class GroupMachine {
       else if (f?.action === 'probe') state = 'Probing';
       else if (m.blocked) state = m.role === 'stopped' ? 'Stopped' : 'FAILED';
       else state = m.role === 'unknown' ? 'Unknown' : m.role === 'stopped' ? 'Stopped' : m.role === 'started' ? 'Started' : 'FAILED';
+      const backoffMs = m.restartAt !== undefined && m.restartAt > now ? m.restartAt - now : null;
+      let pending: string | null = null;
+      if (f) pending = `${f.action} (${((now - f.startedAt) / 1000).toFixed(1)}s)`;
+      else if (backoffMs !== null) pending = `restart backoff: start in ${(backoffMs / 1000).toFixed(1)}s, attempt ${m.streak}`;
       return {
-        id: m.spec.id, agent: m.spec.agent, state, degraded: m.degraded, blocked: m.blocked, held: m.held,
-        pending: f ? `${f.action} (${((now - f.startedAt) / 1000).toFixed(1)}s)` : null,
+        id: m.spec.id, agent: m.spec.agent, state, degraded: m.degraded, blocked: m.blocked, held: m.held, pending, backoffMs,
         failcount: m.failcount, migrationThreshold: m.spec.migrationThreshold, failureTimeoutMs: m.spec.failureTimeoutMs,
         lastFailure: m.lastFailure ?? null, monitorIntervalMs: m.spec.monitor?.intervalMs ?? null,
       };

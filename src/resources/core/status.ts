@@ -41,8 +41,13 @@ export interface MemberStatus {
   readonly blocked: boolean;
   /** Kept stopped after a failure (on-fail=stop) until cleanup. */
   readonly held: boolean;
-  /** The action running now and for how long, e.g. `start (1.2s)`. */
+  /**
+   * The action running now and for how long, e.g. `start (1.2s)`; or, between a failure and the
+   * next start, the restart backoff: `restart backoff: start in 4.0s, attempt 4`.
+   */
   readonly pending: string | null;
+  /** Time left (ms) before the next start may run (restart backoff), or null. */
+  readonly backoffMs: number | null;
   /** 1,000,000 stands for INFINITY (a failed start or a hard error). */
   readonly failcount: number;
   /** 0 = never moves for failures. */

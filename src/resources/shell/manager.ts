@@ -7,7 +7,8 @@
  * Wiring (src/daemon/daemon.ts): construct it with the validated `resources` config and a
  * `setStandby(instance, on, reason)` callback, call `start()`, feed every instance transition
  * to `instanceChanged()`, answer `resource.*` control commands with `command()`/`list()`/
- * `status()`, and `await shutdown()` before the instances bow out on exit.
+ * `status()`, and `await shutdown()` before the instances bow out on exit; the instances in
+ * `blockedInstances()` then stay until `holdWhileBlocked()` returns.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -66,9 +67,15 @@ export class ResourceManager {
   private readonly resources = new Map<string, Resource>();
   private readonly groupOf = new Map<string, string>();
   private readonly runner: AgentRunner;
-  /** Groups that want their instance in standby, per instance. */
-  private readonly standbyWanted = new Map<string, Set<string>>();
+  /** Groups that want their instance in standby (with their reason), per instance. */
+  private readonly standbyWanted = new Map<string, Map<string, string>>();
+  /** What each instance was last told (standby on = true). */
+  private readonly standbyTold = new Map<string, boolean>();
+  /** Instances whose standby waits for a blocked group (logged once per wait). */
+  private readonly standbyDeferred = new Set<string>();
   private started = false;
+  /** Ends the wait of `holdWhileBlocked()`: with a reason when forced, without when nothing is blocked any more. */
+  private releaseHold: ((forced: string | undefined) => void) | undefined;
 
   constructor(private readonly deps: ResourceManagerDeps) {
     this.runner = deps.runner ?? new AgentRunner();
@@ -186,12 +193,58 @@ export class ResourceManager {
     const limit = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), bound + 5000); });
     const done = await Promise.race([Promise.all(waits).then(() => 'done' as const), limit]);
     clearTimeout(timer);
-    if (done === 'timeout') this.deps.log.log('error', 'resources: stopping took longer than the stop timeouts allow; exiting anyway');
+    if (done === 'timeout') this.deps.log.log('error', 'resources: stopping took longer than the stop timeouts allow; what has not stopped counts as blocked');
     for (const g of this.groups.values()) {
       if (g.timer) clearTimeout(g.timer);
       g.timer = undefined;
       for (const ac of g.running.values()) ac.abort();
     }
+  }
+
+  /** Groups that hold a member not known to be stopped (after `shutdown()`: could not be stopped). */
+  private activeGroups(): GroupRuntime[] {
+    return [...this.groups.values()].filter((g) => g.machine.active);
+  }
+
+  /**
+   * After `shutdown()`: the instances that must not be handed over, because a group bound to
+   * them could not be stopped (blocked) and nothing proves its service is down here — a peer
+   * taking the instance would start it a second time (issue 11).
+   */
+  blockedInstances(): string[] {
+    return [...new Set(this.activeGroups().map((g) => g.machine.spec.instance))];
+  }
+
+  /**
+   * After `shutdown()`: wait while a group could not be stopped, so the daemon keeps its
+   * instances (`blockedInstances()`). Returns when `carpool resource cleanup` made the retried
+   * stop succeed, or when the operator forces it (`forceRelease()`, a second SIGTERM) — then
+   * the service may run on two nodes, and the log says so at error level.
+   */
+  async holdWhileBlocked(): Promise<void> {
+    const held = this.activeGroups().map((g) => g.machine.spec.id);
+    if (held.length === 0) return;
+    const instances = this.blockedInstances().join(', ');
+    const groups = held.join(', ');
+    this.deps.log.log('error', `resources: keeping instance ${instances} here (no bow-out, no hand-over): ` +
+      `group ${groups} could not be stopped, and a peer would start it a second time. ` +
+      `\`carpool resource cleanup ${held[0]}\` retries the stop; a second SIGTERM forces the hand-over`);
+    const forced = await new Promise<string | undefined>((resolve) => { this.releaseHold = resolve; });
+    this.releaseHold = undefined;
+    if (forced !== undefined) {
+      this.deps.log.log('error', `resources: FORCED stop (${forced}): handing instance ${instances} over although group ${groups} ` +
+        `could not be stopped — the service may now run on two nodes; stop it on ${this.node} by hand`);
+    } else {
+      this.deps.log.log('notice', `resources: group ${groups} stopped after cleanup; handing instance ${instances} over`);
+    }
+  }
+
+  /** Operator force (a second signal): end `holdWhileBlocked()`. False when nothing is held. */
+  forceRelease(reason: string): boolean {
+    const release = this.releaseHold;
+    if (!release) return false;
+    release(reason);
+    return true;
   }
 
   // --- the loop ----------------------------------------------------------------------------
@@ -208,6 +261,10 @@ export class ResourceManager {
       g.stepping = false;
     }
     this.rearm(id, g);
+    // A cleanup during holdWhileBlocked() let the stop through: the instances may go now.
+    if (this.releaseHold && this.activeGroups().length === 0) this.releaseHold(undefined);
+    // A standby that waited for a blocked group goes once that group is cleaned up.
+    for (const instance of this.standbyDeferred) this.updateStandby(instance);
   }
 
   private apply(id: string, g: GroupRuntime, fx: GroupEffect[]): void {
@@ -252,12 +309,30 @@ export class ResourceManager {
   }
 
   private standby(group: string, instance: string, on: boolean, reason: string): void {
-    let set = this.standbyWanted.get(instance);
-    if (!set) this.standbyWanted.set(instance, (set = new Set()));
-    const before = set.size > 0;
-    if (on) set.add(group); else set.delete(group);
-    const after = set.size > 0;
-    if (before !== after) this.deps.setStandby(instance, after, reason);
+    let wanted = this.standbyWanted.get(instance);
+    if (!wanted) this.standbyWanted.set(instance, (wanted = new Map<string, string>()));
+    if (on) wanted.set(group, reason); else wanted.delete(group);
+    this.updateStandby(instance, on ? undefined : reason);
+  }
+
+  /**
+   * Standby on while a group wants it — but never while another group of the instance is
+   * blocked here: the peer would start that one too, and it may still run here (issue 11).
+   */
+  private updateStandby(instance: string, offReason?: string): void {
+    const wanted = this.standbyWanted.get(instance);
+    const first = wanted?.entries().next().value;
+    const blocked = first ? [...this.groups.values()].filter((g) => g.machine.spec.instance === instance && g.machine.blocked).map((g) => g.machine.spec.id) : [];
+    const on = first !== undefined && blocked.length === 0;
+    if (first && blocked.length > 0 && !this.standbyDeferred.has(instance)) {
+      this.standbyDeferred.add(instance);
+      this.deps.log.log('error', `resources: not handing instance ${instance} over (${first[1]}): group ${blocked.join(', ')} is blocked here ` +
+        `and would then run on two nodes; \`carpool resource cleanup ${blocked[0]}\` lets it go`);
+    }
+    if (on || !first) this.standbyDeferred.delete(instance);
+    if (on === (this.standbyTold.get(instance) ?? false)) return;
+    this.standbyTold.set(instance, on);
+    this.deps.setStandby(instance, on, on && first ? first[1] : offReason ?? `no group of ${instance} needs standby`);
   }
 
   private rearm(id: string, g: GroupRuntime): void {
