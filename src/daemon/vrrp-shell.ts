@@ -11,7 +11,8 @@ import { SyncGroupCoordinator, stepMembers, type SyncEffect } from '../election/
 import {
   TrackerBoard, fileTracker, instanceTrackUses, interfaceTracker, scriptTracker, type TrackUse,
 } from '../election/tracking.js';
-import { VrrpMachine, vrrpParams, vrrpRxInstance, type VrrpEffect, type VrrpInput } from '../election/vrrp.js';
+import { VrrpMachine } from '../election/vrrp.js';
+import { vrrpParams, vrrpRxInstance, type VrrpEffect, type VrrpInput } from '../election/vrrp-model.js';
 import { assertNever } from '../lib/assert-never.js';
 import { CarpoolError } from '../lib/errors.js';
 import { gratuitousArp, unsolicitedNeighbourAdvert } from '../protocol/arp.js';

@@ -25,7 +25,8 @@
  * `machine.step` and carries out the returned effects.
  */
 import type { LogLevel } from './common.js';
-import type { VrrpEffect, VrrpInput, VrrpMachine, VrrpState } from './vrrp.js';
+import type { VrrpMachine } from './vrrp.js';
+import type { VrrpEffect, VrrpInput, VrrpState } from './vrrp-model.js';
 
 export type SyncInput =
   | { readonly type: 'transition'; readonly member: string; readonly from: VrrpState; readonly to: VrrpState; readonly reason: string }

@@ -19,7 +19,7 @@
  *   sync_group_tracking_weight), so a failure there means FAULT.
  */
 import type { TrackFile, TrackRef, VrrpInstance, VrrpScript } from '../config/model.js';
-import { clampPriority } from './vrrp.js';
+import { clampPriority } from './vrrp-model.js';
 
 export type TrackerKind = 'script' | 'interface' | 'file';
 

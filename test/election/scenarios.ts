@@ -26,7 +26,8 @@
  */
 import type { Command } from '../helpers/datadriven.js';
 import { CarpMachine, type CarpEffect, type CarpInput } from '../../src/election/carp.js';
-import { VrrpMachine, vrrpRxInstance, type VrrpEffect, type VrrpInput, type VrrpParams } from '../../src/election/vrrp.js';
+import { VrrpMachine } from '../../src/election/vrrp.js';
+import { vrrpRxInstance, type VrrpEffect, type VrrpInput, type VrrpParams } from '../../src/election/vrrp-model.js';
 import { carpAuthenticator, type CarpAuthenticator } from '../../src/protocol/carp/hmac.js';
 import { checkAdvert as checkCarp, decodeAdvert as decodeCarp, encodeAdvert as encodeCarp, intervalMicros, verifyAdvert } from '../../src/protocol/carp/packet.js';
 import { checkAdvert as checkVrrp, decodeAdvert as decodeVrrp, encodeAdvert as encodeVrrp, passwordAuthData, VRRP_AUTH_PASS } from '../../src/protocol/vrrp/packet.js';

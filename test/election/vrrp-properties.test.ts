@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { VrrpSim } from './vrrp-sim.js';
-import { VrrpMachine, type VrrpInput, type VrrpParams } from '../../src/election/vrrp.js';
+import { VrrpMachine } from '../../src/election/vrrp.js';
+import type { VrrpInput, VrrpParams } from '../../src/election/vrrp-model.js';
 import { decodeAdvert, encodeAdvert } from '../../src/protocol/vrrp/packet.js';
 import { parseIP } from '../../src/protocol/inet.js';
 import { CARPOOL_GARP } from './vrrp-sim.js';

@@ -5,7 +5,8 @@
  * wire them, and a client whose ARP cache follows gratuitous ARPs so that probe loss can
  * be measured.
  */
-import { VrrpMachine, vrrpRxInstance, type VrrpEffect, type VrrpInput, type VrrpParams } from '../../src/election/vrrp.js';
+import { VrrpMachine } from '../../src/election/vrrp.js';
+import { vrrpRxInstance, type VrrpEffect, type VrrpInput, type VrrpParams } from '../../src/election/vrrp-model.js';
 import { SyncGroupCoordinator, stepMembers, type SyncEffect } from '../../src/election/sync-group.js';
 import { checkAdvert, isMulticast, passwordAuthData, sameBytes } from '../../src/protocol/vrrp/packet.js';
 import { formatIP, parseIP, type Family } from '../../src/protocol/inet.js';

@@ -11,7 +11,8 @@ import {
   checkAdvert, decodeAdvert, encodeAdvert, passwordAuthData, sameBytes, VRRP_AUTH_PASS,
   type VrrpRxInstance, type VrrpRxPacket,
 } from '../../../src/protocol/vrrp/packet.js';
-import { VrrpMachine, vrrpRxInstance, type VrrpParams } from '../../../src/election/vrrp.js';
+import { VrrpMachine } from '../../../src/election/vrrp.js';
+import { vrrpRxInstance, type VrrpParams } from '../../../src/election/vrrp-model.js';
 import { parseIP } from '../../../src/protocol/inet.js';
 import { CARPOOL_GARP } from '../../election/vrrp-sim.js';
 
