@@ -12,7 +12,7 @@
  */
 import { isIPv6LinkLocal, parseIP } from '../protocol/inet.js';
 import type { ConfigDiagnosticCode } from './diagnostics.js';
-import type { SourceLoc } from './keepalived-syntax.js';
+import type { SourceLoc } from './diagnostics.js';
 import {
   VRRP_MCAST4, VRRP_MCAST6, type GarpSettings, type Hook, type NotifyHooks, type SyncGroup, type TrackFile, type TrackRef,
   type VirtualAddress, type VirtualRoute, type VrrpInstance, type VrrpScript,

@@ -19,7 +19,7 @@ import {
   CARP_MCAST, DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, type CarpInstance, type CarpoolConfig, type Hook, type Instance, type LoggingConfig,
   type VirtualAddress, type VirtualRoute,
 } from './model.js';
-import type { SourceLoc } from './keepalived-syntax.js';
+import type { SourceLoc } from './diagnostics.js';
 import {
   buildVrrp, type At, type GarpSpec, type NotifySpec, type SyncGroupSpec, type Terms, type TrackFileSpec, type TrackRefSpec,
   type VrrpDefaultsSpec, type VrrpInstanceSpec, type VrrpScriptSpec, type VrrpSpec,

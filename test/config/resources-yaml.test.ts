@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCarpoolYaml } from '../../src/config/yaml.js';
-import { loadConfigFile } from '../../src/config/load.js';
+import { loadCheckedConfig } from '../../src/cli/load-config.js';
 import { ConfigError } from '../../src/lib/errors.js';
 import type { ConfigDiagnostic } from '../../src/config/yaml.js';
 
@@ -114,7 +114,7 @@ groups:
     const warnings: ConfigDiagnostic[] = [];
     let err: unknown;
     try {
-      loadConfigFile(file, { onWarning: (w) => warnings.push(w) });
+      loadCheckedConfig(file, { onWarning: (w) => warnings.push(w) });
     } catch (e) {
       err = e;
     }
