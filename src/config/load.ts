@@ -7,9 +7,10 @@ import { join, resolve } from 'node:path';
 import { LineCounter, isMap, isSeq, parseDocument } from 'yaml';
 import { CarpoolError, ConfigError, formatDiagnostic } from '../lib/errors.js';
 import { DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, type CarpoolConfig } from './model.js';
-import { parseCarpoolYaml, type ConfigDiagnostic } from './yaml.js';
-import { looksLikeKeepalived, parseKeepalivedConf } from './keepalived.js';
-import type { KaFileHost } from './keepalived-syntax.js';
+import { parseCarpoolYaml } from './yaml/parse.js';
+import type { ConfigDiagnostic } from './diagnostics.js';
+import { looksLikeKeepalived, parseKeepalivedConf } from './keepalived/parse.js';
+import type { KaFileHost } from './keepalived/syntax.js';
 import { expandBraces, globSegmentRegExp } from './glob.js';
 
 export interface LoadOptions {

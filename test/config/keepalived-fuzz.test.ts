@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ConfigDiagnostic } from '../../src/config/diagnostics.js';
-import { parseKeepalivedConf } from '../../src/config/keepalived.js';
-import type { KaFileHost } from '../../src/config/keepalived-syntax.js';
+import { parseKeepalivedConf } from '../../src/config/keepalived/parse.js';
+import type { KaFileHost } from '../../src/config/keepalived/syntax.js';
 import { ConfigError } from '../../src/lib/errors.js';
 
 const DATA = fileURLToPath(new URL('../../testdata/keepalived/', import.meta.url));

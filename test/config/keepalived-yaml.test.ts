@@ -9,9 +9,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ConfigDiagnostic } from '../../src/config/diagnostics.js';
 import { emitCarpoolYaml } from '../../src/config/emit-yaml.js';
-import { parseKeepalivedConf } from '../../src/config/keepalived.js';
+import { parseKeepalivedConf } from '../../src/config/keepalived/parse.js';
 import type { CarpoolConfig, Hook, SyncGroup, TrackFile, TrackRef, VirtualAddress, VirtualRoute, VrrpInstance, VrrpScript } from '../../src/config/model.js';
-import { parseCarpoolYaml } from '../../src/config/yaml.js';
+import { parseCarpoolYaml } from '../../src/config/yaml/parse.js';
 import { ConfigError } from '../../src/lib/errors.js';
 
 const DATA = fileURLToPath(new URL('../../testdata/keepalived/', import.meta.url));

@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseCarpoolYaml } from '../../src/config/yaml.js';
+import { parseCarpoolYaml } from '../../src/config/yaml/parse.js';
 import { loadCheckedConfig } from '../../src/cli/load-config.js';
 import { ConfigError } from '../../src/lib/errors.js';
-import type { ConfigDiagnostic } from '../../src/config/yaml.js';
+import type { ConfigDiagnostic } from '../../src/config/diagnostics.js';
 
 const INSTANCES = `instances:
   - name: web

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exportCib, importCib } from '../../src/resources/cib.js';
-import { parseCarpoolYaml } from '../../src/config/yaml.js';
+import { parseCarpoolYaml } from '../../src/config/yaml/parse.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const cib = (name: string) => readFileSync(join(ROOT, 'testdata/cib', name), 'utf8');

@@ -1,7 +1,7 @@
 /**
  * The `resources:` and `groups:` sections of carpool.yaml (docs/resources.md) → the model's
  * `ResourcesConfig`. Pure, like the rest of the YAML validator: whether an OCF agent exists
- * and which parameters it requires is I/O (its meta-data) and is checked in load.ts.
+ * and which parameters it requires is I/O (its meta-data) and is checked by the CLI (cli/load-config.ts).
  *
  *     resources:
  *       - id: web-ip
@@ -18,10 +18,10 @@ import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import {
   DEFAULT_OP_TIMEOUT_MS, type AgentSpec, type MonitorOperation, type OnFail, type Resource, type ResourceGroup, type ResourceOperation,
   type ResourcesConfig,
-} from './model.js';
-import { parseCidr } from '../protocol/inet.js';
-import { parseDurationMs } from '../resources/core/duration.js';
-import { describe, validIfname, Reader, type Checker, type Entry } from './yaml.js';
+} from '../model.js';
+import { parseCidr } from '../../protocol/inet.js';
+import { parseDurationMs } from '../../resources/core/duration.js';
+import { describe, validIfname, Reader, type Checker, type Entry } from './checker.js';
 
 const RESOURCE_KEYS = ['id', 'agent', 'params', 'env', 'op', 'migration_threshold', 'failure_timeout'] as const;
 const GROUP_KEYS = ['id', 'instance', 'resources', 'migration_threshold', 'failure_timeout'] as const;

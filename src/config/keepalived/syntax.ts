@@ -11,9 +11,9 @@
  */
 import { posix } from 'node:path';
 
-import type { SourceLoc } from './diagnostics.js';
+import type { SourceLoc } from '../diagnostics.js';
 
-export type { SourceLoc } from './diagnostics.js';
+export type { SourceLoc } from '../diagnostics.js';
 
 export interface KaToken {
   readonly text: string;
