@@ -6,8 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { formatGetoptError, getoptLong } from '../../src/config/getopt.js';
-import { UCARP_LONG_OPTIONS, UCARP_OPTSTRING, parseUcarpArgs } from '../../src/config/ucarp-args.js';
+import { formatGetoptError, getoptLong } from '../../src/config/ucarp/getopt.js';
+import { UCARP_LONG_OPTIONS, UCARP_OPTSTRING, parseUcarpArgs } from '../../src/config/ucarp/args.js';
 import { ORACLE_DIR, PASSFILES, UCARP_CASES, type Observation } from './ucarp-oracle.js';
 
 const golden = JSON.parse(readFileSync(new URL('./ucarp-golden.json', import.meta.url), 'utf8')) as Observation[];
