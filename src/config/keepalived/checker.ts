@@ -8,7 +8,7 @@ import { parseCidr, parseIP } from '../../protocol/inet.js';
 import type { ConfigDiagnostic, ConfigDiagnosticCode } from '../diagnostics.js';
 import type { Hook } from '../model.js';
 import { suggest } from '../common.js';
-import type { At } from '../vrrp-build.js';
+import type { At } from '../vrrp/spec.js';
 import { splitScriptWords, type KaStatement, type KaToken, type SourceLoc } from './syntax.js';
 
 export type Severity = 'error' | 'warning';

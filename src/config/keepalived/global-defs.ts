@@ -1,5 +1,5 @@
 /** keepalived.conf `global_defs { ... }`: the VRRP defaults, and the process settings carpool applies to itself. */
-import type { At, VrrpDefaultsSpec } from '../vrrp-build.js';
+import type { At, VrrpDefaultsSpec } from '../vrrp/spec.js';
 import { LVS, MAIL, TUNING, unsupported, type Ctx, type Handler, type Policy } from './checker.js';
 import { GARP_KEYS, garpHandler } from './values.js';
 

@@ -19,10 +19,8 @@
 import { ConfigError } from '../../lib/errors.js';
 import { byPosition, type ConfigDiagnostic } from '../diagnostics.js';
 import { DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, type CarpoolConfig } from '../model.js';
-import {
-  KEEPALIVED_TERMS, buildVrrp, type At, type SyncGroupSpec, type TrackFileSpec, type VrrpDefaultsSpec, type VrrpInstanceSpec,
-  type VrrpScriptSpec,
-} from '../vrrp-build.js';
+import { buildVrrp } from '../vrrp/build.js';
+import type { At, SyncGroupSpec, Terms, TrackFileSpec, VrrpDefaultsSpec, VrrpInstanceSpec, VrrpScriptSpec } from '../vrrp/spec.js';
 import { parseKeepalivedSyntax, type KaFileHost, type KaStatement } from './syntax.js';
 import { Checker, LVS, TUNING, unsupported, type Ctx, type Handler, type Policy } from './checker.js';
 import { GLOBAL_HANDLERS, GLOBAL_POLICIES, type Tuning } from './global-defs.js';
@@ -45,6 +43,13 @@ export interface KeepalivedResult {
   readonly config: CarpoolConfig;
   readonly warnings: readonly ConfigDiagnostic[];
 }
+
+/** How messages of the VRRP builder name the fields: keepalived's keywords. */
+export const KEEPALIVED_TERMS: Terms = {
+  nopreempt: 'nopreempt', preemptDelay: 'preempt_delay', addresses: 'virtual_ipaddress', unicastPeers: 'unicast_peer',
+  authPass: 'authentication', trackScript: 'track_script', trackFile: 'track_file', members: 'group', srcip: 'mcast_src_ip',
+  strict: 'vrrp_strict',
+};
 
 const TOP_POLICIES: Readonly<Record<string, Policy>> = {
   virtual_server: LVS, virtual_server_group: LVS, SSL: LVS,

@@ -1,5 +1,5 @@
 /** keepalived.conf trackers: `vrrp_script NAME { ... }` and `track_file NAME { ... }` (alias vrrp_track_file). */
-import type { TrackFileSpec, VrrpScriptSpec } from '../vrrp-build.js';
+import type { TrackFileSpec, VrrpScriptSpec } from '../vrrp/spec.js';
 import type { Ctx, Handler } from './checker.js';
 import { readWeight } from './values.js';
 

@@ -4,7 +4,7 @@
  */
 import { parseCidr, parseIP } from '../../protocol/inet.js';
 import type { VirtualAddress, VirtualRoute } from '../model.js';
-import type { At, GarpSpec, TrackRefSpec } from '../vrrp-build.js';
+import type { At, GarpSpec, TrackRefSpec } from '../vrrp/spec.js';
 import type { KaStatement, KaToken } from './syntax.js';
 import { hint, type Checker, type Ctx, type Handler } from './checker.js';
 

@@ -1,5 +1,5 @@
 /** keepalived.conf `vrrp_instance NAME { ... }`: one handler per keyword. */
-import type { NotifySpec, VrrpInstanceSpec } from '../vrrp-build.js';
+import type { NotifySpec, VrrpInstanceSpec } from '../vrrp/spec.js';
 import { LVS, MAIL, TUNING, unsupported, type Ctx, type Handler, type Policy } from './checker.js';
 import type { KaToken, SourceLoc } from './syntax.js';
 import { GARP_KEYS, garpHandler, readRoute, readTrackRefs, readVip } from './values.js';

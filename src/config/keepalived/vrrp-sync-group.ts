@@ -1,5 +1,5 @@
 /** keepalived.conf `vrrp_sync_group NAME { ... }`. */
-import type { NotifySpec, SyncGroupSpec } from '../vrrp-build.js';
+import type { NotifySpec, SyncGroupSpec } from '../vrrp/spec.js';
 import { MAIL, unsupported, type Ctx, type Handler, type Policy } from './checker.js';
 import { readTrackRefs } from './values.js';
 

@@ -8,7 +8,7 @@ import { LineCounter, isAlias, isMap, isScalar, isSeq, type Document, type Node 
 import type { ConfigDiagnostic, ConfigDiagnosticCode, SourceLoc } from '../diagnostics.js';
 import { parseCidr, parseIPv4 } from '../../protocol/inet.js';
 import { byteLength, suggest } from '../common.js';
-import type { At } from '../vrrp-build.js';
+import type { At } from '../vrrp/spec.js';
 
 export interface YamlConfigOptions {
   /** Path of the file, for diagnostics, `config.source` and resolving a relative `password_file`. */

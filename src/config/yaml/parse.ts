@@ -16,7 +16,8 @@ import type { ConfigDiagnostic } from '../diagnostics.js';
 import {
   DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, type CarpoolConfig, type Instance, type LoggingConfig,
 } from '../model.js';
-import { buildVrrp, type VrrpInstanceSpec, type VrrpSpec } from '../vrrp-build.js';
+import { buildVrrp } from '../vrrp/build.js';
+import type { VrrpInstanceSpec, VrrpSpec } from '../vrrp/spec.js';
 import { FACILITY_NAMES, normalizeFacility } from '../common.js';
 import { Checker, Reader, describe, type Entry, type YamlConfigOptions } from './checker.js';
 import { crossCheck, readInstance, type InstanceDraft } from './carp.js';

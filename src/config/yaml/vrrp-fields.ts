@@ -7,7 +7,7 @@ import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { parseCidr, parseIPv4 } from '../../protocol/inet.js';
 import type { Hook, VirtualAddress, VirtualRoute } from '../model.js';
 import { byteLength, splitCommand } from '../common.js';
-import type { At, GarpSpec, NotifySpec, TrackRefSpec } from '../vrrp-build.js';
+import type { At, GarpSpec, NotifySpec, TrackRefSpec } from '../vrrp/spec.js';
 import { describe, locOf, validIfname, vreader, type Checker, type Reader } from './checker.js';
 
 const GARP_YAML = {

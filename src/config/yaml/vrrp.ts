@@ -9,7 +9,7 @@ import { parseCidr } from '../../protocol/inet.js';
 import { isIPv4Multicast } from '../common.js';
 import type {
   At, SyncGroupSpec, Terms, TrackFileSpec, VrrpDefaultsSpec, VrrpInstanceSpec, VrrpScriptSpec,
-} from '../vrrp-build.js';
+} from '../vrrp/spec.js';
 import { NAME_RE, describe, locOf, validIfname, vreader, type Checker, type Entry, type Reader } from './checker.js';
 import { opt, readGarp, readHook, readNotify, readRoutes, readTrackRefList, readVips } from './vrrp-fields.js';
 
