@@ -183,7 +183,7 @@ function dedupe(list: readonly ConfigDiagnostic[]): ConfigDiagnostic[] {
   return out.sort((a, b) => files.indexOf(a.file) - files.indexOf(b.file) || byPosition(a, b));
 }
 
-/** True when `text` looks like keepalived.conf rather than YAML (used by load.ts to pick the parser). */
+/** True when `text` looks like keepalived.conf rather than YAML (used by config/load.ts to pick the parser). */
 export function looksLikeKeepalived(text: string): boolean {
   return /^\s*(vrrp_instance|vrrp_sync_group|global_defs|virtual_server|virtual_server_group|vrrp_script|track_file|static_ipaddress|static_routes)\b[^\n:]*(\{|$)/m.test(text)
     || /^\s*include\s+\S/m.test(text) && !/^\s*[A-Za-z_][\w-]*\s*:(\s|$)/m.test(text);
