@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { getoptLong } from '../../src/config/ucarp/getopt.js';
+import { getoptLong } from '../../../src/config/ucarp/getopt.js';
 import {
   UCARP_LONG_OPTIONS, UCARP_OPTSTRING, parseUcarpArgs, ucarpArgsFromIfupdownEnv, ucarpUsage, type UcarpArgsOptions, type UcarpArgsResult, type UcarpRun,
-} from '../../src/config/ucarp/args.js';
-import { splitCommand } from '../../src/config/common.js';
-import type { CarpInstance } from '../../src/config/model.js';
+} from '../../../src/config/ucarp/args.js';
+import { splitCommand } from '../../../src/config/common.js';
+import type { CarpInstance } from '../../../src/config/model.js';
 
 const BASE = ['-i', 'eth0', '-s', '10.0.0.1', '-v', '1', '-p', 'secret', '-a', '10.0.0.100'];
 
