@@ -221,7 +221,6 @@ export class Checker {
   }
 }
 
-
 export function hint(word: string, known: readonly string[]): string {
   const g = suggest(word, known);
   return g ? ` — did you mean '${g}'?` : '';

@@ -47,7 +47,6 @@ export const GLOBAL_POLICIES: Readonly<Record<string, Policy>> = {
   lvs_netlink_monitor_rcv_bufs_force: LVS, nftables_ipvs: LVS, nftables_ipvs_priority: LVS, nftables_ipvs_start_fwmark: LVS,
 };
 
-
 /** Process settings from global_defs that carpool applies to itself. */
 export interface Tuning { realtimePriority?: number }
 

@@ -230,7 +230,6 @@ export function readWeight(c: Checker, st: KaStatement, min: number, max: number
   return { ...(weight ? { weight } : {}), ...(reverse ? { reverse } : {}) };
 }
 
-
 export const GARP_KEYS = {
   garp_master_delay: 'masterDelay', garp_master_repeat: 'masterRepeat', garp_master_refresh: 'masterRefresh',
   garp_master_refresh_repeat: 'masterRefreshRepeat', garp_lower_prio_delay: 'lowerPrioDelay', garp_lower_prio_repeat: 'lowerPrioRepeat',

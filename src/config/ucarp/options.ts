@@ -12,7 +12,6 @@ import type { UcarpArgsOptions, UcarpError, UcarpWarning } from './types.js';
 /** ucarp 1.5.2's getopt string (`-m` is in the usage text but not here, so ucarp rejects it). */
 export const UCARP_OPTSTRING = 'i:s:v:p:Pa:hb:k:x:nu:d:Dr:zf:Bo:SM';
 
-
 export interface Setting<T> {
   readonly value: T;
   readonly opt: ParsedOption;

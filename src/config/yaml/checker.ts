@@ -140,7 +140,6 @@ export function describe(node: Node | null | undefined): string {
   return 'a value';
 }
 
-
 /**
  * Typed reads of one mapping: each reports its own diagnostic and returns undefined on failure.
  * `string`, `integer`, ... return the value with its node; `str`, `int`, ... (for the VRRP builder)

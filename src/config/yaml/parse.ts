@@ -7,10 +7,12 @@
  * YAML 1.2 (core schema): `yes`/`no`/`on`/`off` are strings, so booleans are `true`/`false` only (with
  * a hint), and `010` is decimal. Merge keys (`<<: *defaults`) are supported so instances can share
  * settings; top-level keys starting with `x-` are ignored so anchors have somewhere to live.
+ *
+ * This file reads the top level and puts the sections together: CARP instances (carp.ts), VRRP
+ * instances and their trackers (vrrp.ts, built by config/vrrp/), resources and groups (resources.ts),
+ * all read with the one reader in checker.ts.
  */
-import {
-  LineCounter, isMap, isScalar, isSeq, parseDocument, type Node,
-} from 'yaml';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { ConfigError } from '../../lib/errors.js';
 import type { ConfigDiagnostic } from '../diagnostics.js';
 import {
@@ -36,7 +38,6 @@ export interface YamlConfigResult {
 
 const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'resources', 'groups'] as const;
 const LOGGING_KEYS = ['facility', 'debug', 'ident'] as const;
-
 
 /**
  * Parse and validate a carpool.yaml text. Throws `ConfigError` with every problem found

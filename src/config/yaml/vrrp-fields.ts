@@ -214,8 +214,6 @@ export function readTrackRefList(c: Checker, v: Reader, key: string, where: stri
   return out;
 }
 
-
-
 export function opt<K extends string, T>(key: K, value: T | undefined): { [P in K]?: T } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: T };
 }

@@ -39,7 +39,6 @@ export const YAML_TERMS: Terms = {
   trackScript: 'track_scripts', trackFile: 'track_files', members: 'members', srcip: 'source', strict: 'strict_mode',
 };
 
-
 export function isVrrpItem(c: Checker, item: Node | null): boolean {
   const node = c.resolve(item);
   if (!node || !isMap(node)) return false;
@@ -48,7 +47,6 @@ export function isVrrpItem(c: Checker, item: Node | null): boolean {
   return isScalar(v) && v.value === 'vrrp';
 }
 
-/** Typed reads that return located values for the VRRP builder. */
 export function readVrrpInstance(c: Checker, item: Node | null, index: number, list: Node): VrrpInstanceSpec | undefined {
   const node = c.resolve(item) ?? list;
   const peek = (k: string): unknown => {
@@ -128,7 +126,6 @@ export function readVrrpInstance(c: Checker, item: Node | null, index: number, l
   };
   return c.errors.length > errors ? undefined : spec;
 }
-
 
 export function readVrrpDefaults(c: Checker, entry: Entry | undefined): VrrpDefaultsSpec {
   if (!entry) return { garp: {} };
