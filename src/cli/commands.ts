@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { loadConfigFile, type LoadOptions } from '../config/load.js';
+import { loadCheckedConfig } from './load-config.js';
 import { emitCarpoolYaml } from '../config/emit-yaml.js';
 import type { ConfigDiagnostic } from '../config/diagnostics.js';
 import { formatDiagnostic } from '../lib/errors.js';
@@ -158,7 +159,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     .action(async (o: FormatOpts & { config: string; daemonize?: boolean }) => {
       let config;
       try {
-        config = loadConfigFile(o.config, loadOptions(o));
+        config = loadCheckedConfig(o.config, loadOptions(o));
       } catch (err) {
         code = fail(err);
         return;
@@ -167,7 +168,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
       const reload = (): void => {
         // SIGHUP: live reload is not supported; validate and tell what a restart would do.
         try {
-          const next = loadConfigFile(o.config, loadOptions(o));
+          const next = loadCheckedConfig(o.config, loadOptions(o));
           const same = JSON.stringify(next) === JSON.stringify(config);
           process.stderr.write(same ? `carpool: SIGHUP: ${o.config} unchanged\n`
             : `carpool: SIGHUP: ${o.config} changed and is valid; live reload is not supported: restart carpool to apply it (nothing changed now)\n`);
@@ -185,7 +186,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     .action((o: FormatOpts & { config: string; validate?: boolean }) => {
       try {
         let warnings = 0;
-        const cfg = loadConfigFile(o.config, {
+        const cfg = loadCheckedConfig(o.config, {
           ...loadOptions(o),
           validateAgents: o.validate ?? false,
           onWarning: (w) => { warnings++; process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`); },
@@ -205,7 +206,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     .action((file: string, o: FormatOpts) => {
       try {
         const warnings: ConfigDiagnostic[] = [];
-        const cfg = loadConfigFile(file, { ...loadOptions(o), onWarning: (w) => warnings.push(w) });
+        const cfg = loadCheckedConfig(file, { ...loadOptions(o), onWarning: (w) => warnings.push(w) });
         for (const w of warnings) process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`);
         const header = [`carpool YAML converted from ${file} by \`carpool convert\` (carpool ${VERSION}).`,
           'Every value is written out, defaults included; see docs/config.md for the keepalived keyword of each key.',
@@ -350,7 +351,7 @@ function addResourceCommands(program: Command, setCode: (code: number) => void):
     .requiredOption('-c, --config <file>', 'configuration file')
     .action(async (o: { config: string }) => {
       try {
-        const cfg = loadConfigFile(o.config, { checkAgents: false });
+        const cfg = loadConfigFile(o.config);
         const { exportCib } = await import('../resources/cib.js');
         const r = exportCib(cfg.resources ?? { resources: [], groups: [] });
         for (const m of r.messages) process.stderr.write(`export-cib: ${m.level}: ${m.text}\n`);

@@ -2,7 +2,7 @@
  * `carpool ucarp [options]`: ucarp's command line, unchanged, driving carpool's daemon.
  */
 import { readFileSync } from 'node:fs';
-import { parseUcarpArgs, ucarpUsage } from '../config/ucarp-args.js';
+import { parseUcarpArgs, ucarpUsage } from '../config/ucarp/args.js';
 import { interfaceInfo, listAddresses } from '../net/link.js';
 import { daemonize, runDaemon } from './daemon-cmd.js';
 import { RUN_DIR } from './paths.js';

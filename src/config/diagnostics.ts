@@ -3,7 +3,20 @@
  * code (tests assert on it), a severity, file:line:column, what is wrong and what would be accepted.
  */
 import type { Diagnostic } from '../lib/errors.js';
-import type { ResourceDiagnosticCode } from './resources-yaml.js';
+
+/** The resources section, and what the host says about its agents (resources/shell/agent-check.ts). */
+export type ResourceDiagnosticCode =
+  | 'INVALID_AGENT'
+  | 'UNKNOWN_INSTANCE'
+  | 'UNKNOWN_RESOURCE'
+  | 'UNGROUPED_RESOURCE'
+  | 'RESOURCE_IN_TWO_GROUPS'
+  | 'AGENT_NOT_FOUND'
+  | 'AGENT_PARAM_MISSING'
+  | 'AGENT_PARAM_UNKNOWN'
+  | 'AGENT_META_DATA'
+  | 'AGENT_VALIDATE'
+  | 'SYSTEMD_NOT_PID1';
 
 export type ConfigDiagnosticCode =
   | ResourceDiagnosticCode
@@ -58,6 +71,13 @@ export type ConfigDiagnosticCode =
   | 'SYNC_GROUP'
   | 'FAMILY_MISMATCH'
   | 'STRICT_MODE';
+
+/** A position in an input file; 1-based. */
+export interface SourceLoc {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
 
 /** A Diagnostic with a stable code (tests assert on it) and a severity. */
 export interface ConfigDiagnostic extends Diagnostic {

@@ -7,11 +7,11 @@ import { join, resolve } from 'node:path';
 import { LineCounter, isMap, isSeq, parseDocument } from 'yaml';
 import { CarpoolError, ConfigError, formatDiagnostic } from '../lib/errors.js';
 import { DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, type CarpoolConfig } from './model.js';
-import { parseCarpoolYaml, type ConfigDiagnostic } from './yaml.js';
-import { looksLikeKeepalived, parseKeepalivedConf } from './keepalived.js';
-import type { KaFileHost } from './keepalived-syntax.js';
+import { parseCarpoolYaml } from './yaml/parse.js';
+import type { ConfigDiagnostic } from './diagnostics.js';
+import { looksLikeKeepalived, parseKeepalivedConf } from './keepalived/parse.js';
+import type { KaFileHost } from './keepalived/syntax.js';
 import { expandBraces, globSegmentRegExp } from './glob.js';
-import { checkResourceAgents } from '../resources/shell/agent-check.js';
 
 export interface LoadOptions {
   /** Called for each warning; default: printed to stderr as `file:line:col: warning: ...`. */
@@ -22,15 +22,16 @@ export interface LoadOptions {
   readonly vrrpOnly?: boolean;
   /** keepalived.conf config id for `@id` lines (keepalived `-i`); default: the host name up to the first dot. */
   readonly configId?: string;
-  /** Check resource agents against this host (installed, required parameters from meta-data). Default true. */
-  readonly checkAgents?: boolean;
-  /** Also run the agents' validate-all on this host (`carpool check --validate`). */
-  readonly validateAgents?: boolean;
   /**
    * Runtime directory (`$CARPOOL_RUN_DIR`): the default control socket and state directory
    * live there when the file does not name them (keepalived.conf never does).
    */
   readonly runDir?: string;
+}
+
+/** The default `onWarning`: `file:line:col: warning: ...` on stderr. */
+export function printWarning(w: ConfigDiagnostic): void {
+  process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`);
 }
 
 /** glob(3) for keepalived's `include`: `*`, `?`, `[...]` per path segment and csh `{a,b}`; sorted, files only. */
@@ -114,13 +115,7 @@ export function loadConfigFile(path: string, options: LoadOptions = {}): Carpool
   const { config, warnings } = format === 'keepalived'
     ? parseKeepalivedConf(text, { file, host: fileHost, configId: options.configId ?? defaultConfigId(), vrrpOnly: options.vrrpOnly ?? false })
     : parseYaml();
-  const onWarning = options.onWarning ?? ((w: ConfigDiagnostic) => {
-    process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`);
-  });
-  const agentDiagnostics = options.checkAgents === false ? [] : checkResourceAgents(config, undefined, { validate: options.validateAgents ?? false });
-  const agentErrors = agentDiagnostics.filter((d) => d.severity === 'error');
-  for (const w of [...warnings, ...agentDiagnostics.filter((d) => d.severity === 'warning')]) onWarning(w);
-  if (agentErrors.length > 0) throw new ConfigError(agentErrors);
+  for (const w of warnings) (options.onWarning ?? printWarning)(w);
   if (options.runDir === undefined) return config;
   return {
     ...config,

@@ -305,3 +305,5 @@ export const DEFAULT_STATE_DIR = '/run/carpool';
 export const CARP_MCAST = '224.0.0.18';
 export const VRRP_MCAST4 = '224.0.0.18';
 export const VRRP_MCAST6 = 'ff02::12';
+/** Timeout of a resource operation (start, stop, monitor) the configuration does not set (Pacemaker's default). */
+export const DEFAULT_OP_TIMEOUT_MS = 20_000;

@@ -30,7 +30,7 @@ describe('start-up imports', () => {
 
   it('carpool run: the resource manager, the VRRP shell and the XML parser load only when configured', () => {
     const mods = [...reachable('cli/commands.ts')];
-    expect(mods).toEqual(expect.arrayContaining(['daemon/daemon.ts', 'config/yaml.ts', 'yaml', 'commander']));
+    expect(mods).toEqual(expect.arrayContaining(['daemon/daemon.ts', 'config/yaml/parse.ts', 'yaml', 'commander']));
     expect(mods.filter((m) => /^fast-xml-parser$|^resources\/shell\/manager|vrrp-shell|^lab\//.test(m))).toEqual([]);
   });
 });

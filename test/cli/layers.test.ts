@@ -16,25 +16,6 @@ import { describe, expect, it } from 'vitest';
 import { findCycles, importsOf, ROOT, sourceFiles, resolves, type ImportEdge } from '../helpers/imports.js';
 
 /**
- * Cycles that exist today under src/config: the config split (issue 10, item 4) removes them on
- * its own branch. Exactly these are tolerated, nothing else; an entry that no longer exists fails
- * the test too, so the allowance goes away with the cycles (the lead deletes it after the merge).
- */
-const KNOWN_CYCLES: readonly string[] = [
-  'src/config/diagnostics.ts -> src/config/resources-yaml.ts -> src/config/yaml.ts -> src/config/diagnostics.ts',
-  'src/config/diagnostics.ts -> src/config/resources-yaml.ts -> src/config/yaml.ts -> src/config/vrrp-build.ts -> src/config/diagnostics.ts',
-  'src/config/resources-yaml.ts -> src/config/yaml.ts -> src/config/resources-yaml.ts',
-];
-
-/**
- * Upward imports that exist today: config/load.ts runs the agents' meta-data check; issue 10,
- * item 3 moves that call to the CLI/daemon on the config branch. Same rule as KNOWN_CYCLES.
- */
-const KNOWN_UPWARD: readonly string[] = [
-  'src/config/load.ts -> src/resources/shell/agent-check.ts',
-];
-
-/**
  * Pure core: codecs, state machines, status documents and their rendering. They take `now` and
  * inputs and return data; the shell does the I/O. src/control/client.ts is the control socket's
  * client (node:net), so it is shell; the rest of src/control/ (status document, messages) is pure.
@@ -60,14 +41,8 @@ const show = (e: ImportEdge): string => `${e.from} -> ${e.spec.startsWith('.') ?
 const isPure = (f: string): boolean => [...PURE, ...PURE_TO_COME].some((d) => f.startsWith(d)) && !NOT_PURE.includes(f);
 
 /** Fails listing what is new (not allowed) and what is allowed but gone (delete the allowance). */
-function expectOnly(found: readonly string[], allowed: readonly string[], what: string): void {
-  const unexpected = found.filter((x) => !allowed.includes(x));
-  const gone = allowed.filter((x) => !found.includes(x));
-  const msg = [
-    ...(unexpected.length ? [`${what}:`, ...unexpected.map((x) => `  ${x}`)] : []),
-    ...(gone.length ? ['allowed in test/cli/layers.test.ts but no longer there (delete the entry):', ...gone.map((x) => `  ${x}`)] : []),
-  ].join('\n');
-  if (msg) expect.fail(msg);
+function expectNone(found: readonly string[], what: string): void {
+  if (found.length) expect.fail([`${what}:`, ...found.map((x) => `  ${x}`)].join('\n'));
 }
 
 describe('layers of src/', () => {
@@ -80,22 +55,22 @@ describe('layers of src/', () => {
   });
 
   it('no import cycles (static, dynamic or type-only)', () => {
-    expectOnly(findCycles(files), KNOWN_CYCLES, 'import cycles in src/ (move the shared piece to its own module)');
+    expectNone(findCycles(files), 'import cycles in src/ (move the shared piece to its own module)');
   });
 
   it('the pure core folders exist and do not import the shell or Node I/O', () => {
     for (const d of PURE) expect(files.some((f) => f.startsWith(d)), `${d} has no .ts files: update PURE here and coreFolders in eslint.config.js`).toBe(true);
     const bad = edges.filter((e) => isPure(e.from) && (SHELL.test(e.to) || NODE_IO.test(e.spec))).map(show);
-    expectOnly(bad, [], 'pure core importing daemon/, net/, cli/, lab/ or a Node I/O module (hand the value in from the shell)');
+    expectNone(bad, 'pure core importing daemon/, net/, cli/, lab/ or a Node I/O module (hand the value in from the shell)');
   });
 
   it('config/ does not import resources/shell/', () => {
     const bad = edges.filter((e) => e.from.startsWith('src/config/') && e.to.startsWith('src/resources/shell/')).map(show);
-    expectOnly(bad, KNOWN_UPWARD, 'config/ importing resources/shell/ (run the agents from the CLI or the daemon)');
+    expectNone(bad, 'config/ importing resources/shell/ (run the agents from the CLI or the daemon)');
   });
 
   it('src/ does not import bench/ or test/', () => {
-    expectOnly(edges.filter((e) => /^(bench|test)\//.test(e.to)).map(show), [], 'src/ importing bench/ or test/');
+    expectNone(edges.filter((e) => /^(bench|test)\//.test(e.to)).map(show), 'src/ importing bench/ or test/');
   });
 
   it('eslint.config.js names the same pure folders (coreFolders)', () => {

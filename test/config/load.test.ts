@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
-import type { ConfigDiagnostic } from '../../src/config/yaml.js';
+import type { ConfigDiagnostic } from '../../src/config/diagnostics.js';
 import { CarpoolError, ConfigError } from '../../src/lib/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'carpool-load-'));

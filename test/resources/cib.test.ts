@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { golden } from '../helpers/golden.js';
 import { exportCib, importCib } from '../../src/resources/cib.js';
-import { parseCarpoolYaml } from '../../src/config/yaml.js';
+import { parseCarpoolYaml } from '../../src/config/yaml/parse.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const cib = (name: string) => readFileSync(join(ROOT, 'testdata/cib', name), 'utf8');

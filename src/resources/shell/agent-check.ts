@@ -1,13 +1,13 @@
 /**
  * What only the host can tell about a configuration's resources: is each agent installed,
  * and does the resource give every parameter the agent's own meta-data marks required?
- * Runs at `carpool check` and before `carpool run` starts (from config/load.ts), so a missing
+ * Runs at `carpool check` and before `carpool run` starts (from cli/load-config.ts), so a missing
  * `ip` for IPaddr2 is a file:line error before anything touches the network. Synchronous:
  * it runs once at start-up, before the daemon elects.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import type { ConfigDiagnostic } from '../../config/yaml.js';
+import type { ConfigDiagnostic } from '../../config/diagnostics.js';
 import type { CarpoolConfig, Resource } from '../../config/model.js';
 import { suggest } from '../../config/common.js';
 import { agentLabel, defaultAgentHost, lsbScriptPath, ocfEnv, resolveOcfAgent, type AgentHost } from './agents.js';

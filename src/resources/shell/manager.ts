@@ -12,12 +12,11 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Resource, ResourcesConfig } from '../../config/model.js';
+import { DEFAULT_OP_TIMEOUT_MS, type Resource, type ResourcesConfig } from '../../config/model.js';
 import { CarpoolError } from '../../lib/errors.js';
 import { assertNever } from '../../lib/assert-never.js';
 import { GroupMachine, type GroupEffect, type GroupInput, type GroupSpec, type LogLevel } from '../core/machine.js';
 import { INFINITY, type FailedAction, type ResourcesStatus } from '../core/status.js';
-import { DEFAULT_OP_TIMEOUT_MS } from '../../config/resources-yaml.js';
 import { formatDuration } from '../core/duration.js';
 import { AgentRunner, agentLabel, type AgentResult } from './agents.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { formatGetoptError, getoptLong, type GetoptSpec } from '../../src/config/getopt.js';
-import { UCARP_LONG_OPTIONS, UCARP_OPTSTRING } from '../../src/config/ucarp-args.js';
+import { formatGetoptError, getoptLong, type GetoptSpec } from '../../../src/config/ucarp/getopt.js';
+import { UCARP_LONG_OPTIONS, UCARP_OPTSTRING } from '../../../src/config/ucarp/args.js';
 
 const UCARP: GetoptSpec = { optstring: UCARP_OPTSTRING, longOptions: UCARP_LONG_OPTIONS };
 

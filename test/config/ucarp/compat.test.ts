@@ -1,16 +1,16 @@
 /**
  * Replays what the real ucarp 1.5.2 did with each command line of `UCARP_CASES` (recorded in
- * ucarp-golden.json by record-ucarp-golden.ts) against carpool's parser: same getopt messages, same
+ * golden.json by record-golden.ts) against carpool's parser: same getopt messages, same
  * help/usage decisions, same values reaching the scripts, an error wherever ucarp stops — except
  * for the deliberate differences listed below.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { formatGetoptError, getoptLong } from '../../src/config/getopt.js';
-import { UCARP_LONG_OPTIONS, UCARP_OPTSTRING, parseUcarpArgs } from '../../src/config/ucarp-args.js';
-import { ORACLE_DIR, PASSFILES, UCARP_CASES, type Observation } from './ucarp-oracle.js';
+import { formatGetoptError, getoptLong } from '../../../src/config/ucarp/getopt.js';
+import { UCARP_LONG_OPTIONS, UCARP_OPTSTRING, parseUcarpArgs } from '../../../src/config/ucarp/args.js';
+import { ORACLE_DIR, PASSFILES, UCARP_CASES, type Observation } from './oracle.js';
 
-const golden = JSON.parse(readFileSync(new URL('./ucarp-golden.json', import.meta.url), 'utf8')) as Observation[];
+const golden = JSON.parse(readFileSync(new URL('./golden.json', import.meta.url), 'utf8')) as Observation[];
 
 function readFixture(path: string): string {
   const name = path.startsWith(`${ORACLE_DIR}/`) ? path.slice(ORACLE_DIR.length + 1) : '';

@@ -2,16 +2,16 @@ import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { ConfigDiagnostic } from '../../src/config/diagnostics.js';
-import { emitCarpoolYaml } from '../../src/config/emit-yaml.js';
-import { parseKeepalivedConf, type KeepalivedOptions } from '../../src/config/keepalived.js';
-import { splitScriptWords, type KaFileHost } from '../../src/config/keepalived-syntax.js';
-import { globSegmentRegExp, expandBraces } from '../../src/config/glob.js';
-import { loadConfigFile } from '../../src/config/load.js';
-import type { VrrpInstance } from '../../src/config/model.js';
-import { ConfigError } from '../../src/lib/errors.js';
+import type { ConfigDiagnostic } from '../../../src/config/diagnostics.js';
+import { emitCarpoolYaml } from '../../../src/config/emit-yaml.js';
+import { parseKeepalivedConf, type KeepalivedOptions } from '../../../src/config/keepalived/parse.js';
+import { splitScriptWords, type KaFileHost } from '../../../src/config/keepalived/syntax.js';
+import { globSegmentRegExp, expandBraces } from '../../../src/config/glob.js';
+import { loadConfigFile } from '../../../src/config/load.js';
+import type { VrrpInstance } from '../../../src/config/model.js';
+import { ConfigError } from '../../../src/lib/errors.js';
 
-const DATA = fileURLToPath(new URL('../../testdata/keepalived/', import.meta.url));
+const DATA = fileURLToPath(new URL('../../../testdata/keepalived/', import.meta.url));
 const FILE = '/etc/keepalived/keepalived.conf';
 
 function ka(text: string, options: KeepalivedOptions = {}) {

@@ -1,7 +1,7 @@
 /**
  * The `resources:` and `groups:` sections of carpool.yaml (docs/resources.md) → the model's
  * `ResourcesConfig`. Pure, like the rest of the YAML validator: whether an OCF agent exists
- * and which parameters it requires is I/O (its meta-data) and is checked in load.ts.
+ * and which parameters it requires is I/O (its meta-data) and is checked by the CLI (cli/load-config.ts).
  *
  *     resources:
  *       - id: web-ip
@@ -15,23 +15,13 @@
  *         resources: [web-ip, nginx]
  */
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
-import type { AgentSpec, MonitorOperation, OnFail, Resource, ResourceGroup, ResourceOperation, ResourcesConfig } from './model.js';
-import { parseCidr } from '../protocol/inet.js';
-import { parseDurationMs } from '../resources/core/duration.js';
-import { describe, validIfname, Reader, type Checker, type Entry } from './yaml.js';
-
-export type ResourceDiagnosticCode =
-  | 'INVALID_AGENT'
-  | 'UNKNOWN_INSTANCE'
-  | 'UNKNOWN_RESOURCE'
-  | 'UNGROUPED_RESOURCE'
-  | 'RESOURCE_IN_TWO_GROUPS'
-  | 'AGENT_NOT_FOUND'
-  | 'AGENT_PARAM_MISSING'
-  | 'AGENT_PARAM_UNKNOWN'
-  | 'AGENT_META_DATA'
-  | 'AGENT_VALIDATE'
-  | 'SYSTEMD_NOT_PID1';
+import {
+  DEFAULT_OP_TIMEOUT_MS, type AgentSpec, type MonitorOperation, type OnFail, type Resource, type ResourceGroup, type ResourceOperation,
+  type ResourcesConfig,
+} from '../model.js';
+import { parseCidr } from '../../protocol/inet.js';
+import { parseDurationMs } from '../../resources/core/duration.js';
+import { describe, validIfname, Reader, type Checker, type Entry } from './checker.js';
 
 const RESOURCE_KEYS = ['id', 'agent', 'params', 'env', 'op', 'migration_threshold', 'failure_timeout'] as const;
 const GROUP_KEYS = ['id', 'instance', 'resources', 'migration_threshold', 'failure_timeout'] as const;
@@ -49,7 +39,6 @@ const BUILTIN_PARAMS: Readonly<Record<(typeof BUILTINS)[number], readonly (reado
   command: [['start', false], ['stop', false], ['monitor', false]],
 };
 
-export const DEFAULT_OP_TIMEOUT_MS = 20_000;
 const EXPECTED_AGENT = 'ocf:PROVIDER:TYPE (ocf:heartbeat:IPaddr2), lsb:SCRIPT, systemd:UNIT or builtin:address|http|tcp|command';
 
 /** `ocf:heartbeat:IPaddr2` → AgentSpec, or a reason. */

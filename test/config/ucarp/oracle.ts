@@ -2,12 +2,12 @@
  * The real ucarp 1.5.2 as an oracle for carpool's command line handling.
  *
  * `UCARP_CASES` are command lines; `recordUcarp()` runs each through the real ucarp inside a
- * throw-away network namespace (root only) and writes what ucarp did to `ucarp-golden.json`:
+ * throw-away network namespace (root only) and writes what ucarp did to `golden.json`:
  * exit status (or "running" when it got as far as the election), its stderr without timestamps,
  * whether it printed its usage, and the argv its down script was started with. The unit test
  * `ucarp-compat.test.ts` replays the recording against our parser, so it runs anywhere.
  *
- * Re-record (root, ucarp installed): `npx tsx test/config/record-ucarp-golden.ts`
+ * Re-record (root, ucarp installed): `npx tsx test/config/ucarp/record-golden.ts`
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

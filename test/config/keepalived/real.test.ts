@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const DATA = fileURLToPath(new URL('../../testdata/keepalived/', import.meta.url));
+const DATA = fileURLToPath(new URL('../../../testdata/keepalived/', import.meta.url));
 
 function available(): boolean {
   try {

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { getoptLong } from '../../src/config/getopt.js';
+import { getoptLong } from '../../../src/config/ucarp/getopt.js';
 import {
   UCARP_LONG_OPTIONS, UCARP_OPTSTRING, parseUcarpArgs, ucarpArgsFromIfupdownEnv, ucarpUsage, type UcarpArgsOptions, type UcarpArgsResult, type UcarpRun,
-} from '../../src/config/ucarp-args.js';
-import { splitCommand } from '../../src/config/common.js';
-import type { CarpInstance } from '../../src/config/model.js';
+} from '../../../src/config/ucarp/args.js';
+import { UCARP_OPTIONS } from '../../../src/config/ucarp/options.js';
+import { splitCommand } from '../../../src/config/common.js';
+import type { CarpInstance } from '../../../src/config/model.js';
 
 const BASE = ['-i', 'eth0', '-s', '10.0.0.1', '-v', '1', '-p', 'secret', '-a', '10.0.0.100'];
 
@@ -428,5 +429,15 @@ describe('parseUcarpArgs properties', () => {
       }
       if (r.kind === 'error') expect(r.errors.length).toBeGreaterThan(0);
     }), { numRuns: 1000 });
+  });
+});
+
+describe('the option table', () => {
+  it('agrees with ucarp\'s optstring: every short option, with an argument exactly when the long one takes one', () => {
+    const shorts = [...UCARP_OPTSTRING.matchAll(/([A-Za-z])(:?)/g)].map((m) => `${m[1]}${m[2]}`).sort();
+    const fromTable = UCARP_OPTIONS.filter((o) => o.short).map((o) => `${o.key}${o.argument === 'required' ? ':' : ''}`).sort();
+    expect(fromTable).toEqual(shorts);
+    expect(UCARP_OPTIONS.find((o) => o.long === 'mcastip')).toMatchObject({ key: 'm', short: false });
+    expect(UCARP_OPTIONS.filter((o) => !o.apply).map((o) => o.long)).toEqual(['help']);
   });
 });

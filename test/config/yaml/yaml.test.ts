@@ -1,8 +1,8 @@
-import type { CarpInstance } from '../../src/config/model.js';
+import type { CarpInstance } from '../../../src/config/model.js';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { parseCarpoolYaml, type ConfigDiagnostic, type YamlConfigOptions } from '../../src/config/yaml.js';
-import { ConfigError } from '../../src/lib/errors.js';
+import { parseCarpoolYaml, type ConfigDiagnostic, type YamlConfigOptions } from '../../../src/config/yaml/parse.js';
+import { ConfigError } from '../../../src/lib/errors.js';
 
 const FILE = '/etc/carpool/carpool.yaml';
 

@@ -8,12 +8,12 @@ import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ConfigDiagnostic } from '../../src/config/diagnostics.js';
-import { parseKeepalivedConf } from '../../src/config/keepalived.js';
-import type { KaFileHost } from '../../src/config/keepalived-syntax.js';
-import { ConfigError } from '../../src/lib/errors.js';
+import type { ConfigDiagnostic } from '../../../src/config/diagnostics.js';
+import { parseKeepalivedConf } from '../../../src/config/keepalived/parse.js';
+import type { KaFileHost } from '../../../src/config/keepalived/syntax.js';
+import { ConfigError } from '../../../src/lib/errors.js';
 
-const DATA = fileURLToPath(new URL('../../testdata/keepalived/', import.meta.url));
+const DATA = fileURLToPath(new URL('../../../testdata/keepalived/', import.meta.url));
 const read = (f: string) => readFileSync(posix.join(DATA, f), 'utf8');
 const SEEDS = ['seed-002/director1.conf', 'seed-002/director2.conf', 'full.conf', 'vars.conf', 'include/conf.d/10-web.conf'].map(read);
 const MAIN = '/etc/keepalived/keepalived.conf';

@@ -11,12 +11,9 @@
  */
 import { posix } from 'node:path';
 
-/** A position in an input file; 1-based. */
-export interface SourceLoc {
-  readonly file: string;
-  readonly line: number;
-  readonly column: number;
-}
+import type { SourceLoc } from '../diagnostics.js';
+
+export type { SourceLoc } from '../diagnostics.js';
 
 export interface KaToken {
   readonly text: string;

@@ -7,14 +7,14 @@ import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ConfigDiagnostic } from '../../src/config/diagnostics.js';
-import { emitCarpoolYaml } from '../../src/config/emit-yaml.js';
-import { parseKeepalivedConf } from '../../src/config/keepalived.js';
-import type { CarpoolConfig, Hook, SyncGroup, TrackFile, TrackRef, VirtualAddress, VirtualRoute, VrrpInstance, VrrpScript } from '../../src/config/model.js';
-import { parseCarpoolYaml } from '../../src/config/yaml.js';
-import { ConfigError } from '../../src/lib/errors.js';
+import type { ConfigDiagnostic } from '../../../src/config/diagnostics.js';
+import { emitCarpoolYaml } from '../../../src/config/emit-yaml.js';
+import { parseKeepalivedConf } from '../../../src/config/keepalived/parse.js';
+import type { CarpoolConfig, Hook, SyncGroup, TrackFile, TrackRef, VirtualAddress, VirtualRoute, VrrpInstance, VrrpScript } from '../../../src/config/model.js';
+import { parseCarpoolYaml } from '../../../src/config/yaml/parse.js';
+import { ConfigError } from '../../../src/lib/errors.js';
 
-const DATA = fileURLToPath(new URL('../../testdata/keepalived/', import.meta.url));
+const DATA = fileURLToPath(new URL('../../../testdata/keepalived/', import.meta.url));
 const FILE = '/etc/carpool/carpool.yaml';
 const roundtrip = (config: CarpoolConfig) => parseCarpoolYaml(emitCarpoolYaml(config, { header: 'test' }), { file: config.source });
 
@@ -254,7 +254,7 @@ describe('emitCarpoolYaml', () => {
 
 describe('docs/config.md', () => {
   it('the VRRP example parses', () => {
-    const doc = readFileSync(fileURLToPath(new URL('../../docs/config.md', import.meta.url)), 'utf8');
+    const doc = readFileSync(fileURLToPath(new URL('../../../docs/config.md', import.meta.url)), 'utf8');
     const section = doc.slice(doc.indexOf('## VRRP instances'));
     const yaml = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
     const { config } = parseCarpoolYaml(yaml.replace('members: [web4, gw4]', 'members: [web4]'), { file: 'docs' });

@@ -1,0 +1,114 @@
+/** keepalived.conf `global_defs { ... }`: the VRRP defaults, and the process settings carpool applies to itself. */
+import type { At, VrrpDefaultsSpec } from '../vrrp/spec.js';
+import { LVS, MAIL, TUNING, unsupported, type Ctx, type Handler, type Policy } from './checker.js';
+import { GARP_KEYS, garpHandler } from './values.js';
+
+/** global_defs keywords carpool does not implement. */
+export const GLOBAL_POLICIES: Readonly<Record<string, Policy>> = {
+  notification_email: MAIL, notification_email_from: MAIL, smtp_server: MAIL, smtp_helo_name: MAIL, smtp_connect_timeout: MAIL,
+  smtp_alert: MAIL, smtp_alert_vrrp: MAIL, smtp_alert_checker: MAIL, no_email_faults: MAIL, email_faults: MAIL,
+  ...Object.fromEntries(['process_names', 'process_name', 'vrrp_process_name', 'checker_process_name', 'bfd_process_name',
+    'vrrp_priority', 'checker_priority', 'bfd_priority', 'vrrp_no_swap', 'checker_no_swap', 'bfd_no_swap',
+    'checker_rt_priority', 'bfd_rt_priority', 'vrrp_rlimit_rttime', 'checker_rlimit_rttime', 'bfd_rlimit_rttime', 'vrrp_cpu_affinity',
+    'checker_cpu_affinity', 'bfd_cpu_affinity', 'max_auto_priority', 'min_auto_priority_delay', 'child_wait_time',
+    'tmp_config_directory', 'config_save_dir', 'umask', 'use_pid_dir', 'instance', 'vrrp_netlink_cmd_rcv_bufs',
+    'vrrp_netlink_cmd_rcv_bufs_force', 'vrrp_netlink_monitor_rcv_bufs', 'vrrp_netlink_monitor_rcv_bufs_force', 'vrrp_rx_bufs_policy',
+    'vrrp_rx_bufs_multiplier', 'process_monitor_rcv_bufs', 'process_monitor_rcv_bufs_force', 'random_seed', 'reload_check_config',
+    'reload_time_file', 'reload_repeat', 'reload_file', 'data_use_instance', 'log_unknown_vrids', 'vrrp_skip_check_adv_addr',
+    'checker_log_all_failures', 'fifo_write_vrrp_states_on_reload', 'rs_init_notifies', 'no_checker_emails', 'linkbeat_use_polling',
+    'enable_snmp_vrrp', 'enable_snmp_keepalived', 'enable_snmp_checker', 'enable_snmp_rfc', 'enable_snmp_rfcv2', 'enable_snmp_rfcv3',
+    'enable_traps', 'snmp_socket', 'enable_dbus', 'dbus_service_name', 'disable_local_igmp',
+  ].map((k): [string, Policy] => [k, TUNING])),
+  vrrp_startup_delay: unsupported('carpool starts electing at once; use a systemd ExecStartPre delay'),
+  vrrp_delay_after_boot: unsupported('carpool starts electing at once; use a systemd ExecStartPre delay'),
+  dynamic_interfaces: unsupported('carpool needs every instance interface to exist at start'),
+  net_namespace: unsupported('run carpool inside the namespace (ip netns exec NAME carpool run ...)'),
+  net_namespace_ipvs: LVS, namespace_with_ipsets: unsupported('no firewall integration'),
+  notify_fifo: unsupported('notification FIFOs are not written (use notify scripts)'),
+  notify_fifo_script: unsupported('notification FIFOs are not written (use notify scripts)'),
+  vrrp_notify_fifo: unsupported('notification FIFOs are not written (use notify scripts)'),
+  vrrp_notify_fifo_script: unsupported('notification FIFOs are not written (use notify scripts)'),
+  vrrp_notify_priority_changes: unsupported('notification FIFOs are not written'),
+  vrrp_check_unicast_src: unsupported('adverts from unicast sources that are not peers are not filtered yet'),
+  vrrp_iptables: unsupported('no firewall integration (accept mode: the addresses accept traffic)'),
+  vrrp_ipsets: unsupported('no firewall integration'),
+  nftables: unsupported('no firewall integration (accept mode: the addresses accept traffic)'),
+  nftables_priority: unsupported('no firewall integration'), nftables_ifindex: unsupported('no firewall integration'),
+  nftables_counters: unsupported('no firewall integration'),
+  vrrp_garp_extra_if: unsupported('gratuitous ARPs are sent on the instance interfaces only'),
+  vmac_prefix: unsupported('VMAC interfaces are named vrrp.VRID or as use_vmac gives'),
+  vmac_addr_prefix: unsupported('VMAC interfaces are named vrrp.VRID or as use_vmac gives'),
+  default_interface: unsupported('static addresses are not supported'),
+  startup_script: unsupported('run it from systemd (ExecStartPre)'), startup_script_timeout: unsupported('run it from systemd (ExecStartPre)'),
+  shutdown_script: unsupported('run it from systemd (ExecStopPost)'), shutdown_script_timeout: unsupported('run it from systemd (ExecStopPost)'),
+  include_check: unsupported('all includes are checked the same way'),
+  lvs_sync_daemon: LVS, lvs_timeouts: LVS, lvs_flush: LVS, lvs_flush_on_stop: LVS, lvs_notify_fifo: LVS, lvs_notify_fifo_script: LVS,
+  lvs_netlink_cmd_rcv_bufs: LVS, lvs_netlink_cmd_rcv_bufs_force: LVS, lvs_netlink_monitor_rcv_bufs: LVS,
+  lvs_netlink_monitor_rcv_bufs_force: LVS, nftables_ipvs: LVS, nftables_ipvs_priority: LVS, nftables_ipvs_start_fwmark: LVS,
+};
+
+/** Process settings from global_defs that carpool applies to itself. */
+export interface Tuning { realtimePriority?: number }
+
+export interface GlobalCtx extends Ctx { readonly d: VrrpDefaultsSpec; readonly tune: Tuning }
+
+export const GLOBAL_HANDLERS: Readonly<Record<string, Handler<GlobalCtx>>> = {
+  router_id: ({ args, keyword, loc, block }, { c }) => {
+    if (block) c.error(loc, 'UNEXPECTED_BLOCK', `${keyword} does not take a { block }`, 'router_id NAME');
+    if (args.length !== 1) c.error(loc, args.length ? 'EXTRA_ARGUMENT' : 'MISSING_ARGUMENT', 'router_id takes one name', 'router_id NAME');
+  },
+  vrrp_version: (st, { c, d }) => {
+    const v = c.one(st, 'vrrp_version 2|3');
+    const n = v && c.int(v, 'vrrp_version', 2, 3);
+    if (n) d.version = n as At<2 | 3>;
+  },
+  vrrp_mcast_group4: (st, { c, d }) => {
+    const v = c.one(st, 'vrrp_mcast_group4 224.0.0.18');
+    const ip = v && c.ip(v, 'vrrp_mcast_group4');
+    if (ip && !/^(22[4-9]|23\d)\./.test(ip.value)) c.error(ip.at, 'INVALID_ADDRESS', `vrrp_mcast_group4: ${ip.value} is not an IPv4 multicast address`, 'an address in 224.0.0.0/4');
+    else if (ip) d.mcastGroup4 = ip;
+  },
+  vrrp_mcast_group6: (st, { c, d }) => {
+    const v = c.one(st, 'vrrp_mcast_group6 ff02::12');
+    const ip = v && c.ip(v, 'vrrp_mcast_group6');
+    if (ip && !/^ff/i.test(ip.value)) c.error(ip.at, 'INVALID_ADDRESS', `vrrp_mcast_group6: ${ip.value} is not an IPv6 multicast address`, 'an address in ff00::/8');
+    else if (ip) d.mcastGroup6 = ip;
+  },
+  ...Object.fromEntries(Object.keys(GARP_KEYS).map((k) => [`vrrp_${k}`, garpHandler<GlobalCtx>(k as keyof typeof GARP_KEYS, (x) => x.d.garp)])),
+  vrrp_gna_interval: (st, { c, d }) => {
+    const v = c.one(st, 'vrrp_gna_interval SECONDS');
+    const s = v && c.seconds(v, 'vrrp_gna_interval', 0, 1000);
+    if (s) d.garp.gnaInterval = s;
+  },
+  vrrp_min_garp: (st, { c, d }) => { const b = c.bool(st); if (b) d.garp.minGarp = b; },
+  vrrp_lower_prio_no_advert: (st, { c, d }) => { const b = c.bool(st); if (b) d.lowerPrioNoAdvert = b; },
+  vrrp_higher_prio_send_advert: (st, { c, d }) => { const b = c.bool(st); if (b) d.higherPrioSendAdvert = b; },
+  v3_checksum_as_v2: (st, { c, d }) => { const b = c.bool(st); if (b) d.v3ChecksumAsV2 = b; },
+  vrrp_down_timer_adverts: (st, { c, d }) => {
+    const v = c.one(st, 'vrrp_down_timer_adverts 1..100');
+    const n = v && c.int(v, 'vrrp_down_timer_adverts', 1, 100);
+    if (n) d.downTimerAdverts = n;
+  },
+  vrrp_strict: (st, { c, d }) => {
+    c.noArgs(st);
+    d.strict = { value: true, at: st.loc };
+    c.warn(st.loc, 'STRICT_MODE',
+      'vrrp_strict: carpool enforces the RFC rules (no authentication, no unicast peers, no preempt_delay, link-local first IPv6 address) and does not answer lower-priority adverts, but installs no firewall rules: the virtual addresses accept traffic',
+      'nothing, if accept mode is fine');
+  },
+  script_user: (st, { c }) => {
+    c.noBlock(st);
+    if (st.args.length < 1 || st.args.length > 2) c.error(st.loc, st.args.length ? 'EXTRA_ARGUMENT' : 'MISSING_ARGUMENT', 'script_user takes a user and an optional group', 'script_user USER [GROUP]');
+    c.warn(st.loc, 'NOT_USED', 'script_user is accepted, but carpool runs scripts as root (it does not switch users)', 'scripts that are safe to run as root');
+  },
+  vrrp_rt_priority: (st, { c, tune }) => {
+    const v = c.one(st, 'vrrp_rt_priority 1..99');
+    const n = v && c.int(v, 'vrrp_rt_priority', 1, 99);
+    if (n) tune.realtimePriority = n.value;
+  },
+  enable_script_security: (st, { c }) => {
+    c.noArgs(st);
+    c.warn(st.loc, 'NOT_USED', "enable_script_security is accepted; carpool does not check who can modify scripts — keep them root-owned and not writable by others",
+      'root-owned scripts');
+  },
+};

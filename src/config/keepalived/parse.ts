@@ -1,0 +1,190 @@
+/**
+ * keepalived.conf → the validated model, so `carpool run -c /etc/keepalived/keepalived.conf` can
+ * replace keepalived. The syntax (preprocessor, braces) is in syntax.ts, the VRRP
+ * defaults and cross-checks shared with carpool YAML in the VRRP builder; the handlers by scope
+ * (global-defs.ts, vrrp-instance.ts, vrrp-sync-group.ts, trackers.ts; LVS blocks in checker.ts) know the
+ * keywords: what each block accepts, how each value is written, and what carpool does with the
+ * keywords it does not implement. Nothing is silently ignored:
+ *
+ * - unknown keyword → error with a suggestion (keepalived only logs it and goes on);
+ * - known keyword that would change failover behaviour but is not implemented → error
+ *   "not supported by carpool";
+ * - known keyword that does not change failover behaviour (mail alerts, process tuning, script
+ *   users) → warning saying what carpool does instead;
+ * - LVS (`virtual_server` ...) → error, or with `vrrpOnly` (like `keepalived --vrrp`) a warning
+ *   listing what is skipped. LVS blocks are parsed for structure only.
+ *
+ * Pure: the file reader, glob and config id (host name) are handed in.
+ */
+import { ConfigError } from '../../lib/errors.js';
+import { byPosition, type ConfigDiagnostic } from '../diagnostics.js';
+import { DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, type CarpoolConfig } from '../model.js';
+import { buildVrrp } from '../vrrp/build.js';
+import type { At, SyncGroupSpec, Terms, TrackFileSpec, VrrpDefaultsSpec, VrrpInstanceSpec, VrrpScriptSpec } from '../vrrp/spec.js';
+import { parseKeepalivedSyntax, type KaFileHost, type KaStatement } from './syntax.js';
+import { Checker, LVS, TUNING, unsupported, type Ctx, type Handler, type Policy } from './checker.js';
+import { GLOBAL_HANDLERS, GLOBAL_POLICIES, type Tuning } from './global-defs.js';
+import { INSTANCE_HANDLERS, INSTANCE_POLICIES } from './vrrp-instance.js';
+import { GROUP_HANDLERS, SYNC_GROUP_POLICIES } from './vrrp-sync-group.js';
+import { SCRIPT_HANDLERS, TRACK_FILE_HANDLERS } from './trackers.js';
+
+export interface KeepalivedOptions {
+  /** Path of the file (diagnostics, `config.source`, relative includes). */
+  readonly file?: string;
+  /** keepalived's config id for `@id` lines and `${_INSTANCE}` (keepalived: `-i`, default the host name up to the first dot). */
+  readonly configId?: string;
+  /** File access for `include`; without it `include` is an error. */
+  readonly host?: KaFileHost;
+  /** Skip LVS blocks with a warning instead of failing (like `keepalived --vrrp`). */
+  readonly vrrpOnly?: boolean;
+}
+
+export interface KeepalivedResult {
+  readonly config: CarpoolConfig;
+  readonly warnings: readonly ConfigDiagnostic[];
+}
+
+/** How messages of the VRRP builder name the fields: keepalived's keywords. */
+export const KEEPALIVED_TERMS: Terms = {
+  nopreempt: 'nopreempt', preemptDelay: 'preempt_delay', addresses: 'virtual_ipaddress', unicastPeers: 'unicast_peer',
+  authPass: 'authentication', trackScript: 'track_script', trackFile: 'track_file', members: 'group', srcip: 'mcast_src_ip',
+  strict: 'vrrp_strict',
+};
+
+const TOP_POLICIES: Readonly<Record<string, Policy>> = {
+  virtual_server: LVS, virtual_server_group: LVS, SSL: LVS,
+  static_ipaddress: unsupported('static addresses are not managed (use the system network configuration)'),
+  static_routes: unsupported('static routes are not managed (use the system network configuration)'),
+  static_rules: unsupported('static rules are not managed (use the system network configuration)'),
+  linkbeat_interfaces: unsupported('carpool follows the link state through netlink'),
+  track_group: unsupported('no static track groups'),
+  vrrp_track_process: unsupported('no process tracking (use a vrrp_script with pidof)'),
+  track_process: unsupported('no process tracking (use a vrrp_script with pidof)'),
+  bfd_instance: unsupported('no BFD'),
+  garp_group: unsupported('gratuitous ARP groups are not implemented'),
+  net_namespace: GLOBAL_POLICIES.net_namespace!, net_namespace_ipvs: LVS, namespace_with_ipsets: GLOBAL_POLICIES.namespace_with_ipsets!,
+  instance: TUNING, use_pid_dir: TUNING, linkbeat_use_polling: { kind: 'not-used', why: 'carpool follows the link state through netlink' },
+  child_wait_time: TUNING,
+};
+
+interface TopCtx extends Ctx {
+  readonly d: VrrpDefaultsSpec;
+  readonly tune: Tuning;
+  readonly instances: VrrpInstanceSpec[];
+  readonly scripts: VrrpScriptSpec[];
+  readonly trackFiles: TrackFileSpec[];
+  readonly groups: SyncGroupSpec[];
+}
+
+/** `KEYWORD NAME {` of a named top-level block. */
+function named(c: Checker, st: KaStatement, example: string): At<string> | undefined {
+  const n = st.args[0];
+  if (!n) {
+    c.error(st.loc, 'MISSING_ARGUMENT', `${st.keyword} needs a name`, example);
+    return undefined;
+  }
+  if (st.args.length > 1) c.extra(st, 1, example);
+  if (!st.block) {
+    c.error(st.loc, 'BLOCK_EXPECTED', `${st.keyword} ${n.text} needs a { block }`, example);
+    return undefined;
+  }
+  return { value: n.text, at: n.loc };
+}
+
+const TOP_HANDLERS: Readonly<Record<string, Handler<TopCtx>>> = {
+  global_defs: (st, ctx) => {
+    if (st.args.length > 0) ctx.c.extra(st, 0, 'global_defs {');
+    ctx.c.dispatch(ctx.c.block(st, 'global_defs { ... }'), GLOBAL_HANDLERS, GLOBAL_POLICIES, 'global_defs', ctx);
+  },
+  vrrp_instance: (st, ctx) => {
+    const name = named(ctx.c, st, 'vrrp_instance NAME {');
+    if (!name) return;
+    const s: VrrpInstanceSpec = {
+      name, unicastPeers: [], addresses: [], excludedAddresses: [], routes: [], trackInterfaces: [], trackScripts: [], trackFiles: [],
+      notify: {}, garp: {},
+    };
+    ctx.c.dispatch(st.block!, INSTANCE_HANDLERS, INSTANCE_POLICIES, `vrrp_instance '${name.value}'`, { c: ctx.c, s, seen: new Map() });
+    ctx.instances.push(s);
+  },
+  vrrp_script: (st, ctx) => {
+    const name = named(ctx.c, st, 'vrrp_script NAME {');
+    if (!name) return;
+    const s: VrrpScriptSpec = { name };
+    ctx.c.dispatch(st.block!, SCRIPT_HANDLERS, {}, `vrrp_script '${name.value}'`, { c: ctx.c, s });
+    ctx.scripts.push(s);
+  },
+  track_file: (st, ctx) => {
+    const name = named(ctx.c, st, 'track_file NAME {');
+    if (!name) return;
+    const s: TrackFileSpec = { name };
+    ctx.c.dispatch(st.block!, TRACK_FILE_HANDLERS, {}, `track_file '${name.value}'`, { c: ctx.c, s });
+    ctx.trackFiles.push(s);
+  },
+  vrrp_sync_group: (st, ctx) => {
+    const name = named(ctx.c, st, 'vrrp_sync_group NAME {');
+    if (!name) return;
+    const g: SyncGroupSpec = { name, members: [], notify: {}, trackInterfaces: [], trackScripts: [], trackFiles: [] };
+    ctx.c.dispatch(st.block!, GROUP_HANDLERS, SYNC_GROUP_POLICIES, `vrrp_sync_group '${name.value}'`, { c: ctx.c, g });
+    ctx.groups.push(g);
+  },
+};
+const TOP_ALIASES: Readonly<Record<string, string>> = { vrrp_track_file: 'track_file' };
+
+/**
+ * Parse and validate keepalived.conf text. Throws `ConfigError` with every problem found (each a
+ * `ConfigDiagnostic` located in the file it came from, included files too); returns the config
+ * and the warnings otherwise.
+ */
+export function parseKeepalivedConf(text: string, options: KeepalivedOptions = {}): KeepalivedResult {
+  const file = options.file ?? '<input>';
+  const c = new Checker(options.vrrpOnly ?? false);
+  const { statements, problems } = parseKeepalivedSyntax(text, {
+    file, configId: options.configId ?? '', ...(options.host ? { host: options.host } : {}),
+  });
+  for (const p of problems) c.report(p.severity, p.code, p.loc, p.message, p.expected);
+
+  const ctx: TopCtx = { c, d: { garp: {} }, tune: {}, instances: [], scripts: [], trackFiles: [], groups: [] };
+  const handlers = { ...TOP_HANDLERS, ...Object.fromEntries(Object.entries(TOP_ALIASES).map(([k, v]) => [k, TOP_HANDLERS[v]!])) };
+  c.dispatch(statements, handlers, TOP_POLICIES, 'the top level', ctx);
+  if (c.skipped.length > 0) {
+    const first = statements.find((s) => TOP_POLICIES[s.keyword]?.kind === 'lvs') ?? statements[0]!;
+    c.warn(first.loc, 'LVS_SKIPPED', `--vrrp-only: skipping the LVS configuration (carpool has no load balancer yet): ${c.skipped.join('; ')}`,
+      'nothing, when the load balancing is done elsewhere');
+  }
+
+  const built = buildVrrp({ defaults: ctx.d, instances: ctx.instances, scripts: ctx.scripts, trackFiles: ctx.trackFiles, syncGroups: ctx.groups },
+    KEEPALIVED_TERMS, (sev, code, at, message, expected) => c.report(sev, code, at, message, expected));
+
+  if (ctx.instances.length === 0 && !c.diagnostics.some((d) => d.severity === 'error')) {
+    c.error({ file, line: 1, column: 1 }, 'MISSING_KEY', 'no vrrp_instance is configured', 'at least one vrrp_instance NAME { ... }');
+  }
+  const unique = dedupe(c.diagnostics);
+  const errors = unique.filter((d) => d.severity === 'error');
+  if (errors.length > 0) throw new ConfigError(errors);
+  return {
+    config: {
+      source: file, instances: built.instances, vrrpScripts: built.vrrpScripts, trackFiles: built.trackFiles, syncGroups: built.syncGroups,
+      logging: { facility: 'daemon', debug: false, ident: 'carpool' }, controlSocket: DEFAULT_CONTROL_SOCKET, stateDir: DEFAULT_STATE_DIR,
+      ...(ctx.tune.realtimePriority !== undefined ? { realtimePriority: ctx.tune.realtimePriority } : {}),
+    },
+    warnings: unique.filter((d) => d.severity === 'warning'),
+  };
+}
+
+/** Same diagnostic once (global defaults are checked for each instance), in file order. */
+function dedupe(list: readonly ConfigDiagnostic[]): ConfigDiagnostic[] {
+  const seen = new Set<string>();
+  const out: ConfigDiagnostic[] = [];
+  for (const d of list) {
+    const k = `${d.file}\0${d.line}\0${d.column}\0${d.code}\0${d.message}`;
+    if (!seen.has(k)) { seen.add(k); out.push(d); }
+  }
+  const files = [...new Set(out.map((d) => d.file))];
+  return out.sort((a, b) => files.indexOf(a.file) - files.indexOf(b.file) || byPosition(a, b));
+}
+
+/** True when `text` looks like keepalived.conf rather than YAML (used by config/load.ts to pick the parser). */
+export function looksLikeKeepalived(text: string): boolean {
+  return /^\s*(vrrp_instance|vrrp_sync_group|global_defs|virtual_server|virtual_server_group|vrrp_script|track_file|static_ipaddress|static_routes)\b[^\n:]*(\{|$)/m.test(text)
+    || /^\s*include\s+\S/m.test(text) && !/^\s*[A-Za-z_][\w-]*\s*:(\s|$)/m.test(text);
+}

@@ -1,0 +1,53 @@
+/**
+ * `carpool run`, `check` and `convert` load a configuration and then check its resource agents
+ * on this host (cli/load-config.ts): the agents' own meta-data says which parameters are required.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadCheckedConfig } from '../../src/cli/load-config.js';
+import { ConfigError } from '../../src/lib/errors.js';
+import type { ConfigDiagnostic } from '../../src/config/diagnostics.js';
+
+const INSTANCES = `instances:
+  - name: web
+    interface: eth0
+    vhid: 1
+    password: secret
+    addresses: [10.0.0.100/24]
+`;
+
+describe('loadCheckedConfig', () => {
+  it('rejects a missing required agent parameter at load, using the agent\'s own meta-data', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'carpool-cfg-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'c.yaml');
+    writeFileSync(file, `${INSTANCES}
+resources:
+  - id: vip2
+    agent: ocf:heartbeat:IPaddr2
+    params: { cidr_netmask: 24, nic: eth0, cidr_netmak: 24 }
+  - id: custom
+    agent: ocf:myResources:GentooService
+    params: { service: postfix }
+groups:
+  - { id: g, instance: web, resources: [vip2, custom] }
+`, { mode: 0o600 });
+    const warnings: ConfigDiagnostic[] = [];
+    let err: unknown;
+    try {
+      loadCheckedConfig(file, { onWarning: (w) => warnings.push(w) });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const diag = (err as ConfigError).diagnostics;
+    expect(diag).toHaveLength(1);
+    expect(diag[0]).toMatchObject({ line: 9, code: 'AGENT_PARAM_MISSING', severity: 'error' });
+    expect(diag[0]!.message).toMatch(/^resource 'vip2': ocf:heartbeat:IPaddr2 requires parameter 'ip' \(.+\), according to its meta-data$/);
+    expect(warnings.map((w) => [w.line, w.code])).toEqual([[9, 'AGENT_PARAM_UNKNOWN'], [12, 'AGENT_NOT_FOUND']]);
+    expect(warnings[0]!.message).toContain("did you mean 'cidr_netmask'?");
+    expect(warnings[1]!.message).toContain("'myResources' is a custom provider: install its agent in that directory");
+  });
+});
