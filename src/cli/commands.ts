@@ -194,7 +194,9 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
         });
         const rs = cfg.resources;
         const resText = rs ? `; ${rs.resources.length} resource${rs.resources.length === 1 ? '' : 's'} in ${rs.groups.length} group${rs.groups.length === 1 ? '' : 's'}: ${rs.groups.map((g) => g.id).join(', ')}` : '';
-        process.stdout.write(`${o.config}: OK (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')}${resText}`
+        const vss = cfg.balancers?.virtualServers ?? [];
+        const lbText = vss.length ? `; ${vss.length} virtual server${vss.length === 1 ? '' : 's'} (load balancer: checked, not run yet)` : '';
+        process.stdout.write(`${o.config}: OK (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')}${resText}${lbText}`
           + `${warnings ? `; ${warnings} warning${warnings === 1 ? '' : 's'}` : ''})\n`);
       } catch (err) {
         code = fail(err);
