@@ -244,3 +244,14 @@ ${rs}`;
     if (message) expect(ds.some((d) => d.message.includes(message))).toBe(true);
   });
 });
+
+describe('docs/config.md', () => {
+  it('the load-balancing example parses', () => {
+    const doc = readFileSync(fileURLToPath(new URL('../../../docs/config.md', import.meta.url)), 'utf8');
+    const section = doc.slice(doc.indexOf('## Load balancing (virtual_server)'));
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+    const { config } = parseCarpoolYaml(`${BASE}${yaml}`, { file: 'docs' });
+    expect(config.balancers!.groups[0]!.entries[0]).toEqual({ kind: 'range', family: 4, first: '10.0.0.1', last: '10.0.0.10', port: 80 });
+    expect(config.balancers!.virtualServers[0]).toMatchObject({ name: '123.123.123.2 80', scheduler: 'rr', persistenceTimeout: 50, delayLoopMs: 6000 });
+  });
+});
