@@ -216,9 +216,13 @@ export function buildBalancers(spec: BalancerSpec, terms: BalancerTerms, report:
       err('FAMILY_MISMATCH', rs.at, `${where}: ${rs.address} is not IPv${family} like the virtual server`, `an IPv${family} address (only tunnelled real servers may differ)`);
       return undefined;
     }
-    if (forwarding.method === 'DR' && vs.service.kind === 'address' && rs.port !== 0 && vs.service.port !== 0 && rs.port !== vs.service.port) {
-      err('INVALID_VALUE', rs.at, `${where}: direct routing cannot change the port (${vs.service.port} → ${rs.port})`,
-        `port ${vs.service.port} or none (DR only rewrites the MAC address)`);
+    // keepalived: "virtual server ... and real server ... ports don't match" (DR cannot rewrite the port).
+    const vsPorts = vs.service.kind === 'address' ? [vs.service.port]
+      : vs.service.kind === 'group' ? (groupByName.get(vs.service.group)?.entries ?? []).flatMap((e) => (e.kind === 'range' ? [e.port] : [])) : [];
+    const clash = vsPorts.find((p) => p !== 0 && rs.port !== 0 && p !== rs.port);
+    if (forwarding.method === 'DR' && clash !== undefined) {
+      err('INVALID_VALUE', rs.at, `${where}: direct routing cannot change the port (${clash} → ${rs.port})`,
+        `port ${clash} or none (DR only rewrites the MAC address)`);
     }
     const delayLoopMs = rs.delayLoopMs ?? d.delayLoopMs;
     const connectTimeoutMs = rs.connectTimeoutMs ?? d.connectTimeoutMs;

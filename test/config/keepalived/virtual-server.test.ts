@@ -3,8 +3,10 @@
  * checker, virtual_server_group, keepalived's defaults and cascade, and the errors keepalived
  * reports (located, with what is expected).
  */
-import { readFileSync } from 'node:fs';
-import { posix } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { ConfigDiagnostic } from '../../../src/config/diagnostics.js';
@@ -318,5 +320,63 @@ describe('errors, located, with what is expected', () => {
   it('the expected values name every scheduler', () => {
     const [d] = problems(vs(' lb_algo fastest'));
     expect(d!.expected).toBe('rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The real keepalived (`keepalived -t` in a private network namespace, as test/config/keepalived/
+// real.test.ts does) reports each of these problems at the same line, and knows every keyword of
+// a file that uses all the LVS features carpool reads.
+
+function keepalivedAvailable(): boolean {
+  try {
+    execFileSync('keepalived', ['--version'], { stdio: 'ignore' });
+    return process.getuid?.() === 0 && spawnSync('unshare', ['-n', 'true']).status === 0;
+  } catch {
+    return false;
+  }
+}
+
+function keepalivedTest(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'carpool-ka-'));
+  try {
+    const file = join(dir, 'keepalived.conf');
+    writeFileSync(file, text);
+    const script = 'ip link add eth0 type veth peer name p0 && exec keepalived -t -f "$0" -l -D -n';
+    const r = spawnSync('unshare', ['-n', 'sh', '-c', script, file], { encoding: 'utf8', timeout: 20_000 });
+    return `${r.stdout}${r.stderr}`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe.skipIf(!keepalivedAvailable())('keepalived -t reports the same problems', () => {
+  const rsBlock = ' real_server 10.0.1.1 80 {\n }\n';
+  it.each<[string, string, RegExp]>([
+    ['unknown scheduler', `virtual_server 10.0.0.1 80 {\n protocol TCP\n lb_algo rrr\n${rsBlock}}\n`, /Line 8\) Invalid lvs_scheduler 'rrr'/],
+    ['unknown lb_kind', `virtual_server 10.0.0.1 80 {\n protocol TCP\n lb_kind NATT\n${rsBlock}}\n`, /Line 8\) PARSER : unknown \[NATT\] routing method/],
+    ['port out of range', `virtual_server 10.0.0.1 65536 {\n protocol TCP\n${rsBlock}}\n`, /Line 6\) number '65536' outside range/],
+    ['a real server address that is not one', 'virtual_server 123.123.123.1 25 {\n protocol TCP\n real_server 192.168.178.0.101 25 {\n  weight 1\n }\n}\n',
+      /Line 8\) Invalid real server ip address\/port 192\.168\.178\.0\.101\/25/],
+    ['real server port out of range', 'virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.1.1 70000 {\n }\n}\n', /Line 8\) number '70000' outside range/],
+    ['HTTP_GET without url', 'virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.1.1 80 {\n  HTTP_GET {\n  }\n }\n}\n',
+      /HTTP\/SSL_GET checker has no urls specified/],
+  ])('%s', (_name, text, keepalivedSays) => {
+    const ours = problems(text);
+    expect(ours.length).toBeGreaterThan(0);
+    const output = keepalivedTest(VRRP + text);
+    expect(output).toMatch(keepalivedSays);
+    const line = /Line (\d+)\)/.exec(keepalivedSays.source.replace(/\\/g, ''))?.[1];
+    if (line) expect(ours.map((d) => d.line)).toContain(Number(line));
+  });
+
+  it('every keyword of test/config/yaml/balancers.test.ts\'s EVERYTHING file is a keepalived keyword', () => {
+    const src = readFileSync(fileURLToPath(new URL('../yaml/balancers.test.ts', import.meta.url)), 'utf8');
+    const text = /const EVERYTHING = `([\s\S]*?)`;/.exec(src)![1]!;
+    const output = keepalivedTest(text);
+    // sni_name and tls_compliant are newer than Debian's keepalived 2.2.7 (keepalived.conf(5) of the current release has them).
+    const unknown = [...output.matchAll(/Unknown keyword '([^']+)'/g)].map((m) => m[1]);
+    expect(unknown.filter((k) => k !== 'sni_name' && k !== 'tls_compliant')).toEqual([]);
+    expect(output).not.toMatch(/Invalid|invalid|not found|missing/);
   });
 });

@@ -40,7 +40,7 @@ track_file maint {
 }
 virtual_server_group web {
  10.0.0.1-10 80
- 10.0.3.8/29 443
+ 10.0.3.8/29 80
  fwmark 5 inet
 }
 virtual_server group web {
