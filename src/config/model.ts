@@ -408,7 +408,7 @@ export type CheckerType = Checker['type'];
 export interface RealServer {
   readonly family: Family;
   readonly address: string;
-  /** 0 = the port the client connected to (keepalived: port omitted). */
+  /** Omitted in the file: the service's port (address services, as keepalived), else 0 = the port the client connected to. */
   readonly port: number;
   /** IPVS weight 0..2147483647, default 1 (the virtual server's `weight`); 0 = no new connections. */
   readonly weight: number;

@@ -147,8 +147,9 @@ export function buildBalancers(spec: BalancerSpec, terms: BalancerTerms, report:
         err('FAMILY_MISMATCH', vs.sorryServer.at, `${where}: sorry_server ${vs.sorryServer.address} is not IPv${family} like the virtual server`,
           `an IPv${family} address (only tunnelled servers may differ)`);
       }
+      const sorryPort = vs.sorryServer.port === 0 && vs.service.kind === 'address' ? vs.service.port : vs.sorryServer.port;
       sorryServer = {
-        family: vs.sorryServer.family, address: vs.sorryServer.address, port: vs.sorryServer.port, inhibit: vs.sorryServerInhibit?.value ?? false, forwarding: sf,
+        family: vs.sorryServer.family, address: vs.sorryServer.address, port: sorryPort, inhibit: vs.sorryServerInhibit?.value ?? false, forwarding: sf,
       };
     } else {
       for (const [k, v] of [['sorry_server_inhibit', vs.sorryServerInhibit], ['sorry_server_lvs_method', vs.sorryServerForwarding]] as const) {
@@ -216,13 +217,21 @@ export function buildBalancers(spec: BalancerSpec, terms: BalancerTerms, report:
       err('FAMILY_MISMATCH', rs.at, `${where}: ${rs.address} is not IPv${family} like the virtual server`, `an IPv${family} address (only tunnelled real servers may differ)`);
       return undefined;
     }
-    // keepalived: "virtual server ... and real server ... ports don't match" (DR cannot rewrite the port).
+    // keepalived (check_data.c): a real server without a port of an address service takes the
+    // service's port; DR and TUN cannot rewrite the port ("ports don't match"), and a fwmark
+    // service's DR/TUN real server port only matters to its checkers (keepalived warns).
+    let port = rs.port;
+    if (vs.service.kind === 'address' && port === 0) port = vs.service.port;
     const vsPorts = vs.service.kind === 'address' ? [vs.service.port]
       : vs.service.kind === 'group' ? (groupByName.get(vs.service.group)?.entries ?? []).flatMap((e) => (e.kind === 'range' ? [e.port] : [])) : [];
-    const clash = vsPorts.find((p) => p !== 0 && rs.port !== 0 && p !== rs.port);
-    if (forwarding.method === 'DR' && clash !== undefined) {
-      err('INVALID_VALUE', rs.at, `${where}: direct routing cannot change the port (${clash} → ${rs.port})`,
-        `port ${clash} or none (DR only rewrites the MAC address)`);
+    const clash = vsPorts.find((p) => p !== 0 && port !== 0 && p !== port);
+    if (forwarding.method !== 'NAT' && clash !== undefined) {
+      err('INVALID_VALUE', rs.at, `${where}: ${forwarding.method} cannot change the port (${clash} → ${port})`,
+        `port ${clash} or none (only NAT rewrites the port)`);
+    }
+    if (forwarding.method !== 'NAT' && vs.service.kind === 'fwmark' && port !== 0) {
+      warn('LVS_DEFAULT', rs.at, `${where}: ${forwarding.method} forwards to the port the client used; port ${port} is only where the checkers connect (keepalived ignores it too)`,
+        'no port, and connect_port in the checkers');
     }
     const delayLoopMs = rs.delayLoopMs ?? d.delayLoopMs;
     const connectTimeoutMs = rs.connectTimeoutMs ?? d.connectTimeoutMs;
@@ -235,13 +244,13 @@ export function buildBalancers(spec: BalancerSpec, terms: BalancerTerms, report:
       err('INVALID_VALUE', rs.at, `${where}: lthreshold ${rs.lowerThreshold} is above uthreshold ${rs.upperThreshold}`, 'lthreshold ≤ uthreshold');
     }
     const checkers = rs.checkers.flatMap((ck) => {
-      const c = buildChecker(ck, where, rs, { delayLoopMs, connectTimeoutMs, alpha, ...(retry !== undefined ? { retry } : {}),
+      const c = buildChecker(ck, where, rs, port, { delayLoopMs, connectTimeoutMs, alpha, ...(retry !== undefined ? { retry } : {}),
         ...(delayBeforeRetryMs !== undefined ? { delayBeforeRetryMs } : {}), ...(warmupMs !== undefined ? { warmupMs } : {}),
         ...(virtualhost !== undefined ? { virtualhost } : {}) });
       return c ? [c] : [];
     });
     return {
-      family: rs.family, address: rs.address, port: rs.port, weight: rs.weight ?? vs.weight ?? 1, forwarding,
+      family: rs.family, address: rs.address, port, weight: rs.weight ?? vs.weight ?? 1, forwarding,
       inhibitOnFailure: rs.inhibitOnFailure ?? d.inhibitOnFailure, alpha,
       ...(rs.notifyUp ? { notifyUp: rs.notifyUp } : {}), ...(rs.notifyDown ? { notifyDown: rs.notifyDown } : {}),
       ...(rs.upperThreshold !== undefined ? { upperThreshold: rs.upperThreshold } : {}),
@@ -254,7 +263,7 @@ export function buildBalancers(spec: BalancerSpec, terms: BalancerTerms, report:
     };
   }
 
-  function buildChecker(ck: CheckerSpec, owner: string, rs: RealServerSpec,
+  function buildChecker(ck: CheckerSpec, owner: string, rs: RealServerSpec, port: number,
     d: { delayLoopMs: number; connectTimeoutMs: number; alpha: boolean; retry?: number; delayBeforeRetryMs?: number; warmupMs?: number; virtualhost?: string }): Checker | undefined {
     const where = `${ck.type} of ${owner}`;
     if (ck.type === 'FILE_CHECK') {
@@ -295,7 +304,7 @@ export function buildBalancers(spec: BalancerSpec, terms: BalancerTerms, report:
       ...(ck.bindIf !== undefined ? { bindIf: ck.bindIf } : {}), ...(ck.fwmark !== undefined ? { fwmark: ck.fwmark } : {}),
       connectTimeoutMs: ck.connectTimeoutMs ?? d.connectTimeoutMs,
     };
-    if (!ck.connectPort && rs.port === 0 && ck.type !== 'PING_CHECK') {
+    if (!ck.connectPort && port === 0 && ck.type !== 'PING_CHECK') {
       err('MISSING_KEY', ck.at, `${where}: the real server has no port, so the checker needs connect_port`, 'connect_port 1..65535, or a port on the real_server line');
     }
     switch (ck.type) {

@@ -267,6 +267,12 @@ virtual_server group web {
     expect(config.balancers!.virtualServers[0]).toMatchObject({ name: 'group web', service: { kind: 'group', group: 'web' }, family: 4, persistenceTimeout: 600 });
   });
 
+  it('a real server without a port takes the port of an address service, as keepalived (check_data.c)', () => {
+    const { config } = parse('virtual_server 10.0.0.1 80 {\n protocol TCP\n sorry_server 10.0.2.1\n real_server 10.0.1.1 {\n  TCP_CHECK {\n  }\n }\n}\n');
+    const vs = config.balancers!.virtualServers[0]!;
+    expect([vs.realServers[0]!.port, vs.sorryServer!.port]).toEqual([80, 80]);
+  });
+
   it('quorum above the total weight and hysteresis ≥ quorum are corrected with a warning, as keepalived', () => {
     const { config, warnings } = parse('virtual_server 10.0.0.1 80 {\n protocol TCP\n quorum 5\n hysteresis 9\n real_server 10.0.1.1 80 {\n  weight 2\n }\n}\n');
     expect(config.balancers!.virtualServers[0]).toMatchObject({ quorum: 2, hysteresis: 1 });

@@ -6,10 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ConfigDiagnostic } from '../../../src/config/diagnostics.js';
 import { emitCarpoolYaml } from '../../../src/config/emit-yaml.js';
 import { parseKeepalivedConf } from '../../../src/config/keepalived/parse.js';
+import type { CarpoolConfig, Checker, Forwarding, Hook, RealServer, VirtualServer } from '../../../src/config/model.js';
 import { parseCarpoolYaml } from '../../../src/config/yaml/parse.js';
 import { ConfigError } from '../../../src/lib/errors.js';
 
@@ -253,5 +255,105 @@ describe('docs/config.md', () => {
     const { config } = parseCarpoolYaml(`${BASE}${yaml}`, { file: 'docs' });
     expect(config.balancers!.groups[0]!.entries[0]).toEqual({ kind: 'range', family: 4, first: '10.0.0.1', last: '10.0.0.10', port: 80 });
     expect(config.balancers!.virtualServers[0]).toMatchObject({ name: '123.123.123.2 80', scheduler: 'rr', persistenceTimeout: 50, delayLoopMs: 6000 });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Random valid balancer models: parse(emit(x)) deep-equals x.
+
+const seconds = fc.integer({ min: 1, max: 600_000 }).map((n) => n * 10); // 10 ms steps, as the YAML seconds round-trip exactly
+const hook: fc.Arbitrary<Hook> = fc.constantFrom<Hook>({ argv: ['/bin/true'], shell: false }, { argv: ['/usr/local/bin/notify', 'up', 'now'], shell: false },
+  { argv: ['echo down | logger'], shell: true });
+const forwarding: fc.Arbitrary<Forwarding> = fc.constantFrom<Forwarding>({ method: 'NAT' }, { method: 'DR' }, { method: 'TUN' },
+  { method: 'TUN', tunnelType: 'gue', tunnelPort: 6080, tunnelChecksum: 'remcsum' }, { method: 'TUN', tunnelType: 'gre', tunnelChecksum: 'csum' });
+
+function checker(port: number, virtualhost: string | undefined): fc.Arbitrary<Checker> {
+  const timing = fc.record({ delayLoopMs: seconds, retry: fc.nat(5), delayBeforeRetryMs: seconds, warmupMs: seconds, alpha: fc.boolean(), logAllFailures: fc.boolean() });
+  const conn = fc.record({
+    connectIp: fc.option(fc.constant('10.9.0.1'), { nil: undefined }), connectPort: port === 0 ? fc.integer({ min: 1, max: 65535 }) : fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }),
+    bindPort: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }), bindIf: fc.option(fc.constant('eth1'), { nil: undefined }),
+    fwmark: fc.option(fc.nat(100), { nil: undefined }), connectTimeoutMs: seconds,
+  });
+  const clean = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+  return fc.oneof(
+    fc.tuple(timing, conn, fc.constantFrom('TCP_CHECK', 'PING_CHECK' as const)).map(([t, c, type]) => clean({ type, ...t, ...c }) as Checker),
+    fc.tuple(timing, conn, fc.string({ minLength: 1, maxLength: 10 }).filter((s) => /^[a-z.]+$/.test(s))).map(([t, c, h]) => clean({ type: 'SMTP_CHECK' as const, ...t, ...c, heloName: h })),
+    fc.tuple(timing, conn, fc.constantFrom('A', 'MX', 'SOA' as const), fc.constantFrom('.', 'example.org')).map(([t, c, q, n]) => clean({ type: 'DNS_CHECK' as const, ...t, ...c, queryType: q, name: n })),
+    fc.tuple(timing, conn, fc.option(fc.constant('0102ab'), { nil: undefined }), fc.boolean(), fc.option(fc.constant('0x01'), { nil: undefined }), fc.nat(10))
+      .map(([t, c, payload, req, pattern, min]) => clean({
+        type: 'UDP_CHECK' as const, ...t, ...c, payload, requireReply: req || pattern !== undefined, replyPattern: pattern, minReplyLength: min, maxReplyLength: 10 + min,
+      })),
+    fc.tuple(timing, conn, fc.constantFrom('HTTP_GET', 'SSL_GET' as const), fc.array(fc.record({
+      path: fc.constantFrom('/', '/health'), digest: fc.option(fc.constant('9b3a0c85a887a256d6939da88aabd8cd'), { nil: undefined }),
+      statusCodes: fc.constantFrom<[number, number][]>([[200, 299]], [[200, 200], [301, 302]]), virtualhost: fc.option(fc.constant('u.example'), { nil: undefined }),
+    }).map(clean), { minLength: 1, maxLength: 2 }), fc.option(fc.constant('c.example'), { nil: undefined }), fc.constantFrom('1.0', '1.0C', '1.1' as const), fc.boolean(), fc.boolean())
+      .map(([t, c, type, urls, vh, httpProtocol, b1, b2]) => clean({
+        type, ...t, ...c, urls, virtualhost: vh ?? virtualhost, httpProtocol, fastRecovery: b1, enableSni: b2, sniName: b2 ? 's.example' : undefined, tlsCompliant: b1,
+      }) as Checker),
+    fc.tuple(timing, hook, fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }), fc.boolean())
+      .map(([t, command, timeout, dynamic]) => ({ type: 'MISC_CHECK' as const, ...t, command, timeoutMs: timeout === undefined ? t.delayLoopMs : timeout * 1000, dynamic })),
+    fc.tuple(fc.integer({ min: -5, max: 5 }), fc.boolean()).map(([weight, reverse]) => ({ type: 'FILE_CHECK' as const, trackFile: 'maint', weight, reverse })),
+  );
+}
+
+function realServer(family: 4 | 6, i: number, vsPort: number, vsForwarding: Forwarding, vs: { virtualhost?: string; retry?: number; delayBeforeRetryMs?: number; warmupMs?: number }): fc.Arbitrary<RealServer> {
+  return fc.record({
+    own: fc.boolean(), port: fc.constantFrom(0, vsPort || 8080), weight: fc.nat(10), inh: fc.boolean(), alpha: fc.boolean(), up: fc.option(hook, { nil: undefined }),
+    down: fc.option(hook, { nil: undefined }), ut: fc.option(fc.constant(1000), { nil: undefined }), delayLoopMs: seconds, connectTimeoutMs: seconds,
+    retry: fc.option(fc.nat(4), { nil: undefined }), dbr: fc.option(seconds, { nil: undefined }), warm: fc.option(seconds, { nil: undefined }),
+  }).chain((x) => {
+    // keepalived: an address service's real server without a port takes the service's; only NAT changes the port.
+    const port = vsForwarding.method !== 'NAT' ? vsPort : x.port === 0 ? vsPort : x.port;
+    const virtualhost = vs.virtualhost;
+    return fc.array(checker(port, virtualhost), { maxLength: 3 }).map((checkers): RealServer => {
+      const r = {
+        family, address: family === 4 ? `10.1.0.${i + 1}` : `2001:db8::${i + 1}`, port, weight: x.weight, forwarding: vsForwarding, inhibitOnFailure: x.inh, alpha: x.alpha,
+        notifyUp: x.up, notifyDown: x.down, upperThreshold: x.ut, lowerThreshold: x.ut === undefined ? undefined : 10, virtualhost,
+        delayLoopMs: x.delayLoopMs, connectTimeoutMs: x.connectTimeoutMs, retry: x.retry ?? vs.retry, delayBeforeRetryMs: x.dbr ?? vs.delayBeforeRetryMs,
+        warmupMs: x.warm ?? vs.warmupMs, checkers,
+      };
+      return Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as unknown as RealServer;
+    });
+  });
+}
+
+const virtualServer = (i: number): fc.Arbitrary<VirtualServer> => fc.record({
+  fwmark: fc.boolean(), family: fc.constantFrom<4 | 6>(4, 6), port: fc.constantFrom(0, 80, 443), protocol: fc.constantFrom('TCP', 'UDP', 'SCTP' as const),
+  scheduler: fc.constantFrom('rr', 'wlc', 'sh', 'mh', 'lblcr' as const), flags: fc.subarray(['sh-port', 'mh-fallback', 'flag-1'] as const), forwarding,
+  persistence: fc.option(fc.integer({ min: 1, max: 86400 }), { nil: undefined }), gran: fc.option(fc.integer({ min: 8, max: 32 }), { nil: undefined }),
+  ha: fc.boolean(), vh: fc.option(fc.constant('vs.example'), { nil: undefined }), sorry: fc.boolean(), b: fc.tuple(fc.boolean(), fc.boolean(), fc.boolean()),
+  quorumUp: fc.option(hook, { nil: undefined }), delayLoopMs: seconds, connectTimeoutMs: seconds, retry: fc.option(fc.nat(4), { nil: undefined }),
+  dbr: fc.option(seconds, { nil: undefined }), warm: fc.option(seconds, { nil: undefined }), n: fc.integer({ min: 1, max: 3 }),
+}).chain((x) => {
+  const rs = Array.from({ length: x.n }, (_, k) => realServer(x.family, k, x.fwmark ? 0 : x.port, x.forwarding, {
+    ...(x.vh ? { virtualhost: x.vh } : {}), ...(x.retry !== undefined ? { retry: x.retry } : {}), ...(x.dbr !== undefined ? { delayBeforeRetryMs: x.dbr } : {}),
+    ...(x.warm !== undefined ? { warmupMs: x.warm } : {}),
+  }));
+  return fc.tuple(...rs).map((realServers): VirtualServer => {
+    const service = x.fwmark ? { kind: 'fwmark' as const, fwmark: i + 1 } : { kind: 'address' as const, address: x.family === 4 ? `10.0.0.${i + 1}` : `2001:db8:1::${i + 1}`, port: x.port };
+    const persistent = x.persistence ?? (x.gran !== undefined || (!x.fwmark && x.port === 0) ? 360 : undefined);
+    const weightSum = realServers.reduce((s, r) => s + r.weight, 0);
+    const quorum = Math.max(1, Math.min(2, weightSum));
+    const v = {
+      name: x.fwmark ? `fwmark ${i + 1}` : `${service.kind === 'address' ? service.address : ''}${x.port ? ` ${x.port}` : ''}`, service, family: x.family,
+      protocol: x.fwmark ? undefined : x.protocol, scheduler: x.scheduler, schedulerFlags: [...x.flags], onePacket: !x.fwmark && x.protocol === 'UDP' && x.b[0],
+      forwarding: x.forwarding, persistenceTimeout: persistent,
+      persistenceGranularity: x.gran === undefined ? undefined : x.family === 6 ? x.gran * 4 : x.gran, haSuspend: !x.fwmark && x.ha, virtualhost: x.vh,
+      sorryServer: x.sorry ? { family: x.family, address: x.family === 4 ? '10.2.0.1' : '2001:db8:2::1', port: x.fwmark ? 0 : x.port, inhibit: x.b[1], forwarding: x.forwarding } : undefined,
+      alpha: x.b[0], omega: x.b[2], quorum, hysteresis: quorum - 1, quorumUp: x.quorumUp, delayLoopMs: x.delayLoopMs, connectTimeoutMs: x.connectTimeoutMs,
+      retry: x.retry, delayBeforeRetryMs: x.dbr, warmupMs: x.warm, inhibitOnFailure: x.b[1], realServers,
+    };
+    return Object.fromEntries(Object.entries(v).filter(([, y]) => y !== undefined)) as unknown as VirtualServer;
+  });
+});
+
+describe('emitCarpoolYaml with balancers', () => {
+  it('parse(emit(x)) deep-equals x for random valid balancer models', () => {
+    const base = parseCarpoolYaml(`${BASE}track_files: [{ name: maint, file: /run/maint }]\n`, { file: FILE }).config;
+    fc.assert(fc.property(fc.integer({ min: 1, max: 3 }).chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => virtualServer(i)))), (vss) => {
+      const x: CarpoolConfig = { ...base, balancers: { groups: [], virtualServers: vss } };
+      const back = parseCarpoolYaml(emitCarpoolYaml(x), { file: FILE });
+      expect(back.config).toEqual(x);
+    }), { numRuns: 200 });
   });
 });
