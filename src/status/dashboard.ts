@@ -78,7 +78,8 @@ const SCRIPT = `
     var s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
     if (s < 60) return s + ' s ago';
     if (s < 3600) return Math.floor(s / 60) + ' min ago';
-    return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min ago';
+    if (s < 172800) return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min ago';
+    return Math.floor(s / 86400) + ' days ago';
   }
   function clock(iso) {
     var d = new Date(iso);
@@ -143,7 +144,7 @@ const SCRIPT = `
       out += '<h2>Failed resource actions</h2><table><tr><th>Operation</th><th>Result</th><th>Exit reason / output</th><th>When</th><th>Took</th></tr>' +
         res.failedActions.map(function (f) {
           return '<tr><td><code>' + esc(f.key) + '</code></td><td class="warn">' + esc(f.text) + ' ' + esc(f.status) + '</td><td>' + esc(f.exitReason || '-') +
-            (f.output ? '<pre>' + esc(f.output.split('\\n').slice(-6).join('\\n')) + '</pre>' : '') + '</td><td>' + esc(clock(f.at)) + '</td><td>' + f.execMs + ' ms</td></tr>';
+            (f.output ? '<pre>' + esc(f.output.split('\\n').slice(-6).join('\\n')) + '</pre>' : '') + '</td><td>' + esc(clock(f.at)) + ' <span class="muted">' + esc(ago(f.at)) + '</span></td><td>' + f.execMs + ' ms</td></tr>';
         }).join('') + '</table>';
     }
     return out;
@@ -156,8 +157,13 @@ const SCRIPT = `
       '<h2>Last transitions</h2>' + timeline(v.timeline) + resources(st.resources);
   }
   render(view);
-  if (typeof EventSource === 'undefined') { conn.textContent = 'no live updates in this browser'; return; }
-  var source = new EventSource('events');
+  var source;
+  try {
+    source = new EventSource('events');
+  } catch (e) {
+    conn.textContent = 'no live updates here (' + e.message + ')';
+    return;
+  }
   source.addEventListener('status', function (ev) {
     view = JSON.parse(ev.data);
     render(view);
