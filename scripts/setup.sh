@@ -11,6 +11,7 @@ packages=(
   resource-agents nginx-light haproxy                                    # real OCF agents and services
   wrk stress-ng                                                          # load for benchmarks
   chromium                                                               # headless check of the status page
+  prometheus                                                             # scrapes /metrics in the HTTP listener test
 )
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
