@@ -25,7 +25,7 @@ import { renderDashboard, type TimelineEntry } from '../status/dashboard.js';
 import { METRICS_CONTENT_TYPE, renderMetrics } from '../status/metrics.js';
 import type { Logger } from './logger.js';
 
-/** Open connections at most (event streams included); more wait in the kernel's backlog. */
+/** Open connections at most (event streams included); Node closes any beyond it at once. */
 const MAX_CONNECTIONS = 32;
 /** Event streams at most; one more is answered 503. */
 const MAX_STREAMS = 16;

@@ -3,7 +3,10 @@
  * status document: routes, content types, read-only, the token, event streams and closing.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -94,6 +97,38 @@ describe('HttpServer', () => {
     writeFileSync(join(dir, 'short'), 'abc\n');
     expect(() => new HttpServer({ host: '127.0.0.1', port: 0, tokenFile: join(dir, 'short') }, { status: () => status, log }))
       .toThrow(/at least 16 characters/);
+  });
+
+  it('speaks TLS with tls: cert and key, and still asks for the token', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'carpool-http-'));
+    dirs.push(dir);
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=carpool-test', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, '0123456789abcdef0123\n');
+    const s = await start({ tls: { cert, key }, tokenFile });
+    expect(s.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/);
+    const fetchTls = (auth?: string) => new Promise<{ code: number; body: string }>((resolve, reject) => {
+      httpsRequest(`${s.url}metrics`, { ca: readFileSync(cert), headers: auth ? { Authorization: auth } : {} }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => { body += c; });
+        res.on('end', () => resolve({ code: res.statusCode!, body }));
+      }).on('error', reject).end();
+    });
+    expect((await fetchTls()).code).toBe(401);
+    const ok = await fetchTls('Bearer 0123456789abcdef0123');
+    expect(ok.code).toBe(200);
+    expect(ok.body).toContain('carpool_info{version="0.1.0",mode="run"} 1');
+    // Plain HTTP to the TLS port gets nothing usable.
+    await expect(get(s.url.replace('https:', 'http:'))).rejects.toThrow();
+  });
+
+  it('refuses unreadable TLS files with a clear error', () => {
+    expect(() => new HttpServer({ host: '127.0.0.1', port: 0, tls: { cert: '/nonexistent/c.pem', key: '/nonexistent/k.pem' } }, { status: () => status, log }))
+      .toThrow(/cannot read the TLS certificate \/nonexistent\/c\.pem: ENOENT/);
   });
 
   it('says which port is taken', async () => {
