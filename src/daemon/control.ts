@@ -5,10 +5,11 @@
  * (src/control/client.ts). Private by default: no TCP, no other users.
  */
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
-import { chmodSync, mkdirSync, unlinkSync, existsSync, statSync } from 'node:fs';
+import { chmodSync, unlinkSync, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CarpoolError } from '../lib/errors.js';
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
+import { ensurePrivateDir } from './private-dir.js';
 
 export type ControlHandler = (req: ControlRequest) => unknown;
 
@@ -33,7 +34,7 @@ export class ControlServer {
 
   async listen(): Promise<void> {
     const dir = dirname(this.path);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    ensurePrivateDir(dir, 'control socket directory');
     // An existing directory may be shared (/run): only tighten directories we own alone.
     if (statSync(dir).uid === process.getuid?.() && dir.startsWith('/run/carpool')) chmodSync(dir, 0o700);
     if (existsSync(this.path)) {
