@@ -110,7 +110,7 @@ export class Daemon {
       if (p.inst.unicastPeers.length === 0) port.join(p.inst.mcastGroup);
     }
     // 3. Control socket (refuses to start if another daemon owns it).
-    this.control = new ControlServer(cfg.controlSocket, (req) => this.handleControl(req));
+    this.control = new ControlServer(cfg.controlSocket, (req) => this.handleControl(req), this.log);
     await this.control.listen();
     // 4. Stale addresses of a killed predecessor, then the instances.
     const managed = [
@@ -161,7 +161,8 @@ export class Daemon {
         rx.attach(this.vrrp.add(p.inst, p.src, { rx, tx }));
       }
     }
-    this.monitor = LinkMonitor.open((ev) => this.onLinkEvent(ev));
+    this.monitor = LinkMonitor.open((ev) => this.onLinkEvent(ev), {},
+      (why, ms) => this.log.logLimited('error', `Cannot process a link event: ${why}; re-reading the interfaces in ${ms} ms`, 'link:retry'));
     this.installSignals();
     if (cfg.realtimePriority !== undefined) this.scheduling = this.setRealtime(cfg.realtimePriority);
     this.resources?.start();
