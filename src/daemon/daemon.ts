@@ -20,6 +20,7 @@ import { ControlServer } from './control.js';
 import { HookQueue } from './hooks.js';
 import { Logger, type SyslogSink } from './logger.js';
 import { Port } from './port.js';
+import { ensurePrivateDir } from './private-dir.js';
 import type { DaemonStatus } from '../control/status.js';
 import { createVmac, removeVmac } from './vmac.js';
 import type { VrrpEngine } from './vrrp-engine.js';
@@ -109,7 +110,8 @@ export class Daemon {
       const port = this.port(p.dev, p.inst.family, VRRP_TOS);
       if (p.inst.unicastPeers.length === 0) port.join(p.inst.mcastGroup);
     }
-    // 3. Control socket (refuses to start if another daemon owns it).
+    // 3. Private directories, then the control socket (refuses to start if another daemon owns it).
+    ensurePrivateDir(cfg.stateDir, 'state directory');
     this.control = new ControlServer(cfg.controlSocket, (req) => this.handleControl(req), this.log);
     await this.control.listen();
     // 4. Stale addresses of a killed predecessor, then the instances.

@@ -154,12 +154,12 @@ export class CappedOutput {
     const lines = Buffer.concat(this.kept).toString('utf8').split('\n');
     let more = this.dropped;
     let shown = 0;
-    for (const line of lines) {
+    lines.forEach((line, i) => {
       const clean = printable(line).trimEnd();
-      if (!clean) continue;
+      if (!clean) return;
       if (shown++ < HOOK_OUTPUT_KEEP_LINES) log.info(`${what}: ${clean}`);
-      else more += Buffer.byteLength(line) + 1;
-    }
+      else more += Buffer.byteLength(line) + (i < lines.length - 1 ? 1 : 0);
+    });
     if (more > 0) log.info(`${what}: ... ${more} bytes more (not logged)`);
     this.kept.length = 0;
   }
