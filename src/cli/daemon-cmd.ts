@@ -7,7 +7,6 @@ import { spawn } from 'node:child_process';
 import type { CarpoolConfig } from '../config/model.js';
 import { CarpoolError } from '../lib/errors.js';
 import { Daemon } from '../daemon/daemon.js';
-import { daemonOwnsConsole } from './output.js';
 
 const DAEMONIZED = 'CARPOOL_DAEMONIZED';
 
@@ -33,7 +32,9 @@ export function isDaemonized(): boolean {
 const FATAL_STOP_MS = 45_000;
 
 export async function runDaemon(config: CarpoolConfig, mode: 'run' | 'ucarp', onReloadRequest?: () => void): Promise<number> {
-  daemonOwnsConsole();
+  // The client's "exit quietly on EPIPE" (main.ts) must not apply to a daemon: its Logger
+  // handles output errors (console off, daemon goes on).
+  for (const s of [process.stdout, process.stderr]) s.removeAllListeners('error');
   const daemon = new Daemon({ config, mode, console: !isDaemonized(), ...(onReloadRequest ? { onReloadRequest } : {}) });
   try {
     await daemon.start();

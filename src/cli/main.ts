@@ -3,8 +3,6 @@
  * needs — no YAML parser, no commander, no keepalived front end — so the process most ucarp
  * users run stays small (bench `idle`). Everything else is in commands.ts.
  */
-import { quietOnClosedOutput } from './output.js';
-
 export async function main(argv: readonly string[]): Promise<number> {
   quietOnClosedOutput();
   if (argv[0] === 'ucarp') {
@@ -13,4 +11,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const { commandLine } = await import('./commands.js');
   return commandLine(argv);
+}
+
+/**
+ * Client commands (`carpool status | head`) end quietly, with the exit code so far, when the
+ * reader goes away, as other Unix tools do. A daemon must not: `runDaemon` removes this and
+ * its Logger turns the console off instead (src/daemon/logger.ts).
+ */
+function quietOnClosedOutput(): void {
+  const onError = (err: NodeJS.ErrnoException): void => {
+    if (err.code === 'EPIPE' || err.code === 'EIO') process.exit(process.exitCode ?? 0);
+    throw err;
+  };
+  process.stdout.on('error', onError);
+  process.stderr.on('error', onError);
 }

@@ -77,7 +77,6 @@ export class Logger {
   private readonly now: () => number;
   /** Console off after its stream failed (EPIPE/EIO: the reader went away). */
   private consoleFailed: string | undefined;
-  private consoleWatched = false;
   /** Syslog lines that could not be written (syslogd busy or absent). */
   syslogDropped = 0;
   /** Console lines dropped because the reader did not keep up. */
@@ -88,6 +87,11 @@ export class Logger {
   constructor(private readonly opts: LoggerOptions) {
     this.facility = opts.facility === 'none' ? undefined : (facilityCode(opts.facility) ?? FACILITIES.daemon);
     this.now = opts.now ?? (() => performance.now());
+    if (opts.console) {
+      const out: ConsoleStream = opts.stdout ?? process.stdout;
+      const err: ConsoleStream = opts.stderr ?? process.stderr;
+      for (const s of new Set([out, err])) s.on('error', (e: NodeJS.ErrnoException) => this.consoleLost(e));
+    }
   }
 
   get debugEnabled(): boolean {
@@ -118,13 +122,7 @@ export class Logger {
    * the console off for good while syslog goes on.
    */
   private toConsole(level: LogLevel, line: string): void {
-    const out: ConsoleStream = this.opts.stdout ?? process.stdout;
-    const err: ConsoleStream = this.opts.stderr ?? process.stderr;
-    if (!this.consoleWatched) {
-      this.consoleWatched = true;
-      for (const s of new Set([out, err])) s.on('error', (e: NodeJS.ErrnoException) => this.consoleLost(e));
-    }
-    const stream = level === 'error' || level === 'warning' ? err : out;
+    const stream: ConsoleStream = level === 'error' || level === 'warning' ? this.opts.stderr ?? process.stderr : this.opts.stdout ?? process.stdout;
     if (stream.writableLength > CONSOLE_BACKLOG_BYTES) {
       this.consoleDropped++;
       return;
