@@ -9,10 +9,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addressesOf, createLan, destroyLan, type Lan } from '../../../src/lab/netns.js';
 import { Workdir, nativeConfig, socketOf, startNative, stateOf } from '../helpers/carp.js';
-import { ProcSet, carpoolArgv, isRoot, skipReason, sleep, until } from '../helpers/procs.js';
+import { fileURLToPath } from 'node:url';
+import { Proc, ProcSet, carpoolArgv, inNs, isRoot, skipReason, sleep, until } from '../helpers/procs.js';
 import { SyslogListener, rssKiB } from './helpers.js';
 
 const VIP = '10.91.0.100';
+const CRASH = fileURLToPath(new URL('./fixtures/crash-daemon.ts', import.meta.url));
 
 describe.skipIf(!isRoot)(`faults: the daemon's stdout/stderr (${skipReason})`, () => {
   const prefix = `fo${process.pid % 10000}`;
@@ -107,6 +109,20 @@ describe.skipIf(!isRoot)(`faults: the daemon's stdout/stderr (${skipReason})`, (
     const res = await Promise.race([m.exited, sleep(10_000).then(() => 'hung')]);
     expect(res).toEqual({ code: 0, signal: null });
     expect(performance.now() - t0).toBeLessThan(8000);
+    expect(downs1()).toBe(downs + 1);
+    expect(await hasVip(1)).toBe(false);
+  });
+
+  it('a fatal error releases what the daemon holds and exits non-zero', async () => {
+    const cfg = nativeConfig(wd, h(1), { advbase: 1, deadratio: 3, advskew: 0, preempt: true, addresses: [`${VIP}/24`], extra: hooks(1) });
+    const d = procs.add(new Proc('h1-crash', inNs(h(1).ns, [process.execPath, '--import', 'tsx', CRASH, cfg])));
+    await until(async () => (await stateOf(socketOf(wd, h(1)))) === 'MASTER', 20_000, 50, 'h1 MASTER');
+    await until(async () => hasVip(1), 5000, 20, 'h1 holds the VIP');
+    const downs = downs1();
+    d.signal('SIGWINCH'); // an uncaught exception inside the daemon
+    const res = await Promise.race([d.exited, sleep(15_000).then(() => 'still running')]);
+    expect(res).toEqual({ code: 1, signal: null });
+    expect(d.count(/internal error: Error: injected fault/)).toBe(1);
     expect(downs1()).toBe(downs + 1);
     expect(await hasVip(1)).toBe(false);
   });
