@@ -216,11 +216,16 @@ export class Logger {
   }
 }
 
-/** The default limiter key: the text with addresses and numbers masked (`from 10.0.0.7` → `from #`). */
+/**
+ * The default limiter key: the text with addresses and free-standing numbers masked
+ * (`(VI_1) Bad TTL [12] from 10.0.0.7` → `(VI_1) Bad TTL [#] from #`); numbers inside names
+ * (`VI_1`, `eth0`) stay, so instances keep their own budgets.
+ */
 export function textKey(text: string): string {
   return text
     .replace(/\b[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?:%\S+)?/gi, '#')
-    .replace(/\d+(?:\.\d+)*/g, '#');
+    .replace(/\b\d+(?:\.\d+){3}\b/g, '#')
+    .replace(/\b\d+\b/g, '#');
 }
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');

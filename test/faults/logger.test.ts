@@ -41,6 +41,8 @@ describe('logLimited', () => {
     expect(lines).toEqual(['web: Bad digest from 10.0.0.0 - Check vhid']);
     expect(log.suppressedTotal).toBe(999);
     expect(textKey('web: Bad TTL: [12] from fe80::1%eth0')).toBe(textKey('web: Bad TTL: [64] from 10.1.2.3'));
+    expect(textKey('(VI_1) dropped advert from 10.0.0.5: digest')).not.toBe(textKey('(VI_2) dropped advert from 10.0.0.5: digest'));
+    expect(textKey('(VI_1) dropped advert from 10.0.0.5: digest')).toBe('(VI_1) dropped advert from #: digest');
   });
 
   it('an explicit key separates instances and reasons', () => {
