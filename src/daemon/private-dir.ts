@@ -4,7 +4,7 @@
  * or a socket that answers for the daemon. Checked wherever they are, not only under
  * /run/carpool, before anything on the host changes.
  */
-import { lstatSync, mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { CarpoolError } from '../lib/errors.js';
 
 /**
@@ -13,7 +13,7 @@ import { CarpoolError } from '../lib/errors.js';
  */
 export function ensurePrivateDir(dir: string, what: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = lstatSync(dir);
+  const st = statSync(dir); // follows a symlink such as /var/run -> /run: the target is what must be private
   const uid = process.geteuid?.() ?? 0;
   if (!st.isDirectory()) {
     throw new CarpoolError('UNSAFE_DIR', `${what} ${dir} is not a directory`, 'point it at a directory only this daemon\'s user owns');
