@@ -21,6 +21,7 @@ import { HookQueue } from './hooks.js';
 import type { InstanceShell } from './instance-shell.js';
 import { Logger, type SyslogSink } from './logger.js';
 import { Port } from './port.js';
+import { ensurePrivateDir } from './private-dir.js';
 import type { DaemonStatus } from '../control/status.js';
 import { createVmac, removeVmac } from './vmac.js';
 import type { VrrpCoordinator } from './vrrp-shell.js';
@@ -108,8 +109,9 @@ export class Daemon {
       const port = this.port(p.dev, p.inst.family, VRRP_TOS);
       if (p.inst.unicastPeers.length === 0) port.join(p.inst.mcastGroup);
     }
-    // 3. Control socket (refuses to start if another daemon owns it).
-    this.control = new ControlServer(cfg.controlSocket, (req) => this.handleControl(req));
+    // 3. Private directories, then the control socket (refuses to start if another daemon owns it).
+    ensurePrivateDir(cfg.stateDir, 'state directory');
+    this.control = new ControlServer(cfg.controlSocket, (req) => this.handleControl(req), this.log);
     await this.control.listen();
     // 4. Stale addresses of a killed predecessor, then the instances.
     const managed = [
@@ -164,7 +166,8 @@ export class Daemon {
         this.shells.push(shell);
       }
     }
-    this.monitor = LinkMonitor.open((ev) => this.onLinkEvent(ev));
+    this.monitor = LinkMonitor.open((ev) => this.onLinkEvent(ev), {},
+      (why, ms) => this.log.logLimited('error', `Cannot process a link event: ${why}; re-reading the interfaces in ${ms} ms`, 'link:retry'));
     this.installSignals();
     if (cfg.realtimePriority !== undefined) this.scheduling = this.setRealtime(cfg.realtimePriority);
     this.resources?.start();
