@@ -138,16 +138,20 @@ export class CarpShell extends ShellBase {
     return true;
   }
 
+  /** Rate-limited per instance and reason: spoofed sources do not each get a log budget. */
   private logDrop(reason: string, pkt: RawPacket): void {
-    switch (reason) {
-      case 'ttl': this.log.logLimited('warning', this.prefix(`Bad TTL: [${pkt.ttl}] from ${pkt.src}`)); break;
-      case 'digest': this.log.logLimited('warning', this.prefix(`Bad digest from ${pkt.src} - Check vhid, password and virtual IP address`)); break;
-      case 'checksum': this.log.logLimited('warning', this.prefix(`Bad IP checksum from ${pkt.src}`)); break;
-      case 'version': this.log.logLimited('warning', this.prefix(`Bad version from ${pkt.src}`)); break;
-      case 'destination': this.log.debug(this.prefix(`Ignoring different multicast ip: [${pkt.dst}]`)); break;
-      default: this.log.logLimited('warning', this.prefix(`Dropped packet from ${pkt.src}: ${reason}`));
+    if (reason === 'destination') {
+      this.log.debug(this.prefix(`Ignoring different multicast ip: [${pkt.dst}]`));
+      return;
     }
+    const text = reason === 'ttl' ? `Bad TTL: [${pkt.ttl}] from ${pkt.src}`
+      : reason === 'digest' ? `Bad digest from ${pkt.src} - Check vhid, password and virtual IP address`
+      : reason === 'checksum' ? `Bad IP checksum from ${pkt.src}`
+      : reason === 'version' ? `Bad version from ${pkt.src}`
+      : `Dropped packet from ${pkt.src}: ${reason}`;
+    this.log.logLimited('warning', this.prefix(text), `${this.name}:drop:${reason}`);
   }
+
 
   // --- effects ------------------------------------------------------------------------
 
@@ -158,7 +162,7 @@ export class CarpShell extends ShellBase {
         const r = port.send(e.to ?? this.cfg.mcast, e.payload, this.srcText);
         if (!r.ok) {
           this.sendErrors++;
-          log.logLimited('error', this.prefix(`write() has failed: ${r.error}`));
+          log.logLimited('error', this.prefix(`write() has failed: ${r.error}`), `${this.name}:send`);
         }
         this.queue.push({ type: 'sendResult', ok: r.ok });
         break;

@@ -22,6 +22,7 @@ import type { HttpServer } from './http.js';
 import type { InstanceShell } from './instance-shell.js';
 import { Logger, type SyslogSink } from './logger.js';
 import { Port } from './port.js';
+import { ensurePrivateDir } from './private-dir.js';
 import type { DaemonStatus } from '../control/status.js';
 import { createVmac, removeVmac } from './vmac.js';
 import type { VrrpCoordinator } from './vrrp-shell.js';
@@ -111,8 +112,9 @@ export class Daemon {
       const port = this.port(p.dev, p.inst.family, VRRP_TOS);
       if (p.inst.unicastPeers.length === 0) port.join(p.inst.mcastGroup);
     }
-    // 3. Control socket (refuses to start if another daemon owns it).
-    this.control = new ControlServer(cfg.controlSocket, (req) => this.handleControl(req));
+    // 3. Private directories, then the control socket (refuses to start if another daemon owns it).
+    ensurePrivateDir(cfg.stateDir, 'state directory');
+    this.control = new ControlServer(cfg.controlSocket, (req) => this.handleControl(req), this.log);
     await this.control.listen();
     if (cfg.http) {
       // Loaded only when configured: the default daemon stays small and opens no TCP port.
@@ -173,7 +175,8 @@ export class Daemon {
         this.shells.push(shell);
       }
     }
-    this.monitor = LinkMonitor.open((ev) => this.onLinkEvent(ev));
+    this.monitor = LinkMonitor.open((ev) => this.onLinkEvent(ev), {},
+      (why, ms) => this.log.logLimited('error', `Cannot process a link event: ${why}; re-reading the interfaces in ${ms} ms`, 'link:retry'));
     this.installSignals();
     if (cfg.realtimePriority !== undefined) this.scheduling = this.setRealtime(cfg.realtimePriority);
     this.resources?.start();
