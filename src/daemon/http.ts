@@ -83,7 +83,7 @@ export class HttpServer {
         resolve();
       });
     });
-    this.server.on('error', (err) => this.deps.log.error(`http: ${err.message}`));
+    this.server.on('error', (err) => this.deps.log.logLimited('error', `http: ${err.message}`, 'http:server'));
     this.deps.log.info(`HTTP listener on ${this.url} (read-only: /metrics, /status, dashboard at /)${this.token ? ', token required' : ''}`);
   }
 
@@ -140,7 +140,7 @@ export class HttpServer {
           res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found: try /, /metrics, /status\n');
       }
     } catch (err) {
-      this.deps.log.error(`http: ${path}: ${(err as Error).message}`);
+      this.deps.log.logLimited('error', `http: ${path}: ${(err as Error).message}`, `http:${path}`);
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
       res.end('internal error (see the daemon log)\n');
     }
