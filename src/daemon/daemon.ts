@@ -337,7 +337,6 @@ export class Daemon {
     return this.stopping;
   }
 
-  /** Bow out (shutdown hooks) or halt the CARP instances `which` picks; stop VRRP (all of it) when `vrrp`. */
   status(): DaemonStatus {
     return {
       version: VERSION, pid: process.pid, mode: this.opts.mode, config: this.opts.config.source,
