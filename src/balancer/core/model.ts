@@ -16,7 +16,7 @@ export const SCHEDULERS: readonly SchedulerName[] = ['rr', 'wrr', 'lc', 'wlc', '
 
 /** Operator's say over a real server (`carpool balancer drain|enable|disable`). */
 export type AdminState = 'enabled' | 'drained' | 'disabled';
-/** Health verdict of a real server (health.ts); `unknown` only before the first verdict. */
+/** Health verdict of a real server (health.ts). */
 export type Health = 'up' | 'down';
 
 /** What a virtual service listens on: VIP and port, or a firewall mark (`virtual_server fwmark N`). */
@@ -44,6 +44,30 @@ export interface QuorumSettings {
   readonly downCommand?: string;
 }
 
+/**
+ * Timing and verdict settings of one health checker of a real server (keepalived cascades
+ * them VS → RS → checker; the front end resolves the cascade). The probe itself (TCP_CHECK,
+ * HTTP_GET, MISC_CHECK...) is the shell's; the core only sees ok/fail results.
+ */
+export interface CheckerSettings {
+  /** For logs and status, e.g. `TCP_CHECK 192.168.0.101:25`. */
+  readonly name: string;
+  /** `delay_loop`, ms: the time between checks of a healthy (or settled-down) server. */
+  readonly delayLoopMs: number;
+  /** `retry`: failures after the first one before the checker fails (down after retry + 1). */
+  readonly retry: number;
+  /** `delay_before_retry`, ms: the time before a retry after a failure. */
+  readonly delayBeforeRetryMs: number;
+  /** `warmup`, ms: the first check runs after a random share of this (the shell's jitter). */
+  readonly warmupMs: number;
+  /** `alpha`: the checker starts failed until its first success. */
+  readonly alpha: boolean;
+  /** carpool: consecutive successes before a failed checker is up again (keepalived: 1). */
+  readonly rise: number;
+  /** MISC_CHECK `misc_dynamic`: exit 2..255 = up with weight exit − 2. */
+  readonly dynamicWeight: boolean;
+}
+
 export interface RealServer {
   /** Address in canonical text form (`192.168.0.101`, `fd00::1`). */
   readonly address: string;
@@ -55,6 +79,8 @@ export interface RealServer {
   readonly inhibitOnFailure: boolean;
   readonly notifyUp?: string;
   readonly notifyDown?: string;
+  /** Health checkers; none = always up (keepalived keeps such a server in the pool). */
+  readonly checkers: readonly CheckerSettings[];
   /** IPVS `u_threshold`: above this many active connections the server is overloaded (0 = none). */
   readonly upperThreshold?: number;
   /** IPVS `l_threshold`: an overloaded server is back below this (default upper × 3/4). */
