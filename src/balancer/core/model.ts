@@ -136,6 +136,29 @@ export function serverKey(address: string, port?: number): string {
   return port === undefined ? a : `${a}:${port}`;
 }
 
+/**
+ * keepalived's `persistence_granularity` as a prefix length: an IPv4 netmask
+ * (`255.255.255.0` → 24) or, for IPv6, a prefix length (`64`). A mask with holes is an
+ * error (IPVS masks the client address; holes would group unrelated clients).
+ */
+export function granularityPrefix(family: Family, text: string): number {
+  const t = text.trim();
+  const bits = family === 'ipv4' ? 32 : 128;
+  if (/^\d{1,3}$/.test(t)) {
+    const n = Number(t);
+    if (n <= bits) return n;
+  } else if (family === 'ipv4' && /^\d{1,3}(\.\d{1,3}){3}$/.test(t)) {
+    const octets = t.split('.').map(Number);
+    if (octets.every((o) => o <= 255)) {
+      const m = octets.reduce((a, o) => a * 256 + o, 0);
+      const ones = m.toString(2).replace(/0+$/, '');
+      if (m === 0) return 0;
+      if (ones.length <= 32 && !ones.includes('0') && m.toString(2).length === 32) return ones.length;
+    }
+  }
+  throw new RangeError(`persistence_granularity "${text}": expected ${family === 'ipv4' ? 'a contiguous netmask like 255.255.255.0 or a prefix length 0..32' : 'a prefix length 0..128'}`);
+}
+
 /** True when a server can take new connections: weight > 0 and not overloaded. */
 export function available(c: Candidate): boolean {
   return c.weight > 0 && !c.overloaded;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CheckerSettings, RealServer, VirtualService } from '../../../src/balancer/core/model.js';
+import { granularityPrefix, type CheckerSettings, type RealServer, type VirtualService } from '../../../src/balancer/core/model.js';
 import {
   HealthInputError, initialHealth, liveWeight, nextDeadline, pool, step, type HealthEffect, type HealthInput, type ServiceHealth,
 } from '../../../src/balancer/core/health.js';
@@ -146,5 +146,19 @@ describe('health verdicts (keepalived checker semantics)', () => {
     expect(log.map((e) => e.type === 'runNotify' && e.command)).toEqual(['/bin/qdown', '/bin/a-down']);
     expect(nextDeadline(h)).toBeUndefined();
     expect(drive(service(), [[0, { type: 'start', jitter: 0 }], [9, { type: 'shutdown' }]]).log).toEqual([]);
+  });
+});
+
+describe('model helpers', () => {
+  it('persistence_granularity: netmask or prefix length; holes refused', () => {
+    expect(granularityPrefix('ipv4', '255.255.255.0')).toBe(24);
+    expect(granularityPrefix('ipv4', '255.255.255.255')).toBe(32);
+    expect(granularityPrefix('ipv4', '0.0.0.0')).toBe(0);
+    expect(granularityPrefix('ipv4', '255.255.128.0')).toBe(17);
+    expect(granularityPrefix('ipv4', '24')).toBe(24);
+    expect(granularityPrefix('ipv6', '64')).toBe(64);
+    expect(() => granularityPrefix('ipv4', '255.0.255.0')).toThrow(/contiguous netmask/);
+    expect(() => granularityPrefix('ipv4', '33')).toThrow(RangeError);
+    expect(() => granularityPrefix('ipv6', 'ffff::')).toThrow(/prefix length 0..128/);
   });
 });

@@ -75,6 +75,18 @@ describe('nftables plane: text', () => {
     expect(bad({ services: [{ ...plan(vs({ method: 'dr' }), 1), ingressDevice: 'eth0; flush ruleset' }] })).toBe('BAD_NAME');
   });
 
+  it('a drained server leaves the slots but stays reachable for its pinned flows (DR) ', () => {
+    const v = vs({ method: 'dr', scheduler: 'rr' });
+    const ids = assignIds(new Map(), ['192.168.0.101', '192.168.0.102']);
+    const members = pool(v, initialHealth(v)).map((m) => (m.key === '192.168.0.101' ? { ...m, weight: 0 } : m));
+    const p = planService(v, { id: 1, serverIds: ids, members });
+    expect(p.table.slots).toEqual(['192.168.0.102']);
+    const text = renderPlane({ services: [p] }, []);
+    expect(text).toContain('map vs1_servers { typeof meta mark : ip daddr; elements = { 1 : 192.168.0.101, 2 : 192.168.0.102 } }');
+    expect(text).toContain('map vs1_slots { typeof numgen inc mod 2 : meta mark; flags interval; elements = { 0 : 2 } }');
+    expect(text).toContain('fwd ip to meta mark map @vs1_servers device "lan1"');
+  });
+
   it('assignIds keeps ids and fills the lowest free one', () => {
     const a = assignIds(new Map(), ['a', 'b', 'c']);
     expect([...a]).toEqual([['a', 1], ['b', 2], ['c', 3]]);
@@ -133,11 +145,15 @@ describe.skipIf(skip !== undefined)(`nftables plane against the real nft and ker
   // stand-ins; nft and the kernel validate the ruleset the same way for any device type.
   const devices = ['lan0', 'lan1', 'tun0', 'tun1'];
 
-  it('nft -c accepts the NAT, DR and TUN rulesets (IPv4, IPv6, fwmark, persistence, every scheduler)', () => {
+  it('nft -c accepts the NAT, DR and TUN rulesets (IPv4, IPv6, TCP/UDP/SCTP, fwmark, persistence, every scheduler)', () => {
     const services: PlaneService[] = [];
     let id = 1;
     for (const scheduler of ['rr', 'wrr', 'lc', 'wlc', 'sh', 'dh', 'mh', 'sed', 'nq', 'fo', 'ovf'] as const) {
       services.push(plan(vs({ vip: `123.123.${id}.1`, scheduler, persistence: id % 2 ? { timeoutMs: 360_000, prefixLength: 24 } : undefined }), id++));
+    }
+    for (const protocol of ['udp', 'sctp'] as const) {
+      services.push(plan({ ...vs({ vip: `123.124.${id}.1`, scheduler: 'sh', persistence: { timeoutMs: 60_000, prefixLength: 32 } }), protocol }, id++));
+      services.push(plan({ ...vs({ vip: `123.124.${id}.1`, method: 'dr', scheduler: 'mh' }), protocol }, id++));
     }
     services.push(plan(vs({ family: 'ipv6', vip: 'fd00::80', scheduler: 'mh', servers: [rs('fd00:1::1', 80)], persistence: { timeoutMs: 60_000, prefixLength: 64 } }), id++));
     services.push(plan(vs({ fwmark: 7, scheduler: 'wlc', servers: [rs('192.168.0.101'), rs('192.168.0.102')] }), id++));
