@@ -312,7 +312,11 @@ export function maglevTable(servers: readonly Candidate[], size: number, opts: {
  * (h_i = overhead/256 for lc/wlc, active + 1 for sed/nq; lc uses W = 1). The n_i become a
  * wrr-interleaved table, so within the period the order is spread too. nq first gives every
  * idle server one; ovf and fo do not need counts beyond the pick: a one-server table, redone
- * when the counts move. Exact when the period holds one connection; the error grows with
+ * when the counts move. The table is `expected` long (or a divisor of it, after the gcd), so
+ * any `expected` consecutive new connections cover it whole wherever the numgen counter
+ * stands (it runs on across map swaps): the period's shares are exact if the estimate is. A
+ * table that is consumed only partly (estimate too high) or more than once (too low) drifts;
+ * a fixed-length table (so the rule never changes) was tried and measured worse. Exact when the period holds one connection; the error grows with
  * the connections that end during the period (docs/balancer.md).
  */
 export function countTable(scheduler: 'lc' | 'wlc' | 'sed' | 'nq' | 'ovf' | 'fo', servers: readonly Candidate[], expected: number): SlotTable {

@@ -237,7 +237,7 @@ describe('count-based schedulers per period (lc/wlc/sed/nq/ovf)', () => {
         const cands = () => ends.map((e, i) => c(String(i), 1, e.length));
         if (typeof mode === 'number' && t % mode === 0) {
           table = countTable('lc', cands(), arrivals * mode).slots;
-          cursor = 0;
+          // numgen keeps counting across table swaps (the rule stays while the length does)
         }
         for (let a = 0; a < arrivals; a++) {
           let i: number;
