@@ -250,10 +250,17 @@ export function planObjects(plane: Plane): NftObjects {
     chains.set('persist', { hook: 'type filter hook prerouting priority dstnat + 1; policy accept;', rules: ['ct state new ct status dnat ct mark vmap @remember'] });
     out.set(fam, { maps, chains });
   };
+  const matches = new Map<string, number>();
   for (const s of plane.services) {
     if (!Number.isInteger(s.id) || s.id < 1) throw new PlaneError('BAD_SERVICE', `service id ${s.id}: expected an integer ≥ 1`);
     if (ids.has(s.id)) throw new PlaneError('DUPLICATE', `service id ${s.id} twice`);
     ids.add(s.id);
+    // One service per VIP . protocol . port (or fwmark), whatever the method: a DR service
+    // would take the packets of a NAT one on ingress before NAT ever saw them.
+    const m = s.match.kind === 'addr' ? `${s.family} ${s.match.vip} ${s.protocol} ${s.match.port}` : `fwmark ${s.family} ${s.match.mark}`;
+    const other = matches.get(m);
+    if (other !== undefined) throw new PlaneError('DUPLICATE', `services ${other} and ${s.id} both match ${m}`, 'give each virtual_server its own address, protocol and port');
+    matches.set(m, s.id);
   }
   nat('ip');
   nat('ip6');

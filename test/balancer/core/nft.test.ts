@@ -71,6 +71,7 @@ describe('nftables plane: text', () => {
     expect(bad({ services: [plan(vs({ servers: [rs('10.0.0.1', 80), rs('10.0.0.2')] }), 1)] })).toBe('MIXED_PORTS');
     expect(bad({ services: [plan(vs({ method: 'dr', servers: [rs('10.0.0.1', 81)] }), 1)] })).toBe('BAD_SERVICE');
     expect(bad({ services: [plan(vs(), 1), plan(vs({ port: 81 }), 1)] })).toBe('DUPLICATE');
+    expect(bad({ services: [plan(vs(), 1), plan(vs({ method: 'dr' }), 2)] })).toBe('DUPLICATE');
     expect(bad({ services: [{ ...plan(vs({ method: 'dr' }), 1), ingressDevice: undefined }] })).toBe('NO_DEVICE');
     expect(bad({ services: [{ ...plan(vs({ method: 'dr' }), 1), ingressDevice: 'eth0; flush ruleset' }] })).toBe('BAD_NAME');
   });
@@ -136,6 +137,8 @@ function transitions(): [string, Plane, Plane][] {
     ['DR and TUN appear next to NAT', { services: [plan(mh, 1)] }, { services: [plan(mh, 1), plan(dr, 5), plan(tun, 6)] }],
     ['DR server drained out of the slots', { services: [plan(dr, 5), plan(tun, 6)] }, { services: [plan(dr, 5, ['192.168.0.101']), plan(tun, 6)] }],
     ['everything goes', { services: [plan(dr, 5), plan(v6, 3), plan(mh, 1)] }, { services: [] }],
+    ['NAT real servers lose their ports (slot map declaration changes)', { services: [plan(wrr, 2)] }, { services: [plan({ ...wrr, realServers: wrr.realServers.map((r) => ({ ...r, port: undefined })) }, 2)] }],
+    ['DR becomes TUN (servers map declaration and rules change)', { services: [plan(dr, 5)] }, { services: [plan({ ...dr, method: 'tun', egressDevice: undefined }, 5)] }],
     ['empty slot table (all down) and back', { services: [plan(mh, 1, ['192.168.0.101:80', '192.168.0.102:80', '192.168.0.103:80'])] }, { services: [plan(mh, 1)] }],
   ];
 }
