@@ -74,10 +74,17 @@ export const FLOW_MAP_SIZE = 1_048_576;
 type TableFamily = 'ip' | 'ip6' | 'netdev';
 
 interface NftMap {
+  readonly kind: 'map' | 'set';
   /** Everything between the braces except the elements (`typeof ...; flags ...;`). */
   readonly decl: string;
-  /** Element key text → value text; '' for a plain set element (none here). */
+  /** Element key text → value text ('' in a set). */
   readonly elements: ReadonlyMap<string, string>;
+  /**
+   * A dynamic map whose entries name servers (NAT persistence: client → address . port):
+   * the servers present. When one of them leaves, the diff flushes the map, so no client
+   * stays stuck to a server that is gone (IPVS expires such templates too).
+   */
+  readonly servers?: readonly string[];
 }
 interface NftChain {
   /** Base chain line (`type nat hook prerouting priority dstnat; policy accept;`) or ''. */
@@ -173,14 +180,17 @@ function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<stri
     if (onePort && portSet.size > 1) throw new PlaneError('MIXED_PORTS', `service ${s.id}: IPv6 NAT with persistence needs one port for all real servers (nft cannot remember address and port together)`, 'give the real servers the same port');
     const persistData = ports && !onePort ? `${ip} daddr . ${s.protocol} dport` : `${ip} daddr`;
     const viaPersist = onePort ? `dnat ${ip} to ${src} map @${name}_persist : ${[...portSet][0]}` : `${dnat} ${src} map @${name}_persist`;
-    maps.set(`${name}_persist`, { decl: `typeof ${ip} saddr : ${persistData}; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(s.persistence.timeoutMs)};`, elements: new Map() });
+    maps.set(`${name}_persist`, {
+      kind: 'map', decl: `typeof ${ip} saddr : ${persistData}; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(s.persistence.timeoutMs)};`,
+      elements: new Map(), servers: s.servers.map((r) => r.key),
+    });
     rules.push(`ct mark set ${s.id}`);
     rules.push(`${l4} ${viaPersist}`);
     chains.set(`${name}_remember`, { hook: '', rules: [`update @${name}_persist { ${src} timeout ${seconds(s.persistence.timeoutMs)} : ${persistData} }`] });
     dispatch.remember.set(`${s.id}`, `jump ${name}_remember`);
   }
   maps.set(`${name}_slots`, {
-    decl: `typeof numgen inc mod 2 : ${dataType}; flags interval;`,
+    kind: 'map', decl: `typeof numgen inc mod 2 : ${dataType}; flags interval;`,
     elements: slotElements(s.table.slots, (k) => target(byKey.get(k)!)),
   });
   if (n > 0) rules.push(`${l4} ${dnat} ${slotExpr(s)} map @${name}_slots`);
@@ -203,24 +213,28 @@ function directService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<s
   const flowTimeout = s.flowTimeoutMs ?? (s.protocol === 'udp' ? 300_000 : 900_000);
   // Port first: nft 1.0.6 aborts (netlink_linearize.c assertion) on `ip6 saddr . th sport` in a dynamic update.
   const flowKey = `th sport . ${ip} saddr`;
-  maps.set(`${name}_flows`, { decl: `typeof ${flowKey} : meta mark; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(flowTimeout)};`, elements: new Map() });
-  maps.set(`${name}_slots`, { decl: 'typeof numgen inc mod 2 : meta mark; flags interval;', elements: slotElements(s.table.slots, (k) => `${byKey.get(k)!.id}`) });
-  const rules = ['meta mark set 0', `meta mark set ${flowKey} map @${name}_flows`];
+  maps.set(`${name}_flows`, { kind: 'map', decl: `typeof ${flowKey} : meta mark; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(flowTimeout)};`, elements: new Map() });
+  maps.set(`${name}_slots`, { kind: 'map', decl: 'typeof numgen inc mod 2 : meta mark; flags interval;', elements: slotElements(s.table.slots, (k) => `${byKey.get(k)!.id}`) });
+  // Ids of the servers present (drained ones too): a flow or persistent client whose server
+  // has gone is scheduled again instead of being dropped.
+  maps.set(`${name}_ids`, { kind: 'set', decl: 'typeof meta mark;', elements: new Map(s.servers.map((r) => [`${r.id}`, ''])) });
+  const gone = `meta mark != 0 meta mark != @${name}_ids meta mark set 0`;
+  const rules = ['meta mark set 0', `meta mark set ${flowKey} map @${name}_flows`, gone];
   let src: string | undefined;
   if (s.persistence) {
     src = maskedSource(s.family, s.persistence.prefixLength);
-    maps.set(`${name}_persist`, { decl: `typeof ${ip} saddr : meta mark; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(s.persistence.timeoutMs)};`, elements: new Map() });
-    rules.push(`meta mark 0 meta mark set ${src} map @${name}_persist`);
+    maps.set(`${name}_persist`, { kind: 'map', decl: `typeof ${ip} saddr : meta mark; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(s.persistence.timeoutMs)};`, elements: new Map() });
+    rules.push(`meta mark 0 meta mark set ${src} map @${name}_persist`, gone);
   }
   if (s.table.slots.length > 0) rules.push(`meta mark 0 meta mark set ${slotExpr(s)} map @${name}_slots`);
   rules.push(`meta mark != 0 update @${name}_flows { ${flowKey} : meta mark }`);
   if (src) rules.push(`meta mark != 0 update @${name}_persist { ${src} : meta mark }`);
   if (s.method === 'dr') {
     const out = quoteDevice(s.egressDevice ?? s.ingressDevice, `service ${s.id}`);
-    maps.set(`${name}_servers`, { decl: `typeof meta mark : ${ip} daddr;`, elements: new Map(s.servers.map((r) => [`${r.id}`, r.address])) });
+    maps.set(`${name}_servers`, { kind: 'map', decl: `typeof meta mark : ${ip} daddr;`, elements: new Map(s.servers.map((r) => [`${r.id}`, r.address])) });
     rules.push(`fwd ${ip} to meta mark map @${name}_servers device ${out}`);
   } else {
-    maps.set(`${name}_servers`, { decl: 'typeof meta mark : meta oif;', elements: new Map(s.servers.map((r) => [`${r.id}`, quoteDevice(r.tunnelDevice, `service ${s.id}, real server ${r.key} (TUN)`)])) });
+    maps.set(`${name}_servers`, { kind: 'map', decl: 'typeof meta mark : meta oif;', elements: new Map(s.servers.map((r) => [`${r.id}`, quoteDevice(r.tunnelDevice, `service ${s.id}, real server ${r.key} (TUN)`)])) });
     rules.push(`fwd to meta mark map @${name}_servers`);
   }
   rules.push('drop');
@@ -243,9 +257,9 @@ export function planObjects(plane: Plane): NftObjects {
     const svcs = plane.services.filter((s) => s.method === 'nat' && s.family === family);
     if (svcs.length === 0) return;
     for (const s of svcs) natService(s, maps, chains, dispatch);
-    maps.set('services', { decl: `typeof ${fam} daddr . meta l4proto . th dport : verdict;`, elements: dispatch.services });
-    maps.set('fwmarks', { decl: 'typeof meta mark : verdict;', elements: dispatch.fwmarks });
-    maps.set('remember', { decl: 'typeof ct mark : verdict;', elements: dispatch.remember });
+    maps.set('services', { kind: 'map', decl: `typeof ${fam} daddr . meta l4proto . th dport : verdict;`, elements: dispatch.services });
+    maps.set('fwmarks', { kind: 'map', decl: 'typeof meta mark : verdict;', elements: dispatch.fwmarks });
+    maps.set('remember', { kind: 'map', decl: 'typeof ct mark : verdict;', elements: dispatch.remember });
     chains.set('prerouting', { hook: 'type nat hook prerouting priority dstnat; policy accept;', rules: [`${fam} daddr . meta l4proto . th dport vmap @services`, 'meta mark vmap @fwmarks'] });
     chains.set('persist', { hook: 'type filter hook prerouting priority dstnat + 1; policy accept;', rules: ['ct state new ct status dnat ct mark vmap @remember'] });
     out.set(fam, { maps, chains });
@@ -272,8 +286,8 @@ export function planObjects(plane: Plane): NftObjects {
     for (const s of direct) directService(s, maps, chains, ingress);
     for (const [dev, d] of ingress) {
       const tag = dev.replace(/[^A-Za-z0-9_]/g, '_');
-      maps.set(`in_${tag}_v4`, { decl: 'typeof ip daddr . meta l4proto . th dport : verdict;', elements: d.v4 });
-      maps.set(`in_${tag}_v6`, { decl: 'typeof ip6 daddr . meta l4proto . th dport : verdict;', elements: d.v6 });
+      maps.set(`in_${tag}_v4`, { kind: 'map', decl: 'typeof ip daddr . meta l4proto . th dport : verdict;', elements: d.v4 });
+      maps.set(`in_${tag}_v6`, { kind: 'map', decl: 'typeof ip6 daddr . meta l4proto . th dport : verdict;', elements: d.v6 });
       chains.set(`in_${tag}`, {
         hook: `type filter hook ingress device ${quoteDevice(dev, 'ingress')} priority 0; policy accept;`,
         rules: [`ip daddr . meta l4proto . th dport vmap @in_${tag}_v4`, `ip6 daddr . meta l4proto . th dport vmap @in_${tag}_v6`],
@@ -291,7 +305,7 @@ const elementsText = (els: ReadonlyMap<string, string>): string => [...els].map(
 function tableBody(t: NftTable): string[] {
   const lines: string[] = [];
   for (const [name, m] of t.maps) {
-    lines.push(`  map ${name} { ${m.decl}${m.elements.size ? ` elements = { ${elementsText(m.elements)} }` : ''} }`);
+    lines.push(`  ${m.kind} ${name} { ${m.decl}${m.elements.size ? ` elements = { ${elementsText(m.elements)} }` : ''} }`);
   }
   for (const [name, c] of t.chains) {
     lines.push(`  chain ${name} {`);
@@ -332,7 +346,8 @@ export interface TransactionSize {
  * The smallest transaction from the plane in force to the desired one: tables appear or go
  * whole; within a table, chains whose rules changed are flushed and refilled, maps whose
  * declaration changed are replaced, and otherwise only the changed elements are deleted and
- * added. Empty text when nothing changed. Order inside the batch: flush changed chains,
+ * added; a NAT persistence map is flushed when one of its servers leaves. Empty text when
+ * nothing changed. Order inside the batch: flush changed chains,
  * delete elements (also the dispatch elements jumping to chains that go), delete chains,
  * delete maps, add maps, add chains, add elements, add rules.
  */
@@ -361,25 +376,26 @@ export function diffPlane(current: Plane, desired: Plane): { text: string; size:
     const replacedMaps = new Set<string>();
     for (const [name, m] of A.maps) {
       const n = B.maps.get(name);
-      if (!n || n.decl !== m.decl) {
+      if (!n || n.decl !== m.decl || n.kind !== m.kind) {
         replacedMaps.add(name);
-        delMap.push(`delete map ${T} ${name}`);
+        delMap.push(`delete ${m.kind} ${T} ${name}`);
       }
     }
     for (const [name, m] of B.maps) {
       const o = A.maps.get(name);
       if (!o || replacedMaps.has(name)) {
-        addMap.push(`add map ${T} ${name} { ${m.decl}${m.elements.size ? ` elements = { ${elementsText(m.elements)} }` : ''} }`);
+        addMap.push(`add ${m.kind} ${T} ${name} { ${m.decl}${m.elements.size ? ` elements = { ${elementsText(m.elements)} }` : ''} }`);
         elements += m.elements.size;
         continue;
       }
       const gone: string[] = [];
       const added: string[] = [];
       for (const [k, v] of o.elements) if (m.elements.get(k) !== v) gone.push(k);
-      for (const [k, v] of m.elements) if (o.elements.get(k) !== v) added.push(`${k} : ${v}`);
+      for (const [k, v] of m.elements) if (o.elements.get(k) !== v) added.push(v === '' ? k : `${k} : ${v}`);
       if (gone.length) delEl.push(`delete element ${T} ${name} { ${gone.join(', ')} }`);
       if (added.length) addEl.push(`add element ${T} ${name} { ${added.join(', ')} }`);
       elements += gone.length + added.length;
+      if (o.servers && m.servers && o.servers.some((k) => !m.servers!.includes(k))) addEl.push(`flush map ${T} ${name}`);
     }
     const mentions = (c: NftChain, map: string) => c.rules.some((r) => r.includes(`@${map} `) || r.endsWith(`@${map}`));
     for (const [name, c] of A.chains) {

@@ -88,6 +88,29 @@ describe('nftables plane: text', () => {
     expect(text).toContain('fwd ip to meta mark map @vs1_servers device "lan1"');
   });
 
+  it('a persistent NAT service forgets its clients when a server leaves, not when one is drained', () => {
+    const v = vs({ scheduler: 'mh', persistence: { timeoutMs: 50_000, prefixLength: 24 } });
+    const all = plan(v, 1);
+    const removed = diffPlane({ services: [all] }, { services: [plan(v, 1, ['192.168.0.102:8080'])] }).text;
+    expect(removed).toContain('flush map ip carpool vs1_persist');
+    const drained = { ...all, table: { ...all.table, slots: all.table.slots.map((k) => (k === '192.168.0.102:8080' ? '192.168.0.101:8080' : k)) } };
+    const d = diffPlane({ services: [all] }, { services: [drained] }).text;
+    expect(d).toContain('add element ip carpool vs1_slots');
+    expect(d).not.toContain('flush map');
+  });
+
+  it('DR: a flow or persistent client whose server is gone is scheduled again (ids set)', () => {
+    const text = renderPlane({ services: [plan(vs({ method: 'dr', persistence: { timeoutMs: 1000, prefixLength: 32 } }), 3)] }, []);
+    expect(text).toContain('set vs3_ids { typeof meta mark; elements = { 1, 2 } }');
+    const rules = text.split('\n').map((l) => l.trim());
+    const flows = rules.indexOf('meta mark set th sport . ip saddr map @vs3_flows');
+    const check = 'meta mark != 0 meta mark != @vs3_ids meta mark set 0';
+    expect(rules[flows + 1]).toBe(check);
+    expect(rules[flows + 3]).toBe(check);
+    expect(diffPlane({ services: [plan(vs({ method: 'dr' }), 3)] }, { services: [plan(vs({ method: 'dr' }), 3, ['192.168.0.101'])] }).text)
+      .toContain('delete element netdev carpool vs3_ids { 1 }');
+  });
+
   it('assignIds keeps ids and fills the lowest free one', () => {
     const a = assignIds(new Map(), ['a', 'b', 'c']);
     expect([...a]).toEqual([['a', 1], ['b', 2], ['c', 3]]);
@@ -132,10 +155,11 @@ function transitions(): [string, Plane, Plane][] {
     ['mh: one server removed', { services: [plan(mh, 1)] }, { services: [plan(mh, 1, ['192.168.0.102:80'])] }],
     ['wrr: weight change (rule and map change)', { services: [plan(wrr, 2)] }, { services: [plan(wrr2, 2)] }],
     ['service added and removed', { services: [plan(mh, 1), plan(v6, 3)] }, { services: [plan(wrr, 2), plan(v6, 3)] }],
+    ['persistent NAT server removed (persistence map flushed)', { services: [plan(persist, 1)] }, { services: [plan(persist, 1, ['192.168.0.103:80'])] }],
     ['persistence switched on', { services: [plan(mh, 1)] }, { services: [plan(persist, 1)] }],
     ['persistence switched off', { services: [plan(persist, 1), plan(fw, 4)] }, { services: [plan(mh, 1), plan(fw, 4)] }],
     ['DR and TUN appear next to NAT', { services: [plan(mh, 1)] }, { services: [plan(mh, 1), plan(dr, 5), plan(tun, 6)] }],
-    ['DR server drained out of the slots', { services: [plan(dr, 5), plan(tun, 6)] }, { services: [plan(dr, 5, ['192.168.0.101']), plan(tun, 6)] }],
+    ['DR server removed (ids set shrinks)', { services: [plan(dr, 5), plan(tun, 6)] }, { services: [plan(dr, 5, ['192.168.0.101']), plan(tun, 6)] }],
     ['everything goes', { services: [plan(dr, 5), plan(v6, 3), plan(mh, 1)] }, { services: [] }],
     ['NAT real servers lose their ports (slot map declaration changes)', { services: [plan(wrr, 2)] }, { services: [plan({ ...wrr, realServers: wrr.realServers.map((r) => ({ ...r, port: undefined })) }, 2)] }],
     ['DR becomes TUN (servers map declaration and rules change)', { services: [plan(dr, 5)] }, { services: [plan({ ...dr, method: 'tun', egressDevice: undefined }, 5)] }],
