@@ -2,7 +2,7 @@
  * carpool's command line. `carpool ucarp ...` takes ucarp's own options verbatim (parsed by
  * our getopt work-alike); everything else is a carpool command parsed by commander.
  */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { loadConfigFile, type LoadOptions } from '../config/load.js';
@@ -106,6 +106,31 @@ async function pickSocket(explicit: string | undefined, fits: (st: DaemonStatus)
     ? `none of the ${sockets.length} daemons in ${RUN_DIR} has ${what}`
     : `${found.length} daemons in ${RUN_DIR} have ${what}: ${found.join(', ')}`,
   'choose one with --socket PATH (`carpool status` shows each daemon and its instances)');
+}
+
+/** `--watch` seconds: a positive number (0, negatives and words would spin without pause). */
+export function parseWatchSeconds(value: string): string {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of seconds, e.g. --watch 2 or --watch 0.5');
+  return value;
+}
+
+/**
+ * Report an unknown option (with commander's "did you mean") before a missing mandatory one:
+ * commander checks mandatory options first, so `run --conifg x` only said "required option '-c'
+ * not specified". Mandatory options are checked in a preAction hook instead, which runs after
+ * the unknown-option check.
+ */
+function unknownOptionsFirst(cmd: Command): void {
+  const mandatory = cmd.options.filter((o) => o.mandatory);
+  for (const o of mandatory) o.makeOptionMandatory(false);
+  if (mandatory.length) {
+    cmd.hook('preAction', (self) => {
+      const missing = mandatory.find((o) => self.getOptionValue(o.attributeName()) === undefined);
+      if (missing) self.error(`error: required option '${missing.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue' });
+    });
+  }
+  for (const sub of cmd.commands) unknownOptionsFirst(sub);
 }
 
 /** Write `text` to `file` atomically (a web server never serves half a page). */
@@ -251,7 +276,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     .description('show every instance: state, master, addresses, dropped packets, last transition')
     .option('-s, --socket <path>', `control socket of one daemon (default: all in ${RUN_DIR})`)
     .option('--json', 'machine-readable output')
-    .addOption(new Option('-w, --watch [seconds]', 'refresh continuously'))
+    .addOption(new Option('-w, --watch [seconds]', 'refresh continuously, every SECONDS (default 1)').argParser(parseWatchSeconds))
     .option('-o, --output <format-and-file...>', 'write a self-contained status page instead: --output html FILE (with --watch: rewritten every interval, like crm_mon -d)')
     .action(async (o: { socket?: string; json?: boolean; watch?: boolean | string; output?: string[] }) => {
       try {
@@ -298,6 +323,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     program.command('lab').description(LAB_DESCRIPTION);
   }
 
+  unknownOptionsFirst(program);
   await program.parseAsync([...argv], { from: 'user' });
   return code;
 }
