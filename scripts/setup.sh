@@ -129,7 +129,7 @@ main() {
       exec sudo -- env "PATH=$PATH" bash "$SELF" "$@"
     fi
     echo "setup: needs root (apt-get, $PWD/node_modules, /usr/local/bin) and sudo is not installed." >&2
-    echo "  Run it as root instead, e.g.: su -c 'cd $PWD && ./scripts/setup.sh $*'" >&2
+    echo "  Run it as root instead, e.g.: su -c 'cd $PWD && ./scripts/setup.sh${*:+ $*}'" >&2
     return 1
   fi
   local packages=("${RUNTIME_PACKAGES[@]}")
