@@ -86,9 +86,10 @@ function noDaemon(): CarpoolError {
 
 /**
  * The daemon a command talks to: --socket, else the only daemon of this namespace, else the only
- * one that `fits` (has the instance, runs resources); `what` says what fits, for the errors.
+ * one that `fits` (has the instance, runs resources); `what` names what fits, for the errors.
  */
-async function pickSocket(explicit: string | undefined, fits: (st: DaemonStatus) => boolean, what: string): Promise<string> {
+async function pickSocket(explicit: string | undefined, fits: (st: DaemonStatus) => boolean, what: string,
+  hint = 'choose one with --socket PATH (`carpool status` shows each daemon and its instances)'): Promise<string> {
   if (explicit) return explicit;
   const sockets = allSockets();
   if (sockets.length === 0) throw noDaemon();
@@ -104,8 +105,7 @@ async function pickSocket(explicit: string | undefined, fits: (st: DaemonStatus)
   if (found.length === 1) return found[0]!;
   throw new CarpoolError('DAEMON_AMBIGUOUS', found.length === 0
     ? `none of the ${sockets.length} daemons in ${RUN_DIR} has ${what}`
-    : `${found.length} daemons in ${RUN_DIR} have ${what}: ${found.join(', ')}`,
-  'choose one with --socket PATH (`carpool status` shows each daemon and its instances)');
+    : `${found.length} daemons in ${RUN_DIR} have ${what}: ${found.join(', ')}`, hint);
 }
 
 /** `--watch` seconds: a positive number (0, negatives and words would spin without pause). */
@@ -295,8 +295,9 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     .option('--clear', 'CARP: lift the demotion (the instance competes with its own advskew again)')
     .action(async (instance: string | undefined, o: { socket?: string; clear?: boolean }) => {
       try {
-        const socket = await pickSocket(o.socket, (st) => instance === undefined || st.instances.some((i) => i.name === instance),
-          instance === undefined ? 'instances: name the instance' : `an instance '${instance}'`);
+        const socket = instance === undefined
+          ? await pickSocket(o.socket, () => true, 'instances', 'name the instance (`carpool demote NAME`) or choose a daemon with --socket PATH')
+          : await pickSocket(o.socket, (st) => st.instances.some((i) => i.name === instance), `an instance '${instance}'`);
         const st = await controlRequest(socket, { cmd: 'demote', args: { ...(instance ? { instance } : {}), ...(o.clear ? { clear: true } : {}) } }) as { name: string; state: string };
         process.stdout.write(`${st.name}: ${st.state}\n`);
       } catch (err) {
