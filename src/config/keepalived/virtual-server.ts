@@ -280,7 +280,8 @@ const RS_HANDLERS: Readonly<Record<string, Handler<RsCtx>>> = {
   notify_up: (st, { c, rs, where }) => { const h = c.script(st, where, true); if (h) rs.notifyUp = h.value; },
   notify_down: (st, { c, rs, where }) => { const h = c.script(st, where, true); if (h) rs.notifyDown = h.value; },
   alpha: (st, { c, rs }) => { const b = flag(c, st); if (b !== undefined) rs.alpha = b; },
-  retry: (st, { c, rs }) => { const n = count(c, st, 0, 4294967295); if (n !== undefined) rs.retry = n; },
+  // keepalived: 1.. on real and virtual servers, 0.. on checkers (check_parser.c, check_api.c).
+  retry: (st, { c, rs }) => { const n = count(c, st, 1, 4294967295); if (n !== undefined) rs.retry = n; },
   delay_before_retry: (st, { c, rs }) => { const t = timer(c, st, 0); if (t !== undefined) rs.delayBeforeRetryMs = t; },
   warmup: (st, { c, rs }) => { const t = timer(c, st, 0); if (t !== undefined) rs.warmupMs = t; },
   connect_timeout: (st, { c, rs }) => { const t = timer(c, st, 0.001); if (t !== undefined) rs.connectTimeoutMs = t; },
@@ -362,7 +363,7 @@ const VS_HANDLERS: Readonly<Record<string, Handler<VsCtx>>> = {
   },
   sorry_server_inhibit: (st, { c, vs }) => { const b = c.bool(st); if (b) vs.sorryServerInhibit = b; },
   sorry_server_lvs_method: (st, { c, vs }) => { const f = readForwarding(c, st); if (f) vs.sorryServerForwarding = f; },
-  retry: (st, { c, vs }) => { const n = count(c, st, 0, 4294967295); if (n !== undefined) vs.retry = n; },
+  retry: (st, { c, vs }) => { const n = count(c, st, 1, 4294967295); if (n !== undefined) vs.retry = n; },
   delay_before_retry: (st, { c, vs }) => { const t = timer(c, st, 0); if (t !== undefined) vs.delayBeforeRetryMs = t; },
   warmup: (st, { c, vs }) => { const t = timer(c, st, 0); if (t !== undefined) vs.warmupMs = t; },
   connect_timeout: (st, { c, vs }) => { const t = timer(c, st, 0.001); if (t !== undefined) vs.connectTimeoutMs = t; },

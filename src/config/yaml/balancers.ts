@@ -151,7 +151,7 @@ function readAddress(c: Checker, v: Reader, node: Node, where: string): { family
 function readTiming(v: Reader, into: { delayLoopMs?: number; connectTimeoutMs?: number; retry?: number; delayBeforeRetryMs?: number; warmupMs?: number }): void {
   set(into, 'delayLoopMs', ms(v.seconds('delay_loop', 0.001, 4294967)));
   set(into, 'connectTimeoutMs', ms(v.seconds('connect_timeout', 0.001, 4294967)));
-  set(into, 'retry', v.int('retry', 0, 4294967295)?.value);
+  set(into, 'retry', v.int('retry', 1, 4294967295)?.value); // keepalived: 1.. here, 0.. on checkers
   set(into, 'delayBeforeRetryMs', ms(v.seconds('delay_before_retry', 0, 4294967)));
   set(into, 'warmupMs', ms(v.seconds('warmup', 0, 4294967)));
 }

@@ -305,6 +305,7 @@ describe('errors, located, with what is expected', () => {
     ['regex is not implemented', rs('  HTTP_GET {\n   url {\n    path /\n    regex ok\n   }\n  }'), ['7:5 NOT_SUPPORTED']],
     ['DNS type', rs('  DNS_CHECK {\n   type AAA\n  }'), ['5:9 INVALID_VALUE'], "did you mean 'AAAA'?"],
     ['weight out of range', rs('  weight 2147483648'), ['4:10 OUT_OF_RANGE']],
+    ['retry 0 on a real server (keepalived: 1..; checkers allow 0)', rs('  retry 0'), ['4:9 OUT_OF_RANGE']],
     ['real server of the other family', 'virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 2001:db8::1 80 {\n }\n}\n', ['3:2 FAMILY_MISMATCH']],
     ['duplicate real server', 'virtual_server 10.0.0.1 80 {\n protocol TCP\n real_server 10.0.1.1 80 {\n }\n real_server 10.0.1.1 80 {\n }\n}\n', ['5:2 DUPLICATE_ADDRESS']],
     ['undefined group', 'virtual_server group nope {\n real_server 10.0.1.1 80 {\n }\n}\n', ['1:22 UNDEFINED_REFERENCE']],

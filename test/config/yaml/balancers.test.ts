@@ -300,7 +300,7 @@ function realServer(family: 4 | 6, i: number, vsPort: number, vsForwarding: Forw
   return fc.record({
     own: fc.boolean(), port: fc.constantFrom(0, vsPort || 8080), weight: fc.nat(10), inh: fc.boolean(), alpha: fc.boolean(), up: fc.option(hook, { nil: undefined }),
     down: fc.option(hook, { nil: undefined }), ut: fc.option(fc.constant(1000), { nil: undefined }), delayLoopMs: seconds, connectTimeoutMs: seconds,
-    retry: fc.option(fc.nat(4), { nil: undefined }), dbr: fc.option(seconds, { nil: undefined }), warm: fc.option(seconds, { nil: undefined }),
+    retry: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }), dbr: fc.option(seconds, { nil: undefined }), warm: fc.option(seconds, { nil: undefined }),
   }).chain((x) => {
     // keepalived: an address service's real server without a port takes the service's; only NAT changes the port.
     const port = vsForwarding.method !== 'NAT' ? vsPort : x.port === 0 ? vsPort : x.port;
@@ -322,7 +322,7 @@ const virtualServer = (i: number): fc.Arbitrary<VirtualServer> => fc.record({
   scheduler: fc.constantFrom('rr', 'wlc', 'sh', 'mh', 'lblcr' as const), flags: fc.subarray(['sh-port', 'mh-fallback', 'flag-1'] as const), forwarding,
   persistence: fc.option(fc.integer({ min: 1, max: 86400 }), { nil: undefined }), gran: fc.option(fc.integer({ min: 8, max: 32 }), { nil: undefined }),
   ha: fc.boolean(), vh: fc.option(fc.constant('vs.example'), { nil: undefined }), sorry: fc.boolean(), b: fc.tuple(fc.boolean(), fc.boolean(), fc.boolean()),
-  quorumUp: fc.option(hook, { nil: undefined }), delayLoopMs: seconds, connectTimeoutMs: seconds, retry: fc.option(fc.nat(4), { nil: undefined }),
+  quorumUp: fc.option(hook, { nil: undefined }), delayLoopMs: seconds, connectTimeoutMs: seconds, retry: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
   dbr: fc.option(seconds, { nil: undefined }), warm: fc.option(seconds, { nil: undefined }), n: fc.integer({ min: 1, max: 3 }),
 }).chain((x) => {
   const rs = Array.from({ length: x.n }, (_, k) => realServer(x.family, k, x.fwmark ? 0 : x.port, x.forwarding, {
