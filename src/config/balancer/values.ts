@@ -19,7 +19,7 @@ export function isScheduler(text: string): text is Scheduler {
   return (SCHEDULERS as readonly string[]).includes(text);
 }
 
-export const RANGE_EXPECTED = 'IP, IP-LAST (10.0.0.1-10, 2001:db8::1-ff), IP-IP or IP/LEN';
+const RANGE_EXPECTED = 'IP, IP-LAST (10.0.0.1-10, 2001:db8::1-ff), IP-IP or IP/LEN';
 
 /**
  * A virtual_server_group address range as keepalived.conf(5) writes it: `10.0.0.1`, `10.0.0.1-10`
@@ -112,13 +112,7 @@ export function parseGranularity(text: string, family: Family): Parsed<number> {
   return { ok: true, value: p };
 }
 
-/** The dotted IPv4 netmask of a prefix length (how keepalived.conf writes it). */
-export function prefixToNetmask(prefix: number): string {
-  const m = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return [24, 16, 8, 0].map((s) => (m >>> s) & 0xff).join('.');
-}
-
-export const FORWARDING_EXPECTED = 'NAT, DR or TUN [type ipip|gue port N|gre] [nocsum|csum|remcsum]';
+const FORWARDING_EXPECTED = 'NAT, DR or TUN [type ipip|gue port N|gre] [nocsum|csum|remcsum]';
 
 /** `NAT`, `DR`, `TUN [type ipip|gue port N|gre] [nocsum|csum|remcsum]` (keepalived lvs_method). */
 export function parseForwarding(words: readonly string[]): Parsed<Forwarding> & { index?: number } {
@@ -157,7 +151,7 @@ export function parseForwarding(words: readonly string[]): Parsed<Forwarding> & 
 }
 
 /** Cross-checks of the tunnel options (keepalived check_parser.c messages). */
-export function checkForwarding(f: Forwarding): Parsed<Forwarding> {
+function checkForwarding(f: Forwarding): Parsed<Forwarding> {
   if (f.method !== 'TUN' && (f.tunnelType || f.tunnelPort !== undefined || f.tunnelChecksum)) {
     return fail(`tunnel options need method TUN, not ${f.method}`, FORWARDING_EXPECTED);
   }
