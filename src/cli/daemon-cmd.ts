@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import type { CarpoolConfig } from '../config/model.js';
 import { CarpoolError } from '../lib/errors.js';
 import { Daemon } from '../daemon/daemon.js';
+import { Notifier, statusText } from '../daemon/systemd.js';
 
 const DAEMONIZED = 'CARPOOL_DAEMONIZED';
 
@@ -35,15 +36,31 @@ export async function runDaemon(config: CarpoolConfig, mode: 'run' | 'ucarp', on
   // The client's "exit quietly on EPIPE" (main.ts) must not apply to a daemon: its Logger
   // handles output errors (console off, daemon goes on).
   for (const s of [process.stdout, process.stderr]) s.removeAllListeners('error');
-  const daemon = new Daemon({ config, mode, console: !isDaemonized(), ...(onReloadRequest ? { onReloadRequest } : {}) });
+  // Taken out of the environment before anything runs a hook or an agent.
+  const notifier = Notifier.fromEnv();
+  const states = (): string => statusText(daemon.status().instances);
+  // systemd: RELOADING=1 ... READY=1 around what SIGHUP does (systemctl reload).
+  const reload = onReloadRequest && ((): void => {
+    notifier.reloading();
+    try {
+      onReloadRequest();
+    } finally {
+      notifier.ready(states());
+    }
+  });
+  const daemon = new Daemon({ config, mode, console: !isDaemonized(), notifier, ...(reload ? { onReloadRequest: reload } : {}) });
+  notifier.useLog((text, key) => daemon.log.logLimited('warning', text, key));
   try {
     await daemon.start();
   } catch (err) {
     const msg = err instanceof CarpoolError ? err.describe() : (err as Error).stack ?? String(err);
     daemon.log.error(msg);
     await daemon.stop('start-up failed').catch(() => undefined);
+    notifier.close();
     return 2;
   }
+  // Sockets are open and every instance runs (BACKUP/INIT until it decides).
+  notifier.ready(states());
   // A daemon dies only on purpose and never silently: a fatal error releases what it holds
   // (down hooks, addresses; bounded) and exits non-zero, so a supervisor restarts it.
   process.on('uncaughtException', (err) => {

@@ -23,6 +23,7 @@ import type { InstanceShell } from './instance-shell.js';
 import { Logger, type SyslogSink } from './logger.js';
 import { Port } from './port.js';
 import { ensurePrivateDir } from './private-dir.js';
+import { statusText, stderrIsJournal, type ServiceNotifier } from './systemd.js';
 import type { DaemonStatus } from '../control/status.js';
 import { createVmac, removeVmac } from './vmac.js';
 import type { VrrpCoordinator } from './vrrp-shell.js';
@@ -37,6 +38,8 @@ export interface DaemonOptions {
   readonly syslogPath?: string;
   /** run mode, SIGHUP: re-validate the configuration file and report. */
   readonly onReloadRequest?: () => void;
+  /** The service manager (systemd): told of state changes (`STATUS=`) and of the stop. */
+  readonly notifier?: ServiceNotifier;
 }
 
 /** Alias interfaces (`eth0:carp0`) live on their parent device. */
@@ -78,6 +81,7 @@ export class Daemon {
     const sink: SyslogSink | undefined = this.syslog ? { send: (b) => this.syslog?.send(b).ok ?? false } : undefined;
     this.log = new Logger({
       ident: cfg.logging.ident, facility: cfg.logging.facility, debug: cfg.logging.debug, console: opts.console,
+      ...(opts.console && stderrIsJournal() ? { journal: true } : {}),
       ...(sink ? { syslog: sink } : {}),
     });
     this.hooks = new HookQueue(this.log);
@@ -301,6 +305,7 @@ export class Daemon {
       if (!this.resources?.forceRelease(reason)) this.log.info(`Already stopping (${reason})`);
       return this.stopping;
     }
+    this.opts.notifier?.stopping();
     this.stopping = (async () => {
       this.log.info(`Stopping (${reason})`);
       // Resources stop first, in reverse order, while this node still advertises (Pacemaker
@@ -353,6 +358,7 @@ export class Daemon {
   private transitioned(name: string, from: string, to: string, reason: string): void {
     this.resources?.instanceChanged(name, to);
     this.http?.transition(name, from, to, reason);
+    this.opts.notifier?.status(statusText(this.shells.map((s) => ({ name: s.name, state: s.name === name ? to : s.status().state }))));
   }
 
   /** A resource group asks that its instance must (not) be served here. */
