@@ -105,6 +105,8 @@ export class Notifier implements ServiceNotifier {
   private pendingStatus: string | undefined;
   private sentStatus: string | undefined;
   private warn: Warn = () => undefined;
+  /** No `STATUS=` before the first `READY=1`: start-up transitions (INIT -> BACKUP) ride on READY's. */
+  private started = false;
   /** Found before the logger existed (`useLog` reports them). */
   private readonly problemsAtOpen: string[] = [];
   /** Notifications that could not be sent (manager busy or gone). */
@@ -151,6 +153,9 @@ export class Notifier implements ServiceNotifier {
   }
 
   ready(status?: string): void {
+    this.started = true;
+    if (this.statusTimer) clearTimeout(this.statusTimer);
+    this.statusTimer = undefined;
     if (status !== undefined) this.takeStatus(status);
     this.send({ READY: 1, ...(status !== undefined ? { STATUS: status } : {}) });
   }
@@ -161,13 +166,14 @@ export class Notifier implements ServiceNotifier {
   }
 
   stopping(): void {
-    this.flushStatus();
+    if (this.started) this.flushStatus();
     this.send({ STOPPING: 1 });
   }
 
   status(text: string): void {
     if (!this.socket || text === (this.pendingStatus ?? this.sentStatus)) return;
     this.pendingStatus = text;
+    if (!this.started) return;
     const wait = this.lastStatusAt + STATUS_INTERVAL_MS - this.now();
     if (wait <= 0) {
       this.flushStatus();
