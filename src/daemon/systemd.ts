@@ -9,6 +9,7 @@
  * Journal detection (`$JOURNAL_STREAM`, systemd.exec(5)) is here too; the logger does the rest.
  */
 import { fstatSync } from 'node:fs';
+import type { SendResult } from '../net/errors.js';
 import { SyslogSocket } from '../net/syslog-socket.js';
 
 /** The environment variables the service manager hands the main process for notifications. */
@@ -97,8 +98,14 @@ export interface ServiceNotifier {
 /** Where notification errors are reported (the daemon's logger). */
 type Warn = (text: string, key: string) => void;
 
+/** Where notification datagrams go: the manager's socket, or a fake in unit tests. */
+export interface NotifySink {
+  send(data: string): SendResult;
+  close(): void;
+}
+
 export class Notifier implements ServiceNotifier {
-  private socket: SyslogSocket | undefined;
+  private socket: NotifySink | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private lastStatusAt = -Infinity;
@@ -132,14 +139,25 @@ export class Notifier implements ServiceNotifier {
         n.problemsAtOpen.push(`Cannot reach the service manager at NOTIFY_SOCKET=${settings.socket}: ${(err as Error).message}; not notifying it`);
       }
     }
-    if (n.socket && settings.watchdogMs !== undefined) {
-      // Fed from the event loop itself: if the loop stalls, the feeding stops and systemd acts.
-      n.watchdog = setInterval(() => {
-        if (n.send({ WATCHDOG: 1 })) n.watchdogSent++;
-      }, settings.watchdogMs);
-      n.watchdog.unref();
-    }
+    n.startWatchdog();
     return n;
+  }
+
+  /** A notifier over another sink (unit tests). */
+  static withSink(sink: NotifySink, settings: NotifySettings, now: () => number): Notifier {
+    const n = new Notifier(settings, now);
+    n.socket = sink;
+    n.startWatchdog();
+    return n;
+  }
+
+  private startWatchdog(): void {
+    if (!this.socket || this.settings.watchdogMs === undefined) return;
+    // Fed from the event loop itself: if the loop stalls, the feeding stops and systemd acts.
+    this.watchdog = setInterval(() => {
+      if (this.send({ WATCHDOG: 1 })) this.watchdogSent++;
+    }, this.settings.watchdogMs);
+    this.watchdog.unref();
   }
 
   /** Report problems found so far, and later send errors, through the daemon's logger. */

@@ -1,7 +1,7 @@
 /** systemd integration: notify message formatting, settings from the environment, journal mode of the logger. */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Logger, type ConsoleStream } from '../../src/daemon/logger.js';
-import { Notifier, notifyMessage, notifySettings, parseJournalStream, statusText } from '../../src/daemon/systemd.js';
+import { Notifier, STATUS_INTERVAL_MS, notifyMessage, notifySettings, parseJournalStream, statusText } from '../../src/daemon/systemd.js';
 
 describe('notify messages (sd_notify(3))', () => {
   it('are KEY=value lines, each ending in a newline', () => {
@@ -52,6 +52,76 @@ describe('notify settings from the environment', () => {
     expect(warnings).toEqual([expect.stringMatching(/^Cannot reach the service manager at NOTIFY_SOCKET=\/nonexistent\/notify: .*ENOENT/)]);
     n.ready('x'); // a no-op, not an error
     n.close();
+  });
+});
+
+describe('Notifier', () => {
+  afterEach(() => { vi.useRealTimers(); });
+  const make = (watchdogMs?: number) => {
+    const sent: string[] = [];
+    const clock = { t: 0 };
+    let fail = false;
+    const sink = { send: (d: string) => (fail ? { ok: false as const, error: 'EAGAIN' } : (sent.push(d), { ok: true as const, bytes: d.length })), close: () => undefined };
+    const n = Notifier.withSink(sink, { socket: '/x', ...(watchdogMs ? { watchdogMs } : {}), problems: [] }, () => clock.t);
+    const warnings: string[] = [];
+    n.useLog((t) => warnings.push(t));
+    return { n, sent, clock, warnings, failNext: (f: boolean) => { fail = f; } };
+  };
+
+  it('sends no STATUS before READY: start-up transitions ride on READY', () => {
+    const { n, sent } = make();
+    n.status('web INIT');
+    n.status('web BACKUP');
+    expect(sent).toEqual([]);
+    n.ready('web BACKUP');
+    expect(sent).toEqual(['READY=1\nSTATUS=web BACKUP\n']);
+    n.close();
+  });
+
+  it('rate-limits STATUS: one per interval, the latest at the end of the window, no repeats', () => {
+    vi.useFakeTimers();
+    const { n, sent, clock } = make();
+    n.ready('web BACKUP');
+    n.status('web BACKUP'); // unchanged: nothing
+    clock.t = 100;
+    n.status('web MASTER'); // within the window of READY's status
+    n.status('web BACKUP');
+    n.status('web MASTER');
+    expect(sent).toHaveLength(1);
+    clock.t = STATUS_INTERVAL_MS;
+    vi.advanceTimersByTime(STATUS_INTERVAL_MS);
+    expect(sent.slice(1)).toEqual(['STATUS=web MASTER\n']);
+    clock.t = 5 * STATUS_INTERVAL_MS;
+    n.status('web BACKUP'); // the window is over: at once
+    expect(sent.slice(2)).toEqual(['STATUS=web BACKUP\n']);
+    n.close();
+  });
+
+  it('STOPPING sends a pending STATUS first; RELOADING carries the monotonic clock', () => {
+    vi.useFakeTimers();
+    const { n, sent, clock } = make();
+    n.ready('web MASTER');
+    clock.t = 10;
+    n.status('web BACKUP');
+    n.reloading();
+    n.stopping();
+    expect(sent.slice(1)).toEqual([expect.stringMatching(/^RELOADING=1\nMONOTONIC_USEC=\d+\n$/), 'STATUS=web BACKUP\n', 'STOPPING=1\n']);
+    n.close();
+  });
+
+  it('feeds the watchdog on its period and reports failed sends, rate-limited by key', () => {
+    vi.useFakeTimers();
+    const { n, sent, warnings, failNext } = make(200);
+    vi.advanceTimersByTime(1000);
+    expect(sent.filter((m) => m === 'WATCHDOG=1\n')).toHaveLength(5);
+    expect(n.watchdogSent).toBe(5);
+    failNext(true);
+    vi.advanceTimersByTime(200);
+    expect(n.failed).toBe(1);
+    expect(warnings).toEqual(['Cannot notify the service manager (WATCHDOG): EAGAIN']);
+    n.close();
+    vi.advanceTimersByTime(1000);
+    expect(n.watchdogSent).toBe(5);
   });
 });
 

@@ -98,6 +98,25 @@ describe.skipIf(!isRoot)(`systemd: notify protocol and journal logging (${skipRe
     }
   });
 
+  it('carpool ucarp (carpool-ucarp@.service) notifies the same way', async () => {
+    const notify = await listen('notify-ucarp.sock');
+    const p = procs.add(new Proc('h1-ucarp', carpoolArgv(h1().ns, ['ucarp', '-i', 'eth0', '-s', h1().address, '-v', '11', '-p', 'pw', '-a', '10.93.0.101', '-b', '1', '-n']), {
+      NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: String(WATCHDOG_USEC), CARPOOL_RUN_DIR: wd.path('run'),
+    }));
+    try {
+      const messages = () => notify.lines.filter((l) => l !== 'WATCHDOG=1\n');
+      await until(() => messages().length > 0, 15_000, 20, 'first notification');
+      expect(messages()[0]).toMatch(/^READY=1\nSTATUS=\S+ (INIT|BACKUP)\n$/);
+      await until(() => messages().some((m) => /^STATUS=\S+ MASTER\n$/.test(m)), 10_000, 20, 'STATUS= MASTER');
+      expect(notify.count(/^WATCHDOG=1\n$/)).toBeGreaterThan(0);
+      p.signal('SIGTERM');
+      expect(await p.exited).toEqual({ code: 0, signal: null });
+      expect(messages()).toContain('STOPPING=1\n');
+    } finally {
+      await p.stop('SIGKILL', 1000);
+    }
+  });
+
   it('with JOURNAL_STREAM naming our stderr, each line reaches the journal once, with a <N> prefix, none to syslog', async () => {
     const syslog = await listen('syslog2.sock');
     const journal = wd.path('journal.log');
