@@ -66,6 +66,8 @@ export interface CarpInstance {
   readonly shutdownHooks: boolean;
   /** Ignore the interface's carrier state (ucarp `-S`). */
   readonly ignoreIfState: boolean;
+  /** A hook running longer is killed (`hook_timeout`); undefined = the configuration's default. */
+  readonly hookTimeoutMs?: number;
 }
 
 /** A route installed while master (keepalived `virtual_routes`). */
@@ -190,6 +192,8 @@ export interface VrrpInstance {
   readonly downTimerAdverts: number;
   /** Name of the sync group this instance belongs to. */
   readonly syncGroup?: string;
+  /** A notify script running longer is killed (`hook_timeout`); undefined = the configuration's default. */
+  readonly hookTimeoutMs?: number;
 }
 
 export interface SyncGroup {
@@ -298,6 +302,11 @@ export interface CarpoolConfig {
    * `vrrp_rt_priority`): adverts keep their timing on a loaded machine. Undefined = normal.
    */
   readonly realtimePriority?: number;
+  /**
+   * Default timeout of hooks and notify scripts (YAML `hook_timeout`); undefined = 120 s, as
+   * `carpool ucarp` and keepalived.conf (which has no such setting) always use.
+   */
+  readonly hookTimeoutMs?: number;
 }
 
 export const DEFAULT_CONTROL_SOCKET = '/run/carpool/carpool.sock';

@@ -13,15 +13,15 @@ import { CARP_DROP_REASONS, checkAdvert, verifyAdvert } from '../protocol/carp/p
 import { gratuitousArp } from '../protocol/arp.js';
 import { parseIPv4 } from '../protocol/inet.js';
 import type { RawPacket } from '../net/raw-socket.js';
-import type { HookQueue } from './hooks.js';
-import { InputQueue, ShellBase, type OwnedAddress, type ShellAddresses, type ShellPort } from './instance-shell.js';
+import { InputQueue, ShellBase, type OwnedAddress, type ShellAddresses, type ShellHooks, type ShellPort } from './instance-shell.js';
 import type { Logger } from './logger.js';
 import type { InstanceStatus } from '../control/status.js';
 
 export interface CarpShellDeps {
   readonly port: ShellPort;
   readonly log: Logger;
-  readonly hooks: HookQueue;
+  /** This instance's own hook queue. */
+  readonly hooks: ShellHooks;
   readonly addresses: ShellAddresses | undefined;
   /** Monotonic clock in ms. */
   readonly now: () => number;

@@ -17,7 +17,7 @@ import { AddressManager } from './addresses.js';
 import { CarpShell } from './carp-shell.js';
 import type { ControlRequest } from '../control/protocol.js';
 import { ControlServer } from './control.js';
-import { HookQueue } from './hooks.js';
+import { HookQueues } from './hooks.js';
 import type { InstanceShell } from './instance-shell.js';
 import { Logger, type SyslogSink } from './logger.js';
 import { Port } from './port.js';
@@ -56,7 +56,8 @@ export class Daemon {
   /** Send-only ports of virtual-MAC interfaces, and the interfaces to remove at exit. */
   private readonly txPorts: Port[] = [];
   private readonly vmacs: string[] = [];
-  private readonly hooks: HookQueue;
+  /** One hook queue per instance and per sync group. */
+  private readonly hooks: HookQueues;
   private addresses: AddressManager | undefined;
   private control: ControlServer | undefined;
   private monitor: LinkMonitor | undefined;
@@ -77,7 +78,7 @@ export class Daemon {
       ident: cfg.logging.ident, facility: cfg.logging.facility, debug: cfg.logging.debug, console: opts.console,
       ...(sink ? { syslog: sink } : {}),
     });
-    this.hooks = new HookQueue(this.log);
+    this.hooks = new HookQueues(this.log);
   }
 
   /** Open everything, clean stale addresses, start electing. Throws before touching the network on errors. */
@@ -136,7 +137,7 @@ export class Daemon {
       if (!p.inst.downHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going down' : `${p.inst.name}: no down hook`);
       const port = this.port(p.dev, 4, CARP_TOS);
       const shell = new CarpShell(p.inst, p.src, {
-        port, log: this.log, hooks: this.hooks, addresses: this.addresses, now,
+        port, log: this.log, hooks: this.hooks.queue(p.inst.name, p.inst.hookTimeoutMs ?? cfg.hookTimeoutMs), addresses: this.addresses, now,
         ucarpStyle: this.opts.mode === 'ucarp',
         onTransition: (name, _from, to) => this.resources?.instanceChanged(name, to),
       });
@@ -147,7 +148,9 @@ export class Daemon {
       // Loaded only when used: `carpool ucarp` never loads the VRRP code.
       const { VrrpCoordinator } = await import('./vrrp-shell.js');
       this.vrrp = new VrrpCoordinator(cfg, {
-        log: this.log, hooks: this.hooks, addresses: this.addresses!, now,
+        log: this.log, addresses: this.addresses!, now,
+        // An instance's own timeout; a sync group's is the configuration's default.
+        hooksFor: (owner) => this.hooks.queue(owner, vrrp.find((p) => p.inst.name === owner)?.inst.hookTimeoutMs ?? cfg.hookTimeoutMs),
         linkRunning: (ifname) => !!interfaceInfo(ifname)?.running,
         onTransition: (name, _from, to) => this.resources?.instanceChanged(name, to),
       });
@@ -309,7 +312,7 @@ export class Daemon {
         await this.resources!.holdWhileBlocked();
         await Promise.all(this.shells.filter(held).map((s) => s.shutdown()));
       }
-      // Down hooks must finish before exit (ucarp runs them synchronously); bounded.
+      // Down hooks (every instance's queue) must finish before exit (ucarp runs them synchronously); bounded.
       const drained = await Promise.race([this.hooks.drain().then(() => true), delay(30_000).then(() => false)]);
       if (!drained) {
         this.log.error('Hooks still running after 30 s at exit: killing them');

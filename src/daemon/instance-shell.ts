@@ -9,11 +9,18 @@
 import type { VirtualAddress } from '../config/model.js';
 import type { InstanceStatus } from '../control/status.js';
 import type { AddressManager } from './addresses.js';
+import type { HookQueue } from './hooks.js';
 import type { Logger } from './logger.js';
 import type { Port, PortListener } from './port.js';
 
 /** What a shell uses of a port: the sending half and the interface it stands for (a fake in unit tests). */
 export type ShellPort = Pick<Port, 'device' | 'ifindex' | 'mac' | 'running' | 'send' | 'sendFrame'>;
+
+/**
+ * What a shell uses of a hook queue. Each instance gets its own (and each sync group), so a
+ * hanging hook of one instance never delays another's (issue 11); order is kept within it.
+ */
+export type ShellHooks = Pick<HookQueue, 'enqueue'>;
 
 /** What a shell uses of the address manager. */
 export type ShellAddresses = Pick<AddressManager, 'add' | 'remove'>;

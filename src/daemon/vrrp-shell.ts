@@ -20,8 +20,7 @@ import { parseIP } from '../protocol/inet.js';
 import { checkAdvert, VRRP_DROP_REASONS, type VrrpRxInstance } from '../protocol/vrrp/packet.js';
 import { addRoute, deleteRoute, interfaceInfo } from '../net/link.js';
 import type { RawPacket } from '../net/raw-socket.js';
-import type { HookQueue } from './hooks.js';
-import { InputQueue, ShellBase, type OwnedAddress, type ShellAddresses, type ShellPort } from './instance-shell.js';
+import { InputQueue, ShellBase, type OwnedAddress, type ShellAddresses, type ShellHooks, type ShellPort } from './instance-shell.js';
 import type { Logger } from './logger.js';
 import type { InstanceStatus } from '../control/status.js';
 import { TrackerRunner, type TrackerResult } from './trackers.js';
@@ -35,7 +34,8 @@ export interface VrrpPorts {
 
 export interface VrrpShellDeps {
   readonly log: Logger;
-  readonly hooks: HookQueue;
+  /** The hook queue of an instance or a sync group (one each, by name). */
+  readonly hooksFor: (owner: string) => ShellHooks;
   readonly addresses: ShellAddresses;
   /** Monotonic clock in ms. */
   readonly now: () => number;
@@ -207,7 +207,7 @@ export class VrrpShell extends ShellBase {
         this.garpBurst(e.count);
         break;
       case 'notify':
-        notify(this.deps.hooks, this.name, 'INSTANCE', this.cfg.notify, e.which, e.priority);
+        notify(this.deps.hooksFor(this.name), this.name, 'INSTANCE', this.cfg.notify, e.which, e.priority);
         break;
       case 'log':
         log.log(e.level, this.prefix(e.message));
@@ -294,7 +294,7 @@ export class VrrpShell extends ShellBase {
  * arguments, then the generic `notify` with `INSTANCE|GROUP name STATE priority` appended.
  * Queued in order, never blocking adverts.
  */
-function notify(hooks: HookQueue, name: string, kind: 'INSTANCE' | 'GROUP', h: NotifyHooks, which: 'master' | 'backup' | 'fault' | 'stop', priority: number): void {
+function notify(hooks: ShellHooks, name: string, kind: 'INSTANCE' | 'GROUP', h: NotifyHooks, which: 'master' | 'backup' | 'fault' | 'stop', priority: number): void {
   const state = which.toUpperCase();
   const env = { CARPOOL_INSTANCE: name, CARPOOL_STATE: state };
   const specific = h[which];
@@ -437,7 +437,7 @@ export class VrrpCoordinator {
         break;
       case 'notify': {
         const g = this.groupCfg.get(group);
-        if (g) notify(this.deps.hooks, group, 'GROUP', g.notify, e.which, 0);
+        if (g) notify(this.deps.hooksFor(`group ${group}`), group, 'GROUP', g.notify, e.which, 0);
         break;
       }
       case 'deliver':

@@ -177,7 +177,8 @@ function readThreshold(c: Checker, r: Reader): number | undefined {
   return r.integer('migration_threshold', 0, 1_000_000)?.value;
 }
 
-function readDuration(c: Checker, r: Reader, key: string, where: string, allowZero: boolean): number | undefined {
+/** A duration key of `r` in ms (`10s`, `500ms`, `2m`, a bare number = seconds); reported and undefined when invalid. */
+export function readDuration(c: Checker, r: Reader, key: string, where: string, allowZero: boolean): number | undefined {
   const expected = `a duration such as 10s, 500ms, 2m (a bare number is seconds)${allowZero ? '; 0 = never' : ''}`;
   const node = c.resolve(r.node(key));
   if (!node || !isScalar(node) || (typeof node.value !== 'string' && typeof node.value !== 'number')) {
