@@ -276,7 +276,22 @@ export interface ResourceGroup {
   readonly instance: string;
   /** Resource ids, start order. */
   readonly members: readonly string[];
+  /**
+   * The group requires fencing: after this node became MASTER because the peer vanished
+   * (master-down timeout), this command runs before the group starts, and the group starts
+   * only if it exits 0 (docs/resources.md, "Failed stops and fencing").
+   */
+  readonly fence?: FenceCommand;
 }
+
+/** A fence command: executed without a shell, in its own process group, killed at the timeout. */
+export interface FenceCommand {
+  readonly argv: readonly string[];
+  readonly timeoutMs: number;
+}
+
+/** Timeout of a fence command the configuration does not set (Pacemaker's `fencing-timeout`). */
+export const DEFAULT_FENCE_TIMEOUT_MS = 60_000;
 
 export interface ResourcesConfig {
   readonly resources: readonly Resource[];

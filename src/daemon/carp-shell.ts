@@ -27,8 +27,8 @@ export interface CarpShellDeps {
   readonly now: () => number;
   /** ucarp mode logs exactly like ucarp (no instance prefix). */
   readonly ucarpStyle: boolean;
-  /** Called on every state change (status watchers, resource manager). */
-  readonly onTransition?: (name: string, from: string, to: string, reason: string) => void;
+  /** Called on every state change (status watchers, resource manager), with the master last heard. */
+  readonly onTransition?: (name: string, from: string, to: string, reason: string, peer: string | undefined) => void;
 }
 
 export class CarpShell extends ShellBase {
@@ -134,6 +134,7 @@ export class CarpShell extends ShellBase {
       this.logDrop(verdict.reason, pkt);
       return true;
     }
+    this.lastPeer = pkt.src;
     this.input({ type: 'advert', advert: verdict.value, src: parseIPv4(pkt.src)!, srcText: pkt.src });
     return true;
   }
@@ -171,7 +172,7 @@ export class CarpShell extends ShellBase {
         this.noteTransition();
         log.log(e.to === 'INIT' ? 'info' : 'warning', this.prefix(`Switching to state: ${e.to}`));
         if (!this.deps.ucarpStyle) log.info(`${this.cfg.name}: ${e.from} -> ${e.to} (${e.reason})`);
-        this.deps.onTransition?.(this.cfg.name, e.from, e.to, e.reason);
+        this.deps.onTransition?.(this.cfg.name, e.from, e.to, e.reason, this.lastPeer);
         break;
       case 'addAddresses':
         this.holds = true;

@@ -139,7 +139,7 @@ export class Daemon {
       const shell = new CarpShell(p.inst, p.src, {
         port, log: this.log, hooks: this.hooks.queue(p.inst.name, p.inst.hookTimeoutMs ?? cfg.hookTimeoutMs), addresses: this.addresses, now,
         ucarpStyle: this.opts.mode === 'ucarp',
-        onTransition: (name, _from, to) => this.resources?.instanceChanged(name, to),
+        onTransition: (name, _from, to, reason, peer) => this.resources?.instanceChanged(name, to, reason, peer),
       });
       port.attach(shell);
       this.shells.push(shell);
@@ -152,7 +152,7 @@ export class Daemon {
         // An instance's own timeout; a sync group's is the configuration's default.
         hooksFor: (owner) => this.hooks.queue(owner, vrrp.find((p) => p.inst.name === owner)?.inst.hookTimeoutMs ?? cfg.hookTimeoutMs),
         linkRunning: (ifname) => !!interfaceInfo(ifname)?.running,
-        onTransition: (name, _from, to) => this.resources?.instanceChanged(name, to),
+        onTransition: (name, _from, to, reason, peer) => this.resources?.instanceChanged(name, to, reason, peer),
       });
       for (const p of vrrp) {
         const rx = this.port(p.dev, p.inst.family, VRRP_TOS);

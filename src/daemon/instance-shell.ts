@@ -93,6 +93,8 @@ export abstract class ShellBase implements InstanceShell {
   protected lastTransitionAt: string | null = null;
   /** The addresses are on this host (set by the add/remove effects). */
   protected holds = false;
+  /** Source of the last valid advert from another node: the peer a fence command is aimed at. */
+  protected lastPeer: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private armedFor: number | undefined;
 

@@ -41,7 +41,8 @@ export interface VrrpShellDeps {
   readonly now: () => number;
   /** Is the interface running now (tracked interfaces at start). */
   readonly linkRunning: (ifname: string) => boolean;
-  readonly onTransition?: (name: string, from: string, to: string, reason: string) => void;
+  /** Called on every state change, with the master last heard. */
+  readonly onTransition?: (name: string, from: string, to: string, reason: string, peer: string | undefined) => void;
 }
 
 const RT_TYPES: Readonly<Record<string, number>> = { unicast: 1, blackhole: 6, unreachable: 7, prohibit: 8 };
@@ -166,6 +167,7 @@ export class VrrpShell extends ShellBase {
       this.addressMismatches++;
       this.log.logLimited('warning', this.prefix(`advert from ${pkt.src} lists other virtual addresses than ours (accepted, as keepalived)`), `${this.name}:address-mismatch`);
     }
+    this.lastPeer = pkt.src;
     this.input({ type: 'advert', advert: v.value.advert, src: src.bytes });
     return true;
   }
@@ -187,7 +189,7 @@ export class VrrpShell extends ShellBase {
         this.noteTransition();
         // keepalived's wording, so existing log watchers keep working.
         log.log(e.to === 'INIT' ? 'info' : 'warning', this.prefix(`Entering ${e.to} STATE (${e.reason})`));
-        this.deps.onTransition?.(this.name, e.from, e.to, e.reason);
+        this.deps.onTransition?.(this.name, e.from, e.to, e.reason, this.lastPeer);
         break;
       case 'addAddresses':
         this.holds = true;
