@@ -251,7 +251,7 @@ export class CarpShell extends ShellBase {
       holdsAddresses: this.cfg.manageAddresses ? this.holds : s.state === 'MASTER',
       linkUp: s.linkUp,
       priority: { advbase: this.cfg.advbase, advskew: this.cfg.advskew, advskewEffective: s.advskewEffective, preempt: this.cfg.preempt, demoted: s.demoted },
-      lastTransition: s.lastTransition && this.lastTransitionAt ? { from: s.lastTransition.from, to: s.lastTransition.to, reason: s.lastTransition.reason, at: this.lastTransitionAt } : null,
+      lastTransition: this.transitionInfo(s.lastTransition),
       transitions: this.transitions,
       counters: { advertsSent: s.advertsSent, advertsReceived: s.advertsReceived, sendErrors: this.sendErrors, drops: { ...this.drops } },
     };

@@ -65,6 +65,8 @@ export class Daemon {
   /** Resource groups following the instances (undefined without `groups:` in the config). */
   private resources: ResourceManager | undefined;
   private readonly startedAt = new Date();
+  /** Monotonic start time: uptime must not follow wall-clock jumps. */
+  private readonly startedMono = now();
   private stopping: Promise<void> | undefined;
   /** What the kernel runs the event loop at: 'normal' or 'SCHED_RR N'. */
   private scheduling = 'normal';
@@ -334,7 +336,7 @@ export class Daemon {
   status(): DaemonStatus {
     return {
       version: VERSION, pid: process.pid, mode: this.opts.mode, config: this.opts.config.source,
-      startedAt: this.startedAt.toISOString(), uptimeSeconds: (Date.now() - this.startedAt.getTime()) / 1000,
+      startedAt: this.startedAt.toISOString(), uptimeSeconds: (now() - this.startedMono) / 1000,
       scheduling: this.scheduling,
       instances: this.shells.map((s) => s.status()),
       interfaces: [...this.ports.values()].map((p) => ({ name: p.family === 4 ? p.device : `${p.device} (IPv6)`, up: p.running, drops: { ...p.drops } })),

@@ -7,7 +7,7 @@
  * bookkeeping, the input queue, and the single timer re-armed from the machine's deadline.
  */
 import type { VirtualAddress } from '../config/model.js';
-import type { InstanceStatus } from '../control/status.js';
+import type { InstanceStatus, TransitionInfo } from '../control/status.js';
 import type { AddressManager } from './addresses.js';
 import type { HookQueue } from './hooks.js';
 import type { Logger } from './logger.js';
@@ -91,6 +91,8 @@ export abstract class ShellBase implements InstanceShell {
   protected readonly drops: Record<string, number>;
   protected transitions = 0;
   protected lastTransitionAt: string | null = null;
+  /** Monotonic time of the last transition (its age in status survives wall-clock jumps). */
+  private lastTransitionMono: number | undefined;
   /** The addresses are on this host (set by the add/remove effects). */
   protected holds = false;
   /** Source of the last valid advert from another node: the peer a fence command is aimed at. */
@@ -133,6 +135,13 @@ export abstract class ShellBase implements InstanceShell {
   protected noteTransition(): void {
     this.transitions++;
     this.lastTransitionAt = new Date().toISOString();
+    this.lastTransitionMono = this.now();
+  }
+
+  /** The machine's last transition for status: `at` for people, `agoSeconds` from the monotonic clock. */
+  protected transitionInfo(t: { readonly from: string; readonly to: string; readonly reason: string } | undefined): TransitionInfo | null {
+    if (!t || !this.lastTransitionAt || this.lastTransitionMono === undefined) return null;
+    return { from: t.from, to: t.to, reason: t.reason, at: this.lastTransitionAt, agoSeconds: Math.max(0, (this.now() - this.lastTransitionMono) / 1000) };
   }
 
   /** One timer per instance, for the machine's earliest deadline (OpenBSD carp_setrun()). */

@@ -284,7 +284,7 @@ export class VrrpShell extends ShellBase {
         version: this.cfg.version, base: st.basePriority, effective: st.effectivePriority, advertIntervalMs: st.advertIntervalMs,
         preempt: this.cfg.preempt, fault: st.fault.own || st.fault.group, standby: st.standby,
       },
-      lastTransition: st.lastTransition && this.lastTransitionAt ? { from: st.lastTransition.from, to: st.lastTransition.to, reason: st.lastTransition.reason, at: this.lastTransitionAt } : null,
+      lastTransition: this.transitionInfo(st.lastTransition),
       transitions: this.transitions,
       counters: { advertsSent: st.advertsSent, advertsReceived: st.advertsReceived, sendErrors: st.sendErrors, drops: { ...this.drops, 'address-mismatch': this.addressMismatches } },
     };
