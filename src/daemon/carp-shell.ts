@@ -169,7 +169,7 @@ export class CarpShell extends ShellBase {
         break;
       }
       case 'transition':
-        this.noteTransition();
+        this.noteTransition(e.to);
         log.log(e.to === 'INIT' ? 'info' : 'warning', this.prefix(`Switching to state: ${e.to}`));
         if (!this.deps.ucarpStyle) log.info(`${this.cfg.name}: ${e.from} -> ${e.to} (${e.reason})`);
         this.deps.onTransition?.(this.cfg.name, e.from, e.to, e.reason, this.lastPeer);
@@ -253,6 +253,7 @@ export class CarpShell extends ShellBase {
       priority: { advbase: this.cfg.advbase, advskew: this.cfg.advskew, advskewEffective: s.advskewEffective, preempt: this.cfg.preempt, demoted: s.demoted },
       lastTransition: this.transitionInfo(s.lastTransition),
       transitions: this.transitions,
+      becameMasterAt: this.becameMasterAt,
       counters: { advertsSent: s.advertsSent, advertsReceived: s.advertsReceived, sendErrors: this.sendErrors, drops: { ...this.drops } },
     };
   }

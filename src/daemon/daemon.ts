@@ -18,6 +18,7 @@ import { CarpShell } from './carp-shell.js';
 import type { ControlRequest } from '../control/protocol.js';
 import { ControlServer } from './control.js';
 import { HookQueues } from './hooks.js';
+import type { HttpServer } from './http.js';
 import type { InstanceShell } from './instance-shell.js';
 import { Logger, type SyslogSink } from './logger.js';
 import { Port } from './port.js';
@@ -60,6 +61,8 @@ export class Daemon {
   private readonly hooks: HookQueues;
   private addresses: AddressManager | undefined;
   private control: ControlServer | undefined;
+  /** The opt-in HTTP listener (`http:`): metrics, status, dashboard. */
+  private http: HttpServer | undefined;
   private monitor: LinkMonitor | undefined;
   private syslog: SyslogSocket | undefined;
   /** Resource groups following the instances (undefined without `groups:` in the config). */
@@ -116,6 +119,12 @@ export class Daemon {
     ensurePrivateDir(cfg.stateDir, 'state directory');
     this.control = new ControlServer(cfg.controlSocket, (req) => this.handleControl(req), this.log);
     await this.control.listen();
+    if (cfg.http) {
+      // Loaded only when configured: the default daemon stays small and opens no TCP port.
+      const { HttpServer } = await import('./http.js');
+      this.http = new HttpServer(cfg.http, { status: () => this.status(), log: this.log });
+      await this.http.listen();
+    }
     // 4. Stale addresses of a killed predecessor, then the instances.
     const managed = [
       ...carp.filter((p) => p.inst.manageAddresses).flatMap((p) => p.inst.addresses.map((vip) => ({ dev: vip.dev ?? p.dev, vip }))),
@@ -141,7 +150,7 @@ export class Daemon {
       const shell = new CarpShell(p.inst, p.src, {
         port, log: this.log, hooks: this.hooks.queue(p.inst.name, p.inst.hookTimeoutMs ?? cfg.hookTimeoutMs), addresses: this.addresses, now,
         ucarpStyle: this.opts.mode === 'ucarp',
-        onTransition: (name, _from, to, reason, peer) => this.resources?.instanceChanged(name, to, reason, peer),
+        onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),
       });
       port.attach(shell);
       this.shells.push(shell);
@@ -154,7 +163,7 @@ export class Daemon {
         // An instance's own timeout; a sync group's is the configuration's default.
         hooksFor: (owner) => this.hooks.queue(owner, vrrp.find((p) => p.inst.name === owner)?.inst.hookTimeoutMs ?? cfg.hookTimeoutMs),
         linkRunning: (ifname) => !!interfaceInfo(ifname)?.running,
-        onTransition: (name, _from, to, reason, peer) => this.resources?.instanceChanged(name, to, reason, peer),
+        onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),
       });
       for (const p of vrrp) {
         const rx = this.port(p.dev, p.inst.family, VRRP_TOS);
@@ -324,6 +333,7 @@ export class Daemon {
       this.addresses?.flush();
       this.monitor?.close();
       await this.control?.close();
+      await this.http?.close();
       for (const p of [...this.ports.values(), ...this.txPorts]) p.close();
       for (const v of this.vmacs) await removeVmac(v);
       for (const [sig, fn] of this.signalHandlers) process.off(sig, fn);
@@ -332,7 +342,6 @@ export class Daemon {
     return this.stopping;
   }
 
-  /** Bow out (shutdown hooks) or halt the CARP instances `which` picks; stop VRRP (all of it) when `vrrp`. */
   status(): DaemonStatus {
     return {
       version: VERSION, pid: process.pid, mode: this.opts.mode, config: this.opts.config.source,
@@ -343,6 +352,13 @@ export class Daemon {
       ...(this.vrrp && this.opts.config.syncGroups.length ? { syncGroups: this.vrrp.syncGroupStatus() } : {}),
       ...(this.resources ? { resources: this.resources.status() } : {}),
     };
+  }
+
+  /** Every instance's state change: its resource groups follow, the dashboards see it. */
+  private transitioned(name: string, from: string, to: string, reason: string, peer: string | undefined): void {
+    // The reason and the master last heard decide fencing (resources/core/fencing.ts).
+    this.resources?.instanceChanged(name, to, reason, peer);
+    this.http?.transition(name, from, to, reason);
   }
 
   /** A resource group asks that its instance must (not) be served here. */

@@ -93,6 +93,8 @@ export abstract class ShellBase implements InstanceShell {
   protected lastTransitionAt: string | null = null;
   /** Monotonic time of the last transition (its age in status survives wall-clock jumps). */
   private lastTransitionMono: number | undefined;
+  /** ISO time this host last became MASTER (the last takeover), null before the first. */
+  protected becameMasterAt: string | null = null;
   /** The addresses are on this host (set by the add/remove effects). */
   protected holds = false;
   /** Source of the last valid advert from another node: the peer a fence command is aimed at. */
@@ -132,10 +134,11 @@ export abstract class ShellBase implements InstanceShell {
   }
 
   /** Bookkeeping of a state change, for status. */
-  protected noteTransition(): void {
+  protected noteTransition(to: string): void {
     this.transitions++;
     this.lastTransitionAt = new Date().toISOString();
     this.lastTransitionMono = this.now();
+    if (to === 'MASTER') this.becameMasterAt = this.lastTransitionAt;
   }
 
   /** The machine's last transition for status: `at` for people, `agoSeconds` from the monotonic clock. */

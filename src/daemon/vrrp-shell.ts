@@ -186,7 +186,7 @@ export class VrrpShell extends ShellBase {
         break;
       }
       case 'transition':
-        this.noteTransition();
+        this.noteTransition(e.to);
         // keepalived's wording, so existing log watchers keep working.
         log.log(e.to === 'INIT' ? 'info' : 'warning', this.prefix(`Entering ${e.to} STATE (${e.reason})`));
         this.deps.onTransition?.(this.name, e.from, e.to, e.reason, this.lastPeer);
@@ -286,6 +286,7 @@ export class VrrpShell extends ShellBase {
       },
       lastTransition: this.transitionInfo(st.lastTransition),
       transitions: this.transitions,
+      becameMasterAt: this.becameMasterAt,
       counters: { advertsSent: st.advertsSent, advertsReceived: st.advertsReceived, sendErrors: st.sendErrors, drops: { ...this.drops, 'address-mismatch': this.addressMismatches } },
     };
   }

@@ -11,7 +11,7 @@ export interface UcarpArgsOptions {
   readonly readFile?: (path: string) => string;
   /** `stat` mode of a `--passfile` (undefined = unknown): group/other-readable gets a warning. */
   readonly statMode?: (path: string) => number | undefined;
-  /** Directory for the control socket and state (default /run/carpool; env CARPOOL_RUN_DIR in the CLI). */
+  /** Directory for the control socket and state (default /run/carpool; the CLI passes its per-namespace run directory). */
   readonly runDir?: string;
 }
 
