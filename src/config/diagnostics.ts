@@ -53,6 +53,7 @@ export type ConfigDiagnosticCode =
   | 'INCLUDE_FAILED'
   | 'INCLUDE_LOOP'
   | 'SUBSTITUTION_LOOP'
+  | 'NESTING'
   | 'UNKNOWN_KEYWORD'
   | 'DUPLICATE_KEYWORD'
   | 'MISSING_ARGUMENT'
@@ -61,10 +62,12 @@ export type ConfigDiagnosticCode =
   | 'UNEXPECTED_BLOCK'
   | 'LVS_NOT_SUPPORTED'
   | 'LVS_SKIPPED'
+  | 'NEEDS_SHELL'
   // accepted, but carpool does nothing with it (mail alerts, process tuning, script users)
   | 'NOT_USED'
   // VRRP semantics
   | 'PRIORITY_DEFAULT'
+  | 'NO_ADDRESSES'
   | 'ADVERT_INT_ROUNDED'
   | 'NOPREEMPT_IGNORED'
   | 'UNDEFINED_REFERENCE'
