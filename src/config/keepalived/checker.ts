@@ -231,14 +231,26 @@ export class Checker {
         `${st.keyword} in ${owner}: carpool runs hooks as root and does not switch to user '${extra.join(':')}' (if '${extra[0]}' is meant as an argument, quote the command)`,
         `${st.keyword} "${cmd}"`);
     }
+    const quoted = cmd.replace(/'/g, "'\\''");
+    const fix = `${st.keyword} "/bin/bash -c '${shown(quoted)}'"`;
+    if (/^<\s*\//.test(cmd)) {
+      // keepalived (core/notify.c): a script starting with `</` "is checking for a file being
+      // openable" and goes to system(), i.e. /bin/sh -c. carpool does the same — except for bash's
+      // /dev/tcp and /dev/udp, which exist only where /bin/sh is bash (not dash, Debian's /bin/sh).
+      if (/^<\s*\/dev\/(tcp|udp)\//.test(cmd)) {
+        this.error(st.args[0]!.loc, 'NEEDS_SHELL',
+          `${st.keyword} in ${owner}: '${shown(cmd)}' needs a shell, and bash: keepalived hands a script starting with '</' to /bin/sh, where /dev/tcp works only if /bin/sh is bash (not dash), so on Debian the check fails every time; carpool runs scripts without a shell`,
+          fix);
+        return undefined;
+      }
+      return { value: { argv: [cmd], shell: true }, at: st.args[0]!.loc };
+    }
     const shellWord = SHELL.test(argv[0]!) ? undefined : argv.find((w) => SHELL_SYNTAX.test(w));
     if (shellWord !== undefined) {
-      // keepalived execs the words without a shell: `</dev/tcp/HOST/PORT` (a bash redirection) is
-      // looked up as a program and the check fails every time. Refused here, with the working form.
-      const quoted = cmd.replace(/'/g, "'\\''");
+      // keepalived execs the words without a shell: the operator reaches the program as a word.
       this.error(st.args[0]!.loc, 'NEEDS_SHELL',
-        `${st.keyword} in ${owner}: '${shown(shellWord)}' is shell syntax (redirection, pipe, ; or $(...)); the command needs a shell — keepalived and carpool run it without one, so it would fail every time`,
-        `${st.keyword} "/bin/bash -c '${shown(quoted)}'"`);
+        `${st.keyword} in ${owner}: '${shown(shellWord)}' is shell syntax (redirection, pipe, ; or $(...)); the command needs a shell — keepalived and carpool run it without one, so it would not do what it says`,
+        fix);
       return undefined;
     }
     if (argv[0]!.includes('/') && !argv[0]!.startsWith('/')) {

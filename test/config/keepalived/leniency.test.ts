@@ -154,10 +154,10 @@ describe('unknown keywords', () => {
 });
 
 describe('scripts written for a shell', () => {
-  // keepalived.conf.vrrp.localcheck: script "</dev/tcp/127.0.0.1/80". keepalived execs the words
-  // without a shell, so the "program" `</dev/tcp/127.0.0.1/80` is never found and the check always
-  // fails; refused (dangerous: the instance would sit at reduced priority), with the working form.
-  it('redirection: needs a shell, with the fix', () => {
+  // keepalived.conf.vrrp.localcheck: script "</dev/tcp/127.0.0.1/80". keepalived (core/notify.c)
+  // hands a script starting with "</" to system() (/bin/sh -c); /dev/tcp is bash's, so where /bin/sh
+  // is dash the check fails every time: refused (dangerous), with the working form.
+  it('</dev/tcp: needs a shell (bash), with the fix', () => {
     const ds = problems('vrrp_script chk {\n  script "</dev/tcp/127.0.0.1/80"\n}\n' + inst('track_script {\n  chk\n}'));
     expect(where(ds)).toEqual(['2:10 NEEDS_SHELL']);
     expect(ds[0]!.message).toContain('needs a shell');
@@ -166,6 +166,10 @@ describe('scripts written for a shell', () => {
   });
   it.each(['/usr/bin/pidof haproxy | grep 1', '/bin/true && /bin/false', '/bin/echo $(id)'])('%s', (cmd) => {
     expect(where(problems(inst(`notify_master "${cmd}"`)))).toEqual(['2:17 NEEDS_SHELL']);
+  });
+  it('</FILE: run by /bin/sh, as keepalived does', () => {
+    const r = ka('vrrp_script chk {\n  script "</run/haproxy.pid"\n}\n' + inst('track_script {\n  chk\n}'));
+    expect(r.config.vrrpScripts[0]!.hook).toEqual({ argv: ['</run/haproxy.pid'], shell: true });
   });
   it('the suggested form is accepted', () => {
     const r = ka(`vrrp_script chk {\n  script "/bin/bash -c '</dev/tcp/127.0.0.1/80'"\n}\n` + inst('track_script {\n  chk\n}'));
