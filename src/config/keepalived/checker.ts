@@ -87,7 +87,7 @@ export class Checker {
    * duplicate): a warning that says what both do, or an error under `--strict`.
    */
   lenient(at: SourceLoc, code: ConfigDiagnosticCode, message: string, expected: string): void {
-    this.report(this.strict ? 'error' : 'warning', code, at, this.strict ? `${message} [--strict]` : message, expected);
+    this.report(this.strict ? 'error' : 'warning', code, at, this.strict ? `--strict: ${message}` : message, expected);
   }
   error(at: SourceLoc, code: ConfigDiagnosticCode, message: string, expected: string): void {
     this.report('error', code, at, message, expected);

@@ -6,7 +6,9 @@
  * keywords: what each block accepts, how each value is written, and what carpool does with the
  * keywords it does not implement. Nothing is silently ignored:
  *
- * - unknown keyword → error with a suggestion (keepalived only logs it and goes on);
+ * - unknown keyword → skipped with a warning and a suggestion, as keepalived skips it; the same
+ *   for the other things keepalived logs and works around (`Checker.lenient`); `strict` (`carpool
+ *   check --strict`) makes them errors;
  * - known keyword that would change failover behaviour but is not implemented → error
  *   "not supported by carpool";
  * - known keyword that does not change failover behaviour (mail alerts, process tuning, script
