@@ -28,7 +28,13 @@ export function isDaemonized(): boolean {
 }
 
 /** Run the daemon until a signal stops it. Resolves with the exit code. */
+/** How long a fatal error may take to release what the daemon holds before it exits anyway. */
+const FATAL_STOP_MS = 45_000;
+
 export async function runDaemon(config: CarpoolConfig, mode: 'run' | 'ucarp', onReloadRequest?: () => void): Promise<number> {
+  // The client's "exit quietly on EPIPE" (main.ts) must not apply to a daemon: its Logger
+  // handles output errors (console off, daemon goes on).
+  for (const s of [process.stdout, process.stderr]) s.removeAllListeners('error');
   const daemon = new Daemon({ config, mode, console: !isDaemonized(), ...(onReloadRequest ? { onReloadRequest } : {}) });
   try {
     await daemon.start();
@@ -38,8 +44,11 @@ export async function runDaemon(config: CarpoolConfig, mode: 'run' | 'ucarp', on
     await daemon.stop('start-up failed').catch(() => undefined);
     return 2;
   }
+  // A daemon dies only on purpose and never silently: a fatal error releases what it holds
+  // (down hooks, addresses; bounded) and exits non-zero, so a supervisor restarts it.
   process.on('uncaughtException', (err) => {
-    daemon.log.error(`internal error: ${err.stack ?? err.message}`);
+    daemon.log.error(`internal error: ${err.stack ?? err.message}; releasing addresses and exiting`);
+    setTimeout(() => process.exit(1), FATAL_STOP_MS);
     void daemon.stop('internal error').finally(() => process.exit(1));
   });
   // The daemon's signal handlers exit the process; keep the event loop alive until then.

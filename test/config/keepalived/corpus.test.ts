@@ -2,7 +2,7 @@
  * keepalived's own sample configurations (testdata/keepalived-corpus/, see its SOURCES.md) through
  * `carpool check` (loadConfigFile) and `carpool convert` (emit YAML, read it back: the same model).
  * Every file has an entry saying what is expected today, so the test tightens as features land:
- * a "pending" or "refused" file that starts passing fails here until its entry is moved.
+ * a "vrrp-only" or "refused" file that starts passing fails here until its entry is moved.
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,27 +18,24 @@ import { ConfigError } from '../../../src/lib/errors.js';
 const DIR = fileURLToPath(new URL('../../../testdata/keepalived-corpus/', import.meta.url));
 
 type Expectation =
-  /** VRRP only, keepalived accepts it: accepted (warnings allowed), and converted. */
-  | { readonly kind: 'accepted'; readonly instances: number }
-  /** Has LVS parts (virtual_server ...): refused today unless --vrrp-only drops them. */
-  | { readonly kind: 'balancer: pending'; readonly vrrpOnly: { readonly instances: number } | 'nothing left' }
+  /** keepalived accepts it: accepted (warnings allowed), and converted. */
+  | { readonly kind: 'accepted'; readonly instances: number; readonly virtualServers?: number }
+  /** Accepted only with --vrrp-only, which drops its LVS part (the error code without it). */
+  | { readonly kind: 'vrrp-only'; readonly instances: number; readonly without: string }
   /** Refused today: the error codes (file order) and why. */
-  | { readonly kind: 'refused'; readonly codes: readonly string[]; readonly why: string; readonly vrrpOnly?: boolean; readonly configId?: string };
+  | { readonly kind: 'refused'; readonly codes: readonly string[]; readonly why: string; readonly configId?: string };
 
-const LVS_ONLY = { kind: 'balancer: pending', vrrpOnly: 'nothing left' } as const;
+/** keepalived runs a file of virtual_server blocks alone (its checker process); so do check and convert. */
+const LVS_ONLY = { kind: 'accepted', instances: 0, virtualServers: 1 } as const;
 
 const CORPUS: Readonly<Record<string, Expectation>> = {
   'keepalived.conf.vrrp': { kind: 'accepted', instances: 4 }, // the same VIP twice (plain + label): warning
   'keepalived.conf.vrrp.sync': { kind: 'accepted', instances: 9 },
   'keepalived.conf.vrrp.scripts': { kind: 'accepted', instances: 3 },
-  'keepalived.conf.sample': { kind: 'balancer: pending', vrrpOnly: { instances: 1 } },
-  // lvs_sync_daemon_interface (IPVS connection sync) is LVS; the sync group without group {} is
-  // removed with a warning, as keepalived does.
-  'keepalived.conf.vrrp.lvs_syncd': { kind: 'balancer: pending', vrrpOnly: { instances: 3 } },
+  'keepalived.conf.sample': { kind: 'accepted', instances: 1, virtualServers: 1 },
   'keepalived.conf.HTTP_GET.port': LVS_ONLY,
   'keepalived.conf.IPv6': LVS_ONLY,
   'keepalived.conf.PING_CHECK': LVS_ONLY,
-  'keepalived.conf.SMTP_CHECK': LVS_ONLY,
   'keepalived.conf.UDP_CHECK': LVS_ONLY,
   'keepalived.conf.fwmark': LVS_ONLY,
   'keepalived.conf.inhibit': LVS_ONLY,
@@ -48,7 +45,13 @@ const CORPUS: Readonly<Record<string, Expectation>> = {
   'keepalived.conf.status_code': LVS_ONLY,
   'keepalived.conf.virtual_server_group': LVS_ONLY,
   'keepalived.conf.virtualhost': LVS_ONLY,
-  'keepalived.conf.SSL_GET': { kind: 'refused', codes: ['NOT_SUPPORTED'], why: 'auth_type AH is not implemented', vrrpOnly: true },
+  // lvs_sync_daemon_interface (IPVS connection sync) is not implemented; the sync group without
+  // group {} is removed with a warning, as keepalived does.
+  'keepalived.conf.vrrp.lvs_syncd': { kind: 'vrrp-only', instances: 3, without: 'LVS_NOT_SUPPORTED' },
+  'keepalived.conf.SMTP_CHECK': {
+    kind: 'refused', codes: Array<string>(6).fill('NOT_SUPPORTED'), why: 'SMTP_CHECK host { } blocks are not implemented (balancer)',
+  },
+  'keepalived.conf.SSL_GET': { kind: 'refused', codes: ['NOT_SUPPORTED'], why: 'auth_type AH is not implemented' },
   'keepalived.conf.conditional_conf': {
     kind: 'refused', codes: ['NOT_SUPPORTED'], configId: 'high', why: 'net_namespace is not implemented (a VRRP-side feature of issue 14)',
   },
@@ -93,21 +96,17 @@ describe("keepalived's sample configurations", () => {
       const r = load(file, {});
       expect(r.errors.map((e) => e.message)).toEqual([]);
       expect(r.config!.instances).toHaveLength(want.instances);
+      expect(r.config!.balancers?.virtualServers.length).toBe(want.virtualServers);
       converts(r.config!);
-    } else if (want.kind === 'balancer: pending') {
-      // Tightens when virtual_server lands: then the file loads without --vrrp-only.
-      expect(load(file, {}).errors.map((e) => e.code)).toContain('LVS_NOT_SUPPORTED');
+    } else if (want.kind === 'vrrp-only') {
+      expect(load(file, {}).errors.map((e) => e.code)).toContain(want.without);
       const r = load(file, { vrrpOnly: true });
-      if (want.vrrpOnly === 'nothing left') {
-        expect(r.errors.map((e) => `${e.code} ${e.message}`)).toEqual(['MISSING_KEY no vrrp_instance is configured']);
-      } else {
-        expect(r.errors.map((e) => e.message)).toEqual([]);
-        expect(r.config!.instances).toHaveLength(want.vrrpOnly.instances);
-        expect(r.warnings.map((w) => w.code)).toContain('LVS_SKIPPED');
-        converts(r.config!);
-      }
+      expect(r.errors.map((e) => e.message)).toEqual([]);
+      expect(r.config!.instances).toHaveLength(want.instances);
+      expect(r.warnings.map((w) => w.code)).toContain('LVS_SKIPPED');
+      converts(r.config!);
     } else {
-      const r = load(file, { vrrpOnly: want.vrrpOnly ?? false, ...(want.configId ? { configId: want.configId } : {}) });
+      const r = load(file, want.configId ? { configId: want.configId } : {});
       expect(r.errors.map((e) => e.code), want.why).toEqual(want.codes);
     }
   });
