@@ -16,7 +16,11 @@ function defaultInterface(): string | undefined {
   return undefined;
 }
 
-export async function ucarpCommand(argv: readonly string[]): Promise<number> {
+/**
+ * Run ucarp's command line `argv`. `command` is what comes before it when carpool runs itself
+ * again (`-B`): `['ucarp']` for `carpool ucarp ...`, `[]` when called by the name `ucarp`.
+ */
+export async function ucarpCommand(argv: readonly string[], command: readonly string[] = ['ucarp']): Promise<number> {
   const dflt = defaultInterface();
   const res = parseUcarpArgs(argv, { ...(dflt ? { defaultInterface: dflt } : {}), readFile: (p) => readFileSync(p, 'utf8'), runDir: RUN_DIR });
   // Hide the password from `ps` as early as possible (ucarp shows it to every user).
@@ -51,6 +55,6 @@ export async function ucarpCommand(argv: readonly string[]): Promise<number> {
     process.stderr.write(`[WARNING] --srcip ${inst.srcip} is not an address of ${dev}\n`);
   }
   // The re-executed child sees CARPOOL_DAEMONIZED and does not fork again.
-  if (res.daemonize && daemonize(['ucarp', ...argv])) return 0;
+  if (res.daemonize && daemonize([...command, ...argv])) return 0;
   return runDaemon(res.config, 'ucarp');
 }
