@@ -5,9 +5,9 @@
  * `ifup` / `ifdown`. Each node runs them in its own network namespace and a private mount
  * namespace in which /etc/network (the test's interfaces file and hook directories),
  * /run (ifupdown's state, PID files) and /usr/local/sbin (`carpool` of this checkout, first on
- * ifupdown's PATH) are the test's own; the host's files are never touched. The up and down
- * scripts are Debian's (/usr/share/ucarp/vip-up: `ifup eth0:ucarp`), so the VIP comes from the
- * `eth0:ucarp` stanza exactly as with ucarp.
+ * ifupdown's PATH) are the test's own; the host's files are never touched. The default up and
+ * down scripts are carpool's (contrib/ifupdown/vip-up: `ifup eth0:ucarp`, as the ucarp package's),
+ * so the VIP comes from the `eth0:ucarp` stanza exactly as with ucarp.
  *
  * The second case runs Debian's own hook (/etc/network/if-up.d/ucarp of the ucarp package) with
  * /usr/sbin/ucarp, in the mount namespace only, executing a symlink named `ucarp` to carpool.
@@ -35,6 +35,10 @@ if [ -e "$node/etc-network/if-up.d/ucarp" ]; then
   # Debian's own hook, and /usr/sbin/ucarp running carpool by the name ucarp.
   mount --bind /etc/network/if-up.d/ucarp "$node/etc-network/if-up.d/ucarp"
   mount --bind "$node/../ucarp-wrapper" /usr/sbin/ucarp
+else
+  # No ucarp package: carpool's own default up and down scripts.
+  mount --bind ${ROOT}contrib/ifupdown/vip-up /usr/share/ucarp/vip-up
+  mount --bind ${ROOT}contrib/ifupdown/vip-down /usr/share/ucarp/vip-down
 fi
 mount --rbind "$node/etc-network" /etc/network
 mount --bind "$node/../sbin" /usr/local/sbin
