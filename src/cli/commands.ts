@@ -215,7 +215,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
       let config;
       try {
         config = loadCheckedConfig(o.config, loadOptions(o));
-        refuseBalancers(config, o.config, o.format);
+        await refuseBalancers(config, o.config, o.format);
       } catch (err) {
         code = fail(err);
         return;

@@ -1,10 +1,11 @@
 /**
  * Text rendering of a daemon's status document (`carpool status`): one table of instances,
- * drop counters, sync groups and the resource section in crm_mon's words.
+ * drop counters, sync groups, the resource section in crm_mon's words and the load balancer.
  */
-import type { DaemonStatus, InstanceStatus } from '../control/status.js';
+import type { BalancersStatus, DaemonStatus, InstanceStatus } from '../control/status.js';
 import type { ResourcesStatus } from '../resources/core/status.js';
 import { formatResources } from './resources-text.js';
+import { formatBalancers } from './balancers-text.js';
 
 function ago(iso: string, now: Date): string {
   // eslint-disable-next-line no-restricted-globals -- parsing a timestamp string reads no clock
@@ -32,8 +33,10 @@ export function formatStatus(st: DaemonStatus, now: Date): string {
   const lines: string[] = [];
   lines.push(`carpool ${st.version} (${st.mode}) pid ${st.pid}, up ${Math.round(st.uptimeSeconds)}s, config ${st.config}`
     + `${st.scheduling && st.scheduling !== 'normal' ? `, ${st.scheduling}` : ''}`);
+  const lb = st.balancers as BalancersStatus | undefined;
   if (st.instances.length === 0) {
     lines.push('  no instances');
+    if (lb) lines.push(...formatBalancers(lb).map((l) => `  ${l}`));
     return lines.join('\n');
   }
   const rows = [['INSTANCE', 'PROTO', 'IFACE', 'ID', 'PRIO', 'STATE', 'MASTER', 'ADDRESSES', 'LAST CHANGE']];
@@ -60,5 +63,6 @@ export function formatStatus(st: DaemonStatus, now: Date): string {
   for (const g of groups) lines.push(`  sync group ${g.name}: ${g.state} (${g.members.map((m) => `${m.name} ${m.state}`).join(', ')})`);
   const res = st.resources as ResourcesStatus | undefined;
   if (res) lines.push(...formatResources(res).map((l) => `  ${l}`));
+  if (lb) lines.push(...formatBalancers(lb).map((l) => `  ${l}`));
   return lines.join('\n');
 }
