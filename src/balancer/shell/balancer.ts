@@ -2,8 +2,8 @@
  * The balancer shell: carries the core's decisions out. Per virtual service it feeds the
  * health `step` (start with a random jitter, ticks at `nextDeadline`, probe results,
  * shutdown), runs the probes it asks for (bounded, asynchronous: never in the way of an
- * advert), runs notify / quorum commands without a shell on its own hook queue (a slow
- * notify script delays no VRRP hook), and after every change of the pools hands the desired
+ * advert), runs notify / quorum commands without a shell on its own queue of the daemon's
+ * hook runner (a slow notify script delays no VRRP hook; `hook_timeout` applies), and after every change of the pools hands the desired
  * plane to the nftables applier. Both directors hold the rules; the VIP decides who gets the
  * traffic (rules for a VIP this node does not hold match no packet).
  */
@@ -27,6 +27,8 @@ export interface BalancerDeps {
   readonly now: () => number;
   /** Replaceable for tests; default runs `nft`. */
   readonly nft?: NftRunner;
+  /** Where notify / quorum scripts run: the daemon gives the balancer its own queue (default: a new one). */
+  readonly hooks?: HookQueue;
 }
 
 interface Runtime {
@@ -55,7 +57,7 @@ export class Balancer {
       return { m, id: ids.get(vs.name)!, serverIds: assignIds(new Map(), [...new Set(keys)]), state: initialHealth(vs), timer: undefined };
     });
     this.applier = new NftApplier(deps.log, deps.nft ?? nftRunner());
-    this.hooks = new HookQueue(deps.log);
+    this.hooks = deps.hooks ?? new HookQueue(deps.log);
   }
 
   /** Check nft and the kernel, put the first plane in force (replacing a stale table), start the checkers. */
