@@ -44,6 +44,8 @@ export class NftApplier {
   private again = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** A transaction was tried (so carpool's tables may exist and must go on stop). */
+  private touched = false;
   private applies = 0;
   private failures = 0;
   private lastAppliedAt: string | undefined;
@@ -94,6 +96,7 @@ export class NftApplier {
       if (!desired || this.stopped) return;
       const text = this.inForce ? diffPlane(this.inForce, desired).text : renderPlane(desired);
       if (text === '') continue;
+      this.touched = true;
       const r = await this.nft(['-f', '-'], text).catch((err: unknown) => ({ code: -1, stdout: '', stderr: (err as Error).message }));
       if (this.stopped) return;
       if (r.code === 0) {
@@ -124,11 +127,13 @@ export class NftApplier {
     this.retryTimer.unref();
   }
 
-  /** Clean stop: remove carpool's tables (and only those), in one transaction. */
+  /** Clean stop: remove carpool's tables (and only those), in one transaction; nothing when nothing was applied. */
   async remove(): Promise<void> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     await this.running;
+    // Never applied (start failed at the check): nothing of ours is there, nft may be missing.
+    if (!this.touched) return;
     const r = await this.nft(['-f', '-'], renderPlane({ services: [] })).catch((err: unknown) => ({ code: -1, stdout: '', stderr: (err as Error).message }));
     if (r.code !== 0) this.log.error(`Load balancer: cannot remove the carpool nftables tables: ${firstLines(r.stderr)} (nft delete table ip carpool)`);
     else this.log.info('Load balancer: nftables table carpool removed');

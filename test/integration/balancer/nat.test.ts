@@ -1,7 +1,8 @@
 /**
  * Load balancing with NAT, end to end: a director running carpool with a keepalived.conf
  * (a VRRP instance holding the VIP on the public LAN, a virtual_server VIP:80 lb_kind NAT
- * lb_algo rr over two real servers on the private LAN), two real servers running Debian's
+ * lb_algo rr over two real servers on the private LAN; HTTP_GET with the MD5 digest of the
+ * page on one, TCP_CHECK on the other), two real servers running Debian's
  * nginx (each answers its own name; the director is their default gateway) and a client on
  * the public side. Requests are spread over both; a killed nginx leaves the pool within
  * delay_loop + connect_timeout (+ retries) and gets no new request; restarted, it comes
@@ -9,6 +10,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { run } from '../../../src/lib/exec.js';
 import type { BalancersStatus } from '../../../src/control/status.js';
 import { ProcSet, Proc, carpoolArgv, inNs, isRoot, skipReason, until } from '../helpers/procs.js';
@@ -48,6 +50,7 @@ virtual_server ${VIP} 80 {
       url {
         path /
         status_code 200
+        digest ${createHash('md5').update('h2\n').digest('hex')}
       }
       connect_timeout ${CONNECT_TIMEOUT_S}
       retry ${RETRY}
