@@ -215,7 +215,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
       let config;
       try {
         config = loadCheckedConfig(o.config, loadOptions(o));
-        refuseBalancers(config, o.config, o.format);
+        await refuseBalancers(config, o.config, o.format);
       } catch (err) {
         code = fail(err);
         return;
@@ -240,7 +240,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     .requiredOption('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
     .option('--validate', "also run each OCF agent's validate-all on this host (OCF_CHECK_LEVEL=10)")
     .option('--strict', 'keepalived.conf: refuse what keepalived only logs and skips (unknown keywords, ignored words, duplicate addresses...)'))
-    .action((o: FormatOpts & { config: string; validate?: boolean; strict?: boolean }) => {
+    .action(async (o: FormatOpts & { config: string; validate?: boolean; strict?: boolean }) => {
       try {
         let warnings = 0;
         const cfg = loadCheckedConfig(o.config, {
@@ -252,7 +252,18 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
         const rs = cfg.resources;
         const resText = rs ? `; ${rs.resources.length} resource${rs.resources.length === 1 ? '' : 's'} in ${rs.groups.length} group${rs.groups.length === 1 ? '' : 's'}: ${rs.groups.map((g) => g.id).join(', ')}` : '';
         const vss = cfg.balancers?.virtualServers ?? [];
-        const lbText = vss.length ? `; ${vss.length} virtual server${vss.length === 1 ? '' : 's'} (load balancer: checked, not run yet)` : '';
+        let lbRuns = true;
+        if (cfg.balancers && vss.length) {
+          try {
+            (await import('../balancer/from-config.js')).mapBalancers(cfg.balancers);
+          } catch (err) {
+            if (!(err instanceof CarpoolError)) throw err;
+            lbRuns = false;
+            warnings++;
+            process.stderr.write(`warning: ${err.message}\n`);
+          }
+        }
+        const lbText = vss.length ? `; ${vss.length} virtual server${vss.length === 1 ? '' : 's'} (load balancer: ${lbRuns ? 'runs on nftables' : 'carpool run refuses it yet, see above'})` : '';
         process.stdout.write(`${o.config}: OK (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')}${resText}${lbText}`
           + `${warnings ? `; ${warnings} warning${warnings === 1 ? '' : 's'}` : ''})\n`);
       } catch (err) {

@@ -28,6 +28,7 @@ import type { DaemonStatus } from '../control/status.js';
 import { createVmac, removeVmac } from './vmac.js';
 import type { VrrpCoordinator } from './vrrp-shell.js';
 import type { ResourceManager, ResourceCommand } from '../resources/shell/manager.js';
+import type { Balancer } from '../balancer/shell/balancer.js';
 
 export interface DaemonOptions {
   readonly config: CarpoolConfig;
@@ -70,6 +71,8 @@ export class Daemon {
   private syslog: SyslogSocket | undefined;
   /** Resource groups following the instances (undefined without `groups:` in the config). */
   private resources: ResourceManager | undefined;
+  /** The load balancer (undefined without virtual servers in the config). */
+  private balancer: Balancer | undefined;
   private readonly startedAt = new Date();
   /** Monotonic start time: uptime must not follow wall-clock jumps. */
   private readonly startedMono = now();
@@ -146,6 +149,13 @@ export class Daemon {
         setStandby: (instance, on, reason) => this.setStandby(instance, on, reason),
         stateFile: `${cfg.stateDir}/${basename(cfg.controlSocket, '.sock').replace(/[^\w.-]/g, '_')}.resources.json`,
       });
+    }
+    if (cfg.balancers && cfg.balancers.virtualServers.length > 0) {
+      // Loaded only when used: a CARP/VRRP-only daemon never loads the balancer. Both
+      // directors hold the rules; the VIP decides who gets the traffic (as keepalived).
+      const { Balancer } = await import('../balancer/shell/balancer.js');
+      this.balancer = new Balancer(cfg.balancers, { log: this.log, now, hooks: this.hooks.queue('(balancer)', cfg.hookTimeoutMs) });
+      await this.balancer.start();
     }
     for (const p of carp) {
       if (!p.inst.upHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going up' : `${p.inst.name}: no up hook`);
@@ -335,6 +345,7 @@ export class Daemon {
         this.hooks.killAll();
       }
       for (const s of this.shells) s.halt();
+      await this.balancer?.stop();
       this.addresses?.flush();
       this.monitor?.close();
       await this.control?.close();
@@ -356,6 +367,7 @@ export class Daemon {
       interfaces: [...this.ports.values()].map((p) => ({ name: p.family === 4 ? p.device : `${p.device} (IPv6)`, up: p.running, drops: { ...p.drops } })),
       ...(this.vrrp && this.opts.config.syncGroups.length ? { syncGroups: this.vrrp.syncGroupStatus() } : {}),
       ...(this.resources ? { resources: this.resources.status() } : {}),
+      ...(this.balancer ? { balancers: this.balancer.status() } : {}),
     };
   }
 
