@@ -20,6 +20,7 @@ import { runDaemon, daemonize } from './daemon-cmd.js';
 import { LAB_DESCRIPTION } from './lab-description.js';
 import type { ResourcesStatus } from '../resources/core/status.js';
 import type { ResourceListEntry } from '../resources/shell/manager.js';
+import type { ReloadResult } from '../daemon/reload.js';
 import { formatDuration } from '../resources/core/duration.js';
 import { formatResources } from '../status/resources-text.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -165,17 +166,8 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
         return;
       }
       if (o.daemonize && daemonize(['run', '-c', o.config, ...formatArgs(o)])) return;
-      const reload = (): void => {
-        // SIGHUP: live reload is not supported; validate and tell what a restart would do.
-        try {
-          const next = loadCheckedConfig(o.config, loadOptions(o));
-          const same = JSON.stringify(next) === JSON.stringify(config);
-          process.stderr.write(same ? `carpool: SIGHUP: ${o.config} unchanged\n`
-            : `carpool: SIGHUP: ${o.config} changed and is valid; live reload is not supported: restart carpool to apply it (nothing changed now)\n`);
-        } catch (err) {
-          process.stderr.write(`carpool: SIGHUP: ${o.config} is not valid, keeping the running configuration:\n${err instanceof Error ? err.message : String(err)}\n`);
-        }
-      };
+      // SIGHUP / `carpool reload`: the same file, the same options, read again.
+      const reload = (onWarning: (text: string) => void) => loadCheckedConfig(o.config, { ...loadOptions(o), onWarning: (w) => onWarning(formatDiagnostic(w)) });
       code = await runDaemon(config, 'run', reload);
     });
 
@@ -226,6 +218,30 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     .action(async (o: { socket?: string; json?: boolean; watch?: boolean | string; output?: string[] }) => {
       try {
         code = await statusCommand(o);
+      } catch (err) {
+        code = fail(err);
+      }
+    });
+
+  program.command('reload')
+    .description('apply the changed configuration file to the running daemon without a restart (as SIGHUP and `systemctl reload` do).\n' +
+      'An invalid file changes nothing (the errors are printed, exit 1). Unchanged instances are not touched; added ones start,\n' +
+      'removed ones hand their addresses over like at shutdown, changed ones are changed in place where possible, else restarted.\n' +
+      'Changes that need a restart (control_socket, state_dir, logging, realtime_priority, resources) are refused as a whole.')
+    .option('-s, --socket <path>', 'control socket', join(RUN_DIR, 'carpool.sock'))
+    .option('--json', 'machine-readable output')
+    .action(async (o: { socket: string; json?: boolean }) => {
+      try {
+        const r = await controlRequest(o.socket, { cmd: 'reload' }, 60_000) as ReloadResult;
+        if (o.json) {
+          process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+        } else {
+          for (const n of r.notes) process.stdout.write(`${n}\n`);
+          for (const a of r.actions) process.stdout.write(`${a}\n`);
+          for (const f of r.failed) process.stderr.write(`carpool: reload: ${f}\n`);
+          process.stdout.write(`${r.config}: reloaded (${r.actions.length} changed, ${r.unchanged.length} unchanged${r.failed.length ? `, ${r.failed.length} failed` : ''})\n`);
+        }
+        if (r.failed.length) code = 1;
       } catch (err) {
         code = fail(err);
       }

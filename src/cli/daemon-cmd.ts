@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import type { CarpoolConfig } from '../config/model.js';
 import { CarpoolError } from '../lib/errors.js';
-import { Daemon } from '../daemon/daemon.js';
+import { Daemon, type DaemonOptions } from '../daemon/daemon.js';
 
 const DAEMONIZED = 'CARPOOL_DAEMONIZED';
 
@@ -27,9 +27,9 @@ export function isDaemonized(): boolean {
   return process.env[DAEMONIZED] === '1';
 }
 
-/** Run the daemon until a signal stops it. Resolves with the exit code. */
-export async function runDaemon(config: CarpoolConfig, mode: 'run' | 'ucarp', onReloadRequest?: () => void): Promise<number> {
-  const daemon = new Daemon({ config, mode, console: !isDaemonized(), ...(onReloadRequest ? { onReloadRequest } : {}) });
+/** Run the daemon until a signal stops it (run mode: `loadConfig` reads the file again on reload). Resolves with the exit code. */
+export async function runDaemon(config: CarpoolConfig, mode: 'run' | 'ucarp', loadConfig?: DaemonOptions['loadConfig']): Promise<number> {
+  const daemon = new Daemon({ config, mode, console: !isDaemonized(), ...(loadConfig ? { loadConfig } : {}) });
   try {
     await daemon.start();
   } catch (err) {

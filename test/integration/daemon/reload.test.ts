@@ -1,0 +1,186 @@
+/**
+ * Live reload (`carpool reload`, SIGHUP) on a namespace LAN: two carpool daemons with CARP
+ * instances `web` (the probed VIP, ~10 ms adverts from the master) and `aux`. Reloads that
+ * change `aux` (its advskew, its addresses), do nothing, or bring an invalid file must leave
+ * `web` exactly as it was: no lost probe, no transition. Added instances start, removed ones
+ * hand their VIP to the peer.
+ */
+import { execFile } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { addressesOf, type LabHost } from '../../../src/lab/netns.js';
+import { CARPOOL, ProcSet, isRoot, skipReason, sleep, until, type Proc } from '../helpers/procs.js';
+import { Workdir, instance, socketOf, startNative, startProbe, stopProbe, tryInstance } from '../helpers/carp.js';
+import { useLab } from '../helpers/lab.js';
+
+const NET = '10.84.0';
+const VIP = `${NET}.100`;
+
+interface Inst { name: string; vhid: number; advskew: number; addresses: string[] }
+
+/** The YAML of one host: `web` first, then the others. */
+function config(wd: Workdir, host: LabHost, instances: readonly Inst[], top = ''): string {
+  const lines = [
+    `control_socket: ${socketOf(wd, host)}`,
+    `state_dir: ${wd.path(`${host.name}/state`)}`,
+    top,
+    'instances:',
+    ...instances.flatMap((i) => [
+      `  - name: ${i.name}`,
+      `    interface: ${host.ifname}`,
+      `    vhid: ${i.vhid}`,
+      '    password: secret',
+      '    advbase: 0',
+      `    advskew: ${i.advskew}`,
+      '    preempt: false',
+      `    addresses: [${i.addresses.join(', ')}]`,
+    ]),
+    '',
+  ];
+  return wd.write(`${host.name}.yaml`, lines.join('\n'), 0o600);
+}
+
+/** `carpool reload -s SOCKET`: exit code and output. */
+function reloadCli(socket: string): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CARPOOL, 'reload', '-s', socket], (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out: stdout, err: stderr });
+    });
+  });
+}
+
+/** SIGHUP, then wait for the daemon's "Reload done" / "Reload failed" line. */
+async function reloadHup(d: Proc): Promise<string> {
+  const from = d.lines.length;
+  d.signal('SIGHUP');
+  return d.waitFor(/Reload (done|failed)/, 10_000, from);
+}
+
+const holds = async (h: LabHost, cidr: string): Promise<boolean> => (await addressesOf(h.ns, h.ifname)).includes(cidr);
+
+describe.skipIf(!isRoot)(`live reload (${skipReason})`, () => {
+  const procs = new ProcSet();
+  const wd = new Workdir();
+  const lan = useLab('rl', { hosts: 2, subnet: NET, beforeDestroy: async () => { await procs.killAll(); wd.remove(); } });
+
+  it('20 reloads on the master: 0 lost probes, 0 transitions of the unchanged instance, the changes in force', async () => {
+    const [h1, h2] = [lan.host(1), lan.host(2)];
+    // The master advertises every 3/256 s (~12 ms); the backup waits its own skew (60/256 s) before taking over.
+    const web = (skew: number): Inst => ({ name: 'web', vhid: 10, advskew: skew, addresses: [`${VIP}/24`] });
+    const aux = (skew: number, extra: boolean): Inst => ({ name: 'aux', vhid: 11, advskew: skew, addresses: [`${NET}.110/24`, ...(extra ? [`${NET}.111/24`] : [])] });
+    const s1 = socketOf(wd, h1);
+    const s2 = socketOf(wd, h2);
+    const a = startNative(procs, h1, config(wd, h1, [web(3), aux(3, false)]));
+    await until(async () => (await tryInstance(s1, 'web'))?.state === 'MASTER' && (await tryInstance(s1, 'aux'))?.state === 'MASTER', 10_000, 50, 'h1 master of web and aux');
+    const b = startNative(procs, h2, config(wd, h2, [web(60), aux(60, false)]));
+    await until(async () => (await tryInstance(s2, 'web'))?.state === 'BACKUP' && (await tryInstance(s2, 'aux'))?.state === 'BACKUP', 10_000, 50, 'h2 backup');
+    const probe = startProbe(procs, lan.client!, VIP, 5);
+    await probe.waitFor(/"event":"ok"/, 5000);
+    await sleep(300);
+    const before1 = (await instance(s1, 'web')).transitions;
+    const before2 = (await instance(s2, 'web')).transitions;
+
+    let skew = 3;
+    let extra = false;
+    let changes = 0;
+    for (let i = 0; i < 20; i++) {
+      if (i === 7) {
+        // An invalid file: nothing changes, the client gets file:line and a non-zero exit.
+        const path = wd.write(`${h1.name}.yaml`, `control_socket: ${s1}\ninstances:\n  - name: web\n    vhid: 300\n`, 0o600);
+        const r = await reloadCli(s1);
+        expect(r.code).toBe(1);
+        expect(r.err).toMatch(new RegExp(`${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+:\\d+: `));
+        expect(r.err).toMatch(/nothing was changed/);
+        config(wd, h1, [web(3), aux(skew, extra)]); // back to the running one
+        continue;
+      }
+      if (i % 2 === 0) {
+        changes++;
+        if (i % 4 === 0) {
+          skew = skew === 3 ? 5 : 3; // aux's advskew, in place (h1 stays aux's master either way)
+        } else {
+          // aux's addresses are in its HMAC (CARP): change them on both nodes, the backup first.
+          extra = !extra;
+          config(wd, h2, [web(60), aux(60, extra)]);
+          expect((await reloadCli(s2)).code).toBe(0);
+        }
+      }
+      config(wd, h1, [web(3), aux(skew, extra)]);
+      if (i % 3 === 0) {
+        expect(await reloadHup(a)).toMatch(/Reload done/);
+      } else {
+        const r = await reloadCli(s1);
+        expect(r.err).toBe('');
+        expect(r.code).toBe(0);
+        expect(r.out).toMatch(i % 2 === 0 ? /aux: changed in place/ : /0 changed, 2 unchanged/);
+        expect(r.out).not.toMatch(/web:/);
+      }
+      await sleep(100);
+    }
+    await sleep(300);
+    const sum = await stopProbe(probe);
+    console.log(`reload test: ${sum.sent} probes every 5 ms, ${sum.lost} lost; ${changes} of 20 reloads changed aux, 1 invalid`);
+    expect(sum.sent).toBeGreaterThan(500);
+    expect(sum.lost).toBe(0);
+    expect((await instance(s1, 'web')).transitions).toBe(before1);
+    expect((await instance(s2, 'web')).transitions).toBe(before2);
+    expect((await instance(s1, 'web')).state).toBe('MASTER');
+    // The changes are in force.
+    const auxNow = await instance(s1, 'aux');
+    expect(auxNow.priority.advskew).toBe(skew);
+    expect(auxNow.addresses).toEqual([`${NET}.110/24`, ...(extra ? [`${NET}.111/24`] : [])]);
+    expect(await holds(h1, `${NET}.111/24`)).toBe(extra);
+    expect(await holds(h1, `${NET}.110/24`)).toBe(true);
+    expect(a.count(/Reload done/)).toBe(19);
+    expect(a.count(/Reload failed/)).toBe(1);
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
+  it('an instance added by reload starts; one removed by reload hands its VIP to the peer', async () => {
+    const [h1, h2] = [lan.host(1), lan.host(2)];
+    const web = (skew: number): Inst => ({ name: 'web', vhid: 20, advskew: skew, addresses: [`${NET}.120/24`] });
+    const mail = (skew: number): Inst => ({ name: 'mail', vhid: 21, advskew: skew, addresses: [`${NET}.121/24`] });
+    const s1 = socketOf(wd, h1);
+    const s2 = socketOf(wd, h2);
+    const a = startNative(procs, h1, config(wd, h1, [web(10)]));
+    await until(async () => (await tryInstance(s1, 'web'))?.state === 'MASTER', 10_000, 50, 'h1 master of web');
+    const b = startNative(procs, h2, config(wd, h2, [web(100)]));
+    await until(async () => (await tryInstance(s2, 'web'))?.state === 'BACKUP', 10_000, 50, 'h2 backup');
+    const webBefore = (await instance(s1, 'web')).transitions;
+
+    // Added on h1 (it takes the VIP), then on h2 (it stays backup).
+    config(wd, h1, [web(10), mail(10)]);
+    const added = await reloadCli(s1);
+    expect(added.code).toBe(0);
+    expect(added.out).toMatch(/mail: added/);
+    await until(async () => (await tryInstance(s1, 'mail'))?.state === 'MASTER' && holds(h1, `${NET}.121/24`), 5000, 50, 'mail MASTER on h1');
+    config(wd, h2, [web(100), mail(100)]);
+    expect((await reloadCli(s2)).code).toBe(0);
+    await until(async () => (await tryInstance(s2, 'mail'))?.state === 'BACKUP', 5000, 50, 'mail BACKUP on h2');
+
+    // Removed on h1 only: the VIP leaves h1 and h2 takes it over, make-before-break.
+    const probe = startProbe(procs, lan.client!, `${NET}.121`, 5);
+    await probe.waitFor(/"event":"ok"/, 5000);
+    config(wd, h1, [web(10)]);
+    const removed = await reloadCli(s1);
+    expect(removed.code).toBe(0);
+    expect(removed.out).toMatch(/mail: removed/);
+    await until(async () => (await tryInstance(s2, 'mail'))?.state === 'MASTER' && holds(h2, `${NET}.121/24`), 5000, 50, 'mail MASTER on h2');
+    await until(async () => !(await holds(h1, `${NET}.121/24`)), 5000, 50, 'the VIP left h1');
+    await sleep(200);
+    const sum = await stopProbe(probe);
+    console.log(`removal by reload: ${sum.lost} probes lost (longest outage ${sum.longestOutageMs.toFixed(1)} ms)`);
+    expect(sum.lost).toBe(0);
+    expect((await tryInstance(s1, 'mail'))?.name).not.toBe('mail'); // gone from h1's status
+    expect((await instance(s1, 'web')).transitions).toBe(webBefore);
+    expect((await instance(s1, 'web')).state).toBe('MASTER');
+
+    // A change that needs a restart is refused as a whole and changes nothing.
+    config(wd, h1, [web(10), mail(10)], 'realtime_priority: 5');
+    const refused = await reloadCli(s1);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/restart needed for realtime_priority/);
+    expect((await instance(s1)).name).toBe('web');
+    expect((await tryInstance(s1, 'mail'))?.name).not.toBe('mail');
+    await Promise.all([a.stop(), b.stop()]);
+  });
+});
