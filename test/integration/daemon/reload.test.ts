@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { addressesOf, type LabHost } from '../../../src/lab/netns.js';
-import { CARPOOL, ProcSet, isRoot, skipReason, sleep, until, type Proc } from '../helpers/procs.js';
+import { CARPOOL, Proc, ProcSet, carpoolArgv, isRoot, skipReason, sleep, until } from '../helpers/procs.js';
 import { Workdir, instance, socketOf, startNative, startProbe, stopProbe, tryInstance } from '../helpers/carp.js';
 import { useLab } from '../helpers/lab.js';
 
@@ -181,6 +181,50 @@ describe.skipIf(!isRoot)(`live reload (${skipReason})`, () => {
     expect(refused.err).toMatch(/restart needed for realtime_priority/);
     expect((await instance(s1)).name).toBe('web');
     expect((await tryInstance(s1, 'mail'))?.name).not.toBe('mail');
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
+  it('VRRP (keepalived.conf): priority and addresses change in place, an added instance starts, the other is untouched', async () => {
+    const [h1, h2] = [lan.host(1), lan.host(2)];
+    const inst = (name: string, vrid: number, prio: number, addrs: string[]) => `vrrp_instance ${name} {\n  interface ${h1.ifname}\n  virtual_router_id ${vrid}\n` +
+      `  priority ${prio}\n  advert_int 0.1\n  virtual_ipaddress {\n${addrs.map((x) => `    ${x}\n`).join('')}  }\n}\n`;
+    const write = (h: LabHost, text: string) => wd.write(`${h.name}-ka.conf`, text);
+    const start = (h: LabHost, text: string) => procs.add(new Proc(`ka-${h.name}`, carpoolArgv(h.ns, ['run', '-c', write(h, text)]), { CARPOOL_RUN_DIR: wd.path(`ka-${h.name}`) }));
+    const s1 = wd.path('ka-h1/carpool.sock');
+    const s2 = wd.path('ka-h2/carpool.sock');
+    const h1conf = (bPrio: number, bAddrs: string[], c = '') => inst('VI_A', 30, 150, [`${NET}.130/24`]) + inst('VI_B', 31, bPrio, bAddrs) + c;
+    const a = start(h1, h1conf(150, [`${NET}.131/24`]));
+    const b = start(h2, inst('VI_A', 30, 100, [`${NET}.130/24`]) + inst('VI_B', 31, 100, [`${NET}.131/24`]));
+    await until(async () => (await tryInstance(s1, 'VI_A'))?.state === 'MASTER' && (await tryInstance(s1, 'VI_B'))?.state === 'MASTER'
+      && (await tryInstance(s2, 'VI_A'))?.state === 'BACKUP', 15_000, 50, 'h1 master of VI_A and VI_B');
+    const probe = startProbe(procs, lan.client!, `${NET}.130`, 5);
+    await probe.waitFor(/"event":"ok"/, 5000);
+    const aBefore = (await instance(s1, 'VI_A')).transitions;
+    const bBefore = (await instance(s1, 'VI_B')).transitions;
+
+    write(h1, h1conf(140, [`${NET}.131/24`, `${NET}.132/24`]));
+    const r = await reloadCli(s1);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/VI_B: changed in place \(priority 150 -> 140, addresses \+10\.84\.0\.132\/24\)/);
+    await until(() => holds(h1, `${NET}.132/24`), 3000, 50, 'the added address on h1');
+    const vb = await instance(s1, 'VI_B');
+    expect(vb.priority.base).toBe(140);
+    expect(vb.priority.effective).toBe(140);
+    expect(vb.transitions).toBe(bBefore);
+
+    write(h1, h1conf(140, [`${NET}.131/24`, `${NET}.132/24`], inst('VI_C', 32, 120, [`${NET}.133/24`])));
+    expect((await reloadCli(s1)).out).toMatch(/VI_C: added/);
+    await until(async () => (await tryInstance(s1, 'VI_C'))?.state === 'MASTER' && holds(h1, `${NET}.133/24`), 5000, 50, 'VI_C MASTER on h1');
+
+    write(h1, h1conf(140, [`${NET}.131/24`]));
+    const removed = await reloadCli(s1);
+    expect(removed.out).toMatch(/VI_C: removed/);
+    expect(removed.out).toMatch(/VI_B: changed in place \(addresses -10\.84\.0\.132\/24\)/);
+    await until(async () => !(await holds(h1, `${NET}.133/24`)) && !(await holds(h1, `${NET}.132/24`)), 5000, 50, 'VI_C and .132 gone from h1');
+    const sum = await stopProbe(probe);
+    expect(sum.lost).toBe(0);
+    expect((await instance(s1, 'VI_A')).transitions).toBe(aBefore);
+    expect((await instance(s1, 'VI_B')).state).toBe('MASTER');
     await Promise.all([a.stop(), b.stop()]);
   });
 });
