@@ -131,7 +131,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     .description('High availability for Linux: virtual IP failover with CARP (ucarp-compatible) and VRRP (keepalived-compatible).\n\n' +
       'Drop-in for ucarp:   carpool ucarp -i eth0 -s 10.0.0.11 -v 1 -p secret -a 10.0.0.100 -u up.sh -d down.sh\n' +
       'keepalived.conf:     carpool check -c /etc/keepalived/keepalived.conf; carpool convert /etc/keepalived/keepalived.conf\n' +
-      'Native:              carpool run -c /etc/carpool/carpool.yaml')
+      'Native:              carpool run -c /etc/carpool/carpool.yaml; after editing it: carpool reload')
     .showHelpAfterError()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   let code = 0;
@@ -224,10 +224,11 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     });
 
   program.command('reload')
-    .description('apply the changed configuration file to the running daemon without a restart (as SIGHUP and `systemctl reload` do).\n' +
-      'An invalid file changes nothing (the errors are printed, exit 1). Unchanged instances are not touched; added ones start,\n' +
-      'removed ones hand their addresses over like at shutdown, changed ones are changed in place where possible, else restarted.\n' +
-      'Changes that need a restart (control_socket, state_dir, logging, realtime_priority, resources) are refused as a whole.')
+    .description('apply the changed configuration file to the running `carpool run` daemon without a restart (as SIGHUP and `systemctl reload` do). ' +
+      'An invalid file changes nothing (the errors are printed, exit 1). Unchanged instances are not touched; added ones start, ' +
+      'removed ones hand their addresses over like at shutdown, changed ones are changed in place where possible, else restarted. ' +
+      'Changes that need a restart (control_socket, state_dir, logging, realtime_priority, resources) are refused as a whole: nothing changes.')
+    .summary('apply the changed configuration file live (only the difference)')
     .option('-s, --socket <path>', 'control socket', join(RUN_DIR, 'carpool.sock'))
     .option('--json', 'machine-readable output')
     .action(async (o: { socket: string; json?: boolean }) => {
