@@ -91,6 +91,8 @@ export class Daemon {
   /** What the kernel runs the event loop at: 'normal' or 'SCHED_RR N'. */
   private scheduling = 'normal';
   private readonly signalHandlers: [NodeJS.Signals, () => void][] = [];
+  /** Instances the resource groups hold in standby, with the reason (kept across a reload's restart). */
+  private readonly standbyReasons = new Map<string, string>();
   /** The reload in progress (reloads run one after the other). */
   private reloading: Promise<unknown> = Promise.resolve();
 
@@ -367,6 +369,9 @@ export class Daemon {
       add: async (p) => {
         const shell = await this.build(p as Prepared);
         this.shells.push(shell);
+        // A restarted instance stays in the standby its resource groups asked for.
+        const standby = this.standbyReasons.get(shell.name);
+        if (standby !== undefined) shell.standby(true, standby);
         shell.start();
         return shell;
       },
@@ -453,6 +458,8 @@ export class Daemon {
 
   /** A resource group asks that its instance must (not) be served here. */
   private setStandby(instance: string, on: boolean, reason: string): void {
+    if (on) this.standbyReasons.set(instance, reason);
+    else this.standbyReasons.delete(instance);
     this.findShell(instance).standby(on, reason);
   }
 
