@@ -6,6 +6,7 @@
  * hand their VIP to the peer.
  */
 import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { addressesOf, type LabHost } from '../../../src/lab/netns.js';
 import { CARPOOL, Proc, ProcSet, carpoolArgv, isRoot, skipReason, sleep, until } from '../helpers/procs.js';
@@ -226,5 +227,20 @@ describe.skipIf(!isRoot)(`live reload (${skipReason})`, () => {
     expect((await instance(s1, 'VI_A')).transitions).toBe(aBefore);
     expect((await instance(s1, 'VI_B')).state).toBe('MASTER');
     await Promise.all([a.stop(), b.stop()]);
+  });
+
+  it('`carpool ucarp` keeps ucarp\'s SIGHUP: it stops; `carpool reload` is refused there', async () => {
+    const h1 = lan.host(1);
+    const runDir = wd.path('ucarp-h1');
+    const p = procs.add(new Proc('ucarp-h1', carpoolArgv(h1.ns, ['ucarp', '-i', h1.ifname, '-s', h1.address, '-v', '40', '-p', 'pw', '-a', `${NET}.140`, '-b', '0', '-k', '10']),
+      { CARPOOL_RUN_DIR: runDir }));
+    await p.waitFor(/Switching to state: MASTER/, 5000);
+    const sock = readdirSync(runDir).find((f) => f.endsWith('.sock'));
+    expect(sock).toBeDefined();
+    const r = await reloadCli(`${runDir}/${sock!}`);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/ucarp-mode daemon has no configuration file to reload/);
+    p.signal('SIGHUP');
+    expect((await p.exited).code).toBe(0);
   });
 });
