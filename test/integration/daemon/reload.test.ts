@@ -229,6 +229,42 @@ describe.skipIf(!isRoot)(`live reload (${skipReason})`, () => {
     await Promise.all([a.stop(), b.stop()]);
   });
 
+  it('a changed sync group restarts its members together and they come back MASTER; a missing interface changes nothing', async () => {
+    const h1 = lan.host(1);
+    const member = (name: string, vrid: number, adv: string) => `vrrp_instance ${name} {\n  interface ${h1.ifname}\n  virtual_router_id ${vrid}\n` +
+      `  priority 150\n  advert_int ${adv}\n  virtual_ipaddress {\n    ${NET}.${vrid + 100}/24\n  }\n}\n`;
+    const conf = (adv: string, extra = '') => `vrrp_sync_group SG {\n  group {\n    VI_X\n    VI_Y\n  }\n}\n${member('VI_X', 50, adv)}${member('VI_Y', 51, '1')}${member('VI_Z', 52, '1')}${extra}`;
+    const write = (text: string) => wd.write('sg-h1.conf', text);
+    const runDir = wd.path('sg-h1');
+    const sock = `${runDir}/carpool.sock`;
+    const a = procs.add(new Proc('sg-h1', carpoolArgv(h1.ns, ['run', '-c', write(conf('1'))]), { CARPOOL_RUN_DIR: runDir }));
+    const allMaster = async () => (await tryInstance(sock, 'VI_X'))?.state === 'MASTER' && (await tryInstance(sock, 'VI_Y'))?.state === 'MASTER'
+      && (await tryInstance(sock, 'VI_Z'))?.state === 'MASTER';
+    await until(allMaster, 15_000, 100, 'VI_X, VI_Y, VI_Z MASTER');
+    const zBefore = (await instance(sock, 'VI_Z')).transitions;
+
+    write(conf('2'));
+    const r = await reloadCli(sock);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/VI_X: restarted \(advert interval 1000 -> 2000, sync group SG changed\)/);
+    expect(r.out).toMatch(/VI_Y: restarted \(sync group SG changed\)/);
+    expect(r.out).not.toMatch(/VI_Z/);
+    await until(allMaster, 15_000, 100, 'the group MASTER again');
+    expect((await instance(sock, 'VI_X')).priority.advertIntervalMs).toBe(2000);
+    expect(await holds(h1, `${NET}.150/24`)).toBe(true);
+    expect(await holds(h1, `${NET}.151/24`)).toBe(true);
+    expect((await instance(sock, 'VI_Z')).transitions).toBe(zBefore);
+
+    // An added instance on an interface that does not exist: refused before anything changes.
+    write(conf('1', member('VI_W', 53, '1').replace(`interface ${h1.ifname}`, 'interface nosuch0')));
+    const bad = await reloadCli(sock);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/nothing was changed:\nVI_W: Unable to find MAC address of \[nosuch0\]/);
+    expect((await instance(sock, 'VI_X')).priority.advertIntervalMs).toBe(2000);
+    expect((await tryInstance(sock, 'VI_W'))?.name).not.toBe('VI_W');
+    await a.stop();
+  });
+
   it('`carpool ucarp` keeps ucarp\'s SIGHUP: it stops; `carpool reload` is refused there', async () => {
     const h1 = lan.host(1);
     const runDir = wd.path('ucarp-h1');
