@@ -227,7 +227,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     .description('apply the changed configuration file to the running `carpool run` daemon without a restart (as SIGHUP and `systemctl reload` do). ' +
       'An invalid file changes nothing (the errors are printed, exit 1). Unchanged instances are not touched; added ones start, ' +
       'removed ones hand their addresses over like at shutdown, changed ones are changed in place where possible, else restarted. ' +
-      'Changes that need a restart (control_socket, state_dir, logging, realtime_priority, resources) are refused as a whole: nothing changes.')
+      'Resource groups are added, removed, or restarted when changed. Changes that need a restart (control_socket, state_dir, logging, realtime_priority) are refused as a whole: nothing changes.')
     .summary('apply the changed configuration file live (only the difference)')
     .option('-s, --socket <path>', 'control socket', join(RUN_DIR, 'carpool.sock'))
     .option('--json', 'machine-readable output')

@@ -13,6 +13,7 @@
  * vhid/VRID, family, version, source, multicast group, unicast peers, virtual MAC), its
  * advert interval (VRRP), routes and tracking needs a replacement. A changed sync group
  * replaces all its members, old and new; so does a member added to or removed from it.
+ * Resource groups are added, removed, or restarted when their definition changed.
  * keepalived re-reads everything and restarts every instance on reload, which can flap a
  * master; this keeps every unconcerned instance exactly as it was.
  */
@@ -27,9 +28,23 @@ export type InstanceAction =
   /** Stopped (like a removal) and started again with the new settings: `reasons` says why. */
   | { readonly kind: 'replace'; readonly name: string; readonly old: Instance; readonly instance: Instance; readonly reasons: readonly string[] };
 
+/**
+ * A resource group: `keep` (untouched: it keeps running, its failcounts stay), `add` (probed,
+ * then it follows its instance), `remove` (stopped in reverse order and forgotten), `restart`
+ * (stopped, then added with the new definition: its instance, members or a member's settings
+ * changed).
+ */
+export interface GroupAction {
+  readonly kind: 'keep' | 'add' | 'remove' | 'restart';
+  readonly id: string;
+  readonly reasons: readonly string[];
+}
+
 export interface ReloadPlan {
   /** One action per instance of either configuration: removals first, then the new configuration's order. */
   readonly instances: readonly InstanceAction[];
+  /** One action per resource group of either configuration. */
+  readonly groups: readonly GroupAction[];
   /** Non-empty: the reload is refused as a whole and nothing changes ("restart needed for ..."). */
   readonly refused: readonly string[];
   /** Changes that need no action on an instance (a vrrp_script nobody uses, the source file name). */
@@ -143,18 +158,6 @@ export function planReload(old: CarpoolConfig, next: CarpoolConfig): ReloadPlan 
   if (old.stateDir !== next.stateDir) refused.push(`restart needed for state_dir (${old.stateDir} -> ${next.stateDir})`);
   if (!sameValue(old.logging, next.logging)) refused.push('restart needed for logging (facility, ident, debug)');
   if (old.realtimePriority !== next.realtimePriority) refused.push(`restart needed for realtime_priority (${old.realtimePriority ?? 'unset'} -> ${next.realtimePriority ?? 'unset'})`);
-  if (!sameValue(old.resources, next.resources)) {
-    const oldGroups = old.resources?.groups ?? [];
-    const newGroups = next.resources?.groups ?? [];
-    const ids = [...new Set([...oldGroups, ...newGroups].map((g) => g.id))];
-    const changedGroups = ids.filter((id) => {
-      const a = oldGroups.find((g) => g.id === id);
-      const b = newGroups.find((g) => g.id === id);
-      if (!a || !b || !sameValue(a, b)) return true;
-      return a.members.some((m) => !sameValue(old.resources?.resources.find((r) => r.id === m), next.resources?.resources.find((r) => r.id === m)));
-    });
-    refused.push(`restart needed for resources (${changedGroups.length ? `group${changedGroups.length === 1 ? '' : 's'} ${changedGroups.join(', ')}` : 'resource definitions'} changed): live reload does not change resource groups yet`);
-  }
   if (old.source !== next.source) notes.push(`configuration file ${old.source} -> ${next.source}`);
 
   // Trackers: a changed definition in use would need its runner restarted.
@@ -211,12 +214,37 @@ export function planReload(old: CarpoolConfig, next: CarpoolConfig): ReloadPlan 
   }
   for (const s of next.vrrpScripts) if (!old.vrrpScripts.some((x) => x.name === s.name)) notes.push(`vrrp_script ${s.name} added`);
   for (const s of old.vrrpScripts) if (!next.vrrpScripts.some((x) => x.name === s.name)) notes.push(`vrrp_script ${s.name} removed`);
-  return { instances: actions, refused, notes };
+  return { instances: actions, groups: planGroups(old, next), refused, notes };
+}
+
+/** Resource groups: matched by id; a group whose instance, members or a member's definition changed restarts. */
+function planGroups(old: CarpoolConfig, next: CarpoolConfig): GroupAction[] {
+  const oldGroups = old.resources?.groups ?? [];
+  const newGroups = next.resources?.groups ?? [];
+  const resource = (cfg: CarpoolConfig, id: string) => cfg.resources?.resources.find((r) => r.id === id);
+  const actions: GroupAction[] = oldGroups.filter((g) => !newGroups.some((n) => n.id === g.id)).map((g) => ({ kind: 'remove', id: g.id, reasons: [] }));
+  for (const g of newGroups) {
+    const o = oldGroups.find((x) => x.id === g.id);
+    if (!o) {
+      actions.push({ kind: 'add', id: g.id, reasons: [] });
+      continue;
+    }
+    const reasons: string[] = [];
+    if (o.instance !== g.instance) reasons.push(`instance ${o.instance} -> ${g.instance}`);
+    if (!sameValue(o.members, g.members)) reasons.push(`resources ${o.members.join(', ')} -> ${g.members.join(', ')}`);
+    for (const m of g.members) {
+      // `origin` is where the definition sits in the file: moving it is no change.
+      const strip = (r: ReturnType<typeof resource>) => (r ? { ...r, origin: undefined } : r);
+      if (o.members.includes(m) && !sameValue(strip(resource(old, m)), strip(resource(next, m)))) reasons.push(`resource ${m} changed`);
+    }
+    actions.push({ kind: reasons.length ? 'restart' : 'keep', id: g.id, reasons });
+  }
+  return actions;
 }
 
 /** Does the plan change anything. */
 export function planChanges(plan: ReloadPlan): boolean {
-  return plan.instances.some((a) => a.kind !== 'keep');
+  return plan.instances.some((a) => a.kind !== 'keep') || plan.groups.some((g) => g.kind !== 'keep');
 }
 
 /** One line per action that changes something, for the log and `carpool reload`. */
@@ -229,5 +257,12 @@ export function describePlan(plan: ReloadPlan): string[] {
       case 'update': return [`${a.name}: changed in place (${a.changes.join(', ')})`];
       case 'replace': return [`${a.name}: restarted (${a.reasons.join(', ')})`];
     }
-  });
+  }).concat(plan.groups.flatMap((g) => {
+    switch (g.kind) {
+      case 'keep': return [];
+      case 'add': return [`group ${g.id}: added`];
+      case 'remove': return [`group ${g.id}: removed`];
+      case 'restart': return [`group ${g.id}: restarted (${g.reasons.join(', ')})`];
+    }
+  }));
 }

@@ -6,7 +6,7 @@
  * `carpool reload` apply a changed configuration file live (reload.ts).
  */
 import { basename } from 'node:path';
-import type { CarpoolConfig, CarpInstance, Instance, VirtualAddress, VrrpInstance } from '../config/model.js';
+import type { CarpoolConfig, CarpInstance, Instance, ResourcesConfig, VirtualAddress, VrrpInstance } from '../config/model.js';
 import { CarpoolError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
 import { interfaceInfo, listAddresses, LinkMonitor, type InterfaceInfo, type LinkEvent } from '../net/link.js';
@@ -125,15 +125,7 @@ export class Daemon {
     // 4. Stale addresses of a killed predecessor, then the instances.
     const managed = prepared.flatMap(managedAddresses);
     if (managed.length) this.addressManager().cleanupStale(managed);
-    if (cfg.resources && cfg.resources.groups.length > 0) {
-      // Loaded only when used: an idle CARP-only daemon stays small (see bench `idle`).
-      const { ResourceManager } = await import('../resources/shell/manager.js');
-      this.resources = new ResourceManager({
-        config: cfg.resources, log: this.log, now,
-        setStandby: (instance, on, reason) => this.setStandby(instance, on, reason),
-        stateFile: `${cfg.stateDir}/${basename(cfg.controlSocket, '.sock').replace(/[^\w.-]/g, '_')}.resources.json`,
-      });
-    }
+    if (cfg.resources && cfg.resources.groups.length > 0) this.resources = await this.resourceManager(cfg.resources);
     for (const p of prepared) this.shells.push(await this.build(p));
     this.monitor = LinkMonitor.open((ev) => this.onLinkEvent(ev));
     this.installSignals();
@@ -219,6 +211,16 @@ export class Daemon {
     rx.attach(shell);
     this.plugs.set(shell, plug);
     return shell;
+  }
+
+  private async resourceManager(config: ResourcesConfig): Promise<ResourceManager> {
+    // Loaded only when used: an idle CARP-only daemon stays small (see bench `idle`).
+    const { ResourceManager } = await import('../resources/shell/manager.js');
+    return new ResourceManager({
+      config, log: this.log, now,
+      setStandby: (instance, on, reason) => this.setStandby(instance, on, reason),
+      stateFile: `${this.config.stateDir}/${basename(this.config.controlSocket, '.sock').replace(/[^\w.-]/g, '_')}.resources.json`,
+    });
   }
 
   /** SCHED_RR for the event loop; spawned scripts and agents stay at normal priority (reset on fork). */
@@ -395,6 +397,19 @@ export class Daemon {
         }
       },
       commit: (config) => { this.config = config; },
+      blockedGroups: () => this.resources?.blockedGroups() ?? [],
+      stopGroups: async (ids) => (this.resources && ids.length ? this.resources.removeGroups(ids) : []),
+      startGroups: async (config, ids) => {
+        const rc = config.resources ?? { resources: [], groups: [] };
+        if (!this.resources) {
+          if (rc.groups.length === 0) return;
+          this.resources = await this.resourceManager(rc);
+          this.resources.start();
+          for (const s of this.shells) this.resources.instanceChanged(s.name, s.status().state);
+          return;
+        }
+        this.resources.addGroups(rc, ids, (instance) => this.shells.find((s) => s.name === instance)?.status().state);
+      },
     };
   }
 

@@ -3,13 +3,14 @@
  * validated (an invalid one changes nothing), `planReload` (src/config/diff.ts) compares it
  * with the configuration in force, and the plan is carried out here:
  *
- * 1. refused plans ("restart needed for ...") change nothing;
+ * 1. refused plans ("restart needed for ...", a blocked resource group to stop) change nothing;
  * 2. new and replacing instances are resolved first (interfaces, sources, id clashes): an
  *    error still changes nothing;
- * 3. removed and replaced instances retire together (a master bows out and keeps its
+ * 3. removed and changed resource groups stop; removed and replaced instances retire together (a master bows out and keeps its
  *    addresses until the successor is heard, as on shutdown);
  * 4. VRRP trackers and sync groups take the new definitions; in-place changes go in;
- * 5. new and replacing instances are built and started; ports no instance uses close.
+ * 5. new and replacing instances are built and started; ports no instance uses close; added
+ *    and changed resource groups begin (probes), following their instance's current state.
  *
  * Instances the plan keeps are not touched at all: same machine, same timer, no advert gap.
  */
@@ -50,6 +51,12 @@ export interface ReloadHost {
   closeUnusedPorts(): void;
   /** The configuration now in force. */
   commit(config: CarpoolConfig): void;
+  /** Resource groups that could not be stopped (blocked). */
+  blockedGroups(): string[];
+  /** Stop and forget resource groups; returns those that did not stop. */
+  stopGroups(ids: readonly string[]): Promise<string[]>;
+  /** `config`'s resources are in force; begin the groups `ids`. */
+  startGroups(config: CarpoolConfig, ids: readonly string[]): Promise<void>;
 }
 
 /** Carry out the reload of `next` (already validated) against what runs. Throws `RELOAD_REFUSED` / interface errors with nothing changed. */
@@ -66,10 +73,18 @@ export async function applyReload(host: ReloadHost, next: CarpoolConfig): Promis
     host.commit(next);
     return result([]);
   }
+  const stopping = plan.groups.filter((g) => g.kind === 'remove' || g.kind === 'restart').map((g) => g.id);
+  const blocked = host.blockedGroups().filter((id) => stopping.includes(id));
+  if (blocked.length) {
+    throw new CarpoolError('RELOAD_REFUSED', `group ${blocked.join(', ')} could not be stopped here (blocked) and this reload would stop it`,
+      `nothing was changed; \`carpool resource cleanup ${blocked[0]}\` retries the stop, then reload again`);
+  }
   const starting = plan.instances.filter((a): a is Extract<InstanceAction, { kind: 'add' | 'replace' }> => a.kind === 'add' || a.kind === 'replace');
   const prepared = host.check(starting.map((a) => a.instance), next.instances);
   for (const line of describePlan(plan)) host.log.info(`reload: ${line}`);
 
+  // Groups stop first, while their instance still holds the addresses (as at shutdown).
+  const failed: string[] = (await host.stopGroups(stopping)).map((id) => `group ${id}: could not be stopped; it is no longer managed`);
   const byName = new Map(host.shells().map((s) => [s.name, s]));
   const leaving = plan.instances.filter((a) => a.kind === 'remove' || a.kind === 'replace').map((a) => byName.get(a.name)).filter((s): s is InstanceShell => !!s);
   await Promise.all(leaving.map(async (s) => {
@@ -77,7 +92,6 @@ export async function applyReload(host: ReloadHost, next: CarpoolConfig): Promis
     await host.unplug(s);
   }));
   host.reloadVrrp(next);
-  const failed: string[] = [];
   for (const a of plan.instances) {
     if (a.kind !== 'update') continue;
     try {
@@ -96,6 +110,7 @@ export async function applyReload(host: ReloadHost, next: CarpoolConfig): Promis
     }
   }
   host.closeUnusedPorts();
+  await host.startGroups(next, plan.groups.filter((g) => g.kind === 'add' || g.kind === 'restart').map((g) => g.id));
   // What failed to start is not in force: a later reload tries it again.
   host.commit({ ...next, instances: next.instances.filter((i) => running.has(i.name)) });
   for (const f of failed) host.log.error(`reload: ${f}`);

@@ -122,13 +122,23 @@ describe('planReload: CARP', () => {
     expect(plan.refused.join('\n')).toMatch(/logging[\s\S]*realtime_priority \(unset -> 5\)/);
   });
 
-  it('refuses resource changes, naming the group', () => {
-    const res = `resources:\n  - id: ip\n    agent: builtin:command\n    params: { start: /bin/true, stop: /bin/true, monitor: /bin/true }\ngroups:\n  - id: g1\n    instance: web\n    resources: [ip]\n`;
-    const before = carp((t) => t + res);
-    expect(planReload(before, carp((t) => t + res)).refused).toEqual([]);
-    const plan = planReload(before, carp((t) => t + res.replace('instance: web', 'instance: db')));
-    expect(plan.refused).toEqual(['restart needed for resources (group g1 changed): live reload does not change resource groups yet']);
-    expect(planReload(carp(), before).refused[0]).toMatch(/group g1 changed/);
+  it('resource groups: kept, added, removed, restarted when their instance or a member changed', () => {
+    const res = (instance: string, stop = '/bin/true', extra = '') => `resources:\n  - id: ip\n    agent: builtin:command\n    params: { start: /bin/true, stop: ${stop}, monitor: /bin/true }\n${extra}` +
+      `groups:\n  - id: g1\n    instance: ${instance}\n    resources: [ip]\n`;
+    const before = carp((t) => t + res('web'));
+    const same = planReload(before, carp((t) => t + res('web')));
+    expect(same.groups).toEqual([{ kind: 'keep', id: 'g1', reasons: [] }]);
+    expect(planChanges(same)).toBe(false);
+    const moved = planReload(before, carp((t) => t + res('db')));
+    expect(moved.refused).toEqual([]);
+    expect(moved.groups).toEqual([{ kind: 'restart', id: 'g1', reasons: ['instance web -> db'] }]);
+    expect(describePlan(moved)).toEqual(['group g1: restarted (instance web -> db)']);
+    expect(planReload(before, carp((t) => t + res('web', '/bin/false'))).groups[0]).toEqual({ kind: 'restart', id: 'g1', reasons: ['resource ip changed'] });
+    // The same definition on another line is no change.
+    expect(planReload(before, carp((t) => `${t}\n\n${res('web')}`)).groups[0]!.kind).toBe('keep');
+    expect(planReload(carp(), before).groups).toEqual([{ kind: 'add', id: 'g1', reasons: [] }]);
+    expect(planReload(before, carp()).groups).toEqual([{ kind: 'remove', id: 'g1', reasons: [] }]);
+    expect(describePlan(planReload(before, carp()))).toEqual(['group g1: removed']);
   });
 
   it('notes a changed file name without any action', () => {

@@ -6,7 +6,7 @@
  * hand their VIP to the peer.
  */
 import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { addressesOf, type LabHost } from '../../../src/lab/netns.js';
 import { CARPOOL, Proc, ProcSet, carpoolArgv, isRoot, skipReason, sleep, until } from '../helpers/procs.js';
@@ -262,6 +262,40 @@ describe.skipIf(!isRoot)(`live reload (${skipReason})`, () => {
     expect(bad.err).toMatch(/nothing was changed:\nVI_W: Unable to find MAC address of \[nosuch0\]/);
     expect((await instance(sock, 'VI_X')).priority.advertIntervalMs).toBe(2000);
     expect((await tryInstance(sock, 'VI_W'))?.name).not.toBe('VI_W');
+    await a.stop();
+  });
+
+  it('resource groups: added by reload start on the master, changed ones restart, removed ones stop; the instance is untouched', async () => {
+    const h1 = lan.host(1);
+    const flag = (n: string) => wd.path(`res-${n}`);
+    const group = (file: string) => `resources:\n  - id: svc\n    agent: builtin:command\n` +
+      `    params: { start: "touch ${file}", stop: "rm -f ${file}", monitor: "test -f ${file}" }\n    op: { monitor: { interval: 1s } }\n` +
+      'groups:\n  - id: www\n    instance: web\n    resources: [svc]\n';
+    const web: Inst = { name: 'web', vhid: 60, advskew: 10, addresses: [`${NET}.160/24`] };
+    const s1 = socketOf(wd, h1);
+    const a = startNative(procs, h1, config(wd, h1, [web]));
+    await until(async () => (await tryInstance(s1, 'web'))?.state === 'MASTER', 10_000, 50, 'h1 master of web');
+    const before = (await instance(s1, 'web')).transitions;
+    const started = (file: string) => until(() => existsSync(file), 10_000, 50, `${file} created by the start`);
+
+    config(wd, h1, [web], group(flag('a')));
+    const added = await reloadCli(s1);
+    expect(added.code).toBe(0);
+    expect(added.out).toMatch(/group www: added/);
+    await started(flag('a'));
+
+    config(wd, h1, [web], group(flag('b')));
+    const changed = await reloadCli(s1);
+    expect(changed.out).toMatch(/group www: restarted \(resource svc changed\)/);
+    await started(flag('b'));
+    expect(existsSync(flag('a'))).toBe(false); // stopped before the new definition started
+
+    config(wd, h1, [web]);
+    const removed = await reloadCli(s1);
+    expect(removed.out).toMatch(/group www: removed/);
+    expect(existsSync(flag('b'))).toBe(false);
+    expect((await instance(s1, 'web')).transitions).toBe(before);
+    expect((await instance(s1, 'web')).state).toBe('MASTER');
     await a.stop();
   });
 
