@@ -27,8 +27,14 @@ export function isDaemonized(): boolean {
   return process.env[DAEMONIZED] === '1';
 }
 
+/** How long a fatal error may take to release what the daemon holds before it exits anyway. */
+const FATAL_STOP_MS = 45_000;
+
 /** Run the daemon until a signal stops it (run mode: `loadConfig` reads the file again on reload). Resolves with the exit code. */
 export async function runDaemon(config: CarpoolConfig, mode: 'run' | 'ucarp', loadConfig?: DaemonOptions['loadConfig']): Promise<number> {
+  // The client's "exit quietly on EPIPE" (main.ts) must not apply to a daemon: its Logger
+  // handles output errors (console off, daemon goes on).
+  for (const s of [process.stdout, process.stderr]) s.removeAllListeners('error');
   const daemon = new Daemon({ config, mode, console: !isDaemonized(), ...(loadConfig ? { loadConfig } : {}) });
   try {
     await daemon.start();
@@ -38,8 +44,11 @@ export async function runDaemon(config: CarpoolConfig, mode: 'run' | 'ucarp', lo
     await daemon.stop('start-up failed').catch(() => undefined);
     return 2;
   }
+  // A daemon dies only on purpose and never silently: a fatal error releases what it holds
+  // (down hooks, addresses; bounded) and exits non-zero, so a supervisor restarts it.
   process.on('uncaughtException', (err) => {
-    daemon.log.error(`internal error: ${err.stack ?? err.message}`);
+    daemon.log.error(`internal error: ${err.stack ?? err.message}; releasing addresses and exiting`);
+    setTimeout(() => process.exit(1), FATAL_STOP_MS);
     void daemon.stop('internal error').finally(() => process.exit(1));
   });
   // The daemon's signal handlers exit the process; keep the event loop alive until then.

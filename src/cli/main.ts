@@ -4,10 +4,25 @@
  * users run stays small (bench `idle`). Everything else is in commands.ts.
  */
 export async function main(argv: readonly string[]): Promise<number> {
+  quietOnClosedOutput();
   if (argv[0] === 'ucarp') {
     const { ucarpCommand } = await import('./ucarp-cmd.js');
     return ucarpCommand(argv.slice(1));
   }
   const { commandLine } = await import('./commands.js');
   return commandLine(argv);
+}
+
+/**
+ * Client commands (`carpool status | head`) end quietly, with the exit code so far, when the
+ * reader goes away, as other Unix tools do. A daemon must not: `runDaemon` removes this and
+ * its Logger turns the console off instead (src/daemon/logger.ts).
+ */
+function quietOnClosedOutput(): void {
+  const onError = (err: NodeJS.ErrnoException): void => {
+    if (err.code === 'EPIPE' || err.code === 'EIO') process.exit(process.exitCode ?? 0);
+    throw err;
+  };
+  process.stdout.on('error', onError);
+  process.stderr.on('error', onError);
 }

@@ -47,6 +47,7 @@ export type ConfigDiagnosticCode =
   | 'DUPLICATE_NAME'
   | 'DUPLICATE_VHID'
   | 'DUPLICATE_ADDRESS'
+  | 'INSECURE_LISTEN'
   // keepalived.conf syntax
   | 'SYNTAX'
   | 'UNBALANCED_BRACE'

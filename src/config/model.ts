@@ -279,6 +279,19 @@ export interface ResourcesConfig {
   readonly groups: readonly ResourceGroup[];
 }
 
+/**
+ * The opt-in HTTP listener (`http:`): `/metrics` (Prometheus), `/status` (JSON) and a live
+ * dashboard, read-only. Loopback unless TLS and a token are both set (validated).
+ */
+export interface HttpConfig {
+  /** Address to listen on: an IPv4 or IPv6 literal, or `localhost`. */
+  readonly host: string;
+  readonly port: number;
+  /** File holding the bearer token every request must carry; undefined = no token asked. */
+  readonly tokenFile?: string;
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
 export interface CarpoolConfig {
   /** File the configuration came from (or `<command line>`). */
   readonly source: string;
@@ -298,6 +311,8 @@ export interface CarpoolConfig {
    * `vrrp_rt_priority`): adverts keep their timing on a loaded machine. Undefined = normal.
    */
   readonly realtimePriority?: number;
+  /** The HTTP listener; undefined = nothing listens (the default). */
+  readonly http?: HttpConfig;
 }
 
 export const DEFAULT_CONTROL_SOCKET = '/run/carpool/carpool.sock';

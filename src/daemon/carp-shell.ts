@@ -150,16 +150,20 @@ export class CarpShell extends ShellBase {
     return true;
   }
 
+  /** Rate-limited per instance and reason: spoofed sources do not each get a log budget. */
   private logDrop(reason: string, pkt: RawPacket): void {
-    switch (reason) {
-      case 'ttl': this.log.logLimited('warning', this.prefix(`Bad TTL: [${pkt.ttl}] from ${pkt.src}`)); break;
-      case 'digest': this.log.logLimited('warning', this.prefix(`Bad digest from ${pkt.src} - Check vhid, password and virtual IP address`)); break;
-      case 'checksum': this.log.logLimited('warning', this.prefix(`Bad IP checksum from ${pkt.src}`)); break;
-      case 'version': this.log.logLimited('warning', this.prefix(`Bad version from ${pkt.src}`)); break;
-      case 'destination': this.log.debug(this.prefix(`Ignoring different multicast ip: [${pkt.dst}]`)); break;
-      default: this.log.logLimited('warning', this.prefix(`Dropped packet from ${pkt.src}: ${reason}`));
+    if (reason === 'destination') {
+      this.log.debug(this.prefix(`Ignoring different multicast ip: [${pkt.dst}]`));
+      return;
     }
+    const text = reason === 'ttl' ? `Bad TTL: [${pkt.ttl}] from ${pkt.src}`
+      : reason === 'digest' ? `Bad digest from ${pkt.src} - Check vhid, password and virtual IP address`
+      : reason === 'checksum' ? `Bad IP checksum from ${pkt.src}`
+      : reason === 'version' ? `Bad version from ${pkt.src}`
+      : `Dropped packet from ${pkt.src}: ${reason}`;
+    this.log.logLimited('warning', this.prefix(text), `${this.name}:drop:${reason}`);
   }
+
 
   // --- effects ------------------------------------------------------------------------
 
@@ -170,13 +174,13 @@ export class CarpShell extends ShellBase {
         const r = port.send(e.to ?? this.cfg.mcast, e.payload, this.srcText);
         if (!r.ok) {
           this.sendErrors++;
-          log.logLimited('error', this.prefix(`write() has failed: ${r.error}`));
+          log.logLimited('error', this.prefix(`write() has failed: ${r.error}`), `${this.name}:send`);
         }
         this.queue.push({ type: 'sendResult', ok: r.ok });
         break;
       }
       case 'transition':
-        this.noteTransition();
+        this.noteTransition(e.to);
         log.log(e.to === 'INIT' ? 'info' : 'warning', this.prefix(`Switching to state: ${e.to}`));
         if (!this.deps.ucarpStyle) log.info(`${this.cfg.name}: ${e.from} -> ${e.to} (${e.reason})`);
         this.deps.onTransition?.(this.cfg.name, e.from, e.to, e.reason);
@@ -290,6 +294,7 @@ export class CarpShell extends ShellBase {
       priority: { advbase: this.cfg.advbase, advskew: this.cfg.advskew, advskewEffective: s.advskewEffective, preempt: this.cfg.preempt, demoted: s.demoted },
       lastTransition: s.lastTransition && this.lastTransitionAt ? { from: s.lastTransition.from, to: s.lastTransition.to, reason: s.lastTransition.reason, at: this.lastTransitionAt } : null,
       transitions: this.transitions,
+      becameMasterAt: this.becameMasterAt,
       counters: { advertsSent: s.advertsSent, advertsReceived: s.advertsReceived, sendErrors: this.sendErrors, drops: { ...this.drops } },
     };
   }

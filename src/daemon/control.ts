@@ -3,16 +3,34 @@
  * (0700, socket 0600), speaking one JSON object per line each way (src/control/protocol.ts).
  * `carpool status`, `carpool demote` and the resource commands are clients of it
  * (src/control/client.ts). Private by default: no TCP, no other users.
+ *
+ * Bounded whatever a client does: requests of one connection are answered one at a time,
+ * and the connection is not read while its replies are not consumed (write() false →
+ * pause until 'drain'), so a client pipelining without reading costs a few KiB, not the
+ * daemon's memory; at most MAX_CLIENTS connections (the next get a CONTROL_BUSY line and
+ * are closed); a connection silent for IDLE_MS is closed; accept errors (EMFILE when file
+ * descriptors run out) are logged by name and never end the daemon.
  */
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
-import { chmodSync, mkdirSync, unlinkSync, existsSync, statSync } from 'node:fs';
+import type { Logger } from './logger.js';
+import { chmodSync, unlinkSync, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CarpoolError } from '../lib/errors.js';
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
+import { ensurePrivateDir } from './private-dir.js';
 
 export type ControlHandler = (req: ControlRequest) => unknown;
 
 const MAX_LINE = 64 * 1024;
+export const MAX_CLIENTS = 32;
+export const IDLE_MS = 60_000;
+/** Requests read ahead of the one being answered; beyond this the connection is paused. */
+const MAX_QUEUED = 16;
+
+export interface ControlServerOptions {
+  readonly maxClients?: number;
+  readonly idleMs?: number;
+}
 
 /** Is a daemon answering on `path`? */
 function probe(path: string): Promise<boolean> {
@@ -29,11 +47,17 @@ export class ControlServer {
   /** Only a server that actually listened may remove the socket file. */
   private listening = false;
 
-  constructor(readonly path: string, private readonly handler: ControlHandler) {}
+  private readonly maxClients: number;
+  private readonly idleMs: number;
+
+  constructor(readonly path: string, private readonly handler: ControlHandler, private readonly log?: Logger, opts: ControlServerOptions = {}) {
+    this.maxClients = opts.maxClients ?? MAX_CLIENTS;
+    this.idleMs = opts.idleMs ?? IDLE_MS;
+  }
 
   async listen(): Promise<void> {
     const dir = dirname(this.path);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    ensurePrivateDir(dir, 'control socket directory');
     // An existing directory may be shared (/run): only tighten directories we own alone.
     if (statSync(dir).uid === process.getuid?.() && dir.startsWith('/run/carpool')) chmodSync(dir, 0o700);
     if (existsSync(this.path)) {
@@ -56,27 +80,62 @@ export class ControlServer {
     }
     chmodSync(this.path, 0o600);
     this.listening = true;
+    // After listen, an error is a failed accept (EMFILE/ENFILE: out of file descriptors).
+    server.on('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EMFILE' ? 'EMFILE (too many open files in the daemon)' : err.code === 'ENFILE' ? 'ENFILE (too many open files on the host)' : err.code ?? err.message;
+      this.log?.logLimited('error', `control socket ${this.path}: cannot accept a connection: ${why}`, `control:accept:${err.code ?? 'error'}`);
+    });
   }
 
   private accept(sock: Socket): void {
+    sock.on('error', () => sock.destroy());
+    if (this.clients.size >= this.maxClients) {
+      this.log?.logLimited('warning', `control socket: ${this.maxClients} connections open; refusing another`, 'control:busy');
+      const res: ControlResponse = { ok: false, error: `too many control connections (${this.maxClients})`, code: 'CONTROL_BUSY' };
+      sock.end(JSON.stringify(res) + '\n');
+      sock.setTimeout(1000, () => sock.destroy());
+      return;
+    }
     this.clients.add(sock);
+    sock.on('close', () => this.clients.delete(sock));
     sock.setEncoding('utf8');
+    sock.setTimeout(this.idleMs, () => sock.destroy());
     let buf = '';
+    const queue: string[] = [];
+    let busy = false;
+    const pump = async (): Promise<void> => {
+      if (busy) return;
+      busy = true;
+      while (queue.length > 0 && !sock.destroyed) {
+        const reply = await this.reply(queue.shift()!);
+        if (sock.destroyed) break;
+        // Replies not consumed: stop reading (and answering) until they are.
+        if (!sock.write(reply)) {
+          sock.pause();
+          await new Promise<void>((resolve) => {
+            const done = () => { sock.off('drain', done); sock.off('close', done); resolve(); };
+            sock.on('drain', done);
+            sock.on('close', done);
+          });
+        }
+      }
+      busy = false;
+      if (!sock.destroyed && sock.isPaused()) sock.resume();
+    };
     sock.on('data', (chunk: string) => {
       buf += chunk;
-      if (buf.length > MAX_LINE) { sock.destroy(); return; }
       let nl: number;
       while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
+        queue.push(buf.slice(0, nl));
         buf = buf.slice(nl + 1);
-        void this.answer(sock, line);
       }
+      if (buf.length > MAX_LINE) { sock.destroy(); return; }
+      if (queue.length >= MAX_QUEUED) sock.pause();
+      void pump();
     });
-    sock.on('error', () => sock.destroy());
-    sock.on('close', () => this.clients.delete(sock));
   }
 
-  private async answer(sock: Socket, line: string): Promise<void> {
+  private async reply(line: string): Promise<string> {
     let res: ControlResponse;
     try {
       const req = JSON.parse(line) as ControlRequest;
@@ -86,7 +145,7 @@ export class ControlServer {
       res = err instanceof CarpoolError ? { ok: false, error: err.message, code: err.code }
         : { ok: false, error: err instanceof Error ? err.message : String(err) };
     }
-    if (!sock.destroyed) sock.write(JSON.stringify(res) + '\n');
+    return JSON.stringify(res) + '\n';
   }
 
   async close(): Promise<void> {

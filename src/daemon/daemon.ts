@@ -19,9 +19,11 @@ import { CarpShell } from './carp-shell.js';
 import type { ControlRequest } from '../control/protocol.js';
 import { ControlServer } from './control.js';
 import { HookQueue } from './hooks.js';
+import type { HttpServer } from './http.js';
 import type { InstanceShell } from './instance-shell.js';
 import { Logger, type SyslogSink } from './logger.js';
 import { Port } from './port.js';
+import { ensurePrivateDir } from './private-dir.js';
 import type { DaemonStatus } from '../control/status.js';
 import { createVmac, removeVmac } from './vmac.js';
 import type { VrrpCoordinator } from './vrrp-shell.js';
@@ -82,6 +84,8 @@ export class Daemon {
   private readonly hooks: HookQueue;
   private addresses: AddressManager | undefined;
   private control: ControlServer | undefined;
+  /** The opt-in HTTP listener (`http:`): metrics, status, dashboard. */
+  private http: HttpServer | undefined;
   private monitor: LinkMonitor | undefined;
   private syslog: SyslogSocket | undefined;
   /** Resource groups following the instances (undefined without `groups:` in the config). */
@@ -119,15 +123,23 @@ export class Daemon {
       this.openPort(p);
       if (p.kind === 'carp' && this.opts.mode === 'ucarp') this.log.info(`Local advertised ethernet address is [${p.info.mac}]`);
     }
-    // 3. Control socket (refuses to start if another daemon owns it).
-    this.control = new ControlServer(cfg.controlSocket, (req) => this.handleControl(req));
+    // 3. Private directories, then the control socket (refuses to start if another daemon owns it).
+    ensurePrivateDir(cfg.stateDir, 'state directory');
+    this.control = new ControlServer(cfg.controlSocket, (req) => this.handleControl(req), this.log);
     await this.control.listen();
+    if (cfg.http) {
+      // Loaded only when configured: the default daemon stays small and opens no TCP port.
+      const { HttpServer } = await import('./http.js');
+      this.http = new HttpServer(cfg.http, { status: () => this.status(), log: this.log });
+      await this.http.listen();
+    }
     // 4. Stale addresses of a killed predecessor, then the instances.
     const managed = prepared.flatMap(managedAddresses);
     if (managed.length) this.addressManager().cleanupStale(managed);
     if (cfg.resources && cfg.resources.groups.length > 0) this.resources = await this.resourceManager(cfg.resources);
     for (const p of prepared) this.shells.push(await this.build(p));
-    this.monitor = LinkMonitor.open((ev) => this.onLinkEvent(ev));
+    this.monitor = LinkMonitor.open((ev) => this.onLinkEvent(ev), {},
+      (why, ms) => this.log.logLimited('error', `Cannot process a link event: ${why}; re-reading the interfaces in ${ms} ms`, 'link:retry'));
     this.installSignals();
     if (cfg.realtimePriority !== undefined) this.scheduling = this.setRealtime(cfg.realtimePriority);
     this.resources?.start();
@@ -183,7 +195,7 @@ export class Daemon {
       const shell = new CarpShell(p.inst, p.src, {
         port: rx, log: this.log, hooks: this.hooks, addresses: p.inst.manageAddresses ? this.addressManager() : this.addresses, now,
         ucarpStyle: this.opts.mode === 'ucarp',
-        onTransition: (name, _from, to) => this.resources?.instanceChanged(name, to),
+        onTransition: (name, from, to, reason) => this.transitioned(name, from, to, reason),
       });
       rx.attach(shell);
       this.plugs.set(shell, { rx });
@@ -195,7 +207,7 @@ export class Daemon {
       this.vrrp = new VrrpCoordinator(this.config, {
         log: this.log, hooks: this.hooks, addresses: this.addressManager(), now,
         linkRunning: (ifname) => !!interfaceInfo(ifname)?.running,
-        onTransition: (name, _from, to) => this.resources?.instanceChanged(name, to),
+        onTransition: (name, from, to, reason) => this.transitioned(name, from, to, reason),
       });
     }
     let tx = rx;
@@ -450,6 +462,7 @@ export class Daemon {
       this.addresses?.flush();
       this.monitor?.close();
       await this.control?.close();
+      await this.http?.close();
       for (const p of [...this.ports.values(), ...[...this.plugs.values()].flatMap((x) => (x.tx ? [x.tx] : []))]) p.close();
       for (const x of this.plugs.values()) if (x.vmac) await removeVmac(x.vmac);
       for (const [sig, fn] of this.signalHandlers) process.off(sig, fn);
@@ -458,7 +471,6 @@ export class Daemon {
     return this.stopping;
   }
 
-  /** Bow out (shutdown hooks) or halt the CARP instances `which` picks; stop VRRP (all of it) when `vrrp`. */
   status(): DaemonStatus {
     return {
       version: VERSION, pid: process.pid, mode: this.opts.mode, config: this.config.source,
@@ -469,6 +481,12 @@ export class Daemon {
       ...(this.vrrp && this.config.syncGroups.length ? { syncGroups: this.vrrp.syncGroupStatus() } : {}),
       ...(this.resources ? { resources: this.resources.status() } : {}),
     };
+  }
+
+  /** Every instance's state change: its resource groups follow, the dashboards see it. */
+  private transitioned(name: string, from: string, to: string, reason: string): void {
+    this.resources?.instanceChanged(name, to);
+    this.http?.transition(name, from, to, reason);
   }
 
   /** A resource group asks that its instance must (not) be served here. */

@@ -11,6 +11,12 @@ import type { Logger } from './logger.js';
 
 /** A hook that runs longer than this is killed (with its process group) and reported. */
 export const DEFAULT_HOOK_TIMEOUT_MS = 120_000;
+/** Hook output kept for the log per run; the rest is read, counted and dropped. */
+export const HOOK_OUTPUT_KEEP_BYTES = 4096;
+/** ... and at most this many lines of it. */
+export const HOOK_OUTPUT_KEEP_LINES = 40;
+/** After a hook exits, how long to wait for the rest of its output (a child it left running may hold the pipe). */
+const OUTPUT_GRACE_MS = 200;
 
 export interface HookCall {
   readonly hook: Hook;
@@ -72,14 +78,34 @@ export class HookQueue {
       let timedOut = false;
       let settled = false;
       const child = spawn(argv[0]!, argv.slice(1), {
-        stdio: ['ignore', 'inherit', 'inherit'],
+        // Captured, not inherited: a hook must neither block on nor die of the daemon's own
+        // stdout (a stalled or closed reader), and its output lands in the log capped.
+        stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, ...call.env },
         detached: true, // own process group, so a timeout kills the whole script tree
       });
+      const output = new CappedOutput();
+      child.stdout?.on('data', (b: Buffer) => output.add(b));
+      child.stderr?.on('data', (b: Buffer) => output.add(b));
+      let open = (child.stdout ? 1 : 0) + (child.stderr ? 1 : 0);
+      let flushed: (() => void) | undefined;
+      const closed = () => { if (--open <= 0) flushed?.(); };
+      child.stdout?.once('close', closed);
+      child.stderr?.once('close', closed);
       const finish = (r: Omit<HookResult, 'durationMs' | 'timedOut'>) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        if (open > 0 && !r.error) {
+          // The output may still be in the pipes: log it first, then the result (bounded wait).
+          const grace = setTimeout(() => flushed?.(), OUTPUT_GRACE_MS);
+          flushed = () => { flushed = undefined; clearTimeout(grace); report(r); };
+        } else {
+          report(r);
+        }
+      };
+      const report = (r: Omit<HookResult, 'durationMs' | 'timedOut'>) => {
+        output.logTo(this.log, `${call.label} hook ${call.hook.argv[0]}`);
         if (child.pid) this.running.delete(child.pid);
         const res: HookResult = { ...r, timedOut, durationMs: performance.now() - started };
         if (r.error) this.log.error(`Unable to exec ${call.hook.argv[0]}: ${r.error}`);
@@ -97,6 +123,53 @@ export class HookQueue {
       child.once('exit', (code, signal) => finish({ code, signal }));
     });
   }
+}
+
+/**
+ * A hook's stdout and stderr together: the first HOOK_OUTPUT_KEEP_BYTES are kept and logged
+ * line by line, the rest only counted ("... N bytes more"), so a hook printing 50 MB
+ * leaves a few lines in the log, not 50 MB.
+ */
+export class CappedOutput {
+  private readonly kept: Buffer[] = [];
+  private keptBytes = 0;
+  private logged = false;
+  /** Bytes read but not kept. */
+  dropped = 0;
+
+  add(chunk: Buffer): void {
+    if (this.logged) return; // after the summary (a child the hook left running): read and drop
+    const room = HOOK_OUTPUT_KEEP_BYTES - this.keptBytes;
+    if (room > 0) {
+      const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+      this.kept.push(Buffer.from(part));
+      this.keptBytes += part.length;
+    }
+    this.dropped += Math.max(0, chunk.length - Math.max(0, room));
+  }
+
+  logTo(log: Logger, what: string): void {
+    if (this.logged) return;
+    this.logged = true;
+    const lines = Buffer.concat(this.kept).toString('utf8').split('\n');
+    let more = this.dropped;
+    let shown = 0;
+    lines.forEach((line, i) => {
+      const clean = printable(line).trimEnd();
+      if (!clean) return;
+      if (shown++ < HOOK_OUTPUT_KEEP_LINES) log.info(`${what}: ${clean}`);
+      else more += Buffer.byteLength(line) + (i < lines.length - 1 ? 1 : 0);
+    });
+    if (more > 0) log.info(`${what}: ... ${more} bytes more (not logged)`);
+    this.kept.length = 0;
+  }
+}
+
+/** Control characters (a hook printing escape sequences) shown as `?`. */
+function printable(s: string): string {
+  let out = '';
+  for (const ch of s) out += ch === '\t' || (ch >= ' ' && ch !== '\x7f') ? ch : '?';
+  return out;
 }
 
 function shellQuote(s: string): string {

@@ -5,8 +5,9 @@
  * rest to stdout) unless daemonized. DEBUG only with debug on.
  *
  * Syslog goes through a non-blocking datagram socket: a stalled syslogd can never delay
- * an advert (lines are dropped and counted instead). Repeated identical errors are
- * rate-limited.
+ * an advert (lines are dropped and counted instead). The console never blocks or stops the
+ * daemon either: a stalled reader gets lines dropped (counted), a closed one (EPIPE/EIO)
+ * turns the console off. Per-packet noise is rate-limited by instance and reason.
  */
 import type { LogLevel } from '../lib/log-level.js';
 
@@ -28,6 +29,20 @@ export interface SyslogSink {
   send(line: Uint8Array): boolean;
 }
 
+/** Rate-limit window of `logLimited`, and the period of its "suppressed N" summaries. */
+export const RATE_WINDOW_MS = 10_000;
+/** Keys the limiter remembers; the least recently used is forgotten (after its summary). */
+export const RATE_KEYS_MAX = 1024;
+/** Console bytes allowed to wait for a slow reader; beyond that lines are dropped and counted. */
+export const CONSOLE_BACKLOG_BYTES = 256 * 1024;
+
+/** A console stream: process.stdout/stderr in the daemon, a fake in unit tests. */
+export interface ConsoleStream {
+  write(chunk: string): boolean;
+  readonly writableLength: number;
+  on(event: 'error', fn: (err: NodeJS.ErrnoException) => void): unknown;
+}
+
 export interface LoggerOptions {
   readonly ident: string;
   /** syslog facility name or `none`. */
@@ -39,39 +54,90 @@ export interface LoggerOptions {
   readonly pid?: number;
   /** Structured event listener (status page, tests). */
   readonly onLine?: (level: LogLevel, text: string) => void;
+  /** Monotonic milliseconds for the rate limiter (default performance.now). */
+  readonly now?: () => number;
+  /** Console streams (default process.stdout / process.stderr). */
+  readonly stdout?: ConsoleStream;
+  readonly stderr?: ConsoleStream;
 }
 
-const RATE_WINDOW_MS = 10_000;
+interface Limited {
+  /** When the current window began (monotonic ms). */
+  windowStart: number;
+  suppressed: number;
+  lastText: string;
+  level: LogLevel;
+}
 
 export class Logger {
   private readonly facility: number | undefined;
-  private readonly recent = new Map<string, { at: number; suppressed: number }>();
+  /** Rate-limiter state by key, least recently used first. */
+  private readonly recent = new Map<string, Limited>();
+  private summaryTimer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
+  /** Console off after its stream failed (EPIPE/EIO: the reader went away). */
+  private consoleFailed: string | undefined;
   /** Syslog lines that could not be written (syslogd busy or absent). */
   syslogDropped = 0;
+  /** Console lines dropped because the reader did not keep up. */
+  consoleDropped = 0;
+  /** Messages `logLimited` did not log (each is counted in a "suppressed N" summary). */
+  suppressedTotal = 0;
 
   constructor(private readonly opts: LoggerOptions) {
     this.facility = opts.facility === 'none' ? undefined : (facilityCode(opts.facility) ?? FACILITIES.daemon);
+    this.now = opts.now ?? (() => performance.now());
+    if (opts.console) {
+      const out: ConsoleStream = opts.stdout ?? process.stdout;
+      const err: ConsoleStream = opts.stderr ?? process.stderr;
+      for (const s of new Set([out, err])) s.on('error', (e: NodeJS.ErrnoException) => this.consoleLost(e));
+    }
   }
 
   get debugEnabled(): boolean {
     return this.opts.debug;
   }
 
+  /** Whether console lines are still written (false after the console's reader went away). */
+  get consoleActive(): boolean {
+    return this.opts.console && this.consoleFailed === undefined;
+  }
+
   log(level: LogLevel, text: string): void {
     if (level === 'debug' && !this.opts.debug) return;
     this.opts.onLine?.(level, text);
     const tagged = `[${LABEL[level]}] ${text}`;
-    if (this.opts.console) {
-      const line = `${consoleTimestamp()}: ${tagged}\n`;
-      if (level === 'error' || level === 'warning') process.stderr.write(line);
-      else process.stdout.write(line);
-    }
+    if (this.consoleActive) this.toConsole(level, `${consoleTimestamp()}: ${tagged}\n`);
     if (this.opts.syslog && this.facility !== undefined) {
       const pri = this.facility * 8 + SEVERITY[level];
       // RFC 3164 as glibc's syslog() writes it to /dev/log.
       const msg = `<${pri}>${syslogTimestamp(new Date())} ${this.opts.ident}[${this.opts.pid ?? process.pid}]: ${tagged}`;
       if (!this.opts.syslog.send(Buffer.from(msg))) this.syslogDropped++;
     }
+  }
+
+  /**
+   * Never blocks and never kills the daemon: a reader that stalls gets lines dropped (and
+   * counted) once CONSOLE_BACKLOG_BYTES wait; a reader that goes away (EPIPE, EIO) turns
+   * the console off for good while syslog goes on.
+   */
+  private toConsole(level: LogLevel, line: string): void {
+    const stream: ConsoleStream = level === 'error' || level === 'warning' ? this.opts.stderr ?? process.stderr : this.opts.stdout ?? process.stdout;
+    if (stream.writableLength > CONSOLE_BACKLOG_BYTES) {
+      this.consoleDropped++;
+      return;
+    }
+    try {
+      stream.write(line);
+    } catch (e) {
+      this.consoleLost(e as NodeJS.ErrnoException);
+    }
+  }
+
+  private consoleLost(err: NodeJS.ErrnoException): void {
+    if (this.consoleFailed !== undefined) return;
+    this.consoleFailed = err.code ?? err.message;
+    this.log('warning', `Console output failed (${this.consoleFailed}): console logging is off${this.opts.syslog && this.facility !== undefined ? ', syslog goes on' : ''}; the daemon keeps running`);
   }
 
   error(text: string): void { this.log('error', text); }
@@ -82,31 +148,84 @@ export class Logger {
 
   /**
    * For per-packet noise only (bad digest from a misconfigured peer every second, send
-   * errors): the same text at most once per 10 s, then a "repeated N times" note.
-   * State changes and hook runs are never limited. `key` names what is limited (instance and
-   * reason, e.g. `vrrp1:digest`), so messages that differ only in a source address share one
-   * budget; without it the text itself is the key.
+   * errors): one message per key and 10 s window, then a "suppressed N similar messages"
+   * summary at the window's end. State changes and hook runs are never limited. `key`
+   * names what is limited (instance and reason, e.g. `vrrp1:digest`), so messages that
+   * differ only in a source address share one budget; without it the text with its
+   * numbers and addresses masked is the key. The window runs on the monotonic clock, so a
+   * wall-clock jump neither silences nor floods.
    */
-  logLimited(level: LogLevel, text: string, key: string = text): void {
-    if (!this.limited(key, text)) this.log(level, text);
+  logLimited(level: LogLevel, text: string, key: string = textKey(text)): void {
+    if (!this.limited(level, key, text)) this.log(level, text);
   }
 
-  private limited(key: string, text: string): boolean {
-    const now = Date.now();
+  private limited(level: LogLevel, key: string, text: string): boolean {
+    const now = this.now();
     const r = this.recent.get(key);
-    if (r && now - r.at < RATE_WINDOW_MS) {
-      r.suppressed++;
-      return true;
+    if (r) {
+      // Least recently used first: move to the end.
+      this.recent.delete(key);
+      this.recent.set(key, r);
+      if (now - r.windowStart < RATE_WINDOW_MS) {
+        r.suppressed++;
+        r.lastText = text;
+        r.level = level;
+        this.suppressedTotal++;
+        this.armSummary();
+        return true;
+      }
+      this.summarize(key, r, now);
+      r.windowStart = now;
+      return false;
     }
-    if (r && r.suppressed > 0) {
-      this.recent.set(key, { at: now, suppressed: 0 });
-      this.log('notice', `(last message repeated ${r.suppressed} more times: ${text})`);
-    } else {
-      this.recent.set(key, { at: now, suppressed: 0 });
+    this.recent.set(key, { windowStart: now, suppressed: 0, lastText: text, level });
+    while (this.recent.size > RATE_KEYS_MAX) {
+      const [oldKey, old] = this.recent.entries().next().value as [string, Limited];
+      this.recent.delete(oldKey);
+      this.summarize(oldKey, old, now);
     }
-    if (this.recent.size > 256) this.recent.clear();
     return false;
   }
+
+  private summarize(key: string, r: Limited, now: number): void {
+    if (r.suppressed === 0) return;
+    const n = r.suppressed;
+    r.suppressed = 0;
+    const secs = Math.max(1, Math.round((now - r.windowStart) / 1000));
+    this.log(r.level === 'debug' ? 'debug' : 'notice', `suppressed ${n} similar message${n === 1 ? '' : 's'} in ${secs} s (key ${key}); last: ${r.lastText}`);
+  }
+
+  /** One timer while anything is suppressed: summaries come even if the noise stops. */
+  private armSummary(): void {
+    if (this.summaryTimer) return;
+    this.summaryTimer = setTimeout(() => {
+      this.summaryTimer = undefined;
+      const now = this.now();
+      let pending = false;
+      for (const [key, r] of this.recent) {
+        if (now - r.windowStart >= RATE_WINDOW_MS) {
+          this.summarize(key, r, now);
+          this.recent.delete(key); // its window is over: the next message is logged anyway
+        } else if (r.suppressed > 0) {
+          pending = true;
+        }
+      }
+      if (pending) this.armSummary();
+    }, RATE_WINDOW_MS / 2);
+    this.summaryTimer.unref();
+  }
+}
+
+/**
+ * The default limiter key: the text with addresses and free-standing numbers masked
+ * (`(VI_1) Bad TTL [12] from 10.0.0.7` → `(VI_1) Bad TTL [#] from #`); numbers inside names
+ * (`VI_1`, `eth0`) stay, so instances keep their own budgets.
+ */
+export function textKey(text: string): string {
+  return text
+    .replace(/\b[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?:%\S+)?/gi, '#')
+    .replace(/\b\d+(?:\.\d+){3}\b/g, '#')
+    .replace(/\b\d+\b/g, '#');
 }
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');

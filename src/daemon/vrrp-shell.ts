@@ -196,12 +196,12 @@ export class VrrpShell extends ShellBase {
       (vrid) => (vrid === this.id ? this.rx : undefined));
     if (!v.ok) {
       this.countDrop(v.reason);
-      this.log.logLimited('warning', this.prefix(`dropped advert from ${pkt.src}: ${v.reason}`));
+      this.log.logLimited('warning', this.prefix(`dropped advert from ${pkt.src}: ${v.reason}`), `${this.name}:drop:${v.reason}`);
       return true;
     }
     if (v.value.addressMismatch) {
       this.addressMismatches++;
-      this.log.logLimited('warning', this.prefix(`advert from ${pkt.src} lists other virtual addresses than ours (accepted, as keepalived)`));
+      this.log.logLimited('warning', this.prefix(`advert from ${pkt.src} lists other virtual addresses than ours (accepted, as keepalived)`), `${this.name}:address-mismatch`);
     }
     this.input({ type: 'advert', advert: v.value.advert, src: src.bytes });
     return true;
@@ -216,12 +216,12 @@ export class VrrpShell extends ShellBase {
     switch (e.type) {
       case 'send': {
         const r = tx.send(e.dstText, e.payload, this.src);
-        if (!r.ok) log.logLimited('error', this.prefix(`cannot send advert to ${e.dstText}: ${r.error}`));
+        if (!r.ok) log.logLimited('error', this.prefix(`cannot send advert to ${e.dstText}: ${r.error}`), `${this.name}:send`);
         this.input({ type: 'sendResult', ok: r.ok });
         break;
       }
       case 'transition':
-        this.noteTransition();
+        this.noteTransition(e.to);
         // keepalived's wording, so existing log watchers keep working.
         log.log(e.to === 'INIT' ? 'info' : 'warning', this.prefix(`Entering ${e.to} STATE (${e.reason})`));
         this.deps.onTransition?.(this.name, e.from, e.to, e.reason);
@@ -295,7 +295,7 @@ export class VrrpShell extends ShellBase {
   private sendFrames(frames: readonly Uint8Array[]): void {
     for (const f of frames) {
       const r = this.ports.tx.sendFrame(f);
-      if (!r.ok) this.log.logLimited('error', this.prefix(`cannot send gratuitous ARP/NA: ${r.error}`));
+      if (!r.ok) this.log.logLimited('error', this.prefix(`cannot send gratuitous ARP/NA: ${r.error}`), `${this.name}:garp`);
     }
   }
 
@@ -321,6 +321,7 @@ export class VrrpShell extends ShellBase {
       },
       lastTransition: st.lastTransition && this.lastTransitionAt ? { from: st.lastTransition.from, to: st.lastTransition.to, reason: st.lastTransition.reason, at: this.lastTransitionAt } : null,
       transitions: this.transitions,
+      becameMasterAt: this.becameMasterAt,
       counters: { advertsSent: st.advertsSent, advertsReceived: st.advertsReceived, sendErrors: st.sendErrors, drops: { ...this.drops, 'address-mismatch': this.addressMismatches } },
     };
   }

@@ -6,6 +6,7 @@
  * daemon that restarts finds its VIPs configured, and a VIP someone removed by hand is not
  * a reason to fail a transition. Everything else throws NetError with a hint.
  */
+import { closeSync, openSync } from 'node:fs';
 import { formatIPv4, parseIP, parseIPv4, type Family } from '../protocol/inet.js';
 import { callNative, errnoError, errnoName } from './errors.js';
 import {
@@ -132,21 +133,48 @@ export function deleteRoute(spec: RouteSpec): 'deleted' | 'absent' {
 
 export type LinkEvent = NativeLinkEvent;
 export type LinkEventHandler = (event: LinkEvent) => void;
+/** A handler failed: what happened (errno named, EMFILE recognised) and when the full re-read runs. */
+export type LinkEventErrorHandler = (reason: string, retryInMs: number) => void;
+
+const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 5000;
 
 /**
  * rtnetlink notifications for links (carrier, up/down, deletion) and addresses, as they
  * happen. `{type: 'overrun'}` means the kernel dropped notifications: re-read the state.
+ *
+ * An event the handler cannot process (it threw: e.g. no file descriptor left for the
+ * ioctl that reads the interface) is not lost: the handler gets an `overrun` again a little
+ * later (50 ms, doubling up to 5 s) until one goes through, and `onError` says why, with
+ * EMFILE named as such. The handler's exception never reaches the event loop.
  */
 export class LinkMonitor {
   #fd: number;
+  #retry: NodeJS.Timeout | undefined;
+  #retryMs = RETRY_FIRST_MS;
 
   private constructor(fd: number) {
     this.#fd = fd;
   }
 
-  static open(handler: LinkEventHandler, opts: NativeLinkMonitorOptions = {}): LinkMonitor {
-    return new LinkMonitor(callNative('linkMonitorOpen', 'RTMGRP_LINK|IPV4_IFADDR|IPV6_IFADDR', () =>
-      native().linkMonitorOpen(handler, opts)));
+  static open(handler: LinkEventHandler, opts: NativeLinkMonitorOptions = {}, onError?: LinkEventErrorHandler): LinkMonitor {
+    // Events arrive from the event loop, never during this call: `monitor` is set by then.
+    const safe = (ev: LinkEvent): void => {
+      if (monitor.closed) return;
+      try {
+        handler(ev);
+        if (ev.type === 'overrun') monitor.#retryMs = RETRY_FIRST_MS;
+      } catch (err) {
+        if (monitor.#retry) return; // a re-read is already due: it covers this event
+        const wait = monitor.#retryMs;
+        monitor.#retryMs = Math.min(wait * 2, RETRY_MAX_MS);
+        onError?.(failureReason(err), wait);
+        monitor.#retry = setTimeout(() => { monitor.#retry = undefined; safe({ type: 'overrun' }); }, wait);
+      }
+    };
+    const monitor: LinkMonitor = new LinkMonitor(callNative('linkMonitorOpen', 'RTMGRP_LINK|IPV4_IFADDR|IPV6_IFADDR', () =>
+      native().linkMonitorOpen(safe, opts)));
+    return monitor;
   }
 
   get closed(): boolean {
@@ -155,8 +183,27 @@ export class LinkMonitor {
 
   /** Idempotent; safe from inside the handler. */
   close(): void {
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
     if (this.#fd < 0) return;
     native().linkMonitorClose(this.#fd);
     this.#fd = -1;
   }
+}
+
+/**
+ * Why a handler failed, naming fd exhaustion even when the failing call reported another
+ * errno (a library call that could not open its helper socket may say ENOENT).
+ */
+function failureReason(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && /E[MN]FILE/.test(code)) return `${code}: too many open files (${text})`;
+  try {
+    closeSync(openSync('/dev/null', 'r'));
+  } catch (probe) {
+    const c = (probe as { code?: unknown }).code;
+    if (c === 'EMFILE' || c === 'ENFILE') return `${c}: too many open files (the call reported: ${text})`;
+  }
+  return text;
 }

@@ -141,6 +141,12 @@ describe('planReload: CARP', () => {
     expect(describePlan(planReload(before, carp()))).toEqual(['group g1: removed']);
   });
 
+  it('refuses a change of any other top-level setting (the HTTP listener...)', () => {
+    const a = carp();
+    expect(planReload(a, { ...a, http: { host: '127.0.0.1', port: 9650 } }).refused).toEqual(['restart needed for http']);
+    expect(planReload({ ...a, future: [1] } as unknown as CarpoolConfig, { ...a, future: [1] } as unknown as CarpoolConfig).refused).toEqual([]);
+  });
+
   it('notes a changed file name without any action', () => {
     const a = carp();
     const plan = planReload(a, { ...a, source: 'other.yaml' });

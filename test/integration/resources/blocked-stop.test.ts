@@ -10,12 +10,12 @@
  * 3. The same on h2 (h1 restarted as backup), but the operator forces it with a second SIGTERM:
  *    h2 hands over anyway and says loudly that the service may now run twice.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isRoot, makeCluster, sleep, waitFor, type Cluster, type Node } from './cluster.js';
+import { installTestAgent, instanceYaml, isRoot, makeCluster, sleep, waitFor, type Cluster, type Node } from './cluster.js';
+import { useLab } from '../helpers/lab.js';
 
-const PREFIX = `rs${process.pid % 100000}k`;
 const SUBNET = '10.234.0';
 /** Longer than several master-down intervals (advbase 1: ~3 s). */
 const HOLD_MS = 7000;
@@ -50,18 +50,7 @@ esac
 
 function config(n: Node, advskew: number): string {
   const d = n.dir;
-  return `control_socket: ${d}/carpool.sock
-state_dir: ${d}/state
-logging: { facility: none }
-instances:
-  - name: web
-    interface: eth0
-    vhid: 34
-    password: s3cret
-    advbase: 1
-    advskew: ${advskew}
-    addresses: [${SUBNET}.100/24]
-resources:
+  return `${instanceYaml(n, { vhid: 34, address: `${SUBNET}.100/24`, advskew })}resources:
   - id: app
     agent: ocf:carpooltest:stubborn
     params: { state: ${d}/app.state, starts: ${d}/starts, stuck: ${d}/stuck }
@@ -73,6 +62,14 @@ groups:
 
 describe.skipIf(!isRoot)('a group whose stop failed is never handed over by a daemon stop', () => {
   let c: Cluster;
+  const lan = useLab('rsk', {
+    hosts: 2, subnet: SUBNET, client: true,
+    beforeDestroy: async () => {
+      // A daemon still holding (the test failed half-way) lets go once its stop can succeed.
+      for (const n of c?.nodes ?? []) rmSync(join(n.dir, 'stuck'), { force: true });
+      await c?.cleanup();
+    },
+  });
   let h1: Node;
   let h2: Node;
   let env: NodeJS.ProcessEnv;
@@ -81,24 +78,17 @@ describe.skipIf(!isRoot)('a group whose stop failed is never handed over by a da
   const starts = (n: Node): number => (existsSync(join(n.dir, 'starts')) ? readFileSync(join(n.dir, 'starts'), 'utf8').split('\n').filter(Boolean).length : 0);
   const running = (n: Node): boolean => existsSync(join(n.dir, 'app.state'));
 
-  beforeAll(async () => {
-    c = await makeCluster(PREFIX, SUBNET);
+  beforeAll(() => {
+    c = makeCluster(lan);
     [h1, h2] = c.nodes as [Node, Node];
-    const ra = join(c.dir, 'resource.d', 'carpooltest');
-    mkdirSync(ra, { recursive: true });
-    writeFileSync(join(ra, 'stubborn'), AGENT);
-    chmodSync(join(ra, 'stubborn'), 0o755);
-    env = { CARPOOL_OCF_RA_PATH: `${join(c.dir, 'resource.d')}:/usr/lib/ocf/resource.d` };
+    env = installTestAgent(c, 'stubborn', AGENT);
     writeFileSync(h1.configFile, config(h1, 0), { mode: 0o600 });
     writeFileSync(h2.configFile, config(h2, 100), { mode: 0o600 });
   });
 
-  afterAll(async () => {
+  afterAll(() => {
     if (process.env.KEEP_LOGS) for (const n of c?.nodes ?? []) process.stderr.write(`--- ${n.name} ---\n${n.log()}\n`);
     console.log('figures', figures);
-    // A daemon still holding (the test failed half-way) is forced out by a second signal.
-    for (const n of c?.nodes ?? []) rmSync(join(n.dir, 'stuck'), { force: true });
-    await c?.cleanup();
   });
 
   /** SIGTERM by PID, without waiting for the exit. */

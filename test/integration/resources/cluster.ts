@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLan, destroyLan, type Lan, type LabHost } from '../../../src/lab/netns.js';
+import type { Lan, LabHost } from '../../../src/lab/netns.js';
 import { inNs, run } from '../../../src/lib/exec.js';
 import { controlRequest } from '../../../src/control/client.js';
 import type { DaemonStatus } from '../../../src/control/status.js';
@@ -118,15 +118,7 @@ export interface Cluster {
 }
 
 /** Two nodes on `lan` (from useLab: two hosts and a client). `cleanup` stops what they started. */
-export async function makeCluster(lan: Lan): Promise<Cluster>;
-/**
- * The same on a LAN of its own named `prefix`, which `cleanup` removes too. Kept for test files
- * written before useLab (other branches); new files use the form above.
- */
-export async function makeCluster(prefix: string, subnet: string): Promise<Cluster>;
-export async function makeCluster(lanOrPrefix: Lan | string, subnet?: string): Promise<Cluster> {
-  const own = typeof lanOrPrefix === 'string';
-  const lan = own ? await createLan({ prefix: lanOrPrefix, hosts: 2, subnet: subnet!, client: true }) : lanOrPrefix;
+export function makeCluster(lan: Lan): Cluster {
   const prefix = lan.prefix;
   const dir = mkdtempSync(join(tmpdir(), `carpool-${prefix}-`));
   const t0 = performance.now();
@@ -142,7 +134,6 @@ export async function makeCluster(lanOrPrefix: Lan | string, subnet?: string): P
         if (pid > 1) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
       }
     }
-    if (own) await destroyLan(prefix);
     rmSync(dir, { recursive: true, force: true });
   };
   return { lan, dir, nodes, t0, cleanup };
@@ -178,4 +169,31 @@ export async function curl(lan: Lan, url: string): Promise<string | undefined> {
 export async function addresses(host: LabHost): Promise<string[]> {
   const r = await run(inNs(host.ns, ['ip', '-o', '-4', 'addr', 'show', 'dev', host.ifname]), { allowFail: true });
   return [...r.stdout.matchAll(/inet (\S+)/g)].map((m) => m[1]!);
+}
+
+/**
+ * The head every resource test's carpool.yaml shares: the node's own control socket and state
+ * directory, no syslog, one CARP instance `web` on eth0 (advbase 1) holding `address`.
+ */
+export function instanceYaml(n: Node, o: { vhid: number; address: string; advskew?: number }): string {
+  const d = n.dir;
+  return `control_socket: ${d}/carpool.sock
+state_dir: ${d}/state
+logging: { facility: none }
+instances:
+  - name: web
+    interface: eth0
+    vhid: ${o.vhid}
+    password: s3cret
+    advbase: 1
+${o.advskew !== undefined ? `    advskew: ${o.advskew}\n` : ''}    addresses: [${o.address}]
+`;
+}
+
+/** Install a test OCF agent `ocf:carpooltest:NAME`; returns the environment that lets the daemons find it. */
+export function installTestAgent(c: Cluster, name: string, script: string): NodeJS.ProcessEnv {
+  const ra = join(c.dir, 'resource.d', 'carpooltest');
+  mkdirSync(ra, { recursive: true });
+  writeFileSync(join(ra, name), script, { mode: 0o755 });
+  return { CARPOOL_OCF_RA_PATH: `${join(c.dir, 'resource.d')}:/usr/lib/ocf/resource.d` };
 }

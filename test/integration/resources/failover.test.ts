@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cutLink, restoreLink } from '../../../src/lab/netns.js';
-import { addresses, curl, isRoot, makeCluster, REPO_ROOT, sleep, waitFor, writeNginxConfig, type Cluster, type Node } from './cluster.js';
+import { addresses, curl, instanceYaml, isRoot, makeCluster, REPO_ROOT, sleep, waitFor, writeNginxConfig, type Cluster, type Node } from './cluster.js';
 import { useLab } from '../helpers/lab.js';
 
 const SUBNET = '10.231.0';
@@ -25,18 +25,7 @@ function config(n: Node, advskew: number): string {
   const d = n.dir;
   mkdirSync(join(d, 'rsctmp'), { recursive: true });
   writeNginxConfig(d, n.name, SVC, 8080);
-  return `control_socket: ${d}/carpool.sock
-state_dir: ${d}/state
-logging: { facility: none }
-instances:
-  - name: web
-    interface: eth0
-    vhid: 31
-    password: s3cret
-    advbase: 1
-    advskew: ${advskew}
-    addresses: [${VIP}/24]
-resources:
+  return `${instanceYaml(n, { vhid: 31, address: `${VIP}/24`, advskew })}resources:
   - id: web-ip
     agent: ocf:heartbeat:IPaddr2
     params: { ip: ${SVC}, cidr_netmask: 24, nic: eth0, arp_count: 1 }
@@ -78,7 +67,7 @@ describe.skipIf(!isRoot)('resource group follows the VIP (IPaddr2 + Dummy + ngin
   const figures: Record<string, number> = {};
 
   beforeAll(async () => {
-    c = await makeCluster(lan);
+    c = makeCluster(lan);
     [h1, h2] = c.nodes as [Node, Node];
     writeFileSync(h1.configFile, config(h1, 0), { mode: 0o600 });
     writeFileSync(h2.configFile, config(h2, 100), { mode: 0o600 });

@@ -7,12 +7,12 @@
  * One real daemon (the master of its instance) in a namespace, a real OCF-style shell agent
  * that appends a line to a file on every start.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isRoot, makeCluster, sleep, waitFor, type Cluster, type Node } from './cluster.js';
+import { installTestAgent, instanceYaml, isRoot, makeCluster, sleep, waitFor, type Cluster, type Node } from './cluster.js';
+import { useLab } from '../helpers/lab.js';
 
-const PREFIX = `rs${process.pid % 100000}p`;
 const SUBNET = '10.233.0';
 const WINDOW_MS = 6000;
 
@@ -42,17 +42,7 @@ esac
 
 function config(n: Node): string {
   const d = n.dir;
-  return `control_socket: ${d}/carpool.sock
-state_dir: ${d}/state
-logging: { facility: none }
-instances:
-  - name: web
-    interface: eth0
-    vhid: 33
-    password: s3cret
-    advbase: 1
-    addresses: [${SUBNET}.100/24]
-resources:
+  return `${instanceYaml(n, { vhid: 33, address: `${SUBNET}.100/24` })}resources:
   - id: app
     agent: ocf:carpooltest:flapper
     params: { starts: ${d}/starts }
@@ -64,25 +54,21 @@ groups:
 
 describe.skipIf(!isRoot)('a monitor that always fails does not spin (restart backoff)', () => {
   let c: Cluster;
+  const lan = useLab('rsp', { hosts: 2, subnet: SUBNET, client: true, beforeDestroy: () => c?.cleanup() });
   let h1: Node;
   let env: NodeJS.ProcessEnv;
   const figures: Record<string, number> = {};
 
-  beforeAll(async () => {
-    c = await makeCluster(PREFIX, SUBNET);
+  beforeAll(() => {
+    c = makeCluster(lan);
     h1 = c.nodes[0]!;
-    const ra = join(c.dir, 'resource.d', 'carpooltest');
-    mkdirSync(ra, { recursive: true });
-    writeFileSync(join(ra, 'flapper'), AGENT);
-    chmodSync(join(ra, 'flapper'), 0o755);
-    env = { CARPOOL_OCF_RA_PATH: `${join(c.dir, 'resource.d')}:/usr/lib/ocf/resource.d` };
+    env = installTestAgent(c, 'flapper', AGENT);
     writeFileSync(h1.configFile, config(h1), { mode: 0o600 });
   });
 
-  afterAll(async () => {
+  afterAll(() => {
     if (process.env.KEEP_LOGS) for (const n of c?.nodes ?? []) process.stderr.write(`--- ${n.name} ---\n${n.log()}\n`);
     console.log('figures', figures);
-    await c?.cleanup();
   });
 
   const startCount = (): number => (existsSync(join(h1.dir, 'starts')) ? readFileSync(join(h1.dir, 'starts'), 'utf8').split('\n').filter(Boolean).length : 0);

@@ -7,10 +7,10 @@
  * - On h2 the monitor then prints binary garbage and exits 42: a failure like any other (soft,
  *   restarted in place), shown with the output made printable; the daemon carries on.
  */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addresses, isRoot, makeCluster, sleep, waitFor, type Cluster, type Node } from './cluster.js';
+import { addresses, installTestAgent, instanceYaml, isRoot, makeCluster, sleep, waitFor, type Cluster, type Node } from './cluster.js';
 import { useLab } from '../helpers/lab.js';
 
 const SUBNET = '10.232.0';
@@ -54,18 +54,7 @@ esac
 
 function config(n: Node, advskew: number, hang: boolean): string {
   const d = n.dir;
-  return `control_socket: ${d}/carpool.sock
-state_dir: ${d}/state
-logging: { facility: none }
-instances:
-  - name: web
-    interface: eth0
-    vhid: 32
-    password: s3cret
-    advbase: 1
-    advskew: ${advskew}
-    addresses: [${SUBNET}.100/24]
-resources:
+  return `${instanceYaml(n, { vhid: 32, address: `${SUBNET}.100/24`, advskew })}resources:
   - id: addr
     agent: builtin:address
     params: { address: ${SUBNET}.102/24, dev: eth0, garp: 1 }
@@ -92,14 +81,10 @@ describe.skipIf(!isRoot)('misbehaving agents never stop the adverts or the daemo
   let env: NodeJS.ProcessEnv;
   const figures: Record<string, number> = {};
 
-  beforeAll(async () => {
-    c = await makeCluster(lan);
+  beforeAll(() => {
+    c = makeCluster(lan);
     [h1, h2] = c.nodes as [Node, Node];
-    const ra = join(c.dir, 'resource.d', 'carpooltest');
-    mkdirSync(ra, { recursive: true });
-    writeFileSync(join(ra, 'slowstart'), AGENT);
-    chmodSync(join(ra, 'slowstart'), 0o755);
-    env = { CARPOOL_OCF_RA_PATH: `${join(c.dir, 'resource.d')}:/usr/lib/ocf/resource.d` };
+    env = installTestAgent(c, 'slowstart', AGENT);
     writeFileSync(h1.configFile, config(h1, 0, true), { mode: 0o600 });
     writeFileSync(h2.configFile, config(h2, 100, false), { mode: 0o600 });
   });
