@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { loadConfigFile, type LoadOptions } from '../config/load.js';
-import { loadCheckedConfig } from './load-config.js';
+import { loadCheckedConfig, refuseBalancers } from './load-config.js';
 import { emitCarpoolYaml } from '../config/emit-yaml.js';
 import type { ConfigDiagnostic } from '../config/diagnostics.js';
 import { formatDiagnostic } from '../lib/errors.js';
@@ -216,13 +216,19 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
       let config;
       try {
         config = loadCheckedConfig(o.config, loadOptions(o));
+        refuseBalancers(config, o.config, o.format);
       } catch (err) {
         code = fail(err);
         return;
       }
       if (o.daemonize && daemonize(['run', '-c', o.config, ...formatArgs(o)])) return;
       // SIGHUP / `carpool reload`: the same file, the same options, read again.
-      const reload = (onWarning: (text: string) => void) => loadCheckedConfig(o.config, { ...loadOptions(o), onWarning: (w) => onWarning(formatDiagnostic(w)) });
+      // What `run` refuses at start, a reload refuses too.
+      const reload = (onWarning: (text: string) => void) => {
+        const next = loadCheckedConfig(o.config, { ...loadOptions(o), onWarning: (w) => onWarning(formatDiagnostic(w)) });
+        refuseBalancers(next, o.config, o.format);
+        return next;
+      };
       code = await runDaemon(config, 'run', reload);
     });
 
@@ -240,7 +246,9 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
         });
         const rs = cfg.resources;
         const resText = rs ? `; ${rs.resources.length} resource${rs.resources.length === 1 ? '' : 's'} in ${rs.groups.length} group${rs.groups.length === 1 ? '' : 's'}: ${rs.groups.map((g) => g.id).join(', ')}` : '';
-        process.stdout.write(`${o.config}: OK (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')}${resText}`
+        const vss = cfg.balancers?.virtualServers ?? [];
+        const lbText = vss.length ? `; ${vss.length} virtual server${vss.length === 1 ? '' : 's'} (load balancer: checked, not run yet)` : '';
+        process.stdout.write(`${o.config}: OK (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')}${resText}${lbText}`
           + `${warnings ? `; ${warnings} warning${warnings === 1 ? '' : 's'}` : ''})\n`);
       } catch (err) {
         code = fail(err);
