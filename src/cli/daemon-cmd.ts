@@ -4,23 +4,61 @@
  * errors reported as ucarp-style exit codes (2 for start-up failures).
  */
 import { spawn } from 'node:child_process';
+import { closeSync, readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import type { CarpoolConfig } from '../config/model.js';
 import { CarpoolError } from '../lib/errors.js';
 import { Daemon, type DaemonOptions } from '../daemon/daemon.js';
 
 const DAEMONIZED = 'CARPOOL_DAEMONIZED';
+/** Names the inherited file descriptor that carries the real arguments to a daemonized child. */
+const ARGS_FD = 'CARPOOL_ARGS_FD';
 
-/** Re-run this command detached from the terminal; returns true in the parent (which should exit). */
-export function daemonize(args: readonly string[]): boolean {
+/**
+ * Re-run this command detached from the terminal; returns true in the parent (which should
+ * exit). `args` are what the child runs; `shown` what its command line shows. When they differ
+ * (a `--pass` password masked), the real arguments go through an inherited pipe (fd 3), read
+ * by `inheritedArgs()` — never through argv (/proc/PID/cmdline is readable by every user) nor
+ * the environment (/proc/PID/environ, readable by root) (issue 11).
+ */
+export function daemonize(args: readonly string[], shown: readonly string[] = args): boolean {
   if (process.env[DAEMONIZED] === '1') return false;
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
+  const secret = shown.length !== args.length || shown.some((a, i) => a !== args[i]);
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...shown], {
     detached: true,
-    stdio: 'ignore',
+    stdio: secret ? ['ignore', 'ignore', 'ignore', 'pipe'] : 'ignore',
     cwd: '/',
-    env: { ...process.env, [DAEMONIZED]: '1' },
+    env: { ...process.env, [DAEMONIZED]: '1', ...(secret ? { [ARGS_FD]: '3' } : {}) },
   });
+  if (secret) {
+    const pipe = child.stdio[3] as Writable;
+    // A socket pair: the child closing its end after reading shows here as ECONNRESET.
+    pipe.on('error', () => undefined);
+    pipe.end(JSON.stringify(args));
+  }
   child.unref();
   return true;
+}
+
+/**
+ * In a daemonized child: the real arguments the parent wrote to the inherited pipe (without
+ * the leading command name), or undefined when there is none.
+ */
+export function inheritedArgs(): string[] | undefined {
+  if (process.env[DAEMONIZED] !== '1' || process.env[ARGS_FD] !== '3') return undefined;
+  delete process.env[ARGS_FD]; // not handed on to hooks
+  let args: unknown;
+  try {
+    args = JSON.parse(readFileSync(3, 'utf8'));
+    closeSync(3);
+  } catch (err) {
+    throw new CarpoolError('DAEMONIZE_ARGS', `cannot read the arguments from the parent process: ${(err as Error).message}`,
+      'start it again; the parent writes them to file descriptor 3 right after starting the daemon');
+  }
+  if (!Array.isArray(args) || !args.every((a): a is string => typeof a === 'string')) {
+    throw new CarpoolError('DAEMONIZE_ARGS', 'the arguments from the parent process are not a list of strings', 'start it again');
+  }
+  return args.slice(1);
 }
 
 export function isDaemonized(): boolean {

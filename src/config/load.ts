@@ -94,6 +94,21 @@ function statMode(path: string): number | undefined {
 }
 
 /**
+ * keepalived.conf holding an `auth_pass` must not be readable by group or others — the same
+ * warning the YAML front end gives (keepalived itself does not check). The main file only: an
+ * `include`d file is not looked at.
+ */
+function keepalivedPermissions(file: string, config: CarpoolConfig): ConfigDiagnostic | undefined {
+  if (!config.instances.some((i) => i.kind === 'vrrp' && i.authPass !== undefined)) return undefined;
+  const mode = statMode(file);
+  if (mode === undefined || (mode & 0o044) === 0) return undefined;
+  return {
+    file, line: 1, column: 1, code: 'CONFIG_PERMISSIONS', severity: 'warning', expected: 'chmod 600',
+    message: `${file} contains passwords and is readable by group or others (mode ${(mode & 0o777).toString(8).padStart(4, '0')})`,
+  };
+}
+
+/**
  * Read, parse and validate a configuration file: keepalived.conf (recognised by its blocks, or
  * `format: 'keepalived'`) or carpool YAML. Throws `ConfigError` (validation, with file:line:col) or
  * `CarpoolError` `CONFIG_UNREADABLE`.
@@ -115,7 +130,8 @@ export function loadConfigFile(path: string, options: LoadOptions = {}): Carpool
   const { config, warnings } = format === 'keepalived'
     ? parseKeepalivedConf(text, { file, host: fileHost, configId: options.configId ?? defaultConfigId(), vrrpOnly: options.vrrpOnly ?? false })
     : parseYaml();
-  for (const w of warnings) (options.onWarning ?? printWarning)(w);
+  const perms = format === 'keepalived' ? keepalivedPermissions(file, config) : undefined;
+  for (const w of perms ? [perms, ...warnings] : warnings) (options.onWarning ?? printWarning)(w);
   if (options.runDir === undefined) return config;
   return {
     ...config,

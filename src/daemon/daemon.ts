@@ -18,7 +18,7 @@ import { AddressManager } from './addresses.js';
 import { CarpShell } from './carp-shell.js';
 import type { ControlRequest } from '../control/protocol.js';
 import { ControlServer } from './control.js';
-import { HookQueue } from './hooks.js';
+import { HookQueues } from './hooks.js';
 import type { HttpServer } from './http.js';
 import type { InstanceShell } from './instance-shell.js';
 import { Logger, type SyslogSink } from './logger.js';
@@ -81,7 +81,10 @@ export class Daemon {
   private readonly plugs = new Map<InstanceShell, Plug>();
   /** The configuration in force (replaced by a live reload). */
   private config: CarpoolConfig;
-  private readonly hooks: HookQueue;
+  /** The configuration a reload is applying (undefined outside a reload). */
+  private incoming: CarpoolConfig | undefined;
+  /** One hook queue per instance and per sync group. */
+  private readonly hooks: HookQueues;
   private addresses: AddressManager | undefined;
   private control: ControlServer | undefined;
   /** The opt-in HTTP listener (`http:`): metrics, status, dashboard. */
@@ -91,6 +94,8 @@ export class Daemon {
   /** Resource groups following the instances (undefined without `groups:` in the config). */
   private resources: ResourceManager | undefined;
   private readonly startedAt = new Date();
+  /** Monotonic start time: uptime must not follow wall-clock jumps. */
+  private readonly startedMono = now();
   private stopping: Promise<void> | undefined;
   /** What the kernel runs the event loop at: 'normal' or 'SCHED_RR N'. */
   private scheduling = 'normal';
@@ -109,7 +114,7 @@ export class Daemon {
       ident: cfg.logging.ident, facility: cfg.logging.facility, debug: cfg.logging.debug, console: opts.console,
       ...(sink ? { syslog: sink } : {}),
     });
-    this.hooks = new HookQueue(this.log);
+    this.hooks = new HookQueues(this.log);
   }
 
   /** Open everything, clean stale addresses, start electing. Throws before touching the network on errors. */
@@ -193,9 +198,10 @@ export class Daemon {
       if (!p.inst.upHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going up' : `${p.inst.name}: no up hook`);
       if (!p.inst.downHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going down' : `${p.inst.name}: no down hook`);
       const shell = new CarpShell(p.inst, p.src, {
-        port: rx, log: this.log, hooks: this.hooks, addresses: p.inst.manageAddresses ? this.addressManager() : this.addresses, now,
+        port: rx, log: this.log, hooks: this.hooks.queue(p.inst.name, p.inst.hookTimeoutMs ?? this.config.hookTimeoutMs),
+        addresses: p.inst.manageAddresses ? this.addressManager() : this.addresses, now,
         ucarpStyle: this.opts.mode === 'ucarp',
-        onTransition: (name, from, to, reason) => this.transitioned(name, from, to, reason),
+        onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),
       });
       rx.attach(shell);
       this.plugs.set(shell, { rx });
@@ -205,9 +211,16 @@ export class Daemon {
       // Loaded only when used: `carpool ucarp` never loads the VRRP code.
       const { VrrpCoordinator } = await import('./vrrp-shell.js');
       this.vrrp = new VrrpCoordinator(this.config, {
-        log: this.log, hooks: this.hooks, addresses: this.addressManager(), now,
+        log: this.log, addresses: this.addressManager(), now,
+        // An instance's own timeout; a sync group's is the configuration's default. During a
+        // reload the instances being added are in the incoming configuration.
+        hooksFor: (owner) => {
+          const cfg = this.incoming ?? this.config;
+          const inst = cfg.instances.find((i) => i.name === owner && i.kind === 'vrrp');
+          return this.hooks.queue(owner, inst?.hookTimeoutMs ?? cfg.hookTimeoutMs);
+        },
         linkRunning: (ifname) => !!interfaceInfo(ifname)?.running,
-        onTransition: (name, from, to, reason) => this.transitioned(name, from, to, reason),
+        onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),
       });
     }
     let tx = rx;
@@ -358,7 +371,8 @@ export class Daemon {
       try {
         const next = load((w) => this.log.warning(`reload: ${w}`));
         const { applyReload } = await import('./reload.js');
-        const r = await applyReload(this.reloadHost(), next);
+        this.incoming = next;
+        const r = await applyReload(this.reloadHost(), next).finally(() => { this.incoming = undefined; });
         this.log.info(r.actions.length ? `Reload done: ${r.actions.length} instance${r.actions.length === 1 ? '' : 's'} changed, ${r.unchanged.length} unchanged${r.failed.length ? `, ${r.failed.length} failed` : ''}`
           : `Reload done: nothing changed (${r.unchanged.length} instance${r.unchanged.length === 1 ? '' : 's'} unchanged)`);
         return r;
@@ -452,7 +466,7 @@ export class Daemon {
         await this.resources!.holdWhileBlocked();
         await Promise.all(this.shells.filter(held).map((s) => s.shutdown()));
       }
-      // Down hooks must finish before exit (ucarp runs them synchronously); bounded.
+      // Down hooks (every instance's queue) must finish before exit (ucarp runs them synchronously); bounded.
       const drained = await Promise.race([this.hooks.drain().then(() => true), delay(30_000).then(() => false)]);
       if (!drained) {
         this.log.error('Hooks still running after 30 s at exit: killing them');
@@ -474,7 +488,7 @@ export class Daemon {
   status(): DaemonStatus {
     return {
       version: VERSION, pid: process.pid, mode: this.opts.mode, config: this.config.source,
-      startedAt: this.startedAt.toISOString(), uptimeSeconds: (Date.now() - this.startedAt.getTime()) / 1000,
+      startedAt: this.startedAt.toISOString(), uptimeSeconds: (now() - this.startedMono) / 1000,
       scheduling: this.scheduling,
       instances: this.shells.map((s) => s.status()),
       interfaces: [...this.ports.values()].map((p) => ({ name: p.family === 4 ? p.device : `${p.device} (IPv6)`, up: p.running, drops: { ...p.drops } })),
@@ -484,8 +498,9 @@ export class Daemon {
   }
 
   /** Every instance's state change: its resource groups follow, the dashboards see it. */
-  private transitioned(name: string, from: string, to: string, reason: string): void {
-    this.resources?.instanceChanged(name, to);
+  private transitioned(name: string, from: string, to: string, reason: string, peer: string | undefined): void {
+    // The reason and the master last heard decide fencing (resources/core/fencing.ts).
+    this.resources?.instanceChanged(name, to, reason, peer);
     this.http?.transition(name, from, to, reason);
   }
 

@@ -17,7 +17,7 @@ const VRRP_INSTANCE_KEYS = [
   'name', 'protocol', 'state', 'interface', 'virtual_router_id', 'priority', 'advert_int', 'version', 'preempt', 'preempt_delay',
   'source', 'mcast_group', 'unicast_peers', 'v3_checksum_as_v2', 'auth_pass', 'addresses', 'excluded_addresses', 'routes',
   'track_interfaces', 'track_scripts', 'track_files', 'track_primary', 'notify', 'garp', 'vmac', 'lower_prio_no_advert',
-  'higher_prio_send_advert', 'down_timer_adverts', 'strict_mode',
+  'higher_prio_send_advert', 'down_timer_adverts', 'strict_mode', 'hook_timeout',
 ] as const;
 const VRRP_ALIASES: Readonly<Record<string, string>> = {
   vrid: 'virtual_router_id', vhid: 'virtual_router_id', nopreempt: 'preempt: false', mcast_src_ip: 'source', unicast_src_ip: 'source',
