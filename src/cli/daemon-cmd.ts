@@ -9,6 +9,7 @@ import type { Writable } from 'node:stream';
 import type { CarpoolConfig } from '../config/model.js';
 import { CarpoolError } from '../lib/errors.js';
 import { Daemon, type DaemonOptions } from '../daemon/daemon.js';
+import { Notifier, statusText } from '../daemon/systemd.js';
 
 const DAEMONIZED = 'CARPOOL_DAEMONIZED';
 /** Names the inherited file descriptor that carries the real arguments to a daemonized child. */
@@ -73,15 +74,22 @@ export async function runDaemon(config: CarpoolConfig, mode: 'run' | 'ucarp', lo
   // The client's "exit quietly on EPIPE" (main.ts) must not apply to a daemon: its Logger
   // handles output errors (console off, daemon goes on).
   for (const s of [process.stdout, process.stderr]) s.removeAllListeners('error');
-  const daemon = new Daemon({ config, mode, console: !isDaemonized(), ...(loadConfig ? { loadConfig } : {}) });
+  // Taken out of the environment before anything runs a hook or an agent.
+  const notifier = Notifier.fromEnv();
+  // systemd: the daemon says RELOADING=1 ... READY=1 around a reload (SIGHUP, systemctl reload).
+  const daemon = new Daemon({ config, mode, console: !isDaemonized(), notifier, ...(loadConfig ? { loadConfig } : {}) });
+  notifier.useLog((text, key) => daemon.log.logLimited('warning', text, key));
   try {
     await daemon.start();
   } catch (err) {
     const msg = err instanceof CarpoolError ? err.describe() : (err as Error).stack ?? String(err);
     daemon.log.error(msg);
     await daemon.stop('start-up failed').catch(() => undefined);
+    notifier.close();
     return 2;
   }
+  // Sockets are open and every instance runs (BACKUP/INIT until it decides).
+  notifier.ready(statusText(daemon.status().instances));
   // A daemon dies only on purpose and never silently: a fatal error releases what it holds
   // (down hooks, addresses; bounded) and exits non-zero, so a supervisor restarts it.
   process.on('uncaughtException', (err) => {

@@ -24,6 +24,7 @@ import type { InstanceShell } from './instance-shell.js';
 import { Logger, type SyslogSink } from './logger.js';
 import { Port } from './port.js';
 import { ensurePrivateDir } from './private-dir.js';
+import { statusText, stderrIsJournal, type ServiceNotifier } from './systemd.js';
 import type { DaemonStatus } from '../control/status.js';
 import { createVmac, removeVmac } from './vmac.js';
 import type { VrrpCoordinator } from './vrrp-shell.js';
@@ -42,6 +43,8 @@ export interface DaemonOptions {
    * throws `ConfigError` (file:line) or `CarpoolError`. Warnings go to `onWarning`.
    */
   readonly loadConfig?: (onWarning: (text: string) => void) => CarpoolConfig;
+  /** The service manager (systemd): told of state changes (`STATUS=`), reloads and the stop. */
+  readonly notifier?: ServiceNotifier;
 }
 
 /** An instance with its interface and advert source resolved, ready to build. */
@@ -112,6 +115,7 @@ export class Daemon {
     const sink: SyslogSink | undefined = this.syslog ? { send: (b) => this.syslog?.send(b).ok ?? false } : undefined;
     this.log = new Logger({
       ident: cfg.logging.ident, facility: cfg.logging.facility, debug: cfg.logging.debug, console: opts.console,
+      ...(opts.console && stderrIsJournal() ? { journal: true } : {}),
       ...(sink ? { syslog: sink } : {}),
     });
     this.hooks = new HookQueues(this.log);
@@ -372,7 +376,11 @@ export class Daemon {
         const next = load((w) => this.log.warning(`reload: ${w}`));
         const { applyReload } = await import('./reload.js');
         this.incoming = next;
-        const r = await applyReload(this.reloadHost(), next).finally(() => { this.incoming = undefined; });
+        this.opts.notifier?.reloading();
+        const r = await applyReload(this.reloadHost(), next).finally(() => {
+          this.incoming = undefined;
+          this.opts.notifier?.ready(statusText(this.shells.map((s) => ({ name: s.name, state: s.status().state }))));
+        });
         this.log.info(r.actions.length ? `Reload done: ${r.actions.length} instance${r.actions.length === 1 ? '' : 's'} changed, ${r.unchanged.length} unchanged${r.failed.length ? `, ${r.failed.length} failed` : ''}`
           : `Reload done: nothing changed (${r.unchanged.length} instance${r.unchanged.length === 1 ? '' : 's'} unchanged)`);
         return r;
@@ -449,6 +457,7 @@ export class Daemon {
       if (!this.resources?.forceRelease(reason)) this.log.info(`Already stopping (${reason})`);
       return this.stopping;
     }
+    this.opts.notifier?.stopping();
     this.stopping = (async () => {
       this.log.info(`Stopping (${reason})`);
       // Resources stop first, in reverse order, while this node still advertises (Pacemaker
@@ -502,6 +511,7 @@ export class Daemon {
     // The reason and the master last heard decide fencing (resources/core/fencing.ts).
     this.resources?.instanceChanged(name, to, reason, peer);
     this.http?.transition(name, from, to, reason);
+    this.opts.notifier?.status(statusText(this.shells.map((s) => ({ name: s.name, state: s.name === name ? to : s.status().state }))));
   }
 
   /** A resource group asks that its instance must (not) be served here. */
