@@ -16,7 +16,11 @@ function defaultInterface(): string | undefined {
   return undefined;
 }
 
-export async function ucarpCommand(shownArgv: readonly string[]): Promise<number> {
+/**
+ * Run ucarp's command line. `command` is what comes before it when carpool runs itself again
+ * (`-B`): `['ucarp']` for `carpool ucarp ...`, `[]` when called by the name `ucarp`.
+ */
+export async function ucarpCommand(shownArgv: readonly string[], command: readonly string[] = ['ucarp']): Promise<number> {
   // A daemonized child (-B) shows the password masked; the real arguments come through a pipe.
   const argv = inheritedArgs() ?? shownArgv;
   const dflt = defaultInterface();
@@ -54,6 +58,7 @@ export async function ucarpCommand(shownArgv: readonly string[]): Promise<number
     process.stderr.write(`[WARNING] --srcip ${inst.srcip} is not an address of ${dev}\n`);
   }
   // The re-executed child sees CARPOOL_DAEMONIZED and does not fork again.
-  if (res.daemonize && daemonize(['ucarp', ...argv], ['ucarp', ...res.sanitizedArgv])) return 0;
+  // The pipe's copy always starts with a command name: inheritedArgs() drops it.
+  if (res.daemonize && daemonize(['ucarp', ...argv], [...command, ...res.sanitizedArgv])) return 0;
   return runDaemon(res.config, 'ucarp');
 }

@@ -1,5 +1,5 @@
 import type { CarpInstance } from '../../src/config/model.js';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -79,6 +79,27 @@ describe('loadConfigFile', () => {
     expect(ds[0]).toMatchObject({ file: path, line });
     expect(ds[0]!.message).toContain(message);
     expect(ds[0]!.expected).toContain("carpool YAML: a mapping with an 'instances' list");
+  });
+
+  it('a Pacemaker CIB gets `carpool import-cib FILE`, not a YAML error', () => {
+    const path = file('cib.xml', readFileSync(new URL('../../testdata/cib/plain-group.xml', import.meta.url), 'utf8'));
+    const ds = diagnostics(path);
+    expect(ds).toHaveLength(1);
+    expect(ds[0]!.message).toContain(`carpool import-cib ${path}`);
+    expect(ds[0]!.message).not.toContain('single value');
+  });
+
+  it.each<[string, string | Buffer, string]>([
+    ['other XML', '<?xml version="1.0"?>\n<project/>\n', 'it is XML'],
+    ['binary garbage', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 131 + 7) % 256)), 'binary data'],
+    ['text with NUL bytes', 'instances:\0\n', 'binary data'],
+  ])('%s: says what it is', (name, content, message) => {
+    const path = join(dir, name.replace(/\W/g, '_'));
+    writeFileSync(path, content);
+    const ds = diagnostics(path);
+    expect(ds).toHaveLength(1);
+    expect(ds[0]!.message).toContain(message);
+    expect(ds[0]!.message).not.toContain('single value');
   });
 
   it('a broken or incomplete YAML mapping goes to the validator', () => {

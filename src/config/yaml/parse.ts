@@ -101,7 +101,12 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     c.error(root, 'MISSING_KEY', "missing 'instances'", 'a list of instances');
   } else {
     const list = c.resolve(top.get('instances')!.value);
-    if (!list || !isSeq(list) || list.items.length === 0) {
+    // `instances: []` with `balancers:`: a load balancer alone (keepalived runs a file with only
+    // virtual_server blocks; `carpool convert` writes it so).
+    const balancerOnly = isSeq(list) && list.items.length === 0 && top.has('balancers');
+    if (balancerOnly) {
+      // nothing to read
+    } else if (!list || !isSeq(list) || list.items.length === 0) {
       c.error(list ?? top.get('instances')!.keyNode, list && !isSeq(list) ? 'INVALID_TYPE' : 'NO_VALUE',
         `instances: got ${list && isSeq(list) ? 'an empty list' : describe(list)}`, 'a list with at least one instance');
     } else {
