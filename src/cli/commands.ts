@@ -222,13 +222,11 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
         return;
       }
       if (o.daemonize && daemonize(['run', '-c', o.config, ...formatArgs(o)])) return;
-      // SIGHUP / `carpool reload`: the same file, the same options, read again.
-      // What `run` refuses at start, a reload refuses too.
-      const reload = (onWarning: (text: string) => void) => {
-        const next = loadCheckedConfig(o.config, { ...loadOptions(o), onWarning: (w) => onWarning(formatDiagnostic(w)) });
-        refuseBalancers(next, o.config, o.format);
-        return next;
-      };
+      // SIGHUP / `carpool reload`: the same file, the same options, read again. A change of
+      // the balancers is refused by the reload plan (restart needed), so the balancers in force
+      // are always the ones refuseBalancers accepted at start.
+      const reload = (onWarning: (text: string) => void) =>
+        loadCheckedConfig(o.config, { ...loadOptions(o), onWarning: (w) => onWarning(formatDiagnostic(w)) });
       code = await runDaemon(config, 'run', reload);
     });
 
