@@ -10,6 +10,7 @@ packages=(
   ucarp keepalived                                                       # real peers (interop, benchmarks)
   resource-agents nginx-light haproxy                                    # real OCF agents and services
   wrk stress-ng                                                          # load for benchmarks
+  faketime                                                               # wall-clock jumps in npm run soak
   chromium                                                               # headless check of the status page
 )
 missing=()
