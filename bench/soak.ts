@@ -326,9 +326,12 @@ class Soak {
       p.checks.push({ name: 'fault ran', ok: false, detail: e instanceof Error ? e.message : String(e) });
     }
     // Recovery: the lab must be healthy again by the end of the slot, then it stays until then.
-    const left = from + slotMs - now();
-    const why = await this.healthy(Math.max(left, 5000));
-    p.checks.push({ name: 'recovered by the end of the slot', ok: why === undefined, detail: why ?? `${((now() - from) / 1000).toFixed(1)} s after the fault began` });
+    const ended = now();
+    const why = await this.healthy(Math.max(from + slotMs - ended, 5000));
+    p.checks.push({
+      name: 'recovered by the end of the slot', ok: why === undefined,
+      detail: why ?? `healthy ${((now() - ended) / 1000).toFixed(1)} s after the fault ended (it lasted ${((ended - from) / 1000).toFixed(1)} s)`,
+    });
     const rest = from + slotMs - now();
     if (rest > 0) await sleep(rest);
     (p as { to: number }).to = now();
