@@ -2,11 +2,11 @@
  * carpool's command line. `carpool ucarp ...` takes ucarp's own options verbatim (parsed by
  * our getopt work-alike); everything else is a carpool command parsed by commander.
  */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { loadConfigFile, type LoadOptions } from '../config/load.js';
-import { loadCheckedConfig } from './load-config.js';
+import { loadCheckedConfig, refuseBalancers } from './load-config.js';
 import { emitCarpoolYaml } from '../config/emit-yaml.js';
 import type { ConfigDiagnostic } from '../config/diagnostics.js';
 import { formatDiagnostic } from '../lib/errors.js';
@@ -78,6 +78,61 @@ function allSockets(): string[] {
   }
 }
 
+/** The hint when no daemon runs in this namespace. */
+function noDaemon(): CarpoolError {
+  return new CarpoolError('NO_DAEMON', `no running daemon found (no control socket in ${RUN_DIR})`,
+    'start one with `carpool run -c FILE` or `carpool ucarp ...` (in this network namespace), or name its socket with --socket PATH');
+}
+
+/**
+ * The daemon a command talks to: --socket, else the only daemon of this namespace, else the only
+ * one that `fits` (has the instance, runs resources); `what` names what fits, for the errors.
+ */
+async function pickSocket(explicit: string | undefined, fits: (st: DaemonStatus) => boolean, what: string,
+  hint = 'choose one with --socket PATH (`carpool status` shows each daemon and its instances)'): Promise<string> {
+  if (explicit) return explicit;
+  const sockets = allSockets();
+  if (sockets.length === 0) throw noDaemon();
+  if (sockets.length === 1) return sockets[0]!;
+  const found: string[] = [];
+  for (const s of sockets) {
+    try {
+      if (fits(await controlRequest(s, { cmd: 'status' }) as DaemonStatus)) found.push(s);
+    } catch {
+      // a stale socket of a killed daemon
+    }
+  }
+  if (found.length === 1) return found[0]!;
+  throw new CarpoolError('DAEMON_AMBIGUOUS', found.length === 0
+    ? `none of the ${sockets.length} daemons in ${RUN_DIR} has ${what}`
+    : `${found.length} daemons in ${RUN_DIR} have ${what}: ${found.join(', ')}`, hint);
+}
+
+/** `--watch` seconds: a positive number (0, negatives and words would spin without pause). */
+export function parseWatchSeconds(value: string): string {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of seconds, e.g. --watch 2 or --watch 0.5');
+  return value;
+}
+
+/**
+ * Report an unknown option (with commander's "did you mean") before a missing mandatory one:
+ * commander checks mandatory options first, so `run --conifg x` only said "required option '-c'
+ * not specified". Mandatory options are checked in a preAction hook instead, which runs after
+ * the unknown-option check.
+ */
+function unknownOptionsFirst(cmd: Command): void {
+  const mandatory = cmd.options.filter((o) => o.mandatory);
+  for (const o of mandatory) o.makeOptionMandatory(false);
+  if (mandatory.length) {
+    cmd.hook('preAction', (self) => {
+      const missing = mandatory.find((o) => self.getOptionValue(o.attributeName()) === undefined);
+      if (missing) self.error(`error: required option '${missing.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue' });
+    });
+  }
+  for (const sub of cmd.commands) unknownOptionsFirst(sub);
+}
+
 /** Write `text` to `file` atomically (a web server never serves half a page). */
 function writeAtomic(file: string, text: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
@@ -93,7 +148,7 @@ async function statusCommand(opts: { socket?: string; json?: boolean; watch?: bo
   const once = async (): Promise<number> => {
     const sockets = opts.socket ? [opts.socket] : allSockets();
     if (sockets.length === 0) {
-      process.stderr.write(`carpool: no running daemon found (no control socket in ${RUN_DIR})\n  hint: start one with \`carpool run -c FILE\` or \`carpool ucarp ...\`\n`);
+      process.stderr.write(`carpool: ${noDaemon().describe()}\n`);
       return 3;
     }
     const results: DaemonStatus[] = [];
@@ -160,6 +215,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
       let config;
       try {
         config = loadCheckedConfig(o.config, loadOptions(o));
+        refuseBalancers(config, o.config, o.format);
       } catch (err) {
         code = fail(err);
         return;
@@ -193,7 +249,9 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
         });
         const rs = cfg.resources;
         const resText = rs ? `; ${rs.resources.length} resource${rs.resources.length === 1 ? '' : 's'} in ${rs.groups.length} group${rs.groups.length === 1 ? '' : 's'}: ${rs.groups.map((g) => g.id).join(', ')}` : '';
-        process.stdout.write(`${o.config}: OK (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')}${resText}`
+        const vss = cfg.balancers?.virtualServers ?? [];
+        const lbText = vss.length ? `; ${vss.length} virtual server${vss.length === 1 ? '' : 's'} (load balancer: checked, not run yet)` : '';
+        process.stdout.write(`${o.config}: OK (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')}${resText}${lbText}`
           + `${warnings ? `; ${warnings} warning${warnings === 1 ? '' : 's'}` : ''})\n`);
       } catch (err) {
         code = fail(err);
@@ -221,7 +279,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     .description('show every instance: state, master, addresses, dropped packets, last transition')
     .option('-s, --socket <path>', `control socket of one daemon (default: all in ${RUN_DIR})`)
     .option('--json', 'machine-readable output')
-    .addOption(new Option('-w, --watch [seconds]', 'refresh continuously'))
+    .addOption(new Option('-w, --watch [seconds]', 'refresh continuously, every SECONDS (default 1)').argParser(parseWatchSeconds))
     .option('-o, --output <format-and-file...>', 'write a self-contained status page instead: --output html FILE (with --watch: rewritten every interval, like crm_mon -d)')
     .action(async (o: { socket?: string; json?: boolean; watch?: boolean | string; output?: string[] }) => {
       try {
@@ -236,11 +294,14 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
       'CARP: the instance stays demoted (advertises advskew 240, so the others win) until `carpool demote --clear`.\n' +
       'VRRP: the instance steps down and does not preempt the new master.')
     .argument('[instance]', 'instance name (optional when the daemon has one)')
-    .option('-s, --socket <path>', 'control socket', join(RUN_DIR, 'carpool.sock'))
+    .option('-s, --socket <path>', `control socket of the daemon (default: the one in ${RUN_DIR} that runs the instance)`)
     .option('--clear', 'CARP: lift the demotion (the instance competes with its own advskew again)')
-    .action(async (instance: string | undefined, o: { socket: string; clear?: boolean }) => {
+    .action(async (instance: string | undefined, o: { socket?: string; clear?: boolean }) => {
       try {
-        const st = await controlRequest(o.socket, { cmd: 'demote', args: { ...(instance ? { instance } : {}), ...(o.clear ? { clear: true } : {}) } }) as { name: string; state: string };
+        const socket = instance === undefined
+          ? await pickSocket(o.socket, () => true, 'instances', 'name the instance (`carpool demote NAME`) or choose a daemon with --socket PATH')
+          : await pickSocket(o.socket, (st) => st.instances.some((i) => i.name === instance), `an instance '${instance}'`);
+        const st = await controlRequest(socket, { cmd: 'demote', args: { ...(instance ? { instance } : {}), ...(o.clear ? { clear: true } : {}) } }) as { name: string; state: string };
         process.stdout.write(`${st.name}: ${st.state}\n`);
       } catch (err) {
         code = fail(err);
@@ -266,6 +327,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     program.command('lab').description(LAB_DESCRIPTION);
   }
 
+  unknownOptionsFirst(program);
   await program.parseAsync([...argv], { from: 'user' });
   return code;
 }
@@ -274,15 +336,16 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
 function addResourceCommands(program: Command, setCode: (code: number) => void): void {
   const res = program.command('resource')
     .description('resource groups that follow the virtual addresses (like crm_resource / pcs resource)');
-  const socketOpt = () => new Option('-s, --socket <path>', 'control socket of the daemon').default(join(RUN_DIR, 'carpool.sock'));
-  const call = async (socket: string, cmd: string, args: Record<string, unknown> = {}): Promise<unknown> => controlRequest(socket, { cmd, args });
+  const socketOpt = () => new Option('-s, --socket <path>', `control socket of the daemon (default: the one in ${RUN_DIR} that runs resources)`);
+  const call = async (socket: string | undefined, cmd: string, args: Record<string, unknown> = {}): Promise<unknown> =>
+    controlRequest(await pickSocket(socket, (st) => st.resources !== undefined, 'resources'), { cmd, args });
   const printStatus = (st: ResourcesStatus) => process.stdout.write(formatResources(st).join('\n') + '\n');
 
   res.command('list')
     .description('configured groups and resources: agent, parameters, operations')
     .addOption(socketOpt())
     .option('--json', 'machine-readable output')
-    .action(async (o: { socket: string; json?: boolean }) => {
+    .action(async (o: { socket?: string; json?: boolean }) => {
       try {
         const list = await call(o.socket, 'resource.list') as ResourceListEntry[];
         if (o.json) { process.stdout.write(JSON.stringify(list, null, 2) + '\n'); return; }
@@ -303,7 +366,7 @@ function addResourceCommands(program: Command, setCode: (code: number) => void):
     .description('groups and resources on this node: state, failcounts, failed actions')
     .addOption(socketOpt())
     .option('--json', 'machine-readable output')
-    .action(async (o: { socket: string; json?: boolean }) => {
+    .action(async (o: { socket?: string; json?: boolean }) => {
       try {
         const st = await call(o.socket, 'resource.status') as ResourcesStatus;
         if (o.json) process.stdout.write(JSON.stringify(st, null, 2) + '\n'); else printStatus(st);
@@ -315,7 +378,7 @@ function addResourceCommands(program: Command, setCode: (code: number) => void):
       .description(description)
       .argument(optional ? '[target]' : '<target>', 'group or resource id')
       .addOption(socketOpt())
-      .action(async (target: string | undefined, o: { socket: string }) => {
+      .action(async (target: string | undefined, o: { socket?: string }) => {
         try {
           const st = await call(o.socket, `resource.${name}`, target ? { target } : {}) as ResourcesStatus;
           printStatus(st);

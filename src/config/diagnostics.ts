@@ -47,6 +47,7 @@ export type ConfigDiagnosticCode =
   | 'DUPLICATE_NAME'
   | 'DUPLICATE_VHID'
   | 'DUPLICATE_ADDRESS'
+  | 'INSECURE_LISTEN'
   // keepalived.conf syntax
   | 'SYNTAX'
   | 'UNBALANCED_BRACE'
@@ -61,6 +62,9 @@ export type ConfigDiagnosticCode =
   | 'UNEXPECTED_BLOCK'
   | 'LVS_NOT_SUPPORTED'
   | 'LVS_SKIPPED'
+  // a value keepalived corrects (no protocol → UDP, quorum above the total weight...), with a warning
+  | 'LVS_DEFAULT'
+  | 'DEPRECATED'
   // accepted, but carpool does nothing with it (mail alerts, process tuning, script users)
   | 'NOT_USED'
   // VRRP semantics

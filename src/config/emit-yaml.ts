@@ -5,8 +5,10 @@
  */
 import { Document, YAMLMap, YAMLSeq, isMap, isSeq, type Node } from 'yaml';
 import type {
-  CarpInstance, CarpoolConfig, Hook, NotifyHooks, SyncGroup, TrackFile, TrackRef, VirtualAddress, VirtualRoute, VrrpInstance, VrrpScript,
+  BalancerConfig, CarpInstance, CarpoolConfig, Checker, Forwarding, Hook, NotifyHooks, RealServer, SyncGroup, TrackFile, TrackRef, VirtualAddress,
+  VirtualRoute, VirtualServer, VirtualServerGroup, VrrpInstance, VrrpScript,
 } from './model.js';
+import { forwardingWords } from './balancer/values.js';
 
 export interface EmitOptions {
   /** Comment at the top of the file (each line gets `# `). */
@@ -155,6 +157,100 @@ function syncGroup(g: SyncGroup, instances: readonly VrrpInstance[]): Record<str
   };
 }
 
+const method = (f: Forwarding): string => forwardingWords(f).join(' ');
+const opt = <T>(key: string, v: T | undefined): Record<string, T> => (v === undefined ? {} : { [key]: v });
+
+function vsGroup(g: VirtualServerGroup): Record<string, unknown> {
+  return {
+    name: g.name,
+    entries: g.entries.map((e) => (e.kind === 'fwmark'
+      ? { fwmark: e.fwmark, ...(e.family ? { ip_family: e.family === 4 ? 'inet' : 'inet6' } : {}) }
+      : { range: e.first === e.last ? e.first : `${e.first}-${e.last}`, ...(e.port ? { port: e.port } : {}) })),
+  };
+}
+
+function checker(ck: Checker): Record<string, unknown> {
+  if (ck.type === 'FILE_CHECK') return { type: ck.type, track_file: ck.trackFile, weight: ck.weight, reverse: ck.reverse };
+  const timing = {
+    delay_loop: seconds(ck.delayLoopMs), retry: ck.retry, delay_before_retry: seconds(ck.delayBeforeRetryMs), warmup: seconds(ck.warmupMs),
+    alpha: ck.alpha, log_all_failures: ck.logAllFailures,
+  };
+  if (ck.type === 'MISC_CHECK') {
+    // misc_timeout is whole seconds in keepalived; a default (delay_loop) that is not whole is left out.
+    const t = ck.timeoutMs % 1000 === 0 ? { misc_timeout: ck.timeoutMs / 1000 } : {};
+    return { type: ck.type, ...timing, misc_path: hook(ck.command), ...t, misc_dynamic: ck.dynamic };
+  }
+  const conn = {
+    ...opt('connect_ip', ck.connectIp), ...opt('connect_port', ck.connectPort), ...opt('bindto', ck.bindto), ...opt('bind_port', ck.bindPort),
+    ...opt('bind_if', ck.bindIf), ...opt('fwmark', ck.fwmark), connect_timeout: seconds(ck.connectTimeoutMs),
+  };
+  switch (ck.type) {
+    case 'TCP_CHECK': case 'PING_CHECK':
+      return { type: ck.type, ...conn, ...timing };
+    case 'SMTP_CHECK':
+      return { type: ck.type, ...conn, ...timing, helo_name: ck.heloName };
+    case 'DNS_CHECK':
+      return { type: ck.type, ...conn, ...timing, query_type: ck.queryType, name: ck.name };
+    case 'UDP_CHECK':
+      return {
+        type: ck.type, ...conn, ...timing, ...opt('payload', ck.payload), ...(ck.requireReply ? { require_reply: ck.replyPattern ?? true } : {}),
+        min_reply_length: ck.minReplyLength, max_reply_length: ck.maxReplyLength,
+      };
+    case 'HTTP_GET': case 'SSL_GET':
+      return {
+        type: ck.type, ...conn, ...timing,
+        urls: ck.urls.map((u) => ({
+          path: u.path, ...opt('digest', u.digest), status_code: u.statusCodes.map(([a, b]) => (a === b ? a : `${a}-${b}`)), ...opt('virtualhost', u.virtualhost),
+        })),
+        ...opt('virtualhost', ck.virtualhost), http_protocol: ck.httpProtocol, fast_recovery: ck.fastRecovery, enable_sni: ck.enableSni,
+        ...opt('sni_name', ck.sniName), tls_compliant: ck.tlsCompliant,
+      };
+  }
+}
+
+function timing(x: { delayLoopMs: number; connectTimeoutMs: number; retry?: number; delayBeforeRetryMs?: number; warmupMs?: number }): Record<string, unknown> {
+  return {
+    delay_loop: seconds(x.delayLoopMs), connect_timeout: seconds(x.connectTimeoutMs), ...opt('retry', x.retry),
+    ...opt('delay_before_retry', x.delayBeforeRetryMs === undefined ? undefined : seconds(x.delayBeforeRetryMs)),
+    ...opt('warmup', x.warmupMs === undefined ? undefined : seconds(x.warmupMs)),
+  };
+}
+
+function realServer(r: RealServer): Record<string, unknown> {
+  return {
+    address: r.address, ...(r.port ? { port: r.port } : {}), weight: r.weight, lvs_method: method(r.forwarding), inhibit_on_failure: r.inhibitOnFailure,
+    alpha: r.alpha, ...opt('notify_up', r.notifyUp && hook(r.notifyUp)), ...opt('notify_down', r.notifyDown && hook(r.notifyDown)),
+    ...opt('uthreshold', r.upperThreshold), ...opt('lthreshold', r.lowerThreshold), ...opt('virtualhost', r.virtualhost), ...timing(r),
+    ...(r.checkers.length > 0 ? { checkers: r.checkers.map(checker) } : {}),
+  };
+}
+
+function virtualServer(v: VirtualServer): Record<string, unknown> {
+  const service = v.service.kind === 'address' ? { address: v.service.address, ...(v.service.port ? { port: v.service.port } : {}) }
+    : v.service.kind === 'fwmark' ? { fwmark: v.service.fwmark } : { group: v.service.group };
+  const s = v.sorryServer;
+  return {
+    ...service,
+    ...(v.service.kind !== 'address' ? { ip_family: v.family === 4 ? 'inet' : 'inet6' } : {}),
+    ...opt('protocol', v.protocol), lvs_sched: v.scheduler, ...(v.schedulerFlags.length > 0 ? { scheduler_flags: [...v.schedulerFlags] } : {}),
+    ...(v.onePacket ? { ops: true } : {}), lvs_method: method(v.forwarding),
+    ...opt('persistence_timeout', v.persistenceTimeout), ...opt('persistence_granularity', v.persistenceGranularity),
+    ha_suspend: v.haSuspend, ...opt('virtualhost', v.virtualhost),
+    ...(s ? { sorry_server: { address: s.address, ...(s.port ? { port: s.port } : {}), inhibit: s.inhibit, lvs_method: method(s.forwarding) } } : {}),
+    alpha: v.alpha, omega: v.omega, quorum: v.quorum, hysteresis: v.hysteresis,
+    ...opt('quorum_up', v.quorumUp && hook(v.quorumUp)), ...opt('quorum_down', v.quorumDown && hook(v.quorumDown)),
+    ...timing(v), inhibit_on_failure: v.inhibitOnFailure,
+    real_servers: v.realServers.map(realServer),
+  };
+}
+
+function balancers(b: BalancerConfig): Record<string, unknown> {
+  return {
+    ...(b.groups.length > 0 ? { virtual_server_groups: b.groups.map(vsGroup) } : {}),
+    virtual_servers: b.virtualServers.map(virtualServer),
+  };
+}
+
 /** Flow style (`[a, b]`) for short lists of scalars such as argv and members. */
 function flowShortLists(node: unknown): void {
   if (isSeq(node)) {
@@ -178,6 +274,7 @@ export function emitCarpoolYaml(config: CarpoolConfig, options: EmitOptions = {}
     ...(config.trackFiles.length > 0 ? { track_files: config.trackFiles.map(trackFile) } : {}),
     ...(config.syncGroups.length > 0 ? { sync_groups: config.syncGroups.map((g) => syncGroup(g, vrrp)) } : {}),
     instances: config.instances.map((i) => (i.kind === 'vrrp' ? vrrpInstance(i) : carpInstance(i))),
+    ...(config.balancers ? { balancers: balancers(config.balancers) } : {}),
   };
   const doc = new Document(obj, { version: '1.2' });
   flowShortLists(doc.contents);
@@ -195,5 +292,10 @@ export function emitCarpoolYaml(config: CarpoolConfig, options: EmitOptions = {}
   });
   const groups = doc.get('sync_groups') as YAMLSeq<Node> | undefined;
   if (groups?.items[0]) groups.commentBefore = ' members go MASTER together, and to BACKUP or FAULT together';
+  const vss = doc.getIn(['balancers', 'virtual_servers']) as YAMLSeq<Node> | undefined;
+  config.balancers?.virtualServers.forEach((v, i) => {
+    const item = vss?.items[i];
+    if (item) item.commentBefore = ` virtual_server ${v.name}: ${v.protocol ?? 'fwmark'} ${v.scheduler} ${v.forwarding.method}, ${v.realServers.length} real server${v.realServers.length === 1 ? '' : 's'}`;
+  });
   return doc.toString({ lineWidth: 0 });
 }

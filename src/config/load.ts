@@ -23,7 +23,7 @@ export interface LoadOptions {
   /** keepalived.conf config id for `@id` lines (keepalived `-i`); default: the host name up to the first dot. */
   readonly configId?: string;
   /**
-   * Runtime directory (`$CARPOOL_RUN_DIR`): the default control socket and state directory
+   * Runtime directory (the CLI's per-namespace run directory, cli/paths.ts): the default control socket and state directory
    * live there when the file does not name them (keepalived.conf never does).
    */
   readonly runDir?: string;

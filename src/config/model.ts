@@ -279,6 +279,244 @@ export interface ResourcesConfig {
   readonly groups: readonly ResourceGroup[];
 }
 
+// ---------------------------------------------------------------------------------------------
+// Load balancing: keepalived's LVS half (`virtual_server`, `virtual_server_group`, `real_server` and
+// the health checkers), as keepalived.conf(5) documents it. Every default is applied here, so the
+// data plane and the checkers read resolved values: keepalived cascades a virtual server's setting
+// to its real servers and a real server's to its checkers; the model holds the result at each level.
+
+/** IPVS schedulers carpool accepts (ipvsadm(8) names; keepalived `lvs_sched`/`lb_algo`). `twos` is not. */
+export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'mh', 'fo', 'ovf'] as const;
+export type Scheduler = typeof SCHEDULERS[number];
+/** keepalived's scheduler when none is set (ipvsadm's default, IPVS_DEF_SCHED). */
+export const DEFAULT_SCHEDULER: Scheduler = 'wlc';
+/** Scheduler flags (`ipvsadm -b`; keepalived `sh-port`, `mh-fallback`, `flag-1`...). */
+export const SCHEDULER_FLAGS = ['flag-1', 'flag-2', 'flag-3', 'sh-port', 'sh-fallback', 'mh-port', 'mh-fallback'] as const;
+export type SchedulerFlag = typeof SCHEDULER_FLAGS[number];
+
+/** How packets reach a real server (keepalived `lvs_method`/`lb_kind`; default NAT). */
+export interface Forwarding {
+  readonly method: 'NAT' | 'DR' | 'TUN';
+  /** TUN only: encapsulation (`type ipip|gue|gre`), ipip when not set. */
+  readonly tunnelType?: 'ipip' | 'gue' | 'gre';
+  /** TUN with gue: the UDP port (required there, nowhere else). */
+  readonly tunnelPort?: number;
+  /** TUN with gue or gre: `nocsum`, `csum`, `remcsum` (gue only). */
+  readonly tunnelChecksum?: 'nocsum' | 'csum' | 'remcsum';
+}
+
+export type BalancerProtocol = 'TCP' | 'UDP' | 'SCTP';
+
+/** Timing every checker shares (keepalived's common checker keywords), resolved. */
+export interface CheckerTiming {
+  /** Interval between checks (`delay_loop`, default 60 s, from the real or virtual server). */
+  readonly delayLoopMs: number;
+  /** Extra attempts after a failure of a live server before it is declared down (`retry`; default 1, MISC_CHECK 0, DNS_CHECK 3). */
+  readonly retry: number;
+  /** Pause before such a retry (`delay_before_retry`; default 1 s, HTTP_GET/SSL_GET 3 s, DNS_CHECK delay_loop). */
+  readonly delayBeforeRetryMs: number;
+  /** Random delay of the first check, at most this (`warmup`; default delay_loop, 0 = none). */
+  readonly warmupMs: number;
+  /** Start the server as down until the checker succeeds (`alpha`). */
+  readonly alpha: boolean;
+  /** Log every failure, not only state changes (`log_all_failures`). */
+  readonly logAllFailures: boolean;
+}
+
+/** Where a network checker connects from and to (`connect_ip`, `connect_port`, `bindto`, ...). */
+export interface CheckerConnection {
+  /** Default: the real server's address. */
+  readonly connectIp?: string;
+  /** Default: the real server's port. */
+  readonly connectPort?: number;
+  readonly bindto?: string;
+  readonly bindPort?: number;
+  readonly bindIf?: string;
+  /** fwmark put on the checker's packets. */
+  readonly fwmark?: number;
+  /** `connect_timeout`, default 5 s (from the real or virtual server). */
+  readonly connectTimeoutMs: number;
+}
+
+/** One `url { }` of HTTP_GET / SSL_GET. */
+export interface HttpUrl {
+  readonly path: string;
+  /** MD5 of the body, 32 lower-case hex digits (`genhash`). */
+  readonly digest?: string;
+  /** Accepted status codes as inclusive ranges; default 200-299. */
+  readonly statusCodes: readonly (readonly [number, number])[];
+  /** Host header of this URL; default the checker's. */
+  readonly virtualhost?: string;
+}
+
+export type Checker =
+  | (CheckerTiming & CheckerConnection & { readonly type: 'TCP_CHECK' | 'PING_CHECK' })
+  | (CheckerTiming & CheckerConnection & {
+    readonly type: 'HTTP_GET' | 'SSL_GET';
+    readonly urls: readonly HttpUrl[];
+    /** Host header (`virtualhost` of the checker, else of the real server, else of the virtual server). */
+    readonly virtualhost?: string;
+    /** `http_protocol`: 1.0 (default), 1.0C (1.0 with Connection: close) or 1.1. */
+    readonly httpProtocol: '1.0' | '1.0C' | '1.1';
+    readonly fastRecovery: boolean;
+    /** SSL_GET: send SNI (`enable_sni`), with `sni_name` or the virtualhost. */
+    readonly enableSni: boolean;
+    readonly sniName?: string;
+    readonly tlsCompliant: boolean;
+  })
+  | (CheckerTiming & CheckerConnection & {
+    readonly type: 'SMTP_CHECK';
+    /** HELO argument, default `smtpchecker.keepalived.org` (keepalived's SMTP_DEFAULT_HELO). */
+    readonly heloName: string;
+  })
+  | (CheckerTiming & CheckerConnection & {
+    readonly type: 'DNS_CHECK';
+    /** Query type, default SOA. */
+    readonly queryType: 'A' | 'NS' | 'CNAME' | 'SOA' | 'MX' | 'TXT' | 'AAAA';
+    /** Query name, default `.`. */
+    readonly name: string;
+  })
+  | (CheckerTiming & CheckerConnection & {
+    readonly type: 'UDP_CHECK';
+    /** Bytes sent, as lower-case hex; random when not set. */
+    readonly payload?: string;
+    /** A reply is required (`require_reply`); with a hex pattern (x = any nibble) it must match. */
+    readonly requireReply: boolean;
+    readonly replyPattern?: string;
+    readonly minReplyLength: number;
+    readonly maxReplyLength: number;
+  })
+  | (CheckerTiming & {
+    readonly type: 'MISC_CHECK';
+    readonly command: Hook;
+    /** `misc_timeout`; default the checker's delay_loop. */
+    readonly timeoutMs: number;
+    /** Exit codes 2..255 set the weight to code - 2 (`misc_dynamic`). */
+    readonly dynamic: boolean;
+  })
+  | {
+    readonly type: 'FILE_CHECK';
+    /** Name of a `track_file` whose value is read. */
+    readonly trackFile: string;
+    /** Multiplier of the file's value (`weight N [reverse]`), default 1. */
+    readonly weight: number;
+    readonly reverse: boolean;
+  };
+
+export type CheckerType = Checker['type'];
+
+export interface RealServer {
+  readonly family: Family;
+  readonly address: string;
+  /** Omitted in the file: the service's port (address services, as keepalived), else 0 = the port the client connected to. */
+  readonly port: number;
+  /** IPVS weight 0..2147483647, default 1 (the virtual server's `weight`); 0 = no new connections. */
+  readonly weight: number;
+  /** Default: the virtual server's. */
+  readonly forwarding: Forwarding;
+  /** Keep a failed server with weight 0 instead of removing it (default: the virtual server's). */
+  readonly inhibitOnFailure: boolean;
+  readonly alpha: boolean;
+  readonly notifyUp?: Hook;
+  readonly notifyDown?: Hook;
+  /** Connection limits (`uthreshold`, `lthreshold`); undefined = none. */
+  readonly upperThreshold?: number;
+  readonly lowerThreshold?: number;
+  readonly virtualhost?: string;
+  /** Defaults for the checkers (from the virtual server when not set here). */
+  readonly delayLoopMs: number;
+  readonly connectTimeoutMs: number;
+  readonly retry?: number;
+  readonly delayBeforeRetryMs?: number;
+  readonly warmupMs?: number;
+  /** Every checker must pass; none = always up. */
+  readonly checkers: readonly Checker[];
+}
+
+/** What a virtual server answers: an address and port, a firewall mark, or a virtual_server_group. */
+export type VirtualService =
+  | { readonly kind: 'address'; readonly address: string; readonly port: number }
+  | { readonly kind: 'fwmark'; readonly fwmark: number }
+  | { readonly kind: 'group'; readonly group: string };
+
+export interface SorryServer {
+  readonly family: Family;
+  readonly address: string;
+  readonly port: number;
+  /** `sorry_server_inhibit`. */
+  readonly inhibit: boolean;
+  /** `sorry_server_lvs_method`; default the virtual server's. */
+  readonly forwarding: Forwarding;
+}
+
+export interface VirtualServer {
+  /** `IP port`, `fwmark N` or `group NAME`, as written (for logs and status). */
+  readonly name: string;
+  readonly service: VirtualService;
+  readonly family: Family;
+  /** Undefined for a fwmark service (keepalived ignores it there). Address services default to UDP, as keepalived. */
+  readonly protocol?: BalancerProtocol;
+  readonly scheduler: Scheduler;
+  readonly schedulerFlags: readonly SchedulerFlag[];
+  /** One-packet scheduling (`ops`, UDP only). */
+  readonly onePacket: boolean;
+  readonly forwarding: Forwarding;
+  /** Seconds; undefined = not persistent. A bare `persistence_timeout` is 360 s. */
+  readonly persistenceTimeout?: number;
+  /** Client mask of persistence as a prefix length (IPv4 netmask 255.255.255.0 = 24). */
+  readonly persistenceGranularity?: number;
+  /** Suspend the checkers while the VIP is not on this host (`ha_suspend`). */
+  readonly haSuspend: boolean;
+  readonly virtualhost?: string;
+  readonly sorryServer?: SorryServer;
+  /** `alpha`: servers start down. */
+  readonly alpha: boolean;
+  /** `omega`: run quorum_down and notify_down scripts on shutdown. */
+  readonly omega: boolean;
+  /** Minimum sum of live weights (default 1); below it, quorum_down and the sorry server. */
+  readonly quorum: number;
+  /** Dampens quorum flaps (default 0, always below quorum). */
+  readonly hysteresis: number;
+  readonly quorumUp?: Hook;
+  readonly quorumDown?: Hook;
+  /** Defaults of the real servers and checkers: delay_loop 60 s, connect_timeout 5 s. */
+  readonly delayLoopMs: number;
+  readonly connectTimeoutMs: number;
+  readonly retry?: number;
+  readonly delayBeforeRetryMs?: number;
+  readonly warmupMs?: number;
+  readonly inhibitOnFailure: boolean;
+  readonly realServers: readonly RealServer[];
+}
+
+/** One line of a virtual_server_group: an address range with an optional port, or a firewall mark. */
+export type VirtualServerGroupEntry =
+  | { readonly kind: 'range'; readonly family: Family; readonly first: string; readonly last: string; readonly port: number }
+  | { readonly kind: 'fwmark'; readonly fwmark: number; readonly family?: Family };
+
+export interface VirtualServerGroup {
+  readonly name: string;
+  readonly entries: readonly VirtualServerGroupEntry[];
+}
+
+export interface BalancerConfig {
+  readonly groups: readonly VirtualServerGroup[];
+  readonly virtualServers: readonly VirtualServer[];
+}
+
+/**
+ * The opt-in HTTP listener (`http:`): `/metrics` (Prometheus), `/status` (JSON) and a live
+ * dashboard, read-only. Loopback unless TLS and a token are both set (validated).
+ */
+export interface HttpConfig {
+  /** Address to listen on: an IPv4 or IPv6 literal, or `localhost`. */
+  readonly host: string;
+  readonly port: number;
+  /** File holding the bearer token every request must carry; undefined = no token asked. */
+  readonly tokenFile?: string;
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
 export interface CarpoolConfig {
   /** File the configuration came from (or `<command line>`). */
   readonly source: string;
@@ -298,6 +536,13 @@ export interface CarpoolConfig {
    * `vrrp_rt_priority`): adverts keep their timing on a loaded machine. Undefined = normal.
    */
   readonly realtimePriority?: number;
+  /**
+   * Load balancing (keepalived `virtual_server`, carpool YAML `balancers:`); undefined when the
+   * file has none, or keepalived.conf was read with `--vrrp-only`.
+   */
+  readonly balancers?: BalancerConfig;
+  /** The HTTP listener; undefined = nothing listens (the default). */
+  readonly http?: HttpConfig;
 }
 
 export const DEFAULT_CONTROL_SOCKET = '/run/carpool/carpool.sock';
@@ -307,3 +552,8 @@ export const VRRP_MCAST4 = '224.0.0.18';
 export const VRRP_MCAST6 = 'ff02::12';
 /** Timeout of a resource operation (start, stop, monitor) the configuration does not set (Pacemaker's default). */
 export const DEFAULT_OP_TIMEOUT_MS = 20_000;
+/** keepalived.conf(5): `delay_loop` 60 s, `connect_timeout` 5 s, a bare `persistence_timeout` 6 min. */
+export const DEFAULT_DELAY_LOOP_MS = 60_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+export const DEFAULT_PERSISTENCE_TIMEOUT = 360;
+export const DEFAULT_SMTP_HELO = 'smtpchecker.keepalived.org';

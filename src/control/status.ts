@@ -29,6 +29,8 @@ export interface InstanceStatus {
   readonly priority: Readonly<Record<string, number | boolean>>;
   readonly lastTransition: TransitionInfo | null;
   readonly transitions: number;
+  /** ISO time this host last became MASTER (its last takeover), null if it never has. */
+  readonly becameMasterAt: string | null;
   readonly counters: {
     readonly advertsSent: number;
     readonly advertsReceived: number;

@@ -168,7 +168,7 @@ export class CarpShell extends ShellBase {
         break;
       }
       case 'transition':
-        this.noteTransition();
+        this.noteTransition(e.to);
         log.log(e.to === 'INIT' ? 'info' : 'warning', this.prefix(`Switching to state: ${e.to}`));
         if (!this.deps.ucarpStyle) log.info(`${this.cfg.name}: ${e.from} -> ${e.to} (${e.reason})`);
         this.deps.onTransition?.(this.cfg.name, e.from, e.to, e.reason);
@@ -252,6 +252,7 @@ export class CarpShell extends ShellBase {
       priority: { advbase: this.cfg.advbase, advskew: this.cfg.advskew, advskewEffective: s.advskewEffective, preempt: this.cfg.preempt, demoted: s.demoted },
       lastTransition: s.lastTransition && this.lastTransitionAt ? { from: s.lastTransition.from, to: s.lastTransition.to, reason: s.lastTransition.reason, at: this.lastTransitionAt } : null,
       transitions: this.transitions,
+      becameMasterAt: this.becameMasterAt,
       counters: { advertsSent: s.advertsSent, advertsReceived: s.advertsReceived, sendErrors: this.sendErrors, drops: { ...this.drops } },
     };
   }

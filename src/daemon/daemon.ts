@@ -18,6 +18,7 @@ import { CarpShell } from './carp-shell.js';
 import type { ControlRequest } from '../control/protocol.js';
 import { ControlServer } from './control.js';
 import { HookQueue } from './hooks.js';
+import type { HttpServer } from './http.js';
 import type { InstanceShell } from './instance-shell.js';
 import { Logger, type SyslogSink } from './logger.js';
 import { Port } from './port.js';
@@ -59,6 +60,8 @@ export class Daemon {
   private readonly hooks: HookQueue;
   private addresses: AddressManager | undefined;
   private control: ControlServer | undefined;
+  /** The opt-in HTTP listener (`http:`): metrics, status, dashboard. */
+  private http: HttpServer | undefined;
   private monitor: LinkMonitor | undefined;
   private syslog: SyslogSocket | undefined;
   /** Resource groups following the instances (undefined without `groups:` in the config). */
@@ -113,6 +116,12 @@ export class Daemon {
     ensurePrivateDir(cfg.stateDir, 'state directory');
     this.control = new ControlServer(cfg.controlSocket, (req) => this.handleControl(req), this.log);
     await this.control.listen();
+    if (cfg.http) {
+      // Loaded only when configured: the default daemon stays small and opens no TCP port.
+      const { HttpServer } = await import('./http.js');
+      this.http = new HttpServer(cfg.http, { status: () => this.status(), log: this.log });
+      await this.http.listen();
+    }
     // 4. Stale addresses of a killed predecessor, then the instances.
     const managed = [
       ...carp.filter((p) => p.inst.manageAddresses).flatMap((p) => p.inst.addresses.map((vip) => ({ dev: vip.dev ?? p.dev, vip }))),
@@ -138,7 +147,7 @@ export class Daemon {
       const shell = new CarpShell(p.inst, p.src, {
         port, log: this.log, hooks: this.hooks, addresses: this.addresses, now,
         ucarpStyle: this.opts.mode === 'ucarp',
-        onTransition: (name, _from, to) => this.resources?.instanceChanged(name, to),
+        onTransition: (name, from, to, reason) => this.transitioned(name, from, to, reason),
       });
       port.attach(shell);
       this.shells.push(shell);
@@ -149,7 +158,7 @@ export class Daemon {
       this.vrrp = new VrrpCoordinator(cfg, {
         log: this.log, hooks: this.hooks, addresses: this.addresses!, now,
         linkRunning: (ifname) => !!interfaceInfo(ifname)?.running,
-        onTransition: (name, _from, to) => this.resources?.instanceChanged(name, to),
+        onTransition: (name, from, to, reason) => this.transitioned(name, from, to, reason),
       });
       for (const p of vrrp) {
         const rx = this.port(p.dev, p.inst.family, VRRP_TOS);
@@ -319,6 +328,7 @@ export class Daemon {
       this.addresses?.flush();
       this.monitor?.close();
       await this.control?.close();
+      await this.http?.close();
       for (const p of [...this.ports.values(), ...this.txPorts]) p.close();
       for (const v of this.vmacs) await removeVmac(v);
       for (const [sig, fn] of this.signalHandlers) process.off(sig, fn);
@@ -327,7 +337,6 @@ export class Daemon {
     return this.stopping;
   }
 
-  /** Bow out (shutdown hooks) or halt the CARP instances `which` picks; stop VRRP (all of it) when `vrrp`. */
   status(): DaemonStatus {
     return {
       version: VERSION, pid: process.pid, mode: this.opts.mode, config: this.opts.config.source,
@@ -338,6 +347,12 @@ export class Daemon {
       ...(this.vrrp && this.opts.config.syncGroups.length ? { syncGroups: this.vrrp.syncGroupStatus() } : {}),
       ...(this.resources ? { resources: this.resources.status() } : {}),
     };
+  }
+
+  /** Every instance's state change: its resource groups follow, the dashboards see it. */
+  private transitioned(name: string, from: string, to: string, reason: string): void {
+    this.resources?.instanceChanged(name, to);
+    this.http?.transition(name, from, to, reason);
   }
 
   /** A resource group asks that its instance must (not) be served here. */

@@ -84,6 +84,8 @@ export abstract class ShellBase implements InstanceShell {
   protected readonly drops: Record<string, number>;
   protected transitions = 0;
   protected lastTransitionAt: string | null = null;
+  /** ISO time this host last became MASTER (the last takeover), null before the first. */
+  protected becameMasterAt: string | null = null;
   /** The addresses are on this host (set by the add/remove effects). */
   protected holds = false;
   private timer: NodeJS.Timeout | undefined;
@@ -121,9 +123,10 @@ export abstract class ShellBase implements InstanceShell {
   }
 
   /** Bookkeeping of a state change, for status. */
-  protected noteTransition(): void {
+  protected noteTransition(to: string): void {
     this.transitions++;
     this.lastTransitionAt = new Date().toISOString();
+    if (to === 'MASTER') this.becameMasterAt = this.lastTransitionAt;
   }
 
   /** One timer per instance, for the machine's earliest deadline (OpenBSD carp_setrun()). */

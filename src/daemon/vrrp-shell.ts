@@ -184,7 +184,7 @@ export class VrrpShell extends ShellBase {
         break;
       }
       case 'transition':
-        this.noteTransition();
+        this.noteTransition(e.to);
         // keepalived's wording, so existing log watchers keep working.
         log.log(e.to === 'INIT' ? 'info' : 'warning', this.prefix(`Entering ${e.to} STATE (${e.reason})`));
         this.deps.onTransition?.(this.name, e.from, e.to, e.reason);
@@ -284,6 +284,7 @@ export class VrrpShell extends ShellBase {
       },
       lastTransition: st.lastTransition && this.lastTransitionAt ? { from: st.lastTransition.from, to: st.lastTransition.to, reason: st.lastTransition.reason, at: this.lastTransitionAt } : null,
       transitions: this.transitions,
+      becameMasterAt: this.becameMasterAt,
       counters: { advertsSent: st.advertsSent, advertsReceived: st.advertsReceived, sendErrors: st.sendErrors, drops: { ...this.drops, 'address-mismatch': this.addressMismatches } },
     };
   }

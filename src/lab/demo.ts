@@ -157,8 +157,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<number> {
         ` (${client.sent - client.answered - lostBefore} over the whole phase).`);
     }
     say();
-    say('Try it yourself: `bin/carpool lab up`, `bin/carpool lab status`, `bin/carpool lab cut h1`,');
-    say('`bin/carpool lab loss 30`, `bin/carpool lab partition h1`, `bin/carpool lab down` (as root).');
+    say('Try it yourself: `carpool lab up`, `carpool lab status`, `carpool lab cut h1`,');
+    say('`carpool lab loss 30`, `carpool lab partition h1`, `carpool lab down` (as root).');
     await teardown();
     return 0;
   } catch (err) {

@@ -1,13 +1,14 @@
 /**
  * `carpool run`, `check` and `convert` load a configuration and then check its resource agents
  * on this host (cli/load-config.ts): the agents' own meta-data says which parameters are required.
+ * `run` refuses load balancing until its data plane exists.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadCheckedConfig } from '../../src/cli/load-config.js';
-import { ConfigError } from '../../src/lib/errors.js';
+import { loadCheckedConfig, refuseBalancers } from '../../src/cli/load-config.js';
+import { CarpoolError, ConfigError } from '../../src/lib/errors.js';
 import type { ConfigDiagnostic } from '../../src/config/diagnostics.js';
 
 const INSTANCES = `instances:
@@ -49,5 +50,29 @@ groups:
     expect(warnings.map((w) => [w.line, w.code])).toEqual([[9, 'AGENT_PARAM_UNKNOWN'], [12, 'AGENT_NOT_FOUND']]);
     expect(warnings[0]!.message).toContain("did you mean 'cidr_netmask'?");
     expect(warnings[1]!.message).toContain("'myResources' is a custom provider: install its agent in that directory");
+  });
+});
+
+describe('carpool run with load balancing (until the data plane lands)', () => {
+  const seed = join(import.meta.dirname, '../../testdata/keepalived/seed-002/director1.conf');
+  it('refuses keepalived.conf with virtual_server blocks and says to use --vrrp-only; check and convert load it', () => {
+    const config = loadCheckedConfig(seed, { onWarning: () => undefined });
+    expect(config.balancers?.virtualServers).toHaveLength(4);
+    let err: unknown;
+    try { refuseBalancers(config, seed); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(CarpoolError);
+    expect((err as CarpoolError).code).toBe('BALANCER_NOT_AVAILABLE');
+    expect((err as CarpoolError).message).toBe('virtual_server: the load balancer is not available in this version yet; run with --vrrp-only to use the VRRP part');
+    const vrrpOnly = loadCheckedConfig(seed, { vrrpOnly: true, onWarning: () => undefined });
+    expect(() => refuseBalancers(vrrpOnly, seed)).not.toThrow();
+  });
+
+  it('refuses balancers: in carpool YAML', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'carpool-cfg-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'c.yaml');
+    writeFileSync(file, `${INSTANCES}balancers:\n  virtual_servers:\n    - { address: 10.0.0.100, port: 80, protocol: TCP, real_servers: [{ address: 10.0.0.2 }] }\n`, { mode: 0o600 });
+    const config = loadCheckedConfig(file, { onWarning: () => undefined });
+    expect(() => refuseBalancers(config, file)).toThrow(/^balancers: the load balancer is not available in this version yet/);
   });
 });

@@ -7,7 +7,7 @@ const base = (over: Partial<InstanceStatus>): InstanceStatus => ({
   addresses: ['10.0.0.100/24'], holdsAddresses: true, linkUp: true,
   priority: { advbase: 1, advskew: 0, advskewEffective: 0, preempt: true, demoted: false, standby: false },
   lastTransition: { from: 'BACKUP', to: 'MASTER', reason: 'master-down timeout', at: '2026-11-23T10:00:00.000Z' },
-  transitions: 2, counters: { advertsSent: 71, advertsReceived: 0, sendErrors: 0, drops: { digest: 12, ttl: 0 } }, ...over,
+  transitions: 2, becameMasterAt: '2026-11-23T10:00:00.000Z', counters: { advertsSent: 71, advertsReceived: 0, sendErrors: 0, drops: { digest: 12, ttl: 0 } }, ...over,
 });
 
 describe('formatStatus', () => {

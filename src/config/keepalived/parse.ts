@@ -11,8 +11,9 @@
  *   "not supported by carpool";
  * - known keyword that does not change failover behaviour (mail alerts, process tuning, script
  *   users) → warning saying what carpool does instead;
- * - LVS (`virtual_server` ...) → error, or with `vrrpOnly` (like `keepalived --vrrp`) a warning
- *   listing what is skipped. LVS blocks are parsed for structure only.
+ * - LVS (`virtual_server`, `virtual_server_group`: virtual-server.ts, built by config/balancer/) →
+ *   `config.balancers`; with `vrrpOnly` (like `keepalived --vrrp`) they are skipped with a warning
+ *   listing them. The other LVS keywords (`lvs_sync_daemon`...) are errors, skipped with `vrrpOnly`.
  *
  * Pure: the file reader, glob and config id (host name) are handed in.
  */
@@ -20,6 +21,7 @@ import { ConfigError } from '../../lib/errors.js';
 import { byPosition, type ConfigDiagnostic } from '../diagnostics.js';
 import { DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, type CarpoolConfig } from '../model.js';
 import { buildVrrp } from '../vrrp/build.js';
+import { buildBalancers, type BalancerTerms, type GroupSpec, type VirtualServerSpec } from '../balancer/build.js';
 import type { At, SyncGroupSpec, Terms, TrackFileSpec, VrrpDefaultsSpec, VrrpInstanceSpec, VrrpScriptSpec } from '../vrrp/spec.js';
 import { parseKeepalivedSyntax, type KaFileHost, type KaStatement } from './syntax.js';
 import { Checker, LVS, TUNING, unsupported, type Ctx, type Handler, type Policy } from './checker.js';
@@ -27,6 +29,7 @@ import { GLOBAL_HANDLERS, GLOBAL_POLICIES, type Tuning } from './global-defs.js'
 import { INSTANCE_HANDLERS, INSTANCE_POLICIES } from './vrrp-instance.js';
 import { GROUP_HANDLERS, SYNC_GROUP_POLICIES } from './vrrp-sync-group.js';
 import { SCRIPT_HANDLERS, TRACK_FILE_HANDLERS } from './trackers.js';
+import { readVirtualServer, readVirtualServerGroup } from './virtual-server.js';
 
 export interface KeepalivedOptions {
   /** Path of the file (diagnostics, `config.source`, relative includes). */
@@ -52,7 +55,6 @@ export const KEEPALIVED_TERMS: Terms = {
 };
 
 const TOP_POLICIES: Readonly<Record<string, Policy>> = {
-  virtual_server: LVS, virtual_server_group: LVS, SSL: LVS,
   static_ipaddress: unsupported('static addresses are not managed (use the system network configuration)'),
   static_routes: unsupported('static routes are not managed (use the system network configuration)'),
   static_rules: unsupported('static rules are not managed (use the system network configuration)'),
@@ -74,7 +76,14 @@ interface TopCtx extends Ctx {
   readonly scripts: VrrpScriptSpec[];
   readonly trackFiles: TrackFileSpec[];
   readonly groups: SyncGroupSpec[];
+  readonly virtualServers: VirtualServerSpec[];
+  readonly vsGroups: GroupSpec[];
 }
+
+/** How messages of the balancer builder name the keys: keepalived's keywords. */
+const KEEPALIVED_BALANCER_TERMS: BalancerTerms = {
+  realServer: 'real_server IP [PORT] { ... }', url: 'url { }', path: 'path', miscPath: 'misc_path', trackFile: 'track_file',
+};
 
 /** `KEYWORD NAME {` of a named top-level block. */
 function named(c: Checker, st: KaStatement, example: string): At<string> | undefined {
@@ -127,6 +136,22 @@ const TOP_HANDLERS: Readonly<Record<string, Handler<TopCtx>>> = {
     ctx.c.dispatch(st.block!, GROUP_HANDLERS, SYNC_GROUP_POLICIES, `vrrp_sync_group '${name.value}'`, { c: ctx.c, g });
     ctx.groups.push(g);
   },
+  virtual_server: (st, ctx) => {
+    if (ctx.c.vrrpOnly) { ctx.c.lvs(st); return; }
+    const vs = readVirtualServer(ctx.c, st);
+    if (vs) ctx.virtualServers.push(vs);
+  },
+  virtual_server_group: (st, ctx) => {
+    if (ctx.c.vrrpOnly) { ctx.c.lvs(st); return; }
+    const name = named(ctx.c, st, 'virtual_server_group NAME {');
+    if (name) ctx.vsGroups.push(readVirtualServerGroup(ctx.c, st, name));
+  },
+  SSL: (st, { c }) => {
+    if (c.vrrpOnly) { c.lvs(st); return; }
+    c.block(st, 'SSL { password ...; ca FILE; certificate FILE; key FILE }');
+    c.warn(st.loc, 'NOT_USED', 'SSL { } (client certificate of SSL_GET) is not used yet: SSL_GET checks connect without a client certificate',
+      'nothing, unless the real servers require a client certificate');
+  },
 };
 const TOP_ALIASES: Readonly<Record<string, string>> = { vrrp_track_file: 'track_file' };
 
@@ -143,17 +168,22 @@ export function parseKeepalivedConf(text: string, options: KeepalivedOptions = {
   });
   for (const p of problems) c.report(p.severity, p.code, p.loc, p.message, p.expected);
 
-  const ctx: TopCtx = { c, d: { garp: {} }, tune: {}, instances: [], scripts: [], trackFiles: [], groups: [] };
+  const ctx: TopCtx = { c, d: { garp: {} }, tune: {}, instances: [], scripts: [], trackFiles: [], groups: [], virtualServers: [], vsGroups: [] };
   const handlers = { ...TOP_HANDLERS, ...Object.fromEntries(Object.entries(TOP_ALIASES).map(([k, v]) => [k, TOP_HANDLERS[v]!])) };
   c.dispatch(statements, handlers, TOP_POLICIES, 'the top level', ctx);
   if (c.skipped.length > 0) {
-    const first = statements.find((s) => TOP_POLICIES[s.keyword]?.kind === 'lvs') ?? statements[0]!;
-    c.warn(first.loc, 'LVS_SKIPPED', `--vrrp-only: skipping the LVS configuration (carpool has no load balancer yet): ${c.skipped.join('; ')}`,
+    const first = statements.find((s) => TOP_POLICIES[s.keyword]?.kind === 'lvs' || ['virtual_server', 'virtual_server_group', 'SSL'].includes(s.keyword))
+      ?? statements[0]!;
+    c.warn(first.loc, 'LVS_SKIPPED', `--vrrp-only: skipping the LVS configuration: ${c.skipped.join('; ')}`,
       'nothing, when the load balancing is done elsewhere');
   }
 
   const built = buildVrrp({ defaults: ctx.d, instances: ctx.instances, scripts: ctx.scripts, trackFiles: ctx.trackFiles, syncGroups: ctx.groups },
     KEEPALIVED_TERMS, (sev, code, at, message, expected) => c.report(sev, code, at, message, expected));
+  const balancers = ctx.virtualServers.length + ctx.vsGroups.length > 0
+    ? buildBalancers({ groups: ctx.vsGroups, virtualServers: ctx.virtualServers, trackFiles: ctx.trackFiles.map((f) => f.name.value) },
+      KEEPALIVED_BALANCER_TERMS, (sev, code, at, message, expected) => c.report(sev, code, at, message, expected))
+    : undefined;
 
   if (ctx.instances.length === 0 && !c.diagnostics.some((d) => d.severity === 'error')) {
     c.error({ file, line: 1, column: 1 }, 'MISSING_KEY', 'no vrrp_instance is configured', 'at least one vrrp_instance NAME { ... }');
@@ -166,6 +196,7 @@ export function parseKeepalivedConf(text: string, options: KeepalivedOptions = {
       source: file, instances: built.instances, vrrpScripts: built.vrrpScripts, trackFiles: built.trackFiles, syncGroups: built.syncGroups,
       logging: { facility: 'daemon', debug: false, ident: 'carpool' }, controlSocket: DEFAULT_CONTROL_SOCKET, stateDir: DEFAULT_STATE_DIR,
       ...(ctx.tune.realtimePriority !== undefined ? { realtimePriority: ctx.tune.realtimePriority } : {}),
+      ...(balancers ? { balancers } : {}),
     },
     warnings: unique.filter((d) => d.severity === 'warning'),
   };

@@ -9,7 +9,7 @@ export interface UcarpArgsOptions {
   readonly defaultInterface?: string;
   /** Reads a `--passfile`; throws (any Error) when the file cannot be read. */
   readonly readFile?: (path: string) => string;
-  /** Directory for the control socket and state (default /run/carpool; env CARPOOL_RUN_DIR in the CLI). */
+  /** Directory for the control socket and state (default /run/carpool; the CLI passes its per-namespace run directory). */
   readonly runDir?: string;
 }
 

@@ -10,7 +10,8 @@
  *
  * This file reads the top level and puts the sections together: CARP instances (carp.ts), VRRP
  * instances and their trackers (vrrp.ts, built by config/vrrp/), resources and groups (resources.ts),
- * all read with the one reader in checker.ts.
+ * load balancing (balancers.ts, built by config/balancer/), the HTTP listener (http.ts), all read
+ * with the one reader in checker.ts.
  */
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { ConfigError } from '../../lib/errors.js';
@@ -27,6 +28,8 @@ import {
   YAML_TERMS, isVrrpItem, readList, readSyncGroup, readTrackFile, readVrrpDefaults, readVrrpInstance, readVrrpScript,
 } from './vrrp.js';
 import { readResourcesSection } from './resources.js';
+import { readBalancersSection } from './balancers.js';
+import { readHttpSection } from './http.js';
 
 export type { ConfigDiagnostic, ConfigDiagnosticCode } from '../diagnostics.js';
 export type { YamlConfigOptions } from './checker.js';
@@ -36,7 +39,7 @@ export interface YamlConfigResult {
   readonly warnings: readonly ConfigDiagnostic[];
 }
 
-const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'resources', 'groups'] as const;
+const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'resources', 'groups', 'balancers', 'http'] as const;
 const LOGGING_KEYS = ['facility', 'debug', 'ident'] as const;
 
 /**
@@ -71,6 +74,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
   const stateDir = r.has('state_dir') ? r.path('state_dir', 'the state directory')?.value : DEFAULT_STATE_DIR;
   const realtimePriority = r.has('realtime_priority') ? r.integer('realtime_priority', 1, 99)?.value : undefined;
   const logging = readLogging(c, top.get('logging'));
+  const http = readHttpSection(c, top.get('http'));
 
   const drafts: InstanceDraft[] = [];
   const vrrpSpecs: VrrpInstanceSpec[] = [];
@@ -122,6 +126,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     if (!dup) (severity === 'error' ? c.errors : c.warnings).push({ file, line: at.line, column: at.column, message, expected, code, severity });
   });
   const resources = readResourcesSection(c, top, [...carpNames, ...vrrpSpecs.map((v) => v.name.value)]);
+  const balancers = readBalancersSection(c, top.get('balancers'), vrrpSpec.trackFiles.map((f) => f.name.value));
 
   if (hasInlinePassword && options.file && options.statMode) {
     const mode = options.statMode(options.file);
@@ -139,7 +144,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     const v = byName.get(s.vrrp);
     return v ? [v] : [];
   });
-  if (c.errors.length > 0 || vrrpFailed || !controlSocket || !stateDir || !logging || instances.length !== slots.length) {
+  if (c.errors.length > 0 || vrrpFailed || !controlSocket || !stateDir || !logging || !http.ok || instances.length !== slots.length) {
     throw new ConfigError([...c.errors].sort(byPosition));
   }
   return {
@@ -147,7 +152,9 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
       source: file, instances, logging, controlSocket, stateDir,
       vrrpScripts: built.vrrpScripts, trackFiles: built.trackFiles, syncGroups: built.syncGroups,
       ...(resources ? { resources } : {}),
+      ...(balancers ? { balancers } : {}),
       ...(realtimePriority !== undefined ? { realtimePriority } : {}),
+      ...(http.http ? { http: http.http } : {}),
     },
     warnings: [...c.warnings].sort(byPosition),
   };

@@ -93,7 +93,9 @@ function check(input: string, vrrpOnly: boolean): void {
   }
 }
 
-describe('keepalived.conf parser fuzz', () => {
+// 10 000 parses of whole files: ~20 s of CPU on one core, more on a loaded machine. The time
+// limit only guards against a hang; it says nothing about speed (that is measured in bench/).
+describe('keepalived.conf parser fuzz', { timeout: 180_000 }, () => {
   it('random text and token soup (10 000 cases)', () => {
     fc.assert(fc.property(text, fc.boolean(), (t, vrrpOnly) => check(t, vrrpOnly)), { numRuns: 10_000 });
   });

@@ -80,13 +80,11 @@ describe('seed 002, appendix B.11 (two LVS directors with keepalived)', () => {
     expect(ws[0]!.message).toBe('notification_email in global_defs is not used by carpool (no mail alerts)');
   });
 
-  it('without --vrrp-only each virtual_server is an error that says what to do', () => {
-    const ds = (() => {
-      try { parseKeepalivedConf(read('director1.conf'), { file: 'director1.conf' }); } catch (e) { return (e as ConfigError).diagnostics; }
-      return [];
-    })();
-    expect(ds.map((d) => `${d.line} ${d.code}`)).toEqual(['91 LVS_NOT_SUPPORTED', '113 LVS_NOT_SUPPORTED', '135 LVS_NOT_SUPPORTED', '157 LVS_NOT_SUPPORTED']);
-    expect(ds[0]!.message).toBe('virtual_server (LVS) is not supported yet — run with --vrrp-only to start the VRRP part only, like `keepalived --vrrp`');
+  it('without --vrrp-only the virtual servers are read too (test/config/keepalived/virtual-server.test.ts has the model)', () => {
+    const { config, warnings } = parseKeepalivedConf(read('director1.conf'), { file: 'director1.conf' });
+    expect(config.instances).toHaveLength(4);
+    expect(config.balancers?.virtualServers.map((v) => v.name)).toEqual(['123.123.123.1 25', '123.123.123.1 993', '123.123.123.1 995', '123.123.123.2 80']);
+    expect(warnings.map((w) => w.code)).not.toContain('LVS_SKIPPED');
   });
 });
 
@@ -239,7 +237,7 @@ describe('errors, located and with a hint', () => {
     ['no_accept', inst('no_accept'), ['2:3 NOT_SUPPORTED']],
     ['vrrp_notify_fifo', 'global_defs {\n vrrp_notify_fifo /run/f\n}\n' + inst(''), ['2:2 NOT_SUPPORTED']],
     ['static_routes', 'static_routes {\n 10.0.0.0/8 via 1.2.3.4\n}\n' + inst(''), ['1:1 NOT_SUPPORTED']],
-    ['virtual_server_group', 'virtual_server_group g {\n 10.0.0.1 80\n}\n' + inst(''), ['1:1 LVS_NOT_SUPPORTED']],
+    ['lvs_flush', 'global_defs {\n lvs_flush\n}\n' + inst(''), ['2:2 LVS_NOT_SUPPORTED']],
     ['lvs_sync_daemon', 'global_defs {\n lvs_sync_daemon eth0 VI_1\n}\n' + inst(''), ['2:2 LVS_NOT_SUPPORTED']],
     ['priority out of range', inst('priority 256'), ['2:12 OUT_OF_RANGE']],
     ['priority not a number', inst('priority high'), ['2:12 INVALID_VALUE']],
@@ -400,8 +398,10 @@ vrrp_instance \${_INSTANCE}_x {
 
   it('loadConfigFile recognises keepalived.conf by content and passes vrrpOnly', () => {
     const seed = posix.join(DATA, 'seed-002', 'director1.conf');
-    expect(() => loadConfigFile(seed, { onWarning: () => undefined })).toThrow(ConfigError);
-    expect(loadConfigFile(seed, { vrrpOnly: true, onWarning: () => undefined }).instances).toHaveLength(4);
+    expect(loadConfigFile(seed, { onWarning: () => undefined }).balancers?.virtualServers).toHaveLength(4);
+    const vrrpOnly = loadConfigFile(seed, { vrrpOnly: true, onWarning: () => undefined });
+    expect(vrrpOnly.instances).toHaveLength(4);
+    expect(vrrpOnly.balancers).toBeUndefined();
   });
 });
 

@@ -1,0 +1,446 @@
+/**
+ * The nftables data plane as text, pure: the desired plane (services with their slot tables
+ * and servers) → the objects carpool owns (`table ip carpool`, `table ip6 carpool`,
+ * `table netdev carpool`; nothing else is ever named) → one `nft -f` transaction, either the
+ * whole thing (start: replaces a stale table atomically) or the difference from the plane in
+ * force (`diffPlane`): only the chains, maps and map elements that changed, so one server
+ * changing costs the same with 1 or 1,000 services. Layout and reasons: docs/balancer.md.
+ *
+ * NAT (ip/ip6 tables): a `nat` prerouting chain dispatches on `daddr . l4proto . dport`
+ * (vmap) or the fwmark to one chain per service, which DNATs through a map slot →
+ * server address . port, the slot from `numgen inc` or `jhash` (fixed seed, so every director
+ * computes the same). Conntrack pins the flow: only a connection's first packet is scheduled.
+ * Persistence: a timed map client & mask → server, filled after the DNAT by a filter chain
+ * (`ct mark` = service id says which service's map).
+ *
+ * DR/TUN (netdev table, ingress hook of the VIP's interface, before conntrack): the chain
+ * keeps its own flow map (client address . port → server id, timed, refreshed per packet),
+ * schedules new flows through the slot map, then `fwd ip to SERVER device DEV` (DR: the
+ * kernel resolves the server's MAC; the IP packet is unchanged) or `fwd to DEVICE` (TUN: the
+ * server's ipip device, which the shell creates).
+ */
+import type { Family, Method, Persistence, Protocol, ServiceMatch } from './model.js';
+import type { SlotTable } from './schedulers.js';
+
+/** A real server in the plane: `id` stable while it exists (flow maps hold it; ≥ 1). */
+export interface PlaneServer {
+  readonly id: number;
+  readonly key: string;
+  readonly address: string;
+  readonly port?: number;
+  /** TUN: the ipip device towards this server (the shell creates it). */
+  readonly tunnelDevice?: string;
+}
+
+/** One virtual service as the plane holds it. `id` stable while it exists (names, ct mark; ≥ 1). */
+export interface PlaneService {
+  readonly id: number;
+  readonly family: Family;
+  readonly match: ServiceMatch;
+  readonly protocol: Protocol;
+  readonly method: Method;
+  /** Servers present: in the slot table, or drained (weight 0: flows stay, no new ones). */
+  readonly servers: readonly PlaneServer[];
+  /** Slots name servers by key (schedulers.ts). */
+  readonly table: SlotTable;
+  readonly persistence?: Persistence;
+  /** DR/TUN: where the VIP's packets come in. */
+  readonly ingressDevice?: string;
+  /** DR: where the servers are (default ingressDevice). */
+  readonly egressDevice?: string;
+  /** DR/TUN flow map idle timeout, ms (default: IPVS's 900 s TCP / 300 s UDP). */
+  readonly flowTimeoutMs?: number;
+}
+
+export interface Plane {
+  readonly services: readonly PlaneService[];
+}
+
+export class PlaneError extends Error {
+  override readonly name = 'PlaneError';
+  constructor(readonly code: 'BAD_SERVICE' | 'MIXED_PORTS' | 'NO_DEVICE' | 'DUPLICATE' | 'UNKNOWN_SERVER' | 'BAD_NAME', message: string, readonly hint?: string) {
+    super(message);
+  }
+}
+
+/** jhash seed: fixed, so every director maps a flow to the same slot (nft picks a random one if unset). */
+export const HASH_SEED = 0x63617270; // "carp"
+export const TABLE = 'carpool';
+/** Flow maps of DR/TUN hold at most this many flows per service. */
+export const FLOW_MAP_SIZE = 1_048_576;
+
+// ---------------------------------------------------------------- object model of the ruleset
+
+type TableFamily = 'ip' | 'ip6' | 'netdev';
+
+interface NftMap {
+  readonly kind: 'map' | 'set';
+  /** Everything between the braces except the elements (`typeof ...; flags ...;`). */
+  readonly decl: string;
+  /** Element key text → value text ('' in a set). */
+  readonly elements: ReadonlyMap<string, string>;
+  /**
+   * A dynamic map whose entries name servers (NAT persistence: client → address . port):
+   * the servers present. When one of them leaves, the diff flushes the map, so no client
+   * stays stuck to a server that is gone (IPVS expires such templates too).
+   */
+  readonly servers?: readonly string[];
+}
+interface NftChain {
+  /** Base chain line (`type nat hook prerouting priority dstnat; policy accept;`) or ''. */
+  readonly hook: string;
+  readonly rules: readonly string[];
+}
+interface NftTable {
+  readonly maps: ReadonlyMap<string, NftMap>;
+  readonly chains: ReadonlyMap<string, NftChain>;
+}
+/** carpool's tables, by family. Built by `planObjects`, printed by `renderPlane` and `diffPlane`. */
+export type NftObjects = ReadonlyMap<TableFamily, NftTable>;
+
+const seconds = (ms: number): string => `${Math.max(1, Math.ceil(ms / 1000))}s`;
+const NAME = /^[A-Za-z0-9_.-]{1,15}$/;
+
+function quoteDevice(dev: string | undefined, what: string): string {
+  if (dev === undefined) throw new PlaneError('NO_DEVICE', `${what}: no device`, 'set the interface the VIP arrives on (DR/TUN need it)');
+  if (!NAME.test(dev)) throw new PlaneError('BAD_NAME', `${what}: "${dev}" is not an interface name`);
+  return `"${dev}"`;
+}
+
+/** `ip saddr & 255.255.255.0` for a prefix length, `ip saddr` for a full one. */
+function maskedSource(family: Family, prefix: number): string {
+  const bits = family === 'ipv4' ? 32 : 128;
+  const src = family === 'ipv4' ? 'ip saddr' : 'ip6 saddr';
+  if (prefix >= bits) return src;
+  if (prefix < 0 || !Number.isInteger(prefix)) throw new PlaneError('BAD_SERVICE', `persistence granularity /${prefix}: expected 0..${bits}`);
+  if (family === 'ipv4') {
+    const m = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+    return `${src} & ${[24, 16, 8, 0].map((s) => (m >>> s) & 255).join('.')}`;
+  }
+  const groups: string[] = [];
+  for (let g = 0; g < 8; g++) {
+    const have = Math.max(0, Math.min(16, prefix - g * 16));
+    groups.push((have === 0 ? 0 : (0xffff << (16 - have)) & 0xffff).toString(16));
+  }
+  return `${src} & ${groups.join(':')}`;
+}
+
+/** Runs of equal values → interval elements `a-b : v` (single slots as `a : v`); holes left out. */
+function slotElements(slots: readonly (string | undefined)[], value: (key: string) => string): Map<string, string> {
+  const out = new Map<string, string>();
+  let start = 0;
+  for (let i = 1; i <= slots.length; i++) {
+    if (i < slots.length && slots[i] === slots[start]) continue;
+    const k = slots[start];
+    if (k !== undefined) out.set(i - 1 === start ? `${start}` : `${start}-${i - 1}`, value(k));
+    start = i;
+  }
+  return out;
+}
+
+function slotExpr(s: PlaneService): string {
+  const n = s.table.slots.length;
+  if (s.table.mode === 'numgen') return `numgen inc mod ${n}`;
+  const ip = s.family === 'ipv4' ? 'ip' : 'ip6';
+  const key = s.table.key === 'daddr' ? `${ip} daddr` : s.table.key === 'saddr+port' ? `${ip} saddr . th sport` : `${ip} saddr`;
+  return `jhash ${key} mod ${n} seed 0x${HASH_SEED.toString(16)}`;
+}
+
+function serverByKey(s: PlaneService): Map<string, PlaneServer> {
+  const m = new Map<string, PlaneServer>();
+  for (const r of s.servers) {
+    if (!Number.isInteger(r.id) || r.id < 1) throw new PlaneError('BAD_SERVICE', `service ${s.id}: server ${r.key} has id ${r.id}: expected an integer ≥ 1`);
+    if (m.has(r.key)) throw new PlaneError('DUPLICATE', `service ${s.id}: real server ${r.key} twice`);
+    m.set(r.key, r);
+  }
+  for (const k of s.table.slots) if (k !== undefined && !m.has(k)) throw new PlaneError('UNKNOWN_SERVER', `service ${s.id}: slot table names ${k}, not a server of the service`);
+  return m;
+}
+
+/** The objects of one NAT service in its ip/ip6 table. */
+function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<string, NftChain>, dispatch: { services: Map<string, string>; fwmarks: Map<string, string>; remember: Map<string, string> }): void {
+  const ip = s.family === 'ipv4' ? 'ip' : 'ip6';
+  const byKey = serverByKey(s);
+  const withPort = s.servers.filter((r) => r.port !== undefined).length;
+  if (withPort !== 0 && withPort !== s.servers.length) throw new PlaneError('MIXED_PORTS', `service ${s.id}: some real servers have a port and some do not`, 'give every real server a port, or none (port unchanged)');
+  const ports = s.servers.length > 0 && withPort === s.servers.length;
+  const target = (r: PlaneServer) => (ports ? `${r.address} . ${r.port}` : r.address);
+  const dataType = ports ? `${ip} daddr . ${s.protocol} dport` : `${ip} daddr`;
+  const name = `vs${s.id}`;
+  const l4 = `meta l4proto ${s.protocol}`;
+  const dnat = ports ? `dnat ${ip} addr . port to` : `dnat ${ip} to`;
+  const rules: string[] = [];
+  const n = s.table.slots.length;
+  if (s.persistence) {
+    const src = maskedSource(s.family, s.persistence.prefixLength);
+    // nft 1.0.6 aborts on an `ip6 daddr . port` concatenation as the data of a dynamic update:
+    // for IPv6 the persistence map holds the address and the one port of the service is a constant.
+    const onePort = s.family === 'ipv6' && ports;
+    const portSet = new Set(s.servers.map((r) => r.port));
+    if (onePort && portSet.size > 1) throw new PlaneError('MIXED_PORTS', `service ${s.id}: IPv6 NAT with persistence needs one port for all real servers (nft cannot remember address and port together)`, 'give the real servers the same port');
+    const persistData = ports && !onePort ? `${ip} daddr . ${s.protocol} dport` : `${ip} daddr`;
+    const viaPersist = onePort ? `dnat ${ip} to ${src} map @${name}_persist : ${[...portSet][0]}` : `${dnat} ${src} map @${name}_persist`;
+    maps.set(`${name}_persist`, {
+      kind: 'map', decl: `typeof ${ip} saddr : ${persistData}; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(s.persistence.timeoutMs)};`,
+      elements: new Map(), servers: s.servers.map((r) => r.key),
+    });
+    rules.push(`ct mark set ${s.id}`);
+    rules.push(`${l4} ${viaPersist}`);
+    chains.set(`${name}_remember`, { hook: '', rules: [`update @${name}_persist { ${src} timeout ${seconds(s.persistence.timeoutMs)} : ${persistData} }`] });
+    dispatch.remember.set(`${s.id}`, `jump ${name}_remember`);
+  }
+  maps.set(`${name}_slots`, {
+    kind: 'map', decl: `typeof numgen inc mod 2 : ${dataType}; flags interval;`,
+    elements: slotElements(s.table.slots, (k) => target(byKey.get(k)!)),
+  });
+  if (n > 0) rules.push(`${l4} ${dnat} ${slotExpr(s)} map @${name}_slots`);
+  rules.push('drop');
+  chains.set(name, { hook: '', rules });
+  if (s.match.kind === 'addr') dispatch.services.set(`${s.match.vip} . ${s.protocol} . ${s.match.port}`, `jump ${name}`);
+  else dispatch.fwmarks.set(`${s.match.mark}`, `jump ${name}`);
+}
+
+/** The objects of one DR/TUN service in the netdev table. */
+function directService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<string, NftChain>, ingress: Map<string, { v4: Map<string, string>; v6: Map<string, string> }>): void {
+  if (s.match.kind !== 'addr') throw new PlaneError('BAD_SERVICE', `service ${s.id}: a fwmark service with ${s.method.toUpperCase()} is not supported (the netdev ingress hook runs before any fwmark is set)`, 'use NAT for fwmark services, or one virtual_server per VIP and port');
+  const ip = s.family === 'ipv4' ? 'ip' : 'ip6';
+  const byKey = serverByKey(s);
+  const name = `vs${s.id}`;
+  quoteDevice(s.ingressDevice, `service ${s.id}`);
+  for (const r of s.servers) {
+    if (r.port !== undefined && r.port !== s.match.port) throw new PlaneError('BAD_SERVICE', `service ${s.id}: real server ${r.key} has port ${r.port}, but ${s.method.toUpperCase()} cannot change the port (${s.match.port})`, 'drop the port or use NAT');
+  }
+  const flowTimeout = s.flowTimeoutMs ?? (s.protocol === 'udp' ? 300_000 : 900_000);
+  // Port first: nft 1.0.6 aborts (netlink_linearize.c assertion) on `ip6 saddr . th sport` in a dynamic update.
+  const flowKey = `th sport . ${ip} saddr`;
+  maps.set(`${name}_flows`, { kind: 'map', decl: `typeof ${flowKey} : meta mark; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(flowTimeout)};`, elements: new Map() });
+  maps.set(`${name}_slots`, { kind: 'map', decl: 'typeof numgen inc mod 2 : meta mark; flags interval;', elements: slotElements(s.table.slots, (k) => `${byKey.get(k)!.id}`) });
+  // Ids of the servers present (drained ones too): a flow or persistent client whose server
+  // has gone is scheduled again instead of being dropped.
+  maps.set(`${name}_ids`, { kind: 'set', decl: 'typeof meta mark;', elements: new Map(s.servers.map((r) => [`${r.id}`, ''])) });
+  const gone = `meta mark != 0 meta mark != @${name}_ids meta mark set 0`;
+  const rules = ['meta mark set 0', `meta mark set ${flowKey} map @${name}_flows`, gone];
+  let src: string | undefined;
+  if (s.persistence) {
+    src = maskedSource(s.family, s.persistence.prefixLength);
+    maps.set(`${name}_persist`, { kind: 'map', decl: `typeof ${ip} saddr : meta mark; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(s.persistence.timeoutMs)};`, elements: new Map() });
+    rules.push(`meta mark 0 meta mark set ${src} map @${name}_persist`, gone);
+  }
+  if (s.table.slots.length > 0) rules.push(`meta mark 0 meta mark set ${slotExpr(s)} map @${name}_slots`);
+  rules.push(`meta mark != 0 update @${name}_flows { ${flowKey} : meta mark }`);
+  if (src) rules.push(`meta mark != 0 update @${name}_persist { ${src} : meta mark }`);
+  if (s.method === 'dr') {
+    const out = quoteDevice(s.egressDevice ?? s.ingressDevice, `service ${s.id}`);
+    maps.set(`${name}_servers`, { kind: 'map', decl: `typeof meta mark : ${ip} daddr;`, elements: new Map(s.servers.map((r) => [`${r.id}`, r.address])) });
+    rules.push(`fwd ${ip} to meta mark map @${name}_servers device ${out}`);
+  } else {
+    maps.set(`${name}_servers`, { kind: 'map', decl: 'typeof meta mark : meta oif;', elements: new Map(s.servers.map((r) => [`${r.id}`, quoteDevice(r.tunnelDevice, `service ${s.id}, real server ${r.key} (TUN)`)])) });
+    rules.push(`fwd to meta mark map @${name}_servers`);
+  }
+  rules.push('drop');
+  chains.set(name, { hook: '', rules });
+  const dev = s.ingressDevice!;
+  let disp = ingress.get(dev);
+  if (!disp) ingress.set(dev, (disp = { v4: new Map(), v6: new Map() }));
+  (s.family === 'ipv4' ? disp.v4 : disp.v6).set(`${s.match.vip} . ${s.protocol} . ${s.match.port}`, `jump ${name}`);
+}
+
+/** The desired plane as nftables objects. Throws PlaneError for a service the plane cannot hold. */
+export function planObjects(plane: Plane): NftObjects {
+  const ids = new Set<number>();
+  const out = new Map<TableFamily, NftTable>();
+  const nat = (fam: 'ip' | 'ip6') => {
+    const maps = new Map<string, NftMap>();
+    const chains = new Map<string, NftChain>();
+    const dispatch = { services: new Map<string, string>(), fwmarks: new Map<string, string>(), remember: new Map<string, string>() };
+    const family: Family = fam === 'ip' ? 'ipv4' : 'ipv6';
+    const svcs = plane.services.filter((s) => s.method === 'nat' && s.family === family);
+    if (svcs.length === 0) return;
+    for (const s of svcs) natService(s, maps, chains, dispatch);
+    maps.set('services', { kind: 'map', decl: `typeof ${fam} daddr . meta l4proto . th dport : verdict;`, elements: dispatch.services });
+    maps.set('fwmarks', { kind: 'map', decl: 'typeof meta mark : verdict;', elements: dispatch.fwmarks });
+    maps.set('remember', { kind: 'map', decl: 'typeof ct mark : verdict;', elements: dispatch.remember });
+    chains.set('prerouting', { hook: 'type nat hook prerouting priority dstnat; policy accept;', rules: [`${fam} daddr . meta l4proto . th dport vmap @services`, 'meta mark vmap @fwmarks'] });
+    chains.set('persist', { hook: 'type filter hook prerouting priority dstnat + 1; policy accept;', rules: ['ct state new ct status dnat ct mark vmap @remember'] });
+    out.set(fam, { maps, chains });
+  };
+  const matches = new Map<string, number>();
+  for (const s of plane.services) {
+    if (!Number.isInteger(s.id) || s.id < 1) throw new PlaneError('BAD_SERVICE', `service id ${s.id}: expected an integer ≥ 1`);
+    if (ids.has(s.id)) throw new PlaneError('DUPLICATE', `service id ${s.id} twice`);
+    ids.add(s.id);
+    // One service per VIP . protocol . port (or fwmark), whatever the method: a DR service
+    // would take the packets of a NAT one on ingress before NAT ever saw them.
+    const m = s.match.kind === 'addr' ? `${s.family} ${s.match.vip} ${s.protocol} ${s.match.port}` : `fwmark ${s.family} ${s.match.mark}`;
+    const other = matches.get(m);
+    if (other !== undefined) throw new PlaneError('DUPLICATE', `services ${other} and ${s.id} both match ${m}`, 'give each virtual_server its own address, protocol and port');
+    matches.set(m, s.id);
+  }
+  nat('ip');
+  nat('ip6');
+  const direct = plane.services.filter((s) => s.method !== 'nat');
+  if (direct.length > 0) {
+    const maps = new Map<string, NftMap>();
+    const chains = new Map<string, NftChain>();
+    const ingress = new Map<string, { v4: Map<string, string>; v6: Map<string, string> }>();
+    for (const s of direct) directService(s, maps, chains, ingress);
+    for (const [dev, d] of ingress) {
+      const tag = dev.replace(/[^A-Za-z0-9_]/g, '_');
+      maps.set(`in_${tag}_v4`, { kind: 'map', decl: 'typeof ip daddr . meta l4proto . th dport : verdict;', elements: d.v4 });
+      maps.set(`in_${tag}_v6`, { kind: 'map', decl: 'typeof ip6 daddr . meta l4proto . th dport : verdict;', elements: d.v6 });
+      chains.set(`in_${tag}`, {
+        hook: `type filter hook ingress device ${quoteDevice(dev, 'ingress')} priority 0; policy accept;`,
+        rules: [`ip daddr . meta l4proto . th dport vmap @in_${tag}_v4`, `ip6 daddr . meta l4proto . th dport vmap @in_${tag}_v6`],
+      });
+    }
+    out.set('netdev', { maps, chains });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- printing
+
+const elementsText = (els: ReadonlyMap<string, string>): string => [...els].map(([k, v]) => (v === '' ? k : `${k} : ${v}`)).join(', ');
+
+function tableBody(t: NftTable): string[] {
+  const lines: string[] = [];
+  for (const [name, m] of t.maps) {
+    lines.push(`  ${m.kind} ${name} { ${m.decl}${m.elements.size ? ` elements = { ${elementsText(m.elements)} }` : ''} }`);
+  }
+  for (const [name, c] of t.chains) {
+    lines.push(`  chain ${name} {`);
+    if (c.hook) lines.push(`    ${c.hook}`);
+    for (const r of c.rules) lines.push(`    ${r}`);
+    lines.push('  }');
+  }
+  return lines;
+}
+
+/**
+ * The whole plane as one transaction: each carpool table is created if missing, deleted and
+ * defined again (start-up, or recovery from a failed diff: a stale table goes atomically).
+ * Families without services lose their carpool table. `inForce` lists the families that may
+ * hold a table now (default all three); deleting a table that is not there fails the batch.
+ */
+export function renderPlane(plane: Plane, inForce: readonly TableFamily[] = ['ip', 'ip6', 'netdev']): string {
+  const objs = planObjects(plane);
+  const lines: string[] = [];
+  for (const fam of ['ip', 'ip6', 'netdev'] as const) {
+    const t = objs.get(fam);
+    if (inForce.includes(fam) || t) {
+      lines.push(`add table ${fam} ${TABLE}`, `delete table ${fam} ${TABLE}`);
+    }
+    if (t) lines.push(`table ${fam} ${TABLE} {`, ...tableBody(t), '}');
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Size of a transaction: commands (lines) and map elements it adds or deletes. */
+export interface TransactionSize {
+  readonly commands: number;
+  readonly elements: number;
+  readonly bytes: number;
+}
+
+/**
+ * The smallest transaction from the plane in force to the desired one: tables appear or go
+ * whole; within a table, chains whose rules changed are flushed and refilled, maps whose
+ * declaration changed are replaced, and otherwise only the changed elements are deleted and
+ * added; a NAT persistence map is flushed when one of its servers leaves. Empty text when
+ * nothing changed. Order inside the batch: flush changed chains,
+ * delete elements (also the dispatch elements jumping to chains that go), delete chains,
+ * delete maps, add maps, add chains, add elements, add rules.
+ */
+export function diffPlane(current: Plane, desired: Plane): { text: string; size: TransactionSize } {
+  const a = planObjects(current);
+  const b = planObjects(desired);
+  const phases: string[][] = [[], [], [], [], [], [], [], []];
+  const [flush, delEl, delChain, delMap, addMap, addChain, addEl, addRule] = phases as [string[], string[], string[], string[], string[], string[], string[], string[]];
+  let elements = 0;
+  for (const fam of ['ip', 'ip6', 'netdev'] as const) {
+    const ta = a.get(fam);
+    const tb = b.get(fam);
+    const T = `${fam} ${TABLE}`;
+    if (!ta && !tb) continue;
+    if (ta && !tb) {
+      delMap.push(`delete table ${T}`);
+      continue;
+    }
+    if (!ta && tb) {
+      addMap.push(`table ${T} {`, ...tableBody(tb), '}');
+      for (const m of tb.maps.values()) elements += m.elements.size;
+      continue;
+    }
+    const A = ta!;
+    const B = tb!;
+    const replacedMaps = new Set<string>();
+    for (const [name, m] of A.maps) {
+      const n = B.maps.get(name);
+      if (!n || n.decl !== m.decl || n.kind !== m.kind) {
+        replacedMaps.add(name);
+        delMap.push(`delete ${m.kind} ${T} ${name}`);
+      }
+    }
+    for (const [name, m] of B.maps) {
+      const o = A.maps.get(name);
+      if (!o || replacedMaps.has(name)) {
+        addMap.push(`add ${m.kind} ${T} ${name} { ${m.decl}${m.elements.size ? ` elements = { ${elementsText(m.elements)} }` : ''} }`);
+        elements += m.elements.size;
+        continue;
+      }
+      const gone: string[] = [];
+      const added: string[] = [];
+      for (const [k, v] of o.elements) if (m.elements.get(k) !== v) gone.push(k);
+      for (const [k, v] of m.elements) if (o.elements.get(k) !== v) added.push(v === '' ? k : `${k} : ${v}`);
+      if (gone.length) delEl.push(`delete element ${T} ${name} { ${gone.join(', ')} }`);
+      if (added.length) addEl.push(`add element ${T} ${name} { ${added.join(', ')} }`);
+      elements += gone.length + added.length;
+      if (o.servers && m.servers && o.servers.some((k) => !m.servers!.includes(k))) addEl.push(`flush map ${T} ${name}`);
+    }
+    const mentions = (c: NftChain, map: string) => c.rules.some((r) => r.includes(`@${map} `) || r.endsWith(`@${map}`));
+    for (const [name, c] of A.chains) {
+      const n = B.chains.get(name);
+      const refsReplaced = [...replacedMaps].some((m) => mentions(c, m));
+      if (!n || n.hook !== c.hook) {
+        flush.push(`flush chain ${T} ${name}`);
+        delChain.push(`delete chain ${T} ${name}`);
+      } else if (refsReplaced || n.rules.join('\n') !== c.rules.join('\n')) {
+        flush.push(`flush chain ${T} ${name}`);
+        addRule.push(...n.rules.map((r) => `add rule ${T} ${name} ${r}`));
+      }
+    }
+    for (const [name, c] of B.chains) {
+      const o = A.chains.get(name);
+      if (o && o.hook === c.hook) continue;
+      addChain.push(c.hook ? `add chain ${T} ${name} { ${c.hook} }` : `add chain ${T} ${name}`);
+      addRule.push(...c.rules.map((r) => `add rule ${T} ${name} ${r}`));
+    }
+  }
+  const lines = phases.flat();
+  const text = lines.length ? lines.join('\n') + '\n' : '';
+  return { text, size: { commands: lines.length, elements, bytes: text.length } };
+}
+
+/**
+ * Stable ids for keys: the ones in `previous` keep theirs, new keys get the lowest free id
+ * ≥ 1. The shell keeps the map across updates (flow maps and ct marks hold ids).
+ */
+export function assignIds(previous: ReadonlyMap<string, number>, keys: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  const used = new Set<number>();
+  for (const k of keys) {
+    const id = previous.get(k);
+    if (id !== undefined && !used.has(id)) {
+      out.set(k, id);
+      used.add(id);
+    }
+  }
+  let next = 1;
+  for (const k of keys) {
+    if (out.has(k)) continue;
+    while (used.has(next)) next++;
+    out.set(k, next);
+    used.add(next);
+  }
+  return out;
+}

@@ -1,0 +1,192 @@
+/**
+ * The live dashboard the HTTP listener serves at `/`: instance states, the last transitions as a
+ * timeline, resource groups and their failures. One self-contained page (inline CSS and script, no
+ * external assets): it renders the view embedded at load, then every view the daemon pushes as a
+ * Server-Sent Event (`status` events on `events`, relative to the page) without reloading. Pure:
+ * view in, HTML out; the clock is read by the browser only (for "5 s ago").
+ */
+import type { DaemonStatus } from '../control/status.js';
+
+/** One state change, as the daemon saw it happen. */
+export interface TimelineEntry {
+  /** ISO time. */
+  readonly at: string;
+  readonly instance: string;
+  readonly from: string;
+  readonly to: string;
+  readonly reason: string;
+}
+
+/** What the page shows: the status document and the last transitions, newest first. */
+export interface DashboardView {
+  readonly status: DaemonStatus;
+  readonly timeline: readonly TimelineEntry[];
+}
+
+/** JSON safe inside a `<script>` element: no `</script>`, no `<!--`, no U+2028/9 surprises. */
+export function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+const CSS = `
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2330;background:#f3f4f7}
+header{display:flex;align-items:baseline;gap:16px;flex-wrap:wrap;padding:14px 24px;background:#1d2330;color:#e8eaf0}
+header h1{font-size:19px;margin:0}header .meta{color:#aab2c2}
+#conn{margin-left:auto;font-weight:600}#conn.live{color:#6ee79a}#conn.lost{color:#ff8a8a}
+main{padding:8px 24px 24px}
+h2{font-size:15px;margin:20px 0 8px;text-transform:uppercase;letter-spacing:.04em;color:#5b6475}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:12px}
+.card{background:#fff;border-radius:6px;box-shadow:0 1px 3px #0002;padding:12px 14px;border-top:6px solid #9aa3b2}
+.card.s-MASTER{border-top-color:#0a7a2f}.card.s-BACKUP{border-top-color:#2f6fd0}.card.s-FAULT{border-top-color:#b3001b}
+.card .top{display:flex;justify-content:space-between;align-items:center}
+.card .name{font-size:17px;font-weight:700}
+.badge{display:inline-block;padding:2px 10px;border-radius:12px;font-weight:700;font-size:13px;color:#fff;background:#7b8494}
+.b-MASTER{background:#0a7a2f}.b-BACKUP{background:#2f6fd0}.b-FAULT{background:#b3001b}.b-INIT{background:#7b8494}
+.b-Started{background:#0a7a2f}.b-FAILED{background:#b3001b}.b-Stopped{background:#7b8494}
+.b-Starting,.b-Stopping,.b-Probing{background:#a05a00}
+.kv{display:grid;grid-template-columns:110px 1fr;gap:1px 8px;margin-top:8px;font-size:13px}
+.kv dt{color:#5b6475}.kv dd{margin:0;overflow-wrap:anywhere}
+.warn{color:#b3001b;font-weight:600}
+table{border-collapse:collapse;background:#fff;box-shadow:0 1px 3px #0002;border-radius:6px;width:100%}
+th,td{padding:5px 10px;border-bottom:1px solid #e6e8ec;text-align:left;vertical-align:top;font-size:13px}
+th{background:#eef0f4;font-weight:600}
+tr.fresh td{background:#fff6d6}
+.arrow{color:#5b6475}.muted{color:#5b6475}
+code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
+pre{margin:4px 0 0;padding:6px 8px;background:#1d2330;color:#e8eaf0;font-size:12px;white-space:pre-wrap}
+`;
+
+/*
+ * The browser half: renders a view into #app; no template literals here (this text is one).
+ * Times shown in the viewer's local time; "fresh" rows are under 10 s old.
+ */
+const SCRIPT = `
+(function () {
+  'use strict';
+  var view = JSON.parse(document.getElementById('initial-view').textContent);
+  var app = document.getElementById('app');
+  var conn = document.getElementById('conn');
+  function esc(s) {
+    return String(s).replace(/[&<>"']/g, function (c) {
+      return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c];
+    });
+  }
+  function token(s) { return String(s).replace(/[^A-Za-z]/g, ''); }
+  function badge(state) { return '<span class="badge b-' + token(state) + '">' + esc(state) + '</span>'; }
+  function ago(iso) {
+    var s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+    if (s < 60) return s + ' s ago';
+    if (s < 3600) return Math.floor(s / 60) + ' min ago';
+    if (s < 172800) return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min ago';
+    return Math.floor(s / 86400) + ' days ago';
+  }
+  function clock(iso) {
+    var d = new Date(iso);
+    function two(n) { return (n < 10 ? '0' : '') + n; }
+    return two(d.getHours()) + ':' + two(d.getMinutes()) + ':' + two(d.getSeconds()) + '.' + String(d.getMilliseconds() + 1000).slice(1);
+  }
+  function sum(o) { var n = 0; for (var k in o) n += o[k]; return n; }
+  function pref(i) {
+    var p = i.priority;
+    if (i.protocol === 'carp') {
+      return 'advbase ' + p.advbase + ' s, advskew ' + (p.advskewEffective !== undefined && p.advskewEffective !== p.advskew ? p.advskewEffective + ' (configured ' + p.advskew + ')' : p.advskew);
+    }
+    return 'priority ' + (p.effective !== p.base ? p.effective + ' (configured ' + p.base + ')' : p.base);
+  }
+  function card(i) {
+    var flags = [];
+    if (!i.linkUp) flags.push('no carrier');
+    if (i.priority.demoted) flags.push('demoted');
+    if (i.priority.standby) flags.push('standby');
+    var drops = sum(i.counters.drops);
+    var rows = [
+      ['protocol', esc(i.protocol.toUpperCase()) + ' on ' + esc(i.interface) + ', ' + (i.protocol === 'carp' ? 'vhid ' : 'VRID ') + i.vhid],
+      ['master', esc(i.master === null ? 'unknown' : i.master)],
+      ['addresses', esc(i.addresses.join(', ')) + (i.holdsAddresses ? ' <b>(held here)</b>' : '')],
+      ['preference', esc(pref(i))],
+      ['adverts', i.counters.advertsSent + ' sent, ' + i.counters.advertsReceived + ' received' +
+        (drops ? ', <span class="warn">' + drops + ' dropped</span>' : '') +
+        (i.counters.sendErrors ? ', <span class="warn">' + i.counters.sendErrors + ' send errors</span>' : '')],
+      ['last change', i.lastTransition ? esc(i.lastTransition.from + ' \\u2192 ' + i.lastTransition.to + ' (' + i.lastTransition.reason + '), ' + ago(i.lastTransition.at)) : '-'],
+    ];
+    if (flags.length) rows.push(['flags', '<span class="warn">' + esc(flags.join(', ')) + '</span>']);
+    return '<div class="card s-' + token(i.state) + '" data-instance="' + esc(i.name) + '"><div class="top"><span class="name">' + esc(i.name) +
+      '</span><span class="state">' + badge(i.state) + '</span></div><dl class="kv">' +
+      rows.map(function (r) { return '<dt>' + r[0] + '</dt><dd>' + r[1] + '</dd>'; }).join('') + '</dl></div>';
+  }
+  function timeline(entries) {
+    if (!entries.length) return '<p class="muted">No transitions yet.</p>';
+    return '<table id="timeline"><tr><th>Time</th><th>Instance</th><th>Change</th><th>Reason</th></tr>' + entries.map(function (t) {
+      var fresh = Date.now() - Date.parse(t.at) < 10000;
+      return '<tr' + (fresh ? ' class="fresh"' : '') + '><td><code>' + esc(clock(t.at)) + '</code> <span class="muted">' + esc(ago(t.at)) + '</span></td><td>' +
+        esc(t.instance) + '</td><td>' + badge(t.from) + ' <span class="arrow">\\u2192</span> ' + badge(t.to) + '</td><td>' + esc(t.reason) + '</td></tr>';
+    }).join('') + '</table>';
+  }
+  function resources(res) {
+    if (!res) return '';
+    var out = '<h2>Resources on ' + esc(res.node) + '</h2>';
+    res.groups.forEach(function (g) {
+      var notes = [];
+      if (g.moved) notes.push('moved away by the operator');
+      if (g.standby) notes.push('instance in standby for this group');
+      if (!g.eligible && g.ineligibleReason) notes.push('cannot run here: ' + g.ineligibleReason);
+      out += '<p><b>Group ' + esc(g.id) + '</b> follows ' + esc(g.instance) + ' (' + esc(g.instanceState) + ' here): ' + badge(g.state) +
+        (notes.length ? ' <span class="warn">' + esc(notes.join('; ')) + '</span>' : '') + '</p>';
+      out += '<table><tr><th>Resource</th><th>Agent</th><th>State</th><th>Fail-count / threshold</th><th>Last failure</th></tr>' + g.members.map(function (m) {
+        return '<tr><td>' + esc(m.id) + '</td><td><code>' + esc(m.agent) + '</code></td><td>' + badge(m.state) + (m.pending ? ' <span class="muted">' + esc(m.pending) + '</span>' : '') +
+          (m.blocked ? ' <span class="warn">blocked</span>' : '') + '</td><td' + (m.failcount ? ' class="warn"' : '') + '>' +
+          (m.failcount >= 1000000 ? 'INFINITY' : m.failcount) + (m.migrationThreshold ? ' / ' + m.migrationThreshold : '') + '</td><td>' +
+          (m.lastFailure ? esc(m.lastFailure.key + ' ' + m.lastFailure.text + ', ' + ago(m.lastFailure.at)) : '-') + '</td></tr>';
+      }).join('') + '</table>';
+    });
+    if (res.failedActions.length) {
+      out += '<h2>Failed resource actions</h2><table><tr><th>Operation</th><th>Result</th><th>Exit reason / output</th><th>When</th><th>Took</th></tr>' +
+        res.failedActions.map(function (f) {
+          return '<tr><td><code>' + esc(f.key) + '</code></td><td class="warn">' + esc(f.text) + ' ' + esc(f.status) + '</td><td>' + esc(f.exitReason || '-') +
+            (f.output ? '<pre>' + esc(f.output.split('\\n').slice(-6).join('\\n')) + '</pre>' : '') + '</td><td>' + esc(clock(f.at)) + ' <span class="muted">' + esc(ago(f.at)) + '</span></td><td>' + f.execMs + ' ms</td></tr>';
+        }).join('') + '</table>';
+    }
+    return out;
+  }
+  function render(v) {
+    var st = v.status;
+    document.getElementById('meta').textContent = 'carpool ' + st.version + ' (' + st.mode + '), pid ' + st.pid + ', up ' + Math.round(st.uptimeSeconds) + ' s, ' + st.config;
+    document.title = st.instances.map(function (i) { return i.name + ' ' + i.state; }).join(', ') + ' \\u2014 carpool';
+    app.innerHTML = '<h2>Instances</h2><div class="cards">' + (st.instances.length ? st.instances.map(card).join('') : '<p class="muted">No instances.</p>') + '</div>' +
+      '<h2>Last transitions</h2>' + timeline(v.timeline) + resources(st.resources);
+  }
+  render(view);
+  var source;
+  try {
+    source = new EventSource('events');
+  } catch (e) {
+    conn.textContent = 'no live updates here (' + e.message + ')';
+    return;
+  }
+  source.addEventListener('status', function (ev) {
+    view = JSON.parse(ev.data);
+    render(view);
+    conn.className = 'live';
+    conn.textContent = '\\u25cf live, updated ' + clock(new Date().toISOString());
+  });
+  source.onerror = function () {
+    conn.className = 'lost';
+    conn.textContent = '\\u25cf connection lost, retrying\\u2026';
+  };
+})();
+`;
+
+/** The page, with `view` embedded so it shows at once, before the first pushed update. */
+export function renderDashboard(view: DashboardView): string {
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>carpool</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>${CSS}</style></head>
+<body><header><h1>carpool</h1><span class="meta" id="meta"></span><span id="conn">connecting\u2026</span></header>
+<main id="app"><noscript>This page needs JavaScript; the same data is at <a href="status">status</a> (JSON) and <a href="metrics">metrics</a>.</noscript></main>
+<script type="application/json" id="initial-view">${scriptJson(view)}</script>
+<script>${SCRIPT}</script>
+</body></html>
+`;
+}
