@@ -238,12 +238,14 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
   formatOptions(program.command('check')
     .description('validate a configuration file without touching the network, like `keepalived -t` (exit 0 = valid)')
     .requiredOption('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
-    .option('--validate', "also run each OCF agent's validate-all on this host (OCF_CHECK_LEVEL=10)"))
-    .action((o: FormatOpts & { config: string; validate?: boolean }) => {
+    .option('--validate', "also run each OCF agent's validate-all on this host (OCF_CHECK_LEVEL=10)")
+    .option('--strict', 'keepalived.conf: refuse what keepalived only logs and skips (unknown keywords, ignored words, duplicate addresses...)'))
+    .action((o: FormatOpts & { config: string; validate?: boolean; strict?: boolean }) => {
       try {
         let warnings = 0;
         const cfg = loadCheckedConfig(o.config, {
           ...loadOptions(o),
+          strict: o.strict ?? false,
           validateAgents: o.validate ?? false,
           onWarning: (w) => { warnings++; process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`); },
         });

@@ -4,23 +4,62 @@
  * errors reported as ucarp-style exit codes (2 for start-up failures).
  */
 import { spawn } from 'node:child_process';
+import { closeSync, readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import type { CarpoolConfig } from '../config/model.js';
 import { CarpoolError } from '../lib/errors.js';
 import { Daemon } from '../daemon/daemon.js';
+import { Notifier, statusText } from '../daemon/systemd.js';
 
 const DAEMONIZED = 'CARPOOL_DAEMONIZED';
+/** Names the inherited file descriptor that carries the real arguments to a daemonized child. */
+const ARGS_FD = 'CARPOOL_ARGS_FD';
 
-/** Re-run this command detached from the terminal; returns true in the parent (which should exit). */
-export function daemonize(args: readonly string[]): boolean {
+/**
+ * Re-run this command detached from the terminal; returns true in the parent (which should
+ * exit). `args` are what the child runs; `shown` what its command line shows. When they differ
+ * (a `--pass` password masked), the real arguments go through an inherited pipe (fd 3), read
+ * by `inheritedArgs()` — never through argv (/proc/PID/cmdline is readable by every user) nor
+ * the environment (/proc/PID/environ, readable by root) (issue 11).
+ */
+export function daemonize(args: readonly string[], shown: readonly string[] = args): boolean {
   if (process.env[DAEMONIZED] === '1') return false;
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
+  const secret = shown.length !== args.length || shown.some((a, i) => a !== args[i]);
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...shown], {
     detached: true,
-    stdio: 'ignore',
+    stdio: secret ? ['ignore', 'ignore', 'ignore', 'pipe'] : 'ignore',
     cwd: '/',
-    env: { ...process.env, [DAEMONIZED]: '1' },
+    env: { ...process.env, [DAEMONIZED]: '1', ...(secret ? { [ARGS_FD]: '3' } : {}) },
   });
+  if (secret) {
+    const pipe = child.stdio[3] as Writable;
+    // A socket pair: the child closing its end after reading shows here as ECONNRESET.
+    pipe.on('error', () => undefined);
+    pipe.end(JSON.stringify(args));
+  }
   child.unref();
   return true;
+}
+
+/**
+ * In a daemonized child: the real arguments the parent wrote to the inherited pipe (without
+ * the leading command name), or undefined when there is none.
+ */
+export function inheritedArgs(): string[] | undefined {
+  if (process.env[DAEMONIZED] !== '1' || process.env[ARGS_FD] !== '3') return undefined;
+  delete process.env[ARGS_FD]; // not handed on to hooks
+  let args: unknown;
+  try {
+    args = JSON.parse(readFileSync(3, 'utf8'));
+    closeSync(3);
+  } catch (err) {
+    throw new CarpoolError('DAEMONIZE_ARGS', `cannot read the arguments from the parent process: ${(err as Error).message}`,
+      'start it again; the parent writes them to file descriptor 3 right after starting the daemon');
+  }
+  if (!Array.isArray(args) || !args.every((a): a is string => typeof a === 'string')) {
+    throw new CarpoolError('DAEMONIZE_ARGS', 'the arguments from the parent process are not a list of strings', 'start it again');
+  }
+  return args.slice(1);
 }
 
 export function isDaemonized(): boolean {
@@ -35,15 +74,31 @@ export async function runDaemon(config: CarpoolConfig, mode: 'run' | 'ucarp', on
   // The client's "exit quietly on EPIPE" (main.ts) must not apply to a daemon: its Logger
   // handles output errors (console off, daemon goes on).
   for (const s of [process.stdout, process.stderr]) s.removeAllListeners('error');
-  const daemon = new Daemon({ config, mode, console: !isDaemonized(), ...(onReloadRequest ? { onReloadRequest } : {}) });
+  // Taken out of the environment before anything runs a hook or an agent.
+  const notifier = Notifier.fromEnv();
+  const states = (): string => statusText(daemon.status().instances);
+  // systemd: RELOADING=1 ... READY=1 around what SIGHUP does (systemctl reload).
+  const reload = onReloadRequest && ((): void => {
+    notifier.reloading();
+    try {
+      onReloadRequest();
+    } finally {
+      notifier.ready(states());
+    }
+  });
+  const daemon = new Daemon({ config, mode, console: !isDaemonized(), notifier, ...(reload ? { onReloadRequest: reload } : {}) });
+  notifier.useLog((text, key) => daemon.log.logLimited('warning', text, key));
   try {
     await daemon.start();
   } catch (err) {
     const msg = err instanceof CarpoolError ? err.describe() : (err as Error).stack ?? String(err);
     daemon.log.error(msg);
     await daemon.stop('start-up failed').catch(() => undefined);
+    notifier.close();
     return 2;
   }
+  // Sockets are open and every instance runs (BACKUP/INIT until it decides).
+  notifier.ready(states());
   // A daemon dies only on purpose and never silently: a fatal error releases what it holds
   // (down hooks, addresses; bounded) and exits non-zero, so a supervisor restarts it.
   process.on('uncaughtException', (err) => {

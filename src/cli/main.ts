@@ -1,13 +1,21 @@
 /**
  * carpool's entry point (bin/carpool). `carpool ucarp ...` loads only what a ucarp-style daemon
  * needs — no YAML parser, no commander, no keepalived front end — so the process most ucarp
- * users run stays small (bench `idle`). Everything else is in commands.ts.
+ * users run stays small (bench `idle`); so does `ucarp ...` through a symlink named `ucarp`.
+ * Everything else is in commands.ts.
  */
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], invokedAs: string = process.argv[1] ?? ''): Promise<number> {
   quietOnClosedOutput();
+  // Called by the name `ucarp` (a symlink /usr/sbin/ucarp -> carpool, or a diversion), carpool is
+  // ucarp: `ucarp -i eth0 ...` is `carpool ucarp -i eth0 ...`, so init scripts and Debian's
+  // ifupdown hook that run /usr/sbin/ucarp work unchanged.
+  if (invokedAs.slice(invokedAs.lastIndexOf('/') + 1) === 'ucarp') {
+    const { ucarpCommand } = await import('./ucarp-cmd.js');
+    return ucarpCommand(argv, []);
+  }
   if (argv[0] === 'ucarp') {
     const { ucarpCommand } = await import('./ucarp-cmd.js');
-    return ucarpCommand(argv.slice(1));
+    return ucarpCommand(argv.slice(1), ['ucarp']);
   }
   const { commandLine } = await import('./commands.js');
   return commandLine(argv);

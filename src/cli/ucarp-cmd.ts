@@ -1,10 +1,10 @@
 /**
  * `carpool ucarp [options]`: ucarp's command line, unchanged, driving carpool's daemon.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseUcarpArgs, ucarpUsage } from '../config/ucarp/args.js';
 import { interfaceInfo, listAddresses } from '../net/link.js';
-import { daemonize, runDaemon } from './daemon-cmd.js';
+import { daemonize, inheritedArgs, runDaemon } from './daemon-cmd.js';
 import { RUN_DIR } from './paths.js';
 import { networkInterfaces } from 'node:os';
 
@@ -16,9 +16,16 @@ function defaultInterface(): string | undefined {
   return undefined;
 }
 
-export async function ucarpCommand(argv: readonly string[]): Promise<number> {
+/**
+ * Run ucarp's command line. `command` is what comes before it when carpool runs itself again
+ * (`-B`): `['ucarp']` for `carpool ucarp ...`, `[]` when called by the name `ucarp`.
+ */
+export async function ucarpCommand(shownArgv: readonly string[], command: readonly string[] = ['ucarp']): Promise<number> {
+  // A daemonized child (-B) shows the password masked; the real arguments come through a pipe.
+  const argv = inheritedArgs() ?? shownArgv;
   const dflt = defaultInterface();
-  const res = parseUcarpArgs(argv, { ...(dflt ? { defaultInterface: dflt } : {}), readFile: (p) => readFileSync(p, 'utf8'), runDir: RUN_DIR });
+  const res = parseUcarpArgs(argv, { ...(dflt ? { defaultInterface: dflt } : {}), readFile: (p) => readFileSync(p, 'utf8'),
+    statMode: (p) => { try { return statSync(p).mode; } catch { return undefined; } }, runDir: RUN_DIR });
   // Hide the password from `ps` as early as possible (ucarp shows it to every user).
   process.title = ['carpool', 'ucarp', ...res.sanitizedArgv].join(' ');
   if (res.kind === 'help') {
@@ -51,6 +58,7 @@ export async function ucarpCommand(argv: readonly string[]): Promise<number> {
     process.stderr.write(`[WARNING] --srcip ${inst.srcip} is not an address of ${dev}\n`);
   }
   // The re-executed child sees CARPOOL_DAEMONIZED and does not fork again.
-  if (res.daemonize && daemonize(['ucarp', ...argv])) return 0;
+  // The pipe's copy always starts with a command name: inheritedArgs() drops it.
+  if (res.daemonize && daemonize(['ucarp', ...argv], [...command, ...res.sanitizedArgv])) return 0;
   return runDaemon(res.config, 'ucarp');
 }

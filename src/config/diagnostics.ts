@@ -54,6 +54,7 @@ export type ConfigDiagnosticCode =
   | 'INCLUDE_FAILED'
   | 'INCLUDE_LOOP'
   | 'SUBSTITUTION_LOOP'
+  | 'NESTING'
   | 'UNKNOWN_KEYWORD'
   | 'DUPLICATE_KEYWORD'
   | 'MISSING_ARGUMENT'
@@ -62,6 +63,7 @@ export type ConfigDiagnosticCode =
   | 'UNEXPECTED_BLOCK'
   | 'LVS_NOT_SUPPORTED'
   | 'LVS_SKIPPED'
+  | 'NEEDS_SHELL'
   // a value keepalived corrects (no protocol → UDP, quorum above the total weight...), with a warning
   | 'LVS_DEFAULT'
   | 'DEPRECATED'
@@ -69,6 +71,7 @@ export type ConfigDiagnosticCode =
   | 'NOT_USED'
   // VRRP semantics
   | 'PRIORITY_DEFAULT'
+  | 'NO_ADDRESSES'
   | 'ADVERT_INT_ROUNDED'
   | 'NOPREEMPT_IGNORED'
   | 'UNDEFINED_REFERENCE'

@@ -20,6 +20,8 @@ export interface LoadOptions {
   readonly format?: 'keepalived' | 'yaml';
   /** keepalived.conf: skip LVS blocks with a warning instead of failing (`keepalived --vrrp`). */
   readonly vrrpOnly?: boolean;
+  /** keepalived.conf: refuse what keepalived only logs and skips (`carpool check --strict`). */
+  readonly strict?: boolean;
   /** keepalived.conf config id for `@id` lines (keepalived `-i`); default: the host name up to the first dot. */
   readonly configId?: string;
   /**
@@ -94,6 +96,21 @@ function statMode(path: string): number | undefined {
 }
 
 /**
+ * keepalived.conf holding an `auth_pass` must not be readable by group or others — the same
+ * warning the YAML front end gives (keepalived itself does not check). The main file only: an
+ * `include`d file is not looked at.
+ */
+function keepalivedPermissions(file: string, config: CarpoolConfig): ConfigDiagnostic | undefined {
+  if (!config.instances.some((i) => i.kind === 'vrrp' && i.authPass !== undefined)) return undefined;
+  const mode = statMode(file);
+  if (mode === undefined || (mode & 0o044) === 0) return undefined;
+  return {
+    file, line: 1, column: 1, code: 'CONFIG_PERMISSIONS', severity: 'warning', expected: 'chmod 600',
+    message: `${file} contains passwords and is readable by group or others (mode ${(mode & 0o777).toString(8).padStart(4, '0')})`,
+  };
+}
+
+/**
  * Read, parse and validate a configuration file: keepalived.conf (recognised by its blocks, or
  * `format: 'keepalived'`) or carpool YAML. Throws `ConfigError` (validation, with file:line:col) or
  * `CarpoolError` `CONFIG_UNREADABLE`.
@@ -107,21 +124,48 @@ export function loadConfigFile(path: string, options: LoadOptions = {}): Carpool
     throw new CarpoolError('CONFIG_UNREADABLE', `cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`,
       'check the path and that carpool runs as root', { cause: err });
   }
+  if (!options.format) notAConfiguration(text, path);
   const format = options.format ?? detectConfigFormat(text);
   const parseYaml = () => {
     detectFormat(text, path);
     return parseCarpoolYaml(text, { file, readFile: (p) => readFileSync(p, 'utf8'), statMode });
   };
   const { config, warnings } = format === 'keepalived'
-    ? parseKeepalivedConf(text, { file, host: fileHost, configId: options.configId ?? defaultConfigId(), vrrpOnly: options.vrrpOnly ?? false })
+    ? parseKeepalivedConf(text, { file, host: fileHost, configId: options.configId ?? defaultConfigId(), vrrpOnly: options.vrrpOnly ?? false,
+      strict: options.strict ?? false })
     : parseYaml();
-  for (const w of warnings) (options.onWarning ?? printWarning)(w);
+  const perms = format === 'keepalived' ? keepalivedPermissions(file, config) : undefined;
+  for (const w of perms ? [perms, ...warnings] : warnings) (options.onWarning ?? printWarning)(w);
   if (options.runDir === undefined) return config;
   return {
     ...config,
     controlSocket: config.controlSocket === DEFAULT_CONTROL_SOCKET ? join(options.runDir, 'carpool.sock') : config.controlSocket,
     stateDir: config.stateDir === DEFAULT_STATE_DIR ? options.runDir : config.stateDir,
   };
+}
+
+/**
+ * Files that are no configuration at all, recognised before either parser sees them, each with the
+ * command that reads it: a Pacemaker/Heartbeat CIB (`carpool import-cib`), other XML, binary data.
+ */
+function notAConfiguration(text: string, path: string): void {
+  const fail = (message: string, expected: string, line = 1) => new ConfigError([{ file: path, line, column: 1, message, expected }]);
+  const head = text.slice(0, 65536);
+  // NUL bytes, or many bytes that are not UTF-8 (read as U+FFFD): not a text file.
+  const bad = (head.match(/\uFFFD/g)?.length ?? 0);
+  if (head.includes('\0') || (head.length > 0 && bad > 8 && bad / head.length > 0.01)) {
+    throw fail('this is not a carpool configuration: the file holds binary data, not text',
+      'carpool YAML or keepalived.conf (a Pacemaker CIB: carpool import-cib FILE)');
+  }
+  const xml = /^\uFEFF?\s*</.test(head);
+  if (!xml) return;
+  const cib = /<(cib|configuration|resources)[\s>/]/.exec(head);
+  if (cib) {
+    const line = head.slice(0, cib.index).split('\n').length;
+    throw fail(`this is a Pacemaker/Heartbeat CIB (<${cib[1]}>), not a carpool configuration: convert its resources with \`carpool import-cib ${path}\``,
+      `carpool import-cib ${path} > resources.yaml, then add an instance for the groups to follow (docs/config.md)`, line);
+  }
+  throw fail('this is not a carpool configuration: it is XML', "carpool YAML (a mapping with an 'instances' list) or keepalived.conf");
 }
 
 /**

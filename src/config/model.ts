@@ -66,6 +66,8 @@ export interface CarpInstance {
   readonly shutdownHooks: boolean;
   /** Ignore the interface's carrier state (ucarp `-S`). */
   readonly ignoreIfState: boolean;
+  /** A hook running longer is killed (`hook_timeout`); undefined = the configuration's default. */
+  readonly hookTimeoutMs?: number;
 }
 
 /** A route installed while master (keepalived `virtual_routes`). */
@@ -190,6 +192,8 @@ export interface VrrpInstance {
   readonly downTimerAdverts: number;
   /** Name of the sync group this instance belongs to. */
   readonly syncGroup?: string;
+  /** A notify script running longer is killed (`hook_timeout`); undefined = the configuration's default. */
+  readonly hookTimeoutMs?: number;
 }
 
 export interface SyncGroup {
@@ -272,7 +276,22 @@ export interface ResourceGroup {
   readonly instance: string;
   /** Resource ids, start order. */
   readonly members: readonly string[];
+  /**
+   * The group requires fencing: after this node became MASTER because the peer vanished
+   * (master-down timeout), this command runs before the group starts, and the group starts
+   * only if it exits 0 (docs/resources.md, "Failed stops and fencing").
+   */
+  readonly fence?: FenceCommand;
 }
+
+/** A fence command: executed without a shell, in its own process group, killed at the timeout. */
+export interface FenceCommand {
+  readonly argv: readonly string[];
+  readonly timeoutMs: number;
+}
+
+/** Timeout of a fence command the configuration does not set (Pacemaker's `fencing-timeout`). */
+export const DEFAULT_FENCE_TIMEOUT_MS = 60_000;
 
 export interface ResourcesConfig {
   readonly resources: readonly Resource[];
@@ -536,6 +555,11 @@ export interface CarpoolConfig {
    * `vrrp_rt_priority`): adverts keep their timing on a loaded machine. Undefined = normal.
    */
   readonly realtimePriority?: number;
+  /**
+   * Default timeout of hooks and notify scripts (YAML `hook_timeout`); undefined = 120 s, as
+   * `carpool ucarp` and keepalived.conf (which has no such setting) always use.
+   */
+  readonly hookTimeoutMs?: number;
   /**
    * Load balancing (keepalived `virtual_server`, carpool YAML `balancers:`); undefined when the
    * file has none, or keepalived.conf was read with `--vrrp-only`.

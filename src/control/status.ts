@@ -7,8 +7,13 @@ export interface TransitionInfo {
   readonly from: string;
   readonly to: string;
   readonly reason: string;
-  /** ISO time of the change. */
+  /** ISO time of the change (wall clock, for people). */
   readonly at: string;
+  /**
+   * Seconds since the change, from the daemon's monotonic clock when it answered: right even
+   * after the wall clock jumped (older daemons leave it out; clients then use `at`).
+   */
+  readonly agoSeconds?: number;
 }
 
 export interface InstanceStatus {
@@ -53,6 +58,7 @@ export interface DaemonStatus {
   readonly mode: 'run' | 'ucarp';
   readonly config: string;
   readonly startedAt: string;
+  /** From the monotonic clock: a wall-clock jump does not change it. */
   readonly uptimeSeconds: number;
   /** The event loop's scheduling: 'normal' or 'SCHED_RR N' (`realtime_priority`). */
   readonly scheduling?: string;

@@ -13,22 +13,22 @@ import { CARP_DROP_REASONS, checkAdvert, verifyAdvert } from '../protocol/carp/p
 import { gratuitousArp } from '../protocol/arp.js';
 import { parseIPv4 } from '../protocol/inet.js';
 import type { RawPacket } from '../net/raw-socket.js';
-import type { HookQueue } from './hooks.js';
-import { InputQueue, ShellBase, type OwnedAddress, type ShellAddresses, type ShellPort } from './instance-shell.js';
+import { InputQueue, ShellBase, type OwnedAddress, type ShellAddresses, type ShellHooks, type ShellPort } from './instance-shell.js';
 import type { Logger } from './logger.js';
 import type { InstanceStatus } from '../control/status.js';
 
 export interface CarpShellDeps {
   readonly port: ShellPort;
   readonly log: Logger;
-  readonly hooks: HookQueue;
+  /** This instance's own hook queue. */
+  readonly hooks: ShellHooks;
   readonly addresses: ShellAddresses | undefined;
   /** Monotonic clock in ms. */
   readonly now: () => number;
   /** ucarp mode logs exactly like ucarp (no instance prefix). */
   readonly ucarpStyle: boolean;
-  /** Called on every state change (status watchers, resource manager). */
-  readonly onTransition?: (name: string, from: string, to: string, reason: string) => void;
+  /** Called on every state change (status watchers, resource manager), with the master last heard. */
+  readonly onTransition?: (name: string, from: string, to: string, reason: string, peer: string | undefined) => void;
 }
 
 export class CarpShell extends ShellBase {
@@ -134,6 +134,7 @@ export class CarpShell extends ShellBase {
       this.logDrop(verdict.reason, pkt);
       return true;
     }
+    this.lastPeer = pkt.src;
     this.input({ type: 'advert', advert: verdict.value, src: parseIPv4(pkt.src)!, srcText: pkt.src });
     return true;
   }
@@ -171,7 +172,7 @@ export class CarpShell extends ShellBase {
         this.noteTransition(e.to);
         log.log(e.to === 'INIT' ? 'info' : 'warning', this.prefix(`Switching to state: ${e.to}`));
         if (!this.deps.ucarpStyle) log.info(`${this.cfg.name}: ${e.from} -> ${e.to} (${e.reason})`);
-        this.deps.onTransition?.(this.cfg.name, e.from, e.to, e.reason);
+        this.deps.onTransition?.(this.cfg.name, e.from, e.to, e.reason, this.lastPeer);
         break;
       case 'addAddresses':
         this.holds = true;
@@ -250,7 +251,7 @@ export class CarpShell extends ShellBase {
       holdsAddresses: this.cfg.manageAddresses ? this.holds : s.state === 'MASTER',
       linkUp: s.linkUp,
       priority: { advbase: this.cfg.advbase, advskew: this.cfg.advskew, advskewEffective: s.advskewEffective, preempt: this.cfg.preempt, demoted: s.demoted },
-      lastTransition: s.lastTransition && this.lastTransitionAt ? { from: s.lastTransition.from, to: s.lastTransition.to, reason: s.lastTransition.reason, at: this.lastTransitionAt } : null,
+      lastTransition: this.transitionInfo(s.lastTransition),
       transitions: this.transitions,
       becameMasterAt: this.becameMasterAt,
       counters: { advertsSent: s.advertsSent, advertsReceived: s.advertsReceived, sendErrors: this.sendErrors, drops: { ...this.drops } },

@@ -17,12 +17,13 @@ import { AddressManager } from './addresses.js';
 import { CarpShell } from './carp-shell.js';
 import type { ControlRequest } from '../control/protocol.js';
 import { ControlServer } from './control.js';
-import { HookQueue } from './hooks.js';
+import { HookQueues } from './hooks.js';
 import type { HttpServer } from './http.js';
 import type { InstanceShell } from './instance-shell.js';
 import { Logger, type SyslogSink } from './logger.js';
 import { Port } from './port.js';
 import { ensurePrivateDir } from './private-dir.js';
+import { statusText, stderrIsJournal, type ServiceNotifier } from './systemd.js';
 import type { DaemonStatus } from '../control/status.js';
 import { createVmac, removeVmac } from './vmac.js';
 import type { VrrpCoordinator } from './vrrp-shell.js';
@@ -37,6 +38,8 @@ export interface DaemonOptions {
   readonly syslogPath?: string;
   /** run mode, SIGHUP: re-validate the configuration file and report. */
   readonly onReloadRequest?: () => void;
+  /** The service manager (systemd): told of state changes (`STATUS=`) and of the stop. */
+  readonly notifier?: ServiceNotifier;
 }
 
 /** Alias interfaces (`eth0:carp0`) live on their parent device. */
@@ -57,7 +60,8 @@ export class Daemon {
   /** Send-only ports of virtual-MAC interfaces, and the interfaces to remove at exit. */
   private readonly txPorts: Port[] = [];
   private readonly vmacs: string[] = [];
-  private readonly hooks: HookQueue;
+  /** One hook queue per instance and per sync group. */
+  private readonly hooks: HookQueues;
   private addresses: AddressManager | undefined;
   private control: ControlServer | undefined;
   /** The opt-in HTTP listener (`http:`): metrics, status, dashboard. */
@@ -67,6 +71,8 @@ export class Daemon {
   /** Resource groups following the instances (undefined without `groups:` in the config). */
   private resources: ResourceManager | undefined;
   private readonly startedAt = new Date();
+  /** Monotonic start time: uptime must not follow wall-clock jumps. */
+  private readonly startedMono = now();
   private stopping: Promise<void> | undefined;
   /** What the kernel runs the event loop at: 'normal' or 'SCHED_RR N'. */
   private scheduling = 'normal';
@@ -78,9 +84,10 @@ export class Daemon {
     const sink: SyslogSink | undefined = this.syslog ? { send: (b) => this.syslog?.send(b).ok ?? false } : undefined;
     this.log = new Logger({
       ident: cfg.logging.ident, facility: cfg.logging.facility, debug: cfg.logging.debug, console: opts.console,
+      ...(opts.console && stderrIsJournal() ? { journal: true } : {}),
       ...(sink ? { syslog: sink } : {}),
     });
-    this.hooks = new HookQueue(this.log);
+    this.hooks = new HookQueues(this.log);
   }
 
   /** Open everything, clean stale addresses, start electing. Throws before touching the network on errors. */
@@ -145,9 +152,9 @@ export class Daemon {
       if (!p.inst.downHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going down' : `${p.inst.name}: no down hook`);
       const port = this.port(p.dev, 4, CARP_TOS);
       const shell = new CarpShell(p.inst, p.src, {
-        port, log: this.log, hooks: this.hooks, addresses: this.addresses, now,
+        port, log: this.log, hooks: this.hooks.queue(p.inst.name, p.inst.hookTimeoutMs ?? cfg.hookTimeoutMs), addresses: this.addresses, now,
         ucarpStyle: this.opts.mode === 'ucarp',
-        onTransition: (name, from, to, reason) => this.transitioned(name, from, to, reason),
+        onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),
       });
       port.attach(shell);
       this.shells.push(shell);
@@ -156,9 +163,11 @@ export class Daemon {
       // Loaded only when used: `carpool ucarp` never loads the VRRP code.
       const { VrrpCoordinator } = await import('./vrrp-shell.js');
       this.vrrp = new VrrpCoordinator(cfg, {
-        log: this.log, hooks: this.hooks, addresses: this.addresses!, now,
+        log: this.log, addresses: this.addresses!, now,
+        // An instance's own timeout; a sync group's is the configuration's default.
+        hooksFor: (owner) => this.hooks.queue(owner, vrrp.find((p) => p.inst.name === owner)?.inst.hookTimeoutMs ?? cfg.hookTimeoutMs),
         linkRunning: (ifname) => !!interfaceInfo(ifname)?.running,
-        onTransition: (name, from, to, reason) => this.transitioned(name, from, to, reason),
+        onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),
       });
       for (const p of vrrp) {
         const rx = this.port(p.dev, p.inst.family, VRRP_TOS);
@@ -301,6 +310,7 @@ export class Daemon {
       if (!this.resources?.forceRelease(reason)) this.log.info(`Already stopping (${reason})`);
       return this.stopping;
     }
+    this.opts.notifier?.stopping();
     this.stopping = (async () => {
       this.log.info(`Stopping (${reason})`);
       // Resources stop first, in reverse order, while this node still advertises (Pacemaker
@@ -318,7 +328,7 @@ export class Daemon {
         await this.resources!.holdWhileBlocked();
         await Promise.all(this.shells.filter(held).map((s) => s.shutdown()));
       }
-      // Down hooks must finish before exit (ucarp runs them synchronously); bounded.
+      // Down hooks (every instance's queue) must finish before exit (ucarp runs them synchronously); bounded.
       const drained = await Promise.race([this.hooks.drain().then(() => true), delay(30_000).then(() => false)]);
       if (!drained) {
         this.log.error('Hooks still running after 30 s at exit: killing them');
@@ -340,7 +350,7 @@ export class Daemon {
   status(): DaemonStatus {
     return {
       version: VERSION, pid: process.pid, mode: this.opts.mode, config: this.opts.config.source,
-      startedAt: this.startedAt.toISOString(), uptimeSeconds: (Date.now() - this.startedAt.getTime()) / 1000,
+      startedAt: this.startedAt.toISOString(), uptimeSeconds: (now() - this.startedMono) / 1000,
       scheduling: this.scheduling,
       instances: this.shells.map((s) => s.status()),
       interfaces: [...this.ports.values()].map((p) => ({ name: p.family === 4 ? p.device : `${p.device} (IPv6)`, up: p.running, drops: { ...p.drops } })),
@@ -350,9 +360,11 @@ export class Daemon {
   }
 
   /** Every instance's state change: its resource groups follow, the dashboards see it. */
-  private transitioned(name: string, from: string, to: string, reason: string): void {
-    this.resources?.instanceChanged(name, to);
+  private transitioned(name: string, from: string, to: string, reason: string, peer: string | undefined): void {
+    // The reason and the master last heard decide fencing (resources/core/fencing.ts).
+    this.resources?.instanceChanged(name, to, reason, peer);
     this.http?.transition(name, from, to, reason);
+    this.opts.notifier?.status(statusText(this.shells.map((s) => ({ name: s.name, state: s.name === name ? to : s.status().state }))));
   }
 
   /** A resource group asks that its instance must (not) be served here. */

@@ -3,13 +3,15 @@
  * exec'd directly, no shell (notes §4.1) — but never blocking the daemon: ucarp waits in
  * `waitpid` while a script runs, so adverts stop and a peer takes over (a known cause of
  * double masters). Here hooks of one instance run one after another in order (an up hook
- * never overlaps a down hook), while the event loop keeps advertising.
+ * never overlaps a down hook), while the event loop keeps advertising. Each instance has its
+ * own queue (`HookQueues`): a hanging hook of one instance delays only that instance's later
+ * hooks, never another's down hook (issue 11).
  */
 import { spawn } from 'node:child_process';
 import type { Hook } from '../config/model.js';
 import type { Logger } from './logger.js';
 
-/** A hook that runs longer than this is killed (with its process group) and reported. */
+/** A hook that runs longer than this is killed (with its process group) and reported; `hook_timeout` changes it. */
 export const DEFAULT_HOOK_TIMEOUT_MS = 120_000;
 /** Hook output kept for the log per run; the rest is read, counted and dropped. */
 export const HOOK_OUTPUT_KEEP_BYTES = 4096;
@@ -35,12 +37,13 @@ export interface HookResult {
   readonly durationMs: number;
 }
 
+/** The hooks of one instance (or one sync group), in order. */
 export class HookQueue {
   private chain: Promise<void> = Promise.resolve();
   private pending = 0;
   private readonly running = new Set<number>();
 
-  constructor(private readonly log: Logger, private readonly timeoutMs = DEFAULT_HOOK_TIMEOUT_MS) {}
+  constructor(private readonly log: Logger, readonly timeoutMs = DEFAULT_HOOK_TIMEOUT_MS) {}
 
   /** Number of hooks queued or running. */
   get busy(): number {
@@ -122,6 +125,39 @@ export class HookQueue {
       child.once('error', (err) => finish({ code: null, signal: null, error: err.message }));
       child.once('exit', (code, signal) => finish({ code, signal }));
     });
+  }
+}
+
+/**
+ * The daemon's hook queues, one per owner (instance or sync group): order is kept within an
+ * owner, owners never wait for each other. `drain`/`killAll` act on all of them (daemon exit).
+ */
+export class HookQueues {
+  private readonly queues = new Map<string, HookQueue>();
+
+  constructor(private readonly log: Logger) {}
+
+  /** The queue of `owner`, created on first use with `timeoutMs` (later calls return the same queue). */
+  queue(owner: string, timeoutMs = DEFAULT_HOOK_TIMEOUT_MS): HookQueue {
+    let q = this.queues.get(owner);
+    if (!q) this.queues.set(owner, (q = new HookQueue(this.log, timeoutMs)));
+    return q;
+  }
+
+  /** Hooks queued or running, over all owners. */
+  get busy(): number {
+    let n = 0;
+    for (const q of this.queues.values()) n += q.busy;
+    return n;
+  }
+
+  /** Resolves when everything queued so far, in every queue, has finished. */
+  async drain(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.drain()));
+  }
+
+  killAll(): void {
+    for (const q of this.queues.values()) q.killAll();
   }
 }
 

@@ -7,13 +7,20 @@
  * bookkeeping, the input queue, and the single timer re-armed from the machine's deadline.
  */
 import type { VirtualAddress } from '../config/model.js';
-import type { InstanceStatus } from '../control/status.js';
+import type { InstanceStatus, TransitionInfo } from '../control/status.js';
 import type { AddressManager } from './addresses.js';
+import type { HookQueue } from './hooks.js';
 import type { Logger } from './logger.js';
 import type { Port, PortListener } from './port.js';
 
 /** What a shell uses of a port: the sending half and the interface it stands for (a fake in unit tests). */
 export type ShellPort = Pick<Port, 'device' | 'ifindex' | 'mac' | 'running' | 'send' | 'sendFrame'>;
+
+/**
+ * What a shell uses of a hook queue. Each instance gets its own (and each sync group), so a
+ * hanging hook of one instance never delays another's (issue 11); order is kept within it.
+ */
+export type ShellHooks = Pick<HookQueue, 'enqueue'>;
 
 /** What a shell uses of the address manager. */
 export type ShellAddresses = Pick<AddressManager, 'add' | 'remove'>;
@@ -84,10 +91,14 @@ export abstract class ShellBase implements InstanceShell {
   protected readonly drops: Record<string, number>;
   protected transitions = 0;
   protected lastTransitionAt: string | null = null;
+  /** Monotonic time of the last transition (its age in status survives wall-clock jumps). */
+  private lastTransitionMono: number | undefined;
   /** ISO time this host last became MASTER (the last takeover), null before the first. */
   protected becameMasterAt: string | null = null;
   /** The addresses are on this host (set by the add/remove effects). */
   protected holds = false;
+  /** Source of the last valid advert from another node: the peer a fence command is aimed at. */
+  protected lastPeer: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private armedFor: number | undefined;
 
@@ -126,7 +137,14 @@ export abstract class ShellBase implements InstanceShell {
   protected noteTransition(to: string): void {
     this.transitions++;
     this.lastTransitionAt = new Date().toISOString();
+    this.lastTransitionMono = this.now();
     if (to === 'MASTER') this.becameMasterAt = this.lastTransitionAt;
+  }
+
+  /** The machine's last transition for status: `at` for people, `agoSeconds` from the monotonic clock. */
+  protected transitionInfo(t: { readonly from: string; readonly to: string; readonly reason: string } | undefined): TransitionInfo | null {
+    if (!t || !this.lastTransitionAt || this.lastTransitionMono === undefined) return null;
+    return { from: t.from, to: t.to, reason: t.reason, at: this.lastTransitionAt, agoSeconds: Math.max(0, (this.now() - this.lastTransitionMono) / 1000) };
   }
 
   /** One timer per instance, for the machine's earliest deadline (OpenBSD carp_setrun()). */

@@ -8,6 +8,10 @@
  * an advert (lines are dropped and counted instead). The console never blocks or stops the
  * daemon either: a stalled reader gets lines dropped (counted), a closed one (EPIPE/EIO)
  * turns the console off. Per-packet noise is rate-limited by instance and reason.
+ *
+ * Under systemd, when stderr is the journal's stream (`journal`), every line goes there once:
+ * `<N>` severity prefix (sd-daemon(3)), no timestamp (the journal has its own), and no syslog
+ * copy unless that stream fails (before, each line reached the journal twice: the stream and /dev/log).
  */
 import type { LogLevel } from '../lib/log-level.js';
 
@@ -50,6 +54,12 @@ export interface LoggerOptions {
   readonly debug: boolean;
   /** Write console lines (false when daemonized). */
   readonly console: boolean;
+  /**
+   * stderr is the journal's stream (`JOURNAL_STREAM`): every console line goes to stderr with
+   * an sd-daemon(3) `<N>` priority prefix and no timestamp, and nothing to syslog (unless the
+   * stream fails).
+   */
+  readonly journal?: boolean;
   readonly syslog?: SyslogSink;
   readonly pid?: number;
   /** Structured event listener (status page, tests). */
@@ -107,6 +117,11 @@ export class Logger {
     if (level === 'debug' && !this.opts.debug) return;
     this.opts.onLine?.(level, text);
     const tagged = `[${LABEL[level]}] ${text}`;
+    if (this.opts.journal && this.consoleActive) {
+      // Once: the journal's stream. Syslog only if that stream fails (journald gone for good).
+      this.toConsole('error', `<${SEVERITY[level]}>${tagged}\n`);
+      return;
+    }
     if (this.consoleActive) this.toConsole(level, `${consoleTimestamp()}: ${tagged}\n`);
     if (this.opts.syslog && this.facility !== undefined) {
       const pri = this.facility * 8 + SEVERITY[level];

@@ -20,8 +20,7 @@ import { parseIP } from '../protocol/inet.js';
 import { checkAdvert, VRRP_DROP_REASONS, type VrrpRxInstance } from '../protocol/vrrp/packet.js';
 import { addRoute, deleteRoute, interfaceInfo } from '../net/link.js';
 import type { RawPacket } from '../net/raw-socket.js';
-import type { HookQueue } from './hooks.js';
-import { InputQueue, ShellBase, type OwnedAddress, type ShellAddresses, type ShellPort } from './instance-shell.js';
+import { InputQueue, ShellBase, type OwnedAddress, type ShellAddresses, type ShellHooks, type ShellPort } from './instance-shell.js';
 import type { Logger } from './logger.js';
 import type { InstanceStatus } from '../control/status.js';
 import { TrackerRunner, type TrackerResult } from './trackers.js';
@@ -35,13 +34,15 @@ export interface VrrpPorts {
 
 export interface VrrpShellDeps {
   readonly log: Logger;
-  readonly hooks: HookQueue;
+  /** The hook queue of an instance or a sync group (one each, by name). */
+  readonly hooksFor: (owner: string) => ShellHooks;
   readonly addresses: ShellAddresses;
   /** Monotonic clock in ms. */
   readonly now: () => number;
   /** Is the interface running now (tracked interfaces at start). */
   readonly linkRunning: (ifname: string) => boolean;
-  readonly onTransition?: (name: string, from: string, to: string, reason: string) => void;
+  /** Called on every state change, with the master last heard. */
+  readonly onTransition?: (name: string, from: string, to: string, reason: string, peer: string | undefined) => void;
 }
 
 const RT_TYPES: Readonly<Record<string, number>> = { unicast: 1, blackhole: 6, unreachable: 7, prohibit: 8 };
@@ -166,6 +167,7 @@ export class VrrpShell extends ShellBase {
       this.addressMismatches++;
       this.log.logLimited('warning', this.prefix(`advert from ${pkt.src} lists other virtual addresses than ours (accepted, as keepalived)`), `${this.name}:address-mismatch`);
     }
+    this.lastPeer = pkt.src;
     this.input({ type: 'advert', advert: v.value.advert, src: src.bytes });
     return true;
   }
@@ -187,7 +189,7 @@ export class VrrpShell extends ShellBase {
         this.noteTransition(e.to);
         // keepalived's wording, so existing log watchers keep working.
         log.log(e.to === 'INIT' ? 'info' : 'warning', this.prefix(`Entering ${e.to} STATE (${e.reason})`));
-        this.deps.onTransition?.(this.name, e.from, e.to, e.reason);
+        this.deps.onTransition?.(this.name, e.from, e.to, e.reason, this.lastPeer);
         break;
       case 'addAddresses':
         this.holds = true;
@@ -207,7 +209,7 @@ export class VrrpShell extends ShellBase {
         this.garpBurst(e.count);
         break;
       case 'notify':
-        notify(this.deps.hooks, this.name, 'INSTANCE', this.cfg.notify, e.which, e.priority);
+        notify(this.deps.hooksFor(this.name), this.name, 'INSTANCE', this.cfg.notify, e.which, e.priority);
         break;
       case 'log':
         log.log(e.level, this.prefix(e.message));
@@ -282,7 +284,7 @@ export class VrrpShell extends ShellBase {
         version: this.cfg.version, base: st.basePriority, effective: st.effectivePriority, advertIntervalMs: st.advertIntervalMs,
         preempt: this.cfg.preempt, fault: st.fault.own || st.fault.group, standby: st.standby,
       },
-      lastTransition: st.lastTransition && this.lastTransitionAt ? { from: st.lastTransition.from, to: st.lastTransition.to, reason: st.lastTransition.reason, at: this.lastTransitionAt } : null,
+      lastTransition: this.transitionInfo(st.lastTransition),
       transitions: this.transitions,
       becameMasterAt: this.becameMasterAt,
       counters: { advertsSent: st.advertsSent, advertsReceived: st.advertsReceived, sendErrors: st.sendErrors, drops: { ...this.drops, 'address-mismatch': this.addressMismatches } },
@@ -295,7 +297,7 @@ export class VrrpShell extends ShellBase {
  * arguments, then the generic `notify` with `INSTANCE|GROUP name STATE priority` appended.
  * Queued in order, never blocking adverts.
  */
-function notify(hooks: HookQueue, name: string, kind: 'INSTANCE' | 'GROUP', h: NotifyHooks, which: 'master' | 'backup' | 'fault' | 'stop', priority: number): void {
+function notify(hooks: ShellHooks, name: string, kind: 'INSTANCE' | 'GROUP', h: NotifyHooks, which: 'master' | 'backup' | 'fault' | 'stop', priority: number): void {
   const state = which.toUpperCase();
   const env = { CARPOOL_INSTANCE: name, CARPOOL_STATE: state };
   const specific = h[which];
@@ -438,7 +440,7 @@ export class VrrpCoordinator {
         break;
       case 'notify': {
         const g = this.groupCfg.get(group);
-        if (g) notify(this.deps.hooks, group, 'GROUP', g.notify, e.which, 0);
+        if (g) notify(this.deps.hooksFor(`group ${group}`), group, 'GROUP', g.notify, e.which, 0);
         break;
       }
       case 'deliver':

@@ -78,6 +78,11 @@ export class VrrpMachine {
   private ownerClashLogged = false;
   private masterAddr: string | undefined;
   private masterPrio: number | undefined;
+  /**
+   * The master-down deadline set by a priority-0 advert (the master resigned): the takeover
+   * it leads to is a planned hand-over, not a timeout — fencing tells the two apart.
+   */
+  private resignedDownAt: number | undefined;
   private lastTransition: TransitionRecord<VrrpState> | undefined;
   private sent = 0;
   private received = 0;
@@ -206,7 +211,9 @@ export class VrrpMachine {
 
   private handleTick(now: number, fx: VrrpEffect[]): void {
     if (this.st === 'BACKUP' && this.masterDownAt !== undefined && now >= this.masterDownAt && !this.stopping) {
-      this.masterDown(now, 'master-down timeout', fx);
+      const resigned = this.masterDownAt === this.resignedDownAt;
+      this.resignedDownAt = undefined;
+      this.masterDown(now, resigned ? 'master resigned (priority 0)' : 'master-down timeout', fx);
     }
     if (this.releasePending) {
       if (this.releaseAt !== undefined && now >= this.releaseAt) {
@@ -263,7 +270,7 @@ export class VrrpMachine {
       fx.push({ type: 'log', level: 'info', message: `Backup received priority 0 advertisement from ${srcText}` });
       this.masterAddr = undefined;
       this.masterPrio = undefined;
-      if (!this.want) this.masterDownAt = now + this.skewMs();
+      if (!this.want) this.masterDownAt = this.resignedDownAt = now + this.skewMs();
       return;
     }
     if (this.releasePending) this.release(now, fx, `new master ${srcText} heard`);

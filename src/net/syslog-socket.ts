@@ -2,7 +2,8 @@
  * The datagram socket to the local syslog daemon (`/dev/log`). Sending never blocks: a
  * daemon that does not keep up costs us `EAGAIN` results (the logger counts and drops), not
  * a stalled event loop, which for an HA daemon would mean missed adverts. Message
- * formatting (RFC 3164/5424) is done elsewhere.
+ * formatting (RFC 3164/5424) is done elsewhere. The same client carries systemd's notify
+ * datagrams (`$NOTIFY_SOCKET`, src/daemon/systemd.ts).
  */
 import { callNative, errnoName, NetError, sendResult, type SendResult } from './errors.js';
 import { native } from './native.js';

@@ -6,7 +6,7 @@
  */
 import type { DaemonStatus, InstanceStatus } from '../control/status.js';
 import type { ResourcesStatus } from '../resources/core/status.js';
-import { failcountText, memberStateText } from './resources-text.js';
+import { failcountText, fenceText, memberStateText } from './resources-text.js';
 
 function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -15,7 +15,7 @@ function esc(text: string): string {
 function stateClass(state: string): string {
   if (/FAILED|Blocked/i.test(state)) return 'bad';
   if (/^(Started|MASTER)/.test(state)) return 'good';
-  if (/Starting|Stopping|Probing|Partially/.test(state)) return 'busy';
+  if (/Starting|Stopping|Probing|Partially|Fencing/.test(state)) return 'busy';
   return 'idle';
 }
 
@@ -48,7 +48,7 @@ function resourcesSection(res: ResourcesStatus): string {
   for (const g of res.groups) {
     const cls = stateClass(g.state === 'Stopped' && !g.eligible ? 'FAILED' : g.state);
     const notes = [g.moved ? 'moved away by the operator' : '', g.standby ? 'instance in standby for this group' : '',
-      !g.eligible && g.ineligibleReason ? `cannot run here: ${g.ineligibleReason}` : ''].filter(Boolean);
+      !g.eligible && g.ineligibleReason ? `cannot run here: ${g.ineligibleReason}` : '', fenceText(g)].filter(Boolean);
     const rows = g.members.map((m) => `<tr><td>${esc(m.id)}</td><td><code>${esc(m.agent)}</code></td>` +
       `<td class="${stateClass(m.state)}">${esc(memberStateText(m))}</td><td${m.failcount > 0 ? ' class="bad"' : ''}>${failcountText(m.failcount)}` +
       `${m.migrationThreshold ? ` / ${m.migrationThreshold}` : ''}</td><td>${m.lastFailure ? esc(`${m.lastFailure.key} ${m.lastFailure.text}`) : '-'}</td></tr>`);

@@ -15,10 +15,21 @@ export function memberStateText(m: MemberStatus): string {
   return `${m.state}${pending}${flags.length ? ` (${flags.join(', ')})` : ''}`;
 }
 
+/** The group's fencing when it matters now (needed, running, failed), else ''. */
+export function fenceText(g: GroupStatus): string {
+  const f = g.fence;
+  if (!f || f.state === 'none') return '';
+  const why = f.why ? ` (${f.why})` : '';
+  if (f.state === 'failed') {
+    return `FENCING FAILED${why}: ${f.lastFailure?.text ?? ''} — not started until \`carpool resource cleanup ${g.id}\``;
+  }
+  return `${f.state === 'running' ? 'fencing the peer' : 'fencing needed before start'}${why}`;
+}
+
 export function groupHeadline(g: GroupStatus): string {
   const where = g.instanceState === 'MASTER' ? 'MASTER here' : `${g.instanceState} here`;
-  const extra = [g.moved ? 'moved away' : '', g.standby ? 'standby' : '', !g.eligible && g.ineligibleReason ? `cannot run here: ${g.ineligibleReason}` : '']
-    .filter(Boolean);
+  const extra = [g.moved ? 'moved away' : '', g.standby ? 'standby' : '', !g.eligible && g.ineligibleReason ? `cannot run here: ${g.ineligibleReason}` : '',
+    fenceText(g)].filter(Boolean);
   return `Resource Group: ${g.id} (instance ${g.instance}: ${where}${extra.length ? `; ${extra.join('; ')}` : ''}): ${g.state}`;
 }
 

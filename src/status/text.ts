@@ -2,13 +2,14 @@
  * Text rendering of a daemon's status document (`carpool status`): one table of instances,
  * drop counters, sync groups and the resource section in crm_mon's words.
  */
-import type { DaemonStatus, InstanceStatus } from '../control/status.js';
+import type { DaemonStatus, InstanceStatus, TransitionInfo } from '../control/status.js';
 import type { ResourcesStatus } from '../resources/core/status.js';
 import { formatResources } from './resources-text.js';
 
-function ago(iso: string, now: Date): string {
+/** The transition's age: the daemon's monotonic `agoSeconds`; from `at` and `now` only for daemons without it. */
+function ago(t: TransitionInfo, now: Date): string {
   // eslint-disable-next-line no-restricted-globals -- parsing a timestamp string reads no clock
-  const s = Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));
+  const s = Math.max(0, Math.round(t.agoSeconds ?? (now.getTime() - Date.parse(t.at)) / 1000));
   return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.floor(s / 60)}m${s % 60}s ago` : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m ago`;
 }
 
@@ -40,7 +41,7 @@ export function formatStatus(st: DaemonStatus, now: Date): string {
   for (const i of st.instances) {
     const flags = [i.linkUp ? '' : 'no carrier', i.priority.standby ? 'standby' : '', i.priority.demoted ? 'demoted' : ''].filter(Boolean);
     const state = flags.length ? `${i.state} (${flags.join(', ')})` : i.state;
-    const last = i.lastTransition ? `${i.lastTransition.from} -> ${i.lastTransition.to} (${i.lastTransition.reason}) ${ago(i.lastTransition.at, now)}` : '-';
+    const last = i.lastTransition ? `${i.lastTransition.from} -> ${i.lastTransition.to} (${i.lastTransition.reason}) ${ago(i.lastTransition, now)}` : '-';
     rows.push([i.name, i.protocol, i.interface, String(i.vhid), preference(i), state, i.master ?? '-', i.addresses.join(',') + (i.holdsAddresses ? ' *' : ''), last]);
   }
   lines.push(...table(rows).map((l) => `  ${l}`));

@@ -1,5 +1,5 @@
 import type { CarpInstance } from '../../src/config/model.js';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -45,6 +45,20 @@ describe('loadConfigFile', () => {
     expect(warnings.map((w) => w.code)).toEqual(['PASSWORD_FILE_PERMISSIONS']);
   });
 
+  it('warns about a keepalived.conf with auth_pass readable by group or others, as for YAML (issue 11)', () => {
+    const conf = 'vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  priority 100\n' +
+      '  authentication {\n    auth_type PASS\n    auth_pass s3cret\n  }\n  virtual_ipaddress {\n    10.0.0.50\n  }\n}\n';
+    const warned = (path: string) => {
+      const warnings: ConfigDiagnostic[] = [];
+      loadConfigFile(path, { onWarning: (w) => warnings.push(w) });
+      return warnings.filter((w) => w.code === 'CONFIG_PERMISSIONS').map((w) => `${w.line}:${w.column} ${w.message}`);
+    };
+    const open = file('ka-open.conf', conf, 0o644);
+    expect(warned(open)).toEqual([`1:1 ${open} contains passwords and is readable by group or others (mode 0644)`]);
+    expect(warned(file('ka-private.conf', conf, 0o600))).toEqual([]);
+    expect(warned(file('ka-nopass.conf', conf.replace(/ {2}authentication \{[^}]*\}\n/, ''), 0o644))).toEqual([]);
+  });
+
   it('an unreadable password file is reported at the key', () => {
     const path = file('nopw.yaml', 'instances:\n  - interface: eth0\n    vhid: 1\n    password_file: /nonexistent/pw\n    addresses: [10.0.0.1]\n');
     expect(diagnostics(path).map((d) => `${d.file}:${d.line}:${d.column} ${d.code}`)).toEqual([`${path}:4:5 PASSWORD_FILE_UNREADABLE`]);
@@ -65,6 +79,27 @@ describe('loadConfigFile', () => {
     expect(ds[0]).toMatchObject({ file: path, line });
     expect(ds[0]!.message).toContain(message);
     expect(ds[0]!.expected).toContain("carpool YAML: a mapping with an 'instances' list");
+  });
+
+  it('a Pacemaker CIB gets `carpool import-cib FILE`, not a YAML error', () => {
+    const path = file('cib.xml', readFileSync(new URL('../../testdata/cib/plain-group.xml', import.meta.url), 'utf8'));
+    const ds = diagnostics(path);
+    expect(ds).toHaveLength(1);
+    expect(ds[0]!.message).toContain(`carpool import-cib ${path}`);
+    expect(ds[0]!.message).not.toContain('single value');
+  });
+
+  it.each<[string, string | Buffer, string]>([
+    ['other XML', '<?xml version="1.0"?>\n<project/>\n', 'it is XML'],
+    ['binary garbage', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 131 + 7) % 256)), 'binary data'],
+    ['text with NUL bytes', 'instances:\0\n', 'binary data'],
+  ])('%s: says what it is', (name, content, message) => {
+    const path = join(dir, name.replace(/\W/g, '_'));
+    writeFileSync(path, content);
+    const ds = diagnostics(path);
+    expect(ds).toHaveLength(1);
+    expect(ds[0]!.message).toContain(message);
+    expect(ds[0]!.message).not.toContain('single value');
   });
 
   it('a broken or incomplete YAML mapping goes to the validator', () => {

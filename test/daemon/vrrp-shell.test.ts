@@ -31,7 +31,7 @@ function shell(over: Partial<VrrpInstance> = {}, src = '10.9.1.1') {
   const config = { instances: [inst], vrrpScripts: [], trackFiles: [], syncGroups: [] } as unknown as CarpoolConfig;
   const transitions: string[] = [];
   const group = new VrrpCoordinator(config, {
-    log, hooks: new HookQueue(log), addresses, now: () => Date.now(), linkRunning: () => true,
+    log, hooksFor: () => new HookQueue(log), addresses, now: () => Date.now(), linkRunning: () => true,
     onTransition: (name, from, to) => transitions.push(`${name} ${from}->${to}`),
   });
   const s = group.add(inst, src, { rx: port, tx: port });

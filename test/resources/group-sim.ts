@@ -64,7 +64,9 @@ export class GroupSim {
   input(inp: GroupInput): void {
     if (inp.type === 'instance') {
       this.instance = inp.state;
-      this.note(`instance ${inp.state}`);
+      this.note(`instance ${inp.state}${inp.reason ? ` (${inp.reason})` : ''}`);
+    } else if (inp.type === 'fenceResult') {
+      this.note(`  fence -> ${inp.outcome.kind === 'exited' ? inp.outcome.rc : inp.outcome.kind}`);
     } else if (inp.type !== 'result' && inp.type !== 'tick') this.note(`command ${inp.type}${'resource' in inp && inp.resource ? ` ${inp.resource}` : ''}`);
     this.apply(this.m.step(inp, this.now));
   }
@@ -90,6 +92,9 @@ export class GroupSim {
         case 'standby':
           this.standby = e.on;
           this.note(`standby ${e.on ? 'on' : 'off'}: ${e.reason}`);
+          break;
+        case 'fence':
+          this.note(`fence (${e.reason}${e.peer ? `, peer ${e.peer}` : ''})`);
           break;
         case 'stopped':
           this.stopped = true;

@@ -63,7 +63,7 @@ function setup(w: World): Outcome {
 }
 
 const ALL = ['iproute2', 'nftables', 'procps', 'python3', 'make', 'g++',
-  'ucarp', 'keepalived', 'resource-agents', 'nginx-light', 'haproxy', 'tcpdump', 'iputils-ping', 'psmisc', 'wrk', 'stress-ng', 'chromium', 'prometheus'];
+  'ucarp', 'keepalived', 'resource-agents', 'nginx-light', 'haproxy', 'tcpdump', 'iputils-ping', 'psmisc', 'wrk', 'stress-ng', 'chromium', 'prometheus', 'ifupdown', 'net-tools'];
 const without = (...p: string[]) => ALL.filter((x) => !p.includes(x));
 
 describe('scripts/setup.sh', () => {

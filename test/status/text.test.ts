@@ -11,6 +11,18 @@ const base = (over: Partial<InstanceStatus>): InstanceStatus => ({
 });
 
 describe('formatStatus', () => {
+  it("takes a transition's age from the daemon's monotonic agoSeconds, not from the wall clock", () => {
+    // `at` says 1m10s before `now`, but the daemon measured 5 s: its wall clock jumped.
+    const st: DaemonStatus = {
+      version: '0.1.0', pid: 42, mode: 'run', config: '/c.yaml', startedAt: '2026-11-23T09:59:00.000Z', uptimeSeconds: 9,
+      instances: [base({ lastTransition: { from: 'BACKUP', to: 'MASTER', reason: 'master-down timeout', at: '2026-11-23T10:00:00.000Z', agoSeconds: 5.4 } })],
+      interfaces: [],
+    };
+    const out = formatStatus(st, new Date('2026-11-23T10:01:10.000Z'));
+    expect(out).toContain('(master-down timeout) 5s ago');
+    expect(out).toContain('up 9s');
+  });
+
   it('shows state, preference, master, held addresses, drops and the last transition', () => {
     const st: DaemonStatus = {
       version: '0.1.0', pid: 42, mode: 'run', config: '/etc/carpool.yaml', startedAt: '2026-11-23T09:59:00.000Z', uptimeSeconds: 73,

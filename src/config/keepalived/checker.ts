@@ -24,17 +24,70 @@ export const TUNING: Policy = { kind: 'not-used', why: 'process tuning of keepal
 export const LVS: Policy = { kind: 'lvs', why: 'LVS' };
 export const unsupported = (why: string): Policy => ({ kind: 'unsupported', why });
 
+/** A word that only a shell understands: a redirection, a pipe, a command separator, a substitution. */
+const SHELL_SYNTAX = /^(\d*[<>]|&>|\$\(|`)|^(\||\|\||&&|;|&)$/;
+/** A shell as the program: its arguments are its business. */
+const SHELL = /(^|\/)(ba|da|z|k|mk|a)?sh$/;
+
 export type Handler<C> = (st: KaStatement, ctx: C) => void;
 
 export interface Ctx { readonly c: Checker }
 
+/** Longest word echoed whole in a message; longer ones are cut (a 10 MB token must not become a 10 MB line). */
+export const MAX_SHOWN = 80;
+const MAX_MESSAGE = 1000;
+
+/** `text`, or its first MAX_SHOWN characters and its size when it is longer. */
+export function shown(text: string): string {
+  if (text.length <= MAX_SHOWN) return text;
+  return `${text.slice(0, MAX_SHOWN)}… (${new TextEncoder().encode(text).length} bytes)`;
+}
+
+/**
+ * A message with every overlong word cut (file paths of up to 255 characters, as in "first at
+ * FILE:LINE", stay whole), and at most MAX_MESSAGE characters in all.
+ */
+function bounded(message: string): string {
+  if (message.length <= MAX_SHOWN) return message;
+  // A plain scan: a regular expression over a 10 MB word overflows V8's regexp stack.
+  let out = '';
+  let start = 0;
+  const flush = (end: number) => {
+    const w = message.slice(start, end);
+    out += w.length > MAX_SHOWN && !/^\/\S{0,254}$/.test(w) ? shown(w) : w;
+  };
+  for (let i = 0; i < message.length; i++) {
+    const c = message[i]!;
+    if (c === ' ' || c === '\n' || c === '\t' || c === "'") {
+      flush(i);
+      out += c;
+      start = i + 1;
+      if (out.length > MAX_MESSAGE) break;
+    }
+  }
+  if (out.length <= MAX_MESSAGE) flush(message.length);
+  return out.length <= MAX_MESSAGE ? out : `${out.slice(0, MAX_MESSAGE)}… (message cut)`;
+}
+
 /** Diagnostics and value readers. */
 export class Checker {
   readonly diagnostics: ConfigDiagnostic[] = [];
-  constructor(readonly vrrpOnly: boolean) {}
+  /**
+   * @param vrrpOnly skip LVS blocks with a warning (`--vrrp-only`).
+   * @param strict   what keepalived only logs and skips (unknown keywords, ignored words, a duplicate
+   *                 address...) is an error (`carpool check --strict`) instead of a warning.
+   */
+  constructor(readonly vrrpOnly: boolean, readonly strict = false) {}
 
   report(severity: Severity, code: ConfigDiagnosticCode, at: SourceLoc, message: string, expected: string): void {
-    this.diagnostics.push({ file: at.file, line: at.line, column: at.column, message, expected, code, severity });
+    this.diagnostics.push({ file: at.file, line: at.line, column: at.column, message: bounded(message), expected: bounded(expected), code, severity });
+  }
+  /**
+   * Something keepalived logs and goes on with (it skips the keyword, ignores the word, drops the
+   * duplicate): a warning that says what both do, or an error under `--strict`.
+   */
+  lenient(at: SourceLoc, code: ConfigDiagnosticCode, message: string, expected: string): void {
+    this.report(this.strict ? 'error' : 'warning', code, at, this.strict ? `--strict: ${message}` : message, expected);
   }
   error(at: SourceLoc, code: ConfigDiagnosticCode, message: string, expected: string): void {
     this.report('error', code, at, message, expected);
@@ -58,9 +111,19 @@ export class Checker {
     const t = st.args[allowed]!;
     this.error(t.loc, 'EXTRA_ARGUMENT', `${st.keyword}: unexpected '${t.text}'`, expected);
   }
+  /**
+   * A flag keyword. keepalived's handlers of flags do not look at what follows (`nopreempt 1`,
+   * even `nopreempt off`, set the flag): carpool reads the flag alone too, and says so.
+   */
   noArgs(st: KaStatement): void {
     this.noBlock(st);
-    if (st.args.length > 0) this.extra(st, 0, `${st.keyword} on its own`);
+    const t = st.args[0];
+    if (t) {
+      const words = st.args.map((a) => a.text).join(' ');
+      this.lenient(t.loc, 'EXTRA_ARGUMENT',
+        `${st.keyword} takes no value: keepalived ignores '${words}' and sets ${st.keyword} anyway; so does carpool`,
+        `${st.keyword} on its own (or remove the line to turn it off)`);
+    }
   }
   noBlock(st: KaStatement): void {
     if (st.block) this.error(st.blockLoc ?? st.loc, 'UNEXPECTED_BLOCK', `${st.keyword} does not take a { block }`, `${st.keyword} VALUE`);
@@ -80,7 +143,7 @@ export class Checker {
     }
     const v = Number(tok.text);
     if (v < min || v > max) {
-      this.error(tok.loc, 'OUT_OF_RANGE', `${what}: got ${v}`, `an integer ${min}..${max}`);
+      this.error(tok.loc, 'OUT_OF_RANGE', `${what}: got ${Number.isSafeInteger(v) ? v : tok.text}`, `an integer ${min}..${max}`);
       return undefined;
     }
     return { value: v, at: tok.loc };
@@ -93,7 +156,7 @@ export class Checker {
     }
     const v = Number(tok.text);
     if (v < min || v > max) {
-      this.error(tok.loc, 'OUT_OF_RANGE', `${what}: got ${v}`, `seconds ${min}..${max}`);
+      this.error(tok.loc, 'OUT_OF_RANGE', `${what}: got ${Number.isFinite(v) ? v : tok.text}`, `seconds ${min}..${max}`);
       return undefined;
     }
     return { value: v, at: tok.loc };
@@ -168,6 +231,28 @@ export class Checker {
         `${st.keyword} in ${owner}: carpool runs hooks as root and does not switch to user '${extra.join(':')}' (if '${extra[0]}' is meant as an argument, quote the command)`,
         `${st.keyword} "${cmd}"`);
     }
+    const quoted = cmd.replace(/'/g, "'\\''");
+    const fix = `${st.keyword} "/bin/bash -c '${shown(quoted)}'"`;
+    if (/^<\s*\//.test(cmd)) {
+      // keepalived (core/notify.c): a script starting with `</` "is checking for a file being
+      // openable" and goes to system(), i.e. /bin/sh -c. carpool does the same — except for bash's
+      // /dev/tcp and /dev/udp, which exist only where /bin/sh is bash (not dash, Debian's /bin/sh).
+      if (/^<\s*\/dev\/(tcp|udp)\//.test(cmd)) {
+        this.error(st.args[0]!.loc, 'NEEDS_SHELL',
+          `${st.keyword} in ${owner}: '${shown(cmd)}' needs a shell, and bash: keepalived hands a script starting with '</' to /bin/sh, where /dev/tcp works only if /bin/sh is bash (not dash), so on Debian the check fails every time; carpool runs scripts without a shell`,
+          fix);
+        return undefined;
+      }
+      return { value: { argv: [cmd], shell: true }, at: st.args[0]!.loc };
+    }
+    const shellWord = SHELL.test(argv[0]!) ? undefined : argv.find((w) => SHELL_SYNTAX.test(w));
+    if (shellWord !== undefined) {
+      // keepalived execs the words without a shell: the operator reaches the program as a word.
+      this.error(st.args[0]!.loc, 'NEEDS_SHELL',
+        `${st.keyword} in ${owner}: '${shown(shellWord)}' is shell syntax (redirection, pipe, ; or $(...)); the command needs a shell — keepalived and carpool run it without one, so it would not do what it says`,
+        fix);
+      return undefined;
+    }
     if (argv[0]!.includes('/') && !argv[0]!.startsWith('/')) {
       this.error(st.args[0]!.loc, 'INVALID_VALUE', `${st.keyword} in ${owner}: '${argv[0]}' is a relative path; the daemon runs in /`,
         'an absolute path such as /etc/keepalived/notify.sh');
@@ -202,26 +287,28 @@ export class Checker {
     }
   }
 
-  unknown(st: KaStatement, known: readonly string[], where: string): void {
-    const guess = suggest(st.keyword, known);
-    this.error(st.loc, 'UNKNOWN_KEYWORD', `unknown keyword '${st.keyword}' in ${where}${guess ? ` — did you mean '${guess}'?` : ''}`,
+  /** keepalived: "Unknown keyword 'X'", and the keyword (with its block) is skipped. */
+  unknown(st: KaStatement, known: readonly string[], where: string, hintText?: string): void {
+    const guess = st.keyword.length <= MAX_SHOWN ? suggest(st.keyword, known) : undefined;
+    this.lenient(st.loc, 'UNKNOWN_KEYWORD',
+      `unknown keyword '${st.keyword}' in ${where}${guess ? ` — did you mean '${guess}'?` : ''}${hintText ?? ''}; skipped, as keepalived does`,
       `a keyword of ${where}`);
   }
 
   /** Run each statement of a block through its handler, policy, or the unknown-keyword error. */
   dispatch<C>(stmts: readonly KaStatement[], handlers: Readonly<Record<string, Handler<C>>>, policies: Readonly<Record<string, Policy>>,
-    where: string, ctx: C): void {
+    where: string, ctx: C, unknownHint?: (st: KaStatement) => string | undefined): void {
     const known = [...Object.keys(handlers), ...Object.keys(policies)];
     for (const st of stmts) {
       const h = Object.hasOwn(handlers, st.keyword) ? handlers[st.keyword] : undefined;
       if (h) h(st, ctx);
       else if (Object.hasOwn(policies, st.keyword)) this.policy(st, policies[st.keyword]!, where);
-      else this.unknown(st, known, where);
+      else this.unknown(st, known, where, unknownHint?.(st));
     }
   }
 }
 
 export function hint(word: string, known: readonly string[]): string {
-  const g = suggest(word, known);
+  const g = word.length <= MAX_SHOWN ? suggest(word, known) : undefined;
   return g ? ` — did you mean '${g}'?` : '';
 }

@@ -6,7 +6,9 @@
  * keywords: what each block accepts, how each value is written, and what carpool does with the
  * keywords it does not implement. Nothing is silently ignored:
  *
- * - unknown keyword → error with a suggestion (keepalived only logs it and goes on);
+ * - unknown keyword → skipped with a warning and a suggestion, as keepalived skips it; the same
+ *   for the other things keepalived logs and works around (`Checker.lenient`); `strict` (`carpool
+ *   check --strict`) makes them errors;
  * - known keyword that would change failover behaviour but is not implemented → error
  *   "not supported by carpool";
  * - known keyword that does not change failover behaviour (mail alerts, process tuning, script
@@ -40,6 +42,11 @@ export interface KeepalivedOptions {
   readonly host?: KaFileHost;
   /** Skip LVS blocks with a warning instead of failing (like `keepalived --vrrp`). */
   readonly vrrpOnly?: boolean;
+  /**
+   * Refuse what keepalived only logs and works around (unknown keywords, ignored words, duplicate
+   * addresses, authentication dropped by strict mode, ...): `carpool check --strict`.
+   */
+  readonly strict?: boolean;
 }
 
 export interface KeepalivedResult {
@@ -110,7 +117,7 @@ const TOP_HANDLERS: Readonly<Record<string, Handler<TopCtx>>> = {
     if (!name) return;
     const s: VrrpInstanceSpec = {
       name, unicastPeers: [], addresses: [], excludedAddresses: [], routes: [], trackInterfaces: [], trackScripts: [], trackFiles: [],
-      notify: {}, garp: {},
+      notify: {}, garp: {}, noAddresses: { value: 'warn', at: name.at },
     };
     ctx.c.dispatch(st.block!, INSTANCE_HANDLERS, INSTANCE_POLICIES, `vrrp_instance '${name.value}'`, { c: ctx.c, s, seen: new Map() });
     ctx.instances.push(s);
@@ -133,8 +140,16 @@ const TOP_HANDLERS: Readonly<Record<string, Handler<TopCtx>>> = {
     const name = named(ctx.c, st, 'vrrp_sync_group NAME {');
     if (!name) return;
     const g: SyncGroupSpec = { name, members: [], notify: {}, trackInterfaces: [], trackScripts: [], trackFiles: [] };
-    ctx.c.dispatch(st.block!, GROUP_HANDLERS, SYNC_GROUP_POLICIES, `vrrp_sync_group '${name.value}'`, { c: ctx.c, g });
-    ctx.groups.push(g);
+    ctx.c.dispatch(st.block!, GROUP_HANDLERS, SYNC_GROUP_POLICIES, `vrrp_sync_group '${name.value}'`, { c: ctx.c, g },
+      (e) => (e.args.length === 0 && !e.block ? ` (if '${e.keyword}' is an instance, it belongs in group { ${e.keyword} ... })` : undefined));
+    if (g.members.length > 0) {
+      ctx.groups.push(g);
+    } else {
+      // keepalived: "Sync group VG1 has no virtual router(s). removing" — its members then fail over alone.
+      ctx.c.lenient(st.loc, 'SYNC_GROUP',
+        `vrrp_sync_group '${name.value}' has no members (no group { ... }); it is removed, as keepalived does ("has no virtual router(s). removing"), and its instances fail over on their own`,
+        'group { VI_1 VI_2 } inside the vrrp_sync_group');
+    }
   },
   virtual_server: (st, ctx) => {
     if (ctx.c.vrrpOnly) { ctx.c.lvs(st); return; }
@@ -162,7 +177,7 @@ const TOP_ALIASES: Readonly<Record<string, string>> = { vrrp_track_file: 'track_
  */
 export function parseKeepalivedConf(text: string, options: KeepalivedOptions = {}): KeepalivedResult {
   const file = options.file ?? '<input>';
-  const c = new Checker(options.vrrpOnly ?? false);
+  const c = new Checker(options.vrrpOnly ?? false, options.strict ?? false);
   const { statements, problems } = parseKeepalivedSyntax(text, {
     file, configId: options.configId ?? '', ...(options.host ? { host: options.host } : {}),
   });
@@ -178,6 +193,7 @@ export function parseKeepalivedConf(text: string, options: KeepalivedOptions = {
       'nothing, when the load balancing is done elsewhere');
   }
 
+  dropStrictAuth(c, ctx);
   const built = buildVrrp({ defaults: ctx.d, instances: ctx.instances, scripts: ctx.scripts, trackFiles: ctx.trackFiles, syncGroups: ctx.groups },
     KEEPALIVED_TERMS, (sev, code, at, message, expected) => c.report(sev, code, at, message, expected));
   const balancers = ctx.virtualServers.length + ctx.vsGroups.length > 0
@@ -185,7 +201,8 @@ export function parseKeepalivedConf(text: string, options: KeepalivedOptions = {
       KEEPALIVED_BALANCER_TERMS, (sev, code, at, message, expected) => c.report(sev, code, at, message, expected))
     : undefined;
 
-  if (ctx.instances.length === 0 && !c.diagnostics.some((d) => d.severity === 'error')) {
+  // keepalived runs a file with only virtual_server blocks (the checker alone): so does `check`.
+  if (ctx.instances.length === 0 && !balancers && !c.diagnostics.some((d) => d.severity === 'error')) {
     c.error({ file, line: 1, column: 1 }, 'MISSING_KEY', 'no vrrp_instance is configured', 'at least one vrrp_instance NAME { ... }');
   }
   const unique = dedupe(c.diagnostics);
@@ -200,6 +217,22 @@ export function parseKeepalivedConf(text: string, options: KeepalivedOptions = {
     },
     warnings: unique.filter((d) => d.severity === 'warning'),
   };
+}
+
+/**
+ * keepalived: "(VI_1) Strict mode does not support authentication. Ignoring." — and its installed
+ * default configuration has both `vrrp_strict` and an `authentication` block. The instance runs
+ * without authentication, as in keepalived (so both ends of a keepalived pair still agree).
+ */
+function dropStrictAuth(c: Checker, ctx: TopCtx): void {
+  for (const s of ctx.instances) {
+    const strict = s.strict ?? ctx.d.strict;
+    if (!s.authPass || !strict?.value) continue;
+    c.lenient(s.authPass.at, 'STRICT_MODE',
+      `vrrp_instance '${s.name.value}': ${s.strict ? 'strict_mode' : 'vrrp_strict'} does not allow authentication; it is dropped and adverts carry no password, as keepalived does ("Strict mode does not support authentication. Ignoring.")`,
+      'no authentication block with vrrp_strict (or no vrrp_strict)');
+    delete s.authPass;
+  }
 }
 
 /** Same diagnostic once (global defaults are checked for each instance), in file order. */

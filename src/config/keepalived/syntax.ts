@@ -41,6 +41,7 @@ export type SyntaxCode =
   | 'INCLUDE_FAILED'
   | 'INCLUDE_LOOP'
   | 'SUBSTITUTION_LOOP'
+  | 'NESTING'
   | 'NOT_SUPPORTED';
 
 export interface SyntaxProblem {
@@ -77,6 +78,8 @@ interface Line {
 const MAX_INCLUDE_DEPTH = 32;
 const MAX_EXPANSION_DEPTH = 64;
 const MAX_LINES = 1_000_000;
+/** Deepest block nesting read; keepalived's own deepest is 4 (virtual_server > real_server > HTTP_GET > url). */
+export const MAX_NESTING = 64;
 const NAME = '[A-Za-z_][A-Za-z0-9_]*';
 const DEFINITION_RE = new RegExp(`^\\$(${NAME})=(.*)$`, 's');
 const SUBST_RE = new RegExp(`\\$\\{(${NAME})\\}|\\$(${NAME})(?=\\s|$)`, 'g');
@@ -305,7 +308,7 @@ class TreeBuilder {
   }
 
   /** Statements up to the matching `}` (depth > 0) or the end. */
-  block(opener?: { keyword: string; loc: SourceLoc }): KaStatement[] {
+  block(opener?: { keyword: string; loc: SourceLoc }, depth = 0): KaStatement[] {
     const out: KaStatement[] = [];
     for (;;) {
       const t = this.toks[this.pos];
@@ -325,14 +328,35 @@ class TreeBuilder {
       if (t.kind === 'open') {
         this.pos++;
         this.error('SYNTAX', t.loc, "'{' without a keyword before it", "a keyword such as 'vrrp_instance NAME {'");
-        this.block({ keyword: '{', loc: t.loc }); // keep the braces balanced
+        this.nested({ keyword: '{', loc: t.loc }, depth); // keep the braces balanced
         continue;
       }
-      out.push(this.statement(t));
+      out.push(this.statement(t, depth));
     }
   }
 
-  private statement(kw: Tok): KaStatement {
+  /**
+   * The block of a `{` at `depth`; past MAX_NESTING the block is reported once and skipped
+   * without recursion, so thousands of braces cannot overflow the stack.
+   */
+  private nested(opener: { keyword: string; loc: SourceLoc }, depth: number): KaStatement[] {
+    if (depth < MAX_NESTING) return this.block(opener, depth + 1);
+    this.error('NESTING', opener.loc, `blocks nested deeper than ${MAX_NESTING} (at '${opener.keyword} {'); the rest of this block is skipped`,
+      'keepalived.conf nests a few levels (virtual_server > real_server > HTTP_GET > url)');
+    let open = 1;
+    while (open > 0) {
+      const t = this.toks[this.pos++];
+      if (!t) {
+        this.error('UNBALANCED_BRACE', opener.loc, `the block of '${opener.keyword}' opened here is never closed`, "a matching '}'");
+        return [];
+      }
+      if (t.kind === 'open') open++;
+      else if (t.kind === 'close') open--;
+    }
+    return [];
+  }
+
+  private statement(kw: Tok, depth: number): KaStatement {
     this.pos++;
     const args: KaToken[] = [];
     while (this.toks[this.pos]?.kind === 'word') {
@@ -347,7 +371,7 @@ class TreeBuilder {
     const open = this.toks[look];
     if (open?.kind === 'open') {
       this.pos = look + 1;
-      const block = this.block({ keyword: kw.text, loc: open.loc });
+      const block = this.nested({ keyword: kw.text, loc: open.loc }, depth);
       return { keyword: kw.text, loc: kw.loc, args, rest, block, blockLoc: open.loc };
     }
     return { keyword: kw.text, loc: kw.loc, args, rest };

@@ -89,7 +89,7 @@ export function readVip(c: Checker, st: KaStatement, owner: string): At<VirtualA
 }
 
 const ROUTE_TYPES = ['blackhole', 'unreachable', 'prohibit', 'throw'];
-const ROUTE_UNSUPPORTED = ['scope', 'proto', 'protocol', 'onlink', 'mtu', 'advmss', 'realms', 'realm', 'tos', 'dsfield', 'nexthop', 'or',
+const ROUTE_UNSUPPORTED = ['scope', 'proto', 'protocol', 'onlink', 'mtu', 'advmss', 'realms', 'realm', 'tos', 'dsfield', 'nexthop',
   'initcwnd', 'initrwnd', 'features', 'quickack', 'congctl', 'rtt', 'rttvar', 'ssthresh', 'cwnd', 'window', 'hoplimit', 'reordering',
   'fastopen_no_cookie', 'pref', 'ttl-propagate', 'encap', 'expires', 'type', 'nhid', 'lock', 'from', 'local', 'nat', 'broadcast', 'anycast', 'multicast'];
 
@@ -141,6 +141,21 @@ export function readRoute(c: Checker, st: KaStatement, owner: string): At<Virtua
       case 'no_track':
         c.warn(t.loc, 'NOT_USED', `no_track of a virtual route in ${owner}: carpool does not track its routes`, 'nothing');
         break;
+      case 'or': {
+        // keepalived's old spelling of a two-way multipath route, `via A or B` (in its own
+        // keepalived.conf.vrrp.routes sample): read, then refused for want of multipath support.
+        const v = need();
+        const ip = v && c.ip(v, "'or' of a virtual route");
+        if (!ip) return undefined;
+        if (!r.gateway) {
+          c.error(t.loc, 'MISSING_ARGUMENT', `'or' in a virtual route of ${owner} needs a gateway before it`, 'via GW1 or GW2');
+          return undefined;
+        }
+        c.error(t.loc, 'NOT_SUPPORTED',
+          `virtual route in ${owner}: 'via ${r.gateway} or ${ip.value}' is a multipath route (keepalived reads it and logs: "or" for routes is deprecated. Please use "nexthop"); carpool does not install multipath routes yet`,
+          `one gateway (via ${r.gateway}), or \`ip route replace DEST nexthop via ${r.gateway} nexthop via ${ip.value}\` in notify_master`);
+        return undefined;
+      }
       default:
         if (ROUTE_TYPES.includes(t.text)) { r.type = t.text; break; }
         if (ROUTE_UNSUPPORTED.includes(t.text)) {

@@ -1,6 +1,7 @@
 /** keepalived.conf `vrrp_instance NAME { ... }`: one handler per keyword. */
-import type { NotifySpec, VrrpInstanceSpec } from '../vrrp/spec.js';
-import { LVS, MAIL, TUNING, unsupported, type Ctx, type Handler, type Policy } from './checker.js';
+import type { VirtualAddress } from '../model.js';
+import type { At, NotifySpec, VrrpInstanceSpec } from '../vrrp/spec.js';
+import { LVS, MAIL, TUNING, unsupported, type Checker, type Ctx, type Handler, type Policy } from './checker.js';
 import type { KaToken, SourceLoc } from './syntax.js';
 import { GARP_KEYS, garpHandler, readRoute, readTrackRefs, readVip } from './values.js';
 
@@ -29,7 +30,6 @@ export const INSTANCE_POLICIES: Readonly<Record<string, Policy>> = {
   notify_deleted: unsupported('carpool does not delete instances on reload'),
   notify_priority_changes: unsupported('notification FIFOs are not written'),
   native_ipv6: unsupported('the family follows the virtual addresses; give IPv6 addresses'),
-  no_virtual_ipaddress: unsupported('an instance needs at least one virtual address'),
   lvs_sync_daemon_interface: LVS,
   garp_extra_if: unsupported('gratuitous ARPs are sent on the instance interfaces only'),
   vrf: unsupported('no VRF support'),
@@ -49,6 +49,26 @@ function once<C extends InstanceCtx>(h: Handler<C>): Handler<C> {
     ctx.seen.set(st.keyword, st.loc);
     h(st, ctx);
   };
+}
+
+/**
+ * The same address again in one instance (keepalived's own sample lists 192.168.200.18 plain and
+ * with a label): keepalived keeps the first and logs "(VI_1): VIP duplicates a VIP 192.168.200.18 -
+ * ignoring"; an excluded address may repeat a virtual one on another interface.
+ */
+function isDuplicateVip(c: Checker, s: VrrpInstanceSpec, v: At<VirtualAddress>, excluded: boolean): boolean {
+  const owner = `vrrp_instance '${s.name.value}'`;
+  const same = (list: readonly At<VirtualAddress>[], sameDevOnly: boolean) =>
+    list.find((a) => a.value.address === v.value.address && (!sameDevOnly || a.value.dev === v.value.dev));
+  const prev = same(s.addresses, excluded);
+  const prevExcluded = prev ? undefined : same(s.excludedAddresses, true);
+  const first = prev ?? prevExcluded;
+  if (!first) return false;
+  const kind = excluded ? 'excluded address' : 'virtual address';
+  c.lenient(v.at, 'DUPLICATE_ADDRESS',
+    `${v.value.address} is listed again in ${owner} (first at line ${first.at.line}${prevExcluded ? ', as an excluded address' : ''}); this ${kind} is ignored and the first one is used, as keepalived does ("VIP duplicates a VIP ... - ignoring")`,
+    'each address once (give the label on the first line)');
+  return true;
 }
 
 function instanceNotify(key: keyof NotifySpec): Handler<InstanceCtx> {
@@ -137,15 +157,16 @@ export const INSTANCE_HANDLERS: Readonly<Record<string, Handler<InstanceCtx>>> =
   virtual_ipaddress: (st, { c, s }) => {
     for (const e of c.block(st, 'virtual_ipaddress { 10.0.0.1/24 ... }')) {
       const v = readVip(c, e, `vrrp_instance '${s.name.value}'`);
-      if (v) s.addresses.push(v);
+      if (v && !isDuplicateVip(c, s, v, false)) s.addresses.push(v);
     }
   },
   virtual_ipaddress_excluded: (st, { c, s }) => {
     for (const e of c.block(st, 'virtual_ipaddress_excluded { 10.0.0.1/24 ... }')) {
       const v = readVip(c, e, `vrrp_instance '${s.name.value}'`);
-      if (v) s.excludedAddresses.push(v);
+      if (v && !isDuplicateVip(c, s, v, true)) s.excludedAddresses.push(v);
     }
   },
+  no_virtual_ipaddress: (st, { c, s }) => { c.noArgs(st); s.noAddresses = { value: 'quiet', at: st.loc }; },
   virtual_routes: (st, { c, s }) => {
     for (const e of c.block(st, 'virtual_routes { 10.1.0.0/16 via 10.0.0.254 ... }')) {
       const r = readRoute(c, e, `vrrp_instance '${s.name.value}'`);

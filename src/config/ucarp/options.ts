@@ -169,6 +169,14 @@ export class OptionReader {
         message: `passfile ${path} has a DOS line ending: the carriage return is part of the password, as in ucarp`,
       });
     }
+    // ucarp does not check; carpool's YAML password_file gets the same warning.
+    const mode = this.options.statMode?.(path);
+    if (mode !== undefined && (mode & 0o044) !== 0) {
+      this.warn({
+        code: 'PASSWORD_FILE_PERMISSIONS', level: 'warning', option: optName(opt), index: opt.index,
+        message: `passfile ${path} is readable by group or others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}): chmod 600 it`,
+      });
+    }
     return line;
   }
 }

@@ -9,6 +9,8 @@ export interface UcarpArgsOptions {
   readonly defaultInterface?: string;
   /** Reads a `--passfile`; throws (any Error) when the file cannot be read. */
   readonly readFile?: (path: string) => string;
+  /** `stat` mode of a `--passfile` (undefined = unknown): group/other-readable gets a warning. */
+  readonly statMode?: (path: string) => number | undefined;
   /** Directory for the control socket and state (default /run/carpool; the CLI passes its per-namespace run directory). */
   readonly runDir?: string;
 }
@@ -59,6 +61,7 @@ export type UcarpWarningCode =
   | 'OPTION_REPEATED'
   | 'OCTAL_NUMBER'
   | 'PASSWORD_CR'
+  | 'PASSWORD_FILE_PERMISSIONS'
   | 'MCAST_NOT_MULTICAST'
   | 'BOW_OUT_TIMING';
 

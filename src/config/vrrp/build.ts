@@ -15,7 +15,7 @@ import type { VrrpInstance } from '../model.js';
 import { Diag, InstanceCheck } from './check.js';
 import { buildGarp, notifyHooks } from './notify.js';
 import {
-  addressFamily, advertInterval, checkAuth, checkRequired, checkStrict, election, mcastGroup, tracking, vmacName, vrrpVersion,
+  addressFamily, advertInterval, checkAuth, checkNoAddresses, checkRequired, checkStrict, election, mcastGroup, tracking, vmacName, vrrpVersion,
 } from './instance.js';
 import { Trackers, buildSyncGroups, syncGroupMembership } from './trackers.js';
 import type { Report, SyncGroupSpec, Terms, VrrpBuilt, VrrpDefaultsSpec, VrrpSpec } from './spec.js';
@@ -68,6 +68,7 @@ function buildInstance(c: InstanceCheck, d: VrrpDefaultsSpec, trackers: Trackers
   const { priority, initialState, preempt, preemptDelayMs } = election(c);
   checkAuth(c, version);
   const strict = checkStrict(c, family);
+  checkNoAddresses(c, version, strict);
   const mcast = mcastGroup(c, family);
   const garp = buildGarp(c, family);
   const { trackScripts, trackFiles, trackInterfaces } = tracking(c, trackers, group);
@@ -112,7 +113,7 @@ function buildInstance(c: InstanceCheck, d: VrrpDefaultsSpec, trackers: Trackers
 /** Across instances: (interface, family, vrid) identifies a virtual router on the wire; a virtual address belongs to one instance. */
 class Uniqueness {
   private readonly vrids = new Map<string, { name: string; at: SourceLoc }>();
-  private readonly vips = new Map<string, { name: string; at: SourceLoc }>();
+  private readonly vips = new Map<string, { name: string; at: SourceLoc; dev: string | undefined }>();
 
   check(c: InstanceCheck, family: 4 | 6): void {
     const { s, name, owner } = c;
@@ -126,12 +127,16 @@ class Uniqueness {
     }
     for (const a of [...s.addresses, ...s.excludedAddresses]) {
       const prev = this.vips.get(a.value.address);
-      if (prev && prev.name !== name) {
+      const dev = a.value.dev ?? s.interface?.value;
+      if (prev && prev.name === name && prev.dev !== dev) {
+        // keepalived: "We can have a VIP and an eVIP the same if they are on different interfaces".
+        continue;
+      } else if (prev && prev.name !== name) {
         c.warn(a.at, 'DUPLICATE_ADDRESS', `${a.value.address} is a virtual address of ${owner} and of vrrp_instance '${prev.name}' (${prev.at.file}:${prev.at.line})`,
           'each virtual address in one instance only');
       } else if (prev) {
         c.e(a.at, 'DUPLICATE_ADDRESS', `${a.value.address} is listed twice in ${owner} (first at ${prev.at.file}:${prev.at.line})`, 'each address once');
-      } else this.vips.set(a.value.address, { name, at: a.at });
+      } else this.vips.set(a.value.address, { name, at: a.at, dev });
     }
   }
 }

@@ -26,7 +26,7 @@ export function addressFamily(c: InstanceCheck): 4 | 6 {
   const { s, owner, terms } = c;
   const family = s.addresses[0]?.value.family ?? (s.srcip ? parseIP(s.srcip.value)?.family : undefined)
     ?? (s.unicastPeers[0] ? parseIP(s.unicastPeers[0].value)?.family : undefined) ?? 4;
-  if (s.addresses.length === 0) {
+  if (s.addresses.length === 0 && !s.noAddresses) {
     c.e(s.name.at, 'MISSING_KEY', `${owner} has no virtual addresses`, `${terms.addresses} with at least one address`);
   }
   for (const a of s.addresses) {
@@ -162,6 +162,25 @@ export function checkStrict(c: InstanceCheck, family: 4 | 6): boolean {
     }
   }
   return strict;
+}
+
+/**
+ * An instance without virtual addresses, where the front end allows it: keepalived runs it with
+ * "(VI_1) No VIP specified; at least one is sensible", but refuses it for VRRPv3 and in strict
+ * mode ("at least one is required"; `no_virtual_ipaddress` is cleared by strict mode).
+ */
+export function checkNoAddresses(c: InstanceCheck, version: 2 | 3, strict: boolean): void {
+  const { s, owner, terms } = c;
+  if (s.addresses.length > 0 || !s.noAddresses) return;
+  if (version === 3 || strict) {
+    c.e(s.noAddresses.at, 'MISSING_KEY',
+      `${owner} has no virtual addresses; ${strict ? `with ${terms.strict}` : 'with VRRPv3'} at least one is required (keepalived: "No VIP specified; at least one is required")`,
+      `${terms.addresses} with at least one address`);
+  } else if (s.noAddresses.value === 'warn') {
+    c.warn(s.noAddresses.at, 'NO_ADDRESSES',
+      `${owner} has no virtual addresses: it only elects and runs its notify scripts (keepalived: "No VIP specified; at least one is sensible")`,
+      `${terms.addresses} with an address, or no_virtual_ipaddress for a notify-only instance`);
+  }
 }
 
 /** The multicast group: the instance's, else the default's for the family. */

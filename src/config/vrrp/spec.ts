@@ -78,6 +78,13 @@ export interface VrrpInstanceSpec {
   v3ChecksumAsV2?: At<boolean>;
   authPass?: At<string>;
   addresses: At<VirtualAddress>[];
+  /**
+   * An instance without virtual addresses (notify-only set-ups that move a cloud address from the
+   * notify scripts): undefined = an error (carpool YAML without `addresses`); 'warn' = keepalived's
+   * "No VIP specified" warning; 'quiet' = asked for (keepalived `no_virtual_ipaddress`, YAML
+   * `addresses: []`). VRRPv3 and strict mode require an address either way, as in keepalived.
+   */
+  noAddresses?: At<'warn' | 'quiet'>;
   excludedAddresses: At<VirtualAddress>[];
   routes: At<VirtualRoute>[];
   trackInterfaces: At<TrackRefSpec>[];

@@ -14,7 +14,7 @@ import { NAME_RE, Reader, describe, validIfname, type Checker, type Entry, type 
 
 const INSTANCE_KEYS = [
   'name', 'protocol', 'interface', 'source', 'vhid', 'password', 'password_file', 'advbase', 'advskew', 'deadratio',
-  'preempt', 'neutral', 'addresses', 'mcast', 'nomcast', 'ignore_ifstate', 'shutdown_hooks', 'hooks',
+  'preempt', 'neutral', 'addresses', 'mcast', 'nomcast', 'ignore_ifstate', 'shutdown_hooks', 'hooks', 'hook_timeout',
 ] as const;
 const ADDRESS_KEYS = ['address', 'label', 'dev', 'broadcast'] as const;
 const HOOK_KEYS = ['up', 'down', 'xparam', 'shell'] as const;

@@ -27,7 +27,7 @@ import { crossCheck, readInstance, type InstanceDraft } from './carp.js';
 import {
   YAML_TERMS, isVrrpItem, readList, readSyncGroup, readTrackFile, readVrrpDefaults, readVrrpInstance, readVrrpScript,
 } from './vrrp.js';
-import { readResourcesSection } from './resources.js';
+import { readDuration, readResourcesSection } from './resources.js';
 import { readBalancersSection } from './balancers.js';
 import { readHttpSection } from './http.js';
 
@@ -39,7 +39,7 @@ export interface YamlConfigResult {
   readonly warnings: readonly ConfigDiagnostic[];
 }
 
-const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'resources', 'groups', 'balancers', 'http'] as const;
+const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'hook_timeout', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'resources', 'groups', 'balancers', 'http'] as const;
 const LOGGING_KEYS = ['facility', 'debug', 'ident'] as const;
 
 /**
@@ -73,7 +73,23 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
   const controlSocket = r.has('control_socket') ? r.path('control_socket', 'the control socket')?.value : DEFAULT_CONTROL_SOCKET;
   const stateDir = r.has('state_dir') ? r.path('state_dir', 'the state directory')?.value : DEFAULT_STATE_DIR;
   const realtimePriority = r.has('realtime_priority') ? r.integer('realtime_priority', 1, 99)?.value : undefined;
+  const hookTimeoutMs = r.has('hook_timeout') ? readDuration(c, r, 'hook_timeout', 'the configuration', false) : undefined;
   const logging = readLogging(c, top.get('logging'));
+  /** Per instance `hook_timeout` (read here for both protocols: the VRRP builder does not know it). */
+  const hookTimeouts = new Map<string, number>();
+  const readHookTimeout = (item: Node | null, name: string | undefined) => {
+    const node = c.resolve(item);
+    if (!name || !node || !isMap(node)) return;
+    // The instance's reader has reported its key problems already: read the keys again (merge
+    // keys included) without reporting them twice.
+    const [errors, warnings] = [c.errors.length, c.warnings.length];
+    const entries = c.entries(node, `instance '${name}'`, 0);
+    c.errors.length = errors;
+    c.warnings.length = warnings;
+    if (!entries?.has('hook_timeout')) return;
+    const ms = readDuration(c, new Reader(c, `instance '${name}'`, entries), 'hook_timeout', `instance '${name}'`, false);
+    if (ms !== undefined) hookTimeouts.set(name, ms);
+  };
   const http = readHttpSection(c, top.get('http'));
 
   const drafts: InstanceDraft[] = [];
@@ -85,7 +101,12 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     c.error(root, 'MISSING_KEY', "missing 'instances'", 'a list of instances');
   } else {
     const list = c.resolve(top.get('instances')!.value);
-    if (!list || !isSeq(list) || list.items.length === 0) {
+    // `instances: []` with `balancers:`: a load balancer alone (keepalived runs a file with only
+    // virtual_server blocks; `carpool convert` writes it so).
+    const balancerOnly = isSeq(list) && list.items.length === 0 && top.has('balancers');
+    if (balancerOnly) {
+      // nothing to read
+    } else if (!list || !isSeq(list) || list.items.length === 0) {
       c.error(list ?? top.get('instances')!.keyNode, list && !isSeq(list) ? 'INVALID_TYPE' : 'NO_VALUE',
         `instances: got ${list && isSeq(list) ? 'an empty list' : describe(list)}`, 'a list with at least one instance');
     } else {
@@ -93,11 +114,13 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
         if (isVrrpItem(c, item as Node | null)) {
           const spec = readVrrpInstance(c, item as Node | null, i, list as Node);
           if (spec) { vrrpSpecs.push(spec); slots.push({ vrrp: spec.name.value }); } else vrrpFailed = true;
+          readHookTimeout(item as Node | null, spec?.name.value);
           hasInlinePassword ||= spec?.authPass !== undefined;
           return;
         }
         const d = readInstance(c, item as Node | null, i, list as Node, options);
         if (d) {
+          readHookTimeout(item as Node | null, d.draft.instance?.name);
           drafts.push(d.draft);
           slots.push({ carp: d.draft });
           hasInlinePassword ||= d.inlinePassword;
@@ -139,12 +162,16 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
 
   const byPosition = (a: ConfigDiagnostic, b: ConfigDiagnostic) => a.line - b.line || a.column - b.column;
   const byName = new Map(built.instances.map((v) => [v.name, v]));
+  const withTimeout = <T extends Instance>(i: T): T => {
+    const ms = hookTimeouts.get(i.name) ?? hookTimeoutMs;
+    return ms === undefined ? i : { ...i, hookTimeoutMs: ms };
+  };
   const instances = slots.flatMap((s): Instance[] => {
-    if ('carp' in s) return s.carp.instance ? [s.carp.instance] : [];
+    if ('carp' in s) return s.carp.instance ? [withTimeout(s.carp.instance)] : [];
     const v = byName.get(s.vrrp);
-    return v ? [v] : [];
+    return v ? [withTimeout(v)] : [];
   });
-  if (c.errors.length > 0 || vrrpFailed || !controlSocket || !stateDir || !logging || !http.ok || instances.length !== slots.length) {
+  if (c.errors.length > 0 || vrrpFailed || (r.has('hook_timeout') && hookTimeoutMs === undefined) || !controlSocket || !stateDir || !logging || !http.ok || instances.length !== slots.length) {
     throw new ConfigError([...c.errors].sort(byPosition));
   }
   return {
@@ -154,6 +181,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
       ...(resources ? { resources } : {}),
       ...(balancers ? { balancers } : {}),
       ...(realtimePriority !== undefined ? { realtimePriority } : {}),
+      ...(hookTimeoutMs !== undefined ? { hookTimeoutMs } : {}),
       ...(http.http ? { http: http.http } : {}),
     },
     warnings: [...c.warnings].sort(byPosition),

@@ -16,7 +16,7 @@
  */
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import {
-  DEFAULT_OP_TIMEOUT_MS, type AgentSpec, type MonitorOperation, type OnFail, type Resource, type ResourceGroup, type ResourceOperation,
+  DEFAULT_FENCE_TIMEOUT_MS, DEFAULT_OP_TIMEOUT_MS, type AgentSpec, type FenceCommand, type MonitorOperation, type OnFail, type Resource, type ResourceGroup, type ResourceOperation,
   type ResourcesConfig,
 } from '../model.js';
 import { parseCidr } from '../../protocol/inet.js';
@@ -24,7 +24,7 @@ import { parseDurationMs } from '../../resources/core/duration.js';
 import { describe, validIfname, Reader, type Checker, type Entry } from './checker.js';
 
 const RESOURCE_KEYS = ['id', 'agent', 'params', 'env', 'op', 'migration_threshold', 'failure_timeout'] as const;
-const GROUP_KEYS = ['id', 'instance', 'resources', 'migration_threshold', 'failure_timeout'] as const;
+const GROUP_KEYS = ['id', 'instance', 'resources', 'migration_threshold', 'failure_timeout', 'fence', 'fence_timeout'] as const;
 const OP_NAMES = ['start', 'stop', 'monitor'] as const;
 const OP_KEYS = ['timeout', 'on_fail', 'interval', 'check_level'] as const;
 const ON_FAIL: readonly OnFail[] = ['restart', 'stop', 'standby', 'block', 'ignore'];
@@ -177,7 +177,8 @@ function readThreshold(c: Checker, r: Reader): number | undefined {
   return r.integer('migration_threshold', 0, 1_000_000)?.value;
 }
 
-function readDuration(c: Checker, r: Reader, key: string, where: string, allowZero: boolean): number | undefined {
+/** A duration key of `r` in ms (`10s`, `500ms`, `2m`, a bare number = seconds); reported and undefined when invalid. */
+export function readDuration(c: Checker, r: Reader, key: string, where: string, allowZero: boolean): number | undefined {
   const expected = `a duration such as 10s, 500ms, 2m (a bare number is seconds)${allowZero ? '; 0 = never' : ''}`;
   const node = c.resolve(r.node(key));
   if (!node || !isScalar(node) || (typeof node.value !== 'string' && typeof node.value !== 'number')) {
@@ -416,6 +417,42 @@ function readGroup(c: Checker, item: Node | null, index: number, list: Node, ins
     const t = readDuration(c, r, 'failure_timeout', where, true);
     if (t !== undefined) defaults.failureTimeoutMs = t;
   }
+  const fence = readFence(c, r, where, node);
   if (c.errors.length > errorsBefore || !id || !instance) return undefined;
-  return { group: { id: id.value, instance, members }, idNode: id.node, defaults };
+  return { group: { id: id.value, instance, members, ...(fence ? { fence } : {}) }, idNode: id.node, defaults };
+}
+
+/**
+ * `fence: [/usr/sbin/fence_virsh, -a, kvmhost, ...]` — an argv list executed without a shell
+ * (the program an absolute path: the daemon runs in /), and `fence_timeout` (default 60 s).
+ */
+function readFence(c: Checker, r: Reader, where: string, node: Node): FenceCommand | undefined {
+  const expected = 'an argument list such as [/usr/sbin/fence_virsh, -a, kvmhost, -n, h1, -o, off] (no shell)';
+  if (!r.has('fence')) {
+    if (r.has('fence_timeout')) c.error(r.keyNode('fence_timeout') ?? node, 'INVALID_VALUE', `fence_timeout in ${where} without fence`, `a 'fence' command, or no fence_timeout`);
+    return undefined;
+  }
+  const seq = c.resolve(r.node('fence'));
+  if (!seq || !isSeq(seq) || seq.items.length === 0) {
+    c.error(seq ?? r.keyNode('fence') ?? node, seq && !isSeq(seq) ? 'INVALID_TYPE' : 'NO_VALUE',
+      `fence in ${where}: got ${seq && isSeq(seq) ? 'an empty list' : describe(seq)}`, expected);
+    return undefined;
+  }
+  const argv: string[] = [];
+  for (const it of seq.items) {
+    const v = c.resolve(it as Node | null);
+    const value = isScalar(v) ? v.value : undefined;
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      c.error(v ?? seq, 'INVALID_TYPE', `fence in ${where}: an argument is ${describe(v)}`, expected);
+      return undefined;
+    }
+    argv.push(String(value));
+  }
+  if (!argv[0]!.startsWith('/')) {
+    c.error(seq.items[0] as Node, 'INVALID_VALUE', `fence in ${where}: '${argv[0]}' is not an absolute path; the daemon runs in / and uses no shell`,
+      'an absolute path such as /usr/sbin/fence_virsh');
+    return undefined;
+  }
+  const timeoutMs = r.has('fence_timeout') ? readDuration(c, r, 'fence_timeout', where, false) : DEFAULT_FENCE_TIMEOUT_MS;
+  return timeoutMs === undefined ? undefined : { argv, timeoutMs };
 }

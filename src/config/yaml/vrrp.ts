@@ -13,11 +13,13 @@ import type {
 import { NAME_RE, describe, locOf, validIfname, vreader, type Checker, type Entry, type Reader } from './checker.js';
 import { opt, readGarp, readHook, readNotify, readRoutes, readTrackRefList, readVips } from './vrrp-fields.js';
 
+const emptyList = (n: Node | null): boolean => isSeq(n) && n.items.length === 0;
+
 const VRRP_INSTANCE_KEYS = [
   'name', 'protocol', 'state', 'interface', 'virtual_router_id', 'priority', 'advert_int', 'version', 'preempt', 'preempt_delay',
   'source', 'mcast_group', 'unicast_peers', 'v3_checksum_as_v2', 'auth_pass', 'addresses', 'excluded_addresses', 'routes',
   'track_interfaces', 'track_scripts', 'track_files', 'track_primary', 'notify', 'garp', 'vmac', 'lower_prio_no_advert',
-  'higher_prio_send_advert', 'down_timer_adverts', 'strict_mode',
+  'higher_prio_send_advert', 'down_timer_adverts', 'strict_mode', 'hook_timeout',
 ] as const;
 const VRRP_ALIASES: Readonly<Record<string, string>> = {
   vrid: 'virtual_router_id', vhid: 'virtual_router_id', nopreempt: 'preempt: false', mcast_src_ip: 'source', unicast_src_ip: 'source',
@@ -110,6 +112,8 @@ export function readVrrpInstance(c: Checker, item: Node | null, index: number, l
     ...opt('v3ChecksumAsV2', v.bool('v3_checksum_as_v2')),
     ...(authPass ? { authPass } : {}),
     addresses: readVips(c, v, 'addresses', where),
+    // `addresses: []` written out: a notify-only instance (what `carpool convert` writes for one).
+    ...(emptyList(v.node('addresses')) ? { noAddresses: { value: 'quiet' as const, at: locOf(c, v.keyNode('addresses')) } } : {}),
     excludedAddresses: readVips(c, v, 'excluded_addresses', where),
     routes: readRoutes(c, v, where),
     trackInterfaces: readTrackRefList(c, v, 'track_interfaces', where),

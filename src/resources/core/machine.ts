@@ -15,7 +15,8 @@
  */
 import type { OnFail } from '../../config/model.js';
 import { OCF, judge, outcomeRc, type AgentOutcome, type JudgedAction } from './ocf.js';
-import { INFINITY, type FailedAction, type GroupStatus, type MemberState, type MemberStatus } from './status.js';
+import { INFINITY, type FailedAction, type FenceStatus, type GroupStatus, type MemberState, type MemberStatus } from './status.js';
+import { fenceNeeded } from './fencing.js';
 import type { LogLevel } from '../../lib/log-level.js';
 import { formatDuration } from './duration.js';
 
@@ -61,6 +62,8 @@ export interface GroupSpec {
   readonly id: string;
   readonly instance: string;
   readonly members: readonly MemberSpec[];
+  /** The group requires fencing (it has a `fence` command, run with this timeout). */
+  readonly fence?: { readonly timeoutMs: number };
 }
 
 export type ActionName = 'start' | 'stop' | 'monitor';
@@ -78,8 +81,16 @@ export interface ActionCall {
 }
 
 export type GroupInput =
-  /** The bound instance changed state on this node. */
-  | { readonly type: 'instance'; readonly state: string }
+  /**
+   * The bound instance changed state on this node; `reason` is the transition's (`master-down
+   * timeout`, `master bowed out`...), `peer` the master last heard — they decide fencing.
+   */
+  | { readonly type: 'instance'; readonly state: string; readonly reason?: string; readonly peer?: string }
+  /** The fence command finished (`callId` of the `fence` effect). */
+  | {
+    readonly type: 'fenceResult'; readonly callId: number; readonly outcome: AgentOutcome; readonly exitReason: string;
+    readonly output: string; readonly execMs: number; readonly at: string;
+  }
   /** An action finished. `at` is the wall-clock time for status (ISO). */
   | {
     readonly type: 'result'; readonly callId: number; readonly outcome: AgentOutcome; readonly exitReason: string;
@@ -101,6 +112,11 @@ export type { LogLevel };
 export type GroupEffect =
   | { readonly type: 'run'; readonly call: ActionCall }
   | { readonly type: 'cancel'; readonly callId: number; readonly resource: string }
+  /**
+   * Run the group's fence command (answered by a `fenceResult` input): the peer may still run
+   * the group, and nothing of it starts here unless the command exits 0.
+   */
+  | { readonly type: 'fence'; readonly callId: number; readonly timeoutMs: number; readonly reason: string; readonly peer?: string }
   /** Ask the instance for standby (never take over, hand over at once) or lift it. */
   | { readonly type: 'standby'; readonly on: boolean; readonly reason: string }
   | { readonly type: 'log'; readonly level: LogLevel; readonly message: string }
@@ -156,6 +172,12 @@ export class GroupMachine {
   private nextCallId = 1;
   /** Last "stuck" message, so it is logged once per cause. */
   private stuckLogged: string | undefined;
+  /** Fencing (groups with `spec.fence`): see FenceStatus. `failed` holds until cleanup. */
+  private fencing: FenceStatus['state'] = 'none';
+  /** How the instance became MASTER when fencing became needed (reason, peer). */
+  private fenceCause: { readonly reason: string; readonly peer: string | undefined } | undefined;
+  private fenceCall: { readonly callId: number; readonly startedAt: number } | undefined;
+  private fenceFailure: FailedAction | undefined;
 
   constructor(readonly spec: GroupSpec, initial: { moved?: boolean } = {}) {
     if (spec.members.length === 0) throw new Error(`group ${spec.id} has no members`);
@@ -187,7 +209,11 @@ export class GroupMachine {
           this.instanceState = input.state;
           if (input.state === 'MASTER') fx.push(this.log('info', `${this.spec.id}: instance ${this.spec.instance} is MASTER here`));
           else if (was === 'MASTER') fx.push(this.log('info', `${this.spec.id}: instance ${this.spec.instance} left MASTER (${input.state}): stopping the group`));
+          this.instanceFencing(input.state, input.reason ?? '', input.peer, fx);
         }
+        break;
+      case 'fenceResult':
+        this.handleFenceResult(input, fx);
         break;
       case 'result':
         this.handleResult(input, now, fx);
@@ -216,6 +242,7 @@ export class GroupMachine {
       case 'shutdown':
         if (!this.shuttingDown) {
           this.shuttingDown = true;
+          this.cancelFence(fx);
           fx.push(this.log('info', `${this.spec.id}: stopping the group (daemon exit)`));
         }
         break;
@@ -326,6 +353,14 @@ export class GroupMachine {
       }
       // Restart backoff: this member and the ones after it wait (nextDeadline() wakes us up).
       if (m.restartAt !== undefined) return;
+      // Fencing first: nothing starts while the peer may still run the group.
+      if (this.fencing === 'needed') { this.startFence(now, fx); return; }
+      if (this.fencing === 'running') return;
+      if (this.fencing === 'failed') {
+        this.stuck(`${this.spec.id}: not starting: fencing failed (${this.fenceFailure?.text ?? 'unknown'}), the peer may still run it — ` +
+          `fix the fence, then \`carpool resource cleanup ${this.spec.id}\` fences again`, fx);
+        return;
+      }
       this.run(m, 'start', now, fx);
       return;
     }
@@ -387,6 +422,65 @@ export class GroupMachine {
         `instance ${this.spec.instance} is not handed over; \`carpool resource cleanup ${this.spec.id}\` retries the stop`));
     }
     fx.push({ type: 'stopped' });
+  }
+
+  // --- fencing ---------------------------------------------------------------------------
+
+  /** The instance changed state: becoming MASTER because the peer vanished makes fencing needed. */
+  private instanceFencing(state: string, reason: string, peer: string | undefined, fx: GroupEffect[]): void {
+    if (!this.spec.fence || this.fencing === 'failed') return; // a failed fence holds until cleanup
+    if (state !== 'MASTER') {
+      // Not MASTER: nothing starts here; the next MASTER transition decides again.
+      this.cancelFence(fx);
+      this.fencing = 'none';
+      return;
+    }
+    if (!fenceNeeded(reason)) {
+      this.fencing = 'none';
+      return;
+    }
+    this.fencing = 'needed';
+    this.fenceCause = { reason, peer };
+    fx.push(this.log('warning', `${this.spec.id}: instance ${this.spec.instance} became MASTER by ${reason}` +
+      `${peer ? ` (peer ${peer} last heard)` : ''}: the peer may still run the group; fencing before it starts`));
+  }
+
+  private startFence(now: number, fx: GroupEffect[]): void {
+    const callId = this.nextCallId++;
+    this.fencing = 'running';
+    this.fenceCall = { callId, startedAt: now };
+    const cause = this.fenceCause ?? { reason: 'unknown', peer: undefined };
+    fx.push(this.log('notice', `${this.spec.id}: fencing (timeout ${formatDuration(this.spec.fence!.timeoutMs)})`));
+    fx.push({ type: 'fence', callId, timeoutMs: this.spec.fence!.timeoutMs, reason: cause.reason, ...(cause.peer ? { peer: cause.peer } : {}) });
+  }
+
+  private cancelFence(fx: GroupEffect[]): void {
+    if (!this.fenceCall) return;
+    fx.push({ type: 'cancel', callId: this.fenceCall.callId, resource: this.spec.id });
+    this.fenceCall = undefined;
+    if (this.fencing === 'running') this.fencing = 'needed';
+  }
+
+  private handleFenceResult(r: Extract<GroupInput, { type: 'fenceResult' }>, fx: GroupEffect[]): void {
+    if (!this.fenceCall || this.fenceCall.callId !== r.callId) return; // cancelled: stale
+    this.fenceCall = undefined;
+    const o = r.outcome;
+    if (o.kind === 'exited' && o.rc === 0) {
+      this.fencing = 'none';
+      this.fenceFailure = undefined;
+      fx.push(this.log('notice', `${this.spec.id}: fenced (${r.execMs} ms): starting the group`));
+      return;
+    }
+    const text = o.kind === 'exited' ? `exit ${o.rc}` : o.kind === 'timeout' ? `timed out after ${this.spec.fence!.timeoutMs} ms`
+      : o.kind === 'signal' ? `killed by ${o.signal}` : `not executed (${o.code})`;
+    this.fencing = 'failed';
+    this.fenceFailure = {
+      key: `${this.spec.id}_fence_0`, resource: this.spec.id, action: 'fence', intervalMs: 0, rc: outcomeRc(o), text,
+      status: o.kind === 'exited' ? 'complete' : o.kind === 'timeout' ? 'Timed Out' : o.kind === 'signal' ? 'killed' : 'not executed',
+      exitReason: r.exitReason, output: r.output, at: r.at, execMs: r.execMs, timeoutMs: this.spec.fence!.timeoutMs, severity: 'fatal',
+    };
+    fx.push(this.log('error', `${this.spec.id}: FENCING FAILED (${text}${r.exitReason ? `: ${r.exitReason}` : ''}): the group stays stopped — ` +
+      `the peer may still run it; fix the fence, then \`carpool resource cleanup ${this.spec.id}\` fences again`));
   }
 
   // --- results ---------------------------------------------------------------------------
@@ -564,6 +658,11 @@ export class GroupMachine {
       if (!m.inflight) m.role = 'unknown';
     }
     this.stuckLogged = undefined;
+    // A failed fence is retried by a cleanup of the group (while MASTER: at once).
+    if (this.fencing === 'failed' && ms === this.members) {
+      this.fencing = this.instanceState === 'MASTER' ? 'needed' : 'none';
+      this.fenceFailure = undefined;
+    }
     // During shutdown: the stop is retried, and `stopped` comes again when it is done (or blocked again).
     this.stoppedEmitted = false;
     fx.push(this.log('notice', `${this.spec.id}: cleaned up ${ms.map((m) => m.spec.id).join(', ')}`));
@@ -621,6 +720,8 @@ export class GroupMachine {
     const started = members.filter((m) => m.state === 'Started').length;
     let state: string;
     if (members.some((m) => m.blocked)) state = 'Blocked';
+    else if (this.fencing === 'failed' && started === 0) state = 'Fencing failed';
+    else if (this.fencing === 'running') state = 'Fencing';
     else if (members.some((m) => m.state === 'Starting')) state = 'Starting';
     else if (members.some((m) => m.state === 'Stopping')) state = 'Stopping';
     else if (started === members.length) state = 'Started';
@@ -629,7 +730,15 @@ export class GroupMachine {
     return {
       id: this.spec.id, instance: this.spec.instance, instanceState: this.instanceState, state,
       eligible: reason === undefined, ineligibleReason: reason ?? null, standby: this.standbyOn, moved: this.moved, members,
+      ...(this.spec.fence ? { fence: this.fenceStatus(now) } : {}),
     };
+  }
+
+  private fenceStatus(now: number): FenceStatus {
+    const c = this.fenceCause;
+    let why = c && this.fencing !== 'none' ? `became MASTER by ${c.reason}${c.peer ? ` (peer ${c.peer})` : ''}` : null;
+    if (why && this.fenceCall) why += `; fence running for ${((now - this.fenceCall.startedAt) / 1000).toFixed(1)}s`;
+    return { state: this.fencing, why, lastFailure: this.fenceFailure ?? null };
   }
 }
 

@@ -9,7 +9,8 @@ export interface FailedAction {
   /** Pacemaker's operation key `<resource>_<action>_<interval ms>` (`web_monitor_10000`, `_monitor_0` = probe). */
   readonly key: string;
   readonly resource: string;
-  readonly action: 'start' | 'stop' | 'monitor';
+  /** `fence`: the group's fence command (resource = the group's id). */
+  readonly action: 'start' | 'stop' | 'monitor' | 'fence';
   readonly intervalMs: number;
   /** OCF code the failure stands for (timeouts and signals show 1, like Pacemaker). */
   readonly rc: number;
@@ -73,6 +74,21 @@ export interface GroupStatus {
   /** `carpool resource move` is in force until `carpool resource clear`. */
   readonly moved: boolean;
   readonly members: readonly MemberStatus[];
+  /** Fencing, when the group requires it (a `fence` command); absent otherwise. */
+  readonly fence?: FenceStatus;
+}
+
+/** A group's fencing (docs/resources.md, "Failed stops and fencing"). */
+export interface FenceStatus {
+  /**
+   * `none`: nothing to fence now; `needed`: fenced before the next start; `running`;
+   * `failed`: not fenced — the group stays stopped until `carpool resource cleanup`.
+   */
+  readonly state: 'none' | 'needed' | 'running' | 'failed';
+  /** Why fencing is (was) needed: how the instance became MASTER, and the peer last heard. */
+  readonly why: string | null;
+  /** The last failed fence (key `<group>_fence_0`). */
+  readonly lastFailure: FailedAction | null;
 }
 
 export interface ResourcesStatus {

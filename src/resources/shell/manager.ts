@@ -12,13 +12,14 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DEFAULT_OP_TIMEOUT_MS, type Resource, type ResourcesConfig } from '../../config/model.js';
+import { DEFAULT_OP_TIMEOUT_MS, type FenceCommand, type Resource, type ResourcesConfig } from '../../config/model.js';
 import { CarpoolError } from '../../lib/errors.js';
 import { assertNever } from '../../lib/assert-never.js';
 import { GroupMachine, type GroupEffect, type GroupInput, type GroupSpec, type LogLevel } from '../core/machine.js';
 import { INFINITY, type FailedAction, type ResourcesStatus } from '../core/status.js';
 import { formatDuration } from '../core/duration.js';
 import { AgentRunner, agentLabel, type AgentResult } from './agents.js';
+import { spawnAgent } from './spawn.js';
 
 export interface ResourceManagerDeps {
   readonly config: ResourcesConfig;
@@ -65,6 +66,8 @@ export class ResourceManager {
   private readonly groups = new Map<string, GroupRuntime>();
   private readonly resources = new Map<string, Resource>();
   private readonly groupOf = new Map<string, string>();
+  /** Fence commands by group id. */
+  private readonly fences = new Map<string, FenceCommand>();
   private readonly runner: AgentRunner;
   /** Groups that want their instance in standby (with their reason), per instance. */
   private readonly standbyWanted = new Map<string, Map<string, string>>();
@@ -81,8 +84,9 @@ export class ResourceManager {
     for (const r of deps.config.resources) this.resources.set(r.id, r);
     const moved = new Set(this.readState().moved);
     for (const g of deps.config.groups) {
+      if (g.fence) this.fences.set(g.id, g.fence);
       const spec: GroupSpec = {
-        id: g.id, instance: g.instance,
+        id: g.id, instance: g.instance, ...(g.fence ? { fence: { timeoutMs: g.fence.timeoutMs } } : {}),
         members: g.members.map((id) => {
           const r = this.resources.get(id)!;
           this.groupOf.set(id, g.id);
@@ -110,9 +114,16 @@ export class ResourceManager {
     for (const [id, g] of this.groups) this.apply(id, g, g.machine.begin(this.deps.now()));
   }
 
-  /** Every transition of every instance (groups bound to others ignore it). */
-  instanceChanged(instance: string, state: string): void {
-    for (const [id, g] of this.groups) if (g.machine.spec.instance === instance) this.input(id, { type: 'instance', state });
+  /**
+   * Every transition of every instance (groups bound to others ignore it), with its reason and
+   * the master last heard: becoming MASTER by a master-down timeout makes fencing needed.
+   */
+  instanceChanged(instance: string, state: string, reason?: string, peer?: string): void {
+    for (const [id, g] of this.groups) {
+      if (g.machine.spec.instance === instance) {
+        this.input(id, { type: 'instance', state, ...(reason !== undefined ? { reason } : {}), ...(peer !== undefined ? { peer } : {}) });
+      }
+    }
   }
 
   /** The group of a group or resource id; throws NO_SUCH_RESOURCE with the known ids. */
@@ -173,7 +184,10 @@ export class ResourceManager {
   status(): ResourcesStatus {
     const now = this.deps.now();
     const groups = [...this.groups.values()].map((g) => g.machine.status(now));
-    const failedActions: FailedAction[] = groups.flatMap((g) => g.members.flatMap((m) => (m.lastFailure ? [m.lastFailure] : [])))
+    const failedActions: FailedAction[] = groups.flatMap((g) => [
+      ...(g.fence?.lastFailure ? [g.fence.lastFailure] : []),
+      ...g.members.flatMap((m) => (m.lastFailure ? [m.lastFailure] : [])),
+    ])
       .sort((a, b) => b.at.localeCompare(a.at));
     return { node: this.node, groups, failedActions };
   }
@@ -270,6 +284,7 @@ export class ResourceManager {
     for (const e of fx) {
       switch (e.type) {
         case 'run': this.runAction(id, g, e.call); break;
+        case 'fence': this.runFence(id, g, e); break;
         case 'cancel': {
           g.running.get(e.callId)?.abort();
           g.running.delete(e.callId);
@@ -305,6 +320,29 @@ export class ResourceManager {
         this.deps.log.log('error', `resources: internal error running ${call.action} of ${call.resource}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
         feed({ outcome: { kind: 'exited', rc: 1 }, exitReason: `internal error: ${err instanceof Error ? err.message : String(err)}`, output: '', stdout: '', execMs: 0 });
       });
+  }
+
+  /**
+   * The group's fence command: no shell, its own process group, killed at the timeout (as an
+   * agent). Its environment says whom and why: CARPOOL_GROUP, CARPOOL_INSTANCE, CARPOOL_NODE
+   * (this node), CARPOOL_PEER (the master last heard, when known), CARPOOL_REASON.
+   */
+  private runFence(id: string, g: GroupRuntime, e: Extract<GroupEffect, { type: 'fence' }>): void {
+    const fence = this.fences.get(id)!;
+    const ac = new AbortController();
+    g.running.set(e.callId, ac);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env, CARPOOL_GROUP: id, CARPOOL_INSTANCE: g.machine.spec.instance, CARPOOL_NODE: this.node,
+      CARPOOL_REASON: e.reason, ...(e.peer ? { CARPOOL_PEER: e.peer } : {}),
+    };
+    this.deps.log.log('warning', `resources: ${id}: running fence [${fence.argv.join(' ')}]${e.peer ? ` against peer ${e.peer}` : ''}`);
+    void spawnAgent({ file: fence.argv[0]!, args: fence.argv.slice(1), env, timeoutMs: e.timeoutMs, signal: ac.signal }).then((res) => {
+      if (!g.running.delete(e.callId)) return; // cancelled
+      this.input(id, {
+        type: 'fenceResult', callId: e.callId, outcome: res.outcome, exitReason: res.exitReason, output: res.stderrTail,
+        execMs: res.execMs, at: new Date().toISOString(),
+      });
+    });
   }
 
   private standby(group: string, instance: string, on: boolean, reason: string): void {

@@ -21,9 +21,10 @@ const VRRP = 'vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virt
 function parse(text: string) {
   return parseKeepalivedConf(VRRP + text, { file: 'k.conf' });
 }
+/** With `strict`: unknown keywords are warnings otherwise (skipped, as keepalived does). */
 function problems(text: string): ConfigDiagnostic[] {
   try {
-    parse(text);
+    parseKeepalivedConf(VRRP + text, { file: 'k.conf', strict: true });
   } catch (e) {
     if (e instanceof ConfigError) return e.diagnostics as ConfigDiagnostic[];
     throw e;

@@ -141,6 +141,15 @@ describe('parseUcarpArgs: options and defaults', () => {
     expect(run([...BASE, '-o', '/d'], { readFile }).instance.password).toBe('p');
   });
 
+  it('passfile readable by group or others: a warning, as for YAML password_file (issue 11)', () => {
+    const readFile = files({ '/pw': 'secret\n' });
+    const perm = (mode: number) => run([...BASE, '-o', '/pw'], { readFile, statMode: () => mode }).warnings
+      .filter((w) => w.code === 'PASSWORD_FILE_PERMISSIONS').map((w) => `${w.level} ${w.message}`);
+    expect(perm(0o100644)).toEqual(['warning passfile /pw is readable by group or others (mode 0644): chmod 600 it']);
+    expect(perm(0o100640)).toHaveLength(1);
+    expect(perm(0o100600)).toEqual([]);
+  });
+
   it('operands are ignored with a warning; a lone / gets a line-continuation hint', () => {
     const r = run(['/', ...BASE, 'stray']);
     expect(r.warnings.filter((w) => w.code === 'OPERAND_IGNORED').map((w) => [w.index, w.message])).toEqual([

@@ -22,6 +22,24 @@ function errors(text: string): ConfigDiagnostic[] {
 }
 
 describe('resources: and groups: in carpool.yaml', () => {
+  it('fence: an argv list (absolute program, no shell) with fence_timeout (default 60 s)', () => {
+    const group = (extra: string) => `${INSTANCES}resources:\n  - { id: ip, agent: builtin:address, params: { address: 10.0.0.101/24 } }\n` +
+      `groups:\n  - id: www\n    instance: web\n    resources: [ip]\n${extra}`;
+    const g = (extra: string) => parseCarpoolYaml(group(extra), { file: 'c.yaml' }).config.resources!.groups[0];
+    expect(g('    fence: [/usr/sbin/fence_virsh, -a, kvm, -n, h1, -o, off, --port, 22]\n')).toEqual({
+      id: 'www', instance: 'web', members: ['ip'],
+      fence: { argv: ['/usr/sbin/fence_virsh', '-a', 'kvm', '-n', 'h1', '-o', 'off', '--port', '22'], timeoutMs: 60_000 },
+    });
+    expect(g('    fence: [/bin/true]\n    fence_timeout: 15s\n')?.fence).toEqual({ argv: ['/bin/true'], timeoutMs: 15_000 });
+    expect(g('')?.fence).toBeUndefined();
+    const codes = (extra: string) => errors(group(extra)).map((d) => `${d.line}:${d.column} ${d.code}`);
+    expect(codes('    fence: fence_virsh -n h1\n')).toEqual(['13:12 INVALID_TYPE']);
+    expect(codes('    fence: [fence_virsh, -n, h1]\n')).toEqual(['13:13 INVALID_VALUE']);
+    expect(codes('    fence: []\n')).toEqual(['13:12 NO_VALUE']);
+    expect(codes('    fence: [/bin/true]\n    fence_timeout: 0\n')).toEqual(['14:20 INVALID_VALUE']);
+    expect(codes('    fence_timeout: 5s\n')).toEqual(['13:5 INVALID_VALUE']);
+  });
+
   it('reads resources, operations, group defaults and keeps the group order', () => {
     const { config } = parseCarpoolYaml(`${INSTANCES}
 resources:

@@ -112,6 +112,18 @@ describe('parseCarpoolYaml: valid files', () => {
     expect(where(`realtime_priority: high\n${instance('')}`)).toEqual(['1:20 INVALID_TYPE']);
   });
 
+  it('hook_timeout: top-level default, per instance over it (CARP and VRRP), absent by default', () => {
+    expect(parse(instance('')).config.instances[0]!.hookTimeoutMs).toBeUndefined();
+    const vrrp = '  - { protocol: vrrp, name: v, interface: eth0, virtual_router_id: 7, priority: 100, addresses: [10.0.0.7/24] }\n';
+    const c = parse(`hook_timeout: 5s\n${instance('hook_timeout: 500ms')}${vrrp}`).config;
+    expect(c.hookTimeoutMs).toBe(5000);
+    expect(c.instances.map((i) => i.hookTimeoutMs)).toEqual([500, 5000]);
+    const v = parse(`${instance('')}  - { protocol: vrrp, name: v, interface: eth0, virtual_router_id: 7, priority: 100, addresses: [10.0.0.7/24], hook_timeout: 2m }\n`).config;
+    expect(v.instances.map((i) => i.hookTimeoutMs)).toEqual([undefined, 120_000]);
+    expect(where(`hook_timeout: 0\n${instance('')}`)).toEqual(['1:15 INVALID_VALUE']);
+    expect(where(instance('hook_timeout: soon'))).toEqual(['6:19 INVALID_VALUE']);
+  });
+
   it('source defaults to <input> without a file name', () => {
     expect(parseCarpoolYaml(instance('')).config.source).toBe('<input>');
   });
