@@ -20,6 +20,7 @@ import { runDaemon, daemonize } from './daemon-cmd.js';
 import { LAB_DESCRIPTION } from './lab-description.js';
 import type { ResourcesStatus } from '../resources/core/status.js';
 import type { ResourceListEntry } from '../resources/shell/manager.js';
+import type { ReloadResult } from '../daemon/reload.js';
 import { formatDuration } from '../resources/core/duration.js';
 import { formatResources } from '../status/resources-text.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -185,7 +186,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     .description('High availability for Linux: virtual IP failover with CARP (ucarp-compatible) and VRRP (keepalived-compatible).\n\n' +
       'Drop-in for ucarp:   carpool ucarp -i eth0 -s 10.0.0.11 -v 1 -p secret -a 10.0.0.100 -u up.sh -d down.sh\n' +
       'keepalived.conf:     carpool check -c /etc/keepalived/keepalived.conf; carpool convert /etc/keepalived/keepalived.conf\n' +
-      'Native:              carpool run -c /etc/carpool/carpool.yaml')
+      'Native:              carpool run -c /etc/carpool/carpool.yaml; after editing it: carpool reload')
     .showHelpAfterError()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   let code = 0;
@@ -215,22 +216,18 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
       let config;
       try {
         config = loadCheckedConfig(o.config, loadOptions(o));
-        refuseBalancers(config, o.config, o.format);
+        await refuseBalancers(config, o.config, o.format);
       } catch (err) {
         code = fail(err);
         return;
       }
       if (o.daemonize && daemonize(['run', '-c', o.config, ...formatArgs(o)])) return;
-      const reload = (): void => {
-        // SIGHUP: live reload is not supported; validate and tell what a restart would do.
-        try {
-          const next = loadCheckedConfig(o.config, loadOptions(o));
-          const same = JSON.stringify(next) === JSON.stringify(config);
-          process.stderr.write(same ? `carpool: SIGHUP: ${o.config} unchanged\n`
-            : `carpool: SIGHUP: ${o.config} changed and is valid; live reload is not supported: restart carpool to apply it (nothing changed now)\n`);
-        } catch (err) {
-          process.stderr.write(`carpool: SIGHUP: ${o.config} is not valid, keeping the running configuration:\n${err instanceof Error ? err.message : String(err)}\n`);
-        }
+      // SIGHUP / `carpool reload`: the same file, the same options, read again.
+      // What `run` refuses at start, a reload refuses too.
+      const reload = (onWarning: (text: string) => void) => {
+        const next = loadCheckedConfig(o.config, { ...loadOptions(o), onWarning: (w) => onWarning(formatDiagnostic(w)) });
+        refuseBalancers(next, o.config, o.format);
+        return next;
       };
       code = await runDaemon(config, 'run', reload);
     });
@@ -240,7 +237,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     .requiredOption('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
     .option('--validate', "also run each OCF agent's validate-all on this host (OCF_CHECK_LEVEL=10)")
     .option('--strict', 'keepalived.conf: refuse what keepalived only logs and skips (unknown keywords, ignored words, duplicate addresses...)'))
-    .action((o: FormatOpts & { config: string; validate?: boolean; strict?: boolean }) => {
+    .action(async (o: FormatOpts & { config: string; validate?: boolean; strict?: boolean }) => {
       try {
         let warnings = 0;
         const cfg = loadCheckedConfig(o.config, {
@@ -252,7 +249,18 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
         const rs = cfg.resources;
         const resText = rs ? `; ${rs.resources.length} resource${rs.resources.length === 1 ? '' : 's'} in ${rs.groups.length} group${rs.groups.length === 1 ? '' : 's'}: ${rs.groups.map((g) => g.id).join(', ')}` : '';
         const vss = cfg.balancers?.virtualServers ?? [];
-        const lbText = vss.length ? `; ${vss.length} virtual server${vss.length === 1 ? '' : 's'} (load balancer: checked, not run yet)` : '';
+        let lbRuns = true;
+        if (cfg.balancers && vss.length) {
+          try {
+            (await import('../balancer/from-config.js')).mapBalancers(cfg.balancers);
+          } catch (err) {
+            if (!(err instanceof CarpoolError)) throw err;
+            lbRuns = false;
+            warnings++;
+            process.stderr.write(`warning: ${err.message}\n`);
+          }
+        }
+        const lbText = vss.length ? `; ${vss.length} virtual server${vss.length === 1 ? '' : 's'} (load balancer: ${lbRuns ? 'runs on nftables' : 'carpool run refuses it yet, see above'})` : '';
         process.stdout.write(`${o.config}: OK (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')}${resText}${lbText}`
           + `${warnings ? `; ${warnings} warning${warnings === 1 ? '' : 's'}` : ''})\n`);
       } catch (err) {
@@ -286,6 +294,32 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     .action(async (o: { socket?: string; json?: boolean; watch?: boolean | string; output?: string[] }) => {
       try {
         code = await statusCommand(o);
+      } catch (err) {
+        code = fail(err);
+      }
+    });
+
+  program.command('reload')
+    .description('apply the changed configuration file to the running `carpool run` daemon without a restart (as SIGHUP and `systemctl reload` do). ' +
+      'An invalid file changes nothing (the errors are printed, exit 1). Unchanged instances are not touched; added ones start, ' +
+      'removed ones hand their addresses over like at shutdown, changed ones are changed in place where possible, else restarted. ' +
+      'Resource groups are added, removed, or restarted when changed. Changes that need a restart (control_socket, state_dir, logging, realtime_priority) are refused as a whole: nothing changes.')
+    .summary('apply the changed configuration file live (only the difference)')
+    .option('-s, --socket <path>', `control socket of the daemon (default: the \`carpool run\` daemon in ${RUN_DIR})`)
+    .option('--json', 'machine-readable output')
+    .action(async (o: { socket?: string; json?: boolean }) => {
+      try {
+        const socket = await pickSocket(o.socket, (st) => st.mode === 'run', 'a configuration file (`carpool run`)');
+        const r = await controlRequest(socket, { cmd: 'reload' }, 60_000) as ReloadResult;
+        if (o.json) {
+          process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+        } else {
+          for (const n of r.notes) process.stdout.write(`${n}\n`);
+          for (const a of r.actions) process.stdout.write(`${a}\n`);
+          for (const f of r.failed) process.stderr.write(`carpool: reload: ${f}\n`);
+          process.stdout.write(`${r.config}: reloaded (${r.actions.length} changed, ${r.unchanged.length} unchanged${r.failed.length ? `, ${r.failed.length} failed` : ''})\n`);
+        }
+        if (r.failed.length) code = 1;
       } catch (err) {
         code = fail(err);
       }

@@ -8,7 +8,7 @@ import { closeSync, readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { CarpoolConfig } from '../config/model.js';
 import { CarpoolError } from '../lib/errors.js';
-import { Daemon } from '../daemon/daemon.js';
+import { Daemon, type DaemonOptions } from '../daemon/daemon.js';
 import { Notifier, statusText } from '../daemon/systemd.js';
 
 const DAEMONIZED = 'CARPOOL_DAEMONIZED';
@@ -66,27 +66,18 @@ export function isDaemonized(): boolean {
   return process.env[DAEMONIZED] === '1';
 }
 
-/** Run the daemon until a signal stops it. Resolves with the exit code. */
 /** How long a fatal error may take to release what the daemon holds before it exits anyway. */
 const FATAL_STOP_MS = 45_000;
 
-export async function runDaemon(config: CarpoolConfig, mode: 'run' | 'ucarp', onReloadRequest?: () => void): Promise<number> {
+/** Run the daemon until a signal stops it (run mode: `loadConfig` reads the file again on reload). Resolves with the exit code. */
+export async function runDaemon(config: CarpoolConfig, mode: 'run' | 'ucarp', loadConfig?: DaemonOptions['loadConfig']): Promise<number> {
   // The client's "exit quietly on EPIPE" (main.ts) must not apply to a daemon: its Logger
   // handles output errors (console off, daemon goes on).
   for (const s of [process.stdout, process.stderr]) s.removeAllListeners('error');
   // Taken out of the environment before anything runs a hook or an agent.
   const notifier = Notifier.fromEnv();
-  const states = (): string => statusText(daemon.status().instances);
-  // systemd: RELOADING=1 ... READY=1 around what SIGHUP does (systemctl reload).
-  const reload = onReloadRequest && ((): void => {
-    notifier.reloading();
-    try {
-      onReloadRequest();
-    } finally {
-      notifier.ready(states());
-    }
-  });
-  const daemon = new Daemon({ config, mode, console: !isDaemonized(), notifier, ...(reload ? { onReloadRequest: reload } : {}) });
+  // systemd: the daemon says RELOADING=1 ... READY=1 around a reload (SIGHUP, systemctl reload).
+  const daemon = new Daemon({ config, mode, console: !isDaemonized(), notifier, ...(loadConfig ? { loadConfig } : {}) });
   notifier.useLog((text, key) => daemon.log.logLimited('warning', text, key));
   try {
     await daemon.start();
@@ -98,7 +89,7 @@ export async function runDaemon(config: CarpoolConfig, mode: 'run' | 'ucarp', on
     return 2;
   }
   // Sockets are open and every instance runs (BACKUP/INIT until it decides).
-  notifier.ready(states());
+  notifier.ready(statusText(daemon.status().instances));
   // A daemon dies only on purpose and never silently: a fatal error releases what it holds
   // (down hooks, addresses; bounded) and exits non-zero, so a supervisor restarts it.
   process.on('uncaughtException', (err) => {

@@ -30,16 +30,22 @@ export function loadCheckedConfig(path: string, options: CheckedLoadOptions = {}
 }
 
 /**
- * `carpool run` until the balancer's data plane lands: a configuration with load balancing is
- * valid (`check` and `convert` accept it) but cannot run yet. keepalived.conf users keep the
+ * `carpool run` refuses the load balancing it cannot run yet (`carpool check` and `convert`
+ * accept all of it). keepalived.conf users keep the
  * VRRP part with `--vrrp-only`, as with `keepalived --vrrp`.
  */
-export function refuseBalancers(config: CarpoolConfig, path: string, format?: 'keepalived' | 'yaml'): void {
+export async function refuseBalancers(config: CarpoolConfig, path: string, format?: 'keepalived' | 'yaml'): Promise<void> {
   if (!config.balancers) return;
-  const keepalived = (format ?? detectConfigFormat(readFileSync(path, 'utf8'))) === 'keepalived';
-  throw keepalived
-    ? new CarpoolError('BALANCER_NOT_AVAILABLE', 'virtual_server: the load balancer is not available in this version yet; run with --vrrp-only to use the VRRP part',
-      `carpool run --vrrp-only -c ${path} (carpool check and carpool convert accept the virtual_server blocks)`)
-    : new CarpoolError('BALANCER_NOT_AVAILABLE', 'balancers: the load balancer is not available in this version yet; remove balancers: to run the rest',
-      'carpool check accepts balancers:, carpool run does not yet');
+  // Loaded only when the file has balancers: the mapping refuses, all at once, what the
+  // balancer cannot run yet (DR/TUN, groups, fwmark, count-based schedulers, other checkers).
+  const { mapBalancers } = await import('../balancer/from-config.js');
+  try {
+    mapBalancers(config.balancers);
+  } catch (err) {
+    if (!(err instanceof CarpoolError)) throw err;
+    const keepalived = (format ?? detectConfigFormat(readFileSync(path, 'utf8'))) === 'keepalived';
+    throw new CarpoolError(err.code, err.message, keepalived
+      ? `change these virtual servers, or run carpool run --vrrp-only -c ${path} to use only the VRRP part`
+      : 'change or remove these balancers: entries');
+  }
 }

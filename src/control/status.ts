@@ -67,3 +67,41 @@ export interface DaemonStatus {
   /** Other sections (resources) are added by their subsystems. */
   readonly [section: string]: unknown;
 }
+
+/** `balancers` section: the load balancer's virtual servers (src/balancer/shell/balancer.ts). */
+export interface BalancersStatus {
+  readonly services: readonly BalancerServiceStatus[];
+  /** The nftables data plane: applied or not, transactions, the last failure. */
+  readonly plane: {
+    readonly inForce: boolean;
+    readonly applies: number;
+    readonly failures: number;
+    readonly lastAppliedAt?: string;
+    readonly lastError?: string;
+  };
+}
+
+export interface BalancerServiceStatus {
+  /** `VIP:port/proto`. */
+  readonly name: string;
+  readonly scheduler: string;
+  readonly method: string;
+  readonly quorumUp: boolean;
+  readonly servers: readonly BalancerServerStatus[];
+}
+
+export interface BalancerServerStatus {
+  /** `address:port`. */
+  readonly key: string;
+  readonly health: 'up' | 'down';
+  readonly admin: string;
+  readonly configuredWeight: number;
+  /** Weight in the plane now; null = not in the plane. 0 = no new connections. */
+  readonly weight: number | null;
+  readonly checkers: readonly {
+    readonly name: string;
+    readonly up: boolean;
+    /** Last probe: result, what it saw, ISO time. */
+    readonly last?: { readonly ok: boolean; readonly detail: string; readonly at: string };
+  }[];
+}

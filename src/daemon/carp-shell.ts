@@ -5,8 +5,8 @@
  * step (ShellBase).
  */
 import { randomBytes } from 'node:crypto';
-import type { CarpInstance, VirtualAddress } from '../config/model.js';
-import { CarpMachine, type CarpEffect, type CarpInput } from '../election/carp.js';
+import type { CarpInstance, Instance, VirtualAddress } from '../config/model.js';
+import { CarpMachine, type CarpEffect, type CarpInput, type CarpParams } from '../election/carp.js';
 import { assertNever } from '../lib/assert-never.js';
 import { carpAuthenticator } from '../protocol/carp/hmac.js';
 import { CARP_DROP_REASONS, checkAdvert, verifyAdvert } from '../protocol/carp/packet.js';
@@ -43,21 +43,33 @@ export class CarpShell extends ShellBase {
   private stopped: (() => void) | undefined;
   private readonly queue: InputQueue<CarpInput>;
 
-  constructor(readonly cfg: CarpInstance, srcip: string, private readonly deps: CarpShellDeps) {
+  /** The instance's settings; replaced by a live reload (`reconfigure`). */
+  private c: CarpInstance;
+
+  constructor(cfg: CarpInstance, srcip: string, private readonly deps: CarpShellDeps) {
     super(CARP_DROP_REASONS, deps.log, deps.now);
+    this.c = cfg;
     this.name = cfg.name;
     this.id = cfg.vhid;
     this.srcText = srcip;
-    const auth = carpAuthenticator(new TextEncoder().encode(cfg.password), cfg.addresses.filter((a) => a.family === 4).map((a) => parseIPv4(a.address)!));
-    this.machine = new CarpMachine({
-      vhid: cfg.vhid, advbase: cfg.advbase, advskew: cfg.advskew, deadratio: cfg.deadratio,
-      preempt: cfg.preempt, neutral: cfg.neutral, srcip: parseIPv4(srcip)!, auth,
-      manageAddresses: cfg.manageAddresses, shutdownHooks: cfg.shutdownHooks, ignoreIfState: cfg.ignoreIfState,
-      random64: () => randomBytes(8).readBigUInt64BE(),
-    });
+    this.machine = new CarpMachine(this.params(cfg));
     this.queue = new InputQueue((inp) => {
       for (const e of this.machine.step(inp, this.deps.now())) this.apply(e);
     }, () => this.rearm());
+  }
+
+  get cfg(): CarpInstance {
+    return this.c;
+  }
+
+  private params(cfg: CarpInstance): CarpParams {
+    const auth = carpAuthenticator(new TextEncoder().encode(cfg.password), cfg.addresses.filter((a) => a.family === 4).map((a) => parseIPv4(a.address)!));
+    return {
+      vhid: cfg.vhid, advbase: cfg.advbase, advskew: cfg.advskew, deadratio: cfg.deadratio,
+      preempt: cfg.preempt, neutral: cfg.neutral, srcip: parseIPv4(this.srcText)!, auth,
+      manageAddresses: cfg.manageAddresses, shutdownHooks: cfg.shutdownHooks, ignoreIfState: cfg.ignoreIfState,
+      random64: () => randomBytes(8).readBigUInt64BE(),
+    };
   }
 
   protected prefix(text: string): string {
@@ -239,6 +251,36 @@ export class CarpShell extends ShellBase {
     return new Promise((resolve) => {
       this.stopped = resolve;
       this.input({ type: 'shutdown' });
+    });
+  }
+
+  reconfigure(cfg: Instance): void {
+    if (cfg.kind !== 'carp' || cfg.vhid !== this.c.vhid || cfg.interface !== this.c.interface) {
+      throw new Error(`${this.name}: reconfigure needs the same protocol, vhid and interface`);
+    }
+    const old = this.c;
+    this.c = cfg;
+    this.input({ type: 'reconfigure', params: this.params(cfg) });
+    if (!this.holds || !cfg.manageAddresses) return;
+    // Only the addresses that changed: the others stay, so their connections do not notice.
+    const key = (a: VirtualAddress) => `${a.address}/${a.prefix}`;
+    const gone = old.addresses.filter((a) => !cfg.addresses.some((b) => key(b) === key(a)));
+    const added = cfg.addresses.filter((a) => !old.addresses.some((b) => key(b) === key(a)));
+    const { port } = this.deps;
+    if (gone.length) this.deps.addresses?.remove(port.device, port.ifindex, gone);
+    if (added.length) {
+      this.deps.addresses?.add(port.device, port.ifindex, added);
+      for (const a of added) this.announce(a);
+    }
+  }
+
+  retire(): Promise<void> {
+    return new Promise((resolve) => {
+      this.stopped = () => {
+        this.halt();
+        resolve();
+      };
+      this.input({ type: 'shutdown', release: true });
     });
   }
 

@@ -2,10 +2,11 @@
  * The daemon: builds ports and instance runners from a validated configuration, watches
  * links, answers the control socket, and handles signals the way ucarp does:
  * SIGUSR1 logs a status line, SIGUSR2 steps down, SIGTERM/INT/QUIT/HUP stop (running down
- * hooks and releasing addresses when `shutdownHooks`/`-z` is set).
+ * hooks and releasing addresses when `shutdownHooks`/`-z` is set). In run mode SIGHUP and
+ * `carpool reload` apply a changed configuration file live (reload.ts).
  */
 import { basename } from 'node:path';
-import type { CarpoolConfig, CarpInstance, VirtualAddress, VrrpInstance } from '../config/model.js';
+import type { CarpoolConfig, CarpInstance, Instance, ResourcesConfig, VirtualAddress, VrrpInstance } from '../config/model.js';
 import { CarpoolError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
 import { interfaceInfo, listAddresses, LinkMonitor, type InterfaceInfo, type LinkEvent } from '../net/link.js';
@@ -28,6 +29,8 @@ import type { DaemonStatus } from '../control/status.js';
 import { createVmac, removeVmac } from './vmac.js';
 import type { VrrpCoordinator } from './vrrp-shell.js';
 import type { ResourceManager, ResourceCommand } from '../resources/shell/manager.js';
+import type { Balancer } from '../balancer/shell/balancer.js';
+import type { ReloadHost, ReloadResult } from './reload.js';
 
 export interface DaemonOptions {
   readonly config: CarpoolConfig;
@@ -36,10 +39,31 @@ export interface DaemonOptions {
   readonly console: boolean;
   /** Path of the syslog socket; undefined = /dev/log (env CARPOOL_SYSLOG_SOCKET overrides). */
   readonly syslogPath?: string;
-  /** run mode, SIGHUP: re-validate the configuration file and report. */
-  readonly onReloadRequest?: () => void;
-  /** The service manager (systemd): told of state changes (`STATUS=`) and of the stop. */
+  /**
+   * run mode: read and validate the configuration file again (SIGHUP, `carpool reload`);
+   * throws `ConfigError` (file:line) or `CarpoolError`. Warnings go to `onWarning`.
+   */
+  readonly loadConfig?: (onWarning: (text: string) => void) => CarpoolConfig;
+  /** The service manager (systemd): told of state changes (`STATUS=`), reloads and the stop. */
   readonly notifier?: ServiceNotifier;
+}
+
+/** An instance with its interface and advert source resolved, ready to build. */
+type Prepared =
+  | { readonly kind: 'carp'; readonly inst: CarpInstance; readonly dev: string; readonly info: InterfaceInfo; readonly src: string }
+  | { readonly kind: 'vrrp'; readonly inst: VrrpInstance; readonly dev: string; readonly info: InterfaceInfo; readonly src: string };
+
+/** Where a shell is plugged in: its receiving port, a VRRP virtual-MAC send port and interface. */
+interface Plug {
+  readonly rx: Port;
+  tx?: Port;
+  vmac?: string;
+}
+
+/** The addresses an instance adds, on their devices (for the stale clean-up at start). */
+function managedAddresses(p: Prepared): { dev: string; vip: VirtualAddress }[] {
+  if (p.kind === 'carp') return p.inst.manageAddresses ? p.inst.addresses.map((vip) => ({ dev: vip.dev ?? p.dev, vip })) : [];
+  return [...p.inst.addresses, ...p.inst.excludedAddresses].map((vip) => ({ dev: vip.dev ?? p.inst.vmacInterface ?? p.dev, vip }));
 }
 
 /** Alias interfaces (`eth0:carp0`) live on their parent device. */
@@ -53,13 +77,16 @@ const now = (): number => performance.now();
 export class Daemon {
   readonly log: Logger;
   private readonly ports = new Map<string, Port>();
-  /** Every instance, CARP first, in configuration order. */
+  /** Every instance, CARP first, in configuration order (instances added by a reload last). */
   private readonly shells: InstanceShell[] = [];
   /** The VRRP instances' coordinator (sync groups, trackers); loaded only when VRRP is configured. */
   private vrrp: VrrpCoordinator | undefined;
-  /** Send-only ports of virtual-MAC interfaces, and the interfaces to remove at exit. */
-  private readonly txPorts: Port[] = [];
-  private readonly vmacs: string[] = [];
+  /** Each shell's ports (and virtual-MAC interface), to detach, close and remove. */
+  private readonly plugs = new Map<InstanceShell, Plug>();
+  /** The configuration in force (replaced by a live reload). */
+  private config: CarpoolConfig;
+  /** The configuration a reload is applying (undefined outside a reload). */
+  private incoming: CarpoolConfig | undefined;
   /** One hook queue per instance and per sync group. */
   private readonly hooks: HookQueues;
   private addresses: AddressManager | undefined;
@@ -70,6 +97,8 @@ export class Daemon {
   private syslog: SyslogSocket | undefined;
   /** Resource groups following the instances (undefined without `groups:` in the config). */
   private resources: ResourceManager | undefined;
+  /** The load balancer (undefined without virtual servers in the config). */
+  private balancer: Balancer | undefined;
   private readonly startedAt = new Date();
   /** Monotonic start time: uptime must not follow wall-clock jumps. */
   private readonly startedMono = now();
@@ -77,9 +106,14 @@ export class Daemon {
   /** What the kernel runs the event loop at: 'normal' or 'SCHED_RR N'. */
   private scheduling = 'normal';
   private readonly signalHandlers: [NodeJS.Signals, () => void][] = [];
+  /** Instances the resource groups hold in standby, with the reason (kept across a reload's restart). */
+  private readonly standbyReasons = new Map<string, string>();
+  /** The reload in progress (reloads run one after the other). */
+  private reloading: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: DaemonOptions) {
     const cfg = opts.config;
+    this.config = cfg;
     this.syslog = openSyslog(cfg.logging.facility, opts.syslogPath);
     const sink: SyslogSink | undefined = this.syslog ? { send: (b) => this.syslog?.send(b).ok ?? false } : undefined;
     this.log = new Logger({
@@ -92,32 +126,14 @@ export class Daemon {
 
   /** Open everything, clean stale addresses, start electing. Throws before touching the network on errors. */
   async start(): Promise<void> {
-    const cfg = this.opts.config;
+    const cfg = this.config;
     // 1. Resolve interfaces and sources first: nothing on the network changes if this fails.
-    const carp = cfg.instances.filter((i): i is CarpInstance => i.kind === 'carp').map((inst) => {
-      const { dev, info } = this.resolve(inst.name, inst.interface);
-      const src = inst.srcip ?? primaryAddress(dev, info.index, 4, inst.name, inst.addresses);
-      if (inst.srcip && !listAddresses(info.index).some((a) => a.address === inst.srcip)) {
-        this.log.warning(`${inst.name}: source address ${inst.srcip} is not configured on ${dev}; adverts may fail to send`);
-      }
-      return { inst, dev, info, src };
-    });
-    const vrrp = cfg.instances.filter((i): i is VrrpInstance => i.kind === 'vrrp').map((inst) => {
-      const { dev, info } = this.resolve(inst.name, inst.interface);
-      return { inst, dev, info, src: inst.srcip ?? primaryAddress(dev, info.index, inst.family, inst.name, inst.addresses) };
-    });
-    checkIdCollisions(carp.map((p) => ({ name: p.inst.name, dev: p.dev, id: p.inst.vhid, v: 2 })),
-      vrrp.map((p) => ({ name: p.inst.name, dev: p.dev, id: p.inst.vrid, v: p.inst.version })));
+    const ordered = [...cfg.instances.filter((i) => i.kind === 'carp'), ...cfg.instances.filter((i) => i.kind === 'vrrp')];
+    const prepared = this.prepare(ordered, cfg.instances);
     // 2. Sockets (may fail with EPERM: still nothing changed).
-    for (const p of carp) {
-      const port = this.port(p.dev, 4, CARP_TOS);
-      if (this.opts.mode === 'ucarp') this.log.info(`Local advertised ethernet address is [${p.info.mac}]`);
-      // Joined also with --nomcast: the kernel accepts multicast-addressed IP only for joined groups.
-      port.join(p.inst.mcast);
-    }
-    for (const p of vrrp) {
-      const port = this.port(p.dev, p.inst.family, VRRP_TOS);
-      if (p.inst.unicastPeers.length === 0) port.join(p.inst.mcastGroup);
+    for (const p of prepared) {
+      this.openPort(p);
+      if (p.kind === 'carp' && this.opts.mode === 'ucarp') this.log.info(`Local advertised ethernet address is [${p.info.mac}]`);
     }
     // 3. Private directories, then the control socket (refuses to start if another daemon owns it).
     ensurePrivateDir(cfg.stateDir, 'state directory');
@@ -130,66 +146,120 @@ export class Daemon {
       await this.http.listen();
     }
     // 4. Stale addresses of a killed predecessor, then the instances.
-    const managed = [
-      ...carp.filter((p) => p.inst.manageAddresses).flatMap((p) => p.inst.addresses.map((vip) => ({ dev: vip.dev ?? p.dev, vip }))),
-      ...vrrp.flatMap((p) => [...p.inst.addresses, ...p.inst.excludedAddresses].map((vip) => ({ dev: vip.dev ?? p.inst.vmacInterface ?? p.dev, vip }))),
-    ];
-    if (managed.length) {
-      this.addresses = new AddressManager(cfg.stateDir, basename(cfg.controlSocket, '.sock'), this.log);
-      this.addresses.cleanupStale(managed);
+    const managed = prepared.flatMap(managedAddresses);
+    if (managed.length) this.addressManager().cleanupStale(managed);
+    if (cfg.resources && cfg.resources.groups.length > 0) this.resources = await this.resourceManager(cfg.resources);
+    if (cfg.balancers && cfg.balancers.virtualServers.length > 0) {
+      // Loaded only when used: a CARP/VRRP-only daemon never loads the balancer. Both
+      // directors hold the rules; the VIP decides who gets the traffic (as keepalived).
+      const { Balancer } = await import('../balancer/shell/balancer.js');
+      this.balancer = new Balancer(cfg.balancers, { log: this.log, now, hooks: this.hooks.queue('(balancer)', cfg.hookTimeoutMs) });
+      await this.balancer.start();
     }
-    if (cfg.resources && cfg.resources.groups.length > 0) {
-      // Loaded only when used: an idle CARP-only daemon stays small (see bench `idle`).
-      const { ResourceManager } = await import('../resources/shell/manager.js');
-      this.resources = new ResourceManager({
-        config: cfg.resources, log: this.log, now,
-        setStandby: (instance, on, reason) => this.setStandby(instance, on, reason),
-        stateFile: `${cfg.stateDir}/${basename(cfg.controlSocket, '.sock').replace(/[^\w.-]/g, '_')}.resources.json`,
-      });
-    }
-    for (const p of carp) {
-      if (!p.inst.upHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going up' : `${p.inst.name}: no up hook`);
-      if (!p.inst.downHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going down' : `${p.inst.name}: no down hook`);
-      const port = this.port(p.dev, 4, CARP_TOS);
-      const shell = new CarpShell(p.inst, p.src, {
-        port, log: this.log, hooks: this.hooks.queue(p.inst.name, p.inst.hookTimeoutMs ?? cfg.hookTimeoutMs), addresses: this.addresses, now,
-        ucarpStyle: this.opts.mode === 'ucarp',
-        onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),
-      });
-      port.attach(shell);
-      this.shells.push(shell);
-    }
-    if (vrrp.length) {
-      // Loaded only when used: `carpool ucarp` never loads the VRRP code.
-      const { VrrpCoordinator } = await import('./vrrp-shell.js');
-      this.vrrp = new VrrpCoordinator(cfg, {
-        log: this.log, addresses: this.addresses!, now,
-        // An instance's own timeout; a sync group's is the configuration's default.
-        hooksFor: (owner) => this.hooks.queue(owner, vrrp.find((p) => p.inst.name === owner)?.inst.hookTimeoutMs ?? cfg.hookTimeoutMs),
-        linkRunning: (ifname) => !!interfaceInfo(ifname)?.running,
-        onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),
-      });
-      for (const p of vrrp) {
-        const rx = this.port(p.dev, p.inst.family, VRRP_TOS);
-        let tx = rx;
-        if (p.inst.vmacInterface) {
-          await createVmac(p.inst.vmacInterface, p.dev, p.inst.family, p.inst.vrid, this.log);
-          this.vmacs.push(p.inst.vmacInterface);
-          tx = new Port(p.inst.vmacInterface, this.log, VRRP_TOS, p.inst.family, true);
-          tx.open();
-          this.txPorts.push(tx);
-        }
-        const shell = this.vrrp.add(p.inst, p.src, { rx, tx });
-        rx.attach(shell);
-        this.shells.push(shell);
-      }
-    }
+    for (const p of prepared) this.shells.push(await this.build(p));
     this.monitor = LinkMonitor.open((ev) => this.onLinkEvent(ev), {},
       (why, ms) => this.log.logLimited('error', `Cannot process a link event: ${why}; re-reading the interfaces in ${ms} ms`, 'link:retry'));
     this.installSignals();
     if (cfg.realtimePriority !== undefined) this.scheduling = this.setRealtime(cfg.realtimePriority);
     this.resources?.start();
     for (const s of this.shells) s.start();
+  }
+
+  /**
+   * Interfaces and advert sources of `instances` (of the configuration `all`), checked
+   * before anything changes: a missing interface or source throws.
+   */
+  private prepare(instances: readonly Instance[], all: readonly Instance[]): Prepared[] {
+    const prepared = instances.map((inst): Prepared => {
+      const { dev, info } = this.resolve(inst.name, inst.interface);
+      if (inst.kind === 'carp') {
+        const src = inst.srcip ?? primaryAddress(dev, info.index, 4, inst.name, inst.addresses);
+        if (inst.srcip && !listAddresses(info.index).some((a) => a.address === inst.srcip)) {
+          this.log.warning(`${inst.name}: source address ${inst.srcip} is not configured on ${dev}; adverts may fail to send`);
+        }
+        return { kind: 'carp', inst, dev, info, src };
+      }
+      return { kind: 'vrrp', inst, dev, info, src: inst.srcip ?? primaryAddress(dev, info.index, inst.family, inst.name, inst.addresses) };
+    });
+    const ids = all.map((i) => ({ name: i.name, dev: deviceOf(i.interface), id: i.kind === 'carp' ? i.vhid : i.vrid, v: i.kind === 'carp' ? 2 : i.version }));
+    checkIdCollisions(ids.filter((_, k) => all[k]!.kind === 'carp'), ids.filter((_, k) => all[k]!.kind === 'vrrp'));
+    return prepared;
+  }
+
+  /** The receiving port of the instance, opened and joined to its group. */
+  private openPort(p: Prepared): Port {
+    if (p.kind === 'carp') {
+      const port = this.port(p.dev, 4, CARP_TOS);
+      // Joined also with --nomcast: the kernel accepts multicast-addressed IP only for joined groups.
+      port.join(p.inst.mcast);
+      return port;
+    }
+    const port = this.port(p.dev, p.inst.family, VRRP_TOS);
+    if (p.inst.unicastPeers.length === 0) port.join(p.inst.mcastGroup);
+    return port;
+  }
+
+  /** The address manager (state file of the addresses we add), created on first use. */
+  private addressManager(): AddressManager {
+    this.addresses ??= new AddressManager(this.config.stateDir, basename(this.config.controlSocket, '.sock'), this.log);
+    return this.addresses;
+  }
+
+  /** Build the shell of a prepared instance and attach it to its port (not started). */
+  private async build(p: Prepared): Promise<InstanceShell> {
+    const rx = this.openPort(p);
+    if (p.kind === 'carp') {
+      if (!p.inst.upHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going up' : `${p.inst.name}: no up hook`);
+      if (!p.inst.downHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going down' : `${p.inst.name}: no down hook`);
+      const shell = new CarpShell(p.inst, p.src, {
+        port: rx, log: this.log, hooks: this.hooks.queue(p.inst.name, p.inst.hookTimeoutMs ?? this.config.hookTimeoutMs),
+        addresses: p.inst.manageAddresses ? this.addressManager() : this.addresses, now,
+        ucarpStyle: this.opts.mode === 'ucarp',
+        onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),
+      });
+      rx.attach(shell);
+      this.plugs.set(shell, { rx });
+      return shell;
+    }
+    if (!this.vrrp) {
+      // Loaded only when used: `carpool ucarp` never loads the VRRP code.
+      const { VrrpCoordinator } = await import('./vrrp-shell.js');
+      this.vrrp = new VrrpCoordinator(this.config, {
+        log: this.log, addresses: this.addressManager(), now,
+        // An instance's own timeout; a sync group's is the configuration's default. During a
+        // reload the instances being added are in the incoming configuration.
+        hooksFor: (owner) => {
+          const cfg = this.incoming ?? this.config;
+          const inst = cfg.instances.find((i) => i.name === owner && i.kind === 'vrrp');
+          return this.hooks.queue(owner, inst?.hookTimeoutMs ?? cfg.hookTimeoutMs);
+        },
+        linkRunning: (ifname) => !!interfaceInfo(ifname)?.running,
+        onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),
+      });
+    }
+    let tx = rx;
+    const plug: Plug = { rx };
+    if (p.inst.vmacInterface) {
+      await createVmac(p.inst.vmacInterface, p.dev, p.inst.family, p.inst.vrid, this.log);
+      plug.vmac = p.inst.vmacInterface;
+      tx = new Port(p.inst.vmacInterface, this.log, VRRP_TOS, p.inst.family, true);
+      tx.open();
+      plug.tx = tx;
+    }
+    const shell = this.vrrp.add(p.inst, p.src, { rx, tx });
+    rx.attach(shell);
+    this.plugs.set(shell, plug);
+    return shell;
+  }
+
+  private async resourceManager(config: ResourcesConfig): Promise<ResourceManager> {
+    // Loaded only when used: an idle CARP-only daemon stays small (see bench `idle`).
+    const { ResourceManager } = await import('../resources/shell/manager.js');
+    return new ResourceManager({
+      config, log: this.log, now,
+      setStandby: (instance, on, reason) => this.setStandby(instance, on, reason),
+      stateFile: `${this.config.stateDir}/${basename(this.config.controlSocket, '.sock').replace(/[^\w.-]/g, '_')}.resources.json`,
+    });
   }
 
   /** SCHED_RR for the event loop; spawned scripts and agents stay at normal priority (reset on fork). */
@@ -271,9 +341,8 @@ export class Daemon {
 
   /**
    * ucarp mode: ucarp's signals (USR1 status line, USR2 step down, TERM/INT/QUIT/HUP stop).
-   * run mode: USR1 logs every instance's state, USR2 its counters, HUP re-checks the
-   * configuration file (live reload is not supported: it says so instead of stopping, so
-   * a logrotate-style HUP never takes the VIP down), TERM/INT/QUIT stop.
+   * run mode: USR1 logs every instance's state, USR2 its counters, HUP reloads the
+   * configuration file live (`reload`), TERM/INT/QUIT stop.
    */
   private installSignals(): void {
     const on = (sig: NodeJS.Signals, fn: () => void) => {
@@ -297,7 +366,95 @@ export class Daemon {
     const stop = (sig: NodeJS.Signals) => () => { void this.stop(sig).then(() => process.exit(0)); };
     for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as NodeJS.Signals[]) on(sig, stop(sig));
     if (ucarp) on('SIGHUP', stop('SIGHUP'));
-    else on('SIGHUP', () => this.opts.onReloadRequest?.());
+    else on('SIGHUP', () => { this.reload('SIGHUP').catch(() => undefined); });
+  }
+
+  /**
+   * Live reload: read the file again and apply the difference (src/daemon/reload.ts). An
+   * invalid file or a refused change leaves everything as it was; the error is logged and
+   * thrown (the `carpool reload` client prints it). One reload at a time.
+   */
+  reload(reason: string): Promise<ReloadResult> {
+    const run = async (): Promise<ReloadResult> => {
+      const load = this.opts.loadConfig;
+      if (!load || this.opts.mode === 'ucarp') {
+        throw new CarpoolError('RELOAD_UNSUPPORTED', 'a ucarp-mode daemon has no configuration file to reload', 'restart it with the new options');
+      }
+      if (this.stopping) throw new CarpoolError('RELOAD_STOPPING', 'the daemon is stopping');
+      this.log.info(`Reloading ${this.config.source} (${reason})`);
+      try {
+        const next = load((w) => this.log.warning(`reload: ${w}`));
+        const { applyReload } = await import('./reload.js');
+        this.incoming = next;
+        this.opts.notifier?.reloading();
+        const r = await applyReload(this.reloadHost(), next).finally(() => {
+          this.incoming = undefined;
+          this.opts.notifier?.ready(statusText(this.shells.map((s) => ({ name: s.name, state: s.status().state }))));
+        });
+        this.log.info(r.actions.length ? `Reload done: ${r.actions.length} instance${r.actions.length === 1 ? '' : 's'} changed, ${r.unchanged.length} unchanged${r.failed.length ? `, ${r.failed.length} failed` : ''}`
+          : `Reload done: nothing changed (${r.unchanged.length} instance${r.unchanged.length === 1 ? '' : 's'} unchanged)`);
+        return r;
+      } catch (err) {
+        const text = err instanceof CarpoolError ? err.describe() : (err as Error).message;
+        this.log.error(`Reload failed, the running configuration stays in force:\n${text}`);
+        // The control protocol carries code and message: the hint goes into the message.
+        throw new CarpoolError(err instanceof CarpoolError ? err.code : 'RELOAD_FAILED', `reload failed, nothing was changed:\n${text}`);
+      }
+    };
+    const r = this.reloading.then(run, run);
+    this.reloading = r.catch(() => undefined);
+    return r;
+  }
+
+  private reloadHost(): ReloadHost {
+    return {
+      log: this.log,
+      current: () => this.config,
+      shells: () => this.shells,
+      check: (instances, all) => this.prepare(instances, all),
+      add: async (p) => {
+        const shell = await this.build(p as Prepared);
+        this.shells.push(shell);
+        // A restarted instance stays in the standby its resource groups asked for.
+        const standby = this.standbyReasons.get(shell.name);
+        if (standby !== undefined) shell.standby(true, standby);
+        shell.start();
+        return shell;
+      },
+      unplug: async (shell) => {
+        const plug = this.plugs.get(shell);
+        this.plugs.delete(shell);
+        const i = this.shells.indexOf(shell);
+        if (i >= 0) this.shells.splice(i, 1);
+        if (!plug) return;
+        plug.rx.detach(shell);
+        plug.tx?.close();
+        if (plug.vmac) await removeVmac(plug.vmac);
+      },
+      reloadVrrp: (config) => this.vrrp?.reload(config),
+      closeUnusedPorts: () => {
+        for (const [key, port] of this.ports) {
+          if (port.listenerCount > 0) continue;
+          port.close();
+          this.ports.delete(key);
+          this.log.info(`Closed ${port.device}${port.family === 6 ? ' (IPv6)' : ''}: no instance uses it any more`);
+        }
+      },
+      commit: (config) => { this.config = config; },
+      blockedGroups: () => this.resources?.blockedGroups() ?? [],
+      stopGroups: async (ids) => (this.resources && ids.length ? this.resources.removeGroups(ids) : []),
+      startGroups: async (config, ids) => {
+        const rc = config.resources ?? { resources: [], groups: [] };
+        if (!this.resources) {
+          if (rc.groups.length === 0) return;
+          this.resources = await this.resourceManager(rc);
+          this.resources.start();
+          for (const s of this.shells) this.resources.instanceChanged(s.name, s.status().state);
+          return;
+        }
+        this.resources.addGroups(rc, ids, (instance) => this.shells.find((s) => s.name === instance)?.status().state);
+      },
+    };
   }
 
   /**
@@ -335,12 +492,13 @@ export class Daemon {
         this.hooks.killAll();
       }
       for (const s of this.shells) s.halt();
+      await this.balancer?.stop();
       this.addresses?.flush();
       this.monitor?.close();
       await this.control?.close();
       await this.http?.close();
-      for (const p of [...this.ports.values(), ...this.txPorts]) p.close();
-      for (const v of this.vmacs) await removeVmac(v);
+      for (const p of [...this.ports.values(), ...[...this.plugs.values()].flatMap((x) => (x.tx ? [x.tx] : []))]) p.close();
+      for (const x of this.plugs.values()) if (x.vmac) await removeVmac(x.vmac);
       for (const [sig, fn] of this.signalHandlers) process.off(sig, fn);
       this.syslog?.close();
     })();
@@ -349,13 +507,14 @@ export class Daemon {
 
   status(): DaemonStatus {
     return {
-      version: VERSION, pid: process.pid, mode: this.opts.mode, config: this.opts.config.source,
+      version: VERSION, pid: process.pid, mode: this.opts.mode, config: this.config.source,
       startedAt: this.startedAt.toISOString(), uptimeSeconds: (now() - this.startedMono) / 1000,
       scheduling: this.scheduling,
       instances: this.shells.map((s) => s.status()),
       interfaces: [...this.ports.values()].map((p) => ({ name: p.family === 4 ? p.device : `${p.device} (IPv6)`, up: p.running, drops: { ...p.drops } })),
-      ...(this.vrrp && this.opts.config.syncGroups.length ? { syncGroups: this.vrrp.syncGroupStatus() } : {}),
+      ...(this.vrrp && this.config.syncGroups.length ? { syncGroups: this.vrrp.syncGroupStatus() } : {}),
       ...(this.resources ? { resources: this.resources.status() } : {}),
+      ...(this.balancer ? { balancers: this.balancer.status() } : {}),
     };
   }
 
@@ -369,6 +528,8 @@ export class Daemon {
 
   /** A resource group asks that its instance must (not) be served here. */
   private setStandby(instance: string, on: boolean, reason: string): void {
+    if (on) this.standbyReasons.set(instance, reason);
+    else this.standbyReasons.delete(instance);
     this.findShell(instance).standby(on, reason);
   }
 
@@ -386,6 +547,8 @@ export class Daemon {
     switch (req.cmd) {
       case 'status':
         return this.status();
+      case 'reload':
+        return this.reload('carpool reload');
       case 'demote': {
         // CARP: persistent until --clear; VRRP: a planned step-down (--clear is an error).
         const s = this.findShell(req.args?.instance);

@@ -6,7 +6,7 @@
  * effects. `ShellBase` holds what both shells share: drop counters, transition
  * bookkeeping, the input queue, and the single timer re-armed from the machine's deadline.
  */
-import type { VirtualAddress } from '../config/model.js';
+import type { Instance, VirtualAddress } from '../config/model.js';
 import type { InstanceStatus, TransitionInfo } from '../control/status.js';
 import type { AddressManager } from './addresses.js';
 import type { HookQueue } from './hooks.js';
@@ -50,6 +50,17 @@ export interface InstanceShell extends PortListener {
   shutdown(): Promise<void>;
   /** Stop timers without any protocol action. */
   halt(): void;
+  /**
+   * Live reload, settings `planReload` allows in place (same protocol, id, interface and
+   * source): no state change; addresses added or removed while master are added / removed
+   * on their own and the added ones announced.
+   */
+  reconfigure(cfg: Instance): void;
+  /**
+   * Removed by a reload: a master bows out and releases make-before-break, as on shutdown
+   * (whatever its shutdown-hook setting), then the timers stop. Resolves when it is done.
+   */
+  retire(): Promise<void>;
 }
 
 /**
@@ -115,6 +126,8 @@ export abstract class ShellBase implements InstanceShell {
   abstract status(): InstanceStatus;
   abstract statusLine(): string;
   abstract shutdown(): Promise<void>;
+  abstract reconfigure(cfg: Instance): void;
+  abstract retire(): Promise<void>;
 
   /** The machine's earliest deadline (monotonic ms), undefined when nothing is due. */
   protected abstract nextDeadline(): number | undefined;

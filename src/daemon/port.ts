@@ -81,6 +81,17 @@ export class Port {
     this.listeners.push(l);
   }
 
+  /** Stop dispatching to `l` (an instance removed by a reload). */
+  detach(l: PortListener): void {
+    const i = this.listeners.indexOf(l);
+    if (i >= 0) this.listeners.splice(i, 1);
+  }
+
+  /** How many instances receive through this port. */
+  get listenerCount(): number {
+    return this.listeners.length;
+  }
+
   /**
    * Send from `src`: chosen per packet (IP_PKTINFO), not by bind(), because a bound raw
    * socket would only receive packets addressed to that address and miss the multicast.

@@ -6,8 +6,9 @@
  * steps the machines through `stepMembers`, so sync groups decide together, and turns
  * trackers (scripts, files, interfaces) into priority / FAULT inputs.
  */
-import type { CarpoolConfig, NotifyHooks, SyncGroup, VirtualAddress, VirtualRoute, VrrpInstance } from '../config/model.js';
+import type { CarpoolConfig, Instance, NotifyHooks, SyncGroup, VirtualAddress, VirtualRoute, VrrpInstance } from '../config/model.js';
 import { SyncGroupCoordinator, stepMembers, type SyncEffect } from '../election/sync-group.js';
+import { sameValue } from '../config/diff.js';
 import {
   TrackerBoard, fileTracker, instanceTrackUses, interfaceTracker, scriptTracker, type TrackUse,
 } from '../election/tracking.js';
@@ -53,11 +54,13 @@ export class VrrpShell extends ShellBase {
   readonly name: string;
   readonly id: number;
   readonly machine: VrrpMachine;
-  private readonly rx: VrrpRxInstance;
+  private rx: VrrpRxInstance;
   private addressMismatches = 0;
+  /** The instance's settings; replaced by a live reload (`reconfigure`). */
+  private c: VrrpInstance;
 
   constructor(
-    readonly cfg: VrrpInstance,
+    cfg: VrrpInstance,
     readonly src: string,
     private readonly ports: VrrpPorts,
     private readonly group: VrrpCoordinator,
@@ -65,11 +68,16 @@ export class VrrpShell extends ShellBase {
     readonly uses: readonly TrackUse[],
   ) {
     super(VRRP_DROP_REASONS.filter((r) => r !== 'vrid'), deps.log, deps.now);
+    this.c = cfg;
     this.name = cfg.name;
     this.id = cfg.vrid;
     const params = vrrpParams(cfg, src);
     this.rx = vrrpRxInstance(params);
     this.machine = new VrrpMachine(params);
+  }
+
+  get cfg(): VrrpInstance {
+    return this.c;
   }
 
   protected prefix(text: string): string {
@@ -96,9 +104,9 @@ export class VrrpShell extends ShellBase {
 
   // --- InstanceShell ------------------------------------------------------------------
 
-  /** Starts every VRRP instance of the daemon at once (trackers evaluated first). */
+  /** Starts every VRRP instance of the daemon at once (trackers evaluated first); later ones (a reload) one by one. */
   start(): void {
-    this.group.start();
+    this.group.start(this);
   }
 
   linkChanged(ifname: string, running: boolean): void {
@@ -125,6 +133,35 @@ export class VrrpShell extends ShellBase {
   /** Graceful stop of every VRRP instance: priority 0, wait for successors (bounded by the machines), release, notify stop. */
   shutdown(): Promise<void> {
     return this.group.stop();
+  }
+
+  reconfigure(cfg: Instance): void {
+    if (cfg.kind !== 'vrrp' || cfg.vrid !== this.c.vrid || cfg.interface !== this.c.interface) {
+      throw new Error(`${this.name}: reconfigure needs the same protocol, VRID and interface`);
+    }
+    const old = [...this.c.addresses, ...this.c.excludedAddresses];
+    this.c = cfg;
+    const params = vrrpParams(cfg, this.src);
+    this.rx = vrrpRxInstance(params);
+    this.input({ type: 'reconfigure', params });
+    // The new base priority (with the trackers' weights) goes in as a `priority` input.
+    this.group.reconfigured(this);
+    if (!this.holds) return;
+    const key = (a: VirtualAddress) => `${a.address}/${a.prefix}`;
+    const now = this.addresses();
+    const gone = old.filter((a) => !now.some((b) => key(b) === key(a)));
+    const added = now.filter((a) => !old.some((b) => key(b) === key(a)));
+    const tx = this.ports.tx;
+    if (gone.length) this.deps.addresses.remove(tx.device, tx.ifindex, gone);
+    if (added.length) {
+      this.deps.addresses.add(tx.device, tx.ifindex, added);
+      this.sendFrames(added.map((a) => this.announcement(a)));
+    }
+  }
+
+  /** Removed by a reload: priority 0, wait for the successor (bounded), release, notify stop. */
+  retire(): Promise<void> {
+    return this.group.remove(this.name);
   }
 
   statusLine(): string {
@@ -324,8 +361,12 @@ export class VrrpCoordinator {
   private readonly stopWaiters = new Map<string, () => void>();
   private started = false;
   private stopping: Promise<void> | undefined;
+  /** Members started (at start, or one by one when a reload added them). */
+  private readonly live = new Set<string>();
+  /** Trackers whose runner is started (`script:name`, `file:name`). */
+  private readonly running = new Set<string>();
 
-  constructor(private readonly config: CarpoolConfig, private readonly deps: VrrpShellDeps) {
+  constructor(private config: CarpoolConfig, private readonly deps: VrrpShellDeps) {
     this.board = new TrackerBoard([
       ...config.vrrpScripts.map(scriptTracker),
       ...config.trackFiles.map(fileTracker),
@@ -359,18 +400,94 @@ export class VrrpCoordinator {
   }
 
   /** Once, for all instances: interface states read, trackers started and evaluated, machines started. */
-  start(): void {
-    if (this.started) return;
+  start(shell?: VrrpShell): void {
+    if (this.started) {
+      if (shell) this.startLive(shell);
+      return;
+    }
     this.started = true;
+    for (const name of this.shells.keys()) this.live.add(name);
     for (const s of this.shells.values()) {
       for (const u of s.uses) if (u.kind === 'interface') this.board.observe('interface', u.name, { kind: 'interface', ok: this.deps.linkRunning(u.name) });
     }
-    const used = new Set([...this.shells.values()].flatMap((s) => s.uses.map((u) => `${u.kind}:${u.name}`)));
-    for (const sc of this.config.vrrpScripts) if (used.has(`script:${sc.name}`)) this.trackers.startScript(sc);
-    for (const f of this.config.trackFiles) if (used.has(`file:${f.name}`)) this.trackers.startFile(f);
+    this.startTrackers();
     // Feed the initial verdicts before `start`, so a faulty instance never becomes master.
     for (const s of this.shells.values()) this.reevaluate(s, true);
     for (const name of this.shells.keys()) this.input(name, { type: 'start' });
+  }
+
+  /** Start the runners of the scripts and files some instance uses and that do not run yet. */
+  private startTrackers(): void {
+    const used = new Set([...this.shells.values()].flatMap((s) => s.uses.map((u) => `${u.kind}:${u.name}`)));
+    for (const sc of this.config.vrrpScripts) {
+      if (used.has(`script:${sc.name}`) && !this.running.has(`script:${sc.name}`)) {
+        this.running.add(`script:${sc.name}`);
+        this.trackers.startScript(sc);
+      }
+    }
+    for (const f of this.config.trackFiles) {
+      if (used.has(`file:${f.name}`) && !this.running.has(`file:${f.name}`)) {
+        this.running.add(`file:${f.name}`);
+        this.trackers.startFile(f);
+      }
+    }
+  }
+
+  // --- live reload (src/daemon/reload.ts) -----------------------------------------------
+
+  /**
+   * A reload's new configuration: tracker definitions that are new, and sync groups. A
+   * changed group is created anew: `planReload` replaces all its members, so none runs now.
+   */
+  reload(config: CarpoolConfig): void {
+    const known = new Set(this.config.vrrpScripts.map((x) => `script:${x.name}`).concat(this.config.trackFiles.map((x) => `file:${x.name}`)));
+    for (const sc of config.vrrpScripts) if (!known.has(`script:${sc.name}`)) this.board.add(scriptTracker(sc));
+    for (const f of config.trackFiles) if (!known.has(`file:${f.name}`)) this.board.add(fileTracker(f));
+    for (const g of [...this.groupCfg.keys()]) {
+      const next = config.syncGroups.find((x) => x.name === g);
+      if (!next || !sameValue(next, this.groupCfg.get(g))) {
+        this.groupCfg.delete(g);
+        this.groups.delete(g);
+      }
+    }
+    for (const g of config.syncGroups) {
+      if (this.groupCfg.has(g.name)) continue;
+      this.groupCfg.set(g.name, g);
+      this.groups.set(g.name, new SyncGroupCoordinator(g.name, g.members));
+    }
+    this.config = config;
+  }
+
+  /** An instance added by a reload: trackers evaluated, then it starts (when the others run). */
+  private startLive(shell: VrrpShell): void {
+    if (this.live.has(shell.name)) return;
+    this.live.add(shell.name);
+    for (const u of shell.uses) if (u.kind === 'interface') this.board.observe('interface', u.name, { kind: 'interface', ok: this.deps.linkRunning(u.name) });
+    this.startTrackers();
+    this.reevaluate(shell, true);
+    this.input(shell.name, { type: 'start' });
+  }
+
+  /** A reload changed the instance's base priority (or nothing of it): feed the tracked priority. */
+  reconfigured(shell: VrrpShell): void {
+    this.reevaluate(shell);
+  }
+
+  /** Stop one instance (removed or replaced by a reload): it resigns like at shutdown, then it is forgotten. */
+  async remove(name: string): Promise<void> {
+    const shell = this.shells.get(name);
+    if (!shell) return;
+    await new Promise<void>((resolve) => {
+      this.stopWaiters.set(name, resolve);
+      this.input(name, { type: 'shutdown' });
+    });
+    this.stopWaiters.delete(name);
+    shell.halt();
+    this.shells.delete(name);
+    this.machines.delete(name);
+    this.verdicts.delete(name);
+    this.touched.delete(name);
+    this.live.delete(name);
   }
 
   /** A link changed state (from the daemon's link monitor); repeats change nothing. */

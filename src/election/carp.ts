@@ -50,8 +50,18 @@ export type CarpInput =
   | { readonly type: 'link'; readonly up: boolean }
   /** Planned hand-over: SIGUSR2 or `carpool demote`. */
   | { readonly type: 'stepDown'; readonly reason: string }
-  /** Daemon shutting down (SIGTERM etc.). Emits `stopped` once it is safe to exit. */
-  | { readonly type: 'shutdown' }
+  /**
+   * Daemon shutting down (SIGTERM etc.), or the instance removed by a reload (`release`:
+   * a master bows out and releases even without shutdown hooks). Emits `stopped` once it
+   * is safe to exit.
+   */
+  | { readonly type: 'shutdown'; readonly release?: boolean }
+  /**
+   * Live reload: new settings in place (same vhid and source). No state change: a master
+   * advertises the new skew with its next advert, a backup's master-down timer is re-armed
+   * with the next advert it hears.
+   */
+  | { readonly type: 'reconfigure'; readonly params: CarpParams }
   /** Outcome of an advert `send` effect (ucarp counts failed writes, §3.6). */
   | { readonly type: 'sendResult'; readonly ok: boolean }
   /** Advertise as slow (skew 240, as BSD demotion and ucarp's send-error mode do). */
@@ -129,7 +139,11 @@ export class CarpMachine {
   private sent = 0;
   private received = 0;
 
-  constructor(readonly params: CarpParams) {}
+  constructor(private p: CarpParams) {}
+
+  get params(): CarpParams {
+    return this.p;
+  }
 
   get state(): CarpState {
     return this.st;
@@ -190,7 +204,10 @@ export class CarpMachine {
         this.handleStepDown(input.reason, now, fx);
         break;
       case 'shutdown':
-        this.handleShutdown(now, fx);
+        this.handleShutdown(now, fx, input.release ?? false);
+        break;
+      case 'reconfigure':
+        this.handleReconfigure(input.params, fx);
         break;
       case 'sendResult':
         this.handleSendResult(input.ok, fx);
@@ -315,13 +332,13 @@ export class CarpMachine {
     this.masterDownAt = this.holdUntil + this.masterDownMs();
   }
 
-  private handleShutdown(now: number, fx: CarpEffect[]): void {
+  private handleShutdown(now: number, fx: CarpEffect[], release: boolean): void {
     if (this.stopping) return;
     this.stopping = true;
     const wasMaster = this.st === 'MASTER';
     this.masterDownAt = undefined;
     this.nextAdvertAt = undefined;
-    if (!wasMaster || !this.params.shutdownHooks) {
+    if (!wasMaster || !(this.params.shutdownHooks || release)) {
       fx.push({ type: 'stopped' });
       return;
     }
@@ -330,6 +347,13 @@ export class CarpMachine {
     this.transition('BACKUP', 'shutdown', now, fx);
     this.releasePending = true;
     this.releaseAt = now + Math.min(this.masterDownMs(), 1000);
+  }
+
+  private handleReconfigure(params: CarpParams, fx: CarpEffect[]): void {
+    if (params.vhid !== this.p.vhid) throw new Error(`CARP: reconfigure cannot change vhid ${this.p.vhid} -> ${params.vhid}`);
+    const skew = params.advbase !== this.p.advbase || params.advskew !== this.p.advskew;
+    this.p = params;
+    if (skew) fx.push({ type: 'log', level: 'info', message: `Now advertising advbase ${params.advbase} advskew ${this.effectiveSkew()}` });
   }
 
   private handleSendResult(ok: boolean, fx: CarpEffect[]): void {

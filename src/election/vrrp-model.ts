@@ -51,6 +51,12 @@ export type VrrpInput =
   | { readonly type: 'standby'; readonly on: boolean; readonly reason: string }
   /** Daemon shutting down: emits `stopped` once it is safe to exit. */
   | { readonly type: 'shutdown' }
+  /**
+   * Live reload: new settings in place (same VRID, family, version, interval and owner
+   * status; `planReload` replaces the instance otherwise). No state change: the new base
+   * priority takes effect through the tracking `priority` input that follows.
+   */
+  | { readonly type: 'reconfigure'; readonly params: VrrpParams }
   /** Outcome of one `send` effect. */
   | { readonly type: 'sendResult'; readonly ok: boolean }
   /** From the sync-group coordinator: some member is in FAULT (or none is any more). */

@@ -88,11 +88,16 @@ export class VrrpMachine {
   private received = 0;
   private readonly sendHealth = new SendHealth();
 
-  constructor(readonly params: VrrpParams) {
+  constructor(private p: VrrpParams) {
+    const params = p;
     this.ownInterval = normaliseInterval(params.version, params.advertIntervalMs);
     this.masterInterval = this.ownInterval;
     this.owner = params.priority >= VRRP_PRIO_OWNER;
     this.effPrio = clampPriority(params.priority, params.priority);
+  }
+
+  get params(): VrrpParams {
+    return this.p;
   }
 
   get state(): VrrpState {
@@ -166,6 +171,7 @@ export class VrrpMachine {
       case 'stepDown': this.handleStepDown(input.reason, now, fx); break;
       case 'standby': this.handleStandby(input.on, input.reason, now, fx); break;
       case 'shutdown': this.handleShutdown(now, fx); break;
+      case 'reconfigure': this.handleReconfigure(input.params); break;
       case 'sendResult': this.handleSendResult(input.ok, fx); break;
       case 'groupBackup': this.handleGroupBackup(input.reason, now, fx); break;
       case 'groupMaster': this.handleGroupMaster(input.reason, now, fx); break;
@@ -336,6 +342,15 @@ export class VrrpMachine {
       if (g.lowerPrioDelayMs > 0) this.lowerGarpAt ??= now + g.lowerPrioDelayMs;
       this.reassertAt ??= now + this.ownInterval;
     }
+  }
+
+  private handleReconfigure(params: VrrpParams): void {
+    const p = this.p;
+    if (params.vrid !== p.vrid || params.version !== p.version || params.family !== p.family
+      || normaliseInterval(params.version, params.advertIntervalMs) !== this.ownInterval || (params.priority >= VRRP_PRIO_OWNER) !== this.owner) {
+      throw new Error(`VRRP ${p.name}: reconfigure cannot change the VRID, version, family, interval or owner status`);
+    }
+    this.p = params;
   }
 
   private handlePriority(priority: number, reason: string, now: number, fx: VrrpEffect[]): void {

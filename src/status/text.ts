@@ -1,10 +1,11 @@
 /**
  * Text rendering of a daemon's status document (`carpool status`): one table of instances,
- * drop counters, sync groups and the resource section in crm_mon's words.
+ * drop counters, sync groups, the resource section in crm_mon's words and the load balancer.
  */
-import type { DaemonStatus, InstanceStatus, TransitionInfo } from '../control/status.js';
+import type { BalancersStatus, DaemonStatus, InstanceStatus, TransitionInfo } from '../control/status.js';
 import type { ResourcesStatus } from '../resources/core/status.js';
 import { formatResources } from './resources-text.js';
+import { formatBalancers } from './balancers-text.js';
 
 /** The transition's age: the daemon's monotonic `agoSeconds`; from `at` and `now` only for daemons without it. */
 function ago(t: TransitionInfo, now: Date): string {
@@ -33,8 +34,10 @@ export function formatStatus(st: DaemonStatus, now: Date): string {
   const lines: string[] = [];
   lines.push(`carpool ${st.version} (${st.mode}) pid ${st.pid}, up ${Math.round(st.uptimeSeconds)}s, config ${st.config}`
     + `${st.scheduling && st.scheduling !== 'normal' ? `, ${st.scheduling}` : ''}`);
+  const lb = st.balancers as BalancersStatus | undefined;
   if (st.instances.length === 0) {
     lines.push('  no instances');
+    if (lb) lines.push(...formatBalancers(lb).map((l) => `  ${l}`));
     return lines.join('\n');
   }
   const rows = [['INSTANCE', 'PROTO', 'IFACE', 'ID', 'PRIO', 'STATE', 'MASTER', 'ADDRESSES', 'LAST CHANGE']];
@@ -61,5 +64,6 @@ export function formatStatus(st: DaemonStatus, now: Date): string {
   for (const g of groups) lines.push(`  sync group ${g.name}: ${g.state} (${g.members.map((m) => `${m.name} ${m.state}`).join(', ')})`);
   const res = st.resources as ResourcesStatus | undefined;
   if (res) lines.push(...formatResources(res).map((l) => `  ${l}`));
+  if (lb) lines.push(...formatBalancers(lb).map((l) => `  ${l}`));
   return lines.join('\n');
 }

@@ -53,26 +53,30 @@ groups:
   });
 });
 
-describe('carpool run with load balancing (until the data plane lands)', () => {
+describe('carpool run with load balancing', () => {
   const seed = join(import.meta.dirname, '../../testdata/keepalived/seed-002/director1.conf');
-  it('refuses keepalived.conf with virtual_server blocks and says to use --vrrp-only; check and convert load it', () => {
+  it('refuses what it cannot run yet (SMTP_CHECK of seed 002) with a clear list and --vrrp-only; check and convert load it', async () => {
     const config = loadCheckedConfig(seed, { onWarning: () => undefined });
     expect(config.balancers?.virtualServers).toHaveLength(4);
     let err: unknown;
-    try { refuseBalancers(config, seed); } catch (e) { err = e; }
+    try { await refuseBalancers(config, seed); } catch (e) { err = e; }
     expect(err).toBeInstanceOf(CarpoolError);
-    expect((err as CarpoolError).code).toBe('BALANCER_NOT_AVAILABLE');
-    expect((err as CarpoolError).message).toBe('virtual_server: the load balancer is not available in this version yet; run with --vrrp-only to use the VRRP part');
+    expect((err as CarpoolError).code).toBe('BALANCER_NOT_SUPPORTED');
+    expect((err as CarpoolError).message).toContain('virtual_server 123.123.123.1 25: real_server 192.168.0.101 25: SMTP_CHECK is not supported yet (supported: TCP_CHECK, HTTP_GET)');
+    expect((err as CarpoolError).hint).toContain('--vrrp-only');
     const vrrpOnly = loadCheckedConfig(seed, { vrrpOnly: true, onWarning: () => undefined });
-    expect(() => refuseBalancers(vrrpOnly, seed)).not.toThrow();
+    await expect(refuseBalancers(vrrpOnly, seed)).resolves.toBeUndefined();
   });
 
-  it('refuses balancers: in carpool YAML', () => {
+  it('accepts a NAT balancer in carpool YAML, refuses DR', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'carpool-cfg-'));
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'c.yaml');
-    writeFileSync(file, `${INSTANCES}balancers:\n  virtual_servers:\n    - { address: 10.0.0.100, port: 80, protocol: TCP, real_servers: [{ address: 10.0.0.2 }] }\n`, { mode: 0o600 });
-    const config = loadCheckedConfig(file, { onWarning: () => undefined });
-    expect(() => refuseBalancers(config, file)).toThrow(/^balancers: the load balancer is not available in this version yet/);
+    const write = (extra: string) => {
+      writeFileSync(file, `${INSTANCES}balancers:\n  virtual_servers:\n    - { address: 10.0.0.100, port: 80, protocol: TCP, lvs_sched: rr${extra}, real_servers: [{ address: 10.0.0.2 }] }\n`, { mode: 0o600 });
+      return loadCheckedConfig(file, { onWarning: () => undefined });
+    };
+    await expect(refuseBalancers(write(''), file)).resolves.toBeUndefined();
+    await expect(refuseBalancers(write(', lvs_method: DR'), file)).rejects.toThrow(/lb_kind DR is not supported yet \(supported: NAT\)/);
   });
 });

@@ -163,4 +163,43 @@ describe('CarpShell', () => {
     expect(done).toBe(true);
     expect(graceful.addresses.removed).toEqual([{ dev: 'eth0', ifindex: 7, addresses: [VIP] }]);
   });
+
+  it('reconfigure on a master: only the added and removed addresses move, the added one is announced, no transition', () => {
+    const t = master();
+    const before = t.s.status().transitions;
+    t.addresses.added.length = 0;
+    t.port.frames.length = 0;
+    t.s.reconfigure(carpInstance({ advskew: 40, addresses: [vip(VIP), vip('10.9.0.101')] }));
+    expect(t.addresses.added).toEqual([{ dev: 'eth0', ifindex: 7, addresses: ['10.9.0.101'] }]);
+    expect(t.addresses.removed).toEqual([]);
+    expect(t.port.garpsFor('10.9.0.101')).toHaveLength(1);
+    expect(t.port.garpsFor(VIP)).toHaveLength(0);
+    t.s.reconfigure(carpInstance({ advskew: 40, addresses: [vip('10.9.0.101')] }));
+    expect(t.addresses.removed).toEqual([{ dev: 'eth0', ifindex: 7, addresses: [VIP] }]);
+    vi.advanceTimersByTime(3000);
+    expect(t.port.sent.at(-1)!.payload[2]).toBe(40); // the new advskew on the wire
+    expect(t.s.status()).toMatchObject({ state: 'MASTER', transitions: before, addresses: ['10.9.0.101/24'], priority: { advskew: 40 } });
+    expect(() => t.s.reconfigure(carpInstance({ vhid: 11 }))).toThrow(/vhid/);
+  });
+
+  it('reconfigure on a backup changes no address', () => {
+    const t = shell();
+    t.s.start();
+    t.s.reconfigure(carpInstance({ addresses: [vip('10.9.0.101')] }));
+    expect(t.addresses.added).toEqual([]);
+    expect(t.addresses.removed).toEqual([]);
+  });
+
+  it('retire: a master bows out and releases even without shutdown hooks, then stays silent', async () => {
+    const t = master({ shutdownHooks: false });
+    const p = t.s.retire();
+    expect(t.port.sent.at(-1)!.payload[2]).toBe(255);
+    expect(t.addresses.removed).toEqual([]); // make before break: held until the successor is heard (or 1 s)
+    await vi.advanceTimersByTimeAsync(1500);
+    await p;
+    expect(t.addresses.removed).toEqual([{ dev: 'eth0', ifindex: 7, addresses: [VIP] }]);
+    const n = t.port.sent.length;
+    vi.advanceTimersByTime(5000);
+    expect(t.port.sent.length).toBe(n);
+  });
 });

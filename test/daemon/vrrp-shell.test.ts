@@ -166,4 +166,33 @@ describe('VrrpShell', () => {
     expect(port.sent.length).toBe(n);
     expect(s.status().state).toBe('INIT');
   });
+
+  it('reconfigure on a master: new base priority advertised, only the added / removed addresses move, no transition', () => {
+    const t = master();
+    const before = t.s.status().transitions;
+    t.addresses.added.length = 0;
+    t.port.frames.length = 0;
+    t.s.reconfigure(vrrpInstance({ priority: 120, addresses: [vip(VIP), vip('10.9.1.101')] }));
+    expect(t.addresses.added).toEqual([{ dev: 'eth0', ifindex: 7, addresses: ['10.9.1.101'] }]);
+    expect(t.port.garpsFor('10.9.1.101')).toHaveLength(1);
+    expect(t.port.garpsFor(VIP)).toHaveLength(0);
+    vi.advanceTimersByTime(300);
+    expect(t.port.sent.at(-1)!.payload[2]).toBe(120); // priority byte of the advert
+    t.s.reconfigure(vrrpInstance({ priority: 120, addresses: [vip('10.9.1.101')] }));
+    expect(t.addresses.removed).toEqual([{ dev: 'eth0', ifindex: 7, addresses: [VIP] }]);
+    expect(t.s.status()).toMatchObject({ state: 'MASTER', transitions: before, addresses: ['10.9.1.101/24'], priority: { base: 120, effective: 120 } });
+    expect(() => t.s.reconfigure(vrrpInstance({ vrid: 52 }))).toThrow(/VRID/);
+  });
+
+  it('retire: priority 0, release, and the instance is forgotten by its coordinator', async () => {
+    const t = master();
+    const p = t.s.retire();
+    expect(t.port.sent.at(-1)!.payload[2]).toBe(0);
+    await vi.advanceTimersByTimeAsync(1500);
+    await p;
+    expect(t.addresses.removed).toEqual([{ dev: 'eth0', ifindex: 7, addresses: [VIP] }]);
+    const n = t.port.sent.length;
+    vi.advanceTimersByTime(2000);
+    expect(t.port.sent.length).toBe(n);
+  });
 });

@@ -18,6 +18,7 @@ export interface SimNodeSpec {
   readonly password?: string;
   readonly deadratio?: number;
   readonly neutral?: boolean;
+  readonly shutdownHooks?: boolean;
 }
 
 export interface SimNode {
@@ -43,7 +44,7 @@ export class CarpSim extends LanSim<SimNode> {
       vhid: this.vhid, advbase: spec.advbase ?? 1, advskew: spec.advskew ?? 0, deadratio: spec.deadratio ?? 3,
       preempt: spec.preempt ?? false, neutral: spec.neutral ?? false, srcip: parseIPv4(spec.ip)!,
       auth: carpAuthenticator(new TextEncoder().encode(spec.password ?? 'secret'), [parseIPv4(this.vip)!]),
-      manageAddresses: true, shutdownHooks: true, ignoreIfState: false,
+      manageAddresses: true, shutdownHooks: spec.shutdownHooks ?? true, ignoreIfState: false,
       random64: () => BigInt(Math.floor(this.rand() * 2 ** 32)) << 32n | BigInt(Math.floor(this.rand() * 2 ** 32)),
     };
     const node: SimNode = { spec, m: new CarpMachine(params), alive: true, linkUp: true, hasVip: false, effects: [], hooks: [], stopped: false, dropped: {} };

@@ -259,6 +259,46 @@ describe('CARP standby', () => {
   });
 });
 
+describe('CARP live reload', () => {
+  it('reconfigure changes the advertised skew without a transition; the backup follows the master', () => {
+    const sim = new CarpSim([{ name: 'a', ip: '10.0.0.1', advskew: 0 }, { name: 'b', ip: '10.0.0.2', advskew: 50 }]);
+    sim.start();
+    sim.runUntil(6000);
+    const a = sim.node('a');
+    const before = a.effects.filter((x) => x.e.type === 'transition').length;
+    const fx = a.m.step({ type: 'reconfigure', params: { ...a.m.params, advskew: 30 } }, sim.now);
+    expect(fx).toEqual([{ type: 'log', level: 'info', message: 'Now advertising advbase 1 advskew 30' }]);
+    sim.runUntil(20_000);
+    expect(a.m.state).toBe('MASTER');
+    expect(a.effects.filter((x) => x.e.type === 'transition')).toHaveLength(before);
+    expect(sim.node('b').m.state).toBe('BACKUP');
+    const adverts = a.effects.filter((x) => x.e.type === 'send' && x.t > 7000).map((x) => decodeAdvert((x.e as { payload: Uint8Array }).payload));
+    expect(adverts.length).toBeGreaterThan(5);
+    expect(adverts.every((ad) => ad?.advskew === 30)).toBe(true);
+  });
+
+  it('reconfigure refuses another vhid (that is a replacement)', () => {
+    const sim = new CarpSim([{ name: 'a', ip: '10.0.0.1' }]);
+    const a = sim.node('a');
+    expect(() => a.m.step({ type: 'reconfigure', params: { ...a.m.params, vhid: 9 } }, 0)).toThrow(/vhid/);
+  });
+
+  it('a removed master bows out and releases make-before-break even without shutdown hooks', () => {
+    const sim = new CarpSim([{ name: 'a', ip: '10.0.0.1', advskew: 0, shutdownHooks: false }, { name: 'b', ip: '10.0.0.2', advskew: 50 }]);
+    sim.start();
+    sim.runUntil(6000);
+    sim.input(sim.node('a'), { type: 'shutdown', release: true });
+    const at = sim.now;
+    // Still holding until b is heard as master: no gap for clients.
+    expect(sim.node('a').m.state).toBe('BACKUP');
+    expect(sim.node('a').hasVip).toBe(true);
+    sim.runUntil(at + 1500);
+    expect(sim.masters().map((n) => n.spec.name)).toEqual(['b']);
+    expect(sim.holders().map((n) => n.spec.name)).toEqual(['b']);
+    expect(sim.node('a').effects.some((x) => x.e.type === 'stopped')).toBe(true);
+  });
+});
+
 describe('CARP election properties', () => {
   it('after the network settles there is exactly one master and one address holder', () => {
     fc.assert(fc.property(

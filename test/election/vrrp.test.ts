@@ -546,3 +546,27 @@ describe('VRRP send errors', () => {
     expect(a.m.status().sendErrors).toBe(0);
   });
 });
+
+describe('VRRP live reload', () => {
+  it('reconfigure swaps the base priority in place; the priority input that follows is advertised at once', () => {
+    const sim = new VrrpSim([{ name: 'a', ip: '10.0.0.1', priority: 150 }, { name: 'b', ip: '10.0.0.2', priority: 100 }]);
+    sim.start();
+    sim.runUntil(10_000);
+    const a = sim.inst('a');
+    const transitions = a.effects.filter((x) => x.e.type === 'transition').length;
+    expect(a.m.step({ type: 'reconfigure', params: { ...a.m.params, priority: 120 } }, sim.now)).toEqual([]);
+    sim.input(a, { type: 'priority', priority: 120, reason: 'reload' });
+    sim.runUntil(20_000);
+    expect(names(sim.masters())).toEqual(['a']);
+    expect(a.effects.filter((x) => x.e.type === 'transition')).toHaveLength(transitions);
+    expect(sends(a).filter((s) => s.t > 10_000).every((s) => s.prio === 120)).toBe(true);
+  });
+
+  it('reconfigure refuses what needs a replacement (interval, owner status, VRID)', () => {
+    const sim = new VrrpSim([{ name: 'a', ip: '10.0.0.1', priority: 150 }]);
+    const m = sim.inst('a').m;
+    expect(() => m.step({ type: 'reconfigure', params: { ...m.params, advertIntervalMs: 2000 } }, 0)).toThrow(/interval/);
+    expect(() => m.step({ type: 'reconfigure', params: { ...m.params, priority: 255 } }, 0)).toThrow(/owner/);
+    expect(() => m.step({ type: 'reconfigure', params: { ...m.params, vrid: 9 } }, 0)).toThrow(/VRID/);
+  });
+});

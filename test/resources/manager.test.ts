@@ -136,4 +136,26 @@ describe('ResourceManager', () => {
     expect(runner.calls.indexOf('stop a2')).toBeLessThan(runner.calls.indexOf('stop a1'));
     expect(runner.running.size).toBe(0);
   });
+
+  it('live reload: removeGroups stops a group and lifts its standby; addGroups begins a group on the current instance state', async () => {
+    const runner = new FakeRunner();
+    const standby: string[] = [];
+    const rm = manager(runner, standby, join(dir, 's-reload.json'));
+    rm.start();
+    rm.instanceChanged('vip', 'MASTER');
+    await settle();
+    expect(runner.running).toEqual(new Set(['a1', 'a2', 'b1']));
+    runner.calls.length = 0;
+    expect(await rm.removeGroups(['ga'])).toEqual([]);
+    expect(runner.calls).toEqual(['stop a2', 'stop a1']); // reverse order
+    expect(runner.running).toEqual(new Set(['b1']));
+    expect(rm.status().groups.map((g) => g.id)).toEqual(['gb']);
+    const next: ResourcesConfig = { resources: [res('b1'), res('c1')], groups: [config.groups[1]!, { id: 'gc', instance: 'vip', members: ['c1'] }] };
+    rm.addGroups(next, ['gc'], (instance) => (instance === 'vip' ? 'MASTER' : undefined));
+    await settle();
+    expect(runner.running).toEqual(new Set(['b1', 'c1']));
+    expect(rm.list().map((r) => `${r.group}/${r.id}`)).toEqual(['gb/b1', 'gc/c1']);
+    expect(standby).toEqual([]);
+    await rm.shutdown();
+  });
 });

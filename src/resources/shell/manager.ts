@@ -12,7 +12,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DEFAULT_OP_TIMEOUT_MS, type FenceCommand, type Resource, type ResourcesConfig } from '../../config/model.js';
+import { DEFAULT_OP_TIMEOUT_MS, type FenceCommand, type Resource, type ResourceGroup, type ResourcesConfig } from '../../config/model.js';
 import { CarpoolError } from '../../lib/errors.js';
 import { assertNever } from '../../lib/assert-never.js';
 import { GroupMachine, type GroupEffect, type GroupInput, type GroupSpec, type LogLevel } from '../core/machine.js';
@@ -79,27 +79,91 @@ export class ResourceManager {
   /** Ends the wait of `holdWhileBlocked()`: with a reason when forced, without when nothing is blocked any more. */
   private releaseHold: ((forced: string | undefined) => void) | undefined;
 
+  /** The resources configuration in force (a reload replaces it). */
+  private cfg: ResourcesConfig;
+
   constructor(private readonly deps: ResourceManagerDeps) {
+    this.cfg = deps.config;
     this.runner = deps.runner ?? new AgentRunner();
     for (const r of deps.config.resources) this.resources.set(r.id, r);
     const moved = new Set(this.readState().moved);
-    for (const g of deps.config.groups) {
-      if (g.fence) this.fences.set(g.id, g.fence);
-      const spec: GroupSpec = {
-        id: g.id, instance: g.instance, ...(g.fence ? { fence: { timeoutMs: g.fence.timeoutMs } } : {}),
-        members: g.members.map((id) => {
-          const r = this.resources.get(id)!;
-          this.groupOf.set(id, g.id);
-          return {
-            id, agent: agentLabel(r.agent), start: r.start, stop: r.stop, ...(r.monitor ? { monitor: r.monitor } : {}),
-            probeTimeoutMs: r.monitor?.timeoutMs ?? DEFAULT_OP_TIMEOUT_MS, migrationThreshold: r.migrationThreshold, failureTimeoutMs: r.failureTimeoutMs,
-          };
-        }),
-      };
-      this.groups.set(g.id, {
-        machine: new GroupMachine(spec, { moved: moved.has(g.id) }), timer: undefined, armedFor: undefined, running: new Map(),
-        queue: [], stepping: false, stopped: undefined, isStopped: false,
-      });
+    for (const g of deps.config.groups) this.addGroup(g, moved.has(g.id));
+  }
+
+  private addGroup(g: ResourceGroup, moved: boolean): void {
+    if (g.fence) this.fences.set(g.id, g.fence);
+    const spec: GroupSpec = {
+      id: g.id, instance: g.instance, ...(g.fence ? { fence: { timeoutMs: g.fence.timeoutMs } } : {}),
+      members: g.members.map((id) => {
+        const r = this.resources.get(id)!;
+        this.groupOf.set(id, g.id);
+        return {
+          id, agent: agentLabel(r.agent), start: r.start, stop: r.stop, ...(r.monitor ? { monitor: r.monitor } : {}),
+          probeTimeoutMs: r.monitor?.timeoutMs ?? DEFAULT_OP_TIMEOUT_MS, migrationThreshold: r.migrationThreshold, failureTimeoutMs: r.failureTimeoutMs,
+        };
+      }),
+    };
+    this.groups.set(g.id, {
+      machine: new GroupMachine(spec, { moved }), timer: undefined, armedFor: undefined, running: new Map(),
+      queue: [], stepping: false, stopped: undefined, isStopped: false,
+    });
+  }
+
+  // --- live reload (src/daemon/reload.ts) ---------------------------------------------------
+
+  /** Groups a stop could not stop (a reload that would stop them is refused). */
+  blockedGroups(): string[] {
+    return [...this.groups.entries()].filter(([, g]) => g.machine.blocked).map(([id]) => id);
+  }
+
+  /**
+   * Live reload: stop the groups `ids` (removed, or changed and started again by `addGroups`),
+   * in reverse order as at shutdown, and forget them. Resolves once they stopped (bounded by
+   * their stop timeouts); returns the ids that did not stop.
+   */
+  async removeGroups(ids: readonly string[]): Promise<string[]> {
+    const failed: string[] = [];
+    await Promise.all(ids.map(async (id) => {
+      const g = this.groups.get(id);
+      if (!g) return;
+      const bound = g.machine.spec.members.reduce((t, m) => t + m.stop.timeoutMs, 0) + 5000;
+      if (!g.isStopped) {
+        let timer: NodeJS.Timeout | undefined;
+        const stopped = new Promise<boolean>((resolve) => { g.stopped = () => resolve(true); });
+        this.input(id, { type: 'shutdown' });
+        const ok = await Promise.race([stopped, new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), bound); })]);
+        clearTimeout(timer);
+        if (!ok || g.machine.active) failed.push(id);
+      }
+      if (g.timer) clearTimeout(g.timer);
+      for (const ac of g.running.values()) ac.abort();
+      this.groups.delete(id);
+      this.fences.delete(id);
+      for (const m of g.machine.spec.members) {
+        this.groupOf.delete(m.id);
+        this.resources.delete(m.id);
+      }
+      this.standby(id, g.machine.spec.instance, false, `group ${id} removed by a reload`);
+    }));
+    return failed;
+  }
+
+  /**
+   * Live reload: `config` is in force; its groups `ids` (added or changed) begin as at start
+   * (probes), told the current state of their instance.
+   */
+  addGroups(config: ResourcesConfig, ids: readonly string[], stateOf: (instance: string) => string | undefined): void {
+    this.cfg = config;
+    const moved = new Set(this.readState().moved);
+    for (const id of ids) {
+      const g = config.groups.find((x) => x.id === id);
+      if (!g) continue;
+      for (const m of g.members) this.resources.set(m, config.resources.find((r) => r.id === m)!);
+      this.addGroup(g, moved.has(id));
+      const rt = this.groups.get(id)!;
+      if (this.started) this.apply(id, rt, rt.machine.begin(this.deps.now()));
+      const state = stateOf(g.instance);
+      if (state !== undefined) this.input(id, { type: 'instance', state });
     }
   }
 
@@ -173,7 +237,7 @@ export class ResourceManager {
   }
 
   list(): ResourceListEntry[] {
-    return this.deps.config.groups.flatMap((g) => g.members.map((id) => {
+    return this.cfg.groups.flatMap((g) => g.members.map((id) => {
       const r = this.resources.get(id)!;
       const ops = [`start timeout=${formatDuration(r.start.timeoutMs)} on-fail=${r.start.onFail}`, `stop timeout=${formatDuration(r.stop.timeoutMs)} on-fail=${r.stop.onFail}`];
       if (r.monitor) ops.push(`monitor interval=${formatDuration(r.monitor.intervalMs)} timeout=${formatDuration(r.monitor.timeoutMs)} on-fail=${r.monitor.onFail}`);

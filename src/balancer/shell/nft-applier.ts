@@ -1,0 +1,155 @@
+/**
+ * Puts the core's nftables plane into force: desired plane → one `nft -f` transaction (the
+ * whole plane at first and after a failure, which replaces a stale carpool table
+ * atomically; otherwise the core's minimal diff) → on success the desired plane is recorded
+ * as in force. nft -f is atomic: when it fails the previous ruleset stays, the error is
+ * logged and the latest desired plane is tried again later, whole. Only carpool's own tables
+ * are ever named (core/nft.ts).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { Plane } from '../core/nft.js';
+import { diffPlane, renderPlane } from '../core/nft.js';
+import { run } from '../../lib/exec.js';
+import { CarpoolError } from '../../lib/errors.js';
+import type { Logger } from '../../daemon/logger.js';
+
+/** A failed transaction is retried this long after (with the whole plane). */
+export const NFT_RETRY_MS = 5_000;
+/** One `nft` run must end within this. */
+const NFT_TIMEOUT_MS = 10_000;
+
+/** Runs `nft -f -` with a transaction; rejects with nft's message. Replaceable in unit tests. */
+export type NftRunner = (args: readonly string[], input?: string) => Promise<{ code: number; stdout: string; stderr: string }>;
+
+export function nftRunner(cmd = 'nft'): NftRunner {
+  return (args, input) => run([cmd, ...args], { allowFail: true, timeoutMs: NFT_TIMEOUT_MS, ...(input !== undefined ? { input } : {}) });
+}
+
+export interface ApplierStatus {
+  /** The plane in force was applied by this daemon (false before the first success). */
+  readonly inForce: boolean;
+  readonly applies: number;
+  readonly failures: number;
+  /** Wall-clock time of the last successful transaction. */
+  readonly lastAppliedAt?: string;
+  readonly lastError?: string;
+  /** The text of the last transaction in force (whole plane or diff). */
+  readonly lastTransaction?: string;
+}
+
+export class NftApplier {
+  private inForce: Plane | undefined;
+  private desired: Plane | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** A transaction was tried (so carpool's tables may exist and must go on stop). */
+  private touched = false;
+  private applies = 0;
+  private failures = 0;
+  private lastAppliedAt: string | undefined;
+  private lastError: string | undefined;
+  private lastTransaction: string | undefined;
+
+  constructor(private readonly log: Logger, private readonly nft: NftRunner = nftRunner()) {}
+
+  /**
+   * At start: is `nft` there, and does the kernel accept this plane (`nft -c`)? Throws
+   * NFT_MISSING / NFT_UNSUPPORTED saying what to do. Warns when IPv4 forwarding is off (NAT).
+   */
+  async check(plane: Plane): Promise<void> {
+    let version;
+    try {
+      version = await this.nft(['--version']);
+    } catch (err) {
+      throw new CarpoolError('NFT_MISSING', `the load balancer needs nftables: ${(err as Error).message}`, 'install nftables (apt install nftables) or run with --vrrp-only');
+    }
+    if (version.code !== 0) throw new CarpoolError('NFT_MISSING', `nft --version failed: ${version.stderr.trim()}`, 'install nftables (apt install nftables)');
+    const r = await this.nft(['-c', '-f', '-'], renderPlane(plane));
+    if (r.code !== 0) {
+      throw new CarpoolError('NFT_UNSUPPORTED', `this kernel or nft cannot run the load balancer's ruleset: ${firstLines(r.stderr)}`,
+        'the balancer needs nftables NAT (nf_nat, nft_numgen, nft_hash, nft_ct); check the kernel modules, or run with --vrrp-only');
+    }
+    const fwd = '/proc/sys/net/ipv4/ip_forward';
+    if (plane.services.some((s) => s.family === 'ipv4') && existsSync(fwd) && readFileSync(fwd, 'utf8').trim() === '0') {
+      this.log.warning('Load balancer: net.ipv4.ip_forward is 0, NAT traffic will not be forwarded (sysctl -w net.ipv4.ip_forward=1)');
+    }
+  }
+
+  /** Ask for this plane; transactions run one at a time, the latest wish wins. Never rejects. */
+  apply(desired: Plane): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.desired = desired;
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.loop().finally(() => { this.running = undefined; });
+    return this.running;
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      const desired = this.desired;
+      if (!desired || this.stopped) return;
+      const text = this.inForce ? diffPlane(this.inForce, desired).text : renderPlane(desired);
+      if (text === '') continue;
+      this.touched = true;
+      const r = await this.nft(['-f', '-'], text).catch((err: unknown) => ({ code: -1, stdout: '', stderr: (err as Error).message }));
+      if (this.stopped) return;
+      if (r.code === 0) {
+        this.inForce = desired;
+        this.applies++;
+        this.lastAppliedAt = new Date().toISOString();
+        this.lastTransaction = text;
+        if (this.lastError) this.log.info('Load balancer: nftables ruleset in force again');
+        this.lastError = undefined;
+      } else {
+        this.failures++;
+        this.lastError = firstLines(r.stderr) || `nft exited with ${r.code}`;
+        this.log.logLimited('error', `Load balancer: nft -f failed, the previous ruleset stays in force (retry in ${NFT_RETRY_MS / 1000} s): ${this.lastError}`, 'balancer:nft');
+        // Whatever is in the kernel now, the next try replaces carpool's tables whole.
+        this.inForce = undefined;
+        this.scheduleRetry();
+        return;
+      }
+    } while (this.again);
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.stopped) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.desired) void this.apply(this.desired);
+    }, NFT_RETRY_MS);
+    this.retryTimer.unref();
+  }
+
+  /** Clean stop: remove carpool's tables (and only those), in one transaction; nothing when nothing was applied. */
+  async remove(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.running;
+    // Never applied (start failed at the check): nothing of ours is there, nft may be missing.
+    if (!this.touched) return;
+    const r = await this.nft(['-f', '-'], renderPlane({ services: [] })).catch((err: unknown) => ({ code: -1, stdout: '', stderr: (err as Error).message }));
+    if (r.code !== 0) this.log.error(`Load balancer: cannot remove the carpool nftables tables: ${firstLines(r.stderr)} (nft delete table ip carpool)`);
+    else this.log.info('Load balancer: nftables table carpool removed');
+    this.inForce = undefined;
+  }
+
+  status(): ApplierStatus {
+    return {
+      inForce: this.inForce !== undefined, applies: this.applies, failures: this.failures,
+      ...(this.lastAppliedAt ? { lastAppliedAt: this.lastAppliedAt } : {}),
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+      ...(this.lastTransaction ? { lastTransaction: this.lastTransaction } : {}),
+    };
+  }
+}
+
+function firstLines(s: string): string {
+  return s.trim().split('\n').slice(0, 4).join(' | ');
+}

@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Logger } from '../../../src/daemon/logger.js';
+import { NFT_RETRY_MS, NftApplier, type NftRunner } from '../../../src/balancer/shell/nft-applier.js';
+import type { Plane, PlaneService } from '../../../src/balancer/core/nft.js';
+import { rrTable } from '../../../src/balancer/core/schedulers.js';
+
+const lines: string[] = [];
+const log = new Logger({ ident: 'test', facility: 'none', debug: false, console: false, onLine: (level, text) => lines.push(`${level}: ${text}`) });
+
+function plane(servers: string[]): Plane {
+  const svc: PlaneService = {
+    id: 1, family: 'ipv4', match: { kind: 'addr', vip: '10.9.0.100', port: 80 }, protocol: 'tcp', method: 'nat',
+    servers: servers.map((a, i) => ({ id: i + 1, key: `${a}:80`, address: a, port: 80 })),
+    table: rrTable(servers.map((a) => ({ key: `${a}:80`, weight: 1, active: 0, inactive: 0 }))),
+  };
+  return { services: [svc] };
+}
+
+/** A fake nft: records each transaction, fails while `failing`. */
+function fakeNft() {
+  const calls: { args: readonly string[]; input?: string }[] = [];
+  const state = { failing: false };
+  const runner: NftRunner = (args, input) => {
+    calls.push({ args, ...(input !== undefined ? { input } : {}) });
+    return Promise.resolve(state.failing && args[0] === '-f' ? { code: 1, stdout: '', stderr: 'Error: Could not process rule: No such file or directory' } : { code: 0, stdout: '', stderr: '' });
+  };
+  return { calls, state, runner };
+}
+
+describe('nftables applier (fake nft)', () => {
+  afterEach(() => { vi.useRealTimers(); lines.length = 0; });
+
+  it('replaces the table whole first, then applies only the diff; stop removes only carpool tables', async () => {
+    const nft = fakeNft();
+    const a = new NftApplier(log, nft.runner);
+    await a.apply(plane(['10.9.1.2', '10.9.1.3']));
+    expect(nft.calls[0]!.input).toMatch(/^add table ip carpool\ndelete table ip carpool\n/);
+    expect(a.status()).toMatchObject({ inForce: true, applies: 1, failures: 0 });
+    await a.apply(plane(['10.9.1.2']));
+    const diff = nft.calls[1]!.input!;
+    expect(diff).not.toContain('delete table');
+    expect(diff).toContain('vs1_slots');
+    await a.apply(plane(['10.9.1.2'])); // nothing changed: no transaction
+    expect(nft.calls).toHaveLength(2);
+    await a.remove();
+    const last = nft.calls.at(-1)!.input!;
+    expect(last.split('\n').filter(Boolean).every((l) => / (ip|ip6|netdev) carpool$/.test(l))).toBe(true);
+  });
+
+  it('a failed transaction keeps the old ruleset, is logged, and is retried later with the whole plane', async () => {
+    vi.useFakeTimers();
+    const nft = fakeNft();
+    const a = new NftApplier(log, nft.runner);
+    await a.apply(plane(['10.9.1.2', '10.9.1.3']));
+    nft.state.failing = true;
+    await a.apply(plane(['10.9.1.2']));
+    expect(a.status()).toMatchObject({ inForce: false, failures: 1, lastError: expect.stringContaining('No such file') });
+    expect(lines.some((l) => l.startsWith('error: Load balancer: nft -f failed, the previous ruleset stays in force'))).toBe(true);
+    nft.state.failing = false;
+    await vi.advanceTimersByTimeAsync(NFT_RETRY_MS);
+    expect(a.status()).toMatchObject({ inForce: true, applies: 2 });
+    expect(nft.calls.at(-1)!.input).toMatch(/^add table ip carpool\ndelete table ip carpool\n/);
+  });
+
+  it('at start, says when nft is missing or the kernel refuses the ruleset', async () => {
+    const missing = new NftApplier(log, () => Promise.reject(new Error('cannot run nft: spawn nft ENOENT')));
+    await expect(missing.check(plane(['10.9.1.2']))).rejects.toMatchObject({ code: 'NFT_MISSING' });
+    const refused = new NftApplier(log, (args) => Promise.resolve(args[0] === '-c' ? { code: 1, stdout: '', stderr: 'Error: Could not process rule: Not supported' } : { code: 0, stdout: 'nftables v1.0.6', stderr: '' }));
+    await expect(refused.check(plane(['10.9.1.2']))).rejects.toMatchObject({ code: 'NFT_UNSUPPORTED', message: expect.stringContaining('Not supported') });
+  });
+});
