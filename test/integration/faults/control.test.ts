@@ -4,7 +4,7 @@
  * connection limit and no idle timeout, and when file descriptors ran out the link-event
  * callbacks threw and those link events were lost.
  */
-import { createConnection, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlRequest } from '../../../src/control/client.js';
@@ -14,29 +14,9 @@ import { run } from '../../../src/lib/exec.js';
 import { addressesOf, createLan, cutLink, destroyLan, restoreLink, type Lan } from '../../../src/lab/netns.js';
 import { Workdir, nativeConfig, socketOf, startNative, stateOf, status } from '../helpers/carp.js';
 import { ProcSet, isRoot, type Proc, skipReason, sleep, until } from '../helpers/procs.js';
-import { rssKiB } from './helpers.js';
+import { connectUnix as connect, connectionFate as fate, rssKiB } from './helpers.js';
 
 const VIP = '10.95.0.100';
-
-function connect(path: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = createConnection(path);
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
-}
-
-/** What the daemon does with a connection: 'open' (kept), or the line it sent before closing. */
-function fate(s: Socket, ms: number): Promise<string> {
-  return new Promise((resolve) => {
-    let got = '';
-    const t = setTimeout(() => resolve(got || 'open'), ms);
-    s.setEncoding('utf8');
-    s.on('data', (d: string) => { got += d; });
-    s.on('error', () => undefined);
-    s.once('close', () => { clearTimeout(t); resolve(got || 'closed'); });
-  });
-}
 
 describe.skipIf(!isRoot)(`faults: control socket limits (${skipReason})`, () => {
   const prefix = `fc${process.pid % 10000}`;

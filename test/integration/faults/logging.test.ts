@@ -3,18 +3,14 @@
  * on the message text (which names the source address) and forgot everything at 256 keys,
  * so spoofed sources got most bad adverts logged; and a hook's output went to the log whole.
  */
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlRequest } from '../../../src/control/client.js';
 import type { DaemonStatus } from '../../../src/control/status.js';
 import { createLan, destroyLan, type Lan } from '../../../src/lab/netns.js';
 import { Workdir, nativeConfig, socketOf, startNative, stateOf } from '../helpers/carp.js';
-import { ProcSet, inNs, isRoot, skipReason, until } from '../helpers/procs.js';
-import { totalDrops } from './helpers.js';
+import { ProcSet, isRoot, skipReason, until } from '../helpers/procs.js';
+import { Spoofer, totalDrops } from './helpers.js';
 
-const SPOOF = fileURLToPath(new URL('./fixtures/spoof.py', import.meta.url));
 const FLOOD = 100_000;
 const BATCH = 200;
 
@@ -40,23 +36,15 @@ describe.skipIf(!isRoot)(`faults: a bounded log (${skipReason})`, () => {
     const d = startNative(procs, h1(), nativeConfig(wd, h1(), { vhid: 12, advbase: 1, advskew: 0, addresses: ['10.92.0.100/24'] }));
     await until(async () => (await stateOf(socketOf(wd, h1()))) === 'MASTER', 15_000, 50, 'h1 MASTER');
     const linesBefore = d.lines.length;
-    const spoof = spawn(inNs(lan.client!.ns, ['python3', SPOOF, 'eth0', '12'])[0]!, inNs(lan.client!.ns, ['python3', SPOOF, 'eth0', '12']).slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
+    const spoof = new Spoofer(lan.client!.ns, 'eth0', 12);
     try {
-      const replies: string[] = [];
-      let wake: (() => void) | undefined;
-      createInterface({ input: spoof.stdout }).on('line', (l) => { replies.push(l); wake?.(); });
-      const next = () => new Promise<string>((resolve) => {
-        const take = () => { const r = replies.shift(); if (r !== undefined) { wake = undefined; resolve(r); } else wake = take; };
-        take();
-      });
-      expect(await next()).toBe('ready');
+      await spoof.ready();
       const drops = async () => totalDrops(await controlRequest(socketOf(wd, h1()), { cmd: 'status' }, 3000) as DaemonStatus);
       const base = await drops();
       // In batches the socket buffer holds, each counted before the next: nothing is lost
       // to a full receive queue, so the counters must account for every advert.
       for (let sent = 0; sent < FLOOD; sent += BATCH) {
-        spoof.stdin.write(`${BATCH}\n`);
-        expect(await next()).toBe(`sent ${sent + BATCH}`);
+        expect(await spoof.send(BATCH)).toBe(sent + BATCH);
         await until(async () => (await drops()) - base >= sent + BATCH, 5000, 2, `drops to reach ${sent + BATCH}`);
       }
       const st = await controlRequest(socketOf(wd, h1()), { cmd: 'status' }, 3000) as DaemonStatus;
@@ -64,7 +52,7 @@ describe.skipIf(!isRoot)(`faults: a bounded log (${skipReason})`, () => {
       expect(st.instances[0]!.counters.drops.digest).toBeGreaterThanOrEqual(FLOOD);
       expect(await stateOf(socketOf(wd, h1()))).toBe('MASTER');
     } finally {
-      spoof.kill('SIGKILL');
+      spoof.stop();
     }
     const during = d.lines.slice(linesBefore);
     console.log(`log during the flood: ${during.length} lines, ${bytes(during)} bytes`);
