@@ -62,8 +62,13 @@ function setup(w: World): Outcome {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, log: lines, bindir };
 }
 
-const ALL = ['iproute2', 'nftables', 'procps', 'python3', 'make', 'g++',
-  'ucarp', 'keepalived', 'resource-agents', 'nginx-light', 'haproxy', 'tcpdump', 'iputils-ping', 'psmisc', 'wrk', 'stress-ng', 'chromium', 'prometheus', 'ifupdown', 'net-tools'];
+/** Every package setup.sh knows, read from its own arrays (so a package added there needs no edit here). */
+const packageArray = (name: string): string[] => {
+  const m = new RegExp(`^${name}=\\(([^)]*)\\)`, 'm').exec(readFileSync(SETUP, 'utf8'));
+  if (!m) throw new Error(`setup.sh has no ${name}=(...)`);
+  return m[1]!.trim().split(/\s+/);
+};
+const ALL = [...packageArray('RUNTIME_PACKAGES'), ...packageArray('TEST_PACKAGES')];
 const without = (...p: string[]) => ALL.filter((x) => !p.includes(x));
 
 describe('scripts/setup.sh', () => {
