@@ -13,118 +13,15 @@
  * standby, log) come back as data. Time is a monotonic millisecond number handed in; the
  * deadline of the next monitor, failure expiry or end of a restart backoff is `nextDeadline()`.
  */
-import type { OnFail } from '../../config/model.js';
-import { OCF, judge, outcomeRc, type AgentOutcome, type JudgedAction } from './ocf.js';
+import { OCF, judge, outcomeRc, type JudgedAction } from './ocf.js';
 import { INFINITY, type FailedAction, type FenceStatus, type GroupStatus, type MemberState, type MemberStatus } from './status.js';
 import { fenceNeeded } from './fencing.js';
-import type { LogLevel } from '../../lib/log-level.js';
+import type { OnFail } from '../../config/model.js';
 import { formatDuration } from './duration.js';
-
-/**
- * Restart backoff (issue 11): a member that fails again and again is started again after a
- * growing delay, so a service whose start succeeds and whose monitor always fails cannot spin
- * (it used to restart ~50 times a second with the default migration-threshold of never).
- * The first recovery is immediate, as in Pacemaker; each further failure in a row doubles the
- * delay from `firstMs`, capped at `maxMs`. A member that stayed started for `healthyResetMs`
- * before it failed starts a new row; `carpool resource cleanup` resets it. The backoff only
- * delays starts: failcounts, migration-threshold and failure-timeout work as before.
- */
-export const RESTART_BACKOFF = { firstMs: 1000, maxMs: 5 * 60_000, healthyResetMs: 60_000 } as const;
-
-/** Delay before the start that follows failure number `attempt` of a row (1 = the first). */
-function restartDelayMs(attempt: number): number {
-  if (attempt <= 1) return 0;
-  // 2 ** 30 s is far past the cap; keeps the exponent small for any streak.
-  return Math.min(RESTART_BACKOFF.maxMs, RESTART_BACKOFF.firstMs * 2 ** Math.min(attempt - 2, 30));
-}
-
-export interface OperationSpec {
-  readonly timeoutMs: number;
-  readonly onFail: OnFail;
-}
-
-export interface MemberSpec {
-  readonly id: string;
-  /** Display form of the agent (`ocf:heartbeat:nginx`). */
-  readonly agent: string;
-  readonly start: OperationSpec;
-  readonly stop: OperationSpec;
-  readonly monitor?: OperationSpec & { readonly intervalMs: number; readonly checkLevel?: number };
-  /** Timeout of the probe (monitor with interval 0). */
-  readonly probeTimeoutMs: number;
-  /** 0 = never give the node up for failures. */
-  readonly migrationThreshold: number;
-  /** 0 = failures never expire. */
-  readonly failureTimeoutMs: number;
-}
-
-export interface GroupSpec {
-  readonly id: string;
-  readonly instance: string;
-  readonly members: readonly MemberSpec[];
-  /** The group requires fencing (it has a `fence` command, run with this timeout). */
-  readonly fence?: { readonly timeoutMs: number };
-}
-
-export type ActionName = 'start' | 'stop' | 'monitor';
-
-/** One agent invocation for the shell to carry out and answer with a `result` input. */
-export interface ActionCall {
-  /** Unique within the group; a result for an unknown or cancelled id is ignored. */
-  readonly callId: number;
-  readonly resource: string;
-  readonly action: ActionName;
-  /** 0 for start, stop and the probe. */
-  readonly intervalMs: number;
-  readonly timeoutMs: number;
-  readonly checkLevel?: number;
-}
-
-export type GroupInput =
-  /**
-   * The bound instance changed state on this node; `reason` is the transition's (`master-down
-   * timeout`, `master bowed out`...), `peer` the master last heard — they decide fencing.
-   */
-  | { readonly type: 'instance'; readonly state: string; readonly reason?: string; readonly peer?: string }
-  /** The fence command finished (`callId` of the `fence` effect). */
-  | {
-    readonly type: 'fenceResult'; readonly callId: number; readonly outcome: AgentOutcome; readonly exitReason: string;
-    readonly output: string; readonly execMs: number; readonly at: string;
-  }
-  /** An action finished. `at` is the wall-clock time for status (ISO). */
-  | {
-    readonly type: 'result'; readonly callId: number; readonly outcome: AgentOutcome; readonly exitReason: string;
-    readonly output: string; readonly execMs: number; readonly at: string;
-  }
-  | { readonly type: 'tick' }
-  /** Forget failures and blocks (of one member or all) and probe again. */
-  | { readonly type: 'cleanup'; readonly resource?: string }
-  /** Operator: do not run here until `clear`. */
-  | { readonly type: 'move' }
-  | { readonly type: 'clear' }
-  /** Operator: stop and start one member (and those after it) or the whole group, in place. */
-  | { readonly type: 'restart'; readonly resource?: string }
-  /** The daemon is exiting: stop everything in reverse order, then emit `stopped`. */
-  | { readonly type: 'shutdown' };
-
-export type { LogLevel };
-
-export type GroupEffect =
-  | { readonly type: 'run'; readonly call: ActionCall }
-  | { readonly type: 'cancel'; readonly callId: number; readonly resource: string }
-  /**
-   * Run the group's fence command (answered by a `fenceResult` input): the peer may still run
-   * the group, and nothing of it starts here unless the command exits 0.
-   */
-  | { readonly type: 'fence'; readonly callId: number; readonly timeoutMs: number; readonly reason: string; readonly peer?: string }
-  /** Ask the instance for standby (never take over, hand over at once) or lift it. */
-  | { readonly type: 'standby'; readonly on: boolean; readonly reason: string }
-  | { readonly type: 'log'; readonly level: LogLevel; readonly message: string }
-  /**
-   * After `shutdown`: nothing more will be done for now — everything stopped, or a member could
-   * not be stopped (blocked; `active` stays true). A cleanup retries the stop and says it again.
-   */
-  | { readonly type: 'stopped' };
+import {
+  RESTART_BACKOFF, logEffect, restartDelayMs, type ActionCall, type ActionName, type GroupEffect, type GroupInput,
+  type GroupSpec, type MemberSpec,
+} from './group-model.js';
 
 type Role = 'unknown' | 'stopped' | 'started' | 'failed';
 
@@ -207,8 +104,8 @@ export class GroupMachine {
         if (input.state !== this.instanceState) {
           const was = this.instanceState;
           this.instanceState = input.state;
-          if (input.state === 'MASTER') fx.push(this.log('info', `${this.spec.id}: instance ${this.spec.instance} is MASTER here`));
-          else if (was === 'MASTER') fx.push(this.log('info', `${this.spec.id}: instance ${this.spec.instance} left MASTER (${input.state}): stopping the group`));
+          if (input.state === 'MASTER') fx.push(logEffect('info', `${this.spec.id}: instance ${this.spec.instance} is MASTER here`));
+          else if (was === 'MASTER') fx.push(logEffect('info', `${this.spec.id}: instance ${this.spec.instance} left MASTER (${input.state}): stopping the group`));
           this.instanceFencing(input.state, input.reason ?? '', input.peer, fx);
         }
         break;
@@ -227,13 +124,13 @@ export class GroupMachine {
       case 'move':
         if (!this.moved) {
           this.moved = true;
-          fx.push(this.log('notice', `${this.spec.id}: moved away from this node by the operator (until \`carpool resource clear ${this.spec.id}\`)`));
+          fx.push(logEffect('notice', `${this.spec.id}: moved away from this node by the operator (until \`carpool resource clear ${this.spec.id}\`)`));
         }
         break;
       case 'clear':
         if (this.moved) {
           this.moved = false;
-          fx.push(this.log('notice', `${this.spec.id}: operator move cleared; this node may run the group again`));
+          fx.push(logEffect('notice', `${this.spec.id}: operator move cleared; this node may run the group again`));
         }
         break;
       case 'restart':
@@ -243,7 +140,7 @@ export class GroupMachine {
         if (!this.shuttingDown) {
           this.shuttingDown = true;
           this.cancelFence(fx);
-          fx.push(this.log('info', `${this.spec.id}: stopping the group (daemon exit)`));
+          fx.push(logEffect('info', `${this.spec.id}: stopping the group (daemon exit)`));
         }
         break;
     }
@@ -370,7 +267,7 @@ export class GroupMachine {
   private stuck(message: string, fx: GroupEffect[]): void {
     if (this.stuckLogged === message) return;
     this.stuckLogged = message;
-    fx.push(this.log('error', message));
+    fx.push(logEffect('error', message));
   }
 
   private run(m: Member, action: JudgedAction, now: number, fx: GroupEffect[]): void {
@@ -389,7 +286,7 @@ export class GroupMachine {
         break;
       default:
         call = { callId, resource: m.spec.id, action, intervalMs: 0, timeoutMs: m.spec[action].timeoutMs };
-        fx.push(this.log('info', `${this.spec.id}: ${action === 'start' ? 'starting' : 'stopping'} ${m.spec.id} (${m.spec.agent})`));
+        fx.push(logEffect('info', `${this.spec.id}: ${action === 'start' ? 'starting' : 'stopping'} ${m.spec.id} (${m.spec.agent})`));
     }
     fx.push({ type: 'run', call });
   }
@@ -418,7 +315,7 @@ export class GroupMachine {
     const left = this.members.filter((m) => m.role !== 'stopped');
     if (left.length > 0) {
       // Nothing proves the service is down: the instance must not be handed over (issue 11).
-      fx.push(this.log('error', `${this.spec.id}: could not stop ${left.map((m) => m.spec.id).join(', ')} (blocked): ` +
+      fx.push(logEffect('error', `${this.spec.id}: could not stop ${left.map((m) => m.spec.id).join(', ')} (blocked): ` +
         `instance ${this.spec.instance} is not handed over; \`carpool resource cleanup ${this.spec.id}\` retries the stop`));
     }
     fx.push({ type: 'stopped' });
@@ -441,7 +338,7 @@ export class GroupMachine {
     }
     this.fencing = 'needed';
     this.fenceCause = { reason, peer };
-    fx.push(this.log('warning', `${this.spec.id}: instance ${this.spec.instance} became MASTER by ${reason}` +
+    fx.push(logEffect('warning', `${this.spec.id}: instance ${this.spec.instance} became MASTER by ${reason}` +
       `${peer ? ` (peer ${peer} last heard)` : ''}: the peer may still run the group; fencing before it starts`));
   }
 
@@ -450,7 +347,7 @@ export class GroupMachine {
     this.fencing = 'running';
     this.fenceCall = { callId, startedAt: now };
     const cause = this.fenceCause ?? { reason: 'unknown', peer: undefined };
-    fx.push(this.log('notice', `${this.spec.id}: fencing (timeout ${formatDuration(this.spec.fence!.timeoutMs)})`));
+    fx.push(logEffect('notice', `${this.spec.id}: fencing (timeout ${formatDuration(this.spec.fence!.timeoutMs)})`));
     fx.push({ type: 'fence', callId, timeoutMs: this.spec.fence!.timeoutMs, reason: cause.reason, ...(cause.peer ? { peer: cause.peer } : {}) });
   }
 
@@ -468,7 +365,7 @@ export class GroupMachine {
     if (o.kind === 'exited' && o.rc === 0) {
       this.fencing = 'none';
       this.fenceFailure = undefined;
-      fx.push(this.log('notice', `${this.spec.id}: fenced (${r.execMs} ms): starting the group`));
+      fx.push(logEffect('notice', `${this.spec.id}: fenced (${r.execMs} ms): starting the group`));
       return;
     }
     const text = o.kind === 'exited' ? `exit ${o.rc}` : o.kind === 'timeout' ? `timed out after ${this.spec.fence!.timeoutMs} ms`
@@ -479,7 +376,7 @@ export class GroupMachine {
       status: o.kind === 'exited' ? 'complete' : o.kind === 'timeout' ? 'Timed Out' : o.kind === 'signal' ? 'killed' : 'not executed',
       exitReason: r.exitReason, output: r.output, at: r.at, execMs: r.execMs, timeoutMs: this.spec.fence!.timeoutMs, severity: 'fatal',
     };
-    fx.push(this.log('error', `${this.spec.id}: FENCING FAILED (${text}${r.exitReason ? `: ${r.exitReason}` : ''}): the group stays stopped — ` +
+    fx.push(logEffect('error', `${this.spec.id}: FENCING FAILED (${text}${r.exitReason ? `: ${r.exitReason}` : ''}): the group stays stopped — ` +
       `the peer may still run it; fix the fence, then \`carpool resource cleanup ${this.spec.id}\` fences again`));
   }
 
@@ -499,7 +396,7 @@ export class GroupMachine {
           m.degraded = v.degraded;
           m.nextMonitorAt = now;
           m.upSince = v.running ? now : undefined;
-          fx.push(this.log('info', `${this.spec.id}: probe: ${id} is ${v.running ? 'running' : 'stopped'}`));
+          fx.push(logEffect('info', `${this.spec.id}: probe: ${id} is ${v.running ? 'running' : 'stopped'}`));
           break;
         case 'start':
           m.role = 'started';
@@ -507,16 +404,16 @@ export class GroupMachine {
           // The recurring monitor starts right after a start, as Pacemaker schedules it.
           m.nextMonitorAt = now;
           m.upSince = now;
-          fx.push(this.log('info', `${this.spec.id}: ${id} started (${r.execMs} ms)`));
+          fx.push(logEffect('info', `${this.spec.id}: ${id} started (${r.execMs} ms)`));
           break;
         case 'stop':
           m.role = 'stopped';
           m.restartPending = false;
           m.degraded = false;
-          fx.push(this.log('info', `${this.spec.id}: ${id} stopped (${r.execMs} ms)`));
+          fx.push(logEffect('info', `${this.spec.id}: ${id} stopped (${r.execMs} ms)`));
           break;
         case 'monitor':
-          if (v.degraded !== m.degraded) fx.push(this.log('warning', `${this.spec.id}: ${id} is ${v.degraded ? 'degraded' : 'no longer degraded'}`));
+          if (v.degraded !== m.degraded) fx.push(logEffect('warning', `${this.spec.id}: ${id} is ${v.degraded ? 'degraded' : 'no longer degraded'}`));
           m.degraded = v.degraded;
           m.nextMonitorAt = now + m.spec.monitor!.intervalMs;
           break;
@@ -536,7 +433,7 @@ export class GroupMachine {
     m.lastFailure = failure;
     m.lastFailureAt = now;
     const why = r.exitReason ? `: ${r.exitReason}` : '';
-    fx.push(this.log('error', `${this.spec.id}: ${failure.key}: ${v.text}${r.outcome.kind === 'timeout' ? ` after ${timeoutMs} ms` : ''}${why}`));
+    fx.push(logEffect('error', `${this.spec.id}: ${failure.key}: ${v.text}${r.outcome.kind === 'timeout' ? ` after ${timeoutMs} ms` : ''}${why}`));
 
     const onFail: OnFail = action === 'probe' ? 'restart' : action === 'monitor' ? m.spec.monitor!.onFail : m.spec[action].onFail;
     const hard = v.severity !== 'soft';
@@ -563,7 +460,7 @@ export class GroupMachine {
         // Nothing proves it is down; without fencing the only safe thing is to leave it alone.
         m.role = 'failed';
         m.blocked = true;
-        fx.push(this.log('error', `${this.spec.id}: stop of ${id} failed: blocked (no fencing); \`carpool resource cleanup ${id}\` retries`));
+        fx.push(logEffect('error', `${this.spec.id}: stop of ${id} failed: blocked (no fencing); \`carpool resource cleanup ${id}\` retries`));
         return;
       case 'start':
         if (onFail === 'ignore') {
@@ -601,7 +498,7 @@ export class GroupMachine {
             if (hard) m.banned = `monitor: ${v.text}${why}`;
             else {
               const t = m.spec.migrationThreshold;
-              fx.push(this.log('warning', t > 0 && m.failcount >= t
+              fx.push(logEffect('warning', t > 0 && m.failcount >= t
                 ? `${this.spec.id}: ${id} reached its migration-threshold (${m.failcount}/${t}): moving the group away`
                 : `${this.spec.id}: recovering ${id} in place (fail-count ${m.failcount}${t > 0 ? `/${t}` : ''})` +
                   `${delayMs > 0 ? `; next start in ${formatDuration(delayMs)} (restart backoff)` : ''}`));
@@ -628,7 +525,7 @@ export class GroupMachine {
     for (const m of this.members) {
       const t = m.spec.failureTimeoutMs;
       if (t > 0 && m.lastFailureAt !== undefined && now >= m.lastFailureAt + t) {
-        fx.push(this.log('notice', `${this.spec.id}: failures of ${m.spec.id} expired (failure-timeout ${t} ms)`));
+        fx.push(logEffect('notice', `${this.spec.id}: failures of ${m.spec.id} expired (failure-timeout ${t} ms)`));
         m.failcount = 0;
         m.banned = undefined;
         m.lastFailureAt = undefined;
@@ -665,7 +562,7 @@ export class GroupMachine {
     }
     // During shutdown: the stop is retried, and `stopped` comes again when it is done (or blocked again).
     this.stoppedEmitted = false;
-    fx.push(this.log('notice', `${this.spec.id}: cleaned up ${ms.map((m) => m.spec.id).join(', ')}`));
+    fx.push(logEffect('notice', `${this.spec.id}: cleaned up ${ms.map((m) => m.spec.id).join(', ')}`));
   }
 
   private handleRestart(resource: string | undefined, fx: GroupEffect[]): void {
@@ -674,11 +571,7 @@ export class GroupMachine {
     const first = ms[0]!;
     if (first.role !== 'started') return;
     first.restartPending = true;
-    fx.push(this.log('notice', `${this.spec.id}: restarting ${resource === undefined || resource === this.spec.id ? 'the group' : first.spec.id}`));
-  }
-
-  private log(level: LogLevel, message: string): GroupEffect {
-    return { type: 'log', level, message };
+    fx.push(logEffect('notice', `${this.spec.id}: restarting ${resource === undefined || resource === this.spec.id ? 'the group' : first.spec.id}`));
   }
 
   // --- status ----------------------------------------------------------------------------
@@ -741,6 +634,3 @@ export class GroupMachine {
     return { state: this.fencing, why, lastFailure: this.fenceFailure ?? null };
   }
 }
-
-/** rc of an outcome (for logs outside the machine). */
-export { outcomeRc };
