@@ -13,9 +13,9 @@
  * standby, log) come back as data. Time is a monotonic millisecond number handed in; the
  * deadline of the next monitor, failure expiry or end of a restart backoff is `nextDeadline()`.
  */
-import { OCF, judge, outcomeRc, type JudgedAction } from './ocf.js';
-import { INFINITY, type FailedAction, type FenceStatus, type GroupStatus, type MemberState, type MemberStatus } from './status.js';
-import { fenceNeeded } from './fencing.js';
+import { OCF, judge, type JudgedAction } from './ocf.js';
+import { INFINITY, type FailedAction, type GroupStatus, type MemberState, type MemberStatus } from './status.js';
+import { GroupFencing } from './fencing.js';
 import type { OnFail } from '../../config/model.js';
 import { formatDuration } from './duration.js';
 import {
@@ -69,16 +69,13 @@ export class GroupMachine {
   private nextCallId = 1;
   /** Last "stuck" message, so it is logged once per cause. */
   private stuckLogged: string | undefined;
-  /** Fencing (groups with `spec.fence`): see FenceStatus. `failed` holds until cleanup. */
-  private fencing: FenceStatus['state'] = 'none';
-  /** How the instance became MASTER when fencing became needed (reason, peer). */
-  private fenceCause: { readonly reason: string; readonly peer: string | undefined } | undefined;
-  private fenceCall: { readonly callId: number; readonly startedAt: number } | undefined;
-  private fenceFailure: FailedAction | undefined;
+  /** Fencing (groups with `spec.fence`): nothing starts while it is not `none`. */
+  private readonly fencing: GroupFencing;
 
   constructor(readonly spec: GroupSpec, initial: { moved?: boolean } = {}) {
     if (spec.members.length === 0) throw new Error(`group ${spec.id} has no members`);
     this.moved = initial.moved ?? false;
+    this.fencing = new GroupFencing(spec);
     this.members = spec.members.map((s) => ({
       spec: s, role: 'unknown', inflight: undefined, nextMonitorAt: undefined, degraded: false, blocked: false, held: false,
       restartPending: false, failcount: 0, lastFailureAt: undefined, banned: undefined, lastFailure: undefined,
@@ -106,11 +103,11 @@ export class GroupMachine {
           this.instanceState = input.state;
           if (input.state === 'MASTER') fx.push(logEffect('info', `${this.spec.id}: instance ${this.spec.instance} is MASTER here`));
           else if (was === 'MASTER') fx.push(logEffect('info', `${this.spec.id}: instance ${this.spec.instance} left MASTER (${input.state}): stopping the group`));
-          this.instanceFencing(input.state, input.reason ?? '', input.peer, fx);
+          this.fencing.onInstance(input.state, input.reason ?? '', input.peer, fx);
         }
         break;
       case 'fenceResult':
-        this.handleFenceResult(input, fx);
+        this.fencing.onResult(input, fx);
         break;
       case 'result':
         this.handleResult(input, now, fx);
@@ -139,7 +136,7 @@ export class GroupMachine {
       case 'shutdown':
         if (!this.shuttingDown) {
           this.shuttingDown = true;
-          this.cancelFence(fx);
+          this.fencing.cancel(fx);
           fx.push(logEffect('info', `${this.spec.id}: stopping the group (daemon exit)`));
         }
         break;
@@ -251,10 +248,10 @@ export class GroupMachine {
       // Restart backoff: this member and the ones after it wait (nextDeadline() wakes us up).
       if (m.restartAt !== undefined) return;
       // Fencing first: nothing starts while the peer may still run the group.
-      if (this.fencing === 'needed') { this.startFence(now, fx); return; }
-      if (this.fencing === 'running') return;
-      if (this.fencing === 'failed') {
-        this.stuck(`${this.spec.id}: not starting: fencing failed (${this.fenceFailure?.text ?? 'unknown'}), the peer may still run it — ` +
+      if (this.fencing.state === 'needed') { this.fencing.start(this.nextCallId++, now, fx); return; }
+      if (this.fencing.state === 'running') return;
+      if (this.fencing.state === 'failed') {
+        this.stuck(`${this.spec.id}: not starting: fencing failed (${this.fencing.failureText ?? 'unknown'}), the peer may still run it — ` +
           `fix the fence, then \`carpool resource cleanup ${this.spec.id}\` fences again`, fx);
         return;
       }
@@ -319,65 +316,6 @@ export class GroupMachine {
         `instance ${this.spec.instance} is not handed over; \`carpool resource cleanup ${this.spec.id}\` retries the stop`));
     }
     fx.push({ type: 'stopped' });
-  }
-
-  // --- fencing ---------------------------------------------------------------------------
-
-  /** The instance changed state: becoming MASTER because the peer vanished makes fencing needed. */
-  private instanceFencing(state: string, reason: string, peer: string | undefined, fx: GroupEffect[]): void {
-    if (!this.spec.fence || this.fencing === 'failed') return; // a failed fence holds until cleanup
-    if (state !== 'MASTER') {
-      // Not MASTER: nothing starts here; the next MASTER transition decides again.
-      this.cancelFence(fx);
-      this.fencing = 'none';
-      return;
-    }
-    if (!fenceNeeded(reason)) {
-      this.fencing = 'none';
-      return;
-    }
-    this.fencing = 'needed';
-    this.fenceCause = { reason, peer };
-    fx.push(logEffect('warning', `${this.spec.id}: instance ${this.spec.instance} became MASTER by ${reason}` +
-      `${peer ? ` (peer ${peer} last heard)` : ''}: the peer may still run the group; fencing before it starts`));
-  }
-
-  private startFence(now: number, fx: GroupEffect[]): void {
-    const callId = this.nextCallId++;
-    this.fencing = 'running';
-    this.fenceCall = { callId, startedAt: now };
-    const cause = this.fenceCause ?? { reason: 'unknown', peer: undefined };
-    fx.push(logEffect('notice', `${this.spec.id}: fencing (timeout ${formatDuration(this.spec.fence!.timeoutMs)})`));
-    fx.push({ type: 'fence', callId, timeoutMs: this.spec.fence!.timeoutMs, reason: cause.reason, ...(cause.peer ? { peer: cause.peer } : {}) });
-  }
-
-  private cancelFence(fx: GroupEffect[]): void {
-    if (!this.fenceCall) return;
-    fx.push({ type: 'cancel', callId: this.fenceCall.callId, resource: this.spec.id });
-    this.fenceCall = undefined;
-    if (this.fencing === 'running') this.fencing = 'needed';
-  }
-
-  private handleFenceResult(r: Extract<GroupInput, { type: 'fenceResult' }>, fx: GroupEffect[]): void {
-    if (!this.fenceCall || this.fenceCall.callId !== r.callId) return; // cancelled: stale
-    this.fenceCall = undefined;
-    const o = r.outcome;
-    if (o.kind === 'exited' && o.rc === 0) {
-      this.fencing = 'none';
-      this.fenceFailure = undefined;
-      fx.push(logEffect('notice', `${this.spec.id}: fenced (${r.execMs} ms): starting the group`));
-      return;
-    }
-    const text = o.kind === 'exited' ? `exit ${o.rc}` : o.kind === 'timeout' ? `timed out after ${this.spec.fence!.timeoutMs} ms`
-      : o.kind === 'signal' ? `killed by ${o.signal}` : `not executed (${o.code})`;
-    this.fencing = 'failed';
-    this.fenceFailure = {
-      key: `${this.spec.id}_fence_0`, resource: this.spec.id, action: 'fence', intervalMs: 0, rc: outcomeRc(o), text,
-      status: o.kind === 'exited' ? 'complete' : o.kind === 'timeout' ? 'Timed Out' : o.kind === 'signal' ? 'killed' : 'not executed',
-      exitReason: r.exitReason, output: r.output, at: r.at, execMs: r.execMs, timeoutMs: this.spec.fence!.timeoutMs, severity: 'fatal',
-    };
-    fx.push(logEffect('error', `${this.spec.id}: FENCING FAILED (${text}${r.exitReason ? `: ${r.exitReason}` : ''}): the group stays stopped — ` +
-      `the peer may still run it; fix the fence, then \`carpool resource cleanup ${this.spec.id}\` fences again`));
   }
 
   // --- results ---------------------------------------------------------------------------
@@ -556,10 +494,7 @@ export class GroupMachine {
     }
     this.stuckLogged = undefined;
     // A failed fence is retried by a cleanup of the group (while MASTER: at once).
-    if (this.fencing === 'failed' && ms === this.members) {
-      this.fencing = this.instanceState === 'MASTER' ? 'needed' : 'none';
-      this.fenceFailure = undefined;
-    }
+    if (ms === this.members) this.fencing.retry(this.instanceState === 'MASTER');
     // During shutdown: the stop is retried, and `stopped` comes again when it is done (or blocked again).
     this.stoppedEmitted = false;
     fx.push(logEffect('notice', `${this.spec.id}: cleaned up ${ms.map((m) => m.spec.id).join(', ')}`));
@@ -613,8 +548,8 @@ export class GroupMachine {
     const started = members.filter((m) => m.state === 'Started').length;
     let state: string;
     if (members.some((m) => m.blocked)) state = 'Blocked';
-    else if (this.fencing === 'failed' && started === 0) state = 'Fencing failed';
-    else if (this.fencing === 'running') state = 'Fencing';
+    else if (this.fencing.state === 'failed' && started === 0) state = 'Fencing failed';
+    else if (this.fencing.state === 'running') state = 'Fencing';
     else if (members.some((m) => m.state === 'Starting')) state = 'Starting';
     else if (members.some((m) => m.state === 'Stopping')) state = 'Stopping';
     else if (started === members.length) state = 'Started';
@@ -623,14 +558,7 @@ export class GroupMachine {
     return {
       id: this.spec.id, instance: this.spec.instance, instanceState: this.instanceState, state,
       eligible: reason === undefined, ineligibleReason: reason ?? null, standby: this.standbyOn, moved: this.moved, members,
-      ...(this.spec.fence ? { fence: this.fenceStatus(now) } : {}),
+      ...(this.spec.fence ? { fence: this.fencing.status(now) } : {}),
     };
-  }
-
-  private fenceStatus(now: number): FenceStatus {
-    const c = this.fenceCause;
-    let why = c && this.fencing !== 'none' ? `became MASTER by ${c.reason}${c.peer ? ` (peer ${c.peer})` : ''}` : null;
-    if (why && this.fenceCall) why += `; fence running for ${((now - this.fenceCall.startedAt) / 1000).toFixed(1)}s`;
-    return { state: this.fencing, why, lastFailure: this.fenceFailure ?? null };
   }
 }
