@@ -13,50 +13,11 @@
  * standby, log) come back as data. Time is a monotonic millisecond number handed in; the
  * deadline of the next monitor, failure expiry or end of a restart backoff is `nextDeadline()`.
  */
-import { OCF, judge, type JudgedAction } from './ocf.js';
-import { INFINITY, type FailedAction, type GroupStatus, type MemberState, type MemberStatus } from './status.js';
+import type { JudgedAction } from './ocf.js';
+import type { GroupStatus, MemberStatus } from './status.js';
 import { GroupFencing } from './fencing.js';
-import type { OnFail } from '../../config/model.js';
-import { formatDuration } from './duration.js';
-import {
-  RESTART_BACKOFF, logEffect, restartDelayMs, type ActionCall, type ActionName, type GroupEffect, type GroupInput,
-  type GroupSpec, type MemberSpec,
-} from './group-model.js';
-
-type Role = 'unknown' | 'stopped' | 'started' | 'failed';
-
-interface InFlight {
-  readonly callId: number;
-  readonly action: JudgedAction;
-  readonly startedAt: number;
-}
-
-interface Member {
-  readonly spec: MemberSpec;
-  /** What we know of the resource; `failed` = must be stopped before anything else. */
-  role: Role;
-  /** At most one action per resource at a time (OCF: agents need not be reentrant per instance). */
-  inflight: InFlight | undefined;
-  nextMonitorAt: number | undefined;
-  degraded: boolean;
-  /** No actions at all until cleanup (on-fail=block, or a stop failed: nothing proves it is down). */
-  blocked: boolean;
-  /** Stay stopped until cleanup (on-fail=stop). */
-  held: boolean;
-  /** Operator restart: stop then start again. */
-  restartPending: boolean;
-  failcount: number;
-  lastFailureAt: number | undefined;
-  /** Hard error, failed start, on-fail=standby: this node cannot run the group. */
-  banned: string | undefined;
-  lastFailure: FailedAction | undefined;
-  /** Failures in a row (restart backoff); 0 after cleanup or a healthy `RESTART_BACKOFF.healthyResetMs`. */
-  streak: number;
-  /** Restart backoff: no start of this member before this time. Always in the future after `plan()`. */
-  restartAt: number | undefined;
-  /** When the member was last found or made running (for the healthy reset of `streak`). */
-  upSince: number | undefined;
-}
+import { applyResult, memberStatus, newMember, type Member } from './member.js';
+import { logEffect, type ActionCall, type GroupEffect, type GroupInput, type GroupSpec } from './group-model.js';
 
 export class GroupMachine {
   private readonly members: Member[];
@@ -76,11 +37,7 @@ export class GroupMachine {
     if (spec.members.length === 0) throw new Error(`group ${spec.id} has no members`);
     this.moved = initial.moved ?? false;
     this.fencing = new GroupFencing(spec);
-    this.members = spec.members.map((s) => ({
-      spec: s, role: 'unknown', inflight: undefined, nextMonitorAt: undefined, degraded: false, blocked: false, held: false,
-      restartPending: false, failcount: 0, lastFailureAt: undefined, banned: undefined, lastFailure: undefined,
-      streak: 0, restartAt: undefined, upSince: undefined,
-    }));
+    this.members = spec.members.map(newMember);
   }
 
   get isMoved(): boolean {
@@ -109,9 +66,11 @@ export class GroupMachine {
       case 'fenceResult':
         this.fencing.onResult(input, fx);
         break;
-      case 'result':
-        this.handleResult(input, now, fx);
+      case 'result': {
+        const m = this.members.find((x) => x.inflight?.callId === input.callId);
+        if (m) applyResult(this.spec.id, m, input, now, fx); // else cancelled or unknown: stale
         break;
+      }
       case 'tick':
         this.expireFailures(now, fx);
         break;
@@ -318,147 +277,6 @@ export class GroupMachine {
     fx.push({ type: 'stopped' });
   }
 
-  // --- results ---------------------------------------------------------------------------
-
-  private handleResult(r: Extract<GroupInput, { type: 'result' }>, now: number, fx: GroupEffect[]): void {
-    const m = this.members.find((x) => x.inflight?.callId === r.callId);
-    if (!m) return; // cancelled or unknown: stale
-    const action = m.inflight!.action;
-    m.inflight = undefined;
-    const v = judge(action, r.outcome);
-    const id = m.spec.id;
-    if (v.ok) {
-      switch (action) {
-        case 'probe':
-          m.role = v.running ? 'started' : 'stopped';
-          m.degraded = v.degraded;
-          m.nextMonitorAt = now;
-          m.upSince = v.running ? now : undefined;
-          fx.push(logEffect('info', `${this.spec.id}: probe: ${id} is ${v.running ? 'running' : 'stopped'}`));
-          break;
-        case 'start':
-          m.role = 'started';
-          m.degraded = v.degraded;
-          // The recurring monitor starts right after a start, as Pacemaker schedules it.
-          m.nextMonitorAt = now;
-          m.upSince = now;
-          fx.push(logEffect('info', `${this.spec.id}: ${id} started (${r.execMs} ms)`));
-          break;
-        case 'stop':
-          m.role = 'stopped';
-          m.restartPending = false;
-          m.degraded = false;
-          fx.push(logEffect('info', `${this.spec.id}: ${id} stopped (${r.execMs} ms)`));
-          break;
-        case 'monitor':
-          if (v.degraded !== m.degraded) fx.push(logEffect('warning', `${this.spec.id}: ${id} is ${v.degraded ? 'degraded' : 'no longer degraded'}`));
-          m.degraded = v.degraded;
-          m.nextMonitorAt = now + m.spec.monitor!.intervalMs;
-          break;
-      }
-      return;
-    }
-
-    // A failure: record it (crm_mon's Failed Resource Actions), then act on the operation's on-fail.
-    const op: ActionName = action === 'probe' ? 'monitor' : action;
-    const intervalMs = action === 'monitor' ? m.spec.monitor!.intervalMs : 0;
-    const timeoutMs = action === 'probe' ? m.spec.probeTimeoutMs : action === 'monitor' ? m.spec.monitor!.timeoutMs : m.spec[action].timeoutMs;
-    const failure: FailedAction = {
-      key: `${id}_${op}_${intervalMs}`, resource: id, action: op, intervalMs, rc: v.rc, text: v.text,
-      status: r.outcome.kind === 'exited' ? 'complete' : r.outcome.kind === 'timeout' ? 'Timed Out' : r.outcome.kind === 'signal' ? 'killed' : 'not executed',
-      exitReason: r.exitReason, output: r.output, at: r.at, execMs: r.execMs, timeoutMs, severity: v.severity,
-    };
-    m.lastFailure = failure;
-    m.lastFailureAt = now;
-    const why = r.exitReason ? `: ${r.exitReason}` : '';
-    fx.push(logEffect('error', `${this.spec.id}: ${failure.key}: ${v.text}${r.outcome.kind === 'timeout' ? ` after ${timeoutMs} ms` : ''}${why}`));
-
-    const onFail: OnFail = action === 'probe' ? 'restart' : action === 'monitor' ? m.spec.monitor!.onFail : m.spec[action].onFail;
-    const hard = v.severity !== 'soft';
-    const delayMs = onFail === 'ignore' ? 0 : this.backOff(m, now);
-    switch (action) {
-      case 'probe':
-        m.failcount = Math.min(INFINITY, m.failcount + 1);
-        if (r.outcome.kind === 'exited' && r.outcome.rc === OCF.ERR_INSTALLED) {
-          // Pacemaker: a probe saying "not installed" means stopped here and cannot run here.
-          m.role = 'stopped';
-          m.banned = `probe: ${v.text}${why}`;
-        } else {
-          m.role = 'failed';
-          if (hard) m.banned = `probe: ${v.text}${why}`;
-        }
-        return;
-      case 'stop':
-        m.failcount = Math.min(INFINITY, m.failcount + 1);
-        if (onFail === 'ignore') {
-          m.role = 'stopped';
-          m.restartPending = false;
-          return;
-        }
-        // Nothing proves it is down; without fencing the only safe thing is to leave it alone.
-        m.role = 'failed';
-        m.blocked = true;
-        fx.push(logEffect('error', `${this.spec.id}: stop of ${id} failed: blocked (no fencing); \`carpool resource cleanup ${id}\` retries`));
-        return;
-      case 'start':
-        if (onFail === 'ignore') {
-          m.role = 'started';
-          m.nextMonitorAt = now;
-          return;
-        }
-        m.role = 'failed';
-        if (onFail === 'block') { m.blocked = true; m.failcount = Math.min(INFINITY, m.failcount + 1); return; }
-        if (onFail === 'stop') { m.held = true; m.failcount = Math.min(INFINITY, m.failcount + 1); return; }
-        // start-failure-is-fatal (Pacemaker's default): failcount INFINITY, the node is out.
-        m.failcount = INFINITY;
-        m.banned = `start failed: ${v.text}${why}`;
-        return;
-      case 'monitor':
-        m.failcount = Math.min(INFINITY, m.failcount + 1);
-        switch (onFail) {
-          case 'ignore':
-            m.nextMonitorAt = now + m.spec.monitor!.intervalMs;
-            return;
-          case 'block':
-            // Left alone as it is (no monitors, no recovery); the members after it keep running.
-            m.blocked = true;
-            return;
-          case 'stop':
-            m.role = 'failed';
-            m.held = true;
-            return;
-          case 'standby':
-            m.role = 'failed';
-            m.banned = `monitor failed (on-fail=standby): ${v.text}${why}`;
-            return;
-          case 'restart':
-            m.role = 'failed';
-            if (hard) m.banned = `monitor: ${v.text}${why}`;
-            else {
-              const t = m.spec.migrationThreshold;
-              fx.push(logEffect('warning', t > 0 && m.failcount >= t
-                ? `${this.spec.id}: ${id} reached its migration-threshold (${m.failcount}/${t}): moving the group away`
-                : `${this.spec.id}: recovering ${id} in place (fail-count ${m.failcount}${t > 0 ? `/${t}` : ''})` +
-                  `${delayMs > 0 ? `; next start in ${formatDuration(delayMs)} (restart backoff)` : ''}`));
-            }
-            return;
-        }
-    }
-  }
-
-  /**
-   * A failure after which the member may be started again: one more in the row, and the delay
-   * before that start (RESTART_BACKOFF). Returns the delay in ms (0 = at once).
-   */
-  private backOff(m: Member, now: number): number {
-    if (m.upSince !== undefined && now - m.upSince >= RESTART_BACKOFF.healthyResetMs) m.streak = 0;
-    m.upSince = undefined;
-    m.streak++;
-    const delay = restartDelayMs(m.streak);
-    m.restartAt = delay > 0 ? now + delay : undefined;
-    return delay;
-  }
-
   private expireFailures(now: number, fx: GroupEffect[]): void {
     for (const m of this.members) {
       const t = m.spec.failureTimeoutMs;
@@ -526,24 +344,7 @@ export class GroupMachine {
   }
 
   status(now: number): GroupStatus {
-    const members: MemberStatus[] = this.members.map((m) => {
-      let state: MemberState;
-      const f = m.inflight;
-      if (f?.action === 'start') state = 'Starting';
-      else if (f?.action === 'stop') state = 'Stopping';
-      else if (f?.action === 'probe') state = 'Probing';
-      else if (m.blocked) state = m.role === 'stopped' ? 'Stopped' : 'FAILED';
-      else state = m.role === 'unknown' ? 'Unknown' : m.role === 'stopped' ? 'Stopped' : m.role === 'started' ? 'Started' : 'FAILED';
-      const backoffMs = m.restartAt !== undefined && m.restartAt > now ? m.restartAt - now : null;
-      let pending: string | null = null;
-      if (f) pending = `${f.action} (${((now - f.startedAt) / 1000).toFixed(1)}s)`;
-      else if (backoffMs !== null) pending = `restart backoff: start in ${(backoffMs / 1000).toFixed(1)}s, attempt ${m.streak}`;
-      return {
-        id: m.spec.id, agent: m.spec.agent, state, degraded: m.degraded, blocked: m.blocked, held: m.held, pending, backoffMs,
-        failcount: m.failcount, migrationThreshold: m.spec.migrationThreshold, failureTimeoutMs: m.spec.failureTimeoutMs,
-        lastFailure: m.lastFailure ?? null, monitorIntervalMs: m.spec.monitor?.intervalMs ?? null,
-      };
-    });
+    const members: MemberStatus[] = this.members.map((m) => memberStatus(m, now));
     const reason = this.ineligibleReason();
     const started = members.filter((m) => m.state === 'Started').length;
     let state: string;
