@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { GroupSim, member } from './group-sim.js';
-import type { GroupSpec, MemberSpec } from '../../src/resources/core/machine.js';
+import type { GroupSpec, MemberSpec } from '../../src/resources/core/group-model.js';
 import { memberStateText } from '../../src/status/resources-text.js';
 
 const S = 1000;

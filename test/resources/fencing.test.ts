@@ -4,7 +4,7 @@
  * if the fence exits 0, and a failed fence keeps it stopped until cleanup.
  */
 import { describe, expect, it } from 'vitest';
-import type { GroupEffect, GroupSpec } from '../../src/resources/core/machine.js';
+import type { GroupEffect, GroupSpec } from '../../src/resources/core/group-model.js';
 import { fenceNeeded } from '../../src/resources/core/fencing.js';
 import { GroupSim, member } from './group-sim.js';
 

@@ -3,7 +3,8 @@
  * scripted misbehaviour, a clock, and a transcript of every action, result and standby
  * request. Results are delivered `latency` ms after the action (or never, for a hang).
  */
-import { GroupMachine, type ActionCall, type GroupEffect, type GroupInput, type GroupSpec, type MemberSpec } from '../../src/resources/core/machine.js';
+import { GroupMachine } from '../../src/resources/core/machine.js';
+import type { ActionCall, GroupEffect, GroupInput, GroupSpec, MemberSpec } from '../../src/resources/core/group-model.js';
 import type { AgentOutcome } from '../../src/resources/core/ocf.js';
 
 export interface FakeAgent {

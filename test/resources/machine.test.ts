@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { golden } from '../helpers/golden.js';
 import fc from 'fast-check';
 import { GroupSim, member } from './group-sim.js';
-import type { GroupSpec, MemberSpec } from '../../src/resources/core/machine.js';
+import type { GroupSpec, MemberSpec } from '../../src/resources/core/group-model.js';
 import { INFINITY } from '../../src/resources/core/status.js';
 
 const web = (over: Partial<MemberSpec> = {}): GroupSpec => ({

@@ -13,153 +13,11 @@
  * standby, log) come back as data. Time is a monotonic millisecond number handed in; the
  * deadline of the next monitor, failure expiry or end of a restart backoff is `nextDeadline()`.
  */
-import type { OnFail } from '../../config/model.js';
-import { OCF, judge, outcomeRc, type AgentOutcome, type JudgedAction } from './ocf.js';
-import { INFINITY, type FailedAction, type FenceStatus, type GroupStatus, type MemberState, type MemberStatus } from './status.js';
-import { fenceNeeded } from './fencing.js';
-import type { LogLevel } from '../../lib/log-level.js';
-import { formatDuration } from './duration.js';
-
-/**
- * Restart backoff (issue 11): a member that fails again and again is started again after a
- * growing delay, so a service whose start succeeds and whose monitor always fails cannot spin
- * (it used to restart ~50 times a second with the default migration-threshold of never).
- * The first recovery is immediate, as in Pacemaker; each further failure in a row doubles the
- * delay from `firstMs`, capped at `maxMs`. A member that stayed started for `healthyResetMs`
- * before it failed starts a new row; `carpool resource cleanup` resets it. The backoff only
- * delays starts: failcounts, migration-threshold and failure-timeout work as before.
- */
-export const RESTART_BACKOFF = { firstMs: 1000, maxMs: 5 * 60_000, healthyResetMs: 60_000 } as const;
-
-/** Delay before the start that follows failure number `attempt` of a row (1 = the first). */
-function restartDelayMs(attempt: number): number {
-  if (attempt <= 1) return 0;
-  // 2 ** 30 s is far past the cap; keeps the exponent small for any streak.
-  return Math.min(RESTART_BACKOFF.maxMs, RESTART_BACKOFF.firstMs * 2 ** Math.min(attempt - 2, 30));
-}
-
-export interface OperationSpec {
-  readonly timeoutMs: number;
-  readonly onFail: OnFail;
-}
-
-export interface MemberSpec {
-  readonly id: string;
-  /** Display form of the agent (`ocf:heartbeat:nginx`). */
-  readonly agent: string;
-  readonly start: OperationSpec;
-  readonly stop: OperationSpec;
-  readonly monitor?: OperationSpec & { readonly intervalMs: number; readonly checkLevel?: number };
-  /** Timeout of the probe (monitor with interval 0). */
-  readonly probeTimeoutMs: number;
-  /** 0 = never give the node up for failures. */
-  readonly migrationThreshold: number;
-  /** 0 = failures never expire. */
-  readonly failureTimeoutMs: number;
-}
-
-export interface GroupSpec {
-  readonly id: string;
-  readonly instance: string;
-  readonly members: readonly MemberSpec[];
-  /** The group requires fencing (it has a `fence` command, run with this timeout). */
-  readonly fence?: { readonly timeoutMs: number };
-}
-
-export type ActionName = 'start' | 'stop' | 'monitor';
-
-/** One agent invocation for the shell to carry out and answer with a `result` input. */
-export interface ActionCall {
-  /** Unique within the group; a result for an unknown or cancelled id is ignored. */
-  readonly callId: number;
-  readonly resource: string;
-  readonly action: ActionName;
-  /** 0 for start, stop and the probe. */
-  readonly intervalMs: number;
-  readonly timeoutMs: number;
-  readonly checkLevel?: number;
-}
-
-export type GroupInput =
-  /**
-   * The bound instance changed state on this node; `reason` is the transition's (`master-down
-   * timeout`, `master bowed out`...), `peer` the master last heard — they decide fencing.
-   */
-  | { readonly type: 'instance'; readonly state: string; readonly reason?: string; readonly peer?: string }
-  /** The fence command finished (`callId` of the `fence` effect). */
-  | {
-    readonly type: 'fenceResult'; readonly callId: number; readonly outcome: AgentOutcome; readonly exitReason: string;
-    readonly output: string; readonly execMs: number; readonly at: string;
-  }
-  /** An action finished. `at` is the wall-clock time for status (ISO). */
-  | {
-    readonly type: 'result'; readonly callId: number; readonly outcome: AgentOutcome; readonly exitReason: string;
-    readonly output: string; readonly execMs: number; readonly at: string;
-  }
-  | { readonly type: 'tick' }
-  /** Forget failures and blocks (of one member or all) and probe again. */
-  | { readonly type: 'cleanup'; readonly resource?: string }
-  /** Operator: do not run here until `clear`. */
-  | { readonly type: 'move' }
-  | { readonly type: 'clear' }
-  /** Operator: stop and start one member (and those after it) or the whole group, in place. */
-  | { readonly type: 'restart'; readonly resource?: string }
-  /** The daemon is exiting: stop everything in reverse order, then emit `stopped`. */
-  | { readonly type: 'shutdown' };
-
-export type { LogLevel };
-
-export type GroupEffect =
-  | { readonly type: 'run'; readonly call: ActionCall }
-  | { readonly type: 'cancel'; readonly callId: number; readonly resource: string }
-  /**
-   * Run the group's fence command (answered by a `fenceResult` input): the peer may still run
-   * the group, and nothing of it starts here unless the command exits 0.
-   */
-  | { readonly type: 'fence'; readonly callId: number; readonly timeoutMs: number; readonly reason: string; readonly peer?: string }
-  /** Ask the instance for standby (never take over, hand over at once) or lift it. */
-  | { readonly type: 'standby'; readonly on: boolean; readonly reason: string }
-  | { readonly type: 'log'; readonly level: LogLevel; readonly message: string }
-  /**
-   * After `shutdown`: nothing more will be done for now — everything stopped, or a member could
-   * not be stopped (blocked; `active` stays true). A cleanup retries the stop and says it again.
-   */
-  | { readonly type: 'stopped' };
-
-type Role = 'unknown' | 'stopped' | 'started' | 'failed';
-
-interface InFlight {
-  readonly callId: number;
-  readonly action: JudgedAction;
-  readonly startedAt: number;
-}
-
-interface Member {
-  readonly spec: MemberSpec;
-  /** What we know of the resource; `failed` = must be stopped before anything else. */
-  role: Role;
-  /** At most one action per resource at a time (OCF: agents need not be reentrant per instance). */
-  inflight: InFlight | undefined;
-  nextMonitorAt: number | undefined;
-  degraded: boolean;
-  /** No actions at all until cleanup (on-fail=block, or a stop failed: nothing proves it is down). */
-  blocked: boolean;
-  /** Stay stopped until cleanup (on-fail=stop). */
-  held: boolean;
-  /** Operator restart: stop then start again. */
-  restartPending: boolean;
-  failcount: number;
-  lastFailureAt: number | undefined;
-  /** Hard error, failed start, on-fail=standby: this node cannot run the group. */
-  banned: string | undefined;
-  lastFailure: FailedAction | undefined;
-  /** Failures in a row (restart backoff); 0 after cleanup or a healthy `RESTART_BACKOFF.healthyResetMs`. */
-  streak: number;
-  /** Restart backoff: no start of this member before this time. Always in the future after `plan()`. */
-  restartAt: number | undefined;
-  /** When the member was last found or made running (for the healthy reset of `streak`). */
-  upSince: number | undefined;
-}
+import type { JudgedAction } from './ocf.js';
+import type { GroupStatus, MemberStatus } from './status.js';
+import { GroupFencing } from './fencing.js';
+import { applyResult, memberStatus, newMember, type Member } from './member.js';
+import { logEffect, type ActionCall, type GroupEffect, type GroupInput, type GroupSpec } from './group-model.js';
 
 export class GroupMachine {
   private readonly members: Member[];
@@ -172,21 +30,14 @@ export class GroupMachine {
   private nextCallId = 1;
   /** Last "stuck" message, so it is logged once per cause. */
   private stuckLogged: string | undefined;
-  /** Fencing (groups with `spec.fence`): see FenceStatus. `failed` holds until cleanup. */
-  private fencing: FenceStatus['state'] = 'none';
-  /** How the instance became MASTER when fencing became needed (reason, peer). */
-  private fenceCause: { readonly reason: string; readonly peer: string | undefined } | undefined;
-  private fenceCall: { readonly callId: number; readonly startedAt: number } | undefined;
-  private fenceFailure: FailedAction | undefined;
+  /** Fencing (groups with `spec.fence`): nothing starts while it is not `none`. */
+  private readonly fencing: GroupFencing;
 
   constructor(readonly spec: GroupSpec, initial: { moved?: boolean } = {}) {
     if (spec.members.length === 0) throw new Error(`group ${spec.id} has no members`);
     this.moved = initial.moved ?? false;
-    this.members = spec.members.map((s) => ({
-      spec: s, role: 'unknown', inflight: undefined, nextMonitorAt: undefined, degraded: false, blocked: false, held: false,
-      restartPending: false, failcount: 0, lastFailureAt: undefined, banned: undefined, lastFailure: undefined,
-      streak: 0, restartAt: undefined, upSince: undefined,
-    }));
+    this.fencing = new GroupFencing(spec);
+    this.members = spec.members.map(newMember);
   }
 
   get isMoved(): boolean {
@@ -207,17 +58,19 @@ export class GroupMachine {
         if (input.state !== this.instanceState) {
           const was = this.instanceState;
           this.instanceState = input.state;
-          if (input.state === 'MASTER') fx.push(this.log('info', `${this.spec.id}: instance ${this.spec.instance} is MASTER here`));
-          else if (was === 'MASTER') fx.push(this.log('info', `${this.spec.id}: instance ${this.spec.instance} left MASTER (${input.state}): stopping the group`));
-          this.instanceFencing(input.state, input.reason ?? '', input.peer, fx);
+          if (input.state === 'MASTER') fx.push(logEffect('info', `${this.spec.id}: instance ${this.spec.instance} is MASTER here`));
+          else if (was === 'MASTER') fx.push(logEffect('info', `${this.spec.id}: instance ${this.spec.instance} left MASTER (${input.state}): stopping the group`));
+          this.fencing.onInstance(input.state, input.reason ?? '', input.peer, fx);
         }
         break;
       case 'fenceResult':
-        this.handleFenceResult(input, fx);
+        this.fencing.onResult(input, fx);
         break;
-      case 'result':
-        this.handleResult(input, now, fx);
+      case 'result': {
+        const m = this.members.find((x) => x.inflight?.callId === input.callId);
+        if (m) applyResult(this.spec.id, m, input, now, fx); // else cancelled or unknown: stale
         break;
+      }
       case 'tick':
         this.expireFailures(now, fx);
         break;
@@ -227,13 +80,13 @@ export class GroupMachine {
       case 'move':
         if (!this.moved) {
           this.moved = true;
-          fx.push(this.log('notice', `${this.spec.id}: moved away from this node by the operator (until \`carpool resource clear ${this.spec.id}\`)`));
+          fx.push(logEffect('notice', `${this.spec.id}: moved away from this node by the operator (until \`carpool resource clear ${this.spec.id}\`)`));
         }
         break;
       case 'clear':
         if (this.moved) {
           this.moved = false;
-          fx.push(this.log('notice', `${this.spec.id}: operator move cleared; this node may run the group again`));
+          fx.push(logEffect('notice', `${this.spec.id}: operator move cleared; this node may run the group again`));
         }
         break;
       case 'restart':
@@ -242,8 +95,8 @@ export class GroupMachine {
       case 'shutdown':
         if (!this.shuttingDown) {
           this.shuttingDown = true;
-          this.cancelFence(fx);
-          fx.push(this.log('info', `${this.spec.id}: stopping the group (daemon exit)`));
+          this.fencing.cancel(fx);
+          fx.push(logEffect('info', `${this.spec.id}: stopping the group (daemon exit)`));
         }
         break;
     }
@@ -354,10 +207,10 @@ export class GroupMachine {
       // Restart backoff: this member and the ones after it wait (nextDeadline() wakes us up).
       if (m.restartAt !== undefined) return;
       // Fencing first: nothing starts while the peer may still run the group.
-      if (this.fencing === 'needed') { this.startFence(now, fx); return; }
-      if (this.fencing === 'running') return;
-      if (this.fencing === 'failed') {
-        this.stuck(`${this.spec.id}: not starting: fencing failed (${this.fenceFailure?.text ?? 'unknown'}), the peer may still run it — ` +
+      if (this.fencing.state === 'needed') { this.fencing.start(this.nextCallId++, now, fx); return; }
+      if (this.fencing.state === 'running') return;
+      if (this.fencing.state === 'failed') {
+        this.stuck(`${this.spec.id}: not starting: fencing failed (${this.fencing.failureText ?? 'unknown'}), the peer may still run it — ` +
           `fix the fence, then \`carpool resource cleanup ${this.spec.id}\` fences again`, fx);
         return;
       }
@@ -370,7 +223,7 @@ export class GroupMachine {
   private stuck(message: string, fx: GroupEffect[]): void {
     if (this.stuckLogged === message) return;
     this.stuckLogged = message;
-    fx.push(this.log('error', message));
+    fx.push(logEffect('error', message));
   }
 
   private run(m: Member, action: JudgedAction, now: number, fx: GroupEffect[]): void {
@@ -389,7 +242,7 @@ export class GroupMachine {
         break;
       default:
         call = { callId, resource: m.spec.id, action, intervalMs: 0, timeoutMs: m.spec[action].timeoutMs };
-        fx.push(this.log('info', `${this.spec.id}: ${action === 'start' ? 'starting' : 'stopping'} ${m.spec.id} (${m.spec.agent})`));
+        fx.push(logEffect('info', `${this.spec.id}: ${action === 'start' ? 'starting' : 'stopping'} ${m.spec.id} (${m.spec.agent})`));
     }
     fx.push({ type: 'run', call });
   }
@@ -418,217 +271,17 @@ export class GroupMachine {
     const left = this.members.filter((m) => m.role !== 'stopped');
     if (left.length > 0) {
       // Nothing proves the service is down: the instance must not be handed over (issue 11).
-      fx.push(this.log('error', `${this.spec.id}: could not stop ${left.map((m) => m.spec.id).join(', ')} (blocked): ` +
+      fx.push(logEffect('error', `${this.spec.id}: could not stop ${left.map((m) => m.spec.id).join(', ')} (blocked): ` +
         `instance ${this.spec.instance} is not handed over; \`carpool resource cleanup ${this.spec.id}\` retries the stop`));
     }
     fx.push({ type: 'stopped' });
-  }
-
-  // --- fencing ---------------------------------------------------------------------------
-
-  /** The instance changed state: becoming MASTER because the peer vanished makes fencing needed. */
-  private instanceFencing(state: string, reason: string, peer: string | undefined, fx: GroupEffect[]): void {
-    if (!this.spec.fence || this.fencing === 'failed') return; // a failed fence holds until cleanup
-    if (state !== 'MASTER') {
-      // Not MASTER: nothing starts here; the next MASTER transition decides again.
-      this.cancelFence(fx);
-      this.fencing = 'none';
-      return;
-    }
-    if (!fenceNeeded(reason)) {
-      this.fencing = 'none';
-      return;
-    }
-    this.fencing = 'needed';
-    this.fenceCause = { reason, peer };
-    fx.push(this.log('warning', `${this.spec.id}: instance ${this.spec.instance} became MASTER by ${reason}` +
-      `${peer ? ` (peer ${peer} last heard)` : ''}: the peer may still run the group; fencing before it starts`));
-  }
-
-  private startFence(now: number, fx: GroupEffect[]): void {
-    const callId = this.nextCallId++;
-    this.fencing = 'running';
-    this.fenceCall = { callId, startedAt: now };
-    const cause = this.fenceCause ?? { reason: 'unknown', peer: undefined };
-    fx.push(this.log('notice', `${this.spec.id}: fencing (timeout ${formatDuration(this.spec.fence!.timeoutMs)})`));
-    fx.push({ type: 'fence', callId, timeoutMs: this.spec.fence!.timeoutMs, reason: cause.reason, ...(cause.peer ? { peer: cause.peer } : {}) });
-  }
-
-  private cancelFence(fx: GroupEffect[]): void {
-    if (!this.fenceCall) return;
-    fx.push({ type: 'cancel', callId: this.fenceCall.callId, resource: this.spec.id });
-    this.fenceCall = undefined;
-    if (this.fencing === 'running') this.fencing = 'needed';
-  }
-
-  private handleFenceResult(r: Extract<GroupInput, { type: 'fenceResult' }>, fx: GroupEffect[]): void {
-    if (!this.fenceCall || this.fenceCall.callId !== r.callId) return; // cancelled: stale
-    this.fenceCall = undefined;
-    const o = r.outcome;
-    if (o.kind === 'exited' && o.rc === 0) {
-      this.fencing = 'none';
-      this.fenceFailure = undefined;
-      fx.push(this.log('notice', `${this.spec.id}: fenced (${r.execMs} ms): starting the group`));
-      return;
-    }
-    const text = o.kind === 'exited' ? `exit ${o.rc}` : o.kind === 'timeout' ? `timed out after ${this.spec.fence!.timeoutMs} ms`
-      : o.kind === 'signal' ? `killed by ${o.signal}` : `not executed (${o.code})`;
-    this.fencing = 'failed';
-    this.fenceFailure = {
-      key: `${this.spec.id}_fence_0`, resource: this.spec.id, action: 'fence', intervalMs: 0, rc: outcomeRc(o), text,
-      status: o.kind === 'exited' ? 'complete' : o.kind === 'timeout' ? 'Timed Out' : o.kind === 'signal' ? 'killed' : 'not executed',
-      exitReason: r.exitReason, output: r.output, at: r.at, execMs: r.execMs, timeoutMs: this.spec.fence!.timeoutMs, severity: 'fatal',
-    };
-    fx.push(this.log('error', `${this.spec.id}: FENCING FAILED (${text}${r.exitReason ? `: ${r.exitReason}` : ''}): the group stays stopped — ` +
-      `the peer may still run it; fix the fence, then \`carpool resource cleanup ${this.spec.id}\` fences again`));
-  }
-
-  // --- results ---------------------------------------------------------------------------
-
-  private handleResult(r: Extract<GroupInput, { type: 'result' }>, now: number, fx: GroupEffect[]): void {
-    const m = this.members.find((x) => x.inflight?.callId === r.callId);
-    if (!m) return; // cancelled or unknown: stale
-    const action = m.inflight!.action;
-    m.inflight = undefined;
-    const v = judge(action, r.outcome);
-    const id = m.spec.id;
-    if (v.ok) {
-      switch (action) {
-        case 'probe':
-          m.role = v.running ? 'started' : 'stopped';
-          m.degraded = v.degraded;
-          m.nextMonitorAt = now;
-          m.upSince = v.running ? now : undefined;
-          fx.push(this.log('info', `${this.spec.id}: probe: ${id} is ${v.running ? 'running' : 'stopped'}`));
-          break;
-        case 'start':
-          m.role = 'started';
-          m.degraded = v.degraded;
-          // The recurring monitor starts right after a start, as Pacemaker schedules it.
-          m.nextMonitorAt = now;
-          m.upSince = now;
-          fx.push(this.log('info', `${this.spec.id}: ${id} started (${r.execMs} ms)`));
-          break;
-        case 'stop':
-          m.role = 'stopped';
-          m.restartPending = false;
-          m.degraded = false;
-          fx.push(this.log('info', `${this.spec.id}: ${id} stopped (${r.execMs} ms)`));
-          break;
-        case 'monitor':
-          if (v.degraded !== m.degraded) fx.push(this.log('warning', `${this.spec.id}: ${id} is ${v.degraded ? 'degraded' : 'no longer degraded'}`));
-          m.degraded = v.degraded;
-          m.nextMonitorAt = now + m.spec.monitor!.intervalMs;
-          break;
-      }
-      return;
-    }
-
-    // A failure: record it (crm_mon's Failed Resource Actions), then act on the operation's on-fail.
-    const op: ActionName = action === 'probe' ? 'monitor' : action;
-    const intervalMs = action === 'monitor' ? m.spec.monitor!.intervalMs : 0;
-    const timeoutMs = action === 'probe' ? m.spec.probeTimeoutMs : action === 'monitor' ? m.spec.monitor!.timeoutMs : m.spec[action].timeoutMs;
-    const failure: FailedAction = {
-      key: `${id}_${op}_${intervalMs}`, resource: id, action: op, intervalMs, rc: v.rc, text: v.text,
-      status: r.outcome.kind === 'exited' ? 'complete' : r.outcome.kind === 'timeout' ? 'Timed Out' : r.outcome.kind === 'signal' ? 'killed' : 'not executed',
-      exitReason: r.exitReason, output: r.output, at: r.at, execMs: r.execMs, timeoutMs, severity: v.severity,
-    };
-    m.lastFailure = failure;
-    m.lastFailureAt = now;
-    const why = r.exitReason ? `: ${r.exitReason}` : '';
-    fx.push(this.log('error', `${this.spec.id}: ${failure.key}: ${v.text}${r.outcome.kind === 'timeout' ? ` after ${timeoutMs} ms` : ''}${why}`));
-
-    const onFail: OnFail = action === 'probe' ? 'restart' : action === 'monitor' ? m.spec.monitor!.onFail : m.spec[action].onFail;
-    const hard = v.severity !== 'soft';
-    const delayMs = onFail === 'ignore' ? 0 : this.backOff(m, now);
-    switch (action) {
-      case 'probe':
-        m.failcount = Math.min(INFINITY, m.failcount + 1);
-        if (r.outcome.kind === 'exited' && r.outcome.rc === OCF.ERR_INSTALLED) {
-          // Pacemaker: a probe saying "not installed" means stopped here and cannot run here.
-          m.role = 'stopped';
-          m.banned = `probe: ${v.text}${why}`;
-        } else {
-          m.role = 'failed';
-          if (hard) m.banned = `probe: ${v.text}${why}`;
-        }
-        return;
-      case 'stop':
-        m.failcount = Math.min(INFINITY, m.failcount + 1);
-        if (onFail === 'ignore') {
-          m.role = 'stopped';
-          m.restartPending = false;
-          return;
-        }
-        // Nothing proves it is down; without fencing the only safe thing is to leave it alone.
-        m.role = 'failed';
-        m.blocked = true;
-        fx.push(this.log('error', `${this.spec.id}: stop of ${id} failed: blocked (no fencing); \`carpool resource cleanup ${id}\` retries`));
-        return;
-      case 'start':
-        if (onFail === 'ignore') {
-          m.role = 'started';
-          m.nextMonitorAt = now;
-          return;
-        }
-        m.role = 'failed';
-        if (onFail === 'block') { m.blocked = true; m.failcount = Math.min(INFINITY, m.failcount + 1); return; }
-        if (onFail === 'stop') { m.held = true; m.failcount = Math.min(INFINITY, m.failcount + 1); return; }
-        // start-failure-is-fatal (Pacemaker's default): failcount INFINITY, the node is out.
-        m.failcount = INFINITY;
-        m.banned = `start failed: ${v.text}${why}`;
-        return;
-      case 'monitor':
-        m.failcount = Math.min(INFINITY, m.failcount + 1);
-        switch (onFail) {
-          case 'ignore':
-            m.nextMonitorAt = now + m.spec.monitor!.intervalMs;
-            return;
-          case 'block':
-            // Left alone as it is (no monitors, no recovery); the members after it keep running.
-            m.blocked = true;
-            return;
-          case 'stop':
-            m.role = 'failed';
-            m.held = true;
-            return;
-          case 'standby':
-            m.role = 'failed';
-            m.banned = `monitor failed (on-fail=standby): ${v.text}${why}`;
-            return;
-          case 'restart':
-            m.role = 'failed';
-            if (hard) m.banned = `monitor: ${v.text}${why}`;
-            else {
-              const t = m.spec.migrationThreshold;
-              fx.push(this.log('warning', t > 0 && m.failcount >= t
-                ? `${this.spec.id}: ${id} reached its migration-threshold (${m.failcount}/${t}): moving the group away`
-                : `${this.spec.id}: recovering ${id} in place (fail-count ${m.failcount}${t > 0 ? `/${t}` : ''})` +
-                  `${delayMs > 0 ? `; next start in ${formatDuration(delayMs)} (restart backoff)` : ''}`));
-            }
-            return;
-        }
-    }
-  }
-
-  /**
-   * A failure after which the member may be started again: one more in the row, and the delay
-   * before that start (RESTART_BACKOFF). Returns the delay in ms (0 = at once).
-   */
-  private backOff(m: Member, now: number): number {
-    if (m.upSince !== undefined && now - m.upSince >= RESTART_BACKOFF.healthyResetMs) m.streak = 0;
-    m.upSince = undefined;
-    m.streak++;
-    const delay = restartDelayMs(m.streak);
-    m.restartAt = delay > 0 ? now + delay : undefined;
-    return delay;
   }
 
   private expireFailures(now: number, fx: GroupEffect[]): void {
     for (const m of this.members) {
       const t = m.spec.failureTimeoutMs;
       if (t > 0 && m.lastFailureAt !== undefined && now >= m.lastFailureAt + t) {
-        fx.push(this.log('notice', `${this.spec.id}: failures of ${m.spec.id} expired (failure-timeout ${t} ms)`));
+        fx.push(logEffect('notice', `${this.spec.id}: failures of ${m.spec.id} expired (failure-timeout ${t} ms)`));
         m.failcount = 0;
         m.banned = undefined;
         m.lastFailureAt = undefined;
@@ -659,13 +312,10 @@ export class GroupMachine {
     }
     this.stuckLogged = undefined;
     // A failed fence is retried by a cleanup of the group (while MASTER: at once).
-    if (this.fencing === 'failed' && ms === this.members) {
-      this.fencing = this.instanceState === 'MASTER' ? 'needed' : 'none';
-      this.fenceFailure = undefined;
-    }
+    if (ms === this.members) this.fencing.retry(this.instanceState === 'MASTER');
     // During shutdown: the stop is retried, and `stopped` comes again when it is done (or blocked again).
     this.stoppedEmitted = false;
-    fx.push(this.log('notice', `${this.spec.id}: cleaned up ${ms.map((m) => m.spec.id).join(', ')}`));
+    fx.push(logEffect('notice', `${this.spec.id}: cleaned up ${ms.map((m) => m.spec.id).join(', ')}`));
   }
 
   private handleRestart(resource: string | undefined, fx: GroupEffect[]): void {
@@ -674,11 +324,7 @@ export class GroupMachine {
     const first = ms[0]!;
     if (first.role !== 'started') return;
     first.restartPending = true;
-    fx.push(this.log('notice', `${this.spec.id}: restarting ${resource === undefined || resource === this.spec.id ? 'the group' : first.spec.id}`));
-  }
-
-  private log(level: LogLevel, message: string): GroupEffect {
-    return { type: 'log', level, message };
+    fx.push(logEffect('notice', `${this.spec.id}: restarting ${resource === undefined || resource === this.spec.id ? 'the group' : first.spec.id}`));
   }
 
   // --- status ----------------------------------------------------------------------------
@@ -698,30 +344,13 @@ export class GroupMachine {
   }
 
   status(now: number): GroupStatus {
-    const members: MemberStatus[] = this.members.map((m) => {
-      let state: MemberState;
-      const f = m.inflight;
-      if (f?.action === 'start') state = 'Starting';
-      else if (f?.action === 'stop') state = 'Stopping';
-      else if (f?.action === 'probe') state = 'Probing';
-      else if (m.blocked) state = m.role === 'stopped' ? 'Stopped' : 'FAILED';
-      else state = m.role === 'unknown' ? 'Unknown' : m.role === 'stopped' ? 'Stopped' : m.role === 'started' ? 'Started' : 'FAILED';
-      const backoffMs = m.restartAt !== undefined && m.restartAt > now ? m.restartAt - now : null;
-      let pending: string | null = null;
-      if (f) pending = `${f.action} (${((now - f.startedAt) / 1000).toFixed(1)}s)`;
-      else if (backoffMs !== null) pending = `restart backoff: start in ${(backoffMs / 1000).toFixed(1)}s, attempt ${m.streak}`;
-      return {
-        id: m.spec.id, agent: m.spec.agent, state, degraded: m.degraded, blocked: m.blocked, held: m.held, pending, backoffMs,
-        failcount: m.failcount, migrationThreshold: m.spec.migrationThreshold, failureTimeoutMs: m.spec.failureTimeoutMs,
-        lastFailure: m.lastFailure ?? null, monitorIntervalMs: m.spec.monitor?.intervalMs ?? null,
-      };
-    });
+    const members: MemberStatus[] = this.members.map((m) => memberStatus(m, now));
     const reason = this.ineligibleReason();
     const started = members.filter((m) => m.state === 'Started').length;
     let state: string;
     if (members.some((m) => m.blocked)) state = 'Blocked';
-    else if (this.fencing === 'failed' && started === 0) state = 'Fencing failed';
-    else if (this.fencing === 'running') state = 'Fencing';
+    else if (this.fencing.state === 'failed' && started === 0) state = 'Fencing failed';
+    else if (this.fencing.state === 'running') state = 'Fencing';
     else if (members.some((m) => m.state === 'Starting')) state = 'Starting';
     else if (members.some((m) => m.state === 'Stopping')) state = 'Stopping';
     else if (started === members.length) state = 'Started';
@@ -730,17 +359,7 @@ export class GroupMachine {
     return {
       id: this.spec.id, instance: this.spec.instance, instanceState: this.instanceState, state,
       eligible: reason === undefined, ineligibleReason: reason ?? null, standby: this.standbyOn, moved: this.moved, members,
-      ...(this.spec.fence ? { fence: this.fenceStatus(now) } : {}),
+      ...(this.spec.fence ? { fence: this.fencing.status(now) } : {}),
     };
   }
-
-  private fenceStatus(now: number): FenceStatus {
-    const c = this.fenceCause;
-    let why = c && this.fencing !== 'none' ? `became MASTER by ${c.reason}${c.peer ? ` (peer ${c.peer})` : ''}` : null;
-    if (why && this.fenceCall) why += `; fence running for ${((now - this.fenceCall.startedAt) / 1000).toFixed(1)}s`;
-    return { state: this.fencing, why, lastFailure: this.fenceFailure ?? null };
-  }
 }
-
-/** rc of an outcome (for logs outside the machine). */
-export { outcomeRc };
