@@ -375,37 +375,32 @@ function addResourceCommands(program: Command, setCode: (code: number) => void):
     controlRequest(await pickSocket(socket, (st) => st.resources !== undefined, 'resources'), { cmd, args });
   const printStatus = (st: ResourcesStatus) => process.stdout.write(formatResources(st).join('\n') + '\n');
 
-  res.command('list')
-    .description('configured groups and resources: agent, parameters, operations')
-    .addOption(socketOpt())
-    .option('--json', 'machine-readable output')
-    .action(async (o: { socket?: string; json?: boolean }) => {
-      try {
-        const list = await call(o.socket, 'resource.list') as ResourceListEntry[];
-        if (o.json) { process.stdout.write(JSON.stringify(list, null, 2) + '\n'); return; }
-        let group = '';
-        for (const r of list) {
-          if (r.group !== group) {
-            group = r.group;
-            process.stdout.write(`group ${r.group} (follows instance ${r.instance}):\n`);
-          }
-          const params = Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ');
-          const limits = `migration-threshold=${r.migrationThreshold || 'INFINITY'}${r.failureTimeoutMs ? ` failure-timeout=${formatDuration(r.failureTimeoutMs)}` : ''}`;
-          process.stdout.write(`  ${r.id} (${r.agent})${params ? ` ${params}` : ''}\n    ${r.ops.join('; ')}; ${limits}\n`);
-        }
-      } catch (err) { setCode(fail(err)); }
-    });
-
-  res.command('status')
-    .description('groups and resources on this node: state, failcounts, failed actions')
-    .addOption(socketOpt())
-    .option('--json', 'machine-readable output')
-    .action(async (o: { socket?: string; json?: boolean }) => {
-      try {
-        const st = await call(o.socket, 'resource.status') as ResourcesStatus;
-        if (o.json) process.stdout.write(JSON.stringify(st, null, 2) + '\n'); else printStatus(st);
-      } catch (err) { setCode(fail(err)); }
-    });
+  /** A read-only subcommand: the daemon's answer to `cmd`, as JSON with --json, else as `print` writes it. */
+  const show = <T>(name: string, description: string, cmd: string, print: (answer: T) => void) => {
+    res.command(name)
+      .description(description)
+      .addOption(socketOpt())
+      .option('--json', 'machine-readable output')
+      .action(async (o: { socket?: string; json?: boolean }) => {
+        try {
+          const answer = await call(o.socket, cmd) as T;
+          if (o.json) process.stdout.write(JSON.stringify(answer, null, 2) + '\n'); else print(answer);
+        } catch (err) { setCode(fail(err)); }
+      });
+  };
+  show('list', 'configured groups and resources: agent, parameters, operations', 'resource.list', (list: ResourceListEntry[]) => {
+    let group = '';
+    for (const r of list) {
+      if (r.group !== group) {
+        group = r.group;
+        process.stdout.write(`group ${r.group} (follows instance ${r.instance}):\n`);
+      }
+      const params = Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ');
+      const limits = `migration-threshold=${r.migrationThreshold || 'INFINITY'}${r.failureTimeoutMs ? ` failure-timeout=${formatDuration(r.failureTimeoutMs)}` : ''}`;
+      process.stdout.write(`  ${r.id} (${r.agent})${params ? ` ${params}` : ''}\n    ${r.ops.join('; ')}; ${limits}\n`);
+    }
+  });
+  show('status', 'groups and resources on this node: state, failcounts, failed actions', 'resource.status', printStatus);
 
   const verb = (name: 'move' | 'clear' | 'cleanup' | 'restart', description: string, optional: boolean) => {
     res.command(name)

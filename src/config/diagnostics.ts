@@ -18,6 +18,16 @@ export type ResourceDiagnosticCode =
   | 'AGENT_VALIDATE'
   | 'SYSTEMD_NOT_PID1';
 
+/** What the keepalived.conf reader (keepalived/syntax.ts) reports before any keyword is read. */
+export type SyntaxCode =
+  | 'SYNTAX'
+  | 'UNBALANCED_BRACE'
+  | 'INCLUDE_FAILED'
+  | 'INCLUDE_LOOP'
+  | 'SUBSTITUTION_LOOP'
+  | 'NESTING'
+  | 'NOT_SUPPORTED';
+
 export type ConfigDiagnosticCode =
   | ResourceDiagnosticCode
   | 'YAML_SYNTAX'
@@ -48,13 +58,7 @@ export type ConfigDiagnosticCode =
   | 'DUPLICATE_VHID'
   | 'DUPLICATE_ADDRESS'
   | 'INSECURE_LISTEN'
-  // keepalived.conf syntax
-  | 'SYNTAX'
-  | 'UNBALANCED_BRACE'
-  | 'INCLUDE_FAILED'
-  | 'INCLUDE_LOOP'
-  | 'SUBSTITUTION_LOOP'
-  | 'NESTING'
+  | SyntaxCode
   | 'UNKNOWN_KEYWORD'
   | 'DUPLICATE_KEYWORD'
   | 'MISSING_ARGUMENT'

@@ -2,28 +2,16 @@
  * `carpool check --strict` (issue 14): a keepalived.conf with something keepalived only logs and
  * skips is OK with a warning, and exit 1 with --strict. The real CLI in a child process (tsx).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCarpool } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'carpool-strict-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function carpool(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e',
-      "const m = await import('./src/cli/main.ts'); process.exitCode = await m.main(process.argv.slice(1)) ?? 0", ...args],
-    { env: { ...process.env, CARPOOL_RUN_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGTERM'), 30_000);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
+const carpool = (args: string[]) => runCarpool(args, dir, 30_000);
 
 describe('carpool check --strict', () => {
   const conf = join(dir, 'keepalived.conf');

@@ -2,7 +2,6 @@
  * Command-line handling of the commander commands (issue 13): the real CLI in a child process
  * (TypeScript sources through tsx, so no build is needed), with a run directory of its own.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,26 +9,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseWatchSeconds } from '../../src/cli/commands.js';
 import { ControlServer } from '../../src/daemon/control.js';
 import type { ControlRequest } from '../../src/control/protocol.js';
+import { runCarpool } from '../helpers/cli.js';
 
 const runDir = mkdtempSync(join(tmpdir(), 'carpool-cli-'));
 afterAll(() => rmSync(runDir, { recursive: true, force: true }));
 
-interface Result { code: number | null; stdout: string; stderr: string }
-
 /** Run `carpool ...args`; kill it after `killAfterMs` (for commands that never end). */
-function carpool(args: string[], killAfterMs = 20_000, dir = runDir): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e',
-      "const m = await import('./src/cli/main.ts'); process.exitCode = await m.main(process.argv.slice(1)) ?? 0", ...args],
-    { env: { ...process.env, CARPOOL_RUN_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGTERM'), killAfterMs);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
+const carpool = (args: string[], killAfterMs = 20_000, dir = runDir) => runCarpool(args, dir, killAfterMs);
 
 describe('status --watch', () => {
   it('takes a positive number of seconds', () => {

@@ -10,14 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadCheckedConfig, refuseBalancers } from '../../src/cli/load-config.js';
 import { CarpoolError, ConfigError } from '../../src/lib/errors.js';
 import type { ConfigDiagnostic } from '../../src/config/diagnostics.js';
+import { INSTANCES } from '../helpers/config.js';
 
-const INSTANCES = `instances:
-  - name: web
-    interface: eth0
-    vhid: 1
-    password: secret
-    addresses: [10.0.0.100/24]
-`;
 
 describe('loadCheckedConfig', () => {
   it('rejects a missing required agent parameter at load, using the agent\'s own meta-data', () => {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
 import type { ConfigDiagnostic } from '../../src/config/diagnostics.js';
-import { CarpoolError, ConfigError } from '../../src/lib/errors.js';
+import { CarpoolError } from '../../src/lib/errors.js';
+import { configErrors } from '../helpers/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'carpool-load-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,13 +18,7 @@ function file(name: string, text: string, mode = 0o600): string {
 }
 
 function diagnostics(path: string): ConfigDiagnostic[] {
-  try {
-    loadConfigFile(path, { onWarning: () => undefined });
-  } catch (e) {
-    if (e instanceof ConfigError) return e.diagnostics as ConfigDiagnostic[];
-    throw e;
-  }
-  throw new Error('expected a ConfigError');
+  return configErrors(() => loadConfigFile(path, { onWarning: () => undefined }));
 }
 
 describe('loadConfigFile', () => {

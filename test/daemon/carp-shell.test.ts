@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CarpInstance } from '../../src/config/model.js';
 import { CarpShell } from '../../src/daemon/carp-shell.js';
 import { HookQueue } from '../../src/daemon/hooks.js';
-import { FakeAddresses, FakePort, packet, quietLogger, vip } from './fakes.js';
+import { packet, shellWorld, vip } from './fakes.js';
 
 const MCAST = '224.0.0.18';
 const VIP = '10.9.0.100';
@@ -21,13 +21,9 @@ function carpInstance(over: Partial<CarpInstance> = {}): CarpInstance {
 }
 
 function shell(over: Partial<CarpInstance> = {}, src = '10.9.0.1') {
-  const port = new FakePort();
-  const addresses = new FakeAddresses();
-  const { log, lines } = quietLogger();
-  const transitions: string[] = [];
+  const { port, addresses, log, lines, transitions, onTransition } = shellWorld();
   const s = new CarpShell(carpInstance(over), src, {
-    port, log, hooks: new HookQueue(log), addresses, now: () => Date.now(), ucarpStyle: false,
-    onTransition: (name, from, to) => transitions.push(`${name} ${from}->${to}`),
+    port, log, hooks: new HookQueue(log), addresses, now: () => Date.now(), ucarpStyle: false, onTransition,
   });
   return { s, port, addresses, lines, transitions };
 }

@@ -61,3 +61,13 @@ export function packet(payload: Uint8Array, src: string, dst: string, ttl = 255)
 }
 
 export const vip = (address: string): VirtualAddress => ({ family: 4, address, prefix: 24 });
+
+/** What a shell test gives an instance shell and watches: the fakes, the log lines, the transitions (`web INIT->BACKUP`). */
+export function shellWorld() {
+  const port = new FakePort();
+  const addresses = new FakeAddresses();
+  const { log, lines } = quietLogger();
+  const transitions: string[] = [];
+  const onTransition = (name: string, from: string, to: string) => { transitions.push(`${name} ${from}->${to}`); };
+  return { port, addresses, log, lines, transitions, onTransition };
+}

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CarpoolConfig, VrrpInstance } from '../../src/config/model.js';
 import { HookQueue } from '../../src/daemon/hooks.js';
 import { VrrpCoordinator } from '../../src/daemon/vrrp-shell.js';
-import { FakeAddresses, FakePort, packet, quietLogger, vip } from './fakes.js';
+import { packet, shellWorld, vip } from './fakes.js';
 
 const GROUP = '224.0.0.18';
 const VIP = '10.9.1.100';
@@ -24,15 +24,11 @@ function vrrpInstance(over: Partial<VrrpInstance> = {}): VrrpInstance {
 }
 
 function shell(over: Partial<VrrpInstance> = {}, src = '10.9.1.1') {
-  const port = new FakePort();
-  const addresses = new FakeAddresses();
-  const { log, lines } = quietLogger();
+  const { port, addresses, log, lines, transitions, onTransition } = shellWorld();
   const inst = vrrpInstance(over);
   const config = { instances: [inst], vrrpScripts: [], trackFiles: [], syncGroups: [] } as unknown as CarpoolConfig;
-  const transitions: string[] = [];
   const group = new VrrpCoordinator(config, {
-    log, hooksFor: () => new HookQueue(log), addresses, now: () => Date.now(), linkRunning: () => true,
-    onTransition: (name, from, to) => transitions.push(`${name} ${from}->${to}`),
+    log, hooksFor: () => new HookQueue(log), addresses, now: () => Date.now(), linkRunning: () => true, onTransition,
   });
   const s = group.add(inst, src, { rx: port, tx: port });
   return { s, port, addresses, lines, transitions };

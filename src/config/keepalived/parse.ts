@@ -107,6 +107,18 @@ function named(c: Checker, st: KaStatement, example: string): At<string> | undef
   return { value: n.text, at: n.loc };
 }
 
+/** A `keyword NAME { ... }` tracker definition (every field but the name optional), read by `handlers` into `list`. */
+function definition<S extends { readonly name: At<string> }>(keyword: string, handlers: Readonly<Record<string, Handler<Ctx & { readonly s: S }>>>,
+  list: (ctx: TopCtx) => S[]): Handler<TopCtx> {
+  return (st, ctx) => {
+    const name = named(ctx.c, st, `${keyword} NAME {`);
+    if (!name) return;
+    const s = { name } as S;
+    ctx.c.dispatch(st.block!, handlers, {}, `${keyword} '${name.value}'`, { c: ctx.c, s });
+    list(ctx).push(s);
+  };
+}
+
 const TOP_HANDLERS: Readonly<Record<string, Handler<TopCtx>>> = {
   global_defs: (st, ctx) => {
     if (st.args.length > 0) ctx.c.extra(st, 0, 'global_defs {');
@@ -122,20 +134,8 @@ const TOP_HANDLERS: Readonly<Record<string, Handler<TopCtx>>> = {
     ctx.c.dispatch(st.block!, INSTANCE_HANDLERS, INSTANCE_POLICIES, `vrrp_instance '${name.value}'`, { c: ctx.c, s, seen: new Map() });
     ctx.instances.push(s);
   },
-  vrrp_script: (st, ctx) => {
-    const name = named(ctx.c, st, 'vrrp_script NAME {');
-    if (!name) return;
-    const s: VrrpScriptSpec = { name };
-    ctx.c.dispatch(st.block!, SCRIPT_HANDLERS, {}, `vrrp_script '${name.value}'`, { c: ctx.c, s });
-    ctx.scripts.push(s);
-  },
-  track_file: (st, ctx) => {
-    const name = named(ctx.c, st, 'track_file NAME {');
-    if (!name) return;
-    const s: TrackFileSpec = { name };
-    ctx.c.dispatch(st.block!, TRACK_FILE_HANDLERS, {}, `track_file '${name.value}'`, { c: ctx.c, s });
-    ctx.trackFiles.push(s);
-  },
+  vrrp_script: definition('vrrp_script', SCRIPT_HANDLERS, (ctx) => ctx.scripts),
+  track_file: definition('track_file', TRACK_FILE_HANDLERS, (ctx) => ctx.trackFiles),
   vrrp_sync_group: (st, ctx) => {
     const name = named(ctx.c, st, 'vrrp_sync_group NAME {');
     if (!name) return;

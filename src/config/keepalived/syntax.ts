@@ -11,7 +11,7 @@
  */
 import { posix } from 'node:path';
 
-import type { SourceLoc } from '../diagnostics.js';
+import type { SourceLoc, SyntaxCode } from '../diagnostics.js';
 
 export type { SourceLoc } from '../diagnostics.js';
 
@@ -34,15 +34,6 @@ export interface KaStatement {
   /** Where the block's `{` is. */
   readonly blockLoc?: SourceLoc;
 }
-
-export type SyntaxCode =
-  | 'SYNTAX'
-  | 'UNBALANCED_BRACE'
-  | 'INCLUDE_FAILED'
-  | 'INCLUDE_LOOP'
-  | 'SUBSTITUTION_LOOP'
-  | 'NESTING'
-  | 'NOT_SUPPORTED';
 
 export interface SyntaxProblem {
   readonly severity: 'error' | 'warning';

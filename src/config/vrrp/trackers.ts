@@ -7,6 +7,16 @@ import { ms, suggestName, type Diag } from './check.js';
 import { notifyHooks } from './notify.js';
 import type { At, SyncGroupSpec, Terms, TrackFileSpec, TrackRefSpec, VrrpScriptSpec } from './spec.js';
 
+/** Records the name of a `block` definition; false, with an error, when the name was defined before. */
+function firstDefinition(diag: Diag, names: Set<string>, name: At<string>, block: string, what: string): boolean {
+  if (names.has(name.value)) {
+    diag.err(name.at, 'DUPLICATE_NAME', `${block} '${name.value}' is defined twice`, `a unique name per ${what}`);
+    return false;
+  }
+  names.add(name.value);
+  return true;
+}
+
 /** The defined trackers, by name; a name is in `*Names` even when its definition had errors. */
 export class Trackers {
   readonly scripts = new Map<string, VrrpScript>();
@@ -19,11 +29,7 @@ export class Trackers {
   addScripts(specs: readonly VrrpScriptSpec[]): void {
     const { diag } = this;
     for (const s of specs) {
-      if (this.scriptNames.has(s.name.value)) {
-        diag.err(s.name.at, 'DUPLICATE_NAME', `vrrp_script '${s.name.value}' is defined twice`, 'a unique name per script');
-        continue;
-      }
-      this.scriptNames.add(s.name.value);
+      if (!firstDefinition(diag, this.scriptNames, s.name, 'vrrp_script', 'script')) continue;
       const ok = [diag.inRange(s.interval, `interval of vrrp_script '${s.name.value}'`, 0.001, 86400, false),
         diag.inRange(s.timeout, `timeout of vrrp_script '${s.name.value}'`, 0.001, 86400, false),
         diag.inRange(s.weight, `weight of vrrp_script '${s.name.value}'`, -253, 253),
@@ -46,11 +52,7 @@ export class Trackers {
   addFiles(specs: readonly TrackFileSpec[]): void {
     const { diag } = this;
     for (const f of specs) {
-      if (this.fileNames.has(f.name.value)) {
-        diag.err(f.name.at, 'DUPLICATE_NAME', `track_file '${f.name.value}' is defined twice`, 'a unique name per track file');
-        continue;
-      }
-      this.fileNames.add(f.name.value);
+      if (!firstDefinition(diag, this.fileNames, f.name, 'track_file', 'track file')) continue;
       const ok = diag.inRange(f.weight, `weight of track_file '${f.name.value}'`, -254, 254);
       if (!f.path) {
         diag.err(f.name.at, 'MISSING_KEY', `track_file '${f.name.value}' has no file`, 'file "/path/to/file"');
@@ -87,28 +89,19 @@ export class Trackers {
         diag.err(r.at, 'OUT_OF_RANGE', `weight of ${kind} '${name}' in ${owner}: got ${weight}`, `an integer -${limit}..${limit}`);
         continue;
       }
-      if (kind === 'script') {
-        const s = this.scripts.get(name);
-        if (!s) {
-          if (!this.scriptNames.has(name)) {
-            diag.err(r.at, 'UNDEFINED_REFERENCE', `${owner} tracks script '${name}', which is not defined`,
-              `a vrrp_script defined in the configuration${suggestName(name, [...this.scriptNames])}`);
+      if (kind !== 'interface') {
+        const [defined, names, block] = kind === 'script'
+          ? [this.scripts, this.scriptNames, 'vrrp_script'] : [this.files, this.fileNames, 'track_file'];
+        const t = defined.get(name);
+        if (!t) {
+          if (!names.has(name)) {
+            diag.err(r.at, 'UNDEFINED_REFERENCE', `${owner} tracks ${kind} '${name}', which is not defined`,
+              `a ${block} defined in the configuration${suggestName(name, [...names])}`);
           }
           continue;
         }
-        weight ??= s.weight;
-        reverse ??= s.reverse;
-      } else if (kind === 'file') {
-        const f = this.files.get(name);
-        if (!f) {
-          if (!this.fileNames.has(name)) {
-            diag.err(r.at, 'UNDEFINED_REFERENCE', `${owner} tracks file '${name}', which is not defined`,
-              `a track_file defined in the configuration${suggestName(name, [...this.fileNames])}`);
-          }
-          continue;
-        }
-        weight ??= f.weight;
-        reverse ??= f.reverse;
+        weight ??= t.weight;
+        reverse ??= t.reverse;
       }
       out.push({ name, weight: weight ?? 0, reverse: reverse ?? false });
     }
@@ -122,11 +115,7 @@ export function syncGroupMembership(diag: Diag, groups: readonly SyncGroupSpec[]
   const memberOf = new Map<string, SyncGroupSpec>();
   const groupNames = new Set<string>();
   for (const g of groups) {
-    if (groupNames.has(g.name.value)) {
-      diag.err(g.name.at, 'DUPLICATE_NAME', `vrrp_sync_group '${g.name.value}' is defined twice`, 'a unique name per sync group');
-      continue;
-    }
-    groupNames.add(g.name.value);
+    if (!firstDefinition(diag, groupNames, g.name, 'vrrp_sync_group', 'sync group')) continue;
     if (g.members.length === 0) diag.err(g.name.at, 'MISSING_KEY', `vrrp_sync_group '${g.name.value}' has no members`, `${terms.members} { INSTANCE ... }`);
     for (const m of g.members) {
       if (!instanceNames.has(m.value)) {

@@ -4,21 +4,10 @@ import {
   countTable, hash32, maglevSize, maglevTable, MAX_NUMGEN_SLOTS, pickFo, pickLc, pickNq, pickOvf, pickRr, pickSed, pickWlc, pickWrr,
   RR_START, rrTable, scaleWeights, shTable, slotTable, WRR_START, wrrTable, type SlotTable,
 } from '../../../src/balancer/core/schedulers.js';
+import { prng } from '../../helpers/sim.js';
 
 const c = (key: string, weight = 1, active = 0, inactive = 0, overloaded = false): Candidate => ({ key, weight, active, inactive, overloaded });
 const servers = (n: number, weight = 1): Candidate[] => Array.from({ length: n }, (_, i) => c(`10.0.${i >> 8}.${i & 255}:80`, weight));
-
-/** Deterministic PRNG for simulations (mulberry32): the core takes no randomness, tests bring their own. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const shares = (t: SlotTable): Map<string | undefined, number> => {
   const m = new Map<string | undefined, number>();

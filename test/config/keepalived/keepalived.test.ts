@@ -9,7 +9,7 @@ import { splitScriptWords, type KaFileHost } from '../../../src/config/keepalive
 import { globSegmentRegExp, expandBraces } from '../../../src/config/glob.js';
 import { loadConfigFile } from '../../../src/config/load.js';
 import type { VrrpInstance } from '../../../src/config/model.js';
-import { ConfigError } from '../../../src/lib/errors.js';
+import { configErrors } from '../../helpers/config.js';
 
 const DATA = fileURLToPath(new URL('../../../testdata/keepalived/', import.meta.url));
 const FILE = '/etc/keepalived/keepalived.conf';
@@ -18,13 +18,7 @@ function ka(text: string, options: KeepalivedOptions = {}) {
   return parseKeepalivedConf(text, { file: FILE, configId: 'lb1', ...options });
 }
 function problems(text: string, options: KeepalivedOptions = {}): ConfigDiagnostic[] {
-  try {
-    ka(text, options);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.diagnostics as ConfigDiagnostic[];
-    throw e;
-  }
-  throw new Error('expected a ConfigError');
+  return configErrors(() => ka(text, options));
 }
 const where = (ds: readonly ConfigDiagnostic[]) => ds.map((d) => `${d.line}:${d.column} ${d.code}`);
 const vrrp = (text: string, options?: KeepalivedOptions) => ka(text, options).config.instances as VrrpInstance[];

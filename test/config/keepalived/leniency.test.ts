@@ -11,18 +11,12 @@ import { parseKeepalivedConf, type KeepalivedOptions } from '../../../src/config
 import { MAX_NESTING } from '../../../src/config/keepalived/syntax.js';
 import type { VrrpInstance } from '../../../src/config/model.js';
 import { parseCarpoolYaml } from '../../../src/config/yaml/parse.js';
-import { ConfigError } from '../../../src/lib/errors.js';
+import { configErrors } from '../../helpers/config.js';
 
 const FILE = '/etc/keepalived/keepalived.conf';
 const ka = (text: string, options: KeepalivedOptions = {}) => parseKeepalivedConf(text, { file: FILE, configId: 'lb1', ...options });
 function problems(text: string, options: KeepalivedOptions = {}): ConfigDiagnostic[] {
-  try {
-    ka(text, options);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.diagnostics as ConfigDiagnostic[];
-    throw e;
-  }
-  throw new Error('expected a ConfigError');
+  return configErrors(() => ka(text, options));
 }
 const where = (ds: readonly ConfigDiagnostic[]) => ds.map((d) => `${d.line}:${d.column} ${d.code}`);
 const warned = (text: string) => ka(text).warnings;

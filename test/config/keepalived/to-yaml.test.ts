@@ -12,20 +12,14 @@ import { emitCarpoolYaml } from '../../../src/config/emit-yaml.js';
 import { parseKeepalivedConf } from '../../../src/config/keepalived/parse.js';
 import type { CarpoolConfig, Hook, SyncGroup, TrackFile, TrackRef, VirtualAddress, VirtualRoute, VrrpInstance, VrrpScript } from '../../../src/config/model.js';
 import { parseCarpoolYaml } from '../../../src/config/yaml/parse.js';
-import { ConfigError } from '../../../src/lib/errors.js';
+import { configErrors } from '../../helpers/config.js';
 
 const DATA = fileURLToPath(new URL('../../../testdata/keepalived/', import.meta.url));
 const FILE = '/etc/carpool/carpool.yaml';
 const roundtrip = (config: CarpoolConfig) => parseCarpoolYaml(emitCarpoolYaml(config, { header: 'test' }), { file: config.source });
 
 function problems(text: string): ConfigDiagnostic[] {
-  try {
-    parseCarpoolYaml(text, { file: FILE });
-  } catch (e) {
-    if (e instanceof ConfigError) return e.diagnostics as ConfigDiagnostic[];
-    throw e;
-  }
-  throw new Error('expected a ConfigError');
+  return configErrors(() => parseCarpoolYaml(text, { file: FILE }));
 }
 
 describe('carpool convert: keepalived.conf → YAML → the same model', () => {

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConfigDiagnostic } from '../../../src/config/diagnostics.js';
 import { parseKeepalivedConf } from '../../../src/config/keepalived/parse.js';
 import type { Checker, RealServer, VirtualServer } from '../../../src/config/model.js';
-import { ConfigError } from '../../../src/lib/errors.js';
+import { configErrors } from '../../helpers/config.js';
 
 const DATA = fileURLToPath(new URL('../../../testdata/keepalived/', import.meta.url));
 const read = (f: string) => readFileSync(posix.join(DATA, f), 'utf8');
@@ -23,13 +23,7 @@ function parse(text: string) {
 }
 /** With `strict`: unknown keywords are warnings otherwise (skipped, as keepalived does). */
 function problems(text: string): ConfigDiagnostic[] {
-  try {
-    parseKeepalivedConf(VRRP + text, { file: 'k.conf', strict: true });
-  } catch (e) {
-    if (e instanceof ConfigError) return e.diagnostics as ConfigDiagnostic[];
-    throw e;
-  }
-  throw new Error('expected a ConfigError');
+  return configErrors(() => parseKeepalivedConf(VRRP + text, { file: 'k.conf', strict: true }));
 }
 /** Line numbers of the snippet (the VRRP instance above it has 5 lines). */
 const at = (ds: readonly ConfigDiagnostic[]) => ds.map((d) => `${d.line - 5}:${d.column} ${d.code}`);

@@ -13,7 +13,7 @@ import { emitCarpoolYaml } from '../../../src/config/emit-yaml.js';
 import { parseKeepalivedConf } from '../../../src/config/keepalived/parse.js';
 import type { CarpoolConfig, Checker, Forwarding, Hook, RealServer, VirtualServer } from '../../../src/config/model.js';
 import { parseCarpoolYaml } from '../../../src/config/yaml/parse.js';
-import { ConfigError } from '../../../src/lib/errors.js';
+import { configErrors } from '../../helpers/config.js';
 
 const DATA = fileURLToPath(new URL('../../../testdata/keepalived/', import.meta.url));
 const FILE = '/etc/carpool/carpool.yaml';
@@ -22,13 +22,7 @@ const BASE = `instances:
 `;
 
 function problems(text: string): ConfigDiagnostic[] {
-  try {
-    parseCarpoolYaml(text, { file: FILE });
-  } catch (e) {
-    if (e instanceof ConfigError) return e.diagnostics as ConfigDiagnostic[];
-    throw e;
-  }
-  throw new Error('expected a ConfigError');
+  return configErrors(() => parseCarpoolYaml(text, { file: FILE }));
 }
 
 /** A keepalived.conf with every LVS feature carpool reads (the checkers, groups, sorry server, tunnels). */

@@ -1,26 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseCarpoolYaml } from '../../../src/config/yaml/parse.js';
 import { isLoopback, parseListen } from '../../../src/config/yaml/http.js';
-import { ConfigError } from '../../../src/lib/errors.js';
-import type { ConfigDiagnostic } from '../../../src/config/diagnostics.js';
+import { configErrorsIfAny, INSTANCES } from '../../helpers/config.js';
 
-const INSTANCES = `instances:
-  - name: web
-    interface: eth0
-    vhid: 1
-    password: secret
-    addresses: [10.0.0.100/24]
-`;
-
-function errors(text: string): ConfigDiagnostic[] {
-  try {
-    parseCarpoolYaml(text, { file: 'c.yaml' });
-  } catch (err) {
-    if (err instanceof ConfigError) return err.diagnostics as ConfigDiagnostic[];
-    throw err;
-  }
-  return [];
-}
+const errors = (text: string) => configErrorsIfAny(() => parseCarpoolYaml(text, { file: 'c.yaml' }));
 
 describe('http: in carpool.yaml', () => {
   it('is off unless configured', () => {

@@ -1,25 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseCarpoolYaml } from '../../../src/config/yaml/parse.js';
-import { ConfigError } from '../../../src/lib/errors.js';
-import type { ConfigDiagnostic } from '../../../src/config/diagnostics.js';
+import { configErrorsIfAny, INSTANCES } from '../../helpers/config.js';
 
-const INSTANCES = `instances:
-  - name: web
-    interface: eth0
-    vhid: 1
-    password: secret
-    addresses: [10.0.0.100/24]
-`;
-
-function errors(text: string): ConfigDiagnostic[] {
-  try {
-    parseCarpoolYaml(text, { file: 'c.yaml' });
-  } catch (err) {
-    if (err instanceof ConfigError) return err.diagnostics as ConfigDiagnostic[];
-    throw err;
-  }
-  return [];
-}
+const errors = (text: string) => configErrorsIfAny(() => parseCarpoolYaml(text, { file: 'c.yaml' }));
 
 describe('resources: and groups: in carpool.yaml', () => {
   it('fence: an argv list (absolute program, no shell) with fence_timeout (default 60 s)', () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { parseCarpoolYaml, type ConfigDiagnostic, type YamlConfigOptions } from '../../../src/config/yaml/parse.js';
 import { ConfigError } from '../../../src/lib/errors.js';
+import { configErrors } from '../../helpers/config.js';
 
 const FILE = '/etc/carpool/carpool.yaml';
 
@@ -12,13 +13,7 @@ function parse(text: string, options: YamlConfigOptions = {}) {
 
 /** The diagnostics of a failing parse. */
 function problems(text: string, options: YamlConfigOptions = {}): ConfigDiagnostic[] {
-  try {
-    parse(text, options);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.diagnostics as ConfigDiagnostic[];
-    throw e;
-  }
-  throw new Error('expected a ConfigError');
+  return configErrors(() => parse(text, options));
 }
 
 /** `line:col CODE` of each problem, for compact tables. */

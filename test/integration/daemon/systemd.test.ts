@@ -19,11 +19,9 @@ describe.skipIf(!isRoot)(`systemd: notify protocol and journal logging (${skipRe
   const procs = new ProcSet();
   const wd = new Workdir();
   const listeners: SyslogListener[] = [];
-  const started: number[] = [];
   const lan = useLab('sd', {
     hosts: 1, subnet: '10.93.0', client: false,
     beforeDestroy: async () => {
-      for (const pid of started) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
       await procs.killAll();
       for (const l of listeners) l.stop();
       wd.remove();
@@ -127,7 +125,7 @@ describe.skipIf(!isRoot)(`systemd: notify protocol and journal logging (${skipRe
       stdio: ['ignore', fd, fd], env: { ...process.env, JOURNAL_STREAM: `${st.dev}:${st.ino}`, CARPOOL_SYSLOG_SOCKET: syslog.path },
     });
     closeSync(fd);
-    started.push(child.pid!);
+    procs.adopt(child.pid!);
     const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     await until(async () => (await stateOf(socketOf(wd, h1())).catch(() => '')) === 'MASTER', 15_000, 50, 'h1 MASTER');
     process.kill(child.pid!, 'SIGUSR1'); // a status line

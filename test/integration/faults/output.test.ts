@@ -22,7 +22,6 @@ describe.skipIf(!isRoot)(`faults: the daemon's stdout/stderr (${skipReason})`, (
   const wd = new Workdir();
   let lan: Lan;
   let syslog: SyslogListener;
-  const started: number[] = [];
 
   beforeAll(async () => {
     lan = await createLan({ prefix, hosts: 2, subnet: '10.91.0', client: false });
@@ -30,7 +29,6 @@ describe.skipIf(!isRoot)(`faults: the daemon's stdout/stderr (${skipReason})`, (
     await syslog.ready;
   });
   afterAll(async () => {
-    for (const pid of started) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
     await procs.killAll();
     syslog.stop();
     await destroyLan(prefix);
@@ -50,7 +48,7 @@ describe.skipIf(!isRoot)(`faults: the daemon's stdout/stderr (${skipReason})`, (
     const child = spawn(carpoolArgv(h(1).ns, ['run', '-c', cfg])[0]!, carpoolArgv(h(1).ns, ['run', '-c', cfg]).slice(1), {
       stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CARPOOL_SYSLOG_SOCKET: syslog.path },
     });
-    started.push(child.pid!);
+    procs.adopt(child.pid!);
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     return { child, exited, running: () => child.exitCode === null && child.signalCode === null };
   };

@@ -19,11 +19,9 @@ const PASSWORD = 'Zq8-pw-in-argv';
 describe.skipIf(!isRoot)(`faults: secrets of a daemonized ucarp (${skipReason})`, () => {
   const procs = new ProcSet();
   const wd = new Workdir();
-  const daemons: number[] = [];
   const lan = useLab('fsec', {
     hosts: 2, subnet: '10.97.0', client: false,
     beforeDestroy: async () => {
-      for (const pid of daemons) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
       await procs.killAll();
       wd.remove();
     },
@@ -40,10 +38,10 @@ describe.skipIf(!isRoot)(`faults: secrets of a daemonized ucarp (${skipReason})`
     expect((await parent.exited).code, parent.lines.join('\n')).toBe(0);
     const socket = `${runDir(1)}/ucarp-eth0-vhid7.sock`;
     await until(async () => (await stateOf(socket)) === 'MASTER', 10_000, 50, 'daemonized h1 MASTER');
-    daemons.push((await status(socket)).pid);
+    const daemon = procs.adopt((await status(socket)).pid);
     await until(() => existsSync(record), 2000, 20, 'the child recorded its command line');
     const child = JSON.parse(readFileSync(record, 'utf8').trim()) as { pid: number; cmdline: string[]; environ: string[] };
-    expect(child.pid).toBe(daemons[0]);
+    expect(child.pid).toBe(daemon);
     expect(child.cmdline.join(' ')).toContain('-p');
     expect(child.cmdline.join(' ')).not.toContain(PASSWORD);
     expect(child.environ.join('\n')).not.toContain(PASSWORD);
@@ -55,7 +53,7 @@ describe.skipIf(!isRoot)(`faults: secrets of a daemonized ucarp (${skipReason})`
     const st2 = await status(`${runDir(2)}/ucarp-eth0-vhid7.sock`);
     expect(st2.instances[0]!.state).toBe('BACKUP');
     expect(st2.instances[0]!.counters.drops.digest).toBe(0);
-    process.kill(daemons[0]!, 'SIGTERM');
+    process.kill(daemon, 'SIGTERM');
     await until(() => !existsSync(socket), 5000, 50, 'daemon gone');
   });
 });

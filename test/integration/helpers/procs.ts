@@ -77,11 +77,19 @@ export class Proc {
 /** Tracks every process a test file starts so `afterAll` can kill them all. */
 export class ProcSet {
   private readonly procs: Proc[] = [];
+  /** Processes started outside a Proc (a daemon that detached itself), by PID. */
+  private readonly pids: number[] = [];
   add(p: Proc): Proc {
     this.procs.push(p);
     return p;
   }
+  /** Kill the process with this PID too in `killAll`; returns the PID. */
+  adopt(pid: number): number {
+    this.pids.push(pid);
+    return pid;
+  }
   async killAll(): Promise<void> {
+    for (const pid of this.pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
     await Promise.all(this.procs.map((p) => p.stop('SIGKILL', 1000)));
   }
 }

@@ -13,40 +13,29 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installTestAgent, instanceYaml, isRoot, makeCluster, sleep, waitFor, type Cluster, type Node } from './cluster.js';
+import { installTestAgent, instanceYaml, isRoot, makeCluster, sleep, testAgent, waitFor, type Cluster, type Node } from './cluster.js';
 import { useLab } from '../helpers/lab.js';
 
 const SUBNET = '10.234.0';
 /** Longer than several master-down intervals (advbase 1: ~3 s). */
 const HOLD_MS = 7000;
 
-const AGENT = `#!/bin/sh
-# Test agent: a service that is a state file; stop fails while the "stuck" file exists.
-case "$1" in
-meta-data)
-  cat <<'EOF'
-<?xml version="1.0"?>
-<resource-agent name="stubborn" version="1.0">
-<version>1.1</version>
-<shortdesc lang="en">a service whose stop may fail</shortdesc>
-<parameters>
-<parameter name="state" required="1"><shortdesc lang="en">state file</shortdesc><content type="string"/></parameter>
-<parameter name="starts" required="1"><shortdesc lang="en">file that gets a line per start</shortdesc><content type="string"/></parameter>
-<parameter name="stuck" required="1"><shortdesc lang="en">stop fails while this file exists</shortdesc><content type="string"/></parameter>
-</parameters>
-<actions><action name="start" timeout="20s"/><action name="stop" timeout="20s"/><action name="monitor" timeout="20s" interval="10s"/><action name="meta-data" timeout="5s"/></actions>
-</resource-agent>
-EOF
-  exit 0;;
-start) echo start >> "$OCF_RESKEY_starts"; touch "$OCF_RESKEY_state"; exit 0;;
+const AGENT = testAgent({
+  name: 'stubborn',
+  comment: 'Test agent: a service that is a state file; stop fails while the "stuck" file exists.',
+  shortdesc: 'a service whose stop may fail',
+  params: [
+    { name: 'state', shortdesc: 'state file', required: true },
+    { name: 'starts', shortdesc: 'file that gets a line per start', required: true },
+    { name: 'stuck', shortdesc: 'stop fails while this file exists', required: true },
+  ],
+  actions: `start) echo start >> "$OCF_RESKEY_starts"; touch "$OCF_RESKEY_state"; exit 0;;
 stop)
   if [ -e "$OCF_RESKEY_stuck" ]; then echo "ocf-exit-reason:the service does not go away" >&2; exit 1; fi
   rm -f "$OCF_RESKEY_state"; exit 0;;
 monitor) [ -e "$OCF_RESKEY_state" ] && exit 0; exit 7;;
-validate-all) exit 0;;
-*) exit 3;;
-esac
-`;
+`,
+});
 
 function config(n: Node, advskew: number): string {
   const d = n.dir;

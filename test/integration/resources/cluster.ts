@@ -190,6 +190,44 @@ ${o.advskew !== undefined ? `    advskew: ${o.advskew}\n` : ''}    addresses: [$
 `;
 }
 
+/** A parameter in a test agent's meta-data. */
+export interface TestAgentParam {
+  readonly name: string;
+  readonly shortdesc: string;
+  readonly type?: 'string' | 'boolean';
+  readonly required?: boolean;
+  readonly default?: string;
+}
+
+/**
+ * An OCF-style shell agent for the tests: `meta-data` prints its XML (start, stop, monitor
+ * every 10 s, meta-data); `actions` are the other `case` branches (each ending in `;;`), then
+ * validate-all succeeds and anything else exits 3 (unimplemented).
+ */
+export function testAgent(o: { name: string; comment: string; shortdesc: string; params: readonly TestAgentParam[]; actions: string }): string {
+  const params = o.params.map((p) => `<parameter name="${p.name}"${p.required ? ' required="1"' : ''}><shortdesc lang="en">${p.shortdesc}</shortdesc>` +
+    `<content type="${p.type ?? 'string'}"${p.default !== undefined ? ` default="${p.default}"` : ''}/></parameter>\n`).join('');
+  return `#!/bin/sh
+# ${o.comment}
+case "$1" in
+meta-data)
+  cat <<'EOF'
+<?xml version="1.0"?>
+<resource-agent name="${o.name}" version="1.0">
+<version>1.1</version>
+<shortdesc lang="en">${o.shortdesc}</shortdesc>
+<parameters>
+${params}</parameters>
+<actions><action name="start" timeout="20s"/><action name="stop" timeout="20s"/><action name="monitor" timeout="20s" interval="10s"/><action name="meta-data" timeout="5s"/></actions>
+</resource-agent>
+EOF
+  exit 0;;
+${o.actions}validate-all) exit 0;;
+*) exit 3;;
+esac
+`;
+}
+
 /** Install a test OCF agent `ocf:carpooltest:NAME`; returns the environment that lets the daemons find it. */
 export function installTestAgent(c: Cluster, name: string, script: string): NodeJS.ProcessEnv {
   const ra = join(c.dir, 'resource.d', 'carpooltest');

@@ -10,35 +10,24 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installTestAgent, instanceYaml, isRoot, makeCluster, sleep, waitFor, type Cluster, type Node } from './cluster.js';
+import { installTestAgent, instanceYaml, isRoot, makeCluster, sleep, testAgent, waitFor, type Cluster, type Node } from './cluster.js';
 import { useLab } from '../helpers/lab.js';
 
 const SUBNET = '10.233.0';
 const WINDOW_MS = 6000;
 
-const AGENT = `#!/bin/sh
-# Test agent: start succeeds (and is counted), monitor always says "not running".
-case "$1" in
-meta-data)
-  cat <<'EOF'
-<?xml version="1.0"?>
-<resource-agent name="flapper" version="1.0">
-<version>1.1</version>
-<shortdesc lang="en">a service that dies right after it started</shortdesc>
-<parameters>
-<parameter name="starts" required="1"><shortdesc lang="en">file that gets a line per start</shortdesc><content type="string"/></parameter>
-</parameters>
-<actions><action name="start" timeout="20s"/><action name="stop" timeout="20s"/><action name="monitor" timeout="20s" interval="10s"/><action name="meta-data" timeout="5s"/></actions>
-</resource-agent>
-EOF
-  exit 0;;
-start) echo start >> "$OCF_RESKEY_starts"; exit 0;;
+const AGENT = testAgent({
+  name: 'flapper',
+  comment: 'Test agent: start succeeds (and is counted), monitor always says "not running".',
+  shortdesc: 'a service that dies right after it started',
+  params: [
+    { name: 'starts', shortdesc: 'file that gets a line per start', required: true },
+  ],
+  actions: `start) echo start >> "$OCF_RESKEY_starts"; exit 0;;
 stop) exit 0;;
 monitor) exit 7;;
-validate-all) exit 0;;
-*) exit 3;;
-esac
-`;
+`,
+});
 
 function config(n: Node): string {
   const d = n.dir;

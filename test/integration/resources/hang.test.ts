@@ -10,32 +10,23 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addresses, installTestAgent, instanceYaml, isRoot, makeCluster, sleep, waitFor, type Cluster, type Node } from './cluster.js';
+import { addresses, installTestAgent, instanceYaml, isRoot, makeCluster, sleep, testAgent, waitFor, type Cluster, type Node } from './cluster.js';
 import { useLab } from '../helpers/lab.js';
 
 const SUBNET = '10.232.0';
 const START_TIMEOUT_MS = 6000;
 
-const AGENT = `#!/bin/sh
-# Test agent: start hangs (with a child) when hang=yes; monitor prints garbage and exits 42 once when the garbage file exists.
-case "$1" in
-meta-data)
-  cat <<'EOF'
-<?xml version="1.0"?>
-<resource-agent name="slowstart" version="1.0">
-<version>1.1</version>
-<shortdesc lang="en">start that may hang</shortdesc>
-<parameters>
-<parameter name="state" required="1"><shortdesc lang="en">state file</shortdesc><content type="string"/></parameter>
-<parameter name="hang"><shortdesc lang="en">hang in start</shortdesc><content type="boolean" default="no"/></parameter>
-<parameter name="childpid"><shortdesc lang="en">where the child's pid goes</shortdesc><content type="string"/></parameter>
-<parameter name="garbage"><shortdesc lang="en">garbage flag file</shortdesc><content type="string"/></parameter>
-</parameters>
-<actions><action name="start" timeout="20s"/><action name="stop" timeout="20s"/><action name="monitor" timeout="20s" interval="10s"/><action name="meta-data" timeout="5s"/></actions>
-</resource-agent>
-EOF
-  exit 0;;
-start)
+const AGENT = testAgent({
+  name: 'slowstart',
+  comment: 'Test agent: start hangs (with a child) when hang=yes; monitor prints garbage and exits 42 once when the garbage file exists.',
+  shortdesc: 'start that may hang',
+  params: [
+    { name: 'state', shortdesc: 'state file', required: true },
+    { name: 'hang', shortdesc: 'hang in start', type: 'boolean', default: 'no' },
+    { name: 'childpid', shortdesc: 'where the child\'s pid goes' },
+    { name: 'garbage', shortdesc: 'garbage flag file' },
+  ],
+  actions: `start)
   if [ "$OCF_RESKEY_hang" = yes ]; then
     echo "waiting for the backend to come up" >&2
     sleep 300 &
@@ -47,10 +38,8 @@ stop) rm -f "$OCF_RESKEY_state"; exit 0;;
 monitor)
   if [ -e "$OCF_RESKEY_garbage" ]; then rm -f "$OCF_RESKEY_garbage"; printf '\\001\\377\\033[2J binary garbage \\200\\n' >&2; printf 'not xml'; exit 42; fi
   [ -e "$OCF_RESKEY_state" ] && exit 0; exit 7;;
-validate-all) exit 0;;
-*) exit 3;;
-esac
-`;
+`,
+});
 
 function config(n: Node, advskew: number, hang: boolean): string {
   const d = n.dir;
