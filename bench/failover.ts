@@ -18,6 +18,7 @@ import {
   type Options, type RunRecord, type ScenarioName,
 } from './scenarios.js';
 import { renderMarkdown, renderSvg, type Report } from './report.js';
+import { benchArgs } from './args.js';
 
 const HELP = `usage: npm run bench:failover -- [options]
 
@@ -108,21 +109,8 @@ function machine(): Report['machine'] {
 }
 
 async function main(): Promise<number> {
-  let args: Args | undefined;
-  try {
-    args = parse(process.argv.slice(2));
-  } catch (e) {
-    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n\n${HELP}\n`);
-    return 2;
-  }
-  if (!args) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
-  if (process.getuid?.() !== 0) {
-    process.stderr.write('bench:failover needs root (network namespaces, raw sockets); run it with sudo\n');
-    return 1;
-  }
+  const args = benchArgs('bench:failover', HELP, parse);
+  if (typeof args === 'number') return args;
   const { scenarios, impls, opts } = args;
   const prefix = `cpb${process.pid % 10000}`;
   let ctx: Ctx | undefined;

@@ -19,6 +19,7 @@ import { SyslogListener, Spoofer, connectUnix, connectionFate, totalDrops } from
 import { setupLab, teardownLab, type Ctx } from './lab.js';
 import { Proc, ROOT, killAll, now, rssKb, sleep } from './proc.js';
 import { holding, holdsVip, maxOf, mib, type Criterion, type Holding, type Phase, type Sample } from './soak-check.js';
+import { benchArgs } from './args.js';
 
 const FAULTS = ['stdout', 'hook', 'control', 'spoof', 'kill', 'flap', 'clock'] as const;
 type FaultName = typeof FAULTS[number];
@@ -705,21 +706,8 @@ function renderMarkdown(r: Report): string {
 }
 
 async function main(): Promise<number> {
-  let args: Args | undefined;
-  try {
-    args = parse(process.argv.slice(2));
-  } catch (e) {
-    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n\n${HELP}\n`);
-    return 2;
-  }
-  if (!args) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
-  if (process.getuid?.() !== 0) {
-    process.stderr.write('soak needs root (network namespaces, raw sockets); run it with sudo\n');
-    return 1;
-  }
+  const args = benchArgs('soak', HELP, parse);
+  if (typeof args === 'number') return args;
   const log = (m: string): void => { process.stderr.write(`${m}\n`); };
   const faketime = existsSync(LIBFAKETIME);
   if (!faketime && args.faults.includes('clock')) log(`warning: ${LIBFAKETIME} missing (apt-get install -y faketime): the clock fault will fail`);
