@@ -80,8 +80,15 @@ describe('config model -> balancer core model', () => {
 }
 virtual_server fwmark 7 {
   lb_algo rr
-  lb_kind NAT
+  lb_kind DR
   real_server 10.9.1.2 25 {
+  }
+}
+virtual_server 10.9.0.100 0 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 10.9.1.2 0 {
   }
 }
 `;
@@ -93,6 +100,73 @@ virtual_server fwmark 7 {
     expect(msg).toContain('lb_algo wlc is not supported yet (supported: rr, wrr, sh, dh, mh, fo)');
     expect(msg).toContain('lb_kind DR is not supported yet (supported: NAT)');
     expect(msg).toContain('SMTP_CHECK is not supported yet (supported: TCP_CHECK, HTTP_GET)');
-    expect(msg).toContain('virtual_server fwmark 7: fwmark services are not supported yet');
+    expect(msg).toContain('virtual_server fwmark 7: fwmark services need lb_kind NAT');
+    expect(msg).toContain('virtual_server 10.9.0.100: a virtual server without a port (all ports) is not supported');
+  });
+
+  it('virtual_server_group: one plane entry per address of its ranges and per fwmark, one service (shared checkers)', () => {
+    const m = mapBalancers(balancers(`virtual_server_group web {
+  10.9.0.100-102 80
+  10.9.0.200 8080
+  fwmark 5
+}
+virtual_server group web {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 10.9.1.2 80 {
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+}
+`));
+    expect(m.services).toHaveLength(1);
+    const s = m.services[0]!;
+    expect(s.service.name).toBe('group:web');
+    expect(s.configName).toBe('group web');
+    expect(s.entries.map((e) => e.name)).toEqual(['10.9.0.100:80/tcp', '10.9.0.101:80/tcp', '10.9.0.102:80/tcp', '10.9.0.200:8080/tcp', 'fwmark:5']);
+    expect(s.entries[4]!.match).toEqual({ kind: 'fwmark', mark: 5 });
+    expect(s.service.match).toEqual({ kind: 'addr', vip: '10.9.0.100', port: 80 });
+    expect(s.probes).toHaveLength(1);
+    expect(s.warnings.join('\n')).toContain('only TCP packets with the mark are forwarded');
+  });
+
+  it('virtual_server fwmark N with NAT maps; a group too large or without ports is refused', () => {
+    const m = mapBalancers(balancers(`virtual_server fwmark 7 {
+  lb_algo rr
+  lb_kind NAT
+  persistence_timeout 60
+  real_server 10.9.1.2 {
+  }
+}
+`));
+    expect(m.services[0]!.service).toMatchObject({ name: 'fwmark:7', match: { kind: 'fwmark', mark: 7 } });
+    expect(m.services[0]!.warnings).toEqual([]);
+    const refused = (conf: string) => {
+      try { mapBalancers(balancers(conf)); } catch (e) { return (e as Error).message; }
+      return '';
+    };
+    expect(refused(`virtual_server_group big {
+  10.9.0.0/21 80
+}
+virtual_server group big {
+  lb_kind NAT
+  protocol TCP
+  real_server 10.9.1.2 80 {
+  }
+}
+`)).toContain('virtual_server_group big expands to more than 1024 addresses');
+    expect(refused(`virtual_server_group all {
+  10.9.0.100 0
+}
+virtual_server group all {
+  lb_kind NAT
+  protocol TCP
+  persistence_timeout 60
+  real_server 10.9.1.2 80 {
+  }
+}
+`)).toContain('virtual_server_group all: 10.9.0.100 without a port (all ports) is not supported');
   });
 });
