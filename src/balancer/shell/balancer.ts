@@ -7,17 +7,22 @@
  * plane to the nftables applier. Both directors hold the rules; the VIP decides who gets the
  * traffic (rules for a VIP this node does not hold match no packet).
  */
-import type { BalancerConfig } from '../../config/model.js';
+import type { BalancerConfig, RealServer as ConfigRealServer } from '../../config/model.js';
 import type { BalancersStatus, BalancerServiceStatus } from '../../control/status.js';
 import type { HealthEffect, HealthInput, ServiceHealth } from '../core/health.js';
-import { effectiveWeight, initialHealth, nextDeadline, pool, step } from '../core/health.js';
+import { HealthInputError, effectiveWeight, initialHealth, nextDeadline, pool, settle, step } from '../core/health.js';
 import type { Plane, PlaneService } from '../core/nft.js';
-import { assignIds } from '../core/nft.js';
+import { assignIds, planObjects, PlaneError } from '../core/nft.js';
 import { planService } from '../core/plan.js';
+import type { AdminState, RealServer, VirtualService } from '../core/model.js';
 import { serverKey } from '../core/model.js';
-import { mapBalancers, type MappedBalancers, type MappedService } from '../from-config.js';
+import {
+  effectiveService, findServer, findService, NO_OVERRIDES, OperatorError, parseServerRef, reconcile, type ServerChange, type ServerOverrides,
+} from '../core/operator.js';
+import { mapBalancers, runtimeServer, type MappedBalancers, type MappedService, type ProbeSpec } from '../from-config.js';
 import { HookQueue } from '../../daemon/hooks.js';
 import type { Logger } from '../../daemon/logger.js';
+import { CarpoolError } from '../../lib/errors.js';
 import { NftApplier, nftRunner, type NftRunner } from './nft-applier.js';
 import { runProbe } from './probes.js';
 
@@ -31,33 +36,80 @@ export interface BalancerDeps {
   readonly hooks?: HookQueue;
 }
 
+/** `carpool balancer weight|drain|enable|disable|add|remove` (control commands `balancer.*`). */
+export type BalancerCommand =
+  | { readonly op: 'weight'; readonly service: string; readonly server: string; readonly weight: number }
+  | { readonly op: 'drain' | 'enable' | 'disable' | 'remove'; readonly service: string; readonly server: string }
+  | { readonly op: 'add'; readonly service: string; readonly server: string; readonly weight?: number; readonly check?: 'tcp' | 'none' };
+
+export const BALANCER_OPS: readonly BalancerCommand['op'][] = ['weight', 'drain', 'enable', 'disable', 'add', 'remove'];
+
+/** What a command answers: what was done, the service after it, and whether nft took it. */
+export interface BalancerCommandResult {
+  readonly message: string;
+  readonly service: BalancerServiceStatus;
+  readonly inForce: boolean;
+  readonly lastError?: string;
+}
+
+/** A validated reload of the balancers (`prepare`), carried out by `commit`. */
+export interface PreparedBalancers {
+  readonly mapped: MappedBalancers;
+  readonly plane: Plane;
+  readonly build: () => { runtimes: Runtime[]; planeIds: Map<string, number>; actions: string[] };
+}
+
+/** A kept service under its new definition, and the servers whose checkers start over. */
+interface Carried {
+  readonly runtime: Runtime;
+  readonly rechecked: readonly string[];
+}
+
 interface Runtime {
+  /** As configured. */
   readonly m: MappedService;
-  readonly id: number;
-  readonly serverIds: Map<string, number>;
+  /** The operator's runtime additions and removals. */
+  overrides: ServerOverrides;
+  /** Probes of the runtime-added servers, by key. */
+  addedProbes: Map<string, readonly ProbeSpec[]>;
+  /** The configured service with the overrides: what `step` and the plane see. */
+  vs: VirtualService;
+  /** Probes by server key. */
+  probes: Map<string, readonly ProbeSpec[]>;
+  serverIds: Map<string, number>;
   state: ServiceHealth;
   timer: NodeJS.Timeout | undefined;
+  /** Bumped per server when its checkers start over or it goes: late probe results of before are dropped. */
+  readonly epochs: Map<string, number>;
 }
 
 export class Balancer {
-  private readonly mapped: MappedBalancers;
-  private readonly services: Runtime[];
+  private hooksByText: MappedBalancers['hooks'];
+  private services: Runtime[];
+  /** Plane ids by entry name (`10.0.0.1:80/tcp`, `fwmark:5`), also of entries gone: kept for the daemon's life (ct marks, flow maps). */
+  private planeIds: Map<string, number>;
   private readonly applier: NftApplier;
   private readonly hooks: HookQueue;
   private readonly probes = new Set<AbortController>();
   private stopped = false;
+  private started = false;
 
   /** Maps the configuration; throws BALANCER_NOT_SUPPORTED for what cannot run yet. */
   constructor(cfg: BalancerConfig, private readonly deps: BalancerDeps) {
-    this.mapped = mapBalancers(cfg);
-    const ids = assignIds(new Map(), this.mapped.services.map((m) => m.service.name));
-    this.services = this.mapped.services.map((m) => {
-      const vs = m.service;
-      const keys = [...vs.realServers.map((r) => serverKey(r.address, r.port)), ...(vs.sorryServer ? [serverKey(vs.sorryServer.address, vs.sorryServer.port)] : [])];
-      return { m, id: ids.get(vs.name)!, serverIds: assignIds(new Map(), [...new Set(keys)]), state: initialHealth(vs), timer: undefined };
-    });
+    const mapped = mapBalancers(cfg);
+    this.hooksByText = mapped.hooks;
+    this.planeIds = assignIds(new Map(), mapped.services.flatMap((m) => m.entries.map((e) => e.name)));
+    this.services = mapped.services.map((m) => this.runtime(m, NO_OVERRIDES, new Map(), new Map()));
     this.applier = new NftApplier(deps.log, deps.nft ?? nftRunner());
     this.hooks = deps.hooks ?? new HookQueue(deps.log);
+  }
+
+  private runtime(m: MappedService, overrides: ServerOverrides, addedProbes: Map<string, readonly ProbeSpec[]>, previousIds: ReadonlyMap<string, number>): Runtime {
+    const vs = effectiveService(m.service, overrides);
+    return {
+      m, overrides, addedProbes, vs, probes: probeMap(m, addedProbes), serverIds: serverIds(vs, previousIds),
+      state: initialHealth(vs), timer: undefined, epochs: new Map(),
+    };
   }
 
   /** Check nft and the kernel, put the first plane in force (replacing a stale table), start the checkers. */
@@ -68,30 +120,46 @@ export class Balancer {
     await this.applier.apply(plane);
     const st = this.applier.status();
     if (!st.inForce) this.deps.log.error(`Load balancer: the first ruleset is not in force yet (${st.lastError ?? 'unknown'}); retrying`);
-    for (const s of this.services) {
-      this.deps.log.info(`Load balancer: ${s.m.service.name} ${s.m.service.scheduler}/${s.m.service.method}, ${s.m.service.realServers.length} real server(s)`);
-      this.feed(s, { type: 'start', jitter: Math.random() });
-    }
+    this.started = true;
+    for (const s of this.services) this.begin(s);
   }
 
-  private plane(): Plane {
-    const services: PlaneService[] = this.services.map((s) => planService(s.m.service, { id: s.id, serverIds: s.serverIds, members: pool(s.m.service, s.state) }));
-    return { services };
+  private begin(s: Runtime): void {
+    const vs = s.vs;
+    this.deps.log.info(`Load balancer: ${vs.name} ${vs.scheduler}/${vs.method}, ${vs.realServers.length} real server(s)`
+      + (s.m.entries.length > 1 ? `, ${s.m.entries.length} addresses` : ''));
+    this.feed(s, { type: 'start', jitter: Math.random() });
+  }
+
+  private plane(services: readonly Runtime[] = this.services, planeIds: ReadonlyMap<string, number> = this.planeIds): Plane {
+    return { services: services.flatMap((s) => servicePlanes(s.m, s.vs, s.state, s.serverIds, planeIds)) };
   }
 
   private feed(s: Runtime, input: HealthInput): void {
     if (this.stopped && input.type !== 'shutdown') return;
-    const r = step(s.m.service, s.state, input, this.deps.now());
+    let r;
+    try {
+      r = step(s.vs, s.state, input, this.deps.now());
+    } catch (err) {
+      // A result for a server that a reload or the operator just removed: nothing to do.
+      if (err instanceof HealthInputError) return;
+      throw err;
+    }
     s.state = r.state;
-    let changed = false;
-    for (const e of r.effects) changed = this.effect(s, e) || changed;
-    if (changed) void this.applier.apply(this.plane());
+    if (this.effects(s, r.effects)) void this.applier.apply(this.plane());
     this.rearm(s);
+  }
+
+  /** Carry out effects; true when the pool may have changed. */
+  private effects(s: Runtime, effects: readonly HealthEffect[]): boolean {
+    let changed = false;
+    for (const e of effects) changed = this.effect(s, e) || changed;
+    return changed;
   }
 
   /** Carry out one effect; true when the pool may have changed. */
   private effect(s: Runtime, e: HealthEffect): boolean {
-    const name = s.m.service.name;
+    const name = s.vs.name;
     const log = this.deps.log;
     switch (e.type) {
       case 'runCheck':
@@ -113,7 +181,7 @@ export class Balancer {
         log.warning(`Load balancer: ${name}: quorum lost (live weight ${e.weight})`);
         return true;
       case 'runNotify': {
-        const hook = this.mapped.hooks.get(e.command);
+        const hook = this.hooksByText.get(e.command);
         if (hook) void this.hooks.enqueue({ hook, args: [], env: {}, label: `${name} ${e.reason}` });
         return false;
       }
@@ -121,15 +189,19 @@ export class Balancer {
   }
 
   private probe(s: Runtime, server: string, checker: number): void {
-    const idx = s.m.service.realServers.findIndex((r) => serverKey(r.address, r.port) === server);
-    const spec = s.m.probes[idx]?.[checker];
+    const spec = s.probes.get(server)?.[checker];
     if (!spec) return;
+    const epoch = s.epochs.get(server) ?? 0;
+    const name = s.m.service.name;
     const ac = new AbortController();
     this.probes.add(ac);
     void runProbe(spec, ac.signal).then((r) => {
       this.probes.delete(ac);
-      if (this.stopped) return;
-      this.feed(s, { type: 'result', server, checker, ok: r.ok, detail: r.detail });
+      // A reload may have replaced the runtime meanwhile: the result goes to the current one,
+      // unless the server's checkers started over (or it went) since the probe began.
+      const now = this.services.find((x) => x.m.service.name === name);
+      if (this.stopped || !now || (now.epochs.get(server) ?? 0) !== epoch) return;
+      this.feed(now, { type: 'result', server, checker, ok: r.ok, detail: r.detail });
     });
   }
 
@@ -143,6 +215,202 @@ export class Balancer {
       s.timer = undefined;
       this.feed(s, { type: 'tick' });
     }, Math.max(0, at - this.deps.now()));
+  }
+
+  // ------------------------------------------------------------------ operator commands
+
+  /**
+   * `carpool balancer weight|drain|enable|disable|add|remove`: through the core (`admin`,
+   * `weight` inputs; add/remove as overrides laid over the configured service), then one nft
+   * transaction with the difference. Kept across reloads until the configuration changes the
+   * server. Throws CarpoolError for an unknown service or server, a bad value, or a server the
+   * plane cannot hold (nothing changed then).
+   */
+  async command(c: BalancerCommand): Promise<BalancerCommandResult> {
+    if (this.stopped) throw new CarpoolError('BALANCER_STOPPED', 'the load balancer is stopping');
+    const s = this.services[operator(() => findService(this.services.map((r) => ({ name: r.vs.name, configName: r.m.configName, entries: r.m.entries.map((e) => e.name) })), c.service))]!;
+    const ref = operator(() => parseServerRef(c.server));
+    const vsName = s.vs.name;
+    let message: string;
+    if (c.op === 'add') {
+      const port = ref.port ?? (s.vs.match.kind === 'addr' ? s.vs.match.port : undefined);
+      const key = serverKey(ref.address, port);
+      if (s.vs.realServers.some((r) => serverKey(r.address, r.port) === key)) {
+        throw new CarpoolError('SERVER_EXISTS', `${vsName} already has real server ${key}`, `\`carpool balancer enable ${vsName} ${key}\` or \`weight\` changes it`);
+      }
+      const weight = c.weight ?? 1;
+      checkWeight(weight);
+      if (ref.address.includes(':') !== (s.vs.family === 'ipv6')) {
+        throw new CarpoolError('BAD_SERVER', `${key}: ${vsName} is ${s.vs.family === 'ipv6' ? 'IPv6' : 'IPv4'}; NAT needs the real server in the same family`);
+      }
+      const { server, probes } = runtimeServer(s.m.config, ref.address, port, weight, c.check ?? 'tcp');
+      const removedBefore = s.overrides.removed.includes(key);
+      const overrides: ServerOverrides = removedBefore
+        ? { added: s.overrides.added, removed: s.overrides.removed.filter((k) => k !== key) }
+        : { added: [...s.overrides.added, server], removed: s.overrides.removed };
+      const addedProbes = new Map(s.addedProbes);
+      if (!removedBefore) addedProbes.set(key, probes);
+      this.reshape(s, overrides, addedProbes);
+      message = `${vsName}: real server ${key} added${removedBefore ? ' back (as configured)' : ` (weight ${weight}, ${c.check === 'none' ? 'no checker' : 'TCP_CHECK'})`}`;
+    } else {
+      const key = operator(() => findServer(s.vs, ref));
+      if (c.op === 'remove') {
+        const added = s.overrides.added.some((r) => serverKey(r.address, r.port) === key);
+        const overrides: ServerOverrides = added
+          ? { added: s.overrides.added.filter((r) => serverKey(r.address, r.port) !== key), removed: s.overrides.removed }
+          : { added: s.overrides.added, removed: [...s.overrides.removed, key] };
+        const addedProbes = new Map(s.addedProbes);
+        addedProbes.delete(key);
+        this.reshape(s, overrides, addedProbes);
+        message = `${vsName}: real server ${key} removed (established connections continue; \`carpool balancer add\` brings it back)`;
+      } else if (c.op === 'weight') {
+        checkWeight(c.weight);
+        this.feed(s, { type: 'weight', server: key, weight: c.weight });
+        message = `${vsName}: real server ${key} weight ${c.weight}`;
+      } else {
+        const state: AdminState = c.op === 'drain' ? 'drained' : c.op === 'disable' ? 'disabled' : 'enabled';
+        this.feed(s, { type: 'admin', server: key, state });
+        message = `${vsName}: real server ${key} ${state}${c.op === 'drain' ? ' (weight 0: no new connections, established ones continue)' : c.op === 'disable' ? ' (out of the pool)' : ''}`;
+      }
+    }
+    this.deps.log.info(`Load balancer: operator: ${message}`);
+    await this.applier.apply(this.plane());
+    const a = this.applier.status();
+    return { message, service: this.serviceStatus(s), inForce: a.inForce, ...(a.lastError ? { lastError: a.lastError } : {}) };
+  }
+
+  /** New overrides for `s`: the effective service, its state carried over, checked against the plane before anything changes. */
+  private reshape(s: Runtime, overrides: ServerOverrides, addedProbes: Map<string, readonly ProbeSpec[]>): void {
+    const vs = effectiveService(s.m.service, overrides);
+    const r = reconcile(s.state, vs, () => 'same', this.deps.now(), Math.random());
+    const next: Runtime = { ...s, overrides, addedProbes, vs, probes: probeMap(s.m, addedProbes), serverIds: serverIds(vs, s.serverIds), state: r.state };
+    planeCheck(this.plane(this.services.map((x) => (x === s ? next : x))));
+    const kept = new Set(vs.realServers.map((rs) => serverKey(rs.address, rs.port)));
+    for (const k of s.state.servers.map((x) => x.key)) if (!kept.has(k)) s.epochs.set(k, (s.epochs.get(k) ?? 0) + 1);
+    Object.assign(s, { overrides, addedProbes, vs, probes: next.probes, serverIds: next.serverIds, state: r.state });
+    const settled = settle(vs, s.state, 'operator');
+    s.state = settled.state;
+    this.effects(s, settled.effects);
+    this.rearm(s);
+  }
+
+  // ------------------------------------------------------------------ live reload
+
+  /**
+   * Validate a new configuration of the balancers against what runs: maps it (throws
+   * BALANCER_NOT_SUPPORTED), carries every kept service's state over, and checks that the
+   * plane can hold the result (throws PlaneError's code). Nothing changes until `commit`.
+   */
+  prepare(cfg: BalancerConfig): PreparedBalancers {
+    const mapped = mapBalancers(cfg);
+    const now = this.deps.now();
+    const build = () => {
+      const actions: string[] = [];
+      const byName = new Map(this.services.map((s) => [s.m.service.name, s]));
+      const planeIds = keepIds(this.planeIds, mapped.services.flatMap((m) => m.entries.map((e) => e.name)));
+      const runtimes = mapped.services.map((m): Runtime => {
+        const old = byName.get(m.service.name);
+        if (!old) {
+          actions.push(`balancer: ${m.service.name} added (${m.service.realServers.length} real server(s))`);
+          return this.runtime(m, NO_OVERRIDES, new Map(), new Map());
+        }
+        const c = this.carryOver(old, m, now, actions);
+        // Late results of checkers that start over, or of servers that went, are dropped.
+        const gone = old.vs.realServers.map((x) => serverKey(x.address, x.port)).filter((k) => !c.runtime.vs.realServers.some((x) => serverKey(x.address, x.port) === k));
+        for (const k of [...c.rechecked, ...gone]) c.runtime.epochs.set(k, (c.runtime.epochs.get(k) ?? 0) + 1);
+        return c.runtime;
+      });
+      for (const s of this.services) if (!mapped.services.some((m) => m.service.name === s.m.service.name)) actions.push(`balancer: ${s.m.service.name} removed`);
+      return { runtimes, planeIds, actions };
+    };
+    const trial = build();
+    planeCheck(this.plane(trial.runtimes, trial.planeIds));
+    return { mapped, plane: this.plane(trial.runtimes, trial.planeIds), build };
+  }
+
+  /**
+   * A kept service under its new definition: servers the configuration did not touch keep
+   * their state and checkers (a failed server stays out); changed ones lose the operator's
+   * overrides; runtime additions the configuration now defines, and removals of servers it
+   * changed, are dropped (the configuration wins).
+   */
+  private carryOver(old: Runtime, m: MappedService, now: number, actions: string[]): Carried {
+    const name = m.service.name;
+    const before = configServers(old.m);
+    const after = configServers(m);
+    const change = (key: string): ServerChange => {
+      const a = before.get(key);
+      const b = after.get(key);
+      if (!a || !b) return a === b ? 'same' : 'rechecked';
+      if (JSON.stringify(a) === JSON.stringify(b)) return 'same';
+      return JSON.stringify(a.checkers) === JSON.stringify(b.checkers) ? 'changed' : 'rechecked';
+    };
+    const notes: string[] = [];
+    const added = old.overrides.added.filter((r) => {
+      const key = serverKey(r.address, r.port);
+      if (!after.has(key)) return true;
+      notes.push(`${key}: added at runtime, now in the configuration: the configuration wins`);
+      return false;
+    });
+    const removed = old.overrides.removed.filter((key) => {
+      if (change(key) === 'same' && after.has(key)) return true;
+      notes.push(`${key}: removed at runtime, ${after.has(key) ? 'changed' : 'gone'} in the configuration: the configuration wins`);
+      return false;
+    });
+    const addedProbes = new Map([...old.addedProbes].filter(([k]) => added.some((r) => serverKey(r.address, r.port) === k)));
+    const overrides: ServerOverrides = { added, removed };
+    const vs = effectiveService(m.service, overrides);
+    const r = reconcile(old.state, vs, (key) => (before.has(key) || after.has(key) ? change(key) : 'same'), now, Math.random());
+    for (const k of r.overridesDropped) notes.push(`${k}: operator override dropped: the configuration changed this server`);
+    const oldKeys = new Set(old.vs.realServers.map((x) => serverKey(x.address, x.port)));
+    const newKeys = new Set(vs.realServers.map((x) => serverKey(x.address, x.port)));
+    const plus = [...newKeys].filter((k) => !oldKeys.has(k));
+    const minus = [...oldKeys].filter((k) => !newKeys.has(k));
+    const changed = [...newKeys].filter((k) => oldKeys.has(k) && change(k) !== 'same');
+    const serviceChanged = JSON.stringify({ ...old.m.config, realServers: [] }) !== JSON.stringify({ ...m.config, realServers: [] });
+    if (plus.length || minus.length || changed.length || serviceChanged || notes.length) {
+      const parts = [
+        ...(serviceChanged ? ['settings changed'] : []),
+        ...plus.map((k) => `real server ${k} added`), ...minus.map((k) => `real server ${k} removed`), ...changed.map((k) => `real server ${k} changed`),
+      ];
+      actions.push(`balancer: ${name}: ${parts.join(', ') || 'unchanged'}${notes.length ? `; ${notes.join('; ')}` : ''}`);
+    }
+    return {
+      runtime: { m, overrides, addedProbes, vs, probes: probeMap(m, addedProbes), serverIds: serverIds(vs, old.serverIds), state: r.state, timer: undefined, epochs: new Map(old.epochs) },
+      rechecked: [...newKeys].filter((k) => oldKeys.has(k) && change(k) === 'rechecked'),
+    };
+  }
+
+  /**
+   * Put a prepared reload in force: removed services shut down (`omega` notifies), kept ones
+   * take their new definition without a reset, new ones start; then one nft transaction with
+   * the difference. Returns one line per change.
+   */
+  async commit(p: PreparedBalancers): Promise<string[]> {
+    const { runtimes, planeIds, actions } = p.build();
+    const kept = new Set(runtimes.map((r) => r.m.service.name));
+    for (const s of this.services) {
+      if (s.timer) clearTimeout(s.timer);
+      s.timer = undefined;
+      if (!kept.has(s.m.service.name)) this.feed(s, { type: 'shutdown' });
+    }
+    this.services = runtimes;
+    this.planeIds = planeIds;
+    this.hooksByText = p.mapped.hooks;
+    for (const r of runtimes) {
+      if (!r.state.started) {
+        for (const w of r.m.warnings) this.deps.log.warning(w);
+        if (this.started) this.begin(r);
+        continue;
+      }
+      const settled = settle(r.vs, r.state, 'reload');
+      r.state = settled.state;
+      this.effects(r, settled.effects);
+      this.rearm(r);
+    }
+    for (const a of actions) this.deps.log.info(`Load balancer: reload: ${a.replace(/^balancer: /, '')}`);
+    await this.applier.apply(this.plane());
+    return actions;
   }
 
   /** Clean stop: checkers stop, `omega` notifies run (bounded), carpool's tables go. */
@@ -160,29 +428,101 @@ export class Balancer {
     if (!drained) this.hooks.killAll();
   }
 
-  status(): BalancersStatus {
+  private serviceStatus(s: Runtime): BalancerServiceStatus {
     const mono = this.deps.now();
     const wall = Date.now();
-    const services = this.services.map((s): BalancerServiceStatus => {
-      const vs = s.m.service;
-      return {
-        name: vs.name, scheduler: vs.scheduler, method: vs.method, quorumUp: s.state.quorumUp,
-        servers: vs.realServers.map((rs, i) => {
-          const st = s.state.servers[i]!;
-          return {
-            key: st.key, health: st.health, admin: st.admin, configuredWeight: rs.weight, weight: effectiveWeight(rs, st) ?? null,
-            checkers: st.checkers.map((c, j) => ({
-              name: rs.checkers[j]!.name, up: c.up,
-              ...(c.last ? { last: { ok: c.last.ok, detail: c.last.detail ?? '', at: new Date(wall - (mono - c.last.at)).toISOString() } } : {}),
-            })),
-          };
-        }),
-      };
-    });
+    const vs = s.vs;
+    const added = new Set(s.overrides.added.map((r) => serverKey(r.address, r.port)));
+    return {
+      name: vs.name, scheduler: vs.scheduler, method: vs.method, quorumUp: s.state.quorumUp, configName: s.m.configName,
+      entries: s.m.entries.map((e) => e.name),
+      ...(vs.persistence ? { persistenceSeconds: Math.round(vs.persistence.timeoutMs / 1000) } : {}),
+      ...(s.overrides.removed.length ? { removed: s.overrides.removed } : {}),
+      servers: vs.realServers.map((rs, i) => {
+        const st = s.state.servers[i]!;
+        return {
+          key: st.key, health: st.health, admin: st.admin, configuredWeight: rs.weight, weight: effectiveWeight(rs, st) ?? null,
+          ...(st.weightOverride !== undefined ? { weightOverride: st.weightOverride } : {}),
+          ...(added.has(st.key) ? { runtime: true } : {}),
+          checkers: st.checkers.map((c, j) => ({
+            name: rs.checkers[j]!.name, up: c.up,
+            ...(c.last ? { last: { ok: c.last.ok, detail: c.last.detail ?? '', at: new Date(wall - (mono - c.last.at)).toISOString() } } : {}),
+          })),
+        };
+      }),
+    };
+  }
+
+  status(): BalancersStatus {
     const a = this.applier.status();
     return {
-      services,
+      services: this.services.map((s) => this.serviceStatus(s)),
       plane: { inForce: a.inForce, applies: a.applies, failures: a.failures, ...(a.lastAppliedAt ? { lastAppliedAt: a.lastAppliedAt } : {}), ...(a.lastError ? { lastError: a.lastError } : {}) },
     };
+  }
+}
+
+/** One plane service per entry of the service (a group's addresses share servers and verdicts). */
+function servicePlanes(m: MappedService, vs: VirtualService, state: ServiceHealth, ids: ReadonlyMap<string, number>, planeIds: ReadonlyMap<string, number>): PlaneService[] {
+  const members = pool(vs, state);
+  return m.entries.map((e) => planService({ ...vs, match: e.match }, { id: planeIds.get(e.name)!, serverIds: ids, members }));
+}
+
+/** The plane a daemon would put in force at start (`carpool check` runs `nft -c` with it). */
+export function firstPlane(mapped: MappedBalancers): Plane {
+  const planeIds = assignIds(new Map(), mapped.services.flatMap((m) => m.entries.map((e) => e.name)));
+  return { services: mapped.services.flatMap((m) => servicePlanes(m, m.service, initialHealth(m.service), serverIds(m.service, new Map()), planeIds)) };
+}
+
+/** Real servers of a configured virtual server by key (what a reload compares). */
+function configServers(m: MappedService): Map<string, ConfigRealServer> {
+  return new Map(m.config.realServers.map((r) => [serverKey(r.address, r.port || undefined), r]));
+}
+
+function probeMap(m: MappedService, added: ReadonlyMap<string, readonly ProbeSpec[]>): Map<string, readonly ProbeSpec[]> {
+  const out = new Map<string, readonly ProbeSpec[]>();
+  m.service.realServers.forEach((rs: RealServer, i) => out.set(serverKey(rs.address, rs.port), m.probes[i] ?? []));
+  for (const [k, p] of added) out.set(k, p);
+  return out;
+}
+
+/**
+ * Ids for `keys`, the ones in `previous` kept, and ids once given never given to another key
+ * while the daemon runs (`previous` keeps the keys that went): a flow map or ct mark that
+ * still holds an old id must not point at a different service or server.
+ */
+function keepIds(previous: ReadonlyMap<string, number>, keys: readonly string[]): Map<string, number> {
+  return assignIds(previous, [...new Set([...previous.keys(), ...keys])]);
+}
+
+/** Ids of the servers (and the sorry server), the ones in `previous` kept (and not reused). */
+function serverIds(vs: VirtualService, previous: ReadonlyMap<string, number>): Map<string, number> {
+  const keys = [...vs.realServers.map((r) => serverKey(r.address, r.port)), ...(vs.sorryServer ? [serverKey(vs.sorryServer.address, vs.sorryServer.port)] : [])];
+  return keepIds(previous, keys);
+}
+
+function checkWeight(w: number): void {
+  if (!(Number.isInteger(w) && w >= 0 && w <= 0x7fffffff)) {
+    throw new CarpoolError('BAD_WEIGHT', `weight ${w}: expected an integer 0..2147483647`, 'weight 0 drains the server (no new connections)');
+  }
+}
+
+/** Core OperatorError → CarpoolError (code, message, hint). */
+function operator<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof OperatorError) throw new CarpoolError(err.code, err.message, err.hint);
+    throw err;
+  }
+}
+
+/** The plane must be able to hold it (duplicates, mixed ports...): PlaneError → CarpoolError. */
+function planeCheck(plane: Plane): void {
+  try {
+    planObjects(plane);
+  } catch (err) {
+    if (err instanceof PlaneError) throw new CarpoolError(`PLANE_${err.code}`, err.message, err.hint);
+    throw err;
   }
 }
