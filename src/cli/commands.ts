@@ -261,6 +261,10 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
             lbState = 'carpool run refuses it yet, see above';
           }
           if (mapped) {
+            for (const w of mapped.services.flatMap((m) => m.warnings)) {
+              warnings++;
+              process.stderr.write(`warning: ${w}\n`);
+            }
             // The ruleset a daemon would start with, checked by nft and the kernel (nothing changes).
             const { firstPlane } = await import('../balancer/shell/balancer.js');
             const { checkPlaneWithNft } = await import('../balancer/shell/nft-check.js');
