@@ -183,7 +183,7 @@ http {
 
   it('drain: the open connection finishes, every new one goes to the other server', async () => {
     const dl = download(VIP1);
-    const n = await until(holder, 5000, 50, 'the download established');
+    const n = (await until(holder, 5000, 50, 'the download established'))!;
     const other = n === 2 ? 3 : 2;
     const r = await carpool(['balancer', 'drain', `${VIP1}:80`, rs(n)]);
     expect(r.code).toBe(0);
