@@ -227,6 +227,22 @@ http {
     expect(Number(d.stdout)).toBe(BIG);
   }, 30_000);
 
+  it('a reload without virtual servers stops the balancer (table gone); one with them starts it again', async () => {
+    const vrrpOnly = conf(2).slice(0, conf(2).indexOf('virtual_server_group'));
+    wd.write('keepalived.conf', vrrpOnly);
+    const off = await carpool(['reload']);
+    expect(off.stdout).toContain('balancer: stopped (no virtual servers left), nftables table removed');
+    expect((await run(inNs(ns(1), ['nft', 'list', 'tables']))).stdout).not.toMatch(/carpool/);
+    expect((await carpool(['balancer', 'list'])).stderr).toContain('this daemon runs no load balancer');
+    wd.write('keepalived.conf', conf(1));
+    const on = await carpool(['reload']);
+    expect(on.stdout).toContain('balancer: started (2 virtual servers)');
+    // Without alpha, servers start in the pool: wait for the first verdicts (the dead one's takes connect_timeout).
+    await until(async () => (await service('group:web')).servers.every((r) => r.checkers[0]?.last !== undefined), 5000, 100, 'every server checked');
+    expect(await server('group:web', `${DEAD}:80`)).toMatchObject({ health: 'down', weight: null });
+    expect(await spread(VIP2, 4)).toEqual({ h2: 2, h3: 2 });
+  }, 30_000);
+
   it('a clean stop removes the carpool table', async () => {
     expect((await director.stop('SIGTERM', 10_000)).code).toBe(0);
     expect((await run(inNs(ns(1), ['nft', 'list', 'tables']))).stdout).not.toMatch(/carpool/);
