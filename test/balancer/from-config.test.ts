@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseKeepalivedConf } from '../../src/config/keepalived/parse.js';
+import { parseCarpoolYaml } from '../../src/config/yaml/parse.js';
 import { mapBalancers } from '../../src/balancer/from-config.js';
 import { CarpoolError } from '../../src/lib/errors.js';
 
@@ -130,6 +131,20 @@ virtual_server group web {
     expect(s.service.match).toEqual({ kind: 'addr', vip: '10.9.0.100', port: 80 });
     expect(s.probes).toHaveLength(1);
     expect(s.warnings.join('\n')).toContain('only TCP packets with the mark are forwarded');
+  });
+
+  it('the same group from carpool YAML maps the same', () => {
+    const { config } = parseCarpoolYaml(`instances:
+  - { name: vip, protocol: vrrp, interface: eth0, virtual_router_id: 1, addresses: [10.9.0.1/24] }
+balancers:
+  virtual_server_groups:
+    - { name: web, entries: [{ range: 10.9.0.100-101, port: 80 }, { fwmark: 5 }] }
+  virtual_servers:
+    - { group: web, protocol: TCP, lvs_sched: rr, lvs_method: NAT, real_servers: [{ address: 10.9.1.2, port: 80 }] }
+`, { file: 'c.yaml' });
+    const s = mapBalancers(config.balancers!).services[0]!;
+    expect([s.service.name, s.configName]).toEqual(['group:web', 'group web']);
+    expect(s.entries.map((e) => e.name)).toEqual(['10.9.0.100:80/tcp', '10.9.0.101:80/tcp', 'fwmark:5']);
   });
 
   it('virtual_server fwmark N with NAT maps; a group too large or without ports is refused', () => {
