@@ -6,6 +6,10 @@
  * hook runner (a slow notify script delays no VRRP hook; `hook_timeout` applies), and after every change of the pools hands the desired
  * plane to the nftables applier. Both directors hold the rules; the VIP decides who gets the
  * traffic (rules for a VIP this node does not hold match no packet).
+ *
+ * The operator's commands (`carpool balancer weight|drain|enable|disable|add|remove`) and live
+ * reloads (`prepare` + `commit`) change services in place: states carried over by the core's
+ * `reconcile` (core/operator.ts), ids kept, one nft transaction with the difference.
  */
 import type { BalancerConfig, RealServer as ConfigRealServer } from '../../config/model.js';
 import type { BalancersStatus, BalancerServiceStatus } from '../../control/status.js';
