@@ -438,13 +438,13 @@ function addBalancerCommands(program: Command, setCode: (code: number) => void):
       });
   };
   lb.command('weight')
-    .description('set a real server\'s weight now (0 = no new connections); overrides the configured and dynamic weight')
+    .description('set a real server\'s weight now (0 = no new connections); overrides the configured and dynamic weight until `weight VS RS config`')
     .argument('<vs>', 'virtual server: IP:PORT[/PROTO], config name, fwmark N or group NAME')
     .argument('<rs>', 'real server: IP[:PORT]')
-    .argument('<weight>', 'integer 0..2147483647', parseWeight)
+    .argument('<weight>', 'integer 0..2147483647, or `config` for the configured weight again', (v: string) => (v === 'config' ? null : parseWeight(v)))
     .addOption(socketOpt())
     .option('--json', 'machine-readable output')
-    .action(async (vs: string, rs: string, weight: number, o: { socket?: string; json?: boolean }) => {
+    .action(async (vs: string, rs: string, weight: number | null, o: { socket?: string; json?: boolean }) => {
       try { await send(o.socket, 'weight', { service: vs, server: rs, weight }, o.json); } catch (err) { setCode(fail(err)); }
     });
   verb('drain', 'graceful removal: weight 0, established connections continue, no new ones (undo: enable)');

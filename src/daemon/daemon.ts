@@ -626,7 +626,8 @@ export class Daemon {
     const service = text('service');
     const server = text('server');
     switch (op) {
-      case 'weight': return b.command({ op, service, server, weight: num('weight') ?? NaN });
+      // weight null: back to the configured weight.
+      case 'weight': return b.command({ op, service, server, weight: a.weight === null ? undefined : num('weight') ?? NaN });
       case 'drain': case 'enable': case 'disable': case 'remove': return b.command({ op, service, server });
       case 'add': {
         const check = a.check === undefined ? undefined : a.check === 'tcp' || a.check === 'none' ? a.check : undefined;

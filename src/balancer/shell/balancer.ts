@@ -42,7 +42,8 @@ export interface BalancerDeps {
 
 /** `carpool balancer weight|drain|enable|disable|add|remove` (control commands `balancer.*`). */
 export type BalancerCommand =
-  | { readonly op: 'weight'; readonly service: string; readonly server: string; readonly weight: number }
+  /** `weight` undefined: back to the configured (or dynamic) weight. */
+  | { readonly op: 'weight'; readonly service: string; readonly server: string; readonly weight: number | undefined }
   | { readonly op: 'drain' | 'enable' | 'disable' | 'remove'; readonly service: string; readonly server: string }
   | { readonly op: 'add'; readonly service: string; readonly server: string; readonly weight?: number; readonly check?: 'tcp' | 'none' };
 
@@ -268,9 +269,10 @@ export class Balancer {
         this.reshape(s, overrides, addedProbes);
         message = `${vsName}: real server ${key} removed (established connections continue; \`carpool balancer add\` brings it back)`;
       } else if (c.op === 'weight') {
-        checkWeight(c.weight);
+        if (c.weight !== undefined) checkWeight(c.weight);
         this.feed(s, { type: 'weight', server: key, weight: c.weight });
-        message = `${vsName}: real server ${key} weight ${c.weight}`;
+        message = c.weight === undefined ? `${vsName}: real server ${key} weight back to the configuration's (${s.vs.realServers.find((r) => serverKey(r.address, r.port) === key)!.weight})`
+          : `${vsName}: real server ${key} weight ${c.weight}`;
       } else {
         const state: AdminState = c.op === 'drain' ? 'drained' : c.op === 'disable' ? 'disabled' : 'enabled';
         this.feed(s, { type: 'admin', server: key, state });

@@ -61,6 +61,11 @@ describe('carpool balancer commands (fake nft)', () => {
     const r2 = await b.command({ op: 'weight', service: '10.9.0.100:80/tcp', server: '10.9.1.3', weight: 3 });
     expect(r2.service.servers[1]).toMatchObject({ weight: 3, weightOverride: 3, configuredWeight: 1 });
     expect(txns.length).toBe(n0 + 3);
+    const back = await b.command({ op: 'weight', service: '10.9.0.100:80/tcp', server: '10.9.1.3', weight: undefined });
+    expect(back.message).toBe('10.9.0.100:80/tcp: real server 10.9.1.3:80 weight back to the configuration\'s (1)');
+    expect(back.service.servers[1]!.weightOverride).toBeUndefined();
+    await b.command({ op: 'weight', service: '10.9.0.100:80/tcp', server: '10.9.1.3', weight: 3 });
+    expect(txns.length).toBe(n0 + 5);
     const r3 = await b.command({ op: 'add', service: '10.9.0.100:80', server: '10.9.1.4', check: 'none', weight: 2 });
     expect(r3.message).toBe('10.9.0.100:80/tcp: real server 10.9.1.4:80 added (weight 2, no checker)');
     expect(r3.service.servers[2]).toMatchObject({ key: '10.9.1.4:80', runtime: true, weight: 2, health: 'up' });
@@ -70,7 +75,7 @@ describe('carpool balancer commands (fake nft)', () => {
     expect(r4.service.servers.map((s) => s.key)).toEqual(['10.9.1.3:80', '10.9.1.4:80']);
     const r5 = await b.command({ op: 'disable', service: '10.9.0.100:80', server: '10.9.1.4' });
     expect(r5.service.servers[1]).toMatchObject({ admin: 'disabled', weight: null });
-    expect(txns.length).toBe(n0 + 6);
+    expect(txns.length).toBe(n0 + 8);
     // Bad input: nothing changes, no transaction.
     expect(await codeOf(b.command({ op: 'drain', service: '10.9.0.200:80', server: '10.9.1.3' }))).toBe('NO_SUCH_SERVICE');
     expect(await codeOf(b.command({ op: 'drain', service: '10.9.0.100:80', server: '10.9.1.9' }))).toBe('NO_SUCH_SERVER');
@@ -78,7 +83,7 @@ describe('carpool balancer commands (fake nft)', () => {
     expect(await codeOf(b.command({ op: 'weight', service: '10.9.0.100:80', server: '10.9.1.3', weight: -1 }))).toBe('BAD_WEIGHT');
     expect(await codeOf(b.command({ op: 'add', service: '10.9.0.100:80', server: '10.9.1.3' }))).toBe('SERVER_EXISTS');
     expect(await codeOf(b.command({ op: 'add', service: '10.9.0.100:80', server: 'fd00::5' }))).toBe('BAD_SERVER');
-    expect(txns.length).toBe(n0 + 6);
+    expect(txns.length).toBe(n0 + 8);
     // A removed configured server comes back with `add`, as configured.
     const r6 = await b.command({ op: 'add', service: '10.9.0.100:80', server: '10.9.1.2' });
     expect(r6.message).toBe('10.9.0.100:80/tcp: real server 10.9.1.2:80 added back (as configured)');
