@@ -397,7 +397,8 @@ export class Daemon {
           this.incoming = undefined;
           this.opts.notifier?.ready(statusText(this.shells.map((s) => ({ name: s.name, state: s.status().state }))));
         });
-        this.log.info(r.actions.length ? `Reload done: ${r.actions.length} instance${r.actions.length === 1 ? '' : 's'} changed, ${r.unchanged.length} unchanged${r.failed.length ? `, ${r.failed.length} failed` : ''}`
+        // Actions are instances' and, with the load balancer, virtual servers' changes.
+        this.log.info(r.actions.length ? `Reload done: ${r.actions.length} change${r.actions.length === 1 ? '' : 's'}, ${r.unchanged.length} instance${r.unchanged.length === 1 ? '' : 's'} unchanged${r.failed.length ? `, ${r.failed.length} failed` : ''}`
           : `Reload done: nothing changed (${r.unchanged.length} instance${r.unchanged.length === 1 ? '' : 's'} unchanged)`);
         return r;
       } catch (err) {
