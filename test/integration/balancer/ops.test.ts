@@ -137,10 +137,10 @@ http {
   const carpool = async (args: string[]) => run(carpoolArgv(ns(1), [...args, '-s', socket()]), { allowFail: true });
   /** A slow download from the client: resolves with curl's exit code and the bytes received. */
   const download = (vip: string) => run(inNs(lan.client!.ns, ['curl', '-s', '--max-time', '30', '-o', '/dev/null', '-w', '%{size_download}', `http://${vip}/big`]), { allowFail: true });
-  /** Which real server (2 or 3) holds an established connection from the client now. */
+  /** Which real server (2 or 3) holds an established connection from the client now (the director's TCP_CHECKs left out). */
   const holder = async (): Promise<number | undefined> => {
     for (const n of [2, 3]) {
-      const r = await run(inNs(ns(n), ['ss', '-Htn', 'state', 'established', '( sport = :80 )']), { allowFail: true });
+      const r = await run(inNs(ns(n), ['ss', '-Htn', 'state', 'established', `( sport = :80 ) and not dst ${NET}.1.1`]), { allowFail: true });
       if (r.stdout.trim()) return n;
     }
     return undefined;
