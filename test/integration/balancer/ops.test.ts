@@ -1,7 +1,7 @@
 /**
  * Operating the load balancer (issue 12 item 5), end to end: a director running carpool with a
- * keepalived.conf — a `virtual_server_group` of two VIPs (wrr) and a second virtual server
- * (rr) — over Debian nginx real servers on a private LAN (the director is their gateway), a
+ * keepalived.conf — a `virtual_server_group` of two VIPs (wrr), a second virtual server (rr)
+ * and a `virtual_server fwmark 7` fed by the host's own marking rule — over Debian nginx real servers on a private LAN (the director is their gateway), a
  * client on the public side. Runtime commands (`carpool balancer weight|drain|add|remove`)
  * change the ruleset without a reload; a drained server's open connection finishes while new
  * ones go elsewhere; a reload that changes one service leaves the other's established
@@ -21,6 +21,8 @@ const NET = '10.127';
 const VIP1 = `${NET}.0.100`;
 const VIP2 = `${NET}.0.101`;
 const VIP3 = `${NET}.0.102`;
+/** Marked with fwmark 7 by the host's own nft rule; balanced by `virtual_server fwmark 7`. */
+const VIP4 = `${NET}.0.103`;
 const rs = (n: number) => `${NET}.1.${n}`;
 /** A real server address nothing answers at: its checker fails, it stays down. */
 const DEAD = rs(9);
@@ -45,6 +47,7 @@ vrrp_instance VI_1 {
     ${VIP1}/24
     ${VIP2}/24
     ${VIP3}/24
+    ${VIP4}/24
   }
 }
 virtual_server_group web {
@@ -78,6 +81,16 @@ ${checker}
   }
   real_server ${rs(3)} 80 {
 ${checker}
+  }
+}
+virtual_server fwmark 7 {
+  delay_loop 1
+  warmup 0
+  lb_algo rr
+  lb_kind NAT
+  real_server ${rs(2)} {
+  }
+  real_server ${rs(3)} {
   }
 }
 `;
@@ -171,6 +184,18 @@ http {
     expect(list).toMatch(new RegExp(`-> ${DEAD}:80 +Masq +- +.* down`));
   }, 60_000);
 
+  it('virtual_server fwmark 7: what the host\'s own rule marks is balanced (the client\'s port kept)', async () => {
+    await run(inNs(ns(1), ['nft', '-f', '-']), { input: `table ip hostmarks {
+  chain pre {
+    type filter hook prerouting priority mangle; policy accept;
+    ip daddr ${VIP4} tcp dport 80 meta mark set 7
+  }
+}
+` });
+    expect(await spread(VIP4, 10)).toEqual({ h2: 5, h3: 5 });
+    expect((await carpool(['balancer', 'list'])).stdout).toContain('FWM  7 rr');
+  }, 30_000);
+
   it('weight: in force at once, without a reload (3:1 over 20 requests)', async () => {
     const r = await carpool(['balancer', 'weight', 'web', rs(2), '3']);
     expect(r.stderr).toBe('');
@@ -236,15 +261,17 @@ http {
     expect((await carpool(['balancer', 'list'])).stderr).toContain('this daemon runs no load balancer');
     wd.write('keepalived.conf', conf(1));
     const on = await carpool(['reload']);
-    expect(on.stdout).toContain('balancer: started (2 virtual servers)');
+    expect(on.stdout).toContain('balancer: started (3 virtual servers)');
     // Without alpha, servers start in the pool: wait for the first verdicts (the dead one's takes connect_timeout).
     await until(async () => (await service('group:web')).servers.every((r) => r.checkers[0]?.last !== undefined), 5000, 100, 'every server checked');
     expect(await server('group:web', `${DEAD}:80`)).toMatchObject({ health: 'down', weight: null });
     expect(await spread(VIP2, 4)).toEqual({ h2: 2, h3: 2 });
   }, 30_000);
 
-  it('a clean stop removes the carpool table', async () => {
+  it('a clean stop removes the carpool table and leaves the host\'s own', async () => {
     expect((await director.stop('SIGTERM', 10_000)).code).toBe(0);
-    expect((await run(inNs(ns(1), ['nft', 'list', 'tables']))).stdout).not.toMatch(/carpool/);
+    const tables = (await run(inNs(ns(1), ['nft', 'list', 'tables']))).stdout;
+    expect(tables).not.toMatch(/carpool/);
+    expect(tables).toMatch(/table ip hostmarks/);
   }, 20_000);
 });
