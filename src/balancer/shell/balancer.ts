@@ -374,9 +374,12 @@ export class Balancer {
     const minus = [...oldKeys].filter((k) => !newKeys.has(k));
     const changed = [...newKeys].filter((k) => oldKeys.has(k) && change(k) !== 'same');
     const serviceChanged = JSON.stringify({ ...old.m.config, realServers: [] }) !== JSON.stringify({ ...m.config, realServers: [] });
-    if (plus.length || minus.length || changed.length || serviceChanged || notes.length) {
+    const oldEntries = old.m.entries.map((e) => e.name);
+    const newEntries = m.entries.map((e) => e.name);
+    const entries = [...newEntries.filter((e) => !oldEntries.includes(e)).map((e) => `${e} added`), ...oldEntries.filter((e) => !newEntries.includes(e)).map((e) => `${e} removed`)];
+    if (plus.length || minus.length || changed.length || serviceChanged || entries.length || notes.length) {
       const parts = [
-        ...(serviceChanged ? ['settings changed'] : []),
+        ...(serviceChanged ? ['settings changed'] : []), ...entries,
         ...plus.map((k) => `real server ${k} added`), ...minus.map((k) => `real server ${k} removed`), ...changed.map((k) => `real server ${k} changed`),
       ];
       actions.push(`balancer: ${name}: ${parts.join(', ') || 'unchanged'}${notes.length ? `; ${notes.join('; ')}` : ''}`);

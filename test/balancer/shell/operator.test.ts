@@ -154,6 +154,14 @@ ${servers.map((s) => `  real_server ${s} {\n  }\n`).join('')}}
     expect(vs0().servers.find((s) => s.key === '127.0.0.2:80')).toMatchObject({ admin: 'enabled', weight: 2 });
     expect(vs0().servers.find((s) => s.key === '127.0.0.9:80')!.runtime).toBeUndefined();
 
+    // A group gains an address: one more plane entry, said in the reload's lines.
+    const G = (last: number) => `virtual_server_group g {\n  10.9.0.200-${last} 80\n}\n${NOCHECK('10.9.0.100', ['10.9.1.2']).replace('virtual_server 10.9.0.100 80', 'virtual_server group g')}`;
+    const g = new Balancer(balancers(G(200)), { log, now: () => performance.now(), nft });
+    await g.start();
+    expect(await g.commit(g.prepare(balancers(G(201))))).toEqual(['balancer: group:g: 10.9.0.201:80/tcp added']);
+    expect(txns.at(-1)).toContain('add element ip carpool services { 10.9.0.201 . tcp . 80 : jump vs2 }');
+    await g.stop();
+
     // An unsupported file changes nothing.
     // (the checkers' wall-clock times are recomputed per answer: left out)
     const services = () => JSON.stringify(b.status().services, (k, v: unknown) => (k === 'at' ? undefined : v));
