@@ -4,6 +4,7 @@
  * here is already checked and defaulted. Plain readonly data, no behaviour.
  */
 import type { Family } from '../protocol/inet.js';
+import type { SharedAddress } from '../sharing/core/model.js';
 
 /** A virtual address the daemon adds while master (native mode) and advertises. */
 export interface VirtualAddress {
@@ -552,6 +553,8 @@ export interface CarpoolConfig {
   readonly vrrpScripts: readonly VrrpScript[];
   readonly trackFiles: readonly TrackFile[];
   readonly syncGroups: readonly SyncGroup[];
+  /** Load sharing: addresses every node serves, split into buckets (issue 15); absent = none. */
+  readonly sharing?: readonly SharedAddress[];
   /** CARP groups (CARP members of `sync_groups`, or every CARP instance with `carp_preempt`); absent = none. */
   readonly carpGroups?: readonly CarpGroup[];
   readonly logging: LoggingConfig;
