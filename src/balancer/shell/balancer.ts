@@ -100,7 +100,7 @@ export class Balancer {
     this.applier = new NftApplier(deps.log, deps.nft ?? nftRunner());
     this.hooks = deps.hooks ?? new HookQueue(deps.log);
     this.conntrack = deps.conntrack ?? conntrackReader();
-    this.countIntervalMs = deps.countIntervalMs ?? DEFAULT_COUNT_INTERVAL_MS;
+    this.countIntervalMs = deps.countIntervalMs ?? cfg.countIntervalMs ?? DEFAULT_COUNT_INTERVAL_MS;
   }
 
   /** Check nft and the kernel, put the first plane in force (replacing a stale table), start the checkers. */
