@@ -7,9 +7,10 @@
  *
  * The table is read with Debian's `conntrack -L -o extended` (package conntrack), spawned
  * without a shell, streamed line by line (memory does not grow with the table) and bounded in
- * time. Chosen over netlink through the addon: measured at 10,000 entries it costs ~40 ms of
- * wall time per read (docs/balancer.md), once per period, which does not justify C code
- * that decodes ctnetlink's nested attributes. Malformed lines are dropped and counted.
+ * time. Chosen over netlink through the addon: measured at ~10,000 entries a read costs
+ * ~30 ms of CPU here and ~70 ms in the tool (docs/balancer.md), once per period; netlink would
+ * save only the tool's part, for C code that decodes ctnetlink's nested attributes and a dump
+ * the JS side would still have to walk. Malformed lines are dropped and counted.
  *
  * DR/TUN flows never pass conntrack on the director (netdev ingress, before the IP stack):
  * they are not counted here (docs/balancer.md).

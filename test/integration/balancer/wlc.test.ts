@@ -157,6 +157,7 @@ describe.skipIf(!isRoot)(`load balancing: NAT, wlc (the default) from conntrack 
     expect(h3.stats!.packets).toBeGreaterThan(0);
     expect(h3.stats!.bytes).toBeGreaterThan(h3.stats!.packets * 40);
     const text = (await run(carpoolArgv(lan.host(1).ns, ['status', '-s', socket()]))).stdout;
+    console.info(text.split('\n').filter((l) => /load balancer|->|total|wlc/.test(l)).join('\n'));
     expect(text).toMatch(new RegExp(`${VIP}:80/tcp wlc nat`));
     expect(text).toMatch(new RegExp(`-> ${H2}  up  weight 1  active ${HELD}  inactive \\d+`));
     expect(text).toMatch(/total \d+ conn, \S+ pkt, \S+B; rate/);
