@@ -155,21 +155,22 @@ describe('nftables plane: text', () => {
   it('the transaction for one server change does not grow with the number of services', () => {
     const servers = Array.from({ length: 10 }, (_, i) => rs(`192.168.${i >> 8}.${(i & 255) + 10}`, 80));
     const rows: string[] = [];
-    for (const [scheduler, method] of [['mh', 'nat'], ['rr', 'nat'], ['wrr', 'nat'], ['sh', 'nat'], ['mh', 'dr']] as const) {
+    for (const [scheduler, method, counters] of [['mh', 'nat', false], ['rr', 'nat', false], ['wrr', 'nat', false], ['sh', 'nat', false], ['mh', 'dr', false], ['wlc', 'nat', true]] as const) {
       const sizes: { commands: number; elements: number; bytes: number }[] = [];
       const srv = method === 'dr' ? servers.map((r) => ({ ...r, port: undefined })) : servers;
       const gone = method === 'dr' ? '192.168.0.13' : '192.168.0.13:80';
       for (const n of [1, 10, 100, 1000]) {
         const services = Array.from({ length: n }, (_, i) => vs({ vip: `10.${(i >> 8) & 255}.${i & 255}.1`, scheduler, method, servers: srv }));
-        const before: Plane = { services: services.map((v, i) => plan(v, i + 1)) };
-        const after: Plane = { services: services.map((v, i) => plan(v, i + 1, i === 0 ? [gone] : [])) };
+        const p = counters ? counted : plan;
+        const before: Plane = { services: services.map((v, i) => p(v, i + 1)) };
+        const after: Plane = { services: services.map((v, i) => p(v, i + 1, i === 0 ? [gone] : [])) };
         const d = diffPlane(before, after);
         sizes.push(d.size);
         expect(d.text).not.toMatch(/table/);
         expect(d.text).not.toMatch(/vs[2-9]|vs1\d/);
       }
       const s = sizes[0]!;
-      rows.push(`${scheduler}/${method}: ${s.commands} commands, ${s.elements} elements, ${s.bytes} bytes (same for 1, 10, 100, 1000 services)`);
+      rows.push(`${scheduler}/${method}${counters ? ' + counters' : ''}: ${s.commands} commands, ${s.elements} elements, ${s.bytes} bytes (same for 1, 10, 100, 1000 services)`);
       expect(new Set(sizes.map((x) => JSON.stringify(x))).size).toBe(1);
       expect(s.elements).toBeGreaterThan(0);
     }
