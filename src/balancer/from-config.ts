@@ -13,8 +13,10 @@ import { CarpoolError } from '../lib/errors.js';
 
 /** Checkers the shell probes today. */
 export const SUPPORTED_CHECKERS: readonly CheckerType[] = ['TCP_CHECK', 'HTTP_GET'];
-/** Schedulers the shell plans today (no conntrack counts yet: lc/wlc/sed/nq/ovf need them). */
-export const SUPPORTED_SCHEDULERS: readonly SchedulerName[] = ['rr', 'wrr', 'sh', 'dh', 'mh', 'fo'];
+/** Schedulers the shell plans today (lc/wlc/sed/nq/ovf from conntrack counts, per period: docs/balancer.md). */
+export const SUPPORTED_SCHEDULERS: readonly SchedulerName[] = ['rr', 'wrr', 'lc', 'wlc', 'sh', 'dh', 'mh', 'sed', 'nq', 'fo', 'ovf'];
+/** Schedulers that need connection counts, which only NAT flows on VIP:port give (conntrack on the director). */
+const COUNT_SCHEDULERS: readonly string[] = ['lc', 'wlc', 'sed', 'nq', 'ovf'];
 
 /** A probe the shell runs: the checker as configured and the real server it belongs to. */
 export interface ProbeSpec {
@@ -77,6 +79,11 @@ function refusals(vs: VirtualServer): string[] {
     out.push(`${at}: lb_algo ${vs.scheduler} is not supported yet (supported: ${SUPPORTED_SCHEDULERS.join(', ')})`);
   }
   const methods = new Set([vs.forwarding.method, ...vs.realServers.map((r) => r.forwarding.method), ...(vs.sorryServer ? [vs.sorryServer.forwarding.method] : [])]);
+  if (COUNT_SCHEDULERS.includes(vs.scheduler)) {
+    const why = [...methods].some((m) => m !== 'NAT') ? 'DR/TUN flows do not pass conntrack on the director'
+      : vs.service.kind !== 'address' ? 'counts are read per VIP and port' : undefined;
+    if (why) out.push(`${at}: lb_algo ${vs.scheduler} needs connection counts, which this service has none of (${why}); use sh or mh, or lb_kind NAT on an address and port`);
+  }
   for (const m of methods) if (m !== 'NAT') out.push(`${at}: lb_kind ${m} is not supported yet (supported: NAT)`);
   if (vs.onePacket) out.push(`${at}: ops (one-packet scheduling) is not supported yet`);
   for (const rs of vs.realServers) {

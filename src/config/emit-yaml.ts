@@ -248,6 +248,7 @@ function balancers(b: BalancerConfig): Record<string, unknown> {
   return {
     ...(b.groups.length > 0 ? { virtual_server_groups: b.groups.map(vsGroup) } : {}),
     virtual_servers: b.virtualServers.map(virtualServer),
+    ...(b.countIntervalMs !== undefined ? { count_interval: b.countIntervalMs / 1000 } : {}),
   };
 }
 

@@ -531,6 +531,11 @@ export interface VirtualServerGroup {
 export interface BalancerConfig {
   readonly groups: readonly VirtualServerGroup[];
   readonly virtualServers: readonly VirtualServer[];
+  /**
+   * carpool's own (keepalived has none: IPVS decides per connection): how often connection
+   * counts are read and the lc/wlc/sed/nq/ovf tables rebuilt, ms; undefined = 1 s.
+   */
+  readonly countIntervalMs?: number;
 }
 
 /**

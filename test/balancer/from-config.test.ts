@@ -68,6 +68,14 @@ describe('config model -> balancer core model', () => {
     expect(m.hooks.get('/usr/local/bin/up now')?.argv).toEqual(['/usr/local/bin/up', 'now']);
   });
 
+  it('takes the count-based schedulers for NAT; wlc is the default when lb_algo is absent (keepalived)', () => {
+    for (const sched of ['lc', 'wlc', 'sed', 'nq', 'ovf']) {
+      expect(mapBalancers(balancers(NAT.replace('lb_algo wrr', `lb_algo ${sched}`))).services[0]!.service.scheduler).toBe(sched);
+    }
+    expect(mapBalancers(balancers(NAT.replace('  lb_algo wrr\n', ''))).services[0]!.service.scheduler).toBe('wlc');
+    expect(() => mapBalancers(balancers(NAT.replace('lb_algo wrr', 'lb_algo lblc')))).toThrow(/lb_algo lblc is not supported yet \(supported: rr, wrr, lc, wlc, sh, dh, mh, sed, nq, fo, ovf\)/);
+  });
+
   it('refuses, all at once, what the shell cannot run yet, saying what it can', () => {
     const bad = `virtual_server 10.9.0.100 25 {
   lb_algo wlc
@@ -90,7 +98,7 @@ virtual_server fwmark 7 {
     expect(err).toBeInstanceOf(CarpoolError);
     expect((err as CarpoolError).code).toBe('BALANCER_NOT_SUPPORTED');
     const msg = (err as Error).message;
-    expect(msg).toContain('lb_algo wlc is not supported yet (supported: rr, wrr, sh, dh, mh, fo)');
+    expect(msg).toContain('lb_algo wlc needs connection counts, which this service has none of (DR/TUN flows do not pass conntrack on the director)');
     expect(msg).toContain('lb_kind DR is not supported yet (supported: NAT)');
     expect(msg).toContain('SMTP_CHECK is not supported yet (supported: TCP_CHECK, HTTP_GET)');
     expect(msg).toContain('virtual_server fwmark 7: fwmark services are not supported yet');

@@ -68,7 +68,7 @@ export function buildBalancers(spec: BalancerSpec, terms: BalancerTerms, report:
     vsSeen.set(key, vs.at);
     virtualServers.push(built);
   }
-  return { groups, virtualServers };
+  return { groups, virtualServers, ...(spec.countIntervalMs !== undefined ? { countIntervalMs: spec.countIntervalMs } : {}) };
 
   function buildVirtualServer(vs: VirtualServerSpec): VirtualServer | undefined {
     const where = `virtual_server ${vs.name}`;

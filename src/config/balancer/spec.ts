@@ -159,4 +159,6 @@ export interface BalancerSpec {
   readonly virtualServers: readonly VirtualServerSpec[];
   /** Names of the track_file definitions FILE_CHECK may refer to. */
   readonly trackFiles: readonly string[];
+  /** YAML `count_interval` / keepalived.conf `global_defs { carpool_count_interval }`, ms. */
+  readonly countIntervalMs?: number;
 }

@@ -18,7 +18,7 @@ import { suggest } from '../common.js';
 import { describe, locOf, validIfname, vreader, type Checker, type Entry, type Reader } from './checker.js';
 import { readHook } from './vrrp-fields.js';
 
-const BALANCER_KEYS = ['virtual_server_groups', 'virtual_servers'] as const;
+const BALANCER_KEYS = ['virtual_server_groups', 'virtual_servers', 'count_interval'] as const;
 const GROUP_KEYS = ['name', 'entries'] as const;
 const ENTRY_KEYS = ['range', 'port', 'fwmark', 'ip_family'] as const;
 const TIMING_KEYS = ['delay_loop', 'connect_timeout', 'retry', 'delay_before_retry', 'warmup'] as const;
@@ -77,7 +77,8 @@ export function readBalancersSection(c: Checker, entry: Entry | undefined, track
     const s = readVirtualServer(c, n, i);
     return s ? [s] : [];
   });
-  const built = buildBalancers({ groups, virtualServers, trackFiles }, YAML_BALANCER_TERMS, (severity, code, at, message, expected) => {
+  const countInterval = v.seconds('count_interval', 0.05, 60);
+  const built = buildBalancers({ groups, virtualServers, trackFiles, ...(countInterval ? { countIntervalMs: Math.round(countInterval.value * 1000) } : {}) }, YAML_BALANCER_TERMS, (severity, code, at, message, expected) => {
     const list = severity === 'error' ? c.errors : c.warnings;
     list.push({ file: c.file, line: at.line, column: at.column, message, expected, code, severity });
   });
