@@ -7,7 +7,7 @@
  * plane to the nftables applier. Both directors hold the rules; the VIP decides who gets the
  * traffic (rules for a VIP this node does not hold match no packet).
  */
-import type { BalancerConfig } from '../../config/model.js';
+import type { BalancerConfig, Instance } from '../../config/model.js';
 import type { BalancersStatus, BalancerServiceStatus } from '../../control/status.js';
 import type { HealthEffect, HealthInput, ServiceHealth } from '../core/health.js';
 import { effectiveWeight, initialHealth, nextDeadline, pool, step } from '../core/health.js';
@@ -19,6 +19,8 @@ import { mapBalancers, type MappedBalancers, type MappedService } from '../from-
 import { HookQueue } from '../../daemon/hooks.js';
 import type { Logger } from '../../daemon/logger.js';
 import { NftApplier, nftRunner, type NftRunner } from './nft-applier.js';
+import { drEgress, ipRunner, ipipSupport, Tunnels, TUN_HINT, type IpRunner } from './direct.js';
+import { CarpoolError } from '../../lib/errors.js';
 import { runProbe } from './probes.js';
 
 export interface BalancerDeps {
@@ -29,10 +31,15 @@ export interface BalancerDeps {
   readonly nft?: NftRunner;
   /** Where notify / quorum scripts run: the daemon gives the balancer its own queue (default: a new one). */
   readonly hooks?: HookQueue;
+  /** The CARP/VRRP instances: the one holding a DR/TUN service's VIP gives its ingress device. */
+  readonly instances?: readonly Instance[];
+  /** Replaceable for tests; default runs `ip` (DR routes, TUN devices). */
+  readonly ip?: IpRunner;
 }
 
 interface Runtime {
-  readonly m: MappedService;
+  /** Replaced once at start, when a DR service learns its egress device. */
+  m: MappedService;
   readonly id: number;
   readonly serverIds: Map<string, number>;
   state: ServiceHealth;
@@ -45,11 +52,14 @@ export class Balancer {
   private readonly applier: NftApplier;
   private readonly hooks: HookQueue;
   private readonly probes = new Set<AbortController>();
+  private readonly tunnels: Tunnels;
+  /** `carpool check`: TUN services name a stand-in device, nothing is made. */
+  private standIn = false;
   private stopped = false;
 
   /** Maps the configuration; throws BALANCER_NOT_SUPPORTED for what cannot run yet. */
   constructor(cfg: BalancerConfig, private readonly deps: BalancerDeps) {
-    this.mapped = mapBalancers(cfg);
+    this.mapped = mapBalancers(cfg, deps.instances ?? []);
     const ids = assignIds(new Map(), this.mapped.services.map((m) => m.service.name));
     this.services = this.mapped.services.map((m) => {
       const vs = m.service;
@@ -58,13 +68,50 @@ export class Balancer {
     });
     this.applier = new NftApplier(deps.log, deps.nft ?? nftRunner());
     this.hooks = deps.hooks ?? new HookQueue(deps.log);
+    this.tunnels = new Tunnels(deps.ip ?? ipRunner);
+    this.tunnels.plan(this.services.map((s) => s.m.service));
   }
 
-  /** Check nft and the kernel, put the first plane in force (replacing a stale table), start the checkers. */
+  /** DR: each service's egress device from the kernel's routes to its real servers (read only). */
+  private async resolveEgress(): Promise<void> {
+    for (const s of this.services) {
+      const vs = s.m.service;
+      if (vs.method !== 'dr') continue;
+      const egressDevice = await drEgress(vs, this.deps.ip ?? ipRunner);
+      s.m = { ...s.m, service: { ...vs, egressDevice } };
+    }
+  }
+
+  /**
+   * `carpool check`: what start checks, changing nothing — DR routes, the kernel's ipip
+   * support for TUN (then `lo` stands in for the tunnel devices), with `nft` (root) `nft -c`
+   * of the first plane. Throws what start would.
+   */
+  async check(o: { nft: boolean }): Promise<void> {
+    await this.resolveEgress();
+    if (this.tunnels.size > 0) {
+      const ipip = ipipSupport();
+      if (ipip.verdict === 'no') throw new CarpoolError('TUN_UNSUPPORTED', `lb_kind TUN needs ipip tunnel devices: ${ipip.why}`, TUN_HINT);
+    }
+    this.standIn = true;
+    if (o.nft) await this.applier.check(this.plane());
+  }
+
+  /**
+   * Check nft and the kernel, make the TUN devices, put the first plane in force (replacing a
+   * stale table), start the checkers. A failure leaves nothing behind (devices deleted).
+   */
   async start(): Promise<void> {
     for (const s of this.services) for (const w of s.m.warnings) this.deps.log.warning(w);
+    await this.resolveEgress();
+    await this.tunnels.create();
     const plane = this.plane();
-    await this.applier.check(plane);
+    try {
+      await this.applier.check(plane);
+    } catch (err) {
+      await this.tunnels.remove();
+      throw err;
+    }
     await this.applier.apply(plane);
     const st = this.applier.status();
     if (!st.inForce) this.deps.log.error(`Load balancer: the first ruleset is not in force yet (${st.lastError ?? 'unknown'}); retrying`);
@@ -75,7 +122,12 @@ export class Balancer {
   }
 
   private plane(): Plane {
-    const services: PlaneService[] = this.services.map((s) => planService(s.m.service, { id: s.id, serverIds: s.serverIds, members: pool(s.m.service, s.state) }));
+    const services: PlaneService[] = this.services.map((s) => {
+      const vs = s.m.service;
+      const tunnels = vs.method === 'tun' ? this.tunnels.devices(vs) : undefined;
+      const tunnelDevices = tunnels && this.standIn ? new Map([...tunnels.keys()].map((k) => [k, 'lo'])) : tunnels;
+      return planService(vs, { id: s.id, serverIds: s.serverIds, members: pool(vs, s.state), ...(tunnelDevices ? { tunnelDevices } : {}) });
+    });
     return { services };
   }
 
@@ -145,7 +197,7 @@ export class Balancer {
     }, Math.max(0, at - this.deps.now()));
   }
 
-  /** Clean stop: checkers stop, `omega` notifies run (bounded), carpool's tables go. */
+  /** Clean stop: checkers stop, `omega` notifies run (bounded), carpool's tables go, then its ipip devices. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -156,6 +208,7 @@ export class Balancer {
       this.feed(s, { type: 'shutdown' });
     }
     await this.applier.remove();
+    await this.tunnels.remove();
     const drained = await Promise.race([this.hooks.drain().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000).unref())]);
     if (!drained) this.hooks.killAll();
   }
