@@ -231,7 +231,8 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     });
 
   formatOptions(program.command('check')
-    .description('validate a configuration file without touching the network, like `keepalived -t` (exit 0 = valid)')
+    .description('validate a configuration file without touching the network, like `keepalived -t` (exit 0 = valid); ' +
+      'with virtual servers also what this host lacks for them (DR routes, ipip for TUN, nft -c as root)')
     .requiredOption('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
     .option('--validate', "also run each OCF agent's validate-all on this host (OCF_CHECK_LEVEL=10)")
     .option('--strict', 'keepalived.conf: refuse what keepalived only logs and skips (unknown keywords, ignored words, duplicate addresses...)'))
