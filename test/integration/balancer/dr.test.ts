@@ -7,7 +7,8 @@
  * New connections spread over both servers; long-lived connections, exercised every 50 ms,
  * survive the cut of director 1 (link down) with zero resets, because director 2 hashes every
  * established flow onto the same real server with no state shared; a killed real server gets
- * no new connection. TUN: on a kernel without ipip `carpool check` and `carpool run` say so
+ * no new connection, and one drained by a failed checker with inhibit_on_failure keeps its
+ * established ones. TUN: on a kernel without ipip `carpool check` and `carpool run` say so
  * (TUN_UNSUPPORTED) and leave nothing behind.
  */
 import { describe, expect, it } from 'vitest';
@@ -24,13 +25,15 @@ import { useLab } from '../helpers/lab.js';
 const NET = '10.126.0';
 const VIP = `${NET}.100`;
 const PORTS = { mh: 7000, sh: 7001 } as const;
+/** The mh service's checkers connect here (closed to fail a server that keeps serving). */
+const HEALTH = 7100;
 const EVERY_MS = 50;
 /** Long-lived connections per real server and service. */
 const PER_SERVER = 3;
 
-/** Real server: greets each connection with its name, then echoes lines. */
+/** Real server: greets each connection with its name, then echoes lines; SIGUSR2 closes the health port. */
 const SERVER = `import net from 'node:net';
-const [name, ...ports] = process.argv.slice(2);
+const [name, health, ...ports] = process.argv.slice(2);
 for (const port of ports) {
   net.createServer((s) => {
     s.on('error', () => {});
@@ -39,6 +42,8 @@ for (const port of ports) {
     s.pipe(s);
   }).listen(Number(port), '0.0.0.0', () => console.log('listening ' + port));
 }
+const h = net.createServer((s) => s.destroy()).listen(Number(health), '0.0.0.0');
+process.on('SIGUSR2', () => { h.close(); console.log('health closed'); });
 `;
 
 /**
@@ -128,8 +133,8 @@ ${Object.entries(PORTS).map(([algo, port]) => `virtual_server ${VIP} ${port} {
   lb_kind ${kind}
   protocol TCP
 ${['3', '4'].map((h) => `  real_server ${NET}.${h} ${port} {
-    TCP_CHECK {
-      connect_timeout 1
+${algo === 'mh' ? '    inhibit_on_failure\n' : ''}    TCP_CHECK {
+${algo === 'mh' ? `      connect_port ${HEALTH}\n` : ''}      connect_timeout 1
       retry 0
     }
   }
@@ -165,7 +170,7 @@ describe.skipIf(!isRoot)(`load balancing: DR, mh and sh, director failover witho
       await run(inNs(ns, ['sysctl', '-q', '-w', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2',
         'net.ipv4.conf.eth0.arp_ignore=1', 'net.ipv4.conf.eth0.arp_announce=2']));
       await run(inNs(ns, ['ip', 'addr', 'add', `${VIP}/32`, 'dev', 'lo']));
-      const p = procs.add(new Proc(`server-h${h}`, inNs(ns, [process.execPath, wd.path('server.mjs'), `h${h}`, String(PORTS.mh), String(PORTS.sh)])));
+      const p = procs.add(new Proc(`server-h${h}`, inNs(ns, [process.execPath, wd.path('server.mjs'), `h${h}`, String(HEALTH), String(PORTS.mh), String(PORTS.sh)])));
       servers.set(h, p);
       await p.waitFor(new RegExp(`listening ${PORTS.sh}`), 5000);
     }
@@ -225,6 +230,24 @@ describe.skipIf(!isRoot)(`load balancing: DR, mh and sh, director failover witho
     const flows = await nft(2, ['list', 'table', 'netdev', 'carpool']);
     expect(flows).toMatch(/vs\d+_flows[\s\S]*elements = \{/);
   }, 60_000);
+
+  it('a failed real server with inhibit_on_failure (weight 0) keeps its connections and gets no new one', async () => {
+    const long = procs.add(new Proc('client-drain', client(['long', VIP, String(PORTS.mh), '2', String(EVERY_MS)])));
+    await long.waitFor(/"ready"/, 20_000);
+    servers.get(4)!.signal('SIGUSR2');
+    await until(async () => (await balancers(2)).services[0]!.servers.find((r) => r.key.startsWith(`${NET}.4:`))?.weight === 0 && (await balancers(2)).plane.inForce,
+      10_000, 50, 'h4 inhibited (weight 0) on director 2');
+    expect(await short(PORTS.mh, 10)).toEqual({ h3: 10 });
+    await new Promise((r) => setTimeout(r, 500));
+    await long.stop('SIGTERM');
+    const s = (JSON.parse(long.lines.find((l) => l.includes('"summary"'))!) as { summary: ConnSummary[] }).summary;
+    console.log(`DR drain: ${s.map((x) => `${x.server} sent ${x.sent} echoed ${x.echoed} errors ${x.errors.length}`).join('; ')}`);
+    expect(s.filter((x) => x.server === 'h4')).toHaveLength(2);
+    for (const x of s) {
+      expect(x.errors).toEqual([]);
+      expect(x.sent - x.echoed).toBeLessThanOrEqual(2);
+    }
+  }, 30_000);
 
   it('a killed real server gets no new connection', async () => {
     await servers.get(4)!.stop('SIGKILL');
