@@ -91,7 +91,8 @@ export class Balancer {
     await this.resolveEgress();
     if (this.tunnels.size > 0) {
       const ipip = ipipSupport();
-      if (ipip.verdict === 'no') throw new CarpoolError('TUN_UNSUPPORTED', `lb_kind TUN needs ipip tunnel devices: ${ipip.why}`, TUN_HINT);
+      const names = this.services.filter((s) => s.m.service.method === 'tun').map((s) => s.m.service.name).join(', ');
+      if (ipip.verdict === 'no') throw new CarpoolError('TUN_UNSUPPORTED', `${names}: lb_kind TUN needs ipip tunnel devices: ${ipip.why}`, TUN_HINT);
     }
     this.standIn = true;
     if (o.nft) await this.applier.check(this.plane());
