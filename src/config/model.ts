@@ -490,6 +490,11 @@ export interface VirtualServer {
   /** One-packet scheduling (`ops`, UDP only). */
   readonly onePacket: boolean;
   readonly forwarding: Forwarding;
+  /**
+   * DR/TUN: the interface the VIP's packets arrive on (carpool YAML `interface`; keepalived.conf
+   * has no keyword: the balancer takes the device of the instance holding the VIP).
+   */
+  readonly interface?: string;
   /** Seconds; undefined = not persistent. A bare `persistence_timeout` is 360 s. */
   readonly persistenceTimeout?: number;
   /** Client mask of persistence as a prefix length (IPv4 netmask 255.255.255.0 = 24). */

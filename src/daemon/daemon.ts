@@ -178,7 +178,7 @@ export class Daemon {
       // Loaded only when used: a CARP/VRRP-only daemon never loads the balancer. Both
       // directors hold the rules; the VIP decides who gets the traffic (as keepalived).
       const { Balancer } = await import('../balancer/shell/balancer.js');
-      this.balancer = new Balancer(cfg.balancers, { log: this.log, now, hooks: this.hooks.queue('(balancer)', cfg.hookTimeoutMs) });
+      this.balancer = new Balancer(cfg.balancers, { log: this.log, now, hooks: this.hooks.queue('(balancer)', cfg.hookTimeoutMs), instances: cfg.instances });
       await this.balancer.start();
     }
     await this.sharing?.start();

@@ -336,7 +336,11 @@ export function planObjects(plane: Plane): NftObjects {
       maps.set(`in_${tag}_v6`, { kind: 'map', decl: 'typeof ip6 daddr . meta l4proto . th dport : verdict;', elements: d.v6 });
       chains.set(`in_${tag}`, {
         hook: `type filter hook ingress device ${quoteDevice(dev, 'ingress')} priority 0; policy accept;`,
-        rules: [`ip daddr . meta l4proto . th dport vmap @in_${tag}_v4`, `ip6 daddr . meta l4proto . th dport vmap @in_${tag}_v6`],
+        // Only frames addressed to this host: a switch floods unknown unicast (a director's MAC
+        // after its link went down, a real server's before it is learnt) to every port, and
+        // the other director must not forward such a copy too (IPVS sees only what the IP
+        // stack accepts).
+        rules: [`meta pkttype host ip daddr . meta l4proto . th dport vmap @in_${tag}_v4`, `meta pkttype host ip6 daddr . meta l4proto . th dport vmap @in_${tag}_v6`],
       });
     }
     out.set('netdev', { counters: new Set(), maps, chains });

@@ -13,7 +13,7 @@
  * last period's new connections), and the status shows active/inactive connections, totals
  * since start and rates over the last period.
  */
-import type { BalancerConfig } from '../../config/model.js';
+import type { BalancerConfig, Instance } from '../../config/model.js';
 import type { BalancersStatus, BalancerServiceStatus } from '../../control/status.js';
 import type { HealthEffect, HealthInput, ServiceHealth } from '../core/health.js';
 import { effectiveWeight, initialHealth, nextDeadline, pool, step } from '../core/health.js';
@@ -28,6 +28,7 @@ import { mapBalancers, type MappedBalancers, type MappedService } from '../from-
 import { HookQueue } from '../../daemon/hooks.js';
 import type { Logger } from '../../daemon/logger.js';
 import { NftApplier, nftRunner, type NftRunner } from './nft-applier.js';
+import { drEgress, ipRunner, ipipSupport, Tunnels, TUN_HINT, type IpRunner } from './direct.js';
 import { runProbe } from './probes.js';
 
 export interface BalancerDeps {
@@ -42,6 +43,10 @@ export interface BalancerDeps {
   readonly conntrack?: ConntrackReader;
   /** Count period, ms (default DEFAULT_COUNT_INTERVAL_MS). */
   readonly countIntervalMs?: number;
+  /** The CARP/VRRP instances: the one holding a DR/TUN service's VIP gives its ingress device. */
+  readonly instances?: readonly Instance[];
+  /** Replaceable for tests; default runs `ip` (DR routes, TUN devices). */
+  readonly ip?: IpRunner;
 }
 
 /**
@@ -54,7 +59,8 @@ export const DEFAULT_COUNT_INTERVAL_MS = 1000;
 interface Totals { connections: number; packets: number; bytes: number }
 
 interface Runtime {
-  readonly m: MappedService;
+  /** Replaced once at start, when a DR service learns its egress device. */
+  m: MappedService;
   readonly id: number;
   readonly serverIds: Map<string, number>;
   state: ServiceHealth;
@@ -76,6 +82,9 @@ export class Balancer {
   private readonly applier: NftApplier;
   private readonly hooks: HookQueue;
   private readonly probes = new Set<AbortController>();
+  private readonly tunnels: Tunnels;
+  /** `carpool check`: TUN services name a stand-in device, nothing is made. */
+  private standIn = false;
   private stopped = false;
   private readonly conntrack: ConntrackReader;
   private readonly countIntervalMs: number;
@@ -87,7 +96,7 @@ export class Balancer {
 
   /** Maps the configuration; throws BALANCER_NOT_SUPPORTED for what cannot run yet. */
   constructor(cfg: BalancerConfig, private readonly deps: BalancerDeps) {
-    this.mapped = mapBalancers(cfg);
+    this.mapped = mapBalancers(cfg, deps.instances ?? []);
     const ids = assignIds(new Map(), this.mapped.services.map((m) => m.service.name));
     this.services = this.mapped.services.map((m) => {
       const vs = m.service;
@@ -101,12 +110,50 @@ export class Balancer {
     this.hooks = deps.hooks ?? new HookQueue(deps.log);
     this.conntrack = deps.conntrack ?? conntrackReader();
     this.countIntervalMs = deps.countIntervalMs ?? cfg.countIntervalMs ?? DEFAULT_COUNT_INTERVAL_MS;
+    this.tunnels = new Tunnels(deps.ip ?? ipRunner);
+    this.tunnels.plan(this.services.map((s) => s.m.service));
   }
 
-  /** Check nft and the kernel, put the first plane in force (replacing a stale table), start the checkers. */
+  /** DR: each service's egress device from the kernel's routes to its real servers (read only). */
+  private async resolveEgress(): Promise<void> {
+    for (const s of this.services) {
+      const vs = s.m.service;
+      if (vs.method !== 'dr') continue;
+      const egressDevice = await drEgress(vs, this.deps.ip ?? ipRunner);
+      s.m = { ...s.m, service: { ...vs, egressDevice } };
+    }
+  }
+
+  /**
+   * `carpool check`: what start checks, changing nothing — DR routes, the kernel's ipip
+   * support for TUN (then `lo` stands in for the tunnel devices), with `nft` (root) `nft -c`
+   * of the first plane. Throws what start would.
+   */
+  async check(o: { nft: boolean }): Promise<void> {
+    await this.resolveEgress();
+    if (this.tunnels.size > 0) {
+      const ipip = ipipSupport();
+      const names = this.services.filter((s) => s.m.service.method === 'tun').map((s) => s.m.service.name).join(', ');
+      if (ipip.verdict === 'no') throw new CarpoolError('TUN_UNSUPPORTED', `${names}: lb_kind TUN needs ipip tunnel devices: ${ipip.why}`, TUN_HINT);
+    }
+    this.standIn = true;
+    if (o.nft) await this.applier.check(this.plane());
+  }
+
+  /**
+   * Check nft and the kernel, make the TUN devices, put the first plane in force (replacing a
+   * stale table), start the checkers. A failure leaves nothing behind (devices deleted).
+   */
   async start(): Promise<void> {
     for (const s of this.services) for (const w of s.m.warnings) this.deps.log.warning(w);
-    await this.applier.check(this.plane());
+    await this.resolveEgress();
+    await this.tunnels.create();
+    try {
+      await this.applier.check(this.plane());
+    } catch (err) {
+      await this.tunnels.remove();
+      throw err;
+    }
     // Flows from before a restart are in conntrack already: the first tables start from them.
     if (this.services.some((s) => s.counted)) {
       try {
@@ -114,6 +161,7 @@ export class Balancer {
       } catch (err) {
         const counting = this.services.filter((s) => needsCounts(s.m.service.scheduler)).map((s) => `${s.m.service.name} (${s.m.service.scheduler})`);
         if (counting.length) {
+          await this.tunnels.remove();
           throw new CarpoolError('CONNTRACK_UNAVAILABLE', `cannot read connection counts, which ${counting.join(', ')} need: ${(err as Error).message}`,
             'install the conntrack package (apt install conntrack), or choose a scheduler that needs no counts (rr, wrr, sh, mh)');
         }
@@ -134,10 +182,13 @@ export class Balancer {
 
   private plane(): Plane {
     const services: PlaneService[] = this.services.map((s) => {
-      const live = pool(s.m.service, s.state);
+      const vs = s.m.service;
+      const tunnels = vs.method === 'tun' ? this.tunnels.devices(vs) : undefined;
+      const tunnelDevices = tunnels && this.standIn ? new Map([...tunnels.keys()].map((k) => [k, 'lo'])) : tunnels;
+      const live = pool(vs, s.state);
       const expected = Math.max(s.expected ?? 0, live.length);
       return {
-        ...planService(s.m.service, { id: s.id, serverIds: s.serverIds, members: live, ...(s.counts ? { counts: s.counts } : {}), expected }),
+        ...planService(vs, { id: s.id, serverIds: s.serverIds, members: live, ...(s.counts ? { counts: s.counts } : {}), expected, ...(tunnelDevices ? { tunnelDevices } : {}) }),
         ...(s.counted ? { counters: true } : {}),
       };
     });
@@ -295,7 +346,7 @@ export class Balancer {
     }, Math.max(0, at - this.deps.now()));
   }
 
-  /** Clean stop: checkers stop, `omega` notifies run (bounded), carpool's tables go. */
+  /** Clean stop: checkers stop, `omega` notifies run (bounded), carpool's tables go, then its ipip devices. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -308,6 +359,7 @@ export class Balancer {
       this.feed(s, { type: 'shutdown' });
     }
     await this.applier.remove();
+    await this.tunnels.remove();
     const drained = await Promise.race([this.hooks.drain().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000).unref())]);
     if (!drained) this.hooks.killAll();
   }

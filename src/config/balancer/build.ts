@@ -178,6 +178,7 @@ export function buildBalancers(spec: BalancerSpec, terms: BalancerTerms, report:
       scheduler: vs.scheduler ?? DEFAULT_SCHEDULER,
       schedulerFlags: [...new Set(vs.schedulerFlags.map((f) => f.value))],
       onePacket, forwarding,
+      ...(vs.interface !== undefined ? { interface: vs.interface } : {}),
       ...(persistenceTimeout !== undefined ? { persistenceTimeout } : {}),
       ...(persistenceGranularity !== undefined ? { persistenceGranularity } : {}),
       haSuspend,

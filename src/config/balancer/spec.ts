@@ -110,6 +110,8 @@ export interface VirtualServerSpec {
   schedulerFlags: At<SchedulerFlag>[];
   onePacket?: At<boolean>;
   forwarding?: Forwarding;
+  /** DR/TUN: the interface the VIP's packets arrive on (carpool YAML `interface`). */
+  interface?: string;
   /** Seconds. */
   persistenceTimeout?: number;
   /** As written: an IPv4 netmask or an IPv6 prefix length. */

@@ -211,6 +211,17 @@ describe('balancers: in carpool YAML', () => {
     ]);
   });
 
+  it('interface (DR/TUN ingress) is read, checked and converted back', () => {
+    const text = `${BASE}balancers:
+  virtual_servers:
+    - { address: 10.0.0.1, port: 80, protocol: TCP, lvs_method: DR, interface: eth1, real_servers: [{ address: 10.0.0.7 }] }
+`;
+    const { config } = parseCarpoolYaml(text, { file: FILE });
+    expect(config.balancers!.virtualServers[0]!.interface).toBe('eth1');
+    expect(parseCarpoolYaml(emitCarpoolYaml(config), { file: FILE }).config.balancers).toEqual(config.balancers);
+    expect(problems(text.replace('interface: eth1', 'interface: "eth/1"')).map((p) => p.code)).toEqual(['INVALID_VALUE']);
+  });
+
   it('the same text in keepalived.conf and YAML gives the same model', () => {
     const ka = parseKeepalivedConf(`vrrp_instance vip {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress { 10.0.0.1/24 }\n}
 virtual_server 10.0.0.1 25 {\n delay_loop 6\n lb_algo rr\n lb_kind NAT\n persistence_timeout 50\n protocol TCP
