@@ -6,16 +6,18 @@
  * commands as opaque strings). What the shell cannot run yet is refused here, all at once,
  * with one line per problem.
  */
-import type { BalancerConfig, Checker, CheckerType, Hook, VirtualServer, VirtualServerGroup } from '../config/model.js';
-import type { CheckerSettings, Protocol, RealServer, SchedulerName, ServiceMatch, VirtualService } from './core/model.js';
+import type { BalancerConfig, Checker, CheckerType, Forwarding, Hook, Instance, VirtualServer, VirtualServerGroup } from '../config/model.js';
+import type { CheckerSettings, Method, Protocol, RealServer, SchedulerName, ServiceMatch, VirtualService } from './core/model.js';
 import { serverKey } from './core/model.js';
 import { CarpoolError } from '../lib/errors.js';
 import { formatIP, parseIP } from '../protocol/inet.js';
 
 /** Checkers the shell probes today. */
 export const SUPPORTED_CHECKERS: readonly CheckerType[] = ['TCP_CHECK', 'HTTP_GET'];
-/** Schedulers the shell plans today (no conntrack counts yet: lc/wlc/sed/nq/ovf need them). */
-export const SUPPORTED_SCHEDULERS: readonly SchedulerName[] = ['rr', 'wrr', 'sh', 'dh', 'mh', 'fo'];
+/** Schedulers the shell plans today (lc/wlc/sed/nq/ovf from conntrack counts, per period: docs/balancer.md). */
+export const SUPPORTED_SCHEDULERS: readonly SchedulerName[] = ['rr', 'wrr', 'lc', 'wlc', 'sh', 'dh', 'mh', 'sed', 'nq', 'fo', 'ovf'];
+/** Schedulers that need connection counts, which only NAT flows on VIP:port give (conntrack on the director). */
+const COUNT_SCHEDULERS: readonly string[] = ['lc', 'wlc', 'sed', 'nq', 'ovf'];
 
 /** A probe the shell runs: the checker as configured and the real server it belongs to. */
 export interface ProbeSpec {
@@ -87,8 +89,31 @@ function settings(c: Checker, address: string, port: number): CheckerSettings {
   };
 }
 
+/**
+ * DR/TUN: the interface the VIP's packets arrive on — the virtual server's own `interface`
+ * (carpool YAML), else the device of the CARP/VRRP instance holding the VIP (the address's
+ * `dev`, else the instance's VMAC interface, else its interface: where the VIP is added, so
+ * where its frames are addressed to). Undefined when no instance holds it.
+ */
+export function ingressDevice(vs: VirtualServer, instances: readonly Instance[]): string | undefined {
+  if (vs.interface !== undefined) return vs.interface;
+  if (vs.service.kind !== 'address') return undefined;
+  const vip = vs.service.address;
+  for (const inst of instances) {
+    const addrs = inst.kind === 'vrrp' ? [...inst.addresses, ...inst.excludedAddresses] : inst.addresses;
+    const a = addrs.find((x) => x.address === vip);
+    if (!a) continue;
+    const dev = a.dev ?? (inst.kind === 'vrrp' ? inst.vmacInterface ?? inst.interface : inst.interface);
+    // An alias label (`eth0:1`) is not a device; its frames arrive on eth0.
+    return dev.split(':')[0];
+  }
+  return undefined;
+}
+
+const methodOf = (f: Forwarding): Method => f.method.toLowerCase() as Method;
+
 /** Problems that stop this virtual server from running here (empty = fine). */
-function refusals(vs: VirtualServer, groups: readonly VirtualServerGroup[]): string[] {
+function refusals(vs: VirtualServer, instances: readonly Instance[], groups: readonly VirtualServerGroup[]): string[] {
   const out: string[] = [];
   const at = `virtual_server ${vs.name}`;
   if (vs.service.kind === 'group') {
@@ -99,19 +124,36 @@ function refusals(vs: VirtualServer, groups: readonly VirtualServerGroup[]): str
       const r = groupEntries(g, vs);
       if (typeof r === 'string') out.push(`${at}: ${r}`);
     }
+    if (vs.forwarding.method !== 'NAT') out.push(`${at}: a virtual_server_group with lb_kind ${vs.forwarding.method} is not supported yet (supported: NAT); write one virtual_server per VIP and port`);
   }
   if (vs.service.kind === 'address' && vs.service.port === 0) {
     out.push(`${at}: a virtual server without a port (all ports) is not supported; mark the traffic and use virtual_server fwmark N`);
   }
-  const marked = vs.service.kind === 'fwmark' || (vs.service.kind === 'group' && groups.find((x) => x.name === (vs.service as { group: string }).group)?.entries.some((e) => e.kind === 'fwmark'));
-  if (marked && vs.forwarding.method !== 'NAT') {
+  if (vs.service.kind === 'fwmark' && vs.forwarding.method !== 'NAT') {
     out.push(`${at}: fwmark services need lb_kind NAT (DR and TUN match on ingress, before any fwmark is set)`);
   }
   if (!(SUPPORTED_SCHEDULERS as readonly string[]).includes(vs.scheduler)) {
     out.push(`${at}: lb_algo ${vs.scheduler} is not supported yet (supported: ${SUPPORTED_SCHEDULERS.join(', ')})`);
   }
-  const methods = new Set([vs.forwarding.method, ...vs.realServers.map((r) => r.forwarding.method), ...(vs.sorryServer ? [vs.sorryServer.forwarding.method] : [])]);
-  for (const m of methods) if (m !== 'NAT') out.push(`${at}: lb_kind ${m} is not supported yet (supported: NAT)`);
+  const forwardings = [vs.forwarding, ...vs.realServers.map((r) => r.forwarding), ...(vs.sorryServer ? [vs.sorryServer.forwarding] : [])];
+  const methods = [...new Set(forwardings.map((f) => f.method))];
+  // The plane forwards a whole service one way (one chain per service).
+  if (methods.length > 1) out.push(`${at}: its real servers mix lb_kind ${methods.join(' and ')}; carpool forwards a virtual server one way: give them all the virtual server's lb_kind`);
+  const m = vs.forwarding.method;
+  const direct = m !== 'NAT';
+  for (const t of new Set(forwardings.flatMap((f) => (f.method === 'TUN' && f.tunnelType && f.tunnelType !== 'ipip' ? [f.tunnelType] : [])))) {
+    out.push(`${at}: lb_kind TUN type ${t} is not supported yet (supported: ipip)`);
+  }
+  if (m === 'TUN' && (vs.family !== 4 || vs.realServers.some((r) => r.family !== 4))) out.push(`${at}: lb_kind TUN is IPv4 in IPv4 (ipip) here; IPv6 is not supported yet: use DR or NAT`);
+  if (direct && vs.service.kind === 'address' && ingressDevice(vs, instances) === undefined) {
+    out.push(`${at}: lb_kind ${m} needs the interface the VIP ${vs.service.address} arrives on, and no vrrp_instance holds it: `
+      + 'add the VIP to the virtual_ipaddress of the instance that moves it between the directors (YAML: or set interface: on the virtual server)');
+  }
+  if (COUNT_SCHEDULERS.includes(vs.scheduler)) {
+    const why = methods.some((x) => x !== 'NAT') ? 'DR/TUN flows do not pass conntrack on the director'
+      : vs.service.kind !== 'address' ? 'counts are read per VIP and port' : undefined;
+    if (why) out.push(`${at}: lb_algo ${vs.scheduler} needs connection counts, which this service has none of (${why}); use sh or mh, or lb_kind NAT on an address and port`);
+  }
   if (vs.onePacket) out.push(`${at}: ops (one-packet scheduling) is not supported yet`);
   for (const rs of vs.realServers) {
     for (const c of rs.checkers) {
@@ -119,17 +161,18 @@ function refusals(vs: VirtualServer, groups: readonly VirtualServerGroup[]): str
         out.push(`${at}: real_server ${rs.address} ${rs.port}: ${c.type} is not supported yet (supported: ${SUPPORTED_CHECKERS.join(', ')})`);
       }
     }
-    if (rs.family !== vs.family) out.push(`${at}: real_server ${rs.address}: NAT needs the real server in the virtual server's address family`);
+    if (rs.family !== vs.family && m !== 'TUN') out.push(`${at}: real_server ${rs.address}: ${m} needs the real server in the virtual server's address family`);
   }
   return out;
 }
 
 /**
- * Map every virtual server; throws CarpoolError `BALANCER_NOT_SUPPORTED` listing every part
+ * Map every virtual server; `instances` (CARP/VRRP) say where a DR/TUN service's VIP arrives
+ * (`ingressDevice`). Throws CarpoolError `BALANCER_NOT_SUPPORTED` listing every part
  * this version cannot run (with what it can).
  */
-export function mapBalancers(cfg: BalancerConfig): MappedBalancers {
-  const problems = cfg.virtualServers.flatMap((vs) => refusals(vs, cfg.groups));
+export function mapBalancers(cfg: BalancerConfig, instances: readonly Instance[] = []): MappedBalancers {
+  const problems = cfg.virtualServers.flatMap((vs) => refusals(vs, instances, cfg.groups));
   if (problems.length) {
     throw new CarpoolError('BALANCER_NOT_SUPPORTED', `the load balancer cannot run this configuration yet:\n  ${problems.join('\n  ')}`,
       'run with --vrrp-only to use the VRRP part, or change these virtual servers');
@@ -165,10 +208,12 @@ export function mapBalancers(cfg: BalancerConfig): MappedBalancers {
     const upCommand = text(vs.quorumUp);
     const downCommand = text(vs.quorumDown);
     const sorry = vs.sorryServer;
+    const method = methodOf(vs.forwarding);
+    const ingress = method === 'nat' ? undefined : ingressDevice(vs, instances);
     const service: VirtualService = {
       name: svc.kind === 'group' ? `group:${svc.group}` : entries[0]!.name,
       family, match: entries[0]!.match, protocol,
-      scheduler: vs.scheduler as SchedulerName, method: 'nat',
+      scheduler: vs.scheduler as SchedulerName, method, ...(ingress !== undefined ? { ingressDevice: ingress } : {}),
       hashPort: vs.schedulerFlags.includes('sh-port') || vs.schedulerFlags.includes('mh-port'),
       hashFallback: vs.schedulerFlags.includes('sh-fallback') || vs.schedulerFlags.includes('mh-fallback'),
       ...(vs.persistenceTimeout !== undefined ? {
@@ -184,6 +229,7 @@ export function mapBalancers(cfg: BalancerConfig): MappedBalancers {
     if (entries.some((e) => e.match.kind === 'fwmark') && vs.realServers.some((rs) => rs.port !== 0)) {
       warnings.push(`virtual_server ${vs.name}: real servers with a port: only TCP packets with the mark are forwarded (without ports, every protocol)`);
     }
+    if (method === 'nat' && vs.interface !== undefined) warnings.push(`virtual_server ${vs.name}: interface ${vs.interface} is used by DR and TUN only; NAT ignores it`);
     const probes = vs.realServers.map((rs) => rs.checkers.map((checker) => ({ checker, address: rs.address, port: rs.port })));
     return { service, entries, probes, configName: vs.name, config: vs, warnings };
   });

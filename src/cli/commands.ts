@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { loadConfigFile, type LoadOptions } from '../config/load.js';
-import { loadCheckedConfig, refuseBalancers } from './load-config.js';
+import { checkBalancersHere, loadCheckedConfig, refuseBalancers } from './load-config.js';
 import { emitCarpoolYaml } from '../config/emit-yaml.js';
 import type { ConfigDiagnostic } from '../config/diagnostics.js';
 import { formatDiagnostic } from '../lib/errors.js';
@@ -233,7 +233,8 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     });
 
   formatOptions(program.command('check')
-    .description('validate a configuration file without touching the network, like `keepalived -t` (exit 0 = valid)')
+    .description('validate a configuration file without touching the network, like `keepalived -t` (exit 0 = valid); ' +
+      'with virtual servers also what this host lacks for them (DR routes, ipip for TUN, nft -c as root)')
     .requiredOption('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
     .option('--validate', "also run each OCF agent's validate-all on this host (OCF_CHECK_LEVEL=10)")
     .option('--strict', 'keepalived.conf: refuse what keepalived only logs and skips (unknown keywords, ignored words, duplicate addresses...)'))
@@ -249,31 +250,24 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
         const rs = cfg.resources;
         const resText = rs ? `; ${rs.resources.length} resource${rs.resources.length === 1 ? '' : 's'} in ${rs.groups.length} group${rs.groups.length === 1 ? '' : 's'}: ${rs.groups.map((g) => g.id).join(', ')}` : '';
         const vss = cfg.balancers?.virtualServers ?? [];
-        let lbState = '';
+        let lbRuns = false;
         if (cfg.balancers && vss.length) {
-          let mapped;
           try {
-            mapped = (await import('../balancer/from-config.js')).mapBalancers(cfg.balancers);
-          } catch (err) {
-            if (!(err instanceof CarpoolError)) throw err;
-            warnings++;
-            process.stderr.write(`warning: ${err.message}\n`);
-            lbState = 'carpool run refuses it yet, see above';
-          }
-          if (mapped) {
+            const mapped = (await import('../balancer/from-config.js')).mapBalancers(cfg.balancers, cfg.instances);
+            lbRuns = true;
             for (const w of mapped.services.flatMap((m) => m.warnings)) {
               warnings++;
               process.stderr.write(`warning: ${w}\n`);
             }
-            // The ruleset a daemon would start with, checked by nft and the kernel (nothing changes).
-            const { firstPlane } = await import('../balancer/shell/balancer.js');
-            const { checkPlaneWithNft } = await import('../balancer/shell/nft-check.js');
-            const r = await checkPlaneWithNft(firstPlane(mapped));
-            if (r.kind === 'failed') throw r.error;
-            lbState = r.kind === 'ok' ? 'runs on nftables, ruleset accepted by nft -c' : `runs on nftables; nft -c skipped: ${r.why}`;
+          } catch (err) {
+            if (!(err instanceof CarpoolError)) throw err;
+            warnings++;
+            process.stderr.write(`warning: ${err.message}\n`);
           }
         }
-        const lbText = vss.length ? `; ${vss.length} virtual server${vss.length === 1 ? '' : 's'} (load balancer: ${lbState})` : '';
+        // What this host lacks for it (DR routes, ipip, nft -c) is an error, with the fix.
+        const here = lbRuns ? await checkBalancersHere(cfg) : '';
+        const lbText = vss.length ? `; ${vss.length} virtual server${vss.length === 1 ? '' : 's'} (load balancer: ${lbRuns ? `runs on nftables${here ? `, ${here}` : ''}` : 'carpool run refuses it yet, see above'})` : '';
         process.stdout.write(`${o.config}: OK (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')}${resText}${lbText}`
           + `${warnings ? `; ${warnings} warning${warnings === 1 ? '' : 's'}` : ''})\n`);
       } catch (err) {

@@ -112,12 +112,12 @@ export interface BalancerServerStatus {
   readonly weightOverride?: number;
   /** Added at runtime (`carpool balancer add`), not in the configuration. */
   readonly runtime?: boolean;
-  /** Connections to it now (conntrack): TCP ESTABLISHED (IPVS ActiveConn) and the others (InActConn). */
+  /** Connections in conntrack now (NAT): TCP/SCTP ESTABLISHED (UDP: all) = active, other states = inactive (IPVS ActiveConn/InActConn). */
   readonly active?: number;
   readonly inactive?: number;
-  /** Totals since it entered the plane. */
+  /** Since the daemon started (nft counters of the plane; packets and bytes both ways, like `ipvsadm --stats`). */
   readonly stats?: { readonly connections: number; readonly packets: number; readonly bytes: number };
-  /** Per second, over the last period. */
+  /** Over the last count period: connections, packets and bytes per second, both ways (`ipvsadm --rate`: CPS, PPS, BPS in bytes). */
   readonly rates?: { readonly cps: number; readonly pps: number; readonly bps: number };
   readonly checkers: readonly {
     readonly name: string;

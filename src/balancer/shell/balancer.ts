@@ -7,17 +7,25 @@
  * plane to the nftables applier. Both directors hold the rules; the VIP decides who gets the
  * traffic (rules for a VIP this node does not hold match no packet).
  *
+ * Every count period (`countIntervalMs`) it reads the connection counts of the NAT services
+ * from conntrack and the plane's per-server counters from nft: the count-based schedulers
+ * (lc, wlc, sed, nq, ovf) get a new slot table from them (`planService` with counts and the
+ * last period's new connections), and the status shows active/inactive connections, totals
+ * since start and rates over the last period.
+ *
  * The operator's commands (`carpool balancer weight|drain|enable|disable|add|remove`) and live
  * reloads (`prepare` + `commit`) change services in place: states carried over by the core's
  * `reconcile` (core/operator.ts), ids kept, one nft transaction with the difference.
  */
-import type { BalancerConfig, RealServer as ConfigRealServer } from '../../config/model.js';
+import type { BalancerConfig, Instance, RealServer as ConfigRealServer } from '../../config/model.js';
 import type { BalancersStatus, BalancerServiceStatus } from '../../control/status.js';
 import type { HealthEffect, HealthInput, ServiceHealth } from '../core/health.js';
 import { HealthInputError, effectiveWeight, initialHealth, nextDeadline, pool, settle, step } from '../core/health.js';
 import type { Plane, PlaneService } from '../core/nft.js';
-import { assignIds, planObjects, PlaneError } from '../core/nft.js';
-import { planService } from '../core/plan.js';
+import { assignIds, counterNames, planObjects, PlaneError } from '../core/nft.js';
+import { planService, type ConnCounts } from '../core/plan.js';
+import { needsCounts } from '../core/schedulers.js';
+import { conntrackReader, countQuery, type ConntrackReader, type CountQuery } from './conntrack.js';
 import type { AdminState, RealServer, VirtualService } from '../core/model.js';
 import { serverKey } from '../core/model.js';
 import {
@@ -28,6 +36,7 @@ import { HookQueue } from '../../daemon/hooks.js';
 import type { Logger } from '../../daemon/logger.js';
 import { CarpoolError } from '../../lib/errors.js';
 import { NftApplier, nftRunner, type NftRunner } from './nft-applier.js';
+import { drEgress, ipRunner, ipipSupport, Tunnels, TUN_HINT, type IpRunner } from './direct.js';
 import { runProbe } from './probes.js';
 
 export interface BalancerDeps {
@@ -38,7 +47,24 @@ export interface BalancerDeps {
   readonly nft?: NftRunner;
   /** Where notify / quorum scripts run: the daemon gives the balancer its own queue (default: a new one). */
   readonly hooks?: HookQueue;
+  /** Replaceable for tests; default runs `conntrack -L`. */
+  readonly conntrack?: ConntrackReader;
+  /** Count period, ms (default DEFAULT_COUNT_INTERVAL_MS). */
+  readonly countIntervalMs?: number;
+  /** The CARP/VRRP instances: the one holding a DR/TUN service's VIP gives its ingress device. */
+  readonly instances?: readonly Instance[];
+  /** Replaceable for tests; default runs `ip` (DR routes, TUN devices). */
+  readonly ip?: IpRunner;
 }
+
+/**
+ * How often connection counts and counters are read, and the count-based schedulers'
+ * tables rebuilt: IPVS decides per connection, here per period, so the period should hold
+ * a few new connections per server (docs/balancer.md).
+ */
+export const DEFAULT_COUNT_INTERVAL_MS = 1000;
+
+interface Totals { connections: number; packets: number; bytes: number }
 
 /** `carpool balancer weight|drain|enable|disable|add|remove` (control commands `balancer.*`). */
 export type BalancerCommand =
@@ -62,6 +88,8 @@ export interface PreparedBalancers {
   readonly mapped: MappedBalancers;
   readonly plane: Plane;
   readonly build: () => { runtimes: Runtime[]; planeIds: Map<string, number>; actions: string[] };
+  /** DR: egress devices resolved from the kernel's routes, by service name. */
+  readonly egress: ReadonlyMap<string, string>;
 }
 
 /** A kept service under its new definition, and the servers whose checkers start over. */
@@ -71,8 +99,8 @@ interface Carried {
 }
 
 interface Runtime {
-  /** As configured. */
-  readonly m: MappedService;
+  /** As configured (a DR service's egress device filled in at start and reload). */
+  m: MappedService;
   /** The operator's runtime additions and removals. */
   overrides: ServerOverrides;
   /** Probes of the runtime-added servers, by key. */
@@ -86,6 +114,15 @@ interface Runtime {
   timer: NodeJS.Timeout | undefined;
   /** Bumped per server when its checkers start over or it goes: late probe results of before are dropped. */
   readonly epochs: Map<string, number>;
+  /** NAT on one VIP:port: conntrack counts it, the plane holds its counters (not groups, not fwmarks). */
+  readonly counted: boolean;
+  /** Latest counts per server key (from the last successful read). */
+  counts: Map<string, ConnCounts> | undefined;
+  /** New connections in the last period (sum over servers): the count-based tables' estimate. */
+  expected: number | undefined;
+  /** Totals since start and rates over the last period, per server key. */
+  readonly stats: Map<string, Totals>;
+  rates: Map<string, { cps: number; pps: number; bps: number }> | undefined;
 }
 
 export class Balancer {
@@ -96,17 +133,31 @@ export class Balancer {
   private readonly applier: NftApplier;
   private readonly hooks: HookQueue;
   private readonly probes = new Set<AbortController>();
+  private readonly tunnels: Tunnels;
+  /** `carpool check`: TUN services name a stand-in device, nothing is made. */
+  private standIn = false;
   private stopped = false;
   private started = false;
+  private readonly conntrack: ConntrackReader;
+  private readonly countIntervalMs: number;
+  private countTimer: NodeJS.Timeout | undefined;
+  /** Raw nft counter values at the last read, and what earlier incarnations had counted (a counter restarts at 0 when re-created). */
+  private readonly rawCounters = new Map<string, { packets: number; bytes: number }>();
+  private readonly counterBase = new Map<string, { packets: number; bytes: number }>();
+  private lastSampleAt: number | undefined;
 
   /** Maps the configuration; throws BALANCER_NOT_SUPPORTED for what cannot run yet. */
   constructor(cfg: BalancerConfig, private readonly deps: BalancerDeps) {
-    const mapped = mapBalancers(cfg);
+    const mapped = mapBalancers(cfg, deps.instances ?? []);
     this.hooksByText = mapped.hooks;
     this.planeIds = assignIds(new Map(), mapped.services.flatMap((m) => m.entries.map((e) => e.name)));
     this.services = mapped.services.map((m) => this.runtime(m, NO_OVERRIDES, new Map(), new Map()));
     this.applier = new NftApplier(deps.log, deps.nft ?? nftRunner());
     this.hooks = deps.hooks ?? new HookQueue(deps.log);
+    this.conntrack = deps.conntrack ?? conntrackReader();
+    this.countIntervalMs = deps.countIntervalMs ?? cfg.countIntervalMs ?? DEFAULT_COUNT_INTERVAL_MS;
+    this.tunnels = new Tunnels(deps.ip ?? ipRunner);
+    this.tunnels.plan(this.services.map((s) => s.vs));
   }
 
   private runtime(m: MappedService, overrides: ServerOverrides, addedProbes: Map<string, readonly ProbeSpec[]>, previousIds: ReadonlyMap<string, number>): Runtime {
@@ -114,19 +165,71 @@ export class Balancer {
     return {
       m, overrides, addedProbes, vs, probes: probeMap(m, addedProbes), serverIds: serverIds(vs, previousIds),
       state: initialHealth(vs), timer: undefined, epochs: new Map(),
+      counted: vs.method === 'nat' && m.entries.length === 1 && m.entries[0]!.match.kind === 'addr',
+      counts: undefined, expected: undefined, stats: new Map(), rates: undefined,
     };
   }
 
-  /** Check nft and the kernel, put the first plane in force (replacing a stale table), start the checkers. */
+  /** DR: each service's egress device from the kernel's routes to its real servers (read only). */
+  private async resolveEgress(): Promise<void> {
+    for (const s of this.services) {
+      if (s.vs.method !== 'dr') continue;
+      withEgress(s, await drEgress(s.vs, this.deps.ip ?? ipRunner));
+    }
+  }
+
+  /**
+   * `carpool check`: what start checks, changing nothing — DR routes, the kernel's ipip
+   * support for TUN (then `lo` stands in for the tunnel devices), with `nft` (root) `nft -c`
+   * of the first plane. Throws what start would.
+   */
+  async check(o: { nft: boolean }): Promise<void> {
+    await this.resolveEgress();
+    if (this.tunnels.size > 0) {
+      const ipip = ipipSupport();
+      const names = this.services.filter((s) => s.m.service.method === 'tun').map((s) => s.m.service.name).join(', ');
+      if (ipip.verdict === 'no') throw new CarpoolError('TUN_UNSUPPORTED', `${names}: lb_kind TUN needs ipip tunnel devices: ${ipip.why}`, TUN_HINT);
+    }
+    this.standIn = true;
+    if (o.nft) await this.applier.check(this.plane());
+  }
+
+  /**
+   * Check nft and the kernel, make the TUN devices, put the first plane in force (replacing a
+   * stale table), start the checkers. A failure leaves nothing behind (devices deleted).
+   */
   async start(): Promise<void> {
     for (const s of this.services) for (const w of s.m.warnings) this.deps.log.warning(w);
+    await this.resolveEgress();
+    await this.tunnels.create();
+    try {
+      await this.applier.check(this.plane());
+    } catch (err) {
+      await this.tunnels.remove();
+      throw err;
+    }
+    // Flows from before a restart are in conntrack already: the first tables start from them.
+    if (this.services.some((s) => s.counted)) {
+      try {
+        this.takeCounts(await this.conntrack(this.queries()));
+      } catch (err) {
+        const counting = this.services.filter((s) => needsCounts(s.m.service.scheduler)).map((s) => `${s.m.service.name} (${s.m.service.scheduler})`);
+        if (counting.length) {
+          await this.tunnels.remove();
+          throw new CarpoolError('CONNTRACK_UNAVAILABLE', `cannot read connection counts, which ${counting.join(', ')} need: ${(err as Error).message}`,
+            'install the conntrack package (apt install conntrack), or choose a scheduler that needs no counts (rr, wrr, sh, mh)');
+        }
+        this.deps.log.warning(`Load balancer: no connection counts in the status: ${(err as Error).message}`);
+      }
+    }
     const plane = this.plane();
-    await this.applier.check(plane);
     await this.applier.apply(plane);
     const st = this.applier.status();
     if (!st.inForce) this.deps.log.error(`Load balancer: the first ruleset is not in force yet (${st.lastError ?? 'unknown'}); retrying`);
     this.started = true;
     for (const s of this.services) this.begin(s);
+    this.lastSampleAt = this.deps.now();
+    this.armCount();
   }
 
   private begin(s: Runtime): void {
@@ -137,7 +240,111 @@ export class Balancer {
   }
 
   private plane(services: readonly Runtime[] = this.services, planeIds: ReadonlyMap<string, number> = this.planeIds): Plane {
-    return { services: services.flatMap((s) => servicePlanes(s.m, s.vs, s.state, s.serverIds, planeIds)) };
+    return { services: services.flatMap((s) => this.servicePlanes(s, planeIds)) };
+  }
+
+  /** One plane service per entry of the service (a group's addresses share servers, verdicts and table). */
+  private servicePlanes(s: Runtime, planeIds: ReadonlyMap<string, number>): PlaneService[] {
+    const vs = s.vs;
+    const tunnels = vs.method === 'tun' ? this.tunnels.devices(vs) : undefined;
+    const tunnelDevices = tunnels && this.standIn ? new Map([...tunnels.keys()].map((k) => [k, 'lo'])) : tunnels;
+    const live = pool(vs, s.state);
+    const expected = Math.max(s.expected ?? 0, live.length);
+    return s.m.entries.map((e) => ({
+      ...planService({ ...vs, match: e.match }, {
+        id: planeIds.get(e.name)!, serverIds: s.serverIds, members: live, ...(s.counts ? { counts: s.counts } : {}), expected, ...(tunnelDevices ? { tunnelDevices } : {}),
+      }),
+      ...(s.counted ? { counters: true } : {}),
+    }));
+  }
+
+  /** The plane id of a counted service (one entry). */
+  private idOf(s: Runtime): number {
+    return this.planeIds.get(s.m.entries[0]!.name)!;
+  }
+  /** conntrack queries: every NAT service on VIP:port with its configured servers. */
+  private queries(): CountQuery[] {
+    return this.services.filter((s) => s.counted && s.vs.match.kind === 'addr').map((s) => {
+      const vs = s.vs;
+      const match = vs.match as { vip: string; port: number };
+      return countQuery(vs.name, vs.family, vs.protocol, match.vip, match.port, vs.realServers);
+    });
+  }
+
+  private takeCounts(r: Awaited<ReturnType<ConntrackReader>>): void {
+    for (const s of this.services) {
+      const c = r.counts.get(s.vs.name);
+      if (c) s.counts = c;
+    }
+    if (r.malformed > 0) this.deps.log.logLimited('warning', `Load balancer: ${r.malformed} of ${r.lines} conntrack line(s) not understood, dropped`, 'balancer:conntrack-malformed');
+  }
+
+  private armCount(): void {
+    if (this.stopped || !this.services.some((s) => s.counted)) return;
+    this.countTimer = setTimeout(() => {
+      this.countTimer = undefined;
+      void this.sample().finally(() => this.armCount());
+    }, this.countIntervalMs);
+  }
+
+  /**
+   * One count period: conntrack counts and the plane's counters, read side by side; totals,
+   * rates and the count-based tables follow. A failed read keeps the last values (logged,
+   * rate-limited); the plane changes only when a count-based table does.
+   */
+  private async sample(): Promise<void> {
+    const families = [...new Set(this.services.filter((s) => s.counted).map((s) => (s.vs.family === 'ipv4' ? 'ip' : 'ip6')))];
+    const [ct, ...lists] = await Promise.allSettled([
+      this.conntrack(this.queries()),
+      ...families.map((f) => (this.deps.nft ?? nftRunner())(['-j', 'list', 'counters', 'table', f, 'carpool'])),
+    ]);
+    if (this.stopped) return;
+    const now = this.deps.now();
+    const dt = (now - (this.lastSampleAt ?? now)) / 1000;
+    this.lastSampleAt = now;
+    if (ct.status === 'fulfilled') this.takeCounts(ct.value);
+    else this.deps.log.logLimited('warning', `Load balancer: cannot read connection counts, the last ones stay: ${(ct.reason as Error).message}`, 'balancer:conntrack');
+    const raw = new Map<string, { packets: number; bytes: number }>();
+    for (const l of lists) {
+      if (l.status === 'fulfilled' && l.value.code === 0) for (const [k, v] of parseCounters(l.value.stdout)) raw.set(k, v);
+      else this.deps.log.logLimited('warning', `Load balancer: cannot read the nftables counters: ${l.status === 'fulfilled' ? l.value.stderr.trim() : (l.reason as Error).message}`, 'balancer:counters');
+    }
+    const total = (name: string): { packets: number; bytes: number } => {
+      const now = raw.get(name);
+      const last = this.rawCounters.get(name);
+      let base = this.counterBase.get(name) ?? { packets: 0, bytes: 0 };
+      // Re-created (the server left the plane and came back, or the plane was loaded whole): restarted at 0.
+      if (now && last && (now.packets < last.packets || now.bytes < last.bytes)) {
+        base = { packets: base.packets + last.packets, bytes: base.bytes + last.bytes };
+        this.counterBase.set(name, base);
+      }
+      if (now) this.rawCounters.set(name, now);
+      const cur = now ?? last ?? { packets: 0, bytes: 0 };
+      return { packets: base.packets + cur.packets, bytes: base.bytes + cur.bytes };
+    };
+    let replan = false;
+    for (const s of this.services) {
+      if (!s.counted) continue;
+      const rates = new Map<string, { cps: number; pps: number; bps: number }>();
+      let fresh = 0;
+      for (const [key, sid] of s.serverIds) {
+        const n = counterNames(this.idOf(s), sid);
+        const traffic = total(n.traffic);
+        const t: Totals = { connections: total(n.conns).packets, packets: traffic.packets, bytes: traffic.bytes };
+        const prev = s.stats.get(key);
+        s.stats.set(key, t);
+        if (prev && dt > 0) {
+          fresh += t.connections - prev.connections;
+          rates.set(key, { cps: (t.connections - prev.connections) / dt, pps: (t.packets - prev.packets) / dt, bps: (t.bytes - prev.bytes) / dt });
+        }
+      }
+      if (rates.size) s.rates = rates;
+      if (needsCounts(s.vs.scheduler)) {
+        s.expected = fresh;
+        replan = true;
+      }
+    }
+    if (replan) await this.applier.apply(this.plane());
   }
 
   private feed(s: Runtime, input: HealthInput): void {
@@ -238,6 +445,7 @@ export class Balancer {
     const vsName = s.vs.name;
     let message: string;
     if (c.op === 'add') {
+      if (s.vs.method === 'tun') throw new CarpoolError('NOT_SUPPORTED', `${vsName}: a TUN real server needs an ipip device, which is made at start`, 'add it to the configuration and restart carpool');
       const port = ref.port ?? (s.vs.match.kind === 'addr' ? s.vs.match.port : undefined);
       const key = serverKey(ref.address, port);
       if (s.vs.realServers.some((r) => serverKey(r.address, r.port) === key)) {
@@ -304,17 +512,30 @@ export class Balancer {
 
   /**
    * Validate a new configuration of the balancers against what runs: maps it (throws
-   * BALANCER_NOT_SUPPORTED), carries every kept service's state over, and checks that the
-   * plane can hold the result (throws PlaneError's code). Nothing changes until `commit`.
+   * BALANCER_NOT_SUPPORTED), resolves DR egress devices, carries every kept service's state
+   * over, and checks that the plane can hold the result (throws PlaneError's code). TUN real
+   * servers without an ipip device yet need a restart (the devices are made at start). Nothing
+   * changes until `commit`.
    */
-  prepare(cfg: BalancerConfig): PreparedBalancers {
-    const mapped = mapBalancers(cfg);
+  async prepare(cfg: BalancerConfig, instances: readonly Instance[] = this.deps.instances ?? []): Promise<PreparedBalancers> {
+    const mapped = mapBalancers(cfg, instances);
+    for (const m of mapped.services) {
+      const vs = m.service;
+      if (vs.method !== 'tun') continue;
+      if (this.tunnels.devices(vs).size < vs.realServers.length + (vs.sorryServer ? 1 : 0)) {
+        throw new CarpoolError('RELOAD_REFUSED', `${vs.name}: new TUN real servers need ipip devices, which are made at start`, 'restart carpool to apply this (a planned `carpool demote` first moves the addresses)');
+      }
+    }
+    const egress = new Map<string, string>();
+    for (const m of mapped.services) if (m.service.method === 'dr') egress.set(m.service.name, await drEgress(m.service, this.deps.ip ?? ipRunner));
     const now = this.deps.now();
     const build = () => {
       const actions: string[] = [];
       const byName = new Map(this.services.map((s) => [s.m.service.name, s]));
       const planeIds = keepIds(this.planeIds, mapped.services.flatMap((m) => m.entries.map((e) => e.name)));
       const runtimes = mapped.services.map((m): Runtime => {
+        const dr = egress.get(m.service.name);
+        if (dr !== undefined) m = { ...m, service: { ...m.service, egressDevice: dr } };
         const old = byName.get(m.service.name);
         if (!old) {
           actions.push(`balancer: ${m.service.name} added (${m.service.realServers.length} real server(s))`);
@@ -331,7 +552,7 @@ export class Balancer {
     };
     const trial = build();
     planeCheck(this.plane(trial.runtimes, trial.planeIds));
-    return { mapped, plane: this.plane(trial.runtimes, trial.planeIds), build };
+    return { mapped, plane: this.plane(trial.runtimes, trial.planeIds), build, egress };
   }
 
   /**
@@ -385,7 +606,11 @@ export class Balancer {
       actions.push(`balancer: ${name}: ${parts.join(', ') || 'unchanged'}${notes.length ? `; ${notes.join('; ')}` : ''}`);
     }
     return {
-      runtime: { m, overrides, addedProbes, vs, probes: probeMap(m, addedProbes), serverIds: serverIds(vs, old.serverIds), state: r.state, timer: undefined, epochs: new Map(old.epochs) },
+      runtime: {
+        m, overrides, addedProbes, vs, probes: probeMap(m, addedProbes), serverIds: serverIds(vs, old.serverIds), state: r.state, timer: undefined, epochs: new Map(old.epochs),
+        counted: vs.method === 'nat' && m.entries.length === 1 && m.entries[0]!.match.kind === 'addr',
+        counts: old.counts, expected: old.expected, stats: old.stats, rates: old.rates,
+      },
       rechecked: [...newKeys].filter((k) => oldKeys.has(k) && change(k) === 'rechecked'),
     };
   }
@@ -419,20 +644,24 @@ export class Balancer {
     }
     for (const a of actions) this.deps.log.info(`Load balancer: reload: ${a.replace(/^balancer: /, '')}`);
     await this.applier.apply(this.plane());
+    if (!this.countTimer && this.started) this.armCount();
     return actions;
   }
 
-  /** Clean stop: checkers stop, `omega` notifies run (bounded), carpool's tables go. */
+  /** Clean stop: checkers stop, `omega` notifies run (bounded), carpool's tables go, then its ipip devices. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     for (const ac of this.probes) ac.abort();
+    if (this.countTimer) clearTimeout(this.countTimer);
+    this.countTimer = undefined;
     for (const s of this.services) {
       if (s.timer) clearTimeout(s.timer);
       s.timer = undefined;
       this.feed(s, { type: 'shutdown' });
     }
     await this.applier.remove();
+    await this.tunnels.remove();
     const drained = await Promise.race([this.hooks.drain().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000).unref())]);
     if (!drained) this.hooks.killAll();
   }
@@ -449,10 +678,16 @@ export class Balancer {
       ...(s.overrides.removed.length ? { removed: s.overrides.removed } : {}),
       servers: vs.realServers.map((rs, i) => {
         const st = s.state.servers[i]!;
+        const counts = s.counts?.get(st.key);
+        const stats = s.stats.get(st.key);
+        const rates = s.rates?.get(st.key);
         return {
           key: st.key, health: st.health, admin: st.admin, configuredWeight: rs.weight, weight: effectiveWeight(rs, st) ?? null,
           ...(st.weightOverride !== undefined ? { weightOverride: st.weightOverride } : {}),
           ...(added.has(st.key) ? { runtime: true } : {}),
+          ...(counts ? { active: counts.active, inactive: counts.inactive } : {}),
+          ...(stats ? { stats: { ...stats } } : {}),
+          ...(rates ? { rates: { cps: round(rates.cps), pps: round(rates.pps), bps: round(rates.bps) } } : {}),
           checkers: st.checkers.map((c, j) => ({
             name: rs.checkers[j]!.name, up: c.up,
             ...(c.last ? { last: { ok: c.last.ok, detail: c.last.detail ?? '', at: new Date(wall - (mono - c.last.at)).toISOString() } } : {}),
@@ -471,16 +706,10 @@ export class Balancer {
   }
 }
 
-/** One plane service per entry of the service (a group's addresses share servers and verdicts). */
-function servicePlanes(m: MappedService, vs: VirtualService, state: ServiceHealth, ids: ReadonlyMap<string, number>, planeIds: ReadonlyMap<string, number>): PlaneService[] {
-  const members = pool(vs, state);
-  return m.entries.map((e) => planService({ ...vs, match: e.match }, { id: planeIds.get(e.name)!, serverIds: ids, members }));
-}
-
-/** The plane a daemon would put in force at start (`carpool check` runs `nft -c` with it). */
-export function firstPlane(mapped: MappedBalancers): Plane {
-  const planeIds = assignIds(new Map(), mapped.services.flatMap((m) => m.entries.map((e) => e.name)));
-  return { services: mapped.services.flatMap((m) => servicePlanes(m, m.service, initialHealth(m.service), serverIds(m.service, new Map()), planeIds)) };
+/** DR: the service with the egress device the kernel's routes gave. */
+function withEgress(s: Runtime, egressDevice: string): void {
+  s.m = { ...s.m, service: { ...s.m.service, egressDevice } };
+  s.vs = { ...s.vs, egressDevice };
 }
 
 /** Real servers of a configured virtual server by key (what a reload compares). */
@@ -534,4 +763,24 @@ function planeCheck(plane: Plane): void {
     if (err instanceof PlaneError) throw new CarpoolError(`PLANE_${err.code}`, err.message, err.hint);
     throw err;
   }
+}
+
+const round = (x: number): number => Math.round(x * 100) / 100;
+
+/** `nft -j list counters`: name → packets, bytes. Anything else in the document is ignored. */
+export function parseCounters(json: string): Map<string, { packets: number; bytes: number }> {
+  const out = new Map<string, { packets: number; bytes: number }>();
+  let doc: unknown;
+  try {
+    doc = JSON.parse(json);
+  } catch {
+    return out;
+  }
+  const items = (doc as { nftables?: unknown } | null)?.nftables;
+  if (!Array.isArray(items)) return out;
+  for (const it of items as unknown[]) {
+    const c = (it as { counter?: { name?: unknown; packets?: unknown; bytes?: unknown } } | null)?.counter;
+    if (c && typeof c.name === 'string' && typeof c.packets === 'number' && typeof c.bytes === 'number') out.set(c.name, { packets: c.packets, bytes: c.bytes });
+  }
+  return out;
 }
