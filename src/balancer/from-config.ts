@@ -11,8 +11,15 @@ import type { CheckerSettings, RealServer, SchedulerName, VirtualService } from 
 import { serverKey } from './core/model.js';
 import { CarpoolError } from '../lib/errors.js';
 
-/** Checkers the shell probes today. */
-export const SUPPORTED_CHECKERS: readonly CheckerType[] = ['TCP_CHECK', 'HTTP_GET'];
+/** Checkers the shell probes today (SMTP_CHECK: src/balancer/shell/smtp-check.ts, not here yet). */
+export const SUPPORTED_CHECKERS: readonly CheckerType[] = [
+  'TCP_CHECK', 'HTTP_GET', 'SSL_GET', 'MISC_CHECK', 'DNS_CHECK', 'UDP_CHECK', 'PING_CHECK', 'FILE_CHECK',
+];
+/**
+ * How often a FILE_CHECK reads its file, ms. keepalived reacts to inotify; a read of a few
+ * bytes every second is as good for a maintenance switch and needs no watcher per file.
+ */
+export const FILE_CHECK_INTERVAL_MS = 1000;
 /** Schedulers the shell plans today (no conntrack counts yet: lc/wlc/sed/nq/ovf need them). */
 export const SUPPORTED_SCHEDULERS: readonly SchedulerName[] = ['rr', 'wrr', 'sh', 'dh', 'mh', 'fo'];
 
@@ -47,21 +54,28 @@ export function hookText(h: Hook): string {
 }
 
 function checkerName(c: Checker, address: string, port: number): string {
-  if (c.type === 'MISC_CHECK' || c.type === 'FILE_CHECK') return c.type;
+  if (c.type === 'MISC_CHECK') return `MISC_CHECK ${c.command.argv[0]}`;
+  if (c.type === 'FILE_CHECK') return `FILE_CHECK ${c.trackFile}`;
   const a = c.connectIp ?? address;
   const p = c.connectPort ?? port;
   return `${c.type} ${serverKey(a, p || undefined)}`;
 }
 
 function settings(c: Checker, address: string, port: number): CheckerSettings {
-  const t = c.type === 'FILE_CHECK' ? undefined : c;
+  if (c.type === 'FILE_CHECK') {
+    // keepalived: no timing options; the file is read at once and on every change, never alpha.
+    return {
+      name: `FILE_CHECK ${c.trackFile}`, delayLoopMs: FILE_CHECK_INTERVAL_MS, retry: 0, delayBeforeRetryMs: FILE_CHECK_INTERVAL_MS,
+      warmupMs: 0, alpha: false, rise: 1, dynamicWeight: false, file: { weight: c.weight, reverse: c.reverse },
+    };
+  }
   return {
     name: checkerName(c, address, port),
-    delayLoopMs: t?.delayLoopMs ?? 0,
-    retry: t?.retry ?? 0,
-    delayBeforeRetryMs: t?.delayBeforeRetryMs ?? 0,
-    warmupMs: t?.warmupMs ?? 0,
-    alpha: t?.alpha ?? false,
+    delayLoopMs: c.delayLoopMs,
+    retry: c.retry,
+    delayBeforeRetryMs: c.delayBeforeRetryMs,
+    warmupMs: c.warmupMs,
+    alpha: c.alpha,
     rise: 1,
     dynamicWeight: c.type === 'MISC_CHECK' && c.dynamic,
   };

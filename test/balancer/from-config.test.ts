@@ -92,7 +92,7 @@ virtual_server fwmark 7 {
     const msg = (err as Error).message;
     expect(msg).toContain('lb_algo wlc is not supported yet (supported: rr, wrr, sh, dh, mh, fo)');
     expect(msg).toContain('lb_kind DR is not supported yet (supported: NAT)');
-    expect(msg).toContain('SMTP_CHECK is not supported yet (supported: TCP_CHECK, HTTP_GET)');
+    expect(msg).toContain('SMTP_CHECK is not supported yet (supported: TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, DNS_CHECK, UDP_CHECK, PING_CHECK, FILE_CHECK)');
     expect(msg).toContain('virtual_server fwmark 7: fwmark services are not supported yet');
   });
 });

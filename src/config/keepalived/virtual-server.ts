@@ -224,10 +224,11 @@ const SPECIFIC: Readonly<Record<CheckerType, Readonly<Record<string, Handler<Che
     misc_path: (st, { c, ck, where }) => { const h = readCommand(c, st, where); if (h) ck.command = h; else ck.commandInvalid = true; },
     misc_timeout: (st, { c, ck }) => { const n = count(c, st, 0, 4294967); if (n !== undefined && n > 0) ck.timeoutMs = n * 1000; },
     misc_dynamic: (st, { c, ck }) => { c.noArgs(st); ck.dynamic = true; },
-    user: (st, { c, where }) => {
+    user: (st, { c, ck }) => {
       c.noBlock(st);
-      if (st.args.length < 1 || st.args.length > 2) c.error(st.loc, st.args.length ? 'EXTRA_ARGUMENT' : 'MISSING_ARGUMENT', 'user takes a user and an optional group', 'user USER [GROUP]');
-      c.warn(st.loc, 'NOT_USED', `user in ${where} is accepted, but carpool runs checker scripts as root (it does not switch users)`, 'a script that is safe to run as root');
+      const [u, g] = st.args;
+      if (!u || st.args.length > 2) { c.error(st.loc, u ? 'EXTRA_ARGUMENT' : 'MISSING_ARGUMENT', 'user takes a user and an optional group', 'user USER [GROUP]'); return; }
+      ck.user = { user: u.text, ...(g ? { group: g.text } : {}) };
     },
   },
   FILE_CHECK: {

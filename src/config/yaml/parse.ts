@@ -149,7 +149,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     if (!dup) (severity === 'error' ? c.errors : c.warnings).push({ file, line: at.line, column: at.column, message, expected, code, severity });
   });
   const resources = readResourcesSection(c, top, [...carpNames, ...vrrpSpecs.map((v) => v.name.value)]);
-  const balancers = readBalancersSection(c, top.get('balancers'), vrrpSpec.trackFiles.map((f) => f.name.value));
+  const balancers = readBalancersSection(c, top.get('balancers'), vrrpSpec.trackFiles.map((f) => f.name.value), built.trackFiles);
 
   if (hasInlinePassword && options.file && options.statMode) {
     const mode = options.statMode(options.file);

@@ -286,7 +286,7 @@ function checker(port: number, virtualhost: string | undefined): fc.Arbitrary<Ch
       }) as Checker),
     fc.tuple(timing, hook, fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }), fc.boolean())
       .map(([t, command, timeout, dynamic]) => ({ type: 'MISC_CHECK' as const, ...t, command, timeoutMs: timeout === undefined ? t.delayLoopMs : timeout * 1000, dynamic })),
-    fc.tuple(fc.integer({ min: -5, max: 5 }), fc.boolean()).map(([weight, reverse]) => ({ type: 'FILE_CHECK' as const, trackFile: 'maint', weight, reverse })),
+    fc.tuple(fc.integer({ min: -5, max: 5 }), fc.boolean()).map(([weight, reverse]) => ({ type: 'FILE_CHECK' as const, trackFile: 'maint', path: '/run/maint', weight, reverse })),
   );
 }
 
