@@ -157,6 +157,13 @@ export function mapBalancers(cfg: BalancerConfig): MappedBalancers {
     const warnings: string[] = [];
     if (vs.haSuspend) warnings.push(`virtual_server ${vs.name}: ha_suspend is not honoured yet (checkers run on both directors)`);
     if (vs.sorryServer?.inhibit) warnings.push(`virtual_server ${vs.name}: sorry_server_inhibit is not honoured yet`);
+    for (const rs of vs.realServers) {
+      for (const c of rs.checkers) {
+        const at = `virtual_server ${vs.name}: real_server ${rs.address} ${rs.port}: ${c.type}`;
+        if ('fwmark' in c && c.fwmark !== undefined) warnings.push(`${at}: fwmark of checker packets is not honoured (Node sets no SO_MARK)`);
+        if ('bindIf' in c && c.bindIf !== undefined && c.type !== 'PING_CHECK') warnings.push(`${at}: bind_if is honoured by PING_CHECK only; use bindto`);
+      }
+    }
     const probes = vs.realServers.map((rs) => rs.checkers.map((checker) => ({ checker, address: rs.address, port: rs.port })));
     return { service, probes, configName: vs.name, warnings };
   });
