@@ -54,9 +54,15 @@ export const miscCheck: Probe<'MISC_CHECK'> = async (spec, signal) => {
     let timedOut = false;
     const kept: Buffer[] = [];
     let keptBytes = 0;
-    const child = spawn(argv[0]!, argv.slice(1), {
-      stdio: ['ignore', 'ignore', 'pipe'], detached: true, ...(ids ? { uid: ids.uid, gid: ids.gid } : {}),
-    });
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(argv[0]!, argv.slice(1), {
+        stdio: ['ignore', 'ignore', 'pipe'], detached: true, ...(ids ? { uid: ids.uid, gid: ids.gid } : {}),
+      });
+    } catch (err) {
+      resolve({ ok: false, detail: `cannot run ${argv[0]}: ${(err as Error).message}` });
+      return;
+    }
     const keep = (b: Buffer): void => {
       const room = MISC_OUTPUT_KEEP_BYTES - keptBytes;
       if (room <= 0) return;

@@ -48,7 +48,14 @@ export function bounded(signal: AbortSignal, timeoutMs: number, timeoutDetail: s
     const timer = setTimeout(() => done({ ok: false, detail: timeoutDetail }), timeoutMs);
     if (signal.aborted) { done({ ok: false, detail: 'aborted' }); return; }
     signal.addEventListener('abort', abort);
-    const c = work(done);
+    let c: () => void;
+    try {
+      c = work(done);
+    } catch (err) {
+      // A synchronous throw (a bad local address...) is a failed probe, not a crash.
+      done({ ok: false, detail: (err as Error).message });
+      return;
+    }
     if (settled) { try { c(); } catch { /* closed */ } } else cleanup = c;
   });
 }

@@ -23,6 +23,16 @@ const is = <T extends CheckerType>(spec: ProbeSpec, ...types: T[]): spec is Prob
 
 /** Run one probe; resolves (never rejects) within the checker's timeout, or at once when `signal` aborts. */
 export function runProbe(spec: ProbeSpec, signal: AbortSignal): Promise<ProbeResult> {
+  // A bug or a synchronous throw in a checker is that probe's failure, never the daemon's.
+  const failed = (err: unknown): ProbeResult => ({ ok: false, detail: `probe failed: ${(err as Error).message}` });
+  try {
+    return dispatch(spec, signal).catch(failed);
+  } catch (err) {
+    return Promise.resolve(failed(err));
+  }
+}
+
+function dispatch(spec: ProbeSpec, signal: AbortSignal): Promise<ProbeResult> {
   if (is(spec, 'TCP_CHECK')) return tcpCheck(spec, signal);
   if (is(spec, 'HTTP_GET', 'SSL_GET')) return httpGet(spec, signal);
   if (is(spec, 'MISC_CHECK')) return miscCheck(spec, signal);

@@ -192,3 +192,11 @@ describe('UDP_CHECK', () => {
     expect(replyMatches(Uint8Array.from([0xab]), 'abcd')).toBe(true); // compared over the shorter
   });
 });
+
+describe('a probe never rejects', () => {
+  it('a bad bindto is a failed probe with its reason', async () => {
+    const r = await probe({ ...tcp(1), bindto: '192.0.2.77' } as Checker);
+    expect(r.ok).toBe(false);
+    expect(r.detail).toMatch(/EADDRNOTAVAIL/);
+  });
+});
