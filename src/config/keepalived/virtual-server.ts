@@ -17,7 +17,7 @@ import {
   UNSUPPORTED_SCHEDULERS, isScheduler, parseAddressRange, parseDigest, parseForwarding, parseStatusCode,
 } from '../balancer/values.js';
 import type { At } from '../vrrp/spec.js';
-import { MAIL, hint, unsupported, type Checker, type Ctx, type Handler, type Policy } from './checker.js';
+import { MAIL, hint, shellWordOf, shown, unsupported, type Checker, type Ctx, type Handler, type Policy } from './checker.js';
 import { splitScriptWords, type KaStatement, type KaToken } from './syntax.js';
 
 /** `IP [PORT]` of a real_server, sorry_server or virtual_server. */
@@ -73,6 +73,14 @@ function readCommand(c: Checker, st: KaStatement, owner: string): Hook | undefin
   }
   if (argv[0]!.includes('/') && !argv[0]!.startsWith('/')) {
     c.error(st.args[0]!.loc, 'INVALID_VALUE', `${st.keyword} in ${owner}: '${argv[0]}' is a relative path; the daemon runs in /`, 'an absolute path');
+    return undefined;
+  }
+  const shellWord = shellWordOf(argv);
+  if (shellWord !== undefined) {
+    // As for VRRP scripts and notify hooks: keepalived execs the words, so a pipe would be an argument.
+    c.error(st.args[0]!.loc, 'NEEDS_SHELL',
+      `${st.keyword} in ${owner}: '${shown(shellWord)}' is shell syntax; keepalived and carpool run the command without a shell, so it would not do what it says`,
+      `${st.keyword} "/bin/sh -c '${shown((words.length === 1 ? words[0]! : words.join(' ')).replace(/'/g, "'\\''"))}'"`);
     return undefined;
   }
   return { argv, shell: false };

@@ -321,6 +321,7 @@ describe('errors, located, with what is expected', () => {
     ['HTTP_GET without url', rs('  HTTP_GET {\n  }'), ['4:3 MISSING_KEY'], 'HTTP_GET of real_server 10.0.1.1 80 of virtual_server 10.0.0.1 80 has no url { }'],
     ['url without path', rs('  SSL_GET {\n   url {\n    status_code 200\n   }\n  }'), ['5:4 MISSING_KEY']],
     ['MISC_CHECK without misc_path', rs('  MISC_CHECK {\n   misc_timeout 5\n  }'), ['4:3 MISSING_KEY'], 'has no misc_path'],
+    ['MISC_CHECK with shell syntax', rs('  MISC_CHECK {\n   misc_path "/bin/check | grep ok"\n  }'), ['5:14 NEEDS_SHELL'], "'|' is shell syntax"],
     ['FILE_CHECK without track_file', rs('  FILE_CHECK {\n   weight 2\n  }'), ['4:3 MISSING_KEY']],
     ['FILE_CHECK with an undefined track_file', rs('  FILE_CHECK {\n   track_file nope\n  }'), ['5:15 UNDEFINED_REFERENCE']],
     ['bad digest', rs('  HTTP_GET {\n   url {\n    path /\n    digest abc\n   }\n  }'), ['7:12 INVALID_VALUE']],
