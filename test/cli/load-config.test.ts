@@ -56,7 +56,7 @@ describe('carpool run with load balancing', () => {
     try { await refuseBalancers(config, seed); } catch (e) { err = e; }
     expect(err).toBeInstanceOf(CarpoolError);
     expect((err as CarpoolError).code).toBe('BALANCER_NOT_SUPPORTED');
-    expect((err as CarpoolError).message).toContain('virtual_server 123.123.123.1 25: real_server 192.168.0.101 25: SMTP_CHECK is not supported yet (supported: TCP_CHECK, HTTP_GET)');
+    expect((err as CarpoolError).message).toContain('virtual_server 123.123.123.1 25: real_server 192.168.0.101 25: SMTP_CHECK is not supported yet (supported: TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, DNS_CHECK, UDP_CHECK, PING_CHECK, FILE_CHECK)');
     expect((err as CarpoolError).hint).toContain('--vrrp-only');
     const vrrpOnly = loadCheckedConfig(seed, { vrrpOnly: true, onWarning: () => undefined });
     await expect(refuseBalancers(vrrpOnly, seed)).resolves.toBeUndefined();

@@ -413,7 +413,10 @@ export class Balancer {
       // unless the server's checkers started over (or it went) since the probe began.
       const now = this.services.find((x) => x.m.service.name === name);
       if (this.stopped || !now || (now.epochs.get(server) ?? 0) !== epoch) return;
-      this.feed(now, { type: 'result', server, checker, ok: r.ok, detail: r.detail });
+      this.feed(now, {
+        type: 'result', server, checker, ok: r.ok, detail: r.detail,
+        ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}), ...(r.fileValue !== undefined ? { fileValue: r.fileValue } : {}),
+      });
     });
   }
 
