@@ -420,10 +420,11 @@ function addResourceCommands(program: Command, setCode: (code: number) => void):
   verb('restart', 'stop and start a resource (and the members after it) or a whole group in place', false);
 
   program.command('import-cib')
-    .description('print carpool YAML for the <resources> of a Heartbeat 2 / Pacemaker CIB (cibadmin -Q output, cib.xml)')
+    .description('print carpool YAML for the resources and constraints of a Heartbeat 2 / Pacemaker CIB (cibadmin -Q output, cib.xml)')
     .argument('<file>', 'CIB XML file')
     .option('-i, --instance <name>', 'failover instance the groups follow', 'vip')
-    .action(async (file: string, o: { instance: string }) => {
+    .option('--strict', 'exit 2 when anything of the CIB was not carried (every warning and error)')
+    .action(async (file: string, o: { instance: string; strict?: boolean }) => {
       try {
         let xml: string;
         try { xml = readFileSync(file, 'utf8'); } catch (err) {
@@ -435,11 +436,15 @@ function addResourceCommands(program: Command, setCode: (code: number) => void):
         process.stdout.write(r.yaml);
         if (r.resources === 0) setCode(1);
         else process.stderr.write(`import-cib: ${r.resources} resource${r.resources === 1 ? '' : 's'} in ${r.groups} group${r.groups === 1 ? '' : 's'}; append to a carpool.yaml that defines instance '${o.instance}', then \`carpool check -c FILE\`\n`);
+        if (r.resources > 0 && o.strict && r.lost > 0) {
+          process.stderr.write(`import-cib: --strict: ${r.lost} thing${r.lost === 1 ? '' : 's'} of the CIB not carried (the warnings and errors above)\n`);
+          setCode(2);
+        }
       } catch (err) { setCode(fail(err)); }
     });
 
   program.command('export-cib')
-    .description('print the resources of a carpool configuration as a Pacemaker CIB <resources> section')
+    .description('print the resources of a carpool configuration as a Pacemaker CIB <resources> section (with <constraints> for after:/with:)')
     .requiredOption('-c, --config <file>', 'configuration file')
     .action(async (o: { config: string }) => {
       try {
