@@ -443,6 +443,42 @@ function addResourceCommands(program: Command, setCode: (code: number) => void):
       } catch (err) { setCode(fail(err)); }
     });
 
+  program.command('import-heartbeat')
+    .description("print a carpool.yaml for this node from Heartbeat's own files: ha.cf, authkeys, haresources (or the CIB when crm on)")
+    .argument('[dir]', 'the Heartbeat configuration directory', '/etc/ha.d')
+    .option('-n, --node <name>', "this node's name as ha.cf's node lines spell it (default: the host name)")
+    .option('--cib <file>', 'crm on: the CIB to import the resources from (/var/lib/heartbeat/crm/cib.xml)')
+    .option('--address <cidr>', 'crm on: the virtual address the groups follow')
+    .option('--source <address>', "this node's ucast address (default: found among this host's addresses)")
+    .option('--strict', 'exit 2 when anything was not carried (every warning and error)')
+    .action(async (dir: string, o: { node?: string; cib?: string; address?: string; source?: string; strict?: boolean }) => {
+      try {
+        const read = (file: string, required: boolean): string | undefined => {
+          try { return readFileSync(file, 'utf8'); } catch (err) {
+            if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+            throw new CarpoolError('HEARTBEAT_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`, `the directory of ha.cf (default /etc/ha.d)${required ? '' : ', readable by you'}`);
+          }
+        };
+        const { hostname, networkInterfaces } = await import('node:os');
+        const { importHeartbeat } = await import('../resources/heartbeat.js');
+        const own = Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address));
+        const authkeys = read(join(dir, 'authkeys'), false);
+        const haresources = read(join(dir, 'haresources'), false);
+        const cib = o.cib !== undefined ? read(o.cib, true) : undefined;
+        const r = importHeartbeat(
+          { dir, haCf: read(join(dir, 'ha.cf'), true)!, ...(authkeys !== undefined ? { authkeys } : {}), ...(haresources !== undefined ? { haresources } : {}),
+            ...(cib !== undefined ? { cib, cibName: basename(o.cib!) } : {}) },
+          { node: o.node ?? hostname(), ownAddresses: o.source !== undefined ? [o.source] : own, ...(o.address !== undefined ? { address: o.address } : {}) });
+        for (const m of r.messages) process.stderr.write(`import-heartbeat: ${m.level}: ${m.text}\n`);
+        process.stdout.write(r.yaml);
+        if (r.messages.some((m) => m.level === 'error')) setCode(1);
+        else if (o.strict && r.lost > 0) {
+          process.stderr.write(`import-heartbeat: --strict: ${r.lost} thing${r.lost === 1 ? '' : 's'} not carried (the warnings above)\n`);
+          setCode(2);
+        }
+      } catch (err) { setCode(fail(err)); }
+    });
+
   program.command('export-cib')
     .description('print the resources of a carpool configuration as a Pacemaker CIB <resources> section (with <constraints> for after:/with:)')
     .requiredOption('-c, --config <file>', 'configuration file')
