@@ -234,16 +234,34 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     .description('validate a configuration file without touching the network, like `keepalived -t` (exit 0 = valid)')
     .requiredOption('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
     .option('--validate', "also run each OCF agent's validate-all on this host (OCF_CHECK_LEVEL=10)")
+    .option('--host', 'the file is for this host: check interfaces, agents (errors, with did-you-mean), scripts and their permissions, the control socket and state directories, nft for balancers')
     .option('--strict', 'keepalived.conf: refuse what keepalived only logs and skips (unknown keywords, ignored words, duplicate addresses...)'))
-    .action(async (o: FormatOpts & { config: string; validate?: boolean; strict?: boolean }) => {
+    .action(async (o: FormatOpts & { config: string; validate?: boolean; strict?: boolean; host?: boolean }) => {
       try {
         let warnings = 0;
         const cfg = loadCheckedConfig(o.config, {
           ...loadOptions(o),
           strict: o.strict ?? false,
           validateAgents: o.validate ?? false,
+          skipAgents: o.host ?? false,
           onWarning: (w) => { warnings++; process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`); },
         });
+        if (o.host) {
+          // The agents, then the rest of the host: every problem at once, as errors.
+          const { checkResourceAgents } = await import('../resources/shell/agent-check.js');
+          const { checkHost, systemProbe } = await import('./host-check.js');
+          const agents = checkResourceAgents(cfg, undefined, { validate: o.validate ?? false, host: true });
+          for (const d of agents) process.stderr.write(`${formatDiagnostic({ ...d, message: `${d.severity}: ${d.message}` })}\n`);
+          const findings = checkHost(cfg, systemProbe());
+          for (const f of findings) process.stderr.write(`${o.config}: this host: ${f.level}: ${f.what}: ${f.message} (expected: ${f.hint})\n`);
+          warnings += findings.filter((f) => f.level === 'warning').length + agents.filter((d) => d.severity === 'warning').length;
+          const errors = findings.filter((f) => f.level === 'error').length + agents.filter((d) => d.severity === 'error').length;
+          if (errors) {
+            process.stderr.write(`${o.config}: valid, but ${errors} problem${errors === 1 ? '' : 's'} on this host\n`);
+            code = 1;
+            return;
+          }
+        }
         const rs = cfg.resources;
         const resText = rs ? `; ${rs.resources.length} resource${rs.resources.length === 1 ? '' : 's'} in ${rs.groups.length} group${rs.groups.length === 1 ? '' : 's'}: ${rs.groups.map((g) => g.id).join(', ')}` : '';
         const vss = cfg.balancers?.virtualServers ?? [];
@@ -259,7 +277,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
           }
         }
         const lbText = vss.length ? `; ${vss.length} virtual server${vss.length === 1 ? '' : 's'} (load balancer: ${lbRuns ? 'runs on nftables' : 'carpool run refuses it yet, see above'})` : '';
-        process.stdout.write(`${o.config}: OK (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')}${resText}${lbText}`
+        process.stdout.write(`${o.config}: OK${o.host ? ' on this host' : ''} (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')}${resText}${lbText}`
           + `${warnings ? `; ${warnings} warning${warnings === 1 ? '' : 's'}` : ''})\n`);
       } catch (err) {
         code = fail(err);
