@@ -166,6 +166,12 @@ groups:
     // What is carried is said as a note: the location preference as the instance's priority, the member order as group order.
     expect(r.yaml).toContain("#   node1 preferred for group 'db' (rsc_location 'location-db-node1-100', score 100): give node1 the higher priority of instance 'vip'");
     expect(r.messages).toContainEqual({ level: 'note', text: "rsc_order 'order-db-ip-report': between members of groups: carried as group 'report-group' after group 'db'", kind: 'rsc_order' });
+    // import | export | import keeps everything carpool carried.
+    const again = importCib(exportCib(res).xml, { instance: 'vip', source: 'pacemaker-constraints.xml' });
+    expect(notCarried(again)).toEqual([]);
+    const back = parseCarpoolYaml(instances('vip') + again.yaml).config.resources!;
+    const strip = (x: typeof res) => ({ ...x, resources: x.resources.map(({ origin: _o, ...rest }) => rest) });
+    expect(strip(back)).toEqual(strip(res));
   });
 
   it('reads a Heartbeat 2 CIB: meta attributes among the instance attributes, from/to constraints, #uname rules, master_slave', () => {
