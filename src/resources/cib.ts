@@ -526,10 +526,17 @@ export function importCib(xml: string, opts: ImportOptions): ImportResult {
   if (valid !== true) {
     return { yaml: '', messages: [{ level: 'error', text: `not well-formed XML: ${valid.err.msg} (line ${valid.err.line}, column ${valid.err.col})` }], resources: 0, groups: 0, lost: 1 };
   }
-  const doc = new XMLParser({
-    ignoreAttributes: false, attributeNamePrefix: '@', parseAttributeValue: false, parseTagValue: false,
-    isArray: (name) => ARRAYS.has(name), ignoreDeclaration: true, ignorePiTags: true,
-  }).parse(text) as X;
+  let doc: X;
+  try {
+    doc = new XMLParser({
+      ignoreAttributes: false, attributeNamePrefix: '@', parseAttributeValue: false, parseTagValue: false,
+      isArray: (name) => ARRAYS.has(name), ignoreDeclaration: true, ignorePiTags: true,
+    }).parse(text) as X;
+  } catch (err) {
+    // fast-xml-parser refuses, among others, elements nested deeper than it allows (a CIB needs about ten levels).
+    const why = err instanceof Error ? err.message : String(err);
+    return { yaml: '', messages: [{ level: 'error', text: `cannot read this XML as a CIB: ${why}${/nested/i.test(why) ? ' (a CIB nests about ten levels deep; this is not one)' : ''}` }], resources: 0, groups: 0, lost: 1 };
+  }
   // <cib><configuration>, a bare <configuration> (export-cib with constraints), a bare <resources>, or a lone <primitive>/<group>.
   const conf = obj(obj(doc, 'cib'), 'configuration') ?? obj(doc, 'configuration');
   const resources = obj(conf, 'resources') ?? obj(doc, 'resources') ?? doc;
