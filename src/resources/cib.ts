@@ -35,6 +35,8 @@ export interface ImportResult {
   readonly groups: number;
   /** Messages about something not carried (warnings and errors): `--strict` exits non-zero when > 0. */
   readonly lost: number;
+  /** The node the location constraints prefer, when they name one (for the instance's priority there). */
+  readonly preferredNode?: string;
 }
 
 export interface ImportOptions {
@@ -623,7 +625,11 @@ export function importCib(xml: string, opts: ImportOptions): ImportResult {
       if (g.meta.failureTimeout !== undefined) out.push(`    failure_timeout: ${g.meta.failureTimeout}`);
     }
   }
-  return { yaml: out.join('\n') + '\n', messages: msgs, resources: drafts.length, groups: groups.length, lost: msgs.filter((m) => m.level !== 'note').length };
+  const preferred = [...new Set(placement.map((l) => /^#\s+(\S+) preferred/.exec(l)?.[1]))];
+  return {
+    yaml: out.join('\n') + '\n', messages: msgs, resources: drafts.length, groups: groups.length, lost: msgs.filter((m) => m.level !== 'note').length,
+    ...(preferred.length === 1 && preferred[0] ? { preferredNode: preferred[0] } : {}),
+  };
 }
 
 // --- export ----------------------------------------------------------------------------------

@@ -19,7 +19,8 @@
  *   /etc/ha.d/resource.d (OCF wrappers: `Filesystem::dev::dir::fstype` → ocf:heartbeat:Filesystem
  *   with the positional arguments as parameters), else /etc/init.d (`lsb:NAME`).
  * - `crm on`: the resources live in the CIB (`--cib FILE`, imported as `carpool import-cib`
- *   does); without it `haresources` is used, with a warning (Heartbeat would ignore it).
+ *   does; a location preference for one node makes it the preferred node); without it
+ *   `haresources` is used, with a warning (Heartbeat would ignore it).
  * Everything else is reported, one line per directive.
  */
 import { importCib, type ImportMessage } from './cib.js';
@@ -308,7 +309,9 @@ export function importHeartbeat(files: HeartbeatFiles, opts: HeartbeatOptions): 
     const r = importCib(files.cib, { instance: 'heartbeat1', source: files.cibName ?? 'cib.xml' });
     msgs.push(...r.messages);
     cibYaml = r.yaml.split('\n').filter((l) => !l.startsWith('# The groups follow')).join('\n');
-    lines.push({ node: '', addresses: opts.address ? [{ address: opts.address }] : [], resources: [] });
+    // The CIB's location preference is the preferred node of the instance, as a haresources line's first word.
+    if (r.preferredNode) msgs.push({ level: 'note', text: `the CIB prefers ${r.preferredNode} (rsc_location): it gets the instance's higher priority` });
+    lines.push({ node: r.preferredNode ?? '', addresses: opts.address ? [{ address: opts.address }] : [], resources: [] });
   } else {
     if (crm) {
       msgs.push({ level: 'warning', text: `crm on: Heartbeat reads the resources from the CIB (/var/lib/heartbeat/crm/cib.xml) and ignores haresources; ` +
@@ -332,7 +335,7 @@ export function importHeartbeat(files: HeartbeatFiles, opts: HeartbeatOptions): 
     const prio = l.node === '' ? 100 : preferred ? 150 : 100;
     if (useVrrp) {
       out.push(`  - name: ${name}`, '    protocol: vrrp', '    version: 3', `    interface: ${link ?? 'eth0'}`, `    virtual_router_id: ${i + 1}`,
-        `    priority: ${prio}${l.node ? `     # ${preferred ? 'this node is' : `${l.node} is`} the preferred node of the haresources line` : ''}`,
+        `    priority: ${prio}${l.node ? `     # ${preferred ? 'this node is' : `${l.node} is`} the preferred node${cibYaml ? ' (rsc_location)' : ' of the haresources line'}` : ''}`,
         `    preempt: ${autoFailback}     # auto_failback`, ...timing.map((t) => `    ${t}`),
         `    unicast_peers: [${peers.join(', ')}]`, ...(source ? [`    source: ${source}`] : []));
       if (trackDevs.length) out.push(`    track_interfaces: [${trackDevs.join(', ')}]     # the address's device: a cut link hands it over`);

@@ -64,6 +64,12 @@ describe('import-heartbeat', () => {
     expect(config.instances[0]).toMatchObject({ name: 'heartbeat1', priority: 100, addresses: [{ address: '192.168.1.100', prefix: 24 }] });
     expect(config.resources!.groups).toEqual([{ id: 'mail-server', instance: 'heartbeat1', members: ['mail-homes', 'mail-spool', 'postfix', 'xinetd', 'private-net', 'public'] }]);
     expect(r.messages).toContainEqual({ level: 'note', text: 'crm on: /etc/ha.d/haresources is ignored, as Heartbeat does; the resources come from the CIB' });
+    // A CIB's location preference (Heartbeat 2: a #uname rule) is the preferred node, as a haresources line's first word.
+    const pref = importHeartbeat(files('seed-002', 'heartbeat2-constraints.xml'), { node: 'node-1', ownAddresses: ['192.168.0.50'], address: '192.168.1.100/24' });
+    expect(parseCarpoolYaml(pref.yaml).config.instances[0]).toMatchObject({ priority: 150 });
+    const other = importHeartbeat(files('seed-002', 'heartbeat2-constraints.xml'), { node: 'node-2', ownAddresses: ['192.168.0.51'], address: '192.168.1.100/24' });
+    expect(parseCarpoolYaml(other.yaml).config.instances[0]).toMatchObject({ priority: 100 });
+    expect(parseCarpoolYaml(other.yaml).config.resources!.groups.map((g) => [g.id, g.after, g.with])).toEqual([['group_www', undefined, undefined], ['group_mail', ['group_www'], 'group_www']]);
     const none = importHeartbeat(files('seed-002', 'seed002-b5-mail.xml'), { node: 'node-1', ownAddresses: [] });
     expect(none.messages.filter((m) => m.level === 'error').map((m) => m.text)).toContain("crm on: give the virtual address the groups follow with --address CIDR (the CIB's IPaddr resources stay resources)");
   });
