@@ -52,7 +52,7 @@ export const SUMMARY_AFTER = 20;
 type X = Record<string, unknown>;
 
 const ARRAYS = new Set([
-  'primitive', 'group', 'clone', 'master', 'master_slave', 'bundle', 'template', 'nvpair', 'op', 'instance_attributes', 'meta_attributes',
+  'node', 'utilization', 'primitive', 'group', 'clone', 'master', 'master_slave', 'bundle', 'template', 'nvpair', 'op', 'instance_attributes', 'meta_attributes',
   'attributes', 'rule', 'expression', 'date_expression', 'rsc_location', 'rsc_colocation', 'rsc_order', 'rsc_ticket', 'resource_set',
   'cluster_property_set',
 ]);
@@ -599,6 +599,27 @@ export function importCib(xml: string, opts: ImportOptions): ImportResult {
     if (![...arr(resources, 'primitive'), ...arr(resources, 'group').flatMap((g) => arr(g, 'primitive'))].some((p) => attr(p, 'template') === tid)) {
       raw.push({ level: 'note', kind: 'template', text: `template '${tid}': used by no primitive; nothing to import` });
     }
+  }
+  // Elements nothing above reads: named, so that nothing vanishes without a word.
+  const KNOWN_RESOURCES = ['primitive', 'group', 'clone', 'master', 'master_slave', 'bundle', 'template'];
+  for (const k of Object.keys(resources)) {
+    if (k.startsWith('@') || k === '#text' || KNOWN_RESOURCES.includes(k) || (resources === doc && ['cib', 'configuration', 'resources'].includes(k))) continue;
+    for (const e of arr(resources, k).length ? arr(resources, k) : [obj(resources, k) ?? {}]) {
+      raw.push({ level: 'warning', kind: k, text: `<${k}> '${attr(e, 'id') ?? '?'}' in <resources> is not known to carpool; not carried` });
+    }
+  }
+  for (const k of Object.keys(conf ?? {})) {
+    if (k.startsWith('@') || ['resources', 'constraints', 'crm_config', 'rsc_defaults', 'op_defaults', '#text'].includes(k)) continue;
+    if (k === 'nodes') {
+      for (const n of arr(obj(conf, 'nodes'), 'node')) {
+        const pairs = nvpairs([...arr(n, 'instance_attributes'), ...arr(n, 'utilization')], `node '${attr(n, 'uname') ?? '?'}'`, raw);
+        for (const [name, value] of pairs) {
+          raw.push({ level: 'warning', kind: 'node', text: `node '${attr(n, 'uname') ?? attr(n, 'id') ?? '?'}': attribute ${name}=${value} is not carried${name === 'standby' ? ' (carpool: the instance\'s standby, `carpool demote`)' : ''}` });
+        }
+      }
+      continue;
+    }
+    raw.push({ level: 'warning', kind: k, text: `<${k}> (the configuration's ${k} section) is not carried by carpool` });
   }
   if (!drafts.length) raw.push({ level: 'error', text: 'no resources found (expected <resources> with <primitive>/<group> elements)' });
   const placement = readConstraints(obj(conf, 'constraints'), groups, groupOf, dropped, opts.instance, raw);

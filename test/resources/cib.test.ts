@@ -161,10 +161,11 @@ groups:
     // Every element that is not carried is named with its id: constraints, the master/slave set, the bad template, options.
     const lost = notCarried(r).join('\n');
     for (const id of ['order-web-report-optional', 'order-drbd-promote-db', 'colocation-report-web-away', 'colocation-db-drbd-master', 'location-web-node2-ban',
-      'location-report-rule', 'ticket-db', 'ms-drbd', 'no-such-template', 'record-pending', 'stonith-enabled', 'no-quorum-policy']) {
+      'location-report-rule', 'ticket-db', 'ms-drbd', 'no-such-template', 'record-pending', 'stonith-enabled', 'no-quorum-policy',
+      "node 'node2': attribute standby=on", '<fencing-topology>']) {
       expect(lost).toContain(id);
     }
-    expect(r.lost).toBe(13);
+    expect(r.lost).toBe(15);
     // What is carried is said as a note: the location preference as the instance's priority, the member order as group order.
     expect(r.yaml).toContain("#   node1 preferred for group 'db' (rsc_location 'location-db-node1-100', score 100): give node1 the higher priority of instance 'vip'");
     expect(r.messages).toContainEqual({ level: 'note', text: "rsc_order 'order-db-ip-report': between members of groups: carried as group 'report-group' after group 'db'", kind: 'rsc_order' });
