@@ -3,6 +3,7 @@
  * of ours, a Heartbeat 1 pair (bcast, md5, ipfail, drbddisk), and `crm on` with seed 002's CIB
  * become carpool YAML that `carpool check` accepts; what is not carried is said, with the line.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +17,13 @@ function files(dir: string, cib?: string): HeartbeatFiles {
     dir: `/etc/ha.d`, haCf: read('ha.cf')!, authkeys: read('authkeys')!, haresources: read('haresources')!,
     ...(cib ? { cib: readFileSync(join(TESTDATA, 'cib', cib), 'utf8'), cibName: cib } : {}),
   };
+}
+/** The CLI from source: `carpool ARGS`. */
+function carpool(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const root = join(TESTDATA, '..');
+  const script = `import('${join(root, 'src/cli/main.ts')}').then((m) => m.main(${JSON.stringify(args)})).then((c) => { process.exitCode = c ?? 0; })`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: root, encoding: 'utf8' });
+  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 const notCarried = (r: ReturnType<typeof importHeartbeat>) => r.messages.filter((m) => m.level !== 'note').map((m) => m.text);
 
@@ -72,5 +80,20 @@ describe('import-heartbeat', () => {
     expect(parseCarpoolYaml(other.yaml).config.resources!.groups.map((g) => [g.id, g.after, g.with])).toEqual([['group_www', undefined, undefined], ['group_mail', ['group_www'], 'group_www']]);
     const none = importHeartbeat(files('seed-002', 'seed002-b5-mail.xml'), { node: 'node-1', ownAddresses: [] });
     expect(none.messages.filter((m) => m.level === 'error').map((m) => m.text)).toContain("crm on: give the virtual address the groups follow with --address CIDR (the CIB's IPaddr resources stay resources)");
+  });
+
+  it('the command: same YAML as the function, --strict exits 2 on what is not carried, 1 on what could not be imported', () => {
+    const dir = join(TESTDATA, 'heartbeat/seed-002');
+    const r = carpool('import-heartbeat', dir, '--node', 'node-1', '--source', '192.168.0.50');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(readFileSync(join(dir, 'node-1.yaml'), 'utf8').replace('import-heartbeat /etc/ha.d', `import-heartbeat ${dir}`).replaceAll('/etc/ha.d/', `${dir}/`));
+    expect(r.stderr).toContain('import-heartbeat: warning: authkeys: the sha1 key is not carried');
+    const strict = carpool('import-heartbeat', dir, '--node', 'node-1', '--source', '192.168.0.50', '--strict');
+    expect(strict.code).toBe(2);
+    expect(strict.stderr).toContain('import-heartbeat: --strict: 3 things not carried');
+    expect(carpool('import-heartbeat', join(TESTDATA, 'heartbeat/v1-mixed'), '--node', 'alpha').code).toBe(1);
+    const missing = carpool('import-heartbeat', join(TESTDATA, 'heartbeat/nonexistent'));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/cannot read .*nonexistent\/ha\.cf/);
   });
 });
