@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { orderGates } from '../../src/resources/core/order.js';
 import { GroupSim, member } from './group-sim.js';
+import { groupHeadline } from '../../src/status/resources-text.js';
 
 describe('order between groups', () => {
   it('gates: waits for groups before it that are not ready, held by groups after it that are active', () => {
@@ -26,6 +27,7 @@ describe('order between groups', () => {
     sim.settle();
     expect(sim.m.ready).toBe(false);
     expect(sim.actions()).toEqual([]);
+    expect(groupHeadline(sim.m.status(sim.now))).toBe('Resource Group: app (instance vip: MASTER here; waiting for group db (order)): Stopped');
     sim.input({ type: 'order', waitingFor: [], heldBy: [], heldByBlocked: false });
     sim.settle();
     expect(sim.actions()).toEqual(['start a', 'start b']);

@@ -392,6 +392,7 @@ export class GroupMachine {
       id: this.spec.id, instance: this.spec.instance, instanceState: this.instanceState, state,
       eligible: reason === undefined, ineligibleReason: reason ?? null, standby: this.standbyOn, moved: this.moved, members,
       ...(this.spec.fence ? { fence: this.fencing.status(now) } : {}),
+      ...(this.spec.after?.length || this.heldBy.length ? { order: { after: this.spec.after ?? [], waitingFor: this.waitingFor, heldBy: this.heldBy } } : {}),
     };
   }
 }
