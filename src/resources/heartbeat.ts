@@ -90,11 +90,16 @@ const V1_UNMAPPED: Readonly<Record<string, string>> = {
 const HA_CF_NOTES: Readonly<Record<string, string>> = {
   udpport: 'VRRP and CARP are IP protocol 112: no UDP port',
   use_logd: 'carpool logs to syslog itself', logfile: 'carpool logs to syslog itself', debugfile: 'carpool logs to syslog itself',
-  logfacility: 'set logging.facility if it matters', warntime: 'carpool logs late adverts on its own terms', debug: 'carpool --debug',
+  logfacility: 'set logging.facility if it matters', warntime: 'carpool has no early-warning time', debug: 'logging.debug: true',
   apiauth: 'Heartbeat API permissions', respawn: 'Heartbeat helper processes', compression: 'Heartbeat message compression',
   compression_threshold: 'Heartbeat message compression', traditional_compression: 'Heartbeat message compression', coredumps: 'core dumps',
   uuidfrom: 'node identity', conn_logd_time: 'logging daemon', autojoin: 'cluster membership', hopfudge: 'Heartbeat ring routing',
 };
+
+/** `table[key]` for the table's own keys only (a word such as `constructor` is no entry). */
+function ownEntry<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
 
 interface Directive { readonly key: string; readonly args: readonly string[]; readonly line: number }
 
@@ -165,9 +170,9 @@ function readHaresourcesLine(words: readonly string[], lineNo: number, where: st
     const base = name!;
     let id = base.toLowerCase().replace(/[^a-z0-9_.-]/g, '-');
     for (let n = 2; used.has(id); n++) id = `${base.toLowerCase()}-${n}`;
-    const unmapped = V1_UNMAPPED[base];
+    const unmapped = ownEntry(V1_UNMAPPED, base);
     if (unmapped) { msgs.push({ level: 'error', text: `${what}: ${unmapped}; not imported` }); continue; }
-    const positional = V1_OCF[base];
+    const positional = ownEntry(V1_OCF, base);
     if (positional) {
       if (args.length > positional.length) {
         msgs.push({ level: 'error', text: `${what}: ${base} takes at most ${positional.length} arguments (${positional.join(', ')}); not imported` });
@@ -175,7 +180,7 @@ function readHaresourcesLine(words: readonly string[], lineNo: number, where: st
       }
       used.add(id);
       const params = args.map((a, i): [string, string] => [positional[i]!, a]);
-      params.push(...(V1_IMPLIED[base]?.(new Map(params)) ?? []));
+      params.push(...(ownEntry(V1_IMPLIED, base)?.(new Map(params)) ?? []));
       out.resources.push({ id, agent: `ocf:heartbeat:${base}`, params });
       msgs.push({ level: 'note', text: `${what}: /etc/ha.d/resource.d/${base} is Heartbeat's wrapper of ocf:heartbeat:${base}${args.length ? ` (${args.map((a, i) => `${positional[i]}=${a}`).join(', ')})` : ''}` });
       continue;
@@ -237,7 +242,7 @@ export function importHeartbeat(files: HeartbeatFiles, opts: HeartbeatOptions): 
         msgs.push({ level: 'warning', text: `${w} ${d.args.join(' ')}: not carried (no carpool equivalent)` });
         break;
       default: {
-        const why = HA_CF_NOTES[d.key];
+        const why = ownEntry(HA_CF_NOTES, d.key);
         msgs.push(why ? { level: 'note', text: `${w}: ${why}` } : { level: 'warning', text: `${w}: unknown directive; not carried` });
       }
     }
