@@ -38,6 +38,8 @@ balancers:
   it('OK for what this namespace has; errors, with the fix, for what it lacks', async () => {
     mkdirSync(join(dir, 'run'), { mode: 0o700 });
     writeFileSync(join(dir, 'up.sh'), '#!/bin/sh\n', { mode: 0o755 });
+    // NAT needs forwarding (the balancer's own check says so); this namespace's, not the host's.
+    await run(inNs(lan.host(1).ns, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']));
     const ok = await check(config('eth0', 'ocf:heartbeat:nginx'));
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
