@@ -12,7 +12,7 @@ import { serverKey } from './core/model.js';
 import { CarpoolError } from '../lib/errors.js';
 
 /** Checkers the shell probes today. */
-export const SUPPORTED_CHECKERS: readonly CheckerType[] = ['TCP_CHECK', 'HTTP_GET'];
+export const SUPPORTED_CHECKERS: readonly CheckerType[] = ['TCP_CHECK', 'HTTP_GET', 'SMTP_CHECK'];
 /** Schedulers the shell plans today (no conntrack counts yet: lc/wlc/sed/nq/ovf need them). */
 export const SUPPORTED_SCHEDULERS: readonly SchedulerName[] = ['rr', 'wrr', 'sh', 'dh', 'mh', 'fo'];
 

@@ -74,7 +74,7 @@ describe('config model -> balancer core model', () => {
   lb_kind DR
   protocol TCP
   real_server 10.9.1.2 25 {
-    SMTP_CHECK {
+    UDP_CHECK {
     }
   }
 }
@@ -92,7 +92,7 @@ virtual_server fwmark 7 {
     const msg = (err as Error).message;
     expect(msg).toContain('lb_algo wlc is not supported yet (supported: rr, wrr, sh, dh, mh, fo)');
     expect(msg).toContain('lb_kind DR is not supported yet (supported: NAT)');
-    expect(msg).toContain('SMTP_CHECK is not supported yet (supported: TCP_CHECK, HTTP_GET)');
+    expect(msg).toContain('UDP_CHECK is not supported yet (supported: TCP_CHECK, HTTP_GET, SMTP_CHECK)');
     expect(msg).toContain('virtual_server fwmark 7: fwmark services are not supported yet');
   });
 });

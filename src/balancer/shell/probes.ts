@@ -10,6 +10,7 @@ import { request } from 'node:http';
 import { createHash } from 'node:crypto';
 import type { Checker, HttpUrl } from '../../config/model.js';
 import type { ProbeSpec } from '../from-config.js';
+import { smtpCheck, smtpTargets } from './smtp-check.js';
 
 export interface ProbeResult {
   readonly ok: boolean;
@@ -22,6 +23,8 @@ export function runProbe(spec: ProbeSpec, signal: AbortSignal): Promise<ProbeRes
   switch (c.type) {
     case 'TCP_CHECK': return tcpCheck(c, spec, signal);
     case 'HTTP_GET': return httpGet(c, spec, signal);
+    // SMTP_CHECK (bal-b11): greeting, HELO, QUIT on every host, in smtp-check.ts.
+    case 'SMTP_CHECK': return smtpCheck(smtpTargets(c, spec.address, spec.port), signal);
     default: return Promise.resolve({ ok: false, detail: `${c.type} is not supported yet` });
   }
 }
