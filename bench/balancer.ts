@@ -11,7 +11,7 @@
  * report, writes bench/results/balancer-<timestamp>.{md,json}. Benchmarks are not tests:
  * nothing here asserts; the issue's targets are reported as met or missed.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -38,6 +38,7 @@ namespaces (root); then carpool's verdict-to-ruleset time and its behaviour at s
   --planes a[,b]    data planes (default all): direct, nft, carpool-nat, carpool-dr, nftlb, haproxy
   --quick           --duration 3 --rounds 1 --flips 20 --scale 10,100
   --no-write        do not write bench/results/*
+  --render FILE     print the report of a results .json again (no lab, no root)
   -h, --help        this text
 
 Set BENCH_VERBOSE=1 to see every process's output.`;
@@ -480,8 +481,18 @@ function renderMarkdown(r: Report): string {
   }
   const nat = med('carpool-nat', 'rps');
   const dr = med('carpool-dr', 'rps');
-  out.push('', 'Targets (issue 12): carpool NAT ≥ 0.97 × hand-written nft: ' + met(nat, base.nft, 0.97) + '; ≥ 1.0 × nftlb: ' + met(nat, base.nftlb, 1) +
+  out.push('', 'Targets (issue 12), on the medians: carpool NAT ≥ 0.97 × hand-written nft: ' + met(nat, base.nft, 0.97) + '; ≥ 1.0 × nftlb: ' + met(nat, base.nftlb, 1) +
     '; ≥ 1.0 × HAProxy: ' + met(nat, base.haproxy, 1) + '; DR ≥ NAT: ' + (dr === undefined ? 'DR not available in this build' : met(dr, nat, 1)) + '.');
+  // On a shared machine the load drifts between rounds; a ratio within one round (the planes ran
+  // back to back) is steadier than a ratio of medians.
+  const runs = (p: PlaneName) => r.throughput.find((t) => t.plane === p)?.runs ?? [];
+  const paired = (a: PlaneName, b: PlaneName) => {
+    const xs = runs(a).map((x, i) => (runs(b)[i] ? x.rps / runs(b)[i]!.rps : NaN)).filter(Number.isFinite);
+    return xs.length ? `${f(median(xs), 3)} (rounds: ${xs.map((x) => x.toFixed(2)).join(', ')})` : '—';
+  };
+  out.push('', 'Per-round ratios (median over rounds; each round ran the planes back to back): ' +
+    `carpool NAT / nft ${paired('carpool-nat', 'nft')}; / nftlb ${paired('carpool-nat', 'nftlb')}; / HAProxy ${paired('carpool-nat', 'haproxy')}` +
+    (dr === undefined ? '.' : `; DR / NAT ${paired('carpool-dr', 'carpool-nat')}.`));
   if (r.verdict) {
     const all = [...r.verdict.down, ...r.verdict.up];
     out.push('', '## Checker verdict → ruleset in force', '',
@@ -509,6 +520,13 @@ function met(a: number | undefined, b: number | undefined, k: number): string {
 }
 
 async function main(): Promise<number> {
+  const at = process.argv.indexOf('--render');
+  if (at > 0) {
+    const file = process.argv[at + 1];
+    if (!file) throw new Error('--render needs a results .json');
+    process.stdout.write(renderMarkdown(JSON.parse(readFileSync(file, 'utf8')) as Report));
+    return 0;
+  }
   const args = benchArgs('bench:balancer', HELP, parse);
   if (typeof args === 'number') return args;
   const prefix = `cpl${process.pid % 10000}`;
