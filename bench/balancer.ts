@@ -104,6 +104,9 @@ async function sh(ns: string, argv: string[], allowFail = false): Promise<string
   return (await run(inNs(ns, argv), { allowFail })).stdout;
 }
 
+/** The backends' nginx masters: stopped by SIGTERM first, so each takes its worker along. */
+const nginx: Proc[] = [];
+
 async function setup(prefix: string): Promise<Lab> {
   const lan = await createLan({ prefix, hosts: 3, subnet: PUB, lans: 2 });
   const dir = mkdtempSync(join(tmpdir(), 'carpool-bench-lb-'));
@@ -128,7 +131,7 @@ http {
   server { listen ${BACKENDS[i]}:80; location / { return 200 "b${i}\\n"; } }
 }
 `);
-    new Proc(`nginx${i}`, inNs(b, ['nginx', '-c', conf, '-g', 'daemon off;']));
+    nginx.push(new Proc(`nginx${i}`, inNs(b, ['nginx', '-c', conf, '-g', 'daemon off;'])));
   }
   for (const a of BACKENDS) await until(async () => (await curl(ns.client, `http://${a}/`)) !== undefined, 5000, `nginx on ${a}`);
   return { lan, dir, ns };
@@ -534,6 +537,7 @@ async function main(): Promise<number> {
   let lab: Lab | undefined;
   let interrupted = false;
   const cleanup = async () => {
+    await Promise.all(nginx.map((p) => p.stop('SIGTERM', 3000)));
     await killAll();
     await destroyLan(prefix);
     if (lab) rmSync(lab.dir, { recursive: true, force: true });

@@ -39,8 +39,18 @@ const CLIENTS = Array.from({ length: 10 }, (_, i) => `10.123.123.${200 + i}`);
 
 describe.skipIf(!isRoot)(`seed 002 B.11 whole: two directors, mail and web real servers (${skipReason})`, () => {
   const procs = new ProcSet();
+  /** Servers with workers (nginx, dovecot, exim): stopped by SIGTERM first, so their master takes its children along. */
+  const servers: Proc[] = [];
+  const server = (p: Proc) => { servers.push(procs.add(p)); return p; };
   const wd = new Workdir();
-  const lan = useLab('vsb', { hosts: 6, subnet: '10.123.123', lans: 2, beforeDestroy: async () => { await procs.killAll(); wd.remove(); } });
+  const lan = useLab('vsb', {
+    hosts: 6, subnet: '10.123.123', lans: 2,
+    beforeDestroy: async () => {
+      await Promise.all(servers.map((p) => p.stop('SIGTERM', 3000)));
+      await procs.killAll();
+      wd.remove();
+    },
+  });
   const directors: Proc[] = [];
   const exims = new Map<number, Proc>();
   /** h3 mail1, h4 mail2, h5 web1, h6 web2. */
@@ -67,7 +77,7 @@ describe.skipIf(!isRoot)(`seed 002 B.11 whole: two directors, mail and web real 
   const tally = (names: string[]) => names.reduce<Record<string, number>>((a, n) => ({ ...a, [n]: (a[n] ?? 0) + 1 }), {});
   const has = async (host: number, ifname: string, addr: string) => (await addressesOf(lan.host(host).ns, ifname)).includes(addr);
   const startExim = async (r: typeof REAL[number]) => {
-    const p = procs.add(new Proc(`exim-${r.name}`, inNs(lan.host(r.host).ns, await writeExim(wd.path(`${r.name}/exim`), r.name, r.address))));
+    const p = server(new Proc(`exim-${r.name}`, inNs(lan.host(r.host).ns, await writeExim(wd.path(`${r.name}/exim`), r.name, r.address))));
     exims.set(r.host, p);
   };
 
@@ -89,12 +99,12 @@ describe.skipIf(!isRoot)(`seed 002 B.11 whole: two directors, mail and web real 
     chmodSync(key, 0o644); // read by dovecot as root before it drops privileges; the lab's throwaway key
     for (const r of REAL.slice(0, 2)) {
       await startExim(r);
-      procs.add(new Proc(`dovecot-${r.name}`, inNs(lan.host(r.host).ns, writeDovecot(wd.path(`${r.name}/dovecot`), r.name, r.address, cert, key))));
+      server(new Proc(`dovecot-${r.name}`, inNs(lan.host(r.host).ns, writeDovecot(wd.path(`${r.name}/dovecot`), r.name, r.address, cert, key))));
     }
     for (const r of REAL.slice(2)) {
       const dir = wd.path(r.name);
       mkdirSync(dir, { recursive: true });
-      procs.add(new Proc(`nginx-${r.name}`, inNs(lan.host(r.host).ns, ['nginx', '-c', writeNginxConfig(dir, r.name, r.address, 80), '-g', 'daemon off;'])));
+      server(new Proc(`nginx-${r.name}`, inNs(lan.host(r.host).ns, ['nginx', '-c', writeNginxConfig(dir, r.name, r.address, 80), '-g', 'daemon off;'])));
     }
     // Each server answers on its own address before the directors start.
     for (const r of REAL) {
