@@ -234,7 +234,7 @@ function virtualServer(v: VirtualServer): Record<string, unknown> {
     ...service,
     ...(v.service.kind !== 'address' ? { ip_family: v.family === 4 ? 'inet' : 'inet6' } : {}),
     ...opt('protocol', v.protocol), lvs_sched: v.scheduler, ...(v.schedulerFlags.length > 0 ? { scheduler_flags: [...v.schedulerFlags] } : {}),
-    ...(v.onePacket ? { ops: true } : {}), lvs_method: method(v.forwarding),
+    ...(v.onePacket ? { ops: true } : {}), lvs_method: method(v.forwarding), ...opt('interface', v.interface),
     ...opt('persistence_timeout', v.persistenceTimeout), ...opt('persistence_granularity', v.persistenceGranularity),
     ha_suspend: v.haSuspend, ...opt('virtualhost', v.virtualhost),
     ...(s ? { sorry_server: { address: s.address, ...(s.port ? { port: s.port } : {}), inhibit: s.inhibit, lvs_method: method(s.forwarding) } } : {}),
@@ -249,6 +249,7 @@ function balancers(b: BalancerConfig): Record<string, unknown> {
   return {
     ...(b.groups.length > 0 ? { virtual_server_groups: b.groups.map(vsGroup) } : {}),
     virtual_servers: b.virtualServers.map(virtualServer),
+    ...(b.countIntervalMs !== undefined ? { count_interval: b.countIntervalMs / 1000 } : {}),
   };
 }
 

@@ -68,6 +68,14 @@ describe('config model -> balancer core model', () => {
     expect(m.hooks.get('/usr/local/bin/up now')?.argv).toEqual(['/usr/local/bin/up', 'now']);
   });
 
+  it('takes the count-based schedulers for NAT; wlc is the default when lb_algo is absent (keepalived)', () => {
+    for (const sched of ['lc', 'wlc', 'sed', 'nq', 'ovf']) {
+      expect(mapBalancers(balancers(NAT.replace('lb_algo wrr', `lb_algo ${sched}`))).services[0]!.service.scheduler).toBe(sched);
+    }
+    expect(mapBalancers(balancers(NAT.replace('  lb_algo wrr\n', ''))).services[0]!.service.scheduler).toBe('wlc');
+    expect(() => mapBalancers(balancers(NAT.replace('lb_algo wrr', 'lb_algo lblc')))).toThrow(/lb_algo lblc is not supported yet \(supported: rr, wrr, lc, wlc, sh, dh, mh, sed, nq, fo, ovf\)/);
+  });
+
   it('refuses, all at once, what the shell cannot run yet, saying what it can', () => {
     const bad = `virtual_server 10.9.0.100 25 {
   lb_algo wlc
@@ -90,9 +98,44 @@ virtual_server fwmark 7 {
     expect(err).toBeInstanceOf(CarpoolError);
     expect((err as CarpoolError).code).toBe('BALANCER_NOT_SUPPORTED');
     const msg = (err as Error).message;
-    expect(msg).toContain('lb_algo wlc is not supported yet (supported: rr, wrr, sh, dh, mh, fo)');
-    expect(msg).toContain('lb_kind DR is not supported yet (supported: NAT)');
+    expect(msg).toContain('lb_algo wlc needs connection counts, which this service has none of (DR/TUN flows do not pass conntrack on the director)');
+    expect(msg).toContain('lb_kind DR needs the interface the VIP 10.9.0.100 arrives on, and no vrrp_instance holds it');
     expect(msg).toContain('UDP_CHECK is not supported yet (supported: TCP_CHECK, HTTP_GET, SMTP_CHECK)');
     expect(msg).toContain('virtual_server fwmark 7: fwmark services are not supported yet');
+  });
+
+  const DR = (kind: string, extra = '') => `virtual_server 10.9.0.100 80 {
+  lb_algo mh
+  mh-port
+  lb_kind ${kind}
+  protocol TCP
+${extra}  real_server 10.9.0.2 80 {
+  }
+  real_server 10.9.0.3 {
+  }
+}
+`;
+
+  it('DR and TUN take the ingress device from the instance holding the VIP', () => {
+    const parsed = parseKeepalivedConf(conf(DR('DR')), { file: 'k.conf' }).config;
+    const vs = mapBalancers(parsed.balancers!, parsed.instances).services[0]!.service;
+    expect(vs).toMatchObject({ method: 'dr', ingressDevice: 'eth0', scheduler: 'mh', hashPort: true });
+    expect(vs.realServers.map((r) => r.port)).toEqual([80, 80]);
+    const tun = parseKeepalivedConf(conf(DR('TUN')), { file: 'k.conf' }).config;
+    expect(mapBalancers(tun.balancers!, tun.instances).services[0]!.service).toMatchObject({ method: 'tun', ingressDevice: 'eth0' });
+    // A VIP with its own dev, on an alias label: the device.
+    const dev = parseKeepalivedConf(conf(DR('DR')).replace('10.9.0.100/32 }', '10.9.0.100/32 dev eth1 label eth1:1 }'), { file: 'k.conf' }).config;
+    expect(mapBalancers(dev.balancers!, dev.instances).services[0]!.service.ingressDevice).toBe('eth1');
+  });
+
+  it('refuses mixed methods, TUN other than ipip, and a VIP no instance holds', () => {
+    const msg = (text: string) => {
+      const c = parseKeepalivedConf(conf(text), { file: 'k.conf' }).config;
+      try { mapBalancers(c.balancers!, c.instances); } catch (e) { return (e as Error).message; }
+      return '';
+    };
+    expect(msg(DR('DR').replace('real_server 10.9.0.3 {', 'real_server 10.9.0.3 {\n    lvs_method NAT'))).toContain('its real servers mix lb_kind DR and NAT');
+    expect(msg(DR('TUN type gre'))).toContain('lb_kind TUN type gre is not supported yet (supported: ipip)');
+    expect(msg(DR('DR').replace('10.9.0.100 80', '10.9.0.101 80'))).toContain('lb_kind DR needs the interface the VIP 10.9.0.101 arrives on');
   });
 });

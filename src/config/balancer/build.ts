@@ -68,7 +68,7 @@ export function buildBalancers(spec: BalancerSpec, terms: BalancerTerms, report:
     vsSeen.set(key, vs.at);
     virtualServers.push(built);
   }
-  return { groups, virtualServers };
+  return { groups, virtualServers, ...(spec.countIntervalMs !== undefined ? { countIntervalMs: spec.countIntervalMs } : {}) };
 
   function buildVirtualServer(vs: VirtualServerSpec): VirtualServer | undefined {
     const where = `virtual_server ${vs.name}`;
@@ -178,6 +178,7 @@ export function buildBalancers(spec: BalancerSpec, terms: BalancerTerms, report:
       scheduler: vs.scheduler ?? DEFAULT_SCHEDULER,
       schedulerFlags: [...new Set(vs.schedulerFlags.map((f) => f.value))],
       onePacket, forwarding,
+      ...(vs.interface !== undefined ? { interface: vs.interface } : {}),
       ...(persistenceTimeout !== undefined ? { persistenceTimeout } : {}),
       ...(persistenceGranularity !== undefined ? { persistenceGranularity } : {}),
       haSuspend,

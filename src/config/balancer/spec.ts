@@ -112,6 +112,8 @@ export interface VirtualServerSpec {
   schedulerFlags: At<SchedulerFlag>[];
   onePacket?: At<boolean>;
   forwarding?: Forwarding;
+  /** DR/TUN: the interface the VIP's packets arrive on (carpool YAML `interface`). */
+  interface?: string;
   /** Seconds. */
   persistenceTimeout?: number;
   /** As written: an IPv4 netmask or an IPv6 prefix length. */
@@ -161,4 +163,6 @@ export interface BalancerSpec {
   readonly virtualServers: readonly VirtualServerSpec[];
   /** Names of the track_file definitions FILE_CHECK may refer to. */
   readonly trackFiles: readonly string[];
+  /** YAML `count_interval` / keepalived.conf `global_defs { carpool_count_interval }`, ms. */
+  readonly countIntervalMs?: number;
 }
