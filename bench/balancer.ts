@@ -128,7 +128,7 @@ http {
   access_log off;
   keepalive_requests 1000000;
   client_body_temp_path ${d}/body; proxy_temp_path ${d}/proxy; fastcgi_temp_path ${d}/fcgi; uwsgi_temp_path ${d}/uwsgi; scgi_temp_path ${d}/scgi;
-  server { listen ${BACKENDS[i]}:80; location / { return 200 "b${i}\\n"; } }
+  server { listen 80; location / { return 200 "b${i}\\n"; } }
 }
 `);
     nginx.push(new Proc(`nginx${i}`, inNs(b, ['nginx', '-c', conf, '-g', 'daemon off;'])));
@@ -190,7 +190,7 @@ ${BACKENDS.map((a) => `  real_server ${a} 80 {\n    weight 1\n${checker}  }`).jo
 function drAvailable(): boolean {
   try {
     const { config } = parseKeepalivedConf(carpoolConf('DR', ''), { file: 'dr.conf' });
-    mapBalancers(config.balancers!);
+    mapBalancers(config.balancers!, config.instances);
     return true;
   } catch {
     return false;
@@ -234,9 +234,12 @@ const PLANE_UP: Record<PlaneName, (lab: Lab) => Promise<Up>> = {
     return { url: `http://${VIP}/`, down: () => stopProc(p) };
   },
   'carpool-dr': async (lab) => {
-    // DR: the backends hold the VIP on lo (no ARP for it) and answer the client directly on the public LAN.
+    // DR: the backends hold the VIP on lo (no ARP for it; nginx listens on every address) and answer
+    // the client directly on the public LAN.
     for (const b of lab.ns.backends) {
-      await sh(b, ['sysctl', '-q', '-w', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2']);
+      // The client's packets arrive on eth1, their replies leave by eth0: no reverse-path filter.
+      await sh(b, ['sysctl', '-q', '-w', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2',
+        'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.eth1.rp_filter=0']);
       await sh(b, ['ip', 'addr', 'add', `${VIP}/32`, 'dev', 'lo']);
       await sh(b, ['ip', 'link', 'set', 'eth0', 'up']);
     }
