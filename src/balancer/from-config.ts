@@ -11,8 +11,15 @@ import type { CheckerSettings, Method, RealServer, SchedulerName, VirtualService
 import { serverKey } from './core/model.js';
 import { CarpoolError } from '../lib/errors.js';
 
-/** Checkers the shell probes today. */
-export const SUPPORTED_CHECKERS: readonly CheckerType[] = ['TCP_CHECK', 'HTTP_GET', 'SMTP_CHECK'];
+/** Checkers the shell probes today: all of keepalived's. */
+export const SUPPORTED_CHECKERS: readonly CheckerType[] = [
+  'TCP_CHECK', 'HTTP_GET', 'SSL_GET', 'SMTP_CHECK', 'MISC_CHECK', 'DNS_CHECK', 'UDP_CHECK', 'PING_CHECK', 'FILE_CHECK',
+];
+/**
+ * How often a FILE_CHECK reads its file, ms. keepalived reacts to inotify; a read of a few
+ * bytes every second is as good for a maintenance switch and needs no watcher per file.
+ */
+export const FILE_CHECK_INTERVAL_MS = 1000;
 /** Schedulers the shell plans today (lc/wlc/sed/nq/ovf from conntrack counts, per period: docs/balancer.md). */
 export const SUPPORTED_SCHEDULERS: readonly SchedulerName[] = ['rr', 'wrr', 'lc', 'wlc', 'sh', 'dh', 'mh', 'sed', 'nq', 'fo', 'ovf'];
 /** Schedulers that need connection counts, which only NAT flows on VIP:port give (conntrack on the director). */
@@ -49,21 +56,28 @@ export function hookText(h: Hook): string {
 }
 
 function checkerName(c: Checker, address: string, port: number): string {
-  if (c.type === 'MISC_CHECK' || c.type === 'FILE_CHECK') return c.type;
+  if (c.type === 'MISC_CHECK') return `MISC_CHECK ${c.command.argv[0]}`;
+  if (c.type === 'FILE_CHECK') return `FILE_CHECK ${c.trackFile}`;
   const a = c.connectIp ?? address;
   const p = c.connectPort ?? port;
   return `${c.type} ${serverKey(a, p || undefined)}`;
 }
 
 function settings(c: Checker, address: string, port: number): CheckerSettings {
-  const t = c.type === 'FILE_CHECK' ? undefined : c;
+  if (c.type === 'FILE_CHECK') {
+    // keepalived: no timing options; the file is read at once and on every change, never alpha.
+    return {
+      name: `FILE_CHECK ${c.trackFile}`, delayLoopMs: FILE_CHECK_INTERVAL_MS, retry: 0, delayBeforeRetryMs: FILE_CHECK_INTERVAL_MS,
+      warmupMs: 0, alpha: false, rise: 1, dynamicWeight: false, file: { weight: c.weight, reverse: c.reverse },
+    };
+  }
   return {
     name: checkerName(c, address, port),
-    delayLoopMs: t?.delayLoopMs ?? 0,
-    retry: t?.retry ?? 0,
-    delayBeforeRetryMs: t?.delayBeforeRetryMs ?? 0,
-    warmupMs: t?.warmupMs ?? 0,
-    alpha: t?.alpha ?? false,
+    delayLoopMs: c.delayLoopMs,
+    retry: c.retry,
+    delayBeforeRetryMs: c.delayBeforeRetryMs,
+    warmupMs: c.warmupMs,
+    alpha: c.alpha,
     rise: 1,
     dynamicWeight: c.type === 'MISC_CHECK' && c.dynamic,
   };
@@ -189,6 +203,13 @@ export function mapBalancers(cfg: BalancerConfig, instances: readonly Instance[]
     if (vs.haSuspend) warnings.push(`virtual_server ${vs.name}: ha_suspend is not honoured yet (checkers run on both directors)`);
     if (vs.sorryServer?.inhibit) warnings.push(`virtual_server ${vs.name}: sorry_server_inhibit is not honoured yet`);
     if (method === 'nat' && vs.interface !== undefined) warnings.push(`virtual_server ${vs.name}: interface ${vs.interface} is used by DR and TUN only; NAT ignores it`);
+    for (const rs of vs.realServers) {
+      for (const c of rs.checkers) {
+        const at = `virtual_server ${vs.name}: real_server ${rs.address} ${rs.port}: ${c.type}`;
+        if ('fwmark' in c && c.fwmark !== undefined) warnings.push(`${at}: fwmark of checker packets is not honoured (Node sets no SO_MARK)`);
+        if ('bindIf' in c && c.bindIf !== undefined && c.type !== 'PING_CHECK') warnings.push(`${at}: bind_if is honoured by PING_CHECK only; use bindto`);
+      }
+    }
     const probes = vs.realServers.map((rs) => rs.checkers.map((checker) => ({ checker, address: rs.address, port: rs.port })));
     return { service, probes, configName: vs.name, warnings };
   });

@@ -356,6 +356,13 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     });
 
   addResourceCommands(program, (c) => { code = c; });
+  if (argv[0] === 'checker') {
+    // Loaded only for `carpool checker ...` (it brings the HTTP checker's code along).
+    const { addCheckerCommands } = await import('./checker-cmd.js');
+    addCheckerCommands(program, (c) => { code = c; }, fail);
+  } else {
+    program.command('checker').description('help with the load balancer\'s health checkers: digest URL (like genhash)');
+  }
   if (argv[0] === 'lab') {
     // Loaded only for `carpool lab ...`: daemons do not carry the lab code in memory.
     const { addLabCommands } = await import('./lab-cmd.js');

@@ -178,7 +178,7 @@ function checker(ck: Checker): Record<string, unknown> {
   if (ck.type === 'MISC_CHECK') {
     // misc_timeout is whole seconds in keepalived; a default (delay_loop) that is not whole is left out.
     const t = ck.timeoutMs % 1000 === 0 ? { misc_timeout: ck.timeoutMs / 1000 } : {};
-    return { type: ck.type, ...timing, misc_path: hook(ck.command), ...t, misc_dynamic: ck.dynamic };
+    return { type: ck.type, ...timing, misc_path: hook(ck.command), ...t, misc_dynamic: ck.dynamic, ...(ck.user ? { user: ck.user.user, ...(ck.user.group ? { group: ck.user.group } : {}) } : {}) };
   }
   const connection = (h: CheckerConnection) => ({
     ...opt('connect_ip', h.connectIp), ...opt('connect_port', h.connectPort), ...opt('bindto', h.bindto), ...opt('bind_port', h.bindPort),

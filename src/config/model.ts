@@ -428,12 +428,16 @@ export type Checker =
     readonly timeoutMs: number;
     /** Exit codes 2..255 set the weight to code - 2 (`misc_dynamic`). */
     readonly dynamic: boolean;
+    /** Run as this user (and group; default the user's), keepalived `user USER [GROUP]`; undefined = root. */
+    readonly user?: { readonly user: string; readonly group?: string };
   })
   | {
     readonly type: 'FILE_CHECK';
     /** Name of a `track_file` whose value is read. */
     readonly trackFile: string;
-    /** Multiplier of the file's value (`weight N [reverse]`), default 1. */
+    /** That track_file's `file`. */
+    readonly path: string;
+    /** Multiplier of the file's value (`weight N [reverse]`), default the track_file's. */
     readonly weight: number;
     readonly reverse: boolean;
   };

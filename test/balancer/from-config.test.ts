@@ -76,6 +76,38 @@ describe('config model -> balancer core model', () => {
     expect(() => mapBalancers(balancers(NAT.replace('lb_algo wrr', 'lb_algo lblc')))).toThrow(/lb_algo lblc is not supported yet \(supported: rr, wrr, lc, wlc, sh, dh, mh, sed, nq, fo, ovf\)/);
   });
 
+  it('maps MISC_CHECK (misc_dynamic) and FILE_CHECK (file weight, read every second); warns about checker fwmark', () => {
+    const text = `track_file maint {
+  file /run/maint
+  weight 2 reverse
+}
+virtual_server 10.9.0.100 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 10.9.1.2 80 {
+    MISC_CHECK {
+      misc_path "/bin/check 1"
+      misc_dynamic
+      delay_loop 3
+    }
+    FILE_CHECK {
+      track_file maint
+    }
+    PING_CHECK {
+      fwmark 5
+    }
+  }
+}
+`;
+    const m = mapBalancers(parseKeepalivedConf(conf(text), { file: 'k.conf' }).config.balancers!);
+    const [misc, file] = m.services[0]!.service.realServers[0]!.checkers;
+    expect(misc).toMatchObject({ name: 'MISC_CHECK /bin/check', dynamicWeight: true, delayLoopMs: 3000, retry: 0 });
+    expect(file).toMatchObject({ name: 'FILE_CHECK maint', delayLoopMs: 1000, retry: 0, alpha: false, file: { weight: 2, reverse: true } });
+    expect(m.services[0]!.probes[0]![1]!.checker).toMatchObject({ type: 'FILE_CHECK', path: '/run/maint' });
+    expect(m.services[0]!.warnings).toEqual(['virtual_server 10.9.0.100 80: real_server 10.9.1.2 80: PING_CHECK: fwmark of checker packets is not honoured (Node sets no SO_MARK)']);
+  });
+
   it('refuses, all at once, what the shell cannot run yet, saying what it can', () => {
     const bad = `virtual_server 10.9.0.100 25 {
   lb_algo wlc
@@ -100,7 +132,6 @@ virtual_server fwmark 7 {
     const msg = (err as Error).message;
     expect(msg).toContain('lb_algo wlc needs connection counts, which this service has none of (DR/TUN flows do not pass conntrack on the director)');
     expect(msg).toContain('lb_kind DR needs the interface the VIP 10.9.0.100 arrives on, and no vrrp_instance holds it');
-    expect(msg).toContain('UDP_CHECK is not supported yet (supported: TCP_CHECK, HTTP_GET, SMTP_CHECK)');
     expect(msg).toContain('virtual_server fwmark 7: fwmark services are not supported yet');
   });
 

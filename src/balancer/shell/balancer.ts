@@ -330,7 +330,10 @@ export class Balancer {
     void runProbe(spec, ac.signal).then((r) => {
       this.probes.delete(ac);
       if (this.stopped) return;
-      this.feed(s, { type: 'result', server, checker, ok: r.ok, detail: r.detail });
+      this.feed(s, {
+        type: 'result', server, checker, ok: r.ok, detail: r.detail,
+        ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}), ...(r.fileValue !== undefined ? { fileValue: r.fileValue } : {}),
+      });
     });
   }
 

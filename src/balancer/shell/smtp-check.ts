@@ -13,12 +13,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { CheckerConnection } from '../../config/model.js';
-
-/** A verdict as probes.ts returns it (declared here: probes.ts imports this module). */
-export interface ProbeResult {
-  readonly ok: boolean;
-  readonly detail: string;
-}
+import type { ProbeResult } from './probe-kit.js';
 
 /** What one SMTP check needs: where to connect (resolved against the real server) and the HELO name. */
 export interface SmtpTarget {

@@ -5,7 +5,7 @@
  */
 import type { SourceLoc } from '../diagnostics.js';
 import type {
-  BalancerProtocol, CheckerType, Forwarding, Hook, HttpUrl, Scheduler, SchedulerFlag, VirtualServerGroupEntry, VirtualService,
+  BalancerProtocol, CheckerType, Forwarding, Hook, HttpUrl, Scheduler, SchedulerFlag, TrackFile, VirtualServerGroupEntry, VirtualService,
 } from '../model.js';
 import type { Family } from '../../protocol/inet.js';
 import type { At } from '../vrrp/spec.js';
@@ -56,6 +56,7 @@ export interface CheckerSpec {
   commandInvalid?: boolean;
   timeoutMs?: number;
   dynamic?: boolean;
+  user?: { user: string; group?: string };
   // FILE_CHECK
   trackFile?: At<string>;
   weight?: number;
@@ -165,4 +166,6 @@ export interface BalancerSpec {
   readonly trackFiles: readonly string[];
   /** YAML `count_interval` / keepalived.conf `global_defs { carpool_count_interval }`, ms. */
   readonly countIntervalMs?: number;
+  /** Those that were valid, built (file, weight): a FILE_CHECK reads its file and takes its weight by default. */
+  readonly trackFileDefs: readonly TrackFile[];
 }

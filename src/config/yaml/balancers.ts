@@ -7,7 +7,7 @@
 import { isMap, isScalar, type Node } from 'yaml';
 import { parseIP } from '../../protocol/inet.js';
 import {
-  SCHEDULERS, SCHEDULER_FLAGS, type BalancerConfig, type CheckerType, type Forwarding, type HttpUrl, type SchedulerFlag,
+  SCHEDULERS, SCHEDULER_FLAGS, type BalancerConfig, type CheckerType, type Forwarding, type HttpUrl, type SchedulerFlag, type TrackFile,
 } from '../model.js';
 import { buildBalancers } from '../balancer/build.js';
 import type { BalancerTerms, CheckerSpec, GroupSpec, RealServerSpec, UrlSpec, VirtualServerSpec } from '../balancer/spec.js';
@@ -46,7 +46,7 @@ const CHECKER_KEYS: Readonly<Record<CheckerType, readonly string[]>> = {
   SMTP_CHECK: [...CONNECTION_KEYS, ...CHECKER_TIMING_KEYS, 'helo_name', 'hosts'],
   DNS_CHECK: [...CONNECTION_KEYS, ...CHECKER_TIMING_KEYS, 'query_type', 'name'],
   UDP_CHECK: [...CONNECTION_KEYS, ...CHECKER_TIMING_KEYS, 'payload', 'require_reply', 'min_reply_length', 'max_reply_length'],
-  MISC_CHECK: [...CHECKER_TIMING_KEYS, 'misc_path', 'misc_timeout', 'misc_dynamic'],
+  MISC_CHECK: [...CHECKER_TIMING_KEYS, 'misc_path', 'misc_timeout', 'misc_dynamic', 'user', 'group'],
   FILE_CHECK: ['track_file', 'weight', 'reverse'],
 };
 const CHECKER_TYPES = Object.keys(CHECKER_KEYS) as CheckerType[];
@@ -64,7 +64,7 @@ function set<T extends object, K extends keyof T>(target: T, key: K, value: T[K]
 }
 
 /** `balancers:` → the model; undefined when absent or when it has errors (all reported). */
-export function readBalancersSection(c: Checker, entry: Entry | undefined, trackFiles: readonly string[]): BalancerConfig | undefined {
+export function readBalancersSection(c: Checker, entry: Entry | undefined, trackFiles: readonly string[], trackFileDefs: readonly TrackFile[]): BalancerConfig | undefined {
   if (!entry) return undefined;
   const errors = c.errors.length;
   const v = vreader(c, entry.value, 'balancers', entry.keyNode, BALANCER_KEYS, { virtual_server: 'virtual_servers', virtual_server_group: 'virtual_server_groups', groups: 'virtual_server_groups' });
@@ -78,7 +78,7 @@ export function readBalancersSection(c: Checker, entry: Entry | undefined, track
     return s ? [s] : [];
   });
   const countInterval = v.seconds('count_interval', 0.05, 60);
-  const built = buildBalancers({ groups, virtualServers, trackFiles, ...(countInterval ? { countIntervalMs: Math.round(countInterval.value * 1000) } : {}) }, YAML_BALANCER_TERMS, (severity, code, at, message, expected) => {
+  const built = buildBalancers({ groups, virtualServers, trackFiles, trackFileDefs, ...(countInterval ? { countIntervalMs: Math.round(countInterval.value * 1000) } : {}) }, YAML_BALANCER_TERMS, (severity, code, at, message, expected) => {
     const list = severity === 'error' ? c.errors : c.warnings;
     list.push({ file: c.file, line: at.line, column: at.column, message, expected, code, severity });
   });
@@ -391,6 +391,10 @@ function readChecker(c: Checker, node: Node, index: number, owner: string): Chec
   }
   set(ck, 'timeoutMs', ms(v.int('misc_timeout', 1, 4294967)));
   set(ck, 'dynamic', v.bool('misc_dynamic')?.value);
+  const user = v.str('user', 'a user name or uid');
+  const group = v.str('group', 'a group name or gid');
+  if (user) ck.user = { user: user.value, ...(group ? { group: group.value } : {}) };
+  else if (group) c.error(v.node('group'), 'MISSING_KEY', `group of ${where} without a user`, 'user: NAME first (group is the user\'s group by default)');
   set(ck, 'trackFile', v.str('track_file', 'the name of a track_files entry'));
   set(ck, 'weight', v.int('weight', -2147483647, 2147483647)?.value);
   set(ck, 'reverse', v.bool('reverse')?.value);

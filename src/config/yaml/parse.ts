@@ -155,7 +155,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
   });
   const resources = readResourcesSection(c, top, [...carpNames, ...vrrpSpecs.map((v) => v.name.value)]);
   const sharing = readSharingSection(c, top.get('sharing'), drafts.flatMap((d) => (d.instance ? [d.instance] : [])));
-  const balancers = readBalancersSection(c, top.get('balancers'), vrrpSpec.trackFiles.map((f) => f.name.value));
+  const balancers = readBalancersSection(c, top.get('balancers'), vrrpSpec.trackFiles.map((f) => f.name.value), built.trackFiles);
 
   if (hasInlinePassword && options.file && options.statMode) {
     const mode = options.statMode(options.file);

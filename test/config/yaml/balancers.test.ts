@@ -253,6 +253,7 @@ ${rs}`;
     ['checker key of another type', vs('', '          checkers: [{ type: TCP_CHECK, helo_name: x }]\n'), ['11:41 UNKNOWN_KEY']],
     ['HTTP_GET without urls', vs('', '          checkers: [{ type: HTTP_GET }]\n'), ['11:22 MISSING_KEY'], 'has no urls'],
     ['MISC_CHECK without misc_path', vs('', '          checkers: [{ type: MISC_CHECK }]\n'), ['11:22 MISSING_KEY']],
+    ['MISC_CHECK group without user', vs('', '          checkers: [{ type: MISC_CHECK, misc_path: /bin/true, group: adm }]\n'), ['11:71 MISSING_KEY']],
     ['FILE_CHECK with an undefined track_file', vs('', '          checkers: [{ type: FILE_CHECK, track_file: x }]\n'), ['11:54 UNDEFINED_REFERENCE']],
     ['address and fwmark', vs('      fwmark: 1\n'), ['8:7 INVALID_VALUE']],
     ['undefined group', `${BASE}balancers:\n  virtual_servers:\n    - { group: g, real_servers: [{ address: 10.0.1.1, port: 80 }] }\n`, ['5:16 UNDEFINED_REFERENCE']],
@@ -313,9 +314,12 @@ function checker(port: number, virtualhost: string | undefined): fc.Arbitrary<Ch
       .map(([t, c, type, urls, vh, httpProtocol, b1, b2]) => clean({
         type, ...t, ...c, urls, virtualhost: vh ?? virtualhost, httpProtocol, fastRecovery: b1, enableSni: b2, sniName: b2 ? 's.example' : undefined, tlsCompliant: b1,
       }) as Checker),
-    fc.tuple(timing, hook, fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }), fc.boolean())
-      .map(([t, command, timeout, dynamic]) => ({ type: 'MISC_CHECK' as const, ...t, command, timeoutMs: timeout === undefined ? t.delayLoopMs : timeout * 1000, dynamic })),
-    fc.tuple(fc.integer({ min: -5, max: 5 }), fc.boolean()).map(([weight, reverse]) => ({ type: 'FILE_CHECK' as const, trackFile: 'maint', weight, reverse })),
+    fc.tuple(timing, hook, fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }), fc.boolean(),
+      fc.constantFrom(undefined, { user: 'nobody' }, { user: 'nobody', group: 'nogroup' }))
+      .map(([t, command, timeout, dynamic, user]) => clean({
+        type: 'MISC_CHECK' as const, ...t, command, timeoutMs: timeout === undefined ? t.delayLoopMs : timeout * 1000, dynamic, user,
+      }) as Checker),
+    fc.tuple(fc.integer({ min: -5, max: 5 }), fc.boolean()).map(([weight, reverse]) => ({ type: 'FILE_CHECK' as const, trackFile: 'maint', path: '/run/maint', weight, reverse })),
   );
 }
 
