@@ -102,6 +102,25 @@ export interface NativeRouteSpec {
   readonly proto?: number;
   /** RTN_* route type: 1 unicast (default), 6 blackhole, 7 unreachable, 8 prohibit. */
   readonly type?: number;
+  /** A multipath route (RTA_MULTIPATH): 1..16 next hops, each a gateway and/or a device; weight 1..256. */
+  readonly nexthops?: readonly { readonly gateway?: string; readonly ifindex?: number; readonly weight?: number }[];
+}
+
+/** A policy routing rule (`ip rule`): what it matches and what it does. */
+export interface NativeRuleSpec {
+  readonly family: NativeFamily;
+  readonly from?: { readonly address: string; readonly prefix: number };
+  readonly to?: { readonly address: string; readonly prefix: number };
+  readonly table?: number;
+  /** The rule's preference (FRA_PRIORITY): the order rules are tried in. */
+  readonly priority?: number;
+  readonly fwmark?: number;
+  readonly fwmask?: number;
+  /** Interface names; the device need not exist yet. */
+  readonly iif?: string;
+  readonly oif?: string;
+  /** FR_ACT_*: 1 look up `table` (default), 6 blackhole, 7 unreachable, 8 prohibit. */
+  readonly action?: number;
 }
 
 export type NativeLinkEvent =
@@ -159,6 +178,10 @@ export interface NativeBinding {
   routeAdd(spec: NativeRouteSpec): number;
   /** 0 or -errno (-ESRCH when absent). */
   routeDel(spec: NativeRouteSpec): number;
+  /** 0 or -errno (-EEXIST for the same rule); NLM_F_CREATE|NLM_F_EXCL. */
+  ruleAdd(spec: NativeRuleSpec): number;
+  /** 0 or -errno (-ENOENT when absent). */
+  ruleDel(spec: NativeRuleSpec): number;
 
   linkMonitorOpen(callback: (event: NativeLinkEvent) => void, opts?: NativeLinkMonitorOptions): number;
   linkMonitorClose(fd: number): boolean;
