@@ -234,15 +234,15 @@ bool build_addr(napi_env env, struct nlmsghdr *h, napi_value *out) {
 /* ------------------------------------------------------------------------------------ */
 /* addresses                                                                            */
 
-/* addrAdd(ifindex, family, address, prefix, {label?, broadcast?, nodad?, noprefixroute?, proto?}) -> 0 | -errno */
+/* addrAdd(ifindex, family, address, prefix, {label?, broadcast?, nodad?, noprefixroute?, proto?, scope?}) -> 0 | -errno */
 static napi_value addr_add_del(napi_env env, napi_callback_info info, bool add) {
   const char *fn = add ? "addrAdd" : "addrDel";
   napi_value argv[5], v;
   cp_state *st;
   int af;
-  int64_t ifindex, prefix, proto = 0;
+  int64_t ifindex, prefix, proto = 0, scope = 0;
   unsigned char addr[16], brd[16];
-  bool has_brd = false, has_proto = false, has_label = false, nodad = false, noprefixroute = false;
+  bool has_brd = false, has_proto = false, has_label = false, nodad = false, noprefixroute = false, has_scope = false;
   char label[IFNAMSIZ + 1];
   nl_req req;
   struct nlmsghdr *nh = (struct nlmsghdr *)req.raw;
@@ -263,6 +263,7 @@ static napi_value addr_add_del(napi_env env, napi_callback_info info, bool add) 
     if (!opt_bool(env, argv[4], fn, "nodad", &nodad)) return NULL;
     if (!opt_bool(env, argv[4], fn, "noprefixroute", &noprefixroute)) return NULL;
     if (!opt_int(env, argv[4], fn, "proto", 0, 255, &proto, &has_proto)) return NULL;
+    if (!opt_int(env, argv[4], fn, "scope", 0, 255, &scope, &has_scope)) return NULL;
     if ((has_label || has_brd) && af != AF_INET) return throw_arg(env, fn, "label and broadcast are IPv4 only");
   }
   if (nodad) flags |= IFA_F_NODAD;
@@ -278,7 +279,7 @@ static napi_value addr_add_del(napi_env env, napi_callback_info info, bool add) 
     ifa->ifa_prefixlen = (unsigned char)prefix;
     ifa->ifa_flags = (unsigned char)(flags & 0xff);
     /* Same default as iproute2: host scope for 127/8, universe otherwise (IPv6 derives its own). */
-    ifa->ifa_scope = (af == AF_INET && addr[0] == 127) ? RT_SCOPE_HOST : RT_SCOPE_UNIVERSE;
+    ifa->ifa_scope = has_scope ? (unsigned char)scope : (af == AF_INET && addr[0] == 127) ? RT_SCOPE_HOST : RT_SCOPE_UNIVERSE;
     ifa->ifa_index = (unsigned)ifindex;
     if (!nl_attr(nh, sizeof req, IFA_LOCAL, addr, alen) || !nl_attr(nh, sizeof req, IFA_ADDRESS, addr, alen) ||
         (add && flags && !nl_attr_u32(nh, sizeof req, IFA_FLAGS, flags)) ||

@@ -6,7 +6,7 @@
 import { Document, YAMLMap, YAMLSeq, isMap, isSeq, type Node } from 'yaml';
 import type {
   BalancerConfig, CarpInstance, CarpoolConfig, Checker, Forwarding, Hook, NotifyHooks, RealServer, SyncGroup, TrackFile, TrackRef, VirtualAddress,
-  VirtualRoute, VirtualServer, VirtualServerGroup, VrrpInstance, VrrpScript,
+  StaticSetup, VirtualRoute, VirtualRule, VirtualServer, VirtualServerGroup, VrrpInstance, VrrpScript,
 } from './model.js';
 import { forwardingWords } from './balancer/values.js';
 
@@ -36,6 +36,27 @@ function route(r: VirtualRoute): unknown {
     to, ...(r.gateway !== undefined ? { via: r.gateway } : {}), ...(r.dev !== undefined ? { dev: r.dev } : {}),
     ...(r.src !== undefined ? { src: r.src } : {}), ...(r.metric !== undefined ? { metric: r.metric } : {}),
     ...(r.table !== undefined ? { table: r.table } : {}), ...(r.type !== undefined ? { type: r.type } : {}),
+    ...(r.scope !== undefined ? { scope: r.scope } : {}), ...(r.proto !== undefined ? { proto: r.proto } : {}),
+    ...(r.nexthops ? {
+      nexthops: r.nexthops.map((h) => ({
+        ...(h.gateway !== undefined ? { via: h.gateway } : {}), ...(h.dev !== undefined ? { dev: h.dev } : {}),
+        ...(h.weight !== undefined ? { weight: h.weight } : {}),
+      })),
+    } : {}),
+  };
+}
+
+function rule(r: VirtualRule): unknown {
+  const { family, ...rest } = r;
+  // The family follows from/to; only an IPv6 rule without them says it.
+  return family === 6 && !r.from && !r.to ? { family, ...rest } : rest;
+}
+
+function staticSetup(s: StaticSetup): Record<string, unknown> {
+  return {
+    ...(s.addresses.length > 0 ? { addresses: s.addresses.map(address) } : {}),
+    ...(s.routes.length > 0 ? { routes: s.routes.map(route) } : {}),
+    ...(s.rules.length > 0 ? { rules: s.rules.map(rule) } : {}),
   };
 }
 
@@ -73,6 +94,7 @@ function vrrpInstance(i: VrrpInstance): Record<string, unknown> {
     addresses: i.addresses.map(address),
     ...(i.excludedAddresses.length > 0 ? { excluded_addresses: i.excludedAddresses.map(address) } : {}),
     ...(i.routes.length > 0 ? { routes: i.routes.map(route) } : {}),
+    ...(i.rules.length > 0 ? { rules: i.rules.map(rule) } : {}),
     ...(i.trackInterfaces.length > 0 ? { track_interfaces: refs(i.trackInterfaces) } : {}),
     ...(i.trackScripts.length > 0 ? { track_scripts: refs(i.trackScripts) } : {}),
     ...(i.trackFiles.length > 0 ? { track_files: refs(i.trackFiles) } : {}),
@@ -269,6 +291,7 @@ export function emitCarpoolYaml(config: CarpoolConfig, options: EmitOptions = {}
     control_socket: config.controlSocket,
     state_dir: config.stateDir,
     ...(config.realtimePriority !== undefined ? { realtime_priority: config.realtimePriority } : {}),
+    ...(config.static ? { static: staticSetup(config.static) } : {}),
     logging: { facility: config.logging.facility, debug: config.logging.debug, ident: config.logging.ident },
     ...(config.vrrpScripts.length > 0 ? { vrrp_scripts: config.vrrpScripts.map(script) } : {}),
     ...(config.trackFiles.length > 0 ? { track_files: config.trackFiles.map(trackFile) } : {}),

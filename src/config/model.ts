@@ -70,7 +70,18 @@ export interface CarpInstance {
   readonly hookTimeoutMs?: number;
 }
 
-/** A route installed while master (keepalived `virtual_routes`). */
+/** One next hop of a multipath route (`nexthop via GW dev IF weight W`). */
+export interface NextHop {
+  readonly gateway?: string;
+  readonly dev?: string;
+  /** 1..256; the kernel's default 1 when undefined. */
+  readonly weight?: number;
+}
+
+/**
+ * A route installed while master (keepalived `virtual_routes`) or at start (`static_routes`),
+ * over netlink, as `ip route replace` would.
+ */
 export interface VirtualRoute {
   readonly family: Family;
   /** Destination network (`0.0.0.0` / `::` with prefix 0 for a default route). */
@@ -83,6 +94,45 @@ export interface VirtualRoute {
   readonly table?: number;
   /** `blackhole`, `unreachable`... plain unicast when undefined. */
   readonly type?: string;
+  /** Route scope; as `ip route add`: link for a device route without gateway, else global. */
+  readonly scope?: 'global' | 'site' | 'link' | 'host' | 'nowhere';
+  /** RTPROT_* number (`proto bird` = 12); `boot` (3) when undefined, as `ip route add`. */
+  readonly proto?: number;
+  /** A multipath route (`nexthop ...`, keepalived's deprecated `via A or B`); then no `gateway`. */
+  readonly nexthops?: readonly NextHop[];
+}
+
+/**
+ * A policy routing rule installed while master (keepalived `virtual_rules`) or at start
+ * (`static_rules`), as `ip rule add` would.
+ */
+export interface VirtualRule {
+  readonly family: Family;
+  /** Source prefix `ADDR/LEN`; any when undefined. */
+  readonly from?: string;
+  /** Destination prefix `ADDR/LEN`; any when undefined. */
+  readonly to?: string;
+  /** Table to look up (`table`/`lookup`); 254 (main) when undefined and no `type`, as `ip rule`. */
+  readonly table?: number;
+  /** The rule's preference (`priority`/`preference`/`pref`); the kernel picks one when undefined. */
+  readonly priority?: number;
+  readonly fwmark?: number;
+  readonly fwmask?: number;
+  readonly iif?: string;
+  readonly oif?: string;
+  /** Instead of a table look-up. */
+  readonly type?: 'blackhole' | 'unreachable' | 'prohibit';
+}
+
+/**
+ * Addresses, routes and rules the daemon installs at start and removes on a clean stop, in
+ * no instance (keepalived `static_ipaddress`, `static_routes`, `static_rules`; YAML `static:`).
+ */
+export interface StaticSetup {
+  /** Each with its `dev`. */
+  readonly addresses: readonly VirtualAddress[];
+  readonly routes: readonly VirtualRoute[];
+  readonly rules: readonly VirtualRule[];
 }
 
 /** A tracker reference inside an instance or sync group, with its weight (0 = FAULT on failure). */
@@ -174,7 +224,10 @@ export interface VrrpInstance {
   readonly addresses: readonly VirtualAddress[];
   /** Added while master but not advertised (`virtual_ipaddress_excluded`). */
   readonly excludedAddresses: readonly VirtualAddress[];
+  /** Added after the addresses while master, removed before them (keepalived's order). */
   readonly routes: readonly VirtualRoute[];
+  /** Added after the routes while master, removed before them. */
+  readonly rules: readonly VirtualRule[];
   readonly trackInterfaces: readonly TrackRef[];
   readonly trackScripts: readonly TrackRef[];
   readonly trackFiles: readonly TrackRef[];
@@ -567,6 +620,8 @@ export interface CarpoolConfig {
   readonly balancers?: BalancerConfig;
   /** The HTTP listener; undefined = nothing listens (the default). */
   readonly http?: HttpConfig;
+  /** Static addresses, routes and rules; undefined when the file has none. */
+  readonly static?: StaticSetup;
 }
 
 export const DEFAULT_CONTROL_SOCKET = '/run/carpool/carpool.sock';

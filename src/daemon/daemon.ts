@@ -27,6 +27,7 @@ import { ensurePrivateDir } from './private-dir.js';
 import { statusText, stderrIsJournal, type ServiceNotifier } from './systemd.js';
 import type { DaemonStatus } from '../control/status.js';
 import { createVmac, removeVmac } from './vmac.js';
+import { StaticRouting } from './routing.js';
 import type { VrrpCoordinator } from './vrrp-shell.js';
 import type { ResourceManager, ResourceCommand } from '../resources/shell/manager.js';
 import type { Balancer } from '../balancer/shell/balancer.js';
@@ -99,6 +100,8 @@ export class Daemon {
   private resources: ResourceManager | undefined;
   /** The load balancer (undefined without virtual servers in the config). */
   private balancer: Balancer | undefined;
+  /** Static addresses, routes and rules (keepalived `static_*`): installed at start, removed on a clean stop. */
+  private staticRouting: StaticRouting | undefined;
   private readonly startedAt = new Date();
   /** Monotonic start time: uptime must not follow wall-clock jumps. */
   private readonly startedMono = now();
@@ -155,6 +158,11 @@ export class Daemon {
       const { Balancer } = await import('../balancer/shell/balancer.js');
       this.balancer = new Balancer(cfg.balancers, { log: this.log, now, hooks: this.hooks.queue('(balancer)', cfg.hookTimeoutMs) });
       await this.balancer.start();
+    }
+    if (cfg.static) {
+      // Before the instances, as keepalived: virtual routes may go through static addresses.
+      this.staticRouting = new StaticRouting(cfg.static, this.log);
+      this.staticRouting.install();
     }
     for (const p of prepared) this.shells.push(await this.build(p));
     this.monitor = LinkMonitor.open((ev) => this.onLinkEvent(ev), {},
@@ -492,6 +500,7 @@ export class Daemon {
         this.hooks.killAll();
       }
       for (const s of this.shells) s.halt();
+      this.staticRouting?.remove();
       await this.balancer?.stop();
       this.addresses?.flush();
       this.monitor?.close();

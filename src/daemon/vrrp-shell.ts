@@ -6,7 +6,7 @@
  * steps the machines through `stepMembers`, so sync groups decide together, and turns
  * trackers (scripts, files, interfaces) into priority / FAULT inputs.
  */
-import type { CarpoolConfig, Instance, NotifyHooks, SyncGroup, VirtualAddress, VirtualRoute, VrrpInstance } from '../config/model.js';
+import type { CarpoolConfig, Instance, NotifyHooks, SyncGroup, VirtualAddress, VrrpInstance } from '../config/model.js';
 import { SyncGroupCoordinator, stepMembers, type SyncEffect } from '../election/sync-group.js';
 import { sameValue } from '../config/diff.js';
 import {
@@ -19,12 +19,13 @@ import { CarpoolError } from '../lib/errors.js';
 import { gratuitousArp, unsolicitedNeighbourAdvert } from '../protocol/arp.js';
 import { parseIP } from '../protocol/inet.js';
 import { checkAdvert, VRRP_DROP_REASONS, type VrrpRxInstance } from '../protocol/vrrp/packet.js';
-import { addRoute, deleteRoute, interfaceInfo } from '../net/link.js';
+import { interfaceInfo } from '../net/link.js';
 import type { RawPacket } from '../net/raw-socket.js';
 import { InputQueue, ShellBase, type OwnedAddress, type ShellAddresses, type ShellHooks, type ShellPort } from './instance-shell.js';
 import type { Logger } from './logger.js';
 import type { InstanceStatus } from '../control/status.js';
 import { TrackerRunner, type TrackerResult } from './trackers.js';
+import { applyRoute, applyRule } from './routing.js';
 
 export interface VrrpPorts {
   /** The receiving port of (device, family). */
@@ -45,8 +46,6 @@ export interface VrrpShellDeps {
   /** Called on every state change, with the master last heard. */
   readonly onTransition?: (name: string, from: string, to: string, reason: string, peer: string | undefined) => void;
 }
-
-const RT_TYPES: Readonly<Record<string, number>> = { unicast: 1, blackhole: 6, unreachable: 7, prohibit: 8 };
 
 /** One VRRP instance in the shell. */
 export class VrrpShell extends ShellBase {
@@ -237,10 +236,13 @@ export class VrrpShell extends ShellBase {
         this.deps.addresses.remove(tx.device, tx.ifindex, this.addresses());
         break;
       case 'addRoutes':
-        for (const r of this.cfg.routes) this.route(r, true);
+        // keepalived's order: addresses, routes, rules on the way up; the reverse on the way down.
+        for (const r of this.cfg.routes) applyRoute(r, true, tx.device, log, this.prefix(''));
+        for (const r of this.cfg.rules) applyRule(r, true, log, this.prefix(''));
         break;
       case 'removeRoutes':
-        for (const r of this.cfg.routes) this.route(r, false);
+        for (const r of this.cfg.rules) applyRule(r, false, log, this.prefix(''));
+        for (const r of this.cfg.routes) applyRoute(r, false, tx.device, log, this.prefix(''));
         break;
       case 'garp':
         this.garpBurst(e.count);
@@ -265,27 +267,6 @@ export class VrrpShell extends ShellBase {
   /** Advertised plus excluded addresses; each on its `dev`, else on the instance's (VMAC) interface. */
   private addresses(): VirtualAddress[] {
     return [...this.cfg.addresses, ...this.cfg.excludedAddresses];
-  }
-
-  private route(r: VirtualRoute, add: boolean): void {
-    const type = r.type ? RT_TYPES[r.type] : undefined;
-    const dev = r.dev ?? (r.gateway || type === undefined || type === 1 ? this.ports.tx.device : undefined);
-    const ifindex = dev ? interfaceInfo(dev)?.index : undefined;
-    const spec = {
-      family: r.family, dst: r.dst, prefix: r.prefix,
-      ...(r.gateway ? { gateway: r.gateway } : {}),
-      ...(ifindex && (type === undefined || type === 1) ? { ifindex } : {}),
-      ...(r.table ? { table: r.table } : {}),
-      ...(r.metric !== undefined ? { metric: r.metric } : {}),
-      ...(r.src ? { src: r.src } : {}),
-      ...(type ? { type } : {}),
-    };
-    try {
-      if (add) addRoute(spec);
-      else deleteRoute(spec);
-    } catch (err) {
-      this.log.error(this.prefix(`cannot ${add ? 'add' : 'remove'} route ${r.dst}/${r.prefix}${r.gateway ? ` via ${r.gateway}` : ''}: ${(err as Error).message}`));
-    }
   }
 
   /** keepalived's gratuitous ARP (target MAC broadcast) or an unsolicited NA for IPv6. */

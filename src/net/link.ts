@@ -65,7 +65,14 @@ export interface AddAddressSpec extends AddressSpec {
   readonly noprefixroute?: boolean;
   /** IFA_PROTO tag (Linux >= 6.1) so our addresses can be told apart; ignored by older kernels. */
   readonly proto?: number;
+  /** RT_SCOPE_* (`ROUTE_SCOPES`); universe when undefined. */
+  readonly scope?: number;
 }
+
+/** `ip` scope names → RT_SCOPE_* numbers, for addresses and routes. */
+export const ROUTE_SCOPES: Readonly<Record<'global' | 'site' | 'link' | 'host' | 'nowhere', number>> = {
+  global: 0, site: 200, link: 253, host: 254, nowhere: 255,
+};
 
 function describeAddr(spec: AddressSpec): string {
   return `${spec.address}/${spec.prefix} on ifindex ${spec.ifindex}`;
@@ -81,6 +88,7 @@ export function addAddress(spec: AddAddressSpec): 'added' | 'exists' {
     ...(spec.nodad ? { nodad: true } : {}),
     ...(spec.noprefixroute ? { noprefixroute: true } : {}),
     ...(spec.proto !== undefined ? { proto: spec.proto } : {}),
+    ...(spec.scope !== undefined ? { scope: spec.scope } : {}),
   };
   const rc = callNative('addAddress', describeAddr(spec), () =>
     native().addrAdd(spec.ifindex, family, spec.address, spec.prefix, opts));

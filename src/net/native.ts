@@ -82,6 +82,8 @@ export interface NativeAddrAddOptions {
   readonly noprefixroute?: boolean;
   /** IFA_PROTO tag; retried without it when the kernel refuses (EINVAL/EOPNOTSUPP). */
   readonly proto?: number;
+  /** RT_SCOPE_*; universe (host for 127/8) when undefined, as `ip addr add`. */
+  readonly scope?: number;
 }
 
 export interface NativeRouteSpec {

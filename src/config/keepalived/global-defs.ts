@@ -38,7 +38,6 @@ export const GLOBAL_POLICIES: Readonly<Record<string, Policy>> = {
   vrrp_garp_extra_if: unsupported('gratuitous ARPs are sent on the instance interfaces only'),
   vmac_prefix: unsupported('VMAC interfaces are named vrrp.VRID or as use_vmac gives'),
   vmac_addr_prefix: unsupported('VMAC interfaces are named vrrp.VRID or as use_vmac gives'),
-  default_interface: unsupported('static addresses are not supported'),
   startup_script: unsupported('run it from systemd (ExecStartPre)'), startup_script_timeout: unsupported('run it from systemd (ExecStartPre)'),
   shutdown_script: unsupported('run it from systemd (ExecStopPost)'), shutdown_script_timeout: unsupported('run it from systemd (ExecStopPost)'),
   include_check: unsupported('all includes are checked the same way'),
@@ -47,8 +46,12 @@ export const GLOBAL_POLICIES: Readonly<Record<string, Policy>> = {
   lvs_netlink_monitor_rcv_bufs_force: LVS, nftables_ipvs: LVS, nftables_ipvs_priority: LVS, nftables_ipvs_start_fwmark: LVS,
 };
 
-/** Process settings from global_defs that carpool applies to itself. */
-export interface Tuning { realtimePriority?: number }
+/** Settings from global_defs outside the VRRP defaults: the process's, and where static addresses go. */
+export interface Tuning {
+  realtimePriority?: number;
+  /** keepalived `default_interface`: the dev of a static address without one (keepalived's default eth0). */
+  defaultInterface?: At<string>;
+}
 
 export interface GlobalCtx extends Ctx { readonly d: VrrpDefaultsSpec; readonly tune: Tuning }
 
@@ -105,6 +108,11 @@ export const GLOBAL_HANDLERS: Readonly<Record<string, Handler<GlobalCtx>>> = {
     const v = c.one(st, 'vrrp_rt_priority 1..99');
     const n = v && c.int(v, 'vrrp_rt_priority', 1, 99);
     if (n) tune.realtimePriority = n.value;
+  },
+  default_interface: (st, { c, tune }) => {
+    const v = c.one(st, 'default_interface IF');
+    const n = v && c.ifname(v, 'default_interface');
+    if (n) tune.defaultInterface = n;
   },
   enable_script_security: (st, { c }) => {
     c.noArgs(st);

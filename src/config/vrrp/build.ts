@@ -96,6 +96,7 @@ function buildInstance(c: InstanceCheck, d: VrrpDefaultsSpec, trackers: Trackers
     addresses: s.addresses.map((a) => a.value),
     excludedAddresses: s.excludedAddresses.map((a) => a.value),
     routes: s.routes.map((r) => r.value),
+    rules: s.rules.map((r) => r.value),
     trackInterfaces,
     trackScripts,
     trackFiles,

@@ -5,7 +5,7 @@
  */
 import type { ConfigDiagnosticCode, SourceLoc } from '../diagnostics.js';
 import type {
-  Hook, SyncGroup, TrackFile, VirtualAddress, VirtualRoute, VrrpInstance, VrrpScript,
+  Hook, SyncGroup, TrackFile, VirtualAddress, VirtualRoute, VirtualRule, VrrpInstance, VrrpScript,
 } from '../model.js';
 
 /** A value and where it was written. */
@@ -87,6 +87,7 @@ export interface VrrpInstanceSpec {
   noAddresses?: At<'warn' | 'quiet'>;
   excludedAddresses: At<VirtualAddress>[];
   routes: At<VirtualRoute>[];
+  rules: At<VirtualRule>[];
   trackInterfaces: At<TrackRefSpec>[];
   trackScripts: At<TrackRefSpec>[];
   trackFiles: At<TrackRefSpec>[];

@@ -30,6 +30,7 @@ import {
 import { readDuration, readResourcesSection } from './resources.js';
 import { readBalancersSection } from './balancers.js';
 import { readHttpSection } from './http.js';
+import { readStatic } from './vrrp-fields.js';
 
 export type { ConfigDiagnostic, ConfigDiagnosticCode } from '../diagnostics.js';
 export type { YamlConfigOptions } from './checker.js';
@@ -39,7 +40,7 @@ export interface YamlConfigResult {
   readonly warnings: readonly ConfigDiagnostic[];
 }
 
-const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'hook_timeout', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'resources', 'groups', 'balancers', 'http'] as const;
+const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'hook_timeout', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'resources', 'groups', 'balancers', 'http', 'static'] as const;
 const LOGGING_KEYS = ['facility', 'debug', 'ident'] as const;
 
 /**
@@ -91,6 +92,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     if (ms !== undefined) hookTimeouts.set(name, ms);
   };
   const http = readHttpSection(c, top.get('http'));
+  const staticSetup = readStatic(c, top.get('static'));
 
   const drafts: InstanceDraft[] = [];
   const vrrpSpecs: VrrpInstanceSpec[] = [];
@@ -171,7 +173,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     const v = byName.get(s.vrrp);
     return v ? [withTimeout(v)] : [];
   });
-  if (c.errors.length > 0 || vrrpFailed || (r.has('hook_timeout') && hookTimeoutMs === undefined) || !controlSocket || !stateDir || !logging || !http.ok || instances.length !== slots.length) {
+  if (c.errors.length > 0 || vrrpFailed || (r.has('hook_timeout') && hookTimeoutMs === undefined) || !controlSocket || !stateDir || !logging || !http.ok || !staticSetup.ok || instances.length !== slots.length) {
     throw new ConfigError([...c.errors].sort(byPosition));
   }
   return {
@@ -183,6 +185,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
       ...(realtimePriority !== undefined ? { realtimePriority } : {}),
       ...(hookTimeoutMs !== undefined ? { hookTimeoutMs } : {}),
       ...(http.http ? { http: http.http } : {}),
+      ...(staticSetup.value ? { static: staticSetup.value } : {}),
     },
     warnings: [...c.warnings].sort(byPosition),
   };

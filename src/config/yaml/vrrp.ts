@@ -11,20 +11,20 @@ import type {
   At, SyncGroupSpec, Terms, TrackFileSpec, VrrpDefaultsSpec, VrrpInstanceSpec, VrrpScriptSpec,
 } from '../vrrp/spec.js';
 import { NAME_RE, describe, locOf, validIfname, vreader, type Checker, type Entry, type Reader } from './checker.js';
-import { opt, readGarp, readHook, readNotify, readRoutes, readTrackRefList, readVips } from './vrrp-fields.js';
+import { opt, readGarp, readHook, readNotify, readRoutes, readRules, readTrackRefList, readVips } from './vrrp-fields.js';
 
 const emptyList = (n: Node | null): boolean => isSeq(n) && n.items.length === 0;
 
 const VRRP_INSTANCE_KEYS = [
   'name', 'protocol', 'state', 'interface', 'virtual_router_id', 'priority', 'advert_int', 'version', 'preempt', 'preempt_delay',
-  'source', 'mcast_group', 'unicast_peers', 'v3_checksum_as_v2', 'auth_pass', 'addresses', 'excluded_addresses', 'routes',
+  'source', 'mcast_group', 'unicast_peers', 'v3_checksum_as_v2', 'auth_pass', 'addresses', 'excluded_addresses', 'routes', 'rules',
   'track_interfaces', 'track_scripts', 'track_files', 'track_primary', 'notify', 'garp', 'vmac', 'lower_prio_no_advert',
   'higher_prio_send_advert', 'down_timer_adverts', 'strict_mode', 'hook_timeout',
 ] as const;
 const VRRP_ALIASES: Readonly<Record<string, string>> = {
   vrid: 'virtual_router_id', vhid: 'virtual_router_id', nopreempt: 'preempt: false', mcast_src_ip: 'source', unicast_src_ip: 'source',
   srcip: 'source', mcast_dst_ip: 'mcast_group', unicast_peer: 'unicast_peers', virtual_ipaddress: 'addresses',
-  virtual_ipaddress_excluded: 'excluded_addresses', virtual_routes: 'routes', track_interface: 'track_interfaces',
+  virtual_ipaddress_excluded: 'excluded_addresses', virtual_routes: 'routes', virtual_rules: 'rules', track_interface: 'track_interfaces',
   track_script: 'track_scripts', track_file: 'track_files', dont_track_primary: 'track_primary: false', use_vmac: 'vmac',
   password: 'auth_pass', authentication: 'auth_pass', notify_master: 'notify: { master: ... }', notify_backup: 'notify: { backup: ... }',
   notify_fault: 'notify: { fault: ... }', notify_stop: 'notify: { stop: ... }', garp_master_delay: 'garp: { master_delay: ... }',
@@ -116,6 +116,7 @@ export function readVrrpInstance(c: Checker, item: Node | null, index: number, l
     ...(emptyList(v.node('addresses')) ? { noAddresses: { value: 'quiet' as const, at: locOf(c, v.keyNode('addresses')) } } : {}),
     excludedAddresses: readVips(c, v, 'excluded_addresses', where),
     routes: readRoutes(c, v, where),
+    rules: readRules(c, v, where),
     trackInterfaces: readTrackRefList(c, v, 'track_interfaces', where),
     trackScripts: readTrackRefList(c, v, 'track_scripts', where),
     trackFiles: readTrackRefList(c, v, 'track_files', where),

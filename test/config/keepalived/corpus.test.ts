@@ -33,6 +33,12 @@ const CORPUS: Readonly<Record<string, Expectation>> = {
   'keepalived.conf.vrrp.sync': { kind: 'accepted', instances: 9 },
   'keepalived.conf.vrrp.scripts': { kind: 'accepted', instances: 3 },
   'keepalived.conf.sample': { kind: 'accepted', instances: 1, virtualServers: 1 },
+  'keepalived.conf.track_interface': { kind: 'accepted', instances: 1 }, // static_routes
+  // static_routes; `via A or B`: a multipath route, with keepalived's deprecation warning
+  'keepalived.conf.vrrp.routes': { kind: 'accepted', instances: 1 },
+  // static_rules and virtual_rules; `to 192.168.100./24` is skipped with a warning, as keepalived does
+  'keepalived.conf.vrrp.rules': { kind: 'accepted', instances: 1 },
+  'keepalived.conf.vrrp.static_ipaddress': { kind: 'accepted', instances: 1 },
   'keepalived.conf.HTTP_GET.port': LVS_ONLY,
   'keepalived.conf.IPv6': LVS_ONLY,
   'keepalived.conf.PING_CHECK': LVS_ONLY,
@@ -59,14 +65,6 @@ const CORPUS: Readonly<Record<string, Expectation>> = {
     kind: 'refused', codes: ['NEEDS_SHELL', 'NEEDS_SHELL', 'NEEDS_SHELL'],
     why: 'script "</dev/tcp/..." works only where /bin/sh is bash: carpool asks for /bin/bash -c',
   },
-  'keepalived.conf.track_interface': { kind: 'refused', codes: ['NOT_SUPPORTED'], why: 'static_routes is not implemented (VRRP-side feature)' },
-  'keepalived.conf.vrrp.routes': {
-    kind: 'refused', codes: ['NOT_SUPPORTED', 'NOT_SUPPORTED'], why: "static_routes is not implemented; 'or' needs multipath routes",
-  },
-  'keepalived.conf.vrrp.rules': {
-    kind: 'refused', codes: ['NOT_SUPPORTED', 'NOT_SUPPORTED'], why: 'static_rules and virtual_rules are not implemented (VRRP-side features)',
-  },
-  'keepalived.conf.vrrp.static_ipaddress': { kind: 'refused', codes: ['NOT_SUPPORTED'], why: 'static_ipaddress is not implemented (VRRP-side feature)' },
 };
 
 function load(file: string, options: LoadOptions): { config?: CarpoolConfig; errors: ConfigDiagnostic[]; warnings: ConfigDiagnostic[] } {
