@@ -6,7 +6,7 @@
 import { Document, YAMLMap, YAMLSeq, isMap, isSeq, type Node } from 'yaml';
 import type {
   BalancerConfig, CarpInstance, CarpoolConfig, Checker, Forwarding, Hook, NotifyHooks, RealServer, SyncGroup, TrackFile, TrackRef, VirtualAddress,
-  StaticSetup, VirtualRoute, VirtualRule, VirtualServer, VirtualServerGroup, VrrpInstance, VrrpScript,
+  StaticSetup, TrackProcess, VirtualRoute, VirtualRule, VirtualServer, VirtualServerGroup, VrrpInstance, VrrpScript,
 } from './model.js';
 import { forwardingWords } from './balancer/values.js';
 
@@ -98,6 +98,7 @@ function vrrpInstance(i: VrrpInstance): Record<string, unknown> {
     ...(i.trackInterfaces.length > 0 ? { track_interfaces: refs(i.trackInterfaces) } : {}),
     ...(i.trackScripts.length > 0 ? { track_scripts: refs(i.trackScripts) } : {}),
     ...(i.trackFiles.length > 0 ? { track_files: refs(i.trackFiles) } : {}),
+    ...(i.trackProcesses ? { track_processes: refs(i.trackProcesses) } : {}),
     track_primary: i.trackPrimary,
     ...(n ? { notify: n } : {}),
     garp: {
@@ -163,11 +164,19 @@ function trackFile(f: TrackFile): Record<string, unknown> {
   };
 }
 
+function trackProcess(p: TrackProcess): Record<string, unknown> {
+  return {
+    name: p.name, process: p.params ? [p.process, ...p.params] : p.process, ...(p.params ? { param_match: p.paramMatch } : {}),
+    full_command: p.fullCommand, weight: p.weight, reverse: p.reverse, quorum: p.quorum,
+    ...(p.quorumMax !== undefined ? { quorum_max: p.quorumMax } : {}), fork_delay: p.forkDelayMs / 1000, terminate_delay: p.terminateDelayMs / 1000,
+  };
+}
+
 function syncGroup(g: SyncGroup, instances: readonly VrrpInstance[]): Record<string, unknown> {
   const n = notify(g.notify);
   // Member trackers keep non-zero weights only with tracking_weight (keepalived's sync_group_tracking_weight).
   const weighted = instances.some((i) => i.syncGroup === g.name
-    && [...i.trackInterfaces, ...i.trackScripts, ...i.trackFiles].some((r) => r.weight !== 0));
+    && [...i.trackInterfaces, ...i.trackScripts, ...i.trackFiles, ...(i.trackProcesses ?? [])].some((r) => r.weight !== 0));
   return {
     name: g.name,
     members: [...g.members],
@@ -175,6 +184,7 @@ function syncGroup(g: SyncGroup, instances: readonly VrrpInstance[]): Record<str
     ...(g.trackInterfaces.length > 0 ? { track_interfaces: refs(g.trackInterfaces) } : {}),
     ...(g.trackScripts.length > 0 ? { track_scripts: refs(g.trackScripts) } : {}),
     ...(g.trackFiles.length > 0 ? { track_files: refs(g.trackFiles) } : {}),
+    ...(g.trackProcesses ? { track_processes: refs(g.trackProcesses) } : {}),
     ...(weighted ? { tracking_weight: true } : {}),
   };
 }
@@ -295,6 +305,7 @@ export function emitCarpoolYaml(config: CarpoolConfig, options: EmitOptions = {}
     logging: { facility: config.logging.facility, debug: config.logging.debug, ident: config.logging.ident },
     ...(config.vrrpScripts.length > 0 ? { vrrp_scripts: config.vrrpScripts.map(script) } : {}),
     ...(config.trackFiles.length > 0 ? { track_files: config.trackFiles.map(trackFile) } : {}),
+    ...(config.trackProcesses ? { track_processes: config.trackProcesses.map(trackProcess) } : {}),
     ...(config.syncGroups.length > 0 ? { sync_groups: config.syncGroups.map((g) => syncGroup(g, vrrp)) } : {}),
     instances: config.instances.map((i) => (i.kind === 'vrrp' ? vrrpInstance(i) : carpInstance(i))),
     ...(config.balancers ? { balancers: balancers(config.balancers) } : {}),

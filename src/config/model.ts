@@ -169,6 +169,29 @@ export interface TrackFile {
   readonly initOverwrite: boolean;
 }
 
+/**
+ * keepalived `vrrp_track_process`: how many running processes match. OK while the count is in
+ * quorum..quorumMax, after `forkDelayMs` on the way up and `terminateDelayMs` on the way down.
+ */
+export interface TrackProcess {
+  readonly name: string;
+  /** The process name (matched against /proc/PID/comm), or with `fullCommand` argv[0]. */
+  readonly process: string;
+  /** Arguments to match (argv[1..]); undefined = any arguments. */
+  readonly params?: readonly string[];
+  /** `exact` (default): the arguments are these; `initial`: the last may be longer; `partial`: these first, then any. */
+  readonly paramMatch: 'exact' | 'initial' | 'partial';
+  /** Match `process` against argv[0] of /proc/PID/cmdline instead of the process name. */
+  readonly fullCommand: boolean;
+  readonly weight: number;
+  readonly reverse: boolean;
+  readonly quorum: number;
+  /** Undefined = no upper limit. */
+  readonly quorumMax?: number;
+  readonly forkDelayMs: number;
+  readonly terminateDelayMs: number;
+}
+
 /** Notify commands (keepalived `notify_*`); `generic` gets `INSTANCE name STATE priority` appended. */
 export interface NotifyHooks {
   readonly master?: Hook;
@@ -231,6 +254,8 @@ export interface VrrpInstance {
   readonly trackInterfaces: readonly TrackRef[];
   readonly trackScripts: readonly TrackRef[];
   readonly trackFiles: readonly TrackRef[];
+  /** keepalived `track_process`; undefined = none. */
+  readonly trackProcesses?: readonly TrackRef[];
   /** Track the instance's own interface (false with `dont_track_primary`). */
   readonly trackPrimary: boolean;
   readonly notify: NotifyHooks;
@@ -256,6 +281,8 @@ export interface SyncGroup {
   readonly trackInterfaces: readonly TrackRef[];
   readonly trackScripts: readonly TrackRef[];
   readonly trackFiles: readonly TrackRef[];
+  /** keepalived `track_process`; undefined = none. */
+  readonly trackProcesses?: readonly TrackRef[];
 }
 
 export type Instance = CarpInstance | VrrpInstance;
@@ -595,6 +622,8 @@ export interface CarpoolConfig {
   readonly instances: readonly Instance[];
   readonly vrrpScripts: readonly VrrpScript[];
   readonly trackFiles: readonly TrackFile[];
+  /** keepalived `vrrp_track_process`; undefined = none. */
+  readonly trackProcesses?: readonly TrackProcess[];
   readonly syncGroups: readonly SyncGroup[];
   readonly logging: LoggingConfig;
   /** Unix control socket path (mode 0600, root only). */

@@ -10,7 +10,7 @@ import type { CarpoolConfig, Instance, NotifyHooks, SyncGroup, VirtualAddress, V
 import { SyncGroupCoordinator, stepMembers, type SyncEffect } from '../election/sync-group.js';
 import { sameValue } from '../config/diff.js';
 import {
-  TrackerBoard, fileTracker, instanceTrackUses, interfaceTracker, scriptTracker, type TrackUse,
+  TrackerBoard, fileTracker, instanceTrackUses, interfaceTracker, processTracker, scriptTracker, type TrackUse,
 } from '../election/tracking.js';
 import { VrrpMachine } from '../election/vrrp.js';
 import { vrrpParams, vrrpRxInstance, type VrrpEffect, type VrrpInput } from '../election/vrrp-model.js';
@@ -351,6 +351,7 @@ export class VrrpCoordinator {
     this.board = new TrackerBoard([
       ...config.vrrpScripts.map(scriptTracker),
       ...config.trackFiles.map(fileTracker),
+      ...(config.trackProcesses ?? []).map(processTracker),
     ]);
     this.trackers = new TrackerRunner(deps.log, (r) => this.onTrackerResult(r));
     for (const g of config.syncGroups) {
@@ -412,6 +413,12 @@ export class VrrpCoordinator {
         this.trackers.startFile(f);
       }
     }
+    for (const p of this.config.trackProcesses ?? []) {
+      if (used.has(`process:${p.name}`) && !this.running.has(`process:${p.name}`)) {
+        this.running.add(`process:${p.name}`);
+        this.trackers.startProcess(p, this.deps.now);
+      }
+    }
   }
 
   // --- live reload (src/daemon/reload.ts) -----------------------------------------------
@@ -421,9 +428,11 @@ export class VrrpCoordinator {
    * changed group is created anew: `planReload` replaces all its members, so none runs now.
    */
   reload(config: CarpoolConfig): void {
-    const known = new Set(this.config.vrrpScripts.map((x) => `script:${x.name}`).concat(this.config.trackFiles.map((x) => `file:${x.name}`)));
+    const known = new Set(this.config.vrrpScripts.map((x) => `script:${x.name}`).concat(this.config.trackFiles.map((x) => `file:${x.name}`),
+      (this.config.trackProcesses ?? []).map((x) => `process:${x.name}`)));
     for (const sc of config.vrrpScripts) if (!known.has(`script:${sc.name}`)) this.board.add(scriptTracker(sc));
     for (const f of config.trackFiles) if (!known.has(`file:${f.name}`)) this.board.add(fileTracker(f));
+    for (const p of config.trackProcesses ?? []) if (!known.has(`process:${p.name}`)) this.board.add(processTracker(p));
     for (const g of [...this.groupCfg.keys()]) {
       const next = config.syncGroups.find((x) => x.name === g);
       if (!next || !sameValue(next, this.groupCfg.get(g))) {
@@ -485,14 +494,14 @@ export class VrrpCoordinator {
   }
 
   private onTrackerResult(r: TrackerResult): void {
-    const changed = r.kind === 'script'
-      ? this.board.observe('script', r.name, { kind: 'script', ok: r.ok })
-      : this.board.observe('file', r.name, { kind: 'file', value: r.value });
+    const changed = r.kind === 'file'
+      ? this.board.observe('file', r.name, { kind: 'file', value: r.value })
+      : this.board.observe(r.kind, r.name, { kind: r.kind, ok: r.ok });
     if (!changed) return;
     const v = this.board.verdict(r.kind, r.name);
-    this.log.info(r.kind === 'script'
-      ? `vrrp_script ${r.name} is now ${v?.health === 'ok' ? 'OK' : 'FAILED'} (${r.detail})`
-      : `track_file ${r.name} now reads ${r.value}`);
+    this.log.info(r.kind === 'file'
+      ? `track_file ${r.name} now reads ${r.value}`
+      : `${r.kind === 'script' ? 'vrrp_script' : 'vrrp_track_process'} ${r.name} is now ${v?.health === 'ok' ? 'OK' : 'FAILED'} (${r.detail})`);
     for (const s of this.shells.values()) if (s.uses.some((u) => u.kind === r.kind && u.name === r.name)) this.reevaluate(s);
   }
 

@@ -26,13 +26,13 @@ import {
 } from '../model.js';
 import { buildVrrp } from '../vrrp/build.js';
 import { buildBalancers, type BalancerTerms, type GroupSpec, type VirtualServerSpec } from '../balancer/build.js';
-import type { At, SyncGroupSpec, Terms, TrackFileSpec, VrrpDefaultsSpec, VrrpInstanceSpec, VrrpScriptSpec } from '../vrrp/spec.js';
+import type { At, SyncGroupSpec, Terms, TrackFileSpec, TrackProcessSpec, VrrpDefaultsSpec, VrrpInstanceSpec, VrrpScriptSpec } from '../vrrp/spec.js';
 import { parseKeepalivedSyntax, type KaFileHost, type KaStatement } from './syntax.js';
 import { Checker, LVS, TUNING, unsupported, type Ctx, type Handler, type Policy } from './checker.js';
 import { GLOBAL_HANDLERS, GLOBAL_POLICIES, type Tuning } from './global-defs.js';
 import { INSTANCE_HANDLERS, INSTANCE_POLICIES } from './vrrp-instance.js';
 import { GROUP_HANDLERS, SYNC_GROUP_POLICIES } from './vrrp-sync-group.js';
-import { SCRIPT_HANDLERS, TRACK_FILE_HANDLERS } from './trackers.js';
+import { SCRIPT_HANDLERS, TRACK_FILE_HANDLERS, TRACK_PROCESS_HANDLERS } from './trackers.js';
 import { readVirtualServer, readVirtualServerGroup } from './virtual-server.js';
 import { readRoute, readRule } from './routing.js';
 import { readVip } from './values.js';
@@ -68,8 +68,7 @@ export const KEEPALIVED_TERMS: Terms = {
 const TOP_POLICIES: Readonly<Record<string, Policy>> = {
   linkbeat_interfaces: unsupported('carpool follows the link state through netlink'),
   track_group: unsupported('no static track groups'),
-  vrrp_track_process: unsupported('no process tracking (use a vrrp_script with pidof)'),
-  track_process: unsupported('no process tracking (use a vrrp_script with pidof)'),
+  track_process: unsupported("a top-level track_process block is not keepalived's syntax: define vrrp_track_process NAME { ... }"),
   bfd_instance: unsupported('no BFD'),
   garp_group: unsupported('gratuitous ARP groups are not implemented'),
   net_namespace: GLOBAL_POLICIES.net_namespace!, net_namespace_ipvs: LVS, namespace_with_ipsets: GLOBAL_POLICIES.namespace_with_ipsets!,
@@ -83,6 +82,7 @@ interface TopCtx extends Ctx {
   readonly instances: VrrpInstanceSpec[];
   readonly scripts: VrrpScriptSpec[];
   readonly trackFiles: TrackFileSpec[];
+  readonly trackProcesses: TrackProcessSpec[];
   readonly groups: SyncGroupSpec[];
   readonly virtualServers: VirtualServerSpec[];
   readonly vsGroups: GroupSpec[];
@@ -138,6 +138,7 @@ const TOP_HANDLERS: Readonly<Record<string, Handler<TopCtx>>> = {
   },
   vrrp_script: definition('vrrp_script', SCRIPT_HANDLERS, (ctx) => ctx.scripts),
   track_file: definition('track_file', TRACK_FILE_HANDLERS, (ctx) => ctx.trackFiles),
+  vrrp_track_process: definition('vrrp_track_process', TRACK_PROCESS_HANDLERS, (ctx) => ctx.trackProcesses),
   vrrp_sync_group: (st, ctx) => {
     const name = named(ctx.c, st, 'vrrp_sync_group NAME {');
     if (!name) return;
@@ -204,7 +205,7 @@ export function parseKeepalivedConf(text: string, options: KeepalivedOptions = {
   for (const p of problems) c.report(p.severity, p.code, p.loc, p.message, p.expected);
 
   const ctx: TopCtx = {
-    c, d: { garp: {} }, tune: {}, instances: [], scripts: [], trackFiles: [], groups: [], virtualServers: [], vsGroups: [],
+    c, d: { garp: {} }, tune: {}, instances: [], scripts: [], trackFiles: [], trackProcesses: [], groups: [], virtualServers: [], vsGroups: [],
     statics: { addresses: [], routes: [], rules: [] },
   };
   const handlers = { ...TOP_HANDLERS, ...Object.fromEntries(Object.entries(TOP_ALIASES).map(([k, v]) => [k, TOP_HANDLERS[v]!])) };
@@ -217,7 +218,9 @@ export function parseKeepalivedConf(text: string, options: KeepalivedOptions = {
   }
 
   dropStrictAuth(c, ctx);
-  const built = buildVrrp({ defaults: ctx.d, instances: ctx.instances, scripts: ctx.scripts, trackFiles: ctx.trackFiles, syncGroups: ctx.groups },
+  const built = buildVrrp({
+    defaults: ctx.d, instances: ctx.instances, scripts: ctx.scripts, trackFiles: ctx.trackFiles, trackProcesses: ctx.trackProcesses, syncGroups: ctx.groups,
+  },
     KEEPALIVED_TERMS, (sev, code, at, message, expected) => c.report(sev, code, at, message, expected));
   const balancers = ctx.virtualServers.length + ctx.vsGroups.length > 0
     ? buildBalancers({ groups: ctx.vsGroups, virtualServers: ctx.virtualServers, trackFiles: ctx.trackFiles.map((f) => f.name.value) },
@@ -235,6 +238,7 @@ export function parseKeepalivedConf(text: string, options: KeepalivedOptions = {
   return {
     config: {
       source: file, instances: built.instances, vrrpScripts: built.vrrpScripts, trackFiles: built.trackFiles, syncGroups: built.syncGroups,
+      ...(built.trackProcesses.length > 0 ? { trackProcesses: built.trackProcesses } : {}),
       logging: { facility: 'daemon', debug: false, ident: 'carpool' }, controlSocket: DEFAULT_CONTROL_SOCKET, stateDir: DEFAULT_STATE_DIR,
       ...(ctx.tune.realtimePriority !== undefined ? { realtimePriority: ctx.tune.realtimePriority } : {}),
       ...(balancers ? { balancers } : {}),

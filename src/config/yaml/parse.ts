@@ -25,7 +25,7 @@ import { FACILITY_NAMES, normalizeFacility } from '../common.js';
 import { Checker, Reader, describe, type Entry, type YamlConfigOptions } from './checker.js';
 import { crossCheck, readInstance, type InstanceDraft } from './carp.js';
 import {
-  YAML_TERMS, isVrrpItem, readList, readSyncGroup, readTrackFile, readVrrpDefaults, readVrrpInstance, readVrrpScript,
+  YAML_TERMS, isVrrpItem, readList, readSyncGroup, readTrackFile, readTrackProcess, readVrrpDefaults, readVrrpInstance, readVrrpScript,
 } from './vrrp.js';
 import { readDuration, readResourcesSection } from './resources.js';
 import { readBalancersSection } from './balancers.js';
@@ -40,7 +40,7 @@ export interface YamlConfigResult {
   readonly warnings: readonly ConfigDiagnostic[];
 }
 
-const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'hook_timeout', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'resources', 'groups', 'balancers', 'http', 'static'] as const;
+const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'hook_timeout', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'track_processes', 'resources', 'groups', 'balancers', 'http', 'static'] as const;
 const LOGGING_KEYS = ['facility', 'debug', 'ident'] as const;
 
 /**
@@ -137,6 +137,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     instances: vrrpSpecs,
     scripts: readList(c, top.get('vrrp_scripts'), 'vrrp_scripts', readVrrpScript),
     trackFiles: readList(c, top.get('track_files'), 'track_files', readTrackFile),
+    trackProcesses: readList(c, top.get('track_processes'), 'track_processes', readTrackProcess),
     syncGroups: readList(c, top.get('sync_groups'), 'sync_groups', readSyncGroup),
   };
   const carpNames = new Set(drafts.flatMap((d) => (d.name ? [d.name.value] : [])));
@@ -180,6 +181,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     config: {
       source: file, instances, logging, controlSocket, stateDir,
       vrrpScripts: built.vrrpScripts, trackFiles: built.trackFiles, syncGroups: built.syncGroups,
+      ...(built.trackProcesses.length > 0 ? { trackProcesses: built.trackProcesses } : {}),
       ...(resources ? { resources } : {}),
       ...(balancers ? { balancers } : {}),
       ...(realtimePriority !== undefined ? { realtimePriority } : {}),

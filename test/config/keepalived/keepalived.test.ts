@@ -229,7 +229,7 @@ describe('errors, located and with a hint', () => {
     ['auth_hmac', inst('auth_hmac {\n key 1 x\n}'), ['2:3 NOT_SUPPORTED'], 'not supported by carpool'],
     ['use_ipvlan', inst('use_ipvlan'), ['2:3 NOT_SUPPORTED']],
     ['track_bfd', inst('track_bfd {\n b1\n}'), ['2:3 NOT_SUPPORTED']],
-    ['track_process', inst('track_process {\n p\n}'), ['2:3 NOT_SUPPORTED']],
+    ['track_process undefined', inst('track_process {\n p\n}'), ['3:4 UNDEFINED_REFERENCE'], "tracks process 'p', which is not defined"],
     ['virtual_rules with tos', inst('virtual_rules {\n from 10.0.0.1 table 1 tos 4\n}'), ['3:26 NOT_SUPPORTED'], "'tos' in a virtual rule is not supported"],
     ['virtual_rules typo', inst('virtual_rules {\n form 10.0.0.1 table 1\n}'), ['3:4 UNKNOWN_KEYWORD'], "did you mean 'from'?"],
     ['no_accept', inst('no_accept'), ['2:3 NOT_SUPPORTED']],
