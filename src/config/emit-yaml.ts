@@ -302,6 +302,7 @@ export function emitCarpoolYaml(config: CarpoolConfig, options: EmitOptions = {}
     state_dir: config.stateDir,
     ...(config.realtimePriority !== undefined ? { realtime_priority: config.realtimePriority } : {}),
     ...(config.static ? { static: staticSetup(config.static) } : {}),
+    ...(config.notifyFifo ? { notify_fifo: { path: config.notifyFifo.path, ...(config.notifyFifo.script ? { script: hook(config.notifyFifo.script) } : {}) } } : {}),
     logging: { facility: config.logging.facility, debug: config.logging.debug, ident: config.logging.ident },
     ...(config.vrrpScripts.length > 0 ? { vrrp_scripts: config.vrrpScripts.map(script) } : {}),
     ...(config.trackFiles.length > 0 ? { track_files: config.trackFiles.map(trackFile) } : {}),

@@ -651,6 +651,18 @@ export interface CarpoolConfig {
   readonly http?: HttpConfig;
   /** Static addresses, routes and rules; undefined when the file has none. */
   readonly static?: StaticSetup;
+  /**
+   * keepalived `vrrp_notify_fifo` (else `notify_fifo`): every VRRP notify event is also written
+   * to this FIFO as a line `INSTANCE "VI_1" MASTER 100`; undefined = none.
+   */
+  readonly notifyFifo?: NotifyFifo;
+}
+
+/** A FIFO the daemon writes notify events to, and the reader it may start. */
+export interface NotifyFifo {
+  readonly path: string;
+  /** Started with the FIFO's path appended, kept running, stopped with the daemon (keepalived `*_notify_fifo_script`). */
+  readonly script?: Hook;
 }
 
 export const DEFAULT_CONTROL_SOCKET = '/run/carpool/carpool.sock';

@@ -26,6 +26,7 @@ import type { Logger } from './logger.js';
 import type { InstanceStatus } from '../control/status.js';
 import { TrackerRunner, type TrackerResult } from './trackers.js';
 import { applyRoute, applyRule } from './routing.js';
+import type { NotifyFifoWriter } from './notify-fifo.js';
 
 export interface VrrpPorts {
   /** The receiving port of (device, family). */
@@ -43,6 +44,8 @@ export interface VrrpShellDeps {
   readonly now: () => number;
   /** Is the interface running now (tracked interfaces at start). */
   readonly linkRunning: (ifname: string) => boolean;
+  /** keepalived's notify FIFO: every notify event also goes there as a line. */
+  readonly notifyFifo?: Pick<NotifyFifoWriter, 'write'>;
   /** Called on every state change, with the master last heard. */
   readonly onTransition?: (name: string, from: string, to: string, reason: string, peer: string | undefined) => void;
 }
@@ -249,6 +252,7 @@ export class VrrpShell extends ShellBase {
         break;
       case 'notify':
         notify(this.deps.hooksFor(this.name), this.name, 'INSTANCE', this.cfg.notify, e.which, e.priority);
+        this.deps.notifyFifo?.write('INSTANCE', this.name, e.which.toUpperCase(), e.priority);
         break;
       case 'log':
         log.log(e.level, this.prefix(e.message));
@@ -548,6 +552,7 @@ export class VrrpCoordinator {
       case 'notify': {
         const g = this.groupCfg.get(group);
         if (g) notify(this.deps.hooksFor(`group ${group}`), group, 'GROUP', g.notify, e.which, 0);
+        this.deps.notifyFifo?.write('GROUP', group, e.which.toUpperCase(), 0);
         break;
       }
       case 'deliver':

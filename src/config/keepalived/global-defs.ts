@@ -1,4 +1,5 @@
 /** keepalived.conf `global_defs { ... }`: the VRRP defaults, and the process settings carpool applies to itself. */
+import type { Hook } from '../model.js';
 import type { At, VrrpDefaultsSpec } from '../vrrp/spec.js';
 import { LVS, MAIL, TUNING, unsupported, type Ctx, type Handler, type Policy } from './checker.js';
 import { GARP_KEYS, garpHandler } from './values.js';
@@ -24,11 +25,7 @@ export const GLOBAL_POLICIES: Readonly<Record<string, Policy>> = {
   dynamic_interfaces: unsupported('carpool needs every instance interface to exist at start'),
   net_namespace: unsupported('run carpool inside the namespace (ip netns exec NAME carpool run ...)'),
   net_namespace_ipvs: LVS, namespace_with_ipsets: unsupported('no firewall integration'),
-  notify_fifo: unsupported('notification FIFOs are not written (use notify scripts)'),
-  notify_fifo_script: unsupported('notification FIFOs are not written (use notify scripts)'),
-  vrrp_notify_fifo: unsupported('notification FIFOs are not written (use notify scripts)'),
-  vrrp_notify_fifo_script: unsupported('notification FIFOs are not written (use notify scripts)'),
-  vrrp_notify_priority_changes: unsupported('notification FIFOs are not written'),
+  vrrp_notify_priority_changes: unsupported('priority changes are not notified (only state changes are written to the FIFO)'),
   vrrp_check_unicast_src: unsupported('adverts from unicast sources that are not peers are not filtered yet'),
   vrrp_iptables: unsupported('no firewall integration (accept mode: the addresses accept traffic)'),
   vrrp_ipsets: unsupported('no firewall integration'),
@@ -51,6 +48,31 @@ export interface Tuning {
   realtimePriority?: number;
   /** keepalived `default_interface`: the dev of a static address without one (keepalived's default eth0). */
   defaultInterface?: At<string>;
+  /** `notify_fifo` / `vrrp_notify_fifo` and their scripts: VRRP events go to the vrrp one when both are given. */
+  fifo?: { path?: At<string>; script?: At<Hook> };
+  vrrpFifo?: { path?: At<string>; script?: At<Hook> };
+}
+
+/** `notify_fifo FIFO_NAME [username [groupname]]`: carpool writes as root, the user is not used. */
+function fifoHandler(which: 'fifo' | 'vrrpFifo'): Handler<GlobalCtx> {
+  return (st, { c, tune }) => {
+    c.noBlock(st);
+    const v = st.args[0];
+    if (!v) { c.error(st.loc, 'MISSING_ARGUMENT', `${st.keyword} needs the FIFO's path`, `${st.keyword} /run/keepalived.fifo`); return; }
+    if (!v.text.startsWith('/')) { c.error(v.loc, 'INVALID_VALUE', `${st.keyword}: '${v.text}' is not an absolute path`, 'an absolute path'); return; }
+    if (st.args.length > 3) { c.extra(st, 3, `${st.keyword} FIFO [user [group]]`); return; }
+    if (st.args.length > 1) {
+      c.warn(st.args[1]!.loc, 'NOT_USED', `${st.keyword}: carpool creates and writes the FIFO as root; the user '${st.args.slice(1).map((a) => a.text).join(':')}' is not used`,
+        'a FIFO the reader can open');
+    }
+    (tune[which] ??= {}).path = { value: v.text, at: v.loc };
+  };
+}
+function fifoScriptHandler(which: 'fifo' | 'vrrpFifo'): Handler<GlobalCtx> {
+  return (st, { c, tune }) => {
+    const h = c.script(st, 'global_defs', true);
+    if (h) (tune[which] ??= {}).script = h;
+  };
 }
 
 export interface GlobalCtx extends Ctx { readonly d: VrrpDefaultsSpec; readonly tune: Tuning }
@@ -109,6 +131,10 @@ export const GLOBAL_HANDLERS: Readonly<Record<string, Handler<GlobalCtx>>> = {
     const n = v && c.int(v, 'vrrp_rt_priority', 1, 99);
     if (n) tune.realtimePriority = n.value;
   },
+  notify_fifo: fifoHandler('fifo'),
+  vrrp_notify_fifo: fifoHandler('vrrpFifo'),
+  notify_fifo_script: fifoScriptHandler('fifo'),
+  vrrp_notify_fifo_script: fifoScriptHandler('vrrpFifo'),
   default_interface: (st, { c, tune }) => {
     const v = c.one(st, 'default_interface IF');
     const n = v && c.ifname(v, 'default_interface');

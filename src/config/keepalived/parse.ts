@@ -22,7 +22,7 @@
 import { ConfigError } from '../../lib/errors.js';
 import { byPosition, type ConfigDiagnostic } from '../diagnostics.js';
 import {
-  DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, type CarpoolConfig, type StaticSetup, type VirtualAddress, type VirtualRoute, type VirtualRule,
+  DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, type CarpoolConfig, type NotifyFifo, type StaticSetup, type VirtualAddress, type VirtualRoute, type VirtualRule,
 } from '../model.js';
 import { buildVrrp } from '../vrrp/build.js';
 import { buildBalancers, type BalancerTerms, type GroupSpec, type VirtualServerSpec } from '../balancer/build.js';
@@ -232,6 +232,7 @@ export function parseKeepalivedConf(text: string, options: KeepalivedOptions = {
     c.error({ file, line: 1, column: 1 }, 'MISSING_KEY', 'no vrrp_instance is configured', 'at least one vrrp_instance NAME { ... }');
   }
   const statics = staticSetup(c, ctx);
+  const notifyFifo = fifoSetup(c, ctx);
   const unique = dedupe(c.diagnostics);
   const errors = unique.filter((d) => d.severity === 'error');
   if (errors.length > 0) throw new ConfigError(errors);
@@ -243,6 +244,7 @@ export function parseKeepalivedConf(text: string, options: KeepalivedOptions = {
       ...(ctx.tune.realtimePriority !== undefined ? { realtimePriority: ctx.tune.realtimePriority } : {}),
       ...(balancers ? { balancers } : {}),
       ...(statics ? { static: statics } : {}),
+      ...(notifyFifo ? { notifyFifo } : {}),
     },
     warnings: unique.filter((d) => d.severity === 'warning'),
   };
@@ -269,6 +271,16 @@ function staticSetup(c: Checker, ctx: TopCtx): StaticSetup | undefined {
     routes: routes.map((r) => r.value),
     rules: rules.map((r) => r.value),
   };
+}
+
+/** The FIFO VRRP events go to: vrrp_notify_fifo, else notify_fifo (as keepalived's VRRP process picks). */
+function fifoSetup(c: Checker, ctx: TopCtx): NotifyFifo | undefined {
+  const f = ctx.tune.vrrpFifo?.path ? ctx.tune.vrrpFifo : ctx.tune.fifo;
+  for (const x of [ctx.tune.fifo, ctx.tune.vrrpFifo]) {
+    if (x?.script && !x.path) c.error(x.script.at, 'MISSING_KEY', 'a notify FIFO script without its FIFO', 'notify_fifo /path/to/fifo (or vrrp_notify_fifo) next to the script');
+  }
+  if (!f?.path) return undefined;
+  return { path: f.path.value, ...(f.script ? { script: f.script.value } : {}) };
 }
 
 /**

@@ -30,7 +30,7 @@ import {
 import { readDuration, readResourcesSection } from './resources.js';
 import { readBalancersSection } from './balancers.js';
 import { readHttpSection } from './http.js';
-import { readStatic } from './vrrp-fields.js';
+import { readNotifyFifo, readStatic } from './vrrp-fields.js';
 
 export type { ConfigDiagnostic, ConfigDiagnosticCode } from '../diagnostics.js';
 export type { YamlConfigOptions } from './checker.js';
@@ -40,7 +40,7 @@ export interface YamlConfigResult {
   readonly warnings: readonly ConfigDiagnostic[];
 }
 
-const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'hook_timeout', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'track_processes', 'resources', 'groups', 'balancers', 'http', 'static'] as const;
+const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'hook_timeout', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'track_processes', 'resources', 'groups', 'balancers', 'http', 'static', 'notify_fifo'] as const;
 const LOGGING_KEYS = ['facility', 'debug', 'ident'] as const;
 
 /**
@@ -93,6 +93,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
   };
   const http = readHttpSection(c, top.get('http'));
   const staticSetup = readStatic(c, top.get('static'));
+  const notifyFifo = readNotifyFifo(c, top.get('notify_fifo'));
 
   const drafts: InstanceDraft[] = [];
   const vrrpSpecs: VrrpInstanceSpec[] = [];
@@ -174,7 +175,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     const v = byName.get(s.vrrp);
     return v ? [withTimeout(v)] : [];
   });
-  if (c.errors.length > 0 || vrrpFailed || (r.has('hook_timeout') && hookTimeoutMs === undefined) || !controlSocket || !stateDir || !logging || !http.ok || !staticSetup.ok || instances.length !== slots.length) {
+  if (c.errors.length > 0 || vrrpFailed || (r.has('hook_timeout') && hookTimeoutMs === undefined) || !controlSocket || !stateDir || !logging || !http.ok || !staticSetup.ok || !notifyFifo.ok || instances.length !== slots.length) {
     throw new ConfigError([...c.errors].sort(byPosition));
   }
   return {
@@ -188,6 +189,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
       ...(hookTimeoutMs !== undefined ? { hookTimeoutMs } : {}),
       ...(http.http ? { http: http.http } : {}),
       ...(staticSetup.value ? { static: staticSetup.value } : {}),
+      ...(notifyFifo.value ? { notifyFifo: notifyFifo.value } : {}),
     },
     warnings: [...c.warnings].sort(byPosition),
   };

@@ -5,7 +5,7 @@
  */
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { parseCidr, parseIPv4 } from '../../protocol/inet.js';
-import type { Hook, NextHop, StaticSetup, VirtualAddress, VirtualRoute, VirtualRule } from '../model.js';
+import type { Hook, NextHop, NotifyFifo, StaticSetup, VirtualAddress, VirtualRoute, VirtualRule } from '../model.js';
 import { byteLength, splitCommand } from '../common.js';
 import type { At, GarpSpec, NotifySpec, TrackRefSpec } from '../vrrp/spec.js';
 import { describe, locOf, validIfname, vreader, type Checker, type Entry, type Reader } from './checker.js';
@@ -324,4 +324,17 @@ export function readStatic(c: Checker, entry: Entry | undefined): { ok: boolean;
   const rules = readRules(c, v, 'static');
   if (c.errors.length > errors) return { ok: false };
   return { ok: true, value: { addresses: addresses.map((a) => a.value), routes: routes.map((r) => r.value), rules: rules.map((r) => r.value) } };
+}
+
+/** `notify_fifo: { path, script }` (keepalived vrrp_notify_fifo / notify_fifo); undefined when absent, `ok` false after an error. */
+export function readNotifyFifo(c: Checker, entry: Entry | undefined): { ok: boolean; value?: NotifyFifo } {
+  if (!entry) return { ok: true };
+  const errors = c.errors.length;
+  const v = vreader(c, entry.value, 'notify_fifo', entry.keyNode, ['path', 'script']);
+  if (!v) return { ok: false };
+  const path = v.has('path') ? v.path('path', 'the FIFO') : undefined;
+  if (!v.has('path')) c.error(entry.keyNode, 'MISSING_KEY', "missing 'path' in notify_fifo", 'path: /run/carpool/notify.fifo');
+  const script = v.has('script') ? readHook(c, v.node('script'), 'script of notify_fifo') : undefined;
+  if (c.errors.length > errors || !path) return { ok: false };
+  return { ok: true, value: { path: path.value, ...(script ? { script: script.value } : {}) } };
 }

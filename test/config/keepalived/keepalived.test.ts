@@ -233,7 +233,7 @@ describe('errors, located and with a hint', () => {
     ['virtual_rules with tos', inst('virtual_rules {\n from 10.0.0.1 table 1 tos 4\n}'), ['3:26 NOT_SUPPORTED'], "'tos' in a virtual rule is not supported"],
     ['virtual_rules typo', inst('virtual_rules {\n form 10.0.0.1 table 1\n}'), ['3:4 UNKNOWN_KEYWORD'], "did you mean 'from'?"],
     ['no_accept', inst('no_accept'), ['2:3 NOT_SUPPORTED']],
-    ['vrrp_notify_fifo', 'global_defs {\n vrrp_notify_fifo /run/f\n}\n' + inst(''), ['2:2 NOT_SUPPORTED']],
+    ['vrrp_notify_fifo relative', 'global_defs {\n vrrp_notify_fifo run/f\n}\n' + inst(''), ['2:19 INVALID_VALUE'], 'is not an absolute path'],
     ['static_routes with mtu', 'static_routes {\n 10.0.0.0/8 via 1.2.3.4 mtu 1400\n}\n' + inst(''), ['2:25 NOT_SUPPORTED'], "'mtu' in a static route is not supported"],
     ['lvs_flush', 'global_defs {\n lvs_flush\n}\n' + inst(''), ['2:2 LVS_NOT_SUPPORTED']],
     ['lvs_sync_daemon', 'global_defs {\n lvs_sync_daemon eth0 VI_1\n}\n' + inst(''), ['2:2 LVS_NOT_SUPPORTED']],
