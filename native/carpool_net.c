@@ -74,6 +74,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"linkMonitorOpen", link_monitor_open},
       {"linkMonitorClose", link_monitor_close},
       {"setRealtime", set_realtime},
+      {"setNetns", set_netns},
       {"mlockAll", mlock_all},
       {"munlockAll", munlock_all},
       {"unixDgramOpen", unix_dgram_open},

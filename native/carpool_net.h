@@ -165,6 +165,7 @@ napi_value link_monitor_close(napi_env env, napi_callback_info info);
 /* process.c: scheduling and memory locking */
 napi_value set_realtime(napi_env env, napi_callback_info info);
 napi_value mlock_all(napi_env env, napi_callback_info info);
+napi_value set_netns(napi_env env, napi_callback_info info);
 napi_value munlock_all(napi_env env, napi_callback_info info);
 
 /* unix_dgram.c: AF_UNIX datagram client (syslog) */

@@ -301,6 +301,7 @@ export function emitCarpoolYaml(config: CarpoolConfig, options: EmitOptions = {}
     control_socket: config.controlSocket,
     state_dir: config.stateDir,
     ...(config.realtimePriority !== undefined ? { realtime_priority: config.realtimePriority } : {}),
+    ...(config.netNamespace ? { net_namespace: config.netNamespace } : {}),
     ...(config.static ? { static: staticSetup(config.static) } : {}),
     ...(config.notifyFifo ? { notify_fifo: { path: config.notifyFifo.path, ...(config.notifyFifo.script ? { script: hook(config.notifyFifo.script) } : {}) } } : {}),
     logging: { facility: config.logging.facility, debug: config.logging.debug, ident: config.logging.ident },

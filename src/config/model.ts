@@ -656,6 +656,11 @@ export interface CarpoolConfig {
    * to this FIFO as a line `INSTANCE "VI_1" MASTER 100`; undefined = none.
    */
   readonly notifyFifo?: NotifyFifo;
+  /**
+   * keepalived `net_namespace`: the daemon joins /run/netns/NAME before it opens a socket; its
+   * interfaces, addresses, routes and hooks are that namespace's. Undefined = where it started.
+   */
+  readonly netNamespace?: string;
 }
 
 /** A FIFO the daemon writes notify events to, and the reader it may start. */

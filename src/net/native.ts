@@ -190,6 +190,8 @@ export interface NativeBinding {
 
   /** SCHED_RR at `priority` (1..99) for the JS thread, 0 = back to SCHED_OTHER. 0 or -errno. */
   setRealtime(priority: number): number;
+  /** setns(CLONE_NEWNET) of the JS thread into the namespace file `path`. 0 or -errno. */
+  setNetns(path: string): number;
   /**
    * mlockall(MCL_CURRENT|MCL_FUTURE): 0 or -errno. DANGER: V8 aborts when Linux refuses
    * MADV_DONTNEED on the locked pages (at exit, and at run time when GC frees code pages);

@@ -34,7 +34,7 @@ describe('native addon loader', () => {
     expect(Object.keys(native()).sort()).toEqual([
       'addrAdd', 'addrDel', 'addrList', 'ifInfo', 'linkMonitorClose', 'linkMonitorOpen', 'mlockAll', 'munlockAll',
       'packetClose', 'packetOpen', 'packetSend', 'rawBind', 'rawClose', 'rawJoin', 'rawLeave', 'rawOpen',
-      'rawSend', 'rawSetChecksumOffset', 'rawStart', 'rawStop', 'routeAdd', 'routeDel', 'ruleAdd', 'ruleDel', 'setRealtime',
+      'rawSend', 'rawSetChecksumOffset', 'rawStart', 'rawStop', 'routeAdd', 'routeDel', 'ruleAdd', 'ruleDel', 'setNetns', 'setRealtime',
       'unixDgramClose', 'unixDgramOpen', 'unixDgramSend',
     ]);
   });

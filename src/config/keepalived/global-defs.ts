@@ -23,7 +23,6 @@ export const GLOBAL_POLICIES: Readonly<Record<string, Policy>> = {
   vrrp_startup_delay: unsupported('carpool starts electing at once; use a systemd ExecStartPre delay'),
   vrrp_delay_after_boot: unsupported('carpool starts electing at once; use a systemd ExecStartPre delay'),
   dynamic_interfaces: unsupported('carpool needs every instance interface to exist at start'),
-  net_namespace: unsupported('run carpool inside the namespace (ip netns exec NAME carpool run ...)'),
   net_namespace_ipvs: LVS, namespace_with_ipsets: unsupported('no firewall integration'),
   vrrp_notify_priority_changes: unsupported('priority changes are not notified (only state changes are written to the FIFO)'),
   vrrp_check_unicast_src: unsupported('adverts from unicast sources that are not peers are not filtered yet'),
@@ -50,6 +49,8 @@ export interface Tuning {
   defaultInterface?: At<string>;
   /** `notify_fifo` / `vrrp_notify_fifo` and their scripts: VRRP events go to the vrrp one when both are given. */
   fifo?: { path?: At<string>; script?: At<Hook> };
+  /** keepalived `net_namespace`. */
+  netNamespace?: At<string>;
   vrrpFifo?: { path?: At<string>; script?: At<Hook> };
 }
 
@@ -130,6 +131,15 @@ export const GLOBAL_HANDLERS: Readonly<Record<string, Handler<GlobalCtx>>> = {
     const v = c.one(st, 'vrrp_rt_priority 1..99');
     const n = v && c.int(v, 'vrrp_rt_priority', 1, 99);
     if (n) tune.realtimePriority = n.value;
+  },
+  net_namespace: (st, { c, tune }) => {
+    const v = c.one(st, 'net_namespace NAME');
+    if (!v) return;
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/.test(v.text)) {
+      c.error(v.loc, 'INVALID_VALUE', `net_namespace: '${v.text}' is not a namespace name`, 'a name as `ip netns add` takes');
+      return;
+    }
+    tune.netNamespace = { value: v.text, at: v.loc };
   },
   notify_fifo: fifoHandler('fifo'),
   vrrp_notify_fifo: fifoHandler('vrrpFifo'),

@@ -71,7 +71,7 @@ const TOP_POLICIES: Readonly<Record<string, Policy>> = {
   track_process: unsupported("a top-level track_process block is not keepalived's syntax: define vrrp_track_process NAME { ... }"),
   bfd_instance: unsupported('no BFD'),
   garp_group: unsupported('gratuitous ARP groups are not implemented'),
-  net_namespace: GLOBAL_POLICIES.net_namespace!, net_namespace_ipvs: LVS, namespace_with_ipsets: GLOBAL_POLICIES.namespace_with_ipsets!,
+  net_namespace_ipvs: LVS, namespace_with_ipsets: GLOBAL_POLICIES.namespace_with_ipsets!,
   instance: TUNING, use_pid_dir: TUNING, linkbeat_use_polling: { kind: 'not-used', why: 'carpool follows the link state through netlink' },
   child_wait_time: TUNING,
 };
@@ -164,6 +164,8 @@ const TOP_HANDLERS: Readonly<Record<string, Handler<TopCtx>>> = {
     const name = named(ctx.c, st, 'virtual_server_group NAME {');
     if (name) ctx.vsGroups.push(readVirtualServerGroup(ctx.c, st, name));
   },
+  // keepalived reads net_namespace at the top level as well as in global_defs.
+  net_namespace: (st, ctx) => GLOBAL_HANDLERS.net_namespace!(st, ctx),
   static_ipaddress: (st, { c, statics }) => {
     for (const e of c.block(st, 'static_ipaddress { 192.168.1.1/24 dev eth0 ... }')) {
       const v = readVip(c, e, 'static_ipaddress');
@@ -245,6 +247,7 @@ export function parseKeepalivedConf(text: string, options: KeepalivedOptions = {
       ...(balancers ? { balancers } : {}),
       ...(statics ? { static: statics } : {}),
       ...(notifyFifo ? { notifyFifo } : {}),
+      ...(ctx.tune.netNamespace ? { netNamespace: ctx.tune.netNamespace.value } : {}),
     },
     warnings: unique.filter((d) => d.severity === 'warning'),
   };

@@ -40,7 +40,7 @@ export interface YamlConfigResult {
   readonly warnings: readonly ConfigDiagnostic[];
 }
 
-const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'hook_timeout', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'track_processes', 'resources', 'groups', 'balancers', 'http', 'static', 'notify_fifo'] as const;
+const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'hook_timeout', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'track_processes', 'resources', 'groups', 'balancers', 'http', 'static', 'notify_fifo', 'net_namespace'] as const;
 const LOGGING_KEYS = ['facility', 'debug', 'ident'] as const;
 
 /**
@@ -94,6 +94,10 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
   const http = readHttpSection(c, top.get('http'));
   const staticSetup = readStatic(c, top.get('static'));
   const notifyFifo = readNotifyFifo(c, top.get('notify_fifo'));
+  const netNamespace = r.has('net_namespace') ? r.string('net_namespace', 'a network namespace name (ip netns add NAME)') : undefined;
+  if (netNamespace && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/.test(netNamespace.value)) {
+    c.error(netNamespace.node, 'INVALID_VALUE', `net_namespace: '${netNamespace.value}' is not a namespace name`, 'a name as `ip netns add` takes');
+  }
 
   const drafts: InstanceDraft[] = [];
   const vrrpSpecs: VrrpInstanceSpec[] = [];
@@ -190,6 +194,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
       ...(http.http ? { http: http.http } : {}),
       ...(staticSetup.value ? { static: staticSetup.value } : {}),
       ...(notifyFifo.value ? { notifyFifo: notifyFifo.value } : {}),
+      ...(netNamespace ? { netNamespace: netNamespace.value } : {}),
     },
     warnings: [...c.warnings].sort(byPosition),
   };
