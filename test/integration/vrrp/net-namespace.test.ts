@@ -3,7 +3,7 @@
  * named one (setns before any socket) and runs the VRRP part there against the real keepalived:
  * master, its notify script runs inside the namespace, and a clean stop hands over.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { addressesOf } from '../../../src/lab/netns.js';
 import { run } from '../../../src/lib/exec.js';
@@ -50,7 +50,7 @@ vrrp_instance VI_N {
     await c.waitFor(/\(VI_N\) Entering MASTER STATE/, 8000);
     await ka.waitFor(/\(VI_N\) Entering BACKUP STATE/, 5000);
     expect(await addressesOf(h(1).ns, 'eth0')).toContain('10.91.0.100/24');
-    await until(() => readFileSync(wd.path('where.txt'), 'utf8').includes('10.91.0.100/24'), 3000, 50, 'notify_master ran in the namespace');
+    await until(() => existsSync(wd.path('where.txt')) && readFileSync(wd.path('where.txt'), 'utf8').includes('10.91.0.100/24'), 3000, 50, 'notify_master ran in the namespace');
     // Nothing of it in the namespace carpool was started in.
     expect((await run(['ip', 'netns', 'exec', outer, 'ip', '-o', 'addr'])).stdout).not.toContain('10.91.0');
     await c.stop();
