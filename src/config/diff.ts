@@ -160,7 +160,8 @@ export function planReload(old: CarpoolConfig, next: CarpoolConfig): ReloadPlan 
   if (old.realtimePriority !== next.realtimePriority) refused.push(`restart needed for realtime_priority (${old.realtimePriority ?? 'unset'} -> ${next.realtimePriority ?? 'unset'})`);
   if (!sameValue(old.carpGroups ?? [], next.carpGroups ?? [])) refused.push('restart needed for CARP groups (sync_groups of CARP instances, carp_preempt)');
   // Any other setting (the HTTP listener, and whatever is added later) is not applied live: say so.
-  const handled = new Set(['source', 'instances', 'vrrpScripts', 'trackFiles', 'trackProcesses', 'syncGroups', 'carpGroups', 'resources', 'controlSocket', 'stateDir', 'logging', 'realtimePriority']);
+  // `balancers` goes to the load balancer's own reload (daemon/reload.ts step 6).
+  const handled = new Set(['source', 'instances', 'vrrpScripts', 'trackFiles', 'trackProcesses', 'syncGroups', 'carpGroups', 'resources', 'balancers', 'controlSocket', 'stateDir', 'logging', 'realtimePriority']);
   // The configuration's keys in its own words (keepalived names in brackets).
   const keyNames: Readonly<Record<string, string>> = {
     static: 'static (static_ipaddress, static_routes, static_rules)', notifyFifo: 'notify_fifo', netNamespace: 'net_namespace',
@@ -234,7 +235,7 @@ export function planReload(old: CarpoolConfig, next: CarpoolConfig): ReloadPlan 
   return { instances: actions, groups: planGroups(old, next), refused, notes };
 }
 
-/** Resource groups: matched by id; a group whose instance, members or a member's definition changed restarts. */
+/** Resource groups: matched by id; a group whose instance, members, order, colocation or a member's definition changed restarts. */
 function planGroups(old: CarpoolConfig, next: CarpoolConfig): GroupAction[] {
   const oldGroups = old.resources?.groups ?? [];
   const newGroups = next.resources?.groups ?? [];
@@ -249,6 +250,8 @@ function planGroups(old: CarpoolConfig, next: CarpoolConfig): GroupAction[] {
     const reasons: string[] = [];
     if (o.instance !== g.instance) reasons.push(`instance ${o.instance} -> ${g.instance}`);
     if (!sameValue(o.members, g.members)) reasons.push(`resources ${o.members.join(', ')} -> ${g.members.join(', ')}`);
+    if (!sameValue(o.after ?? [], g.after ?? [])) reasons.push(`after ${(o.after ?? []).join(', ') || '-'} -> ${(g.after ?? []).join(', ') || '-'}`);
+    if (o.with !== g.with) reasons.push(`with ${o.with ?? '-'} -> ${g.with ?? '-'}`);
     for (const m of g.members) {
       // `origin` is where the definition sits in the file: moving it is no change.
       const strip = (r: ReturnType<typeof resource>) => (r ? { ...r, origin: undefined } : r);
