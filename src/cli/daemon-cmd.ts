@@ -3,6 +3,7 @@
  * cannot fork, so the process re-executes itself detached and the parent exits 0), with
  * errors reported as ucarp-style exit codes (2 for start-up failures).
  */
+import { enterNetNamespace } from '../net/realtime.js';
 import { spawn } from 'node:child_process';
 import { closeSync, readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
@@ -80,6 +81,12 @@ export async function runDaemon(config: CarpoolConfig, mode: 'run' | 'ucarp', lo
   const daemon = new Daemon({ config, mode, console: !isDaemonized(), notifier, ...(loadConfig ? { loadConfig } : {}) });
   notifier.useLog((text, key) => daemon.log.logLimited('warning', text, key));
   try {
+    // keepalived `net_namespace`: after the sd_notify and syslog sockets (they stay where systemd
+    // is), before every socket of the daemon.
+    if (config.netNamespace) {
+      enterNetNamespace(config.netNamespace);
+      daemon.log.info(`running in network namespace ${config.netNamespace}`);
+    }
     await daemon.start();
   } catch (err) {
     const msg = err instanceof CarpoolError ? err.describe() : (err as Error).stack ?? String(err);

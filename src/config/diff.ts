@@ -161,10 +161,14 @@ export function planReload(old: CarpoolConfig, next: CarpoolConfig): ReloadPlan 
   if (!sameValue(old.carpGroups ?? [], next.carpGroups ?? [])) refused.push('restart needed for CARP groups (sync_groups of CARP instances, carp_preempt)');
   // Any other setting (the HTTP listener, and whatever is added later) is not applied live: say so.
   // `balancers` goes to the load balancer's own reload (daemon/reload.ts step 6).
-  const handled = new Set(['source', 'instances', 'vrrpScripts', 'trackFiles', 'syncGroups', 'carpGroups', 'resources', 'balancers', 'controlSocket', 'stateDir', 'logging', 'realtimePriority']);
+  const handled = new Set(['source', 'instances', 'vrrpScripts', 'trackFiles', 'trackProcesses', 'syncGroups', 'carpGroups', 'resources', 'balancers', 'controlSocket', 'stateDir', 'logging', 'realtimePriority']);
+  // The configuration's keys in its own words (keepalived names in brackets).
+  const keyNames: Readonly<Record<string, string>> = {
+    static: 'static (static_ipaddress, static_routes, static_rules)', notifyFifo: 'notify_fifo', netNamespace: 'net_namespace',
+  };
   for (const key of new Set([...Object.keys(old), ...Object.keys(next)])) {
     if (handled.has(key)) continue;
-    if (!sameValue((old as unknown as Record<string, unknown>)[key], (next as unknown as Record<string, unknown>)[key])) refused.push(`restart needed for ${key}`);
+    if (!sameValue((old as unknown as Record<string, unknown>)[key], (next as unknown as Record<string, unknown>)[key])) refused.push(`restart needed for ${keyNames[key] ?? key}`);
   }
   if (old.source !== next.source) notes.push(`configuration file ${old.source} -> ${next.source}`);
 
@@ -179,6 +183,12 @@ export function planReload(old: CarpoolConfig, next: CarpoolConfig): ReloadPlan 
   for (const f of old.trackFiles) {
     const n = next.trackFiles.find((x) => x.name === f.name);
     if (n && !sameValue(f, n) && usedFiles.has(f.name)) refused.push(`restart needed for track_file ${f.name} (its definition changed while instances track it)`);
+  }
+  const usedProcesses = new Set(oldVrrp.flatMap((i) => [...(i.trackProcesses ?? []),
+    ...(old.syncGroups.find((g) => g.name === i.syncGroup)?.trackProcesses ?? [])].map((r) => r.name)));
+  for (const p of old.trackProcesses ?? []) {
+    const n = next.trackProcesses?.find((x) => x.name === p.name);
+    if (n && !sameValue(p, n) && usedProcesses.has(p.name)) refused.push(`restart needed for vrrp_track_process ${p.name} (its definition changed while instances track it)`);
   }
 
   // Sync groups: any change to a group (its definition, or a member changing) replaces all

@@ -30,6 +30,8 @@ import { ensurePrivateDir } from './private-dir.js';
 import { statusText, stderrIsJournal, type ServiceNotifier } from './systemd.js';
 import type { DaemonStatus } from '../control/status.js';
 import { createVmac, removeVmac } from './vmac.js';
+import { StaticRouting } from './routing.js';
+import type { NotifyFifoWriter } from './notify-fifo.js';
 import type { VrrpCoordinator } from './vrrp-shell.js';
 import type { ResourceManager, ResourceCommand } from '../resources/shell/manager.js';
 import type { Balancer } from '../balancer/shell/balancer.js';
@@ -106,6 +108,10 @@ export class Daemon {
   private resources: ResourceManager | undefined;
   /** The load balancer (undefined without virtual servers in the config). */
   private balancer: Balancer | undefined;
+  /** Static addresses, routes and rules (keepalived `static_*`): installed at start, removed on a clean stop. */
+  private staticRouting: StaticRouting | undefined;
+  /** keepalived's notify FIFO, when configured. */
+  private notifyFifo: NotifyFifoWriter | undefined;
   private readonly startedAt = new Date();
   /** Monotonic start time: uptime must not follow wall-clock jumps. */
   private readonly startedMono = now();
@@ -180,6 +186,16 @@ export class Daemon {
       const { Balancer } = await import('../balancer/shell/balancer.js');
       this.balancer = new Balancer(cfg.balancers, { log: this.log, now, hooks: this.hooks.queue('(balancer)', cfg.hookTimeoutMs), instances: cfg.instances });
       await this.balancer.start();
+    }
+    if (cfg.notifyFifo) {
+      const { NotifyFifoWriter } = await import('./notify-fifo.js');
+      this.notifyFifo = new NotifyFifoWriter(cfg.notifyFifo, this.log);
+      await this.notifyFifo.start();
+    }
+    if (cfg.static) {
+      // Before the instances, as keepalived: virtual routes may go through static addresses.
+      this.staticRouting = new StaticRouting(cfg.static, this.log);
+      this.staticRouting.install();
     }
     await this.sharing?.start();
     if (cfg.carpGroups?.length) this.carpGroups = new CarpGroupShell(cfg.carpGroups, this.log, now);
@@ -263,6 +279,7 @@ export class Daemon {
           return this.hooks.queue(owner, inst?.hookTimeoutMs ?? cfg.hookTimeoutMs);
         },
         linkRunning: (ifname) => !!interfaceInfo(ifname)?.running,
+        ...(this.notifyFifo ? { notifyFifo: this.notifyFifo } : {}),
         onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),
       });
     }
@@ -563,6 +580,8 @@ export class Daemon {
         this.hooks.killAll();
       }
       for (const s of this.shells) s.halt();
+      this.staticRouting?.remove();
+      this.notifyFifo?.stop();
       this.carpGroups?.stop();
       await this.sharing?.stop();
       await this.balancer?.stop();
