@@ -7,7 +7,8 @@
 #   scripts/setup.sh --test   also what the tests need: the real peers (ucarp, keepalived), OCF
 #                             agents and the services they run (resource-agents, nginx-light,
 #                             haproxy), tcpdump, load tools (wrk, stress-ng), chromium and
-#                             prometheus (scrapes /metrics), ifupdown and net-tools (seeds 001, 003)
+#                             prometheus (scrapes /metrics), ifupdown and net-tools (seeds 001, 003),
+#                             dpkg-dev, lintian, bash-completion and man-db (`npm run package`)
 #
 # It checks Node.js first (>= 20.19), installs only missing packages, and never stops or
 # reconfigures a service it did not install: a service is stopped only when this run installed
@@ -15,13 +16,13 @@
 set -euo pipefail
 
 RUNTIME_PACKAGES=(iproute2 nftables procps python3 make g++)
-TEST_PACKAGES=(ucarp keepalived resource-agents nginx-light haproxy tcpdump iputils-ping psmisc wrk stress-ng chromium prometheus ifupdown net-tools faketime)
+TEST_PACKAGES=(ucarp keepalived resource-agents nginx-light haproxy tcpdump iputils-ping psmisc wrk stress-ng chromium prometheus ifupdown net-tools faketime dpkg-dev lintian bash-completion man-db)
 # Packages whose installation starts a service of this name (Debian's maintainer scripts).
 declare -A SERVICE_OF=([keepalived]=keepalived [nginx-light]=nginx [haproxy]=haproxy [prometheus]=prometheus)
 MIN_NODE=20.19
 
 usage() {
-  sed -n '2,14p' "$SELF" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "$SELF" | sed 's/^# \{0,1\}//'
 }
 
 # node_version_ok VERSION: is `node --version` output VERSION (v20.19.0) at least MIN_NODE?
