@@ -46,6 +46,11 @@ export interface DaemonOptions {
   readonly loadConfig?: (onWarning: (text: string) => void) => CarpoolConfig;
   /** The service manager (systemd): told of state changes (`STATUS=`), reloads and the stop. */
   readonly notifier?: ServiceNotifier;
+  /**
+   * Started by systemd (`underSystemd`): log to the journal's native socket (this path, env
+   * CARPOOL_JOURNAL_SOCKET overrides), else to stderr with `<N>` prefixes; never twice.
+   */
+  readonly journalSocket?: string;
 }
 
 /** An instance with its interface and advert source resolved, ready to build. */
@@ -95,6 +100,8 @@ export class Daemon {
   private http: HttpServer | undefined;
   private monitor: LinkMonitor | undefined;
   private syslog: SyslogSocket | undefined;
+  /** The journal's native socket, under systemd. */
+  private journal: SyslogSocket | undefined;
   /** Resource groups following the instances (undefined without `groups:` in the config). */
   private resources: ResourceManager | undefined;
   /** The load balancer (undefined without virtual servers in the config). */
@@ -114,11 +121,15 @@ export class Daemon {
   constructor(private readonly opts: DaemonOptions) {
     const cfg = opts.config;
     this.config = cfg;
-    this.syslog = openSyslog(cfg.logging.facility, opts.syslogPath);
+    this.journal = opts.journalSocket !== undefined ? openJournal(opts.journalSocket) : undefined;
+    // The journal takes every line: no syslog copy (it would reach the journal a second time).
+    this.syslog = this.journal ? undefined : openSyslog(cfg.logging.facility, opts.syslogPath);
     const sink: SyslogSink | undefined = this.syslog ? { send: (b) => this.syslog?.send(b).ok ?? false } : undefined;
+    const journal = this.journal;
     this.log = new Logger({
       ident: cfg.logging.ident, facility: cfg.logging.facility, debug: cfg.logging.debug, console: opts.console,
-      ...(opts.console && stderrIsJournal() ? { journal: true } : {}),
+      ...(opts.console && (stderrIsJournal() || opts.journalSocket !== undefined) ? { journal: true } : {}),
+      ...(journal ? { journalSink: { send: (b: Uint8Array) => journal.send(b).ok } } : {}),
       ...(sink ? { syslog: sink } : {}),
     });
     this.hooks = new HookQueues(this.log);
@@ -501,6 +512,7 @@ export class Daemon {
       for (const x of this.plugs.values()) if (x.vmac) await removeVmac(x.vmac);
       for (const [sig, fn] of this.signalHandlers) process.off(sig, fn);
       this.syslog?.close();
+      this.journal?.close();
     })();
     return this.stopping;
   }
@@ -579,6 +591,15 @@ export class Daemon {
 
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+/** The journal's socket, or undefined when it is missing (then stderr with `<N>` prefixes). */
+function openJournal(path: string): SyslogSocket | undefined {
+  try {
+    return SyslogSocket.open(process.env.CARPOOL_JOURNAL_SOCKET ?? path);
+  } catch {
+    return undefined;
+  }
 }
 
 function openSyslog(facility: string, path?: string): SyslogSocket | undefined {
