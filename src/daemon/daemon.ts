@@ -43,7 +43,7 @@ export interface DaemonOptions {
    * run mode: read and validate the configuration file again (SIGHUP, `carpool reload`);
    * throws `ConfigError` (file:line) or `CarpoolError`. Warnings go to `onWarning`.
    */
-  readonly loadConfig?: (onWarning: (text: string) => void) => CarpoolConfig;
+  readonly loadConfig?: (onWarning: (text: string) => void) => CarpoolConfig | Promise<CarpoolConfig>;
   /** The service manager (systemd): told of state changes (`STATUS=`), reloads and the stop. */
   readonly notifier?: ServiceNotifier;
   /**
@@ -394,7 +394,7 @@ export class Daemon {
       if (this.stopping) throw new CarpoolError('RELOAD_STOPPING', 'the daemon is stopping');
       this.log.info(`Reloading ${this.config.source} (${reason})`);
       try {
-        const next = load((w) => this.log.warning(`reload: ${w}`));
+        const next = await load((w) => this.log.warning(`reload: ${w}`));
         const { applyReload } = await import('./reload.js');
         this.incoming = next;
         this.opts.notifier?.reloading();
