@@ -158,8 +158,9 @@ export function planReload(old: CarpoolConfig, next: CarpoolConfig): ReloadPlan 
   if (old.stateDir !== next.stateDir) refused.push(`restart needed for state_dir (${old.stateDir} -> ${next.stateDir})`);
   if (!sameValue(old.logging, next.logging)) refused.push('restart needed for logging (facility, ident, debug)');
   if (old.realtimePriority !== next.realtimePriority) refused.push(`restart needed for realtime_priority (${old.realtimePriority ?? 'unset'} -> ${next.realtimePriority ?? 'unset'})`);
+  if (!sameValue(old.carpGroups ?? [], next.carpGroups ?? [])) refused.push('restart needed for CARP groups (sync_groups of CARP instances, carp_preempt)');
   // Any other setting (the HTTP listener, and whatever is added later) is not applied live: say so.
-  const handled = new Set(['source', 'instances', 'vrrpScripts', 'trackFiles', 'syncGroups', 'resources', 'controlSocket', 'stateDir', 'logging', 'realtimePriority']);
+  const handled = new Set(['source', 'instances', 'vrrpScripts', 'trackFiles', 'syncGroups', 'carpGroups', 'resources', 'controlSocket', 'stateDir', 'logging', 'realtimePriority']);
   for (const key of new Set([...Object.keys(old), ...Object.keys(next)])) {
     if (handled.has(key)) continue;
     if (!sameValue((old as unknown as Record<string, unknown>)[key], (next as unknown as Record<string, unknown>)[key])) refused.push(`restart needed for ${key}`);

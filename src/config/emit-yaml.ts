@@ -272,7 +272,9 @@ export function emitCarpoolYaml(config: CarpoolConfig, options: EmitOptions = {}
     logging: { facility: config.logging.facility, debug: config.logging.debug, ident: config.logging.ident },
     ...(config.vrrpScripts.length > 0 ? { vrrp_scripts: config.vrrpScripts.map(script) } : {}),
     ...(config.trackFiles.length > 0 ? { track_files: config.trackFiles.map(trackFile) } : {}),
-    ...(config.syncGroups.length > 0 ? { sync_groups: config.syncGroups.map((g) => syncGroup(g, vrrp)) } : {}),
+    ...(config.syncGroups.length + (config.carpGroups?.length ?? 0) > 0
+      ? { sync_groups: [...config.syncGroups.map((g) => syncGroup(g, vrrp)), ...(config.carpGroups ?? []).map((g) => ({ name: g.name, members: [...g.members] }))] }
+      : {}),
     instances: config.instances.map((i) => (i.kind === 'vrrp' ? vrrpInstance(i) : carpInstance(i))),
     ...(config.balancers ? { balancers: balancers(config.balancers) } : {}),
   };

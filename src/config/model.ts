@@ -205,6 +205,15 @@ export interface SyncGroup {
   readonly trackFiles: readonly TrackRef[];
 }
 
+/**
+ * CARP instances that fail over together (BSD carp's group demotion, seed 004): one member
+ * losing its link makes every member advertise skew 240, so a preempting peer takes them all.
+ */
+export interface CarpGroup {
+  readonly name: string;
+  readonly members: readonly string[];
+}
+
 export type Instance = CarpInstance | VrrpInstance;
 
 export interface LoggingConfig {
@@ -543,6 +552,8 @@ export interface CarpoolConfig {
   readonly vrrpScripts: readonly VrrpScript[];
   readonly trackFiles: readonly TrackFile[];
   readonly syncGroups: readonly SyncGroup[];
+  /** CARP groups (CARP members of `sync_groups`, or every CARP instance with `carp_preempt`); absent = none. */
+  readonly carpGroups?: readonly CarpGroup[];
   readonly logging: LoggingConfig;
   /** Unix control socket path (mode 0600, root only). */
   readonly controlSocket: string;

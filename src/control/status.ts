@@ -32,6 +32,8 @@ export interface InstanceStatus {
   readonly linkUp: boolean;
   /** Protocol-specific preference: CARP advbase/advskew, VRRP priority. */
   readonly priority: Readonly<Record<string, number | boolean>>;
+  /** CARP: why the instance's group demotes it (a member lost its link), when it does. */
+  readonly groupDemotion?: string;
   readonly lastTransition: TransitionInfo | null;
   readonly transitions: number;
   /** ISO time this host last became MASTER (its last takeover), null if it never has. */

@@ -29,6 +29,8 @@ export interface CarpShellDeps {
   readonly ucarpStyle: boolean;
   /** Called on every state change (status watchers, resource manager), with the master last heard. */
   readonly onTransition?: (name: string, from: string, to: string, reason: string, peer: string | undefined) => void;
+  /** Carrier changes of this instance's interface, for its CARP group (carp-groups.ts). */
+  readonly onLink?: (name: string, up: boolean) => void;
 }
 
 export class CarpShell extends ShellBase {
@@ -78,7 +80,10 @@ export class CarpShell extends ShellBase {
 
   start(): void {
     this.linkUp = this.deps.port.running;
-    if (!this.linkUp && !this.cfg.ignoreIfState) this.input({ type: 'link', up: false });
+    if (!this.linkUp && !this.cfg.ignoreIfState) {
+      this.input({ type: 'link', up: false });
+      this.deps.onLink?.(this.name, false);
+    }
     this.input({ type: 'start' });
   }
 
@@ -101,6 +106,12 @@ export class CarpShell extends ShellBase {
     if (ifname !== this.deps.port.device || running === this.linkUp) return;
     this.linkUp = running;
     this.input({ type: 'link', up: running });
+    if (!this.cfg.ignoreIfState) this.deps.onLink?.(this.name, running);
+  }
+
+  /** Demoted by its CARP group (a member lost its link): advertise skew 240, keep the role. */
+  groupDemote(on: boolean, reason: string): void {
+    this.input({ type: 'groupDemote', demoted: on, reason });
   }
 
   stepDown(reason: string): void {
@@ -293,6 +304,7 @@ export class CarpShell extends ShellBase {
       holdsAddresses: this.cfg.manageAddresses ? this.holds : s.state === 'MASTER',
       linkUp: s.linkUp,
       priority: { advbase: this.cfg.advbase, advskew: this.cfg.advskew, advskewEffective: s.advskewEffective, preempt: this.cfg.preempt, demoted: s.demoted },
+      ...(s.groupDemoted !== undefined ? { groupDemotion: s.groupDemoted } : {}),
       lastTransition: this.transitionInfo(s.lastTransition),
       transitions: this.transitions,
       becameMasterAt: this.becameMasterAt,

@@ -16,6 +16,7 @@ import { CARP_TOS } from '../protocol/carp/packet.js';
 import { VRRP_TOS } from '../protocol/vrrp/packet.js';
 import { AddressManager } from './addresses.js';
 import { CarpShell } from './carp-shell.js';
+import { CarpGroupShell } from './carp-groups.js';
 import type { ControlRequest } from '../control/protocol.js';
 import { ControlServer } from './control.js';
 import { HookQueues } from './hooks.js';
@@ -86,6 +87,8 @@ export class Daemon {
   private readonly shells: InstanceShell[] = [];
   /** The VRRP instances' coordinator (sync groups, trackers); loaded only when VRRP is configured. */
   private vrrp: VrrpCoordinator | undefined;
+  /** CARP group failover (BSD demotion), when the configuration has CARP groups. */
+  private carpGroups: CarpGroupShell | undefined;
   /** Each shell's ports (and virtual-MAC interface), to detach, close and remove. */
   private readonly plugs = new Map<InstanceShell, Plug>();
   /** The configuration in force (replaced by a live reload). */
@@ -167,6 +170,7 @@ export class Daemon {
       this.balancer = new Balancer(cfg.balancers, { log: this.log, now, hooks: this.hooks.queue('(balancer)', cfg.hookTimeoutMs) });
       await this.balancer.start();
     }
+    if (cfg.carpGroups?.length) this.carpGroups = new CarpGroupShell(cfg.carpGroups, this.log, now);
     for (const p of prepared) this.shells.push(await this.build(p));
     this.monitor = LinkMonitor.open((ev) => this.onLinkEvent(ev), {},
       (why, ms) => this.log.logLimited('error', `Cannot process a link event: ${why}; re-reading the interfaces in ${ms} ms`, 'link:retry'));
@@ -227,7 +231,9 @@ export class Daemon {
         addresses: p.inst.manageAddresses ? this.addressManager() : this.addresses, now,
         ucarpStyle: this.opts.mode === 'ucarp',
         onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),
+        onLink: (name, up) => this.carpGroups?.link(name, up),
       });
+      if (this.carpGroups?.has(shell.name)) this.carpGroups.add(shell);
       rx.attach(shell);
       this.plugs.set(shell, { rx });
       return shell;
@@ -503,6 +509,7 @@ export class Daemon {
         this.hooks.killAll();
       }
       for (const s of this.shells) s.halt();
+      this.carpGroups?.stop();
       await this.balancer?.stop();
       this.addresses?.flush();
       this.monitor?.close();
@@ -525,6 +532,7 @@ export class Daemon {
       instances: this.shells.map((s) => s.status()),
       interfaces: [...this.ports.values()].map((p) => ({ name: p.family === 4 ? p.device : `${p.device} (IPv6)`, up: p.running, drops: { ...p.drops } })),
       ...(this.vrrp && this.config.syncGroups.length ? { syncGroups: this.vrrp.syncGroupStatus() } : {}),
+      ...(this.carpGroups ? { carpGroups: this.carpGroups.status() } : {}),
       ...(this.resources ? { resources: this.resources.status() } : {}),
       ...(this.balancer ? { balancers: this.balancer.status() } : {}),
     };

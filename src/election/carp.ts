@@ -67,6 +67,11 @@ export type CarpInput =
   /** Advertise as slow (skew 240, as BSD demotion and ucarp's send-error mode do). */
   | { readonly type: 'demote'; readonly demoted: boolean; readonly reason: string }
   /**
+   * A member of this instance's CARP group lost its link (carp-group.ts): advertise skew
+   * 240 but keep the role; a preempting peer takes over, as with BSD's preempt sysctl.
+   */
+  | { readonly type: 'groupDemote'; readonly demoted: boolean; readonly reason: string }
+  /**
    * Standby: this node must not hold the addresses (a resource group cannot run here, or
    * the operator moved it away). A master hands over at once; a backup never takes over.
    */
@@ -97,6 +102,8 @@ export interface CarpStatus {
   readonly linkUp: boolean;
   readonly advskewEffective: number;
   readonly demoted: boolean;
+  /** Why the CARP group demotes this instance, or undefined. */
+  readonly groupDemoted: string | undefined;
   readonly standby: boolean;
   readonly lastTransition: { readonly from: CarpState; readonly to: CarpState; readonly reason: string; readonly at: number } | undefined;
   readonly advertsSent: number;
@@ -121,6 +128,7 @@ export class CarpMachine {
   private linkUp = true;
   private readonly sendHealth = new SendHealth();
   private demoted = false;
+  private groupDemoted: string | undefined;
   private standby = false;
   /** After a step-down: no preemption and no takeover before this time. */
   private holdUntil: number | undefined;
@@ -163,6 +171,7 @@ export class CarpMachine {
       linkUp: this.linkUp,
       advskewEffective: this.effectiveSkew(),
       demoted: this.demoted,
+      groupDemoted: this.groupDemoted,
       standby: this.standby,
       lastTransition: this.lastTransition,
       advertsSent: this.sent,
@@ -214,6 +223,9 @@ export class CarpMachine {
         break;
       case 'demote':
         this.handleDemote(input.demoted, input.reason, now, fx);
+        break;
+      case 'groupDemote':
+        this.handleGroupDemote(input.demoted, input.reason, now, fx);
         break;
       case 'standby':
         this.handleStandby(input.on, input.reason, now, fx);
@@ -373,6 +385,14 @@ export class CarpMachine {
     }
   }
 
+  private handleGroupDemote(demoted: boolean, reason: string, now: number, fx: CarpEffect[]): void {
+    if (demoted === (this.groupDemoted !== undefined)) return;
+    this.groupDemoted = demoted ? reason : undefined;
+    fx.push({ type: 'log', level: demoted ? 'warning' : 'info', message: demoted ? `Group demotion (${reason}): advertising skew ${this.effectiveSkew()}` : `Group demotion lifted (${reason}): advertising skew ${this.effectiveSkew()}` });
+    // A master tells the peer at once instead of at its next advert: the peer preempts sooner.
+    if (this.st === 'MASTER' && !this.stopping) this.sendAdvert(now, fx);
+  }
+
   private handleStandby(on: boolean, reason: string, now: number, fx: CarpEffect[]): void {
     if (on === this.standby) return;
     this.standby = on;
@@ -449,7 +469,7 @@ export class CarpMachine {
   }
 
   private effectiveSkew(): number {
-    return this.sendHealth.isFailing || this.demoted ? Math.max(this.params.advskew, SEND_ERROR_SKEW) : this.params.advskew;
+    return this.sendHealth.isFailing || this.demoted || this.groupDemoted !== undefined ? Math.max(this.params.advskew, SEND_ERROR_SKEW) : this.params.advskew;
   }
 
   private nextCounter(): bigint {

@@ -101,6 +101,7 @@ function instanceMetrics(m: Families, i: InstanceStatus): void {
     if (typeof p.advskew === 'number') m.add('carpool_carp_advskew', 'gauge', 'CARP advskew as configured (1/256 s).', l, p.advskew);
     const eff = typeof p.advskewEffective === 'number' ? p.advskewEffective : p.advskew;
     if (typeof eff === 'number') m.add('carpool_carp_advskew_effective', 'gauge', 'CARP advskew in force (raised while demoted).', l, eff);
+    m.add('carpool_carp_group_demoted', 'gauge', 'Whether the instance\'s CARP group demotes it now (a member lost its link): 1 or 0.', l, i.groupDemotion ? 1 : 0);
   } else {
     if (typeof p.base === 'number') m.add('carpool_vrrp_priority', 'gauge', 'VRRP priority as configured.', l, p.base);
     if (typeof p.effective === 'number') m.add('carpool_vrrp_priority_effective', 'gauge', 'VRRP priority in force (trackers applied).', l, p.effective);

@@ -42,7 +42,7 @@ export function formatStatus(st: DaemonStatus, now: Date): string {
   }
   const rows = [['INSTANCE', 'PROTO', 'IFACE', 'ID', 'PRIO', 'STATE', 'MASTER', 'ADDRESSES', 'LAST CHANGE']];
   for (const i of st.instances) {
-    const flags = [i.linkUp ? '' : 'no carrier', i.priority.standby ? 'standby' : '', i.priority.demoted ? 'demoted' : ''].filter(Boolean);
+    const flags = [i.linkUp ? '' : 'no carrier', i.priority.standby ? 'standby' : '', i.priority.demoted ? 'demoted' : '', i.groupDemotion ? 'group demoted' : ''].filter(Boolean);
     const state = flags.length ? `${i.state} (${flags.join(', ')})` : i.state;
     const last = i.lastTransition ? `${i.lastTransition.from} -> ${i.lastTransition.to} (${i.lastTransition.reason}) ${ago(i.lastTransition, now)}` : '-';
     rows.push([i.name, i.protocol, i.interface, String(i.vhid), preference(i), state, i.master ?? '-', i.addresses.join(',') + (i.holdsAddresses ? ' *' : ''), last]);
@@ -62,6 +62,10 @@ export function formatStatus(st: DaemonStatus, now: Date): string {
   lines.push('  (* = this host holds the addresses)');
   const groups = (st.syncGroups ?? []) as { name: string; state: string; members: { name: string; state: string }[] }[];
   for (const g of groups) lines.push(`  sync group ${g.name}: ${g.state} (${g.members.map((m) => `${m.name} ${m.state}`).join(', ')})`);
+  const carpGroups = (st.carpGroups ?? []) as { name: string; members: string[]; demote: number; reasons: string[] }[];
+  for (const g of carpGroups) {
+    lines.push(`  CARP group ${g.name}: ${g.demote === 0 ? 'all links up' : `demoted (${g.reasons.join(', ')})`} (${g.members.join(', ')})`);
+  }
   const res = st.resources as ResourcesStatus | undefined;
   if (res) lines.push(...formatResources(res).map((l) => `  ${l}`));
   if (lb) lines.push(...formatBalancers(lb).map((l) => `  ${l}`));

@@ -24,6 +24,7 @@ import type { VrrpInstanceSpec, VrrpSpec } from '../vrrp/spec.js';
 import { FACILITY_NAMES, normalizeFacility } from '../common.js';
 import { Checker, Reader, describe, type Entry, type YamlConfigOptions } from './checker.js';
 import { crossCheck, readInstance, type InstanceDraft } from './carp.js';
+import { HOST_CARP_GROUP, splitSyncGroups } from './carp-groups.js';
 import {
   YAML_TERMS, isVrrpItem, readList, readSyncGroup, readTrackFile, readVrrpDefaults, readVrrpInstance, readVrrpScript,
 } from './vrrp.js';
@@ -39,7 +40,7 @@ export interface YamlConfigResult {
   readonly warnings: readonly ConfigDiagnostic[];
 }
 
-const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'hook_timeout', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'resources', 'groups', 'balancers', 'http'] as const;
+const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'hook_timeout', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'carp_preempt', 'resources', 'groups', 'balancers', 'http'] as const;
 const LOGGING_KEYS = ['facility', 'debug', 'ident'] as const;
 
 /**
@@ -72,6 +73,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
 
   const controlSocket = r.has('control_socket') ? r.path('control_socket', 'the control socket')?.value : DEFAULT_CONTROL_SOCKET;
   const stateDir = r.has('state_dir') ? r.path('state_dir', 'the state directory')?.value : DEFAULT_STATE_DIR;
+  const carpPreempt = r.has('carp_preempt') ? r.boolean('carp_preempt') ?? false : false;
   const realtimePriority = r.has('realtime_priority') ? r.integer('realtime_priority', 1, 99)?.value : undefined;
   const hookTimeoutMs = r.has('hook_timeout') ? readDuration(c, r, 'hook_timeout', 'the configuration', false) : undefined;
   const logging = readLogging(c, top.get('logging'));
@@ -130,14 +132,16 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
   }
 
   crossCheck(c, drafts);
+  const carpNames = new Set(drafts.flatMap((d) => (d.name ? [d.name.value] : [])));
+  const groups = splitSyncGroups(c, readList(c, top.get('sync_groups'), 'sync_groups', readSyncGroup), carpNames, carpPreempt);
+  const carpGroups = carpPreempt && carpNames.size > 0 ? [{ name: HOST_CARP_GROUP, members: [...carpNames] }] : groups.carp;
   const vrrpSpec: VrrpSpec = {
     defaults: readVrrpDefaults(c, top.get('vrrp_defaults')),
     instances: vrrpSpecs,
     scripts: readList(c, top.get('vrrp_scripts'), 'vrrp_scripts', readVrrpScript),
     trackFiles: readList(c, top.get('track_files'), 'track_files', readTrackFile),
-    syncGroups: readList(c, top.get('sync_groups'), 'sync_groups', readSyncGroup),
+    syncGroups: groups.vrrp,
   };
-  const carpNames = new Set(drafts.flatMap((d) => (d.name ? [d.name.value] : [])));
   for (const v of vrrpSpecs) {
     if (carpNames.has(v.name.value)) {
       c.errors.push({ file, line: v.name.at.line, column: v.name.at.column, code: 'DUPLICATE_NAME', severity: 'error',
@@ -167,7 +171,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     return ms === undefined ? i : { ...i, hookTimeoutMs: ms };
   };
   const instances = slots.flatMap((s): Instance[] => {
-    if ('carp' in s) return s.carp.instance ? [withTimeout(s.carp.instance)] : [];
+    if ('carp' in s) return s.carp.instance ? [withTimeout(carpPreempt ? { ...s.carp.instance, preempt: true } : s.carp.instance)] : [];
     const v = byName.get(s.vrrp);
     return v ? [withTimeout(v)] : [];
   });
@@ -178,6 +182,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     config: {
       source: file, instances, logging, controlSocket, stateDir,
       vrrpScripts: built.vrrpScripts, trackFiles: built.trackFiles, syncGroups: built.syncGroups,
+      ...(carpGroups.length ? { carpGroups } : {}),
       ...(resources ? { resources } : {}),
       ...(balancers ? { balancers } : {}),
       ...(realtimePriority !== undefined ? { realtimePriority } : {}),
