@@ -227,7 +227,7 @@ export class Daemon {
       if (!p.inst.upHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going up' : `${p.inst.name}: no up hook`);
       if (!p.inst.downHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going down' : `${p.inst.name}: no down hook`);
       const shell = new CarpShell(p.inst, p.src, {
-        port: rx, log: this.log, hooks: this.hooks.queue(p.inst.name, p.inst.hookTimeoutMs ?? this.config.hookTimeoutMs),
+        port: rx, log: this.log, hooks: this.hooks.queue(p.inst.name, p.inst.hookTimeoutMs ?? this.config.hookTimeoutMs, { instance: p.inst.name, vhid: p.inst.vhid }),
         addresses: p.inst.manageAddresses ? this.addressManager() : this.addresses, now,
         ucarpStyle: this.opts.mode === 'ucarp',
         onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),
@@ -248,7 +248,7 @@ export class Daemon {
         hooksFor: (owner) => {
           const cfg = this.incoming ?? this.config;
           const inst = cfg.instances.find((i) => i.name === owner && i.kind === 'vrrp');
-          return this.hooks.queue(owner, inst?.hookTimeoutMs ?? cfg.hookTimeoutMs);
+          return this.hooks.queue(owner, inst?.hookTimeoutMs ?? cfg.hookTimeoutMs, inst?.kind === 'vrrp' ? { instance: owner, vhid: inst.vrid } : {});
         },
         linkRunning: (ifname) => !!interfaceInfo(ifname)?.running,
         onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),

@@ -108,6 +108,10 @@ describe.skipIf(!isRoot)(`systemd: notify protocol and journal logging (${skipRe
       CARPOOL_INSTANCE: 'web', CARPOOL_STATE: 'MASTER', CARPOOL_VHID: '10', CARPOOL_EVENT: 'transition',
     });
     expect(journal.count(/^MESSAGE=\[WARNING\] web: Switching to state: MASTER\n/)).toBe(1);
+    // The up hook's run carries its instance too.
+    expect(entries(journal).filter((e) => e.CARPOOL_EVENT === 'hook')).toEqual([expect.objectContaining({
+      MESSAGE: expect.stringMatching(/^\[WARNING\] Spawning \[\S+up\.sh eth0 10\.93\.0\.100\]$/) as unknown, CARPOOL_INSTANCE: 'web', CARPOOL_VHID: '10',
+    })]);
     expect(journal.count(/^MESSAGE=\[INFO\] Stopping \(SIGTERM\)\n/)).toBe(1);
     expect(p.lines).toEqual([]);
     await sleep(200); // anything in flight to the fake /dev/log
