@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fresh Debian/Ubuntu machine -> ready to run carpool (as root, or through sudo when it exists).
 #
-#   scripts/setup.sh          what carpool and its demo need: lab tools (iproute2, nftables), the
+#   scripts/setup.sh          what carpool and its demo need: lab tools (iproute2, nftables, conntrack), the
 #                             native build (python3, make, g++), `npm ci` (addon + dist/), and
 #                             `carpool` on PATH (/usr/local/bin/carpool, a two-line wrapper)
 #   scripts/setup.sh --test   also what the tests need: the real peers (ucarp, keepalived), OCF
@@ -15,8 +15,8 @@
 # its package and the package started it (carpool's tests start their own instances).
 set -euo pipefail
 
-RUNTIME_PACKAGES=(iproute2 nftables procps python3 make g++)
-TEST_PACKAGES=(ucarp keepalived resource-agents nginx-light haproxy tcpdump iputils-ping psmisc wrk stress-ng chromium prometheus ifupdown net-tools faketime dpkg-dev lintian bash-completion man-db)
+RUNTIME_PACKAGES=(iproute2 nftables conntrack procps python3 make g++)
+TEST_PACKAGES=(ucarp keepalived resource-agents nginx-light haproxy tcpdump iputils-ping psmisc wrk stress-ng chromium prometheus ifupdown net-tools faketime dnsmasq-base openssl dpkg-dev lintian bash-completion man-db)
 # Packages whose installation starts a service of this name (Debian's maintainer scripts).
 declare -A SERVICE_OF=([keepalived]=keepalived [nginx-light]=nginx [haproxy]=haproxy [prometheus]=prometheus)
 MIN_NODE=20.19

@@ -6,15 +6,24 @@
  * commands as opaque strings). What the shell cannot run yet is refused here, all at once,
  * with one line per problem.
  */
-import type { BalancerConfig, Checker, CheckerType, Hook, VirtualServer } from '../config/model.js';
-import type { CheckerSettings, RealServer, SchedulerName, VirtualService } from './core/model.js';
+import type { BalancerConfig, Checker, CheckerType, Forwarding, Hook, Instance, VirtualServer } from '../config/model.js';
+import type { CheckerSettings, Method, RealServer, SchedulerName, VirtualService } from './core/model.js';
 import { serverKey } from './core/model.js';
 import { CarpoolError } from '../lib/errors.js';
 
-/** Checkers the shell probes today. */
-export const SUPPORTED_CHECKERS: readonly CheckerType[] = ['TCP_CHECK', 'HTTP_GET'];
-/** Schedulers the shell plans today (no conntrack counts yet: lc/wlc/sed/nq/ovf need them). */
-export const SUPPORTED_SCHEDULERS: readonly SchedulerName[] = ['rr', 'wrr', 'sh', 'dh', 'mh', 'fo'];
+/** Checkers the shell probes today (SMTP_CHECK: src/balancer/shell/smtp-check.ts, not here yet). */
+export const SUPPORTED_CHECKERS: readonly CheckerType[] = [
+  'TCP_CHECK', 'HTTP_GET', 'SSL_GET', 'MISC_CHECK', 'DNS_CHECK', 'UDP_CHECK', 'PING_CHECK', 'FILE_CHECK',
+];
+/**
+ * How often a FILE_CHECK reads its file, ms. keepalived reacts to inotify; a read of a few
+ * bytes every second is as good for a maintenance switch and needs no watcher per file.
+ */
+export const FILE_CHECK_INTERVAL_MS = 1000;
+/** Schedulers the shell plans today (lc/wlc/sed/nq/ovf from conntrack counts, per period: docs/balancer.md). */
+export const SUPPORTED_SCHEDULERS: readonly SchedulerName[] = ['rr', 'wrr', 'lc', 'wlc', 'sh', 'dh', 'mh', 'sed', 'nq', 'fo', 'ovf'];
+/** Schedulers that need connection counts, which only NAT flows on VIP:port give (conntrack on the director). */
+const COUNT_SCHEDULERS: readonly string[] = ['lc', 'wlc', 'sed', 'nq', 'ovf'];
 
 /** A probe the shell runs: the checker as configured and the real server it belongs to. */
 export interface ProbeSpec {
@@ -47,28 +56,58 @@ export function hookText(h: Hook): string {
 }
 
 function checkerName(c: Checker, address: string, port: number): string {
-  if (c.type === 'MISC_CHECK' || c.type === 'FILE_CHECK') return c.type;
+  if (c.type === 'MISC_CHECK') return `MISC_CHECK ${c.command.argv[0]}`;
+  if (c.type === 'FILE_CHECK') return `FILE_CHECK ${c.trackFile}`;
   const a = c.connectIp ?? address;
   const p = c.connectPort ?? port;
   return `${c.type} ${serverKey(a, p || undefined)}`;
 }
 
 function settings(c: Checker, address: string, port: number): CheckerSettings {
-  const t = c.type === 'FILE_CHECK' ? undefined : c;
+  if (c.type === 'FILE_CHECK') {
+    // keepalived: no timing options; the file is read at once and on every change, never alpha.
+    return {
+      name: `FILE_CHECK ${c.trackFile}`, delayLoopMs: FILE_CHECK_INTERVAL_MS, retry: 0, delayBeforeRetryMs: FILE_CHECK_INTERVAL_MS,
+      warmupMs: 0, alpha: false, rise: 1, dynamicWeight: false, file: { weight: c.weight, reverse: c.reverse },
+    };
+  }
   return {
     name: checkerName(c, address, port),
-    delayLoopMs: t?.delayLoopMs ?? 0,
-    retry: t?.retry ?? 0,
-    delayBeforeRetryMs: t?.delayBeforeRetryMs ?? 0,
-    warmupMs: t?.warmupMs ?? 0,
-    alpha: t?.alpha ?? false,
+    delayLoopMs: c.delayLoopMs,
+    retry: c.retry,
+    delayBeforeRetryMs: c.delayBeforeRetryMs,
+    warmupMs: c.warmupMs,
+    alpha: c.alpha,
     rise: 1,
     dynamicWeight: c.type === 'MISC_CHECK' && c.dynamic,
   };
 }
 
+/**
+ * DR/TUN: the interface the VIP's packets arrive on — the virtual server's own `interface`
+ * (carpool YAML), else the device of the CARP/VRRP instance holding the VIP (the address's
+ * `dev`, else the instance's VMAC interface, else its interface: where the VIP is added, so
+ * where its frames are addressed to). Undefined when no instance holds it.
+ */
+export function ingressDevice(vs: VirtualServer, instances: readonly Instance[]): string | undefined {
+  if (vs.interface !== undefined) return vs.interface;
+  if (vs.service.kind !== 'address') return undefined;
+  const vip = vs.service.address;
+  for (const inst of instances) {
+    const addrs = inst.kind === 'vrrp' ? [...inst.addresses, ...inst.excludedAddresses] : inst.addresses;
+    const a = addrs.find((x) => x.address === vip);
+    if (!a) continue;
+    const dev = a.dev ?? (inst.kind === 'vrrp' ? inst.vmacInterface ?? inst.interface : inst.interface);
+    // An alias label (`eth0:1`) is not a device; its frames arrive on eth0.
+    return dev.split(':')[0];
+  }
+  return undefined;
+}
+
+const methodOf = (f: Forwarding): Method => f.method.toLowerCase() as Method;
+
 /** Problems that stop this virtual server from running here (empty = fine). */
-function refusals(vs: VirtualServer): string[] {
+function refusals(vs: VirtualServer, instances: readonly Instance[]): string[] {
   const out: string[] = [];
   const at = `virtual_server ${vs.name}`;
   if (vs.service.kind === 'group') out.push(`${at}: virtual_server_group is not supported yet; write one virtual_server per address and port`);
@@ -76,8 +115,25 @@ function refusals(vs: VirtualServer): string[] {
   if (!(SUPPORTED_SCHEDULERS as readonly string[]).includes(vs.scheduler)) {
     out.push(`${at}: lb_algo ${vs.scheduler} is not supported yet (supported: ${SUPPORTED_SCHEDULERS.join(', ')})`);
   }
-  const methods = new Set([vs.forwarding.method, ...vs.realServers.map((r) => r.forwarding.method), ...(vs.sorryServer ? [vs.sorryServer.forwarding.method] : [])]);
-  for (const m of methods) if (m !== 'NAT') out.push(`${at}: lb_kind ${m} is not supported yet (supported: NAT)`);
+  const forwardings = [vs.forwarding, ...vs.realServers.map((r) => r.forwarding), ...(vs.sorryServer ? [vs.sorryServer.forwarding] : [])];
+  const methods = [...new Set(forwardings.map((f) => f.method))];
+  // The plane forwards a whole service one way (one chain per service).
+  if (methods.length > 1) out.push(`${at}: its real servers mix lb_kind ${methods.join(' and ')}; carpool forwards a virtual server one way: give them all the virtual server's lb_kind`);
+  const m = vs.forwarding.method;
+  const direct = m !== 'NAT';
+  for (const t of new Set(forwardings.flatMap((f) => (f.method === 'TUN' && f.tunnelType && f.tunnelType !== 'ipip' ? [f.tunnelType] : [])))) {
+    out.push(`${at}: lb_kind TUN type ${t} is not supported yet (supported: ipip)`);
+  }
+  if (m === 'TUN' && (vs.family !== 4 || vs.realServers.some((r) => r.family !== 4))) out.push(`${at}: lb_kind TUN is IPv4 in IPv4 (ipip) here; IPv6 is not supported yet: use DR or NAT`);
+  if (direct && vs.service.kind === 'address' && ingressDevice(vs, instances) === undefined) {
+    out.push(`${at}: lb_kind ${m} needs the interface the VIP ${vs.service.address} arrives on, and no vrrp_instance holds it: `
+      + 'add the VIP to the virtual_ipaddress of the instance that moves it between the directors (YAML: or set interface: on the virtual server)');
+  }
+  if (COUNT_SCHEDULERS.includes(vs.scheduler)) {
+    const why = methods.some((x) => x !== 'NAT') ? 'DR/TUN flows do not pass conntrack on the director'
+      : vs.service.kind !== 'address' ? 'counts are read per VIP and port' : undefined;
+    if (why) out.push(`${at}: lb_algo ${vs.scheduler} needs connection counts, which this service has none of (${why}); use sh or mh, or lb_kind NAT on an address and port`);
+  }
   if (vs.onePacket) out.push(`${at}: ops (one-packet scheduling) is not supported yet`);
   for (const rs of vs.realServers) {
     for (const c of rs.checkers) {
@@ -85,17 +141,18 @@ function refusals(vs: VirtualServer): string[] {
         out.push(`${at}: real_server ${rs.address} ${rs.port}: ${c.type} is not supported yet (supported: ${SUPPORTED_CHECKERS.join(', ')})`);
       }
     }
-    if (rs.family !== vs.family) out.push(`${at}: real_server ${rs.address}: NAT needs the real server in the virtual server's address family`);
+    if (rs.family !== vs.family && m !== 'TUN') out.push(`${at}: real_server ${rs.address}: ${m} needs the real server in the virtual server's address family`);
   }
   return out;
 }
 
 /**
- * Map every virtual server; throws CarpoolError `BALANCER_NOT_SUPPORTED` listing every part
+ * Map every virtual server; `instances` (CARP/VRRP) say where a DR/TUN service's VIP arrives
+ * (`ingressDevice`). Throws CarpoolError `BALANCER_NOT_SUPPORTED` listing every part
  * this version cannot run (with what it can).
  */
-export function mapBalancers(cfg: BalancerConfig): MappedBalancers {
-  const problems = cfg.virtualServers.flatMap(refusals);
+export function mapBalancers(cfg: BalancerConfig, instances: readonly Instance[] = []): MappedBalancers {
+  const problems = cfg.virtualServers.flatMap((vs) => refusals(vs, instances));
   if (problems.length) {
     throw new CarpoolError('BALANCER_NOT_SUPPORTED', `the load balancer cannot run this configuration yet:\n  ${problems.join('\n  ')}`,
       'run with --vrrp-only to use the VRRP part, or change these virtual servers');
@@ -127,10 +184,12 @@ export function mapBalancers(cfg: BalancerConfig): MappedBalancers {
     const upCommand = text(vs.quorumUp);
     const downCommand = text(vs.quorumDown);
     const sorry = vs.sorryServer;
+    const method = methodOf(vs.forwarding);
+    const ingress = method === 'nat' ? undefined : ingressDevice(vs, instances);
     const service: VirtualService = {
       name: `${serverKey(svc.address, svc.port)}/${protocol}`,
       family, match: { kind: 'addr', vip: svc.address, port: svc.port }, protocol,
-      scheduler: vs.scheduler as SchedulerName, method: 'nat',
+      scheduler: vs.scheduler as SchedulerName, method, ...(ingress !== undefined ? { ingressDevice: ingress } : {}),
       hashPort: vs.schedulerFlags.includes('sh-port') || vs.schedulerFlags.includes('mh-port'),
       hashFallback: vs.schedulerFlags.includes('sh-fallback') || vs.schedulerFlags.includes('mh-fallback'),
       ...(vs.persistenceTimeout !== undefined ? {
@@ -143,6 +202,14 @@ export function mapBalancers(cfg: BalancerConfig): MappedBalancers {
     const warnings: string[] = [];
     if (vs.haSuspend) warnings.push(`virtual_server ${vs.name}: ha_suspend is not honoured yet (checkers run on both directors)`);
     if (vs.sorryServer?.inhibit) warnings.push(`virtual_server ${vs.name}: sorry_server_inhibit is not honoured yet`);
+    if (method === 'nat' && vs.interface !== undefined) warnings.push(`virtual_server ${vs.name}: interface ${vs.interface} is used by DR and TUN only; NAT ignores it`);
+    for (const rs of vs.realServers) {
+      for (const c of rs.checkers) {
+        const at = `virtual_server ${vs.name}: real_server ${rs.address} ${rs.port}: ${c.type}`;
+        if ('fwmark' in c && c.fwmark !== undefined) warnings.push(`${at}: fwmark of checker packets is not honoured (Node sets no SO_MARK)`);
+        if ('bindIf' in c && c.bindIf !== undefined && c.type !== 'PING_CHECK') warnings.push(`${at}: bind_if is honoured by PING_CHECK only; use bindto`);
+      }
+    }
     const probes = vs.realServers.map((rs) => rs.checkers.map((checker) => ({ checker, address: rs.address, port: rs.port })));
     return { service, probes, configName: vs.name, warnings };
   });

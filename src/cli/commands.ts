@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { loadConfigFile, type LoadOptions } from '../config/load.js';
-import { loadCheckedConfig, refuseBalancers } from './load-config.js';
+import { checkBalancersHere, loadCheckedConfig, refuseBalancers } from './load-config.js';
 import { emitCarpoolYaml } from '../config/emit-yaml.js';
 import type { ConfigDiagnostic } from '../config/diagnostics.js';
 import { formatDiagnostic } from '../lib/errors.js';
@@ -251,7 +251,8 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     });
 
   formatOptions(program.command('check')
-    .description('validate a configuration file without touching the network, like `keepalived -t` (exit 0 = valid)')
+    .description('validate a configuration file without touching the network, like `keepalived -t` (exit 0 = valid); ' +
+      'with virtual servers also what this host lacks for them (DR routes, ipip for TUN, nft -c as root)')
     .requiredOption('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
     .option('--validate', "also run each OCF agent's validate-all on this host (OCF_CHECK_LEVEL=10)")
     .option('--strict', 'keepalived.conf: refuse what keepalived only logs and skips (unknown keywords, ignored words, duplicate addresses...)'))
@@ -270,7 +271,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
         let lbRuns = true;
         if (cfg.balancers && vss.length) {
           try {
-            (await import('../balancer/from-config.js')).mapBalancers(cfg.balancers);
+            (await import('../balancer/from-config.js')).mapBalancers(cfg.balancers, cfg.instances);
           } catch (err) {
             if (!(err instanceof CarpoolError)) throw err;
             lbRuns = false;
@@ -278,7 +279,9 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
             process.stderr.write(`warning: ${err.message}\n`);
           }
         }
-        const lbText = vss.length ? `; ${vss.length} virtual server${vss.length === 1 ? '' : 's'} (load balancer: ${lbRuns ? 'runs on nftables' : 'carpool run refuses it yet, see above'})` : '';
+        // What this host lacks for it (DR routes, ipip, nft -c) is an error, with the fix.
+        const here = lbRuns ? await checkBalancersHere(cfg) : '';
+        const lbText = vss.length ? `; ${vss.length} virtual server${vss.length === 1 ? '' : 's'} (load balancer: ${lbRuns ? `runs on nftables${here ? `, ${here}` : ''}` : 'carpool run refuses it yet, see above'})` : '';
         process.stdout.write(`${o.config}: OK (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')}${resText}${lbText}`
           + `${warnings ? `; ${warnings} warning${warnings === 1 ? '' : 's'}` : ''})\n`);
       } catch (err) {
@@ -373,6 +376,13 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     });
 
   addResourceCommands(program, (c) => { code = c; });
+  if (argv[0] === 'checker') {
+    // Loaded only for `carpool checker ...` (it brings the HTTP checker's code along).
+    const { addCheckerCommands } = await import('./checker-cmd.js');
+    addCheckerCommands(program, (c) => { code = c; }, fail);
+  } else {
+    program.command('checker').description('help with the load balancer\'s health checkers: digest URL (like genhash)');
+  }
   if (argv[0] === 'lab') {
     // Loaded only for `carpool lab ...`: daemons do not carry the lab code in memory.
     const { addLabCommands } = await import('./lab-cmd.js');

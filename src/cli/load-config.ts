@@ -40,7 +40,7 @@ export async function refuseBalancers(config: CarpoolConfig, path: string, forma
   // balancer cannot run yet (DR/TUN, groups, fwmark, count-based schedulers, other checkers).
   const { mapBalancers } = await import('../balancer/from-config.js');
   try {
-    mapBalancers(config.balancers);
+    mapBalancers(config.balancers, config.instances);
   } catch (err) {
     if (!(err instanceof CarpoolError)) throw err;
     const keepalived = (format ?? detectConfigFormat(readFileSync(path, 'utf8'))) === 'keepalived';
@@ -48,4 +48,19 @@ export async function refuseBalancers(config: CarpoolConfig, path: string, forma
       ? `change these virtual servers, or run carpool run --vrrp-only -c ${path} to use only the VRRP part`
       : 'change or remove these balancers: entries');
   }
+}
+
+/**
+ * `carpool check` on the host it runs on, changing nothing: what `carpool run` checks before
+ * it starts the balancer — DR real servers on a LAN of this host, ipip for TUN, and as root
+ * `nft -c` of the first ruleset (kernel support, interfaces). Throws CarpoolError (DR_NOT_ON_LINK,
+ * DR_EGRESS, TUN_UNSUPPORTED, NFT_MISSING, NFT_UNSUPPORTED) with the fix; returns what was checked.
+ */
+export async function checkBalancersHere(config: CarpoolConfig): Promise<string> {
+  if (!config.balancers?.virtualServers.length) return '';
+  const root = process.getuid?.() === 0;
+  const [{ Balancer }, { Logger }] = await Promise.all([import('../balancer/shell/balancer.js'), import('../daemon/logger.js')]);
+  const log = new Logger({ ident: 'carpool', facility: 'none', debug: false, console: true, stdout: process.stderr });
+  await new Balancer(config.balancers, { log, now: () => performance.now(), instances: config.instances }).check({ nft: root });
+  return root ? 'ruleset accepted by nft -c here' : 'not root: nft -c skipped';
 }

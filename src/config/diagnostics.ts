@@ -81,7 +81,9 @@ export type ConfigDiagnosticCode =
   | 'UNDEFINED_REFERENCE'
   | 'SYNC_GROUP'
   | 'FAMILY_MISMATCH'
-  | 'STRICT_MODE';
+  | 'STRICT_MODE'
+  // load sharing (issue 15): bucket count, node list, vhid ranges
+  | 'SHARING_LAYOUT';
 
 /** A position in an input file; 1-based. */
 export interface SourceLoc {

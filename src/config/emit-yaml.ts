@@ -178,7 +178,7 @@ function checker(ck: Checker): Record<string, unknown> {
   if (ck.type === 'MISC_CHECK') {
     // misc_timeout is whole seconds in keepalived; a default (delay_loop) that is not whole is left out.
     const t = ck.timeoutMs % 1000 === 0 ? { misc_timeout: ck.timeoutMs / 1000 } : {};
-    return { type: ck.type, ...timing, misc_path: hook(ck.command), ...t, misc_dynamic: ck.dynamic };
+    return { type: ck.type, ...timing, misc_path: hook(ck.command), ...t, misc_dynamic: ck.dynamic, ...(ck.user ? { user: ck.user.user, ...(ck.user.group ? { group: ck.user.group } : {}) } : {}) };
   }
   const conn = {
     ...opt('connect_ip', ck.connectIp), ...opt('connect_port', ck.connectPort), ...opt('bindto', ck.bindto), ...opt('bind_port', ck.bindPort),
@@ -233,7 +233,7 @@ function virtualServer(v: VirtualServer): Record<string, unknown> {
     ...service,
     ...(v.service.kind !== 'address' ? { ip_family: v.family === 4 ? 'inet' : 'inet6' } : {}),
     ...opt('protocol', v.protocol), lvs_sched: v.scheduler, ...(v.schedulerFlags.length > 0 ? { scheduler_flags: [...v.schedulerFlags] } : {}),
-    ...(v.onePacket ? { ops: true } : {}), lvs_method: method(v.forwarding),
+    ...(v.onePacket ? { ops: true } : {}), lvs_method: method(v.forwarding), ...opt('interface', v.interface),
     ...opt('persistence_timeout', v.persistenceTimeout), ...opt('persistence_granularity', v.persistenceGranularity),
     ha_suspend: v.haSuspend, ...opt('virtualhost', v.virtualhost),
     ...(s ? { sorry_server: { address: s.address, ...(s.port ? { port: s.port } : {}), inhibit: s.inhibit, lvs_method: method(s.forwarding) } } : {}),
@@ -248,6 +248,7 @@ function balancers(b: BalancerConfig): Record<string, unknown> {
   return {
     ...(b.groups.length > 0 ? { virtual_server_groups: b.groups.map(vsGroup) } : {}),
     virtual_servers: b.virtualServers.map(virtualServer),
+    ...(b.countIntervalMs !== undefined ? { count_interval: b.countIntervalMs / 1000 } : {}),
   };
 }
 

@@ -4,6 +4,7 @@
  * here is already checked and defaulted. Plain readonly data, no behaviour.
  */
 import type { Family } from '../protocol/inet.js';
+import type { SharedAddress } from '../sharing/core/model.js';
 
 /** A virtual address the daemon adds while master (native mode) and advertises. */
 export interface VirtualAddress {
@@ -421,12 +422,16 @@ export type Checker =
     readonly timeoutMs: number;
     /** Exit codes 2..255 set the weight to code - 2 (`misc_dynamic`). */
     readonly dynamic: boolean;
+    /** Run as this user (and group; default the user's), keepalived `user USER [GROUP]`; undefined = root. */
+    readonly user?: { readonly user: string; readonly group?: string };
   })
   | {
     readonly type: 'FILE_CHECK';
     /** Name of a `track_file` whose value is read. */
     readonly trackFile: string;
-    /** Multiplier of the file's value (`weight N [reverse]`), default 1. */
+    /** That track_file's `file`. */
+    readonly path: string;
+    /** Multiplier of the file's value (`weight N [reverse]`), default the track_file's. */
     readonly weight: number;
     readonly reverse: boolean;
   };
@@ -489,6 +494,11 @@ export interface VirtualServer {
   /** One-packet scheduling (`ops`, UDP only). */
   readonly onePacket: boolean;
   readonly forwarding: Forwarding;
+  /**
+   * DR/TUN: the interface the VIP's packets arrive on (carpool YAML `interface`; keepalived.conf
+   * has no keyword: the balancer takes the device of the instance holding the VIP).
+   */
+  readonly interface?: string;
   /** Seconds; undefined = not persistent. A bare `persistence_timeout` is 360 s. */
   readonly persistenceTimeout?: number;
   /** Client mask of persistence as a prefix length (IPv4 netmask 255.255.255.0 = 24). */
@@ -530,6 +540,11 @@ export interface VirtualServerGroup {
 export interface BalancerConfig {
   readonly groups: readonly VirtualServerGroup[];
   readonly virtualServers: readonly VirtualServer[];
+  /**
+   * carpool's own (keepalived has none: IPVS decides per connection): how often connection
+   * counts are read and the lc/wlc/sed/nq/ovf tables rebuilt, ms; undefined = 1 s.
+   */
+  readonly countIntervalMs?: number;
 }
 
 /**
@@ -552,6 +567,8 @@ export interface CarpoolConfig {
   readonly vrrpScripts: readonly VrrpScript[];
   readonly trackFiles: readonly TrackFile[];
   readonly syncGroups: readonly SyncGroup[];
+  /** Load sharing: addresses every node serves, split into buckets (issue 15); absent = none. */
+  readonly sharing?: readonly SharedAddress[];
   /** CARP groups (CARP members of `sync_groups`, or every CARP instance with `carp_preempt`); absent = none. */
   readonly carpGroups?: readonly CarpGroup[];
   readonly logging: LoggingConfig;

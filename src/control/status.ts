@@ -100,6 +100,13 @@ export interface BalancerServerStatus {
   readonly configuredWeight: number;
   /** Weight in the plane now; null = not in the plane. 0 = no new connections. */
   readonly weight: number | null;
+  /** Connections in conntrack now (NAT): TCP/SCTP ESTABLISHED (UDP: all) = active, other states = inactive (IPVS ActiveConn/InActConn). */
+  readonly active?: number;
+  readonly inactive?: number;
+  /** Since the daemon started (nft counters of the plane; packets and bytes both ways, like `ipvsadm --stats`). */
+  readonly stats?: { readonly connections: number; readonly packets: number; readonly bytes: number };
+  /** Over the last count period: connections, packets and bytes per second, both ways (`ipvsadm --rate`: CPS, PPS, BPS in bytes). */
+  readonly rates?: { readonly cps: number; readonly pps: number; readonly bps: number };
   readonly checkers: readonly {
     readonly name: string;
     readonly up: boolean;

@@ -17,6 +17,8 @@ import { VRRP_TOS } from '../protocol/vrrp/packet.js';
 import { AddressManager } from './addresses.js';
 import { CarpShell } from './carp-shell.js';
 import { CarpGroupShell } from './carp-groups.js';
+import type { SharingShell } from '../sharing/shell/sharing.js';
+import type { SharedAddress } from '../sharing/core/model.js';
 import type { ControlRequest } from '../control/protocol.js';
 import { ControlServer } from './control.js';
 import { HookQueues } from './hooks.js';
@@ -89,6 +91,8 @@ export class Daemon {
   private vrrp: VrrpCoordinator | undefined;
   /** CARP group failover (BSD demotion), when the configuration has CARP groups. */
   private carpGroups: CarpGroupShell | undefined;
+  /** Load sharing (issue 15), when the configuration has `sharing:`. */
+  private sharing: SharingShell | undefined;
   /** Each shell's ports (and virtual-MAC interface), to detach, close and remove. */
   private readonly plugs = new Map<InstanceShell, Plug>();
   /** The configuration in force (replaced by a live reload). */
@@ -142,8 +146,26 @@ export class Daemon {
   async start(): Promise<void> {
     const cfg = this.config;
     // 1. Resolve interfaces and sources first: nothing on the network changes if this fails.
-    const ordered = [...cfg.instances.filter((i) => i.kind === 'carp'), ...cfg.instances.filter((i) => i.kind === 'vrrp')];
-    const prepared = this.prepare(ordered, cfg.instances);
+    let buckets: Instance[] = [];
+    if (cfg.sharing?.length) {
+      // Loaded only when used. The bucket elections are CARP instances of their own.
+      const { SharingShell } = await import('../sharing/shell/sharing.js');
+      const am = () => this.addressManager();
+      const vip = (x: SharedAddress): VirtualAddress[] => [{ family: 4, address: x.address, prefix: x.prefix }];
+      this.sharing = new SharingShell(cfg.sharing, {
+        log: this.log,
+        addAddress: (x) => { const i = interfaceInfo(deviceOf(x.interface)); if (i) am().add(deviceOf(x.interface), i.index, vip(x)); },
+        removeAddress: (x) => { const i = interfaceInfo(deviceOf(x.interface)); if (i) am().remove(deviceOf(x.interface), i.index, vip(x)); },
+        masterOf: (name) => this.shells.find((sh) => sh.name === name)?.status().master,
+      });
+      buckets = this.sharing.instances((iface) => {
+        const info = interfaceInfo(deviceOf(iface));
+        return info ? listAddresses(info.index).map((a) => a.address) : [];
+      });
+    }
+    const all = [...cfg.instances, ...buckets];
+    const ordered = [...all.filter((i) => i.kind === 'carp'), ...all.filter((i) => i.kind === 'vrrp')];
+    const prepared = this.prepare(ordered, all);
     // 2. Sockets (may fail with EPERM: still nothing changed).
     for (const p of prepared) {
       this.openPort(p);
@@ -167,9 +189,10 @@ export class Daemon {
       // Loaded only when used: a CARP/VRRP-only daemon never loads the balancer. Both
       // directors hold the rules; the VIP decides who gets the traffic (as keepalived).
       const { Balancer } = await import('../balancer/shell/balancer.js');
-      this.balancer = new Balancer(cfg.balancers, { log: this.log, now, hooks: this.hooks.queue('(balancer)', cfg.hookTimeoutMs) });
+      this.balancer = new Balancer(cfg.balancers, { log: this.log, now, hooks: this.hooks.queue('(balancer)', cfg.hookTimeoutMs), instances: cfg.instances });
       await this.balancer.start();
     }
+    await this.sharing?.start();
     if (cfg.carpGroups?.length) this.carpGroups = new CarpGroupShell(cfg.carpGroups, this.log, now);
     for (const p of prepared) this.shells.push(await this.build(p));
     this.monitor = LinkMonitor.open((ev) => this.onLinkEvent(ev), {},
@@ -510,6 +533,7 @@ export class Daemon {
       }
       for (const s of this.shells) s.halt();
       this.carpGroups?.stop();
+      await this.sharing?.stop();
       await this.balancer?.stop();
       this.addresses?.flush();
       this.monitor?.close();
@@ -533,6 +557,7 @@ export class Daemon {
       interfaces: [...this.ports.values()].map((p) => ({ name: p.family === 4 ? p.device : `${p.device} (IPv6)`, up: p.running, drops: { ...p.drops } })),
       ...(this.vrrp && this.config.syncGroups.length ? { syncGroups: this.vrrp.syncGroupStatus() } : {}),
       ...(this.carpGroups ? { carpGroups: this.carpGroups.status() } : {}),
+      ...(this.sharing ? { sharing: this.sharing.status() } : {}),
       ...(this.resources ? { resources: this.resources.status() } : {}),
       ...(this.balancer ? { balancers: this.balancer.status() } : {}),
     };
@@ -542,6 +567,7 @@ export class Daemon {
   private transitioned(name: string, from: string, to: string, reason: string, peer: string | undefined): void {
     // The reason and the master last heard decide fencing (resources/core/fencing.ts).
     this.resources?.instanceChanged(name, to, reason, peer);
+    this.sharing?.transitioned(name, to);
     this.http?.transition(name, from, to, reason);
     this.opts.notifier?.status(statusText(this.shells.map((s) => ({ name: s.name, state: s.name === name ? to : s.status().state }))));
   }

@@ -4,7 +4,8 @@
  * groups with their resources, failcounts and failed actions with the agent's message. No
  * scripts, no external assets: inline CSS only, so it can be served from any web server.
  */
-import type { DaemonStatus, InstanceStatus } from '../control/status.js';
+import type { BalancersStatus, DaemonStatus, InstanceStatus } from '../control/status.js';
+import { trafficText } from './balancers-text.js';
 import type { ResourcesStatus } from '../resources/core/status.js';
 import { failcountText, fenceText, memberStateText } from './resources-text.js';
 
@@ -66,14 +67,32 @@ function resourcesSection(res: ResourcesStatus): string {
   return parts.join('\n');
 }
 
+/** Virtual servers, one table each: real servers with health, weight, connections, totals and rates, last check. */
+function balancersSection(b: BalancersStatus): string {
+  const plane = `<div class="meta">nftables ${b.plane.inForce ? 'in force' : '<span class="bad">NOT in force</span>'} (${b.plane.applies} transaction(s), ${b.plane.failures} failed)` +
+    `${b.plane.lastError ? ` — last error: <span class="bad">${esc(b.plane.lastError)}</span>` : ''}</div>`;
+  const services = b.services.map((s) => {
+    const rows = s.servers.map((r) => {
+      const weight = r.weight === null ? 'out' : r.weight === r.configuredWeight ? String(r.weight) : `${r.weight}/${r.configuredWeight}`;
+      const check = r.checkers.map((c) => `${esc(c.name)} ${c.last ? `${c.last.ok ? 'ok' : '<span class="bad">FAIL</span>'}: ${esc(c.last.detail)}` : 'not run yet'}`).join('<br>');
+      return `<tr><td><code>${esc(r.key)}</code></td><td class="${r.health === 'up' ? 'good' : 'bad'}">${esc(r.health)}${r.admin !== 'enabled' ? ` (${esc(r.admin)})` : ''}</td>` +
+        `<td>${esc(weight)}</td><td>${r.active ?? '-'}</td><td>${r.inactive ?? '-'}</td><td>${esc(trafficText(r) ?? '-')}</td><td>${check || '-'}</td></tr>`;
+    });
+    return `<div class="group g-${s.quorumUp ? 'good' : 'bad'}"><h3>Virtual server <code>${esc(s.name)}</code> — ${esc(s.scheduler)} ${esc(s.method)}${s.quorumUp ? '' : ' — <span class="bad">quorum lost</span>'}</h3>` +
+      `<table><tr><th>Real server</th><th>Health</th><th>Weight</th><th>Active</th><th>Inactive</th><th>Traffic</th><th>Last check</th></tr>${rows.join('')}</table></div>`;
+  });
+  return plane + services.join('\n');
+}
+
 /** The whole page for one or more daemons (one per node or per `carpool ucarp`). */
 export function renderStatusHtml(daemons: readonly DaemonStatus[], generatedAt: Date, refreshSeconds?: number): string {
   const body = daemons.map((d) => {
     const res = d.resources as ResourcesStatus | undefined;
+    const lb = d.balancers as BalancersStatus | undefined;
     const node = res?.node ?? `pid ${d.pid}`;
     return `<section><h2>Node ${esc(node)}</h2><div class="meta">carpool ${esc(d.version)} (${esc(d.mode)}), pid ${d.pid}, up ${Math.round(d.uptimeSeconds)} s, config <code>${esc(d.config)}</code></div>` +
       `${d.instances.length ? instancesTable(d.instances) : '<p>No instances.</p>'}` +
-      `${res ? `<h2>Resources</h2>${resourcesSection(res)}` : ''}</section>`;
+      `${res ? `<h2>Resources</h2>${resourcesSection(res)}` : ''}${lb ? `<h2>Load balancer</h2>${balancersSection(lb)}` : ''}</section>`;
   }).join('\n');
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>carpool status</title>

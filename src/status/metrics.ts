@@ -9,7 +9,7 @@
  * label of its own (the target); it keeps ours with `honor_labels: true` in the scrape job, and
  * renames it `exported_instance` otherwise (docs/config.md says so).
  */
-import type { DaemonStatus, InstanceStatus } from '../control/status.js';
+import type { BalancersStatus, DaemonStatus, InstanceStatus } from '../control/status.js';
 import type { ResourcesStatus } from '../resources/core/status.js';
 
 /** The states each protocol's machine can be in: one 0/1 series each, so absent is never ambiguous. */
@@ -127,6 +127,25 @@ function resourceMetrics(m: Families, res: ResourcesStatus): void {
   }
 }
 
+/** Per real server of each virtual server (labels `vs`, `rs`): health, weight, connections, totals since start. */
+function balancerMetrics(m: Families, b: BalancersStatus): void {
+  m.add('carpool_balancer_plane_in_force', 'gauge', 'Whether the load balancer\'s nftables ruleset is in force (1) or not (0).', {}, b.plane.inForce ? 1 : 0);
+  for (const s of b.services) {
+    for (const r of s.servers) {
+      const l = { vs: s.name, rs: r.key };
+      m.add('carpool_balancer_real_server_up', 'gauge', 'Whether the real server\'s checkers find it up (1) or not (0).', l, r.health === 'up' ? 1 : 0);
+      m.add('carpool_balancer_real_server_weight', 'gauge', 'Weight of the real server in the plane now (0 = no new connections, -1 = not in the plane).', l, r.weight ?? -1);
+      if (r.active !== undefined) m.add('carpool_balancer_active_connections', 'gauge', 'Connections to the real server in conntrack now, TCP ESTABLISHED (UDP: all) (IPVS ActiveConn).', l, r.active);
+      if (r.inactive !== undefined) m.add('carpool_balancer_inactive_connections', 'gauge', 'Connections to the real server in conntrack now in other TCP states (IPVS InActConn).', l, r.inactive);
+      if (r.stats) {
+        m.add('carpool_balancer_connections_total', 'counter', 'New connections scheduled to the real server since the daemon started.', l, r.stats.connections);
+        m.add('carpool_balancer_packets_total', 'counter', 'Packets of the real server\'s connections, both directions, since the daemon started.', l, r.stats.packets);
+        m.add('carpool_balancer_bytes_total', 'counter', 'Bytes of the real server\'s connections, both directions, since the daemon started.', l, r.stats.bytes);
+      }
+    }
+  }
+}
+
 /** The whole exposition for one daemon. */
 export function renderMetrics(st: DaemonStatus): string {
   const m = new Families();
@@ -140,6 +159,8 @@ export function renderMetrics(st: DaemonStatus): string {
   }
   const res = st.resources as ResourcesStatus | undefined;
   if (res) resourceMetrics(m, res);
+  const lb = st.balancers as BalancersStatus | undefined;
+  if (lb) balancerMetrics(m, lb);
   return m.text();
 }
 

@@ -40,8 +40,11 @@ export function formatStatus(st: DaemonStatus, now: Date): string {
     if (lb) lines.push(...formatBalancers(lb).map((l) => `  ${l}`));
     return lines.join('\n');
   }
+  // Bucket elections of load sharing are summarised in their own section, not one row each.
+  const sharing = (st.sharing ?? []) as { name: string; address: string; node: string; buckets: number; local: number[]; servedBy: string[]; failures: number }[];
+  const isBucket = (name: string) => sharing.some((x) => name.startsWith(`${x.name}/b`));
   const rows = [['INSTANCE', 'PROTO', 'IFACE', 'ID', 'PRIO', 'STATE', 'MASTER', 'ADDRESSES', 'LAST CHANGE']];
-  for (const i of st.instances) {
+  for (const i of st.instances.filter((x) => !isBucket(x.name))) {
     const flags = [i.linkUp ? '' : 'no carrier', i.priority.standby ? 'standby' : '', i.priority.demoted ? 'demoted' : '', i.groupDemotion ? 'group demoted' : ''].filter(Boolean);
     const state = flags.length ? `${i.state} (${flags.join(', ')})` : i.state;
     const last = i.lastTransition ? `${i.lastTransition.from} -> ${i.lastTransition.to} (${i.lastTransition.reason}) ${ago(i.lastTransition, now)}` : '-';
@@ -65,6 +68,13 @@ export function formatStatus(st: DaemonStatus, now: Date): string {
   const carpGroups = (st.carpGroups ?? []) as { name: string; members: string[]; demote: number; reasons: string[] }[];
   for (const g of carpGroups) {
     lines.push(`  CARP group ${g.name}: ${g.demote === 0 ? 'all links up' : `demoted (${g.reasons.join(', ')})`} (${g.members.join(', ')})`);
+  }
+  for (const x of sharing) {
+    const per = new Map<string, number>();
+    for (const n of x.servedBy) per.set(n, (per.get(n) ?? 0) + 1);
+    lines.push(`  sharing ${x.name} ${x.address}: node ${x.node} serves ${x.local.length}/${x.buckets} buckets`
+      + ` (${[...per].map(([n, k]) => `${n} ${k}`).join(', ')})${x.failures ? `, ${x.failures} nft failures` : ''}`);
+    lines.push(`    here: ${x.local.length ? x.local.join(',') : '-'}`);
   }
   const res = st.resources as ResourcesStatus | undefined;
   if (res) lines.push(...formatResources(res).map((l) => `  ${l}`));

@@ -68,6 +68,46 @@ describe('config model -> balancer core model', () => {
     expect(m.hooks.get('/usr/local/bin/up now')?.argv).toEqual(['/usr/local/bin/up', 'now']);
   });
 
+  it('takes the count-based schedulers for NAT; wlc is the default when lb_algo is absent (keepalived)', () => {
+    for (const sched of ['lc', 'wlc', 'sed', 'nq', 'ovf']) {
+      expect(mapBalancers(balancers(NAT.replace('lb_algo wrr', `lb_algo ${sched}`))).services[0]!.service.scheduler).toBe(sched);
+    }
+    expect(mapBalancers(balancers(NAT.replace('  lb_algo wrr\n', ''))).services[0]!.service.scheduler).toBe('wlc');
+    expect(() => mapBalancers(balancers(NAT.replace('lb_algo wrr', 'lb_algo lblc')))).toThrow(/lb_algo lblc is not supported yet \(supported: rr, wrr, lc, wlc, sh, dh, mh, sed, nq, fo, ovf\)/);
+  });
+
+  it('maps MISC_CHECK (misc_dynamic) and FILE_CHECK (file weight, read every second); warns about checker fwmark', () => {
+    const text = `track_file maint {
+  file /run/maint
+  weight 2 reverse
+}
+virtual_server 10.9.0.100 80 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 10.9.1.2 80 {
+    MISC_CHECK {
+      misc_path "/bin/check 1"
+      misc_dynamic
+      delay_loop 3
+    }
+    FILE_CHECK {
+      track_file maint
+    }
+    PING_CHECK {
+      fwmark 5
+    }
+  }
+}
+`;
+    const m = mapBalancers(parseKeepalivedConf(conf(text), { file: 'k.conf' }).config.balancers!);
+    const [misc, file] = m.services[0]!.service.realServers[0]!.checkers;
+    expect(misc).toMatchObject({ name: 'MISC_CHECK /bin/check', dynamicWeight: true, delayLoopMs: 3000, retry: 0 });
+    expect(file).toMatchObject({ name: 'FILE_CHECK maint', delayLoopMs: 1000, retry: 0, alpha: false, file: { weight: 2, reverse: true } });
+    expect(m.services[0]!.probes[0]![1]!.checker).toMatchObject({ type: 'FILE_CHECK', path: '/run/maint' });
+    expect(m.services[0]!.warnings).toEqual(['virtual_server 10.9.0.100 80: real_server 10.9.1.2 80: PING_CHECK: fwmark of checker packets is not honoured (Node sets no SO_MARK)']);
+  });
+
   it('refuses, all at once, what the shell cannot run yet, saying what it can', () => {
     const bad = `virtual_server 10.9.0.100 25 {
   lb_algo wlc
@@ -90,9 +130,44 @@ virtual_server fwmark 7 {
     expect(err).toBeInstanceOf(CarpoolError);
     expect((err as CarpoolError).code).toBe('BALANCER_NOT_SUPPORTED');
     const msg = (err as Error).message;
-    expect(msg).toContain('lb_algo wlc is not supported yet (supported: rr, wrr, sh, dh, mh, fo)');
-    expect(msg).toContain('lb_kind DR is not supported yet (supported: NAT)');
-    expect(msg).toContain('SMTP_CHECK is not supported yet (supported: TCP_CHECK, HTTP_GET)');
+    expect(msg).toContain('lb_algo wlc needs connection counts, which this service has none of (DR/TUN flows do not pass conntrack on the director)');
+    expect(msg).toContain('lb_kind DR needs the interface the VIP 10.9.0.100 arrives on, and no vrrp_instance holds it');
+    expect(msg).toContain('SMTP_CHECK is not supported yet (supported: TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, DNS_CHECK, UDP_CHECK, PING_CHECK, FILE_CHECK)');
     expect(msg).toContain('virtual_server fwmark 7: fwmark services are not supported yet');
+  });
+
+  const DR = (kind: string, extra = '') => `virtual_server 10.9.0.100 80 {
+  lb_algo mh
+  mh-port
+  lb_kind ${kind}
+  protocol TCP
+${extra}  real_server 10.9.0.2 80 {
+  }
+  real_server 10.9.0.3 {
+  }
+}
+`;
+
+  it('DR and TUN take the ingress device from the instance holding the VIP', () => {
+    const parsed = parseKeepalivedConf(conf(DR('DR')), { file: 'k.conf' }).config;
+    const vs = mapBalancers(parsed.balancers!, parsed.instances).services[0]!.service;
+    expect(vs).toMatchObject({ method: 'dr', ingressDevice: 'eth0', scheduler: 'mh', hashPort: true });
+    expect(vs.realServers.map((r) => r.port)).toEqual([80, 80]);
+    const tun = parseKeepalivedConf(conf(DR('TUN')), { file: 'k.conf' }).config;
+    expect(mapBalancers(tun.balancers!, tun.instances).services[0]!.service).toMatchObject({ method: 'tun', ingressDevice: 'eth0' });
+    // A VIP with its own dev, on an alias label: the device.
+    const dev = parseKeepalivedConf(conf(DR('DR')).replace('10.9.0.100/32 }', '10.9.0.100/32 dev eth1 label eth1:1 }'), { file: 'k.conf' }).config;
+    expect(mapBalancers(dev.balancers!, dev.instances).services[0]!.service.ingressDevice).toBe('eth1');
+  });
+
+  it('refuses mixed methods, TUN other than ipip, and a VIP no instance holds', () => {
+    const msg = (text: string) => {
+      const c = parseKeepalivedConf(conf(text), { file: 'k.conf' }).config;
+      try { mapBalancers(c.balancers!, c.instances); } catch (e) { return (e as Error).message; }
+      return '';
+    };
+    expect(msg(DR('DR').replace('real_server 10.9.0.3 {', 'real_server 10.9.0.3 {\n    lvs_method NAT'))).toContain('its real servers mix lb_kind DR and NAT');
+    expect(msg(DR('TUN type gre'))).toContain('lb_kind TUN type gre is not supported yet (supported: ipip)');
+    expect(msg(DR('DR').replace('10.9.0.100 80', '10.9.0.101 80'))).toContain('lb_kind DR needs the interface the VIP 10.9.0.101 arrives on');
   });
 });

@@ -56,21 +56,24 @@ describe('carpool run with load balancing', () => {
     try { await refuseBalancers(config, seed); } catch (e) { err = e; }
     expect(err).toBeInstanceOf(CarpoolError);
     expect((err as CarpoolError).code).toBe('BALANCER_NOT_SUPPORTED');
-    expect((err as CarpoolError).message).toContain('virtual_server 123.123.123.1 25: real_server 192.168.0.101 25: SMTP_CHECK is not supported yet (supported: TCP_CHECK, HTTP_GET)');
+    expect((err as CarpoolError).message).toContain('virtual_server 123.123.123.1 25: real_server 192.168.0.101 25: SMTP_CHECK is not supported yet (supported: TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, DNS_CHECK, UDP_CHECK, PING_CHECK, FILE_CHECK)');
     expect((err as CarpoolError).hint).toContain('--vrrp-only');
     const vrrpOnly = loadCheckedConfig(seed, { vrrpOnly: true, onWarning: () => undefined });
     await expect(refuseBalancers(vrrpOnly, seed)).resolves.toBeUndefined();
   });
 
-  it('accepts a NAT balancer in carpool YAML, refuses DR', async () => {
+  it('accepts NAT and DR balancers in carpool YAML; DR needs the interface the VIP arrives on', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'carpool-cfg-'));
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'c.yaml');
     const write = (extra: string) => {
-      writeFileSync(file, `${INSTANCES}balancers:\n  virtual_servers:\n    - { address: 10.0.0.100, port: 80, protocol: TCP, lvs_sched: rr${extra}, real_servers: [{ address: 10.0.0.2 }] }\n`, { mode: 0o600 });
+      writeFileSync(file, `${INSTANCES}balancers:\n  virtual_servers:\n    - { port: 80, protocol: TCP, lvs_sched: rr${extra}, real_servers: [{ address: 10.0.0.2 }] }\n`, { mode: 0o600 });
       return loadCheckedConfig(file, { onWarning: () => undefined });
     };
-    await expect(refuseBalancers(write(''), file)).resolves.toBeUndefined();
-    await expect(refuseBalancers(write(', lvs_method: DR'), file)).rejects.toThrow(/lb_kind DR is not supported yet \(supported: NAT\)/);
+    await expect(refuseBalancers(write(', address: 10.0.0.100'), file)).resolves.toBeUndefined();
+    // The CARP instance holds the VIP: its interface is where DR's packets arrive.
+    await expect(refuseBalancers(write(', address: 10.0.0.100, lvs_method: DR'), file)).resolves.toBeUndefined();
+    await expect(refuseBalancers(write(', address: 10.0.0.101, lvs_method: DR'), file)).rejects.toThrow(/lb_kind DR needs the interface the VIP 10\.0\.0\.101 arrives on/);
+    await expect(refuseBalancers(write(', address: 10.0.0.101, lvs_method: DR, interface: eth1'), file)).resolves.toBeUndefined();
   });
 });

@@ -78,7 +78,7 @@ describe.skipIf(missing !== undefined)(`Debian package (${missing ?? `carpool_${
     expect(deb).toBe(join(work, 'out', `carpool_${VERSION}_${arch}.deb`));
     const control = run(['dpkg-deb', '-f', deb]).stdout;
     expect(control).toContain(`Architecture: ${arch}\n`);
-    expect(control).toMatch(/^Depends: nodejs \(>= 20\.19\), libc6 \(>= [\d.]+\)[^\n]*, iproute2, nftables$/m);
+    expect(control).toMatch(/^Depends: nodejs \(>= 20\.19\), libc6 \(>= [\d.]+\)[^\n]*, iproute2, nftables, conntrack$/m);
   });
 
   it.skipIf(!has('lintian'))('lintian finds no errors', () => {

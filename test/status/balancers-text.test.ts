@@ -20,4 +20,23 @@ describe('carpool status: the balancers section', () => {
       '    -> 10.9.1.4:80  up (drained)  weight 0/2',
     ]);
   });
+
+  it('with counts: active/inactive on the server line, totals and rates under it', () => {
+    expect(formatBalancers({
+      plane: { inForce: true, applies: 9, failures: 0 },
+      services: [{
+        name: '10.9.0.100:80/tcp', scheduler: 'wlc', method: 'nat', quorumUp: true, servers: [
+          { key: '10.9.1.2:80', health: 'up', admin: 'enabled', configuredWeight: 1, weight: 1, checkers: [], active: 12, inactive: 3,
+            stats: { connections: 1520, packets: 2_400_000, bytes: 1_234_567_890 }, rates: { cps: 2.5, pps: 40, bps: 20_100 } },
+          { key: '10.9.1.3:80', health: 'up', admin: 'enabled', configuredWeight: 1, weight: 1, checkers: [], active: 0, inactive: 0 },
+        ],
+      }],
+    })).toEqual([
+      'load balancer: nftables in force (9 transaction(s), 0 failed)',
+      '  10.9.0.100:80/tcp wlc nat',
+      '    -> 10.9.1.2:80  up  weight 1  active 12  inactive 3',
+      '       total 1.5K conn, 2.4M pkt, 1.2GB; rate 2.5 conn/s, 40 pkt/s, 20.1KB/s',
+      '    -> 10.9.1.3:80  up  weight 1  active 0  inactive 0',
+    ]);
+  });
 });

@@ -1,5 +1,5 @@
 /** A status document with a CARP and a VRRP instance and a resource group, for the renderers' tests. */
-import type { DaemonStatus, InstanceStatus } from '../../src/control/status.js';
+import type { BalancersStatus, DaemonStatus, InstanceStatus } from '../../src/control/status.js';
 import type { ResourcesStatus } from '../../src/resources/core/status.js';
 
 export const carp: InstanceStatus = {
@@ -43,4 +43,18 @@ export const status: DaemonStatus = {
   instances: [carp, vrrp],
   interfaces: [{ name: 'eth0', up: true, drops: { vhid: 4 } }, { name: 'eth1', up: true, drops: {} }],
   resources,
+};
+
+/** A load balancer section: one wlc NAT service, one counted server with traffic, one down. */
+export const balancers: BalancersStatus = {
+  plane: { inForce: true, applies: 4, failures: 0 },
+  services: [{
+    name: '10.9.0.100:80/tcp', scheduler: 'wlc', method: 'nat', quorumUp: true, servers: [
+      { key: '10.9.1.2:80', health: 'up', admin: 'enabled', configuredWeight: 2, weight: 2, active: 7, inactive: 1,
+        stats: { connections: 120, packets: 2400, bytes: 1_200_000 }, rates: { cps: 2, pps: 40, bps: 20_000 },
+        checkers: [{ name: 'HTTP_GET 10.9.1.2:80', up: true, last: { ok: true, detail: '/: status 200', at: '2026-11-23T10:00:00.000Z' } }] },
+      { key: '10.9.1.3:80', health: 'down', admin: 'enabled', configuredWeight: 1, weight: null, active: 0, inactive: 2,
+        checkers: [{ name: 'TCP_CHECK 10.9.1.3:80', up: false, last: { ok: false, detail: 'connect <ECONNREFUSED>', at: '2026-11-23T10:00:00.000Z' } }] },
+    ],
+  }],
 };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { escapeLabelValue, renderMetrics } from '../../src/status/metrics.js';
 import { golden } from '../helpers/golden.js';
-import { carp, status } from './fixtures.js';
+import { balancers, carp, status } from './fixtures.js';
 
 describe('renderMetrics (Prometheus text format 0.0.4)', () => {
   it('renders a daemon with CARP, VRRP and resources', () => {
@@ -49,5 +49,21 @@ describe('renderMetrics (Prometheus text format 0.0.4)', () => {
     expect(text).toContain('carpool_start_time_seconds 1795427939.5\n');
     expect(text).toContain('carpool_instance_last_takeover_timestamp_seconds{instance="web",protocol="carp",interface="eth0",vhid="10"} 1795428000.25\n');
     expect(text).not.toMatch(/last_takeover\S*\{instance="VI_1"/);
+  });
+
+  it('per real server of the load balancer (labels vs, rs): health, weight, connections, totals', () => {
+    const text = renderMetrics({ ...status, balancers });
+    const l = '{vs="10.9.0.100:80/tcp",rs="10.9.1.2:80"}';
+    const d = '{vs="10.9.0.100:80/tcp",rs="10.9.1.3:80"}';
+    for (const line of [
+      '# TYPE carpool_balancer_active_connections gauge', `carpool_balancer_active_connections${l} 7`, `carpool_balancer_inactive_connections${l} 1`,
+      '# TYPE carpool_balancer_connections_total counter', `carpool_balancer_connections_total${l} 120`, `carpool_balancer_packets_total${l} 2400`,
+      `carpool_balancer_bytes_total${l} 1200000`, `carpool_balancer_real_server_up${l} 1`, `carpool_balancer_real_server_weight${l} 2`,
+      `carpool_balancer_real_server_up${d} 0`, `carpool_balancer_real_server_weight${d} -1`, `carpool_balancer_inactive_connections${d} 2`,
+      'carpool_balancer_plane_in_force 1',
+    ]) expect(text.split('\n')).toContain(line);
+    // No totals for a server that was never counted; nothing at all without a balancer.
+    expect(text).not.toContain(`carpool_balancer_connections_total${d}`);
+    expect(renderMetrics(status)).not.toContain('carpool_balancer');
   });
 });

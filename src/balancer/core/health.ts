@@ -16,6 +16,8 @@
  *   (no new connections, established ones keep going).
  * - MISC_CHECK `misc_dynamic`: exit 0 = up with the configured weight, 1 = down, 2..255 = up
  *   with weight exit − 2; any other code counts as a failure.
+ * - FILE_CHECK: the number in the file decides (`fileVerdict`); its value × weight is added to
+ *   the server's weight (clamped to 0..2^31−1).
  * - Quorum: the service is up while Σ weight of live servers ≥ `quorum`; once down it is up
  *   again at ≥ quorum + hysteresis, once up it goes down below quorum − hysteresis. The
  *   service starts as up, and the first evaluation at start may take it down (with `alpha`
@@ -43,6 +45,8 @@ export interface CheckerState {
   readonly last?: CheckResult;
   /** misc_dynamic: the weight the last exit code asked for. */
   readonly dynamicWeight?: number;
+  /** FILE_CHECK: what the file's value adds to the server's weight (value × weight). */
+  readonly weightDelta?: number;
 }
 
 export interface ServerState {
@@ -65,8 +69,11 @@ export type HealthInput =
   | { readonly type: 'start'; readonly jitter: number }
   /** Time passed: due checkers produce `runCheck`. */
   | { readonly type: 'tick' }
-  /** A probe finished. `exitCode` for MISC_CHECK (misc_dynamic reads it). */
-  | { readonly type: 'result'; readonly server: string; readonly checker: number; readonly ok: boolean; readonly exitCode?: number; readonly detail?: string }
+  /** A probe finished. `exitCode` for MISC_CHECK (misc_dynamic reads it), `fileValue` for FILE_CHECK (the verdict is the core's). */
+  | {
+    readonly type: 'result'; readonly server: string; readonly checker: number; readonly ok: boolean;
+    readonly exitCode?: number; readonly fileValue?: number; readonly detail?: string;
+  }
   /** Operator: enable, drain (weight 0, stays) or disable (leaves the pool). */
   | { readonly type: 'admin'; readonly server: string; readonly state: AdminState }
   /** Operator: runtime weight; undefined goes back to the configured one. */
@@ -118,8 +125,26 @@ export function effectiveWeight(rs: RealServer, s: ServerState): number | undefi
   if (s.admin === 'disabled') return undefined;
   if (s.health === 'down') return rs.inhibitOnFailure ? 0 : undefined;
   if (s.admin === 'drained') return 0;
+  if (s.weightOverride !== undefined) return s.weightOverride;
   const dyn = s.checkers.find((c) => c.dynamicWeight !== undefined)?.dynamicWeight;
-  return s.weightOverride ?? dyn ?? rs.weight;
+  const delta = s.checkers.reduce((sum, c) => sum + (c.weightDelta ?? 0), 0);
+  return Math.min(MAX_WEIGHT, Math.max(0, (dyn ?? rs.weight) + delta));
+}
+
+/** IPVS's largest weight (keepalived IPVS_WEIGHT_MAX). */
+const MAX_WEIGHT = 0x7fffffff;
+
+/**
+ * FILE_CHECK's verdict on the number read from its file (keepalived.conf(5) "Track files",
+ * real servers): weight 0 = a binary check (non-zero fails; with `reverse`, zero fails);
+ * otherwise value × weight (negated with `reverse`) is added to the server's weight, and a
+ * product at or below −2147483648 fails the checker.
+ */
+export function fileVerdict(file: { readonly weight: number; readonly reverse: boolean }, value: number): { ok: boolean; delta: number } {
+  if (file.weight === 0) return { ok: (value === 0) !== file.reverse, delta: 0 };
+  const product = value * file.weight * (file.reverse ? -1 : 1);
+  if (product <= -(MAX_WEIGHT + 1)) return { ok: false, delta: 0 };
+  return { ok: true, delta: Math.min(product, MAX_WEIGHT) };
 }
 
 /** Σ weight of live servers, what the quorum is measured against. */
@@ -231,6 +256,12 @@ export function step(vs: VirtualService, h: ServiceHealth, input: HealthInput, n
 function checkerResult(def: CheckerSettings, c: CheckerState, input: Extract<HealthInput, { type: 'result' }>, now: number): CheckerState {
   let ok = input.ok;
   let dynamicWeight = c.dynamicWeight;
+  let weightDelta = c.weightDelta;
+  if (def.file && input.fileValue !== undefined) {
+    const v = fileVerdict(def.file, input.fileValue);
+    ok = v.ok;
+    weightDelta = v.delta === 0 ? undefined : v.delta;
+  }
   if (def.dynamicWeight && input.exitCode !== undefined) {
     const code = input.exitCode;
     ok = code === 0 || (Number.isInteger(code) && code >= 2 && code <= 255);
@@ -241,11 +272,11 @@ function checkerResult(def: CheckerSettings, c: CheckerState, input: Extract<Hea
   if (ok) {
     const successes = c.up ? 0 : c.successes + 1;
     const up = c.up || successes >= Math.max(1, def.rise);
-    return { up, failures: 0, successes: up ? 0 : successes, dueAt: now + def.delayLoopMs, last, dynamicWeight };
+    return { up, failures: 0, successes: up ? 0 : successes, dueAt: now + def.delayLoopMs, last, dynamicWeight, weightDelta };
   }
   const failures = c.failures + 1;
   if (!c.up) return { ...c, failures, successes: 0, dueAt: now + def.delayLoopMs, last };
-  if (failures > def.retry) return { up: false, failures, successes: 0, dueAt: now + def.delayLoopMs, last, dynamicWeight };
+  if (failures > def.retry) return { up: false, failures, successes: 0, dueAt: now + def.delayLoopMs, last, dynamicWeight, weightDelta: undefined };
   return { ...c, failures, dueAt: now + def.delayBeforeRetryMs, last };
 }
 

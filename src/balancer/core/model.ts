@@ -66,6 +66,12 @@ export interface CheckerSettings {
   readonly rise: number;
   /** MISC_CHECK `misc_dynamic`: exit 2..255 = up with weight exit − 2. */
   readonly dynamicWeight: boolean;
+  /**
+   * FILE_CHECK: how the number read from the file counts (keepalived's track_file for real
+   * servers). Weight 0: non-zero is a failure (with `reverse`, zero is); otherwise value × weight
+   * (negated with `reverse`) is added to the server's weight, and ≤ −2147483648 is a failure.
+   */
+  readonly file?: { readonly weight: number; readonly reverse: boolean };
 }
 
 export interface RealServer {

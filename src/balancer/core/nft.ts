@@ -50,6 +50,17 @@ export interface PlaneService {
   readonly egressDevice?: string;
   /** DR/TUN flow map idle timeout, ms (default: IPVS's 900 s TCP / 300 s UDP). */
   readonly flowTimeoutMs?: number;
+  /**
+   * NAT on VIP and port: named counters per server present, `vs<id>_rs<sid>` (packets and
+   * bytes, both directions) and `vs<id>_rs<sid>_conns` (new connections), which the shell
+   * reads for the status (`counterNames`).
+   */
+  readonly counters?: boolean;
+}
+
+/** The names of the counters of one server of a service with `counters` (packets/bytes, connections). */
+export function counterNames(serviceId: number, serverId: number): { traffic: string; conns: string } {
+  return { traffic: `vs${serviceId}_rs${serverId}`, conns: `vs${serviceId}_rs${serverId}_conns` };
 }
 
 export interface Plane {
@@ -92,6 +103,8 @@ interface NftChain {
   readonly rules: readonly string[];
 }
 interface NftTable {
+  /** Named counter objects. */
+  readonly counters: ReadonlySet<string>;
   readonly maps: ReadonlyMap<string, NftMap>;
   readonly chains: ReadonlyMap<string, NftChain>;
 }
@@ -158,7 +171,8 @@ function serverByKey(s: PlaneService): Map<string, PlaneServer> {
 }
 
 /** The objects of one NAT service in its ip/ip6 table. */
-function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<string, NftChain>, dispatch: { services: Map<string, string>; fwmarks: Map<string, string>; remember: Map<string, string> }): void {
+function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<string, NftChain>, counters: Set<string>,
+  dispatch: { services: Map<string, string>; fwmarks: Map<string, string>; remember: Map<string, string>; counted: Map<string, string>; countedProtocols: Set<string> }): void {
   const ip = s.family === 'ipv4' ? 'ip' : 'ip6';
   const byKey = serverByKey(s);
   const withPort = s.servers.filter((r) => r.port !== undefined).length;
@@ -198,6 +212,31 @@ function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<stri
   chains.set(name, { hook: '', rules });
   if (s.match.kind === 'addr') dispatch.services.set(`${s.match.vip} . ${s.protocol} . ${s.match.port}`, `jump ${name}`);
   else dispatch.fwmarks.set(`${s.match.mark}`, `jump ${name}`);
+  if (s.counters && s.match.kind === 'addr') {
+    // Counted after the DNAT (prerouting, dstnat + 1): original packets carry the server as
+    // destination, replies as source (their source is restored only in postrouting).
+    const key = ports ? `${ip === 'ip' ? 'ipv4_addr' : 'ipv6_addr'} . inet_service` : ip === 'ip' ? 'ipv4_addr' : 'ipv6_addr';
+    const to = ports ? `${ip} daddr . ${s.protocol} dport` : `${ip} daddr`;
+    const from = ports ? `${ip} saddr . ${s.protocol} sport` : `${ip} saddr`;
+    const traffic = new Map<string, string>();
+    const conns = new Map<string, string>();
+    for (const r of s.servers) {
+      const c = counterNames(s.id, r.id);
+      counters.add(c.traffic);
+      counters.add(c.conns);
+      traffic.set(target(r), `"${c.traffic}"`);
+      conns.set(target(r), `"${c.conns}"`);
+    }
+    maps.set(`${name}_traffic`, { kind: 'map', decl: `type ${key} : counter;`, elements: traffic });
+    maps.set(`${name}_conns`, { kind: 'map', decl: `type ${key} : counter;`, elements: conns });
+    chains.set(`${name}_count`, { hook: '', rules: [
+      `ct direction original ct state new counter name ${to} map @${name}_conns`,
+      `ct direction original counter name ${to} map @${name}_traffic`,
+      `ct direction reply counter name ${from} map @${name}_traffic`,
+    ] });
+    dispatch.counted.set(`${s.match.vip} . ${s.protocol} . ${s.match.port}`, `jump ${name}_count`);
+    dispatch.countedProtocols.add(s.protocol);
+  }
 }
 
 /** The objects of one DR/TUN service in the netdev table. */
@@ -252,17 +291,24 @@ export function planObjects(plane: Plane): NftObjects {
   const nat = (fam: 'ip' | 'ip6') => {
     const maps = new Map<string, NftMap>();
     const chains = new Map<string, NftChain>();
-    const dispatch = { services: new Map<string, string>(), fwmarks: new Map<string, string>(), remember: new Map<string, string>() };
+    const counters = new Set<string>();
+    const dispatch = { services: new Map<string, string>(), fwmarks: new Map<string, string>(), remember: new Map<string, string>(), counted: new Map<string, string>(), countedProtocols: new Set<string>() };
     const family: Family = fam === 'ip' ? 'ipv4' : 'ipv6';
     const svcs = plane.services.filter((s) => s.method === 'nat' && s.family === family);
     if (svcs.length === 0) return;
-    for (const s of svcs) natService(s, maps, chains, dispatch);
+    for (const s of svcs) natService(s, maps, chains, counters, dispatch);
     maps.set('services', { kind: 'map', decl: `typeof ${fam} daddr . meta l4proto . th dport : verdict;`, elements: dispatch.services });
     maps.set('fwmarks', { kind: 'map', decl: 'typeof meta mark : verdict;', elements: dispatch.fwmarks });
     maps.set('remember', { kind: 'map', decl: 'typeof ct mark : verdict;', elements: dispatch.remember });
     chains.set('prerouting', { hook: 'type nat hook prerouting priority dstnat; policy accept;', rules: [`${fam} daddr . meta l4proto . th dport vmap @services`, 'meta mark vmap @fwmarks'] });
     chains.set('persist', { hook: 'type filter hook prerouting priority dstnat + 1; policy accept;', rules: ['ct state new ct status dnat ct mark vmap @remember'] });
-    out.set(fam, { maps, chains });
+    if (dispatch.counted.size > 0) {
+      // nft cannot concatenate `ct original proto-dst` without a protocol in context: one rule per protocol.
+      maps.set('counted', { kind: 'map', decl: `type ${fam === 'ip' ? 'ipv4_addr' : 'ipv6_addr'} . inet_proto . inet_service : verdict;`, elements: dispatch.counted });
+      chains.set('stats', { hook: 'type filter hook prerouting priority dstnat + 1; policy accept;',
+        rules: [...dispatch.countedProtocols].sort().map((p) => `meta l4proto ${p} ct status dnat ct original ${fam} daddr . meta l4proto . ct original proto-dst vmap @counted`) });
+    }
+    out.set(fam, { counters, maps, chains });
   };
   const matches = new Map<string, number>();
   for (const s of plane.services) {
@@ -290,10 +336,14 @@ export function planObjects(plane: Plane): NftObjects {
       maps.set(`in_${tag}_v6`, { kind: 'map', decl: 'typeof ip6 daddr . meta l4proto . th dport : verdict;', elements: d.v6 });
       chains.set(`in_${tag}`, {
         hook: `type filter hook ingress device ${quoteDevice(dev, 'ingress')} priority 0; policy accept;`,
-        rules: [`ip daddr . meta l4proto . th dport vmap @in_${tag}_v4`, `ip6 daddr . meta l4proto . th dport vmap @in_${tag}_v6`],
+        // Only frames addressed to this host: a switch floods unknown unicast (a director's MAC
+        // after its link went down, a real server's before it is learnt) to every port, and
+        // the other director must not forward such a copy too (IPVS sees only what the IP
+        // stack accepts).
+        rules: [`meta pkttype host ip daddr . meta l4proto . th dport vmap @in_${tag}_v4`, `meta pkttype host ip6 daddr . meta l4proto . th dport vmap @in_${tag}_v6`],
       });
     }
-    out.set('netdev', { maps, chains });
+    out.set('netdev', { counters: new Set(), maps, chains });
   }
   return out;
 }
@@ -304,6 +354,7 @@ const elementsText = (els: ReadonlyMap<string, string>): string => [...els].map(
 
 function tableBody(t: NftTable): string[] {
   const lines: string[] = [];
+  for (const name of t.counters) lines.push(`  counter ${name} { }`);
   for (const [name, m] of t.maps) {
     lines.push(`  ${m.kind} ${name} { ${m.decl}${m.elements.size ? ` elements = { ${elementsText(m.elements)} }` : ''} }`);
   }
@@ -378,13 +429,20 @@ export function diffPlane(current: Plane, desired: Plane): { text: string; size:
       const n = B.maps.get(name);
       if (!n || n.decl !== m.decl || n.kind !== m.kind) {
         replacedMaps.add(name);
+        // Its jumps hold chains that may go in this batch: emptied before the chains are deleted.
+        if (m.decl.includes(': verdict') && m.elements.size > 0) delEl.push(`flush map ${T} ${name}`);
         delMap.push(`delete ${m.kind} ${T} ${name}`);
       }
     }
+    // Counters: added before the maps that name them, deleted after the elements and maps that did.
+    for (const name of B.counters) if (!A.counters.has(name)) addMap.push(`add counter ${T} ${name}`);
     for (const [name, m] of B.maps) {
       const o = A.maps.get(name);
       if (!o || replacedMaps.has(name)) {
-        addMap.push(`add ${m.kind} ${T} ${name} { ${m.decl}${m.elements.size ? ` elements = { ${elementsText(m.elements)} }` : ''} }`);
+        // A verdict map's elements jump to chains that may be added in this batch: they go in after the chains.
+        const later = m.decl.includes(': verdict') && m.elements.size > 0;
+        addMap.push(`add ${m.kind} ${T} ${name} { ${m.decl}${m.elements.size && !later ? ` elements = { ${elementsText(m.elements)} }` : ''} }`);
+        if (later) addEl.push(`add element ${T} ${name} { ${elementsText(m.elements)} }`);
         elements += m.elements.size;
         continue;
       }
@@ -397,6 +455,7 @@ export function diffPlane(current: Plane, desired: Plane): { text: string; size:
       elements += gone.length + added.length;
       if (o.servers && m.servers && o.servers.some((k) => !m.servers!.includes(k))) addEl.push(`flush map ${T} ${name}`);
     }
+    for (const name of A.counters) if (!B.counters.has(name)) delMap.push(`delete counter ${T} ${name}`);
     const mentions = (c: NftChain, map: string) => c.rules.some((r) => r.includes(`@${map} `) || r.endsWith(`@${map}`));
     for (const [name, c] of A.chains) {
       const n = B.chains.get(name);

@@ -56,7 +56,8 @@ export class NftApplier {
 
   /**
    * At start: is `nft` there, and does the kernel accept this plane (`nft -c`)? Throws
-   * NFT_MISSING / NFT_UNSUPPORTED saying what to do. Warns when IPv4 forwarding is off (NAT).
+   * NFT_MISSING / NFT_UNSUPPORTED saying what to do. Warns when IPv4 forwarding is off and a
+   * NAT service needs it.
    */
   async check(plane: Plane): Promise<void> {
     let version;
@@ -68,11 +69,18 @@ export class NftApplier {
     if (version.code !== 0) throw new CarpoolError('NFT_MISSING', `nft --version failed: ${version.stderr.trim()}`, 'install nftables (apt install nftables)');
     const r = await this.nft(['-c', '-f', '-'], renderPlane(plane));
     if (r.code !== 0) {
+      const nat = plane.services.some((s) => s.method === 'nat');
+      const direct = plane.services.some((s) => s.method !== 'nat');
+      const needs = [
+        ...(nat ? ['NAT: nf_nat, nft_numgen, nft_hash, nft_ct'] : []),
+        ...(direct ? ['DR/TUN: netdev ingress hooks (CONFIG_NETFILTER_INGRESS), nft_fwd_netdev, nft_numgen, nft_hash, and the interfaces named in the ruleset'] : []),
+      ];
       throw new CarpoolError('NFT_UNSUPPORTED', `this kernel or nft cannot run the load balancer's ruleset: ${firstLines(r.stderr)}`,
-        'the balancer needs nftables NAT (nf_nat, nft_numgen, nft_hash, nft_ct); check the kernel modules, or run with --vrrp-only');
+        `the balancer needs ${needs.join('; ')}; check the kernel modules and interfaces, or run with --vrrp-only`);
     }
     const fwd = '/proc/sys/net/ipv4/ip_forward';
-    if (plane.services.some((s) => s.family === 'ipv4') && existsSync(fwd) && readFileSync(fwd, 'utf8').trim() === '0') {
+    // DR and TUN forward in the netdev ingress hook, before (and without) IP forwarding.
+    if (plane.services.some((s) => s.family === 'ipv4' && s.method === 'nat') && existsSync(fwd) && readFileSync(fwd, 'utf8').trim() === '0') {
       this.log.warning('Load balancer: net.ipv4.ip_forward is 0, NAT traffic will not be forwarded (sysctl -w net.ipv4.ip_forward=1)');
     }
   }

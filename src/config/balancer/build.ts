@@ -68,7 +68,7 @@ export function buildBalancers(spec: BalancerSpec, terms: BalancerTerms, report:
     vsSeen.set(key, vs.at);
     virtualServers.push(built);
   }
-  return { groups, virtualServers };
+  return { groups, virtualServers, ...(spec.countIntervalMs !== undefined ? { countIntervalMs: spec.countIntervalMs } : {}) };
 
   function buildVirtualServer(vs: VirtualServerSpec): VirtualServer | undefined {
     const where = `virtual_server ${vs.name}`;
@@ -178,6 +178,7 @@ export function buildBalancers(spec: BalancerSpec, terms: BalancerTerms, report:
       scheduler: vs.scheduler ?? DEFAULT_SCHEDULER,
       schedulerFlags: [...new Set(vs.schedulerFlags.map((f) => f.value))],
       onePacket, forwarding,
+      ...(vs.interface !== undefined ? { interface: vs.interface } : {}),
       ...(persistenceTimeout !== undefined ? { persistenceTimeout } : {}),
       ...(persistenceGranularity !== undefined ? { persistenceGranularity } : {}),
       haSuspend,
@@ -276,7 +277,13 @@ export function buildBalancers(spec: BalancerSpec, terms: BalancerTerms, report:
           spec.trackFiles.length ? `one of ${spec.trackFiles.join(', ')}` : 'a track_file NAME { file PATH } block');
         return undefined;
       }
-      return { type: 'FILE_CHECK', trackFile: ck.trackFile.value, weight: ck.weight ?? 1, reverse: ck.reverse ?? false };
+      const def = spec.trackFileDefs.find((f) => f.name === ck.trackFile!.value);
+      if (!def) return undefined; // the track_file itself is invalid (reported there)
+      // keepalived (FILE_CHECK): without its own weight, the track_file's weight and reverse.
+      return {
+        type: 'FILE_CHECK', trackFile: def.name, path: def.path,
+        weight: ck.weight ?? def.weight, reverse: ck.weight !== undefined ? ck.reverse ?? false : def.reverse,
+      };
     }
     const delayLoopMs = ck.delayLoopMs ?? d.delayLoopMs;
     const defaultRetry = ck.type === 'MISC_CHECK' ? 0 : ck.type === 'DNS_CHECK' ? 3 : 1;
@@ -290,7 +297,10 @@ export function buildBalancers(spec: BalancerSpec, terms: BalancerTerms, report:
         if (!ck.commandInvalid) err('MISSING_KEY', ck.at, `${where} has no ${terms.miscPath}`, `${terms.miscPath} "/path/to/check arg ..."`);
         return undefined;
       }
-      return { type: 'MISC_CHECK', ...timing, command: ck.command, timeoutMs: ck.timeoutMs ?? delayLoopMs, dynamic: ck.dynamic ?? false };
+      return {
+        type: 'MISC_CHECK', ...timing, command: ck.command, timeoutMs: ck.timeoutMs ?? delayLoopMs, dynamic: ck.dynamic ?? false,
+        ...(ck.user ? { user: ck.user } : {}),
+      };
     }
     const connFamily = (a: { value: string; at: SourceLoc } | undefined) => (a ? parseIP(a.value)?.family : undefined);
     if (ck.connectIp && ck.bindto && connFamily(ck.connectIp) !== connFamily(ck.bindto)) {

@@ -5,7 +5,7 @@
  */
 import type { SourceLoc } from '../diagnostics.js';
 import type {
-  BalancerProtocol, CheckerType, Forwarding, Hook, HttpUrl, Scheduler, SchedulerFlag, VirtualServerGroupEntry, VirtualService,
+  BalancerProtocol, CheckerType, Forwarding, Hook, HttpUrl, Scheduler, SchedulerFlag, TrackFile, VirtualServerGroupEntry, VirtualService,
 } from '../model.js';
 import type { Family } from '../../protocol/inet.js';
 import type { At } from '../vrrp/spec.js';
@@ -54,6 +54,7 @@ export interface CheckerSpec {
   commandInvalid?: boolean;
   timeoutMs?: number;
   dynamic?: boolean;
+  user?: { user: string; group?: string };
   // FILE_CHECK
   trackFile?: At<string>;
   weight?: number;
@@ -110,6 +111,8 @@ export interface VirtualServerSpec {
   schedulerFlags: At<SchedulerFlag>[];
   onePacket?: At<boolean>;
   forwarding?: Forwarding;
+  /** DR/TUN: the interface the VIP's packets arrive on (carpool YAML `interface`). */
+  interface?: string;
   /** Seconds. */
   persistenceTimeout?: number;
   /** As written: an IPv4 netmask or an IPv6 prefix length. */
@@ -159,4 +162,8 @@ export interface BalancerSpec {
   readonly virtualServers: readonly VirtualServerSpec[];
   /** Names of the track_file definitions FILE_CHECK may refer to. */
   readonly trackFiles: readonly string[];
+  /** YAML `count_interval` / keepalived.conf `global_defs { carpool_count_interval }`, ms. */
+  readonly countIntervalMs?: number;
+  /** Those that were valid, built (file, weight): a FILE_CHECK reads its file and takes its weight by default. */
+  readonly trackFileDefs: readonly TrackFile[];
 }

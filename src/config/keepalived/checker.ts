@@ -29,6 +29,11 @@ const SHELL_SYNTAX = /^(\d*[<>]|&>|\$\(|`)|^(\||\|\||&&|;|&)$/;
 /** A shell as the program: its arguments are its business. */
 const SHELL = /(^|\/)(ba|da|z|k|mk|a)?sh$/;
 
+/** The first word of `argv` that only a shell understands (none when the program is a shell itself). */
+export function shellWordOf(argv: readonly string[]): string | undefined {
+  return SHELL.test(argv[0] ?? '') ? undefined : argv.find((w) => SHELL_SYNTAX.test(w));
+}
+
 export type Handler<C> = (st: KaStatement, ctx: C) => void;
 
 export interface Ctx { readonly c: Checker }
@@ -245,7 +250,7 @@ export class Checker {
       }
       return { value: { argv: [cmd], shell: true }, at: st.args[0]!.loc };
     }
-    const shellWord = SHELL.test(argv[0]!) ? undefined : argv.find((w) => SHELL_SYNTAX.test(w));
+    const shellWord = shellWordOf(argv);
     if (shellWord !== undefined) {
       // keepalived execs the words without a shell: the operator reaches the program as a word.
       this.error(st.args[0]!.loc, 'NEEDS_SHELL',

@@ -48,7 +48,11 @@ export const GLOBAL_POLICIES: Readonly<Record<string, Policy>> = {
 };
 
 /** Process settings from global_defs that carpool applies to itself. */
-export interface Tuning { realtimePriority?: number }
+export interface Tuning {
+  realtimePriority?: number;
+  /** carpool_count_interval (carpool's own): the load balancer's count period, ms. */
+  countIntervalMs?: number;
+}
 
 export interface GlobalCtx extends Ctx { readonly d: VrrpDefaultsSpec; readonly tune: Tuning }
 
@@ -100,6 +104,11 @@ export const GLOBAL_HANDLERS: Readonly<Record<string, Handler<GlobalCtx>>> = {
     c.noBlock(st);
     if (st.args.length < 1 || st.args.length > 2) c.error(st.loc, st.args.length ? 'EXTRA_ARGUMENT' : 'MISSING_ARGUMENT', 'script_user takes a user and an optional group', 'script_user USER [GROUP]');
     c.warn(st.loc, 'NOT_USED', 'script_user is accepted, but carpool runs scripts as root (it does not switch users)', 'scripts that are safe to run as root');
+  },
+  carpool_count_interval: (st, { c, tune }) => {
+    const v = c.one(st, 'carpool_count_interval SECONDS (0.05..60)');
+    const s = v && c.seconds(v, 'carpool_count_interval', 0.05, 60);
+    if (s) tune.countIntervalMs = Math.round(s.value * 1000);
   },
   vrrp_rt_priority: (st, { c, tune }) => {
     const v = c.one(st, 'vrrp_rt_priority 1..99');

@@ -197,7 +197,8 @@ export function parseKeepalivedConf(text: string, options: KeepalivedOptions = {
   const built = buildVrrp({ defaults: ctx.d, instances: ctx.instances, scripts: ctx.scripts, trackFiles: ctx.trackFiles, syncGroups: ctx.groups },
     KEEPALIVED_TERMS, (sev, code, at, message, expected) => c.report(sev, code, at, message, expected));
   const balancers = ctx.virtualServers.length + ctx.vsGroups.length > 0
-    ? buildBalancers({ groups: ctx.vsGroups, virtualServers: ctx.virtualServers, trackFiles: ctx.trackFiles.map((f) => f.name.value) },
+    ? buildBalancers({ groups: ctx.vsGroups, virtualServers: ctx.virtualServers, trackFiles: ctx.trackFiles.map((f) => f.name.value), trackFileDefs: built.trackFiles,
+      ...(ctx.tune.countIntervalMs !== undefined ? { countIntervalMs: ctx.tune.countIntervalMs } : {}) },
       KEEPALIVED_BALANCER_TERMS, (sev, code, at, message, expected) => c.report(sev, code, at, message, expected))
     : undefined;
 

@@ -17,7 +17,7 @@ import {
   UNSUPPORTED_SCHEDULERS, isScheduler, parseAddressRange, parseDigest, parseForwarding, parseStatusCode,
 } from '../balancer/values.js';
 import type { At } from '../vrrp/spec.js';
-import { MAIL, hint, unsupported, type Checker, type Ctx, type Handler, type Policy } from './checker.js';
+import { MAIL, hint, shellWordOf, shown, unsupported, type Checker, type Ctx, type Handler, type Policy } from './checker.js';
 import { splitScriptWords, type KaStatement, type KaToken } from './syntax.js';
 
 /** `IP [PORT]` of a real_server, sorry_server or virtual_server. */
@@ -73,6 +73,14 @@ function readCommand(c: Checker, st: KaStatement, owner: string): Hook | undefin
   }
   if (argv[0]!.includes('/') && !argv[0]!.startsWith('/')) {
     c.error(st.args[0]!.loc, 'INVALID_VALUE', `${st.keyword} in ${owner}: '${argv[0]}' is a relative path; the daemon runs in /`, 'an absolute path');
+    return undefined;
+  }
+  const shellWord = shellWordOf(argv);
+  if (shellWord !== undefined) {
+    // As for VRRP scripts and notify hooks: keepalived execs the words, so a pipe would be an argument.
+    c.error(st.args[0]!.loc, 'NEEDS_SHELL',
+      `${st.keyword} in ${owner}: '${shown(shellWord)}' is shell syntax; keepalived and carpool run the command without a shell, so it would not do what it says`,
+      `${st.keyword} "/bin/sh -c '${shown((words.length === 1 ? words[0]! : words.join(' ')).replace(/'/g, "'\\''"))}'"`);
     return undefined;
   }
   return { argv, shell: false };
@@ -224,10 +232,11 @@ const SPECIFIC: Readonly<Record<CheckerType, Readonly<Record<string, Handler<Che
     misc_path: (st, { c, ck, where }) => { const h = readCommand(c, st, where); if (h) ck.command = h; else ck.commandInvalid = true; },
     misc_timeout: (st, { c, ck }) => { const n = count(c, st, 0, 4294967); if (n !== undefined && n > 0) ck.timeoutMs = n * 1000; },
     misc_dynamic: (st, { c, ck }) => { c.noArgs(st); ck.dynamic = true; },
-    user: (st, { c, where }) => {
+    user: (st, { c, ck }) => {
       c.noBlock(st);
-      if (st.args.length < 1 || st.args.length > 2) c.error(st.loc, st.args.length ? 'EXTRA_ARGUMENT' : 'MISSING_ARGUMENT', 'user takes a user and an optional group', 'user USER [GROUP]');
-      c.warn(st.loc, 'NOT_USED', `user in ${where} is accepted, but carpool runs checker scripts as root (it does not switch users)`, 'a script that is safe to run as root');
+      const [u, g] = st.args;
+      if (!u || st.args.length > 2) { c.error(st.loc, u ? 'EXTRA_ARGUMENT' : 'MISSING_ARGUMENT', 'user takes a user and an optional group', 'user USER [GROUP]'); return; }
+      ck.user = { user: u.text, ...(g ? { group: g.text } : {}) };
     },
   },
   FILE_CHECK: {

@@ -7,7 +7,7 @@
 import { isMap, isScalar, type Node } from 'yaml';
 import { parseIP } from '../../protocol/inet.js';
 import {
-  SCHEDULERS, SCHEDULER_FLAGS, type BalancerConfig, type CheckerType, type Forwarding, type HttpUrl, type SchedulerFlag,
+  SCHEDULERS, SCHEDULER_FLAGS, type BalancerConfig, type CheckerType, type Forwarding, type HttpUrl, type SchedulerFlag, type TrackFile,
 } from '../model.js';
 import { buildBalancers } from '../balancer/build.js';
 import type { BalancerTerms, CheckerSpec, GroupSpec, RealServerSpec, UrlSpec, VirtualServerSpec } from '../balancer/spec.js';
@@ -18,18 +18,18 @@ import { suggest } from '../common.js';
 import { describe, locOf, validIfname, vreader, type Checker, type Entry, type Reader } from './checker.js';
 import { readHook } from './vrrp-fields.js';
 
-const BALANCER_KEYS = ['virtual_server_groups', 'virtual_servers'] as const;
+const BALANCER_KEYS = ['virtual_server_groups', 'virtual_servers', 'count_interval'] as const;
 const GROUP_KEYS = ['name', 'entries'] as const;
 const ENTRY_KEYS = ['range', 'port', 'fwmark', 'ip_family'] as const;
 const TIMING_KEYS = ['delay_loop', 'connect_timeout', 'retry', 'delay_before_retry', 'warmup'] as const;
 const VS_KEYS = [
-  'address', 'port', 'fwmark', 'group', 'ip_family', 'protocol', 'lvs_sched', 'scheduler_flags', 'ops', 'lvs_method', 'persistence_timeout',
+  'address', 'port', 'fwmark', 'group', 'ip_family', 'protocol', 'lvs_sched', 'scheduler_flags', 'ops', 'lvs_method', 'interface', 'persistence_timeout',
   'persistence_granularity', 'ha_suspend', 'virtualhost', 'sorry_server', 'alpha', 'omega', 'quorum', 'hysteresis', 'quorum_up', 'quorum_down',
   ...TIMING_KEYS, 'inhibit_on_failure', 'weight', 'real_servers',
 ] as const;
 const VS_ALIASES: Readonly<Record<string, string>> = {
   lb_algo: 'lvs_sched', scheduler: 'lvs_sched', lb_kind: 'lvs_method', real_server: 'real_servers', sorry_server_inhibit: 'sorry_server: { inhibit: true }',
-  sorry_server_lvs_method: 'sorry_server: { lvs_method: ... }', 'sh-port': 'scheduler_flags', 'mh-port': 'scheduler_flags', ip: 'address', vip: 'address',
+  sorry_server_lvs_method: 'sorry_server: { lvs_method: ... }', device: 'interface', dev: 'interface', 'sh-port': 'scheduler_flags', 'mh-port': 'scheduler_flags', ip: 'address', vip: 'address',
 };
 const SORRY_KEYS = ['address', 'port', 'inhibit', 'lvs_method'] as const;
 const RS_KEYS = [
@@ -46,7 +46,7 @@ const CHECKER_KEYS: Readonly<Record<CheckerType, readonly string[]>> = {
   SMTP_CHECK: [...CONNECTION_KEYS, ...CHECKER_TIMING_KEYS, 'helo_name'],
   DNS_CHECK: [...CONNECTION_KEYS, ...CHECKER_TIMING_KEYS, 'query_type', 'name'],
   UDP_CHECK: [...CONNECTION_KEYS, ...CHECKER_TIMING_KEYS, 'payload', 'require_reply', 'min_reply_length', 'max_reply_length'],
-  MISC_CHECK: [...CHECKER_TIMING_KEYS, 'misc_path', 'misc_timeout', 'misc_dynamic'],
+  MISC_CHECK: [...CHECKER_TIMING_KEYS, 'misc_path', 'misc_timeout', 'misc_dynamic', 'user', 'group'],
   FILE_CHECK: ['track_file', 'weight', 'reverse'],
 };
 const CHECKER_TYPES = Object.keys(CHECKER_KEYS) as CheckerType[];
@@ -64,7 +64,7 @@ function set<T extends object, K extends keyof T>(target: T, key: K, value: T[K]
 }
 
 /** `balancers:` → the model; undefined when absent or when it has errors (all reported). */
-export function readBalancersSection(c: Checker, entry: Entry | undefined, trackFiles: readonly string[]): BalancerConfig | undefined {
+export function readBalancersSection(c: Checker, entry: Entry | undefined, trackFiles: readonly string[], trackFileDefs: readonly TrackFile[]): BalancerConfig | undefined {
   if (!entry) return undefined;
   const errors = c.errors.length;
   const v = vreader(c, entry.value, 'balancers', entry.keyNode, BALANCER_KEYS, { virtual_server: 'virtual_servers', virtual_server_group: 'virtual_server_groups', groups: 'virtual_server_groups' });
@@ -77,7 +77,8 @@ export function readBalancersSection(c: Checker, entry: Entry | undefined, track
     const s = readVirtualServer(c, n, i);
     return s ? [s] : [];
   });
-  const built = buildBalancers({ groups, virtualServers, trackFiles }, YAML_BALANCER_TERMS, (severity, code, at, message, expected) => {
+  const countInterval = v.seconds('count_interval', 0.05, 60);
+  const built = buildBalancers({ groups, virtualServers, trackFiles, trackFileDefs, ...(countInterval ? { countIntervalMs: Math.round(countInterval.value * 1000) } : {}) }, YAML_BALANCER_TERMS, (severity, code, at, message, expected) => {
     const list = severity === 'error' ? c.errors : c.warnings;
     list.push({ file: c.file, line: at.line, column: at.column, message, expected, code, severity });
   });
@@ -216,6 +217,9 @@ function readVirtualServer(c: Checker, node: Node, index: number): VirtualServer
   const ops = v.bool('ops');
   if (ops?.value) vs.onePacket = ops;
   set(vs, 'forwarding', readForwardingKey(c, v, w));
+  const dev = v.str('interface', 'an interface name');
+  if (dev && !validIfname(dev.value)) c.error(v.node('interface'), 'INVALID_VALUE', `interface in ${w}: '${dev.value}' is not a valid interface name`, '1..15 bytes without / or blanks');
+  else set(vs, 'interface', dev?.value);
   set(vs, 'persistenceTimeout', v.int('persistence_timeout', 1, 86400 * 31)?.value);
   if (v.has('persistence_granularity')) {
     const n = v.node('persistence_granularity');
@@ -372,6 +376,10 @@ function readChecker(c: Checker, node: Node, index: number, owner: string): Chec
   }
   set(ck, 'timeoutMs', ms(v.int('misc_timeout', 1, 4294967)));
   set(ck, 'dynamic', v.bool('misc_dynamic')?.value);
+  const user = v.str('user', 'a user name or uid');
+  const group = v.str('group', 'a group name or gid');
+  if (user) ck.user = { user: user.value, ...(group ? { group: group.value } : {}) };
+  else if (group) c.error(v.node('group'), 'MISSING_KEY', `group of ${where} without a user`, 'user: NAME first (group is the user\'s group by default)');
   set(ck, 'trackFile', v.str('track_file', 'the name of a track_files entry'));
   set(ck, 'weight', v.int('weight', -2147483647, 2147483647)?.value);
   set(ck, 'reverse', v.bool('reverse')?.value);

@@ -25,6 +25,7 @@ import { FACILITY_NAMES, normalizeFacility } from '../common.js';
 import { Checker, Reader, describe, type Entry, type YamlConfigOptions } from './checker.js';
 import { crossCheck, readInstance, type InstanceDraft } from './carp.js';
 import { HOST_CARP_GROUP, splitSyncGroups } from './carp-groups.js';
+import { readSharingSection } from './sharing.js';
 import {
   YAML_TERMS, isVrrpItem, readList, readSyncGroup, readTrackFile, readVrrpDefaults, readVrrpInstance, readVrrpScript,
 } from './vrrp.js';
@@ -40,7 +41,7 @@ export interface YamlConfigResult {
   readonly warnings: readonly ConfigDiagnostic[];
 }
 
-const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'hook_timeout', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'carp_preempt', 'resources', 'groups', 'balancers', 'http'] as const;
+const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'hook_timeout', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'carp_preempt', 'sharing', 'resources', 'groups', 'balancers', 'http'] as const;
 const LOGGING_KEYS = ['facility', 'debug', 'ident'] as const;
 
 /**
@@ -105,7 +106,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     const list = c.resolve(top.get('instances')!.value);
     // `instances: []` with `balancers:`: a load balancer alone (keepalived runs a file with only
     // virtual_server blocks; `carpool convert` writes it so).
-    const balancerOnly = isSeq(list) && list.items.length === 0 && top.has('balancers');
+    const balancerOnly = isSeq(list) && list.items.length === 0 && (top.has('balancers') || top.has('sharing'));
     if (balancerOnly) {
       // nothing to read
     } else if (!list || !isSeq(list) || list.items.length === 0) {
@@ -153,7 +154,8 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     if (!dup) (severity === 'error' ? c.errors : c.warnings).push({ file, line: at.line, column: at.column, message, expected, code, severity });
   });
   const resources = readResourcesSection(c, top, [...carpNames, ...vrrpSpecs.map((v) => v.name.value)]);
-  const balancers = readBalancersSection(c, top.get('balancers'), vrrpSpec.trackFiles.map((f) => f.name.value));
+  const sharing = readSharingSection(c, top.get('sharing'), drafts.flatMap((d) => (d.instance ? [d.instance] : [])));
+  const balancers = readBalancersSection(c, top.get('balancers'), vrrpSpec.trackFiles.map((f) => f.name.value), built.trackFiles);
 
   if (hasInlinePassword && options.file && options.statMode) {
     const mode = options.statMode(options.file);
@@ -183,6 +185,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
       source: file, instances, logging, controlSocket, stateDir,
       vrrpScripts: built.vrrpScripts, trackFiles: built.trackFiles, syncGroups: built.syncGroups,
       ...(carpGroups.length ? { carpGroups } : {}),
+      ...(sharing.length ? { sharing } : {}),
       ...(resources ? { resources } : {}),
       ...(balancers ? { balancers } : {}),
       ...(realtimePriority !== undefined ? { realtimePriority } : {}),

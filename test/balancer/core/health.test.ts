@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { granularityPrefix, type CheckerSettings, type RealServer, type VirtualService } from '../../../src/balancer/core/model.js';
 import {
-  HealthInputError, initialHealth, liveWeight, nextDeadline, pool, step, type HealthEffect, type HealthInput, type ServiceHealth,
+  HealthInputError, fileVerdict, initialHealth, liveWeight, nextDeadline, pool, step, type HealthEffect, type HealthInput, type ServiceHealth,
 } from '../../../src/balancer/core/health.js';
 
 const checker = (over: Partial<CheckerSettings> = {}): CheckerSettings => ({
@@ -160,5 +160,36 @@ describe('model helpers', () => {
     expect(() => granularityPrefix('ipv4', '255.0.255.0')).toThrow(/contiguous netmask/);
     expect(() => granularityPrefix('ipv4', '33')).toThrow(RangeError);
     expect(() => granularityPrefix('ipv6', 'ffff::')).toThrow(/prefix length 0..128/);
+  });
+});
+
+describe('FILE_CHECK (keepalived track_file for real servers)', () => {
+  it('weight 0: non-zero fails, zero passes; reverse swaps them', () => {
+    expect([0, 1, -3].map((v) => fileVerdict({ weight: 0, reverse: false }, v).ok)).toEqual([true, false, false]);
+    expect([0, 1, -3].map((v) => fileVerdict({ weight: 0, reverse: true }, v).ok)).toEqual([false, true, true]);
+  });
+  it('weight ≠ 0: value × weight (negated with reverse) is added; ≤ −2^31 fails', () => {
+    expect(fileVerdict({ weight: 2, reverse: false }, 3)).toEqual({ ok: true, delta: 6 });
+    expect(fileVerdict({ weight: 2, reverse: true }, 3)).toEqual({ ok: true, delta: -6 });
+    expect(fileVerdict({ weight: 1, reverse: false }, -(2 ** 31))).toEqual({ ok: false, delta: 0 });
+    expect(fileVerdict({ weight: 4, reverse: false }, 2 ** 30)).toEqual({ ok: true, delta: 2 ** 31 - 1 });
+  });
+  it('the file value moves the weight (clamped at 0) and a failure takes the server down', () => {
+    const file = (weight: number, reverse = false) => checker({ name: 'FILE_CHECK maint', retry: 0, file: { weight, reverse } });
+    const vs = service({ realServers: [rs('192.168.0.101', { weight: 5, checkers: [file(-1)] }), rs('192.168.0.102')] });
+    const fv = (v: number): HealthInput => ({ type: 'result', server: A, checker: 0, ok: true, fileValue: v });
+    let d = drive(vs, [[0, { type: 'start', jitter: 0 }], [1, fv(2)]]);
+    expect(pool(vs, d.h).find((m) => m.key === A)?.weight).toBe(3);
+    expect(d.log).toContainEqual(expect.objectContaining({ type: 'weightChanged', server: A, weight: 3 }));
+    d = drive(vs, [[2, fv(9)]], d.h);
+    expect(pool(vs, d.h).find((m) => m.key === A)?.weight).toBe(0);
+    d = drive(vs, [[3, fv(0)]], d.h);
+    expect(pool(vs, d.h).find((m) => m.key === A)?.weight).toBe(5);
+    const bin = service({ realServers: [rs('192.168.0.101', { checkers: [file(0)] }), rs('192.168.0.102')] });
+    d = drive(bin, [[0, { type: 'start', jitter: 0 }], [1, fv(1)]]);
+    expect(d.h.servers[0]!.health).toBe('down');
+    expect(d.log).toContainEqual(expect.objectContaining({ type: 'serverDown', server: A }));
+    d = drive(bin, [[2, fv(0)]], d.h);
+    expect(d.h.servers[0]!.health).toBe('up');
   });
 });

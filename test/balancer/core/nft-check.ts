@@ -60,7 +60,7 @@ export function canonicalListing(listing: string): string {
       blocks = [];
     } else if (line === '}') {
       tables.push([head, ...blocks.sort(), '}'].join('\n'));
-    } else if (/^\t(map|set|chain) /.test(line)) {
+    } else if (/^\t(map|set|chain|counter) /.test(line)) {
       cur = [line];
     } else if (line === '\t}' && cur) {
       cur.push(line);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { initialHealth, pool } from '../../../src/balancer/core/health.js';
 import { serverKey, type Method, type RealServer, type SchedulerName, type VirtualService } from '../../../src/balancer/core/model.js';
-import { assignIds, diffPlane, planObjects, PlaneError, renderPlane, type Plane, type PlaneService } from '../../../src/balancer/core/nft.js';
+import { assignIds, counterNames, diffPlane, planObjects, PlaneError, renderPlane, type Plane, type PlaneService } from '../../../src/balancer/core/nft.js';
 import { planService } from '../../../src/balancer/core/plan.js';
 import { canonicalListing, nftUnavailable, withNetns } from './nft-check.js';
 
@@ -36,6 +36,8 @@ function plan(v: VirtualService, id: number, drop: readonly string[] = []): Plan
   const tunnelDevices = v.method === 'tun' ? new Map(members.map((m, i) => [m.key, `tun${i}`])) : undefined;
   return planService(v, { id, serverIds, members, tunnelDevices });
 }
+/** The same with the per-server counters on (what the shell asks for). */
+const counted = (v: VirtualService, id: number, drop: readonly string[] = []): PlaneService => ({ ...plan(v, id, drop), counters: true });
 
 const skip = nftUnavailable();
 
@@ -117,6 +119,34 @@ describe('nftables plane: text', () => {
     expect([...assignIds(a, ['c', 'd', 'a'])]).toEqual([['c', 3], ['a', 1], ['d', 2]]);
   });
 
+  it('counters: one pair per server (traffic, connections), counted after the DNAT, dispatched on the original destination', () => {
+    const text = renderPlane({ services: [counted(vs(), 3), plan(vs({ vip: '123.123.123.2' }), 4)] }, []);
+    expect(text).toContain('counter vs3_rs1 { }');
+    expect(text).toContain('counter vs3_rs2_conns { }');
+    expect(text).toContain('map vs3_traffic { type ipv4_addr . inet_service : counter; elements = { 192.168.0.101 . 8080 : "vs3_rs1", 192.168.0.102 . 8080 : "vs3_rs2" } }');
+    expect(text).toContain('ct direction original ct state new counter name ip daddr . tcp dport map @vs3_conns');
+    expect(text).toContain('ct direction reply counter name ip saddr . tcp sport map @vs3_traffic');
+    expect(text).toContain('meta l4proto tcp ct status dnat ct original ip daddr . meta l4proto . ct original proto-dst vmap @counted');
+    expect(text).toContain('elements = { 123.123.123.1 . tcp . 80 : jump vs3_count }');
+    // Only where asked for: service 4 has none, and without any the plane is as before.
+    expect(text).not.toMatch(/vs4_(rs|count|traffic)/);
+    expect(renderPlane({ services: [plan(vs(), 3)] }, [])).not.toMatch(/counter|stats/);
+    expect(counterNames(3, 2)).toEqual({ traffic: 'vs3_rs2', conns: 'vs3_rs2_conns' });
+  });
+
+  it('counters: a server that leaves takes its counters with it, after its map elements', () => {
+    const v = vs({ servers: [rs('192.168.0.101', 80), rs('192.168.0.102', 80), rs('192.168.0.103', 80)] });
+    const d = diffPlane({ services: [counted(v, 1)] }, { services: [counted(v, 1, ['192.168.0.102:80'])] }).text.split('\n');
+    const delEl = d.findIndex((l) => l.startsWith('delete element ip carpool vs1_traffic'));
+    const delCounter = d.indexOf('delete counter ip carpool vs1_rs2');
+    expect(delEl).toBeGreaterThanOrEqual(0);
+    expect(delCounter).toBeGreaterThan(delEl);
+    expect(d).toContain('delete counter ip carpool vs1_rs2_conns');
+    expect(d.filter((l) => /counter/.test(l) && !/vs1_rs2/.test(l))).toEqual([]);
+    const back = diffPlane({ services: [counted(v, 1, ['192.168.0.102:80'])] }, { services: [counted(v, 1)] }).text.split('\n');
+    expect(back.indexOf('add counter ip carpool vs1_rs2')).toBeLessThan(back.findIndex((l) => l.startsWith('add element ip carpool vs1_traffic')));
+  });
+
   it('no change, no transaction', () => {
     const p: Plane = { services: [plan(vs({ scheduler: 'mh' }), 1)] };
     expect(diffPlane(p, p).text).toBe('');
@@ -125,21 +155,22 @@ describe('nftables plane: text', () => {
   it('the transaction for one server change does not grow with the number of services', () => {
     const servers = Array.from({ length: 10 }, (_, i) => rs(`192.168.${i >> 8}.${(i & 255) + 10}`, 80));
     const rows: string[] = [];
-    for (const [scheduler, method] of [['mh', 'nat'], ['rr', 'nat'], ['wrr', 'nat'], ['sh', 'nat'], ['mh', 'dr']] as const) {
+    for (const [scheduler, method, counters] of [['mh', 'nat', false], ['rr', 'nat', false], ['wrr', 'nat', false], ['sh', 'nat', false], ['mh', 'dr', false], ['wlc', 'nat', true]] as const) {
       const sizes: { commands: number; elements: number; bytes: number }[] = [];
       const srv = method === 'dr' ? servers.map((r) => ({ ...r, port: undefined })) : servers;
       const gone = method === 'dr' ? '192.168.0.13' : '192.168.0.13:80';
       for (const n of [1, 10, 100, 1000]) {
         const services = Array.from({ length: n }, (_, i) => vs({ vip: `10.${(i >> 8) & 255}.${i & 255}.1`, scheduler, method, servers: srv }));
-        const before: Plane = { services: services.map((v, i) => plan(v, i + 1)) };
-        const after: Plane = { services: services.map((v, i) => plan(v, i + 1, i === 0 ? [gone] : [])) };
+        const p = counters ? counted : plan;
+        const before: Plane = { services: services.map((v, i) => p(v, i + 1)) };
+        const after: Plane = { services: services.map((v, i) => p(v, i + 1, i === 0 ? [gone] : [])) };
         const d = diffPlane(before, after);
         sizes.push(d.size);
         expect(d.text).not.toMatch(/table/);
         expect(d.text).not.toMatch(/vs[2-9]|vs1\d/);
       }
       const s = sizes[0]!;
-      rows.push(`${scheduler}/${method}: ${s.commands} commands, ${s.elements} elements, ${s.bytes} bytes (same for 1, 10, 100, 1000 services)`);
+      rows.push(`${scheduler}/${method}${counters ? ' + counters' : ''}: ${s.commands} commands, ${s.elements} elements, ${s.bytes} bytes (same for 1, 10, 100, 1000 services)`);
       expect(new Set(sizes.map((x) => JSON.stringify(x))).size).toBe(1);
       expect(s.elements).toBeGreaterThan(0);
     }
@@ -169,6 +200,9 @@ function transitions(): [string, Plane, Plane][] {
     ['everything goes', { services: [plan(dr, 5), plan(v6, 3), plan(mh, 1)] }, { services: [] }],
     ['NAT real servers lose their ports (slot map declaration changes)', { services: [plan(wrr, 2)] }, { services: [plan({ ...wrr, realServers: wrr.realServers.map((r) => ({ ...r, port: undefined })) }, 2)] }],
     ['DR becomes TUN (servers map declaration and rules change)', { services: [plan(dr, 5)] }, { services: [plan({ ...dr, method: 'tun', egressDevice: undefined }, 5)] }],
+    ['counters switched on, a counted server removed, counters off', { services: [plan(mh, 1), plan(v6, 3)] }, { services: [counted(mh, 1, ['192.168.0.102:80']), counted(v6, 3)] }],
+    ['counted server removed and another service counted', { services: [counted(mh, 1), plan(wrr, 2)] }, { services: [counted(mh, 1, ['192.168.0.101:80']), counted(wrr, 2)] }],
+    ['counters switched off', { services: [counted(mh, 1), counted(v6, 3)] }, { services: [plan(mh, 1), plan(v6, 3)] }],
     ['empty slot table (all down) and back', { services: [plan(mh, 1, ['192.168.0.101:80', '192.168.0.102:80', '192.168.0.103:80'])] }, { services: [plan(mh, 1)] }],
   ];
 }
@@ -192,7 +226,11 @@ describe.skipIf(skip !== undefined)(`nftables plane against the real nft and ker
     services.push(plan(vs({ fwmark: 7, scheduler: 'wlc', servers: [rs('192.168.0.101'), rs('192.168.0.102')] }), id++));
     services.push(plan(vs({ vip: '123.123.200.1', method: 'dr', scheduler: 'mh', persistence: { timeoutMs: 300_000, prefixLength: 32 } }), id++));
     services.push(plan(vs({ family: 'ipv6', vip: 'fd00::81', method: 'dr', scheduler: 'sh', servers: [rs('fd00:1::1'), rs('fd00:1::2')] }), id++));
-    services.push(plan(vs({ vip: '123.123.201.1', method: 'tun', scheduler: 'wrr' }), id));
+    services.push(plan(vs({ vip: '123.123.201.1', method: 'tun', scheduler: 'wrr' }), id++));
+    services.push(counted(vs({ vip: '123.123.202.1', scheduler: 'wlc' }), id++));
+    services.push(counted({ ...vs({ vip: '123.123.203.1', scheduler: 'lc', servers: [rs('192.168.0.101'), rs('192.168.0.102')] }), protocol: 'udp' }, id++));
+    services.push(counted({ ...vs({ vip: '123.123.204.1', scheduler: 'nq' }), protocol: 'sctp' }, id++));
+    services.push(counted(vs({ family: 'ipv6', vip: 'fd00::82', scheduler: 'wlc', servers: [rs('fd00:1::1', 80), rs('fd00:1::2', 80)] }), id));
     const text = renderPlane({ services }, []);
     withNetns(devices, ({ nft }) => {
       const r = nft(text, true);

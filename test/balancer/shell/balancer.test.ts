@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseKeepalivedConf } from '../../../src/config/keepalived/parse.js';
-import { Balancer } from '../../../src/balancer/shell/balancer.js';
+import { Balancer, parseCounters } from '../../../src/balancer/shell/balancer.js';
+import type { CountQuery } from '../../../src/balancer/shell/conntrack.js';
 import type { NftRunner } from '../../../src/balancer/shell/nft-applier.js';
 import { Logger } from '../../../src/daemon/logger.js';
 
@@ -64,13 +65,13 @@ virtual_server 10.9.0.100 80 {
       if (input !== undefined) txns.push(input);
       return Promise.resolve({ code: 0, stdout: '', stderr: '' });
     };
-    const b = new Balancer(config.balancers!, { log, now: () => performance.now(), nft });
+    const b = new Balancer(config.balancers!, { log, now: () => performance.now(), nft, conntrack: () => Promise.resolve({ counts: new Map(), lines: 0, malformed: 0 }) });
     await b.start();
     expect(txns.length).toBeGreaterThanOrEqual(2); // nft -c, then the whole plane
     expect(txns.at(-1)).toContain(`127.0.0.2 . ${deadPort}`);
     await until(() => b.status().services[0]!.servers[1]!.health === 'down', 3000, 'server 2 down');
     await until(() => existsSync(flag), 3000, 'notify_down ran');
-    await until(() => !txns.at(-1)!.includes(`127.0.0.2 . ${deadPort}`) && !txns.at(-1)!.includes('delete table'), 3000, 'diff without server 2');
+    await until(() => !txns.at(-1)!.includes(`127.0.0.2 . ${deadPort} :`) && !txns.at(-1)!.includes('delete table'), 3000, 'diff without server 2');
     const st = b.status();
     expect(st.services[0]!.servers.map((s) => [s.health, s.weight])).toEqual([['up', 1], ['down', null]]);
     expect(st.services[0]!.servers[1]!.checkers[0]!.last).toMatchObject({ ok: false, detail: 'connect ECONNREFUSED' });
@@ -78,4 +79,87 @@ virtual_server 10.9.0.100 80 {
     expect(txns.at(-1)).toBe('add table ip carpool\ndelete table ip carpool\nadd table ip6 carpool\ndelete table ip6 carpool\nadd table netdev carpool\ndelete table netdev carpool\n');
     live.close();
   }, 10_000);
+});
+
+describe('Balancer shell: count periods (fake conntrack and nft)', () => {
+  const conf = (sched: string) => parseKeepalivedConf(`virtual_server 10.9.0.100 80 {
+  ${sched ? `lb_algo ${sched}` : ''}
+  lb_kind NAT
+  protocol TCP
+  real_server 10.9.1.2 80 {
+  }
+  real_server 10.9.1.3 80 {
+    weight 2
+  }
+}
+`, { file: 'k.conf' }).config.balancers!;
+
+  it('wlc (the default): each period the table follows the counts; status has active/inactive, totals and rates', async () => {
+    const txns: string[] = [];
+    let counters = { a: 0, b: 0 };
+    const nft: NftRunner = (args, input) => {
+      if (input !== undefined) txns.push(input);
+      if (args.includes('counters')) {
+        // As `nft -j list counters table ip carpool` prints them; service 1, servers 1 and 2.
+        const c = (name: string, packets: number) => ({ counter: { family: 'ip', name, table: 'carpool', handle: 1, packets, bytes: packets * 100 } });
+        return Promise.resolve({ code: 0, stderr: '', stdout: JSON.stringify({ nftables: [{ metainfo: { version: '1.0.6' } },
+          c('vs1_rs1', counters.a * 10), c('vs1_rs1_conns', counters.a), c('vs1_rs2', counters.b * 10), c('vs1_rs2_conns', counters.b)] }) });
+      }
+      return Promise.resolve({ code: 0, stdout: '', stderr: '' });
+    };
+    let load = new Map([['10.9.1.2:80', { active: 30, inactive: 0 }], ['10.9.1.3:80', { active: 0, inactive: 5 }]]);
+    const asked: CountQuery[][] = [];
+    const conntrack = (q: readonly CountQuery[]) => {
+      asked.push([...q]);
+      return Promise.resolve({ counts: new Map([[q[0]!.name, new Map(load)]]), lines: 2, malformed: 0 });
+    };
+    let now = 0;
+    const b = new Balancer(conf(''), { log, now: () => now, nft, conntrack, countIntervalMs: 30 });
+    await b.start();
+    expect(asked[0]).toEqual([{ name: '10.9.0.100:80/tcp', family: 'ipv4', protocol: 'tcp', vip: '10.9.0.100', port: 80,
+      servers: [{ key: '10.9.1.2:80', address: '10.9.1.2', port: 80 }, { key: '10.9.1.3:80', address: '10.9.1.3', port: 80 }] }]);
+    // Server 1 is loaded: every new connection of the first period goes to server 2.
+    const first = txns.at(-1)!;
+    expect(first).toContain('counter vs1_rs1_conns { }');
+    expect(first).toMatch(/vs1_slots \{[^}]*elements = \{ 0(-1)? : 10\.9\.1\.3 \. 80 \}/);
+    expect(b.status().services[0]!.scheduler).toBe('wlc');
+    // Next periods: 20 new connections per second; then server 2 is the loaded one.
+    counters = { a: 0, b: 20 };
+    now = 1000;
+    await until(() => b.status().services[0]!.servers[1]!.stats?.connections === 20, 3000, 'first totals');
+    load = new Map([['10.9.1.2:80', { active: 0, inactive: 0 }], ['10.9.1.3:80', { active: 60, inactive: 2 }]]);
+    counters = { a: 0, b: 40 };
+    now = 2000;
+    await until(() => b.status().services[0]!.servers[1]!.stats?.connections === 40, 3000, 'second totals');
+    await until(() => /add element ip carpool vs1_slots \{ [^}]*10\.9\.1\.2 \. 80/.test(txns.join('\n')), 3000, 'table moved to server 1');
+    const st = b.status().services[0]!.servers;
+    expect(st[1]).toMatchObject({ active: 60, inactive: 2, stats: { connections: 40, packets: 400, bytes: 40000 }, rates: { cps: 20, pps: 200, bps: 20000 } });
+    expect(st[0]).toMatchObject({ active: 0, inactive: 0, stats: { connections: 0, packets: 0, bytes: 0 } });
+    // The period's estimate is 20 new connections, all of them for server 1 (server 2 is 60/2 = 30 ahead): one slot.
+    expect(txns.at(-1)).toBe('delete element ip carpool vs1_slots { 0 }\nadd element ip carpool vs1_slots { 0 : 10.9.1.2 . 80 }\n');
+    // A counter that restarts (the server left the plane and came back) keeps the total growing.
+    counters = { a: 0, b: 5 };
+    now = 3000;
+    await until(() => b.status().services[0]!.servers[1]!.stats?.connections === 45, 3000, 'totals across a restart');
+    await b.stop();
+  }, 10_000);
+
+  it('a count-based scheduler without conntrack stops the start with what to do; rr only warns', async () => {
+    const nft: NftRunner = () => Promise.resolve({ code: 0, stdout: '', stderr: '' });
+    const conntrack = () => Promise.reject(new Error('cannot run conntrack: spawn conntrack ENOENT (install the conntrack package: apt install conntrack)'));
+    const b = new Balancer(conf('lc'), { log, now: () => performance.now(), nft, conntrack });
+    await expect(b.start()).rejects.toMatchObject({ code: 'CONNTRACK_UNAVAILABLE', hint: expect.stringMatching(/apt install conntrack/) });
+    await b.stop();
+    const rr = new Balancer(conf('rr'), { log, now: () => performance.now(), nft, conntrack });
+    await rr.start();
+    expect(rr.status().services[0]!.servers[0]!.active).toBeUndefined();
+    await rr.stop();
+  });
+
+  it('parseCounters reads nft -j and ignores everything else', () => {
+    expect([...parseCounters('{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"counter": {"family": "ip", "name": "vs1_rs1", "table": "carpool", "handle": 3, "packets": 48, "bytes": 60771}}, {"counter": {"name": 5}}]}')])
+      .toEqual([['vs1_rs1', { packets: 48, bytes: 60771 }]]);
+    expect(parseCounters('not json').size).toBe(0);
+    expect(parseCounters('null').size).toBe(0);
+  });
 });

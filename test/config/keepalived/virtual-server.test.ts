@@ -157,6 +157,34 @@ virtual_server 10.0.0.2 80 {
     expect(warnings.map((w) => `${w.line - 5} ${w.code}`)).toEqual(['1 LVS_DEFAULT']);
   });
 
+  it('FILE_CHECK takes the track_file\'s weight and reverse unless it sets its own; MISC_CHECK user', () => {
+    const { config } = parse(`track_file maint {
+ file /run/maint
+ weight 0 reverse
+}
+virtual_server 10.0.0.1 80 {
+ protocol TCP
+ real_server 10.1.0.1 80 {
+  FILE_CHECK {
+   track_file maint
+  }
+  FILE_CHECK {
+   track_file maint
+   weight 3
+  }
+  MISC_CHECK {
+   misc_path "/bin/check arg"
+   user nobody nogroup
+  }
+ }
+}
+`);
+    const [a, b, m] = config.balancers!.virtualServers[0]!.realServers[0]!.checkers;
+    expect(a).toEqual({ type: 'FILE_CHECK', trackFile: 'maint', path: '/run/maint', weight: 0, reverse: true });
+    expect(b).toEqual({ type: 'FILE_CHECK', trackFile: 'maint', path: '/run/maint', weight: 3, reverse: false });
+    expect(m).toMatchObject({ type: 'MISC_CHECK', command: { argv: ['/bin/check', 'arg'], shell: false }, user: { user: 'nobody', group: 'nogroup' } });
+  });
+
   it('every checker and option', () => {
     const { config } = parse(`track_file maint {
  file /run/maint
@@ -230,7 +258,7 @@ virtual_server fwmark 7 {
     });
     expect(r6!.checkers[1]).toMatchObject({ heloName: 'director.example', connectIp: '2001:db8::2' });
     expect(r6!.checkers[2]).toMatchObject({ payload: '0102ab', requireReply: true, replyPattern: '0x01', minReplyLength: 0, maxReplyLength: 100 });
-    expect(r6!.checkers[4]).toEqual({ type: 'FILE_CHECK', trackFile: 'maint', weight: -2, reverse: true });
+    expect(r6!.checkers[4]).toEqual({ type: 'FILE_CHECK', trackFile: 'maint', path: '/run/maint', weight: -2, reverse: true });
     expect(r4).toMatchObject({ family: 4, forwarding: { method: 'TUN', tunnelType: 'gue', tunnelPort: 6080, tunnelChecksum: 'csum' } });
   });
 
@@ -293,6 +321,7 @@ describe('errors, located, with what is expected', () => {
     ['HTTP_GET without url', rs('  HTTP_GET {\n  }'), ['4:3 MISSING_KEY'], 'HTTP_GET of real_server 10.0.1.1 80 of virtual_server 10.0.0.1 80 has no url { }'],
     ['url without path', rs('  SSL_GET {\n   url {\n    status_code 200\n   }\n  }'), ['5:4 MISSING_KEY']],
     ['MISC_CHECK without misc_path', rs('  MISC_CHECK {\n   misc_timeout 5\n  }'), ['4:3 MISSING_KEY'], 'has no misc_path'],
+    ['MISC_CHECK with shell syntax', rs('  MISC_CHECK {\n   misc_path "/bin/check | grep ok"\n  }'), ['5:14 NEEDS_SHELL'], "'|' is shell syntax"],
     ['FILE_CHECK without track_file', rs('  FILE_CHECK {\n   weight 2\n  }'), ['4:3 MISSING_KEY']],
     ['FILE_CHECK with an undefined track_file', rs('  FILE_CHECK {\n   track_file nope\n  }'), ['5:15 UNDEFINED_REFERENCE']],
     ['bad digest', rs('  HTTP_GET {\n   url {\n    path /\n    digest abc\n   }\n  }'), ['7:12 INVALID_VALUE']],

@@ -177,6 +177,20 @@ describe('carpool convert: keepalived.conf → YAML → the same balancer model'
 });
 
 describe('balancers: in carpool YAML', () => {
+  it('the count period (carpool\'s own): YAML count_interval, keepalived.conf global_defs carpool_count_interval, converted', () => {
+    const vs = '  virtual_servers:\n    - { address: 10.0.0.1, port: 80, real_servers: [{ address: 10.0.1.1, port: 80 }] }\n';
+    expect(parseCarpoolYaml(`${BASE}balancers:\n  count_interval: 0.25\n${vs}`, { file: FILE }).config.balancers!.countIntervalMs).toBe(250);
+    expect(parseCarpoolYaml(`${BASE}balancers:\n${vs}`, { file: FILE }).config.balancers!.countIntervalMs).toBeUndefined();
+    expect(problems(`${BASE}balancers:\n  count_interval: 0\n${vs}`).map((d) => [d.line, d.code])).toEqual([[4, 'OUT_OF_RANGE']]);
+    const ka = `global_defs {\n carpool_count_interval 0.5\n}\nvirtual_server 10.0.0.1 80 {\n real_server 10.0.1.1 80 {\n }\n}\n`;
+    const { config } = parseKeepalivedConf(ka, { file: 'k.conf' });
+    expect(config.balancers!.countIntervalMs).toBe(500);
+    const yaml = emitCarpoolYaml(config);
+    expect(yaml).toContain('count_interval: 0.5');
+    expect(parseCarpoolYaml(yaml, { file: 'k.conf' }).config).toEqual(config);
+    expect(configErrors(() => parseKeepalivedConf(ka.replace('0.5', '120'), { file: 'k.conf' })).map((d) => [d.line, d.code])).toEqual([[2, 'OUT_OF_RANGE']]);
+  });
+
   it('the keepalived defaults apply', () => {
     const { config, warnings } = parseCarpoolYaml(`${BASE}balancers:
   virtual_servers:
@@ -195,6 +209,17 @@ describe('balancers: in carpool YAML', () => {
       { type: 'TCP_CHECK', retry: 1, delayBeforeRetryMs: 1000, warmupMs: 60_000, connectTimeoutMs: 5000 },
       { type: 'HTTP_GET', retry: 1, delayBeforeRetryMs: 3000, urls: [{ path: '/', statusCodes: [[200, 299]] }], httpProtocol: '1.0' },
     ]);
+  });
+
+  it('interface (DR/TUN ingress) is read, checked and converted back', () => {
+    const text = `${BASE}balancers:
+  virtual_servers:
+    - { address: 10.0.0.1, port: 80, protocol: TCP, lvs_method: DR, interface: eth1, real_servers: [{ address: 10.0.0.7 }] }
+`;
+    const { config } = parseCarpoolYaml(text, { file: FILE });
+    expect(config.balancers!.virtualServers[0]!.interface).toBe('eth1');
+    expect(parseCarpoolYaml(emitCarpoolYaml(config), { file: FILE }).config.balancers).toEqual(config.balancers);
+    expect(problems(text.replace('interface: eth1', 'interface: "eth/1"')).map((p) => p.code)).toEqual(['INVALID_VALUE']);
   });
 
   it('the same text in keepalived.conf and YAML gives the same model', () => {
@@ -228,6 +253,7 @@ ${rs}`;
     ['checker key of another type', vs('', '          checkers: [{ type: TCP_CHECK, helo_name: x }]\n'), ['11:41 UNKNOWN_KEY']],
     ['HTTP_GET without urls', vs('', '          checkers: [{ type: HTTP_GET }]\n'), ['11:22 MISSING_KEY'], 'has no urls'],
     ['MISC_CHECK without misc_path', vs('', '          checkers: [{ type: MISC_CHECK }]\n'), ['11:22 MISSING_KEY']],
+    ['MISC_CHECK group without user', vs('', '          checkers: [{ type: MISC_CHECK, misc_path: /bin/true, group: adm }]\n'), ['11:71 MISSING_KEY']],
     ['FILE_CHECK with an undefined track_file', vs('', '          checkers: [{ type: FILE_CHECK, track_file: x }]\n'), ['11:54 UNDEFINED_REFERENCE']],
     ['address and fwmark', vs('      fwmark: 1\n'), ['8:7 INVALID_VALUE']],
     ['undefined group', `${BASE}balancers:\n  virtual_servers:\n    - { group: g, real_servers: [{ address: 10.0.1.1, port: 80 }] }\n`, ['5:16 UNDEFINED_REFERENCE']],
@@ -284,9 +310,12 @@ function checker(port: number, virtualhost: string | undefined): fc.Arbitrary<Ch
       .map(([t, c, type, urls, vh, httpProtocol, b1, b2]) => clean({
         type, ...t, ...c, urls, virtualhost: vh ?? virtualhost, httpProtocol, fastRecovery: b1, enableSni: b2, sniName: b2 ? 's.example' : undefined, tlsCompliant: b1,
       }) as Checker),
-    fc.tuple(timing, hook, fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }), fc.boolean())
-      .map(([t, command, timeout, dynamic]) => ({ type: 'MISC_CHECK' as const, ...t, command, timeoutMs: timeout === undefined ? t.delayLoopMs : timeout * 1000, dynamic })),
-    fc.tuple(fc.integer({ min: -5, max: 5 }), fc.boolean()).map(([weight, reverse]) => ({ type: 'FILE_CHECK' as const, trackFile: 'maint', weight, reverse })),
+    fc.tuple(timing, hook, fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }), fc.boolean(),
+      fc.constantFrom(undefined, { user: 'nobody' }, { user: 'nobody', group: 'nogroup' }))
+      .map(([t, command, timeout, dynamic, user]) => clean({
+        type: 'MISC_CHECK' as const, ...t, command, timeoutMs: timeout === undefined ? t.delayLoopMs : timeout * 1000, dynamic, user,
+      }) as Checker),
+    fc.tuple(fc.integer({ min: -5, max: 5 }), fc.boolean()).map(([weight, reverse]) => ({ type: 'FILE_CHECK' as const, trackFile: 'maint', path: '/run/maint', weight, reverse })),
   );
 }
 

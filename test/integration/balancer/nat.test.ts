@@ -127,7 +127,7 @@ describe.skipIf(!isRoot)(`load balancing: NAT, rr, HTTP_GET + TCP_CHECK, nginx r
     expect(counts.h3).toBe(10);
     const text = (await run(carpoolArgv(lan.host(1).ns, ['status', '-s', socket()]))).stdout;
     expect(text).toMatch(new RegExp(`${VIP}:80/tcp rr nat`));
-    expect(text).toMatch(new RegExp(`-> ${NET}.1.2:80  up  weight 1  HTTP_GET ${NET}.1.2:80 ok: /: status 200`));
+    expect(text).toMatch(new RegExp(`-> ${NET}.1.2:80  up  weight 1  active \\d+  inactive \\d+  HTTP_GET ${NET}.1.2:80 ok: /: status 200`));
   }, 60_000);
 
   it('a killed real server leaves within delay_loop + connect_timeout (+ retries); no new request reaches it', async () => {

@@ -1,0 +1,101 @@
+/**
+ * The `sharing:` section of carpool.yaml: addresses served by every node at once, each node
+ * taking the connections of its buckets (issue 15; docs/sharing.md). Each bucket is a CARP
+ * election of its own with vhid `vhid_base + bucket`.
+ */
+import type { Node } from 'yaml';
+import { parseCidr } from '../../protocol/inet.js';
+import { checkLayout } from '../../sharing/core/layout.js';
+import { multicastMac, type SharedAddress, type SharingHash } from '../../sharing/core/model.js';
+import { Checker, Reader, type Entry } from './checker.js';
+import { readList } from './vrrp.js';
+
+const KEYS = ['name', 'address', 'interface', 'nodes', 'buckets', 'hash', 'mode', 'vhid_base', 'password', 'advbase'] as const;
+const HASHES: readonly SharingHash[] = ['sourceip', 'sourceip-sourceport', 'sourceip-sourceport-destport'];
+const NAME = /^[A-Za-z][A-Za-z0-9_]{0,30}$/;
+
+function readShared(c: Checker, item: Node, where: string): SharedAddress | undefined {
+  const entries = c.entries(item, where, item);
+  if (!entries) return undefined;
+  c.unknownKeys(entries, KEYS, where);
+  const r = new Reader(c, where, entries);
+  const errors = c.errors.length;
+  const need = (k: string, expected: string) => { if (!r.has(k)) c.error(item, 'MISSING_KEY', `${where}: missing '${k}'`, expected); };
+  need('name', 'a name (letters, digits, _)');
+  need('address', 'the shared IPv4 address with its prefix, e.g. 10.0.0.50/24');
+  need('interface', 'the interface every node receives the address on');
+  need('nodes', 'the ordered list of nodes: [{ name: n1, address: 10.0.0.1 }, ...], the same on every node');
+  need('vhid_base', 'the vhid of bucket 0 (bucket b uses vhid_base + b)');
+  need('password', 'the password of the bucket elections');
+  const name = r.has('name') ? r.string('name', 'a name (letters, digits, _)') : undefined;
+  if (name && !NAME.test(name.value)) c.error(name.node, 'INVALID_VALUE', `${where}: name '${name.value}' is not usable in nftables names`, 'letters, digits and _, starting with a letter, at most 31');
+  const addrText = r.has('address') ? r.string('address', 'an IPv4 address with prefix') : undefined;
+  const cidr = addrText ? parseCidr(addrText.value, 32) : undefined;
+  if (addrText && (!cidr || cidr.family !== 4)) {
+    c.error(addrText.node, 'INVALID_ADDRESS', `${where}: address '${addrText.value}' is not an IPv4 address`, 'an IPv4 address with prefix, e.g. 10.0.0.50/24 (IPv6 sharing is not supported yet)');
+  }
+  const iface = r.has('interface') ? r.string('interface', 'an interface name') : undefined;
+  const buckets = r.has('buckets') ? r.integer('buckets', 1, 255) : { value: 64, node: item };
+  const hash = r.has('hash') ? r.string('hash', HASHES.join(', ')) : { value: 'sourceip', node: item };
+  if (hash && !HASHES.includes(hash.value as SharingHash)) {
+    c.error(hash.node, 'INVALID_VALUE', `${where}: hash '${hash.value}'`, `one of ${HASHES.join(', ')}${hash.value === 'symmetric' ? ' (a symmetric hash needs the same seed on every node, which nftables\' symhash does not have: not supported)' : ''}`);
+  }
+  const mode = r.has('mode') ? r.string('mode', 'multicast') : { value: 'multicast', node: item };
+  if (mode && mode.value !== 'multicast') {
+    c.error(mode.node, 'NOT_SUPPORTED', `${where}: mode '${mode.value}' is not supported yet`, 'multicast (ARP answers with the multicast MAC; see docs/sharing.md)');
+  }
+  const vhidBase = r.has('vhid_base') ? r.integer('vhid_base', 1, 255) : undefined;
+  const password = r.has('password') ? r.string('password', 'a password') : undefined;
+  const advbase = r.has('advbase') ? r.integer('advbase', 1, 255) : { value: 1, node: item };
+  const nodes: { name: string; address: string }[] = [];
+  const nodesEntry = entries.get('nodes');
+  if (nodesEntry) {
+    for (const n of readList(c, nodesEntry, 'nodes', (cc, it, w) => {
+      const e = cc.entries(it, w, it);
+      if (!e) return undefined;
+      cc.unknownKeys(e, ['name', 'address'], w);
+      const nr = new Reader(cc, w, e);
+      const nn = nr.string('name', 'the node name');
+      const na = nr.ipv4('address', "the node's own address on the interface");
+      if (!nn || !na) {
+        if (!e.has('name') || !e.has('address')) cc.error(it, 'MISSING_KEY', `${w}: needs name and address`, '{ name: n1, address: 10.0.0.1 }');
+        return undefined;
+      }
+      return { name: nn.value, address: na.value };
+    })) nodes.push(n);
+  }
+  if (buckets && nodesEntry) {
+    for (const issue of checkLayout(nodes.map((n) => n.name), buckets.value)) {
+      c.error(issue.code === 'TOO_FEW_BUCKETS' ? buckets.node : nodesEntry.value, 'SHARING_LAYOUT', `${where}: ${issue.message}`, 'one entry per node, the same list on every node; more buckets than nodes');
+    }
+    if (new Set(nodes.map((n) => n.address)).size !== nodes.length) c.error(nodesEntry.value, 'SHARING_LAYOUT', `${where}: two nodes have the same address`, 'one address per node');
+  }
+  if (vhidBase && buckets && vhidBase.value + buckets.value - 1 > 255) {
+    c.error(vhidBase.node, 'SHARING_LAYOUT', `${where}: vhids ${vhidBase.value}..${vhidBase.value + buckets.value - 1} do not fit (at most 255)`, `vhid_base ≤ ${256 - buckets.value}, or fewer buckets`);
+  }
+  if (c.errors.length > errors || !name || !cidr || !iface || !buckets || !hash || !vhidBase || !password || !advbase) return undefined;
+  return {
+    name: name.value, address: cidr.address, prefix: cidr.prefix, interface: iface.value, nodes,
+    buckets: buckets.value, hash: hash.value as SharingHash, mac: multicastMac(cidr.address),
+    vhidBase: vhidBase.value, password: password.value, advbase: advbase.value,
+  };
+}
+
+/** Read `sharing:`; checks names are unique and bucket vhid ranges do not overlap on one interface. */
+export function readSharingSection(c: Checker, entry: Entry | undefined, carp: readonly { name: string; interface: string; vhid: number }[]): SharedAddress[] {
+  const list = readList(c, entry, 'sharing', readShared);
+  const used: { iface: string; from: number; to: number; what: string }[] = carp.map((i) => ({ iface: i.interface, from: i.vhid, to: i.vhid, what: `instance '${i.name}'` }));
+  for (const s of list) {
+    const from = s.vhidBase;
+    const to = s.vhidBase + s.buckets - 1;
+    const clash = used.find((u) => u.iface === s.interface && u.from <= to && from <= u.to);
+    if (clash) {
+      c.error(entry?.keyNode ?? 0, 'SHARING_LAYOUT', `sharing '${s.name}': its bucket vhids ${from}..${to} on ${s.interface} overlap ${clash.what} (${clash.from}..${clash.to})`, 'a vhid range of its own on each interface');
+    }
+    if (list.filter((x) => x.name === s.name).length > 1 && list.indexOf(s) > 0 && list.findIndex((x) => x.name === s.name) !== list.indexOf(s)) {
+      c.error(entry?.keyNode ?? 0, 'DUPLICATE_NAME', `sharing '${s.name}' is defined twice`, 'a unique name');
+    }
+    used.push({ iface: s.interface, from, to, what: `sharing '${s.name}'` });
+  }
+  return list;
+}

@@ -1,0 +1,33 @@
+/**
+ * A shared address (load sharing, issue 15) as the core sees it: validated, times in ms. The
+ * config front end (src/config/yaml/sharing.ts) builds it.
+ */
+
+/** What a connection's bucket is computed from (CLUSTERIP's hashmodes), on its first packet. */
+export type SharingHash = 'sourceip' | 'sourceip-sourceport' | 'sourceip-sourceport-destport';
+
+export interface SharedAddress {
+  /** Unique name; also the prefix of the bucket instances (`web/b12`). */
+  readonly name: string;
+  /** IPv4 address every node holds. */
+  readonly address: string;
+  readonly prefix: number;
+  readonly interface: string;
+  /** Ordered node list, identical on every node: `name` and the node's own address on `interface`. */
+  readonly nodes: readonly { readonly name: string; readonly address: string }[];
+  readonly buckets: number;
+  readonly hash: SharingHash;
+  /** The shared link-layer address ARP answers with (multicast: 01:00:5e + the low 23 bits of the address). */
+  readonly mac: string;
+  /** vhid of bucket 0; bucket b uses `vhidBase + b`. */
+  readonly vhidBase: number;
+  readonly password: string;
+  readonly advbase: number;
+}
+
+/** The RFC 1112 multicast MAC of an IPv4 address: 01:00:5e and its low 23 bits. */
+export function multicastMac(address: string): string {
+  const o = address.split('.').map(Number);
+  const hex = (n: number) => n.toString(16).padStart(2, '0');
+  return `01:00:5e:${hex(o[1]! & 0x7f)}:${hex(o[2]!)}:${hex(o[3]!)}`;
+}

@@ -1,0 +1,195 @@
+/**
+ * The shell of load sharing (issue 15, docs/sharing.md): every node holds the shared address
+ * and receives its multicast MAC; one CARP election per bucket (ordinary CARP instances the
+ * daemon runs, built here) decides which node serves the bucket; this shell keeps the nft set
+ * of local buckets equal to the buckets whose election this node wins, one `nft -f`
+ * transaction at a time.
+ *
+ * Hand-over without overlap: a bucket leaves the set as soon as its election is lost; a won
+ * bucket enters it only `JOIN_DELAY_MS` later and only if still won. During a hand-back the new
+ * owner's advert reaches the old owner, which yields at once; two nodes accepting one bucket
+ * would answer one SYN twice and break the connection with a reset, while the short gap costs
+ * at most a SYN retransmission. Established flows stay where they are (conntrack).
+ */
+import { createHash } from 'node:crypto';
+import type { CarpInstance } from '../../config/model.js';
+import type { Logger } from '../../daemon/logger.js';
+import { run } from '../../lib/exec.js';
+import { CarpoolError } from '../../lib/errors.js';
+import { bucketRanking, layoutFingerprint, RANK_SKEW } from '../core/layout.js';
+import type { SharedAddress } from '../core/model.js';
+import { diffBuckets, removeSharing, renderSharing } from '../core/nft.js';
+
+/** A won bucket is accepted this long after the election is won (see the module comment). */
+export const JOIN_DELAY_MS = 20;
+const NFT_TIMEOUT_MS = 10_000;
+
+/** Name of bucket `b`'s election instance. */
+export const bucketInstanceName = (s: SharedAddress, b: number): string => `${s.name}/b${b}`;
+
+/** Which of the nodes this host is: the one whose address is on the interface. */
+export function selfNode(s: SharedAddress, localAddresses: readonly string[]): { name: string; address: string; index: number } {
+  const index = s.nodes.findIndex((n) => localAddresses.includes(n.address));
+  if (index < 0) {
+    throw new CarpoolError('SHARING_NOT_A_NODE', `sharing '${s.name}': this host is none of its nodes (none of ${s.nodes.map((n) => n.address).join(', ')} is configured on ${s.interface})`,
+      "add this host to the node list (the same list on every node), or configure the node's address on the interface");
+  }
+  return { ...s.nodes[index]!, index };
+}
+
+/**
+ * The bucket elections of a shared address on this node: CARP instances without addresses,
+ * advskew by this node's rank in each bucket's layout, preempting (a returning node takes
+ * back its buckets). The key covers the layout's fingerprint, so nodes with a different node
+ * list or bucket count never accept each other's adverts (counted as bad digests).
+ */
+export function bucketInstances(s: SharedAddress, self: { index: number; address: string }): CarpInstance[] {
+  const ranking = bucketRanking(s.nodes.length, s.buckets);
+  const key = createHash('sha256').update(`${s.password}\0${layoutFingerprint(s.nodes.map((n) => n.name), s.buckets)}`).digest('base64').slice(0, 19);
+  return ranking.map((order, b) => ({
+    kind: 'carp', name: bucketInstanceName(s, b), interface: s.interface, srcip: self.address,
+    vhid: s.vhidBase + b, password: key, advbase: s.advbase, advskew: order.indexOf(self.index) * RANK_SKEW,
+    deadratio: 3, preempt: true, neutral: true, addresses: [], mcast: '224.0.0.18', nomcast: false,
+    manageAddresses: false, shutdownHooks: true, ignoreIfState: false,
+  }));
+}
+
+export interface SharingStatus {
+  readonly name: string;
+  readonly address: string;
+  readonly node: string;
+  readonly buckets: number;
+  /** Buckets this node accepts now (in the kernel set). */
+  readonly local: readonly number[];
+  /** Per bucket, the node serving it as this node sees it (`?` = unknown). */
+  readonly servedBy: readonly string[];
+  readonly applies: number;
+  readonly failures: number;
+  readonly lastError?: string;
+}
+
+export interface SharingDeps {
+  readonly log: Logger;
+  /** Add the shared address to the interface (kept while running). */
+  readonly addAddress: (s: SharedAddress) => void;
+  readonly removeAddress: (s: SharedAddress) => void;
+  /** Who is master of an election now: 'self', a peer address, or undefined. */
+  readonly masterOf: (instance: string) => string | null | undefined;
+  readonly nft?: (input: string) => Promise<{ code: number; stderr: string }>;
+}
+
+export class SharingShell {
+  private readonly inForce = new Map<string, Set<number>>();
+  private readonly wanted = new Map<string, Set<number>>();
+  private readonly self = new Map<string, { name: string; address: string; index: number }>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private chain: Promise<void> = Promise.resolve();
+  private applies = 0;
+  private failures = 0;
+  private lastError: string | undefined;
+  private readonly nft: (input: string) => Promise<{ code: number; stderr: string }>;
+
+  constructor(private readonly shared: readonly SharedAddress[], private readonly deps: SharingDeps) {
+    this.nft = deps.nft ?? ((input) => run(['nft', '-f', '-'], { allowFail: true, timeoutMs: NFT_TIMEOUT_MS, input }));
+    for (const s of shared) {
+      this.inForce.set(s.name, new Set());
+      this.wanted.set(s.name, new Set());
+    }
+  }
+
+  /** Resolve this node in each shared address (throws SHARING_NOT_A_NODE) and build the bucket elections. */
+  instances(localAddresses: (iface: string) => readonly string[]): CarpInstance[] {
+    return this.shared.flatMap((s) => {
+      const me = selfNode(s, localAddresses(s.interface));
+      this.self.set(s.name, me);
+      return bucketInstances(s, me);
+    });
+  }
+
+  /** Before the elections start: the address, the multicast MAC, the plane with no local bucket. */
+  async start(): Promise<void> {
+    const r = await this.nft(renderSharing(this.shared, new Map()));
+    if (r.code !== 0) {
+      throw new CarpoolError('NFT_UNSUPPORTED', `load sharing: nft refused the ruleset: ${r.stderr.trim()}`,
+        'nftables with the ip and arp families (nft 0.9.3 or newer, kernel 5.x); see docs/sharing.md');
+    }
+    for (const s of this.shared) {
+      const m = await run(['ip', 'maddr', 'add', s.mac, 'dev', s.interface], { allowFail: true });
+      if (m.code !== 0 && !/exists/i.test(m.stderr)) this.deps.log.warning(`sharing ${s.name}: cannot receive ${s.mac} on ${s.interface}: ${m.stderr.trim()}`);
+      this.deps.addAddress(s);
+      this.deps.log.info(`sharing ${s.name}: ${s.address}/${s.prefix} on ${s.interface} as node ${this.self.get(s.name)?.name ?? '?'} of ${s.nodes.length}, ${s.buckets} buckets, ARP with ${s.mac}`);
+    }
+  }
+
+  /** An election changed state (called for every instance; others are ignored). */
+  transitioned(instance: string, to: string): void {
+    const m = /^(.+)\/b(\d+)$/.exec(instance);
+    if (!m) return;
+    const s = this.shared.find((x) => x.name === m[1]);
+    if (!s) return;
+    const b = Number(m[2]);
+    const want = this.wanted.get(s.name)!;
+    if (to === 'MASTER') {
+      want.add(b);
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        if (want.has(b)) this.sync(s);
+      }, JOIN_DELAY_MS);
+      this.timers.add(t);
+    } else if (want.delete(b)) {
+      this.sync(s);
+    }
+  }
+
+  status(): SharingStatus[] {
+    return this.shared.map((s) => {
+      const me = this.self.get(s.name);
+      const byAddr = new Map(s.nodes.map((n) => [n.address, n.name]));
+      const servedBy = Array.from({ length: s.buckets }, (_, b) => {
+        const master = this.deps.masterOf(bucketInstanceName(s, b));
+        return master === 'self' ? (me?.name ?? 'self') : master ? (byAddr.get(master) ?? master) : '?';
+      });
+      return {
+        name: s.name, address: `${s.address}/${s.prefix}`, node: me?.name ?? '?', buckets: s.buckets,
+        local: [...this.inForce.get(s.name)!].sort((a, b) => a - b), servedBy,
+        applies: this.applies, failures: this.failures, ...(this.lastError ? { lastError: this.lastError } : {}),
+      };
+    });
+  }
+
+  /** Clean stop: no bucket, no table, no address (the elections have bowed out before). */
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await this.chain;
+    await this.nft(removeSharing());
+    for (const s of this.shared) {
+      await run(['ip', 'maddr', 'del', s.mac, 'dev', s.interface], { allowFail: true });
+      this.deps.removeAddress(s);
+    }
+  }
+
+  /** Bring the kernel set to the wanted buckets, one transaction at a time, latest wish wins. */
+  private sync(s: SharedAddress): void {
+    this.chain = this.chain.then(async () => {
+      const from = this.inForce.get(s.name)!;
+      const to = new Set(this.wanted.get(s.name));
+      const text = diffBuckets(s, from, to);
+      if (!text) return;
+      const r = await this.nft(text);
+      if (r.code === 0) {
+        this.applies++;
+        this.inForce.set(s.name, to);
+        const added = [...to].filter((b) => !from.has(b));
+        const gone = [...from].filter((b) => !to.has(b));
+        this.deps.log.info(`sharing ${s.name}: serving ${to.size}/${s.buckets} buckets${added.length ? `, +${added.join(',')}` : ''}${gone.length ? `, -${gone.join(',')}` : ''}`);
+      } else {
+        this.failures++;
+        this.lastError = r.stderr.trim();
+        this.deps.log.logLimited('error', `sharing ${s.name}: nft refused the bucket update (${this.lastError}); the previous set stays, retrying`, `sharing:${s.name}:nft`);
+        const t = setTimeout(() => { this.timers.delete(t); this.sync(s); }, 1000);
+        this.timers.add(t);
+      }
+    });
+  }
+}
