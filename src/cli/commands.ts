@@ -255,16 +255,34 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
       'with virtual servers also what this host lacks for them (DR routes, ipip for TUN, nft -c as root)')
     .requiredOption('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
     .option('--validate', "also run each OCF agent's validate-all on this host (OCF_CHECK_LEVEL=10)")
+    .option('--host', 'the file is for this host: check interfaces, agents (errors, with did-you-mean), scripts and their permissions, the control socket and state directories, nft for balancers')
     .option('--strict', 'keepalived.conf: refuse what keepalived only logs and skips (unknown keywords, ignored words, duplicate addresses...)'))
-    .action(async (o: FormatOpts & { config: string; validate?: boolean; strict?: boolean }) => {
+    .action(async (o: FormatOpts & { config: string; validate?: boolean; strict?: boolean; host?: boolean }) => {
       try {
         let warnings = 0;
         const cfg = loadCheckedConfig(o.config, {
           ...loadOptions(o),
           strict: o.strict ?? false,
           validateAgents: o.validate ?? false,
+          skipAgents: o.host ?? false,
           onWarning: (w) => { warnings++; process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`); },
         });
+        if (o.host) {
+          // The agents, then the rest of the host: every problem at once, as errors.
+          const { checkResourceAgents } = await import('../resources/shell/agent-check.js');
+          const { checkHost, systemProbe } = await import('./host-check.js');
+          const agents = checkResourceAgents(cfg, undefined, { validate: o.validate ?? false, host: true });
+          for (const d of agents) process.stderr.write(`${formatDiagnostic({ ...d, message: `${d.severity}: ${d.message}` })}\n`);
+          const findings = checkHost(cfg, systemProbe());
+          for (const f of findings) process.stderr.write(`${o.config}: this host: ${f.level}: ${f.what}: ${f.message} (expected: ${f.hint})\n`);
+          warnings += findings.filter((f) => f.level === 'warning').length + agents.filter((d) => d.severity === 'warning').length;
+          const errors = findings.filter((f) => f.level === 'error').length + agents.filter((d) => d.severity === 'error').length;
+          if (errors) {
+            process.stderr.write(`${o.config}: valid, but ${errors} problem${errors === 1 ? '' : 's'} on this host\n`);
+            code = 1;
+            return;
+          }
+        }
         const rs = cfg.resources;
         const resText = rs ? `; ${rs.resources.length} resource${rs.resources.length === 1 ? '' : 's'} in ${rs.groups.length} group${rs.groups.length === 1 ? '' : 's'}: ${rs.groups.map((g) => g.id).join(', ')}` : '';
         const vss = cfg.balancers?.virtualServers ?? [];
@@ -282,7 +300,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
         // What this host lacks for it (DR routes, ipip, nft -c) is an error, with the fix.
         const here = lbRuns ? await checkBalancersHere(cfg) : '';
         const lbText = vss.length ? `; ${vss.length} virtual server${vss.length === 1 ? '' : 's'} (load balancer: ${lbRuns ? `runs on nftables${here ? `, ${here}` : ''}` : 'carpool run refuses it yet, see above'})` : '';
-        process.stdout.write(`${o.config}: OK (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')}${resText}${lbText}`
+        process.stdout.write(`${o.config}: OK${o.host ? ' on this host' : ''} (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')}${resText}${lbText}`
           + `${warnings ? `; ${warnings} warning${warnings === 1 ? '' : 's'}` : ''})\n`);
       } catch (err) {
         code = fail(err);
@@ -450,10 +468,11 @@ function addResourceCommands(program: Command, setCode: (code: number) => void):
   verb('restart', 'stop and start a resource (and the members after it) or a whole group in place', false);
 
   program.command('import-cib')
-    .description('print carpool YAML for the <resources> of a Heartbeat 2 / Pacemaker CIB (cibadmin -Q output, cib.xml)')
+    .description('print carpool YAML for the resources and constraints of a Heartbeat 2 / Pacemaker CIB (cibadmin -Q output, cib.xml)')
     .argument('<file>', 'CIB XML file')
     .option('-i, --instance <name>', 'failover instance the groups follow', 'vip')
-    .action(async (file: string, o: { instance: string }) => {
+    .option('--strict', 'exit 2 when anything of the CIB was not carried (every warning and error)')
+    .action(async (file: string, o: { instance: string; strict?: boolean }) => {
       try {
         let xml: string;
         try { xml = readFileSync(file, 'utf8'); } catch (err) {
@@ -465,11 +484,51 @@ function addResourceCommands(program: Command, setCode: (code: number) => void):
         process.stdout.write(r.yaml);
         if (r.resources === 0) setCode(1);
         else process.stderr.write(`import-cib: ${r.resources} resource${r.resources === 1 ? '' : 's'} in ${r.groups} group${r.groups === 1 ? '' : 's'}; append to a carpool.yaml that defines instance '${o.instance}', then \`carpool check -c FILE\`\n`);
+        if (r.resources > 0 && o.strict && r.lost > 0) {
+          process.stderr.write(`import-cib: --strict: ${r.lost} thing${r.lost === 1 ? '' : 's'} of the CIB not carried (the warnings and errors above)\n`);
+          setCode(2);
+        }
+      } catch (err) { setCode(fail(err)); }
+    });
+
+  program.command('import-heartbeat')
+    .description("print a carpool.yaml for this node from Heartbeat's own files: ha.cf, authkeys, haresources (or the CIB when crm on)")
+    .argument('[dir]', 'the Heartbeat configuration directory', '/etc/ha.d')
+    .option('-n, --node <name>', "this node's name as ha.cf's node lines spell it (default: the host name)")
+    .option('--cib <file>', 'crm on: the CIB to import the resources from (/var/lib/heartbeat/crm/cib.xml)')
+    .option('--address <cidr>', 'crm on: the virtual address the groups follow')
+    .option('--source <address>', "this node's ucast address (default: found among this host's addresses)")
+    .option('--strict', 'exit 2 when anything was not carried (every warning and error)')
+    .action(async (dir: string, o: { node?: string; cib?: string; address?: string; source?: string; strict?: boolean }) => {
+      try {
+        const read = (file: string, required: boolean): string | undefined => {
+          try { return readFileSync(file, 'utf8'); } catch (err) {
+            if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+            throw new CarpoolError('HEARTBEAT_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`, `the directory of ha.cf (default /etc/ha.d)${required ? '' : ', readable by you'}`);
+          }
+        };
+        const { hostname, networkInterfaces } = await import('node:os');
+        const { importHeartbeat } = await import('../resources/heartbeat.js');
+        const own = Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address));
+        const authkeys = read(join(dir, 'authkeys'), false);
+        const haresources = read(join(dir, 'haresources'), false);
+        const cib = o.cib !== undefined ? read(o.cib, true) : undefined;
+        const r = importHeartbeat(
+          { dir, haCf: read(join(dir, 'ha.cf'), true)!, ...(authkeys !== undefined ? { authkeys } : {}), ...(haresources !== undefined ? { haresources } : {}),
+            ...(cib !== undefined ? { cib, cibName: basename(o.cib!) } : {}) },
+          { node: o.node ?? hostname(), ownAddresses: o.source !== undefined ? [o.source] : own, ...(o.address !== undefined ? { address: o.address } : {}) });
+        for (const m of r.messages) process.stderr.write(`import-heartbeat: ${m.level}: ${m.text}\n`);
+        process.stdout.write(r.yaml);
+        if (r.messages.some((m) => m.level === 'error')) setCode(1);
+        else if (o.strict && r.lost > 0) {
+          process.stderr.write(`import-heartbeat: --strict: ${r.lost} thing${r.lost === 1 ? '' : 's'} not carried (the warnings above)\n`);
+          setCode(2);
+        }
       } catch (err) { setCode(fail(err)); }
     });
 
   program.command('export-cib')
-    .description('print the resources of a carpool configuration as a Pacemaker CIB <resources> section')
+    .description('print the resources of a carpool configuration as a Pacemaker CIB <resources> section (with <constraints> for after:/with:)')
     .requiredOption('-c, --config <file>', 'configuration file')
     .action(async (o: { config: string }) => {
       try {

@@ -224,7 +224,7 @@ export function planReload(old: CarpoolConfig, next: CarpoolConfig): ReloadPlan 
   return { instances: actions, groups: planGroups(old, next), refused, notes };
 }
 
-/** Resource groups: matched by id; a group whose instance, members or a member's definition changed restarts. */
+/** Resource groups: matched by id; a group whose instance, members, order, colocation or a member's definition changed restarts. */
 function planGroups(old: CarpoolConfig, next: CarpoolConfig): GroupAction[] {
   const oldGroups = old.resources?.groups ?? [];
   const newGroups = next.resources?.groups ?? [];
@@ -239,6 +239,8 @@ function planGroups(old: CarpoolConfig, next: CarpoolConfig): GroupAction[] {
     const reasons: string[] = [];
     if (o.instance !== g.instance) reasons.push(`instance ${o.instance} -> ${g.instance}`);
     if (!sameValue(o.members, g.members)) reasons.push(`resources ${o.members.join(', ')} -> ${g.members.join(', ')}`);
+    if (!sameValue(o.after ?? [], g.after ?? [])) reasons.push(`after ${(o.after ?? []).join(', ') || '-'} -> ${(g.after ?? []).join(', ') || '-'}`);
+    if (o.with !== g.with) reasons.push(`with ${o.with ?? '-'} -> ${g.with ?? '-'}`);
     for (const m of g.members) {
       // `origin` is where the definition sits in the file: moving it is no change.
       const strip = (r: ReturnType<typeof resource>) => (r ? { ...r, origin: undefined } : r);

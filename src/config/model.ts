@@ -292,6 +292,17 @@ export interface ResourceGroup {
    * only if it exits 0 (docs/resources.md, "Failed stops and fencing").
    */
   readonly fence?: FenceCommand;
+  /**
+   * Order (Pacemaker `rsc_order first=X then=this`, mandatory): ids of groups of the same
+   * instance that must be fully started on this node before this group starts, and that stop
+   * only after this group has stopped. Empty when not set.
+   */
+  readonly after?: readonly string[];
+  /**
+   * Colocation (Pacemaker `rsc_colocation rsc=this with-rsc=X score=INFINITY`): the group this
+   * one runs with; it follows that group's instance (`instance` is resolved from it).
+   */
+  readonly with?: string;
 }
 
 /** A fence command: executed without a shell, in its own process group, killed at the timeout. */

@@ -1,0 +1,279 @@
+/**
+ * Holding an instance through an etcd lease (issue 16), pure: the decisions of one node; the
+ * shell talks to etcd (grant, keep-alive, transaction, read, watch) and feeds the answers back
+ * with the time each request was *sent*. Time is a monotonic ms number handed in.
+ *
+ * Safety: etcd expires a lease at the earliest TTL after it processed the last keep-alive,
+ * which is after we sent it. So the lease is surely ours until `sentAt + ttl` of the last
+ * confirmed keep-alive; a master steps down `margin` before that (VIP removed, hooks told),
+ * whatever it hears or does not hear — etcd unreachable, a stalled watch, a hung loop that
+ * wakes up late (the first tick after a stall steps down before anything else). Two holders
+ * never overlap as long as clocks run at about the same rate (the margin covers the drift).
+ *
+ * Two kinds of bad news are told apart:
+ * - etcd names another holder (a read or watch event): step down at once;
+ * - etcd is unreachable: keep the role until the bound above (policy `step-down`, the
+ *   default and the only one so far), then step down.
+ * Watches are never trusted alone: every `pollMs` the key is read again (vip-manager once kept
+ * a VIP for a week after a lost watch).
+ */
+import type { LogLevel } from '../../lib/log-level.js';
+
+export interface LeaseParams {
+  /** This node's name (the value it writes under the key). */
+  readonly node: string;
+  readonly ttlMs: number;
+  /** Keep-alive interval. */
+  readonly renewMs: number;
+  /** One request to etcd gives up after this. */
+  readonly requestTimeoutMs: number;
+  /** Step down this long before the lease can have expired. */
+  readonly marginMs: number;
+  /** Read the key again this often, watches or not. */
+  readonly pollMs: number;
+}
+
+export type LeaseRole = 'INIT' | 'BACKUP' | 'MASTER';
+
+export type LeaseInput =
+  | { readonly type: 'start' }
+  | { readonly type: 'tick' }
+  | { readonly type: 'granted'; readonly lease: string; readonly ttlMs: number; readonly sentAt: number }
+  /** Keep-alive answer: ttlMs 0 = etcd no longer knows the lease. */
+  | { readonly type: 'keptAlive'; readonly ttlMs: number; readonly sentAt: number }
+  /** The create-if-absent transaction: won (key created with our lease at `revision`) or not. */
+  | { readonly type: 'txn'; readonly won: boolean; readonly revision: number; readonly holder: string | null }
+  /** A read or a watch event: who holds the key now (null = nobody) and with which lease. */
+  | { readonly type: 'holder'; readonly holder: string | null; readonly lease: string | null; readonly revision: number }
+  /** A request failed (timeout, connection refused, TLS, auth...). */
+  | { readonly type: 'failed'; readonly request: LeaseRequest; readonly error: string }
+  | { readonly type: 'shutdown' }
+  /** The release (key deleted if ours, lease revoked) was answered. */
+  | { readonly type: 'released' };
+
+export type LeaseRequest = 'grant' | 'keepAlive' | 'txn' | 'read' | 'release';
+
+export type LeaseEffect =
+  | { readonly type: 'request'; readonly request: 'grant'; readonly ttlMs: number }
+  | { readonly type: 'request'; readonly request: 'keepAlive' | 'txn' | 'read'; readonly lease: string }
+  /** Delete the key if it still holds our lease, and revoke the lease. */
+  | { readonly type: 'request'; readonly request: 'release'; readonly lease: string }
+  | { readonly type: 'transition'; readonly from: LeaseRole; readonly to: LeaseRole; readonly reason: string; readonly fencingToken?: number }
+  | { readonly type: 'log'; readonly level: LogLevel; readonly message: string }
+  | { readonly type: 'stopped' };
+
+export interface LeaseStatus {
+  readonly role: LeaseRole;
+  readonly holder: string | null;
+  readonly revision: number | undefined;
+  /** ms left until this node's lease may have expired (from the last confirmation), or undefined. */
+  readonly leaseLeftMs: number | undefined;
+  readonly failures: number;
+  readonly lastError: string | undefined;
+}
+
+/** Settings that cannot be safe, as messages (empty = fine). Patroni's rule, adapted. */
+export function checkTiming(p: Omit<LeaseParams, 'node'>): string[] {
+  const out: string[] = [];
+  if (p.renewMs + 2 * p.requestTimeoutMs > p.ttlMs - p.marginMs) {
+    out.push(`renew (${p.renewMs} ms) + 2 × request timeout (${p.requestTimeoutMs} ms) must fit in ttl (${p.ttlMs} ms) − margin (${p.marginMs} ms): one keep-alive may fail and be retried before the lease runs out`);
+  }
+  if (p.marginMs < 100) out.push(`margin ${p.marginMs} ms is too small to remove the address before the lease can expire (at least 100 ms)`);
+  if (p.pollMs > p.ttlMs) out.push(`poll (${p.pollMs} ms) longer than ttl (${p.ttlMs} ms): a lost watch would go unnoticed for longer than a lease`);
+  return out;
+}
+
+export class LeaseElection {
+  private role: LeaseRole = 'INIT';
+  private lease: string | undefined;
+  /** Our lease is surely alive until this time (sentAt + ttl of the last confirmation). */
+  private validUntil: number | undefined;
+  private holder: string | null = null;
+  private revision: number | undefined;
+  private pending = new Set<LeaseRequest>();
+  private nextKeepAlive: number | undefined;
+  private nextPoll: number | undefined;
+  private nextGrant: number | undefined;
+  private failures = 0;
+  private lastError: string | undefined;
+  private stopping = false;
+
+  constructor(private readonly p: LeaseParams) {}
+
+  get state(): LeaseRole {
+    return this.role;
+  }
+
+  nextDeadline(): number | undefined {
+    const ds = [this.nextKeepAlive, this.nextPoll, this.nextGrant, this.role === 'MASTER' ? this.stepDownAt() : undefined]
+      .filter((d): d is number => d !== undefined);
+    return ds.length ? Math.min(...ds) : undefined;
+  }
+
+  status(now: number): LeaseStatus {
+    return {
+      role: this.role, holder: this.holder, revision: this.revision,
+      leaseLeftMs: this.validUntil === undefined ? undefined : Math.max(0, this.validUntil - now),
+      failures: this.failures, lastError: this.lastError,
+    };
+  }
+
+  step(input: LeaseInput, now: number): LeaseEffect[] {
+    const fx: LeaseEffect[] = [];
+    // A stalled loop wakes up here: the bound comes first, whatever the input.
+    this.enforceBound(now, fx);
+    if (this.stopping && input.type !== 'failed' && input.type !== 'released') return fx;
+    switch (input.type) {
+      case 'start':
+        if (this.role === 'INIT') {
+          this.transition('BACKUP', 'startup', fx);
+          this.request(fx, 'grant');
+          this.nextPoll = now + this.p.pollMs;
+        }
+        break;
+      case 'tick':
+        this.onTick(now, fx);
+        break;
+      case 'granted':
+        this.pending.delete('grant');
+        this.lease = input.lease;
+        this.validUntil = input.sentAt + input.ttlMs;
+        this.nextKeepAlive = now + this.p.renewMs;
+        if (this.holder === null) this.request(fx, 'txn');
+        else this.request(fx, 'read');
+        break;
+      case 'keptAlive':
+        this.pending.delete('keepAlive');
+        if (input.ttlMs <= 0) {
+          this.leaseLost('etcd no longer knows our lease', fx);
+        } else {
+          this.validUntil = Math.max(this.validUntil ?? 0, input.sentAt + input.ttlMs);
+        }
+        break;
+      case 'txn':
+        this.pending.delete('txn');
+        this.revision = input.revision;
+        if (input.won) {
+          this.holder = this.p.node;
+          this.maybeMaster(now, 'acquired the key', fx);
+        } else {
+          this.holder = input.holder;
+          if (input.holder === this.p.node) this.maybeMaster(now, 'the key is ours', fx);
+        }
+        break;
+      case 'holder':
+        this.pending.delete('read');
+        this.onHolder(input.holder, input.lease, input.revision, now, fx);
+        break;
+      case 'failed':
+        this.pending.delete(input.request);
+        this.failures++;
+        this.lastError = `${input.request}: ${input.error}`;
+        fx.push({ type: 'log', level: 'warning', message: `etcd ${input.request} failed: ${input.error}${this.role === 'MASTER' ? `; keeping the role at most ${Math.max(0, this.stepDownAt()! - now)} ms more` : ''}` });
+        if (input.request === 'grant') this.nextGrant = now + Math.min(this.p.renewMs, 1000);
+        if (input.request === 'release' && this.stopping) fx.push({ type: 'stopped' });
+        break;
+      case 'released':
+        fx.push({ type: 'stopped' });
+        break;
+      case 'shutdown':
+        if (this.stopping) break;
+        this.stopping = true;
+        if (this.role === 'MASTER') this.transition('BACKUP', 'shutdown', fx);
+        this.nextKeepAlive = this.nextPoll = this.nextGrant = undefined;
+        if (this.lease !== undefined) fx.push({ type: 'request', request: 'release', lease: this.lease });
+        else fx.push({ type: 'stopped' });
+        break;
+    }
+    return fx;
+  }
+
+  private onTick(now: number, fx: LeaseEffect[]): void {
+    if (this.nextGrant !== undefined && now >= this.nextGrant) {
+      this.nextGrant = undefined;
+      this.request(fx, 'grant');
+    }
+    if (this.nextKeepAlive !== undefined && now >= this.nextKeepAlive) {
+      this.nextKeepAlive = now + this.p.renewMs;
+      this.request(fx, 'keepAlive');
+    }
+    if (this.nextPoll !== undefined && now >= this.nextPoll) {
+      this.nextPoll = now + this.p.pollMs;
+      this.request(fx, 'read');
+    }
+    // Our own lease ran out while backup: get a new one.
+    if (this.validUntil !== undefined && now >= this.validUntil && this.lease !== undefined) {
+      this.leaseLost('our lease may have expired (no keep-alive confirmed in time)', fx);
+    }
+  }
+
+  private onHolder(holder: string | null, lease: string | null, revision: number, now: number, fx: LeaseEffect[]): void {
+    this.revision = revision;
+    const prev = this.holder;
+    this.holder = holder;
+    if (holder === null) {
+      if (prev !== null) fx.push({ type: 'log', level: 'info', message: `the key is free (was ${prev}): contending` });
+      if (this.role === 'MASTER') this.transition('BACKUP', 'etcd shows the key free', fx);
+      this.request(fx, 'txn');
+      return;
+    }
+    const ours = holder === this.p.node && lease === this.lease;
+    if (ours) {
+      // A missed watch event or a lost transaction answer: the key is ours after all.
+      if (this.role === 'BACKUP') this.maybeMaster(now, 'etcd names us the holder', fx);
+    } else if (this.role === 'MASTER') {
+      this.transition('BACKUP', `etcd names another holder (${holder})`, fx);
+    }
+  }
+
+  private maybeMaster(now: number, reason: string, fx: LeaseEffect[]): void {
+    if (this.role !== 'BACKUP') return;
+    const bound = this.stepDownAt();
+    if (bound === undefined || now >= bound) {
+      fx.push({ type: 'log', level: 'warning', message: `${reason}, but our lease is too close to expiry to take the role` });
+      return;
+    }
+    this.transition('MASTER', reason, fx, this.revision);
+  }
+
+  private leaseLost(why: string, fx: LeaseEffect[]): void {
+    if (this.role === 'MASTER') this.transition('BACKUP', why, fx);
+    fx.push({ type: 'log', level: 'warning', message: `${why}: requesting a new lease` });
+    this.lease = undefined;
+    this.validUntil = undefined;
+    this.nextKeepAlive = undefined;
+    if (this.holder === this.p.node) this.holder = null;
+    this.nextGrant = undefined;
+    this.request(fx, 'grant');
+  }
+
+  private enforceBound(now: number, fx: LeaseEffect[]): void {
+    const bound = this.stepDownAt();
+    if (this.role === 'MASTER' && bound !== undefined && now >= bound) {
+      this.transition('BACKUP', `lease not confirmed within ttl − margin (${this.p.ttlMs - this.p.marginMs} ms)`, fx);
+    }
+  }
+
+  private stepDownAt(): number | undefined {
+    return this.validUntil === undefined ? undefined : this.validUntil - this.p.marginMs;
+  }
+
+  private request(fx: LeaseEffect[], request: 'grant' | 'keepAlive' | 'txn' | 'read'): void {
+    if (this.pending.has(request)) return;
+    if (request === 'grant') {
+      this.pending.add(request);
+      fx.push({ type: 'request', request, ttlMs: this.p.ttlMs });
+      return;
+    }
+    if (this.lease === undefined) return;
+    this.pending.add(request);
+    fx.push({ type: 'request', request, lease: this.lease });
+  }
+
+  private transition(to: LeaseRole, reason: string, fx: LeaseEffect[], fencingToken?: number): void {
+    const from = this.role;
+    if (from === to) return;
+    this.role = to;
+    fx.push({ type: 'transition', from, to, reason, ...(fencingToken !== undefined ? { fencingToken } : {}) });
+  }
+}

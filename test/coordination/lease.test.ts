@@ -1,0 +1,222 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { checkTiming, LeaseElection, type LeaseEffect, type LeaseInput, type LeaseParams } from '../../src/coordination/core/lease.js';
+
+const P: Omit<LeaseParams, 'node'> = { ttlMs: 3000, renewMs: 1000, requestTimeoutMs: 500, marginMs: 300, pollMs: 1000 };
+
+/**
+ * An in-memory etcd (one key, leases expiring on the server's clock) and nodes that reach it
+ * with a latency each way, unless cut off. Requests that get no answer fail after the timeout.
+ */
+class Sim {
+  now = 0;
+  private rev = 1;
+  private nextLease = 1;
+  readonly leases = new Map<string, number>(); // id -> expires at (server time)
+  key: { holder: string; lease: string; rev: number } | null = null;
+  readonly nodes = new Map<string, { m: LeaseElection; cut: boolean; stalledUntil: number; log: string[] }>();
+  private queue: { at: number; seq: number; run: () => void }[] = [];
+  private seq = 0;
+  readonly masters: { t: number; node: string; up: boolean }[] = [];
+
+  constructor(names: string[], private readonly latency: (node: string) => number = () => 5, params = P) {
+    for (const n of names) this.nodes.set(n, { m: new LeaseElection({ ...params, node: n }), cut: false, stalledUntil: 0, log: [] });
+  }
+
+  at(t: number, run: () => void): void {
+    this.queue.push({ at: t, seq: this.seq++, run });
+  }
+
+  input(name: string, inp: LeaseInput): void {
+    const n = this.nodes.get(name)!;
+    if (this.now < n.stalledUntil) { this.at(n.stalledUntil, () => this.input(name, inp)); return; }
+    for (const e of n.m.step(inp, this.now)) this.effect(name, e);
+    const d = n.m.nextDeadline();
+    if (d !== undefined) this.at(Math.max(d, this.now), () => this.input(name, { type: 'tick' }));
+  }
+
+  private expire(): void {
+    for (const [id, exp] of this.leases) if (this.now >= exp) this.leases.delete(id);
+    if (this.key && !this.leases.has(this.key.lease)) { this.key = null; this.rev++; this.notify(); }
+  }
+
+  /** Watch events: every connected node hears the key's new holder (immediately, as a stream). */
+  private notify(): void {
+    const k = this.key;
+    for (const [name, n] of this.nodes) {
+      if (!n.cut) this.at(this.now + this.latency(name), () => this.input(name, { type: 'holder', holder: k?.holder ?? null, lease: k?.lease ?? null, revision: this.rev }));
+    }
+  }
+
+  private effect(name: string, e: LeaseEffect): void {
+    const n = this.nodes.get(name)!;
+    if (e.type === 'transition') {
+      n.log.push(`${e.from}->${e.to} (${e.reason})`);
+      if (e.to === 'MASTER' || e.from === 'MASTER') this.masters.push({ t: this.now, node: name, up: e.to === 'MASTER' });
+      return;
+    }
+    if (e.type !== 'request') return;
+    const sentAt = this.now;
+    const lat = this.latency(name);
+    const fail = () => this.at(sentAt + P.requestTimeoutMs, () => this.input(name, { type: 'failed', request: e.request, error: 'timeout' }));
+    if (n.cut) { fail(); return; }
+    this.at(sentAt + lat, () => {
+      this.expire();
+      if (n.cut) { fail(); return; }
+      let answer: LeaseInput;
+      switch (e.request) {
+        case 'grant': {
+          const id = String(this.nextLease++);
+          this.leases.set(id, this.now + e.ttlMs);
+          answer = { type: 'granted', lease: id, ttlMs: e.ttlMs, sentAt };
+          break;
+        }
+        case 'keepAlive': {
+          const alive = this.leases.has(e.lease);
+          if (alive) this.leases.set(e.lease, this.now + P.ttlMs);
+          answer = { type: 'keptAlive', ttlMs: alive ? P.ttlMs : 0, sentAt };
+          break;
+        }
+        case 'txn':
+          if (this.key === null && this.leases.has(e.lease)) {
+            this.key = { holder: name, lease: e.lease, rev: ++this.rev };
+            answer = { type: 'txn', won: true, revision: this.rev, holder: name };
+            this.notify();
+          } else {
+            answer = { type: 'txn', won: false, revision: this.rev, holder: this.key?.holder ?? null };
+          }
+          break;
+        case 'read':
+          answer = { type: 'holder', holder: this.key?.holder ?? null, lease: this.key?.lease ?? null, revision: this.rev };
+          break;
+        case 'release':
+          if (this.key?.lease === e.lease) { this.key = null; this.rev++; this.notify(); }
+          this.leases.delete(e.lease);
+          answer = { type: 'released' };
+          break;
+      }
+      this.at(this.now + lat, () => (n.cut ? this.input(name, { type: 'failed', request: e.request, error: 'timeout' }) : this.input(name, answer)));
+    });
+  }
+
+  run(until: number): void {
+    for (;;) {
+      this.queue.sort((a, b) => a.at - b.at || a.seq - b.seq);
+      const next = this.queue[0];
+      if (!next || next.at > until) break;
+      this.queue.shift();
+      this.now = next.at;
+      next.run();
+    }
+    this.now = until;
+  }
+
+  start(): void {
+    for (const name of this.nodes.keys()) this.input(name, { type: 'start' });
+  }
+
+  role(name: string): string {
+    return this.nodes.get(name)!.m.state;
+  }
+}
+
+describe('etcd lease election (pure)', () => {
+  it('one node acquires the key and becomes master with the revision as fencing token', () => {
+    const sim = new Sim(['a']);
+    sim.start();
+    sim.run(100);
+    expect(sim.role('a')).toBe('MASTER');
+    // The transaction's answer or the watch event, whichever arrives first.
+    expect(sim.nodes.get('a')!.log).toEqual(['INIT->BACKUP (startup)', expect.stringMatching(/^BACKUP->MASTER \((acquired the key|etcd names us the holder)\)$/)]);
+    sim.run(20_000);
+    expect(sim.role('a')).toBe('MASTER'); // keep-alives hold it
+  });
+
+  it('a master cut off from etcd steps down before its lease can expire; another takes over only after', () => {
+    const sim = new Sim(['a', 'b']);
+    sim.start();
+    sim.run(1000);
+    const master = sim.role('a') === 'MASTER' ? 'a' : 'b';
+    const other = master === 'a' ? 'b' : 'a';
+    sim.nodes.get(master)!.cut = true;
+    sim.run(10_000);
+    expect(sim.role(master)).toBe('BACKUP');
+    expect(sim.role(other)).toBe('MASTER');
+    const down = sim.masters.find((e) => e.node === master && !e.up)!.t;
+    const up = sim.masters.filter((e) => e.node === other && e.up).at(-1)!.t;
+    expect(down).toBeLessThan(up);
+    expect(sim.nodes.get(master)!.log.at(-1)).toMatch(/lease not confirmed within ttl − margin/);
+  });
+
+  it('etcd naming another holder makes a master step down at once', () => {
+    const m = new LeaseElection({ ...P, node: 'a' });
+    m.step({ type: 'start' }, 0);
+    m.step({ type: 'granted', lease: '7', ttlMs: 3000, sentAt: 0 }, 5);
+    expect(m.step({ type: 'txn', won: true, revision: 10, holder: 'a' }, 10)).toContainEqual({ type: 'transition', from: 'BACKUP', to: 'MASTER', reason: 'acquired the key', fencingToken: 10 });
+    const fx = m.step({ type: 'holder', holder: 'b', lease: '9', revision: 12 }, 20);
+    expect(fx).toContainEqual({ type: 'transition', from: 'MASTER', to: 'BACKUP', reason: 'etcd names another holder (b)' });
+  });
+
+  it('a lost watch does not matter: the periodic read finds the key free and the backup takes it', () => {
+    const m = new LeaseElection({ ...P, node: 'b' });
+    m.step({ type: 'start' }, 0);
+    m.step({ type: 'granted', lease: '8', ttlMs: 3000, sentAt: 0 }, 5);
+    m.step({ type: 'txn', won: false, revision: 10, holder: 'a' }, 10);
+    // No watch event arrives; the poll asks again.
+    const fx = m.step({ type: 'tick' }, 1000);
+    expect(fx).toContainEqual({ type: 'request', request: 'read', lease: '8' });
+    const fx2 = m.step({ type: 'holder', holder: null, lease: null, revision: 11 }, 1005);
+    expect(fx2).toContainEqual({ type: 'request', request: 'txn', lease: '8' });
+  });
+
+  it('a loop that stalled past the bound steps down on its first step, before anything else', () => {
+    const m = new LeaseElection({ ...P, node: 'a' });
+    m.step({ type: 'start' }, 0);
+    m.step({ type: 'granted', lease: '7', ttlMs: 3000, sentAt: 0 }, 5);
+    m.step({ type: 'txn', won: true, revision: 10, holder: 'a' }, 10);
+    const fx = m.step({ type: 'holder', holder: 'a', lease: '7', revision: 10 }, 2800); // woke up late
+    expect(fx[0]).toMatchObject({ type: 'transition', to: 'BACKUP' });
+    expect(m.state).toBe('BACKUP');
+  });
+
+  it('keeps the role through a failed keep-alive that is retried in time (no flap)', () => {
+    const m = new LeaseElection({ ...P, node: 'a' });
+    m.step({ type: 'start' }, 0);
+    m.step({ type: 'granted', lease: '7', ttlMs: 3000, sentAt: 0 }, 5);
+    m.step({ type: 'txn', won: true, revision: 10, holder: 'a' }, 10);
+    m.step({ type: 'tick' }, 1005);
+    m.step({ type: 'failed', request: 'keepAlive', error: 'timeout' }, 1505);
+    m.step({ type: 'tick' }, 2005);
+    m.step({ type: 'keptAlive', ttlMs: 3000, sentAt: 2005 }, 2010);
+    m.step({ type: 'tick' }, 2900);
+    expect(m.state).toBe('MASTER');
+  });
+
+  it('never two masters, whatever the latencies and cuts (property)', () => {
+    fc.assert(fc.property(
+      fc.array(fc.record({ at: fc.integer({ min: 0, max: 20_000 }), node: fc.constantFrom('a', 'b', 'c'), cut: fc.boolean() }), { maxLength: 8 }),
+      fc.integer({ min: 1, max: 200 }),
+      (events, lat) => {
+        const sim = new Sim(['a', 'b', 'c'], () => lat);
+        sim.start();
+        for (const ev of events) sim.at(ev.at, () => { sim.nodes.get(ev.node)!.cut = ev.cut; });
+        sim.run(30_000);
+        // Replay the master intervals: at most one up at any time.
+        const up = new Set<string>();
+        for (const ev of sim.masters) {
+          if (ev.up) {
+            expect(up.size, `two masters at ${ev.t}: ${[...up].join(',')} and ${ev.node}`).toBe(0);
+            up.add(ev.node);
+          } else up.delete(ev.node);
+        }
+      },
+    ), { numRuns: 60 });
+  });
+
+  it('refuses timing that cannot be safe', () => {
+    expect(checkTiming(P)).toEqual([]);
+    expect(checkTiming({ ...P, renewMs: 2500 })[0]).toMatch(/must fit in ttl/);
+    expect(checkTiming({ ...P, marginMs: 10 })[0]).toMatch(/too small/);
+    expect(checkTiming({ ...P, pollMs: 5000 })[0]).toMatch(/poll/);
+  });
+});
