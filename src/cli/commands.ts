@@ -24,6 +24,9 @@ import type { ResourceListEntry } from '../resources/shell/manager.js';
 import type { ReloadResult } from '../daemon/reload.js';
 import { formatDuration } from '../resources/core/duration.js';
 import { formatResources } from '../status/resources-text.js';
+import type { BalancersStatus } from '../control/status.js';
+import type { BalancerCommandResult } from '../balancer/shell/balancer.js';
+import { formatBalancerList } from '../status/balancer-list.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 async function probeCommand(target: string, ifname: string, intervalMs: number, events: boolean): Promise<number> {
@@ -242,9 +245,8 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
         return;
       }
       if (o.daemonize && daemonize(['run', '-c', o.config, ...formatArgs(o)])) return;
-      // SIGHUP / `carpool reload`: the same file, the same options, read again. A change of
-      // the balancers is refused by the reload plan (restart needed), so the balancers in force
-      // are always the ones refuseBalancers accepted at start.
+      // SIGHUP / `carpool reload`: the same file, the same options, read again. The balancers
+      // are mapped again by the reload (an unsupported one refuses the reload, nothing changes).
       const reload = (onWarning: (text: string) => void) =>
         loadCheckedConfig(o.config, { ...loadOptions(o), onWarning: (w) => onWarning(formatDiagnostic(w)) });
       code = await runDaemon(config, 'run', reload);
@@ -286,13 +288,17 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
         const rs = cfg.resources;
         const resText = rs ? `; ${rs.resources.length} resource${rs.resources.length === 1 ? '' : 's'} in ${rs.groups.length} group${rs.groups.length === 1 ? '' : 's'}: ${rs.groups.map((g) => g.id).join(', ')}` : '';
         const vss = cfg.balancers?.virtualServers ?? [];
-        let lbRuns = true;
+        let lbRuns = false;
         if (cfg.balancers && vss.length) {
           try {
-            (await import('../balancer/from-config.js')).mapBalancers(cfg.balancers, cfg.instances);
+            const mapped = (await import('../balancer/from-config.js')).mapBalancers(cfg.balancers, cfg.instances);
+            lbRuns = true;
+            for (const w of mapped.services.flatMap((m) => m.warnings)) {
+              warnings++;
+              process.stderr.write(`warning: ${w}\n`);
+            }
           } catch (err) {
             if (!(err instanceof CarpoolError)) throw err;
-            lbRuns = false;
             warnings++;
             process.stderr.write(`warning: ${err.message}\n`);
           }
@@ -342,7 +348,8 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     .description('apply the changed configuration file to the running `carpool run` daemon without a restart (as SIGHUP and `systemctl reload` do). ' +
       'An invalid file changes nothing (the errors are printed, exit 1). Unchanged instances are not touched; added ones start, ' +
       'removed ones hand their addresses over like at shutdown, changed ones are changed in place where possible, else restarted. ' +
-      'Resource groups are added, removed, or restarted when changed. Changes that need a restart (control_socket, state_dir, logging, realtime_priority) are refused as a whole: nothing changes.')
+      'Resource groups are added, removed, or restarted when changed. Virtual servers and real servers are added, removed and changed as a difference: ' +
+      'unchanged real servers keep their health (a failed one is not put back) and the operator\'s runtime changes (`carpool balancer ...`) unless the file changed that server. Changes that need a restart (control_socket, state_dir, logging, realtime_priority) are refused as a whole: nothing changes.')
     .summary('apply the changed configuration file live (only the difference)')
     .option('-s, --socket <path>', `control socket of the daemon (default: the \`carpool run\` daemon in ${RUN_DIR})`)
     .option('--json', 'machine-readable output')
@@ -394,6 +401,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     });
 
   addResourceCommands(program, (c) => { code = c; });
+  addBalancerCommands(program, (c) => { code = c; });
   if (argv[0] === 'checker') {
     // Loaded only for `carpool checker ...` (it brings the HTTP checker's code along).
     const { addCheckerCommands } = await import('./checker-cmd.js');
@@ -412,6 +420,89 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
   unknownOptionsFirst(program);
   await program.parseAsync([...argv], { from: 'user' });
   return code;
+}
+
+/** A non-negative integer weight (`carpool balancer weight VS RS N`, `add --weight N`). */
+export function parseWeight(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n > 0x7fffffff) throw new InvalidArgumentError('expected an integer 0..2147483647 (0 = no new connections)');
+  return n;
+}
+
+/** `carpool balancer list|weight|drain|enable|disable|add|remove` (like ipvsadm -L -n, -e, -a, -d). */
+function addBalancerCommands(program: Command, setCode: (code: number) => void): void {
+  const lb = program.command('balancer')
+    .description('the load balancer of a running daemon: list it like `ipvsadm -L -n`, change real servers at runtime without a reload.\n' +
+      'VS is a virtual server as IP:PORT[/PROTO] (or its config name, `fwmark N`, `group NAME`), RS a real server as IP[:PORT] ([IPv6]:PORT).\n' +
+      'Runtime changes are kept across `carpool reload` until the configuration changes that real server; then the configuration wins.');
+  const socketOpt = () => new Option('-s, --socket <path>', `control socket of the daemon (default: the one in ${RUN_DIR} that balances)`);
+  const socketOf = (socket: string | undefined) => pickSocket(socket, (st) => st.balancers !== undefined, 'a load balancer');
+
+  lb.command('list')
+    .description('virtual servers with scheduler, method, persistence; real servers with forward method, weight, connections and health')
+    .addOption(socketOpt())
+    .option('--stats', 'connections, packets and bytes per server (ipvsadm --stats)')
+    .option('--rate', 'connections, packets and bytes per second (ipvsadm --rate)')
+    .option('--json', 'machine-readable output (the balancers section of `carpool status --json`)')
+    .action(async (o: { socket?: string; stats?: boolean; rate?: boolean; json?: boolean }) => {
+      try {
+        if (o.stats && o.rate) throw new CarpoolError('USAGE', '--stats and --rate are separate views', 'choose one');
+        const st = await controlRequest(await socketOf(o.socket), { cmd: 'balancer.list' }) as BalancersStatus;
+        process.stdout.write(o.json ? JSON.stringify(st, null, 2) + '\n' : formatBalancerList(st, { stats: !!o.stats, rate: !!o.rate }).join('\n') + '\n');
+      } catch (err) { setCode(fail(err)); }
+    });
+
+  const send = async (socket: string | undefined, op: string, args: Record<string, unknown>, json: boolean | undefined): Promise<void> => {
+    const r = await controlRequest(await socketOf(socket), { cmd: `balancer.${op}`, args }, 30_000) as BalancerCommandResult;
+    if (json) {
+      process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+    } else {
+      process.stdout.write(`${r.message}\n`);
+      process.stdout.write(formatBalancerList({ services: [r.service], plane: { inForce: r.inForce, applies: 0, failures: 0 } }).slice(1).join('\n') + '\n');
+    }
+    if (!r.inForce) {
+      process.stderr.write(`carpool: the nftables ruleset is not in force${r.lastError ? `: ${r.lastError}` : ''}; the daemon retries (carpool status shows it)\n`);
+      setCode(1);
+    }
+  };
+  const verb = (name: 'drain' | 'enable' | 'disable' | 'remove', description: string) => {
+    lb.command(name)
+      .description(description)
+      .argument('<vs>', 'virtual server: IP:PORT[/PROTO], config name, fwmark N or group NAME')
+      .argument('<rs>', 'real server: IP[:PORT]')
+      .addOption(socketOpt())
+      .option('--json', 'machine-readable output')
+      .action(async (vs: string, rs: string, o: { socket?: string; json?: boolean }) => {
+        try { await send(o.socket, name, { service: vs, server: rs }, o.json); } catch (err) { setCode(fail(err)); }
+      });
+  };
+  lb.command('weight')
+    .description('set a real server\'s weight now (0 = no new connections); overrides the configured and dynamic weight until `weight VS RS config`')
+    .argument('<vs>', 'virtual server: IP:PORT[/PROTO], config name, fwmark N or group NAME')
+    .argument('<rs>', 'real server: IP[:PORT]')
+    .argument('<weight>', 'integer 0..2147483647, or `config` for the configured weight again', (v: string) => (v === 'config' ? null : parseWeight(v)))
+    .addOption(socketOpt())
+    .option('--json', 'machine-readable output')
+    .action(async (vs: string, rs: string, weight: number | null, o: { socket?: string; json?: boolean }) => {
+      try { await send(o.socket, 'weight', { service: vs, server: rs, weight }, o.json); } catch (err) { setCode(fail(err)); }
+    });
+  verb('drain', 'graceful removal: weight 0, established connections continue, no new ones (undo: enable)');
+  verb('enable', 'undo drain or disable: the server takes new connections again (if healthy)');
+  verb('disable', 'take the server out of the pool (like a failed one: persistence forgets it)');
+  lb.command('add')
+    .description('add a real server at runtime (checked with TCP_CHECK with the virtual server\'s delay_loop and connect_timeout, unless --check none)')
+    .argument('<vs>', 'virtual server: IP:PORT[/PROTO], config name, fwmark N or group NAME')
+    .argument('<rs>', 'real server: IP[:PORT] (default port: the virtual server\'s)')
+    .addOption(new Option('--weight <n>', 'weight (default 1)').argParser(parseWeight))
+    .addOption(new Option('--check <kind>', 'health check (default tcp)').choices(['tcp', 'none']))
+    .addOption(socketOpt())
+    .option('--json', 'machine-readable output')
+    .action(async (vs: string, rs: string, o: { socket?: string; json?: boolean; weight?: number; check?: 'tcp' | 'none' }) => {
+      try {
+        await send(o.socket, 'add', { service: vs, server: rs, ...(o.weight !== undefined ? { weight: o.weight } : {}), ...(o.check ? { check: o.check } : {}) }, o.json);
+      } catch (err) { setCode(fail(err)); }
+    });
+  verb('remove', 'remove a real server at runtime (established connections continue; a configured one comes back with `add`)');
 }
 
 /** `carpool resource ...`, `carpool import-cib`, `carpool export-cib` (seed 002 §5.2.4 in carpool's words). */

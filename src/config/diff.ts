@@ -160,7 +160,8 @@ export function planReload(old: CarpoolConfig, next: CarpoolConfig): ReloadPlan 
   if (old.realtimePriority !== next.realtimePriority) refused.push(`restart needed for realtime_priority (${old.realtimePriority ?? 'unset'} -> ${next.realtimePriority ?? 'unset'})`);
   if (!sameValue(old.carpGroups ?? [], next.carpGroups ?? [])) refused.push('restart needed for CARP groups (sync_groups of CARP instances, carp_preempt)');
   // Any other setting (the HTTP listener, and whatever is added later) is not applied live: say so.
-  const handled = new Set(['source', 'instances', 'vrrpScripts', 'trackFiles', 'syncGroups', 'carpGroups', 'resources', 'controlSocket', 'stateDir', 'logging', 'realtimePriority']);
+  // `balancers` goes to the load balancer's own reload (daemon/reload.ts step 6).
+  const handled = new Set(['source', 'instances', 'vrrpScripts', 'trackFiles', 'syncGroups', 'carpGroups', 'resources', 'balancers', 'controlSocket', 'stateDir', 'logging', 'realtimePriority']);
   for (const key of new Set([...Object.keys(old), ...Object.keys(next)])) {
     if (handled.has(key)) continue;
     if (!sameValue((old as unknown as Record<string, unknown>)[key], (next as unknown as Record<string, unknown>)[key])) refused.push(`restart needed for ${key}`);

@@ -431,7 +431,8 @@ export class Daemon {
           this.incoming = undefined;
           this.opts.notifier?.ready(statusText(this.shells.map((s) => ({ name: s.name, state: s.status().state }))));
         });
-        this.log.info(r.actions.length ? `Reload done: ${r.actions.length} instance${r.actions.length === 1 ? '' : 's'} changed, ${r.unchanged.length} unchanged${r.failed.length ? `, ${r.failed.length} failed` : ''}`
+        // Actions are instances' and, with the load balancer, virtual servers' changes.
+        this.log.info(r.actions.length ? `Reload done: ${r.actions.length} change${r.actions.length === 1 ? '' : 's'}, ${r.unchanged.length} instance${r.unchanged.length === 1 ? '' : 's'} unchanged${r.failed.length ? `, ${r.failed.length} failed` : ''}`
           : `Reload done: nothing changed (${r.unchanged.length} instance${r.unchanged.length === 1 ? '' : 's'} unchanged)`);
         return r;
       } catch (err) {
@@ -494,6 +495,47 @@ export class Daemon {
         }
         this.resources.addGroups(rc, ids, (instance) => this.shells.find((s) => s.name === instance)?.status().state);
       },
+      prepareBalancers: (config) => this.prepareBalancers(config),
+    };
+  }
+
+  /**
+   * The load-balancing part of a reload: validated now (throws, nothing changed), put in force
+   * by the step returned. A balancer appears with the first virtual server and goes (its table
+   * removed) with the last.
+   */
+  private async prepareBalancers(config: CarpoolConfig): Promise<() => Promise<{ actions: string[]; failed: string[] }>> {
+    const vss = config.balancers?.virtualServers ?? [];
+    const running = this.balancer;
+    if (vss.length === 0) {
+      if (!running) return () => Promise.resolve({ actions: [], failed: [] });
+      return async () => {
+        this.balancer = undefined;
+        await running.stop();
+        return { actions: ['balancer: stopped (no virtual servers left), nftables table removed'], failed: [] };
+      };
+    }
+    if (running) {
+      const prepared = await running.prepare(config.balancers!, config.instances);
+      return async () => {
+        try {
+          return { actions: await running.commit(prepared), failed: [] };
+        } catch (err) {
+          return { actions: [], failed: [`balancer: ${err instanceof CarpoolError ? err.describe() : (err as Error).message}`] };
+        }
+      };
+    }
+    const { Balancer } = await import('../balancer/shell/balancer.js');
+    const b = new Balancer(config.balancers!, { log: this.log, now, hooks: this.hooks.queue('(balancer)', config.hookTimeoutMs), instances: config.instances });
+    return async () => {
+      try {
+        await b.start();
+      } catch (err) {
+        await b.stop();
+        return { actions: [], failed: [`balancer: ${err instanceof CarpoolError ? err.describe() : (err as Error).message}`] };
+      }
+      this.balancer = b;
+      return { actions: [`balancer: started (${vss.length} virtual server${vss.length === 1 ? '' : 's'})`], failed: [] };
     };
   }
 
@@ -603,6 +645,42 @@ export class Daemon {
       }
       default:
         if (req.cmd.startsWith('resource.')) return this.resourceControl(req);
+        if (req.cmd.startsWith('balancer.')) return this.balancerControl(req);
+        throw new CarpoolError('CONTROL_UNKNOWN', `unknown command ${req.cmd}`);
+    }
+  }
+
+  /** `balancer.list` and `balancer.weight|drain|enable|disable|add|remove` (carpool balancer ...). */
+  private balancerControl(req: ControlRequest): unknown {
+    const b = this.balancer;
+    if (!b) throw new CarpoolError('NO_BALANCER', 'this daemon runs no load balancer', 'add virtual_server blocks (keepalived.conf) or balancers: (YAML) to its configuration, then carpool reload');
+    if (req.cmd === 'balancer.list') return b.status();
+    const op = req.cmd.slice('balancer.'.length);
+    const a = req.args ?? {};
+    const text = (k: string): string => {
+      const v = a[k];
+      if (typeof v !== 'string' || v === '') throw new CarpoolError('CONTROL_BAD_REQUEST', `${req.cmd} needs "${k}"`);
+      return v;
+    };
+    const num = (k: string): number | undefined => {
+      const v = a[k];
+      if (v === undefined) return undefined;
+      if (typeof v !== 'number') throw new CarpoolError('CONTROL_BAD_REQUEST', `${req.cmd}: "${k}" must be a number`);
+      return v;
+    };
+    const service = text('service');
+    const server = text('server');
+    switch (op) {
+      // weight null: back to the configured weight.
+      case 'weight': return b.command({ op, service, server, weight: a.weight === null ? undefined : num('weight') ?? NaN });
+      case 'drain': case 'enable': case 'disable': case 'remove': return b.command({ op, service, server });
+      case 'add': {
+        const check = a.check === undefined ? undefined : a.check === 'tcp' || a.check === 'none' ? a.check : undefined;
+        if (a.check !== undefined && check === undefined) throw new CarpoolError('CONTROL_BAD_REQUEST', 'balancer.add: "check" is tcp or none');
+        const weight = num('weight');
+        return b.command({ op, service, server, ...(weight !== undefined ? { weight } : {}), ...(check ? { check } : {}) });
+      }
+      default:
         throw new CarpoolError('CONTROL_UNKNOWN', `unknown command ${req.cmd}`);
     }
   }

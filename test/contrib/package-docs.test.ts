@@ -35,10 +35,10 @@ COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=\${#COMP_L
   return r.stdout.split('\n').filter(Boolean).sort();
 }
 
-const help: { '': string[]; resource: string[]; lab: string[] } = { '': [], resource: [], lab: [] };
+const help: { '': string[]; resource: string[]; lab: string[]; balancer: string[]; checker: string[] } = { '': [], resource: [], lab: [], balancer: [], checker: [] };
 beforeAll(async () => {
   // `carpool help` prints what `carpool --help` prints (node itself would take a leading --help).
-  for (const command of ['', 'resource', 'lab']) {
+  for (const command of ['', 'resource', 'lab', 'balancer', 'checker']) {
     const r = await runCarpool(command ? [command, '--help'] : ['help'], '/nonexistent', 30_000);
     help[command as keyof typeof help] = commandsOf(r.stdout);
   }
@@ -50,11 +50,12 @@ describe('carpool(8) and the bash completion follow `carpool --help`', () => {
     expect(help.resource).toEqual(expect.arrayContaining(['move', 'cleanup']));
   });
 
-  it('carpool.8 describes every subcommand in COMMANDS, and resource\'s and lab\'s too', () => {
+  it('carpool.8 describes every subcommand in COMMANDS, and those of resource, balancer, checker and lab', () => {
     const commands = MAN8.slice(MAN8.indexOf('.SH COMMANDS'), MAN8.indexOf('.SH FILES'));
     const described = new Set([...commands.matchAll(/^\.(?:B|BI) "?([a-z][a-z-\\]*)/gm)].map((m) => m[1]!.replaceAll('\\', '')));
     expect(help[''].filter((c) => !described.has(c))).toEqual([]);
-    expect(help.resource.filter((c) => c !== 'help' && !described.has(c))).toEqual([]);
+    for (const sub of [help.resource, help.balancer]) expect(sub.filter((c) => c !== 'help' && !described.has(c))).toEqual([]);
+    expect(help.checker.filter((c) => c !== 'help' && !new RegExp(`^\\.BI "checker ${c}`, 'm').test(commands))).toEqual([]);
     const lab = commands.slice(commands.indexOf('.BI "lab '));
     expect(help.lab.filter((c) => c !== 'help' && !new RegExp(`\\b${c}\\b`).test(lab))).toEqual([]);
   });
@@ -64,7 +65,9 @@ describe('carpool(8) and the bash completion follow `carpool --help`', () => {
     const list = (re: RegExp) => (re.exec(text)?.[1] ?? '').split(' ').sort();
     expect(list(/_carpool_commands='([^']*)'/)).toEqual([...help['']].sort());
     expect(list(/resource\)\n\s+if[^\n]*\n\s+COMPREPLY=\(\$\(compgen -W '([^']*)'/)).toEqual([...help.resource].sort());
-    expect(list(/lab\)\n\s+if[^\n]*\n\s+COMPREPLY=\(\$\(compgen -W '([^']*)'/)).toEqual([...help.lab].sort());
+    for (const sub of ['lab', 'balancer', 'checker'] as const) {
+      expect(list(new RegExp(`${sub}\\)\\n\\s+if[^\\n]*\\n\\s+COMPREPLY=\\(\\$\\(compgen -W '([^']*)'`))).toEqual([...help[sub]].sort());
+    }
   });
 
   it.skipIf(!has(BASH_COMPLETION))('the completion completes subcommands, sub-subcommands and options', () => {
