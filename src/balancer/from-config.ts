@@ -12,9 +12,9 @@ import { serverKey } from './core/model.js';
 import { CarpoolError } from '../lib/errors.js';
 import { formatIP, parseIP } from '../protocol/inet.js';
 
-/** Checkers the shell probes today (SMTP_CHECK: src/balancer/shell/smtp-check.ts, not here yet). */
+/** Checkers the shell probes today: all of keepalived's. */
 export const SUPPORTED_CHECKERS: readonly CheckerType[] = [
-  'TCP_CHECK', 'HTTP_GET', 'SSL_GET', 'MISC_CHECK', 'DNS_CHECK', 'UDP_CHECK', 'PING_CHECK', 'FILE_CHECK',
+  'TCP_CHECK', 'HTTP_GET', 'SSL_GET', 'SMTP_CHECK', 'MISC_CHECK', 'DNS_CHECK', 'UDP_CHECK', 'PING_CHECK', 'FILE_CHECK',
 ];
 /**
  * How often a FILE_CHECK reads its file, ms. keepalived reacts to inotify; a read of a few

@@ -5,7 +5,7 @@
  */
 import { Document, YAMLMap, YAMLSeq, isMap, isSeq, type Node } from 'yaml';
 import type {
-  BalancerConfig, CarpInstance, CarpoolConfig, Checker, Forwarding, Hook, NotifyHooks, RealServer, SyncGroup, TrackFile, TrackRef, VirtualAddress,
+  BalancerConfig, CarpInstance, CarpoolConfig, Checker, CheckerConnection, Forwarding, Hook, NotifyHooks, RealServer, SyncGroup, TrackFile, TrackRef, VirtualAddress,
   VirtualRoute, VirtualServer, VirtualServerGroup, VrrpInstance, VrrpScript,
 } from './model.js';
 import { forwardingWords } from './balancer/values.js';
@@ -180,15 +180,16 @@ function checker(ck: Checker): Record<string, unknown> {
     const t = ck.timeoutMs % 1000 === 0 ? { misc_timeout: ck.timeoutMs / 1000 } : {};
     return { type: ck.type, ...timing, misc_path: hook(ck.command), ...t, misc_dynamic: ck.dynamic, ...(ck.user ? { user: ck.user.user, ...(ck.user.group ? { group: ck.user.group } : {}) } : {}) };
   }
-  const conn = {
-    ...opt('connect_ip', ck.connectIp), ...opt('connect_port', ck.connectPort), ...opt('bindto', ck.bindto), ...opt('bind_port', ck.bindPort),
-    ...opt('bind_if', ck.bindIf), ...opt('fwmark', ck.fwmark), connect_timeout: seconds(ck.connectTimeoutMs),
-  };
+  const connection = (h: CheckerConnection) => ({
+    ...opt('connect_ip', h.connectIp), ...opt('connect_port', h.connectPort), ...opt('bindto', h.bindto), ...opt('bind_port', h.bindPort),
+    ...opt('bind_if', h.bindIf), ...opt('fwmark', h.fwmark), connect_timeout: seconds(h.connectTimeoutMs),
+  });
+  const conn = connection(ck);
   switch (ck.type) {
     case 'TCP_CHECK': case 'PING_CHECK':
       return { type: ck.type, ...conn, ...timing };
     case 'SMTP_CHECK':
-      return { type: ck.type, ...conn, ...timing, helo_name: ck.heloName };
+      return { type: ck.type, ...conn, ...timing, helo_name: ck.heloName, ...(ck.hosts.length ? { hosts: ck.hosts.map(connection) } : {}) };
     case 'DNS_CHECK':
       return { type: ck.type, ...conn, ...timing, query_type: ck.queryType, name: ck.name };
     case 'UDP_CHECK':

@@ -408,6 +408,12 @@ export type Checker =
     readonly type: 'SMTP_CHECK';
     /** HELO argument, default `smtpchecker.keepalived.org` (keepalived's SMTP_DEFAULT_HELO). */
     readonly heloName: string;
+    /**
+     * `host { }` blocks: every one must pass (checked in turn). Empty = the checker's own
+     * connection (the real server). Unset fields of a host are the checker's; a host without
+     * `connect_ip` is the real server (keepalived checks only the hosts when there are any).
+     */
+    readonly hosts: readonly CheckerConnection[];
   })
   | (CheckerTiming & CheckerConnection & {
     readonly type: 'DNS_CHECK';

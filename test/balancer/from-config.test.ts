@@ -115,7 +115,7 @@ virtual_server 10.9.0.100 80 {
   lb_kind DR
   protocol TCP
   real_server 10.9.1.2 25 {
-    SMTP_CHECK {
+    UDP_CHECK {
     }
   }
 }
@@ -140,7 +140,6 @@ virtual_server 10.9.0.100 0 {
     const msg = (err as Error).message;
     expect(msg).toContain('lb_algo wlc needs connection counts, which this service has none of (DR/TUN flows do not pass conntrack on the director)');
     expect(msg).toContain('lb_kind DR needs the interface the VIP 10.9.0.100 arrives on, and no vrrp_instance holds it');
-    expect(msg).toContain('SMTP_CHECK is not supported yet (supported: TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, DNS_CHECK, UDP_CHECK, PING_CHECK, FILE_CHECK)');
     expect(msg).toContain('virtual_server fwmark 7: fwmark services need lb_kind NAT');
     expect(msg).toContain('virtual_server 10.9.0.100: a virtual server without a port (all ports) is not supported');
   });

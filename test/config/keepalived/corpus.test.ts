@@ -48,9 +48,7 @@ const CORPUS: Readonly<Record<string, Expectation>> = {
   // lvs_sync_daemon_interface (IPVS connection sync) is not implemented; the sync group without
   // group {} is removed with a warning, as keepalived does.
   'keepalived.conf.vrrp.lvs_syncd': { kind: 'vrrp-only', instances: 3, without: 'LVS_NOT_SUPPORTED' },
-  'keepalived.conf.SMTP_CHECK': {
-    kind: 'refused', codes: Array<string>(6).fill('NOT_SUPPORTED'), why: 'SMTP_CHECK host { } blocks are not implemented (balancer)',
-  },
+  'keepalived.conf.SMTP_CHECK': LVS_ONLY,
   'keepalived.conf.SSL_GET': { kind: 'refused', codes: ['NOT_SUPPORTED'], why: 'auth_type AH is not implemented' },
   'keepalived.conf.conditional_conf': {
     kind: 'refused', codes: ['NOT_SUPPORTED'], configId: 'high', why: 'net_namespace is not implemented (a VRRP-side feature of issue 14)',
