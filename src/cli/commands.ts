@@ -17,6 +17,7 @@ import { controlRequest } from '../control/client.js';
 import type { DaemonStatus } from '../control/status.js';
 import { formatStatus } from '../status/text.js';
 import { runDaemon, daemonize } from './daemon-cmd.js';
+import { answerParent, configChildMode } from './run-cmd.js';
 import { LAB_DESCRIPTION } from './lab-description.js';
 import type { ResourcesStatus } from '../resources/core/status.js';
 import type { ResourceListEntry } from '../resources/shell/manager.js';
@@ -216,12 +217,31 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     .requiredOption('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
     .option('-B, --daemonize', 'detach from the terminal and log to syslog only'))
     .action(async (o: FormatOpts & { config: string; daemonize?: boolean }) => {
+      const child = configChildMode();
+      if (child === 'reload') {
+        // A reload of the daemon that started this process (run-cmd.ts): warnings and errors go back as text.
+        const warnings: string[] = [];
+        try {
+          const config = loadCheckedConfig(o.config, { ...loadOptions(o), onWarning: (w) => warnings.push(formatDiagnostic(w)) });
+          answerParent({ ok: true, config, warnings });
+        } catch (err) {
+          if (!(err instanceof Error)) throw err;
+          const { code: c, hint } = err instanceof CarpoolError ? err : { code: undefined, hint: undefined };
+          answerParent({ ok: false, error: { message: err.message, ...(c !== undefined ? { code: c } : {}), ...(hint !== undefined ? { hint } : {}) } });
+        }
+        return;
+      }
       let config;
       try {
         config = loadCheckedConfig(o.config, loadOptions(o));
         await refuseBalancers(config, o.config, o.format);
       } catch (err) {
         code = fail(err);
+        return;
+      }
+      if (child === 'start') {
+        // The daemon is the parent (run-cmd.ts), which never loads the parsers.
+        answerParent({ ok: true, config, warnings: [], ...(o.daemonize ? { daemonize: ['run', '-c', o.config, ...formatArgs(o)] } : {}) });
         return;
       }
       if (o.daemonize && daemonize(['run', '-c', o.config, ...formatArgs(o)])) return;

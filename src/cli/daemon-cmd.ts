@@ -10,7 +10,7 @@ import type { Writable } from 'node:stream';
 import type { CarpoolConfig } from '../config/model.js';
 import { CarpoolError } from '../lib/errors.js';
 import { Daemon, type DaemonOptions } from '../daemon/daemon.js';
-import { Notifier, statusText } from '../daemon/systemd.js';
+import { JOURNAL_SOCKET, Notifier, statusText, underSystemd } from '../daemon/systemd.js';
 
 const DAEMONIZED = 'CARPOOL_DAEMONIZED';
 /** Names the inherited file descriptor that carries the real arguments to a daemonized child. */
@@ -75,10 +75,12 @@ export async function runDaemon(config: CarpoolConfig, mode: 'run' | 'ucarp', lo
   // The client's "exit quietly on EPIPE" (main.ts) must not apply to a daemon: its Logger
   // handles output errors (console off, daemon goes on).
   for (const s of [process.stdout, process.stderr]) s.removeAllListeners('error');
-  // Taken out of the environment before anything runs a hook or an agent.
+  // Under systemd every line goes to the journal once, with fields (decided before the notify
+  // variables are taken out of the environment, before anything runs a hook or an agent).
+  const journal = underSystemd() ? { journalSocket: JOURNAL_SOCKET } : {};
   const notifier = Notifier.fromEnv();
   // systemd: the daemon says RELOADING=1 ... READY=1 around a reload (SIGHUP, systemctl reload).
-  const daemon = new Daemon({ config, mode, console: !isDaemonized(), notifier, ...(loadConfig ? { loadConfig } : {}) });
+  const daemon = new Daemon({ config, mode, console: !isDaemonized(), notifier, ...journal, ...(loadConfig ? { loadConfig } : {}) });
   notifier.useLog((text, key) => daemon.log.logLimited('warning', text, key));
   try {
     // keepalived `net_namespace`: after the sd_notify and syslog sockets (they stay where systemd

@@ -48,9 +48,14 @@ export interface DaemonOptions {
    * run mode: read and validate the configuration file again (SIGHUP, `carpool reload`);
    * throws `ConfigError` (file:line) or `CarpoolError`. Warnings go to `onWarning`.
    */
-  readonly loadConfig?: (onWarning: (text: string) => void) => CarpoolConfig;
+  readonly loadConfig?: (onWarning: (text: string) => void) => CarpoolConfig | Promise<CarpoolConfig>;
   /** The service manager (systemd): told of state changes (`STATUS=`), reloads and the stop. */
   readonly notifier?: ServiceNotifier;
+  /**
+   * Started by systemd (`underSystemd`): log to the journal's native socket (this path, env
+   * CARPOOL_JOURNAL_SOCKET overrides), else to stderr with `<N>` prefixes; never twice.
+   */
+  readonly journalSocket?: string;
 }
 
 /** An instance with its interface and advert source resolved, ready to build. */
@@ -104,6 +109,8 @@ export class Daemon {
   private http: HttpServer | undefined;
   private monitor: LinkMonitor | undefined;
   private syslog: SyslogSocket | undefined;
+  /** The journal's native socket, under systemd. */
+  private journal: SyslogSocket | undefined;
   /** Resource groups following the instances (undefined without `groups:` in the config). */
   private resources: ResourceManager | undefined;
   /** The load balancer (undefined without virtual servers in the config). */
@@ -127,11 +134,15 @@ export class Daemon {
   constructor(private readonly opts: DaemonOptions) {
     const cfg = opts.config;
     this.config = cfg;
-    this.syslog = openSyslog(cfg.logging.facility, opts.syslogPath);
+    this.journal = opts.journalSocket !== undefined ? openJournal(opts.journalSocket) : undefined;
+    // The journal takes every line: no syslog copy (it would reach the journal a second time).
+    this.syslog = this.journal ? undefined : openSyslog(cfg.logging.facility, opts.syslogPath);
     const sink: SyslogSink | undefined = this.syslog ? { send: (b) => this.syslog?.send(b).ok ?? false } : undefined;
+    const journal = this.journal;
     this.log = new Logger({
       ident: cfg.logging.ident, facility: cfg.logging.facility, debug: cfg.logging.debug, console: opts.console,
-      ...(opts.console && stderrIsJournal() ? { journal: true } : {}),
+      ...(opts.console && (stderrIsJournal() || opts.journalSocket !== undefined) ? { journal: true } : {}),
+      ...(journal ? { journalSink: { send: (b: Uint8Array) => journal.send(b).ok } } : {}),
       ...(sink ? { syslog: sink } : {}),
     });
     this.hooks = new HookQueues(this.log);
@@ -255,7 +266,7 @@ export class Daemon {
       if (!p.inst.upHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going up' : `${p.inst.name}: no up hook`);
       if (!p.inst.downHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going down' : `${p.inst.name}: no down hook`);
       const shell = new CarpShell(p.inst, p.src, {
-        port: rx, log: this.log, hooks: this.hooks.queue(p.inst.name, p.inst.hookTimeoutMs ?? this.config.hookTimeoutMs),
+        port: rx, log: this.log, hooks: this.hooks.queue(p.inst.name, p.inst.hookTimeoutMs ?? this.config.hookTimeoutMs, { instance: p.inst.name, vhid: p.inst.vhid }),
         addresses: p.inst.manageAddresses ? this.addressManager() : this.addresses, now,
         ucarpStyle: this.opts.mode === 'ucarp',
         onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),
@@ -276,7 +287,7 @@ export class Daemon {
         hooksFor: (owner) => {
           const cfg = this.incoming ?? this.config;
           const inst = cfg.instances.find((i) => i.name === owner && i.kind === 'vrrp');
-          return this.hooks.queue(owner, inst?.hookTimeoutMs ?? cfg.hookTimeoutMs);
+          return this.hooks.queue(owner, inst?.hookTimeoutMs ?? cfg.hookTimeoutMs, inst?.kind === 'vrrp' ? { instance: owner, vhid: inst.vrid } : {});
         },
         linkRunning: (ifname) => !!interfaceInfo(ifname)?.running,
         ...(this.notifyFifo ? { notifyFifo: this.notifyFifo } : {}),
@@ -429,7 +440,7 @@ export class Daemon {
       if (this.stopping) throw new CarpoolError('RELOAD_STOPPING', 'the daemon is stopping');
       this.log.info(`Reloading ${this.config.source} (${reason})`);
       try {
-        const next = load((w) => this.log.warning(`reload: ${w}`));
+        const next = await load((w) => this.log.warning(`reload: ${w}`));
         const { applyReload } = await import('./reload.js');
         this.incoming = next;
         this.opts.notifier?.reloading();
@@ -593,6 +604,7 @@ export class Daemon {
       for (const x of this.plugs.values()) if (x.vmac) await removeVmac(x.vmac);
       for (const [sig, fn] of this.signalHandlers) process.off(sig, fn);
       this.syslog?.close();
+      this.journal?.close();
     })();
     return this.stopping;
   }
@@ -710,6 +722,15 @@ export class Daemon {
 
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+/** The journal's socket, or undefined when it is missing (then stderr with `<N>` prefixes). */
+function openJournal(path: string): SyslogSocket | undefined {
+  try {
+    return SyslogSocket.open(process.env.CARPOOL_JOURNAL_SOCKET ?? path);
+  } catch {
+    return undefined;
+  }
 }
 
 function openSyslog(facility: string, path?: string): SyslogSocket | undefined {

@@ -199,7 +199,7 @@ export class VrrpShell extends ShellBase {
       (vrid) => (vrid === this.id ? this.rx : undefined));
     if (!v.ok) {
       this.countDrop(v.reason);
-      this.log.logLimited('warning', this.prefix(`dropped advert from ${pkt.src}: ${v.reason}`), `${this.name}:drop:${v.reason}`);
+      this.log.logLimited('warning', this.prefix(`dropped advert from ${pkt.src}: ${v.reason}`), `${this.name}:drop:${v.reason}`, this.fields('drop'));
       return true;
     }
     if (v.value.addressMismatch) {
@@ -220,14 +220,14 @@ export class VrrpShell extends ShellBase {
     switch (e.type) {
       case 'send': {
         const r = tx.send(e.dstText, e.payload, this.src);
-        if (!r.ok) log.logLimited('error', this.prefix(`cannot send advert to ${e.dstText}: ${r.error}`), `${this.name}:send`);
+        if (!r.ok) log.logLimited('error', this.prefix(`cannot send advert to ${e.dstText}: ${r.error}`), `${this.name}:send`, this.fields('send-error'));
         this.input({ type: 'sendResult', ok: r.ok });
         break;
       }
       case 'transition':
         this.noteTransition(e.to);
         // keepalived's wording, so existing log watchers keep working.
-        log.log(e.to === 'INIT' ? 'info' : 'warning', this.prefix(`Entering ${e.to} STATE (${e.reason})`));
+        log.log(e.to === 'INIT' ? 'info' : 'warning', this.prefix(`Entering ${e.to} STATE (${e.reason})`), this.fields('transition', e.to));
         this.deps.onTransition?.(this.name, e.from, e.to, e.reason, this.lastPeer);
         break;
       case 'addAddresses':
@@ -255,7 +255,7 @@ export class VrrpShell extends ShellBase {
         this.deps.notifyFifo?.write('INSTANCE', this.name, e.which.toUpperCase(), e.priority);
         break;
       case 'log':
-        log.log(e.level, this.prefix(e.message));
+        log.log(e.level, this.prefix(e.message), this.fields());
         break;
       case 'stopped':
         this.group.stopped(this.name);
