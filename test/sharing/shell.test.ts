@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { Logger } from '../../src/daemon/logger.js';
 import type { SharedAddress } from '../../src/sharing/core/model.js';
-import { SharingShell } from '../../src/sharing/shell/sharing.js';
+import { JOIN_DELAY_MS, SharingShell } from '../../src/sharing/shell/sharing.js';
 
 const shared: SharedAddress = {
   name: 'web', address: '10.0.0.50', prefix: 24, interface: 'eth0', buckets: 4, hash: 'sourceip', mac: '01:00:5e:00:00:32',
@@ -21,7 +21,7 @@ function setup(selfAddress: string) {
     nft: (input) => { nft.push(input.trim()); return Promise.resolve({ code: 0, stderr: '' }); },
   });
   shell.instances(() => [selfAddress]);
-  const settle = () => new Promise((r) => setTimeout(r, 60));
+  const settle = () => new Promise((r) => setTimeout(r, JOIN_DELAY_MS + 40));
   return { shell, lines, nft, masters, settle, advance: (ms: number) => { clock += ms; } };
 }
 
@@ -35,7 +35,20 @@ describe('SharingShell', () => {
     t.shell.transitioned('web/b3', 'BACKUP');
     await t.settle();
     expect(t.shell.status()[0]!.local).toEqual([0]);
-    expect(t.shell.status()[0]).toMatchObject({ applies: 2, failures: 0, serving: true, mismatches: [] });
+    expect(t.shell.status()[0]).toMatchObject({ applies: 3, failures: 0, serving: true, mismatches: [] });
+    await t.shell.stop().catch(() => {});
+  });
+
+  it('a bucket waiting out its join delay is not taken in early by another bucket\'s update', async () => {
+    const t = setup('10.0.0.1');
+    t.shell.transitioned('web/b0', 'MASTER');
+    await t.settle();
+    t.shell.transitioned('web/b3', 'MASTER');
+    t.shell.transitioned('web/b0', 'BACKUP'); // an update now, while b3 waits
+    await new Promise((r) => setTimeout(r, 40));
+    expect(t.shell.status()[0]!.local).toEqual([]);
+    await t.settle();
+    expect(t.shell.status()[0]!.local).toEqual([3]);
     await t.shell.stop().catch(() => {});
   });
 

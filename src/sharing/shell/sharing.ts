@@ -27,7 +27,7 @@ import type { SharedAddress, SharingStatus } from '../core/model.js';
 import { diffBuckets, removeSharing, renderSharing } from '../core/nft.js';
 
 /** A won bucket is accepted this long after the election is won (see the module comment). */
-export const JOIN_DELAY_MS = 20;
+export const JOIN_DELAY_MS = 250;
 const NFT_TIMEOUT_MS = 10_000;
 /** A peer's layout mismatch is forgotten after this many advert intervals without a bad digest from it. */
 const MISMATCH_INTERVALS = 3;
@@ -77,6 +77,8 @@ export interface SharingDeps {
 export class SharingShell {
   private readonly inForce = new Map<string, Set<number>>();
   private readonly wanted = new Map<string, Set<number>>();
+  /** Won buckets waiting out JOIN_DELAY_MS, by `name/bucket`. */
+  private readonly joining = new Map<string, NodeJS.Timeout>();
   private readonly self = new Map<string, { name: string; address: string; index: number }>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private chain: Promise<void> = Promise.resolve();
@@ -184,15 +186,26 @@ export class SharingShell {
     if (!hit) return;
     const { s, b } = hit;
     const want = this.wanted.get(s.name)!;
+    const key = `${s.name}/${b}`;
+    const pending = this.joining.get(key);
     if (to === 'MASTER') {
-      want.add(b);
+      if (pending || want.has(b)) return;
+      // Per bucket: a sync for another bucket meanwhile must not take this one in early.
       const t = setTimeout(() => {
         this.timers.delete(t);
-        if (want.has(b)) this.sync(s);
+        this.joining.delete(key);
+        want.add(b);
+        this.sync(s);
       }, JOIN_DELAY_MS);
       this.timers.add(t);
-    } else if (want.delete(b)) {
-      this.sync(s);
+      this.joining.set(key, t);
+    } else {
+      if (pending) {
+        clearTimeout(pending);
+        this.timers.delete(pending);
+        this.joining.delete(key);
+      }
+      if (want.delete(b)) this.sync(s);
     }
   }
 

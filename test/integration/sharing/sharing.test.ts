@@ -71,7 +71,12 @@ describe.skipIf(!isRoot)(`load sharing: three nodes, one address, 64 buckets (${
       procs.add(new Proc(`nginx${n}`, inNs(lan.host(n).ns, ['nginx', '-c', `${dir}/nginx.conf`, '-g', 'daemon off;'])));
       startDaemon(n);
     }
-    await until(() => partitioned([1, 2, 3]), 20_000, 200, 'all 64 buckets served, each by one node');
+    // Settled: every node serves its own buckets (the daemons start one after another, so the
+    // first ones take everything and hand buckets back as the others come up), twice 1.5 s apart.
+    const settled = async () => (await partitioned([1, 2, 3])) && (await Promise.all([1, 2, 3].map(sharing))).every((x) => (x?.local.length ?? 0) >= 21);
+    await until(settled, 30_000, 200, 'all 64 buckets served, each by one node');
+    await new Promise((r) => setTimeout(r, 1500));
+    await until(settled, 10_000, 200, 'the layout stays settled');
     const st = await sharing(1);
     expect(new Set(st!.servedBy)).toEqual(new Set(['n1', 'n2', 'n3']));
     const r = await burst(10_000);
