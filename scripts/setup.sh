@@ -15,7 +15,7 @@
 set -euo pipefail
 
 RUNTIME_PACKAGES=(iproute2 nftables conntrack procps python3 make g++)
-TEST_PACKAGES=(ucarp keepalived resource-agents nginx-light haproxy tcpdump iputils-ping psmisc wrk stress-ng chromium prometheus ifupdown net-tools faketime dnsmasq-base openssl etcd-server)
+TEST_PACKAGES=(ucarp keepalived resource-agents nginx-light haproxy tcpdump iputils-ping psmisc wrk stress-ng chromium prometheus ifupdown net-tools faketime dnsmasq-base openssl etcd-server etcd-client)
 # Packages whose installation starts a service of this name (Debian's maintainer scripts).
 declare -A SERVICE_OF=([keepalived]=keepalived [nginx-light]=nginx [haproxy]=haproxy [prometheus]=prometheus [etcd-server]=etcd)
 MIN_NODE=20.19

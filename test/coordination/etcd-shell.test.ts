@@ -27,9 +27,9 @@ class FakeEtcd implements EtcdClient {
   keepAlive() { return this.answer('keepAlive', () => 3000); }
   txn(lease: string, node: string) {
     return this.answer('txn', () => {
-      if (this.holder.holder !== null) return { won: false, revision: this.holder.revision, holder: this.holder.holder };
+      if (this.holder.holder !== null) return { won: false, ...this.holder };
       this.holder = { holder: node, lease, revision: 42 };
-      return { won: true, revision: 42, holder: node };
+      return { won: true, ...this.holder };
     });
   }
   read() { return this.answer('read', () => this.holder); }

@@ -41,8 +41,11 @@ export type LeaseInput =
   | { readonly type: 'granted'; readonly lease: string; readonly ttlMs: number; readonly sentAt: number }
   /** Keep-alive answer: ttlMs 0 = etcd no longer knows the lease. */
   | { readonly type: 'keptAlive'; readonly ttlMs: number; readonly sentAt: number }
-  /** The create-if-absent transaction: won (key created with our lease at `revision`) or not. */
-  | { readonly type: 'txn'; readonly won: boolean; readonly revision: number; readonly holder: string | null }
+  /**
+   * The create-if-absent transaction: won (key created with our lease at `revision`) or not;
+   * `lease` is the lease the key is attached to (ours when won).
+   */
+  | { readonly type: 'txn'; readonly won: boolean; readonly revision: number; readonly holder: string | null; readonly lease: string | null }
   /** A read or a watch event: who holds the key now (null = nobody) and with which lease. */
   | { readonly type: 'holder'; readonly holder: string | null; readonly lease: string | null; readonly revision: number }
   /** A request failed (timeout, connection refused, TLS, auth...). */
@@ -158,7 +161,10 @@ export class LeaseElection {
           this.maybeMaster(now, 'acquired the key', fx);
         } else {
           this.holder = input.holder;
-          if (input.holder === this.p.node) this.maybeMaster(now, 'the key is ours', fx);
+          // Our name under another lease (one we lost, or a predecessor's): not ours to hold, since
+          // nothing keeps that lease alive; it expires and the key is contended again.
+          if (input.holder === this.p.node && input.lease === this.lease) this.maybeMaster(now, 'the key is ours', fx);
+          else if (input.holder === this.p.node) fx.push({ type: 'log', level: 'warning', message: `the key holds our name under another lease (${input.lease ?? 'none'}): waiting for it to expire` });
         }
         break;
       case 'holder':

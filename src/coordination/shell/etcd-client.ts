@@ -22,7 +22,7 @@ export interface EtcdClient {
   /** The lease's remaining TTL in ms as etcd answers a keep-alive; 0 = etcd no longer knows it. */
   keepAlive(lease: string): Promise<number>;
   /** Put `node` under the key with `lease` if the key does not exist; else say who holds it. */
-  txn(lease: string, node: string): Promise<{ won: boolean; revision: number; holder: string | null }>;
+  txn(lease: string, node: string): Promise<{ won: boolean; revision: number; holder: string | null; lease: string | null }>;
   read(): Promise<HolderInfo>;
   /** Revoke the lease: etcd deletes the key with it when it is ours. */
   release(lease: string): Promise<void>;
@@ -54,6 +54,9 @@ export function clientOptions(s: EtcdSettings, readFile: (path: string) => Buffe
   };
 }
 
+/** gRPC status UNAVAILABLE: the endpoint cannot be reached (refused, reset, no route). */
+const GRPC_UNAVAILABLE = 14;
+
 export class Etcd3Client implements EtcdClient {
   private readonly client: Etcd3;
   private watcher: Watcher | undefined;
@@ -77,27 +80,45 @@ export class Etcd3Client implements EtcdClient {
     return { lease: r.ID, ttlMs: Number(r.TTL) * 1000 };
   }
 
+  /**
+   * The client fails unary calls over to another endpoint, but not a stream that breaks after it
+   * was opened (a keep-alive is a stream): an unreachable endpoint is retried here, on another
+   * randomly chosen one, within the same time bound.
+   */
   keepAlive(lease: string): Promise<number> {
     return this.bounded('keepAlive', (async () => {
-      const stream = await this.client.leaseClient.leaseKeepAlive();
-      try {
-        return await new Promise<number>((resolve, reject) => {
-          stream.on('data', (res: { TTL: string }) => resolve(Number(res.TTL) * 1000));
-          stream.on('error', reject);
-          stream.write({ ID: lease });
-        });
-      } finally {
-        stream.end();
+      let last: unknown;
+      for (let i = 0; i < this.s.endpoints.length; i++) {
+        try {
+          return await this.keepAliveOnce(lease);
+        } catch (e) {
+          last = e;
+          if ((e as { code?: unknown }).code !== GRPC_UNAVAILABLE) throw e;
+        }
       }
+      throw last;
     })());
   }
 
-  async txn(lease: string, node: string): Promise<{ won: boolean; revision: number; holder: string | null }> {
+  private async keepAliveOnce(lease: string): Promise<number> {
+    const stream = await this.client.leaseClient.leaseKeepAlive();
+    try {
+      return await new Promise<number>((resolve, reject) => {
+        stream.on('data', (res: { TTL: string }) => resolve(Number(res.TTL) * 1000));
+        stream.on('error', reject);
+        stream.write({ ID: lease });
+      });
+    } finally {
+      stream.end();
+    }
+  }
+
+  async txn(lease: string, node: string): Promise<{ won: boolean; revision: number; holder: string | null; lease: string | null }> {
     const c = this.client;
     const r = await this.bounded('txn', c.if(this.s.key, 'Create', '==', 0).then(c.put(this.s.key).value(node).lease(lease)).else(c.get(this.s.key)).commit());
-    if (r.succeeded) return { won: true, revision: Number(r.header.revision), holder: node };
+    if (r.succeeded) return { won: true, revision: Number(r.header.revision), holder: node, lease };
     const kv = r.responses[0]?.response_range?.kvs[0];
-    return { won: false, revision: kv ? Number(kv.create_revision) : Number(r.header.revision), holder: kv ? kv.value.toString('utf8') : null };
+    return kv ? { won: false, ...fromKv(kv) } : { won: false, revision: Number(r.header.revision), holder: null, lease: null };
   }
 
   async read(): Promise<HolderInfo> {

@@ -4,10 +4,10 @@
  * changes on every node are followed with `ip -ts monitor address` (kernel events with their
  * times, finer than polling), so takeover times and any overlap of two holders are measured.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { addressesOf } from '../../../src/lab/netns.js';
+import { addressesOf, destroyLan } from '../../../src/lab/netns.js';
 import type { LabHost } from '../../../src/lab/netns.js';
 import { run } from '../../../src/lib/exec.js';
 import { Workdir, instance, socketOf, status } from '../helpers/carp.js';
@@ -17,7 +17,7 @@ import { Proc, ProcSet, carpoolArgv, inNs, isRoot, skipReason, sleep, until } fr
 const SUBNET = '10.79.0';
 const VIP = `${SUBNET}.100`;
 const TTL_MS = 3000;
-const hasEtcd = spawnSync('etcd', ['--version']).status === 0;
+const hasEtcd = spawnSync('etcd', ['--version']).status === 0 && spawnSync('etcdctl', ['version']).status === 0;
 
 /** Times (ms since the epoch, kernel event stamps) at which each node gained / lost the VIP. */
 class AddressLog {
@@ -160,4 +160,88 @@ describe.skipIf(!isRoot || !hasEtcd)(`protocol: etcd instances with a real etcd 
     expect((await holders()).length).toBe(1);
     expect((await status(socketOf(wd, h))).instances[0]!.state).toBe('BACKUP');
   }, 40_000);
+});
+
+/**
+ * The issue's topology: three etcd members, each in its own namespace and subnet, and three
+ * nodes in three more subnets, all joined by one router namespace (no common LAN, no
+ * multicast). etcd losing a member, even its leader, must cause no transition.
+ */
+describe.skipIf(!isRoot || !hasEtcd)(`etcd cluster of three behind a router (${skipReason}; needs etcd-server, etcd-client)`, () => {
+  const prefix = `ek${process.pid % 10000}`;
+  const procs = new ProcSet();
+  const wd = new Workdir();
+  const members = [1, 2, 3].map((k) => ({ name: `e${k}`, ns: `${prefix}-e${k}`, address: `10.81.${k}.2` }));
+  const nodes = [1, 2, 3].map((k) => ({ name: `n${k}`, ns: `${prefix}-n${k}`, ifname: 'eth0', address: `10.81.${10 + k}.2`, port: `n${k}` }));
+  const vip = '10.81.100.1/32';
+  const endpoints = members.map((m) => `http://${m.address}:2379`);
+  const etcdProcs = new Map<string, Proc>();
+  const daemons: Proc[] = [];
+  const ip = (ns: string, ...args: string[]) => run(inNs(ns, ['ip', ...args]));
+
+  beforeAll(async () => {
+    await destroyLan(prefix);
+    const router = `${prefix}-r`;
+    await run(['ip', 'netns', 'add', router]);
+    await run(inNs(router, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']));
+    for (const [k, h] of [...members, ...nodes].entries()) {
+      const net = h.address.split('.').slice(0, 3).join('.');
+      await run(['ip', 'netns', 'add', h.ns]);
+      await ip(h.ns, 'link', 'set', 'lo', 'up');
+      await run(['ip', 'link', 'add', `r${k}`, 'netns', router, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h.ns]);
+      await ip(router, 'addr', 'add', `${net}.1/24`, 'dev', `r${k}`);
+      await ip(router, 'link', 'set', `r${k}`, 'up');
+      await ip(h.ns, 'addr', 'add', `${h.address}/24`, 'dev', 'eth0');
+      await ip(h.ns, 'link', 'set', 'eth0', 'up');
+      await ip(h.ns, 'route', 'add', 'default', 'via', `${net}.1`);
+    }
+    const cluster = members.map((m) => `${m.name}=http://${m.address}:2380`).join(',');
+    for (const m of members) {
+      etcdProcs.set(m.name, procs.add(new Proc(m.name, inNs(m.ns, ['etcd', '--name', m.name, '--data-dir', wd.path(m.name),
+        '--listen-client-urls', `http://${m.address}:2379`, '--advertise-client-urls', `http://${m.address}:2379`,
+        '--listen-peer-urls', `http://${m.address}:2380`, '--initial-advertise-peer-urls', `http://${m.address}:2380`,
+        '--initial-cluster', cluster, '--initial-cluster-token', prefix, '--log-level', 'warn']))));
+    }
+  }, 30_000);
+  afterAll(async () => {
+    try {
+      await procs.killAll();
+      wd.remove();
+    } finally {
+      await destroyLan(prefix);
+    }
+  });
+
+  const holders = async () => (await Promise.all(nodes.map(async (h) => ((await addressesOf(h.ns, 'eth0')).includes(vip) ? h.name : '')))).filter(Boolean);
+  const transitions = async () => Promise.all(nodes.map(async (h) => (await instance(socketOf(wd, h))).transitions));
+
+  it('three nodes in three subnets: one holds the VIP; etcd losing its leader causes no transition', async () => {
+    for (const h of nodes) {
+      mkdirSync(wd.path(h.name), { recursive: true });
+      const config = wd.write(`${h.name}.yaml`, [
+        `control_socket: ${socketOf(wd, h)}`, `state_dir: ${wd.path(`${h.name}/state`)}`, 'instances:',
+        '  - name: web', '    protocol: etcd', '    interface: eth0', `    addresses: [${vip}]`, `    node: ${h.name}`,
+        `    etcd: { endpoints: [${endpoints.map((e) => `"${e}"`).join(', ')}], prefix: /it3, ttl: 6s }`, '',
+      ].join('\n'), 0o600);
+      daemons.push(procs.add(new Proc(h.name, carpoolArgv(h.ns, ['run', '-c', config]))));
+    }
+    const holder = await until(async () => { const x = await holders(); return x.length === 1 ? x[0] : undefined; }, 30_000, 50, 'one VIP holder');
+    const mon = nodes.map((h) => procs.add(new Proc(`mon-${h.name}`, inNs(h.ns, ['ip', '-o', 'monitor', 'address']))));
+    await sleep(1000);
+    const before = await transitions();
+    // The leader, as etcd reports it.
+    const { stdout } = await run(inNs(nodes[0]!.ns, ['etcdctl', `--endpoints=${endpoints.join(',')}`, 'endpoint', 'status', '-w', 'json']), { env: { ...process.env, ETCDCTL_API: '3' } });
+    const st = JSON.parse(stdout) as { Endpoint: string; Status: { header: { member_id: number | string }; leader: number | string } }[];
+    const leader = st.find((x) => String(x.Status.header.member_id) === String(x.Status.leader))!;
+    const victim = members.find((m) => leader.Endpoint.includes(m.address))!;
+    const t0 = Date.now();
+    await etcdProcs.get(victim.name)!.stop('SIGKILL');
+    await sleep(12_000);
+    const after = await transitions();
+    const failures = await Promise.all(nodes.map(async (h) => (await instance(socketOf(wd, h))).etcd!.failures));
+    console.log(`etcd leader ${victim.name} killed: holder ${holder} kept the VIP ${Date.now() - t0} ms; transitions ${before.join()} -> ${after.join()}; failed requests per node ${failures.join()}`);
+    expect(await holders()).toEqual([holder]);
+    expect(after).toEqual(before);
+    expect(mon.map((p) => p.count(new RegExp(vip.replace(/\./g, '\\.'))))).toEqual([0, 0, 0]);
+  }, 90_000);
 });
