@@ -126,6 +126,7 @@ function readEtcdSettings(c: Checker, outer: Reader, where: string, instance: st
   const key = r.has('key') ? r.string('key', 'the key of this instance')?.value : `${prefix ?? ETCD_DEFAULT_PREFIX}/${instance}/leader`;
   if (key !== undefined && key === '') c.error(r.node('key'), 'INVALID_VALUE', `key in ${what} is empty`, 'the key of this instance');
   const dur = (k: string) => (r.has(k) ? readDuration(c, r, k, what, false) : undefined);
+  const beforeTiming = c.errors.length;
   const ttl = r.has('ttl') ? readDuration(c, r, 'ttl', what, false) : ETCD_DEFAULT_TTL_MS;
   if (ttl !== undefined && (ttl < 2000 || ttl % 1000 !== 0)) {
     c.error(r.node('ttl'), 'INVALID_VALUE', `ttl in ${what}: ${ttl} ms — etcd leases count whole seconds, at least 2`, 'a whole number of seconds ≥ 2s, e.g. 10s');
@@ -135,7 +136,8 @@ function readEtcdSettings(c: Checker, outer: Reader, where: string, instance: st
   const requestTimeoutMs = dur('request_timeout') ?? d.requestTimeoutMs;
   const marginMs = dur('margin') ?? d.marginMs;
   const pollMs = dur('poll') ?? d.pollMs;
-  if (ttl !== undefined && c.errors.length === before) {
+  // Only with every duration readable: a default standing in for a bad value would mislead.
+  if (ttl !== undefined && c.errors.length === beforeTiming) {
     for (const problem of checkTiming({ ttlMs: ttl, renewMs, requestTimeoutMs, marginMs, pollMs })) {
       c.error(entry ?? null, 'INVALID_VALUE', `${what}: unsafe timing: ${problem}`, 'a longer ttl, or a shorter renew / request_timeout / margin (docs/etcd.md)');
     }

@@ -48,6 +48,15 @@ describe('protocol: etcd instances', () => {
     expect(e[0]!.message).toContain('unsafe timing: renew (3000 ms) + 2 × request timeout (1000 ms)');
   });
 
+  it('reports unsafe timing next to other errors, but not for a duration it could not read', () => {
+    expect(errors(base('      endpoints: [10.0.0.1:2379]\n      ttl: 4s\n      renew: 3s')).map((d) => d.message)).toEqual([
+      expect.stringContaining('unsafe timing'), expect.stringContaining('is not an etcd URL'),
+    ]);
+    expect(errors(base('      endpoints: [http://10.0.0.1:2379]\n      ttl: 4s\n      renew: soon')).map((d) => d.message)).toEqual([
+      expect.stringContaining("'soon' is not a positive duration"),
+    ]);
+  });
+
   it('refuses a ttl etcd cannot express and a lone user', () => {
     const e = errors(base('      endpoints: [http://10.0.0.1:2379]\n      ttl: 2500ms\n      user: carpool'));
     expect(e.map((d) => d.message)).toEqual([
