@@ -25,7 +25,7 @@
  *   sock.c         fd registry, publishing a new fd, send results, uv_poll receive, close
  *   raw.c          raw IP sockets (CARP/VRRP adverts), receive path with IP(V6)_PKTINFO
  *   packet.c       AF_PACKET frame sender, interface facts (ifInfo)
- *   rtnl.c         rtnetlink: addresses and routes
+ *   rtnl.c         rtnetlink: addresses, routes and rules
  *   monitor.c      rtnetlink link and address notifications
  *   unix_dgram.c   AF_UNIX datagram client (syslog)
  *   process.c      SCHED_RR and memory locking
@@ -69,9 +69,12 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"addrList", addr_list},
       {"routeAdd", route_add},
       {"routeDel", route_del},
+      {"ruleAdd", rule_add},
+      {"ruleDel", rule_del},
       {"linkMonitorOpen", link_monitor_open},
       {"linkMonitorClose", link_monitor_close},
       {"setRealtime", set_realtime},
+      {"setNetns", set_netns},
       {"mlockAll", mlock_all},
       {"munlockAll", munlock_all},
       {"unixDgramOpen", unix_dgram_open},

@@ -155,6 +155,8 @@ napi_value addr_del(napi_env env, napi_callback_info info);
 napi_value addr_list(napi_env env, napi_callback_info info);
 napi_value route_add(napi_env env, napi_callback_info info);
 napi_value route_del(napi_env env, napi_callback_info info);
+napi_value rule_add(napi_env env, napi_callback_info info);
+napi_value rule_del(napi_env env, napi_callback_info info);
 
 /* monitor.c: link and address notifications */
 napi_value link_monitor_open(napi_env env, napi_callback_info info);
@@ -163,6 +165,7 @@ napi_value link_monitor_close(napi_env env, napi_callback_info info);
 /* process.c: scheduling and memory locking */
 napi_value set_realtime(napi_env env, napi_callback_info info);
 napi_value mlock_all(napi_env env, napi_callback_info info);
+napi_value set_netns(napi_env env, napi_callback_info info);
 napi_value munlock_all(napi_env env, napi_callback_info info);
 
 /* unix_dgram.c: AF_UNIX datagram client (syslog) */

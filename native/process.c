@@ -1,10 +1,13 @@
 /*
  * Process helpers for the daemon's timing: SCHED_RR for the JS thread so adverts go out on
- * time on a busy host, and memory locking (see the warning at mlockAll). No sockets here.
+ * time on a busy host, and memory locking (see the warning at mlockAll); entering a named
+ * network namespace (keepalived `net_namespace`). No sockets here.
  */
 #include "carpool_net.h"
 
+#include <fcntl.h>
 #include <sched.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -40,4 +43,20 @@ napi_value munlock_all(napi_env env, napi_callback_info info) {
   (void)info;
   if (munlockall() < 0) return make_int(env, -errno);
   return make_int(env, 0);
+}
+
+/* setNetns(path) -> 0 | -errno: the calling (JS) thread joins the network namespace of the
+ * file `path` (/run/netns/NAME, as `ip netns add` makes it). Sockets it opens afterwards, and
+ * processes it spawns, are in that namespace; libuv's pool threads stay where they were. */
+napi_value set_netns(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char path[4096];
+  int fd, rc = 0;
+  if (!get_args(env, info, "setNetns", 1, argv, NULL)) return NULL;
+  if (!arg_str(env, argv[0], "setNetns", "path", path, sizeof path)) return NULL;
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_int(env, -errno);
+  if (setns(fd, CLONE_NEWNET) < 0) rc = -errno;
+  close(fd);
+  return make_int(env, rc);
 }

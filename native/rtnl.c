@@ -1,11 +1,13 @@
 /*
- * rtnetlink: add, delete and list addresses, add and delete routes, and the message
+ * rtnetlink: add, delete and list addresses, add and delete routes (multipath too) and
+ * policy routing rules, and the message
  * parsing the link monitor (monitor.c) shares. Each request opens a short-lived netlink
  * socket, sends one message and reads the kernel's ACK, which is normally queued before
  * sendmsg() returns; the only wait is a poll() of at most NL_ACK_TIMEOUT_MS.
  */
 #include "carpool_net.h"
 
+#include <linux/fib_rules.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
@@ -232,15 +234,15 @@ bool build_addr(napi_env env, struct nlmsghdr *h, napi_value *out) {
 /* ------------------------------------------------------------------------------------ */
 /* addresses                                                                            */
 
-/* addrAdd(ifindex, family, address, prefix, {label?, broadcast?, nodad?, noprefixroute?, proto?}) -> 0 | -errno */
+/* addrAdd(ifindex, family, address, prefix, {label?, broadcast?, nodad?, noprefixroute?, proto?, scope?}) -> 0 | -errno */
 static napi_value addr_add_del(napi_env env, napi_callback_info info, bool add) {
   const char *fn = add ? "addrAdd" : "addrDel";
   napi_value argv[5], v;
   cp_state *st;
   int af;
-  int64_t ifindex, prefix, proto = 0;
+  int64_t ifindex, prefix, proto = 0, scope = 0;
   unsigned char addr[16], brd[16];
-  bool has_brd = false, has_proto = false, has_label = false, nodad = false, noprefixroute = false;
+  bool has_brd = false, has_proto = false, has_label = false, nodad = false, noprefixroute = false, has_scope = false;
   char label[IFNAMSIZ + 1];
   nl_req req;
   struct nlmsghdr *nh = (struct nlmsghdr *)req.raw;
@@ -261,6 +263,7 @@ static napi_value addr_add_del(napi_env env, napi_callback_info info, bool add) 
     if (!opt_bool(env, argv[4], fn, "nodad", &nodad)) return NULL;
     if (!opt_bool(env, argv[4], fn, "noprefixroute", &noprefixroute)) return NULL;
     if (!opt_int(env, argv[4], fn, "proto", 0, 255, &proto, &has_proto)) return NULL;
+    if (!opt_int(env, argv[4], fn, "scope", 0, 255, &scope, &has_scope)) return NULL;
     if ((has_label || has_brd) && af != AF_INET) return throw_arg(env, fn, "label and broadcast are IPv4 only");
   }
   if (nodad) flags |= IFA_F_NODAD;
@@ -276,7 +279,7 @@ static napi_value addr_add_del(napi_env env, napi_callback_info info, bool add) 
     ifa->ifa_prefixlen = (unsigned char)prefix;
     ifa->ifa_flags = (unsigned char)(flags & 0xff);
     /* Same default as iproute2: host scope for 127/8, universe otherwise (IPv6 derives its own). */
-    ifa->ifa_scope = (af == AF_INET && addr[0] == 127) ? RT_SCOPE_HOST : RT_SCOPE_UNIVERSE;
+    ifa->ifa_scope = has_scope ? (unsigned char)scope : (af == AF_INET && addr[0] == 127) ? RT_SCOPE_HOST : RT_SCOPE_UNIVERSE;
     ifa->ifa_index = (unsigned)ifindex;
     if (!nl_attr(nh, sizeof req, IFA_LOCAL, addr, alen) || !nl_attr(nh, sizeof req, IFA_ADDRESS, addr, alen) ||
         (add && flags && !nl_attr_u32(nh, sizeof req, IFA_FLAGS, flags)) ||
@@ -342,8 +345,48 @@ napi_value addr_list(napi_env env, napi_callback_info info) {
 /* ------------------------------------------------------------------------------------ */
 /* routes                                                                               */
 
-/* routeAdd/routeDel({family, dst, prefix, gateway?, ifindex?, table?, metric?, scope?, src?, proto?, type?}) -> 0 | -errno
-   type: RTN_* (1 unicast default, 6 blackhole, 7 unreachable, 8 prohibit). */
+#define MAX_NEXTHOPS 16
+
+/* RTA_MULTIPATH from nexthops: [{gateway?, ifindex?, weight? (1..256)}, ...] (at least one). */
+static bool route_nexthops(napi_env env, const char *fn, napi_value arr, int af, struct nlmsghdr *nh, size_t cap) {
+  unsigned char mp[MAX_NEXTHOPS * (sizeof(struct rtnexthop) + RTA_SPACE(16))];
+  size_t used = 0, alen = af == AF_INET ? 4 : 16;
+  uint32_t n = 0;
+  bool is_array = false;
+  if (napi_is_array(env, arr, &is_array) != napi_ok || !is_array) return throw_arg(env, fn, "nexthops must be an array"), false;
+  if (napi_get_array_length(env, arr, &n) != napi_ok) return throw_napi(env, fn), false;
+  if (n == 0 || n > MAX_NEXTHOPS) return throw_arg(env, fn, "nexthops: 1..16 entries"), false;
+  memset(mp, 0, sizeof mp);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    struct rtnexthop *rtnh = (struct rtnexthop *)(mp + used);
+    unsigned char gw[16];
+    bool has_gw, has_oif, has_w;
+    int64_t oif = 0, w = 1;
+    if (napi_get_element(env, arr, i, &e) != napi_ok) return throw_napi(env, fn), false;
+    if (!is_type(env, e, napi_object)) return throw_arg(env, fn, "nexthops: each entry must be an object"), false;
+    if (!opt_addr(env, e, fn, "gateway", af, gw, &has_gw)) return false;
+    if (!opt_int(env, e, fn, "ifindex", 1, INT32_MAX, &oif, &has_oif)) return false;
+    if (!opt_int(env, e, fn, "weight", 1, 256, &w, &has_w)) return false;
+    if (!has_gw && !has_oif) return throw_arg(env, fn, "nexthops: each entry needs a gateway or an ifindex"), false;
+    rtnh->rtnh_len = sizeof *rtnh;
+    rtnh->rtnh_hops = (unsigned char)(w - 1);
+    rtnh->rtnh_ifindex = (int)oif;
+    if (has_gw) {
+      struct rtattr *rta = (struct rtattr *)((char *)rtnh + sizeof *rtnh);
+      rta->rta_type = RTA_GATEWAY;
+      rta->rta_len = (unsigned short)RTA_LENGTH(alen);
+      memcpy(RTA_DATA(rta), gw, alen);
+      rtnh->rtnh_len = (unsigned short)(sizeof *rtnh + RTA_SPACE(alen));
+    }
+    used += RTNH_ALIGN(rtnh->rtnh_len);
+  }
+  if (!nl_attr(nh, cap, RTA_MULTIPATH, mp, used)) return throw_errno(env, EMSGSIZE, fn, "(request too large)"), false;
+  return true;
+}
+
+/* routeAdd/routeDel({family, dst, prefix, gateway?, ifindex?, table?, metric?, scope?, src?, proto?, type?, nexthops?}) -> 0 | -errno
+   type: RTN_* (1 unicast default, 6 blackhole, 7 unreachable, 8 prohibit); nexthops: a multipath route. */
 static napi_value route_add_del(napi_env env, napi_callback_info info, bool add) {
   const char *fn = add ? "routeAdd" : "routeDel";
   napi_value argv[1], v;
@@ -400,8 +443,100 @@ static napi_value route_add_del(napi_env env, napi_callback_info info, bool add)
       (has_metric && !nl_attr_u32(nh, sizeof req, RTA_PRIORITY, (uint32_t)metric)) ||
       (has_src && !nl_attr(nh, sizeof req, RTA_PREFSRC, src, alen)))
     return throw_errno(env, EMSGSIZE, fn, "(request too large)");
+  if (!opt_get(env, argv[0], "nexthops", &v, &present)) return throw_napi(env, fn);
+  if (present && !route_nexthops(env, fn, v, af, nh, sizeof req)) return NULL;
   return make_int(env, nl_transact(st, nh));
 }
 
 napi_value route_add(napi_env env, napi_callback_info info) { return route_add_del(env, info, true); }
 napi_value route_del(napi_env env, napi_callback_info info) { return route_add_del(env, info, false); }
+
+/* ------------------------------------------------------------------------------------ */
+/* policy routing rules                                                                 */
+
+/* One side of a rule: "from"/"to" as {address, prefix} -> FRA_SRC/FRA_DST and its length. */
+static bool rule_side(napi_env env, const char *fn, napi_value spec, const char *name, int af, unsigned short type,
+                      unsigned char *len_out, struct nlmsghdr *nh, size_t cap) {
+  napi_value v;
+  bool present;
+  unsigned char addr[16];
+  int64_t prefix;
+  char what[32];
+  if (!opt_get(env, spec, name, &v, &present)) return throw_napi(env, fn), false;
+  if (!present) return true;
+  snprintf(what, sizeof what, "%s.address", name);
+  {
+    napi_value a;
+    bool has;
+    if (!opt_get(env, v, "address", &a, &has)) return throw_napi(env, fn), false;
+    if (!has) return throw_arg(env, fn, "from/to need an address"), false;
+    if (!arg_addr(env, a, fn, what, af, addr)) return false;
+  }
+  if (!opt_int(env, v, fn, "prefix", 0, af == AF_INET ? 32 : 128, &prefix, &present)) return false;
+  if (!present) prefix = af == AF_INET ? 32 : 128;
+  *len_out = (unsigned char)prefix;
+  if (prefix > 0 && !nl_attr(nh, cap, type, addr, af == AF_INET ? 4 : 16))
+    return throw_errno(env, EMSGSIZE, fn, "(request too large)"), false;
+  return true;
+}
+
+/* An interface name attribute (FRA_IIFNAME / FRA_OIFNAME): the rule may name a device that does not exist yet. */
+static bool rule_ifname(napi_env env, const char *fn, napi_value spec, const char *name, unsigned short type,
+                        struct nlmsghdr *nh, size_t cap) {
+  napi_value v;
+  bool present;
+  char ifname[IFNAMSIZ];
+  if (!opt_get(env, spec, name, &v, &present)) return throw_napi(env, fn), false;
+  if (!present) return true;
+  if (!arg_str(env, v, fn, name, ifname, IFNAMSIZ)) return false;
+  if (!nl_attr(nh, cap, type, ifname, strlen(ifname) + 1)) return throw_errno(env, EMSGSIZE, fn, "(request too large)"), false;
+  return true;
+}
+
+/* ruleAdd/ruleDel({family, from?, to?, table?, priority?, fwmark?, fwmask?, iif?, oif?, action?}) -> 0 | -errno
+   from/to: {address, prefix}; action: FR_ACT_* (1 to table default, 6 blackhole, 7 unreachable, 8 prohibit).
+   Added with NLM_F_EXCL: an identical rule is -EEXIST (rules, unlike routes, may be duplicated). */
+static napi_value rule_add_del(napi_env env, napi_callback_info info, bool add) {
+  const char *fn = add ? "ruleAdd" : "ruleDel";
+  napi_value argv[1], v;
+  cp_state *st;
+  int af;
+  bool present, has_table, has_prio, has_mark, has_mask, has_action;
+  int64_t table = 0, prio = 0, mark = 0, mask = 0, action = FR_ACT_TO_TBL;
+  nl_req req;
+  struct nlmsghdr *nh = (struct nlmsghdr *)req.raw;
+  struct fib_rule_hdr *frh;
+  if (!get_args(env, info, fn, 1, argv, &st)) return NULL;
+  if (!is_type(env, argv[0], napi_object)) return throw_arg(env, fn, "options must be an object");
+  if (!opt_get(env, argv[0], "family", &v, &present)) return throw_napi(env, fn);
+  if (!present) return throw_arg(env, fn, "family is required");
+  if (!arg_family(env, v, fn, &af)) return NULL;
+  if (!opt_int(env, argv[0], fn, "table", 1, UINT32_MAX, &table, &has_table)) return NULL;
+  if (!opt_int(env, argv[0], fn, "priority", 0, UINT32_MAX, &prio, &has_prio)) return NULL;
+  if (!opt_int(env, argv[0], fn, "fwmark", 0, UINT32_MAX, &mark, &has_mark)) return NULL;
+  if (!opt_int(env, argv[0], fn, "fwmask", 0, UINT32_MAX, &mask, &has_mask)) return NULL;
+  if (!opt_int(env, argv[0], fn, "action", 1, FR_ACT_PROHIBIT, &action, &has_action)) return NULL;
+  if (add && !has_table && action == FR_ACT_TO_TBL) return throw_arg(env, fn, "a rule that looks up a table needs the table");
+  memset(&req, 0, sizeof req);
+  nh->nlmsg_len = NLMSG_LENGTH(sizeof *frh);
+  nh->nlmsg_type = add ? RTM_NEWRULE : RTM_DELRULE;
+  nh->nlmsg_flags = add ? NLM_F_CREATE | NLM_F_EXCL : 0;
+  frh = NLMSG_DATA(nh);
+  frh->family = (unsigned char)af;
+  frh->action = (unsigned char)action;
+  frh->table = has_table && table < 256 ? (unsigned char)table : RT_TABLE_UNSPEC;
+  if (!rule_side(env, fn, argv[0], "from", af, FRA_SRC, &frh->src_len, nh, sizeof req) ||
+      !rule_side(env, fn, argv[0], "to", af, FRA_DST, &frh->dst_len, nh, sizeof req) ||
+      !rule_ifname(env, fn, argv[0], "iif", FRA_IIFNAME, nh, sizeof req) ||
+      !rule_ifname(env, fn, argv[0], "oif", FRA_OIFNAME, nh, sizeof req))
+    return NULL;
+  if ((has_table && !nl_attr_u32(nh, sizeof req, FRA_TABLE, (uint32_t)table)) ||
+      (has_prio && !nl_attr_u32(nh, sizeof req, FRA_PRIORITY, (uint32_t)prio)) ||
+      (has_mark && !nl_attr_u32(nh, sizeof req, FRA_FWMARK, (uint32_t)mark)) ||
+      (has_mask && !nl_attr_u32(nh, sizeof req, FRA_FWMASK, (uint32_t)mask)))
+    return throw_errno(env, EMSGSIZE, fn, "(request too large)");
+  return make_int(env, nl_transact(st, nh));
+}
+
+napi_value rule_add(napi_env env, napi_callback_info info) { return rule_add_del(env, info, true); }
+napi_value rule_del(napi_env env, napi_callback_info info) { return rule_add_del(env, info, false); }

@@ -7,7 +7,10 @@
 #   scripts/setup.sh --test   also what the tests need: the real peers (ucarp, keepalived), OCF
 #                             agents and the services they run (resource-agents, nginx-light,
 #                             haproxy), tcpdump, load tools (wrk, stress-ng), chromium and
-#                             prometheus (scrapes /metrics), ifupdown and net-tools (seeds 001, 003)
+#                             prometheus (scrapes /metrics), ifupdown and net-tools (seeds 001, 003),
+#                             exim4, dovecot and openssl (seed 002 B.11's mail servers), nftlb
+#                             (npm run bench:balancer), dpkg-dev, lintian, bash-completion and
+#                             man-db (`npm run package`)
 #
 # It checks Node.js first (>= 20.19), installs only missing packages, and never stops or
 # reconfigures a service it did not install: a service is stopped only when this run installed
@@ -15,13 +18,13 @@
 set -euo pipefail
 
 RUNTIME_PACKAGES=(iproute2 nftables conntrack procps python3 make g++)
-TEST_PACKAGES=(ucarp keepalived resource-agents nginx-light haproxy tcpdump iputils-ping psmisc wrk stress-ng chromium prometheus ifupdown net-tools faketime dnsmasq-base openssl etcd-server etcd-client)
+TEST_PACKAGES=(ucarp keepalived resource-agents nginx-light haproxy tcpdump iputils-ping psmisc wrk stress-ng chromium prometheus ifupdown net-tools faketime dnsmasq-base openssl exim4-daemon-light dovecot-imapd dovecot-pop3d nftlb dpkg-dev lintian bash-completion man-db etcd-server etcd-client)
 # Packages whose installation starts a service of this name (Debian's maintainer scripts).
-declare -A SERVICE_OF=([keepalived]=keepalived [nginx-light]=nginx [haproxy]=haproxy [prometheus]=prometheus [etcd-server]=etcd)
+declare -A SERVICE_OF=([keepalived]=keepalived [nginx-light]=nginx [haproxy]=haproxy [prometheus]=prometheus [exim4-daemon-light]=exim4 [dovecot-imapd]=dovecot [dovecot-pop3d]=dovecot [nftlb]=nftlb [etcd-server]=etcd)
 MIN_NODE=20.19
 
 usage() {
-  sed -n '2,14p' "$SELF" | sed 's/^# \{0,1\}//'
+  sed -n '2,17p' "$SELF" | sed 's/^# \{0,1\}//'
 }
 
 # node_version_ok VERSION: is `node --version` output VERSION (v20.19.0) at least MIN_NODE?

@@ -6,14 +6,15 @@
  * commands as opaque strings). What the shell cannot run yet is refused here, all at once,
  * with one line per problem.
  */
-import type { BalancerConfig, Checker, CheckerType, Forwarding, Hook, Instance, VirtualServer } from '../config/model.js';
-import type { CheckerSettings, Method, RealServer, SchedulerName, VirtualService } from './core/model.js';
+import type { BalancerConfig, Checker, CheckerType, Forwarding, Hook, Instance, VirtualServer, VirtualServerGroup } from '../config/model.js';
+import type { CheckerSettings, Method, Protocol, RealServer, SchedulerName, ServiceMatch, VirtualService } from './core/model.js';
 import { serverKey } from './core/model.js';
 import { CarpoolError } from '../lib/errors.js';
+import { formatIP, parseIP } from '../protocol/inet.js';
 
-/** Checkers the shell probes today (SMTP_CHECK: src/balancer/shell/smtp-check.ts, not here yet). */
+/** Checkers the shell probes today: all of keepalived's. */
 export const SUPPORTED_CHECKERS: readonly CheckerType[] = [
-  'TCP_CHECK', 'HTTP_GET', 'SSL_GET', 'MISC_CHECK', 'DNS_CHECK', 'UDP_CHECK', 'PING_CHECK', 'FILE_CHECK',
+  'TCP_CHECK', 'HTTP_GET', 'SSL_GET', 'SMTP_CHECK', 'MISC_CHECK', 'DNS_CHECK', 'UDP_CHECK', 'PING_CHECK', 'FILE_CHECK',
 ];
 /**
  * How often a FILE_CHECK reads its file, ms. keepalived reacts to inotify; a read of a few
@@ -33,13 +34,32 @@ export interface ProbeSpec {
   readonly port: number;
 }
 
+/**
+ * One address (or fwmark) a virtual server answers: one entry in the data plane, with its own
+ * plane id. A `virtual_server IP PORT` or `fwmark N` has one; a `virtual_server group NAME` one
+ * per address of its `virtual_server_group` ranges and per fwmark (keepalived creates one IPVS
+ * service per entry, all with the same real servers and checkers).
+ */
+export interface ServiceEntry {
+  /** `10.0.0.1:80/tcp`, `[fd00::1]:80/tcp`, `fwmark:5`: the key of its plane id. */
+  readonly name: string;
+  readonly match: ServiceMatch;
+}
+
+/** Most addresses one virtual_server_group may expand to (one plane entry each). */
+export const MAX_GROUP_ENTRIES = 1024;
+
 /** One virtual server, mapped. */
 export interface MappedService {
+  /** `service.match` is its first entry; `entries` has them all. */
   readonly service: VirtualService;
+  readonly entries: readonly ServiceEntry[];
   /** Per real server (same order as `service.realServers`), per checker: what to probe. */
   readonly probes: readonly (readonly ProbeSpec[])[];
   /** The config's name (`10.0.0.1 80`), for logs. */
   readonly configName: string;
+  /** The virtual server as configured (a reload compares real servers by it; runtime adds take its defaults). */
+  readonly config: VirtualServer;
   /** Settings accepted but not honoured yet (warnings for the log). */
   readonly warnings: readonly string[];
 }
@@ -107,11 +127,25 @@ export function ingressDevice(vs: VirtualServer, instances: readonly Instance[])
 const methodOf = (f: Forwarding): Method => f.method.toLowerCase() as Method;
 
 /** Problems that stop this virtual server from running here (empty = fine). */
-function refusals(vs: VirtualServer, instances: readonly Instance[]): string[] {
+function refusals(vs: VirtualServer, instances: readonly Instance[], groups: readonly VirtualServerGroup[]): string[] {
   const out: string[] = [];
   const at = `virtual_server ${vs.name}`;
-  if (vs.service.kind === 'group') out.push(`${at}: virtual_server_group is not supported yet; write one virtual_server per address and port`);
-  if (vs.service.kind === 'fwmark') out.push(`${at}: fwmark services are not supported yet; write one virtual_server per address and port`);
+  if (vs.service.kind === 'group') {
+    const name = vs.service.group;
+    const g = groups.find((x) => x.name === name);
+    if (!g) out.push(`${at}: no virtual_server_group ${name}`);
+    else {
+      const r = groupEntries(g, vs);
+      if (typeof r === 'string') out.push(`${at}: ${r}`);
+    }
+    if (vs.forwarding.method !== 'NAT') out.push(`${at}: a virtual_server_group with lb_kind ${vs.forwarding.method} is not supported yet (supported: NAT); write one virtual_server per VIP and port`);
+  }
+  if (vs.service.kind === 'address' && vs.service.port === 0) {
+    out.push(`${at}: a virtual server without a port (all ports) is not supported; mark the traffic and use virtual_server fwmark N`);
+  }
+  if (vs.service.kind === 'fwmark' && vs.forwarding.method !== 'NAT') {
+    out.push(`${at}: fwmark services need lb_kind NAT (DR and TUN match on ingress, before any fwmark is set)`);
+  }
   if (!(SUPPORTED_SCHEDULERS as readonly string[]).includes(vs.scheduler)) {
     out.push(`${at}: lb_algo ${vs.scheduler} is not supported yet (supported: ${SUPPORTED_SCHEDULERS.join(', ')})`);
   }
@@ -152,7 +186,7 @@ function refusals(vs: VirtualServer, instances: readonly Instance[]): string[] {
  * this version cannot run (with what it can).
  */
 export function mapBalancers(cfg: BalancerConfig, instances: readonly Instance[] = []): MappedBalancers {
-  const problems = cfg.virtualServers.flatMap((vs) => refusals(vs, instances));
+  const problems = cfg.virtualServers.flatMap((vs) => refusals(vs, instances, cfg.groups));
   if (problems.length) {
     throw new CarpoolError('BALANCER_NOT_SUPPORTED', `the load balancer cannot run this configuration yet:\n  ${problems.join('\n  ')}`,
       'run with --vrrp-only to use the VRRP part, or change these virtual servers');
@@ -166,9 +200,13 @@ export function mapBalancers(cfg: BalancerConfig, instances: readonly Instance[]
   };
   const services = cfg.virtualServers.map((vs): MappedService => {
     const svc = vs.service;
-    if (svc.kind !== 'address') throw new Error('unreachable: refused above');
     const family = vs.family === 4 ? 'ipv4' : 'ipv6';
-    const protocol = (vs.protocol ?? 'TCP').toLowerCase() as 'tcp' | 'udp' | 'sctp';
+    // A fwmark service has no protocol (keepalived ignores it): its chain forwards every
+    // protocol when the real servers keep the client's port, TCP when they set one (nft
+    // rewrites a port only after a transport protocol match).
+    const protocol = (vs.protocol ?? 'TCP').toLowerCase() as Protocol;
+    const entries = svc.kind === 'group' ? groupEntries(cfg.groups.find((g) => g.name === svc.group)!, vs) as ServiceEntry[]
+      : [entryOf(svc.kind === 'address' ? { kind: 'addr', vip: svc.address, port: svc.port } : { kind: 'fwmark', mark: svc.fwmark }, protocol)];
     const realServers = vs.realServers.map((rs): RealServer => {
       const port = rs.port || undefined;
       const notifyUp = text(rs.notifyUp);
@@ -187,8 +225,8 @@ export function mapBalancers(cfg: BalancerConfig, instances: readonly Instance[]
     const method = methodOf(vs.forwarding);
     const ingress = method === 'nat' ? undefined : ingressDevice(vs, instances);
     const service: VirtualService = {
-      name: `${serverKey(svc.address, svc.port)}/${protocol}`,
-      family, match: { kind: 'addr', vip: svc.address, port: svc.port }, protocol,
+      name: svc.kind === 'group' ? `group:${svc.group}` : entries[0]!.name,
+      family, match: entries[0]!.match, protocol,
       scheduler: vs.scheduler as SchedulerName, method, ...(ingress !== undefined ? { ingressDevice: ingress } : {}),
       hashPort: vs.schedulerFlags.includes('sh-port') || vs.schedulerFlags.includes('mh-port'),
       hashFallback: vs.schedulerFlags.includes('sh-fallback') || vs.schedulerFlags.includes('mh-fallback'),
@@ -202,6 +240,9 @@ export function mapBalancers(cfg: BalancerConfig, instances: readonly Instance[]
     const warnings: string[] = [];
     if (vs.haSuspend) warnings.push(`virtual_server ${vs.name}: ha_suspend is not honoured yet (checkers run on both directors)`);
     if (vs.sorryServer?.inhibit) warnings.push(`virtual_server ${vs.name}: sorry_server_inhibit is not honoured yet`);
+    if (entries.some((e) => e.match.kind === 'fwmark') && vs.realServers.some((rs) => rs.port !== 0)) {
+      warnings.push(`virtual_server ${vs.name}: real servers with a port: only TCP packets with the mark are forwarded (without ports, every protocol)`);
+    }
     if (method === 'nat' && vs.interface !== undefined) warnings.push(`virtual_server ${vs.name}: interface ${vs.interface} is used by DR and TUN only; NAT ignores it`);
     for (const rs of vs.realServers) {
       for (const c of rs.checkers) {
@@ -211,7 +252,63 @@ export function mapBalancers(cfg: BalancerConfig, instances: readonly Instance[]
       }
     }
     const probes = vs.realServers.map((rs) => rs.checkers.map((checker) => ({ checker, address: rs.address, port: rs.port })));
-    return { service, probes, configName: vs.name, warnings };
+    return { service, entries, probes, configName: vs.name, config: vs, warnings };
   });
   return { services, hooks };
+}
+
+function entryOf(match: ServiceMatch, protocol: Protocol): ServiceEntry {
+  return { name: match.kind === 'addr' ? `${serverKey(match.vip, match.port)}/${protocol}` : `fwmark:${match.mark}`, match };
+}
+
+/**
+ * The entries of a `virtual_server_group` for `vs`: each address of each range with its port,
+ * each fwmark. A string says why it cannot run (another family, port 0, too many addresses).
+ */
+function groupEntries(g: VirtualServerGroup, vs: VirtualServer): ServiceEntry[] | string {
+  const protocol = (vs.protocol ?? 'TCP').toLowerCase() as Protocol;
+  const out: ServiceEntry[] = [];
+  for (const e of g.entries) {
+    if (e.kind === 'fwmark') {
+      if (e.family !== undefined && e.family !== vs.family) return `virtual_server_group ${g.name}: fwmark ${e.fwmark} is IPv${e.family}, the virtual server IPv${vs.family}`;
+      out.push(entryOf({ kind: 'fwmark', mark: e.fwmark }, protocol));
+      continue;
+    }
+    const range = `${e.first}${e.first === e.last ? '' : `-${e.last}`}`;
+    if (e.family !== vs.family) return `virtual_server_group ${g.name}: ${range} is IPv${e.family}, the virtual server IPv${vs.family}`;
+    if (e.port === 0) return `virtual_server_group ${g.name}: ${range} without a port (all ports) is not supported; use fwmark entries`;
+    const first = parseIP(e.first)!.bytes;
+    const last = parseIP(e.last)!.bytes;
+    for (const b = new Uint8Array(first); ; ) {
+      if (out.length >= MAX_GROUP_ENTRIES) return `virtual_server_group ${g.name} expands to more than ${MAX_GROUP_ENTRIES} addresses; use fwmark entries for large ranges`;
+      out.push(entryOf({ kind: 'addr', vip: formatIP(b), port: e.port }, protocol));
+      if (compare(b, last) >= 0) break;
+      for (let i = b.length - 1; i >= 0 && ++b[i]! === 256; i--) b[i] = 0;
+    }
+  }
+  return out;
+}
+
+function compare(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
+}
+
+/**
+ * A real server added at runtime (`carpool balancer add`): weight, and a TCP_CHECK with the
+ * virtual server's delay_loop, connect_timeout, retry and delay_before_retry, or no checker.
+ */
+export function runtimeServer(vs: VirtualServer, address: string, port: number | undefined, weight: number, check: 'tcp' | 'none'): { server: RealServer; probes: ProbeSpec[] } {
+  const checker: Checker = {
+    type: 'TCP_CHECK', delayLoopMs: vs.delayLoopMs, retry: vs.retry ?? 1, delayBeforeRetryMs: vs.delayBeforeRetryMs ?? 1000,
+    warmupMs: 0, alpha: vs.alpha, logAllFailures: false, connectTimeoutMs: vs.connectTimeoutMs,
+  };
+  const checkers = check === 'tcp' ? [checker] : [];
+  return {
+    server: {
+      address, ...(port !== undefined ? { port } : {}), weight, inhibitOnFailure: vs.inhibitOnFailure,
+      checkers: checkers.map((c) => settings(c, address, port ?? 0)),
+    },
+    probes: checkers.map((c) => ({ checker: c, address, port: port ?? 0 })),
+  };
 }

@@ -17,12 +17,16 @@ import { controlRequest } from '../control/client.js';
 import type { DaemonStatus } from '../control/status.js';
 import { formatStatus } from '../status/text.js';
 import { runDaemon, daemonize } from './daemon-cmd.js';
+import { answerParent, configChildMode } from './run-cmd.js';
 import { LAB_DESCRIPTION } from './lab-description.js';
 import type { ResourcesStatus } from '../resources/core/status.js';
 import type { ResourceListEntry } from '../resources/shell/manager.js';
 import type { ReloadResult } from '../daemon/reload.js';
 import { formatDuration } from '../resources/core/duration.js';
 import { formatResources } from '../status/resources-text.js';
+import type { BalancersStatus } from '../control/status.js';
+import type { BalancerCommandResult } from '../balancer/shell/balancer.js';
+import { formatBalancerList } from '../status/balancer-list.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 async function probeCommand(target: string, ifname: string, intervalMs: number, events: boolean): Promise<number> {
@@ -213,6 +217,20 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     .requiredOption('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
     .option('-B, --daemonize', 'detach from the terminal and log to syslog only'))
     .action(async (o: FormatOpts & { config: string; daemonize?: boolean }) => {
+      const child = configChildMode();
+      if (child === 'reload') {
+        // A reload of the daemon that started this process (run-cmd.ts): warnings and errors go back as text.
+        const warnings: string[] = [];
+        try {
+          const config = loadCheckedConfig(o.config, { ...loadOptions(o), onWarning: (w) => warnings.push(formatDiagnostic(w)) });
+          answerParent({ ok: true, config, warnings });
+        } catch (err) {
+          if (!(err instanceof Error)) throw err;
+          const { code: c, hint } = err instanceof CarpoolError ? err : { code: undefined, hint: undefined };
+          answerParent({ ok: false, error: { message: err.message, ...(c !== undefined ? { code: c } : {}), ...(hint !== undefined ? { hint } : {}) } });
+        }
+        return;
+      }
       let config;
       try {
         config = loadCheckedConfig(o.config, loadOptions(o));
@@ -221,10 +239,14 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
         code = fail(err);
         return;
       }
+      if (child === 'start') {
+        // The daemon is the parent (run-cmd.ts), which never loads the parsers.
+        answerParent({ ok: true, config, warnings: [], ...(o.daemonize ? { daemonize: ['run', '-c', o.config, ...formatArgs(o)] } : {}) });
+        return;
+      }
       if (o.daemonize && daemonize(['run', '-c', o.config, ...formatArgs(o)])) return;
-      // SIGHUP / `carpool reload`: the same file, the same options, read again. A change of
-      // the balancers is refused by the reload plan (restart needed), so the balancers in force
-      // are always the ones refuseBalancers accepted at start.
+      // SIGHUP / `carpool reload`: the same file, the same options, read again. The balancers
+      // are mapped again by the reload (an unsupported one refuses the reload, nothing changes).
       const reload = (onWarning: (text: string) => void) =>
         loadCheckedConfig(o.config, { ...loadOptions(o), onWarning: (w) => onWarning(formatDiagnostic(w)) });
       code = await runDaemon(config, 'run', reload);
@@ -235,26 +257,48 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
       'with virtual servers also what this host lacks for them (DR routes, ipip for TUN, nft -c as root)')
     .requiredOption('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
     .option('--validate', "also run each OCF agent's validate-all on this host (OCF_CHECK_LEVEL=10)")
+    .option('--host', 'the file is for this host: check interfaces, agents (errors, with did-you-mean), scripts and their permissions, the control socket and state directories, nft for balancers')
     .option('--strict', 'keepalived.conf: refuse what keepalived only logs and skips (unknown keywords, ignored words, duplicate addresses...)'))
-    .action(async (o: FormatOpts & { config: string; validate?: boolean; strict?: boolean }) => {
+    .action(async (o: FormatOpts & { config: string; validate?: boolean; strict?: boolean; host?: boolean }) => {
       try {
         let warnings = 0;
         const cfg = loadCheckedConfig(o.config, {
           ...loadOptions(o),
           strict: o.strict ?? false,
           validateAgents: o.validate ?? false,
+          skipAgents: o.host ?? false,
           onWarning: (w) => { warnings++; process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`); },
         });
+        if (o.host) {
+          // The agents, then the rest of the host: every problem at once, as errors.
+          const { checkResourceAgents } = await import('../resources/shell/agent-check.js');
+          const { checkHost, systemProbe } = await import('./host-check.js');
+          const agents = checkResourceAgents(cfg, undefined, { validate: o.validate ?? false, host: true });
+          for (const d of agents) process.stderr.write(`${formatDiagnostic({ ...d, message: `${d.severity}: ${d.message}` })}\n`);
+          const findings = checkHost(cfg, systemProbe());
+          for (const f of findings) process.stderr.write(`${o.config}: this host: ${f.level}: ${f.what}: ${f.message} (expected: ${f.hint})\n`);
+          warnings += findings.filter((f) => f.level === 'warning').length + agents.filter((d) => d.severity === 'warning').length;
+          const errors = findings.filter((f) => f.level === 'error').length + agents.filter((d) => d.severity === 'error').length;
+          if (errors) {
+            process.stderr.write(`${o.config}: valid, but ${errors} problem${errors === 1 ? '' : 's'} on this host\n`);
+            code = 1;
+            return;
+          }
+        }
         const rs = cfg.resources;
         const resText = rs ? `; ${rs.resources.length} resource${rs.resources.length === 1 ? '' : 's'} in ${rs.groups.length} group${rs.groups.length === 1 ? '' : 's'}: ${rs.groups.map((g) => g.id).join(', ')}` : '';
         const vss = cfg.balancers?.virtualServers ?? [];
-        let lbRuns = true;
+        let lbRuns = false;
         if (cfg.balancers && vss.length) {
           try {
-            (await import('../balancer/from-config.js')).mapBalancers(cfg.balancers, cfg.instances);
+            const mapped = (await import('../balancer/from-config.js')).mapBalancers(cfg.balancers, cfg.instances);
+            lbRuns = true;
+            for (const w of mapped.services.flatMap((m) => m.warnings)) {
+              warnings++;
+              process.stderr.write(`warning: ${w}\n`);
+            }
           } catch (err) {
             if (!(err instanceof CarpoolError)) throw err;
-            lbRuns = false;
             warnings++;
             process.stderr.write(`warning: ${err.message}\n`);
           }
@@ -263,7 +307,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
         const here = lbRuns ? await checkBalancersHere(cfg) : '';
         const lbText = vss.length ? `; ${vss.length} virtual server${vss.length === 1 ? '' : 's'} (load balancer: ${lbRuns ? `runs on nftables${here ? `, ${here}` : ''}` : 'carpool run refuses it yet, see above'})` : '';
         const names = [...cfg.instances, ...(cfg.etcdInstances ?? [])].map((i) => i.name);
-        process.stdout.write(`${o.config}: OK (${names.length} instance${names.length === 1 ? '' : 's'}: ${names.join(', ')}${resText}${lbText}`
+        process.stdout.write(`${o.config}: OK${o.host ? ' on this host' : ''} (${names.length} instance${names.length === 1 ? '' : 's'}: ${names.join(', ')}${resText}${lbText}`
           + `${warnings ? `; ${warnings} warning${warnings === 1 ? '' : 's'}` : ''})\n`);
       } catch (err) {
         code = fail(err);
@@ -305,7 +349,8 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     .description('apply the changed configuration file to the running `carpool run` daemon without a restart (as SIGHUP and `systemctl reload` do). ' +
       'An invalid file changes nothing (the errors are printed, exit 1). Unchanged instances are not touched; added ones start, ' +
       'removed ones hand their addresses over like at shutdown, changed ones are changed in place where possible, else restarted. ' +
-      'Resource groups are added, removed, or restarted when changed. Changes that need a restart (control_socket, state_dir, logging, realtime_priority) are refused as a whole: nothing changes.')
+      'Resource groups are added, removed, or restarted when changed. Virtual servers and real servers are added, removed and changed as a difference: ' +
+      'unchanged real servers keep their health (a failed one is not put back) and the operator\'s runtime changes (`carpool balancer ...`) unless the file changed that server. Changes that need a restart (control_socket, state_dir, logging, realtime_priority) are refused as a whole: nothing changes.')
     .summary('apply the changed configuration file live (only the difference)')
     .option('-s, --socket <path>', `control socket of the daemon (default: the \`carpool run\` daemon in ${RUN_DIR})`)
     .option('--json', 'machine-readable output')
@@ -357,6 +402,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     });
 
   addResourceCommands(program, (c) => { code = c; });
+  addBalancerCommands(program, (c) => { code = c; });
   if (argv[0] === 'checker') {
     // Loaded only for `carpool checker ...` (it brings the HTTP checker's code along).
     const { addCheckerCommands } = await import('./checker-cmd.js');
@@ -375,6 +421,89 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
   unknownOptionsFirst(program);
   await program.parseAsync([...argv], { from: 'user' });
   return code;
+}
+
+/** A non-negative integer weight (`carpool balancer weight VS RS N`, `add --weight N`). */
+export function parseWeight(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n > 0x7fffffff) throw new InvalidArgumentError('expected an integer 0..2147483647 (0 = no new connections)');
+  return n;
+}
+
+/** `carpool balancer list|weight|drain|enable|disable|add|remove` (like ipvsadm -L -n, -e, -a, -d). */
+function addBalancerCommands(program: Command, setCode: (code: number) => void): void {
+  const lb = program.command('balancer')
+    .description('the load balancer of a running daemon: list it like `ipvsadm -L -n`, change real servers at runtime without a reload.\n' +
+      'VS is a virtual server as IP:PORT[/PROTO] (or its config name, `fwmark N`, `group NAME`), RS a real server as IP[:PORT] ([IPv6]:PORT).\n' +
+      'Runtime changes are kept across `carpool reload` until the configuration changes that real server; then the configuration wins.');
+  const socketOpt = () => new Option('-s, --socket <path>', `control socket of the daemon (default: the one in ${RUN_DIR} that balances)`);
+  const socketOf = (socket: string | undefined) => pickSocket(socket, (st) => st.balancers !== undefined, 'a load balancer');
+
+  lb.command('list')
+    .description('virtual servers with scheduler, method, persistence; real servers with forward method, weight, connections and health')
+    .addOption(socketOpt())
+    .option('--stats', 'connections, packets and bytes per server (ipvsadm --stats)')
+    .option('--rate', 'connections, packets and bytes per second (ipvsadm --rate)')
+    .option('--json', 'machine-readable output (the balancers section of `carpool status --json`)')
+    .action(async (o: { socket?: string; stats?: boolean; rate?: boolean; json?: boolean }) => {
+      try {
+        if (o.stats && o.rate) throw new CarpoolError('USAGE', '--stats and --rate are separate views', 'choose one');
+        const st = await controlRequest(await socketOf(o.socket), { cmd: 'balancer.list' }) as BalancersStatus;
+        process.stdout.write(o.json ? JSON.stringify(st, null, 2) + '\n' : formatBalancerList(st, { stats: !!o.stats, rate: !!o.rate }).join('\n') + '\n');
+      } catch (err) { setCode(fail(err)); }
+    });
+
+  const send = async (socket: string | undefined, op: string, args: Record<string, unknown>, json: boolean | undefined): Promise<void> => {
+    const r = await controlRequest(await socketOf(socket), { cmd: `balancer.${op}`, args }, 30_000) as BalancerCommandResult;
+    if (json) {
+      process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+    } else {
+      process.stdout.write(`${r.message}\n`);
+      process.stdout.write(formatBalancerList({ services: [r.service], plane: { inForce: r.inForce, applies: 0, failures: 0 } }).slice(1).join('\n') + '\n');
+    }
+    if (!r.inForce) {
+      process.stderr.write(`carpool: the nftables ruleset is not in force${r.lastError ? `: ${r.lastError}` : ''}; the daemon retries (carpool status shows it)\n`);
+      setCode(1);
+    }
+  };
+  const verb = (name: 'drain' | 'enable' | 'disable' | 'remove', description: string) => {
+    lb.command(name)
+      .description(description)
+      .argument('<vs>', 'virtual server: IP:PORT[/PROTO], config name, fwmark N or group NAME')
+      .argument('<rs>', 'real server: IP[:PORT]')
+      .addOption(socketOpt())
+      .option('--json', 'machine-readable output')
+      .action(async (vs: string, rs: string, o: { socket?: string; json?: boolean }) => {
+        try { await send(o.socket, name, { service: vs, server: rs }, o.json); } catch (err) { setCode(fail(err)); }
+      });
+  };
+  lb.command('weight')
+    .description('set a real server\'s weight now (0 = no new connections); overrides the configured and dynamic weight until `weight VS RS config`')
+    .argument('<vs>', 'virtual server: IP:PORT[/PROTO], config name, fwmark N or group NAME')
+    .argument('<rs>', 'real server: IP[:PORT]')
+    .argument('<weight>', 'integer 0..2147483647, or `config` for the configured weight again', (v: string) => (v === 'config' ? null : parseWeight(v)))
+    .addOption(socketOpt())
+    .option('--json', 'machine-readable output')
+    .action(async (vs: string, rs: string, weight: number | null, o: { socket?: string; json?: boolean }) => {
+      try { await send(o.socket, 'weight', { service: vs, server: rs, weight }, o.json); } catch (err) { setCode(fail(err)); }
+    });
+  verb('drain', 'graceful removal: weight 0, established connections continue, no new ones (undo: enable)');
+  verb('enable', 'undo drain or disable: the server takes new connections again (if healthy)');
+  verb('disable', 'take the server out of the pool (like a failed one: persistence forgets it)');
+  lb.command('add')
+    .description('add a real server at runtime (checked with TCP_CHECK with the virtual server\'s delay_loop and connect_timeout, unless --check none)')
+    .argument('<vs>', 'virtual server: IP:PORT[/PROTO], config name, fwmark N or group NAME')
+    .argument('<rs>', 'real server: IP[:PORT] (default port: the virtual server\'s)')
+    .addOption(new Option('--weight <n>', 'weight (default 1)').argParser(parseWeight))
+    .addOption(new Option('--check <kind>', 'health check (default tcp)').choices(['tcp', 'none']))
+    .addOption(socketOpt())
+    .option('--json', 'machine-readable output')
+    .action(async (vs: string, rs: string, o: { socket?: string; json?: boolean; weight?: number; check?: 'tcp' | 'none' }) => {
+      try {
+        await send(o.socket, 'add', { service: vs, server: rs, ...(o.weight !== undefined ? { weight: o.weight } : {}), ...(o.check ? { check: o.check } : {}) }, o.json);
+      } catch (err) { setCode(fail(err)); }
+    });
+  verb('remove', 'remove a real server at runtime (established connections continue; a configured one comes back with `add`)');
 }
 
 /** `carpool resource ...`, `carpool import-cib`, `carpool export-cib` (seed 002 §5.2.4 in carpool's words). */
@@ -431,10 +560,11 @@ function addResourceCommands(program: Command, setCode: (code: number) => void):
   verb('restart', 'stop and start a resource (and the members after it) or a whole group in place', false);
 
   program.command('import-cib')
-    .description('print carpool YAML for the <resources> of a Heartbeat 2 / Pacemaker CIB (cibadmin -Q output, cib.xml)')
+    .description('print carpool YAML for the resources and constraints of a Heartbeat 2 / Pacemaker CIB (cibadmin -Q output, cib.xml)')
     .argument('<file>', 'CIB XML file')
     .option('-i, --instance <name>', 'failover instance the groups follow', 'vip')
-    .action(async (file: string, o: { instance: string }) => {
+    .option('--strict', 'exit 2 when anything of the CIB was not carried (every warning and error)')
+    .action(async (file: string, o: { instance: string; strict?: boolean }) => {
       try {
         let xml: string;
         try { xml = readFileSync(file, 'utf8'); } catch (err) {
@@ -446,11 +576,51 @@ function addResourceCommands(program: Command, setCode: (code: number) => void):
         process.stdout.write(r.yaml);
         if (r.resources === 0) setCode(1);
         else process.stderr.write(`import-cib: ${r.resources} resource${r.resources === 1 ? '' : 's'} in ${r.groups} group${r.groups === 1 ? '' : 's'}; append to a carpool.yaml that defines instance '${o.instance}', then \`carpool check -c FILE\`\n`);
+        if (r.resources > 0 && o.strict && r.lost > 0) {
+          process.stderr.write(`import-cib: --strict: ${r.lost} thing${r.lost === 1 ? '' : 's'} of the CIB not carried (the warnings and errors above)\n`);
+          setCode(2);
+        }
+      } catch (err) { setCode(fail(err)); }
+    });
+
+  program.command('import-heartbeat')
+    .description("print a carpool.yaml for this node from Heartbeat's own files: ha.cf, authkeys, haresources (or the CIB when crm on)")
+    .argument('[dir]', 'the Heartbeat configuration directory', '/etc/ha.d')
+    .option('-n, --node <name>', "this node's name as ha.cf's node lines spell it (default: the host name)")
+    .option('--cib <file>', 'crm on: the CIB to import the resources from (/var/lib/heartbeat/crm/cib.xml)')
+    .option('--address <cidr>', 'crm on: the virtual address the groups follow')
+    .option('--source <address>', "this node's ucast address (default: found among this host's addresses)")
+    .option('--strict', 'exit 2 when anything was not carried (every warning and error)')
+    .action(async (dir: string, o: { node?: string; cib?: string; address?: string; source?: string; strict?: boolean }) => {
+      try {
+        const read = (file: string, required: boolean): string | undefined => {
+          try { return readFileSync(file, 'utf8'); } catch (err) {
+            if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+            throw new CarpoolError('HEARTBEAT_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`, `the directory of ha.cf (default /etc/ha.d)${required ? '' : ', readable by you'}`);
+          }
+        };
+        const { hostname, networkInterfaces } = await import('node:os');
+        const { importHeartbeat } = await import('../resources/heartbeat.js');
+        const own = Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address));
+        const authkeys = read(join(dir, 'authkeys'), false);
+        const haresources = read(join(dir, 'haresources'), false);
+        const cib = o.cib !== undefined ? read(o.cib, true) : undefined;
+        const r = importHeartbeat(
+          { dir, haCf: read(join(dir, 'ha.cf'), true)!, ...(authkeys !== undefined ? { authkeys } : {}), ...(haresources !== undefined ? { haresources } : {}),
+            ...(cib !== undefined ? { cib, cibName: basename(o.cib!) } : {}) },
+          { node: o.node ?? hostname(), ownAddresses: o.source !== undefined ? [o.source] : own, ...(o.address !== undefined ? { address: o.address } : {}) });
+        for (const m of r.messages) process.stderr.write(`import-heartbeat: ${m.level}: ${m.text}\n`);
+        process.stdout.write(r.yaml);
+        if (r.messages.some((m) => m.level === 'error')) setCode(1);
+        else if (o.strict && r.lost > 0) {
+          process.stderr.write(`import-heartbeat: --strict: ${r.lost} thing${r.lost === 1 ? '' : 's'} not carried (the warnings above)\n`);
+          setCode(2);
+        }
       } catch (err) { setCode(fail(err)); }
     });
 
   program.command('export-cib')
-    .description('print the resources of a carpool configuration as a Pacemaker CIB <resources> section')
+    .description('print the resources of a carpool configuration as a Pacemaker CIB <resources> section (with <constraints> for after:/with:)')
     .requiredOption('-c, --config <file>', 'configuration file')
     .action(async (o: { config: string }) => {
       try {

@@ -3,13 +3,14 @@
  * cannot fork, so the process re-executes itself detached and the parent exits 0), with
  * errors reported as ucarp-style exit codes (2 for start-up failures).
  */
+import { enterNetNamespace } from '../net/realtime.js';
 import { spawn } from 'node:child_process';
 import { closeSync, readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { CarpoolConfig } from '../config/model.js';
 import { CarpoolError } from '../lib/errors.js';
 import { Daemon, type DaemonOptions } from '../daemon/daemon.js';
-import { Notifier, statusText } from '../daemon/systemd.js';
+import { JOURNAL_SOCKET, Notifier, statusText, underSystemd } from '../daemon/systemd.js';
 
 const DAEMONIZED = 'CARPOOL_DAEMONIZED';
 /** Names the inherited file descriptor that carries the real arguments to a daemonized child. */
@@ -74,12 +75,20 @@ export async function runDaemon(config: CarpoolConfig, mode: 'run' | 'ucarp', lo
   // The client's "exit quietly on EPIPE" (main.ts) must not apply to a daemon: its Logger
   // handles output errors (console off, daemon goes on).
   for (const s of [process.stdout, process.stderr]) s.removeAllListeners('error');
-  // Taken out of the environment before anything runs a hook or an agent.
+  // Under systemd every line goes to the journal once, with fields (decided before the notify
+  // variables are taken out of the environment, before anything runs a hook or an agent).
+  const journal = underSystemd() ? { journalSocket: JOURNAL_SOCKET } : {};
   const notifier = Notifier.fromEnv();
   // systemd: the daemon says RELOADING=1 ... READY=1 around a reload (SIGHUP, systemctl reload).
-  const daemon = new Daemon({ config, mode, console: !isDaemonized(), notifier, ...(loadConfig ? { loadConfig } : {}) });
+  const daemon = new Daemon({ config, mode, console: !isDaemonized(), notifier, ...journal, ...(loadConfig ? { loadConfig } : {}) });
   notifier.useLog((text, key) => daemon.log.logLimited('warning', text, key));
   try {
+    // keepalived `net_namespace`: after the sd_notify and syslog sockets (they stay where systemd
+    // is), before every socket of the daemon.
+    if (config.netNamespace) {
+      enterNetNamespace(config.netNamespace);
+      daemon.log.info(`running in network namespace ${config.netNamespace}`);
+    }
     await daemon.start();
   } catch (err) {
     const msg = err instanceof CarpoolError ? err.describe() : (err as Error).stack ?? String(err);

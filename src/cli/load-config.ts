@@ -13,6 +13,8 @@ import { checkResourceAgents } from '../resources/shell/agent-check.js';
 export interface CheckedLoadOptions extends LoadOptions {
   /** Also run the agents' validate-all on this host (`carpool check --validate`). */
   readonly validateAgents?: boolean;
+  /** Leave the agents out (`carpool check --host` checks them itself with the host's other facts). */
+  readonly skipAgents?: boolean;
 }
 
 /**
@@ -22,6 +24,7 @@ export interface CheckedLoadOptions extends LoadOptions {
 export function loadCheckedConfig(path: string, options: CheckedLoadOptions = {}): CarpoolConfig {
   const onWarning = options.onWarning ?? printWarning;
   const config = loadConfigFile(path, { ...options, onWarning });
+  if (options.skipAgents) return config;
   const diagnostics = checkResourceAgents(config, undefined, { validate: options.validateAgents ?? false });
   for (const w of diagnostics) if (w.severity === 'warning') onWarning(w);
   const errors = diagnostics.filter((d) => d.severity === 'error');

@@ -17,6 +17,12 @@ export async function main(argv: readonly string[], invokedAs: string = process.
     const { ucarpCommand } = await import('./ucarp-cmd.js');
     return ucarpCommand(argv.slice(1), ['ucarp']);
   }
+  // The daemon of `carpool run` leaves reading the file to a short-lived child (run-cmd.ts), so
+  // the YAML parser and commander never load here; that child (CARPOOL_CONFIG_CHILD) parses.
+  if (argv[0] === 'run' && process.env.CARPOOL_CONFIG_CHILD === undefined) {
+    const { runCommand } = await import('./run-cmd.js');
+    return runCommand(argv);
+  }
   const { commandLine } = await import('./commands.js');
   return commandLine(argv);
 }

@@ -9,6 +9,8 @@ export type ResourceDiagnosticCode =
   | 'INVALID_AGENT'
   | 'UNKNOWN_INSTANCE'
   | 'UNKNOWN_RESOURCE'
+  | 'UNKNOWN_GROUP'
+  | 'GROUP_CYCLE'
   | 'UNGROUPED_RESOURCE'
   | 'RESOURCE_IN_TWO_GROUPS'
   | 'AGENT_NOT_FOUND'

@@ -160,10 +160,15 @@ export function planReload(old: CarpoolConfig, next: CarpoolConfig): ReloadPlan 
   if (old.realtimePriority !== next.realtimePriority) refused.push(`restart needed for realtime_priority (${old.realtimePriority ?? 'unset'} -> ${next.realtimePriority ?? 'unset'})`);
   if (!sameValue(old.carpGroups ?? [], next.carpGroups ?? [])) refused.push('restart needed for CARP groups (sync_groups of CARP instances, carp_preempt)');
   // Any other setting (the HTTP listener, and whatever is added later) is not applied live: say so.
-  const handled = new Set(['source', 'instances', 'vrrpScripts', 'trackFiles', 'syncGroups', 'carpGroups', 'resources', 'controlSocket', 'stateDir', 'logging', 'realtimePriority']);
+  // `balancers` goes to the load balancer's own reload (daemon/reload.ts step 6).
+  const handled = new Set(['source', 'instances', 'vrrpScripts', 'trackFiles', 'trackProcesses', 'syncGroups', 'carpGroups', 'resources', 'balancers', 'controlSocket', 'stateDir', 'logging', 'realtimePriority']);
+  // The configuration's keys in its own words (keepalived names in brackets).
+  const keyNames: Readonly<Record<string, string>> = {
+    static: 'static (static_ipaddress, static_routes, static_rules)', notifyFifo: 'notify_fifo', netNamespace: 'net_namespace',
+  };
   for (const key of new Set([...Object.keys(old), ...Object.keys(next)])) {
     if (handled.has(key)) continue;
-    if (!sameValue((old as unknown as Record<string, unknown>)[key], (next as unknown as Record<string, unknown>)[key])) refused.push(`restart needed for ${key}`);
+    if (!sameValue((old as unknown as Record<string, unknown>)[key], (next as unknown as Record<string, unknown>)[key])) refused.push(`restart needed for ${keyNames[key] ?? key}`);
   }
   if (old.source !== next.source) notes.push(`configuration file ${old.source} -> ${next.source}`);
 
@@ -178,6 +183,12 @@ export function planReload(old: CarpoolConfig, next: CarpoolConfig): ReloadPlan 
   for (const f of old.trackFiles) {
     const n = next.trackFiles.find((x) => x.name === f.name);
     if (n && !sameValue(f, n) && usedFiles.has(f.name)) refused.push(`restart needed for track_file ${f.name} (its definition changed while instances track it)`);
+  }
+  const usedProcesses = new Set(oldVrrp.flatMap((i) => [...(i.trackProcesses ?? []),
+    ...(old.syncGroups.find((g) => g.name === i.syncGroup)?.trackProcesses ?? [])].map((r) => r.name)));
+  for (const p of old.trackProcesses ?? []) {
+    const n = next.trackProcesses?.find((x) => x.name === p.name);
+    if (n && !sameValue(p, n) && usedProcesses.has(p.name)) refused.push(`restart needed for vrrp_track_process ${p.name} (its definition changed while instances track it)`);
   }
 
   // Sync groups: any change to a group (its definition, or a member changing) replaces all
@@ -224,7 +235,7 @@ export function planReload(old: CarpoolConfig, next: CarpoolConfig): ReloadPlan 
   return { instances: actions, groups: planGroups(old, next), refused, notes };
 }
 
-/** Resource groups: matched by id; a group whose instance, members or a member's definition changed restarts. */
+/** Resource groups: matched by id; a group whose instance, members, order, colocation or a member's definition changed restarts. */
 function planGroups(old: CarpoolConfig, next: CarpoolConfig): GroupAction[] {
   const oldGroups = old.resources?.groups ?? [];
   const newGroups = next.resources?.groups ?? [];
@@ -239,6 +250,8 @@ function planGroups(old: CarpoolConfig, next: CarpoolConfig): GroupAction[] {
     const reasons: string[] = [];
     if (o.instance !== g.instance) reasons.push(`instance ${o.instance} -> ${g.instance}`);
     if (!sameValue(o.members, g.members)) reasons.push(`resources ${o.members.join(', ')} -> ${g.members.join(', ')}`);
+    if (!sameValue(o.after ?? [], g.after ?? [])) reasons.push(`after ${(o.after ?? []).join(', ') || '-'} -> ${(g.after ?? []).join(', ') || '-'}`);
+    if (o.with !== g.with) reasons.push(`with ${o.with ?? '-'} -> ${g.with ?? '-'}`);
     for (const m of g.members) {
       // `origin` is where the definition sits in the file: moving it is no change.
       const strip = (r: ReturnType<typeof resource>) => (r ? { ...r, origin: undefined } : r);

@@ -5,8 +5,8 @@
  */
 import { Document, YAMLMap, YAMLSeq, isMap, isSeq, type Node } from 'yaml';
 import type {
-  BalancerConfig, CarpInstance, EtcdInstance, CarpoolConfig, Checker, Forwarding, Hook, NotifyHooks, RealServer, SyncGroup, TrackFile, TrackRef, VirtualAddress,
-  VirtualRoute, VirtualServer, VirtualServerGroup, VrrpInstance, VrrpScript,
+  BalancerConfig, CarpInstance, CarpoolConfig, EtcdInstance, Checker, CheckerConnection, Forwarding, Hook, NotifyHooks, RealServer, SyncGroup, TrackFile, TrackRef, VirtualAddress,
+  StaticSetup, TrackProcess, VirtualRoute, VirtualRule, VirtualServer, VirtualServerGroup, VrrpInstance, VrrpScript,
 } from './model.js';
 import { forwardingWords } from './balancer/values.js';
 import { formatDuration } from '../resources/core/duration.js';
@@ -37,6 +37,27 @@ function route(r: VirtualRoute): unknown {
     to, ...(r.gateway !== undefined ? { via: r.gateway } : {}), ...(r.dev !== undefined ? { dev: r.dev } : {}),
     ...(r.src !== undefined ? { src: r.src } : {}), ...(r.metric !== undefined ? { metric: r.metric } : {}),
     ...(r.table !== undefined ? { table: r.table } : {}), ...(r.type !== undefined ? { type: r.type } : {}),
+    ...(r.scope !== undefined ? { scope: r.scope } : {}), ...(r.proto !== undefined ? { proto: r.proto } : {}),
+    ...(r.nexthops ? {
+      nexthops: r.nexthops.map((h) => ({
+        ...(h.gateway !== undefined ? { via: h.gateway } : {}), ...(h.dev !== undefined ? { dev: h.dev } : {}),
+        ...(h.weight !== undefined ? { weight: h.weight } : {}),
+      })),
+    } : {}),
+  };
+}
+
+function rule(r: VirtualRule): unknown {
+  const { family, ...rest } = r;
+  // The family follows from/to; only an IPv6 rule without them says it.
+  return family === 6 && !r.from && !r.to ? { family, ...rest } : rest;
+}
+
+function staticSetup(s: StaticSetup): Record<string, unknown> {
+  return {
+    ...(s.addresses.length > 0 ? { addresses: s.addresses.map(address) } : {}),
+    ...(s.routes.length > 0 ? { routes: s.routes.map(route) } : {}),
+    ...(s.rules.length > 0 ? { rules: s.rules.map(rule) } : {}),
   };
 }
 
@@ -74,9 +95,11 @@ function vrrpInstance(i: VrrpInstance): Record<string, unknown> {
     addresses: i.addresses.map(address),
     ...(i.excludedAddresses.length > 0 ? { excluded_addresses: i.excludedAddresses.map(address) } : {}),
     ...(i.routes.length > 0 ? { routes: i.routes.map(route) } : {}),
+    ...(i.rules.length > 0 ? { rules: i.rules.map(rule) } : {}),
     ...(i.trackInterfaces.length > 0 ? { track_interfaces: refs(i.trackInterfaces) } : {}),
     ...(i.trackScripts.length > 0 ? { track_scripts: refs(i.trackScripts) } : {}),
     ...(i.trackFiles.length > 0 ? { track_files: refs(i.trackFiles) } : {}),
+    ...(i.trackProcesses ? { track_processes: refs(i.trackProcesses) } : {}),
     track_primary: i.trackPrimary,
     ...(n ? { notify: n } : {}),
     garp: {
@@ -168,11 +191,19 @@ function trackFile(f: TrackFile): Record<string, unknown> {
   };
 }
 
+function trackProcess(p: TrackProcess): Record<string, unknown> {
+  return {
+    name: p.name, process: p.params ? [p.process, ...p.params] : p.process, ...(p.params ? { param_match: p.paramMatch } : {}),
+    full_command: p.fullCommand, weight: p.weight, reverse: p.reverse, quorum: p.quorum,
+    ...(p.quorumMax !== undefined ? { quorum_max: p.quorumMax } : {}), fork_delay: p.forkDelayMs / 1000, terminate_delay: p.terminateDelayMs / 1000,
+  };
+}
+
 function syncGroup(g: SyncGroup, instances: readonly VrrpInstance[]): Record<string, unknown> {
   const n = notify(g.notify);
   // Member trackers keep non-zero weights only with tracking_weight (keepalived's sync_group_tracking_weight).
   const weighted = instances.some((i) => i.syncGroup === g.name
-    && [...i.trackInterfaces, ...i.trackScripts, ...i.trackFiles].some((r) => r.weight !== 0));
+    && [...i.trackInterfaces, ...i.trackScripts, ...i.trackFiles, ...(i.trackProcesses ?? [])].some((r) => r.weight !== 0));
   return {
     name: g.name,
     members: [...g.members],
@@ -180,6 +211,7 @@ function syncGroup(g: SyncGroup, instances: readonly VrrpInstance[]): Record<str
     ...(g.trackInterfaces.length > 0 ? { track_interfaces: refs(g.trackInterfaces) } : {}),
     ...(g.trackScripts.length > 0 ? { track_scripts: refs(g.trackScripts) } : {}),
     ...(g.trackFiles.length > 0 ? { track_files: refs(g.trackFiles) } : {}),
+    ...(g.trackProcesses ? { track_processes: refs(g.trackProcesses) } : {}),
     ...(weighted ? { tracking_weight: true } : {}),
   };
 }
@@ -207,15 +239,16 @@ function checker(ck: Checker): Record<string, unknown> {
     const t = ck.timeoutMs % 1000 === 0 ? { misc_timeout: ck.timeoutMs / 1000 } : {};
     return { type: ck.type, ...timing, misc_path: hook(ck.command), ...t, misc_dynamic: ck.dynamic, ...(ck.user ? { user: ck.user.user, ...(ck.user.group ? { group: ck.user.group } : {}) } : {}) };
   }
-  const conn = {
-    ...opt('connect_ip', ck.connectIp), ...opt('connect_port', ck.connectPort), ...opt('bindto', ck.bindto), ...opt('bind_port', ck.bindPort),
-    ...opt('bind_if', ck.bindIf), ...opt('fwmark', ck.fwmark), connect_timeout: seconds(ck.connectTimeoutMs),
-  };
+  const connection = (h: CheckerConnection) => ({
+    ...opt('connect_ip', h.connectIp), ...opt('connect_port', h.connectPort), ...opt('bindto', h.bindto), ...opt('bind_port', h.bindPort),
+    ...opt('bind_if', h.bindIf), ...opt('fwmark', h.fwmark), connect_timeout: seconds(h.connectTimeoutMs),
+  });
+  const conn = connection(ck);
   switch (ck.type) {
     case 'TCP_CHECK': case 'PING_CHECK':
       return { type: ck.type, ...conn, ...timing };
     case 'SMTP_CHECK':
-      return { type: ck.type, ...conn, ...timing, helo_name: ck.heloName };
+      return { type: ck.type, ...conn, ...timing, helo_name: ck.heloName, ...(ck.hosts.length ? { hosts: ck.hosts.map(connection) } : {}) };
     case 'DNS_CHECK':
       return { type: ck.type, ...conn, ...timing, query_type: ck.queryType, name: ck.name };
     case 'UDP_CHECK':
@@ -297,9 +330,13 @@ export function emitCarpoolYaml(config: CarpoolConfig, options: EmitOptions = {}
     control_socket: config.controlSocket,
     state_dir: config.stateDir,
     ...(config.realtimePriority !== undefined ? { realtime_priority: config.realtimePriority } : {}),
+    ...(config.netNamespace ? { net_namespace: config.netNamespace } : {}),
+    ...(config.static ? { static: staticSetup(config.static) } : {}),
+    ...(config.notifyFifo ? { notify_fifo: { path: config.notifyFifo.path, ...(config.notifyFifo.script ? { script: hook(config.notifyFifo.script) } : {}) } } : {}),
     logging: { facility: config.logging.facility, debug: config.logging.debug, ident: config.logging.ident },
     ...(config.vrrpScripts.length > 0 ? { vrrp_scripts: config.vrrpScripts.map(script) } : {}),
     ...(config.trackFiles.length > 0 ? { track_files: config.trackFiles.map(trackFile) } : {}),
+    ...(config.trackProcesses ? { track_processes: config.trackProcesses.map(trackProcess) } : {}),
     ...(config.syncGroups.length + (config.carpGroups?.length ?? 0) > 0
       ? { sync_groups: [...config.syncGroups.map((g) => syncGroup(g, vrrp)), ...(config.carpGroups ?? []).map((g) => ({ name: g.name, members: [...g.members] }))] }
       : {}),

@@ -113,7 +113,18 @@ export interface EtcdInstance {
   readonly hookTimeoutMs?: number;
 }
 
-/** A route installed while master (keepalived `virtual_routes`). */
+/** One next hop of a multipath route (`nexthop via GW dev IF weight W`). */
+export interface NextHop {
+  readonly gateway?: string;
+  readonly dev?: string;
+  /** 1..256; the kernel's default 1 when undefined. */
+  readonly weight?: number;
+}
+
+/**
+ * A route installed while master (keepalived `virtual_routes`) or at start (`static_routes`),
+ * over netlink, as `ip route replace` would.
+ */
 export interface VirtualRoute {
   readonly family: Family;
   /** Destination network (`0.0.0.0` / `::` with prefix 0 for a default route). */
@@ -126,6 +137,45 @@ export interface VirtualRoute {
   readonly table?: number;
   /** `blackhole`, `unreachable`... plain unicast when undefined. */
   readonly type?: string;
+  /** Route scope; as `ip route add`: link for a device route without gateway, else global. */
+  readonly scope?: 'global' | 'site' | 'link' | 'host' | 'nowhere';
+  /** RTPROT_* number (`proto bird` = 12); `boot` (3) when undefined, as `ip route add`. */
+  readonly proto?: number;
+  /** A multipath route (`nexthop ...`, keepalived's deprecated `via A or B`); then no `gateway`. */
+  readonly nexthops?: readonly NextHop[];
+}
+
+/**
+ * A policy routing rule installed while master (keepalived `virtual_rules`) or at start
+ * (`static_rules`), as `ip rule add` would.
+ */
+export interface VirtualRule {
+  readonly family: Family;
+  /** Source prefix `ADDR/LEN`; any when undefined. */
+  readonly from?: string;
+  /** Destination prefix `ADDR/LEN`; any when undefined. */
+  readonly to?: string;
+  /** Table to look up (`table`/`lookup`); 254 (main) when undefined and no `type`, as `ip rule`. */
+  readonly table?: number;
+  /** The rule's preference (`priority`/`preference`/`pref`); the kernel picks one when undefined. */
+  readonly priority?: number;
+  readonly fwmark?: number;
+  readonly fwmask?: number;
+  readonly iif?: string;
+  readonly oif?: string;
+  /** Instead of a table look-up. */
+  readonly type?: 'blackhole' | 'unreachable' | 'prohibit';
+}
+
+/**
+ * Addresses, routes and rules the daemon installs at start and removes on a clean stop, in
+ * no instance (keepalived `static_ipaddress`, `static_routes`, `static_rules`; YAML `static:`).
+ */
+export interface StaticSetup {
+  /** Each with its `dev`. */
+  readonly addresses: readonly VirtualAddress[];
+  readonly routes: readonly VirtualRoute[];
+  readonly rules: readonly VirtualRule[];
 }
 
 /** A tracker reference inside an instance or sync group, with its weight (0 = FAULT on failure). */
@@ -160,6 +210,29 @@ export interface TrackFile {
   /** Create the file with this value at start (`init_file`). */
   readonly initValue?: number;
   readonly initOverwrite: boolean;
+}
+
+/**
+ * keepalived `vrrp_track_process`: how many running processes match. OK while the count is in
+ * quorum..quorumMax, after `forkDelayMs` on the way up and `terminateDelayMs` on the way down.
+ */
+export interface TrackProcess {
+  readonly name: string;
+  /** The process name (matched against /proc/PID/comm), or with `fullCommand` argv[0]. */
+  readonly process: string;
+  /** Arguments to match (argv[1..]); undefined = any arguments. */
+  readonly params?: readonly string[];
+  /** `exact` (default): the arguments are these; `initial`: the last may be longer; `partial`: these first, then any. */
+  readonly paramMatch: 'exact' | 'initial' | 'partial';
+  /** Match `process` against argv[0] of /proc/PID/cmdline instead of the process name. */
+  readonly fullCommand: boolean;
+  readonly weight: number;
+  readonly reverse: boolean;
+  readonly quorum: number;
+  /** Undefined = no upper limit. */
+  readonly quorumMax?: number;
+  readonly forkDelayMs: number;
+  readonly terminateDelayMs: number;
 }
 
 /** Notify commands (keepalived `notify_*`); `generic` gets `INSTANCE name STATE priority` appended. */
@@ -217,10 +290,15 @@ export interface VrrpInstance {
   readonly addresses: readonly VirtualAddress[];
   /** Added while master but not advertised (`virtual_ipaddress_excluded`). */
   readonly excludedAddresses: readonly VirtualAddress[];
+  /** Added after the addresses while master, removed before them (keepalived's order). */
   readonly routes: readonly VirtualRoute[];
+  /** Added after the routes while master, removed before them. */
+  readonly rules: readonly VirtualRule[];
   readonly trackInterfaces: readonly TrackRef[];
   readonly trackScripts: readonly TrackRef[];
   readonly trackFiles: readonly TrackRef[];
+  /** keepalived `track_process`; undefined = none. */
+  readonly trackProcesses?: readonly TrackRef[];
   /** Track the instance's own interface (false with `dont_track_primary`). */
   readonly trackPrimary: boolean;
   readonly notify: NotifyHooks;
@@ -246,6 +324,8 @@ export interface SyncGroup {
   readonly trackInterfaces: readonly TrackRef[];
   readonly trackScripts: readonly TrackRef[];
   readonly trackFiles: readonly TrackRef[];
+  /** keepalived `track_process`; undefined = none. */
+  readonly trackProcesses?: readonly TrackRef[];
 }
 
 /**
@@ -334,6 +414,17 @@ export interface ResourceGroup {
    * only if it exits 0 (docs/resources.md, "Failed stops and fencing").
    */
   readonly fence?: FenceCommand;
+  /**
+   * Order (Pacemaker `rsc_order first=X then=this`, mandatory): ids of groups of the same
+   * instance that must be fully started on this node before this group starts, and that stop
+   * only after this group has stopped. Empty when not set.
+   */
+  readonly after?: readonly string[];
+  /**
+   * Colocation (Pacemaker `rsc_colocation rsc=this with-rsc=X score=INFINITY`): the group this
+   * one runs with; it follows that group's instance (`instance` is resolved from it).
+   */
+  readonly with?: string;
 }
 
 /** A fence command: executed without a shell, in its own process group, killed at the timeout. */
@@ -439,6 +530,12 @@ export type Checker =
     readonly type: 'SMTP_CHECK';
     /** HELO argument, default `smtpchecker.keepalived.org` (keepalived's SMTP_DEFAULT_HELO). */
     readonly heloName: string;
+    /**
+     * `host { }` blocks: every one must pass (checked in turn). Empty = the checker's own
+     * connection (the real server). Unset fields of a host are the checker's; a host without
+     * `connect_ip` is the real server (keepalived checks only the hosts when there are any).
+     */
+    readonly hosts: readonly CheckerConnection[];
   })
   | (CheckerTiming & CheckerConnection & {
     readonly type: 'DNS_CHECK';
@@ -610,6 +707,8 @@ export interface CarpoolConfig {
   readonly etcdInstances?: readonly EtcdInstance[];
   readonly vrrpScripts: readonly VrrpScript[];
   readonly trackFiles: readonly TrackFile[];
+  /** keepalived `vrrp_track_process`; undefined = none. */
+  readonly trackProcesses?: readonly TrackProcess[];
   readonly syncGroups: readonly SyncGroup[];
   /** Load sharing: addresses every node serves, split into buckets (issue 15); absent = none. */
   readonly sharing?: readonly SharedAddress[];
@@ -639,6 +738,25 @@ export interface CarpoolConfig {
   readonly balancers?: BalancerConfig;
   /** The HTTP listener; undefined = nothing listens (the default). */
   readonly http?: HttpConfig;
+  /** Static addresses, routes and rules; undefined when the file has none. */
+  readonly static?: StaticSetup;
+  /**
+   * keepalived `vrrp_notify_fifo` (else `notify_fifo`): every VRRP notify event is also written
+   * to this FIFO as a line `INSTANCE "VI_1" MASTER 100`; undefined = none.
+   */
+  readonly notifyFifo?: NotifyFifo;
+  /**
+   * keepalived `net_namespace`: the daemon joins /run/netns/NAME before it opens a socket; its
+   * interfaces, addresses, routes and hooks are that namespace's. Undefined = where it started.
+   */
+  readonly netNamespace?: string;
+}
+
+/** A FIFO the daemon writes notify events to, and the reader it may start. */
+export interface NotifyFifo {
+  readonly path: string;
+  /** Started with the FIFO's path appended, kept running, stopped with the daemon (keepalived `*_notify_fifo_script`). */
+  readonly script?: Hook;
 }
 
 export const DEFAULT_CONTROL_SOCKET = '/run/carpool/carpool.sock';

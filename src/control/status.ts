@@ -105,6 +105,14 @@ export interface BalancerServiceStatus {
   readonly scheduler: string;
   readonly method: string;
   readonly quorumUp: boolean;
+  /** The configuration's name (`10.0.0.1 80`, `fwmark 5`, `group web`). */
+  readonly configName?: string;
+  /** Every address (or `fwmark:N`) the service answers, `VIP:port/proto`: one, or a group's entries. */
+  readonly entries?: readonly string[];
+  /** `persistence_timeout` in seconds; absent = not persistent. */
+  readonly persistenceSeconds?: number;
+  /** Configured real servers the operator removed at runtime (`carpool balancer remove`). */
+  readonly removed?: readonly string[];
   readonly servers: readonly BalancerServerStatus[];
 }
 
@@ -116,6 +124,10 @@ export interface BalancerServerStatus {
   readonly configuredWeight: number;
   /** Weight in the plane now; null = not in the plane. 0 = no new connections. */
   readonly weight: number | null;
+  /** The operator's runtime weight (`carpool balancer weight`), over the configured one. */
+  readonly weightOverride?: number;
+  /** Added at runtime (`carpool balancer add`), not in the configuration. */
+  readonly runtime?: boolean;
   /** Connections in conntrack now (NAT): TCP/SCTP ESTABLISHED (UDP: all) = active, other states = inactive (IPVS ActiveConn/InActConn). */
   readonly active?: number;
   readonly inactive?: number;

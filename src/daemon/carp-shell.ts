@@ -173,7 +173,7 @@ export class CarpShell extends ShellBase {
       : reason === 'checksum' ? `Bad IP checksum from ${pkt.src}`
       : reason === 'version' ? `Bad version from ${pkt.src}`
       : `Dropped packet from ${pkt.src}: ${reason}`;
-    this.log.logLimited('warning', this.prefix(text), `${this.name}:drop:${reason}`);
+    this.log.logLimited('warning', this.prefix(text), `${this.name}:drop:${reason}`, this.fields('drop'));
   }
 
 
@@ -186,15 +186,15 @@ export class CarpShell extends ShellBase {
         const r = port.send(e.to ?? this.cfg.mcast, e.payload, this.srcText);
         if (!r.ok) {
           this.sendErrors++;
-          log.logLimited('error', this.prefix(`write() has failed: ${r.error}`), `${this.name}:send`);
+          log.logLimited('error', this.prefix(`write() has failed: ${r.error}`), `${this.name}:send`, this.fields('send-error'));
         }
         this.queue.push({ type: 'sendResult', ok: r.ok });
         break;
       }
       case 'transition':
         this.noteTransition(e.to);
-        log.log(e.to === 'INIT' ? 'info' : 'warning', this.prefix(`Switching to state: ${e.to}`));
-        if (!this.deps.ucarpStyle) log.info(`${this.cfg.name}: ${e.from} -> ${e.to} (${e.reason})`);
+        log.log(e.to === 'INIT' ? 'info' : 'warning', this.prefix(`Switching to state: ${e.to}`), this.fields('transition', e.to));
+        if (!this.deps.ucarpStyle) log.info(`${this.cfg.name}: ${e.from} -> ${e.to} (${e.reason})`, this.fields(undefined, e.to));
         this.deps.onTransition?.(this.cfg.name, e.from, e.to, e.reason, this.lastPeer);
         break;
       case 'addAddresses':
@@ -212,7 +212,7 @@ export class CarpShell extends ShellBase {
         this.runHook(e.which);
         break;
       case 'log':
-        log.log(e.level, this.prefix(e.message));
+        log.log(e.level, this.prefix(e.message), this.fields());
         break;
       case 'stopped':
         this.stopped?.();

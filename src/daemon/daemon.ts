@@ -31,6 +31,8 @@ import { ensurePrivateDir } from './private-dir.js';
 import { statusText, stderrIsJournal, type ServiceNotifier } from './systemd.js';
 import type { DaemonStatus } from '../control/status.js';
 import { createVmac, removeVmac } from './vmac.js';
+import { StaticRouting } from './routing.js';
+import type { NotifyFifoWriter } from './notify-fifo.js';
 import type { VrrpCoordinator } from './vrrp-shell.js';
 import type { ResourceManager, ResourceCommand } from '../resources/shell/manager.js';
 import type { Balancer } from '../balancer/shell/balancer.js';
@@ -47,9 +49,14 @@ export interface DaemonOptions {
    * run mode: read and validate the configuration file again (SIGHUP, `carpool reload`);
    * throws `ConfigError` (file:line) or `CarpoolError`. Warnings go to `onWarning`.
    */
-  readonly loadConfig?: (onWarning: (text: string) => void) => CarpoolConfig;
+  readonly loadConfig?: (onWarning: (text: string) => void) => CarpoolConfig | Promise<CarpoolConfig>;
   /** The service manager (systemd): told of state changes (`STATUS=`), reloads and the stop. */
   readonly notifier?: ServiceNotifier;
+  /**
+   * Started by systemd (`underSystemd`): log to the journal's native socket (this path, env
+   * CARPOOL_JOURNAL_SOCKET overrides), else to stderr with `<N>` prefixes; never twice.
+   */
+  readonly journalSocket?: string;
 }
 
 /** An instance with its interface and advert source resolved, ready to build. */
@@ -103,10 +110,16 @@ export class Daemon {
   private http: HttpServer | undefined;
   private monitor: LinkMonitor | undefined;
   private syslog: SyslogSocket | undefined;
+  /** The journal's native socket, under systemd. */
+  private journal: SyslogSocket | undefined;
   /** Resource groups following the instances (undefined without `groups:` in the config). */
   private resources: ResourceManager | undefined;
   /** The load balancer (undefined without virtual servers in the config). */
   private balancer: Balancer | undefined;
+  /** Static addresses, routes and rules (keepalived `static_*`): installed at start, removed on a clean stop. */
+  private staticRouting: StaticRouting | undefined;
+  /** keepalived's notify FIFO, when configured. */
+  private notifyFifo: NotifyFifoWriter | undefined;
   private readonly startedAt = new Date();
   /** Monotonic start time: uptime must not follow wall-clock jumps. */
   private readonly startedMono = now();
@@ -122,11 +135,15 @@ export class Daemon {
   constructor(private readonly opts: DaemonOptions) {
     const cfg = opts.config;
     this.config = cfg;
-    this.syslog = openSyslog(cfg.logging.facility, opts.syslogPath);
+    this.journal = opts.journalSocket !== undefined ? openJournal(opts.journalSocket) : undefined;
+    // The journal takes every line: no syslog copy (it would reach the journal a second time).
+    this.syslog = this.journal ? undefined : openSyslog(cfg.logging.facility, opts.syslogPath);
     const sink: SyslogSink | undefined = this.syslog ? { send: (b) => this.syslog?.send(b).ok ?? false } : undefined;
+    const journal = this.journal;
     this.log = new Logger({
       ident: cfg.logging.ident, facility: cfg.logging.facility, debug: cfg.logging.debug, console: opts.console,
-      ...(opts.console && stderrIsJournal() ? { journal: true } : {}),
+      ...(opts.console && (stderrIsJournal() || opts.journalSocket !== undefined) ? { journal: true } : {}),
+      ...(journal ? { journalSink: { send: (b: Uint8Array) => journal.send(b).ok } } : {}),
       ...(sink ? { syslog: sink } : {}),
     });
     this.hooks = new HookQueues(this.log);
@@ -182,6 +199,16 @@ export class Daemon {
       const { Balancer } = await import('../balancer/shell/balancer.js');
       this.balancer = new Balancer(cfg.balancers, { log: this.log, now, hooks: this.hooks.queue('(balancer)', cfg.hookTimeoutMs), instances: cfg.instances });
       await this.balancer.start();
+    }
+    if (cfg.notifyFifo) {
+      const { NotifyFifoWriter } = await import('./notify-fifo.js');
+      this.notifyFifo = new NotifyFifoWriter(cfg.notifyFifo, this.log);
+      await this.notifyFifo.start();
+    }
+    if (cfg.static) {
+      // Before the instances, as keepalived: virtual routes may go through static addresses.
+      this.staticRouting = new StaticRouting(cfg.static, this.log);
+      this.staticRouting.install();
     }
     await this.sharing?.start();
     if (cfg.carpGroups?.length) this.carpGroups = new CarpGroupShell(cfg.carpGroups, this.log, now);
@@ -242,7 +269,7 @@ export class Daemon {
       if (!p.inst.upHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going up' : `${p.inst.name}: no up hook`);
       if (!p.inst.downHook) this.log.warning(this.opts.mode === 'ucarp' ? 'Warning: no script called when going down' : `${p.inst.name}: no down hook`);
       const shell = new CarpShell(p.inst, p.src, {
-        port: rx, log: this.log, hooks: this.hooks.queue(p.inst.name, p.inst.hookTimeoutMs ?? this.config.hookTimeoutMs),
+        port: rx, log: this.log, hooks: this.hooks.queue(p.inst.name, p.inst.hookTimeoutMs ?? this.config.hookTimeoutMs, { instance: p.inst.name, vhid: p.inst.vhid }),
         addresses: p.inst.manageAddresses ? this.addressManager() : this.addresses, now,
         ucarpStyle: this.opts.mode === 'ucarp',
         onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),
@@ -263,9 +290,10 @@ export class Daemon {
         hooksFor: (owner) => {
           const cfg = this.incoming ?? this.config;
           const inst = cfg.instances.find((i) => i.name === owner && i.kind === 'vrrp');
-          return this.hooks.queue(owner, inst?.hookTimeoutMs ?? cfg.hookTimeoutMs);
+          return this.hooks.queue(owner, inst?.hookTimeoutMs ?? cfg.hookTimeoutMs, inst?.kind === 'vrrp' ? { instance: owner, vhid: inst.vrid } : {});
         },
         linkRunning: (ifname) => !!interfaceInfo(ifname)?.running,
+        ...(this.notifyFifo ? { notifyFifo: this.notifyFifo } : {}),
         onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),
       });
     }
@@ -438,7 +466,7 @@ export class Daemon {
       if (this.stopping) throw new CarpoolError('RELOAD_STOPPING', 'the daemon is stopping');
       this.log.info(`Reloading ${this.config.source} (${reason})`);
       try {
-        const next = load((w) => this.log.warning(`reload: ${w}`));
+        const next = await load((w) => this.log.warning(`reload: ${w}`));
         const { applyReload } = await import('./reload.js');
         this.incoming = next;
         this.opts.notifier?.reloading();
@@ -446,7 +474,8 @@ export class Daemon {
           this.incoming = undefined;
           this.opts.notifier?.ready(statusText(this.shells.map((s) => ({ name: s.name, state: s.status().state }))));
         });
-        this.log.info(r.actions.length ? `Reload done: ${r.actions.length} instance${r.actions.length === 1 ? '' : 's'} changed, ${r.unchanged.length} unchanged${r.failed.length ? `, ${r.failed.length} failed` : ''}`
+        // Actions are instances' and, with the load balancer, virtual servers' changes.
+        this.log.info(r.actions.length ? `Reload done: ${r.actions.length} change${r.actions.length === 1 ? '' : 's'}, ${r.unchanged.length} instance${r.unchanged.length === 1 ? '' : 's'} unchanged${r.failed.length ? `, ${r.failed.length} failed` : ''}`
           : `Reload done: nothing changed (${r.unchanged.length} instance${r.unchanged.length === 1 ? '' : 's'} unchanged)`);
         return r;
       } catch (err) {
@@ -509,6 +538,47 @@ export class Daemon {
         }
         this.resources.addGroups(rc, ids, (instance) => this.shells.find((s) => s.name === instance)?.status().state);
       },
+      prepareBalancers: (config) => this.prepareBalancers(config),
+    };
+  }
+
+  /**
+   * The load-balancing part of a reload: validated now (throws, nothing changed), put in force
+   * by the step returned. A balancer appears with the first virtual server and goes (its table
+   * removed) with the last.
+   */
+  private async prepareBalancers(config: CarpoolConfig): Promise<() => Promise<{ actions: string[]; failed: string[] }>> {
+    const vss = config.balancers?.virtualServers ?? [];
+    const running = this.balancer;
+    if (vss.length === 0) {
+      if (!running) return () => Promise.resolve({ actions: [], failed: [] });
+      return async () => {
+        this.balancer = undefined;
+        await running.stop();
+        return { actions: ['balancer: stopped (no virtual servers left), nftables table removed'], failed: [] };
+      };
+    }
+    if (running) {
+      const prepared = await running.prepare(config.balancers!, config.instances);
+      return async () => {
+        try {
+          return { actions: await running.commit(prepared), failed: [] };
+        } catch (err) {
+          return { actions: [], failed: [`balancer: ${err instanceof CarpoolError ? err.describe() : (err as Error).message}`] };
+        }
+      };
+    }
+    const { Balancer } = await import('../balancer/shell/balancer.js');
+    const b = new Balancer(config.balancers!, { log: this.log, now, hooks: this.hooks.queue('(balancer)', config.hookTimeoutMs), instances: config.instances });
+    return async () => {
+      try {
+        await b.start();
+      } catch (err) {
+        await b.stop();
+        return { actions: [], failed: [`balancer: ${err instanceof CarpoolError ? err.describe() : (err as Error).message}`] };
+      }
+      this.balancer = b;
+      return { actions: [`balancer: started (${vss.length} virtual server${vss.length === 1 ? '' : 's'})`], failed: [] };
     };
   }
 
@@ -547,6 +617,8 @@ export class Daemon {
         this.hooks.killAll();
       }
       for (const s of this.shells) s.halt();
+      this.staticRouting?.remove();
+      this.notifyFifo?.stop();
       this.carpGroups?.stop();
       await this.sharing?.stop();
       await this.balancer?.stop();
@@ -558,6 +630,7 @@ export class Daemon {
       for (const x of this.plugs.values()) if (x.vmac) await removeVmac(x.vmac);
       for (const [sig, fn] of this.signalHandlers) process.off(sig, fn);
       this.syslog?.close();
+      this.journal?.close();
     })();
     return this.stopping;
   }
@@ -617,6 +690,42 @@ export class Daemon {
       }
       default:
         if (req.cmd.startsWith('resource.')) return this.resourceControl(req);
+        if (req.cmd.startsWith('balancer.')) return this.balancerControl(req);
+        throw new CarpoolError('CONTROL_UNKNOWN', `unknown command ${req.cmd}`);
+    }
+  }
+
+  /** `balancer.list` and `balancer.weight|drain|enable|disable|add|remove` (carpool balancer ...). */
+  private balancerControl(req: ControlRequest): unknown {
+    const b = this.balancer;
+    if (!b) throw new CarpoolError('NO_BALANCER', 'this daemon runs no load balancer', 'add virtual_server blocks (keepalived.conf) or balancers: (YAML) to its configuration, then carpool reload');
+    if (req.cmd === 'balancer.list') return b.status();
+    const op = req.cmd.slice('balancer.'.length);
+    const a = req.args ?? {};
+    const text = (k: string): string => {
+      const v = a[k];
+      if (typeof v !== 'string' || v === '') throw new CarpoolError('CONTROL_BAD_REQUEST', `${req.cmd} needs "${k}"`);
+      return v;
+    };
+    const num = (k: string): number | undefined => {
+      const v = a[k];
+      if (v === undefined) return undefined;
+      if (typeof v !== 'number') throw new CarpoolError('CONTROL_BAD_REQUEST', `${req.cmd}: "${k}" must be a number`);
+      return v;
+    };
+    const service = text('service');
+    const server = text('server');
+    switch (op) {
+      // weight null: back to the configured weight.
+      case 'weight': return b.command({ op, service, server, weight: a.weight === null ? undefined : num('weight') ?? NaN });
+      case 'drain': case 'enable': case 'disable': case 'remove': return b.command({ op, service, server });
+      case 'add': {
+        const check = a.check === undefined ? undefined : a.check === 'tcp' || a.check === 'none' ? a.check : undefined;
+        if (a.check !== undefined && check === undefined) throw new CarpoolError('CONTROL_BAD_REQUEST', 'balancer.add: "check" is tcp or none');
+        const weight = num('weight');
+        return b.command({ op, service, server, ...(weight !== undefined ? { weight } : {}), ...(check ? { check } : {}) });
+      }
+      default:
         throw new CarpoolError('CONTROL_UNKNOWN', `unknown command ${req.cmd}`);
     }
   }
@@ -639,6 +748,15 @@ export class Daemon {
 
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+/** The journal's socket, or undefined when it is missing (then stderr with `<N>` prefixes). */
+function openJournal(path: string): SyslogSocket | undefined {
+  try {
+    return SyslogSocket.open(process.env.CARPOOL_JOURNAL_SOCKET ?? path);
+  } catch {
+    return undefined;
+  }
 }
 
 function openSyslog(facility: string, path?: string): SyslogSocket | undefined {

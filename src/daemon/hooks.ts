@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { Hook } from '../config/model.js';
-import type { Logger } from './logger.js';
+import type { LogFields, Logger } from './logger.js';
 
 /** A hook that runs longer than this is killed (with its process group) and reported; `hook_timeout` changes it. */
 export const DEFAULT_HOOK_TIMEOUT_MS = 120_000;
@@ -43,7 +43,8 @@ export class HookQueue {
   private pending = 0;
   private readonly running = new Set<number>();
 
-  constructor(private readonly log: Logger, readonly timeoutMs = DEFAULT_HOOK_TIMEOUT_MS) {}
+  /** `fields`: what the journal records about its log lines (the instance the hooks belong to). */
+  constructor(private readonly log: Logger, readonly timeoutMs = DEFAULT_HOOK_TIMEOUT_MS, private readonly fields: LogFields = {}) {}
 
   /** Number of hooks queued or running. */
   get busy(): number {
@@ -75,7 +76,7 @@ export class HookQueue {
       ? ['/bin/sh', '-c', [call.hook.argv.join(' '), ...call.args.map(shellQuote)].join(' ')]
       : [...call.hook.argv, ...call.args];
     // ucarp: "Spawning [script iface vip[ xparam]]"
-    this.log.warning(`Spawning [${[...call.hook.argv, ...call.args].join(' ')}]`);
+    this.log.warning(`Spawning [${[...call.hook.argv, ...call.args].join(' ')}]`, { ...this.fields, event: 'hook' });
     const started = performance.now();
     return new Promise<HookResult>((resolve) => {
       let timedOut = false;
@@ -108,13 +109,14 @@ export class HookQueue {
         }
       };
       const report = (r: Omit<HookResult, 'durationMs' | 'timedOut'>) => {
-        output.logTo(this.log, `${call.label} hook ${call.hook.argv[0]}`);
+        output.logTo(this.log, `${call.label} hook ${call.hook.argv[0]}`, this.fields);
         if (child.pid) this.running.delete(child.pid);
         const res: HookResult = { ...r, timedOut, durationMs: performance.now() - started };
-        if (r.error) this.log.error(`Unable to exec ${call.hook.argv[0]}: ${r.error}`);
-        else if (timedOut) this.log.error(`${call.label} hook ${call.hook.argv[0]} timed out after ${this.timeoutMs} ms and was killed`);
-        else if (r.code !== 0) this.log.warning(`${call.label} hook ${call.hook.argv[0]} exited with ${r.signal ?? r.code}`);
-        else this.log.debug(`${call.label} hook finished in ${res.durationMs.toFixed(1)} ms`);
+        const failed = { ...this.fields, event: 'hook-failed' };
+        if (r.error) this.log.error(`Unable to exec ${call.hook.argv[0]}: ${r.error}`, failed);
+        else if (timedOut) this.log.error(`${call.label} hook ${call.hook.argv[0]} timed out after ${this.timeoutMs} ms and was killed`, failed);
+        else if (r.code !== 0) this.log.warning(`${call.label} hook ${call.hook.argv[0]} exited with ${r.signal ?? r.code}`, failed);
+        else this.log.debug(`${call.label} hook finished in ${res.durationMs.toFixed(1)} ms`, this.fields);
         resolve(res);
       };
       const timer = setTimeout(() => {
@@ -137,10 +139,13 @@ export class HookQueues {
 
   constructor(private readonly log: Logger) {}
 
-  /** The queue of `owner`, created on first use with `timeoutMs` (later calls return the same queue). */
-  queue(owner: string, timeoutMs = DEFAULT_HOOK_TIMEOUT_MS): HookQueue {
+  /**
+   * The queue of `owner`, created on first use with `timeoutMs` and the journal's `fields` of its
+   * lines (later calls return the same queue).
+   */
+  queue(owner: string, timeoutMs = DEFAULT_HOOK_TIMEOUT_MS, fields: LogFields = {}): HookQueue {
     let q = this.queues.get(owner);
-    if (!q) this.queues.set(owner, (q = new HookQueue(this.log, timeoutMs)));
+    if (!q) this.queues.set(owner, (q = new HookQueue(this.log, timeoutMs, fields)));
     return q;
   }
 
@@ -184,7 +189,7 @@ export class CappedOutput {
     this.dropped += Math.max(0, chunk.length - Math.max(0, room));
   }
 
-  logTo(log: Logger, what: string): void {
+  logTo(log: Logger, what: string, fields?: LogFields): void {
     if (this.logged) return;
     this.logged = true;
     const lines = Buffer.concat(this.kept).toString('utf8').split('\n');
@@ -193,10 +198,10 @@ export class CappedOutput {
     lines.forEach((line, i) => {
       const clean = printable(line).trimEnd();
       if (!clean) return;
-      if (shown++ < HOOK_OUTPUT_KEEP_LINES) log.info(`${what}: ${clean}`);
+      if (shown++ < HOOK_OUTPUT_KEEP_LINES) log.info(`${what}: ${clean}`, fields);
       else more += Buffer.byteLength(line) + (i < lines.length - 1 ? 1 : 0);
     });
-    if (more > 0) log.info(`${what}: ... ${more} bytes more (not logged)`);
+    if (more > 0) log.info(`${what}: ... ${more} bytes more (not logged)`, fields);
     this.kept.length = 0;
   }
 }

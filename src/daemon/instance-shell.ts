@@ -11,7 +11,7 @@ import type { Instance, VirtualAddress } from '../config/model.js';
 import type { InstanceStatus, TransitionInfo } from '../control/status.js';
 import type { AddressManager } from './addresses.js';
 import type { HookQueue } from './hooks.js';
-import type { Logger } from './logger.js';
+import type { LogFields, Logger } from './logger.js';
 import type { Port, PortListener } from './port.js';
 
 /** What a shell uses of a port: the sending half and the interface it stands for (a fake in unit tests). */
@@ -143,6 +143,11 @@ export abstract class ShellBase implements InstanceShell {
   /** Announce one address: gratuitous ARP (IPv4) or unsolicited NA (IPv6). */
   protected abstract announce(vip: VirtualAddress): void;
 
+  /** What the journal records about this instance's log lines (CARPOOL_INSTANCE, _VHID, _STATE, _EVENT). */
+  protected fields(event?: string, state?: string): LogFields {
+    return { instance: this.name, vhid: this.id, ...(state !== undefined ? { state } : {}), ...(event !== undefined ? { event } : {}) };
+  }
+
   protected countDrop(reason: string): void {
     this.drops[reason] = (this.drops[reason] ?? 0) + 1;
   }
@@ -187,7 +192,7 @@ export abstract class ShellBase implements InstanceShell {
     if (!first) return false;
     if (!this.holds) return true;
     // The master must answer for it: keepalived puts a deleted VIP back and announces it.
-    this.log.warning(this.prefix(`virtual address ${address} was removed behind our back; adding it again`));
+    this.log.warning(this.prefix(`virtual address ${address} was removed behind our back; adding it again`), this.fields('address-readded'));
     this.addAgain(first.device, ifindex, hit.map((o) => o.vip));
     for (const o of hit) this.announce(o.vip);
     return true;

@@ -9,9 +9,13 @@
  * daemon either: a stalled reader gets lines dropped (counted), a closed one (EPIPE/EIO)
  * turns the console off. Per-packet noise is rate-limited by instance and reason.
  *
- * Under systemd, when stderr is the journal's stream (`journal`), every line goes there once:
- * `<N>` severity prefix (sd-daemon(3)), no timestamp (the journal has its own), and no syslog
- * copy unless that stream fails (before, each line reached the journal twice: the stream and /dev/log).
+ * Under systemd every line goes to the journal once. Through its native protocol (`journalSink`,
+ * systemd's "Native Journal Protocol": one datagram of `KEY=value` fields per entry) with
+ * PRIORITY, SYSLOG_IDENTIFIER and the fields the log call has (CARPOOL_INSTANCE, CARPOOL_STATE,
+ * CARPOOL_VHID, CARPOOL_EVENT), and nothing to the console or syslog. Without the journal's
+ * socket, or for an entry it did not take, the line goes to stderr with a `<N>` severity prefix
+ * (sd-daemon(3)) and no timestamp — also the mode when only stderr is the journal's stream
+ * (`journal`): then syslog only takes over if that stream fails.
  */
 import type { LogLevel } from '../lib/log-level.js';
 
@@ -31,6 +35,41 @@ export function facilityCode(name: string): number | undefined {
 /** Where syslog datagrams go; the daemon provides one backed by the native addon. */
 export interface SyslogSink {
   send(line: Uint8Array): boolean;
+}
+
+/** Where journal entries go (the journal's datagram socket); false when one was not taken. */
+export type JournalSink = SyslogSink;
+
+/** What a log line is about, for the journal's fields (CARPOOL_INSTANCE, _STATE, _VHID, _EVENT). */
+export interface LogFields {
+  readonly instance?: string;
+  /** The state the instance is in (or enters, on a transition). */
+  readonly state?: string;
+  /** CARP vhid or VRRP VRID. */
+  readonly vhid?: number;
+  /** What happened: `transition`, `drop`, ... */
+  readonly event?: string;
+}
+
+/**
+ * One entry of the journal's native protocol: `KEY=value\n` per field; a value holding a
+ * newline (or any value when binary-safe form is needed) is `KEY\n`, its length as a 64-bit
+ * little-endian integer, the bytes, `\n`. Field names are upper case, digits and `_`.
+ */
+export function journalEntry(fields: Readonly<Record<string, string | number | undefined>>): Buffer {
+  const parts: Buffer[] = [];
+  for (const [key, raw] of Object.entries(fields)) {
+    if (raw === undefined) continue;
+    const value = Buffer.from(String(raw));
+    if (!value.includes(0x0a)) {
+      parts.push(Buffer.from(`${key}=`), value, Buffer.from('\n'));
+      continue;
+    }
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(value.length));
+    parts.push(Buffer.from(`${key}\n`), len, value, Buffer.from('\n'));
+  }
+  return Buffer.concat(parts);
 }
 
 /** Rate-limit window of `logLimited`, and the period of its "suppressed N" summaries. */
@@ -60,6 +99,8 @@ export interface LoggerOptions {
    * stream fails).
    */
   readonly journal?: boolean;
+  /** The journal's native socket: every line goes there as an entry with fields, nowhere else. */
+  readonly journalSink?: JournalSink;
   readonly syslog?: SyslogSink;
   readonly pid?: number;
   /** Structured event listener (status page, tests). */
@@ -91,6 +132,8 @@ export class Logger {
   syslogDropped = 0;
   /** Console lines dropped because the reader did not keep up. */
   consoleDropped = 0;
+  /** Journal entries the journal did not take (written to stderr instead). */
+  journalFailed = 0;
   /** Messages `logLimited` did not log (each is counted in a "suppressed N" summary). */
   suppressedTotal = 0;
 
@@ -113,10 +156,17 @@ export class Logger {
     return this.opts.console && this.consoleFailed === undefined;
   }
 
-  log(level: LogLevel, text: string): void {
+  log(level: LogLevel, text: string, fields?: LogFields): void {
     if (level === 'debug' && !this.opts.debug) return;
     this.opts.onLine?.(level, text);
     const tagged = `[${LABEL[level]}] ${text}`;
+    if (this.opts.journalSink) {
+      if (this.opts.journalSink.send(this.journalEntry(level, tagged, fields))) return;
+      // Not taken (journald busy or gone): once, to stderr, which systemd also reads.
+      this.journalFailed++;
+      if (this.consoleActive) this.toConsole('error', `<${SEVERITY[level]}>${tagged}\n`);
+      return;
+    }
     if (this.opts.journal && this.consoleActive) {
       // Once: the journal's stream. Syslog only if that stream fails (journald gone for good).
       this.toConsole('error', `<${SEVERITY[level]}>${tagged}\n`);
@@ -129,6 +179,19 @@ export class Logger {
       const msg = `<${pri}>${syslogTimestamp(new Date())} ${this.opts.ident}[${this.opts.pid ?? process.pid}]: ${tagged}`;
       if (!this.opts.syslog.send(Buffer.from(msg))) this.syslogDropped++;
     }
+  }
+
+  private journalEntry(level: LogLevel, message: string, f: LogFields | undefined): Buffer {
+    return journalEntry({
+      MESSAGE: message,
+      PRIORITY: SEVERITY[level],
+      SYSLOG_IDENTIFIER: this.opts.ident,
+      SYSLOG_FACILITY: this.facility,
+      CARPOOL_INSTANCE: f?.instance,
+      CARPOOL_STATE: f?.state,
+      CARPOOL_VHID: f?.vhid,
+      CARPOOL_EVENT: f?.event,
+    });
   }
 
   /**
@@ -155,11 +218,11 @@ export class Logger {
     this.log('warning', `Console output failed (${this.consoleFailed}): console logging is off${this.opts.syslog && this.facility !== undefined ? ', syslog goes on' : ''}; the daemon keeps running`);
   }
 
-  error(text: string): void { this.log('error', text); }
-  warning(text: string): void { this.log('warning', text); }
-  notice(text: string): void { this.log('notice', text); }
-  info(text: string): void { this.log('info', text); }
-  debug(text: string): void { this.log('debug', text); }
+  error(text: string, fields?: LogFields): void { this.log('error', text, fields); }
+  warning(text: string, fields?: LogFields): void { this.log('warning', text, fields); }
+  notice(text: string, fields?: LogFields): void { this.log('notice', text, fields); }
+  info(text: string, fields?: LogFields): void { this.log('info', text, fields); }
+  debug(text: string, fields?: LogFields): void { this.log('debug', text, fields); }
 
   /**
    * For per-packet noise only (bad digest from a misconfigured peer every second, send
@@ -170,8 +233,8 @@ export class Logger {
    * numbers and addresses masked is the key. The window runs on the monotonic clock, so a
    * wall-clock jump neither silences nor floods.
    */
-  logLimited(level: LogLevel, text: string, key: string = textKey(text)): void {
-    if (!this.limited(level, key, text)) this.log(level, text);
+  logLimited(level: LogLevel, text: string, key: string = textKey(text), fields?: LogFields): void {
+    if (!this.limited(level, key, text)) this.log(level, text, fields);
   }
 
   private limited(level: LogLevel, key: string, text: string): boolean {

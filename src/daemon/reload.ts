@@ -10,7 +10,11 @@
  *    addresses until the successor is heard, as on shutdown);
  * 4. VRRP trackers and sync groups take the new definitions; in-place changes go in;
  * 5. new and replacing instances are built and started; ports no instance uses close; added
- *    and changed resource groups begin (probes), following their instance's current state.
+ *    and changed resource groups begin (probes), following their instance's current state;
+ * 6. the load balancer takes its new virtual servers as a difference (validated with the rest
+ *    before step 3: an unsupported or conflicting one changes nothing): unchanged real servers
+ *    keep their verdicts and running checkers, the operator's runtime changes stay unless the
+ *    file changed that server, and the ruleset changes in one nft transaction.
  *
  * Instances the plan keeps are not touched at all: same machine, same timer, no advert gap.
  */
@@ -57,6 +61,11 @@ export interface ReloadHost {
   stopGroups(ids: readonly string[]): Promise<string[]>;
   /** `config`'s resources are in force; begin the groups `ids`. */
   startGroups(config: CarpoolConfig, ids: readonly string[]): Promise<void>;
+  /**
+   * Validate the load balancing of `config` against what runs; throws with nothing changed.
+   * Returns the step that puts it in force: its lines for the result, and what failed.
+   */
+  prepareBalancers(config: CarpoolConfig): Promise<() => Promise<{ actions: string[]; failed: string[] }>>;
 }
 
 /** Carry out the reload of `next` (already validated) against what runs. Throws `RELOAD_REFUSED` / interface errors with nothing changed. */
@@ -72,10 +81,14 @@ export async function applyReload(host: ReloadHost, next: CarpoolConfig): Promis
       'nothing was changed; restart carpool to apply these (a planned `carpool demote` first moves the addresses without loss)');
   }
   const unchanged = plan.instances.filter((a) => a.kind === 'keep').map((a) => a.name);
-  const result = (failed: string[]): ReloadResult => ({ config: next.source, actions: describePlan(plan), unchanged, notes: plan.notes, failed });
+  const balancers = await host.prepareBalancers(next);
+  const result = (failed: string[], lb: { actions: string[]; failed: string[] }): ReloadResult => (
+    { config: next.source, actions: [...describePlan(plan), ...lb.actions], unchanged, notes: plan.notes, failed: [...failed, ...lb.failed] });
   if (!planChanges(plan)) {
+    const lb = await balancers();
     host.commit(next);
-    return result([]);
+    for (const f of lb.failed) host.log.error(`reload: ${f}`);
+    return result([], lb);
   }
   const stopping = plan.groups.filter((g) => g.kind === 'remove' || g.kind === 'restart').map((g) => g.id);
   const blocked = host.blockedGroups().filter((id) => stopping.includes(id));
@@ -115,8 +128,9 @@ export async function applyReload(host: ReloadHost, next: CarpoolConfig): Promis
   }
   host.closeUnusedPorts();
   await host.startGroups(next, plan.groups.filter((g) => g.kind === 'add' || g.kind === 'restart').map((g) => g.id));
+  const lb = await balancers();
   // What failed to start is not in force: a later reload tries it again.
   host.commit({ ...next, instances: next.instances.filter((i) => running.has(i.name)) });
-  for (const f of failed) host.log.error(`reload: ${f}`);
-  return result(failed);
+  for (const f of [...failed, ...lb.failed]) host.log.error(`reload: ${f}`);
+  return result(failed, lb);
 }

@@ -6,7 +6,8 @@
  * The daemon says `READY=1` once sockets and instances are up, `STATUS=` with the instances'
  * states (rate-limited), `RELOADING=1` around a reload, `STOPPING=1` at stop, and feeds the
  * watchdog (`WatchdogSec=`) from the event loop, so a stalled loop gets the service restarted.
- * Journal detection (`$JOURNAL_STREAM`, systemd.exec(5)) is here too; the logger does the rest.
+ * Journal detection (`$JOURNAL_STREAM`, systemd.exec(5), or `$NOTIFY_SOCKET`) and the journal's
+ * socket are here too; the logger writes the entries.
  */
 import { fstatSync } from 'node:fs';
 import type { SendResult } from '../net/errors.js';
@@ -81,6 +82,17 @@ export function stderrIsJournal(env: Readonly<Record<string, string | undefined>
   } catch {
     return false;
   }
+}
+
+/** The journal's socket for entries in its native protocol (systemd-journald.service(8)). */
+export const JOURNAL_SOCKET = '/run/systemd/journal/socket';
+
+/**
+ * Whether systemd started us, as far as logging goes: stderr is the journal's stream, or the
+ * service manager gave us a notify socket (read it before `Notifier.fromEnv` removes it).
+ */
+export function underSystemd(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+  return stderrIsJournal(env) || (env.NOTIFY_SOCKET ?? '') !== '';
 }
 
 /** What the daemon calls; `Notifier` sends, a daemon without a service manager gets a silent one. */

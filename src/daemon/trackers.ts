@@ -1,27 +1,69 @@
 /**
  * The shell side of keepalived-style tracking: runs `vrrp_script` checks on their interval
- * (never more than one run of a script at a time, killed at its timeout), and reads
+ * (never more than one run of a script at a time, killed at its timeout), reads
  * `track_file` integers when the file changes (fs.watch on its directory, plus a slow
- * poll as a safety net). Results go to a callback; verdicts (rise/fall, weights) are the
- * pure TrackerBoard's job.
+ * poll as a safety net), and counts the processes of `vrrp_track_process` by scanning /proc
+ * every PROCESS_POLL_MS (keepalived listens to the kernel's proc connector instead; a scan
+ * reads one small file per process, plus its cmdline only when a tracker matches
+ * arguments). Results go to a callback; verdicts (rise/fall, quorum delays, weights) are the
+ * pure TrackerBoard's and ProcessQuorum's job.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { TrackFile, VrrpScript } from '../config/model.js';
+import type { TrackFile, TrackProcess, VrrpScript } from '../config/model.js';
+import { ProcessQuorum, needsCmdline, processMatches } from '../election/tracking.js';
 import type { Logger } from './logger.js';
 
 export type TrackerResult =
   | { readonly kind: 'script'; readonly name: string; readonly ok: boolean; readonly detail: string }
+  | { readonly kind: 'process'; readonly name: string; readonly ok: boolean; readonly detail: string }
   | { readonly kind: 'file'; readonly name: string; readonly value: number };
 
 const FILE_POLL_MS = 1000;
+/** How often /proc is scanned for vrrp_track_process: a process that dies is seen within this. */
+export const PROCESS_POLL_MS = 500;
+
+/** One running process as the scan sees it: its name and, when asked for, its argv. */
+interface ProcEntry { readonly comm: string; readonly argv: readonly string[] | undefined }
+
+/** The running (not zombie) processes: name from /proc/PID/stat, argv from cmdline when `cmdline`. */
+function scanProc(cmdline: boolean): ProcEntry[] {
+  const out: ProcEntry[] = [];
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return out;
+  }
+  for (const pid of pids) {
+    try {
+      // "PID (COMM) STATE ...": COMM may hold blanks and parentheses; the last ')' ends it.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const open = stat.indexOf('(');
+      const close = stat.lastIndexOf(')');
+      if (open < 0 || close < open || stat[close + 2] === 'Z') continue;
+      const comm = Buffer.from(stat.slice(open + 1, close), 'latin1').toString('utf8');
+      let argv: string[] | undefined;
+      if (cmdline) {
+        const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        argv = raw.length > 0 ? raw.replace(/\0$/, '').split('\0') : [];
+      }
+      out.push({ comm, argv });
+    } catch {
+      // The process ended during the scan.
+    }
+  }
+  return out;
+}
 
 export class TrackerRunner {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly watchers: FSWatcher[] = [];
   private readonly running = new Map<string, number>();
   private stopped = false;
+  private readonly processes: { readonly p: TrackProcess; readonly quorum: ProcessQuorum }[] = [];
+  private processTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly log: Logger, private readonly onResult: (r: TrackerResult) => void) {}
 
@@ -108,8 +150,35 @@ export class TrackerRunner {
     this.later(poll, FILE_POLL_MS, true);
   }
 
+  /** Count `p`'s processes now and then every PROCESS_POLL_MS (one /proc scan serves every tracker). */
+  startProcess(p: TrackProcess, now: () => number): void {
+    this.processes.push({ p, quorum: new ProcessQuorum(p) });
+    if (this.processes.length === 1) this.scanProcesses(now);
+    else this.countProcesses(this.processes.slice(-1), scanProc(needsCmdline(p)), now());
+  }
+
+  private scanProcesses(now: () => number): void {
+    if (this.stopped) return;
+    const list = scanProc(this.processes.some((x) => needsCmdline(x.p)));
+    const t = now();
+    this.countProcesses(this.processes, list, t);
+    // Next scan at the poll interval, or sooner when a fork/terminate delay runs out.
+    const due = Math.min(...this.processes.map((x) => x.quorum.nextDeadline() ?? Infinity));
+    const wait = Math.max(10, Math.min(PROCESS_POLL_MS, due - t));
+    this.processTimer = setTimeout(() => this.scanProcesses(now), wait);
+  }
+
+  private countProcesses(trackers: readonly { readonly p: TrackProcess; readonly quorum: ProcessQuorum }[], list: readonly ProcEntry[], t: number): void {
+    for (const { p, quorum } of trackers) {
+      const count = list.filter((e) => processMatches(p, e.comm, e.argv)).length;
+      const ok = quorum.step(count, t);
+      if (ok !== undefined) this.onResult({ kind: 'process', name: p.name, ok, detail: `${count} running, quorum ${p.quorum}${p.quorumMax !== undefined ? `..${p.quorumMax}` : ''}` });
+    }
+  }
+
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.processTimer);
     for (const t of this.timers) clearTimeout(t);
     for (const w of this.watchers) w.close();
     for (const pid of this.running.values()) {

@@ -6,11 +6,11 @@
  * steps the machines through `stepMembers`, so sync groups decide together, and turns
  * trackers (scripts, files, interfaces) into priority / FAULT inputs.
  */
-import type { CarpoolConfig, Instance, NotifyHooks, SyncGroup, VirtualAddress, VirtualRoute, VrrpInstance } from '../config/model.js';
+import type { CarpoolConfig, Instance, NotifyHooks, SyncGroup, VirtualAddress, VrrpInstance } from '../config/model.js';
 import { SyncGroupCoordinator, stepMembers, type SyncEffect } from '../election/sync-group.js';
 import { sameValue } from '../config/diff.js';
 import {
-  TrackerBoard, fileTracker, instanceTrackUses, interfaceTracker, scriptTracker, type TrackUse,
+  TrackerBoard, fileTracker, instanceTrackUses, interfaceTracker, processTracker, scriptTracker, type TrackUse,
 } from '../election/tracking.js';
 import { VrrpMachine } from '../election/vrrp.js';
 import { vrrpParams, vrrpRxInstance, type VrrpEffect, type VrrpInput } from '../election/vrrp-model.js';
@@ -19,12 +19,14 @@ import { CarpoolError } from '../lib/errors.js';
 import { gratuitousArp, unsolicitedNeighbourAdvert } from '../protocol/arp.js';
 import { parseIP } from '../protocol/inet.js';
 import { checkAdvert, VRRP_DROP_REASONS, type VrrpRxInstance } from '../protocol/vrrp/packet.js';
-import { addRoute, deleteRoute, interfaceInfo } from '../net/link.js';
+import { interfaceInfo } from '../net/link.js';
 import type { RawPacket } from '../net/raw-socket.js';
 import { InputQueue, ShellBase, type OwnedAddress, type ShellAddresses, type ShellHooks, type ShellPort } from './instance-shell.js';
 import type { Logger } from './logger.js';
 import type { InstanceStatus } from '../control/status.js';
 import { TrackerRunner, type TrackerResult } from './trackers.js';
+import { applyRoute, applyRule } from './routing.js';
+import type { NotifyFifoWriter } from './notify-fifo.js';
 
 export interface VrrpPorts {
   /** The receiving port of (device, family). */
@@ -42,11 +44,11 @@ export interface VrrpShellDeps {
   readonly now: () => number;
   /** Is the interface running now (tracked interfaces at start). */
   readonly linkRunning: (ifname: string) => boolean;
+  /** keepalived's notify FIFO: every notify event also goes there as a line. */
+  readonly notifyFifo?: Pick<NotifyFifoWriter, 'write'>;
   /** Called on every state change, with the master last heard. */
   readonly onTransition?: (name: string, from: string, to: string, reason: string, peer: string | undefined) => void;
 }
-
-const RT_TYPES: Readonly<Record<string, number>> = { unicast: 1, blackhole: 6, unreachable: 7, prohibit: 8 };
 
 /** One VRRP instance in the shell. */
 export class VrrpShell extends ShellBase {
@@ -197,7 +199,7 @@ export class VrrpShell extends ShellBase {
       (vrid) => (vrid === this.id ? this.rx : undefined));
     if (!v.ok) {
       this.countDrop(v.reason);
-      this.log.logLimited('warning', this.prefix(`dropped advert from ${pkt.src}: ${v.reason}`), `${this.name}:drop:${v.reason}`);
+      this.log.logLimited('warning', this.prefix(`dropped advert from ${pkt.src}: ${v.reason}`), `${this.name}:drop:${v.reason}`, this.fields('drop'));
       return true;
     }
     if (v.value.addressMismatch) {
@@ -218,14 +220,14 @@ export class VrrpShell extends ShellBase {
     switch (e.type) {
       case 'send': {
         const r = tx.send(e.dstText, e.payload, this.src);
-        if (!r.ok) log.logLimited('error', this.prefix(`cannot send advert to ${e.dstText}: ${r.error}`), `${this.name}:send`);
+        if (!r.ok) log.logLimited('error', this.prefix(`cannot send advert to ${e.dstText}: ${r.error}`), `${this.name}:send`, this.fields('send-error'));
         this.input({ type: 'sendResult', ok: r.ok });
         break;
       }
       case 'transition':
         this.noteTransition(e.to);
         // keepalived's wording, so existing log watchers keep working.
-        log.log(e.to === 'INIT' ? 'info' : 'warning', this.prefix(`Entering ${e.to} STATE (${e.reason})`));
+        log.log(e.to === 'INIT' ? 'info' : 'warning', this.prefix(`Entering ${e.to} STATE (${e.reason})`), this.fields('transition', e.to));
         this.deps.onTransition?.(this.name, e.from, e.to, e.reason, this.lastPeer);
         break;
       case 'addAddresses':
@@ -237,19 +239,23 @@ export class VrrpShell extends ShellBase {
         this.deps.addresses.remove(tx.device, tx.ifindex, this.addresses());
         break;
       case 'addRoutes':
-        for (const r of this.cfg.routes) this.route(r, true);
+        // keepalived's order: addresses, routes, rules on the way up; the reverse on the way down.
+        for (const r of this.cfg.routes) applyRoute(r, true, tx.device, log, this.prefix(''));
+        for (const r of this.cfg.rules) applyRule(r, true, log, this.prefix(''));
         break;
       case 'removeRoutes':
-        for (const r of this.cfg.routes) this.route(r, false);
+        for (const r of this.cfg.rules) applyRule(r, false, log, this.prefix(''));
+        for (const r of this.cfg.routes) applyRoute(r, false, tx.device, log, this.prefix(''));
         break;
       case 'garp':
         this.garpBurst(e.count);
         break;
       case 'notify':
         notify(this.deps.hooksFor(this.name), this.name, 'INSTANCE', this.cfg.notify, e.which, e.priority);
+        this.deps.notifyFifo?.write('INSTANCE', this.name, e.which.toUpperCase(), e.priority);
         break;
       case 'log':
-        log.log(e.level, this.prefix(e.message));
+        log.log(e.level, this.prefix(e.message), this.fields());
         break;
       case 'stopped':
         this.group.stopped(this.name);
@@ -265,27 +271,6 @@ export class VrrpShell extends ShellBase {
   /** Advertised plus excluded addresses; each on its `dev`, else on the instance's (VMAC) interface. */
   private addresses(): VirtualAddress[] {
     return [...this.cfg.addresses, ...this.cfg.excludedAddresses];
-  }
-
-  private route(r: VirtualRoute, add: boolean): void {
-    const type = r.type ? RT_TYPES[r.type] : undefined;
-    const dev = r.dev ?? (r.gateway || type === undefined || type === 1 ? this.ports.tx.device : undefined);
-    const ifindex = dev ? interfaceInfo(dev)?.index : undefined;
-    const spec = {
-      family: r.family, dst: r.dst, prefix: r.prefix,
-      ...(r.gateway ? { gateway: r.gateway } : {}),
-      ...(ifindex && (type === undefined || type === 1) ? { ifindex } : {}),
-      ...(r.table ? { table: r.table } : {}),
-      ...(r.metric !== undefined ? { metric: r.metric } : {}),
-      ...(r.src ? { src: r.src } : {}),
-      ...(type ? { type } : {}),
-    };
-    try {
-      if (add) addRoute(spec);
-      else deleteRoute(spec);
-    } catch (err) {
-      this.log.error(this.prefix(`cannot ${add ? 'add' : 'remove'} route ${r.dst}/${r.prefix}${r.gateway ? ` via ${r.gateway}` : ''}: ${(err as Error).message}`));
-    }
   }
 
   /** keepalived's gratuitous ARP (target MAC broadcast) or an unsolicited NA for IPv6. */
@@ -370,6 +355,7 @@ export class VrrpCoordinator {
     this.board = new TrackerBoard([
       ...config.vrrpScripts.map(scriptTracker),
       ...config.trackFiles.map(fileTracker),
+      ...(config.trackProcesses ?? []).map(processTracker),
     ]);
     this.trackers = new TrackerRunner(deps.log, (r) => this.onTrackerResult(r));
     for (const g of config.syncGroups) {
@@ -431,6 +417,12 @@ export class VrrpCoordinator {
         this.trackers.startFile(f);
       }
     }
+    for (const p of this.config.trackProcesses ?? []) {
+      if (used.has(`process:${p.name}`) && !this.running.has(`process:${p.name}`)) {
+        this.running.add(`process:${p.name}`);
+        this.trackers.startProcess(p, this.deps.now);
+      }
+    }
   }
 
   // --- live reload (src/daemon/reload.ts) -----------------------------------------------
@@ -440,9 +432,11 @@ export class VrrpCoordinator {
    * changed group is created anew: `planReload` replaces all its members, so none runs now.
    */
   reload(config: CarpoolConfig): void {
-    const known = new Set(this.config.vrrpScripts.map((x) => `script:${x.name}`).concat(this.config.trackFiles.map((x) => `file:${x.name}`)));
+    const known = new Set(this.config.vrrpScripts.map((x) => `script:${x.name}`).concat(this.config.trackFiles.map((x) => `file:${x.name}`),
+      (this.config.trackProcesses ?? []).map((x) => `process:${x.name}`)));
     for (const sc of config.vrrpScripts) if (!known.has(`script:${sc.name}`)) this.board.add(scriptTracker(sc));
     for (const f of config.trackFiles) if (!known.has(`file:${f.name}`)) this.board.add(fileTracker(f));
+    for (const p of config.trackProcesses ?? []) if (!known.has(`process:${p.name}`)) this.board.add(processTracker(p));
     for (const g of [...this.groupCfg.keys()]) {
       const next = config.syncGroups.find((x) => x.name === g);
       if (!next || !sameValue(next, this.groupCfg.get(g))) {
@@ -504,14 +498,14 @@ export class VrrpCoordinator {
   }
 
   private onTrackerResult(r: TrackerResult): void {
-    const changed = r.kind === 'script'
-      ? this.board.observe('script', r.name, { kind: 'script', ok: r.ok })
-      : this.board.observe('file', r.name, { kind: 'file', value: r.value });
+    const changed = r.kind === 'file'
+      ? this.board.observe('file', r.name, { kind: 'file', value: r.value })
+      : this.board.observe(r.kind, r.name, { kind: r.kind, ok: r.ok });
     if (!changed) return;
     const v = this.board.verdict(r.kind, r.name);
-    this.log.info(r.kind === 'script'
-      ? `vrrp_script ${r.name} is now ${v?.health === 'ok' ? 'OK' : 'FAILED'} (${r.detail})`
-      : `track_file ${r.name} now reads ${r.value}`);
+    this.log.info(r.kind === 'file'
+      ? `track_file ${r.name} now reads ${r.value}`
+      : `${r.kind === 'script' ? 'vrrp_script' : 'vrrp_track_process'} ${r.name} is now ${v?.health === 'ok' ? 'OK' : 'FAILED'} (${r.detail})`);
     for (const s of this.shells.values()) if (s.uses.some((u) => u.kind === r.kind && u.name === r.name)) this.reevaluate(s);
   }
 
@@ -558,6 +552,7 @@ export class VrrpCoordinator {
       case 'notify': {
         const g = this.groupCfg.get(group);
         if (g) notify(this.deps.hooksFor(`group ${group}`), group, 'GROUP', g.notify, e.which, 0);
+        this.deps.notifyFifo?.write('GROUP', group, e.which.toUpperCase(), 0);
         break;
       }
       case 'deliver':

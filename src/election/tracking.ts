@@ -18,10 +18,10 @@
  *   ... with priority 255"), as it does for sync-group members (unless
  *   sync_group_tracking_weight), so a failure there means FAULT.
  */
-import type { TrackFile, TrackRef, VrrpInstance, VrrpScript } from '../config/model.js';
+import type { TrackFile, TrackProcess, TrackRef, VrrpInstance, VrrpScript } from '../config/model.js';
 import { clampPriority } from './vrrp-model.js';
 
-export type TrackerKind = 'script' | 'interface' | 'file';
+export type TrackerKind = 'script' | 'interface' | 'file' | 'process';
 
 export interface TrackerDef {
   readonly kind: TrackerKind;
@@ -52,8 +52,11 @@ export interface TrackUse {
   readonly reverse: boolean;
 }
 
-/** Observation handed in by the shell: a script exit (true = 0), a link state, or a file's integer. */
-export type Observation = { readonly kind: 'script' | 'interface'; readonly ok: boolean } | { readonly kind: 'file'; readonly value: number };
+/**
+ * Observation handed in by the shell: a script exit (true = 0), a link state, a process
+ * quorum verdict (`ProcessQuorum`), or a file's integer.
+ */
+export type Observation = { readonly kind: 'script' | 'interface' | 'process'; readonly ok: boolean } | { readonly kind: 'file'; readonly value: number };
 
 /** Lowest file contribution that is still a priority change; below it the instance goes FAULT. */
 export const TRACK_FILE_FAULT_BELOW = -253;
@@ -133,7 +136,10 @@ export function instanceVerdict(basePriority: number, uses: readonly TrackUse[],
  */
 export function instanceTrackUses(
   inst: VrrpInstance,
-  group?: { readonly trackInterfaces: readonly TrackRef[]; readonly trackScripts: readonly TrackRef[]; readonly trackFiles: readonly TrackRef[] },
+  group?: {
+    readonly trackInterfaces: readonly TrackRef[]; readonly trackScripts: readonly TrackRef[]; readonly trackFiles: readonly TrackRef[];
+    readonly trackProcesses?: readonly TrackRef[];
+  },
   opts: { syncGroupTrackingWeight?: boolean } = {},
 ): { uses: TrackUse[]; notes: string[] } {
   const uses: TrackUse[] = [];
@@ -153,9 +159,11 @@ export function instanceTrackUses(
   for (const r of inst.trackInterfaces) add('interface', r, false);
   for (const r of inst.trackScripts) add('script', r, false);
   for (const r of inst.trackFiles) add('file', r, false);
+  for (const r of inst.trackProcesses ?? []) add('process', r, false);
   for (const r of group?.trackInterfaces ?? []) add('interface', r, true);
   for (const r of group?.trackScripts ?? []) add('script', r, true);
   for (const r of group?.trackFiles ?? []) add('file', r, true);
+  for (const r of group?.trackProcesses ?? []) add('process', r, true);
   return { uses, notes };
 }
 
@@ -166,6 +174,82 @@ export function scriptTracker(s: VrrpScript): TrackerDef {
 export function fileTracker(f: TrackFile): TrackerDef {
   return { kind: 'file', name: f.name, rise: 1, fall: 1, initFail: false };
 }
+export function processTracker(p: TrackProcess): TrackerDef {
+  return { kind: 'process', name: p.name, rise: 1, fall: 1, initFail: false };
+}
+
+/**
+ * keepalived `vrrp_track_process` between the shell's counts and the board: the count of
+ * matching processes is OK within quorum..quorumMax; a change of side is reported only once it
+ * has held for `forkDelayMs` (up) or `terminateDelayMs` (down), so a restart (stop, then start)
+ * shorter than the delay does not move the instance. Pure: counts and `now` in, a verdict out.
+ */
+export class ProcessQuorum {
+  /** The verdict last reported (undefined before the first count). */
+  private reported: boolean | undefined;
+  /** The side the count is on now, and since when (while it differs from `reported`). */
+  private pending: { ok: boolean; since: number } | undefined;
+
+  constructor(private readonly def: Pick<TrackProcess, 'quorum' | 'quorumMax' | 'forkDelayMs' | 'terminateDelayMs'>) {}
+
+  /** Whether `count` processes satisfy the quorum. */
+  inQuorum(count: number): boolean {
+    return count >= this.def.quorum && (this.def.quorumMax === undefined || count <= this.def.quorumMax);
+  }
+
+  /** One count at `now`: the verdict to report when it changes (the first count is reported at once), else undefined. */
+  step(count: number, now: number): boolean | undefined {
+    const ok = this.inQuorum(count);
+    if (this.reported === undefined) {
+      this.reported = ok;
+      return ok;
+    }
+    if (ok === this.reported) {
+      this.pending = undefined;
+      return undefined;
+    }
+    if (this.pending?.ok !== ok) this.pending = { ok, since: now };
+    if (now - this.pending.since < (ok ? this.def.forkDelayMs : this.def.terminateDelayMs)) return undefined;
+    this.reported = ok;
+    this.pending = undefined;
+    return ok;
+  }
+
+  /** When a pending change becomes due (the shell counts again then), or undefined. */
+  nextDeadline(): number | undefined {
+    if (!this.pending) return undefined;
+    return this.pending.since + (this.pending.ok ? this.def.forkDelayMs : this.def.terminateDelayMs);
+  }
+}
+
+/**
+ * Whether a running process is one `p` counts (keepalived's exact match, not pgrep's regular
+ * expression: `ssh` does not match sshd). `comm` is /proc/PID/comm (the name, at most 15
+ * bytes), `argv` /proc/PID/cmdline split at NULs (read only when `p` needs it). The name is
+ * compared with `comm` (cut to 15 bytes as the kernel cuts it), or with `full_command` to argv[0];
+ * the parameters, when given, with argv[1..]: all of them (`exact`), the last as a prefix
+ * (`initial`), or the first ones (`partial`).
+ */
+export function processMatches(p: Pick<TrackProcess, 'process' | 'params' | 'paramMatch' | 'fullCommand'>, comm: string, argv: readonly string[] | undefined): boolean {
+  if (p.fullCommand) {
+    if (argv?.[0] !== p.process) return false;
+  } else if (comm !== new TextDecoder().decode(new TextEncoder().encode(p.process).subarray(0, 15))) {
+    return false;
+  }
+  if (!p.params) return true;
+  const args = (argv ?? []).slice(1);
+  const want = p.params;
+  if (p.paramMatch === 'partial') return args.length >= want.length && want.every((w, i) => args[i] === w);
+  if (args.length !== want.length) return false;
+  if (p.paramMatch === 'initial') return want.every((w, i) => (i === want.length - 1 ? args[i]!.startsWith(w) : args[i] === w));
+  return want.every((w, i) => args[i] === w);
+}
+
+/** Whether matching `p` needs /proc/PID/cmdline (else /proc/PID/stat's name is enough). */
+export function needsCmdline(p: Pick<TrackProcess, 'params' | 'fullCommand'>): boolean {
+  return p.fullCommand || p.params !== undefined;
+}
+
 export function interfaceTracker(name: string): TrackerDef {
   return { kind: 'interface', name, rise: 1, fall: 1, initFail: false };
 }

@@ -30,7 +30,7 @@ export interface VrrpParams extends Pick<VrrpInstance,
   readonly unicastPeers: readonly Uint8Array[];
   /** Advertised virtual addresses (of the instance's family). */
   readonly addresses: readonly Uint8Array[];
-  /** Emit addRoutes/removeRoutes (the instance has virtual routes). */
+  /** Emit addRoutes/removeRoutes (the instance has virtual routes or rules). */
   readonly routes: boolean;
   /** Member of a sync group: go MASTER only on the coordinator's `groupMaster`. */
   readonly syncGroup: boolean;
@@ -161,7 +161,7 @@ export function vrrpParams(inst: VrrpInstance, srcip: string, opts: { syncGroup?
     unicastPeers: inst.unicastPeers.map(addrBytes),
     v3ChecksumAsV2: inst.v3ChecksumAsV2,
     addresses: inst.addresses.filter((a) => a.family === inst.family).map((a) => addrBytes(a.address)),
-    routes: inst.routes.length > 0,
+    routes: inst.routes.length + inst.rules.length > 0,
     garp: inst.garp,
     lowerPrioNoAdvert: inst.lowerPrioNoAdvert,
     higherPrioSendAdvert: inst.higherPrioSendAdvert,

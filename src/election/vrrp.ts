@@ -552,8 +552,9 @@ export class VrrpMachine {
     if (why) fx.push({ type: 'log', level: 'info', message: `Releasing virtual addresses (${why})` });
     this.releasePending = false;
     this.releaseAt = this.zeroAdvertAt = undefined;
-    fx.push({ type: 'removeAddresses' });
+    // keepalived's order (vrrp_restore_interface): rules and routes go before the addresses.
     if (this.params.routes) fx.push({ type: 'removeRoutes' });
+    fx.push({ type: 'removeAddresses' });
   }
 
   /** End of make-before-break: the successor was heard or the wait is over. */

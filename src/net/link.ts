@@ -1,5 +1,5 @@
 /**
- * Interfaces, addresses and routes through the addon (ioctl and rtnetlink; synchronous,
+ * Interfaces, addresses, routes and policy rules through the addon (ioctl and rtnetlink; synchronous,
  * no `ip` processes), and `LinkMonitor` for carrier/address changes as they happen.
  *
  * "Already there" and "already gone" are results (`'exists'`, `'absent'`), not errors: a
@@ -16,6 +16,7 @@ import {
   type NativeLinkEvent,
   type NativeLinkMonitorOptions,
   type NativeRouteSpec,
+  type NativeRuleSpec,
 } from './native.js';
 
 export type InterfaceInfo = NativeIfInfo;
@@ -64,7 +65,14 @@ export interface AddAddressSpec extends AddressSpec {
   readonly noprefixroute?: boolean;
   /** IFA_PROTO tag (Linux >= 6.1) so our addresses can be told apart; ignored by older kernels. */
   readonly proto?: number;
+  /** RT_SCOPE_* (`ROUTE_SCOPES`); universe when undefined. */
+  readonly scope?: number;
 }
+
+/** `ip` scope names → RT_SCOPE_* numbers, for addresses and routes. */
+export const ROUTE_SCOPES: Readonly<Record<'global' | 'site' | 'link' | 'host' | 'nowhere', number>> = {
+  global: 0, site: 200, link: 253, host: 254, nowhere: 255,
+};
 
 function describeAddr(spec: AddressSpec): string {
   return `${spec.address}/${spec.prefix} on ifindex ${spec.ifindex}`;
@@ -80,6 +88,7 @@ export function addAddress(spec: AddAddressSpec): 'added' | 'exists' {
     ...(spec.nodad ? { nodad: true } : {}),
     ...(spec.noprefixroute ? { noprefixroute: true } : {}),
     ...(spec.proto !== undefined ? { proto: spec.proto } : {}),
+    ...(spec.scope !== undefined ? { scope: spec.scope } : {}),
   };
   const rc = callNative('addAddress', describeAddr(spec), () =>
     native().addrAdd(spec.ifindex, family, spec.address, spec.prefix, opts));
@@ -129,6 +138,30 @@ export function deleteRoute(spec: RouteSpec): 'deleted' | 'absent' {
   if (rc === 0) return 'deleted';
   if (errnoName(rc) === 'ESRCH') return 'absent';
   throw errnoError('deleteRoute', rc, describeRoute(spec));
+}
+
+export type RuleSpec = NativeRuleSpec;
+
+function describeRule(spec: RuleSpec): string {
+  const side = (k: string, x: RuleSpec['from']) => (x ? ` ${k} ${x.address}/${x.prefix}` : '');
+  const what = spec.action && spec.action !== 1 ? ` action ${spec.action}` : spec.table ? ` table ${spec.table}` : '';
+  return `rule${spec.priority !== undefined ? ` pref ${spec.priority}` : ''}${side('from', spec.from)}${side('to', spec.to)}${what}`;
+}
+
+/** Add a policy routing rule (keepalived `virtual_rules`); `'exists'` if the same rule is there. */
+export function addRule(spec: RuleSpec): 'added' | 'exists' {
+  const rc = callNative('addRule', describeRule(spec), () => native().ruleAdd(spec));
+  if (rc === 0) return 'added';
+  if (errnoName(rc) === 'EEXIST') return 'exists';
+  throw errnoError('addRule', rc, describeRule(spec));
+}
+
+/** Delete a policy routing rule; `'absent'` if none matched. */
+export function deleteRule(spec: RuleSpec): 'deleted' | 'absent' {
+  const rc = callNative('deleteRule', describeRule(spec), () => native().ruleDel(spec));
+  if (rc === 0) return 'deleted';
+  if (errnoName(rc) === 'ENOENT') return 'absent';
+  throw errnoError('deleteRule', rc, describeRule(spec));
 }
 
 export type LinkEvent = NativeLinkEvent;

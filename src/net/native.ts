@@ -82,6 +82,8 @@ export interface NativeAddrAddOptions {
   readonly noprefixroute?: boolean;
   /** IFA_PROTO tag; retried without it when the kernel refuses (EINVAL/EOPNOTSUPP). */
   readonly proto?: number;
+  /** RT_SCOPE_*; universe (host for 127/8) when undefined, as `ip addr add`. */
+  readonly scope?: number;
 }
 
 export interface NativeRouteSpec {
@@ -102,6 +104,25 @@ export interface NativeRouteSpec {
   readonly proto?: number;
   /** RTN_* route type: 1 unicast (default), 6 blackhole, 7 unreachable, 8 prohibit. */
   readonly type?: number;
+  /** A multipath route (RTA_MULTIPATH): 1..16 next hops, each a gateway and/or a device; weight 1..256. */
+  readonly nexthops?: readonly { readonly gateway?: string; readonly ifindex?: number; readonly weight?: number }[];
+}
+
+/** A policy routing rule (`ip rule`): what it matches and what it does. */
+export interface NativeRuleSpec {
+  readonly family: NativeFamily;
+  readonly from?: { readonly address: string; readonly prefix: number };
+  readonly to?: { readonly address: string; readonly prefix: number };
+  readonly table?: number;
+  /** The rule's preference (FRA_PRIORITY): the order rules are tried in. */
+  readonly priority?: number;
+  readonly fwmark?: number;
+  readonly fwmask?: number;
+  /** Interface names; the device need not exist yet. */
+  readonly iif?: string;
+  readonly oif?: string;
+  /** FR_ACT_*: 1 look up `table` (default), 6 blackhole, 7 unreachable, 8 prohibit. */
+  readonly action?: number;
 }
 
 export type NativeLinkEvent =
@@ -159,12 +180,18 @@ export interface NativeBinding {
   routeAdd(spec: NativeRouteSpec): number;
   /** 0 or -errno (-ESRCH when absent). */
   routeDel(spec: NativeRouteSpec): number;
+  /** 0 or -errno (-EEXIST for the same rule); NLM_F_CREATE|NLM_F_EXCL. */
+  ruleAdd(spec: NativeRuleSpec): number;
+  /** 0 or -errno (-ENOENT when absent). */
+  ruleDel(spec: NativeRuleSpec): number;
 
   linkMonitorOpen(callback: (event: NativeLinkEvent) => void, opts?: NativeLinkMonitorOptions): number;
   linkMonitorClose(fd: number): boolean;
 
   /** SCHED_RR at `priority` (1..99) for the JS thread, 0 = back to SCHED_OTHER. 0 or -errno. */
   setRealtime(priority: number): number;
+  /** setns(CLONE_NEWNET) of the JS thread into the namespace file `path`. 0 or -errno. */
+  setNetns(path: string): number;
   /**
    * mlockall(MCL_CURRENT|MCL_FUTURE): 0 or -errno. DANGER: V8 aborts when Linux refuses
    * MADV_DONTNEED on the locked pages (at exit, and at run time when GC frees code pages);

@@ -1,10 +1,11 @@
 /**
  * Scheduling and memory locking for the daemon's JS thread (keepalived `vrrp_rt_priority`,
  * `vrrp_no_swap`): an advert must not wait behind a CPU hog. Best effort: the result says
- * what happened, the caller decides what to log.
+ * what happened, the caller decides what to log. And the network namespace (`net_namespace`).
  */
 import { errnoName } from './errors.js';
 import { native } from './native.js';
+import { CarpoolError } from '../lib/errors.js';
 
 export type TuneResult =
   | { readonly ok: true }
@@ -35,4 +36,19 @@ export const MEMORY_LOCK_UNSAFE =
 /** keepalived `vrrp_no_swap`: not done under Node, see MEMORY_LOCK_UNSAFE. Never calls mlockall(). */
 export function lockMemory(): TuneResult {
   return { ok: false, error: 'ENOTSUP', reason: MEMORY_LOCK_UNSAFE };
+}
+
+/**
+ * keepalived `net_namespace NAME`: the JS thread (which opens every socket and spawns every
+ * hook) joins the named network namespace, /run/netns/NAME. Call before any socket is opened.
+ * Throws with what to do when the namespace does not exist or the call is refused.
+ */
+export function enterNetNamespace(name: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new CarpoolError('NETNS', `net_namespace '${name}' is not a namespace name`, 'a name as `ip netns add` takes');
+  const path = `/run/netns/${name}`;
+  const rc = native().setNetns(path);
+  if (rc === 0) return;
+  const e = errnoName(rc);
+  throw new CarpoolError('NETNS', `cannot enter network namespace ${name} (${path}): ${e}`,
+    e === 'ENOENT' ? `create it first: ip netns add ${name}` : e === 'EPERM' ? 'run as root (CAP_SYS_ADMIN)' : 'check the namespace with ip netns list');
 }

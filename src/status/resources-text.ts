@@ -26,10 +26,19 @@ export function fenceText(g: GroupStatus): string {
   return `${f.state === 'running' ? 'fencing the peer' : 'fencing needed before start'}${why}`;
 }
 
+/** What the order between groups holds up, empty when nothing. */
+export function orderText(g: GroupStatus): string {
+  const o = g.order;
+  if (!o) return '';
+  if (o.waitingFor.length && g.instanceState === 'MASTER') return `waiting for group ${o.waitingFor.join(', ')} (order)`;
+  if (o.heldBy.length && g.instanceState !== 'MASTER') return `stops after group ${o.heldBy.join(', ')} (order)`;
+  return '';
+}
+
 export function groupHeadline(g: GroupStatus): string {
   const where = g.instanceState === 'MASTER' ? 'MASTER here' : `${g.instanceState} here`;
   const extra = [g.moved ? 'moved away' : '', g.standby ? 'standby' : '', !g.eligible && g.ineligibleReason ? `cannot run here: ${g.ineligibleReason}` : '',
-    fenceText(g)].filter(Boolean);
+    fenceText(g), orderText(g)].filter(Boolean);
   return `Resource Group: ${g.id} (instance ${g.instance}: ${where}${extra.length ? `; ${extra.join('; ')}` : ''}): ${g.state}`;
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseKeepalivedConf } from '../../src/config/keepalived/parse.js';
+import { parseCarpoolYaml } from '../../src/config/yaml/parse.js';
 import { mapBalancers } from '../../src/balancer/from-config.js';
 import { CarpoolError } from '../../src/lib/errors.js';
 
@@ -114,14 +115,21 @@ virtual_server 10.9.0.100 80 {
   lb_kind DR
   protocol TCP
   real_server 10.9.1.2 25 {
-    SMTP_CHECK {
+    UDP_CHECK {
     }
   }
 }
 virtual_server fwmark 7 {
   lb_algo rr
-  lb_kind NAT
+  lb_kind DR
   real_server 10.9.1.2 25 {
+  }
+}
+virtual_server 10.9.0.100 0 {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 10.9.1.2 0 {
   }
 }
 `;
@@ -132,8 +140,88 @@ virtual_server fwmark 7 {
     const msg = (err as Error).message;
     expect(msg).toContain('lb_algo wlc needs connection counts, which this service has none of (DR/TUN flows do not pass conntrack on the director)');
     expect(msg).toContain('lb_kind DR needs the interface the VIP 10.9.0.100 arrives on, and no vrrp_instance holds it');
-    expect(msg).toContain('SMTP_CHECK is not supported yet (supported: TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, DNS_CHECK, UDP_CHECK, PING_CHECK, FILE_CHECK)');
-    expect(msg).toContain('virtual_server fwmark 7: fwmark services are not supported yet');
+    expect(msg).toContain('virtual_server fwmark 7: fwmark services need lb_kind NAT');
+    expect(msg).toContain('virtual_server 10.9.0.100: a virtual server without a port (all ports) is not supported');
+  });
+
+  it('virtual_server_group: one plane entry per address of its ranges and per fwmark, one service (shared checkers)', () => {
+    const m = mapBalancers(balancers(`virtual_server_group web {
+  10.9.0.100-102 80
+  10.9.0.200 8080
+  fwmark 5
+}
+virtual_server group web {
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  real_server 10.9.1.2 80 {
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+}
+`));
+    expect(m.services).toHaveLength(1);
+    const s = m.services[0]!;
+    expect(s.service.name).toBe('group:web');
+    expect(s.configName).toBe('group web');
+    expect(s.entries.map((e) => e.name)).toEqual(['10.9.0.100:80/tcp', '10.9.0.101:80/tcp', '10.9.0.102:80/tcp', '10.9.0.200:8080/tcp', 'fwmark:5']);
+    expect(s.entries[4]!.match).toEqual({ kind: 'fwmark', mark: 5 });
+    expect(s.service.match).toEqual({ kind: 'addr', vip: '10.9.0.100', port: 80 });
+    expect(s.probes).toHaveLength(1);
+    expect(s.warnings.join('\n')).toContain('only TCP packets with the mark are forwarded');
+  });
+
+  it('the same group from carpool YAML maps the same', () => {
+    const { config } = parseCarpoolYaml(`instances:
+  - { name: vip, protocol: vrrp, interface: eth0, virtual_router_id: 1, addresses: [10.9.0.1/24] }
+balancers:
+  virtual_server_groups:
+    - { name: web, entries: [{ range: 10.9.0.100-101, port: 80 }, { fwmark: 5 }] }
+  virtual_servers:
+    - { group: web, protocol: TCP, lvs_sched: rr, lvs_method: NAT, real_servers: [{ address: 10.9.1.2, port: 80 }] }
+`, { file: 'c.yaml' });
+    const s = mapBalancers(config.balancers!).services[0]!;
+    expect([s.service.name, s.configName]).toEqual(['group:web', 'group web']);
+    expect(s.entries.map((e) => e.name)).toEqual(['10.9.0.100:80/tcp', '10.9.0.101:80/tcp', 'fwmark:5']);
+  });
+
+  it('virtual_server fwmark N with NAT maps; a group too large or without ports is refused', () => {
+    const m = mapBalancers(balancers(`virtual_server fwmark 7 {
+  lb_algo rr
+  lb_kind NAT
+  persistence_timeout 60
+  real_server 10.9.1.2 {
+  }
+}
+`));
+    expect(m.services[0]!.service).toMatchObject({ name: 'fwmark:7', match: { kind: 'fwmark', mark: 7 } });
+    expect(m.services[0]!.warnings).toEqual([]);
+    const refused = (conf: string) => {
+      try { mapBalancers(balancers(conf)); } catch (e) { return (e as Error).message; }
+      return '';
+    };
+    expect(refused(`virtual_server_group big {
+  10.9.0.0/21 80
+}
+virtual_server group big {
+  lb_kind NAT
+  protocol TCP
+  real_server 10.9.1.2 80 {
+  }
+}
+`)).toContain('virtual_server_group big expands to more than 1024 addresses');
+    expect(refused(`virtual_server_group all {
+  10.9.0.100 0
+}
+virtual_server group all {
+  lb_kind NAT
+  protocol TCP
+  persistence_timeout 60
+  real_server 10.9.1.2 80 {
+  }
+}
+`)).toContain('virtual_server_group all: 10.9.0.100 without a port (all ports) is not supported');
   });
 
   const DR = (kind: string, extra = '') => `virtual_server 10.9.0.100 80 {

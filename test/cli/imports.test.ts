@@ -28,7 +28,13 @@ describe('start-up imports', () => {
     expect(mods.filter((m) => /^(yaml|commander|fast-xml-parser)$|^resources\/|^lab\/|keepalived|vrrp-shell|^config\/yaml/.test(m))).toEqual([]);
   });
 
-  it('carpool run: the resource manager, the VRRP shell and the XML parser load only when configured', () => {
+  it('carpool run, the daemon\'s process: no YAML parser, no commander, no front ends (a child reads the file)', () => {
+    const mods = [...reachable('cli/run-cmd.ts')];
+    expect(mods).toContain('daemon/daemon.ts');
+    expect(mods.filter((m) => /^(yaml|commander|fast-xml-parser)$|^resources\/shell\/manager|^lab\/|keepalived|vrrp-shell|^config\/(yaml|load)/.test(m))).toEqual([]);
+  });
+
+  it('carpool run, the child that reads the file: the resource manager, the VRRP shell and the XML parser load only when configured', () => {
     const mods = [...reachable('cli/commands.ts')];
     expect(mods).toEqual(expect.arrayContaining(['daemon/daemon.ts', 'config/yaml/parse.ts', 'yaml', 'commander']));
     expect(mods.filter((m) => /^fast-xml-parser$|^resources\/shell\/manager|vrrp-shell|^lab\//.test(m))).toEqual([]);

@@ -49,14 +49,18 @@ groups:
 
 describe('carpool run with load balancing', () => {
   const seed = join(import.meta.dirname, '../../testdata/keepalived/seed-002/director1.conf');
-  it('refuses what it cannot run yet (SMTP_CHECK of seed 002) with a clear list and --vrrp-only; check and convert load it', async () => {
+  it('runs seed 002 B.11 (SMTP_CHECK, TCP_CHECK, HTTP_GET); refuses what it cannot run yet with a clear list and --vrrp-only', async () => {
     const config = loadCheckedConfig(seed, { onWarning: () => undefined });
     expect(config.balancers?.virtualServers).toHaveLength(4);
+    await expect(refuseBalancers(config, seed)).resolves.toBeUndefined();
+    const udp = loadCheckedConfig(seed, { onWarning: () => undefined });
+    const vs = udp.balancers!.virtualServers[0]!;
+    const patched = { ...udp, balancers: { ...udp.balancers!, virtualServers: [{ ...vs, scheduler: 'lblc' as const }] } };
     let err: unknown;
-    try { await refuseBalancers(config, seed); } catch (e) { err = e; }
+    try { await refuseBalancers(patched, seed); } catch (e) { err = e; }
     expect(err).toBeInstanceOf(CarpoolError);
     expect((err as CarpoolError).code).toBe('BALANCER_NOT_SUPPORTED');
-    expect((err as CarpoolError).message).toContain('virtual_server 123.123.123.1 25: real_server 192.168.0.101 25: SMTP_CHECK is not supported yet (supported: TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, DNS_CHECK, UDP_CHECK, PING_CHECK, FILE_CHECK)');
+    expect((err as CarpoolError).message).toContain('virtual_server 123.123.123.1 25: lb_algo lblc is not supported yet');
     expect((err as CarpoolError).hint).toContain('--vrrp-only');
     const vrrpOnly = loadCheckedConfig(seed, { vrrpOnly: true, onWarning: () => undefined });
     await expect(refuseBalancers(vrrpOnly, seed)).resolves.toBeUndefined();

@@ -147,6 +147,24 @@ describe('planReload: CARP', () => {
     expect(planReload({ ...a, future: [1] } as unknown as CarpoolConfig, { ...a, future: [1] } as unknown as CarpoolConfig).refused).toEqual([]);
   });
 
+  it('refuses a change of the static part, the notify FIFO or the namespace, in the words of the configuration', () => {
+    const a = carp();
+    const route = { family: 4 as const, dst: '10.9.0.0', prefix: 16, gateway: '10.0.0.1' };
+    expect(planReload(a, { ...a, static: { addresses: [], routes: [route], rules: [] }, notifyFifo: { path: '/run/f' }, netNamespace: 'blue' }).refused)
+      .toEqual(['restart needed for static (static_ipaddress, static_routes, static_rules)', 'restart needed for notify_fifo', 'restart needed for net_namespace']);
+  });
+
+  it('refuses a changed vrrp_track_process in use', () => {
+    const p = { name: 'p', process: 'haproxy', paramMatch: 'exact' as const, fullCommand: false, weight: 0, reverse: false, quorum: 1, forkDelayMs: 0, terminateDelayMs: 0 };
+    const a = ka();
+    const withP = (quorum: number): CarpoolConfig => ({
+      ...a, trackProcesses: [{ ...p, quorum }],
+      instances: a.instances.map((i) => (i.name === 'VI_2' && i.kind === 'vrrp' ? { ...i, trackProcesses: [{ name: 'p', weight: 0, reverse: false }] } : i)),
+    });
+    expect(planReload(withP(1), withP(2)).refused).toEqual(['restart needed for vrrp_track_process p (its definition changed while instances track it)']);
+    expect(planReload(withP(1), withP(1)).refused).toEqual([]);
+  });
+
   it('notes a changed file name without any action', () => {
     const a = carp();
     const plan = planReload(a, { ...a, source: 'other.yaml' });

@@ -1,7 +1,7 @@
 /** systemd integration: notify message formatting, settings from the environment, journal mode of the logger. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Logger, type ConsoleStream } from '../../src/daemon/logger.js';
-import { Notifier, STATUS_INTERVAL_MS, notifyMessage, notifySettings, parseJournalStream, statusText } from '../../src/daemon/systemd.js';
+import { Logger, journalEntry, type ConsoleStream } from '../../src/daemon/logger.js';
+import { Notifier, STATUS_INTERVAL_MS, notifyMessage, notifySettings, parseJournalStream, statusText, underSystemd } from '../../src/daemon/systemd.js';
 
 describe('notify messages (sd_notify(3))', () => {
   it('are KEY=value lines, each ending in a newline', () => {
@@ -170,5 +170,84 @@ describe('logger in journal mode', () => {
     log.info('i');
     expect(out.written).toEqual([expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+: \[INFO\] i\n$/)]);
     expect(syslog.map((b) => Buffer.from(b).toString())).toEqual([expect.stringMatching(/^<30>\w{3} [ \d]\d [\d:]{8} carpool\[\d+\]: \[INFO\] i$/)]);
+  });
+});
+
+/** The fields of one native-protocol entry (the reader journald has: `KEY=value` or `KEY` + length + bytes). */
+function parseJournalEntry(entry: Uint8Array): Record<string, string> {
+  const b = Buffer.from(entry);
+  const out: Record<string, string> = {};
+  let i = 0;
+  while (i < b.length) {
+    const nl = b.indexOf(0x0a, i);
+    const line = b.subarray(i, nl).toString();
+    const eq = line.indexOf('=');
+    if (eq >= 0) {
+      out[line.slice(0, eq)] = line.slice(eq + 1);
+      i = nl + 1;
+    } else {
+      const len = Number(b.readBigUInt64LE(nl + 1));
+      out[line] = b.subarray(nl + 9, nl + 9 + len).toString();
+      expect(b[nl + 9 + len]).toBe(0x0a);
+      i = nl + 10 + len;
+    }
+  }
+  return out;
+}
+
+describe('journal entries (native protocol)', () => {
+  it('are KEY=value lines; a value with a newline is binary-safe (length as 64-bit LE)', () => {
+    expect(journalEntry({ MESSAGE: 'hi', PRIORITY: 4, SKIPPED: undefined }).toString()).toBe('MESSAGE=hi\nPRIORITY=4\n');
+    const e = journalEntry({ MESSAGE: 'a\nPRIORITY=0', CARPOOL_VHID: 7 });
+    expect([...e.subarray(0, 8)]).toEqual([...Buffer.from('MESSAGE\n')]);
+    expect(e.readBigUInt64LE(8)).toBe(12n);
+    expect(parseJournalEntry(e)).toEqual({ MESSAGE: 'a\nPRIORITY=0', CARPOOL_VHID: '7' });
+  });
+
+  it('under systemd: the journal stream named in JOURNAL_STREAM, or a notify socket', () => {
+    expect(underSystemd({ NOTIFY_SOCKET: '/run/systemd/notify' })).toBe(true);
+    expect(underSystemd({ NOTIFY_SOCKET: '' })).toBe(false);
+    expect(underSystemd({})).toBe(false);
+    expect(underSystemd({ JOURNAL_STREAM: '0:1' })).toBe(false); // not our stderr
+  });
+});
+
+describe('logger with the journal socket', () => {
+  const make = (accept = true) => {
+    const out = new Stream();
+    const err = new Stream();
+    const entries: Record<string, string>[] = [];
+    const syslog: Uint8Array[] = [];
+    const log = new Logger({
+      ident: 'carpool', facility: 'daemon', debug: false, console: true, journal: true, stdout: out, stderr: err,
+      journalSink: { send: (b) => { if (accept) entries.push(parseJournalEntry(b)); return accept; } },
+      syslog: { send: (b) => { syslog.push(b); return true; } },
+    });
+    return { log, out, err, entries, syslog };
+  };
+
+  it('one entry per line with priority, identifier and the fields of the call; nothing to the console or syslog', () => {
+    const { log, out, err, entries, syslog } = make();
+    log.warning('web: Switching to state: MASTER', { instance: 'web', state: 'MASTER', vhid: 7, event: 'transition' });
+    log.info('Stopping (SIGTERM)');
+    log.debug('not logged: debug is off');
+    log.logLimited('warning', 'web: Bad digest from 10.0.0.9', 'web:drop:digest', { instance: 'web', vhid: 7, event: 'drop' });
+    log.logLimited('warning', 'web: Bad digest from 10.0.0.8', 'web:drop:digest', { instance: 'web', vhid: 7, event: 'drop' });
+    expect(entries).toEqual([
+      { MESSAGE: '[WARNING] web: Switching to state: MASTER', PRIORITY: '4', SYSLOG_IDENTIFIER: 'carpool', SYSLOG_FACILITY: '3',
+        CARPOOL_INSTANCE: 'web', CARPOOL_STATE: 'MASTER', CARPOOL_VHID: '7', CARPOOL_EVENT: 'transition' },
+      { MESSAGE: '[INFO] Stopping (SIGTERM)', PRIORITY: '6', SYSLOG_IDENTIFIER: 'carpool', SYSLOG_FACILITY: '3' },
+      { MESSAGE: '[WARNING] web: Bad digest from 10.0.0.9', PRIORITY: '4', SYSLOG_IDENTIFIER: 'carpool', SYSLOG_FACILITY: '3',
+        CARPOOL_INSTANCE: 'web', CARPOOL_VHID: '7', CARPOOL_EVENT: 'drop' },
+    ]);
+    expect([out.written, err.written, syslog]).toEqual([[], [], []]);
+  });
+
+  it('an entry the journal does not take goes to stderr once, with its <N> prefix, and is counted', () => {
+    const { log, out, err, syslog } = make(false);
+    log.error('cannot send');
+    expect(err.written).toEqual(['<3>[ERROR] cannot send\n']);
+    expect([out.written, syslog]).toEqual([[], []]);
+    expect(log.journalFailed).toBe(1);
   });
 });

@@ -16,7 +16,7 @@ function vrrpInstance(over: Partial<VrrpInstance> = {}): VrrpInstance {
   return {
     kind: 'vrrp', name: 'VI_1', interface: 'eth0', family: 4, version: 3, vrid: 51, priority: 150, advertIntervalMs: 100,
     initialState: 'BACKUP', preempt: true, preemptDelayMs: 0, mcastGroup: GROUP, unicastPeers: [], v3ChecksumAsV2: false,
-    addresses: [vip(VIP)], excludedAddresses: [], routes: [], trackInterfaces: [], trackScripts: [], trackFiles: [],
+    addresses: [vip(VIP)], excludedAddresses: [], routes: [], rules: [], trackInterfaces: [], trackScripts: [], trackFiles: [],
     trackPrimary: true, notify: {},
     garp: { masterDelayMs: 0, masterRepeat: 2, masterRefreshMs: 0, masterRefreshRepeat: 1, lowerPrioRepeat: 1, lowerPrioDelayMs: 0, intervalMs: 0 },
     lowerPrioNoAdvert: false, higherPrioSendAdvert: false, downTimerAdverts: 3, ...over,

@@ -34,7 +34,7 @@ describe('native addon loader', () => {
     expect(Object.keys(native()).sort()).toEqual([
       'addrAdd', 'addrDel', 'addrList', 'ifInfo', 'linkMonitorClose', 'linkMonitorOpen', 'mlockAll', 'munlockAll',
       'packetClose', 'packetOpen', 'packetSend', 'rawBind', 'rawClose', 'rawJoin', 'rawLeave', 'rawOpen',
-      'rawSend', 'rawSetChecksumOffset', 'rawStart', 'rawStop', 'routeAdd', 'routeDel', 'setRealtime',
+      'rawSend', 'rawSetChecksumOffset', 'rawStart', 'rawStop', 'routeAdd', 'routeDel', 'ruleAdd', 'ruleDel', 'setNetns', 'setRealtime',
       'unixDgramClose', 'unixDgramOpen', 'unixDgramSend',
     ]);
   });
@@ -70,6 +70,12 @@ describe('binding argument and fd checks', () => {
     bad(() => n.addrAdd(1, 6, 'fd00::1', 64, { label: 'lo:x' }));
     bad(() => n.routeAdd({ family: 4, dst: '0.0.0.0', prefix: 0, gateway: 'fd00::1' }));
     bad(() => (n.routeAdd as (...a: unknown[]) => number)({ family: 4, prefix: 0 }));
+    bad(() => n.routeAdd({ family: 4, dst: '10.0.0.0', prefix: 8, nexthops: [] }));
+    bad(() => n.routeAdd({ family: 4, dst: '10.0.0.0', prefix: 8, nexthops: [{ weight: 2 }] }));
+    bad(() => n.routeAdd({ family: 4, dst: '10.0.0.0', prefix: 8, nexthops: [{ gateway: '10.0.0.1', weight: 257 }] }));
+    bad(() => n.ruleAdd({ family: 4, from: { address: '10.0.0.0', prefix: 8 } }));
+    bad(() => n.ruleAdd({ family: 4, from: { address: 'fd00::', prefix: 8 }, table: 1 }));
+    bad(() => n.ruleDel({ family: 6, to: { address: 'fd00::', prefix: 129 } }));
     bad(() => (n.linkMonitorOpen as (...a: unknown[]) => number)('not a function'));
     bad(() => n.setRealtime(100));
     bad(() => n.unixDgramOpen(''));

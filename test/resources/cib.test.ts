@@ -135,5 +135,93 @@ groups:
     const { config } = parseCarpoolYaml(instances('vip') + r.yaml);
     expect(config.resources!.groups.map((g) => g.id)).toEqual(['solo-group', 'svc-group', 'ping-clone-group']);
     expect(importCib('<resources><primitive id="x"', { instance: 'vip' }).messages[0]!.text).toMatch(/^not well-formed XML/);
+    const deep = `<cib><configuration><resources>${'<group id="g">'.repeat(200)}${'</group>'.repeat(200)}</resources></configuration></cib>`;
+    expect(importCib(deep, { instance: 'vip' }).messages).toEqual([{ level: 'error', text: expect.stringMatching(/^cannot read this XML as a CIB: .*nested.*this is not one\)$/) }]);
+  });
+
+  /** Every message of `r` that says something was not carried, with the id it names. */
+  const notCarried = (r: ReturnType<typeof importCib>) => r.messages.filter((m) => m.level !== 'note').map((m) => m.text);
+
+  it('carries templates, defaults, order and colocation; reports every constraint, master/slave and option it cannot (Pacemaker CIB)', () => {
+    const r = importCib(cib('pacemaker-constraints.xml'), { instance: 'vip', source: 'pacemaker-constraints.xml' });
+    golden('cib/pacemaker-constraints.yaml', r.yaml);
+    const { config } = parseCarpoolYaml(instances('vip') + r.yaml);
+    const res = config.resources!;
+    expect(res.groups).toEqual([
+      { id: 'db', instance: 'vip', members: ['db-ip', 'db-data'] },
+      { id: 'web', instance: 'vip', members: ['web-ip', 'web-app'], after: ['db'], with: 'db' },
+      { id: 'report-group', instance: 'vip', members: ['report'], after: ['db'] },
+    ]);
+    // Template resolved (class and type, its parameter and stop op; the primitive's own monitor wins), defaults applied.
+    expect(res.resources.find((x) => x.id === 'db-data')).toMatchObject({
+      agent: { class: 'ocf', provider: 'heartbeat', type: 'Dummy' }, params: { fake: 'template', state: '/run/db-data.state' },
+      monitor: { intervalMs: 5000, timeoutMs: 15_000 }, start: { timeoutMs: 60_000 }, stop: { timeoutMs: 40_000 }, migrationThreshold: 3,
+    });
+    expect(res.resources.find((x) => x.id === 'web-app')).toMatchObject({ monitor: { intervalMs: 20_000, timeoutMs: 60_000 }, migrationThreshold: 3 });
+    // Every element that is not carried is named with its id: constraints, the master/slave set, the bad template, options.
+    const lost = notCarried(r).join('\n');
+    for (const id of ['order-web-report-optional', 'order-drbd-promote-db', 'colocation-report-web-away', 'colocation-db-drbd-master', 'location-web-node2-ban',
+      'location-report-rule', 'ticket-db', 'ms-drbd', 'no-such-template', 'record-pending', 'stonith-enabled', 'no-quorum-policy',
+      "node 'node2': attribute standby=on", '<fencing-topology>']) {
+      expect(lost).toContain(id);
+    }
+    expect(r.lost).toBe(15);
+    // What is carried is said as a note: the location preference as the instance's priority, the member order as group order.
+    expect(r.yaml).toContain("#   node1 preferred for group 'db' (rsc_location 'location-db-node1-100', score 100): give node1 the higher priority of instance 'vip'");
+    expect(r.messages).toContainEqual({ level: 'note', text: "rsc_order 'order-db-ip-report': between members of groups: carried as group 'report-group' after group 'db'", kind: 'rsc_order' });
+    // import | export | import keeps everything carpool carried.
+    const again = importCib(exportCib(res).xml, { instance: 'vip', source: 'pacemaker-constraints.xml' });
+    expect(notCarried(again)).toEqual([]);
+    const back = parseCarpoolYaml(instances('vip') + again.yaml).config.resources!;
+    const strip = (x: typeof res) => ({ ...x, resources: x.resources.map(({ origin: _o, ...rest }) => rest) });
+    expect(strip(back)).toEqual(strip(res));
+  });
+
+  it('reads a Heartbeat 2 CIB: meta attributes among the instance attributes, from/to constraints, #uname rules, master_slave', () => {
+    const r = importCib(cib('heartbeat2-constraints.xml'), { instance: 'vip', source: 'heartbeat2-constraints.xml' });
+    golden('cib/heartbeat2-constraints.yaml', r.yaml);
+    const { config } = parseCarpoolYaml(instances('vip') + r.yaml);
+    expect(config.resources!.groups).toEqual([
+      { id: 'group_www', instance: 'vip', members: ['www_ip', 'www_apache'] },
+      { id: 'group_mail', instance: 'vip', members: ['mail_ip'], after: ['group_www'], with: 'group_www' },
+    ]);
+    const mail = config.resources!.resources.find((x) => x.id === 'mail_ip')!;
+    expect(mail.params).toEqual({ ip: '192.168.0.101' }); // not migration_threshold
+    expect(mail).toMatchObject({ migrationThreshold: 2, start: { timeoutMs: 30_000 } });
+    expect(config.resources!.resources.find((x) => x.id === 'www_ip')!.params).toEqual({ ip: '192.168.0.100' });
+    expect(notCarried(r)).toEqual([
+      'crm_config: cluster option default-resource-stickiness=INFINITY has no carpool equivalent; not carried',
+      'crm_config: cluster option symmetric_cluster=true has no carpool equivalent; not carried',
+      "primitive 'www_apache': target-role=stopped is not supported; the resource runs wherever its group's instance is master",
+      expect.stringMatching(/^master\/slave resource 'ms_drbd0': carpool has no promotable resources/),
+      "rsc_colocation 'www_with_drbd': roles master are not supported (no promotable resources); not carried",
+    ]);
+    expect(r.yaml).toContain("#   node-1 preferred for group 'group_www' (rsc_location 'run_www', score 100)");
+  });
+
+  it('round-trips order and colocation between groups (CIB → YAML → CIB), and --strict fails on what is not carried', () => {
+    const xml = cib('ordered-groups.xml');
+    const imp = importCib(xml, { instance: 'vip', source: 'ordered-groups.xml' });
+    expect(notCarried(imp)).toEqual([]);
+    const { config } = parseCarpoolYaml(instances('vip') + imp.yaml);
+    expect(config.resources!.groups.map((g) => [g.id, g.after, g.with])).toEqual([['db', undefined, undefined], ['web', ['db'], 'db'], ['report', ['db', 'web'], undefined]]);
+    expect(exportCib(config.resources!).xml).toBe(xml);
+    const ok = carpool('import-cib', join(ROOT, 'testdata/cib/ordered-groups.xml'), '--strict');
+    expect(ok.code).toBe(0);
+    const strict = carpool('import-cib', join(ROOT, 'testdata/cib/heartbeat2-constraints.xml'), '--strict');
+    expect(strict.code).toBe(2);
+    expect(strict.stderr).toContain('import-cib: --strict: 5 things of the CIB not carried');
+    expect(carpool('import-cib', join(ROOT, 'testdata/cib/heartbeat2-constraints.xml')).code).toBe(0);
+  });
+
+  it('says hundreds of constraints of one kind in one summary line with their ids', () => {
+    const locs = Array.from({ length: 300 }, (_, i) => `<rsc_location id="loc-${i}" rsc="g" node="n${i}" score="-INFINITY"/>`).join('');
+    const r = importCib(`<cib><configuration><resources><group id="g"><primitive id="p" class="ocf" provider="heartbeat" type="Dummy"/></group></resources>` +
+      `<constraints>${locs}<rsc_ticket id="t1" rsc="g" ticket="a"/></constraints></configuration></cib>`, { instance: 'vip' });
+    const loc = r.messages.filter((m) => m.kind === 'rsc_location');
+    expect(loc).toHaveLength(1);
+    expect(loc[0]!.text).toMatch(/^300 rsc_location not carried \(loc-0, loc-1, .*, loc-9, \.\.\. and 290 more\); the first: rsc_location 'loc-0': group 'g' must never run on n0/);
+    expect(r.messages.filter((m) => m.kind === 'rsc_ticket')).toHaveLength(1);
+    expect(r.lost).toBe(2);
   });
 });

@@ -158,4 +158,33 @@ describe('ResourceManager', () => {
     expect(standby).toEqual([]);
     await rm.shutdown();
   });
+
+  it('keeps the order between groups: starts after, stops before, and shutdown stops in reverse', async () => {
+    const runner = new FakeRunner();
+    const ordered: ResourcesConfig = {
+      resources: ['a1', 'a2', 'b1', 'c1'].map(res),
+      groups: [
+        { id: 'gc', instance: 'vip', members: ['c1'], after: ['gb'] },
+        { id: 'gb', instance: 'vip', members: ['b1'], after: ['ga'], with: 'ga' },
+        { id: 'ga', instance: 'vip', members: ['a1', 'a2'] },
+      ],
+    };
+    const rm = new ResourceManager({
+      config: ordered, runner, stateFile: join(dir, 's-order.json'), now: () => performance.now(), log: { log: () => undefined }, setStandby: () => undefined,
+    });
+    rm.start();
+    await settle();
+    rm.instanceChanged('vip', 'MASTER');
+    await settle();
+    const actions = () => runner.calls.filter((c) => !c.startsWith('monitor'));
+    expect(actions()).toEqual(['start a1', 'start a2', 'start b1', 'start c1']);
+    rm.instanceChanged('vip', 'BACKUP');
+    await settle();
+    expect(actions().slice(4)).toEqual(['stop c1', 'stop b1', 'stop a2', 'stop a1']);
+    rm.instanceChanged('vip', 'MASTER');
+    await settle();
+    await rm.shutdown();
+    expect(actions().slice(8)).toEqual(['start a1', 'start a2', 'start b1', 'start c1', 'stop c1', 'stop b1', 'stop a2', 'stop a1']);
+    expect(runner.running.size).toBe(0);
+  });
 });

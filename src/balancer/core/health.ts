@@ -253,6 +253,15 @@ export function step(vs: VirtualService, h: ServiceHealth, input: HealthInput, n
   }
 }
 
+/**
+ * Evaluate a state that did not come from `step` (a live reload or a runtime add/remove
+ * rebuilt it, operator.ts `reconcile`): the quorum against the new server set, with its
+ * effects. `reason` goes into the logs.
+ */
+export function settle(vs: VirtualService, h: ServiceHealth, reason: string): { state: ServiceHealth; effects: HealthEffect[] } {
+  return finish(vs, h, [], reason);
+}
+
 function checkerResult(def: CheckerSettings, c: CheckerState, input: Extract<HealthInput, { type: 'result' }>, now: number): CheckerState {
   let ok = input.ok;
   let dynamicWeight = c.dynamicWeight;

@@ -181,7 +181,9 @@ function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<stri
   const target = (r: PlaneServer) => (ports ? `${r.address} . ${r.port}` : r.address);
   const dataType = ports ? `${ip} daddr . ${s.protocol} dport` : `${ip} daddr`;
   const name = `vs${s.id}`;
-  const l4 = `meta l4proto ${s.protocol}`;
+  // A fwmark service whose servers keep the client's port forwards every protocol with the mark
+  // (as IPVS); rewriting a port needs a transport protocol match first.
+  const l4 = s.match.kind === 'fwmark' && !ports ? '' : `meta l4proto ${s.protocol} `;
   const dnat = ports ? `dnat ${ip} addr . port to` : `dnat ${ip} to`;
   const rules: string[] = [];
   const n = s.table.slots.length;
@@ -199,7 +201,7 @@ function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<stri
       elements: new Map(), servers: s.servers.map((r) => r.key),
     });
     rules.push(`ct mark set ${s.id}`);
-    rules.push(`${l4} ${viaPersist}`);
+    rules.push(`${l4}${viaPersist}`);
     chains.set(`${name}_remember`, { hook: '', rules: [`update @${name}_persist { ${src} timeout ${seconds(s.persistence.timeoutMs)} : ${persistData} }`] });
     dispatch.remember.set(`${s.id}`, `jump ${name}_remember`);
   }
@@ -207,7 +209,7 @@ function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<stri
     kind: 'map', decl: `typeof numgen inc mod 2 : ${dataType}; flags interval;`,
     elements: slotElements(s.table.slots, (k) => target(byKey.get(k)!)),
   });
-  if (n > 0) rules.push(`${l4} ${dnat} ${slotExpr(s)} map @${name}_slots`);
+  if (n > 0) rules.push(`${l4}${dnat} ${slotExpr(s)} map @${name}_slots`);
   rules.push('drop');
   chains.set(name, { hook: '', rules });
   if (s.match.kind === 'addr') dispatch.services.set(`${s.match.vip} . ${s.protocol} . ${s.match.port}`, `jump ${name}`);

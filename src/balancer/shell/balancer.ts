@@ -12,21 +12,29 @@
  * (lc, wlc, sed, nq, ovf) get a new slot table from them (`planService` with counts and the
  * last period's new connections), and the status shows active/inactive connections, totals
  * since start and rates over the last period.
+ *
+ * The operator's commands (`carpool balancer weight|drain|enable|disable|add|remove`) and live
+ * reloads (`prepare` + `commit`) change services in place: states carried over by the core's
+ * `reconcile` (core/operator.ts), ids kept, one nft transaction with the difference.
  */
-import type { BalancerConfig, Instance } from '../../config/model.js';
+import type { BalancerConfig, Instance, RealServer as ConfigRealServer } from '../../config/model.js';
 import type { BalancersStatus, BalancerServiceStatus } from '../../control/status.js';
 import type { HealthEffect, HealthInput, ServiceHealth } from '../core/health.js';
-import { effectiveWeight, initialHealth, nextDeadline, pool, step } from '../core/health.js';
+import { HealthInputError, effectiveWeight, initialHealth, nextDeadline, pool, settle, step } from '../core/health.js';
 import type { Plane, PlaneService } from '../core/nft.js';
-import { assignIds, counterNames } from '../core/nft.js';
+import { assignIds, counterNames, planObjects, PlaneError } from '../core/nft.js';
 import { planService, type ConnCounts } from '../core/plan.js';
-import { serverKey } from '../core/model.js';
 import { needsCounts } from '../core/schedulers.js';
-import { CarpoolError } from '../../lib/errors.js';
 import { conntrackReader, countQuery, type ConntrackReader, type CountQuery } from './conntrack.js';
-import { mapBalancers, type MappedBalancers, type MappedService } from '../from-config.js';
+import type { AdminState, RealServer, VirtualService } from '../core/model.js';
+import { serverKey } from '../core/model.js';
+import {
+  effectiveService, findServer, findService, NO_OVERRIDES, OperatorError, parseServerRef, reconcile, type ServerChange, type ServerOverrides,
+} from '../core/operator.js';
+import { mapBalancers, runtimeServer, type MappedBalancers, type MappedService, type ProbeSpec } from '../from-config.js';
 import { HookQueue } from '../../daemon/hooks.js';
 import type { Logger } from '../../daemon/logger.js';
+import { CarpoolError } from '../../lib/errors.js';
 import { NftApplier, nftRunner, type NftRunner } from './nft-applier.js';
 import { drEgress, ipRunner, ipipSupport, Tunnels, TUN_HINT, type IpRunner } from './direct.js';
 import { runProbe } from './probes.js';
@@ -58,14 +66,55 @@ export const DEFAULT_COUNT_INTERVAL_MS = 1000;
 
 interface Totals { connections: number; packets: number; bytes: number }
 
+/** `carpool balancer weight|drain|enable|disable|add|remove` (control commands `balancer.*`). */
+export type BalancerCommand =
+  /** `weight` undefined: back to the configured (or dynamic) weight. */
+  | { readonly op: 'weight'; readonly service: string; readonly server: string; readonly weight: number | undefined }
+  | { readonly op: 'drain' | 'enable' | 'disable' | 'remove'; readonly service: string; readonly server: string }
+  | { readonly op: 'add'; readonly service: string; readonly server: string; readonly weight?: number; readonly check?: 'tcp' | 'none' };
+
+export const BALANCER_OPS: readonly BalancerCommand['op'][] = ['weight', 'drain', 'enable', 'disable', 'add', 'remove'];
+
+/** What a command answers: what was done, the service after it, and whether nft took it. */
+export interface BalancerCommandResult {
+  readonly message: string;
+  readonly service: BalancerServiceStatus;
+  readonly inForce: boolean;
+  readonly lastError?: string;
+}
+
+/** A validated reload of the balancers (`prepare`), carried out by `commit`. */
+export interface PreparedBalancers {
+  readonly mapped: MappedBalancers;
+  readonly plane: Plane;
+  readonly build: () => { runtimes: Runtime[]; planeIds: Map<string, number>; actions: string[] };
+  /** DR: egress devices resolved from the kernel's routes, by service name. */
+  readonly egress: ReadonlyMap<string, string>;
+}
+
+/** A kept service under its new definition, and the servers whose checkers start over. */
+interface Carried {
+  readonly runtime: Runtime;
+  readonly rechecked: readonly string[];
+}
+
 interface Runtime {
-  /** Replaced once at start, when a DR service learns its egress device. */
+  /** As configured (a DR service's egress device filled in at start and reload). */
   m: MappedService;
-  readonly id: number;
-  readonly serverIds: Map<string, number>;
+  /** The operator's runtime additions and removals. */
+  overrides: ServerOverrides;
+  /** Probes of the runtime-added servers, by key. */
+  addedProbes: Map<string, readonly ProbeSpec[]>;
+  /** The configured service with the overrides: what `step` and the plane see. */
+  vs: VirtualService;
+  /** Probes by server key. */
+  probes: Map<string, readonly ProbeSpec[]>;
+  serverIds: Map<string, number>;
   state: ServiceHealth;
   timer: NodeJS.Timeout | undefined;
-  /** NAT on VIP:port: conntrack counts it, the plane holds its counters. */
+  /** Bumped per server when its checkers start over or it goes: late probe results of before are dropped. */
+  readonly epochs: Map<string, number>;
+  /** NAT on one VIP:port: conntrack counts it, the plane holds its counters (not groups, not fwmarks). */
   readonly counted: boolean;
   /** Latest counts per server key (from the last successful read). */
   counts: Map<string, ConnCounts> | undefined;
@@ -77,8 +126,10 @@ interface Runtime {
 }
 
 export class Balancer {
-  private readonly mapped: MappedBalancers;
-  private readonly services: Runtime[];
+  private hooksByText: MappedBalancers['hooks'];
+  private services: Runtime[];
+  /** Plane ids by entry name (`10.0.0.1:80/tcp`, `fwmark:5`), also of entries gone: kept for the daemon's life (ct marks, flow maps). */
+  private planeIds: Map<string, number>;
   private readonly applier: NftApplier;
   private readonly hooks: HookQueue;
   private readonly probes = new Set<AbortController>();
@@ -86,6 +137,7 @@ export class Balancer {
   /** `carpool check`: TUN services name a stand-in device, nothing is made. */
   private standIn = false;
   private stopped = false;
+  private started = false;
   private readonly conntrack: ConntrackReader;
   private readonly countIntervalMs: number;
   private countTimer: NodeJS.Timeout | undefined;
@@ -96,31 +148,33 @@ export class Balancer {
 
   /** Maps the configuration; throws BALANCER_NOT_SUPPORTED for what cannot run yet. */
   constructor(cfg: BalancerConfig, private readonly deps: BalancerDeps) {
-    this.mapped = mapBalancers(cfg, deps.instances ?? []);
-    const ids = assignIds(new Map(), this.mapped.services.map((m) => m.service.name));
-    this.services = this.mapped.services.map((m) => {
-      const vs = m.service;
-      const keys = [...vs.realServers.map((r) => serverKey(r.address, r.port)), ...(vs.sorryServer ? [serverKey(vs.sorryServer.address, vs.sorryServer.port)] : [])];
-      return {
-        m, id: ids.get(vs.name)!, serverIds: assignIds(new Map(), [...new Set(keys)]), state: initialHealth(vs), timer: undefined,
-        counted: vs.method === 'nat' && vs.match.kind === 'addr', counts: undefined, expected: undefined, stats: new Map(), rates: undefined,
-      };
-    });
+    const mapped = mapBalancers(cfg, deps.instances ?? []);
+    this.hooksByText = mapped.hooks;
+    this.planeIds = assignIds(new Map(), mapped.services.flatMap((m) => m.entries.map((e) => e.name)));
+    this.services = mapped.services.map((m) => this.runtime(m, NO_OVERRIDES, new Map(), new Map()));
     this.applier = new NftApplier(deps.log, deps.nft ?? nftRunner());
     this.hooks = deps.hooks ?? new HookQueue(deps.log);
     this.conntrack = deps.conntrack ?? conntrackReader();
     this.countIntervalMs = deps.countIntervalMs ?? cfg.countIntervalMs ?? DEFAULT_COUNT_INTERVAL_MS;
     this.tunnels = new Tunnels(deps.ip ?? ipRunner);
-    this.tunnels.plan(this.services.map((s) => s.m.service));
+    this.tunnels.plan(this.services.map((s) => s.vs));
+  }
+
+  private runtime(m: MappedService, overrides: ServerOverrides, addedProbes: Map<string, readonly ProbeSpec[]>, previousIds: ReadonlyMap<string, number>): Runtime {
+    const vs = effectiveService(m.service, overrides);
+    return {
+      m, overrides, addedProbes, vs, probes: probeMap(m, addedProbes), serverIds: serverIds(vs, previousIds),
+      state: initialHealth(vs), timer: undefined, epochs: new Map(),
+      counted: vs.method === 'nat' && m.entries.length === 1 && m.entries[0]!.match.kind === 'addr',
+      counts: undefined, expected: undefined, stats: new Map(), rates: undefined,
+    };
   }
 
   /** DR: each service's egress device from the kernel's routes to its real servers (read only). */
   private async resolveEgress(): Promise<void> {
     for (const s of this.services) {
-      const vs = s.m.service;
-      if (vs.method !== 'dr') continue;
-      const egressDevice = await drEgress(vs, this.deps.ip ?? ipRunner);
-      s.m = { ...s.m, service: { ...vs, egressDevice } };
+      if (s.vs.method !== 'dr') continue;
+      withEgress(s, await drEgress(s.vs, this.deps.ip ?? ipRunner));
     }
   }
 
@@ -172,33 +226,46 @@ export class Balancer {
     await this.applier.apply(plane);
     const st = this.applier.status();
     if (!st.inForce) this.deps.log.error(`Load balancer: the first ruleset is not in force yet (${st.lastError ?? 'unknown'}); retrying`);
-    for (const s of this.services) {
-      this.deps.log.info(`Load balancer: ${s.m.service.name} ${s.m.service.scheduler}/${s.m.service.method}, ${s.m.service.realServers.length} real server(s)`);
-      this.feed(s, { type: 'start', jitter: Math.random() });
-    }
+    this.started = true;
+    for (const s of this.services) this.begin(s);
     this.lastSampleAt = this.deps.now();
     this.armCount();
   }
 
-  private plane(): Plane {
-    const services: PlaneService[] = this.services.map((s) => {
-      const vs = s.m.service;
-      const tunnels = vs.method === 'tun' ? this.tunnels.devices(vs) : undefined;
-      const tunnelDevices = tunnels && this.standIn ? new Map([...tunnels.keys()].map((k) => [k, 'lo'])) : tunnels;
-      const live = pool(vs, s.state);
-      const expected = Math.max(s.expected ?? 0, live.length);
-      return {
-        ...planService(vs, { id: s.id, serverIds: s.serverIds, members: live, ...(s.counts ? { counts: s.counts } : {}), expected, ...(tunnelDevices ? { tunnelDevices } : {}) }),
-        ...(s.counted ? { counters: true } : {}),
-      };
-    });
-    return { services };
+  private begin(s: Runtime): void {
+    const vs = s.vs;
+    this.deps.log.info(`Load balancer: ${vs.name} ${vs.scheduler}/${vs.method}, ${vs.realServers.length} real server(s)`
+      + (s.m.entries.length > 1 ? `, ${s.m.entries.length} addresses` : ''));
+    this.feed(s, { type: 'start', jitter: Math.random() });
   }
 
+  private plane(services: readonly Runtime[] = this.services, planeIds: ReadonlyMap<string, number> = this.planeIds): Plane {
+    return { services: services.flatMap((s) => this.servicePlanes(s, planeIds)) };
+  }
+
+  /** One plane service per entry of the service (a group's addresses share servers, verdicts and table). */
+  private servicePlanes(s: Runtime, planeIds: ReadonlyMap<string, number>): PlaneService[] {
+    const vs = s.vs;
+    const tunnels = vs.method === 'tun' ? this.tunnels.devices(vs) : undefined;
+    const tunnelDevices = tunnels && this.standIn ? new Map([...tunnels.keys()].map((k) => [k, 'lo'])) : tunnels;
+    const live = pool(vs, s.state);
+    const expected = Math.max(s.expected ?? 0, live.length);
+    return s.m.entries.map((e) => ({
+      ...planService({ ...vs, match: e.match }, {
+        id: planeIds.get(e.name)!, serverIds: s.serverIds, members: live, ...(s.counts ? { counts: s.counts } : {}), expected, ...(tunnelDevices ? { tunnelDevices } : {}),
+      }),
+      ...(s.counted ? { counters: true } : {}),
+    }));
+  }
+
+  /** The plane id of a counted service (one entry). */
+  private idOf(s: Runtime): number {
+    return this.planeIds.get(s.m.entries[0]!.name)!;
+  }
   /** conntrack queries: every NAT service on VIP:port with its configured servers. */
   private queries(): CountQuery[] {
-    return this.services.filter((s) => s.counted && s.m.service.match.kind === 'addr').map((s) => {
-      const vs = s.m.service;
+    return this.services.filter((s) => s.counted && s.vs.match.kind === 'addr').map((s) => {
+      const vs = s.vs;
       const match = vs.match as { vip: string; port: number };
       return countQuery(vs.name, vs.family, vs.protocol, match.vip, match.port, vs.realServers);
     });
@@ -206,7 +273,7 @@ export class Balancer {
 
   private takeCounts(r: Awaited<ReturnType<ConntrackReader>>): void {
     for (const s of this.services) {
-      const c = r.counts.get(s.m.service.name);
+      const c = r.counts.get(s.vs.name);
       if (c) s.counts = c;
     }
     if (r.malformed > 0) this.deps.log.logLimited('warning', `Load balancer: ${r.malformed} of ${r.lines} conntrack line(s) not understood, dropped`, 'balancer:conntrack-malformed');
@@ -226,7 +293,7 @@ export class Balancer {
    * rate-limited); the plane changes only when a count-based table does.
    */
   private async sample(): Promise<void> {
-    const families = [...new Set(this.services.filter((s) => s.counted).map((s) => (s.m.service.family === 'ipv4' ? 'ip' : 'ip6')))];
+    const families = [...new Set(this.services.filter((s) => s.counted).map((s) => (s.vs.family === 'ipv4' ? 'ip' : 'ip6')))];
     const [ct, ...lists] = await Promise.allSettled([
       this.conntrack(this.queries()),
       ...families.map((f) => (this.deps.nft ?? nftRunner())(['-j', 'list', 'counters', 'table', f, 'carpool'])),
@@ -261,7 +328,7 @@ export class Balancer {
       const rates = new Map<string, { cps: number; pps: number; bps: number }>();
       let fresh = 0;
       for (const [key, sid] of s.serverIds) {
-        const n = counterNames(s.id, sid);
+        const n = counterNames(this.idOf(s), sid);
         const traffic = total(n.traffic);
         const t: Totals = { connections: total(n.conns).packets, packets: traffic.packets, bytes: traffic.bytes };
         const prev = s.stats.get(key);
@@ -272,7 +339,7 @@ export class Balancer {
         }
       }
       if (rates.size) s.rates = rates;
-      if (needsCounts(s.m.service.scheduler)) {
+      if (needsCounts(s.vs.scheduler)) {
         s.expected = fresh;
         replan = true;
       }
@@ -282,17 +349,29 @@ export class Balancer {
 
   private feed(s: Runtime, input: HealthInput): void {
     if (this.stopped && input.type !== 'shutdown') return;
-    const r = step(s.m.service, s.state, input, this.deps.now());
+    let r;
+    try {
+      r = step(s.vs, s.state, input, this.deps.now());
+    } catch (err) {
+      // A result for a server that a reload or the operator just removed: nothing to do.
+      if (err instanceof HealthInputError) return;
+      throw err;
+    }
     s.state = r.state;
-    let changed = false;
-    for (const e of r.effects) changed = this.effect(s, e) || changed;
-    if (changed) void this.applier.apply(this.plane());
+    if (this.effects(s, r.effects)) void this.applier.apply(this.plane());
     this.rearm(s);
+  }
+
+  /** Carry out effects; true when the pool may have changed. */
+  private effects(s: Runtime, effects: readonly HealthEffect[]): boolean {
+    let changed = false;
+    for (const e of effects) changed = this.effect(s, e) || changed;
+    return changed;
   }
 
   /** Carry out one effect; true when the pool may have changed. */
   private effect(s: Runtime, e: HealthEffect): boolean {
-    const name = s.m.service.name;
+    const name = s.vs.name;
     const log = this.deps.log;
     switch (e.type) {
       case 'runCheck':
@@ -314,7 +393,7 @@ export class Balancer {
         log.warning(`Load balancer: ${name}: quorum lost (live weight ${e.weight})`);
         return true;
       case 'runNotify': {
-        const hook = this.mapped.hooks.get(e.command);
+        const hook = this.hooksByText.get(e.command);
         if (hook) void this.hooks.enqueue({ hook, args: [], env: {}, label: `${name} ${e.reason}` });
         return false;
       }
@@ -322,15 +401,19 @@ export class Balancer {
   }
 
   private probe(s: Runtime, server: string, checker: number): void {
-    const idx = s.m.service.realServers.findIndex((r) => serverKey(r.address, r.port) === server);
-    const spec = s.m.probes[idx]?.[checker];
+    const spec = s.probes.get(server)?.[checker];
     if (!spec) return;
+    const epoch = s.epochs.get(server) ?? 0;
+    const name = s.m.service.name;
     const ac = new AbortController();
     this.probes.add(ac);
     void runProbe(spec, ac.signal).then((r) => {
       this.probes.delete(ac);
-      if (this.stopped) return;
-      this.feed(s, {
+      // A reload may have replaced the runtime meanwhile: the result goes to the current one,
+      // unless the server's checkers started over (or it went) since the probe began.
+      const now = this.services.find((x) => x.m.service.name === name);
+      if (this.stopped || !now || (now.epochs.get(server) ?? 0) !== epoch) return;
+      this.feed(now, {
         type: 'result', server, checker, ok: r.ok, detail: r.detail,
         ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}), ...(r.fileValue !== undefined ? { fileValue: r.fileValue } : {}),
       });
@@ -347,6 +430,225 @@ export class Balancer {
       s.timer = undefined;
       this.feed(s, { type: 'tick' });
     }, Math.max(0, at - this.deps.now()));
+  }
+
+  // ------------------------------------------------------------------ operator commands
+
+  /**
+   * `carpool balancer weight|drain|enable|disable|add|remove`: through the core (`admin`,
+   * `weight` inputs; add/remove as overrides laid over the configured service), then one nft
+   * transaction with the difference. Kept across reloads until the configuration changes the
+   * server. Throws CarpoolError for an unknown service or server, a bad value, or a server the
+   * plane cannot hold (nothing changed then).
+   */
+  async command(c: BalancerCommand): Promise<BalancerCommandResult> {
+    if (this.stopped) throw new CarpoolError('BALANCER_STOPPED', 'the load balancer is stopping');
+    const s = this.services[operator(() => findService(this.services.map((r) => ({ name: r.vs.name, configName: r.m.configName, entries: r.m.entries.map((e) => e.name) })), c.service))]!;
+    const ref = operator(() => parseServerRef(c.server));
+    const vsName = s.vs.name;
+    let message: string;
+    if (c.op === 'add') {
+      if (s.vs.method === 'tun') throw new CarpoolError('NOT_SUPPORTED', `${vsName}: a TUN real server needs an ipip device, which is made at start`, 'add it to the configuration and restart carpool');
+      const port = ref.port ?? (s.vs.match.kind === 'addr' ? s.vs.match.port : undefined);
+      const key = serverKey(ref.address, port);
+      if (s.vs.realServers.some((r) => serverKey(r.address, r.port) === key)) {
+        throw new CarpoolError('SERVER_EXISTS', `${vsName} already has real server ${key}`, `\`carpool balancer enable ${vsName} ${key}\` or \`weight\` changes it`);
+      }
+      const weight = c.weight ?? 1;
+      checkWeight(weight);
+      if (ref.address.includes(':') !== (s.vs.family === 'ipv6')) {
+        throw new CarpoolError('BAD_SERVER', `${key}: ${vsName} is ${s.vs.family === 'ipv6' ? 'IPv6' : 'IPv4'}; NAT needs the real server in the same family`);
+      }
+      const { server, probes } = runtimeServer(s.m.config, ref.address, port, weight, c.check ?? 'tcp');
+      const removedBefore = s.overrides.removed.includes(key);
+      const overrides: ServerOverrides = removedBefore
+        ? { added: s.overrides.added, removed: s.overrides.removed.filter((k) => k !== key) }
+        : { added: [...s.overrides.added, server], removed: s.overrides.removed };
+      const addedProbes = new Map(s.addedProbes);
+      if (!removedBefore) addedProbes.set(key, probes);
+      this.reshape(s, overrides, addedProbes);
+      message = `${vsName}: real server ${key} added${removedBefore ? ' back (as configured)' : ` (weight ${weight}, ${c.check === 'none' ? 'no checker' : 'TCP_CHECK'})`}`;
+    } else {
+      const key = operator(() => findServer(s.vs, ref));
+      if (c.op === 'remove') {
+        const added = s.overrides.added.some((r) => serverKey(r.address, r.port) === key);
+        const overrides: ServerOverrides = added
+          ? { added: s.overrides.added.filter((r) => serverKey(r.address, r.port) !== key), removed: s.overrides.removed }
+          : { added: s.overrides.added, removed: [...s.overrides.removed, key] };
+        const addedProbes = new Map(s.addedProbes);
+        addedProbes.delete(key);
+        this.reshape(s, overrides, addedProbes);
+        message = `${vsName}: real server ${key} removed (established connections continue; \`carpool balancer add\` brings it back)`;
+      } else if (c.op === 'weight') {
+        if (c.weight !== undefined) checkWeight(c.weight);
+        this.feed(s, { type: 'weight', server: key, weight: c.weight });
+        message = c.weight === undefined ? `${vsName}: real server ${key} weight back to the configuration's (${s.vs.realServers.find((r) => serverKey(r.address, r.port) === key)!.weight})`
+          : `${vsName}: real server ${key} weight ${c.weight}`;
+      } else {
+        const state: AdminState = c.op === 'drain' ? 'drained' : c.op === 'disable' ? 'disabled' : 'enabled';
+        this.feed(s, { type: 'admin', server: key, state });
+        message = `${vsName}: real server ${key} ${state}${c.op === 'drain' ? ' (weight 0: no new connections, established ones continue)' : c.op === 'disable' ? ' (out of the pool)' : ''}`;
+      }
+    }
+    this.deps.log.info(`Load balancer: operator: ${message}`);
+    await this.applier.apply(this.plane());
+    const a = this.applier.status();
+    return { message, service: this.serviceStatus(s), inForce: a.inForce, ...(a.lastError ? { lastError: a.lastError } : {}) };
+  }
+
+  /** New overrides for `s`: the effective service, its state carried over, checked against the plane before anything changes. */
+  private reshape(s: Runtime, overrides: ServerOverrides, addedProbes: Map<string, readonly ProbeSpec[]>): void {
+    const vs = effectiveService(s.m.service, overrides);
+    const r = reconcile(s.state, vs, () => 'same', this.deps.now(), Math.random());
+    const next: Runtime = { ...s, overrides, addedProbes, vs, probes: probeMap(s.m, addedProbes), serverIds: serverIds(vs, s.serverIds), state: r.state };
+    planeCheck(this.plane(this.services.map((x) => (x === s ? next : x))));
+    const kept = new Set(vs.realServers.map((rs) => serverKey(rs.address, rs.port)));
+    for (const k of s.state.servers.map((x) => x.key)) if (!kept.has(k)) s.epochs.set(k, (s.epochs.get(k) ?? 0) + 1);
+    Object.assign(s, { overrides, addedProbes, vs, probes: next.probes, serverIds: next.serverIds, state: r.state });
+    const settled = settle(vs, s.state, 'operator');
+    s.state = settled.state;
+    this.effects(s, settled.effects);
+    this.rearm(s);
+  }
+
+  // ------------------------------------------------------------------ live reload
+
+  /**
+   * Validate a new configuration of the balancers against what runs: maps it (throws
+   * BALANCER_NOT_SUPPORTED), resolves DR egress devices, carries every kept service's state
+   * over, and checks that the plane can hold the result (throws PlaneError's code). TUN real
+   * servers without an ipip device yet need a restart (the devices are made at start). Nothing
+   * changes until `commit`.
+   */
+  async prepare(cfg: BalancerConfig, instances: readonly Instance[] = this.deps.instances ?? []): Promise<PreparedBalancers> {
+    const mapped = mapBalancers(cfg, instances);
+    for (const m of mapped.services) {
+      const vs = m.service;
+      if (vs.method !== 'tun') continue;
+      if (this.tunnels.devices(vs).size < vs.realServers.length + (vs.sorryServer ? 1 : 0)) {
+        throw new CarpoolError('RELOAD_REFUSED', `${vs.name}: new TUN real servers need ipip devices, which are made at start`, 'restart carpool to apply this (a planned `carpool demote` first moves the addresses)');
+      }
+    }
+    const egress = new Map<string, string>();
+    for (const m of mapped.services) if (m.service.method === 'dr') egress.set(m.service.name, await drEgress(m.service, this.deps.ip ?? ipRunner));
+    const now = this.deps.now();
+    const build = () => {
+      const actions: string[] = [];
+      const byName = new Map(this.services.map((s) => [s.m.service.name, s]));
+      const planeIds = keepIds(this.planeIds, mapped.services.flatMap((m) => m.entries.map((e) => e.name)));
+      const runtimes = mapped.services.map((m): Runtime => {
+        const dr = egress.get(m.service.name);
+        if (dr !== undefined) m = { ...m, service: { ...m.service, egressDevice: dr } };
+        const old = byName.get(m.service.name);
+        if (!old) {
+          actions.push(`balancer: ${m.service.name} added (${m.service.realServers.length} real server(s))`);
+          return this.runtime(m, NO_OVERRIDES, new Map(), new Map());
+        }
+        const c = this.carryOver(old, m, now, actions);
+        // Late results of checkers that start over, or of servers that went, are dropped.
+        const gone = old.vs.realServers.map((x) => serverKey(x.address, x.port)).filter((k) => !c.runtime.vs.realServers.some((x) => serverKey(x.address, x.port) === k));
+        for (const k of [...c.rechecked, ...gone]) c.runtime.epochs.set(k, (c.runtime.epochs.get(k) ?? 0) + 1);
+        return c.runtime;
+      });
+      for (const s of this.services) if (!mapped.services.some((m) => m.service.name === s.m.service.name)) actions.push(`balancer: ${s.m.service.name} removed`);
+      return { runtimes, planeIds, actions };
+    };
+    const trial = build();
+    planeCheck(this.plane(trial.runtimes, trial.planeIds));
+    return { mapped, plane: this.plane(trial.runtimes, trial.planeIds), build, egress };
+  }
+
+  /**
+   * A kept service under its new definition: servers the configuration did not touch keep
+   * their state and checkers (a failed server stays out); changed ones lose the operator's
+   * overrides; runtime additions the configuration now defines, and removals of servers it
+   * changed, are dropped (the configuration wins).
+   */
+  private carryOver(old: Runtime, m: MappedService, now: number, actions: string[]): Carried {
+    const name = m.service.name;
+    const before = configServers(old.m);
+    const after = configServers(m);
+    const change = (key: string): ServerChange => {
+      const a = before.get(key);
+      const b = after.get(key);
+      if (!a || !b) return a === b ? 'same' : 'rechecked';
+      if (JSON.stringify(a) === JSON.stringify(b)) return 'same';
+      return JSON.stringify(a.checkers) === JSON.stringify(b.checkers) ? 'changed' : 'rechecked';
+    };
+    const notes: string[] = [];
+    const added = old.overrides.added.filter((r) => {
+      const key = serverKey(r.address, r.port);
+      if (!after.has(key)) return true;
+      notes.push(`${key}: added at runtime, now in the configuration: the configuration wins`);
+      return false;
+    });
+    const removed = old.overrides.removed.filter((key) => {
+      if (change(key) === 'same' && after.has(key)) return true;
+      notes.push(`${key}: removed at runtime, ${after.has(key) ? 'changed' : 'gone'} in the configuration: the configuration wins`);
+      return false;
+    });
+    const addedProbes = new Map([...old.addedProbes].filter(([k]) => added.some((r) => serverKey(r.address, r.port) === k)));
+    const overrides: ServerOverrides = { added, removed };
+    const vs = effectiveService(m.service, overrides);
+    const r = reconcile(old.state, vs, (key) => (before.has(key) || after.has(key) ? change(key) : 'same'), now, Math.random());
+    for (const k of r.overridesDropped) notes.push(`${k}: operator override dropped: the configuration changed this server`);
+    const oldKeys = new Set(old.vs.realServers.map((x) => serverKey(x.address, x.port)));
+    const newKeys = new Set(vs.realServers.map((x) => serverKey(x.address, x.port)));
+    const plus = [...newKeys].filter((k) => !oldKeys.has(k));
+    const minus = [...oldKeys].filter((k) => !newKeys.has(k));
+    const changed = [...newKeys].filter((k) => oldKeys.has(k) && change(k) !== 'same');
+    const serviceChanged = JSON.stringify({ ...old.m.config, realServers: [] }) !== JSON.stringify({ ...m.config, realServers: [] });
+    const oldEntries = old.m.entries.map((e) => e.name);
+    const newEntries = m.entries.map((e) => e.name);
+    const entries = [...newEntries.filter((e) => !oldEntries.includes(e)).map((e) => `${e} added`), ...oldEntries.filter((e) => !newEntries.includes(e)).map((e) => `${e} removed`)];
+    if (plus.length || minus.length || changed.length || serviceChanged || entries.length || notes.length) {
+      const parts = [
+        ...(serviceChanged ? ['settings changed'] : []), ...entries,
+        ...plus.map((k) => `real server ${k} added`), ...minus.map((k) => `real server ${k} removed`), ...changed.map((k) => `real server ${k} changed`),
+      ];
+      actions.push(`balancer: ${name}: ${parts.join(', ') || 'unchanged'}${notes.length ? `; ${notes.join('; ')}` : ''}`);
+    }
+    return {
+      runtime: {
+        m, overrides, addedProbes, vs, probes: probeMap(m, addedProbes), serverIds: serverIds(vs, old.serverIds), state: r.state, timer: undefined, epochs: new Map(old.epochs),
+        counted: vs.method === 'nat' && m.entries.length === 1 && m.entries[0]!.match.kind === 'addr',
+        counts: old.counts, expected: old.expected, stats: old.stats, rates: old.rates,
+      },
+      rechecked: [...newKeys].filter((k) => oldKeys.has(k) && change(k) === 'rechecked'),
+    };
+  }
+
+  /**
+   * Put a prepared reload in force: removed services shut down (`omega` notifies), kept ones
+   * take their new definition without a reset, new ones start; then one nft transaction with
+   * the difference. Returns one line per change.
+   */
+  async commit(p: PreparedBalancers): Promise<string[]> {
+    const { runtimes, planeIds, actions } = p.build();
+    const kept = new Set(runtimes.map((r) => r.m.service.name));
+    for (const s of this.services) {
+      if (s.timer) clearTimeout(s.timer);
+      s.timer = undefined;
+      if (!kept.has(s.m.service.name)) this.feed(s, { type: 'shutdown' });
+    }
+    this.services = runtimes;
+    this.planeIds = planeIds;
+    this.hooksByText = p.mapped.hooks;
+    for (const r of runtimes) {
+      if (!r.state.started) {
+        for (const w of r.m.warnings) this.deps.log.warning(w);
+        if (this.started) this.begin(r);
+        continue;
+      }
+      const settled = settle(r.vs, r.state, 'reload');
+      r.state = settled.state;
+      this.effects(r, settled.effects);
+      this.rearm(r);
+    }
+    for (const a of actions) this.deps.log.info(`Load balancer: reload: ${a.replace(/^balancer: /, '')}`);
+    await this.applier.apply(this.plane());
+    if (!this.countTimer && this.started) this.armCount();
+    return actions;
   }
 
   /** Clean stop: checkers stop, `omega` notifies run (bounded), carpool's tables go, then its ipip devices. */
@@ -367,36 +669,102 @@ export class Balancer {
     if (!drained) this.hooks.killAll();
   }
 
-  status(): BalancersStatus {
+  private serviceStatus(s: Runtime): BalancerServiceStatus {
     const mono = this.deps.now();
     const wall = Date.now();
-    const services = this.services.map((s): BalancerServiceStatus => {
-      const vs = s.m.service;
-      return {
-        name: vs.name, scheduler: vs.scheduler, method: vs.method, quorumUp: s.state.quorumUp,
-        servers: vs.realServers.map((rs, i) => {
-          const st = s.state.servers[i]!;
-          const counts = s.counts?.get(st.key);
-          const stats = s.stats.get(st.key);
-          const rates = s.rates?.get(st.key);
-          return {
-            key: st.key, health: st.health, admin: st.admin, configuredWeight: rs.weight, weight: effectiveWeight(rs, st) ?? null,
-            ...(counts ? { active: counts.active, inactive: counts.inactive } : {}),
-            ...(stats ? { stats: { ...stats } } : {}),
-            ...(rates ? { rates: { cps: round(rates.cps), pps: round(rates.pps), bps: round(rates.bps) } } : {}),
-            checkers: st.checkers.map((c, j) => ({
-              name: rs.checkers[j]!.name, up: c.up,
-              ...(c.last ? { last: { ok: c.last.ok, detail: c.last.detail ?? '', at: new Date(wall - (mono - c.last.at)).toISOString() } } : {}),
-            })),
-          };
-        }),
-      };
-    });
+    const vs = s.vs;
+    const added = new Set(s.overrides.added.map((r) => serverKey(r.address, r.port)));
+    return {
+      name: vs.name, scheduler: vs.scheduler, method: vs.method, quorumUp: s.state.quorumUp, configName: s.m.configName,
+      entries: s.m.entries.map((e) => e.name),
+      ...(vs.persistence ? { persistenceSeconds: Math.round(vs.persistence.timeoutMs / 1000) } : {}),
+      ...(s.overrides.removed.length ? { removed: s.overrides.removed } : {}),
+      servers: vs.realServers.map((rs, i) => {
+        const st = s.state.servers[i]!;
+        const counts = s.counts?.get(st.key);
+        const stats = s.stats.get(st.key);
+        const rates = s.rates?.get(st.key);
+        return {
+          key: st.key, health: st.health, admin: st.admin, configuredWeight: rs.weight, weight: effectiveWeight(rs, st) ?? null,
+          ...(st.weightOverride !== undefined ? { weightOverride: st.weightOverride } : {}),
+          ...(added.has(st.key) ? { runtime: true } : {}),
+          ...(counts ? { active: counts.active, inactive: counts.inactive } : {}),
+          ...(stats ? { stats: { ...stats } } : {}),
+          ...(rates ? { rates: { cps: round(rates.cps), pps: round(rates.pps), bps: round(rates.bps) } } : {}),
+          checkers: st.checkers.map((c, j) => ({
+            name: rs.checkers[j]!.name, up: c.up,
+            ...(c.last ? { last: { ok: c.last.ok, detail: c.last.detail ?? '', at: new Date(wall - (mono - c.last.at)).toISOString() } } : {}),
+          })),
+        };
+      }),
+    };
+  }
+
+  status(): BalancersStatus {
     const a = this.applier.status();
     return {
-      services,
+      services: this.services.map((s) => this.serviceStatus(s)),
       plane: { inForce: a.inForce, applies: a.applies, failures: a.failures, ...(a.lastAppliedAt ? { lastAppliedAt: a.lastAppliedAt } : {}), ...(a.lastError ? { lastError: a.lastError } : {}) },
     };
+  }
+}
+
+/** DR: the service with the egress device the kernel's routes gave. */
+function withEgress(s: Runtime, egressDevice: string): void {
+  s.m = { ...s.m, service: { ...s.m.service, egressDevice } };
+  s.vs = { ...s.vs, egressDevice };
+}
+
+/** Real servers of a configured virtual server by key (what a reload compares). */
+function configServers(m: MappedService): Map<string, ConfigRealServer> {
+  return new Map(m.config.realServers.map((r) => [serverKey(r.address, r.port || undefined), r]));
+}
+
+function probeMap(m: MappedService, added: ReadonlyMap<string, readonly ProbeSpec[]>): Map<string, readonly ProbeSpec[]> {
+  const out = new Map<string, readonly ProbeSpec[]>();
+  m.service.realServers.forEach((rs: RealServer, i) => out.set(serverKey(rs.address, rs.port), m.probes[i] ?? []));
+  for (const [k, p] of added) out.set(k, p);
+  return out;
+}
+
+/**
+ * Ids for `keys`, the ones in `previous` kept, and ids once given never given to another key
+ * while the daemon runs (`previous` keeps the keys that went): a flow map or ct mark that
+ * still holds an old id must not point at a different service or server.
+ */
+function keepIds(previous: ReadonlyMap<string, number>, keys: readonly string[]): Map<string, number> {
+  return assignIds(previous, [...new Set([...previous.keys(), ...keys])]);
+}
+
+/** Ids of the servers (and the sorry server), the ones in `previous` kept (and not reused). */
+function serverIds(vs: VirtualService, previous: ReadonlyMap<string, number>): Map<string, number> {
+  const keys = [...vs.realServers.map((r) => serverKey(r.address, r.port)), ...(vs.sorryServer ? [serverKey(vs.sorryServer.address, vs.sorryServer.port)] : [])];
+  return keepIds(previous, keys);
+}
+
+function checkWeight(w: number): void {
+  if (!(Number.isInteger(w) && w >= 0 && w <= 0x7fffffff)) {
+    throw new CarpoolError('BAD_WEIGHT', `weight ${w}: expected an integer 0..2147483647`, 'weight 0 drains the server (no new connections)');
+  }
+}
+
+/** Core OperatorError → CarpoolError (code, message, hint). */
+function operator<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof OperatorError) throw new CarpoolError(err.code, err.message, err.hint);
+    throw err;
+  }
+}
+
+/** The plane must be able to hold it (duplicates, mixed ports...): PlaneError → CarpoolError. */
+function planeCheck(plane: Plane): void {
+  try {
+    planObjects(plane);
+  } catch (err) {
+    if (err instanceof PlaneError) throw new CarpoolError(`PLANE_${err.code}`, err.message, err.hint);
+    throw err;
   }
 }
 

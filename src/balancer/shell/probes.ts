@@ -16,6 +16,7 @@ import { dnsCheck } from './dns-check.js';
 import { udpCheck } from './udp-check.js';
 import { pingCheck } from './ping-check.js';
 import { fileCheck } from './file-check.js';
+import { smtpCheck, smtpTargets } from './smtp-check.js';
 
 export type { ProbeResult } from './probe-kit.js';
 
@@ -40,7 +41,8 @@ function dispatch(spec: ProbeSpec, signal: AbortSignal): Promise<ProbeResult> {
   if (is(spec, 'UDP_CHECK')) return udpCheck(spec, signal);
   if (is(spec, 'PING_CHECK')) return pingCheck(spec, signal);
   if (is(spec, 'FILE_CHECK')) return fileCheck(spec, signal);
-  // SMTP_CHECK: src/balancer/shell/smtp-check.ts (bal-b11); from-config refuses it until then.
+  // SMTP_CHECK (bal-b11): greeting, HELO, QUIT on every host, in smtp-check.ts.
+  if (is(spec, 'SMTP_CHECK')) return smtpCheck(smtpTargets(spec.checker, spec.address, spec.port), signal);
   return Promise.resolve({ ok: false, detail: `${spec.checker.type} is not supported yet` });
 }
 

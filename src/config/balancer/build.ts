@@ -303,17 +303,30 @@ export function buildBalancers(spec: BalancerSpec, terms: BalancerTerms, report:
       };
     }
     const connFamily = (a: { value: string; at: SourceLoc } | undefined) => (a ? parseIP(a.value)?.family : undefined);
-    if (ck.connectIp && ck.bindto && connFamily(ck.connectIp) !== connFamily(ck.bindto)) {
-      err('FAMILY_MISMATCH', ck.bindto.at, `${where}: bindto ${ck.bindto.value} is not of the family of connect_ip ${ck.connectIp.value}`, 'addresses of one family');
-    } else if (!ck.connectIp && ck.bindto && connFamily(ck.bindto) !== rs.family) {
-      err('FAMILY_MISMATCH', ck.bindto.at, `${where}: bindto ${ck.bindto.value} is not IPv${rs.family} like the real server`, `an IPv${rs.family} address`);
+    for (const h of [ck, ...(ck.hosts ?? [])]) {
+      const bindto = h.bindto ?? ck.bindto;
+      if (h.connectIp && bindto && connFamily(h.connectIp) !== connFamily(bindto)) {
+        err('FAMILY_MISMATCH', bindto.at, `${where}: bindto ${bindto.value} is not of the family of connect_ip ${h.connectIp.value}`, 'addresses of one family');
+      } else if (!h.connectIp && bindto && connFamily(bindto) !== rs.family) {
+        err('FAMILY_MISMATCH', bindto.at, `${where}: bindto ${bindto.value} is not IPv${rs.family} like the real server`, `an IPv${rs.family} address`);
+      }
     }
-    const conn: CheckerConnection = {
-      ...(ck.connectIp ? { connectIp: ck.connectIp.value } : {}), ...(ck.connectPort !== undefined ? { connectPort: ck.connectPort } : {}),
-      ...(ck.bindto ? { bindto: ck.bindto.value } : {}), ...(ck.bindPort !== undefined ? { bindPort: ck.bindPort } : {}),
-      ...(ck.bindIf !== undefined ? { bindIf: ck.bindIf } : {}), ...(ck.fwmark !== undefined ? { fwmark: ck.fwmark } : {}),
-      connectTimeoutMs: ck.connectTimeoutMs ?? d.connectTimeoutMs,
+    /** A connection from a spec; with `base` (an SMTP host block) its unset fields but the address are the base's. */
+    const connection = (h: CheckerSpec, base?: CheckerConnection): CheckerConnection => {
+      const connectIp = h.connectIp?.value;
+      const connectPort = h.connectPort ?? base?.connectPort;
+      const bindto = h.bindto?.value ?? base?.bindto;
+      const bindPort = h.bindPort ?? base?.bindPort;
+      const bindIf = h.bindIf ?? base?.bindIf;
+      const fwmark = h.fwmark ?? base?.fwmark;
+      return {
+        ...(connectIp !== undefined ? { connectIp } : {}), ...(connectPort !== undefined ? { connectPort } : {}),
+        ...(bindto !== undefined ? { bindto } : {}), ...(bindPort !== undefined ? { bindPort } : {}),
+        ...(bindIf !== undefined ? { bindIf } : {}), ...(fwmark !== undefined ? { fwmark } : {}),
+        connectTimeoutMs: h.connectTimeoutMs ?? base?.connectTimeoutMs ?? d.connectTimeoutMs,
+      };
     };
+    const conn = connection(ck);
     if (!ck.connectPort && port === 0 && ck.type !== 'PING_CHECK') {
       err('MISSING_KEY', ck.at, `${where}: the real server has no port, so the checker needs connect_port`, 'connect_port 1..65535, or a port on the real_server line');
     }
@@ -321,7 +334,12 @@ export function buildBalancers(spec: BalancerSpec, terms: BalancerTerms, report:
       case 'TCP_CHECK': case 'PING_CHECK':
         return { type: ck.type, ...timing, ...conn };
       case 'SMTP_CHECK':
-        return { type: 'SMTP_CHECK', ...timing, ...conn, heloName: ck.heloName ?? DEFAULT_SMTP_HELO };
+        // A host block's unset fields are the checker's, but its address is the real server's
+        // unless it names one (keepalived's sample: the real server is checked only when a host names it).
+        return {
+          type: 'SMTP_CHECK', ...timing, ...conn, heloName: ck.heloName ?? DEFAULT_SMTP_HELO,
+          hosts: (ck.hosts ?? []).map((h) => connection(h, conn)),
+        };
       case 'DNS_CHECK':
         return { type: 'DNS_CHECK', ...timing, ...conn, queryType: ck.queryType ?? 'SOA', name: ck.name ?? '.' };
       case 'UDP_CHECK': {

@@ -39,6 +39,8 @@ export interface CheckerSpec {
   tlsCompliant?: boolean;
   // SMTP_CHECK
   heloName?: string;
+  /** `host { }` blocks: only their connection fields are set. */
+  hosts?: CheckerSpec[];
   // DNS_CHECK
   queryType?: 'A' | 'NS' | 'CNAME' | 'SOA' | 'MX' | 'TXT' | 'AAAA';
   name?: string;

@@ -1,4 +1,5 @@
 /** keepalived.conf `global_defs { ... }`: the VRRP defaults, and the process settings carpool applies to itself. */
+import type { Hook } from '../model.js';
 import type { At, VrrpDefaultsSpec } from '../vrrp/spec.js';
 import { LVS, MAIL, TUNING, unsupported, type Ctx, type Handler, type Policy } from './checker.js';
 import { GARP_KEYS, garpHandler } from './values.js';
@@ -22,13 +23,8 @@ export const GLOBAL_POLICIES: Readonly<Record<string, Policy>> = {
   vrrp_startup_delay: unsupported('carpool starts electing at once; use a systemd ExecStartPre delay'),
   vrrp_delay_after_boot: unsupported('carpool starts electing at once; use a systemd ExecStartPre delay'),
   dynamic_interfaces: unsupported('carpool needs every instance interface to exist at start'),
-  net_namespace: unsupported('run carpool inside the namespace (ip netns exec NAME carpool run ...)'),
   net_namespace_ipvs: LVS, namespace_with_ipsets: unsupported('no firewall integration'),
-  notify_fifo: unsupported('notification FIFOs are not written (use notify scripts)'),
-  notify_fifo_script: unsupported('notification FIFOs are not written (use notify scripts)'),
-  vrrp_notify_fifo: unsupported('notification FIFOs are not written (use notify scripts)'),
-  vrrp_notify_fifo_script: unsupported('notification FIFOs are not written (use notify scripts)'),
-  vrrp_notify_priority_changes: unsupported('notification FIFOs are not written'),
+  vrrp_notify_priority_changes: unsupported('priority changes are not notified (only state changes are written to the FIFO)'),
   vrrp_check_unicast_src: unsupported('adverts from unicast sources that are not peers are not filtered yet'),
   vrrp_iptables: unsupported('no firewall integration (accept mode: the addresses accept traffic)'),
   vrrp_ipsets: unsupported('no firewall integration'),
@@ -38,7 +34,6 @@ export const GLOBAL_POLICIES: Readonly<Record<string, Policy>> = {
   vrrp_garp_extra_if: unsupported('gratuitous ARPs are sent on the instance interfaces only'),
   vmac_prefix: unsupported('VMAC interfaces are named vrrp.VRID or as use_vmac gives'),
   vmac_addr_prefix: unsupported('VMAC interfaces are named vrrp.VRID or as use_vmac gives'),
-  default_interface: unsupported('static addresses are not supported'),
   startup_script: unsupported('run it from systemd (ExecStartPre)'), startup_script_timeout: unsupported('run it from systemd (ExecStartPre)'),
   shutdown_script: unsupported('run it from systemd (ExecStopPost)'), shutdown_script_timeout: unsupported('run it from systemd (ExecStopPost)'),
   include_check: unsupported('all includes are checked the same way'),
@@ -47,11 +42,40 @@ export const GLOBAL_POLICIES: Readonly<Record<string, Policy>> = {
   lvs_netlink_monitor_rcv_bufs_force: LVS, nftables_ipvs: LVS, nftables_ipvs_priority: LVS, nftables_ipvs_start_fwmark: LVS,
 };
 
-/** Process settings from global_defs that carpool applies to itself. */
+/** Settings from global_defs outside the VRRP defaults: the process's, and where static addresses go. */
 export interface Tuning {
   realtimePriority?: number;
   /** carpool_count_interval (carpool's own): the load balancer's count period, ms. */
   countIntervalMs?: number;
+  /** keepalived `default_interface`: the dev of a static address without one (keepalived's default eth0). */
+  defaultInterface?: At<string>;
+  /** `notify_fifo` / `vrrp_notify_fifo` and their scripts: VRRP events go to the vrrp one when both are given. */
+  fifo?: { path?: At<string>; script?: At<Hook> };
+  /** keepalived `net_namespace`. */
+  netNamespace?: At<string>;
+  vrrpFifo?: { path?: At<string>; script?: At<Hook> };
+}
+
+/** `notify_fifo FIFO_NAME [username [groupname]]`: carpool writes as root, the user is not used. */
+function fifoHandler(which: 'fifo' | 'vrrpFifo'): Handler<GlobalCtx> {
+  return (st, { c, tune }) => {
+    c.noBlock(st);
+    const v = st.args[0];
+    if (!v) { c.error(st.loc, 'MISSING_ARGUMENT', `${st.keyword} needs the FIFO's path`, `${st.keyword} /run/keepalived.fifo`); return; }
+    if (!v.text.startsWith('/')) { c.error(v.loc, 'INVALID_VALUE', `${st.keyword}: '${v.text}' is not an absolute path`, 'an absolute path'); return; }
+    if (st.args.length > 3) { c.extra(st, 3, `${st.keyword} FIFO [user [group]]`); return; }
+    if (st.args.length > 1) {
+      c.warn(st.args[1]!.loc, 'NOT_USED', `${st.keyword}: carpool creates and writes the FIFO as root; the user '${st.args.slice(1).map((a) => a.text).join(':')}' is not used`,
+        'a FIFO the reader can open');
+    }
+    (tune[which] ??= {}).path = { value: v.text, at: v.loc };
+  };
+}
+function fifoScriptHandler(which: 'fifo' | 'vrrpFifo'): Handler<GlobalCtx> {
+  return (st, { c, tune }) => {
+    const h = c.script(st, 'global_defs', true);
+    if (h) (tune[which] ??= {}).script = h;
+  };
 }
 
 export interface GlobalCtx extends Ctx { readonly d: VrrpDefaultsSpec; readonly tune: Tuning }
@@ -114,6 +138,24 @@ export const GLOBAL_HANDLERS: Readonly<Record<string, Handler<GlobalCtx>>> = {
     const v = c.one(st, 'vrrp_rt_priority 1..99');
     const n = v && c.int(v, 'vrrp_rt_priority', 1, 99);
     if (n) tune.realtimePriority = n.value;
+  },
+  net_namespace: (st, { c, tune }) => {
+    const v = c.one(st, 'net_namespace NAME');
+    if (!v) return;
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/.test(v.text)) {
+      c.error(v.loc, 'INVALID_VALUE', `net_namespace: '${v.text}' is not a namespace name`, 'a name as `ip netns add` takes');
+      return;
+    }
+    tune.netNamespace = { value: v.text, at: v.loc };
+  },
+  notify_fifo: fifoHandler('fifo'),
+  vrrp_notify_fifo: fifoHandler('vrrpFifo'),
+  notify_fifo_script: fifoScriptHandler('fifo'),
+  vrrp_notify_fifo_script: fifoScriptHandler('vrrpFifo'),
+  default_interface: (st, { c, tune }) => {
+    const v = c.one(st, 'default_interface IF');
+    const n = v && c.ifname(v, 'default_interface');
+    if (n) tune.defaultInterface = n;
   },
   enable_script_security: (st, { c }) => {
     c.noArgs(st);

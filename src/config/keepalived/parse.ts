@@ -21,17 +21,21 @@
  */
 import { ConfigError } from '../../lib/errors.js';
 import { byPosition, type ConfigDiagnostic } from '../diagnostics.js';
-import { DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, type CarpoolConfig } from '../model.js';
+import {
+  DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, type CarpoolConfig, type NotifyFifo, type StaticSetup, type VirtualAddress, type VirtualRoute, type VirtualRule,
+} from '../model.js';
 import { buildVrrp } from '../vrrp/build.js';
 import { buildBalancers, type BalancerTerms, type GroupSpec, type VirtualServerSpec } from '../balancer/build.js';
-import type { At, SyncGroupSpec, Terms, TrackFileSpec, VrrpDefaultsSpec, VrrpInstanceSpec, VrrpScriptSpec } from '../vrrp/spec.js';
+import type { At, SyncGroupSpec, Terms, TrackFileSpec, TrackProcessSpec, VrrpDefaultsSpec, VrrpInstanceSpec, VrrpScriptSpec } from '../vrrp/spec.js';
 import { parseKeepalivedSyntax, type KaFileHost, type KaStatement } from './syntax.js';
 import { Checker, LVS, TUNING, unsupported, type Ctx, type Handler, type Policy } from './checker.js';
 import { GLOBAL_HANDLERS, GLOBAL_POLICIES, type Tuning } from './global-defs.js';
 import { INSTANCE_HANDLERS, INSTANCE_POLICIES } from './vrrp-instance.js';
 import { GROUP_HANDLERS, SYNC_GROUP_POLICIES } from './vrrp-sync-group.js';
-import { SCRIPT_HANDLERS, TRACK_FILE_HANDLERS } from './trackers.js';
+import { SCRIPT_HANDLERS, TRACK_FILE_HANDLERS, TRACK_PROCESS_HANDLERS } from './trackers.js';
 import { readVirtualServer, readVirtualServerGroup } from './virtual-server.js';
+import { readRoute, readRule } from './routing.js';
+import { readVip } from './values.js';
 
 export interface KeepalivedOptions {
   /** Path of the file (diagnostics, `config.source`, relative includes). */
@@ -62,16 +66,12 @@ export const KEEPALIVED_TERMS: Terms = {
 };
 
 const TOP_POLICIES: Readonly<Record<string, Policy>> = {
-  static_ipaddress: unsupported('static addresses are not managed (use the system network configuration)'),
-  static_routes: unsupported('static routes are not managed (use the system network configuration)'),
-  static_rules: unsupported('static rules are not managed (use the system network configuration)'),
   linkbeat_interfaces: unsupported('carpool follows the link state through netlink'),
   track_group: unsupported('no static track groups'),
-  vrrp_track_process: unsupported('no process tracking (use a vrrp_script with pidof)'),
-  track_process: unsupported('no process tracking (use a vrrp_script with pidof)'),
+  track_process: unsupported("a top-level track_process block is not keepalived's syntax: define vrrp_track_process NAME { ... }"),
   bfd_instance: unsupported('no BFD'),
   garp_group: unsupported('gratuitous ARP groups are not implemented'),
-  net_namespace: GLOBAL_POLICIES.net_namespace!, net_namespace_ipvs: LVS, namespace_with_ipsets: GLOBAL_POLICIES.namespace_with_ipsets!,
+  net_namespace_ipvs: LVS, namespace_with_ipsets: GLOBAL_POLICIES.namespace_with_ipsets!,
   instance: TUNING, use_pid_dir: TUNING, linkbeat_use_polling: { kind: 'not-used', why: 'carpool follows the link state through netlink' },
   child_wait_time: TUNING,
 };
@@ -82,9 +82,11 @@ interface TopCtx extends Ctx {
   readonly instances: VrrpInstanceSpec[];
   readonly scripts: VrrpScriptSpec[];
   readonly trackFiles: TrackFileSpec[];
+  readonly trackProcesses: TrackProcessSpec[];
   readonly groups: SyncGroupSpec[];
   readonly virtualServers: VirtualServerSpec[];
   readonly vsGroups: GroupSpec[];
+  readonly statics: { addresses: At<VirtualAddress>[]; routes: At<VirtualRoute>[]; rules: At<VirtualRule>[] };
 }
 
 /** How messages of the balancer builder name the keys: keepalived's keywords. */
@@ -128,7 +130,7 @@ const TOP_HANDLERS: Readonly<Record<string, Handler<TopCtx>>> = {
     const name = named(ctx.c, st, 'vrrp_instance NAME {');
     if (!name) return;
     const s: VrrpInstanceSpec = {
-      name, unicastPeers: [], addresses: [], excludedAddresses: [], routes: [], trackInterfaces: [], trackScripts: [], trackFiles: [],
+      name, unicastPeers: [], addresses: [], excludedAddresses: [], routes: [], rules: [], trackInterfaces: [], trackScripts: [], trackFiles: [],
       notify: {}, garp: {}, noAddresses: { value: 'warn', at: name.at },
     };
     ctx.c.dispatch(st.block!, INSTANCE_HANDLERS, INSTANCE_POLICIES, `vrrp_instance '${name.value}'`, { c: ctx.c, s, seen: new Map() });
@@ -136,6 +138,7 @@ const TOP_HANDLERS: Readonly<Record<string, Handler<TopCtx>>> = {
   },
   vrrp_script: definition('vrrp_script', SCRIPT_HANDLERS, (ctx) => ctx.scripts),
   track_file: definition('track_file', TRACK_FILE_HANDLERS, (ctx) => ctx.trackFiles),
+  vrrp_track_process: definition('vrrp_track_process', TRACK_PROCESS_HANDLERS, (ctx) => ctx.trackProcesses),
   vrrp_sync_group: (st, ctx) => {
     const name = named(ctx.c, st, 'vrrp_sync_group NAME {');
     if (!name) return;
@@ -161,6 +164,26 @@ const TOP_HANDLERS: Readonly<Record<string, Handler<TopCtx>>> = {
     const name = named(ctx.c, st, 'virtual_server_group NAME {');
     if (name) ctx.vsGroups.push(readVirtualServerGroup(ctx.c, st, name));
   },
+  // keepalived reads net_namespace at the top level as well as in global_defs.
+  net_namespace: (st, ctx) => GLOBAL_HANDLERS.net_namespace!(st, ctx),
+  static_ipaddress: (st, { c, statics }) => {
+    for (const e of c.block(st, 'static_ipaddress { 192.168.1.1/24 dev eth0 ... }')) {
+      const v = readVip(c, e, 'static_ipaddress');
+      if (v) statics.addresses.push(v);
+    }
+  },
+  static_routes: (st, { c, statics }) => {
+    for (const e of c.block(st, 'static_routes { 10.1.0.0/16 via 10.0.0.254 dev eth0 ... }')) {
+      const r = readRoute(c, e, 'static_routes', 'static');
+      if (r) statics.routes.push(r);
+    }
+  },
+  static_rules: (st, { c, statics }) => {
+    for (const e of c.block(st, 'static_rules { from 10.1.0.0/16 table 100 priority 100 ... }')) {
+      const r = readRule(c, e, 'static_rules', 'static');
+      if (r) statics.rules.push(r);
+    }
+  },
   SSL: (st, { c }) => {
     if (c.vrrpOnly) { c.lvs(st); return; }
     c.block(st, 'SSL { password ...; ca FILE; certificate FILE; key FILE }');
@@ -183,7 +206,10 @@ export function parseKeepalivedConf(text: string, options: KeepalivedOptions = {
   });
   for (const p of problems) c.report(p.severity, p.code, p.loc, p.message, p.expected);
 
-  const ctx: TopCtx = { c, d: { garp: {} }, tune: {}, instances: [], scripts: [], trackFiles: [], groups: [], virtualServers: [], vsGroups: [] };
+  const ctx: TopCtx = {
+    c, d: { garp: {} }, tune: {}, instances: [], scripts: [], trackFiles: [], trackProcesses: [], groups: [], virtualServers: [], vsGroups: [],
+    statics: { addresses: [], routes: [], rules: [] },
+  };
   const handlers = { ...TOP_HANDLERS, ...Object.fromEntries(Object.entries(TOP_ALIASES).map(([k, v]) => [k, TOP_HANDLERS[v]!])) };
   c.dispatch(statements, handlers, TOP_POLICIES, 'the top level', ctx);
   if (c.skipped.length > 0) {
@@ -194,7 +220,9 @@ export function parseKeepalivedConf(text: string, options: KeepalivedOptions = {
   }
 
   dropStrictAuth(c, ctx);
-  const built = buildVrrp({ defaults: ctx.d, instances: ctx.instances, scripts: ctx.scripts, trackFiles: ctx.trackFiles, syncGroups: ctx.groups },
+  const built = buildVrrp({
+    defaults: ctx.d, instances: ctx.instances, scripts: ctx.scripts, trackFiles: ctx.trackFiles, trackProcesses: ctx.trackProcesses, syncGroups: ctx.groups,
+  },
     KEEPALIVED_TERMS, (sev, code, at, message, expected) => c.report(sev, code, at, message, expected));
   const balancers = ctx.virtualServers.length + ctx.vsGroups.length > 0
     ? buildBalancers({ groups: ctx.vsGroups, virtualServers: ctx.virtualServers, trackFiles: ctx.trackFiles.map((f) => f.name.value), trackFileDefs: built.trackFiles,
@@ -206,18 +234,57 @@ export function parseKeepalivedConf(text: string, options: KeepalivedOptions = {
   if (ctx.instances.length === 0 && !balancers && !c.diagnostics.some((d) => d.severity === 'error')) {
     c.error({ file, line: 1, column: 1 }, 'MISSING_KEY', 'no vrrp_instance is configured', 'at least one vrrp_instance NAME { ... }');
   }
+  const statics = staticSetup(c, ctx);
+  const notifyFifo = fifoSetup(c, ctx);
   const unique = dedupe(c.diagnostics);
   const errors = unique.filter((d) => d.severity === 'error');
   if (errors.length > 0) throw new ConfigError(errors);
   return {
     config: {
       source: file, instances: built.instances, vrrpScripts: built.vrrpScripts, trackFiles: built.trackFiles, syncGroups: built.syncGroups,
+      ...(built.trackProcesses.length > 0 ? { trackProcesses: built.trackProcesses } : {}),
       logging: { facility: 'daemon', debug: false, ident: 'carpool' }, controlSocket: DEFAULT_CONTROL_SOCKET, stateDir: DEFAULT_STATE_DIR,
       ...(ctx.tune.realtimePriority !== undefined ? { realtimePriority: ctx.tune.realtimePriority } : {}),
       ...(balancers ? { balancers } : {}),
+      ...(statics ? { static: statics } : {}),
+      ...(notifyFifo ? { notifyFifo } : {}),
+      ...(ctx.tune.netNamespace ? { netNamespace: ctx.tune.netNamespace.value } : {}),
     },
     warnings: unique.filter((d) => d.severity === 'warning'),
   };
+}
+
+/**
+ * static_ipaddress / static_routes / static_rules, or undefined without any. An address without
+ * `dev` goes on `default_interface`, else eth0, as in keepalived.
+ */
+function staticSetup(c: Checker, ctx: TopCtx): StaticSetup | undefined {
+  const { addresses, routes, rules } = ctx.statics;
+  if (addresses.length + routes.length + rules.length === 0) return undefined;
+  const dev = ctx.tune.defaultInterface?.value ?? 'eth0';
+  return {
+    addresses: addresses.map((a) => {
+      if (a.value.dev) return a.value;
+      if (!ctx.tune.defaultInterface) {
+        c.warn(a.at, 'MISSING_ARGUMENT',
+          `static_ipaddress ${a.value.address}/${a.value.prefix} has no dev: it goes on eth0, keepalived's default_interface`,
+          `${a.value.address}/${a.value.prefix} dev IF, or default_interface IF in global_defs`);
+      }
+      return { ...a.value, dev };
+    }),
+    routes: routes.map((r) => r.value),
+    rules: rules.map((r) => r.value),
+  };
+}
+
+/** The FIFO VRRP events go to: vrrp_notify_fifo, else notify_fifo (as keepalived's VRRP process picks). */
+function fifoSetup(c: Checker, ctx: TopCtx): NotifyFifo | undefined {
+  const f = ctx.tune.vrrpFifo?.path ? ctx.tune.vrrpFifo : ctx.tune.fifo;
+  for (const x of [ctx.tune.fifo, ctx.tune.vrrpFifo]) {
+    if (x?.script && !x.path) c.error(x.script.at, 'MISSING_KEY', 'a notify FIFO script without its FIFO', 'notify_fifo /path/to/fifo (or vrrp_notify_fifo) next to the script');
+  }
+  if (!f?.path) return undefined;
+  return { path: f.path.value, ...(f.script ? { script: f.script.value } : {}) };
 }
 
 /**

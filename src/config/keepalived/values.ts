@@ -1,14 +1,14 @@
 /**
- * keepalived.conf values written the same way in several scopes: a virtual address line, a
- * virtual route line, tracker references, `weight N [reverse]`, and the garp_* settings.
+ * keepalived.conf values written the same way in several scopes: a virtual address line,
+ * tracker references, `weight N [reverse]`, and the garp_* settings (routes and rules: routing.ts).
  */
 import { parseCidr, parseIP } from '../../protocol/inet.js';
-import type { VirtualAddress, VirtualRoute } from '../model.js';
+import type { VirtualAddress } from '../model.js';
 import type { At, GarpSpec, TrackRefSpec } from '../vrrp/spec.js';
 import type { KaStatement, KaToken } from './syntax.js';
 import { hint, type Checker, type Ctx, type Handler } from './checker.js';
 
-const SCOPES = ['global', 'site', 'link', 'host', 'nowhere'] as const;
+export const SCOPES = ['global', 'site', 'link', 'host', 'nowhere'] as const;
 
 /** `IP[/LEN] [brd X] [dev IF] [label L] [scope S] [no_track]` */
 export function readVip(c: Checker, st: KaStatement, owner: string): At<VirtualAddress> | undefined {
@@ -86,107 +86,6 @@ export function readVip(c: Checker, st: KaStatement, owner: string): At<VirtualA
     }
   }
   return { value: out, at: st.loc };
-}
-
-const ROUTE_TYPES = ['blackhole', 'unreachable', 'prohibit', 'throw'];
-const ROUTE_UNSUPPORTED = ['scope', 'proto', 'protocol', 'onlink', 'mtu', 'advmss', 'realms', 'realm', 'tos', 'dsfield', 'nexthop',
-  'initcwnd', 'initrwnd', 'features', 'quickack', 'congctl', 'rtt', 'rttvar', 'ssthresh', 'cwnd', 'window', 'hoplimit', 'reordering',
-  'fastopen_no_cookie', 'pref', 'ttl-propagate', 'encap', 'expires', 'type', 'nhid', 'lock', 'from', 'local', 'nat', 'broadcast', 'anycast', 'multicast'];
-
-/** `[src IP] [to] DST[/LEN]|default [via|gw GW] [dev IF] [metric N] [table T] [blackhole|unreachable|prohibit|throw]` */
-export function readRoute(c: Checker, st: KaStatement, owner: string): At<VirtualRoute> | undefined {
-  c.noBlock(st);
-  const toks: KaToken[] = [{ text: st.keyword, loc: st.loc, start: 0, end: 0 }, ...st.args];
-  const r: { -readonly [K in keyof VirtualRoute]?: VirtualRoute[K] } = {};
-  let dst: { family?: 4 | 6; address?: string; prefix: number; tok: KaToken } | undefined;
-  const expected = '[src IP] [to] DEST[/LEN]|default [via GW] [dev IF] [metric N] [table N] [blackhole|unreachable|prohibit|throw]';
-  for (let i = 0; i < toks.length; i++) {
-    const t = toks[i]!;
-    const need = (): KaToken | undefined => {
-      const v = toks[++i];
-      if (!v) c.error(t.loc, 'MISSING_ARGUMENT', `${t.text} in a virtual route of ${owner} needs a value`, expected);
-      return v;
-    };
-    const setDst = (tok: KaToken): boolean => {
-      if (dst) {
-        c.error(tok.loc, 'EXTRA_ARGUMENT', `virtual route in ${owner}: a second destination '${tok.text}'`, expected);
-        return false;
-      }
-      if (tok.text === 'default') { dst = { prefix: 0, tok }; return true; }
-      const cidr = parseCidr(tok.text);
-      if (!cidr) {
-        c.error(tok.loc, 'INVALID_ADDRESS', `virtual route in ${owner}: '${tok.text}' is not a destination`, expected);
-        return false;
-      }
-      dst = { family: cidr.family, address: cidr.address, prefix: cidr.prefix, tok };
-      return true;
-    };
-    switch (t.text) {
-      case 'src': { const v = need(); const ip = v && c.ip(v, 'src of a virtual route'); if (!ip) return undefined; r.src = ip.value; break; }
-      case 'via': case 'gw': { const v = need(); const ip = v && c.ip(v, `${t.text} of a virtual route`); if (!ip) return undefined; r.gateway = ip.value; break; }
-      case 'dev': case 'oif': { const v = need(); const d = v && c.ifname(v, 'dev of a virtual route'); if (!d) return undefined; r.dev = d.value; break; }
-      case 'metric': case 'preference': case 'priority': {
-        const v = need(); const n = v && c.int(v, `${t.text} of a virtual route`, 0, 4294967295); if (!n) return undefined; r.metric = n.value; break;
-      }
-      case 'table': {
-        const v = need();
-        if (!v) return undefined;
-        const named: Record<string, number> = { default: 253, main: 254, local: 255 };
-        const n = named[v.text] !== undefined ? { value: named[v.text]! } : c.int(v, 'table of a virtual route', 1, 4294967295);
-        if (!n) return undefined;
-        r.table = n.value;
-        break;
-      }
-      case 'to': { const v = need(); if (!v || !setDst(v)) return undefined; break; }
-      case 'no_track':
-        c.warn(t.loc, 'NOT_USED', `no_track of a virtual route in ${owner}: carpool does not track its routes`, 'nothing');
-        break;
-      case 'or': {
-        // keepalived's old spelling of a two-way multipath route, `via A or B` (in its own
-        // keepalived.conf.vrrp.routes sample): read, then refused for want of multipath support.
-        const v = need();
-        const ip = v && c.ip(v, "'or' of a virtual route");
-        if (!ip) return undefined;
-        if (!r.gateway) {
-          c.error(t.loc, 'MISSING_ARGUMENT', `'or' in a virtual route of ${owner} needs a gateway before it`, 'via GW1 or GW2');
-          return undefined;
-        }
-        c.error(t.loc, 'NOT_SUPPORTED',
-          `virtual route in ${owner}: 'via ${r.gateway} or ${ip.value}' is a multipath route (keepalived reads it and logs: "or" for routes is deprecated. Please use "nexthop"); carpool does not install multipath routes yet`,
-          `one gateway (via ${r.gateway}), or \`ip route replace DEST nexthop via ${r.gateway} nexthop via ${ip.value}\` in notify_master`);
-        return undefined;
-      }
-      default:
-        if (ROUTE_TYPES.includes(t.text)) { r.type = t.text; break; }
-        if (ROUTE_UNSUPPORTED.includes(t.text)) {
-          c.error(t.loc, 'NOT_SUPPORTED', `'${t.text}' in a virtual route is not supported by carpool`, expected);
-          return undefined;
-        }
-        if (!setDst(t)) return undefined;
-    }
-  }
-  if (!dst) {
-    c.error(st.loc, 'MISSING_ARGUMENT', `virtual route in ${owner} has no destination`, expected);
-    return undefined;
-  }
-  const d = dst;
-  const family = d.family ?? (r.gateway ? parseIP(r.gateway)?.family : undefined) ?? (r.src ? parseIP(r.src)?.family : undefined) ?? 4;
-  for (const [k, v] of [['via', r.gateway], ['src', r.src]] as const) {
-    if (v && parseIP(v)?.family !== family) {
-      c.error(st.loc, 'FAMILY_MISMATCH', `virtual route in ${owner}: ${k} ${v} is not IPv${family} like the destination`, `an IPv${family} address`);
-      return undefined;
-    }
-  }
-  if (!r.type && !r.gateway && !r.dev) {
-    c.error(st.loc, 'MISSING_ARGUMENT', `virtual route to ${d.tok.text} in ${owner} has neither via nor dev nor a type`, expected);
-    return undefined;
-  }
-  const route: VirtualRoute = {
-    family, dst: d.address ?? (family === 6 ? '::' : '0.0.0.0'), prefix: d.prefix,
-    ...(r.gateway ? { gateway: r.gateway } : {}), ...(r.dev ? { dev: r.dev } : {}), ...(r.src ? { src: r.src } : {}),
-    ...(r.metric !== undefined ? { metric: r.metric } : {}), ...(r.table !== undefined ? { table: r.table } : {}), ...(r.type ? { type: r.type } : {}),
-  };
-  return { value: route, at: st.loc };
 }
 
 /** `NAME [weight W [reverse|noreverse]]` */

@@ -190,6 +190,13 @@ const SPECIFIC: Readonly<Record<CheckerType, Readonly<Record<string, Handler<Che
       if (!words || words.length !== 1 || words[0] === '') { c.error(st.loc, words?.length ? 'EXTRA_ARGUMENT' : 'MISSING_ARGUMENT', 'helo_name takes one name', 'helo_name NAME'); return; }
       ck.heloName = words[0];
     },
+    host: (st, { c, ck, where }) => {
+      if (st.args.length > 0) c.extra(st, 0, 'host { connect_ip IP ... }');
+      const h: CheckerSpec = { type: 'SMTP_CHECK', at: st.loc };
+      const w = `host #${(ck.hosts?.length ?? 0) + 1} of ${where}`;
+      c.dispatch(c.block(st, 'host { connect_ip IP ... }'), CONNECTION, {}, w, { c, ck: h, where: w });
+      (ck.hosts ??= []).push(h);
+    },
   },
   DNS_CHECK: {
     type: (st, { c, ck }) => {
@@ -263,7 +270,6 @@ function checkerHandlers(type: CheckerType): Readonly<Record<string, Handler<Che
 }
 
 const CHECKER_POLICIES: Readonly<Record<string, Policy>> = {
-  host: unsupported('SMTP_CHECK host { } blocks (several hosts per checker) are not implemented: use one SMTP_CHECK per host with connect_ip'),
   dynamic: unsupported('FILE_CHECK dynamic weights are not implemented'),
 };
 

@@ -3,7 +3,8 @@ import type { VirtualAddress } from '../model.js';
 import type { At, NotifySpec, VrrpInstanceSpec } from '../vrrp/spec.js';
 import { LVS, MAIL, TUNING, unsupported, type Checker, type Ctx, type Handler, type Policy } from './checker.js';
 import type { KaToken, SourceLoc } from './syntax.js';
-import { GARP_KEYS, garpHandler, readRoute, readTrackRefs, readVip } from './values.js';
+import { readRoute, readRule } from './routing.js';
+import { GARP_KEYS, garpHandler, readTrackRefs, readVip } from './values.js';
 
 /** vrrp_instance keywords carpool does not implement. */
 export const INSTANCE_POLICIES: Readonly<Record<string, Policy>> = {
@@ -19,9 +20,8 @@ export const INSTANCE_POLICIES: Readonly<Record<string, Policy>> = {
   use_ipvlan: unsupported('only macvlan VMACs (use_vmac)'),
   vmac_xmit_base: unsupported('adverts from a VMAC go out on the VMAC interface'),
   use_vmac_addr: unsupported('VMAC interfaces always get the RFC virtual MAC'),
-  track_bfd: unsupported('no BFD'), track_process: unsupported('no process tracking (use a vrrp_script with pidof)'),
+  track_bfd: unsupported('no BFD'),
   track_src_ip: unsupported('a missing source address is not tracked'),
-  virtual_rules: unsupported('no policy routing rules (use notify scripts with ip rule)'),
   unicast_ttl: unsupported('unicast adverts use TTL 255'),
   check_unicast_src: unsupported('adverts from unicast sources that are not peers are not filtered yet'),
   unicast_fault_no_peer: unsupported('an instance without peers is not put in FAULT'),
@@ -173,6 +173,12 @@ export const INSTANCE_HANDLERS: Readonly<Record<string, Handler<InstanceCtx>>> =
       if (r) s.routes.push(r);
     }
   },
+  virtual_rules: (st, { c, s }) => {
+    for (const e of c.block(st, 'virtual_rules { from 10.1.0.0/16 table 100 priority 100 ... }')) {
+      const r = readRule(c, e, `vrrp_instance '${s.name.value}'`);
+      if (r) s.rules.push(r);
+    }
+  },
   track_interface: (st, { c, s }) => {
     for (const r of readTrackRefs(c, st, `vrrp_instance '${s.name.value}'`, 'interface')) {
       if (c.ifname({ text: r.value.name, loc: r.at, start: 0, end: 0 }, 'track_interface')) s.trackInterfaces.push(r);
@@ -180,6 +186,7 @@ export const INSTANCE_HANDLERS: Readonly<Record<string, Handler<InstanceCtx>>> =
   },
   track_script: (st, { c, s }) => { s.trackScripts.push(...readTrackRefs(c, st, `vrrp_instance '${s.name.value}'`, 'script')); },
   track_file: (st, { c, s }) => { s.trackFiles.push(...readTrackRefs(c, st, `vrrp_instance '${s.name.value}'`, 'file')); },
+  track_process: (st, { c, s }) => { (s.trackProcesses ??= []).push(...readTrackRefs(c, st, `vrrp_instance '${s.name.value}'`, 'process')); },
   dont_track_primary: (st, { c, s }) => { c.noArgs(st); s.trackPrimary = { value: false, at: st.loc }; },
   notify_master: once(instanceNotify('master')),
   notify_backup: once(instanceNotify('backup')),

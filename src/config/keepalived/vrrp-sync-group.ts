@@ -5,7 +5,7 @@ import { readTrackRefs } from './values.js';
 
 export const SYNC_GROUP_POLICIES: Readonly<Record<string, Policy>> = {
   smtp_alert: MAIL,
-  track_bfd: unsupported('no BFD'), track_process: unsupported('no process tracking'),
+  track_bfd: unsupported('no BFD'),
   notify_priority_changes: unsupported('notification FIFOs are not written'),
 };
 
@@ -28,6 +28,7 @@ export const GROUP_HANDLERS: Readonly<Record<string, Handler<GroupCtx>>> = {
   track_interface: (st, { c, g }) => { g.trackInterfaces.push(...readTrackRefs(c, st, `vrrp_sync_group '${g.name.value}'`, 'interface')); },
   track_script: (st, { c, g }) => { g.trackScripts.push(...readTrackRefs(c, st, `vrrp_sync_group '${g.name.value}'`, 'script')); },
   track_file: (st, { c, g }) => { g.trackFiles.push(...readTrackRefs(c, st, `vrrp_sync_group '${g.name.value}'`, 'file')); },
+  track_process: (st, { c, g }) => { (g.trackProcesses ??= []).push(...readTrackRefs(c, st, `vrrp_sync_group '${g.name.value}'`, 'process')); },
   sync_group_tracking_weight: (st, { c, g }) => { c.noArgs(st); g.trackingWeight = { value: true, at: st.loc }; },
   global_tracking: (st, { c, g }) => {
     c.noArgs(st);

@@ -35,6 +35,7 @@ export function buildVrrp(spec: VrrpSpec, terms: Terms, report: Report): VrrpBui
   const trackers = new Trackers(diag);
   trackers.addScripts(spec.scripts);
   trackers.addFiles(spec.trackFiles);
+  trackers.addProcesses(spec.trackProcesses ?? []);
 
   // Sync group membership first: it changes how member trackers are read.
   const instanceNames = new Set(spec.instances.map((i) => i.name.value));
@@ -55,7 +56,10 @@ export function buildVrrp(spec: VrrpSpec, terms: Terms, report: Report): VrrpBui
   }
 
   const syncGroups = buildSyncGroups(spec.syncGroups, instanceNames, trackers);
-  return { instances, vrrpScripts: [...trackers.scripts.values()], trackFiles: [...trackers.files.values()], syncGroups };
+  return {
+    instances, vrrpScripts: [...trackers.scripts.values()], trackFiles: [...trackers.files.values()],
+    trackProcesses: [...trackers.processes.values()], syncGroups,
+  };
 }
 
 function buildInstance(c: InstanceCheck, d: VrrpDefaultsSpec, trackers: Trackers, group: SyncGroupSpec | undefined,
@@ -71,7 +75,7 @@ function buildInstance(c: InstanceCheck, d: VrrpDefaultsSpec, trackers: Trackers
   checkNoAddresses(c, version, strict);
   const mcast = mcastGroup(c, family);
   const garp = buildGarp(c, family);
-  const { trackScripts, trackFiles, trackInterfaces } = tracking(c, trackers, group);
+  const { trackScripts, trackFiles, trackInterfaces, trackProcesses } = tracking(c, trackers, group);
   const vmac = vmacName(c, family);
   unique.check(c, family);
 
@@ -96,9 +100,11 @@ function buildInstance(c: InstanceCheck, d: VrrpDefaultsSpec, trackers: Trackers
     addresses: s.addresses.map((a) => a.value),
     excludedAddresses: s.excludedAddresses.map((a) => a.value),
     routes: s.routes.map((r) => r.value),
+    rules: s.rules.map((r) => r.value),
     trackInterfaces,
     trackScripts,
     trackFiles,
+    ...(trackProcesses.length > 0 ? { trackProcesses } : {}),
     trackPrimary: s.trackPrimary?.value ?? true,
     notify: notifyHooks(s.notify),
     garp,

@@ -197,6 +197,7 @@ export interface Tracking {
   readonly trackScripts: TrackRef[];
   readonly trackFiles: TrackRef[];
   readonly trackInterfaces: TrackRef[];
+  readonly trackProcesses: TrackRef[];
 }
 
 /** The instance's trackers; in a sync group without tracking weights, their weights are read as 0. */
@@ -204,6 +205,7 @@ export function tracking(c: InstanceCheck, trackers: Trackers, group: SyncGroupS
   const { s, owner } = c;
   let trackScripts = trackers.refs(s.trackScripts, 'script', owner);
   let trackFiles = trackers.refs(s.trackFiles, 'file', owner);
+  let trackProcesses = trackers.refs(s.trackProcesses ?? [], 'process', owner);
   let trackInterfaces = trackers.refs(s.trackInterfaces.filter((r) => {
     if (r.value.name !== s.interface?.value) return true;
     // keepalived: "Ignoring track_interface X since own interface" — its own link is tracked anyway.
@@ -224,8 +226,9 @@ export function tracking(c: InstanceCheck, trackers: Trackers, group: SyncGroupS
     trackScripts = zero(trackScripts, s.trackScripts, 'script');
     trackFiles = zero(trackFiles, s.trackFiles, 'file');
     trackInterfaces = zero(trackInterfaces, s.trackInterfaces, 'interface');
+    trackProcesses = zero(trackProcesses, s.trackProcesses ?? [], 'process');
   }
-  return { trackScripts, trackFiles, trackInterfaces };
+  return { trackScripts, trackFiles, trackInterfaces, trackProcesses };
 }
 
 /** The VMAC interface name (`vrrp.VRID`, `vrrp6.VRID` or the one given), or undefined without use_vmac. */

@@ -5,7 +5,7 @@
  */
 import type { ConfigDiagnosticCode, SourceLoc } from '../diagnostics.js';
 import type {
-  Hook, SyncGroup, TrackFile, VirtualAddress, VirtualRoute, VrrpInstance, VrrpScript,
+  Hook, SyncGroup, TrackFile, TrackProcess, VirtualAddress, VirtualRoute, VirtualRule, VrrpInstance, VrrpScript,
 } from '../model.js';
 
 /** A value and where it was written. */
@@ -87,9 +87,11 @@ export interface VrrpInstanceSpec {
   noAddresses?: At<'warn' | 'quiet'>;
   excludedAddresses: At<VirtualAddress>[];
   routes: At<VirtualRoute>[];
+  rules: At<VirtualRule>[];
   trackInterfaces: At<TrackRefSpec>[];
   trackScripts: At<TrackRefSpec>[];
   trackFiles: At<TrackRefSpec>[];
+  trackProcesses?: At<TrackRefSpec>[];
   trackPrimary?: At<boolean>;
   notify: NotifySpec;
   garp: GarpSpec;
@@ -125,6 +127,22 @@ export interface TrackFileSpec {
   initOverwrite?: At<boolean>;
 }
 
+export interface TrackProcessSpec {
+  readonly name: At<string>;
+  /** The process name, then the arguments to match (keepalived `process NAME [PARAM ...]`). */
+  process?: At<readonly string[]>;
+  paramMatch?: At<'exact' | 'initial' | 'partial'>;
+  fullCommand?: At<boolean>;
+  weight?: At<number>;
+  reverse?: At<boolean>;
+  quorum?: At<number>;
+  quorumMax?: At<number>;
+  /** Seconds. */
+  forkDelay?: At<number>;
+  /** Seconds. */
+  terminateDelay?: At<number>;
+}
+
 export interface SyncGroupSpec {
   readonly name: At<string>;
   members: At<string>[];
@@ -132,6 +150,7 @@ export interface SyncGroupSpec {
   trackInterfaces: At<TrackRefSpec>[];
   trackScripts: At<TrackRefSpec>[];
   trackFiles: At<TrackRefSpec>[];
+  trackProcesses?: At<TrackRefSpec>[];
   /** keepalived `sync_group_tracking_weight`: member trackers keep their weights. */
   trackingWeight?: At<boolean>;
 }
@@ -141,6 +160,7 @@ export interface VrrpSpec {
   readonly instances: readonly VrrpInstanceSpec[];
   readonly scripts: readonly VrrpScriptSpec[];
   readonly trackFiles: readonly TrackFileSpec[];
+  readonly trackProcesses?: readonly TrackProcessSpec[];
   readonly syncGroups: readonly SyncGroupSpec[];
 }
 
@@ -164,5 +184,6 @@ export interface VrrpBuilt {
   readonly instances: VrrpInstance[];
   readonly vrrpScripts: VrrpScript[];
   readonly trackFiles: TrackFile[];
+  readonly trackProcesses: TrackProcess[];
   readonly syncGroups: SyncGroup[];
 }

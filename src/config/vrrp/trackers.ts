@@ -2,10 +2,10 @@
  * vrrp_script and track_file definitions, the references instances and sync groups make to them
  * (with the tracker's default weight), and sync group membership and the sync groups themselves.
  */
-import type { SyncGroup, TrackFile, TrackRef, VrrpScript } from '../model.js';
+import type { SyncGroup, TrackFile, TrackProcess, TrackRef, VrrpScript } from '../model.js';
 import { ms, suggestName, type Diag } from './check.js';
 import { notifyHooks } from './notify.js';
-import type { At, SyncGroupSpec, Terms, TrackFileSpec, TrackRefSpec, VrrpScriptSpec } from './spec.js';
+import type { At, SyncGroupSpec, Terms, TrackFileSpec, TrackProcessSpec, TrackRefSpec, VrrpScriptSpec } from './spec.js';
 
 /** Records the name of a `block` definition; false, with an error, when the name was defined before. */
 function firstDefinition(diag: Diag, names: Set<string>, name: At<string>, block: string, what: string): boolean {
@@ -23,6 +23,8 @@ export class Trackers {
   readonly scriptNames = new Set<string>();
   readonly files = new Map<string, TrackFile>();
   readonly fileNames = new Set<string>();
+  readonly processes = new Map<string, TrackProcess>();
+  readonly processNames = new Set<string>();
 
   constructor(private readonly diag: Diag) {}
 
@@ -70,8 +72,38 @@ export class Trackers {
     }
   }
 
+  addProcesses(specs: readonly TrackProcessSpec[]): void {
+    const { diag } = this;
+    for (const p of specs) {
+      if (!firstDefinition(diag, this.processNames, p.name, 'vrrp_track_process', 'track process')) continue;
+      const what = `of vrrp_track_process '${p.name.value}'`;
+      const ok = [diag.inRange(p.weight, `weight ${what}`, -254, 254), diag.inRange(p.quorum, `quorum ${what}`, 0, 65535),
+        diag.inRange(p.quorumMax, `quorum_max ${what}`, 0, 65535), diag.inRange(p.forkDelay, `fork_delay ${what}`, 0, 3600, false),
+        diag.inRange(p.terminateDelay, `terminate_delay ${what}`, 0, 3600, false)].every(Boolean);
+      const [name, ...params] = p.process?.value ?? [];
+      if (!p.process || !name) {
+        diag.err(p.name.at, 'MISSING_KEY', `vrrp_track_process '${p.name.value}' has no process`, 'process NAME [PARAM ...]');
+        continue;
+      }
+      const quorum = p.quorum?.value ?? 1;
+      if (p.quorumMax && p.quorumMax.value < quorum) {
+        diag.err(p.quorumMax.at, 'OUT_OF_RANGE', `quorum_max ${what} is below its quorum (${quorum})`, `quorum_max ${quorum} or more`);
+        continue;
+      }
+      if (!ok) continue;
+      // keepalived: parameters are matched when given, or when param_match says so (then none may be there).
+      const matchParams = params.length > 0 || p.paramMatch !== undefined;
+      this.processes.set(p.name.value, {
+        name: p.name.value, process: name, ...(matchParams ? { params } : {}), paramMatch: p.paramMatch?.value ?? 'exact',
+        fullCommand: p.fullCommand?.value ?? false, weight: p.weight?.value ?? 1, reverse: p.reverse?.value ?? false, quorum,
+        ...(p.quorumMax ? { quorumMax: p.quorumMax.value } : {}),
+        forkDelayMs: ms(p.forkDelay?.value ?? 0), terminateDelayMs: ms(p.terminateDelay?.value ?? 0),
+      });
+    }
+  }
+
   /** References of `owner` to trackers of one kind; weight and reverse default to the tracker's own. */
-  refs(refs: readonly At<TrackRefSpec>[], kind: 'interface' | 'script' | 'file', owner: string): TrackRef[] {
+  refs(refs: readonly At<TrackRefSpec>[], kind: 'interface' | 'script' | 'file' | 'process', owner: string): TrackRef[] {
     const { diag } = this;
     const out: TrackRef[] = [];
     const seen = new Set<string>();
@@ -84,14 +116,15 @@ export class Trackers {
       seen.add(name);
       let weight = r.value.weight;
       let reverse = r.value.reverse;
-      const limit = kind === 'file' ? 254 : 253;
+      const limit = kind === 'file' || kind === 'process' ? 254 : 253;
       if (weight !== undefined && (!Number.isInteger(weight) || Math.abs(weight) > limit)) {
         diag.err(r.at, 'OUT_OF_RANGE', `weight of ${kind} '${name}' in ${owner}: got ${weight}`, `an integer -${limit}..${limit}`);
         continue;
       }
       if (kind !== 'interface') {
-        const [defined, names, block] = kind === 'script'
-          ? [this.scripts, this.scriptNames, 'vrrp_script'] : [this.files, this.fileNames, 'track_file'];
+        const [defined, names, block]: [ReadonlyMap<string, { weight: number; reverse: boolean }>, Set<string>, string] = kind === 'script'
+          ? [this.scripts, this.scriptNames, 'vrrp_script'] : kind === 'file' ? [this.files, this.fileNames, 'track_file']
+            : [this.processes, this.processNames, 'vrrp_track_process'];
         const t = defined.get(name);
         if (!t) {
           if (!names.has(name)) {
@@ -150,6 +183,7 @@ export function buildSyncGroups(groups: readonly SyncGroupSpec[], instanceNames:
       trackInterfaces: trackers.refs(g.trackInterfaces, 'interface', owner),
       trackScripts: trackers.refs(g.trackScripts, 'script', owner),
       trackFiles: trackers.refs(g.trackFiles, 'file', owner),
+      ...(g.trackProcesses?.length ? { trackProcesses: trackers.refs(g.trackProcesses, 'process', owner) } : {}),
     });
   }
   return syncGroups;

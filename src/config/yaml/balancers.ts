@@ -43,7 +43,7 @@ const CHECKER_KEYS: Readonly<Record<CheckerType, readonly string[]>> = {
   PING_CHECK: [...CONNECTION_KEYS, ...CHECKER_TIMING_KEYS],
   HTTP_GET: [...CONNECTION_KEYS, ...CHECKER_TIMING_KEYS, 'urls', 'virtualhost', 'http_protocol', 'fast_recovery', 'enable_sni', 'sni_name', 'tls_compliant'],
   SSL_GET: [...CONNECTION_KEYS, ...CHECKER_TIMING_KEYS, 'urls', 'virtualhost', 'http_protocol', 'fast_recovery', 'enable_sni', 'sni_name', 'tls_compliant'],
-  SMTP_CHECK: [...CONNECTION_KEYS, ...CHECKER_TIMING_KEYS, 'helo_name'],
+  SMTP_CHECK: [...CONNECTION_KEYS, ...CHECKER_TIMING_KEYS, 'helo_name', 'hosts'],
   DNS_CHECK: [...CONNECTION_KEYS, ...CHECKER_TIMING_KEYS, 'query_type', 'name'],
   UDP_CHECK: [...CONNECTION_KEYS, ...CHECKER_TIMING_KEYS, 'payload', 'require_reply', 'min_reply_length', 'max_reply_length'],
   MISC_CHECK: [...CHECKER_TIMING_KEYS, 'misc_path', 'misc_timeout', 'misc_dynamic', 'user', 'group'],
@@ -285,6 +285,19 @@ function readRealServer(c: Checker, node: Node, index: number, owner: string): R
   return rs;
 }
 
+/** The connection keys of a checker (or of an SMTP_CHECK host). */
+function readConnection(c: Checker, v: Reader, ck: CheckerSpec, where: string): void {
+  set(ck, 'connectIp', v.ip('connect_ip', 'the address to check'));
+  set(ck, 'connectPort', v.int('connect_port', 1, 65535)?.value);
+  set(ck, 'bindto', v.ip('bindto', 'a source address of this host'));
+  set(ck, 'bindPort', v.int('bind_port', 1, 65535)?.value);
+  const bindIf = v.str('bind_if', 'an interface name');
+  if (bindIf && !validIfname(bindIf.value)) c.error(v.node('bind_if'), 'INVALID_VALUE', `bind_if in ${where}: '${bindIf.value}' is not a valid interface name`, '1..15 bytes without / or blanks');
+  else set(ck, 'bindIf', bindIf?.value);
+  set(ck, 'fwmark', v.int('fwmark', 0, 4294967295)?.value);
+  set(ck, 'connectTimeoutMs', ms(v.seconds('connect_timeout', 0.001, 4294967)));
+}
+
 function readChecker(c: Checker, node: Node, index: number, owner: string): CheckerSpec | undefined {
   const typeNode = isMap(node) ? c.resolve(node.items.find((p) => isScalar(p.key) && p.key.value === 'type')?.value as Node | null) : null;
   const type = isScalar(typeNode) ? typeNode.value : undefined;
@@ -305,15 +318,17 @@ function readChecker(c: Checker, node: Node, index: number, owner: string): Chec
   set(ck, 'warmupMs', ms(v.seconds('warmup', 0, 4294967)));
   set(ck, 'alpha', v.bool('alpha')?.value);
   set(ck, 'logAllFailures', v.bool('log_all_failures')?.value);
-  set(ck, 'connectIp', v.ip('connect_ip', 'the address to check'));
-  set(ck, 'connectPort', v.int('connect_port', 1, 65535)?.value);
-  set(ck, 'bindto', v.ip('bindto', 'a source address of this host'));
-  set(ck, 'bindPort', v.int('bind_port', 1, 65535)?.value);
-  const bindIf = v.str('bind_if', 'an interface name');
-  if (bindIf && !validIfname(bindIf.value)) c.error(v.node('bind_if'), 'INVALID_VALUE', `bind_if in ${where}: '${bindIf.value}' is not a valid interface name`, '1..15 bytes without / or blanks');
-  else set(ck, 'bindIf', bindIf?.value);
-  set(ck, 'fwmark', v.int('fwmark', 0, 4294967295)?.value);
-  set(ck, 'connectTimeoutMs', ms(v.seconds('connect_timeout', 0.001, 4294967)));
+  readConnection(c, v, ck, where);
+  if (v.has('hosts')) {
+    ck.hosts = v.list('hosts', 'a list of { connect_ip: IP, ... }').flatMap((item, i) => {
+      const hw = `hosts #${i + 1} of ${where}`;
+      const hv = vreader(c, item, hw, item, CONNECTION_KEYS);
+      if (!hv) return [];
+      const h: CheckerSpec = { type: t, at: locOf(c, item) };
+      readConnection(c, hv, h, hw);
+      return [h];
+    });
+  }
   // HTTP_GET / SSL_GET
   if (v.has('urls')) {
     ck.urls = v.list('urls', 'a list of { path: /PATH, ... }').flatMap((item, i) => {

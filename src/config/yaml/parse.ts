@@ -28,11 +28,12 @@ import { isEtcdItem, readEtcdInstance } from './etcd.js';
 import { HOST_CARP_GROUP, splitSyncGroups } from './carp-groups.js';
 import { readSharingSection } from './sharing.js';
 import {
-  YAML_TERMS, isVrrpItem, readList, readSyncGroup, readTrackFile, readVrrpDefaults, readVrrpInstance, readVrrpScript,
+  YAML_TERMS, isVrrpItem, readList, readSyncGroup, readTrackFile, readTrackProcess, readVrrpDefaults, readVrrpInstance, readVrrpScript,
 } from './vrrp.js';
 import { readDuration, readResourcesSection } from './resources.js';
 import { readBalancersSection } from './balancers.js';
 import { readHttpSection } from './http.js';
+import { readNotifyFifo, readStatic } from './vrrp-fields.js';
 
 export type { ConfigDiagnostic, ConfigDiagnosticCode } from '../diagnostics.js';
 export type { YamlConfigOptions } from './checker.js';
@@ -42,7 +43,7 @@ export interface YamlConfigResult {
   readonly warnings: readonly ConfigDiagnostic[];
 }
 
-const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'hook_timeout', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'carp_preempt', 'sharing', 'resources', 'groups', 'balancers', 'http'] as const;
+const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'hook_timeout', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'carp_preempt', 'sharing', 'track_processes', 'resources', 'groups', 'balancers', 'http', 'static', 'notify_fifo', 'net_namespace'] as const;
 const LOGGING_KEYS = ['facility', 'debug', 'ident'] as const;
 
 /**
@@ -95,6 +96,12 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     if (ms !== undefined) hookTimeouts.set(name, ms);
   };
   const http = readHttpSection(c, top.get('http'));
+  const staticSetup = readStatic(c, top.get('static'));
+  const notifyFifo = readNotifyFifo(c, top.get('notify_fifo'));
+  const netNamespace = r.has('net_namespace') ? r.string('net_namespace', 'a network namespace name (ip netns add NAME)') : undefined;
+  if (netNamespace && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/.test(netNamespace.value)) {
+    c.error(netNamespace.node, 'INVALID_VALUE', `net_namespace: '${netNamespace.value}' is not a namespace name`, 'a name as `ip netns add` takes');
+  }
 
   const drafts: InstanceDraft[] = [];
   const vrrpSpecs: VrrpInstanceSpec[] = [];
@@ -149,6 +156,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     instances: vrrpSpecs,
     scripts: readList(c, top.get('vrrp_scripts'), 'vrrp_scripts', readVrrpScript),
     trackFiles: readList(c, top.get('track_files'), 'track_files', readTrackFile),
+    trackProcesses: readList(c, top.get('track_processes'), 'track_processes', readTrackProcess),
     syncGroups: groups.vrrp,
   };
   for (const v of vrrpSpecs) {
@@ -185,13 +193,14 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     const v = byName.get(s.vrrp);
     return v ? [withTimeout(v)] : [];
   });
-  if (c.errors.length > 0 || vrrpFailed || etcdFailed || (r.has('hook_timeout') && hookTimeoutMs === undefined) || !controlSocket || !stateDir || !logging || !http.ok || instances.length !== slots.length) {
+  if (c.errors.length > 0 || vrrpFailed || etcdFailed || (r.has('hook_timeout') && hookTimeoutMs === undefined) || !controlSocket || !stateDir || !logging || !http.ok || !staticSetup.ok || !notifyFifo.ok || instances.length !== slots.length) {
     throw new ConfigError([...c.errors].sort(byPosition));
   }
   return {
     config: {
       source: file, instances, logging, controlSocket, stateDir,
       vrrpScripts: built.vrrpScripts, trackFiles: built.trackFiles, syncGroups: built.syncGroups,
+      ...(built.trackProcesses.length > 0 ? { trackProcesses: built.trackProcesses } : {}),
       ...(carpGroups.length ? { carpGroups } : {}),
       ...(etcdInstances.length ? { etcdInstances: etcdInstances.map(withTimeout) } : {}),
       ...(sharing.length ? { sharing } : {}),
@@ -200,6 +209,9 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
       ...(realtimePriority !== undefined ? { realtimePriority } : {}),
       ...(hookTimeoutMs !== undefined ? { hookTimeoutMs } : {}),
       ...(http.http ? { http: http.http } : {}),
+      ...(staticSetup.value ? { static: staticSetup.value } : {}),
+      ...(notifyFifo.value ? { notifyFifo: notifyFifo.value } : {}),
+      ...(netNamespace ? { netNamespace: netNamespace.value } : {}),
     },
     warnings: [...c.warnings].sort(byPosition),
   };

@@ -24,7 +24,7 @@ import { parseDurationMs } from '../../resources/core/duration.js';
 import { describe, validIfname, Reader, type Checker, type Entry } from './checker.js';
 
 const RESOURCE_KEYS = ['id', 'agent', 'params', 'env', 'op', 'migration_threshold', 'failure_timeout'] as const;
-const GROUP_KEYS = ['id', 'instance', 'resources', 'migration_threshold', 'failure_timeout', 'fence', 'fence_timeout'] as const;
+const GROUP_KEYS = ['id', 'instance', 'with', 'after', 'resources', 'migration_threshold', 'failure_timeout', 'fence', 'fence_timeout'] as const;
 const OP_NAMES = ['start', 'stop', 'monitor'] as const;
 const OP_KEYS = ['timeout', 'on_fail', 'interval', 'check_level'] as const;
 const ON_FAIL: readonly OnFail[] = ['restart', 'stop', 'standby', 'block', 'ignore'];
@@ -114,6 +114,7 @@ export function readResourcesSection(c: Checker, top: Map<string, Entry>, instan
       c.error(list ?? grpEntry.keyNode, list ? 'INVALID_TYPE' : 'NO_VALUE', `groups: got ${describe(list)}`, 'a list of groups (id, instance, resources)');
     } else {
       const seen = new Map<string, Node>();
+      const drafted: GroupDraft[] = [];
       list.items.forEach((item, i) => {
         const g = readGroup(c, item as Node | null, i, list as Node, instanceNames, byId, memberOf);
         if (!g) return;
@@ -127,9 +128,10 @@ export function readResourcesSection(c: Checker, top: Map<string, Entry>, instan
           return;
         }
         seen.set(g.group.id, g.idNode);
-        groups.push(g.group);
+        drafted.push(g);
         groupDefaults.set(g.group.id, g.defaults);
       });
+      groups.push(...resolveGroupRelations(c, drafted));
     }
   }
   for (const d of drafts) {
@@ -357,27 +359,59 @@ function readOps(c: Checker, entry: Entry | undefined, where: string): { start: 
   return c.errors.length > errorsBefore ? undefined : out;
 }
 
+interface Ref { readonly value: string; readonly node: Node }
+
+/** A group as read, before `with` and `after` are resolved across groups. */
+interface GroupDraft {
+  readonly group: Omit<ResourceGroup, 'instance' | 'after' | 'with'> & { readonly instance?: string };
+  readonly idNode: Node;
+  readonly node: Node;
+  readonly instanceNode?: Node;
+  readonly with?: Ref;
+  readonly after: readonly Ref[];
+  readonly defaults: { migrationThreshold?: number; failureTimeoutMs?: number };
+}
+
 function readGroup(c: Checker, item: Node | null, index: number, list: Node, instanceNames: readonly string[],
-  byId: Map<string, ResourceDraft>, memberOf: Map<string, string>):
-  { group: ResourceGroup; idNode: Node; defaults: { migrationThreshold?: number; failureTimeoutMs?: number } } | undefined {
+  byId: Map<string, ResourceDraft>, memberOf: Map<string, string>): GroupDraft | undefined {
   const node = c.resolve(item) ?? list;
   const pid = peekId(c, node);
   const where = pid ? `group '${pid}'` : `group #${index + 1}`;
   const entries = c.entries(item, where, list);
   if (!entries) return undefined;
-  c.unknownKeys(entries, GROUP_KEYS, where, { members: 'resources', primitives: 'resources', vip: 'instance', vrrp_instance: 'instance', name: 'id' });
+  c.unknownKeys(entries, GROUP_KEYS, where, {
+    members: 'resources', primitives: 'resources', vip: 'instance', vrrp_instance: 'instance', name: 'id',
+    colocation: 'with', colocated_with: 'with', 'with-rsc': 'with', order: 'after', requires: 'after', first: 'after', then: 'after',
+  });
   const r = new Reader(c, where, entries);
   const errorsBefore = c.errors.length;
   const id = readId(c, r, where, node, 'group');
   let instance: string | undefined;
+  let instanceNode: Node | undefined;
+  let withRef: Ref | undefined;
+  if (r.has('with')) withRef = r.string('with', 'the id of the group this one runs with');
   if (!r.has('instance')) {
-    c.error(node, 'MISSING_KEY', `missing 'instance' in ${where}`, `the name of the failover instance the group follows${instanceNames.length ? ` (${instanceNames.join(', ')})` : ''}`);
+    if (!r.has('with')) {
+      c.error(node, 'MISSING_KEY', `missing 'instance' in ${where}`, `the name of the failover instance the group follows${instanceNames.length ? ` (${instanceNames.join(', ')})` : ''}, or with: GROUP`);
+    }
   } else {
     const s = r.string('instance', 'an instance name');
     if (s && !instanceNames.includes(s.value)) {
       c.error(s.node, 'UNKNOWN_INSTANCE', `instance in ${where}: no instance is named '${s.value}'`,
         instanceNames.length ? `one of ${instanceNames.join(', ')}` : 'the name of an instance in instances:');
-    } else if (s) instance = s.value;
+    } else if (s) {
+      instance = s.value;
+      instanceNode = s.node;
+    }
+  }
+  const after: Ref[] = [];
+  if (r.has('after')) {
+    const v = c.resolve(r.node('after'));
+    const items = v && isSeq(v) ? v.items.map((x) => c.resolve(x as Node | null)) : [v];
+    for (const it of items) {
+      if (isScalar(it) && typeof it.value === 'string' && it.value !== '') after.push({ value: it.value, node: it });
+      else c.error(it ?? r.keyNode('after') ?? node, it ? 'INVALID_TYPE' : 'NO_VALUE', `after in ${where}: got ${describe(it)}`, 'a group id or a list of group ids (started before this group)');
+    }
   }
   const members: string[] = [];
   if (!r.has('resources')) c.error(node, 'MISSING_KEY', `missing 'resources' in ${where}`, 'a list of resource ids, in start order');
@@ -418,8 +452,89 @@ function readGroup(c: Checker, item: Node | null, index: number, list: Node, ins
     if (t !== undefined) defaults.failureTimeoutMs = t;
   }
   const fence = readFence(c, r, where, node);
-  if (c.errors.length > errorsBefore || !id || !instance) return undefined;
-  return { group: { id: id.value, instance, members, ...(fence ? { fence } : {}) }, idNode: id.node, defaults };
+  if (c.errors.length > errorsBefore || !id || (!instance && !withRef)) return undefined;
+  return {
+    group: { id: id.value, ...(instance !== undefined ? { instance } : {}), members, ...(fence ? { fence } : {}) },
+    idNode: id.node, node, ...(instanceNode ? { instanceNode } : {}), ...(withRef ? { with: withRef } : {}), after, defaults,
+  };
+}
+
+/**
+ * `with` and `after` across groups: `with` names a group and the instance comes from it (the
+ * same instance is the only colocation a failover pair has); `after` names groups of the same
+ * instance (order is kept on the node that runs both). Unknown ids, cycles and an `instance`
+ * that contradicts `with` are errors at the reference.
+ */
+function resolveGroupRelations(c: Checker, drafts: readonly GroupDraft[]): ResourceGroup[] {
+  const byId = new Map(drafts.map((d) => [d.group.id, d]));
+  const known = () => [...byId.keys()].join(', ');
+  const instanceOf = new Map<string, string | undefined>();
+  const resolveInstance = (d: GroupDraft, path: string[]): string | undefined => {
+    if (instanceOf.has(d.group.id)) return instanceOf.get(d.group.id);
+    let inst = d.group.instance;
+    if (d.with) {
+      const w = d.with;
+      const target = byId.get(w.value);
+      if (w.value === d.group.id) c.error(w.node, 'INVALID_VALUE', `with in group '${d.group.id}': a group cannot run with itself`, 'the id of another group');
+      else if (!target) c.error(w.node, 'UNKNOWN_GROUP', `with in group '${d.group.id}': no group has id '${w.value}'`, `one of ${known()}`);
+      else if (path.includes(w.value)) {
+        c.error(w.node, 'GROUP_CYCLE', `with in group '${d.group.id}': '${w.value}' runs with '${d.group.id}' in turn (${[...path, d.group.id, w.value].join(' with ')})`,
+          'one group of the chain with an instance: and no with:');
+      } else {
+        const ti = resolveInstance(target, [...path, d.group.id]);
+        if (ti !== undefined && inst !== undefined && ti !== inst) {
+          c.error(d.instanceNode ?? w.node, 'INVALID_VALUE', `group '${d.group.id}': instance '${inst}' but with '${w.value}', which follows instance '${ti}'`,
+            `instance: ${ti} (or no instance: with with:)`);
+        }
+        inst ??= ti;
+      }
+    }
+    instanceOf.set(d.group.id, inst);
+    return inst;
+  };
+  for (const d of drafts) resolveInstance(d, []);
+  // after: known, same instance, no cycle.
+  const edges = new Map<string, string[]>();
+  for (const d of drafts) {
+    const list: string[] = [];
+    for (const a of d.after) {
+      const target = byId.get(a.value);
+      if (a.value === d.group.id) c.error(a.node, 'INVALID_VALUE', `after in group '${d.group.id}': a group cannot start after itself`, 'the id of another group');
+      else if (!target) c.error(a.node, 'UNKNOWN_GROUP', `after in group '${d.group.id}': no group has id '${a.value}'`, `one of ${known()}`);
+      else if (list.includes(a.value)) c.error(a.node, 'INVALID_VALUE', `after in group '${d.group.id}': '${a.value}' is listed twice`, 'each group once');
+      else {
+        const mine = instanceOf.get(d.group.id);
+        const theirs = instanceOf.get(a.value);
+        if (mine !== undefined && theirs !== undefined && mine !== theirs) {
+          c.error(a.node, 'INVALID_VALUE', `after in group '${d.group.id}': '${a.value}' follows instance '${theirs}', this group '${mine}'; ` +
+            'an order is kept on the node that runs both groups', `groups of the same instance (with: ${a.value} puts this group on it)`);
+        }
+        list.push(a.value);
+      }
+    }
+    edges.set(d.group.id, list);
+  }
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (id: string, path: string[]): void => {
+    if (state.get(id) === 'done') return;
+    state.set(id, 'visiting');
+    const d = byId.get(id)!;
+    for (const next of edges.get(id) ?? []) {
+      if (state.get(next) === 'visiting') {
+        const ref = d.after.find((a) => a.value === next)!;
+        const cycle = [...path.slice(path.indexOf(next)), id, next];
+        c.error(ref.node, 'GROUP_CYCLE', `after in group '${id}': the start order is a cycle (${cycle.join(' after ')})`, 'an order without cycles: remove one of these after: entries');
+      } else visit(next, [...path, id]);
+    }
+    state.set(id, 'done');
+  };
+  for (const d of drafts) visit(d.group.id, []);
+  return drafts.flatMap((d) => {
+    const instance = instanceOf.get(d.group.id);
+    if (instance === undefined) return [];
+    const after = edges.get(d.group.id) ?? [];
+    return [{ ...d.group, instance, ...(after.length ? { after } : {}), ...(d.with ? { with: d.with.value } : {}) }];
+  });
 }
 
 /**

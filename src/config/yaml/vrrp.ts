@@ -8,24 +8,24 @@ import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { parseCidr } from '../../protocol/inet.js';
 import { isIPv4Multicast } from '../common.js';
 import type {
-  At, SyncGroupSpec, Terms, TrackFileSpec, VrrpDefaultsSpec, VrrpInstanceSpec, VrrpScriptSpec,
+  At, SyncGroupSpec, Terms, TrackFileSpec, TrackProcessSpec, VrrpDefaultsSpec, VrrpInstanceSpec, VrrpScriptSpec,
 } from '../vrrp/spec.js';
 import { NAME_RE, describe, locOf, validIfname, vreader, type Checker, type Entry, type Reader } from './checker.js';
-import { opt, readGarp, readHook, readNotify, readRoutes, readTrackRefList, readVips } from './vrrp-fields.js';
+import { opt, readGarp, readHook, readNotify, readRoutes, readRules, readTrackRefList, readVips } from './vrrp-fields.js';
 
 const emptyList = (n: Node | null): boolean => isSeq(n) && n.items.length === 0;
 
 const VRRP_INSTANCE_KEYS = [
   'name', 'protocol', 'state', 'interface', 'virtual_router_id', 'priority', 'advert_int', 'version', 'preempt', 'preempt_delay',
-  'source', 'mcast_group', 'unicast_peers', 'v3_checksum_as_v2', 'auth_pass', 'addresses', 'excluded_addresses', 'routes',
-  'track_interfaces', 'track_scripts', 'track_files', 'track_primary', 'notify', 'garp', 'vmac', 'lower_prio_no_advert',
+  'source', 'mcast_group', 'unicast_peers', 'v3_checksum_as_v2', 'auth_pass', 'addresses', 'excluded_addresses', 'routes', 'rules',
+  'track_interfaces', 'track_scripts', 'track_files', 'track_processes', 'track_primary', 'notify', 'garp', 'vmac', 'lower_prio_no_advert',
   'higher_prio_send_advert', 'down_timer_adverts', 'strict_mode', 'hook_timeout',
 ] as const;
 const VRRP_ALIASES: Readonly<Record<string, string>> = {
   vrid: 'virtual_router_id', vhid: 'virtual_router_id', nopreempt: 'preempt: false', mcast_src_ip: 'source', unicast_src_ip: 'source',
   srcip: 'source', mcast_dst_ip: 'mcast_group', unicast_peer: 'unicast_peers', virtual_ipaddress: 'addresses',
-  virtual_ipaddress_excluded: 'excluded_addresses', virtual_routes: 'routes', track_interface: 'track_interfaces',
-  track_script: 'track_scripts', track_file: 'track_files', dont_track_primary: 'track_primary: false', use_vmac: 'vmac',
+  virtual_ipaddress_excluded: 'excluded_addresses', virtual_routes: 'routes', virtual_rules: 'rules', track_interface: 'track_interfaces',
+  track_script: 'track_scripts', track_file: 'track_files', track_process: 'track_processes', dont_track_primary: 'track_primary: false', use_vmac: 'vmac',
   password: 'auth_pass', authentication: 'auth_pass', notify_master: 'notify: { master: ... }', notify_backup: 'notify: { backup: ... }',
   notify_fault: 'notify: { fault: ... }', notify_stop: 'notify: { stop: ... }', garp_master_delay: 'garp: { master_delay: ... }',
   garp_master_repeat: 'garp: { master_repeat: ... }', advbase: 'advert_int', advskew: 'priority (VRRP: higher wins)',
@@ -34,7 +34,7 @@ const VRRP_DEFAULT_KEYS = ['version', 'mcast_group4', 'mcast_group6', 'garp', 'v
   'higher_prio_send_advert', 'down_timer_adverts'] as const;
 const SCRIPT_KEYS = ['name', 'script', 'interval', 'timeout', 'weight', 'reverse', 'rise', 'fall', 'init_fail'] as const;
 const TRACK_FILE_KEYS = ['name', 'file', 'weight', 'reverse', 'init_file', 'init_overwrite'] as const;
-const SYNC_GROUP_KEYS = ['name', 'members', 'notify', 'track_interfaces', 'track_scripts', 'track_files', 'tracking_weight'] as const;
+const SYNC_GROUP_KEYS = ['name', 'members', 'notify', 'track_interfaces', 'track_scripts', 'track_files', 'track_processes', 'tracking_weight'] as const;
 
 export const YAML_TERMS: Terms = {
   nopreempt: 'preempt: false', preemptDelay: 'preempt_delay', addresses: 'addresses', unicastPeers: 'unicast_peers', authPass: 'auth_pass',
@@ -116,9 +116,11 @@ export function readVrrpInstance(c: Checker, item: Node | null, index: number, l
     ...(emptyList(v.node('addresses')) ? { noAddresses: { value: 'quiet' as const, at: locOf(c, v.keyNode('addresses')) } } : {}),
     excludedAddresses: readVips(c, v, 'excluded_addresses', where),
     routes: readRoutes(c, v, where),
+    rules: readRules(c, v, where),
     trackInterfaces: readTrackRefList(c, v, 'track_interfaces', where),
     trackScripts: readTrackRefList(c, v, 'track_scripts', where),
     trackFiles: readTrackRefList(c, v, 'track_files', where),
+    ...(v.has('track_processes') ? { trackProcesses: readTrackRefList(c, v, 'track_processes', where) } : {}),
     ...opt('trackPrimary', v.bool('track_primary')),
     notify: readNotify(c, v, 'notify', where),
     garp: readGarp(c, v, where, false),
@@ -198,6 +200,37 @@ export function readTrackFile(c: Checker, item: Node, where: string): TrackFileS
   };
 }
 
+const TRACK_PROCESS_KEYS = ['name', 'process', 'param_match', 'full_command', 'weight', 'reverse', 'quorum', 'quorum_max', 'fork_delay',
+  'terminate_delay'] as const;
+
+/** `track_processes:` item: `process` is a name, or a list of the name and the arguments to match. */
+export function readTrackProcess(c: Checker, item: Node, where: string): TrackProcessSpec | undefined {
+  const v = vreader(c, item, where, item, TRACK_PROCESS_KEYS, { delay: 'fork_delay and terminate_delay' });
+  if (!v) return undefined;
+  const name = requiredName(c, v, item, where);
+  if (!name) return undefined;
+  let process: At<readonly string[]> | undefined;
+  const pn = v.node('process');
+  if (isSeq(pn)) {
+    const words = pn.items.map((x) => c.resolve(x as Node | null));
+    if (words.length > 0 && words.every((w) => isScalar(w) && typeof w.value === 'string')) {
+      process = { value: words.map((w) => (w as { value: string }).value), at: locOf(c, pn) };
+    } else c.error(pn, 'INVALID_TYPE', `process in ${where}: a list of text`, 'process: haproxy, or [haproxy, -f, /etc/haproxy/haproxy.cfg]');
+  } else if (v.has('process')) {
+    const s = v.str('process', 'the process name, or a list of the name and its arguments');
+    if (s) process = { value: [s.value], at: s.at };
+  }
+  const pm = v.str('param_match', 'exact, initial or partial');
+  if (pm && !['exact', 'initial', 'partial'].includes(pm.value)) c.error(v.node('param_match'), 'INVALID_VALUE', `param_match in ${where}: '${pm.value}'`, 'exact, initial or partial');
+  return {
+    name, ...(process ? { process } : {}),
+    ...(pm && ['exact', 'initial', 'partial'].includes(pm.value) ? { paramMatch: pm as At<'exact' | 'initial' | 'partial'> } : {}),
+    ...opt('fullCommand', v.bool('full_command')), ...opt('weight', v.int('weight', -254, 254)), ...opt('reverse', v.bool('reverse')),
+    ...opt('quorum', v.int('quorum', 0, 65535)), ...opt('quorumMax', v.int('quorum_max', 0, 65535)),
+    ...opt('forkDelay', v.seconds('fork_delay', 0, 3600)), ...opt('terminateDelay', v.seconds('terminate_delay', 0, 3600)),
+  };
+}
+
 export function readSyncGroup(c: Checker, item: Node, where: string): SyncGroupSpec | undefined {
   const v = vreader(c, item, where, item, SYNC_GROUP_KEYS, { group: 'members', instances: 'members', sync_group_tracking_weight: 'tracking_weight' });
   if (!v) return undefined;
@@ -215,6 +248,7 @@ export function readSyncGroup(c: Checker, item: Node, where: string): SyncGroupS
     trackInterfaces: readTrackRefList(c, v, 'track_interfaces', where),
     trackScripts: readTrackRefList(c, v, 'track_scripts', where),
     trackFiles: readTrackRefList(c, v, 'track_files', where),
+    ...(v.has('track_processes') ? { trackProcesses: readTrackRefList(c, v, 'track_processes', where) } : {}),
     ...opt('trackingWeight', v.bool('tracking_weight')),
   };
 }

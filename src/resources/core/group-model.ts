@@ -51,6 +51,8 @@ export interface GroupSpec {
   readonly members: readonly MemberSpec[];
   /** The group requires fencing (it has a `fence` command, run with this timeout). */
   readonly fence?: { readonly timeoutMs: number };
+  /** Groups this one starts after (`order.ts`): it waits for them until an `order` input says otherwise. */
+  readonly after?: readonly string[];
 }
 
 export type ActionName = 'start' | 'stop' | 'monitor';
@@ -92,7 +94,9 @@ export type GroupInput =
   /** Operator: stop and start one member (and those after it) or the whole group, in place. */
   | { readonly type: 'restart'; readonly resource?: string }
   /** The daemon is exiting: stop everything in reverse order, then emit `stopped`. */
-  | { readonly type: 'shutdown' };
+  | { readonly type: 'shutdown' }
+  /** Order between groups changed (`order.ts`'s gate for this group). */
+  | { readonly type: 'order'; readonly waitingFor: readonly string[]; readonly heldBy: readonly string[]; readonly heldByBlocked: boolean };
 
 
 export type GroupEffect =

@@ -32,12 +32,19 @@ export class GroupMachine {
   private stuckLogged: string | undefined;
   /** Fencing (groups with `spec.fence`): nothing starts while it is not `none`. */
   private readonly fencing: GroupFencing;
+  /** Order (`order.ts`): groups this one is after that are not started here; nothing starts while any. */
+  private waitingFor: readonly string[];
+  /** Order: groups after this one that still run here; nothing stops while any (unless blocked). */
+  private heldBy: readonly string[] = [];
+  private heldByBlocked = false;
 
   constructor(readonly spec: GroupSpec, initial: { moved?: boolean } = {}) {
     if (spec.members.length === 0) throw new Error(`group ${spec.id} has no members`);
     this.moved = initial.moved ?? false;
     this.fencing = new GroupFencing(spec);
     this.members = spec.members.map(newMember);
+    // Closed until the shell says the groups before it run: never a start out of order.
+    this.waitingFor = spec.after ?? [];
   }
 
   get isMoved(): boolean {
@@ -92,6 +99,15 @@ export class GroupMachine {
       case 'restart':
         this.handleRestart(input.resource, fx);
         break;
+      case 'order':
+        if (input.waitingFor.length && !this.waitingFor.length && this.wantRunning()) {
+          fx.push(logEffect('info', `${this.spec.id}: group ${input.waitingFor.join(', ')} is not started here: stopping (order)`));
+        }
+        if (input.heldBy.join() !== this.heldBy.join()) this.stuckLogged = undefined;
+        this.waitingFor = input.waitingFor;
+        this.heldBy = input.heldBy;
+        this.heldByBlocked = input.heldByBlocked;
+        break;
       case 'shutdown':
         if (!this.shuttingDown) {
           this.shuttingDown = true;
@@ -132,7 +148,16 @@ export class GroupMachine {
   }
 
   private wantRunning(): boolean {
-    return this.instanceState === 'MASTER' && !this.shuttingDown && this.ineligibleReason() === undefined;
+    return this.instanceState === 'MASTER' && !this.shuttingDown && this.ineligibleReason() === undefined && this.waitingFor.length === 0;
+  }
+
+  /**
+   * Fully started and meant to stay so: the groups after this one may start (`order.ts`). A
+   * member failing, restarting or being stopped makes it false, so they stop first.
+   */
+  get ready(): boolean {
+    if (!this.wantRunning()) return false;
+    return this.members.every((m, i) => m.role === 'started' && !this.mustBeDown(i, true) && !m.blocked && (!m.inflight || m.inflight.action === 'monitor'));
   }
 
   /** Member i must be (or get) stopped: the group must not run, or it needs recovery or is kept down. */
@@ -180,6 +205,11 @@ export class GroupMachine {
     const n = this.members.length;
     let k = n;
     for (let i = 0; i < n; i++) if (this.mustBeDown(i, target)) { k = i; break; }
+    if (this.heldBy.length && this.members.slice(k).some((m) => m.role !== 'stopped')) {
+      // Reverse order across groups: the groups after this one stop first.
+      this.stuck(`${this.spec.id}: waiting for group ${this.heldBy.join(', ')} to stop first (order)`, fx, this.heldByBlocked ? 'error' : 'info');
+      return;
+    }
     for (let j = n - 1; j >= k; j--) {
       const m = this.members[j]!;
       if (m.role === 'stopped') continue;
@@ -220,10 +250,10 @@ export class GroupMachine {
     this.stuckLogged = undefined;
   }
 
-  private stuck(message: string, fx: GroupEffect[]): void {
+  private stuck(message: string, fx: GroupEffect[], level: 'error' | 'info' = 'error'): void {
     if (this.stuckLogged === message) return;
     this.stuckLogged = message;
-    fx.push(logEffect('error', message));
+    fx.push(logEffect(level, message));
   }
 
   private run(m: Member, action: JudgedAction, now: number, fx: GroupEffect[]): void {
@@ -267,11 +297,13 @@ export class GroupMachine {
     // The planner has just run: with nothing in flight, nothing more can be done (all stopped,
     // or the last one still up is blocked and holds the ones before it).
     if (this.members.some((m) => m.inflight)) return;
-    this.stoppedEmitted = true;
     const left = this.members.filter((m) => m.role !== 'stopped');
+    // Groups after this one are still stopping: this one stops after them.
+    if (left.length > 0 && this.heldBy.length > 0 && !this.heldByBlocked) return;
+    this.stoppedEmitted = true;
     if (left.length > 0) {
       // Nothing proves the service is down: the instance must not be handed over (issue 11).
-      fx.push(logEffect('error', `${this.spec.id}: could not stop ${left.map((m) => m.spec.id).join(', ')} (blocked): ` +
+      fx.push(logEffect('error', `${this.spec.id}: could not stop ${left.map((m) => m.spec.id).join(', ')} (${this.heldByBlocked ? `group ${this.heldBy.join(', ')} after it is blocked` : 'blocked'}): ` +
         `instance ${this.spec.instance} is not handed over; \`carpool resource cleanup ${this.spec.id}\` retries the stop`));
     }
     fx.push({ type: 'stopped' });
@@ -360,6 +392,7 @@ export class GroupMachine {
       id: this.spec.id, instance: this.spec.instance, instanceState: this.instanceState, state,
       eligible: reason === undefined, ineligibleReason: reason ?? null, standby: this.standbyOn, moved: this.moved, members,
       ...(this.spec.fence ? { fence: this.fencing.status(now) } : {}),
+      ...(this.spec.after?.length || this.heldBy.length ? { order: { after: this.spec.after ?? [], waitingFor: this.waitingFor, heldBy: this.heldBy } } : {}),
     };
   }
 }

@@ -76,6 +76,11 @@ export interface GroupStatus {
   readonly members: readonly MemberStatus[];
   /** Fencing, when the group requires it (a `fence` command); absent otherwise. */
   readonly fence?: FenceStatus;
+  /**
+   * Order between groups (`after:`), when the group has any: the groups it starts after, those
+   * of them not started here (it waits), and the groups after it that still run here (it stops after them).
+   */
+  readonly order?: { readonly after: readonly string[]; readonly waitingFor: readonly string[]; readonly heldBy: readonly string[] };
 }
 
 /** A group's fencing (docs/resources.md, "Failed stops and fencing"). */

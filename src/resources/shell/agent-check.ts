@@ -14,7 +14,7 @@ import { agentLabel, defaultAgentHost, lsbScriptPath, ocfEnv, resolveOcfAgent, t
 import { parseMetaData, type MetaDataResult } from './meta-data.js';
 import { exitReasonOf } from './spawn.js';
 import { rcName } from '../core/ocf.js';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 
 const META_DATA_TIMEOUT_MS = 10_000;
 
@@ -35,6 +35,33 @@ export interface AgentCheckOptions {
    * warnings, 3 (not implemented) is fine. Off by default: the file may be for another host.
    */
   readonly validate?: boolean;
+  /**
+   * `carpool check --host` (and `run`): the file is for this host, so a missing agent or a host
+   * without systemd for a systemd resource is an error, not a warning.
+   */
+  readonly host?: boolean;
+}
+
+/** Names in a directory, none when it cannot be read. */
+function listDir(dir: string): string[] {
+  try { return readdirSync(dir); } catch { return []; }
+}
+
+/**
+ * The installed agent a mistyped name meant: same name in another case, the same letters in
+ * another order (`ngnix` → `nginx`), or a close edit.
+ */
+export function closestName(word: string, names: readonly string[]): string | undefined {
+  const lower = word.toLowerCase();
+  const sorted = (x: string) => [...x.toLowerCase()].sort().join('');
+  return names.find((n) => n.toLowerCase() === lower)
+    ?? names.find((n) => n.length === word.length && sorted(n) === sorted(word))
+    ?? suggest(word, names);
+}
+
+/** Installed OCF agents as `provider:type`, over the whole search path. */
+function installedOcf(host: AgentHost): string[] {
+  return host.raPath.flatMap((dir) => listDir(dir).flatMap((provider) => listDir(join(dir, provider)).map((t) => `${provider}:${t}`)));
 }
 
 function validateSync(host: AgentHost, file: string, r: Resource): { rc: number | null; reason: string } {
@@ -60,10 +87,31 @@ export function checkResourceAgents(config: CarpoolConfig, host: AgentHost = def
       case 'ocf': {
         const file = resolveOcfAgent(host, r.agent.provider, r.agent.type);
         if (!file) {
+          const base = host.raPath[0] ?? '/usr/lib/ocf/resource.d';
+          const installed = installedOcf(host);
+          const providers = [...new Set(installed.map((x) => x.split(':')[0]!))];
+          const provider = r.agent.provider;
+          const sameProvider = installed.filter((x) => x.startsWith(`${provider}:`)).map((x) => x.slice(provider.length + 1));
+          const typeGuess = closestName(r.agent.type, sameProvider);
+          // A mistyped provider (`haertbeat`): the type in the provider it meant.
+          const providerGuess = providers.includes(provider) ? undefined : closestName(provider, providers);
+          const typeInGuess = providerGuess !== undefined
+            ? closestName(r.agent.type, installed.filter((x) => x.startsWith(`${providerGuess}:`)).map((x) => x.slice(providerGuess.length + 1)))
+            : undefined;
+          const anyGuess = typeGuess ? `${provider}:${typeGuess}` : typeInGuess ? `${providerGuess}:${typeInGuess}` : undefined;
           const builtinProvider = ['heartbeat', 'pacemaker', 'linbit', 'clusterlabs'].includes(r.agent.provider);
-          warn('AGENT_NOT_FOUND', `${where}: agent ${label} is not installed on this host (no ${join(host.raPath[0] ?? '/usr/lib/ocf/resource.d', r.agent.provider, r.agent.type)})` +
-            (builtinProvider ? '' : `; '${r.agent.provider}' is a custom provider: install its agent in that directory`),
-            builtinProvider ? 'install the resource-agents package' : `an executable OCF agent in ${join(host.raPath[0] ?? '/usr/lib/ocf/resource.d', r.agent.provider)}/`);
+          const missing = `${where}: agent ${label} is not installed on this host (no ${join(base, r.agent.provider, r.agent.type)})`;
+          const report = opts.host ? error : warn;
+          if (anyGuess) {
+            // The provider's agents are there: a typo, not a missing package.
+            report('AGENT_NOT_FOUND', `${missing} — did you mean ocf:${anyGuess}?`, `agent: ocf:${anyGuess}`);
+          } else if (providers.includes(r.agent.provider)) {
+            report('AGENT_NOT_FOUND', `${missing}; ${r.agent.provider} has ${sameProvider.length} agents here, none of that name`,
+              `one of the agents in ${join(base, r.agent.provider)}/ (ls it), or install the agent there`);
+          } else {
+            report('AGENT_NOT_FOUND', missing + (builtinProvider ? '' : `; '${r.agent.provider}' is a custom provider: install its agent in that directory`),
+              builtinProvider ? 'install the resource-agents package' : `an executable OCF agent in ${join(base, r.agent.provider)}/`);
+          }
           break;
         }
         const md = metaDataSync(host, file, r);
@@ -94,12 +142,16 @@ export function checkResourceAgents(config: CarpoolConfig, host: AgentHost = def
       }
       case 'lsb': {
         const file = lsbScriptPath(r.agent.type);
-        if (!existsSync(file)) warn('AGENT_NOT_FOUND', `${where}: init script ${file} does not exist on this host`, 'an LSB init script');
+        if (!existsSync(file)) {
+          const guess = r.agent.type.startsWith('/') ? undefined : closestName(r.agent.type, listDir('/etc/init.d'));
+          (opts.host ? error : warn)('AGENT_NOT_FOUND', `${where}: init script ${file} does not exist on this host${guess ? ` — did you mean lsb:${guess}?` : ''}`,
+            guess ? `agent: lsb:${guess}` : 'an LSB init script');
+        }
         break;
       }
       case 'systemd':
         if (!host.systemd) {
-          warn('SYSTEMD_NOT_PID1', `${where}: systemd is not PID 1 on this host (PID 1 is '${host.pid1}'): ${label} cannot run here`,
+          (opts.host ? error : warn)('SYSTEMD_NOT_PID1', `${where}: systemd is not PID 1 on this host (PID 1 is '${host.pid1}'): ${label} cannot run here`,
             'an OCF agent, an LSB script or builtin:command on hosts without systemd');
         }
         break;

@@ -16,6 +16,7 @@ import { DEFAULT_OP_TIMEOUT_MS, type FenceCommand, type Resource, type ResourceG
 import { CarpoolError } from '../../lib/errors.js';
 import { assertNever } from '../../lib/assert-never.js';
 import { GroupMachine } from '../core/machine.js';
+import { orderGates } from '../core/order.js';
 import type { GroupEffect, GroupInput, GroupSpec } from '../core/group-model.js';
 import type { LogLevel } from '../../lib/log-level.js';
 import { INFINITY, type FailedAction, type ResourcesStatus } from '../core/status.js';
@@ -78,6 +79,9 @@ export class ResourceManager {
   /** Instances whose standby waits for a blocked group (logged once per wait). */
   private readonly standbyDeferred = new Set<string>();
   private started = false;
+  /** The order gates last fed to each group (`core/order.ts`), as a comparable key. */
+  private readonly gatesFed = new Map<string, string>();
+  private ordering = false;
   /** Ends the wait of `holdWhileBlocked()`: with a reason when forced, without when nothing is blocked any more. */
   private releaseHold: ((forced: string | undefined) => void) | undefined;
 
@@ -95,7 +99,7 @@ export class ResourceManager {
   private addGroup(g: ResourceGroup, moved: boolean): void {
     if (g.fence) this.fences.set(g.id, g.fence);
     const spec: GroupSpec = {
-      id: g.id, instance: g.instance, ...(g.fence ? { fence: { timeoutMs: g.fence.timeoutMs } } : {}),
+      id: g.id, instance: g.instance, ...(g.fence ? { fence: { timeoutMs: g.fence.timeoutMs } } : {}), ...(g.after?.length ? { after: g.after } : {}),
       members: g.members.map((id) => {
         const r = this.resources.get(id)!;
         this.groupOf.set(id, g.id);
@@ -140,6 +144,7 @@ export class ResourceManager {
       if (g.timer) clearTimeout(g.timer);
       for (const ac of g.running.values()) ac.abort();
       this.groups.delete(id);
+      this.gatesFed.delete(id);
       this.fences.delete(id);
       for (const m of g.machine.spec.members) {
         this.groupOf.delete(m.id);
@@ -167,6 +172,7 @@ export class ResourceManager {
       const state = stateOf(g.instance);
       if (state !== undefined) this.input(id, { type: 'instance', state });
     }
+    this.syncOrder();
   }
 
   get node(): string {
@@ -178,6 +184,7 @@ export class ResourceManager {
     if (this.started) return;
     this.started = true;
     for (const [id, g] of this.groups) this.apply(id, g, g.machine.begin(this.deps.now()));
+    this.syncOrder();
   }
 
   /**
@@ -340,10 +347,38 @@ export class ResourceManager {
       g.stepping = false;
     }
     this.rearm(id, g);
+    this.syncOrder();
     // A cleanup during holdWhileBlocked() let the stop through: the instances may go now.
     if (this.releaseHold && this.activeGroups().length === 0) this.releaseHold(undefined);
     // A standby that waited for a blocked group goes once that group is cleaned up.
     for (const instance of this.standbyDeferred) this.updateStandby(instance);
+  }
+
+  /**
+   * Order between groups: after any group stepped, hand every group its gate (`core/order.ts`)
+   * when it changed. A gate fed may change another group's readiness, hence the loop; it ends
+   * because a gate is fed only when it differs from the last one.
+   */
+  private syncOrder(): void {
+    if (this.ordering || !this.cfg.groups.some((g) => g.after?.length)) return;
+    this.ordering = true;
+    try {
+      for (let changed = true; changed;) {
+        changed = false;
+        const nodes = [...this.groups.entries()].map(([id, g]) => ({
+          id, after: g.machine.spec.after ?? [], ready: g.machine.ready, active: g.machine.active, blocked: g.machine.blocked,
+        }));
+        for (const [id, gate] of orderGates(nodes)) {
+          const key = JSON.stringify(gate);
+          if (this.gatesFed.get(id) === key) continue;
+          this.gatesFed.set(id, key);
+          this.input(id, { type: 'order', ...gate });
+          changed = true;
+        }
+      }
+    } finally {
+      this.ordering = false;
+    }
   }
 
   private apply(id: string, g: GroupRuntime, fx: GroupEffect[]): void {

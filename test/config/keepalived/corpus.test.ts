@@ -19,7 +19,7 @@ const DIR = fileURLToPath(new URL('../../../testdata/keepalived-corpus/', import
 
 type Expectation =
   /** keepalived accepts it: accepted (warnings allowed), and converted. */
-  | { readonly kind: 'accepted'; readonly instances: number; readonly virtualServers?: number }
+  | { readonly kind: 'accepted'; readonly instances: number; readonly virtualServers?: number; readonly configId?: string }
   /** Accepted only with --vrrp-only, which drops its LVS part (the error code without it). */
   | { readonly kind: 'vrrp-only'; readonly instances: number; readonly without: string }
   /** Refused today: the error codes (file order) and why. */
@@ -33,6 +33,14 @@ const CORPUS: Readonly<Record<string, Expectation>> = {
   'keepalived.conf.vrrp.sync': { kind: 'accepted', instances: 9 },
   'keepalived.conf.vrrp.scripts': { kind: 'accepted', instances: 3 },
   'keepalived.conf.sample': { kind: 'accepted', instances: 1, virtualServers: 1 },
+  'keepalived.conf.track_interface': { kind: 'accepted', instances: 1 }, // static_routes
+  // static_routes; `via A or B`: a multipath route, with keepalived's deprecation warning
+  'keepalived.conf.vrrp.routes': { kind: 'accepted', instances: 1 },
+  // static_rules and virtual_rules; `to 192.168.100./24` is skipped with a warning, as keepalived does
+  'keepalived.conf.vrrp.rules': { kind: 'accepted', instances: 1 },
+  'keepalived.conf.vrrp.static_ipaddress': { kind: 'accepted', instances: 1 },
+  // net_namespace, as keepalived -i high reads it
+  'keepalived.conf.conditional_conf': { kind: 'accepted', instances: 1, configId: 'high' },
   'keepalived.conf.HTTP_GET.port': LVS_ONLY,
   'keepalived.conf.IPv6': LVS_ONLY,
   'keepalived.conf.PING_CHECK': LVS_ONLY,
@@ -48,25 +56,12 @@ const CORPUS: Readonly<Record<string, Expectation>> = {
   // lvs_sync_daemon_interface (IPVS connection sync) is not implemented; the sync group without
   // group {} is removed with a warning, as keepalived does.
   'keepalived.conf.vrrp.lvs_syncd': { kind: 'vrrp-only', instances: 3, without: 'LVS_NOT_SUPPORTED' },
-  'keepalived.conf.SMTP_CHECK': {
-    kind: 'refused', codes: Array<string>(6).fill('NOT_SUPPORTED'), why: 'SMTP_CHECK host { } blocks are not implemented (balancer)',
-  },
+  'keepalived.conf.SMTP_CHECK': LVS_ONLY,
   'keepalived.conf.SSL_GET': { kind: 'refused', codes: ['NOT_SUPPORTED'], why: 'auth_type AH is not implemented' },
-  'keepalived.conf.conditional_conf': {
-    kind: 'refused', codes: ['NOT_SUPPORTED'], configId: 'high', why: 'net_namespace is not implemented (a VRRP-side feature of issue 14)',
-  },
   'keepalived.conf.vrrp.localcheck': {
     kind: 'refused', codes: ['NEEDS_SHELL', 'NEEDS_SHELL', 'NEEDS_SHELL'],
     why: 'script "</dev/tcp/..." works only where /bin/sh is bash: carpool asks for /bin/bash -c',
   },
-  'keepalived.conf.track_interface': { kind: 'refused', codes: ['NOT_SUPPORTED'], why: 'static_routes is not implemented (VRRP-side feature)' },
-  'keepalived.conf.vrrp.routes': {
-    kind: 'refused', codes: ['NOT_SUPPORTED', 'NOT_SUPPORTED'], why: "static_routes is not implemented; 'or' needs multipath routes",
-  },
-  'keepalived.conf.vrrp.rules': {
-    kind: 'refused', codes: ['NOT_SUPPORTED', 'NOT_SUPPORTED'], why: 'static_rules and virtual_rules are not implemented (VRRP-side features)',
-  },
-  'keepalived.conf.vrrp.static_ipaddress': { kind: 'refused', codes: ['NOT_SUPPORTED'], why: 'static_ipaddress is not implemented (VRRP-side feature)' },
 };
 
 function load(file: string, options: LoadOptions): { config?: CarpoolConfig; errors: ConfigDiagnostic[]; warnings: ConfigDiagnostic[] } {
@@ -93,7 +88,7 @@ describe("keepalived's sample configurations", () => {
 
   it.each(Object.entries(CORPUS))('%s', (file, want) => {
     if (want.kind === 'accepted') {
-      const r = load(file, {});
+      const r = load(file, want.configId ? { configId: want.configId } : {});
       expect(r.errors.map((e) => e.message)).toEqual([]);
       expect(r.config!.instances).toHaveLength(want.instances);
       expect(r.config!.balancers?.virtualServers.length).toBe(want.virtualServers);

@@ -102,6 +102,10 @@ describe('every supported keyword (testdata/keepalived/full.conf)', () => {
         { family: 4, dst: '0.0.0.0', prefix: 0, gateway: '192.0.2.253', dev: 'eth0', table: 101 },
         { family: 4, dst: '198.51.100.0', prefix: 24, type: 'blackhole' },
       ],
+      rules: [
+        { family: 4, from: '192.0.2.0/24', table: 100, priority: 100 },
+        { family: 4, to: '203.0.113.0/24', fwmark: 16, fwmask: 255, iif: 'eth0', table: 254, priority: 101 },
+      ],
       // In a sync group member weights read as 0 (keepalived does the same); eth0 is its own interface.
       trackInterfaces: [{ name: 'eth1', weight: 0, reverse: false }],
       trackScripts: [{ name: 'chk_haproxy', weight: 0, reverse: true }],
@@ -152,7 +156,7 @@ describe('every supported keyword (testdata/keepalived/full.conf)', () => {
 
   it('warns where keepalived warns (and for what carpool does not do)', () => {
     expect(ws.map((w) => `${w.line} ${w.code}`)).toEqual([
-      '19 NOT_USED', '20 NOT_USED', '70 NOT_USED', '90 SYNC_GROUP', '91 NOT_USED', '94 SYNC_GROUP', '97 SYNC_GROUP',
+      '19 NOT_USED', '20 NOT_USED', '70 NOT_USED', '94 SYNC_GROUP', '95 NOT_USED', '98 SYNC_GROUP', '101 SYNC_GROUP',
     ]);
   });
 });
@@ -225,11 +229,12 @@ describe('errors, located and with a hint', () => {
     ['auth_hmac', inst('auth_hmac {\n key 1 x\n}'), ['2:3 NOT_SUPPORTED'], 'not supported by carpool'],
     ['use_ipvlan', inst('use_ipvlan'), ['2:3 NOT_SUPPORTED']],
     ['track_bfd', inst('track_bfd {\n b1\n}'), ['2:3 NOT_SUPPORTED']],
-    ['track_process', inst('track_process {\n p\n}'), ['2:3 NOT_SUPPORTED']],
-    ['virtual_rules', inst('virtual_rules {\n from 10.0.0.1 table 1\n}'), ['2:3 NOT_SUPPORTED']],
+    ['track_process undefined', inst('track_process {\n p\n}'), ['3:4 UNDEFINED_REFERENCE'], "tracks process 'p', which is not defined"],
+    ['virtual_rules with tos', inst('virtual_rules {\n from 10.0.0.1 table 1 tos 4\n}'), ['3:26 NOT_SUPPORTED'], "'tos' in a virtual rule is not supported"],
+    ['virtual_rules typo', inst('virtual_rules {\n form 10.0.0.1 table 1\n}'), ['3:4 UNKNOWN_KEYWORD'], "did you mean 'from'?"],
     ['no_accept', inst('no_accept'), ['2:3 NOT_SUPPORTED']],
-    ['vrrp_notify_fifo', 'global_defs {\n vrrp_notify_fifo /run/f\n}\n' + inst(''), ['2:2 NOT_SUPPORTED']],
-    ['static_routes', 'static_routes {\n 10.0.0.0/8 via 1.2.3.4\n}\n' + inst(''), ['1:1 NOT_SUPPORTED']],
+    ['vrrp_notify_fifo relative', 'global_defs {\n vrrp_notify_fifo run/f\n}\n' + inst(''), ['2:19 INVALID_VALUE'], 'is not an absolute path'],
+    ['static_routes with mtu', 'static_routes {\n 10.0.0.0/8 via 1.2.3.4 mtu 1400\n}\n' + inst(''), ['2:25 NOT_SUPPORTED'], "'mtu' in a static route is not supported"],
     ['lvs_flush', 'global_defs {\n lvs_flush\n}\n' + inst(''), ['2:2 LVS_NOT_SUPPORTED']],
     ['lvs_sync_daemon', 'global_defs {\n lvs_sync_daemon eth0 VI_1\n}\n' + inst(''), ['2:2 LVS_NOT_SUPPORTED']],
     ['priority out of range', inst('priority 256'), ['2:12 OUT_OF_RANGE']],

@@ -64,12 +64,23 @@ describe('flag keywords followed by a word', () => {
 describe("the deprecated 'or' in virtual_routes", () => {
   // keepalived.conf.vrrp.routes: `192.168.113.0/24 via 192.168.100.252 or 192.168.100.253`;
   // keepalived: "\"or\" for routes is deprecated. Please use \"nexthop\"" and installs a multipath route.
-  it('is read, and refused for want of multipath routes, naming the workaround', () => {
-    const ds = problems(inst('virtual_routes {\n  192.168.113.0/24 via 192.168.100.252 or 192.168.100.253\n}'));
-    expect(where(ds)).toEqual(['3:42 NOT_SUPPORTED']);
-    expect(ds[0]!.message).toContain('"or" for routes is deprecated');
-    expect(ds[0]!.message).toContain('multipath');
-    expect(ds[0]!.expected).toContain('nexthop via 192.168.100.252 nexthop via 192.168.100.253');
+  it('is read as a multipath route, with the warning (under --strict too: nothing is worked around)', () => {
+    const text = inst('virtual_routes {\n  192.168.113.0/24 via 192.168.100.252 or 192.168.100.253 dev eth1\n}');
+    const r = ka(text);
+    expect(where(r.warnings)).toEqual(['3:42 DEPRECATED']);
+    expect(r.warnings[0]!.message).toContain('"or" for routes is deprecated');
+    expect(r.warnings[0]!.expected).toContain('nexthop via 192.168.100.252 nexthop via 192.168.100.253');
+    expect(ka(text, { strict: true }).warnings.map((w) => w.code)).toEqual(['DEPRECATED']);
+    expect((r.config.instances[0] as VrrpInstance).routes).toEqual([{
+      family: 4, dst: '192.168.113.0', prefix: 24,
+      nexthops: [{ gateway: '192.168.100.252', dev: 'eth1' }, { gateway: '192.168.100.253', dev: 'eth1' }],
+    }]);
+  });
+  it('nexthop is the current spelling, with weights', () => {
+    const r = vrrp(inst('virtual_routes {\n  10.5.0.0/16 table 6909 nexthop via 10.0.0.2 dev eth0 weight 1 nexthop via 10.0.0.3 weight 2\n}'));
+    expect(r[0]!.routes).toEqual([{
+      family: 4, dst: '10.5.0.0', prefix: 16, table: 6909, nexthops: [{ gateway: '10.0.0.2', dev: 'eth0', weight: 1 }, { gateway: '10.0.0.3', weight: 2 }],
+    }]);
   });
   it('a bad address after or is an address error', () => {
     expect(where(problems(inst('virtual_routes {\n  10.1.0.0/16 via 10.0.0.1 or nowhere\n}')))).toEqual(['3:33 INVALID_ADDRESS']);
@@ -195,5 +206,35 @@ describe('hostile input', () => {
   it('a 10 MB unknown keyword too', () => {
     const ds = ka(inst(`${'x'.repeat(10_000_000)} 1`)).warnings;
     expect(ds[0]!.message.length).toBeLessThan(300);
+  });
+});
+
+describe('virtual and static rules', () => {
+  // keepalived.conf.vrrp.rules writes `to 192.168.100./24`; keepalived: "Invalid rule to address
+  // 192.168.100./24" and the rule is dropped, the rest runs.
+  const text = `static_rules {\n  from 192.168.100.0/24 table 1\n  to 192.168.100./24 table 1\n}\n${inst('virtual_rules {\n  to 10.9.0./24 table 2\n}')}`;
+  it('a rule whose address does not parse is skipped with the warning', () => {
+    const r = lenient(text, ['3:6 INVALID_ADDRESS', '7:8 INVALID_ADDRESS'], 'Invalid rule to address');
+    expect(r.config.static?.rules).toEqual([{ family: 4, from: '192.168.100.0/24', table: 1 }]);
+    expect((r.config.instances[0] as VrrpInstance).rules).toEqual([]);
+  });
+});
+
+describe('static addresses', () => {
+  // keepalived puts a static address without dev on default_interface (default eth0).
+  it('without dev: on default_interface, else eth0 with a warning', () => {
+    const r = ka(`static_ipaddress {\n  192.0.2.5/24\n  192.0.2.6/24 dev eth1 scope link\n}\n${inst('')}`);
+    expect(r.config.static?.addresses).toEqual([
+      { family: 4, address: '192.0.2.5', prefix: 24, dev: 'eth0' }, { family: 4, address: '192.0.2.6', prefix: 24, dev: 'eth1', scope: 'link' },
+    ]);
+    expect(where(r.warnings)).toEqual(['2:3 MISSING_ARGUMENT']);
+    const d = ka(`global_defs {\n  default_interface bond0\n}\nstatic_ipaddress {\n  192.0.2.5/24\n}\n${inst('')}`);
+    expect(d.config.static?.addresses[0]?.dev).toBe('bond0');
+    expect(d.warnings).toEqual([]);
+  });
+  it('carpool convert carries them', () => {
+    const r = ka(`static_ipaddress {\n  192.0.2.5/24 dev eth1\n}\nstatic_routes {\n  10.8.0.0/16 via 192.0.2.1 proto bird scope global\n}\n${inst('')}`);
+    expect(parseCarpoolYaml(emitCarpoolYaml(r.config), { file: FILE }).config).toEqual(r.config);
+    expect(r.config.static?.routes).toEqual([{ family: 4, dst: '10.8.0.0', prefix: 16, gateway: '192.0.2.1', proto: 12, scope: 'global' }]);
   });
 });

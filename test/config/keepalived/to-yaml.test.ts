@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConfigDiagnostic } from '../../../src/config/diagnostics.js';
 import { emitCarpoolYaml } from '../../../src/config/emit-yaml.js';
 import { parseKeepalivedConf } from '../../../src/config/keepalived/parse.js';
-import type { CarpoolConfig, Hook, SyncGroup, TrackFile, TrackRef, VirtualAddress, VirtualRoute, VrrpInstance, VrrpScript } from '../../../src/config/model.js';
+import type { CarpoolConfig, Hook, SyncGroup, TrackFile, TrackRef, VirtualAddress, VirtualRoute, VirtualRule, VrrpInstance, VrrpScript } from '../../../src/config/model.js';
 import { parseCarpoolYaml } from '../../../src/config/yaml/parse.js';
 import { configErrors } from '../../helpers/config.js';
 
@@ -137,6 +137,8 @@ function route(family: 4 | 6, i: number): fc.Arbitrary<VirtualRoute> {
   return fc.record({
     def: fc.boolean(), gw: fc.boolean(), dev: fc.option(ifname, { nil: undefined }), metric: fc.option(fc.nat(1000), { nil: undefined }),
     table: fc.option(fc.integer({ min: 1, max: 5000 }), { nil: undefined }), type: fc.option(fc.constantFrom('blackhole', 'unreachable'), { nil: undefined }),
+    scope: fc.option(fc.constantFrom('link', 'site' as const), { nil: undefined }), proto: fc.option(fc.integer({ min: 0, max: 255 }), { nil: undefined }),
+    multipath: fc.option(fc.integer({ min: 1, max: 256 }), { nil: undefined }),
   }).map((x) => {
     const r: { -readonly [K in keyof VirtualRoute]: VirtualRoute[K] } = x.def
       ? { family, dst: family === 4 ? '0.0.0.0' : '::', prefix: 0 }
@@ -146,6 +148,31 @@ function route(family: 4 | 6, i: number): fc.Arbitrary<VirtualRoute> {
     if (x.metric !== undefined) r.metric = x.metric;
     if (x.table !== undefined) r.table = x.table;
     if (x.type) r.type = x.type;
+    if (x.scope) r.scope = x.scope;
+    if (x.proto !== undefined) r.proto = x.proto;
+    if (x.multipath !== undefined && !x.type) {
+      delete r.gateway;
+      r.nexthops = [{ gateway: family === 4 ? '10.9.9.8' : 'fe80::8', weight: x.multipath }, { gateway: family === 4 ? '10.9.9.7' : 'fe80::7', ...(x.dev ? { dev: x.dev } : {}) }];
+    }
+    return r;
+  });
+}
+
+function rule(family: 4 | 6, i: number): fc.Arbitrary<VirtualRule> {
+  return fc.record({
+    from: fc.boolean(), to: fc.boolean(), table: fc.option(fc.integer({ min: 1, max: 5000 }), { nil: undefined }),
+    priority: fc.option(fc.nat(40000), { nil: undefined }), fwmark: fc.option(fc.nat(), { nil: undefined }), fwmask: fc.boolean(),
+    iif: fc.option(ifname, { nil: undefined }), oif: fc.option(ifname, { nil: undefined }),
+    type: fc.option(fc.constantFrom('blackhole', 'prohibit' as const), { nil: undefined }),
+  }).map((x) => {
+    const r: { -readonly [K in keyof VirtualRule]: VirtualRule[K] } = { family };
+    if (x.from) r.from = family === 4 ? `10.${i}.0.0/16` : `fd0${i}::/48`;
+    if (x.to) r.to = family === 4 ? `172.20.${i}.0/24` : `fd1${i}::/64`;
+    if (x.type) r.type = x.type; else if (x.table !== undefined) r.table = x.table;
+    if (x.priority !== undefined) r.priority = x.priority;
+    if (x.fwmark !== undefined) { r.fwmark = x.fwmark; if (x.fwmask) r.fwmask = 0xff; }
+    if (x.iif) r.iif = x.iif;
+    if (x.oif) r.oif = x.oif;
     return r;
   });
 }
@@ -184,6 +211,7 @@ function instance(n: number, scriptNames: string[], fileNames: string[]): fc.Arb
     addresses: fc.integer({ min: 1, max: 3 }).chain((k) => fc.tuple(...Array.from({ length: k }, (_, i) => address(family, n, i)))),
     excluded: fc.integer({ min: 0, max: 2 }).chain((k) => fc.tuple(...Array.from({ length: k }, (_, i) => address(family, n, 100 + i)))),
     routes: fc.integer({ min: 0, max: 2 }).chain((k) => fc.tuple(...Array.from({ length: k }, (_, i) => route(family, i)))),
+    rules: fc.integer({ min: 0, max: 2 }).chain((k) => fc.tuple(...Array.from({ length: k }, (_, i) => rule(family, i)))),
     ti: trackRefs(['eth0', 'eth1', 'eth2', 'ens3'].filter((x) => x !== iface), 253),
     ts: trackRefs(scriptNames, 253),
     tf: trackRefs(fileNames, 254),
@@ -205,7 +233,7 @@ function instance(n: number, scriptNames: string[], fileNames: string[]): fc.Arb
       ...(x.src ? { srcip: family === 4 ? `192.0.2.${n + 1}` : `fe80::${n + 1}` } : {}),
       mcastGroup: family === 4 ? '224.0.0.18' : 'ff02::12',
       unicastPeers: Array.from({ length: x.peers }, (_, i) => (family === 4 ? `198.51.100.${i + 1}` : `fe80::a:${i + 1}`)),
-      v3ChecksumAsV2: x.csum, addresses: [...x.addresses], excludedAddresses: [...x.excluded], routes: [...x.routes],
+      v3ChecksumAsV2: x.csum, addresses: [...x.addresses], excludedAddresses: [...x.excluded], routes: [...x.routes], rules: [...x.rules],
       trackInterfaces: x.ti, trackScripts: x.ts, trackFiles: x.tf, trackPrimary: x.trackPrimary, notify: x.notify, garp: x.garp,
       ...(x.vmac ? { vmacInterface: x.vmac } : {}), lowerPrioNoAdvert: x.lpna, higherPrioSendAdvert: x.hpsa, downTimerAdverts: x.dta,
     };
@@ -217,7 +245,8 @@ const config: fc.Arbitrary<CarpoolConfig> = fc.tuple(scripts, files).chain(([ss,
   fc.tuple(...Array.from({ length: k }, (_, i) => instance(i, ss.map((s) => s.name), fs.map((f) => f.name)))),
   fc.array(fc.integer({ min: 0, max: 2 }), { minLength: k, maxLength: k }),
   fc.array(fc.record({ notify: fc.record({ master: hook }, { requiredKeys: [] }), ti: trackRefs(['eth3'], 253), ts: trackRefs(ss.map((s) => s.name), 253) }), { minLength: 2, maxLength: 2 }),
-))).map(([ss, fs, insts, groupOf, groupExtras]) => {
+  fc.option(fc.record({ routes: fc.tuple(route(4, 7)), rules: fc.tuple(rule(6, 8)), dev: ifname }), { nil: undefined }),
+))).map(([ss, fs, insts, groupOf, groupExtras, st]) => {
   // groupOf[i]: 0 = no group, 1/2 = sync group g1/g2.
   const instances = insts.map((inst, i) => (groupOf[i] ? { ...inst, syncGroup: `g${groupOf[i]}` } : inst));
   const syncGroups: SyncGroup[] = [1, 2].flatMap((g) => {
@@ -228,6 +257,7 @@ const config: fc.Arbitrary<CarpoolConfig> = fc.tuple(scripts, files).chain(([ss,
   return {
     source: FILE, instances, vrrpScripts: ss, trackFiles: fs, syncGroups,
     logging: { facility: 'local3', debug: true, ident: 'carpool' }, controlSocket: '/run/carpool/x.sock', stateDir: '/run/carpool',
+    ...(st ? { static: { addresses: [{ family: 4 as const, address: '192.0.2.200', prefix: 24, dev: st.dev }], routes: [...st.routes], rules: [...st.rules] } } : {}),
   };
 });
 

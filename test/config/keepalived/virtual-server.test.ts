@@ -46,7 +46,7 @@ function seedService(address: string, port: number, reals: readonly string[], ch
 
 describe('seed 002, appendix B.11: both directors parse unchanged into the balancer model', () => {
   const expected = [
-    seedService('123.123.123.1', 25, ['192.168.0.101', '192.168.0.102'], { type: 'SMTP_CHECK', heloName: 'smtpchecker.keepalived.org' }),
+    seedService('123.123.123.1', 25, ['192.168.0.101', '192.168.0.102'], { type: 'SMTP_CHECK', heloName: 'smtpchecker.keepalived.org', hosts: [] }),
     seedService('123.123.123.1', 993, ['192.168.0.101', '192.168.0.102'], { type: 'TCP_CHECK' }),
     seedService('123.123.123.1', 995, ['192.168.0.101', '192.168.0.102'], { type: 'TCP_CHECK' }),
     seedService('123.123.123.2', 80, ['192.168.0.201', '192.168.0.202'], {
@@ -409,5 +409,59 @@ describe.skipIf(!keepalivedAvailable())('keepalived -t reports the same problems
     const unknown = [...output.matchAll(/Unknown keyword '([^']+)'/g)].map((m) => m[1]);
     expect(unknown.filter((k) => k !== 'sni_name' && k !== 'tls_compliant')).toEqual([]);
     expect(output).not.toMatch(/Invalid|invalid|not found|missing/);
+  });
+});
+
+describe('SMTP_CHECK host { } blocks', () => {
+  it('every host is kept; unset fields are the checker\'s, the address the real server\'s', () => {
+    const { config } = parse(`virtual_server 10.0.0.1 25 {
+ real_server 10.1.0.1 25 {
+  SMTP_CHECK {
+   connect_timeout 10
+   connect_port 2525
+   bindto 10.1.0.9
+   helo_name foo.bar.com
+   host {
+    connect_ip 10.1.0.1
+   }
+   host {
+    connect_ip 10.2.0.1
+    connect_port 587
+    connect_timeout 2
+   }
+   host {
+   }
+  }
+ }
+}
+`);
+    const ck = config.balancers!.virtualServers[0]!.realServers[0]!.checkers[0]!;
+    expect(ck).toMatchObject({ type: 'SMTP_CHECK', heloName: 'foo.bar.com', connectPort: 2525, connectTimeoutMs: 10_000 });
+    expect(ck.type === 'SMTP_CHECK' && ck.hosts).toEqual([
+      { connectIp: '10.1.0.1', connectPort: 2525, bindto: '10.1.0.9', connectTimeoutMs: 10_000 },
+      { connectIp: '10.2.0.1', connectPort: 587, bindto: '10.1.0.9', connectTimeoutMs: 2000 },
+      { connectPort: 2525, bindto: '10.1.0.9', connectTimeoutMs: 10_000 },
+    ]);
+  });
+
+  it('a bad host is reported where it is; host outside SMTP_CHECK is unknown', () => {
+    expect(at(problems(`virtual_server 10.0.0.1 25 {
+ real_server 10.1.0.1 25 {
+  SMTP_CHECK {
+   host {
+    connect_ip 10.2.0.300
+   }
+   host {
+    connect_ip 2001:db8::1
+    bindto 10.1.0.9
+   }
+  }
+  TCP_CHECK {
+   host {
+   }
+  }
+ }
+}
+`))).toEqual(['5:16 INVALID_ADDRESS', '9:12 FAMILY_MISMATCH', '13:4 UNKNOWN_KEYWORD']);
   });
 });

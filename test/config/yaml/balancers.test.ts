@@ -297,7 +297,11 @@ function checker(port: number, virtualhost: string | undefined): fc.Arbitrary<Ch
   const clean = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
   return fc.oneof(
     fc.tuple(timing, conn, fc.constantFrom('TCP_CHECK', 'PING_CHECK' as const)).map(([t, c, type]) => clean({ type, ...t, ...c }) as Checker),
-    fc.tuple(timing, conn, fc.string({ minLength: 1, maxLength: 10 }).filter((s) => /^[a-z.]+$/.test(s))).map(([t, c, h]) => clean({ type: 'SMTP_CHECK' as const, ...t, ...c, heloName: h })),
+    // SMTP host blocks: unset fields but the address are the checker's (what parse gives back).
+    fc.tuple(timing, conn, fc.string({ minLength: 1, maxLength: 10 }).filter((s) => /^[a-z.]+$/.test(s)), fc.array(conn, { maxLength: 2 }))
+      .map(([t, c, h, hosts]) => clean({
+        type: 'SMTP_CHECK' as const, ...t, ...c, heloName: h, hosts: hosts.map((x) => clean({ ...c, ...clean(x), connectIp: x.connectIp })),
+      })),
     fc.tuple(timing, conn, fc.constantFrom('A', 'MX', 'SOA' as const), fc.constantFrom('.', 'example.org')).map(([t, c, q, n]) => clean({ type: 'DNS_CHECK' as const, ...t, ...c, queryType: q, name: n })),
     fc.tuple(timing, conn, fc.option(fc.constant('0102ab'), { nil: undefined }), fc.boolean(), fc.option(fc.constant('0x01'), { nil: undefined }), fc.nat(10))
       .map(([t, c, payload, req, pattern, min]) => clean({

@@ -92,4 +92,33 @@ groups:
     expect(d[0]!.message).toBe("agent in resource 'a': 'IPaddr2' names no class — did you mean 'ocf:heartbeat:IPaddr2' or 'lsb:IPaddr2'?");
     expect(d.find((x) => x.code === 'UNKNOWN_INSTANCE')!.expected).toBe('one of web');
   });
+
+  it('after: and with: between groups: with gives the instance; unknown ids, cycles, other instances are errors at the reference', () => {
+    const TWO = `instances:\n  - { name: web, interface: eth0, vhid: 1, password: secret, addresses: [10.0.0.1/24] }\n` +
+      `  - { name: db, interface: eth0, vhid: 2, password: secret, addresses: [10.0.0.2/24] }\n`;
+    const doc = (groups: string) => `${TWO}resources:\n${['a', 'b', 'c'].map((x) => `  - { id: ${x}, agent: ocf:heartbeat:Dummy }\n`).join('')}groups:\n${groups}`;
+    const { config } = parseCarpoolYaml(doc(
+      '  - { id: ga, instance: web, resources: [a] }\n  - { id: gb, with: ga, after: ga, resources: [b] }\n  - { id: gc, with: gb, after: [ga, gb], resources: [c] }\n'), { file: 'c.yaml' });
+    expect(config.resources!.groups).toEqual([
+      { id: 'ga', instance: 'web', members: ['a'] },
+      { id: 'gb', instance: 'web', members: ['b'], after: ['ga'], with: 'ga' },
+      { id: 'gc', instance: 'web', members: ['c'], after: ['ga', 'gb'], with: 'gb' },
+    ]);
+    const bad = (groups: string) => errors(doc(groups)).map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`);
+    expect(bad('  - { id: ga, instance: web, resources: [a] }\n  - { id: gb, with: gx, after: [gy], resources: [b] }\n  - { id: gc, instance: web, resources: [c] }\n')).toEqual([
+      "10:21 UNKNOWN_GROUP with in group 'gb': no group has id 'gx'",
+      "10:33 UNKNOWN_GROUP after in group 'gb': no group has id 'gy'",
+    ]);
+    expect(bad('  - { id: ga, instance: web, resources: [a], after: gc }\n  - { id: gb, instance: web, after: ga, resources: [b] }\n  - { id: gc, instance: web, after: gb, resources: [c] }\n')).toEqual([
+      "10:37 GROUP_CYCLE after in group 'gb': the start order is a cycle (ga after gc after gb after ga)",
+    ]);
+    expect(bad('  - { id: ga, with: gb, resources: [a] }\n  - { id: gb, with: ga, resources: [b] }\n  - { id: gc, instance: web, after: gc, resources: [c] }\n')).toEqual([
+      "10:21 GROUP_CYCLE with in group 'gb': 'ga' runs with 'gb' in turn (ga with gb with ga)",
+      "11:37 INVALID_VALUE after in group 'gc': a group cannot start after itself",
+    ]);
+    expect(bad('  - { id: ga, instance: web, resources: [a] }\n  - { id: gb, instance: db, with: ga, resources: [b] }\n  - { id: gc, instance: db, after: ga, resources: [c] }\n')).toEqual([
+      "10:25 INVALID_VALUE group 'gb': instance 'db' but with 'ga', which follows instance 'web'",
+      "11:36 INVALID_VALUE after in group 'gc': 'ga' follows instance 'web', this group 'db'; an order is kept on the node that runs both groups",
+    ]);
+  });
 });

@@ -1,8 +1,10 @@
 /**
  * Running under systemd, without systemd (it is not PID 1 here): the daemon talks the notify
- * protocol (sd_notify(3)) to a datagram socket this test binds, and logs to "the journal" — a
- * file whose dev:inode is in JOURNAL_STREAM, as systemd passes a stream — once, not also to
- * syslog (a fake /dev/log through CARPOOL_SYSLOG_SOCKET).
+ * protocol (sd_notify(3)) to a datagram socket this test binds, and logs once, with fields, to
+ * "the journal": a datagram socket this test binds in place of /run/systemd/journal/socket
+ * (CARPOOL_JOURNAL_SOCKET), and, when that socket is missing, a file whose dev:inode is in
+ * JOURNAL_STREAM, as systemd passes a stream. Never also to syslog (a fake /dev/log through
+ * CARPOOL_SYSLOG_SOCKET) nor the console.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
@@ -13,6 +15,15 @@ import { useLab } from '../helpers/lab.js';
 import { SyslogListener } from '../faults/helpers.js';
 
 const VIP = '10.93.0.100/24';
+
+/** The plain `KEY=value` fields of journal entries (entries with binary-safe fields are left out). */
+function entries(l: SyslogListener): Record<string, string>[] {
+  return l.lines.flatMap((text) => {
+    const kv = text.replace(/\n$/, '').split('\n');
+    if (!kv.every((x) => x.includes('='))) return [];
+    return [Object.fromEntries(kv.map((x) => [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)]))];
+  });
+}
 const WATCHDOG_USEC = 400_000; // fed every 200 ms
 
 describe.skipIf(!isRoot)(`systemd: notify protocol and journal logging (${skipReason})`, () => {
@@ -43,8 +54,9 @@ describe.skipIf(!isRoot)(`systemd: notify protocol and journal logging (${skipRe
   it('READY=1 once up, STATUS= on a transition, WATCHDOG=1 periodically, RELOADING=1 on SIGHUP, STOPPING=1 on SIGTERM', async () => {
     const notify = await listen('notify.sock');
     const syslog = await listen('syslog1.sock');
+    const journal = await listen('journal1.sock');
     const p = procs.add(new Proc('h1', carpoolArgv(h1().ns, ['run', '-c', config()]), {
-      NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: String(WATCHDOG_USEC), CARPOOL_SYSLOG_SOCKET: syslog.path,
+      NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: String(WATCHDOG_USEC), CARPOOL_SYSLOG_SOCKET: syslog.path, CARPOOL_JOURNAL_SOCKET: journal.path,
     }));
     const messages = () => notify.lines.filter((l) => l !== 'WATCHDOG=1\n');
     try {
@@ -88,9 +100,22 @@ describe.skipIf(!isRoot)(`systemd: notify protocol and journal logging (${skipRe
     const stopAt = messages().indexOf('STOPPING=1\n');
     expect(stopAt).toBeGreaterThan(m0 + 1);
     for (const m of messages().slice(stopAt + 1)) expect(m).toMatch(/^STATUS=web \w+\n$/);
-    // Outside the journal, lines go to the console and to syslog (what the next test must not do).
-    expect(syslog.count(/web: Switching to state: MASTER/)).toBe(1);
-    expect(p.count(/web: Switching to state: MASTER/)).toBe(1);
+    // Under systemd every line is one journal entry with its fields, and goes nowhere else.
+    const transitions = entries(journal).filter((e) => e.CARPOOL_EVENT === 'transition');
+    expect(transitions.map((e) => e.CARPOOL_STATE)).toEqual(['BACKUP', 'MASTER', 'BACKUP']);
+    expect(transitions[1]).toEqual({
+      MESSAGE: '[WARNING] web: Switching to state: MASTER', PRIORITY: '4', SYSLOG_IDENTIFIER: 'carpool', SYSLOG_FACILITY: '3',
+      CARPOOL_INSTANCE: 'web', CARPOOL_STATE: 'MASTER', CARPOOL_VHID: '10', CARPOOL_EVENT: 'transition',
+    });
+    expect(journal.count(/^MESSAGE=\[WARNING\] web: Switching to state: MASTER\n/)).toBe(1);
+    // The up hook's run carries its instance too.
+    expect(entries(journal).filter((e) => e.CARPOOL_EVENT === 'hook')).toEqual([expect.objectContaining({
+      MESSAGE: expect.stringMatching(/^\[WARNING\] Spawning \[\S+up\.sh eth0 10\.93\.0\.100\]$/) as unknown, CARPOOL_INSTANCE: 'web', CARPOOL_VHID: '10',
+    })]);
+    expect(journal.count(/^MESSAGE=\[INFO\] Stopping \(SIGTERM\)\n/)).toBe(1);
+    expect(p.lines).toEqual([]);
+    await sleep(200); // anything in flight to the fake /dev/log
+    expect(syslog.lines).toEqual([]);
     } finally {
       await p.stop('SIGKILL', 1000);
     }
@@ -98,8 +123,9 @@ describe.skipIf(!isRoot)(`systemd: notify protocol and journal logging (${skipRe
 
   it('carpool ucarp (carpool-ucarp@.service) notifies the same way', async () => {
     const notify = await listen('notify-ucarp.sock');
+    const journal = await listen('journal-ucarp.sock');
     const p = procs.add(new Proc('h1-ucarp', carpoolArgv(h1().ns, ['ucarp', '-i', 'eth0', '-s', h1().address, '-v', '11', '-p', 'pw', '-a', '10.93.0.101', '-b', '1', '-n']), {
-      NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: String(WATCHDOG_USEC), CARPOOL_RUN_DIR: wd.path('run'),
+      NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: String(WATCHDOG_USEC), CARPOOL_RUN_DIR: wd.path('run'), CARPOOL_JOURNAL_SOCKET: journal.path,
     }));
     try {
       const messages = () => notify.lines.filter((l) => l !== 'WATCHDOG=1\n');
@@ -110,19 +136,26 @@ describe.skipIf(!isRoot)(`systemd: notify protocol and journal logging (${skipRe
       p.signal('SIGTERM');
       expect(await p.exited).toEqual({ code: 0, signal: null });
       expect(messages()).toContain('STOPPING=1\n');
+      // ucarp's ident and wording, with the instance's fields.
+      expect(entries(journal).filter((e) => e.CARPOOL_EVENT === 'transition' && e.CARPOOL_STATE === 'MASTER')).toEqual([{
+        MESSAGE: '[WARNING] Switching to state: MASTER', PRIORITY: '4', SYSLOG_IDENTIFIER: 'ucarp', SYSLOG_FACILITY: '3',
+        CARPOOL_INSTANCE: 'eth0-vhid11', CARPOOL_STATE: 'MASTER', CARPOOL_VHID: '11', CARPOOL_EVENT: 'transition',
+      }]);
+      expect(p.lines).toEqual([]);
     } finally {
       await p.stop('SIGKILL', 1000);
     }
   });
 
-  it('with JOURNAL_STREAM naming our stderr, each line reaches the journal once, with a <N> prefix, none to syslog', async () => {
+  it('with JOURNAL_STREAM naming our stderr and no journal socket, each line reaches the stream once, with a <N> prefix, none to syslog', async () => {
     const syslog = await listen('syslog2.sock');
     const journal = wd.path('journal.log');
     const fd = openSync(journal, 'a');
     const st = fstatSync(fd);
     const argv = carpoolArgv(h1().ns, ['run', '-c', config()]);
     const child = spawn(argv[0]!, argv.slice(1), {
-      stdio: ['ignore', fd, fd], env: { ...process.env, JOURNAL_STREAM: `${st.dev}:${st.ino}`, CARPOOL_SYSLOG_SOCKET: syslog.path },
+      stdio: ['ignore', fd, fd], env: { ...process.env, JOURNAL_STREAM: `${st.dev}:${st.ino}`, CARPOOL_SYSLOG_SOCKET: syslog.path,
+        CARPOOL_JOURNAL_SOCKET: wd.path('no-journal.sock') },
     });
     closeSync(fd);
     procs.adopt(child.pid!);

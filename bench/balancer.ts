@@ -1,0 +1,632 @@
+/**
+ * The load-balancer benchmark (`npm run bench:balancer -- --help`), by hand, never in CI. One
+ * namespace lab: a client, a director, two nginx backends behind it (one worker each); the
+ * same `wrk` run against each data plane in turn, interleaved over rounds: direct to one
+ * backend (routed by the director, no NAT), a hand-written nftables DNAT ruleset (the limit of
+ * this plane), carpool NAT, carpool DR (when this build runs DR), Debian's nftlb (dnat, rr) and
+ * HAProxy in TCP mode (one thread). Then carpool alone: the time from a checker verdict (its
+ * log line) to the ruleset in force (`nft monitor` in the director's namespace) over many
+ * flips of a backend port, and at scale (N virtual servers × 10 real servers): start-up
+ * time, one-server-change update time at 10/100/1000 services, daemon RSS. Prints a Markdown
+ * report, writes bench/results/balancer-<timestamp>.{md,json}. Benchmarks are not tests:
+ * nothing here asserts; the issue's targets are reported as met or missed.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { execFileSync } from 'node:child_process';
+import { createLan, destroyLan, type Lan } from '../src/lab/netns.js';
+import { inNs, run } from '../src/lib/exec.js';
+import { mapBalancers } from '../src/balancer/from-config.js';
+import { parseKeepalivedConf } from '../src/config/keepalived/parse.js';
+import { Proc, ROOT, killAll, now, rssKb, sleep } from './proc.js';
+import { median, percentile } from './stats.js';
+import { benchArgs } from './args.js';
+
+const HELP = `usage: npm run bench:balancer -- [options]
+
+Throughput and latency of carpool's nftables load balancer against a hand-written nftables
+ruleset, nftlb and HAProxy (TCP mode), same backends (nginx), same client (wrk), in network
+namespaces (root); then carpool's verdict-to-ruleset time and its behaviour at scale.
+
+  --duration S      seconds per wrk run (default 10)
+  --connections N   wrk connections (default 64, 2 threads)
+  --rounds N        rounds over all data planes, interleaved (default 2; the median is reported)
+  --flips N         checker verdicts timed (default 100: 50 down, 50 up)
+  --scale a[,b]     numbers of virtual servers for the scale part (default 10,100,1000)
+  --planes a[,b]    data planes (default all): direct, nft, carpool-nat, carpool-dr, nftlb, haproxy
+  --quick           --duration 3 --rounds 1 --flips 20 --scale 10,100
+  --no-write        do not write bench/results/*
+  --render FILE     print the report of a results .json again (no lab, no root)
+  -h, --help        this text
+
+Set BENCH_VERBOSE=1 to see every process's output.`;
+
+interface Args {
+  readonly duration: number;
+  readonly connections: number;
+  readonly rounds: number;
+  readonly flips: number;
+  readonly scale: number[];
+  readonly planes: PlaneName[];
+  readonly write: boolean;
+}
+
+function parse(argv: readonly string[]): Args | undefined {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      duration: { type: 'string' }, connections: { type: 'string' }, rounds: { type: 'string' }, flips: { type: 'string' },
+      scale: { type: 'string' }, planes: { type: 'string' }, quick: { type: 'boolean' }, 'no-write': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) return undefined;
+  const num = (v: string | undefined, name: string, dflt: number): number => {
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got "${v}"`);
+    return n;
+  };
+  const q = !!values.quick;
+  return {
+    duration: num(values.duration, 'duration', q ? 3 : 10),
+    connections: num(values.connections, 'connections', 64),
+    rounds: num(values.rounds, 'rounds', q ? 1 : 2),
+    flips: num(values.flips, 'flips', q ? 20 : 100),
+    scale: values.scale ? values.scale.split(',').map((s) => num(s.trim(), 'scale', 10)) : q ? [10, 100] : [10, 100, 1000],
+    planes: values.planes ? values.planes.split(',').map((p) => {
+      if (!(PLANES as readonly string[]).includes(p.trim())) throw new Error(`unknown data plane "${p}" (expected one of: ${PLANES.join(', ')})`);
+      return p.trim() as PlaneName;
+    }) : [...PLANES],
+    write: !values['no-write'],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The lab: h1 director (eth0 public, eth1 private), h2/h3 backends (private only for NAT;
+// public too for DR, where they answer the client directly), c the client.
+
+const PUB = '10.126.0';
+const PRIV = '10.126.1';
+const VIP = `${PUB}.100`;
+const BACKENDS = [`${PRIV}.2`, `${PRIV}.3`] as const;
+const CARPOOL = join(ROOT, 'bin/carpool');
+
+interface Lab {
+  readonly lan: Lan;
+  readonly dir: string;
+  readonly ns: { readonly director: string; readonly client: string; readonly backends: readonly string[] };
+}
+
+async function sh(ns: string, argv: string[], allowFail = false): Promise<string> {
+  return (await run(inNs(ns, argv), { allowFail })).stdout;
+}
+
+/** The backends' nginx masters: stopped by SIGTERM first, so each takes its worker along. */
+const nginx: Proc[] = [];
+
+async function setup(prefix: string): Promise<Lab> {
+  const lan = await createLan({ prefix, hosts: 3, subnet: PUB, lans: 2 });
+  const dir = mkdtempSync(join(tmpdir(), 'carpool-bench-lb-'));
+  const ns = { director: lan.hosts[0]!.ns, client: lan.client!.ns, backends: [lan.hosts[1]!.ns, lan.hosts[2]!.ns] };
+  await sh(ns.director, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+  await sh(ns.client, ['ip', 'route', 'add', `${PRIV}.0/24`, 'via', `${PUB}.1`]);
+  for (const [i, b] of ns.backends.entries()) {
+    await sh(b, ['ip', 'link', 'set', 'eth0', 'down']);
+    await sh(b, ['ip', 'route', 'add', 'default', 'via', `${PRIV}.1`]);
+    const d = join(dir, `nginx${i}`);
+    mkdirSync(d, { recursive: true });
+    for (const t of ['body', 'proxy', 'fcgi', 'uwsgi', 'scgi']) mkdirSync(join(d, t), { recursive: true });
+    const conf = join(d, 'nginx.conf');
+    writeFileSync(conf, `worker_processes 1;
+pid ${d}/nginx.pid;
+error_log ${d}/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path ${d}/body; proxy_temp_path ${d}/proxy; fastcgi_temp_path ${d}/fcgi; uwsgi_temp_path ${d}/uwsgi; scgi_temp_path ${d}/scgi;
+  server { listen 80; location / { return 200 "b${i}\\n"; } }
+}
+`);
+    nginx.push(new Proc(`nginx${i}`, inNs(b, ['nginx', '-c', conf, '-g', 'daemon off;'])));
+  }
+  for (const a of BACKENDS) await until(async () => (await curl(ns.client, `http://${a}/`)) !== undefined, 5000, `nginx on ${a}`);
+  return { lan, dir, ns };
+}
+
+async function until(fn: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await sleep(50);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+async function curl(ns: string, url: string): Promise<string | undefined> {
+  const r = await run(inNs(ns, ['curl', '-s', '--max-time', '1', url]), { allowFail: true });
+  return r.code === 0 ? r.stdout.trim() : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data planes: each brings itself up, and returns how to take itself down.
+
+type PlaneName = 'direct' | 'nft' | 'carpool-nat' | 'carpool-dr' | 'nftlb' | 'haproxy';
+const PLANES: readonly PlaneName[] = ['direct', 'nft', 'carpool-nat', 'carpool-dr', 'nftlb', 'haproxy'];
+
+interface Up { readonly url: string; down(): Promise<void> }
+
+const addVip = (lab: Lab) => sh(lab.ns.director, ['ip', 'addr', 'add', `${VIP}/24`, 'dev', 'eth0']);
+const delVip = (lab: Lab) => sh(lab.ns.director, ['ip', 'addr', 'del', `${VIP}/24`, 'dev', 'eth0'], true);
+
+function carpoolConf(kind: 'NAT' | 'DR', checker: string): string {
+  return `global_defs {
+  router_id bench
+}
+vrrp_instance VI_1 {
+  state MASTER
+  interface eth0
+  virtual_router_id 51
+  priority 150
+  advert_int 1
+  virtual_ipaddress {
+    ${VIP}/24
+  }
+}
+virtual_server ${VIP} 80 {
+  delay_loop 5
+  lb_algo rr
+  lb_kind ${kind}
+  protocol TCP
+${BACKENDS.map((a) => `  real_server ${a} 80 {\n    weight 1\n${checker}  }`).join('\n')}
+}
+`;
+}
+
+/** Does this build run lb_kind DR? (Another part of issue 12; the bench adapts.) */
+function drAvailable(): boolean {
+  try {
+    const { config } = parseKeepalivedConf(carpoolConf('DR', ''), { file: 'dr.conf' });
+    mapBalancers(config.balancers!, config.instances);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function startCarpool(lab: Lab, name: string, conf: string): Proc {
+  const runDir = join(lab.dir, `run-${name}`);
+  mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  const file = join(lab.dir, `${name}.conf`);
+  writeFileSync(file, conf, { mode: 0o600 });
+  return new Proc(name, inNs(lab.ns.director, [process.execPath, CARPOOL, 'run', '-c', file]), { CARPOOL_RUN_DIR: runDir });
+}
+
+async function stopProc(p: Proc): Promise<void> {
+  p.signal('SIGTERM');
+  const t = setTimeout(() => p.signal('SIGKILL'), 10_000);
+  await p.exited;
+  clearTimeout(t);
+}
+
+const PLANE_UP: Record<PlaneName, (lab: Lab) => Promise<Up>> = {
+  direct: () => Promise.resolve({ url: `http://${BACKENDS[0]}/`, down: () => Promise.resolve() }),
+  nft: async (lab) => {
+    await addVip(lab);
+    const rules = `table ip benchlb {
+  chain pre {
+    type nat hook prerouting priority dstnat;
+    ip daddr ${VIP} tcp dport 80 dnat to numgen inc mod 2 map { 0 : ${BACKENDS[0]}, 1 : ${BACKENDS[1]} }
+  }
+}
+`;
+    writeFileSync(join(lab.dir, 'hand.nft'), rules);
+    await sh(lab.ns.director, ['nft', '-f', join(lab.dir, 'hand.nft')]);
+    return { url: `http://${VIP}/`, down: async () => { await sh(lab.ns.director, ['nft', 'delete', 'table', 'ip', 'benchlb']); await delVip(lab); } };
+  },
+  'carpool-nat': async (lab) => {
+    const p = startCarpool(lab, 'carpool-nat', carpoolConf('NAT', '    TCP_CHECK {\n      connect_timeout 1\n    }\n'));
+    await p.waitFor(/Load balancer: .* real server\(s\)/, 15_000);
+    await until(async () => (await sh(lab.ns.director, ['ip', '-o', 'addr', 'show', 'dev', 'eth0'])).includes(VIP), 10_000, 'carpool VIP');
+    return { url: `http://${VIP}/`, down: () => stopProc(p) };
+  },
+  'carpool-dr': async (lab) => {
+    // DR: the backends hold the VIP on lo (no ARP for it; nginx listens on every address) and answer
+    // the client directly on the public LAN.
+    for (const b of lab.ns.backends) {
+      // The client's packets arrive on eth1, their replies leave by eth0: no reverse-path filter.
+      await sh(b, ['sysctl', '-q', '-w', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2',
+        'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.eth1.rp_filter=0']);
+      await sh(b, ['ip', 'addr', 'add', `${VIP}/32`, 'dev', 'lo']);
+      await sh(b, ['ip', 'link', 'set', 'eth0', 'up']);
+    }
+    const p = startCarpool(lab, 'carpool-dr', carpoolConf('DR', '    TCP_CHECK {\n      connect_timeout 1\n    }\n'));
+    await p.waitFor(/Load balancer: .* real server\(s\)/, 15_000);
+    await until(async () => (await sh(lab.ns.director, ['ip', '-o', 'addr', 'show', 'dev', 'eth0'])).includes(VIP), 10_000, 'carpool VIP');
+    return {
+      url: `http://${VIP}/`,
+      down: async () => {
+        await stopProc(p);
+        for (const b of lab.ns.backends) {
+          await sh(b, ['ip', 'addr', 'del', `${VIP}/32`, 'dev', 'lo'], true);
+          await sh(b, ['ip', 'link', 'set', 'eth0', 'down']);
+          await sh(b, ['ip', 'route', 'replace', 'default', 'via', `${PRIV}.1`]);
+        }
+      },
+    };
+  },
+  nftlb: async (lab) => {
+    await addVip(lab);
+    const farm = {
+      farms: [{
+        name: 'bench', family: 'ipv4', 'virtual-addr': VIP, 'virtual-ports': '80', mode: 'dnat', protocol: 'tcp', scheduler: 'rr', state: 'up',
+        iface: 'eth0', oface: 'eth1',
+        backends: BACKENDS.map((a, i) => ({ name: `b${i}`, 'ip-addr': a, state: 'up' })),
+      }],
+    };
+    const file = join(lab.dir, 'nftlb.json');
+    writeFileSync(file, JSON.stringify(farm, null, 1));
+    // -e: load the farm and exit (no API server, so no key or port of the host is used).
+    const out = await run(inNs(lab.ns.director, ['nftlb', '-e', '-c', file, '-L', 'stdout']), { allowFail: true });
+    if (out.code !== 0) throw new Error(`nftlb failed (${out.code}): ${out.stderr || out.stdout}`);
+    return {
+      url: `http://${VIP}/`,
+      down: async () => {
+        for (const t of (await sh(lab.ns.director, ['nft', 'list', 'tables'])).split('\n').filter(Boolean)) {
+          const [, fam, name] = t.split(' ');
+          if (fam && name) await sh(lab.ns.director, ['nft', 'delete', 'table', fam, name], true);
+        }
+        await delVip(lab);
+      },
+    };
+  },
+  haproxy: async (lab) => {
+    await addVip(lab);
+    const conf = join(lab.dir, 'haproxy.cfg');
+    writeFileSync(conf, `global
+  nbthread 1
+  maxconn 4000
+defaults
+  mode tcp
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+frontend fe
+  bind ${VIP}:80
+  default_backend be
+backend be
+  balance roundrobin
+${BACKENDS.map((a, i) => `  server b${i} ${a}:80`).join('\n')}
+`);
+    const p = new Proc('haproxy', inNs(lab.ns.director, ['haproxy', '-db', '-f', conf]));
+    await until(async () => (await curl(lab.ns.client, `http://${VIP}/`)) !== undefined, 5000, 'haproxy');
+    return { url: `http://${VIP}/`, down: async () => { await stopProc(p); await delVip(lab); } };
+  },
+};
+
+interface WrkResult { readonly rps: number; readonly p50Ms: number; readonly p99Ms: number; readonly errors: number }
+
+function toMs(v: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(v.trim());
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
+}
+
+async function wrk(lab: Lab, url: string, a: Args): Promise<WrkResult> {
+  const out = await sh(lab.ns.client, ['wrk', '-t2', `-c${a.connections}`, `-d${a.duration}s`, '--latency', url]);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const p50 = /\s50%\s+(\S+)/.exec(out)?.[1] ?? '';
+  const p99 = /\s99%\s+(\S+)/.exec(out)?.[1] ?? '';
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const errors = (sock ? sock.slice(1).reduce((s, x) => s + Number(x), 0) : 0) + non2xx;
+  return { rps, p50Ms: toMs(p50), p99Ms: toMs(p99), errors };
+}
+
+// ---------------------------------------------------------------------------------------------
+// carpool alone: verdict → ruleset in force, and scale.
+
+/** Make the backend's port 80 refuse (TCP reset) or accept again, in its own namespace. */
+async function blockPort(ns: string, blocked: boolean): Promise<void> {
+  if (blocked) {
+    await run(inNs(ns, ['nft', 'add table inet benchblk; add chain inet benchblk in { type filter hook input priority 0 ; }; add rule inet benchblk in tcp dport 80 reject with tcp reset']));
+  } else {
+    await run(inNs(ns, ['nft', 'delete table inet benchblk']), { allowFail: true });
+  }
+}
+
+/**
+ * Flip the checked backend `flips` times (down, up, ...) and time each verdict's log line to the
+ * first ruleset change `nft monitor` reports in the director's namespace after it.
+ */
+async function verdictLatencies(lab: Lab, daemon: Proc, server: string, flips: number): Promise<{ down: number[]; up: number[]; missed: number }> {
+  const monitor = new Proc('nft-monitor', inNs(lab.ns.director, ['nft', 'monitor', 'ruleset']));
+  await sleep(300);
+  const down: number[] = [];
+  const up: number[] = [];
+  let missed = 0;
+  const backendNs = lab.ns.backends[1]!;
+  try {
+    for (let i = 0; i < flips; i++) {
+      const goDown = i % 2 === 0;
+      const from = now();
+      await blockPort(backendNs, goDown);
+      const re = new RegExp(`real server ${server.replace(/\./g, '\\.')} ${goDown ? 'down' : 'up'}`);
+      try {
+        const verdict = await waitSince(daemon, re, from, 10_000);
+        const applied = await waitSince(monitor, /\S/, verdict.t, 5000);
+        (goDown ? down : up).push(applied.t - verdict.t);
+      } catch {
+        missed++;
+      }
+      await sleep(50);
+    }
+  } finally {
+    await blockPort(backendNs, false);
+    await stopProc(monitor);
+  }
+  return { down, up, missed };
+}
+
+async function waitSince(p: Proc, re: RegExp, since: number, timeoutMs: number): Promise<{ t: number; text: string }> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const hit = p.lines.find((l) => l.t >= since && re.test(l.text));
+    if (hit) return hit;
+    if (Date.now() > end) throw new Error(`${p.name}: nothing matching ${re}`);
+    await sleep(2);
+  }
+}
+
+const FLIP_CHECKER = '    TCP_CHECK {\n      connect_timeout 0.5\n      delay_loop 0.05\n      retry 0\n    }\n';
+
+function scaleConf(services: number): string {
+  const vs: string[] = [];
+  for (let i = 0; i < services; i++) {
+    const vip = `10.200.${i >> 8}.${i & 255}`;
+    const reals = Array.from({ length: 10 }, (_, j) => (i === 0 && j === 0
+      ? `  real_server ${BACKENDS[1]} 80 {\n    weight 1\n${FLIP_CHECKER}  }`
+      : `  real_server ${PRIV}.${10 + j} 80 {\n    weight 1\n  }`));
+    vs.push(`virtual_server ${vip} 80 {\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n${reals.join('\n')}\n}`);
+  }
+  return `global_defs {
+  router_id bench
+}
+vrrp_instance VI_1 {
+  state MASTER
+  interface eth0
+  virtual_router_id 51
+  priority 150
+  advert_int 1
+  virtual_ipaddress {
+    ${VIP}/24
+  }
+}
+${vs.join('\n')}
+`;
+}
+
+interface ScaleRecord {
+  readonly services: number;
+  readonly startupMs: number;
+  readonly rssKb: number | undefined;
+  readonly updateP50Ms: number | undefined;
+  readonly updateP99Ms: number | undefined;
+  readonly updates: number;
+  readonly missed: number;
+}
+
+async function scaleRun(lab: Lab, services: number, flips: number): Promise<ScaleRecord> {
+  const t0 = now();
+  const p = startCarpool(lab, `carpool-scale${services}`, scaleConf(services));
+  try {
+    const first = await p.waitFor(/Load balancer: .* real server\(s\)/, 120_000);
+    const startupMs = first.t - t0;
+    await sleep(2000);
+    const rss = rssKb(p.pid);
+    const r = await verdictLatencies(lab, p, `${BACKENDS[1]}:80`, flips);
+    const all = [...r.down, ...r.up];
+    return { services, startupMs, rssKb: rss, updateP50Ms: median(all), updateP99Ms: percentile(all, 99), updates: all.length, missed: r.missed };
+  } finally {
+    await stopProc(p);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface Report {
+  readonly startedAt: string;
+  readonly seconds: number;
+  readonly machine: Record<string, string | number>;
+  readonly args: Args;
+  readonly throughput: { readonly plane: PlaneName; readonly runs: WrkResult[]; readonly error?: string }[];
+  readonly verdict?: { readonly down: number[]; readonly up: number[]; readonly missed: number };
+  readonly scale: ScaleRecord[];
+}
+
+function machine(): Record<string, string | number> {
+  const x = (cmd: string, args: string[]): string => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8' }).trim().split('\n')[0] ?? '?';
+    } catch (e) {
+      return (e as { stdout?: string }).stdout?.trim().split('\n')[0] ?? '?';
+    }
+  };
+  return {
+    nproc: Number(x('nproc', [])), cpu: cpus()[0]?.model ?? '?', kernel: x('uname', ['-r']), node: process.version,
+    nft: x('nft', ['--version']), nftlb: x('sh', ['-c', 'nftlb -h 2>&1 | head -1']), haproxy: x('sh', ['-c', 'haproxy -v | head -1']),
+    nginx: x('sh', ['-c', 'nginx -v 2>&1']), wrk: x('sh', ['-c', 'wrk -v 2>&1 | head -1']), carpool: x('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']),
+  };
+}
+
+const f = (n: number | undefined, d = 0): string => (n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(d));
+
+function renderMarkdown(r: Report): string {
+  const med = (p: PlaneName, k: keyof WrkResult) => median((r.throughput.find((t) => t.plane === p)?.runs ?? []).map((x) => x[k]));
+  const out: string[] = [
+    `# Load balancer bench, ${r.startedAt}`, '',
+    `${r.machine.nproc} CPU (${r.machine.cpu}), kernel ${r.machine.kernel}, ${r.machine.nft}, ${r.machine.nftlb}, ${r.machine.haproxy}, ${r.machine.nginx}, carpool ${r.machine.carpool}. ` +
+    `wrk -t2 -c${r.args.connections} -d${r.args.duration}s, ${r.args.rounds} round(s) interleaved, median shown; two nginx backends (1 worker each). Run took ${f(r.seconds)} s.`, '',
+    '| data plane | requests/s | p50 ms | p99 ms | errors | vs hand-written nft | vs nftlb | vs HAProxy |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  const base = { nft: med('nft', 'rps'), nftlb: med('nftlb', 'rps'), haproxy: med('haproxy', 'rps') };
+  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? (a / b).toFixed(3) : '—');
+  for (const t of r.throughput) {
+    if (t.error) {
+      out.push(`| ${t.plane} | ${t.error} | | | | | | |`);
+      continue;
+    }
+    const rps = med(t.plane, 'rps');
+    out.push(`| ${t.plane} | ${f(rps)} | ${f(med(t.plane, 'p50Ms'), 3)} | ${f(med(t.plane, 'p99Ms'), 3)} | ${t.runs.reduce((s, x) => s + x.errors, 0)} | ` +
+      `${ratio(rps, base.nft)} | ${ratio(rps, base.nftlb)} | ${ratio(rps, base.haproxy)} |`);
+  }
+  const nat = med('carpool-nat', 'rps');
+  const dr = med('carpool-dr', 'rps');
+  out.push('', 'Targets (issue 12), on the medians: carpool NAT ≥ 0.97 × hand-written nft: ' + met(nat, base.nft, 0.97) + '; ≥ 1.0 × nftlb: ' + met(nat, base.nftlb, 1) +
+    '; ≥ 1.0 × HAProxy: ' + met(nat, base.haproxy, 1) + '; DR ≥ NAT: ' + (dr === undefined ? 'DR not available in this build' : met(dr, nat, 1)) + '.');
+  // On a shared machine the load drifts between rounds; a ratio within one round (the planes ran
+  // back to back) is steadier than a ratio of medians.
+  const runs = (p: PlaneName) => r.throughput.find((t) => t.plane === p)?.runs ?? [];
+  const paired = (a: PlaneName, b: PlaneName) => {
+    const xs = runs(a).map((x, i) => (runs(b)[i] ? x.rps / runs(b)[i]!.rps : NaN)).filter(Number.isFinite);
+    return xs.length ? `${f(median(xs), 3)} (rounds: ${xs.map((x) => x.toFixed(2)).join(', ')})` : '—';
+  };
+  out.push('', 'Per-round ratios (median over rounds; each round ran the planes back to back): ' +
+    `carpool NAT / nft ${paired('carpool-nat', 'nft')}; / nftlb ${paired('carpool-nat', 'nftlb')}; / HAProxy ${paired('carpool-nat', 'haproxy')}` +
+    (dr === undefined ? '.' : `; DR / NAT ${paired('carpool-dr', 'carpool-nat')}.`));
+  if (r.verdict) {
+    const all = [...r.verdict.down, ...r.verdict.up];
+    out.push('', '## Checker verdict → ruleset in force', '',
+      `carpool NAT, rr, one TCP_CHECK (delay_loop 0.05 s, retry 0) on a backend whose port 80 is made to refuse and accept again ${r.args.flips} times; ` +
+      'from the daemon\'s "real server … down/up" log line to the first `nft monitor` event in the director\'s namespace.', '',
+      '| verdicts | p50 ms | p99 ms | max ms | missed |', '|---|---|---|---|---|',
+      `| ${all.length} (${r.verdict.down.length} down, ${r.verdict.up.length} up) | ${f(median(all), 1)} | ${f(percentile(all, 99), 1)} | ${f(Math.max(...all), 1)} | ${r.verdict.missed} |`,
+      '', `Target p99 ≤ 50 ms: ${(percentile(all, 99) ?? Infinity) <= 50 ? 'met' : 'missed'}.`);
+  }
+  if (r.scale.length) {
+    out.push('', '## Scale: N virtual servers × 10 real servers (NAT, rr)', '',
+      'Start-up: from spawning `carpool run` to the first ruleset in force (its first "Load balancer: … real server(s)" line). ' +
+      'Update: one real server of one service goes down or up (as above); the transaction touches only that service.', '',
+      '| services | real servers | start-up ms | RSS MiB | update p50 ms | update p99 ms | updates | missed |', '|---|---|---|---|---|---|---|---|');
+    for (const s of r.scale) {
+      out.push(`| ${s.services} | ${s.services * 10} | ${f(s.startupMs)} | ${s.rssKb === undefined ? '—' : (s.rssKb / 1024).toFixed(1)} | ${f(s.updateP50Ms, 1)} | ${f(s.updateP99Ms, 1)} | ${s.updates} | ${s.missed} |`);
+    }
+  }
+  return out.join('\n') + '\n';
+}
+
+function met(a: number | undefined, b: number | undefined, k: number): string {
+  if (a === undefined || b === undefined) return 'not measured';
+  return `${a >= k * b ? 'met' : 'missed'} (${(a / b).toFixed(3)})`;
+}
+
+async function main(): Promise<number> {
+  const at = process.argv.indexOf('--render');
+  if (at > 0) {
+    const file = process.argv[at + 1];
+    if (!file) throw new Error('--render needs a results .json');
+    process.stdout.write(renderMarkdown(JSON.parse(readFileSync(file, 'utf8')) as Report));
+    return 0;
+  }
+  const args = benchArgs('bench:balancer', HELP, parse);
+  if (typeof args === 'number') return args;
+  const prefix = `cpl${process.pid % 10000}`;
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  let lab: Lab | undefined;
+  let interrupted = false;
+  const cleanup = async () => {
+    await Promise.all(nginx.map((p) => p.stop('SIGTERM', 3000)));
+    await killAll();
+    await destroyLan(prefix);
+    if (lab) rmSync(lab.dir, { recursive: true, force: true });
+  };
+  const onSignal = (): void => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write('\ninterrupted: stopping processes and removing the lab...\n');
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const started = now();
+  const throughput: Report['throughput'] = args.planes.map((plane) => ({ plane, runs: [] as WrkResult[] }));
+  const errors = new Map<PlaneName, string>();
+  const dr = drAvailable();
+  if (!dr) {
+    errors.set('carpool-dr', 'DR: not available in this build');
+    log('DR: not available in this build');
+  }
+  let verdict: Report['verdict'];
+  const scale: ScaleRecord[] = [];
+  try {
+    lab = await setup(prefix);
+    for (let round = 0; round < args.rounds && !interrupted; round++) {
+      for (const plane of args.planes) {
+        if (errors.has(plane) || interrupted) continue;
+        log(`# round ${round + 1}: ${plane}`);
+        let up: Up | undefined;
+        try {
+          up = await PLANE_UP[plane](lab);
+          const seen = await curl(lab.ns.client, up.url);
+          if (seen === undefined) throw new Error(`no answer from ${up.url}`);
+          const res = await wrk(lab, up.url, args);
+          log(`  ${f(res.rps)} req/s, p50 ${f(res.p50Ms, 3)} ms, p99 ${f(res.p99Ms, 3)} ms, errors ${res.errors}`);
+          throughput.find((t) => t.plane === plane)!.runs.push(res);
+        } catch (e) {
+          const msg = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+          log(`  ${plane} failed: ${msg}`);
+          errors.set(plane, `failed: ${msg}`);
+        } finally {
+          await up?.down().catch(() => undefined);
+          await delVip(lab); // also when the plane failed half-way up
+        }
+      }
+    }
+    if (!interrupted) {
+      log('# verdict → ruleset in force');
+      const p = startCarpool(lab, 'carpool-flips', carpoolConf('NAT', FLIP_CHECKER));
+      try {
+        await p.waitFor(/Load balancer: .* real server\(s\)/, 15_000);
+        await sleep(500);
+        verdict = await verdictLatencies(lab, p, `${BACKENDS[1]}:80`, args.flips);
+      } finally {
+        await stopProc(p);
+      }
+    }
+    for (const n of args.scale) {
+      if (interrupted) break;
+      log(`# scale: ${n} services × 10 real servers`);
+      scale.push(await scaleRun(lab, n, Math.min(args.flips, 20)));
+      const s = scale[scale.length - 1]!;
+      log(`  start-up ${f(s.startupMs)} ms, RSS ${f((s.rssKb ?? NaN) / 1024, 1)} MiB, update p50 ${f(s.updateP50Ms, 1)} ms p99 ${f(s.updateP99Ms, 1)} ms`);
+    }
+  } finally {
+    await cleanup();
+  }
+  const report: Report = {
+    startedAt: new Date(started).toISOString(), seconds: (now() - started) / 1000, machine: machine(), args,
+    throughput: throughput.map((t) => (errors.has(t.plane) ? { ...t, error: errors.get(t.plane)! } : t)), ...(verdict ? { verdict } : {}), scale,
+  };
+  const md = renderMarkdown(report);
+  process.stdout.write(md);
+  if (args.write) {
+    const dir = join(ROOT, 'bench/results');
+    mkdirSync(dir, { recursive: true });
+    const stamp = report.startedAt.replace(/[:.]/g, '-').replace(/-\d\d\dZ$/, 'Z');
+    writeFileSync(join(dir, `balancer-${stamp}.json`), JSON.stringify(report, null, 1) + '\n');
+    writeFileSync(join(dir, `balancer-${stamp}.md`), md);
+    process.stderr.write(`wrote bench/results/balancer-${stamp}.{json,md}\n`);
+  }
+  return 0;
+}
+
+main().then((code) => process.exit(code), (err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  void killAll().finally(() => process.exit(1));
+});
