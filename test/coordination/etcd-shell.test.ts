@@ -84,6 +84,10 @@ describe('EtcdShell', () => {
     expect(t.addresses.removed).toEqual([{ dev: 'eth0', ifindex: 7, addresses: [VIP] }]);
     expect(t.hooks.map((h) => h.label)).toEqual(['web up', 'web down']);
     expect(t.s.status().etcd!.failures).toBeGreaterThan(0);
+    // etcd stays away: requests keep failing, the warnings do not flood the log.
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(t.s.status().etcd!.failures).toBeGreaterThan(5);
+    expect(t.lines.filter((l) => l.includes('etcd grant failed')).length).toBe(1);
   });
 
   it('a watch event naming another holder: BACKUP at once', async () => {

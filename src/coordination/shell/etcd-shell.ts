@@ -163,7 +163,9 @@ export class EtcdShell extends ShellBase {
         this.transitioned(e.from, e.to, e.reason, e.fencingToken);
         break;
       case 'log':
-        this.log.log(e.level, this.prefix(e.message));
+        // etcd away: a failed request repeats every renew / poll; one line per kind and 10 s.
+        if (e.level === 'warning') this.log.logLimited(e.level, this.prefix(e.message), `${this.name}:${e.message.split(':')[0] ?? ''}`);
+        else this.log.log(e.level, this.prefix(e.message));
         break;
       case 'stopped':
         this.stopped?.();
