@@ -31,6 +31,8 @@ export interface CarpShellDeps {
   readonly onTransition?: (name: string, from: string, to: string, reason: string, peer: string | undefined) => void;
   /** Carrier changes of this instance's interface, for its CARP group (carp-groups.ts). */
   readonly onLink?: (name: string, up: boolean) => void;
+  /** Every dropped received packet, with its reason and source (load sharing watches bad digests). */
+  readonly onDrop?: (name: string, reason: string, src: string) => void;
 }
 
 export class CarpShell extends ShellBase {
@@ -155,6 +157,7 @@ export class CarpShell extends ShellBase {
     if (!verdict.ok) {
       this.countDrop(verdict.reason);
       this.logDrop(verdict.reason, pkt);
+      this.deps.onDrop?.(this.cfg.name, verdict.reason, pkt.src);
       return true;
     }
     this.lastPeer = pkt.src;

@@ -274,6 +274,7 @@ export class Daemon {
         ucarpStyle: this.opts.mode === 'ucarp',
         onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),
         onLink: (name, up) => this.carpGroups?.link(name, up),
+        ...(this.sharing ? { onDrop: (name: string, reason: string, src: string) => this.sharing?.dropped(name, reason, src) } : {}),
       });
       if (this.carpGroups?.has(shell.name)) this.carpGroups.add(shell);
       rx.attach(shell);

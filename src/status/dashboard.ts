@@ -152,12 +152,40 @@ const SCRIPT = `
     }
     return out;
   }
+  function isBucket(shared, name) {
+    return shared.some(function (x) { return name.indexOf(x.name + '/b') === 0 && /^\\d+$/.test(name.slice(x.name.length + 2)); });
+  }
+  function sharing(shared) {
+    if (!shared.length) return '';
+    return '<h2>Load sharing</h2>' + shared.map(function (x) {
+      var per = {}, order = [];
+      x.servedBy.forEach(function (n, b) {
+        if (!per[n]) { per[n] = []; order.push(n); }
+        per[n].push(b);
+      });
+      var notes = [];
+      if (x.serving === false) notes.push('NOT serving any bucket: the nodes with another node list or bucket count are the larger group');
+      (x.mismatches || []).forEach(function (m) {
+        notes.push('node list or bucket count differs from ' + m.node + "'s (" + m.address + '): ' + m.drops + ' bad digest(s), last ' + m.agoSeconds + ' s ago');
+      });
+      if (x.lastError) notes.push('last nft error: ' + x.lastError);
+      return '<p data-sharing="' + esc(x.name) + '"><b>' + esc(x.address) + '</b> (' + esc(x.name) + '): node ' + esc(x.node) + ' serves ' +
+        '<span class="' + (x.local.length ? '' : 'warn') + '">' + x.local.length + '/' + x.buckets + '</span> buckets here; nft updates ' + x.applies +
+        (x.failures ? ', <span class="warn">' + x.failures + ' failed</span>' : '') + '</p>' +
+        notes.map(function (n) { return '<p class="warn">' + esc(n) + '</p>'; }).join('') +
+        '<table><tr><th>Node</th><th>Buckets</th><th>Which (as this node sees the elections)</th></tr>' + order.map(function (n) {
+          return '<tr><td>' + esc(n) + (n === x.node ? ' <b>(this node)</b>' : '') + '</td><td>' + per[n].length + '</td><td><code>' + per[n].join(' ') + '</code></td></tr>';
+        }).join('') + '</table>';
+    }).join('');
+  }
   function render(v) {
     var st = v.status;
+    var shared = st.sharing || [];
+    var insts = st.instances.filter(function (i) { return !isBucket(shared, i.name); });
     document.getElementById('meta').textContent = 'carpool ' + st.version + ' (' + st.mode + '), pid ' + st.pid + ', up ' + Math.round(st.uptimeSeconds) + ' s, ' + st.config;
-    document.title = st.instances.map(function (i) { return i.name + ' ' + i.state; }).join(', ') + ' \\u2014 carpool';
-    app.innerHTML = '<h2>Instances</h2><div class="cards">' + (st.instances.length ? st.instances.map(card).join('') : '<p class="muted">No instances.</p>') + '</div>' +
-      '<h2>Last transitions</h2>' + timeline(v.timeline) + resources(st.resources);
+    document.title = insts.map(function (i) { return i.name + ' ' + i.state; }).join(', ') + ' \\u2014 carpool';
+    app.innerHTML = '<h2>Instances</h2><div class="cards">' + (insts.length ? insts.map(card).join('') : '<p class="muted">No instances' + (shared.length ? ' besides the bucket elections of load sharing' : '') + '.</p>') + '</div>' +
+      sharing(shared) + '<h2>Last transitions</h2>' + timeline(v.timeline.filter(function (t) { return !isBucket(shared, t.instance); })) + resources(st.resources);
   }
   render(view);
   var source;

@@ -8,6 +8,8 @@ import type { BalancersStatus, DaemonStatus, InstanceStatus } from '../control/s
 import { trafficText } from './balancers-text.js';
 import type { ResourcesStatus } from '../resources/core/status.js';
 import { failcountText, fenceText, memberStateText } from './resources-text.js';
+import { isBucketInstance, mismatchText, servedCounts, sharingOf } from './sharing-text.js';
+import type { SharingStatus } from '../sharing/core/model.js';
 
 function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -84,14 +86,37 @@ function balancersSection(b: BalancersStatus): string {
   return plane + services.join('\n');
 }
 
+/** Shared addresses: buckets served here and by each node, the nft plane, layout mismatches (the bucket elections are not listed one by one). */
+function sharingSection(list: readonly SharingStatus[]): string {
+  return list.map((x) => {
+    const bad = x.serving === false || (x.mismatches ?? []).length > 0 || x.failures > 0;
+    const rows = servedCounts(x).map(([n, k]) => {
+      const buckets = x.servedBy.flatMap((m, b) => (m === n ? [b] : []));
+      return `<tr><td>${esc(n)}${n === x.node ? ' <b>(this node)</b>' : ''}</td><td>${k}</td><td><code>${esc(buckets.join(' '))}</code></td></tr>`;
+    });
+    const notes = [
+      x.serving === false ? '<div class="note">NOT serving any bucket: the nodes with another node list or bucket count are the larger group</div>' : '',
+      ...mismatchText(x).map((m) => `<div class="note">${esc(m)}</div>`),
+      x.lastError ? `<div class="note">last nft error: ${esc(x.lastError)}</div>` : '',
+    ].join('');
+    return `<div class="group g-${bad ? 'bad' : 'good'}"><h3>Shared address <code>${esc(x.address)}</code> (<code>${esc(x.name)}</code>) — node ${esc(x.node)} ` +
+      `serves <span class="${x.local.length ? 'good' : 'bad'}">${x.local.length}/${x.buckets}</span> buckets here</h3>${notes}` +
+      `<div class="meta">nft bucket updates: ${x.applies}, failed ${x.failures}; accepted here: ${esc(x.local.join(' ') || '-')}</div>` +
+      `<table><tr><th>Node</th><th>Buckets</th><th>Which (as this node sees the elections)</th></tr>${rows.join('')}</table></div>`;
+  }).join('\n');
+}
+
 /** The whole page for one or more daemons (one per node or per `carpool ucarp`). */
 export function renderStatusHtml(daemons: readonly DaemonStatus[], generatedAt: Date, refreshSeconds?: number): string {
   const body = daemons.map((d) => {
     const res = d.resources as ResourcesStatus | undefined;
     const lb = d.balancers as BalancersStatus | undefined;
     const node = res?.node ?? `pid ${d.pid}`;
+    const sharing = sharingOf(d);
+    const insts = d.instances.filter((i) => !isBucketInstance(sharing, i.name));
     return `<section><h2>Node ${esc(node)}</h2><div class="meta">carpool ${esc(d.version)} (${esc(d.mode)}), pid ${d.pid}, up ${Math.round(d.uptimeSeconds)} s, config <code>${esc(d.config)}</code></div>` +
-      `${d.instances.length ? instancesTable(d.instances) : '<p>No instances.</p>'}` +
+      `${insts.length ? instancesTable(insts) : sharing.length ? '' : '<p>No instances.</p>'}` +
+      `${sharing.length ? `<h2>Load sharing</h2>${sharingSection(sharing)}` : ''}` +
       `${res ? `<h2>Resources</h2>${resourcesSection(res)}` : ''}${lb ? `<h2>Load balancer</h2>${balancersSection(lb)}` : ''}</section>`;
   }).join('\n');
   return `<!DOCTYPE html>

@@ -11,6 +11,8 @@
  */
 import type { BalancersStatus, DaemonStatus, InstanceStatus } from '../control/status.js';
 import type { ResourcesStatus } from '../resources/core/status.js';
+import type { SharingStatus } from '../sharing/core/model.js';
+import { servedCounts, sharingOf } from './sharing-text.js';
 
 /** The states each protocol's machine can be in: one 0/1 series each, so absent is never ambiguous. */
 const STATES: Readonly<Record<InstanceStatus['protocol'], readonly string[]>> = {
@@ -147,6 +149,25 @@ function balancerMetrics(m: Families, b: BalancersStatus): void {
   }
 }
 
+/**
+ * Per shared address (label `sharing`): buckets in all and served here, buckets per node as
+ * this node sees the elections (one series per node of the list, not one per bucket: who
+ * serves bucket k is `carpool_instance_state{instance="<name>/b<k>",state="MASTER"}` of the
+ * node that holds it), whether it serves, nft updates and failures, mismatching nodes.
+ */
+function sharingMetrics(m: Families, x: SharingStatus): void {
+  const l = { sharing: x.name, address: x.address };
+  m.add('carpool_sharing_buckets', 'gauge', 'Buckets of the shared address.', l, x.buckets);
+  m.add('carpool_sharing_buckets_local', 'gauge', 'Buckets this node accepts now (in its nftables set).', l, x.local.length);
+  for (const [node, k] of servedCounts(x)) {
+    m.add('carpool_sharing_buckets_served', 'gauge', 'Buckets each node serves as this node sees the bucket elections (node "?" = no master heard).', { ...l, node }, k);
+  }
+  m.add('carpool_sharing_serving', 'gauge', 'Whether this node serves its buckets (1) or withdrew from all of them because of a layout mismatch (0).', l, x.serving === false ? 0 : 1);
+  m.add('carpool_sharing_layout_mismatch_nodes', 'gauge', 'Nodes of the list heard lately whose node list or bucket count differs from this node\'s.', l, (x.mismatches ?? []).length);
+  m.add('carpool_sharing_nft_updates_total', 'counter', 'Bucket set updates nft applied.', l, x.applies);
+  m.add('carpool_sharing_nft_failures_total', 'counter', 'Bucket set updates nft refused.', l, x.failures);
+}
+
 /** The whole exposition for one daemon. */
 export function renderMetrics(st: DaemonStatus): string {
   const m = new Families();
@@ -162,6 +183,7 @@ export function renderMetrics(st: DaemonStatus): string {
   if (res) resourceMetrics(m, res);
   const lb = st.balancers as BalancersStatus | undefined;
   if (lb) balancerMetrics(m, lb);
+  for (const x of sharingOf(st)) sharingMetrics(m, x);
   return m.text();
 }
 

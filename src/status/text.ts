@@ -6,6 +6,7 @@ import type { BalancersStatus, DaemonStatus, InstanceStatus, TransitionInfo } fr
 import type { ResourcesStatus } from '../resources/core/status.js';
 import { formatResources } from './resources-text.js';
 import { formatBalancers } from './balancers-text.js';
+import { formatSharing, isBucketInstance, sharingOf } from './sharing-text.js';
 
 /** The transition's age: the daemon's monotonic `agoSeconds`; from `at` and `now` only for daemons without it. */
 function ago(t: TransitionInfo, now: Date): string {
@@ -42,8 +43,8 @@ export function formatStatus(st: DaemonStatus, now: Date): string {
     return lines.join('\n');
   }
   // Bucket elections of load sharing are summarised in their own section, not one row each.
-  const sharing = (st.sharing ?? []) as { name: string; address: string; node: string; buckets: number; local: number[]; servedBy: string[]; failures: number }[];
-  const isBucket = (name: string) => sharing.some((x) => name.startsWith(`${x.name}/b`));
+  const sharing = sharingOf(st);
+  const isBucket = (name: string) => isBucketInstance(sharing, name);
   const rows = [['INSTANCE', 'PROTO', 'IFACE', 'ID', 'PRIO', 'STATE', 'MASTER', 'ADDRESSES', 'LAST CHANGE']];
   for (const i of st.instances.filter((x) => !isBucket(x.name))) {
     const flags = [i.linkUp ? '' : 'no carrier', i.priority.standby ? 'standby' : '', i.priority.demoted ? 'demoted' : '', i.groupDemotion ? 'group demoted' : ''].filter(Boolean);
@@ -76,13 +77,7 @@ export function formatStatus(st: DaemonStatus, now: Date): string {
   for (const g of carpGroups) {
     lines.push(`  CARP group ${g.name}: ${g.demote === 0 ? 'all links up' : `demoted (${g.reasons.join(', ')})`} (${g.members.join(', ')})`);
   }
-  for (const x of sharing) {
-    const per = new Map<string, number>();
-    for (const n of x.servedBy) per.set(n, (per.get(n) ?? 0) + 1);
-    lines.push(`  sharing ${x.name} ${x.address}: node ${x.node} serves ${x.local.length}/${x.buckets} buckets`
-      + ` (${[...per].map(([n, k]) => `${n} ${k}`).join(', ')})${x.failures ? `, ${x.failures} nft failures` : ''}`);
-    lines.push(`    here: ${x.local.length ? x.local.join(',') : '-'}`);
-  }
+  for (const x of sharing) lines.push(...formatSharing(x).map((l) => `  ${l}`));
   const res = st.resources as ResourcesStatus | undefined;
   if (res) lines.push(...formatResources(res).map((l) => `  ${l}`));
   if (lb) lines.push(...formatBalancers(lb).map((l) => `  ${l}`));

@@ -22,6 +22,8 @@ export interface Policy {
 export const MAIL: Policy = { kind: 'not-used', why: 'not used by carpool (no mail alerts)' };
 export const TUNING: Policy = { kind: 'not-used', why: 'process tuning of keepalived; carpool is one Node.js process and ignores it' };
 export const LVS: Policy = { kind: 'lvs', why: 'LVS' };
+/** IPVS settings with no meaning on carpool's nftables data plane (or the same behaviour built in): accepted with a warning. */
+export const ipvsOnly = (why: string): Policy => ({ kind: 'not-used', why: `an IPVS setting, not used with carpool's nftables data plane: ${why}` });
 export const unsupported = (why: string): Policy => ({ kind: 'unsupported', why });
 
 /** A word that only a shell understands: a redirection, a pipe, a command separator, a substitution. */

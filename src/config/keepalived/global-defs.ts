@@ -1,10 +1,13 @@
 /** keepalived.conf `global_defs { ... }`: the VRRP defaults, and the process settings carpool applies to itself. */
 import type { Hook } from '../model.js';
 import type { At, VrrpDefaultsSpec } from '../vrrp/spec.js';
-import { LVS, MAIL, TUNING, unsupported, type Ctx, type Handler, type Policy } from './checker.js';
+import { LVS, MAIL, ipvsOnly, TUNING, unsupported, type Ctx, type Handler, type Policy } from './checker.js';
 import { GARP_KEYS, garpHandler } from './values.js';
 
 /** global_defs keywords carpool does not implement. */
+/** keepalived's IPVS connection sync: on nftables, conntrackd does that job (docs/balancer.md). */
+const SYNC_WHY = 'established NAT flows survive a director failover only with conntrackd (Debian package conntrackd); DR with sh or mh needs no sync (docs/balancer.md)';
+
 export const GLOBAL_POLICIES: Readonly<Record<string, Policy>> = {
   notification_email: MAIL, notification_email_from: MAIL, smtp_server: MAIL, smtp_helo_name: MAIL, smtp_connect_timeout: MAIL,
   smtp_alert: MAIL, smtp_alert_vrrp: MAIL, smtp_alert_checker: MAIL, no_email_faults: MAIL, email_faults: MAIL,
@@ -37,9 +40,12 @@ export const GLOBAL_POLICIES: Readonly<Record<string, Policy>> = {
   startup_script: unsupported('run it from systemd (ExecStartPre)'), startup_script_timeout: unsupported('run it from systemd (ExecStartPre)'),
   shutdown_script: unsupported('run it from systemd (ExecStopPost)'), shutdown_script_timeout: unsupported('run it from systemd (ExecStopPost)'),
   include_check: unsupported('all includes are checked the same way'),
-  lvs_sync_daemon: LVS, lvs_timeouts: LVS, lvs_flush: LVS, lvs_flush_on_stop: LVS, lvs_notify_fifo: LVS, lvs_notify_fifo_script: LVS,
-  lvs_netlink_cmd_rcv_bufs: LVS, lvs_netlink_cmd_rcv_bufs_force: LVS, lvs_netlink_monitor_rcv_bufs: LVS,
-  lvs_netlink_monitor_rcv_bufs_force: LVS, nftables_ipvs: LVS, nftables_ipvs_priority: LVS, nftables_ipvs_start_fwmark: LVS,
+  lvs_sync_daemon: ipvsOnly(SYNC_WHY), lvs_timeouts: ipvsOnly('flows follow the kernel\'s conntrack timeouts (NAT) or the flow map\'s 900 s TCP / 300 s UDP (DR/TUN)'),
+  lvs_flush: ipvsOnly('carpool replaces its own table atomically at start anyway'), lvs_flush_on_stop: ipvsOnly('carpool removes its own table on a clean stop anyway'),
+  lvs_notify_fifo: unsupported('checker events are not written to a FIFO (use notify_up/notify_down)'), lvs_notify_fifo_script: unsupported('checker events are not written to a FIFO (use notify_up/notify_down)'),
+  lvs_netlink_cmd_rcv_bufs: ipvsOnly('no IPVS netlink socket'), lvs_netlink_cmd_rcv_bufs_force: ipvsOnly('no IPVS netlink socket'), lvs_netlink_monitor_rcv_bufs: ipvsOnly('no IPVS netlink socket'),
+  lvs_netlink_monitor_rcv_bufs_force: ipvsOnly('no IPVS netlink socket'), nftables_ipvs: ipvsOnly('carpool\'s own nftables tables are named carpool'),
+  nftables_ipvs_priority: ipvsOnly('carpool\'s own nftables tables are named carpool'), nftables_ipvs_start_fwmark: ipvsOnly('carpool\'s own nftables tables are named carpool'),
 };
 
 /** Settings from global_defs outside the VRRP defaults: the process's, and where static addresses go. */

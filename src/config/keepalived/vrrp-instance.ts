@@ -1,7 +1,7 @@
 /** keepalived.conf `vrrp_instance NAME { ... }`: one handler per keyword. */
 import type { VirtualAddress } from '../model.js';
 import type { At, NotifySpec, VrrpInstanceSpec } from '../vrrp/spec.js';
-import { LVS, MAIL, TUNING, unsupported, type Checker, type Ctx, type Handler, type Policy } from './checker.js';
+import { MAIL, ipvsOnly, TUNING, unsupported, type Checker, type Ctx, type Handler, type Policy } from './checker.js';
 import type { KaToken, SourceLoc } from './syntax.js';
 import { readRoute, readRule } from './routing.js';
 import { GARP_KEYS, garpHandler, readTrackRefs, readVip } from './values.js';
@@ -30,7 +30,7 @@ export const INSTANCE_POLICIES: Readonly<Record<string, Policy>> = {
   notify_deleted: unsupported('carpool does not delete instances on reload'),
   notify_priority_changes: unsupported('notification FIFOs are not written'),
   native_ipv6: unsupported('the family follows the virtual addresses; give IPv6 addresses'),
-  lvs_sync_daemon_interface: LVS,
+  lvs_sync_daemon_interface: ipvsOnly('established NAT flows survive a director failover only with conntrackd (Debian package conntrackd); DR with sh or mh needs no sync (docs/balancer.md)'),
   garp_extra_if: unsupported('gratuitous ARPs are sent on the instance interfaces only'),
   vrf: unsupported('no VRF support'),
   timer_expired_backup: unsupported('not implemented'),

@@ -31,3 +31,32 @@ export function multicastMac(address: string): string {
   const hex = (n: number) => n.toString(16).padStart(2, '0');
   return `01:00:5e:${hex(o[1]! & 0x7f)}:${hex(o[2]!)}:${hex(o[3]!)}`;
 }
+
+/** A node of the list whose bucket adverts fail this node's digest: its node list or bucket count differs. */
+export interface LayoutMismatch {
+  readonly node: string;
+  readonly address: string;
+  /** Its adverts dropped as bad digests since the daemon started. */
+  readonly drops: number;
+  /** Seconds since the last one. */
+  readonly agoSeconds: number;
+}
+
+/** The `sharing` section of the status document, one per shared address. */
+export interface SharingStatus {
+  readonly name: string;
+  readonly address: string;
+  readonly node: string;
+  readonly buckets: number;
+  /** Buckets this node accepts now (in the kernel set). */
+  readonly local: readonly number[];
+  /** Per bucket, the node serving it as this node sees it (`?` = unknown). */
+  readonly servedBy: readonly string[];
+  readonly applies: number;
+  readonly failures: number;
+  readonly lastError?: string;
+  /** False while this node withdrew from every bucket because of a layout mismatch (src/sharing/core/agreement.ts). */
+  readonly serving: boolean;
+  /** Nodes heard lately whose node list or bucket count differs from this node's. */
+  readonly mismatches: readonly LayoutMismatch[];
+}

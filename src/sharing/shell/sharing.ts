@@ -10,19 +10,27 @@
  * owner's advert reaches the old owner, which yields at once; two nodes accepting one bucket
  * would answer one SYN twice and break the connection with a reset, while the short gap costs
  * at most a SYN retransmission. Established flows stay where they are (conntrack).
+ *
+ * Nodes whose node list or bucket count differ drop each other's bucket adverts as bad
+ * digests (the key covers the layout): such drops from a node of the list are logged once per
+ * peer (rate-limited), shown in status, and may make this node withdraw from every bucket
+ * (core/agreement.ts says when and why).
  */
 import { createHash } from 'node:crypto';
 import type { CarpInstance } from '../../config/model.js';
 import type { Logger } from '../../daemon/logger.js';
 import { run } from '../../lib/exec.js';
 import { CarpoolError } from '../../lib/errors.js';
+import { keepServing } from '../core/agreement.js';
 import { bucketRanking, layoutFingerprint, RANK_SKEW } from '../core/layout.js';
-import type { SharedAddress } from '../core/model.js';
+import type { SharedAddress, SharingStatus } from '../core/model.js';
 import { diffBuckets, removeSharing, renderSharing } from '../core/nft.js';
 
 /** A won bucket is accepted this long after the election is won (see the module comment). */
 export const JOIN_DELAY_MS = 20;
 const NFT_TIMEOUT_MS = 10_000;
+/** A peer's layout mismatch is forgotten after this many advert intervals without a bad digest from it. */
+const MISMATCH_INTERVALS = 3;
 
 /** Name of bucket `b`'s election instance. */
 export const bucketInstanceName = (s: SharedAddress, b: number): string => `${s.name}/b${b}`;
@@ -54,20 +62,6 @@ export function bucketInstances(s: SharedAddress, self: { index: number; address
   }));
 }
 
-export interface SharingStatus {
-  readonly name: string;
-  readonly address: string;
-  readonly node: string;
-  readonly buckets: number;
-  /** Buckets this node accepts now (in the kernel set). */
-  readonly local: readonly number[];
-  /** Per bucket, the node serving it as this node sees it (`?` = unknown). */
-  readonly servedBy: readonly string[];
-  readonly applies: number;
-  readonly failures: number;
-  readonly lastError?: string;
-}
-
 export interface SharingDeps {
   readonly log: Logger;
   /** Add the shared address to the interface (kept while running). */
@@ -76,6 +70,8 @@ export interface SharingDeps {
   /** Who is master of an election now: 'self', a peer address, or undefined. */
   readonly masterOf: (instance: string) => string | null | undefined;
   readonly nft?: (input: string) => Promise<{ code: number; stderr: string }>;
+  /** Monotonic clock in ms (performance.now in the daemon). */
+  readonly now?: () => number;
 }
 
 export class SharingShell {
@@ -84,16 +80,24 @@ export class SharingShell {
   private readonly self = new Map<string, { name: string; address: string; index: number }>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private chain: Promise<void> = Promise.resolve();
-  private applies = 0;
-  private failures = 0;
-  private lastError: string | undefined;
+  /** Per shared address: nft bucket updates applied and refused, the last refusal. */
+  private readonly plane = new Map<string, { applies: number; failures: number; lastError?: string }>();
   private readonly nft: (input: string) => Promise<{ code: number; stderr: string }>;
+  private readonly now: () => number;
+  /** Per shared address: peers (by address) whose bucket adverts failed the digest: count and last time. */
+  private readonly differing = new Map<string, Map<string, { drops: number; last: number }>>();
+  /** Shared addresses this node withdrew from because of a layout mismatch. */
+  private readonly withdrawn = new Set<string>();
+  private reassessTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly shared: readonly SharedAddress[], private readonly deps: SharingDeps) {
     this.nft = deps.nft ?? ((input) => run(['nft', '-f', '-'], { allowFail: true, timeoutMs: NFT_TIMEOUT_MS, input }));
+    this.now = deps.now ?? (() => performance.now());
     for (const s of shared) {
       this.inForce.set(s.name, new Set());
       this.wanted.set(s.name, new Set());
+      this.differing.set(s.name, new Map());
+      this.plane.set(s.name, { applies: 0, failures: 0 });
     }
   }
 
@@ -121,13 +125,64 @@ export class SharingShell {
     }
   }
 
+  /** The shared address and bucket of a bucket election's name, if it is one. */
+  private bucketOf(instance: string): { s: SharedAddress; b: number } | undefined {
+    const m = /^(.+)\/b(\d+)$/.exec(instance);
+    const s = m ? this.shared.find((x) => x.name === m[1]) : undefined;
+    return s ? { s, b: Number(m![2]) } : undefined;
+  }
+
+  /**
+   * An election dropped a received packet (called for every CARP instance). A bad digest from
+   * a node of the list means its node list or bucket count differs from this node's.
+   */
+  dropped(instance: string, reason: string, src: string): void {
+    if (reason !== 'digest') return;
+    const s = this.bucketOf(instance)?.s;
+    const peer = s?.nodes.find((n) => n.address === src);
+    if (!s || !peer || peer.address === this.self.get(s.name)?.address) return;
+    const seen = this.differing.get(s.name)!;
+    const known = seen.get(src);
+    if (known) {
+      known.drops++;
+      known.last = this.now();
+    } else {
+      seen.set(src, { drops: 1, last: this.now() });
+    }
+    this.deps.log.logLimited('error', `sharing ${s.name}: node list or bucket count differs from ${peer.name}'s (${src}): its bucket adverts fail the layout-keyed digest; use the same ordered node list and bucket count on every node`, `sharing:${s.name}:differs:${src}`);
+    if (!known) this.reassess(s);
+    this.reassessTimer ??= setInterval(() => { for (const x of this.shared) this.reassess(x); }, 1000).unref();
+  }
+
+  /** Forget mismatches not heard lately; withdraw from or return to the buckets (core/agreement.ts). */
+  private reassess(s: SharedAddress): void {
+    const me = this.self.get(s.name);
+    if (!me) return;
+    const seen = this.differing.get(s.name)!;
+    for (const [addr, d] of seen) if (this.now() - d.last > MISMATCH_INTERVALS * s.advbase * 1000 + 500) seen.delete(addr);
+    const addresses = new Set(s.nodes.map((n) => n.address));
+    const agreeing = new Set<string>();
+    for (let b = 0; b < s.buckets; b++) {
+      const m = this.deps.masterOf(bucketInstanceName(s, b));
+      if (m && m !== 'self' && addresses.has(m)) agreeing.add(m);
+    }
+    const serve = keepServing(me.address, [...agreeing], [...seen.keys()]);
+    if (serve === !this.withdrawn.has(s.name)) return;
+    if (serve) {
+      this.withdrawn.delete(s.name);
+      this.deps.log.warning(`sharing ${s.name}: serving again (${seen.size ? `nodes agreeing with this one outnumber those with another layout: ${[...seen.keys()].join(', ')}` : 'no node with another node list or bucket count heard lately'})`);
+    } else {
+      this.withdrawn.add(s.name);
+      this.deps.log.error(`sharing ${s.name}: not serving any bucket: ${seen.size} node(s) with another node list or bucket count (${[...seen.keys()].join(', ')}) against ${agreeing.size + 1} agreeing with this one; the larger group (on a tie, the one with the lowest address) serves, so no connection is accepted twice`);
+    }
+    this.sync(s);
+  }
+
   /** An election changed state (called for every instance; others are ignored). */
   transitioned(instance: string, to: string): void {
-    const m = /^(.+)\/b(\d+)$/.exec(instance);
-    if (!m) return;
-    const s = this.shared.find((x) => x.name === m[1]);
-    if (!s) return;
-    const b = Number(m[2]);
+    const hit = this.bucketOf(instance);
+    if (!hit) return;
+    const { s, b } = hit;
     const want = this.wanted.get(s.name)!;
     if (to === 'MASTER') {
       want.add(b);
@@ -152,7 +207,12 @@ export class SharingShell {
       return {
         name: s.name, address: `${s.address}/${s.prefix}`, node: me?.name ?? '?', buckets: s.buckets,
         local: [...this.inForce.get(s.name)!].sort((a, b) => a - b), servedBy,
-        applies: this.applies, failures: this.failures, ...(this.lastError ? { lastError: this.lastError } : {}),
+        ...this.plane.get(s.name)!,
+        serving: !this.withdrawn.has(s.name),
+        mismatches: [...this.differing.get(s.name)!].map(([address, d]) => ({
+          node: s.nodes.find((n) => n.address === address)?.name ?? address, address, drops: d.drops,
+          agoSeconds: Math.round((this.now() - d.last) / 100) / 10,
+        })),
       };
     });
   }
@@ -161,6 +221,8 @@ export class SharingShell {
   async stop(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    clearInterval(this.reassessTimer);
+    this.reassessTimer = undefined;
     await this.chain;
     await this.nft(removeSharing());
     for (const s of this.shared) {
@@ -173,20 +235,21 @@ export class SharingShell {
   private sync(s: SharedAddress): void {
     this.chain = this.chain.then(async () => {
       const from = this.inForce.get(s.name)!;
-      const to = new Set(this.wanted.get(s.name));
+      const to = this.withdrawn.has(s.name) ? new Set<number>() : new Set(this.wanted.get(s.name));
       const text = diffBuckets(s, from, to);
       if (!text) return;
       const r = await this.nft(text);
+      const plane = this.plane.get(s.name)!;
       if (r.code === 0) {
-        this.applies++;
+        plane.applies++;
         this.inForce.set(s.name, to);
         const added = [...to].filter((b) => !from.has(b));
         const gone = [...from].filter((b) => !to.has(b));
         this.deps.log.info(`sharing ${s.name}: serving ${to.size}/${s.buckets} buckets${added.length ? `, +${added.join(',')}` : ''}${gone.length ? `, -${gone.join(',')}` : ''}`);
       } else {
-        this.failures++;
-        this.lastError = r.stderr.trim();
-        this.deps.log.logLimited('error', `sharing ${s.name}: nft refused the bucket update (${this.lastError}); the previous set stays, retrying`, `sharing:${s.name}:nft`);
+        plane.failures++;
+        plane.lastError = r.stderr.trim();
+        this.deps.log.logLimited('error', `sharing ${s.name}: nft refused the bucket update (${plane.lastError}); the previous set stays, retrying`, `sharing:${s.name}:nft`);
         const t = setTimeout(() => { this.timers.delete(t); this.sync(s); }, 1000);
         this.timers.add(t);
       }

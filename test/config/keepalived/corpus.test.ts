@@ -53,9 +53,9 @@ const CORPUS: Readonly<Record<string, Expectation>> = {
   'keepalived.conf.status_code': LVS_ONLY,
   'keepalived.conf.virtual_server_group': LVS_ONLY,
   'keepalived.conf.virtualhost': LVS_ONLY,
-  // lvs_sync_daemon_interface (IPVS connection sync) is not implemented; the sync group without
-  // group {} is removed with a warning, as keepalived does.
-  'keepalived.conf.vrrp.lvs_syncd': { kind: 'vrrp-only', instances: 3, without: 'LVS_NOT_SUPPORTED' },
+  // lvs_sync_daemon_interface (IPVS connection sync) is accepted with a warning naming conntrackd;
+  // the sync group without group {} is removed with a warning, as keepalived does.
+  'keepalived.conf.vrrp.lvs_syncd': { kind: 'accepted', instances: 3, virtualServers: 1 },
   'keepalived.conf.SMTP_CHECK': LVS_ONLY,
   'keepalived.conf.SSL_GET': { kind: 'refused', codes: ['NOT_SUPPORTED'], why: 'auth_type AH is not implemented' },
   'keepalived.conf.vrrp.localcheck': {

@@ -215,6 +215,13 @@ describe('keepalived defaults', () => {
     expect(warnings(`\n${inst(lines)}`)).toEqual(expected);
   });
 
+  it('IPVS-only settings are accepted with a warning that says what takes their place', () => {
+    const r = ka(`global_defs {\n lvs_flush\n lvs_sync_daemon eth0 VI_1\n lvs_timeouts tcp 900\n}\n${inst('lvs_sync_daemon_interface eth0')}`);
+    expect(r.warnings.map((w) => `${w.line}:${w.column} ${w.code}`)).toEqual(['2:2 NOT_USED', '3:2 NOT_USED', '4:2 NOT_USED', '7:3 NOT_USED']);
+    expect(r.warnings[1]!.message).toContain('conntrackd');
+    expect(r.warnings[0]!.message).toContain('replaces its own table atomically');
+  });
+
   it('the priority warning says what keepalived does and what to write', () => {
     const w = ka(inst('state MASTER')).warnings[0]!;
     expect(w.message).toBe("vrrp_instance 'VI_1' has state MASTER and no priority, so its priority is 255: it claims to own the addresses and takes over at once, like keepalived");
@@ -235,8 +242,7 @@ describe('errors, located and with a hint', () => {
     ['no_accept', inst('no_accept'), ['2:3 NOT_SUPPORTED']],
     ['vrrp_notify_fifo relative', 'global_defs {\n vrrp_notify_fifo run/f\n}\n' + inst(''), ['2:19 INVALID_VALUE'], 'is not an absolute path'],
     ['static_routes with mtu', 'static_routes {\n 10.0.0.0/8 via 1.2.3.4 mtu 1400\n}\n' + inst(''), ['2:25 NOT_SUPPORTED'], "'mtu' in a static route is not supported"],
-    ['lvs_flush', 'global_defs {\n lvs_flush\n}\n' + inst(''), ['2:2 LVS_NOT_SUPPORTED']],
-    ['lvs_sync_daemon', 'global_defs {\n lvs_sync_daemon eth0 VI_1\n}\n' + inst(''), ['2:2 LVS_NOT_SUPPORTED']],
+    ['lvs_notify_fifo', 'global_defs {\n lvs_notify_fifo /run/f\n}\n' + inst(''), ['2:2 NOT_SUPPORTED'], 'checker events are not written to a FIFO'],
     ['priority out of range', inst('priority 256'), ['2:12 OUT_OF_RANGE']],
     ['priority not a number', inst('priority high'), ['2:12 INVALID_VALUE']],
     ['vrid out of range', inst('', 'interface eth0\nvirtual_router_id 0\nvirtual_ipaddress { 10.0.0.1 }'), ['1:15 MISSING_KEY', '4:19 OUT_OF_RANGE']],

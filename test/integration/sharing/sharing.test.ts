@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import type { DaemonStatus } from '../../../src/control/status.js';
 import { cutLink, restoreLink } from '../../../src/lab/netns.js';
 import { run } from '../../../src/lib/exec.js';
-import type { SharingStatus } from '../../../src/sharing/shell/sharing.js';
+import type { SharingStatus } from '../../../src/sharing/core/model.js';
 import { Workdir } from '../helpers/carp.js';
 import { useLab } from '../helpers/lab.js';
 import { ProcSet, Proc, carpoolArgv, inNs, isRoot, skipReason, until } from '../helpers/procs.js';

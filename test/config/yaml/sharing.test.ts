@@ -1,0 +1,78 @@
+/**
+ * The `sharing:` section (load sharing, issue 15): what `carpool check` refuses on one host, each
+ * with the reason. (A node list that differs between hosts is caught at run time:
+ * test/sharing/shell.test.ts, test/integration/sharing/mismatch.test.ts.)
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseCarpoolYaml } from '../../../src/config/yaml/parse.js';
+import { configErrors, INSTANCES } from '../../helpers/config.js';
+import { runCarpool } from '../../helpers/cli.js';
+
+const parse = (text: string) => parseCarpoolYaml(text, { file: '/etc/carpool/carpool.yaml' });
+const NODES = 'nodes: [{ name: n1, address: 10.0.0.1 }, { name: n2, address: 10.0.0.2 }, { name: n3, address: 10.0.0.3 }]';
+const shared = (extra: string, name = 'web', vhidBase = 100, nodes = NODES) =>
+  `  - { name: ${name}, address: 10.0.0.50/24, interface: eth0, vhid_base: ${vhidBase}, password: p, ${nodes}${extra ? `, ${extra}` : ''} }\n`;
+const errors = (text: string) => configErrors(() => parse(text)).map((d) => `${d.code} ${d.message} — ${d.expected}`);
+
+describe('sharing: in carpool.yaml', () => {
+  it('reads a valid section: defaults 64 buckets, sourceip, advbase 1; the multicast MAC of the address', () => {
+    const { config } = parse(`instances: []\nsharing:\n${shared('')}`);
+    expect(config.sharing).toEqual([{
+      name: 'web', address: '10.0.0.50', prefix: 24, interface: 'eth0', buckets: 64, hash: 'sourceip', mac: '01:00:5e:00:00:32',
+      vhidBase: 100, password: 'p', advbase: 1, nodes: [{ name: 'n1', address: '10.0.0.1' }, { name: 'n2', address: '10.0.0.2' }, { name: 'n3', address: '10.0.0.3' }],
+    }]);
+  });
+
+  it('refuses bucket vhids overlapping an instance on the same interface', () => {
+    expect(errors(`${INSTANCES}sharing:\n${shared('buckets: 8', 'web2', 1)}`)).toEqual([
+      "SHARING_LAYOUT sharing 'web2': its bucket vhids 1..8 on eth0 overlap instance 'web' (1..1) — a vhid range of its own on each interface",
+    ]);
+  });
+
+  it('refuses two shared addresses whose bucket layouts overlap', () => {
+    expect(errors(`instances: []\nsharing:\n${shared('buckets: 16', 'a', 100)}${shared('buckets: 16', 'b', 110)}`)).toEqual([
+      "SHARING_LAYOUT sharing 'b': its bucket vhids 110..125 on eth0 overlap sharing 'a' (100..115) — a vhid range of its own on each interface",
+    ]);
+    // Adjacent ranges are fine.
+    expect(parse(`instances: []\nsharing:\n${shared('buckets: 16', 'a', 100)}${shared('buckets: 16', 'b', 116)}`).config.sharing).toHaveLength(2);
+  });
+
+  it('refuses fewer buckets than nodes, saying why', () => {
+    expect(errors(`instances: []\nsharing:\n${shared('buckets: 2')}`)).toEqual([
+      "SHARING_LAYOUT sharing 'web': 2 buckets for 3 nodes: every node needs at least one (use many more, e.g. 64, so a dead node's buckets spread over all survivors) — one entry per node, the same list on every node; more buckets than nodes",
+    ]);
+  });
+
+  it('refuses a node listed twice, two nodes with one address, and vhids past 255', () => {
+    const twice = 'nodes: [{ name: n1, address: 10.0.0.1 }, { name: n1, address: 10.0.0.2 }]';
+    expect(errors(`instances: []\nsharing:\n${shared('', 'web', 100, twice)}`)).toEqual([expect.stringContaining('node n1 is listed twice')]);
+    const sameAddr = 'nodes: [{ name: n1, address: 10.0.0.1 }, { name: n2, address: 10.0.0.1 }]';
+    expect(errors(`instances: []\nsharing:\n${shared('', 'web', 100, sameAddr)}`)).toEqual([expect.stringContaining('two nodes have the same address')]);
+    expect(errors(`instances: []\nsharing:\n${shared('', 'web', 200)}`)).toEqual([expect.stringContaining('vhids 200..263 do not fit (at most 255) — vhid_base ≤ 192, or fewer buckets')]);
+  });
+
+  it('refuses what is not supported yet, with the alternative', () => {
+    expect(errors(`instances: []\nsharing:\n${shared('hash: symmetric')}`)).toEqual([expect.stringContaining("symhash does not have: not supported")]);
+    expect(errors(`instances: []\nsharing:\n${shared('mode: unicast')}`)).toEqual([expect.stringContaining("mode 'unicast' is not supported yet")]);
+    expect(errors(`instances: []\nsharing:\n  - { name: web, address: 'fd00::50/64', interface: eth0, vhid_base: 100, password: p, ${NODES} }\n`))
+      .toEqual([expect.stringContaining('IPv6 sharing is not supported yet')]);
+  });
+});
+
+describe('carpool check on a sharing: section', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'carpool-sharing-check-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('exit 1 with the file, line and reason of an overlap and of too few buckets', async () => {
+    const conf = join(dir, 'carpool.yaml');
+    writeFileSync(conf, `instances: []\nsharing:\n${shared('buckets: 16', 'a', 100)}${shared('buckets: 16', 'b', 110)}${shared('buckets: 2', 'c', 200)}`);
+    const r = await runCarpool(['check', '-c', conf], dir, 30_000);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('2 buckets for 3 nodes: every node needs at least one');
+    expect(r.stderr).toContain(`${conf}:5:`);
+    expect(r.stderr).toContain("sharing 'b': its bucket vhids 110..125 on eth0 overlap sharing 'a' (100..115)");
+  });
+});
