@@ -157,6 +157,18 @@ describe('etcd lease election (pure)', () => {
     expect(fx).toContainEqual({ type: 'transition', from: 'MASTER', to: 'BACKUP', reason: 'etcd names another holder (b)' });
   });
 
+  it('a failed keep-alive is retried at once (200 ms), not a renew later', () => {
+    const m = new LeaseElection({ ...P, node: 'a' });
+    m.step({ type: 'start' }, 0);
+    m.step({ type: 'granted', lease: '7', ttlMs: P.ttlMs, sentAt: 0 }, 5);
+    m.step({ type: 'txn', won: true, revision: 10, holder: 'a', lease: '7' }, 10);
+    expect(m.step({ type: 'tick' }, 5 + P.renewMs)).toContainEqual({ type: 'request', request: 'keepAlive', lease: '7' });
+    const failedAt = 5 + P.renewMs + P.requestTimeoutMs;
+    m.step({ type: 'failed', request: 'keepAlive', error: 'timeout' }, failedAt);
+    expect(m.nextDeadline()).toBe(failedAt + 200);
+    expect(m.step({ type: 'tick' }, failedAt + 200)).toContainEqual({ type: 'request', request: 'keepAlive', lease: '7' });
+  });
+
   it('our name under a lease we no longer keep alive is not ours: no MASTER on it', () => {
     const m = new LeaseElection({ ...P, node: 'b' });
     m.step({ type: 'start' }, 0);

@@ -86,6 +86,9 @@ export function checkTiming(p: Omit<LeaseParams, 'node'>): string[] {
   return out;
 }
 
+/** A failed keep-alive is sent again after this (not sooner: an endpoint refusing at once must not make a busy loop). */
+export const KEEPALIVE_RETRY_MS = 200;
+
 export class LeaseElection {
   private role: LeaseRole = 'INIT';
   private lease: string | undefined;
@@ -177,6 +180,10 @@ export class LeaseElection {
         this.lastError = `${input.request}: ${input.error}`;
         fx.push({ type: 'log', level: 'warning', message: `etcd ${input.request} failed: ${input.error}${this.role === 'MASTER' ? `; keeping the role at most ${Math.max(0, this.stepDownAt()! - now)} ms more` : ''}` });
         if (input.request === 'grant') this.nextGrant = now + Math.min(this.p.renewMs, 1000);
+        // The timing rule (renew + 2 × request timeout ≤ ttl − margin) counts on a failed
+        // keep-alive being retried at once, not a renew later (found in the lab: an etcd member
+        // killed, two keep-alives in a row lost to it, and the master stepped down).
+        if (input.request === 'keepAlive' && this.nextKeepAlive !== undefined) this.nextKeepAlive = Math.min(this.nextKeepAlive, now + Math.min(KEEPALIVE_RETRY_MS, this.p.renewMs));
         if (input.request === 'release' && this.stopping) fx.push({ type: 'stopped' });
         break;
       case 'released':
