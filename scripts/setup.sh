@@ -18,9 +18,9 @@
 set -euo pipefail
 
 RUNTIME_PACKAGES=(iproute2 nftables conntrack procps python3 make g++)
-TEST_PACKAGES=(ucarp keepalived resource-agents nginx-light haproxy tcpdump iputils-ping psmisc wrk stress-ng chromium prometheus ifupdown net-tools faketime dnsmasq-base openssl exim4-daemon-light dovecot-imapd dovecot-pop3d nftlb dpkg-dev lintian bash-completion man-db)
+TEST_PACKAGES=(ucarp keepalived resource-agents nginx-light haproxy tcpdump iputils-ping psmisc wrk stress-ng chromium prometheus ifupdown net-tools faketime dnsmasq-base openssl exim4-daemon-light dovecot-imapd dovecot-pop3d nftlb dpkg-dev lintian bash-completion man-db etcd-server etcd-client)
 # Packages whose installation starts a service of this name (Debian's maintainer scripts).
-declare -A SERVICE_OF=([keepalived]=keepalived [nginx-light]=nginx [haproxy]=haproxy [prometheus]=prometheus [exim4-daemon-light]=exim4 [dovecot-imapd]=dovecot [dovecot-pop3d]=dovecot [nftlb]=nftlb)
+declare -A SERVICE_OF=([keepalived]=keepalived [nginx-light]=nginx [haproxy]=haproxy [prometheus]=prometheus [exim4-daemon-light]=exim4 [dovecot-imapd]=dovecot [dovecot-pop3d]=dovecot [nftlb]=nftlb [etcd-server]=etcd)
 MIN_NODE=20.19
 
 usage() {

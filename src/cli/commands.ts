@@ -306,7 +306,8 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
         // What this host lacks for it (DR routes, ipip, nft -c) is an error, with the fix.
         const here = lbRuns ? await checkBalancersHere(cfg) : '';
         const lbText = vss.length ? `; ${vss.length} virtual server${vss.length === 1 ? '' : 's'} (load balancer: ${lbRuns ? `runs on nftables${here ? `, ${here}` : ''}` : 'carpool run refuses it yet, see above'})` : '';
-        process.stdout.write(`${o.config}: OK${o.host ? ' on this host' : ''} (${cfg.instances.length} instance${cfg.instances.length === 1 ? '' : 's'}: ${cfg.instances.map((i) => i.name).join(', ')}${resText}${lbText}`
+        const names = [...cfg.instances, ...(cfg.etcdInstances ?? [])].map((i) => i.name);
+        process.stdout.write(`${o.config}: OK${o.host ? ' on this host' : ''} (${names.length} instance${names.length === 1 ? '' : 's'}: ${names.join(', ')}${resText}${lbText}`
           + `${warnings ? `; ${warnings} warning${warnings === 1 ? '' : 's'}` : ''})\n`);
       } catch (err) {
         code = fail(err);

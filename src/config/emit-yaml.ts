@@ -5,10 +5,11 @@
  */
 import { Document, YAMLMap, YAMLSeq, isMap, isSeq, type Node } from 'yaml';
 import type {
-  BalancerConfig, CarpInstance, CarpoolConfig, Checker, CheckerConnection, Forwarding, Hook, NotifyHooks, RealServer, SyncGroup, TrackFile, TrackRef, VirtualAddress,
+  BalancerConfig, CarpInstance, CarpoolConfig, EtcdInstance, Checker, CheckerConnection, Forwarding, Hook, NotifyHooks, RealServer, SyncGroup, TrackFile, TrackRef, VirtualAddress,
   StaticSetup, TrackProcess, VirtualRoute, VirtualRule, VirtualServer, VirtualServerGroup, VrrpInstance, VrrpScript,
 } from './model.js';
 import { forwardingWords } from './balancer/values.js';
+import { formatDuration } from '../resources/core/duration.js';
 
 export interface EmitOptions {
   /** Comment at the top of the file (each line gets `# `). */
@@ -146,6 +147,32 @@ function carpInstance(i: CarpInstance): Record<string, unknown> {
     nomcast: i.nomcast,
     ignore_ifstate: i.ignoreIfState,
     shutdown_hooks: i.shutdownHooks,
+    ...(Object.keys(hooks).length > 0 ? { hooks } : {}),
+  };
+}
+
+function etcdInstance(i: EtcdInstance): Record<string, unknown> {
+  const shell = i.upHook?.shell ?? i.downHook?.shell ?? false;
+  const h = (x: Hook) => (shell ? x.argv[0] ?? '' : [...x.argv]);
+  const hooks = { ...(i.upHook ? { up: h(i.upHook) } : {}), ...(i.downHook ? { down: h(i.downHook) } : {}), ...(shell ? { shell: true } : {}) };
+  const e = i.etcd;
+  return {
+    name: i.name,
+    protocol: 'etcd',
+    interface: i.interface,
+    addresses: i.addresses.map((a) => (a.dev === undefined && a.label === undefined && a.broadcast === undefined
+      ? `${a.address}/${a.prefix}`
+      : {
+        address: `${a.address}/${a.prefix}`, ...(a.label !== undefined ? { label: a.label } : {}), ...(a.dev !== undefined ? { dev: a.dev } : {}),
+        ...(a.broadcast !== undefined ? { broadcast: a.broadcast } : {}),
+      })),
+    ...(i.node !== undefined ? { node: i.node } : {}),
+    etcd: {
+      endpoints: [...e.endpoints], prefix: e.prefix, key: e.key, ttl: formatDuration(e.ttlMs), renew: formatDuration(e.renewMs),
+      request_timeout: formatDuration(e.requestTimeoutMs), margin: formatDuration(e.marginMs), poll: formatDuration(e.pollMs),
+      ...(e.tls ? { tls: { ...e.tls } } : {}), ...(e.user !== undefined ? { user: e.user } : {}),
+      ...(e.passwordFile !== undefined ? { password_file: e.passwordFile } : {}),
+    },
     ...(Object.keys(hooks).length > 0 ? { hooks } : {}),
   };
 }
@@ -313,7 +340,7 @@ export function emitCarpoolYaml(config: CarpoolConfig, options: EmitOptions = {}
     ...(config.syncGroups.length + (config.carpGroups?.length ?? 0) > 0
       ? { sync_groups: [...config.syncGroups.map((g) => syncGroup(g, vrrp)), ...(config.carpGroups ?? []).map((g) => ({ name: g.name, members: [...g.members] }))] }
       : {}),
-    instances: config.instances.map((i) => (i.kind === 'vrrp' ? vrrpInstance(i) : carpInstance(i))),
+    instances: [...config.instances.map((i) => (i.kind === 'vrrp' ? vrrpInstance(i) : carpInstance(i))), ...(config.etcdInstances ?? []).map(etcdInstance)],
     ...(config.balancers ? { balancers: balancers(config.balancers) } : {}),
   };
   const doc = new Document(obj, { version: '1.2' });

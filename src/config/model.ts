@@ -71,6 +71,48 @@ export interface CarpInstance {
   readonly hookTimeoutMs?: number;
 }
 
+/** How an etcd instance reaches etcd (YAML `etcd:` of a `protocol: etcd` instance, docs/etcd.md). */
+export interface EtcdSettings {
+  /** `http://host:port` / `https://host:port`, at least one; the client fails over between them. */
+  readonly endpoints: readonly string[];
+  /** Key prefix shared by the cluster (default `/carpool`). */
+  readonly prefix: string;
+  /** The instance's key (default `<prefix>/<instance>/leader`). */
+  readonly key: string;
+  readonly ttlMs: number;
+  /** Keep-alive interval (default ttl/3). */
+  readonly renewMs: number;
+  /** One request gives up after this. */
+  readonly requestTimeoutMs: number;
+  /** The master steps down this long before its lease can have expired. */
+  readonly marginMs: number;
+  /** Read the key again this often, watch or not. */
+  readonly pollMs: number;
+  /** PEM files: CA to verify etcd, client certificate and key (mutual TLS). */
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
+  /** etcd authentication: user name; the password is the first line of `passwordFile`. */
+  readonly user?: string;
+  readonly passwordFile?: string;
+}
+
+/**
+ * An instance held through an etcd lease (issue 16): the node whose name is under the key
+ * holds the addresses. Kept apart from `Instance` (CARP/VRRP) while it has no resource
+ * groups, sync groups or live reload.
+ */
+export interface EtcdInstance {
+  readonly kind: 'etcd';
+  readonly name: string;
+  readonly interface: string;
+  readonly addresses: readonly VirtualAddress[];
+  /** This node's name under the key; undefined = the host name. */
+  readonly node?: string;
+  readonly etcd: EtcdSettings;
+  readonly upHook?: Hook;
+  readonly downHook?: Hook;
+  readonly hookTimeoutMs?: number;
+}
+
 /** One next hop of a multipath route (`nexthop via GW dev IF weight W`). */
 export interface NextHop {
   readonly gateway?: string;
@@ -661,6 +703,8 @@ export interface CarpoolConfig {
   /** File the configuration came from (or `<command line>`). */
   readonly source: string;
   readonly instances: readonly Instance[];
+  /** `protocol: etcd` instances (issue 16); absent = none. */
+  readonly etcdInstances?: readonly EtcdInstance[];
   readonly vrrpScripts: readonly VrrpScript[];
   readonly trackFiles: readonly TrackFile[];
   /** keepalived `vrrp_track_process`; undefined = none. */

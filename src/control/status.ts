@@ -18,9 +18,9 @@ export interface TransitionInfo {
 
 export interface InstanceStatus {
   readonly name: string;
-  readonly protocol: 'carp' | 'vrrp';
+  readonly protocol: 'carp' | 'vrrp' | 'etcd';
   readonly interface: string;
-  /** vhid (CARP) or VRID (VRRP). */
+  /** vhid (CARP) or VRID (VRRP); 0 for etcd. */
   readonly vhid: number;
   readonly state: string;
   /** Address of the current master as last heard, `self`, or null when unknown. */
@@ -38,6 +38,8 @@ export interface InstanceStatus {
   readonly transitions: number;
   /** ISO time this host last became MASTER (its last takeover), null if it never has. */
   readonly becameMasterAt: string | null;
+  /** etcd instances: the lease as this node sees it (docs/etcd.md). */
+  readonly etcd?: EtcdInstanceStatus;
   readonly counters: {
     readonly advertsSent: number;
     readonly advertsReceived: number;
@@ -45,6 +47,20 @@ export interface InstanceStatus {
     /** Dropped received packets by reason (ttl, length, checksum, version, destination, digest, ...). */
     readonly drops: Readonly<Record<string, number>>;
   };
+}
+
+export interface EtcdInstanceStatus {
+  readonly key: string;
+  readonly node: string;
+  /** The node etcd names under the key (null = nobody). */
+  readonly holder: string | null;
+  /** The key's create revision (the fencing token) while it exists, else etcd's revision; null before the first answer. */
+  readonly revision: number | null;
+  /** How long this node's lease is surely valid (ms), null without a lease. */
+  readonly leaseLeftMs: number | null;
+  /** Requests to etcd that failed, and the last error. */
+  readonly failures: number;
+  readonly lastError: string | null;
 }
 
 export interface InterfaceStatus {

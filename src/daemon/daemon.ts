@@ -6,7 +6,8 @@
  * `carpool reload` apply a changed configuration file live (reload.ts).
  */
 import { basename } from 'node:path';
-import type { CarpoolConfig, CarpInstance, Instance, ResourcesConfig, VirtualAddress, VrrpInstance } from '../config/model.js';
+import { hostname } from 'node:os';
+import type { CarpoolConfig, CarpInstance, EtcdInstance, Instance, ResourcesConfig, VirtualAddress, VrrpInstance } from '../config/model.js';
 import { CarpoolError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
 import { interfaceInfo, listAddresses, LinkMonitor, type InterfaceInfo, type LinkEvent } from '../net/link.js';
@@ -172,6 +173,7 @@ export class Daemon {
     const all = [...cfg.instances, ...buckets];
     const ordered = [...all.filter((i) => i.kind === 'carp'), ...all.filter((i) => i.kind === 'vrrp')];
     const prepared = this.prepare(ordered, all);
+    const etcd = (cfg.etcdInstances ?? []).map((inst) => ({ inst, ...this.resolve(inst.name, inst.interface) }));
     // 2. Sockets (may fail with EPERM: still nothing changed).
     for (const p of prepared) {
       this.openPort(p);
@@ -188,7 +190,7 @@ export class Daemon {
       await this.http.listen();
     }
     // 4. Stale addresses of a killed predecessor, then the instances.
-    const managed = prepared.flatMap(managedAddresses);
+    const managed = [...prepared.flatMap(managedAddresses), ...etcd.flatMap((e) => e.inst.addresses.map((vip) => ({ dev: vip.dev ?? e.dev, vip })))];
     if (managed.length) this.addressManager().cleanupStale(managed);
     if (cfg.resources && cfg.resources.groups.length > 0) this.resources = await this.resourceManager(cfg.resources);
     if (cfg.balancers && cfg.balancers.virtualServers.length > 0) {
@@ -211,6 +213,7 @@ export class Daemon {
     await this.sharing?.start();
     if (cfg.carpGroups?.length) this.carpGroups = new CarpGroupShell(cfg.carpGroups, this.log, now);
     for (const p of prepared) this.shells.push(await this.build(p));
+    for (const e of etcd) this.shells.push(await this.buildEtcd(e.inst, e.dev));
     this.monitor = LinkMonitor.open((ev) => this.onLinkEvent(ev), {},
       (why, ms) => this.log.logLimited('error', `Cannot process a link event: ${why}; re-reading the interfaces in ${ms} ms`, 'link:retry'));
     this.installSignals();
@@ -307,6 +310,29 @@ export class Daemon {
     const shell = this.vrrp.add(p.inst, p.src, { rx, tx });
     rx.attach(shell);
     this.plugs.set(shell, plug);
+    return shell;
+  }
+
+  /** The shell of an etcd instance (issue 16); the etcd client (gRPC) is loaded only here. */
+  private async buildEtcd(inst: EtcdInstance, dev: string): Promise<InstanceShell> {
+    const [{ EtcdShell }, { Etcd3Client }] = await Promise.all([import('../coordination/shell/etcd-shell.js'), import('../coordination/shell/etcd-client.js')]);
+    if (!inst.upHook) this.log.warning(`${inst.name}: no up hook`);
+    // Its port sends gratuitous ARP; it receives nothing an etcd instance wants.
+    const port = this.port(dev, 4, CARP_TOS);
+    let client;
+    try {
+      client = new Etcd3Client(inst.etcd);
+    } catch (err) {
+      throw new CarpoolError('ETCD_SETTINGS', `${inst.name}: ${(err as Error).message}`, 'check the tls and password_file settings of the instance');
+    }
+    const shell = new EtcdShell(inst, {
+      port, log: this.log, hooks: this.hooks.queue(inst.name, inst.hookTimeoutMs ?? this.config.hookTimeoutMs),
+      addresses: this.addressManager(), client, node: inst.node ?? hostname(), now,
+      onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),
+    });
+    // Attached (it takes no packet) so that a reload keeps its port open.
+    port.attach(shell);
+    this.plugs.set(shell, { rx: port });
     return shell;
   }
 

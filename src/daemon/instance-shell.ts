@@ -1,5 +1,6 @@
 /**
- * The contract every instance shell keeps (CARP: carp-shell.ts, VRRP: vrrp-shell.ts), so
+ * The contract every instance shell keeps (CARP: carp-shell.ts, VRRP: vrrp-shell.ts, etcd:
+ * coordination/shell/etcd-shell.ts), so
  * the daemon treats instances alike: packets come in through `receive` (the port's
  * listener), link events, operator commands and the re-assert of a removed address go in
  * through the methods below, and each shell feeds its pure machine and carries out the
@@ -27,7 +28,7 @@ export type ShellAddresses = Pick<AddressManager, 'add' | 'remove'>;
 
 export interface InstanceShell extends PortListener {
   readonly name: string;
-  readonly protocol: 'carp' | 'vrrp';
+  readonly protocol: 'carp' | 'vrrp' | 'etcd';
   /** Start electing (after every shell of the daemon is built). */
   start(): void;
   /** A link's carrier changed (any interface: each shell picks the ones it watches). Repeats are ignored. */
@@ -96,7 +97,7 @@ export interface OwnedAddress {
 
 export abstract class ShellBase implements InstanceShell {
   abstract readonly name: string;
-  abstract readonly protocol: 'carp' | 'vrrp';
+  abstract readonly protocol: 'carp' | 'vrrp' | 'etcd';
   abstract readonly id: number;
   /** Dropped packets by reason; every reason present from the start (status shows zeros). */
   protected readonly drops: Record<string, number>;

@@ -71,6 +71,10 @@ export interface ReloadHost {
 /** Carry out the reload of `next` (already validated) against what runs. Throws `RELOAD_REFUSED` / interface errors with nothing changed. */
 export async function applyReload(host: ReloadHost, next: CarpoolConfig): Promise<ReloadResult> {
   const current = host.current();
+  if (JSON.stringify(current.etcdInstances ?? []) !== JSON.stringify(next.etcdInstances ?? [])) {
+    throw new CarpoolError('RELOAD_REFUSED', `${next.source}: etcd instances changed; they cannot be reloaded live yet`,
+      'nothing was changed; restart carpool to apply it (the master releases its key and another node takes over at once)');
+  }
   const plan = planReload(current, next);
   if (plan.refused.length) {
     throw new CarpoolError('RELOAD_REFUSED', `${next.source}: ${plan.refused.join('; ')}`,

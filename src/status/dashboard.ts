@@ -89,6 +89,9 @@ const SCRIPT = `
   function sum(o) { var n = 0; for (var k in o) n += o[k]; return n; }
   function pref(i) {
     var p = i.priority;
+    if (i.etcd) {
+      return 'etcd lease, ttl ' + p.ttl + ' s' + (i.etcd.leaseLeftMs === null ? '' : ', ' + (i.etcd.leaseLeftMs / 1000).toFixed(1) + ' s left');
+    }
     if (i.protocol === 'carp') {
       return 'advbase ' + p.advbase + ' s, advskew ' + (p.advskewEffective !== undefined && p.advskewEffective !== p.advskew ? p.advskewEffective + ' (configured ' + p.advskew + ')' : p.advskew);
     }
@@ -101,7 +104,7 @@ const SCRIPT = `
     if (i.priority.standby) flags.push('standby');
     var drops = sum(i.counters.drops);
     var rows = [
-      ['protocol', esc(i.protocol.toUpperCase()) + ' on ' + esc(i.interface) + ', ' + (i.protocol === 'carp' ? 'vhid ' : 'VRID ') + i.vhid],
+      ['protocol', esc(i.protocol.toUpperCase()) + ' on ' + esc(i.interface) + ', ' + (i.etcd ? 'key ' + esc(i.etcd.key) + (i.etcd.revision === null ? '' : ' (revision ' + i.etcd.revision + ')') : (i.protocol === 'carp' ? 'vhid ' : 'VRID ') + i.vhid)],
       ['master', esc(i.master === null ? 'unknown' : i.master)],
       ['addresses', esc(i.addresses.join(', ')) + (i.holdsAddresses ? ' <b>(held here)</b>' : '')],
       ['preference', esc(pref(i))],

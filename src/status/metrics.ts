@@ -18,6 +18,7 @@ import { servedCounts, sharingOf } from './sharing-text.js';
 const STATES: Readonly<Record<InstanceStatus['protocol'], readonly string[]>> = {
   carp: ['INIT', 'BACKUP', 'MASTER'],
   vrrp: ['INIT', 'BACKUP', 'MASTER', 'FAULT'],
+  etcd: ['INIT', 'BACKUP', 'MASTER'],
 };
 
 const MEMBER_STATES = ['Unknown', 'Probing', 'Stopped', 'Starting', 'Started', 'Stopping', 'FAILED'] as const;

@@ -18,6 +18,7 @@ function ago(t: TransitionInfo, now: Date): string {
 /** CARP: advbase/advskew (effective skew when demoted); VRRP: priority (effective/base when tracking moved it). */
 function preference(i: InstanceStatus): string {
   const p = i.priority;
+  if (i.protocol === 'etcd') return '-';
   if (i.protocol === 'carp') {
     const skew = p.advskewEffective !== undefined && p.advskewEffective !== p.advskew ? `${String(p.advskewEffective)}!` : String(p.advskew);
     return `${String(p.advbase)}/${skew}`;
@@ -61,6 +62,12 @@ export function formatStatus(st: DaemonStatus, now: Date): string {
   for (const f of st.interfaces) {
     const parts = Object.entries(f.drops).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`);
     if (parts.length) lines.push(`  ${f.name}: dropped (no instance) ${parts.join(' ')}`);
+  }
+  for (const i of st.instances) {
+    const e = i.etcd;
+    if (!e) continue;
+    lines.push(`  ${i.name}: etcd key ${e.key} held by ${e.holder ?? 'nobody'}${e.revision !== null ? ` (revision ${e.revision})` : ''}, node ${e.node}`
+      + `, lease left ${e.leaseLeftMs === null ? '-' : `${(e.leaseLeftMs / 1000).toFixed(1)}s`}${e.failures ? `, ${e.failures} failed requests (last: ${e.lastError ?? '?'})` : ''}`);
   }
   lines.push(`  adverts sent/received: ${st.instances.map((i) => `${i.name} ${i.counters.advertsSent}/${i.counters.advertsReceived}`).join(', ')}`);
   lines.push('  (* = this host holds the addresses)');

@@ -39,4 +39,10 @@ describe('start-up imports', () => {
     expect(mods).toEqual(expect.arrayContaining(['daemon/daemon.ts', 'config/yaml/parse.ts', 'yaml', 'commander']));
     expect(mods.filter((m) => /^fast-xml-parser$|^resources\/shell\/manager|vrrp-shell|^lab\//.test(m))).toEqual([]);
   });
+
+  it('carpool run and ucarp: the etcd client (gRPC) loads only with etcd instances', () => {
+    for (const entry of ['cli/commands.ts', 'cli/ucarp-cmd.ts']) {
+      expect([...reachable(entry)].filter((m) => /^etcd3$|^@grpc|^coordination\/shell\//.test(m)), entry).toEqual([]);
+    }
+  });
 });

@@ -80,10 +80,10 @@ class Sim {
         case 'txn':
           if (this.key === null && this.leases.has(e.lease)) {
             this.key = { holder: name, lease: e.lease, rev: ++this.rev };
-            answer = { type: 'txn', won: true, revision: this.rev, holder: name };
+            answer = { type: 'txn', won: true, revision: this.rev, holder: name, lease: e.lease };
             this.notify();
           } else {
-            answer = { type: 'txn', won: false, revision: this.rev, holder: this.key?.holder ?? null };
+            answer = { type: 'txn', won: false, revision: this.rev, holder: this.key?.holder ?? null, lease: this.key?.lease ?? null };
           }
           break;
         case 'read':
@@ -152,16 +152,38 @@ describe('etcd lease election (pure)', () => {
     const m = new LeaseElection({ ...P, node: 'a' });
     m.step({ type: 'start' }, 0);
     m.step({ type: 'granted', lease: '7', ttlMs: 3000, sentAt: 0 }, 5);
-    expect(m.step({ type: 'txn', won: true, revision: 10, holder: 'a' }, 10)).toContainEqual({ type: 'transition', from: 'BACKUP', to: 'MASTER', reason: 'acquired the key', fencingToken: 10 });
+    expect(m.step({ type: 'txn', won: true, revision: 10, holder: 'a', lease: '7' }, 10)).toContainEqual({ type: 'transition', from: 'BACKUP', to: 'MASTER', reason: 'acquired the key', fencingToken: 10 });
     const fx = m.step({ type: 'holder', holder: 'b', lease: '9', revision: 12 }, 20);
     expect(fx).toContainEqual({ type: 'transition', from: 'MASTER', to: 'BACKUP', reason: 'etcd names another holder (b)' });
+  });
+
+  it('a failed keep-alive is retried at once (200 ms), not a renew later', () => {
+    const m = new LeaseElection({ ...P, node: 'a' });
+    m.step({ type: 'start' }, 0);
+    m.step({ type: 'granted', lease: '7', ttlMs: P.ttlMs, sentAt: 0 }, 5);
+    m.step({ type: 'txn', won: true, revision: 10, holder: 'a', lease: '7' }, 10);
+    expect(m.step({ type: 'tick' }, 5 + P.renewMs)).toContainEqual({ type: 'request', request: 'keepAlive', lease: '7' });
+    const failedAt = 5 + P.renewMs + P.requestTimeoutMs;
+    m.step({ type: 'failed', request: 'keepAlive', error: 'timeout' }, failedAt);
+    expect(m.nextDeadline()).toBe(failedAt + 200);
+    expect(m.step({ type: 'tick' }, failedAt + 200)).toContainEqual({ type: 'request', request: 'keepAlive', lease: '7' });
+  });
+
+  it('our name under a lease we no longer keep alive is not ours: no MASTER on it', () => {
+    const m = new LeaseElection({ ...P, node: 'b' });
+    m.step({ type: 'start' }, 0);
+    m.step({ type: 'granted', lease: '9', ttlMs: 3000, sentAt: 0 }, 5);
+    const fx = m.step({ type: 'txn', won: false, revision: 10, holder: 'b', lease: '8' }, 10);
+    expect(fx.some((e) => e.type === 'transition')).toBe(false);
+    expect(m.state).toBe('BACKUP');
+    expect(m.step({ type: 'txn', won: false, revision: 10, holder: 'b', lease: '9' }, 20)).toContainEqual(expect.objectContaining({ type: 'transition', to: 'MASTER' }));
   });
 
   it('a lost watch does not matter: the periodic read finds the key free and the backup takes it', () => {
     const m = new LeaseElection({ ...P, node: 'b' });
     m.step({ type: 'start' }, 0);
     m.step({ type: 'granted', lease: '8', ttlMs: 3000, sentAt: 0 }, 5);
-    m.step({ type: 'txn', won: false, revision: 10, holder: 'a' }, 10);
+    m.step({ type: 'txn', won: false, revision: 10, holder: 'a', lease: '7' }, 10);
     // No watch event arrives; the poll asks again.
     const fx = m.step({ type: 'tick' }, 1000);
     expect(fx).toContainEqual({ type: 'request', request: 'read', lease: '8' });
@@ -173,7 +195,7 @@ describe('etcd lease election (pure)', () => {
     const m = new LeaseElection({ ...P, node: 'a' });
     m.step({ type: 'start' }, 0);
     m.step({ type: 'granted', lease: '7', ttlMs: 3000, sentAt: 0 }, 5);
-    m.step({ type: 'txn', won: true, revision: 10, holder: 'a' }, 10);
+    m.step({ type: 'txn', won: true, revision: 10, holder: 'a', lease: '7' }, 10);
     const fx = m.step({ type: 'holder', holder: 'a', lease: '7', revision: 10 }, 2800); // woke up late
     expect(fx[0]).toMatchObject({ type: 'transition', to: 'BACKUP' });
     expect(m.state).toBe('BACKUP');
@@ -183,7 +205,7 @@ describe('etcd lease election (pure)', () => {
     const m = new LeaseElection({ ...P, node: 'a' });
     m.step({ type: 'start' }, 0);
     m.step({ type: 'granted', lease: '7', ttlMs: 3000, sentAt: 0 }, 5);
-    m.step({ type: 'txn', won: true, revision: 10, holder: 'a' }, 10);
+    m.step({ type: 'txn', won: true, revision: 10, holder: 'a', lease: '7' }, 10);
     m.step({ type: 'tick' }, 1005);
     m.step({ type: 'failed', request: 'keepAlive', error: 'timeout' }, 1505);
     m.step({ type: 'tick' }, 2005);

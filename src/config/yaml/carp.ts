@@ -71,9 +71,9 @@ export function readInstance(c: Checker, item: Node | null, index: number, list:
   };
 
   if (r.has('protocol')) {
-    const p = r.string('protocol', 'carp or vrrp');
+    const p = r.string('protocol', 'carp, vrrp or etcd');
     if (p && p.value !== 'carp') {
-      c.error(p.node, 'INVALID_VALUE', `protocol in ${where}: unknown protocol '${p.value}'`, 'carp or vrrp');
+      c.error(p.node, 'INVALID_VALUE', `protocol in ${where}: unknown protocol '${p.value}'`, 'carp, vrrp or etcd');
     }
   }
 
@@ -245,7 +245,7 @@ function readPasswordFile(c: Checker, r: Reader, where: Where, options: YamlConf
   return checkPassword(c, line, keyNode, `the password in ${path} (password_file in ${where})`);
 }
 
-function readAddresses(c: Checker, r: Reader, where: Where, iface: string | undefined, source: string | undefined,
+export function readAddresses(c: Checker, r: Reader, where: Where, iface: string | undefined, source: string | undefined,
   out: { address: VirtualAddress; node: Node }[]): void {
   const expected = 'a list of virtual IPv4 addresses such as 10.0.0.100/24';
   const list = c.resolve(r.node('addresses'));
@@ -323,9 +323,9 @@ function readAddresses(c: Checker, r: Reader, where: Where, iface: string | unde
   });
 }
 
-interface Hooks { up?: Hook; down?: Hook; xparam?: string }
+export interface Hooks { up?: Hook; down?: Hook; xparam?: string }
 
-function readHooks(c: Checker, entry: Entry, where: Where): Hooks | undefined {
+export function readHooks(c: Checker, entry: Entry, where: Where): Hooks | undefined {
   const what = `hooks of ${where}`;
   const entries = c.entries(entry.value, what, entry.keyNode);
   if (!entries) return undefined;

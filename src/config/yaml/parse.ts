@@ -17,13 +17,14 @@ import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'y
 import { ConfigError } from '../../lib/errors.js';
 import type { ConfigDiagnostic } from '../diagnostics.js';
 import {
-  DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, type CarpoolConfig, type Instance, type LoggingConfig,
+  DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, type CarpoolConfig, type EtcdInstance, type Instance, type LoggingConfig,
 } from '../model.js';
 import { buildVrrp } from '../vrrp/build.js';
 import type { VrrpInstanceSpec, VrrpSpec } from '../vrrp/spec.js';
 import { FACILITY_NAMES, normalizeFacility } from '../common.js';
 import { Checker, Reader, describe, type Entry, type YamlConfigOptions } from './checker.js';
 import { crossCheck, readInstance, type InstanceDraft } from './carp.js';
+import { isEtcdItem, readEtcdInstance } from './etcd.js';
 import { HOST_CARP_GROUP, splitSyncGroups } from './carp-groups.js';
 import { readSharingSection } from './sharing.js';
 import {
@@ -106,6 +107,8 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
   const vrrpSpecs: VrrpInstanceSpec[] = [];
   const slots: ({ carp: InstanceDraft } | { vrrp: string })[] = [];
   let vrrpFailed = false;
+  const etcdInstances: EtcdInstance[] = [];
+  let etcdFailed = false;
   let hasInlinePassword = false;
   if (!top.has('instances')) {
     c.error(root, 'MISSING_KEY', "missing 'instances'", 'a list of instances');
@@ -121,6 +124,11 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
         `instances: got ${list && isSeq(list) ? 'an empty list' : describe(list)}`, 'a list with at least one instance');
     } else {
       list.items.forEach((item, i) => {
+        if (isEtcdItem(c, item as Node | null)) {
+          const e = readEtcdInstance(c, item as Node | null, i, list as Node, options);
+          if (e) { etcdInstances.push(e); readHookTimeout(item as Node | null, e.name); } else etcdFailed = true;
+          return;
+        }
         if (isVrrpItem(c, item as Node | null)) {
           const spec = readVrrpInstance(c, item as Node | null, i, list as Node);
           if (spec) { vrrpSpecs.push(spec); slots.push({ vrrp: spec.name.value }); } else vrrpFailed = true;
@@ -176,7 +184,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
 
   const byPosition = (a: ConfigDiagnostic, b: ConfigDiagnostic) => a.line - b.line || a.column - b.column;
   const byName = new Map(built.instances.map((v) => [v.name, v]));
-  const withTimeout = <T extends Instance>(i: T): T => {
+  const withTimeout = <T extends Instance | EtcdInstance>(i: T): T => {
     const ms = hookTimeouts.get(i.name) ?? hookTimeoutMs;
     return ms === undefined ? i : { ...i, hookTimeoutMs: ms };
   };
@@ -185,7 +193,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     const v = byName.get(s.vrrp);
     return v ? [withTimeout(v)] : [];
   });
-  if (c.errors.length > 0 || vrrpFailed || (r.has('hook_timeout') && hookTimeoutMs === undefined) || !controlSocket || !stateDir || !logging || !http.ok || !staticSetup.ok || !notifyFifo.ok || instances.length !== slots.length) {
+  if (c.errors.length > 0 || vrrpFailed || etcdFailed || (r.has('hook_timeout') && hookTimeoutMs === undefined) || !controlSocket || !stateDir || !logging || !http.ok || !staticSetup.ok || !notifyFifo.ok || instances.length !== slots.length) {
     throw new ConfigError([...c.errors].sort(byPosition));
   }
   return {
@@ -194,6 +202,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
       vrrpScripts: built.vrrpScripts, trackFiles: built.trackFiles, syncGroups: built.syncGroups,
       ...(built.trackProcesses.length > 0 ? { trackProcesses: built.trackProcesses } : {}),
       ...(carpGroups.length ? { carpGroups } : {}),
+      ...(etcdInstances.length ? { etcdInstances: etcdInstances.map(withTimeout) } : {}),
       ...(sharing.length ? { sharing } : {}),
       ...(resources ? { resources } : {}),
       ...(balancers ? { balancers } : {}),

@@ -41,8 +41,11 @@ export type LeaseInput =
   | { readonly type: 'granted'; readonly lease: string; readonly ttlMs: number; readonly sentAt: number }
   /** Keep-alive answer: ttlMs 0 = etcd no longer knows the lease. */
   | { readonly type: 'keptAlive'; readonly ttlMs: number; readonly sentAt: number }
-  /** The create-if-absent transaction: won (key created with our lease at `revision`) or not. */
-  | { readonly type: 'txn'; readonly won: boolean; readonly revision: number; readonly holder: string | null }
+  /**
+   * The create-if-absent transaction: won (key created with our lease at `revision`) or not;
+   * `lease` is the lease the key is attached to (ours when won).
+   */
+  | { readonly type: 'txn'; readonly won: boolean; readonly revision: number; readonly holder: string | null; readonly lease: string | null }
   /** A read or a watch event: who holds the key now (null = nobody) and with which lease. */
   | { readonly type: 'holder'; readonly holder: string | null; readonly lease: string | null; readonly revision: number }
   /** A request failed (timeout, connection refused, TLS, auth...). */
@@ -82,6 +85,9 @@ export function checkTiming(p: Omit<LeaseParams, 'node'>): string[] {
   if (p.pollMs > p.ttlMs) out.push(`poll (${p.pollMs} ms) longer than ttl (${p.ttlMs} ms): a lost watch would go unnoticed for longer than a lease`);
   return out;
 }
+
+/** A failed keep-alive is sent again after this (not sooner: an endpoint refusing at once must not make a busy loop). */
+export const KEEPALIVE_RETRY_MS = 200;
 
 export class LeaseElection {
   private role: LeaseRole = 'INIT';
@@ -158,7 +164,10 @@ export class LeaseElection {
           this.maybeMaster(now, 'acquired the key', fx);
         } else {
           this.holder = input.holder;
-          if (input.holder === this.p.node) this.maybeMaster(now, 'the key is ours', fx);
+          // Our name under another lease (one we lost, or a predecessor's): not ours to hold, since
+          // nothing keeps that lease alive; it expires and the key is contended again.
+          if (input.holder === this.p.node && input.lease === this.lease) this.maybeMaster(now, 'the key is ours', fx);
+          else if (input.holder === this.p.node) fx.push({ type: 'log', level: 'warning', message: `the key holds our name under another lease (${input.lease ?? 'none'}): waiting for it to expire` });
         }
         break;
       case 'holder':
@@ -171,6 +180,10 @@ export class LeaseElection {
         this.lastError = `${input.request}: ${input.error}`;
         fx.push({ type: 'log', level: 'warning', message: `etcd ${input.request} failed: ${input.error}${this.role === 'MASTER' ? `; keeping the role at most ${Math.max(0, this.stepDownAt()! - now)} ms more` : ''}` });
         if (input.request === 'grant') this.nextGrant = now + Math.min(this.p.renewMs, 1000);
+        // The timing rule (renew + 2 × request timeout ≤ ttl − margin) counts on a failed
+        // keep-alive being retried at once, not a renew later (found in the lab: an etcd member
+        // killed, two keep-alives in a row lost to it, and the master stepped down).
+        if (input.request === 'keepAlive' && this.nextKeepAlive !== undefined) this.nextKeepAlive = Math.min(this.nextKeepAlive, now + Math.min(KEEPALIVE_RETRY_MS, this.p.renewMs));
         if (input.request === 'release' && this.stopping) fx.push({ type: 'stopped' });
         break;
       case 'released':

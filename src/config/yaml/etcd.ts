@@ -1,0 +1,184 @@
+/**
+ * `protocol: etcd` instances of carpool.yaml (issue 16, docs/etcd.md): the name, interface and
+ * addresses of a CARP instance, hooks up/down, and an `etcd:` mapping that says how to reach
+ * etcd and with which timing. Timing that cannot be safe (`checkTiming`) is an error here, so
+ * `carpool check` refuses it before a daemon runs with it.
+ */
+import { isMap, isScalar, isSeq, type Node } from 'yaml';
+import { checkTiming } from '../../coordination/core/lease.js';
+import type { EtcdInstance, EtcdSettings } from '../model.js';
+import { readAddresses, readHooks } from './carp.js';
+import { NAME_RE, Reader, describe, validIfname, type Checker, type YamlConfigOptions } from './checker.js';
+import { readDuration } from './resources.js';
+
+const INSTANCE_KEYS = ['name', 'protocol', 'interface', 'addresses', 'node', 'etcd', 'hooks', 'hook_timeout'] as const;
+const ETCD_KEYS = ['endpoints', 'prefix', 'key', 'ttl', 'renew', 'request_timeout', 'margin', 'poll', 'tls', 'user', 'password_file'] as const;
+const TLS_KEYS = ['ca', 'cert', 'key'] as const;
+
+export const ETCD_DEFAULT_PREFIX = '/carpool';
+export const ETCD_DEFAULT_TTL_MS = 10_000;
+
+/** Whether an `instances:` item says `protocol: etcd`. */
+export function isEtcdItem(c: Checker, item: Node | null): boolean {
+  const node = c.resolve(item);
+  if (!node || !isMap(node)) return false;
+  const pair = node.items.find((p) => isScalar(p.key) && p.key.value === 'protocol');
+  const v = c.resolve(pair?.value as Node | null);
+  return isScalar(v) && v.value === 'etcd';
+}
+
+/** The defaults of the timing keys, from the ttl (documented in docs/etcd.md). */
+export function etcdTimingDefaults(ttlMs: number): { renewMs: number; requestTimeoutMs: number; marginMs: number; pollMs: number } {
+  return {
+    renewMs: Math.round(ttlMs / 3),
+    requestTimeoutMs: Math.round(ttlMs / 5),
+    marginMs: Math.max(100, Math.round(ttlMs / 10)),
+    pollMs: Math.round(ttlMs / 2),
+  };
+}
+
+/** `http(s)://host:port` with nothing after the port: what the etcd client dials. */
+export function validEndpoint(text: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    return false;
+  }
+  return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '' && u.port !== ''
+    && (u.pathname === '/' || u.pathname === '') && u.search === '' && u.hash === '' && u.username === '' && !text.endsWith('/');
+}
+
+export function readEtcdInstance(c: Checker, item: Node | null, index: number, list: Node, options: YamlConfigOptions): EtcdInstance | undefined {
+  const node = c.resolve(item) ?? list;
+  const pn = isMap(node) ? c.resolve(node.items.find((p) => isScalar(p.key) && p.key.value === 'name')?.value as Node | null) : null;
+  const where = isScalar(pn) && typeof pn.value === 'string' ? `instance '${pn.value}'` : `instance #${index + 1}`;
+  const entries = c.entries(item, where, list);
+  if (!entries) return undefined;
+  c.unknownKeys(entries, INSTANCE_KEYS, where, { vip: 'addresses', vips: 'addresses', endpoints: 'etcd: { endpoints: ... }', ttl: 'etcd: { ttl: ... }' });
+  const r = new Reader(c, where, entries);
+  const before = c.errors.length;
+
+  let name: string | undefined;
+  if (!r.has('name')) c.error(node, 'MISSING_KEY', `missing 'name' in ${where}`, 'a name of letters, digits and _ . : @ -');
+  else {
+    const n = r.string('name', 'a name of letters, digits and _ . : @ -');
+    if (n && !NAME_RE.test(n.value)) c.error(n.node, 'INVALID_VALUE', `name in ${where}: '${n.value}' is not a usable name`, '1..64 letters, digits and _ . : @ -');
+    else name = n?.value;
+  }
+  let iface: string | undefined;
+  if (!r.has('interface')) c.error(node, 'MISSING_KEY', `missing 'interface' in ${where}`, 'a network interface name such as eth0');
+  else {
+    const i = r.string('interface', 'a network interface name such as eth0');
+    if (i && !validIfname(i.value)) c.error(i.node, 'INVALID_VALUE', `interface in ${where}: '${i.value}' is not a valid interface name`, '1..15 bytes without / or blanks');
+    else iface = i?.value;
+  }
+  const addresses: Parameters<typeof readAddresses>[5] = [];
+  if (!r.has('addresses')) c.error(node, 'MISSING_KEY', `missing 'addresses' in ${where}`, 'a list of virtual IPv4 addresses such as 10.0.0.100/24');
+  else readAddresses(c, r, where, iface, undefined, addresses);
+  let nodeName: string | undefined;
+  if (r.has('node')) {
+    const n = r.string('node', "this node's name, unique in the cluster (default: the host name)");
+    if (n && (n.value === '' || /[\s\0]/.test(n.value))) c.error(n.node, 'INVALID_VALUE', `node in ${where}: '${n.value}' is not a usable node name`, 'a non-empty name without blanks');
+    else nodeName = n?.value;
+  }
+  const hooks = r.has('hooks') ? readHooks(c, entries.get('hooks')!, where) : {};
+  let etcd: EtcdSettings | undefined;
+  if (!r.has('etcd')) c.error(node, 'MISSING_KEY', `missing 'etcd' in ${where}`, 'etcd: { endpoints: [http://10.0.0.1:2379] }');
+  else if (name) etcd = readEtcdSettings(c, r, where, name, options);
+
+  if (c.errors.length > before || !name || !iface || !etcd || !hooks) return undefined;
+  return {
+    kind: 'etcd', name, interface: iface, addresses: addresses.map((a) => a.address),
+    ...(nodeName !== undefined ? { node: nodeName } : {}), etcd,
+    ...(hooks.up ? { upHook: hooks.up } : {}), ...(hooks.down ? { downHook: hooks.down } : {}),
+  };
+}
+
+function readEtcdSettings(c: Checker, outer: Reader, where: string, instance: string, options: YamlConfigOptions): EtcdSettings | undefined {
+  const what = `etcd of ${where}`;
+  const entry = outer.keyNode('etcd');
+  const entries = c.entries(outer.node('etcd'), what, entry ?? null);
+  if (!entries) return undefined;
+  c.unknownKeys(entries, ETCD_KEYS, what, { hosts: 'endpoints', endpoint: 'endpoints', lease_ttl: 'ttl', loop_wait: 'renew', retry_timeout: 'request_timeout', username: 'user', password: 'password_file' });
+  const r = new Reader(c, what, entries);
+  const before = c.errors.length;
+
+  const endpoints: string[] = [];
+  const epExpected = 'a list of etcd client URLs such as http://10.0.0.1:2379';
+  if (!r.has('endpoints')) c.error(entry ?? null, 'MISSING_KEY', `missing 'endpoints' in ${what}`, epExpected);
+  else {
+    const seq = c.resolve(r.node('endpoints'));
+    const items = seq && isSeq(seq) ? (seq.items as (Node | null)[]) : [];
+    if (seq && !isSeq(seq)) c.error(seq, 'INVALID_TYPE', `endpoints in ${what}: got ${describe(seq)}`, epExpected);
+    else if (items.length === 0) c.error(r.keyNode('endpoints') ?? null, 'NO_VALUE', `endpoints in ${what}: got an empty list`, epExpected);
+    for (const it of items) {
+      const v = c.resolve(it);
+      if (!isScalar(v) || typeof v.value !== 'string' || !validEndpoint(v.value)) {
+        c.error(v ?? it, 'INVALID_VALUE', `endpoints in ${what}: '${isScalar(v) ? String(v.value) : '?'}' is not an etcd URL`, 'http://host:port or https://host:port, nothing after the port');
+      } else endpoints.push(v.value);
+    }
+  }
+  const prefix = r.has('prefix') ? r.string('prefix', 'a key prefix such as /carpool')?.value : ETCD_DEFAULT_PREFIX;
+  if (prefix !== undefined && (!prefix.startsWith('/') || prefix.endsWith('/'))) {
+    c.error(r.node('prefix'), 'INVALID_VALUE', `prefix in ${what}: '${prefix}' must start with / and not end with /`, 'a key prefix such as /carpool');
+  }
+  const key = r.has('key') ? r.string('key', 'the key of this instance')?.value : `${prefix ?? ETCD_DEFAULT_PREFIX}/${instance}/leader`;
+  if (key !== undefined && key === '') c.error(r.node('key'), 'INVALID_VALUE', `key in ${what} is empty`, 'the key of this instance');
+  const dur = (k: string) => (r.has(k) ? readDuration(c, r, k, what, false) : undefined);
+  const beforeTiming = c.errors.length;
+  const ttl = r.has('ttl') ? readDuration(c, r, 'ttl', what, false) : ETCD_DEFAULT_TTL_MS;
+  if (ttl !== undefined && (ttl < 2000 || ttl % 1000 !== 0)) {
+    c.error(r.node('ttl'), 'INVALID_VALUE', `ttl in ${what}: ${ttl} ms — etcd leases count whole seconds, at least 2`, 'a whole number of seconds ≥ 2s, e.g. 10s');
+  }
+  const d = etcdTimingDefaults(ttl ?? ETCD_DEFAULT_TTL_MS);
+  const renewMs = dur('renew') ?? d.renewMs;
+  const requestTimeoutMs = dur('request_timeout') ?? d.requestTimeoutMs;
+  const marginMs = dur('margin') ?? d.marginMs;
+  const pollMs = dur('poll') ?? d.pollMs;
+  // Only with every duration readable: a default standing in for a bad value would mislead.
+  if (ttl !== undefined && c.errors.length === beforeTiming) {
+    for (const problem of checkTiming({ ttlMs: ttl, renewMs, requestTimeoutMs, marginMs, pollMs })) {
+      c.error(entry ?? null, 'INVALID_VALUE', `${what}: unsafe timing: ${problem}`, 'a longer ttl, or a shorter renew / request_timeout / margin (docs/etcd.md)');
+    }
+  }
+
+  const fileExpected = 'an absolute path of a readable file';
+  const readable = (k: string, rr: Reader, w: string): string | undefined => {
+    const p = rr.path(k, fileExpected);
+    if (!p) return undefined;
+    if (options.readFile) {
+      try {
+        options.readFile(p.value);
+      } catch (e) {
+        c.error(p.node, 'PASSWORD_FILE_UNREADABLE', `${k} in ${w}: cannot read ${p.value}: ${(e as Error).message}`, fileExpected);
+        return undefined;
+      }
+    }
+    return p.value;
+  };
+  let tls: EtcdSettings['tls'];
+  if (r.has('tls')) {
+    const tw = `tls of ${what}`;
+    const te = c.entries(r.node('tls'), tw, r.keyNode('tls') ?? null);
+    if (te) {
+      c.unknownKeys(te, TLS_KEYS, tw, { cacert: 'ca', cafile: 'ca', certfile: 'cert', keyfile: 'key' });
+      const tr = new Reader(c, tw, te);
+      const ca = te.has('ca') ? readable('ca', tr, tw) : undefined;
+      const cert = te.has('cert') ? readable('cert', tr, tw) : undefined;
+      const tkey = te.has('key') ? readable('key', tr, tw) : undefined;
+      if (te.has('cert') !== te.has('key')) c.error(r.node('tls'), 'MISSING_KEY', `${tw}: cert and key go together`, 'both cert and key, or neither');
+      tls = { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(tkey ? { key: tkey } : {}) };
+    }
+    if (endpoints.some((e) => e.startsWith('http:'))) c.error(r.node('endpoints'), 'INVALID_VALUE', `endpoints in ${what}: http:// endpoint with tls`, 'https:// endpoints when tls is set');
+  }
+  const user = r.has('user') ? r.string('user', 'an etcd user name')?.value : undefined;
+  const passwordFile = r.has('password_file') ? readable('password_file', r, what) : undefined;
+  if ((user !== undefined) !== r.has('password_file')) c.error(entry ?? null, 'MISSING_KEY', `${what}: user and password_file go together`, 'both user and password_file, or neither');
+
+  if (c.errors.length > before || ttl === undefined || prefix === undefined || key === undefined) return undefined;
+  return {
+    endpoints, prefix, key, ttlMs: ttl, renewMs, requestTimeoutMs, marginMs, pollMs,
+    ...(tls ? { tls } : {}), ...(user !== undefined ? { user } : {}), ...(passwordFile ? { passwordFile } : {}),
+  };
+}

@@ -1,0 +1,157 @@
+/**
+ * The few etcd calls an etcd instance needs, on the `etcd3` client (docs/ARCHITECTURE.md,
+ * dependencies): grant, one keep-alive, the create-if-absent transaction, a read, a watch and
+ * the release. Each request is bounded by `requestTimeoutMs` (a gRPC deadline, and our own timer
+ * around the client's retries across endpoints). Loaded only when an etcd instance is configured.
+ */
+import { readFileSync } from 'node:fs';
+import { Etcd3, type IKeyValue, type IOptions, type Watcher } from 'etcd3';
+import type { EtcdSettings } from '../../config/model.js';
+
+/** Who holds the key: node name, lease id, and the revision that is the fencing token. */
+export interface HolderInfo {
+  readonly holder: string | null;
+  readonly lease: string | null;
+  /** The key's create revision while it exists (grows with every new holder), else etcd's revision. */
+  readonly revision: number;
+}
+
+/** What the shell needs of etcd (a fake in unit tests). */
+export interface EtcdClient {
+  grant(ttlMs: number): Promise<{ lease: string; ttlMs: number }>;
+  /** The lease's remaining TTL in ms as etcd answers a keep-alive; 0 = etcd no longer knows it. */
+  keepAlive(lease: string): Promise<number>;
+  /** Put `node` under the key with `lease` if the key does not exist; else say who holds it. */
+  txn(lease: string, node: string): Promise<{ won: boolean; revision: number; holder: string | null; lease: string | null }>;
+  read(): Promise<HolderInfo>;
+  /** Revoke the lease: etcd deletes the key with it when it is ours. */
+  release(lease: string): Promise<void>;
+  /** Follow the key; events as HolderInfo. Errors are reported, the client re-establishes the watch. */
+  watch(onHolder: (h: HolderInfo) => void, onError: (error: string) => void): void;
+  close(): void;
+}
+
+/** Connection settings read from their files (PEM, password): a missing file throws a clear error. */
+export function clientOptions(s: EtcdSettings, readFile: (path: string) => Buffer = readFileSync): IOptions {
+  const file = (what: string, path: string): Buffer => {
+    try {
+      return readFile(path);
+    } catch (e) {
+      throw new Error(`cannot read the etcd ${what} ${path}: ${(e as Error).message}`, { cause: e });
+    }
+  };
+  return {
+    hosts: [...s.endpoints],
+    dialTimeout: s.requestTimeoutMs,
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + s.requestTimeoutMs }),
+    ...(s.tls ? {
+      credentials: {
+        rootCertificate: s.tls.ca ? file('CA', s.tls.ca) : Buffer.alloc(0),
+        ...(s.tls.cert && s.tls.key ? { certChain: file('certificate', s.tls.cert), privateKey: file('key', s.tls.key) } : {}),
+      },
+    } : {}),
+    ...(s.user !== undefined && s.passwordFile ? { auth: { username: s.user, password: file('password file', s.passwordFile).toString('utf8').split('\n')[0]! } } : {}),
+  };
+}
+
+/** gRPC status UNAVAILABLE: the endpoint cannot be reached (refused, reset, no route). */
+const GRPC_UNAVAILABLE = 14;
+
+export class Etcd3Client implements EtcdClient {
+  private readonly client: Etcd3;
+  private watcher: Watcher | undefined;
+  private closed = false;
+
+  constructor(private readonly s: EtcdSettings) {
+    this.client = new Etcd3(clientOptions(s));
+  }
+
+  private bounded<T>(what: string, p: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${this.s.requestTimeoutMs} ms`)), this.s.requestTimeoutMs);
+    });
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  async grant(ttlMs: number): Promise<{ lease: string; ttlMs: number }> {
+    const r = await this.bounded('grant', this.client.leaseClient.leaseGrant({ TTL: Math.ceil(ttlMs / 1000), ID: 0 }));
+    if (r.error) throw new Error(r.error);
+    return { lease: r.ID, ttlMs: Number(r.TTL) * 1000 };
+  }
+
+  /**
+   * The client fails unary calls over to another endpoint, but not a stream that breaks after it
+   * was opened (a keep-alive is a stream): an unreachable endpoint is retried here, on another
+   * randomly chosen one, within the same time bound.
+   */
+  keepAlive(lease: string): Promise<number> {
+    return this.bounded('keepAlive', (async () => {
+      let last: unknown;
+      for (let i = 0; i < this.s.endpoints.length; i++) {
+        try {
+          return await this.keepAliveOnce(lease);
+        } catch (e) {
+          last = e;
+          if ((e as { code?: unknown }).code !== GRPC_UNAVAILABLE) throw e;
+        }
+      }
+      throw last;
+    })());
+  }
+
+  private async keepAliveOnce(lease: string): Promise<number> {
+    const stream = await this.client.leaseClient.leaseKeepAlive();
+    try {
+      return await new Promise<number>((resolve, reject) => {
+        stream.on('data', (res: { TTL: string }) => resolve(Number(res.TTL) * 1000));
+        stream.on('error', reject);
+        stream.write({ ID: lease });
+      });
+    } finally {
+      stream.end();
+    }
+  }
+
+  async txn(lease: string, node: string): Promise<{ won: boolean; revision: number; holder: string | null; lease: string | null }> {
+    const c = this.client;
+    const r = await this.bounded('txn', c.if(this.s.key, 'Create', '==', 0).then(c.put(this.s.key).value(node).lease(lease)).else(c.get(this.s.key)).commit());
+    if (r.succeeded) return { won: true, revision: Number(r.header.revision), holder: node, lease };
+    const kv = r.responses[0]?.response_range?.kvs[0];
+    return kv ? { won: false, ...fromKv(kv) } : { won: false, revision: Number(r.header.revision), holder: null, lease: null };
+  }
+
+  async read(): Promise<HolderInfo> {
+    const r = await this.bounded('read', this.client.get(this.s.key).exec());
+    const kv = r.kvs[0];
+    return kv ? fromKv(kv) : { holder: null, lease: null, revision: Number(r.header.revision) };
+  }
+
+  async release(lease: string): Promise<void> {
+    await this.bounded('release', this.client.leaseClient.leaseRevoke({ ID: lease }));
+  }
+
+  watch(onHolder: (h: HolderInfo) => void, onError: (error: string) => void): void {
+    this.client.watch().key(this.s.key).create().then((w) => {
+      if (this.closed) {
+        void w.cancel();
+        return;
+      }
+      this.watcher = w;
+      w.on('put', (kv) => onHolder(fromKv(kv)));
+      w.on('delete', (kv) => onHolder({ holder: null, lease: null, revision: Number(kv.mod_revision) }));
+      w.on('disconnected', (e: Error) => onError(`watch lost: ${e.message}`));
+      w.on('error', (e: Error) => onError(`watch: ${e.message}`));
+    }, (e: Error) => onError(`watch: ${e.message}`));
+  }
+
+  close(): void {
+    this.closed = true;
+    void this.watcher?.cancel().catch(() => undefined);
+    this.client.close();
+  }
+}
+
+function fromKv(kv: IKeyValue): HolderInfo {
+  return { holder: kv.value.toString('utf8'), lease: kv.lease === '0' ? null : kv.lease, revision: Number(kv.create_revision) };
+}

@@ -1,0 +1,236 @@
+/**
+ * The shell around one `protocol: etcd` instance (issue 16, docs/etcd.md): feeds the pure
+ * LeaseElection with etcd's answers (each request's send time recorded, each bounded by the
+ * client's request timeout), with the key's watch events as `holder` inputs, and with ticks of
+ * one timer re-armed from `nextDeadline()` (ShellBase); carries out the effects: requests to
+ * etcd, and on a transition the addresses, gratuitous ARP and hooks, as a CARP master does.
+ */
+import type { EtcdInstance, Instance, VirtualAddress } from '../../config/model.js';
+import type { InstanceStatus } from '../../control/status.js';
+import { InputQueue, ShellBase, type OwnedAddress, type ShellAddresses, type ShellHooks, type ShellPort } from '../../daemon/instance-shell.js';
+import type { Logger } from '../../daemon/logger.js';
+import { assertNever } from '../../lib/assert-never.js';
+import { CarpoolError } from '../../lib/errors.js';
+import { gratuitousArp } from '../../protocol/arp.js';
+import { LeaseElection, type LeaseEffect, type LeaseInput } from '../core/lease.js';
+import type { EtcdClient } from './etcd-client.js';
+
+export interface EtcdShellDeps {
+  /** The instance's interface: GARP goes out here, the addresses go on it. */
+  readonly port: Pick<ShellPort, 'device' | 'ifindex' | 'mac' | 'running' | 'sendFrame'>;
+  readonly log: Logger;
+  readonly hooks: ShellHooks;
+  readonly addresses: ShellAddresses;
+  readonly client: EtcdClient;
+  /** This node's name under the key (the instance's `node`, else the host name). */
+  readonly node: string;
+  /** Monotonic clock in ms. */
+  readonly now: () => number;
+  readonly onTransition?: (name: string, from: string, to: string, reason: string, peer: string | undefined) => void;
+}
+
+export class EtcdShell extends ShellBase {
+  readonly protocol = 'etcd';
+  readonly name: string;
+  readonly id = 0;
+  readonly machine: LeaseElection;
+  private readonly queue: InputQueue<LeaseInput>;
+  private lastTransition: { from: string; to: string; reason: string } | undefined;
+  private fencingToken: number | undefined;
+  private stopped: (() => void) | undefined;
+  private done = false;
+
+  constructor(private readonly cfg: EtcdInstance, private readonly deps: EtcdShellDeps) {
+    super([], deps.log, deps.now);
+    this.name = cfg.name;
+    const e = cfg.etcd;
+    this.machine = new LeaseElection({
+      node: deps.node, ttlMs: e.ttlMs, renewMs: e.renewMs, requestTimeoutMs: e.requestTimeoutMs, marginMs: e.marginMs, pollMs: e.pollMs,
+    });
+    this.queue = new InputQueue((inp) => {
+      for (const fx of this.machine.step(inp, this.deps.now())) this.apply(fx);
+    }, () => this.rearm());
+  }
+
+  protected prefix(text: string): string {
+    return `${this.name}: ${text}`;
+  }
+
+  protected nextDeadline(): number | undefined {
+    return this.done ? undefined : this.machine.nextDeadline();
+  }
+
+  protected tick(): void {
+    this.queue.push({ type: 'tick' });
+  }
+
+  /** No packets: etcd decides. */
+  receive(): boolean {
+    return false;
+  }
+
+  start(): void {
+    this.deps.client.watch(
+      (h) => { if (!this.done) this.queue.push({ type: 'holder', ...h }); },
+      (error) => this.log.logLimited('warning', this.prefix(`etcd ${error}; reading the key every ${this.cfg.etcd.pollMs} ms meanwhile`), `${this.name}:watch`),
+    );
+    this.queue.push({ type: 'start' });
+  }
+
+  /** The lease decides, not the link: a master without carrier keeps the key (as documented). */
+  linkChanged(): void {}
+
+  stepDown(reason: string): void {
+    this.log.warning(this.prefix(`cannot step down (${reason}): an etcd instance hands over only on shutdown so far`));
+  }
+
+  demote(): void {
+    throw new CarpoolError('NOT_SUPPORTED', `${this.name} is an etcd instance: carpool demote is not supported for it yet`,
+      'stop carpool on this node (systemctl stop carpool): it releases the key and another node takes over at once');
+  }
+
+  standby(on: boolean, reason: string): void {
+    if (on) this.log.warning(this.prefix(`standby is not supported for etcd instances (${reason})`));
+  }
+
+  reconfigure(_cfg: Instance): void {
+    throw new Error(`${this.name}: an etcd instance cannot be reconfigured live`);
+  }
+
+  retire(): Promise<void> {
+    return this.shutdown();
+  }
+
+  /** Bow out: addresses removed and down hook first, then the lease revoked (etcd deletes the key). */
+  shutdown(): Promise<void> {
+    if (this.done) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.stopped = () => {
+        this.done = true;
+        this.halt();
+        this.deps.client.close();
+        resolve();
+      };
+      this.queue.push({ type: 'shutdown' });
+    });
+  }
+
+  statusLine(): string {
+    return `${this.name}: ${this.machine.state} on ${this.cfg.interface} (etcd key ${this.cfg.etcd.key}, holder ${this.machine.status(this.deps.now()).holder ?? 'nobody'})`;
+  }
+
+  status(): InstanceStatus {
+    const s = this.machine.status(this.deps.now());
+    return {
+      name: this.name, protocol: 'etcd', interface: this.cfg.interface, vhid: 0, state: s.role,
+      master: s.holder === this.deps.node ? 'self' : s.holder, source: this.deps.node,
+      addresses: this.cfg.addresses.map((a) => `${a.address}/${a.prefix}`),
+      holdsAddresses: this.holds, linkUp: this.deps.port.running,
+      priority: { ttl: this.cfg.etcd.ttlMs / 1000 },
+      etcd: {
+        key: this.cfg.etcd.key, node: this.deps.node, holder: s.holder, revision: s.revision ?? null,
+        leaseLeftMs: s.leaseLeftMs ?? null, failures: s.failures, lastError: s.lastError ?? null,
+      },
+      lastTransition: this.transitionInfo(this.lastTransition),
+      transitions: this.transitions,
+      becameMasterAt: this.becameMasterAt,
+      counters: { advertsSent: 0, advertsReceived: 0, sendErrors: 0, drops: {} },
+    };
+  }
+
+  protected ownedAddresses(): OwnedAddress[] {
+    return this.cfg.addresses.map((vip) => ({ vip, device: vip.dev ?? this.deps.port.device, ifindex: this.deps.port.ifindex }));
+  }
+
+  protected addAgain(device: string, ifindex: number, vips: readonly VirtualAddress[]): void {
+    this.deps.addresses.add(device, ifindex, vips);
+  }
+
+  protected announce(vip: VirtualAddress): void {
+    if (vip.family !== 4) return;
+    const r = this.deps.port.sendFrame(gratuitousArp(this.deps.port.mac, vip.address));
+    if (!r.ok) this.log.error(this.prefix(`Cannot send gratuitous ARP for ${vip.address}: ${r.error}`));
+  }
+
+  // --- effects ------------------------------------------------------------------------
+
+  private apply(e: LeaseEffect): void {
+    switch (e.type) {
+      case 'request':
+        this.send(e);
+        break;
+      case 'transition':
+        this.transitioned(e.from, e.to, e.reason, e.fencingToken);
+        break;
+      case 'log':
+        // etcd away: a failed request repeats every renew / poll; one line per kind and 10 s.
+        if (e.level === 'warning') this.log.logLimited(e.level, this.prefix(e.message), `${this.name}:${e.message.split(':')[0] ?? ''}`);
+        else this.log.log(e.level, this.prefix(e.message));
+        break;
+      case 'stopped':
+        this.stopped?.();
+        break;
+      default:
+        assertNever(e);
+    }
+  }
+
+  /** One request to etcd; its answer (or failure) comes back as an input, with the send time. */
+  private send(e: Extract<LeaseEffect, { type: 'request' }>): void {
+    const { client, node } = this.deps;
+    const sentAt = this.deps.now();
+    const back = (inp: LeaseInput) => { if (!this.done) this.queue.push(inp); };
+    const failed = (err: unknown) => back({ type: 'failed', request: e.request, error: err instanceof Error ? err.message : String(err) });
+    switch (e.request) {
+      case 'grant':
+        client.grant(e.ttlMs).then((r) => back({ type: 'granted', lease: r.lease, ttlMs: r.ttlMs, sentAt }), failed);
+        break;
+      case 'keepAlive':
+        client.keepAlive(e.lease).then((ttlMs) => back({ type: 'keptAlive', ttlMs, sentAt }), failed);
+        break;
+      case 'txn':
+        client.txn(e.lease, node).then((r) => back({ type: 'txn', ...r }), failed);
+        break;
+      case 'read':
+        client.read().then((h) => back({ type: 'holder', ...h }), failed);
+        break;
+      case 'release':
+        client.release(e.lease).then(() => back({ type: 'released' }), failed);
+        break;
+      default:
+        assertNever(e);
+    }
+  }
+
+  /** The one place a role change is carried out: addresses, GARP, hooks, log, status. */
+  private transitioned(from: string, to: string, reason: string, fencingToken: number | undefined): void {
+    this.lastTransition = { from, to, reason };
+    this.noteTransition(to);
+    this.log.log(to === 'MASTER' ? 'warning' : 'info', this.prefix(`Switching to state: ${to}`));
+    this.log.info(this.prefix(`${from} -> ${to} (${reason})${fencingToken !== undefined ? `, fencing token ${fencingToken}` : ''}`));
+    const { port, addresses } = this.deps;
+    if (to === 'MASTER') {
+      this.fencingToken = fencingToken;
+      this.holds = true;
+      addresses.add(port.device, port.ifindex, this.cfg.addresses);
+      for (const a of this.cfg.addresses) this.announce(a);
+      this.runHook('up');
+    } else if (from === 'MASTER') {
+      this.holds = false;
+      addresses.remove(port.device, port.ifindex, this.cfg.addresses);
+      this.runHook('down');
+    }
+    this.deps.onTransition?.(this.name, from, to, reason, undefined);
+  }
+
+  private runHook(which: 'up' | 'down'): void {
+    const hook = which === 'up' ? this.cfg.upHook : this.cfg.downHook;
+    if (!hook) return;
+    const env = {
+      CARPOOL_INSTANCE: this.name, CARPOOL_STATE: which === 'up' ? 'MASTER' : 'BACKUP', CARPOOL_INTERFACE: this.cfg.interface,
+      CARPOOL_ADDRESSES: this.cfg.addresses.map((a) => `${a.address}/${a.prefix}`).join(' '),
+      ...(this.fencingToken !== undefined ? { CARPOOL_FENCING_TOKEN: String(this.fencingToken) } : {}),
+    };
+    void this.deps.hooks.enqueue({ hook, args: [this.cfg.interface, this.cfg.addresses[0]?.address ?? ''], env, label: `${this.name} ${which}` });
+  }
+}

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { emitCarpoolYaml } from '../../../src/config/emit-yaml.js';
+import { parseCarpoolYaml } from '../../../src/config/yaml/parse.js';
+import { ConfigError } from '../../../src/lib/errors.js';
+
+const base = (etcd: string, extra = '') => `instances:
+  - name: web
+    protocol: etcd
+    interface: eth0
+    addresses: [10.0.0.100/24]
+${extra}    etcd:
+${etcd}
+`;
+
+function errors(text: string, readFile?: (p: string) => string): { code: string | undefined; line: number; message: string }[] {
+  try {
+    parseCarpoolYaml(text, { file: '/etc/carpool/carpool.yaml', ...(readFile ? { readFile } : {}) });
+  } catch (e) {
+    if (e instanceof ConfigError) return e.diagnostics.map((d) => ({ code: d.code, line: d.line, message: d.message }));
+    throw e;
+  }
+  return [];
+}
+
+describe('protocol: etcd instances', () => {
+  it('reads an instance with defaults from the ttl', () => {
+    const { config } = parseCarpoolYaml(base('      endpoints: [http://10.0.0.1:2379, https://etcd2:2379]'));
+    expect(config.instances).toEqual([]);
+    expect(config.etcdInstances).toEqual([{
+      kind: 'etcd', name: 'web', interface: 'eth0', addresses: [{ family: 4, address: '10.0.0.100', prefix: 24 }],
+      etcd: {
+        endpoints: ['http://10.0.0.1:2379', 'https://etcd2:2379'], prefix: '/carpool', key: '/carpool/web/leader',
+        ttlMs: 10_000, renewMs: 3333, requestTimeoutMs: 2000, marginMs: 1000, pollMs: 5000,
+      },
+    }]);
+  });
+
+  it('refuses endpoints that are not URLs, with their line', () => {
+    const e = errors(base('      endpoints: [10.0.0.1:2379, "http://etcd:2379/v3"]'));
+    expect(e.map((d) => [d.code, d.line])).toEqual([['INVALID_VALUE', 7], ['INVALID_VALUE', 7]]);
+    expect(e[0]!.message).toContain("'10.0.0.1:2379' is not an etcd URL");
+  });
+
+  it('refuses unsafe timing at check time (renew + 2 × timeout > ttl − margin)', () => {
+    const e = errors(base('      endpoints: [http://10.0.0.1:2379]\n      ttl: 5s\n      renew: 3s\n      request_timeout: 1s'));
+    expect(e).toHaveLength(1);
+    expect(e[0]!.code).toBe('INVALID_VALUE');
+    expect(e[0]!.message).toContain('unsafe timing: renew (3000 ms) + 2 × request timeout (1000 ms)');
+  });
+
+  it('reports unsafe timing next to other errors, but not for a duration it could not read', () => {
+    expect(errors(base('      endpoints: [10.0.0.1:2379]\n      ttl: 4s\n      renew: 3s')).map((d) => d.message)).toEqual([
+      expect.stringContaining('unsafe timing'), expect.stringContaining('is not an etcd URL'),
+    ]);
+    expect(errors(base('      endpoints: [http://10.0.0.1:2379]\n      ttl: 4s\n      renew: soon')).map((d) => d.message)).toEqual([
+      expect.stringContaining("'soon' is not a positive duration"),
+    ]);
+  });
+
+  it('refuses a ttl etcd cannot express and a lone user', () => {
+    const e = errors(base('      endpoints: [http://10.0.0.1:2379]\n      ttl: 2500ms\n      user: carpool'));
+    expect(e.map((d) => d.message)).toEqual([
+      expect.stringContaining('user and password_file go together'),
+      expect.stringContaining('etcd leases count whole seconds'),
+    ]);
+  });
+
+  it('reports unreadable TLS files', () => {
+    const e = errors(base('      endpoints: [https://10.0.0.1:2379]\n      tls: { ca: /nonexistent/ca.pem }'), () => {
+      throw new Error('ENOENT');
+    });
+    expect(e.map((d) => d.code)).toEqual(['PASSWORD_FILE_UNREADABLE']);
+  });
+
+  it('round-trips through carpool convert', () => {
+    const text = base('      endpoints: [https://10.0.0.1:2379]\n      prefix: /lab\n      ttl: 6s\n      tls: { ca: /etc/ssl/ca.pem }\n      user: carpool\n      password_file: /etc/carpool/etcd.pass',
+      '    node: n1\n    hooks: { up: [/bin/true, up], down: [/bin/true, down] }\n');
+    const read = (t: string) => parseCarpoolYaml(t, { readFile: () => 'x' }).config;
+    const first = read(text);
+    expect(first.etcdInstances![0]!.etcd.key).toBe('/lab/web/leader');
+    const again = read(emitCarpoolYaml(first));
+    expect(again.etcdInstances).toEqual(first.etcdInstances);
+  });
+});
