@@ -16,10 +16,11 @@ import { VrrpMachine } from '../election/vrrp.js';
 import { vrrpParams, vrrpRxInstance, type VrrpEffect, type VrrpInput } from '../election/vrrp-model.js';
 import { assertNever } from '../lib/assert-never.js';
 import { CarpoolError } from '../lib/errors.js';
-import { gratuitousArp, unsolicitedNeighbourAdvert } from '../protocol/arp.js';
+import { gratuitousArp, parseMac, unsolicitedNeighbourAdvert } from '../protocol/arp.js';
 import { parseIP } from '../protocol/inet.js';
 import { checkAdvert, VRRP_DROP_REASONS, type VrrpRxInstance } from '../protocol/vrrp/packet.js';
 import { interfaceInfo } from '../net/link.js';
+import { FrameSocket } from '../net/frame-socket.js';
 import type { RawPacket } from '../net/raw-socket.js';
 import { InputQueue, ShellBase, type OwnedAddress, type ShellAddresses, type ShellHooks, type ShellPort } from './instance-shell.js';
 import type { Logger } from './logger.js';
@@ -58,6 +59,8 @@ export class VrrpShell extends ShellBase {
   readonly machine: VrrpMachine;
   private rx: VrrpRxInstance;
   private addressMismatches = 0;
+  /** Frame sockets on the devices of addresses with their own `dev` (announced there). */
+  private readonly devFrames = new Map<string, FrameSocket>();
   /** The instance's settings; replaced by a live reload (`reconfigure`). */
   private c: VrrpInstance;
 
@@ -273,17 +276,48 @@ export class VrrpShell extends ShellBase {
     return [...this.cfg.addresses, ...this.cfg.excludedAddresses];
   }
 
-  /** keepalived's gratuitous ARP (target MAC broadcast) or an unsolicited NA for IPv6. */
-  private announcement(a: VirtualAddress): Uint8Array {
-    const mac = this.ports.tx.mac;
-    return a.family === 4 ? gratuitousArp(mac, a.address, { targetMac: 'broadcast' }) : unsolicitedNeighbourAdvert(mac, a.address, a.address);
+  /**
+   * keepalived's gratuitous ARP (target MAC broadcast) or an unsolicited NA for IPv6, on the
+   * address's own device with that device's MAC when it has a `dev` (as keepalived): announced
+   * from the instance's interface instead, hosts on the other LAN would never hear it and keep
+   * the old master's MAC.
+   */
+  private announcement(a: VirtualAddress): { frame: Uint8Array; dev: string | undefined } {
+    // An alias (`eth1:0`) lives on its parent device.
+    const own = a.dev?.split(':')[0];
+    const dev = own !== undefined && own !== this.ports.tx.device ? own : undefined;
+    const info = dev !== undefined ? interfaceInfo(dev) : undefined;
+    const mac = info ? parseMac(info.mac) : this.ports.tx.mac;
+    const frame = a.family === 4 ? gratuitousArp(mac, a.address, { targetMac: 'broadcast' }) : unsolicitedNeighbourAdvert(mac, a.address, a.address);
+    return { frame, dev };
   }
 
-  private sendFrames(frames: readonly Uint8Array[]): void {
-    for (const f of frames) {
-      const r = this.ports.tx.sendFrame(f);
-      if (!r.ok) this.log.logLimited('error', this.prefix(`cannot send gratuitous ARP/NA: ${r.error}`), `${this.name}:garp`);
+  private sendFrames(frames: readonly { frame: Uint8Array; dev: string | undefined }[]): void {
+    for (const { frame, dev } of frames) {
+      let r;
+      try {
+        r = dev === undefined ? this.ports.tx.sendFrame(frame) : this.frameSocket(dev).send(frame);
+      } catch (err) {
+        r = { ok: false as const, error: (err as Error).message };
+      }
+      if (!r.ok) this.log.logLimited('error', this.prefix(`cannot send gratuitous ARP/NA${dev ? ` on ${dev}` : ''}: ${r.error}`), `${this.name}:garp`);
     }
+  }
+
+  override halt(): void {
+    for (const sock of this.devFrames.values()) sock.close();
+    this.devFrames.clear();
+    super.halt();
+  }
+
+  /** A frame socket on another device (an address's `dev`), opened on first use. */
+  private frameSocket(dev: string): FrameSocket {
+    let sock = this.devFrames.get(dev);
+    if (!sock || sock.closed) {
+      sock = FrameSocket.open(dev);
+      this.devFrames.set(dev, sock);
+    }
+    return sock;
   }
 
   private garpBurst(count: number): void {
