@@ -48,9 +48,10 @@ cp package.json package-lock.json "$LIB/"
 (cd "$LIB" && npm ci --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error >/dev/null) \
   || die "npm ci --omit=dev failed in $LIB"
 rm -f "$LIB/package-lock.json" "$LIB/node_modules/.package-lock.json"
-# Their licences stay; their READMEs and changelogs are not needed at run time. Upstream modes
-# vary: scripts (#!) 0755, everything else 0644.
-find "$LIB/node_modules" -type f \( -iname 'readme*' -o -iname 'changelog*' \) -delete
+# Their licences stay; their READMEs, changelogs and npm's packaging leftovers (.npmignore:
+# lintian's package-contains-npm-ignore-file) are not needed at run time. Upstream modes vary:
+# scripts (#!) 0755, everything else 0644.
+find "$LIB/node_modules" -type f \( -iname 'readme*' -o -iname 'changelog*' -o -name '.npmignore' \) -delete
 find "$LIB/node_modules" -type f -exec chmod 644 {} +
 grep -rlZ --include='*' -m1 '^#!' "$LIB/node_modules" | while IFS= read -r -d '' f; do
   [ "$(head -c2 "$f")" = '#!' ] && chmod 755 "$f"
