@@ -145,8 +145,11 @@ describe.skipIf(!isRoot)(`seed 002 B.11 whole: two directors, mail and web real 
     const [http] = await greet([{ kind: 'http', host: WEB_VIP, port: 80 }]);
     expect(http).toMatchObject({ ok: true });
     expect(http!.line).toMatch(/^200 web[12]$/);
-    // The SMTP checker's verdicts are in the status, as keepalived would have logged them.
-    const smtpSvc = (await balancers(1)).services.find((s) => s.name === `${MAIL_VIP}:25/tcp`)!;
+    // The SMTP checker's verdicts are in the status, as keepalived would have logged them (the
+    // first check runs within warm-up, up to delay_loop 6 s after start: wait for both).
+    const smtpStatus = async () => (await balancers(1)).services.find((s) => s.name === `${MAIL_VIP}:25/tcp`)!;
+    await until(async () => (await smtpStatus()).servers.every((s) => s.checkers[0]?.last !== undefined), 15_000, 200, 'the first SMTP_CHECK results');
+    const smtpSvc = await smtpStatus();
     expect(smtpSvc.servers.map((s) => s.checkers[0]?.last)).toEqual([
       expect.objectContaining({ ok: true, detail: '220 mail1.lab.test ESMTP mail1' }), expect.objectContaining({ ok: true, detail: '220 mail2.lab.test ESMTP mail2' }),
     ]);
