@@ -22,9 +22,9 @@ export const SUPPORTED_CHECKERS: readonly CheckerType[] = [
  */
 export const FILE_CHECK_INTERVAL_MS = 1000;
 /** Schedulers the shell plans today (lc/wlc/sed/nq/ovf from conntrack counts, per period: docs/balancer.md). */
-export const SUPPORTED_SCHEDULERS: readonly SchedulerName[] = ['rr', 'wrr', 'lc', 'wlc', 'sh', 'dh', 'mh', 'sed', 'nq', 'fo', 'ovf'];
+export const SUPPORTED_SCHEDULERS: readonly SchedulerName[] = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'sh', 'dh', 'mh', 'sed', 'nq', 'fo', 'ovf'];
 /** Schedulers that need connection counts, which only NAT flows on VIP:port give (conntrack on the director). */
-const COUNT_SCHEDULERS: readonly string[] = ['lc', 'wlc', 'sed', 'nq', 'ovf'];
+const COUNT_SCHEDULERS: readonly string[] = ['lc', 'wlc', 'sed', 'nq', 'ovf', 'lblc', 'lblcr'];
 
 /** A probe the shell runs: the checker as configured and the real server it belongs to. */
 export interface ProbeSpec {

@@ -70,11 +70,13 @@ describe('config model -> balancer core model', () => {
   });
 
   it('takes the count-based schedulers for NAT; wlc is the default when lb_algo is absent (keepalived)', () => {
-    for (const sched of ['lc', 'wlc', 'sed', 'nq', 'ovf']) {
+    for (const sched of ['lc', 'wlc', 'sed', 'nq', 'ovf', 'lblc', 'lblcr']) {
       expect(mapBalancers(balancers(NAT.replace('lb_algo wrr', `lb_algo ${sched}`))).services[0]!.service.scheduler).toBe(sched);
     }
     expect(mapBalancers(balancers(NAT.replace('  lb_algo wrr\n', ''))).services[0]!.service.scheduler).toBe('wlc');
-    expect(() => mapBalancers(balancers(NAT.replace('lb_algo wrr', 'lb_algo lblc')))).toThrow(/lb_algo lblc is not supported yet \(supported: rr, wrr, lc, wlc, sh, dh, mh, sed, nq, fo, ovf\)/);
+    // lblc/lblcr need counts too: not with DR (no conntrack on the director).
+    expect(() => mapBalancers(balancers(NAT.replace('lb_algo wrr', 'lb_algo lblcr').replace(/lb_kind NAT/g, 'lb_kind DR').replace(/ 8080/g, ' 80'))))
+      .toThrow(/lb_algo lblcr needs connection counts/);
   });
 
   it('maps MISC_CHECK (misc_dynamic) and FILE_CHECK (file weight, read every second); warns about checker fwmark', () => {
