@@ -227,7 +227,7 @@ export function mapBalancers(cfg: BalancerConfig, instances: readonly Instance[]
     const service: VirtualService = {
       name: svc.kind === 'group' ? `group:${svc.group}` : entries[0]!.name,
       family, match: entries[0]!.match, protocol,
-      scheduler: vs.scheduler as SchedulerName, method, ...(ingress !== undefined ? { ingressDevice: ingress } : {}),
+      scheduler: vs.scheduler, method, ...(ingress !== undefined ? { ingressDevice: ingress } : {}),
       hashPort: vs.schedulerFlags.includes('sh-port') || vs.schedulerFlags.includes('mh-port'),
       hashFallback: vs.schedulerFlags.includes('sh-fallback') || vs.schedulerFlags.includes('mh-fallback'),
       ...(vs.persistenceTimeout !== undefined ? {
