@@ -264,14 +264,15 @@ function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<stri
 }
 
 /** The objects of one DR/TUN service in the netdev table. */
-function directService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<string, NftChain>, ingress: Map<string, { v4: Map<string, string>; v6: Map<string, string> }>): void {
-  if (s.match.kind !== 'addr') throw new PlaneError('BAD_SERVICE', `service ${s.id}: a fwmark service with ${s.method.toUpperCase()} is not supported (the netdev ingress hook runs before any fwmark is set)`, 'use NAT for fwmark services, or one virtual_server per VIP and port');
+function directService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<string, NftChain>, ingress: Map<string, IngressDispatch>): void {
   const ip = s.family === 'ipv4' ? 'ip' : 'ip6';
   const byKey = serverByKey(s);
   const name = `vs${s.id}`;
   quoteDevice(s.ingressDevice, `service ${s.id}`);
+  const vport = s.match.kind === 'addr' ? s.match.port : undefined;
   for (const r of s.servers) {
-    if (r.port !== undefined && r.port !== s.match.port) throw new PlaneError('BAD_SERVICE', `service ${s.id}: real server ${r.key} has port ${r.port}, but ${s.method.toUpperCase()} cannot change the port (${s.match.port})`, 'drop the port or use NAT');
+    if (s.match.kind === 'fwmark' && r.port !== undefined) throw new PlaneError('BAD_SERVICE', `service ${s.id}: real server ${r.key} has a port, but a ${s.method.toUpperCase()} fwmark service forwards the packets unchanged`, 'drop the port');
+    if (r.port !== undefined && r.port !== vport) throw new PlaneError('BAD_SERVICE', `service ${s.id}: real server ${r.key} has port ${r.port}, but ${s.method.toUpperCase()} cannot change the port (${vport})`, 'drop the port or use NAT');
   }
   const flowTimeout = s.flowTimeoutMs ?? (s.protocol === 'udp' ? 300_000 : 900_000);
   // Port first: nft 1.0.6 aborts (netlink_linearize.c assertion) on `ip6 saddr . th sport` in a dynamic update.
@@ -304,8 +305,21 @@ function directService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<s
   chains.set(name, { hook: '', rules });
   const dev = s.ingressDevice!;
   let disp = ingress.get(dev);
-  if (!disp) ingress.set(dev, (disp = { v4: new Map(), v6: new Map() }));
-  (s.family === 'ipv4' ? disp.v4 : disp.v6).set(`${s.match.vip} . ${s.protocol} . ${s.match.port}`, `jump ${name}`);
+  if (!disp) ingress.set(dev, (disp = { v4: new Map(), v6: new Map(), m4: new Map(), m6: new Map() }));
+  if (s.match.kind === 'addr') (s.family === 'ipv4' ? disp.v4 : disp.v6).set(`${s.match.vip} . ${s.protocol} . ${s.match.port}`, `jump ${name}`);
+  else (s.family === 'ipv4' ? disp.m4 : disp.m6).set(`${s.match.mark}`, `jump ${name}`);
+}
+
+/**
+ * One ingress device's dispatch: VIP . protocol . port per family, and fwmarks per family.
+ * A fwmark must be set before carpool's chain sees the packet: by a netdev ingress chain of
+ * the host's own on the same device with a priority below 0 (the IP stack's marks come later).
+ */
+interface IngressDispatch {
+  readonly v4: Map<string, string>;
+  readonly v6: Map<string, string>;
+  readonly m4: Map<string, string>;
+  readonly m6: Map<string, string>;
 }
 
 /** The desired plane as nftables objects. Throws PlaneError for a service the plane cannot hold. */
@@ -371,7 +385,7 @@ export function planObjects(plane: Plane): NftObjects {
   if (direct.length > 0) {
     const maps = new Map<string, NftMap>();
     const chains = new Map<string, NftChain>();
-    const ingress = new Map<string, { v4: Map<string, string>; v6: Map<string, string> }>();
+    const ingress = new Map<string, IngressDispatch>();
     for (const s of direct) directService(s, maps, chains, ingress);
     for (const [dev, d] of ingress) {
       const tag = dev.replace(/[^A-Za-z0-9_]/g, '_');
@@ -383,8 +397,12 @@ export function planObjects(plane: Plane): NftObjects {
         // after its link went down, a real server's before it is learnt) to every port, and
         // the other director must not forward such a copy too (IPVS sees only what the IP
         // stack accepts).
-        rules: [`meta pkttype host ip daddr . meta l4proto . th dport vmap @in_${tag}_v4`, `meta pkttype host ip6 daddr . meta l4proto . th dport vmap @in_${tag}_v6`],
+        rules: [`meta pkttype host ip daddr . meta l4proto . th dport vmap @in_${tag}_v4`, `meta pkttype host ip6 daddr . meta l4proto . th dport vmap @in_${tag}_v6`,
+          ...(d.m4.size > 0 ? [`meta pkttype host meta protocol ip meta mark vmap @in_${tag}_m4`] : []),
+          ...(d.m6.size > 0 ? [`meta pkttype host meta protocol ip6 meta mark vmap @in_${tag}_m6`] : [])],
       });
+      if (d.m4.size > 0) maps.set(`in_${tag}_m4`, { kind: 'map', decl: 'typeof meta mark : verdict;', elements: d.m4 });
+      if (d.m6.size > 0) maps.set(`in_${tag}_m6`, { kind: 'map', decl: 'typeof meta mark : verdict;', elements: d.m6 });
     }
     out.set('netdev', { counters: new Set(), maps, chains });
   }

@@ -69,7 +69,8 @@ describe('nftables plane: text', () => {
       }
       return 'ok';
     };
-    expect(bad({ services: [plan(vs({ method: 'dr', fwmark: 3 }), 1)] })).toBe('BAD_SERVICE');
+    expect(bad({ services: [plan(vs({ method: 'dr', fwmark: 3, servers: [rs('10.0.0.1', 80)] }), 1)] })).toBe('BAD_SERVICE');
+    expect(bad({ services: [plan(vs({ method: 'dr', fwmark: 3, servers: [rs('10.0.0.1')] }), 1), plan(vs({ fwmark: 3, servers: [rs('10.0.0.2')] }), 2)] })).toBe('DUPLICATE');
     expect(bad({ services: [plan(vs({ servers: [rs('10.0.0.1', 80), rs('10.0.0.2')] }), 1)] })).toBe('MIXED_PORTS');
     expect(bad({ services: [plan(vs({ method: 'dr', servers: [rs('10.0.0.1', 81)] }), 1)] })).toBe('BAD_SERVICE');
     expect(bad({ services: [plan(vs(), 1), plan(vs({ port: 81 }), 1)] })).toBe('DUPLICATE');
@@ -134,6 +135,20 @@ describe('nftables plane: text', () => {
     const counts = new Map([['192.168.0.101:8080', { active: 5, inactive: 0 }]]);
     expect(planService(v, { id: 4, serverIds: ids, members, counts }).locality?.servers).toEqual(['192.168.0.102:8080']);
     expect(planService(v, { id: 4, serverIds: ids, members }).locality?.servers).toEqual(['192.168.0.101:8080', '192.168.0.102:8080']);
+  });
+
+  it('DR/TUN fwmark services and group entries: the ingress chain dispatches on the mark per family, next to VIP . port', () => {
+    const fw = plan(vs({ method: 'dr', fwmark: 5, scheduler: 'mh', servers: [rs('192.168.0.101'), rs('192.168.0.102')] }), 6);
+    const entryA = plan(vs({ method: 'dr', vip: '123.123.123.10', servers: [rs('192.168.0.101'), rs('192.168.0.102')] }), 7);
+    const entryB = plan(vs({ method: 'dr', vip: '123.123.123.11', servers: [rs('192.168.0.101'), rs('192.168.0.102')] }), 8);
+    const text = renderPlane({ services: [fw, entryA, entryB] }, []);
+    expect(text).toContain('meta pkttype host meta protocol ip meta mark vmap @in_lan0_m4');
+    expect(text).toContain('map in_lan0_m4 { typeof meta mark : verdict; elements = { 5 : jump vs6 } }');
+    expect(text).toContain('elements = { 123.123.123.10 . tcp . 80 : jump vs7, 123.123.123.11 . tcp . 80 : jump vs8 }');
+    expect(text).toContain('fwd ip to meta mark map @vs6_servers device "lan1"');
+    expect(text).not.toContain('_m6');
+    // Without fwmark services the ingress chain is as before (no mark lookup per packet).
+    expect(renderPlane({ services: [entryA] }, [])).not.toContain('meta mark vmap');
   });
 
   it('assignIds keeps ids and fills the lowest free one', () => {
@@ -229,6 +244,7 @@ function transitions(): [string, Plane, Plane][] {
   const fw = vs({ fwmark: 12, scheduler: 'lc', servers: [rs('192.168.0.101'), rs('192.168.0.102')] });
   const persist = { ...mh, persistence: { timeoutMs: 50_000, prefixLength: 32 } };
   const lblc = { ...mh, scheduler: 'lblc' as const };
+  const drMark = vs({ fwmark: 9, method: 'dr', scheduler: 'mh', servers: [rs('192.168.0.101'), rs('192.168.0.102')] });
   return [
     ['mh: one server removed', { services: [plan(mh, 1)] }, { services: [plan(mh, 1, ['192.168.0.102:80'])] }],
     ['wrr: weight change (rule and map change)', { services: [plan(wrr, 2)] }, { services: [plan(wrr2, 2)] }],
@@ -244,6 +260,8 @@ function transitions(): [string, Plane, Plane][] {
     ['counters switched on, a counted server removed, counters off', { services: [plan(mh, 1), plan(v6, 3)] }, { services: [counted(mh, 1, ['192.168.0.102:80']), counted(v6, 3)] }],
     ['counted server removed and another service counted', { services: [counted(mh, 1), plan(wrr, 2)] }, { services: [counted(mh, 1, ['192.168.0.101:80']), counted(wrr, 2)] }],
     ['counters switched off', { services: [counted(mh, 1), counted(v6, 3)] }, { services: [plan(mh, 1), plan(v6, 3)] }],
+    ['a DR fwmark service appears next to a DR VIP, then loses a server', { services: [plan(dr, 5)] }, { services: [plan(dr, 5), plan(drMark, 9)] }],
+    ['DR fwmark server removed', { services: [plan(dr, 5), plan(drMark, 9)] }, { services: [plan(dr, 5), plan(drMark, 9, ['192.168.0.101'])] }],
     ['lblc: a server leaves, the locality map is flushed', { services: [plan(lblc, 7)] }, { services: [plan(lblc, 7, ['192.168.0.102:80'])] }],
     ['empty slot table (all down) and back', { services: [plan(mh, 1, ['192.168.0.101:80', '192.168.0.102:80', '192.168.0.103:80'])] }, { services: [plan(mh, 1)] }],
   ];
@@ -270,6 +288,8 @@ describe.skipIf(skip !== undefined)(`nftables plane against the real nft and ker
     services.push(plan(vs({ family: 'ipv6', vip: 'fd00::8f', scheduler: 'lblcr', servers: [rs('fd00:1::1', 80)], persistence: { timeoutMs: 60_000, prefixLength: 64 } }), id++));
     services.push(plan(vs({ vip: '123.123.200.1', method: 'dr', scheduler: 'mh', persistence: { timeoutMs: 300_000, prefixLength: 32 } }), id++));
     services.push(plan(vs({ family: 'ipv6', vip: 'fd00::81', method: 'dr', scheduler: 'sh', servers: [rs('fd00:1::1'), rs('fd00:1::2')] }), id++));
+    services.push(plan(vs({ fwmark: 21, method: 'dr', scheduler: 'mh', servers: [rs('192.168.0.101'), rs('192.168.0.102')] }), id++));
+    services.push(plan(vs({ family: 'ipv6', fwmark: 21, method: 'dr', scheduler: 'sh', servers: [rs('fd00:1::1'), rs('fd00:1::2')] }), id++));
     services.push(plan(vs({ vip: '123.123.201.1', method: 'tun', scheduler: 'wrr' }), id++));
     services.push(counted(vs({ vip: '123.123.202.1', scheduler: 'wlc' }), id++));
     services.push(counted({ ...vs({ vip: '123.123.203.1', scheduler: 'lc', servers: [rs('192.168.0.101'), rs('192.168.0.102')] }), protocol: 'udp' }, id++));
