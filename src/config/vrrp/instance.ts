@@ -131,9 +131,13 @@ export function election(c: InstanceCheck): Election {
   return { priority, initialState, preempt, preemptDelayMs };
 }
 
-/** Authentication: VRRPv2 PASS only, 8 bytes on the wire. */
+/** Authentication: VRRPv2 PASS or AH, a password of 8 bytes at most. */
 export function checkAuth(c: InstanceCheck, version: 2 | 3): void {
   const { s, owner, terms } = c;
+  if (s.authType && !s.authPass) {
+    c.e(s.authType.at, 'MISSING_ARGUMENT', `${owner}: auth_type ${s.authType.value} without a password`, `${terms.authPass} SECRET`);
+    return;
+  }
   if (!s.authPass) return;
   if (version === 3) {
     c.e(s.authPass.at, 'NOT_SUPPORTED', `${owner}: VRRPv3 has no authentication (RFC 5798)`, `no ${terms.authPass}, or version 2`);

@@ -232,7 +232,8 @@ describe('keepalived defaults', () => {
 describe('errors, located and with a hint', () => {
   it.each<[string, string, string[], string?]>([
     ['unknown keyword skipped, nothing left', 'vrrp_instanse X {\n}\n', ['1:1 MISSING_KEY'], 'no vrrp_instance is configured'],
-    ['auth_type AH', inst('authentication {\n  auth_type AH\n  auth_pass x\n}'), ['3:15 NOT_SUPPORTED'], 'auth_type AH (IPsec AH authentication) is not supported by carpool'],
+    ['auth_type unknown', inst('authentication {\n  auth_type MD5\n  auth_pass x\n}'), ['3:15 INVALID_VALUE'], "auth_type: 'MD5' is not an authentication type"],
+    ['auth_type AH with VRRPv3', inst('version 3\nauthentication {\n  auth_type AH\n  auth_pass x\n}'), ['5:15 NOT_SUPPORTED'], 'VRRPv3 has no authentication (RFC 5798)'],
     ['auth_hmac', inst('auth_hmac {\n key 1 x\n}'), ['2:3 NOT_SUPPORTED'], 'not supported by carpool'],
     ['use_ipvlan', inst('use_ipvlan'), ['2:3 NOT_SUPPORTED']],
     ['track_bfd', inst('track_bfd {\n b1\n}'), ['2:3 NOT_SUPPORTED']],
