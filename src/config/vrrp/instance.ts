@@ -109,7 +109,13 @@ export function election(c: InstanceCheck): Election {
       `${owner} has state MASTER and no priority, so its priority is 255: it claims to own the addresses and takes over at once, like keepalived`,
       'an explicit priority (e.g. 150), or 255 if this node really owns the addresses');
   }
-  const initialState = s.state?.value ?? (priority === 255 ? 'MASTER' : 'BACKUP');
+  let initialState = s.state?.value ?? (priority === 255 ? 'MASTER' : 'BACKUP');
+  if (initialState === 'MASTER' && s.authPass && s.authType?.value === 'AH') {
+    c.warn(s.state?.at ?? s.authType.at, 'AH_INITIAL_STATE',
+      `${owner}: state MASTER does not go with auth_type AH; it starts as BACKUP, as keepalived does ("Initial state master is incompatible with AH authentication - clearing")`,
+      'state BACKUP (with AH a node first listens to the sequence numbers in use)');
+    initialState = 'BACKUP';
+  }
   let preempt = true;
   if (s.nopreempt?.value) {
     if (initialState !== 'BACKUP') {

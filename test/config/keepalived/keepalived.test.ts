@@ -208,6 +208,8 @@ describe('keepalived defaults', () => {
     ['state MASTER\npriority 150\nnopreempt', ['5:3 NOPREEMPT_IGNORED']],
     ['priority 255\nnopreempt', ['4:3 NOPREEMPT_IGNORED']],
     ['authentication {\n auth_type PASS\n auth_pass 123456789\n}', ['5:14 PASSWORD_TRUNCATED']],
+    // keepalived: "Initial state master is incompatible with AH authentication - clearing"
+    ['state MASTER\npriority 150\nauthentication {\n auth_type AH\n auth_pass secret\n}', ['3:9 AH_INITIAL_STATE']],
     ['smtp_alert', ['3:3 NOT_USED']],
     ['preempt', ['3:3 NOT_USED']],
     ['interface eth1', ['4:3 DUPLICATE_KEYWORD']],
@@ -226,6 +228,13 @@ describe('keepalived defaults', () => {
     const w = ka(inst('state MASTER')).warnings[0]!;
     expect(w.message).toBe("vrrp_instance 'VI_1' has state MASTER and no priority, so its priority is 255: it claims to own the addresses and takes over at once, like keepalived");
     expect(w.expected).toContain('an explicit priority');
+  });
+});
+
+describe('auth_type AH', () => {
+  it('is a VRRPv2 instance whose password keys an IPsec AH', () => {
+    expect(vrrp(inst('authentication {\n  auth_type AH\n  auth_pass secret\n}'))[0]).toMatchObject({ authPass: 'secret', authType: 'AH', version: 2 });
+    expect(vrrp(inst('authentication {\n  auth_type PASS\n  auth_pass secret\n}'))[0]!.authType).toBeUndefined();
   });
 });
 
