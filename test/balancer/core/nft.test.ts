@@ -230,7 +230,7 @@ describe('nftables plane: text', () => {
       expect(s.elements).toBeGreaterThan(0);
     }
     console.info(`one of 10 servers removed from one service:\n  ${rows.join('\n  ')}`);
-  });
+  }, 120_000); // plans 2 × 1,111 services × 6 schedulers: 24–48 s on a loaded 2-core machine
 });
 
 /** Pairs of planes the diff must carry one into the other (applied for real in a namespace). */
