@@ -38,21 +38,22 @@ etcd cluster, 3 nodes in 3 subnets behind a router, a client probing the VIP eve
 
   --ttl S           lease / key TTL in seconds, both sides (default 3)
   --loop MS         carpool renew and poll, vip-manager --interval, Patroni loop (default 1000)
-  --runs N          hard failures and switchovers per implementation (default 5)
+  --runs N          hard failures and switchovers per implementation (default 5; 0: scale only)
   --instances K     etcd instances per node in the scale part (default 1000; 0 skips it)
   --window S        seconds of steady state measured at scale (default 30)
+  --settle S        give up waiting for one holder per instance after S seconds (default 300)
   --no-write        do not write bench/results/etcd-*
   -h, --help        this text
 
 Set BENCH_VERBOSE=1 to see every daemon's output.`;
 
-export interface Args { ttl: number; loop: number; runs: number; instances: number; window: number; write: boolean }
+export interface Args { ttl: number; loop: number; runs: number; instances: number; window: number; settle: number; write: boolean }
 
 export function parse(argv: readonly string[]): Args | undefined {
   const { values } = parseArgs({
     args: [...argv],
     options: {
-      ttl: { type: 'string' }, loop: { type: 'string' }, runs: { type: 'string' }, instances: { type: 'string' }, window: { type: 'string' },
+      ttl: { type: 'string' }, loop: { type: 'string' }, runs: { type: 'string' }, instances: { type: 'string' }, window: { type: 'string' }, settle: { type: 'string' },
       'no-write': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -65,8 +66,8 @@ export function parse(argv: readonly string[]): Args | undefined {
     return n;
   };
   const a: Args = {
-    ttl: num(values.ttl, 'ttl', 3, 2), loop: num(values.loop, 'loop', 1000, 100), runs: num(values.runs, 'runs', 5),
-    instances: num(values.instances, 'instances', 1000, 0), window: num(values.window, 'window', 30), write: !values['no-write'],
+    ttl: num(values.ttl, 'ttl', 3, 2), loop: num(values.loop, 'loop', 1000, 100), runs: num(values.runs, 'runs', 5, 0),
+    instances: num(values.instances, 'instances', 1000, 0), window: num(values.window, 'window', 30), settle: num(values.settle, 'settle', 300), write: !values['no-write'],
   };
   if (a.instances > 4000) throw new Error(`--instances must be ≤ 4000 (addresses 10.215.128.0/20), got ${a.instances}`);
   // carpool check's rule with request_timeout = ttl/5 and margin = ttl/10 (docs/etcd.md).
@@ -83,7 +84,7 @@ const log = (m: string): void => { process.stderr.write(`${m}\n`); };
 interface Host { name: string; ns: string; address: string; gw: string; port: string }
 type Impl = 'carpool' | 'vip-manager';
 export interface Failure { impl: Impl; run: number; outageMs: number; lost: number; sent: number; unresolved: boolean; from: string; to: string }
-export interface Switchover { impl: Impl; run: number; available: boolean; note?: string; outageMs?: number; lost?: number; sent?: number; from?: string; to?: string }
+export interface Switchover { impl: Impl; run: number; available: boolean; note?: string; outageMs?: number; lost?: number; sent?: number; from?: string; to?: string; twoHoldersMs?: number }
 export interface Scale {
   instances: number; nodes: number; settleMs: number | undefined; heldPerNode: Record<string, number>; leases: number | undefined;
   windowS: number; requestsPerS: number; requestsByMethod: Record<string, number>; watchers: number | undefined; watchStreams: number | undefined;
@@ -244,7 +245,31 @@ class Lab {
     await run(inNs(h.ns, ['ip', 'route', 'replace', 'default', 'via', h.gw]));
   }
 
+  /**
+   * Longest time (ms) in [since, until] that two nodes held the VIP, from the followers' address
+   * events (arrival times), `initial` holding it at `since`.
+   */
+  overlapMs(initial: string, since: number, until: number): number {
+    const ev = this.followers.flatMap((p, i) => p.lines
+      .filter((l) => l.t >= since && l.t <= until && l.text.includes(` ${VIP}/32 `))
+      .map((l) => ({ t: l.t, host: this.nodes[i]!.name, added: !l.text.startsWith('Deleted') })));
+    return overlapOf(ev.sort((a, b) => a.t - b.t), [initial], until);
+  }
+
   async stopFollowers(): Promise<void> { await Promise.all(this.followers.map((p) => p.stop('SIGTERM', 500))); }
+}
+
+/** Longest time two or more hosts held the address, from add/delete events in time order. */
+export function overlapOf(ev: readonly { t: number; host: string; added: boolean }[], initial: readonly string[], until: number): number {
+  const held = new Set(initial);
+  let since: number | undefined;
+  let max = 0;
+  for (const e of ev) {
+    if (e.added) held.add(e.host); else held.delete(e.host);
+    if (held.size > 1 && since === undefined) since = e.t;
+    if (held.size <= 1 && since !== undefined) { max = Math.max(max, e.t - since); since = undefined; }
+  }
+  return since === undefined ? max : Math.max(max, until - since);
 }
 
 /** Scale instance i's address: /32s in 10.215.128.0/20, never routed (only counted). */
@@ -307,9 +332,11 @@ async function switchovers(lab: Lab, impl: Impl): Promise<Switchover[]> {
       await sleep(1000);
     } finally {
       const rec = await probe.stop();
-      const o = outageOf(rec, t, now());
-      out.push({ impl, run: r, available: true, outageMs: o.outageMs, lost: o.lost, sent: o.sent, from, to });
-      log(`${impl} switchover ${r}: ${from} -> ${to || '?'}: ${o.lost}/${o.sent} probes lost, outage ${o.outageMs.toFixed(0)} ms`);
+      const end = now();
+      const o = outageOf(rec, t, end);
+      const twoHoldersMs = lab.overlapMs(from, t, end);
+      out.push({ impl, run: r, available: true, outageMs: o.outageMs, lost: o.lost, sent: o.sent, from, to, twoHoldersMs });
+      log(`${impl} switchover ${r}: ${from} -> ${to || '?'}: ${o.lost}/${o.sent} probes lost, outage ${o.outageMs.toFixed(0)} ms, two holders for ${twoHoldersMs.toFixed(0)} ms`);
     }
     if (impl === 'carpool') {
       // A demoted carpool node may stay out (as CARP's demote does); lift it before the next run.
@@ -367,7 +394,7 @@ async function scale(lab: Lab): Promise<Scale> {
     return [...txt.matchAll(/inet (10\.215\.(?:1[2-9]\d|2[0-5]\d)\.\d+)\/32/g)].map((x) => x[1]!);
   }));
   let last: string[][] = [];
-  while (now() - t0 < 300_000) {
+  while (now() - t0 < lab.a.settle * 1000) {
     last = await held();
     const all = last.flat();
     if (all.length === k && new Set(all).size === k) { res.settleMs = now() - t0; break; }
@@ -376,7 +403,7 @@ async function scale(lab: Lab): Promise<Scale> {
   }
   lab.nodes.forEach((h, i) => { res.heldPerNode[h.name] = last[i]?.length ?? 0; });
   if (res.settleMs === undefined) {
-    res.error = `not settled: ${last.flat().length} addresses held, ${new Set(last.flat()).size} distinct; daemons running: ${daemons.map((d) => d.running).join(', ')}; last output: ${daemons.map((d) => d.lines.slice(-2).map((l) => l.text).join(' / ')).join(' | ')}`;
+    res.error = `not settled within ${lab.a.settle} s: ${last.flat().length} addresses held, ${new Set(last.flat()).size} distinct; daemons running: ${daemons.map((d) => d.running).join(', ')}; last output: ${daemons.map((d) => d.lines.slice(-2).map((l) => l.text).join(' / ')).join(' | ')}`;
     log(`scale: ${res.error}`);
   } else log(`scale: ${k} instances × 3 nodes settled (one holder each) ${(res.settleMs / 1000).toFixed(1)} s after start`);
   await sleep(3000);
@@ -420,12 +447,13 @@ export function markdown(res: Result): string {
   const cs = so('carpool');
   const vs = so('vip-manager');
   const lostList = (xs: Switchover[]): string => (xs.length && xs[0]!.available ? xs.map((x) => x.lost).join(', ') : `not available (${xs[0]?.note ?? 'not run'})`);
+  const maxOf = (xs: Switchover[]): number | undefined => { const v = xs.filter((x) => x.twoHoldersMs !== undefined).map((x) => x.twoHoldersMs!); return v.length ? Math.max(...v) : undefined; };
   const outs = (xs: Switchover[]): number[] => xs.filter((x) => x.available).map((x) => x.outageMs!);
   const lines = [
     `# carpool etcd instance vs vip-manager — ${res.started}`, '',
     `Machine: ${sh('nproc')} CPUs (${cpus()[0]?.model ?? '?'}), kernel ${sh('uname -r')}, Node ${process.version}, ${sh('etcd --version | head -1')}, vip-manager ${sh('vip-manager --version 2>&1 | head -1')}, carpool ${sh(`git -C ${ROOT} rev-parse --short HEAD`)}; took ${(res.tookS / 60).toFixed(1)} min.`,
     'The machine is shared with other jobs (2 cores): timings carry that noise.',
-    `Command: \`npm run bench:etcd -- --ttl ${a.ttl} --loop ${a.loop} --runs ${a.runs} --instances ${a.instances} --window ${a.window}\``, '',
+    `Command: \`npm run bench:etcd -- --ttl ${a.ttl} --loop ${a.loop} --runs ${a.runs} --instances ${a.instances} --window ${a.window} --settle ${a.settle}\``, '',
     `Lab: 3 etcd members (etcd-server, \`--enable-v2\` for vip-manager), 3 nodes in 3 subnets and a client, all behind one router namespace. VIP ${VIP}/32; the router's host route to it follows the node that adds it (address monitor → \`ip route replace\`), the same for both. Client: ICMP echo to the VIP every ${PROBE_MS} ms through the router.`,
     `Equal settings: carpool \`ttl: ${a.ttl}s, renew: ${a.loop}ms, poll: ${a.loop}ms\`; vip-manager \`--interval ${a.loop}\`, its trigger key written by bench/etcd-patroni.ts (Patroni's etcd v2 loop: create-if-absent / compare-and-swap refresh of the key with ttl ${a.ttl} s every ${a.loop} ms, non-holders wait on a v2 watch for ≤ ${a.loop} ms).`, '',
     '## Hard failure of the holder (SIGKILL + link down)', '',
@@ -435,9 +463,10 @@ export function markdown(res: Result): string {
     '', `carpool median ${f0(cm)} ms ${cm !== undefined && vm !== undefined && cm <= vm ? '≤' : '>'} vip-manager ${f0(vm)} ms; ${cm !== undefined && cm <= bound ? '≤' : '>'} ttl + 1 loop (${bound} ms).`,
     '', '## Planned switchover', '',
     'carpool: `carpool demote web` on the holder. vip-manager (closest equivalent): the emulated Patroni on the holder deletes the leader key (as a Patroni switchover releases it) and stays out; another node takes the key at its next loop and its vip-manager adds the VIP at its next scan. Goal: 0 lost probes for carpool.', '',
-    '| implementation | probes lost (each run) | outage min / median / max (ms) |', '|---|---|---:|',
-    `| carpool | ${lostList(cs)} | ${mmm(outs(cs))} |`,
-    `| vip-manager | ${lostList(vs)} | ${mmm(outs(vs))} |`,
+    'Two holders: longest time two nodes had the VIP at once (address events); the route follower moves the traffic when the new holder adds it, so a make-before-break overlap loses no probe here, but on a shared LAN it is a time with two claimants.', '',
+    '| implementation | probes lost (each run) | outage min / median / max (ms) | two holders max (ms) |', '|---|---|---:|---:|',
+    `| carpool | ${lostList(cs)} | ${mmm(outs(cs))} | ${f0(maxOf(cs))} |`,
+    `| vip-manager | ${lostList(vs)} | ${mmm(outs(vs))} | ${f0(maxOf(vs))} |`,
   ];
   const s = res.scale;
   if (s) {
@@ -483,7 +512,7 @@ async function main(): Promise<number> {
     const lab = new Lab(prefix, dir, args);
     await lab.create();
     log(`lab ${prefix} up: etcd ${lab.endpoints.join(', ')}`);
-    for (const impl of ['carpool', 'vip-manager'] as Impl[]) {
+    for (const impl of (args.runs > 0 ? ['carpool', 'vip-manager'] : []) as Impl[]) {
       for (const h of lab.nodes) lab.start(impl, h);
       await lab.oneHolder(30_000);
       res.failures.push(...await failures(lab, impl));
