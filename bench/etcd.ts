@@ -87,7 +87,7 @@ export interface Failure { impl: Impl; run: number; outageMs: number; lost: numb
 export interface Switchover { impl: Impl; run: number; available: boolean; note?: string; outageMs?: number; lost?: number; sent?: number; from?: string; to?: string; twoHoldersMs?: number }
 export interface Scale {
   instances: number; nodes: number; settleMs: number | undefined; heldPerNode: Record<string, number>; leases: number | undefined;
-  windowS: number; requestsPerS: number; requestsByMethod: Record<string, number>; watchers: number | undefined; watchStreams: number | undefined;
+  windowS: number; requestsPerS: number; handledPerS?: number; requestsByMethod: Record<string, number>; watchers: number | undefined; watchStreams: number | undefined;
   cpuPct: Record<string, number>; rssMb: Record<string, number>; keysUnderPrefix: number | undefined; error?: string;
 }
 
@@ -365,11 +365,11 @@ function sumOf(ms: Map<string, number>[], name: string, labelRe?: RegExp): numbe
   return s;
 }
 
-function byMethod(ms: Map<string, number>[]): Record<string, number> {
+function byMethod(ms: Map<string, number>[], family = 'grpc_server_msg_received_total'): Record<string, number> {
   const out: Record<string, number> = {};
   for (const m of ms) {
     for (const [k, v] of m) {
-      if (!k.startsWith('grpc_server_handled_total{')) continue;
+      if (!k.startsWith(`${family}{`)) continue;
       const meth = /grpc_method="([^"]+)"/.exec(k)?.[1] ?? '?';
       out[meth] = (out[meth] ?? 0) + v;
     }
@@ -414,7 +414,8 @@ async function scale(lab: Lab): Promise<Scale> {
   const m1 = await scrape(lab);
   const c1 = daemons.map((d) => cpuTicks(d.pid) ?? NaN);
   const secs = (now() - w0) / 1000;
-  res.requestsPerS = (sumOf(m1, 'grpc_server_handled_total') - sumOf(m0, 'grpc_server_handled_total')) / secs;
+  res.requestsPerS = (sumOf(m1, 'grpc_server_msg_received_total') - sumOf(m0, 'grpc_server_msg_received_total')) / secs;
+  res.handledPerS = (sumOf(m1, 'grpc_server_handled_total') - sumOf(m0, 'grpc_server_handled_total')) / secs;
   const b0 = byMethod(m0);
   for (const [meth, v] of Object.entries(byMethod(m1))) { const d = (v - (b0[meth] ?? 0)) / secs; if (d > 0.05) res.requestsByMethod[meth] = Math.round(d * 10) / 10; }
   res.watchers = sumOf(m1, 'etcd_debugging_mvcc_watcher_total');
@@ -476,7 +477,8 @@ export function markdown(res: Result): string {
       s.error ? `**Did not settle**: ${s.error}` : `All ${s.instances} instances had exactly one holder (addresses counted on every node: ${Object.entries(s.heldPerNode).map(([k, v]) => `${k} ${v}`).join(', ')}) ${((s.settleMs ?? NaN) / 1000).toFixed(1)} s after the daemons started.`, '',
       `Steady state over ${s.windowS} s (etcd's /metrics on all 3 members before and after; daemon CPU from /proc/PID/stat):`, '',
       '| figure | value |', '|---|---:|',
-      `| etcd requests/s (grpc_server_handled_total, all members) | ${s.requestsPerS.toFixed(0)} |`,
+      `| etcd requests/s (grpc_server_msg_received_total: unary calls and stream messages such as keep-alives, all members) | ${s.requestsPerS.toFixed(0)} |`,
+      `| RPCs completed/s (grpc_server_handled_total; a stream counts when it ends) | ${s.handledPerS?.toFixed(0) ?? '–'} |`,
       `| … by method | ${Object.entries(s.requestsByMethod).map(([k, v]) => `${k} ${v}`).join(', ')} |`,
       `| leases granted (etcdctl lease list) | ${s.leases ?? '–'} |`,
       `| watchers / watch streams (etcd_debugging_mvcc_*) | ${s.watchers ?? '–'} / ${s.watchStreams ?? '–'} |`,
