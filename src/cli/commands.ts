@@ -3,9 +3,10 @@
  * our getopt work-alike); everything else is a carpool command parsed by commander.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { loadConfigFile, type LoadOptions } from '../config/load.js';
+import { readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { loadConfigFile, readConfigText, type LoadOptions } from '../config/load.js';
+import { clipLines } from '../config/input-guard.js';
 import { checkBalancersHere, loadCheckedConfig, refuseBalancers } from './load-config.js';
 import { emitCarpoolYaml } from '../config/emit-yaml.js';
 import type { ConfigDiagnostic } from '../config/diagnostics.js';
@@ -566,13 +567,10 @@ function addResourceCommands(program: Command, setCode: (code: number) => void):
     .option('--strict', 'exit 2 when anything of the CIB was not carried (every warning and error)')
     .action(async (file: string, o: { instance: string; strict?: boolean }) => {
       try {
-        let xml: string;
-        try { xml = readFileSync(file, 'utf8'); } catch (err) {
-          throw new CarpoolError('CIB_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`, 'check the path');
-        }
+        const xml = readConfigText(file, file, ['cib.xml']).text;
         const { importCib } = await import('../resources/cib.js');
         const r = importCib(xml, { instance: o.instance, source: basename(file) });
-        for (const m of r.messages) process.stderr.write(`import-cib: ${m.level}: ${m.text}\n`);
+        for (const m of r.messages) process.stderr.write(`import-cib: ${m.level}: ${clipLines(m.text)}\n`);
         process.stdout.write(r.yaml);
         if (r.resources === 0) setCode(1);
         else process.stderr.write(`import-cib: ${r.resources} resource${r.resources === 1 ? '' : 's'} in ${r.groups} group${r.groups === 1 ? '' : 's'}; append to a carpool.yaml that defines instance '${o.instance}', then \`carpool check -c FILE\`\n`);
@@ -594,11 +592,18 @@ function addResourceCommands(program: Command, setCode: (code: number) => void):
     .action(async (dir: string, o: { node?: string; cib?: string; address?: string; source?: string; strict?: boolean }) => {
       try {
         const read = (file: string, required: boolean): string | undefined => {
-          try { return readFileSync(file, 'utf8'); } catch (err) {
-            if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-            throw new CarpoolError('HEARTBEAT_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`, `the directory of ha.cf (default /etc/ha.d)${required ? '' : ', readable by you'}`);
+          try { return readConfigText(file, file, []).text; } catch (err) {
+            if (err instanceof CarpoolError && err.cause && (err.cause as NodeJS.ErrnoException).code === 'ENOENT') {
+              if (!required) return undefined;
+              throw new CarpoolError('HEARTBEAT_UNREADABLE', err.message, 'the directory of ha.cf (default /etc/ha.d)');
+            }
+            throw err;
           }
         };
+        if (statSync(dir, { throwIfNoEntry: false })?.isFile()) {
+          throw new CarpoolError('USAGE', `${dir} is a file: import-heartbeat takes the directory that holds ha.cf, authkeys and haresources`,
+            `carpool import-heartbeat ${dirname(dir)}${/<cib[\s>]/.test(readConfigText(dir).text.slice(0, 4096)) ? ` (a CIB: carpool import-cib ${dir})` : ''}`);
+        }
         const { hostname, networkInterfaces } = await import('node:os');
         const { importHeartbeat } = await import('../resources/heartbeat.js');
         const own = Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address));
@@ -609,7 +614,7 @@ function addResourceCommands(program: Command, setCode: (code: number) => void):
           { dir, haCf: read(join(dir, 'ha.cf'), true)!, ...(authkeys !== undefined ? { authkeys } : {}), ...(haresources !== undefined ? { haresources } : {}),
             ...(cib !== undefined ? { cib, cibName: basename(o.cib!) } : {}) },
           { node: o.node ?? hostname(), ownAddresses: o.source !== undefined ? [o.source] : own, ...(o.address !== undefined ? { address: o.address } : {}) });
-        for (const m of r.messages) process.stderr.write(`import-heartbeat: ${m.level}: ${m.text}\n`);
+        for (const m of r.messages) process.stderr.write(`import-heartbeat: ${m.level}: ${clipLines(m.text)}\n`);
         process.stdout.write(r.yaml);
         if (r.messages.some((m) => m.level === 'error')) setCode(1);
         else if (o.strict && r.lost > 0) {
