@@ -159,13 +159,23 @@ async function statusCommand(opts: { socket?: string; json?: boolean; watch?: bo
     }
     const results: DaemonStatus[] = [];
     let failed = 0;
+    const dead: string[] = [];
     for (const s of sockets) {
       try {
         results.push(await controlRequest(s, { cmd: 'status' }) as DaemonStatus);
       } catch (err) {
         failed++;
         if (opts.socket || !(err instanceof CarpoolError && err.code === 'CONTROL_UNREACHABLE')) fail(err);
+        else dead.push(`${s} (${/: (\w+)$/.exec(err.message)?.[1] ?? 'no answer'})`);
       }
+    }
+    if (results.length === 0 && dead.length > 0) {
+      // Only sockets left behind by daemons that are gone (killed, or a crash): say so, not an empty line.
+      process.stderr.write(`carpool: no running daemon answers: ${dead.length === 1 ? 'the control socket' : `none of the ${dead.length} control sockets`} in ${RUN_DIR} ` +
+        `(${dead.join(', ')}) ${dead.length === 1 ? 'is' : 'are'} left by a daemon that stopped\n` +
+        '  hint: start one with `carpool run -c FILE` or `carpool ucarp ...` (in this network namespace); the stale socket is replaced when it starts\n');
+      if (opts.json) process.stdout.write('[]\n');
+      return 3;
     }
     const every = typeof opts.watch === 'string' ? Number(opts.watch) : undefined;
     const now = new Date();
@@ -333,7 +343,8 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     });
 
   program.command('status')
-    .description('show every instance: state, master, addresses, dropped packets, last transition')
+    .description('show every instance: state, master, addresses, dropped packets, last transition; ' +
+      'exit 0 when a daemon answered, 3 when none runs (no socket, or only stale sockets: each is named) or --socket does not answer')
     .option('-s, --socket <path>', `control socket of one daemon (default: all in ${RUN_DIR})`)
     .option('--json', 'machine-readable output')
     .addOption(new Option('-w, --watch [seconds]', 'refresh continuously, every SECONDS (default 1)').argParser(parseWatchSeconds))
