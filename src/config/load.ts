@@ -77,7 +77,15 @@ function isFile(path: string): boolean {
 }
 
 /** The real file system for keepalived's `include`. */
-export const fileHost: KaFileHost = { readFile: (p) => readFileSync(p, 'utf8'), glob: globFiles };
+export const fileHost: KaFileHost = {
+  readFile: (p) => {
+    const text = readFileSync(p, 'utf8');
+    // An included binary file would give a page of syntax errors: one INCLUDE_FAILED instead.
+    if (checkEncoding(text, true, p)?.code === 'NOT_TEXT') throw new Error('the file holds binary data, not text');
+    return text;
+  },
+  glob: globFiles,
+};
 
 /** keepalived's default config id: the node name up to the first dot. */
 export function defaultConfigId(): string {

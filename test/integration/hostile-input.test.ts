@@ -44,6 +44,7 @@ describe('the built CLI on hostile input: exit 1 with a message, under a 96 MB h
   const tokenCib = file('token.xml', `<cib><configuration><resources><primitive id="${TOKEN}"/></resources></configuration></cib>`);
   const deepCib = file('deep.xml', `<cib><configuration><resources>${'<group>'.repeat(100_000)}${'</group>'.repeat(100_000)}</resources></configuration></cib>`);
   const binary = file('binary', Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 7919) % 256)));
+  const includesBinary = file('include.conf', `include ${binary}\n`);
   const hb = join(dir, 'ha.d');
   mkdirSync(hb);
   writeFileSync(join(hb, 'ha.cf'), `node ${TOKEN}\n`);
@@ -58,6 +59,7 @@ describe('the built CLI on hostile input: exit 1 with a message, under a 96 MB h
     ['import-cib, a 10 MB attribute', ['import-cib', tokenCib], /token.xml:1:32: an XML tag longer than 65536 characters/],
     ['import-cib, tags 100,000 deep', ['import-cib', deepCib], /deep.xml:1:\d+: XML elements nested more than 64 levels deep/],
     ['check, binary data', ['check', '-c', binary], /binary:1:\d+: this is not a carpool configuration: the file holds binary data/],
+    ['check, keepalived.conf including binary data', ['check', '-c', includesBinary], /include.conf:1:1: include .*binary: cannot read .*: the file holds binary data, not text/],
     ['check, a CIB', ['check', '-c', deepCib], /this is a Pacemaker\/Heartbeat CIB .*carpool import-cib/],
     ['check, a directory', ['check', '-c', dir], /is a directory, not a file to read/],
     ['import-heartbeat, a 10 MB ha.cf line', ['import-heartbeat', '-n', 'n1', hb], /ha.cf:1: a line of 10485765 characters \(at most 4096\)/],
