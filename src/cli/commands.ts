@@ -3,9 +3,10 @@
  * our getopt work-alike); everything else is a carpool command parsed by commander.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { loadConfigFile, type LoadOptions } from '../config/load.js';
+import { readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { loadConfigFile, readConfigText, type LoadOptions } from '../config/load.js';
+import { clipLines } from '../config/input-guard.js';
 import { checkBalancersHere, loadCheckedConfig, refuseBalancers } from './load-config.js';
 import { emitCarpoolYaml } from '../config/emit-yaml.js';
 import type { ConfigDiagnostic } from '../config/diagnostics.js';
@@ -158,13 +159,23 @@ async function statusCommand(opts: { socket?: string; json?: boolean; watch?: bo
     }
     const results: DaemonStatus[] = [];
     let failed = 0;
+    const dead: string[] = [];
     for (const s of sockets) {
       try {
         results.push(await controlRequest(s, { cmd: 'status' }) as DaemonStatus);
       } catch (err) {
         failed++;
         if (opts.socket || !(err instanceof CarpoolError && err.code === 'CONTROL_UNREACHABLE')) fail(err);
+        else dead.push(`${s} (${/: (\w+)$/.exec(err.message)?.[1] ?? 'no answer'})`);
       }
+    }
+    if (results.length === 0 && dead.length > 0) {
+      // Only sockets left behind by daemons that are gone (killed, or a crash): say so, not an empty line.
+      process.stderr.write(`carpool: no running daemon answers: ${dead.length === 1 ? 'the control socket' : `none of the ${dead.length} control sockets`} in ${RUN_DIR} ` +
+        `(${dead.join(', ')}) ${dead.length === 1 ? 'is' : 'are'} left by a daemon that stopped\n` +
+        '  hint: start one with `carpool run -c FILE` or `carpool ucarp ...` (in this network namespace); the stale socket is replaced when it starts\n');
+      if (opts.json) process.stdout.write('[]\n');
+      return 3;
     }
     const every = typeof opts.watch === 'string' ? Number(opts.watch) : undefined;
     const now = new Date();
@@ -332,7 +343,8 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     });
 
   program.command('status')
-    .description('show every instance: state, master, addresses, dropped packets, last transition')
+    .description('show every instance: state, master, addresses, dropped packets, last transition; ' +
+      'exit 0 when a daemon answered, 3 when none runs (no socket, or only stale sockets: each is named) or --socket does not answer')
     .option('-s, --socket <path>', `control socket of one daemon (default: all in ${RUN_DIR})`)
     .option('--json', 'machine-readable output')
     .addOption(new Option('-w, --watch [seconds]', 'refresh continuously, every SECONDS (default 1)').argParser(parseWatchSeconds))
@@ -566,13 +578,10 @@ function addResourceCommands(program: Command, setCode: (code: number) => void):
     .option('--strict', 'exit 2 when anything of the CIB was not carried (every warning and error)')
     .action(async (file: string, o: { instance: string; strict?: boolean }) => {
       try {
-        let xml: string;
-        try { xml = readFileSync(file, 'utf8'); } catch (err) {
-          throw new CarpoolError('CIB_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`, 'check the path');
-        }
+        const xml = readConfigText(file, file, ['cib.xml']).text;
         const { importCib } = await import('../resources/cib.js');
         const r = importCib(xml, { instance: o.instance, source: basename(file) });
-        for (const m of r.messages) process.stderr.write(`import-cib: ${m.level}: ${m.text}\n`);
+        for (const m of r.messages) process.stderr.write(`import-cib: ${m.level}: ${clipLines(m.text)}\n`);
         process.stdout.write(r.yaml);
         if (r.resources === 0) setCode(1);
         else process.stderr.write(`import-cib: ${r.resources} resource${r.resources === 1 ? '' : 's'} in ${r.groups} group${r.groups === 1 ? '' : 's'}; append to a carpool.yaml that defines instance '${o.instance}', then \`carpool check -c FILE\`\n`);
@@ -594,11 +603,18 @@ function addResourceCommands(program: Command, setCode: (code: number) => void):
     .action(async (dir: string, o: { node?: string; cib?: string; address?: string; source?: string; strict?: boolean }) => {
       try {
         const read = (file: string, required: boolean): string | undefined => {
-          try { return readFileSync(file, 'utf8'); } catch (err) {
-            if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-            throw new CarpoolError('HEARTBEAT_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`, `the directory of ha.cf (default /etc/ha.d)${required ? '' : ', readable by you'}`);
+          try { return readConfigText(file, file, []).text; } catch (err) {
+            if (err instanceof CarpoolError && err.cause && (err.cause as NodeJS.ErrnoException).code === 'ENOENT') {
+              if (!required) return undefined;
+              throw new CarpoolError('HEARTBEAT_UNREADABLE', err.message, 'the directory of ha.cf (default /etc/ha.d)');
+            }
+            throw err;
           }
         };
+        if (statSync(dir, { throwIfNoEntry: false })?.isFile()) {
+          throw new CarpoolError('USAGE', `${dir} is a file: import-heartbeat takes the directory that holds ha.cf, authkeys and haresources`,
+            `carpool import-heartbeat ${dirname(dir)}${/<cib[\s>]/.test(readConfigText(dir).text.slice(0, 4096)) ? ` (a CIB: carpool import-cib ${dir})` : ''}`);
+        }
         const { hostname, networkInterfaces } = await import('node:os');
         const { importHeartbeat } = await import('../resources/heartbeat.js');
         const own = Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address));
@@ -609,7 +625,7 @@ function addResourceCommands(program: Command, setCode: (code: number) => void):
           { dir, haCf: read(join(dir, 'ha.cf'), true)!, ...(authkeys !== undefined ? { authkeys } : {}), ...(haresources !== undefined ? { haresources } : {}),
             ...(cib !== undefined ? { cib, cibName: basename(o.cib!) } : {}) },
           { node: o.node ?? hostname(), ownAddresses: o.source !== undefined ? [o.source] : own, ...(o.address !== undefined ? { address: o.address } : {}) });
-        for (const m of r.messages) process.stderr.write(`import-heartbeat: ${m.level}: ${m.text}\n`);
+        for (const m of r.messages) process.stderr.write(`import-heartbeat: ${m.level}: ${clipLines(m.text)}\n`);
         process.stdout.write(r.yaml);
         if (r.messages.some((m) => m.level === 'error')) setCode(1);
         else if (o.strict && r.lost > 0) {

@@ -83,6 +83,8 @@ export function suggest(word: string, candidates: readonly string[]): string | u
   const folded = word.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/-/g, '_').toLowerCase();
   let best: string | undefined;
   let bestDistance = Infinity;
+  // No keyword is that long: the distance would need a table of length × candidate cells (a 10 MB token: out of memory).
+  if (word.length > 64) return undefined;
   for (const c of candidates) {
     const dist = Math.min(editDistance(word, c), editDistance(folded, c));
     if (dist < bestDistance) { best = c; bestDistance = dist; }

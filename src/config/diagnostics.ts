@@ -33,6 +33,10 @@ export type SyntaxCode =
 export type ConfigDiagnosticCode =
   | ResourceDiagnosticCode
   | 'YAML_SYNTAX'
+  // input-guard.ts: what no parser should see
+  | 'NOT_TEXT'
+  | 'NOT_UTF8'
+  | 'NOT_A_FILE'
   | 'YAML_WARNING'
   | 'EMPTY_CONFIG'
   | 'NOT_A_MAPPING'

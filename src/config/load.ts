@@ -1,6 +1,7 @@
 /**
  * The one impure corner of config/: wires the real file system into the pure parsers.
  */
+import { isUtf8 } from 'node:buffer';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,6 +13,7 @@ import type { ConfigDiagnostic } from './diagnostics.js';
 import { looksLikeKeepalived, parseKeepalivedConf } from './keepalived/parse.js';
 import type { KaFileHost } from './keepalived/syntax.js';
 import { expandBraces, globSegmentRegExp } from './glob.js';
+import { checkEncoding, classify, yamlNesting } from './input-guard.js';
 
 export interface LoadOptions {
   /** Called for each warning; default: printed to stderr as `file:line:col: warning: ...`. */
@@ -75,7 +77,15 @@ function isFile(path: string): boolean {
 }
 
 /** The real file system for keepalived's `include`. */
-export const fileHost: KaFileHost = { readFile: (p) => readFileSync(p, 'utf8'), glob: globFiles };
+export const fileHost: KaFileHost = {
+  readFile: (p) => {
+    const text = readFileSync(p, 'utf8');
+    // An included binary file would give a page of syntax errors: one INCLUDE_FAILED instead.
+    if (checkEncoding(text, true, p)?.code === 'NOT_TEXT') throw new Error('the file holds binary data, not text');
+    return text;
+  },
+  glob: globFiles,
+};
 
 /** keepalived's default config id: the node name up to the first dot. */
 export function defaultConfigId(): string {
@@ -117,16 +127,15 @@ function keepalivedPermissions(file: string, config: CarpoolConfig): ConfigDiagn
  */
 export function loadConfigFile(path: string, options: LoadOptions = {}): CarpoolConfig {
   const file = resolve(path);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new CarpoolError('CONFIG_UNREADABLE', `cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`,
-      'check the path and that carpool runs as root', { cause: err });
-  }
-  if (!options.format) notAConfiguration(text, path);
+  const { text, utf8 } = readConfigText(file, path);
   const format = options.format ?? detectConfigFormat(text);
+  const encoding = checkEncoding(text, utf8, path, format === 'keepalived' ? 'warning' : 'error');
+  if (encoding?.severity === 'error') throw new ConfigError([encoding]);
+  if (encoding) (options.onWarning ?? printWarning)(encoding);
+  if (!options.format) notAConfiguration(text, path);
   const parseYaml = () => {
+    const deep = yamlNesting(text, path);
+    if (deep) throw new ConfigError([deep]);
     detectFormat(text, path);
     return parseCarpoolYaml(text, { file, readFile: (p) => readFileSync(p, 'utf8'), statMode });
   };
@@ -145,17 +154,44 @@ export function loadConfigFile(path: string, options: LoadOptions = {}): Carpool
 }
 
 /**
+ * The bytes of a configuration file as text, and whether they are UTF-8. A directory or a device
+ * gets an error that says so (not EISDIR); an unreadable file `CONFIG_UNREADABLE`.
+ */
+export function readConfigText(file: string, shown: string = file, inside = ['keepalived.conf', 'carpool.yaml']): { text: string; utf8: boolean } {
+  let st;
+  try {
+    st = statSync(file);
+  } catch (err) {
+    throw new CarpoolError('CONFIG_UNREADABLE', `cannot read ${shown}: ${err instanceof Error ? err.message : String(err)}`,
+      'check the path and that carpool runs as root', { cause: err });
+  }
+  if (!st.isFile()) {
+    throw new ConfigError([{
+      file: shown, line: 1, column: 1, code: 'NOT_A_FILE', severity: 'error',
+      message: `${shown} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}, not a file to read`,
+      expected: st.isDirectory() && inside.length ? `a file in it, e.g. ${inside.map((f) => join(shown, f)).join(' or ')}` : 'a regular file',
+    } satisfies ConfigDiagnostic]);
+  }
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    throw new CarpoolError('CONFIG_UNREADABLE', `cannot read ${shown}: ${err instanceof Error ? err.message : String(err)}`,
+      'check the path and that carpool runs as root', { cause: err });
+  }
+  return { text: bytes.toString('utf8'), utf8: isUtf8(bytes) };
+}
+
+/**
  * Files that are no configuration at all, recognised before either parser sees them, each with the
  * command that reads it: a Pacemaker/Heartbeat CIB (`carpool import-cib`), other XML, binary data.
  */
 function notAConfiguration(text: string, path: string): void {
   const fail = (message: string, expected: string, line = 1) => new ConfigError([{ file: path, line, column: 1, message, expected }]);
   const head = text.slice(0, 65536);
-  // NUL bytes, or many bytes that are not UTF-8 (read as U+FFFD): not a text file.
-  const bad = (head.match(/\uFFFD/g)?.length ?? 0);
-  if (head.includes('\0') || (head.length > 0 && bad > 8 && bad / head.length > 0.01)) {
-    throw fail('this is not a carpool configuration: the file holds binary data, not text',
-      'carpool YAML or keepalived.conf (a Pacemaker CIB: carpool import-cib FILE)');
+  if (classify(text) === 'heartbeat') {
+    throw fail("this is Heartbeat's ha.cf, not a carpool configuration: convert it with `carpool import-heartbeat DIR` (the directory of ha.cf, authkeys, haresources)",
+      'carpool import-heartbeat /etc/ha.d > carpool.yaml');
   }
   const xml = /^\uFEFF?\s*</.test(head);
   if (!xml) return;

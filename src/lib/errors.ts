@@ -35,9 +35,16 @@ export interface Diagnostic {
   readonly severity?: 'error' | 'warning';
 }
 
+/** Longest message (and `expected`) of one diagnostic line: input echoed in it (a 10 MB token) is cut. */
+const MAX_DIAGNOSTIC = 500;
+
+function cut(s: string): string {
+  return s.length <= MAX_DIAGNOSTIC ? s : `${s.slice(0, MAX_DIAGNOSTIC)}… (${s.length} characters)`;
+}
+
 export function formatDiagnostic(d: Diagnostic): string {
   const where = `${d.file}:${d.line}:${d.column}`;
-  return d.expected ? `${where}: ${d.message} (expected ${d.expected})` : `${where}: ${d.message}`;
+  return d.expected ? `${where}: ${cut(d.message)} (expected ${cut(d.expected)})` : `${where}: ${cut(d.message)}`;
 }
 
 /** Thrown when a configuration does not validate; nothing has been changed yet. */

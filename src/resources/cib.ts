@@ -17,6 +17,7 @@ import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
 import { stringify } from 'yaml';
 import type { AgentSpec, Resource, ResourcesConfig } from '../config/model.js';
 import { formatDuration, parseDurationMs } from './core/duration.js';
+import { classify, rightCommand, xmlLimits } from '../config/input-guard.js';
 
 export interface ImportMessage {
   readonly level: 'warning' | 'error' | 'note';
@@ -523,10 +524,22 @@ function summarise(msgs: ImportMessage[]): ImportMessage[] {
 /** CIB XML text → carpool YAML (resources: and groups:), with messages for what does not map. */
 export function importCib(xml: string, opts: ImportOptions): ImportResult {
   const raw: ImportMessage[] = [];
+  const fatal = (t: string): ImportResult => ({ yaml: '', messages: [{ level: 'error', text: t }], resources: 0, groups: 0, lost: 1 });
+  const src = opts.source ?? 'the CIB';
+  const kind = classify(xml);
+  if (kind === 'empty') return fatal(`${src}: the file is empty (expected a CIB: the output of cibadmin -Q, or cib.xml)`);
+  if (kind === 'binary') return fatal(`${src}: the file holds binary data, not XML (expected a CIB: the output of cibadmin -Q, or cib.xml)`);
+  if (kind !== 'cib' && kind !== 'xml') {
+    const what = kind === 'keepalived' ? 'keepalived.conf' : kind === 'heartbeat' ? "Heartbeat's ha.cf" : 'not XML (carpool YAML?)';
+    return fatal(`${src}: this is ${what}, not a CIB: ${rightCommand(kind, src) ?? 'carpool check -c FILE'} reads it`);
+  }
+  // Bounded before fast-xml-parser sees it: it recurses per level and runs out of memory on a huge tag.
+  const limits = xmlLimits(xml, src);
+  if (limits) return fatal(`${limits.file}:${limits.line}:${limits.column}: ${limits.message} (expected ${limits.expected}${/nested/.test(limits.message) ? '; a CIB nests about ten levels deep' : ''})`);
   const text = joinContinuations(xml, raw);
   const valid = XMLValidator.validate(text);
   if (valid !== true) {
-    return { yaml: '', messages: [{ level: 'error', text: `not well-formed XML: ${valid.err.msg} (line ${valid.err.line}, column ${valid.err.col})` }], resources: 0, groups: 0, lost: 1 };
+    return { yaml: '', messages: [{ level: 'error', text: `not well-formed XML: ${valid.err.msg} (line ${valid.err.line}${valid.err.col ? `, column ${valid.err.col}` : ''})` }], resources: 0, groups: 0, lost: 1 };
   }
   let doc: X;
   try {

@@ -25,6 +25,7 @@
  */
 import { importCib, type ImportMessage } from './cib.js';
 import { parseDurationMs } from './core/duration.js';
+import { classify, clip, rightCommand } from '../config/input-guard.js';
 
 export interface HeartbeatFiles {
   /** Where the files come from (for messages and the header). */
@@ -102,6 +103,29 @@ function ownEntry<T>(table: Readonly<Record<string, T>>, key: string): T | undef
 }
 
 interface Directive { readonly key: string; readonly args: readonly string[]; readonly line: number }
+
+/** Longer than any line of ha.cf, authkeys or haresources (a 10 MB token is refused, not echoed). */
+const MAX_LINE = 4096;
+
+/**
+ * A file that is not one of Heartbeat's (binary data, a CIB, keepalived.conf, carpool YAML) or has a
+ * line longer than MAX_LINE: the error, with the command that reads it where there is one.
+ */
+export function screenHeartbeatFile(path: string, text: string): string | undefined {
+  const kind = classify(text);
+  if (kind === 'binary') return `${path}: the file holds binary data, not text`;
+  if (kind === 'cib' || kind === 'xml') {
+    return `${path}: this is XML${kind === 'cib' ? ' (a CIB)' : ''}, not one of Heartbeat's line files: ${kind === 'cib' ? `carpool import-cib ${path}, or --cib ${path} with crm on` : 'expected ha.cf, authkeys or haresources'}`;
+  }
+  if (kind === 'keepalived') return `${path}: this is keepalived.conf, not Heartbeat's: ${rightCommand(kind, path)!} reads it`;
+  let start = 0;
+  for (let line = 1; start <= text.length; line++) {
+    const end = text.indexOf('\n', start) === -1 ? text.length : text.indexOf('\n', start);
+    if (end - start > MAX_LINE) return `${path}:${line}: a line of ${end - start} characters (at most ${MAX_LINE}): '${clip(text.slice(start, end), 60)}'`;
+    start = end + 1;
+  }
+  return undefined;
+}
 
 function directives(text: string): Directive[] {
   return text.split('\n').flatMap((raw, i) => {
@@ -199,6 +223,10 @@ function readHaresourcesLine(words: readonly string[], lineNo: number, where: st
 
 /** The files of /etc/ha.d → carpool YAML for `opts.node`. */
 export function importHeartbeat(files: HeartbeatFiles, opts: HeartbeatOptions): HeartbeatResult {
+  const screened = [['ha.cf', files.haCf], ['authkeys', files.authkeys], ['haresources', files.haresources]]
+    .map(([name, text]) => text === undefined ? undefined : screenHeartbeatFile(`${files.dir}/${name!}`, text))
+    .filter((e) => e !== undefined);
+  if (screened.length) return { yaml: '', messages: screened.map((text) => ({ level: 'error', text })), lost: screened.length };
   const msgs: ImportMessage[] = [];
   const at = (file: string, d: Directive) => `${files.dir}/${file}:${d.line}: ${d.key}`;
   // --- ha.cf --------------------------------------------------------------------------------

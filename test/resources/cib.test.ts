@@ -136,7 +136,7 @@ groups:
     expect(config.resources!.groups.map((g) => g.id)).toEqual(['solo-group', 'svc-group', 'ping-clone-group']);
     expect(importCib('<resources><primitive id="x"', { instance: 'vip' }).messages[0]!.text).toMatch(/^not well-formed XML/);
     const deep = `<cib><configuration><resources>${'<group id="g">'.repeat(200)}${'</group>'.repeat(200)}</resources></configuration></cib>`;
-    expect(importCib(deep, { instance: 'vip' }).messages).toEqual([{ level: 'error', text: expect.stringMatching(/^cannot read this XML as a CIB: .*nested.*this is not one\)$/) }]);
+    expect(importCib(deep, { instance: 'vip' }).messages).toEqual([{ level: 'error', text: expect.stringMatching(/^the CIB:1:886: XML elements nested more than 64 levels deep .*a CIB nests about ten levels deep\)$/) }]);
   });
 
   /** Every message of `r` that says something was not carried, with the id it names. */

@@ -273,15 +273,19 @@ function tokenize(line: Line, out: Tok[], problems: SyntaxProblem[]): void {
       continue;
     }
     const start = i;
-    let word = '';
+    // The word is put together from slices: one `+=` per character builds a rope of one node per
+    // character, and a 10 MB token then takes hundreds of MB (out of memory).
+    const parts: string[] = [];
+    let run = i;
     let quoted = false;
     for (; i < s.length; i++) {
       const ch = s[i]!;
-      if (ch === '\\' && i + 1 < s.length) { word += s[++i]; continue; }
-      if (ch === '"') { quoted = !quoted; continue; }
+      if (ch === '\\' && i + 1 < s.length) { parts.push(s.slice(run, i)); run = ++i; continue; }
+      if (ch === '"') { parts.push(s.slice(run, i)); run = i + 1; quoted = !quoted; continue; }
       if (!quoted && (ch === ' ' || ch === '\t' || ch === '{' || ch === '}')) break;
-      word += ch;
     }
+    parts.push(s.slice(run, i));
+    const word = parts.join('');
     if (quoted) {
       problems.push({ severity: 'error', code: 'SYNTAX', loc: at(start), message: 'a double quote is not closed on this line', expected: 'a closing "' });
     }

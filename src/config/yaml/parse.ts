@@ -15,6 +15,7 @@
  */
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { ConfigError } from '../../lib/errors.js';
+import { yamlNesting } from '../input-guard.js';
 import type { ConfigDiagnostic } from '../diagnostics.js';
 import {
   DEFAULT_CONTROL_SOCKET, DEFAULT_STATE_DIR, type CarpoolConfig, type EtcdInstance, type Instance, type LoggingConfig,
@@ -52,6 +53,9 @@ const LOGGING_KEYS = ['facility', 'debug', 'ident'] as const;
  */
 export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}): YamlConfigResult {
   const file = options.file ?? '<input>';
+  // The YAML library recurses per level: thousands of `[` overflow the stack or exhaust memory in it.
+  const deep = yamlNesting(text, file);
+  if (deep) throw new ConfigError([deep]);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false, merge: true, version: '1.2' });
   const c = new Checker(file, text, lines, doc);

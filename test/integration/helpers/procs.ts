@@ -1,6 +1,9 @@
 /**
  * Processes started by integration tests: spawned (usually inside a lab namespace),
  * output collected line by line, waited on by pattern, stopped by the PID we started.
+ * Each runs in its own process group (`detached`), and is stopped by signalling that group
+ * (`process.kill(-pid)`): a forking server (nginx's master and its workers, a daemon's scripts)
+ * leaves no orphan behind. Never by name.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +22,7 @@ export class Proc {
   private waiters: { re: RegExp; from: number; resolve: (l: string) => void }[] = [];
 
   constructor(readonly name: string, argv: readonly string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, detached: true });
     const onData = (buf: Buffer) => {
       for (const line of buf.toString().split('\n')) {
         if (!line) continue;
@@ -59,17 +62,36 @@ export class Proc {
     return this.lines.filter((l) => re.test(l)).length;
   }
 
+  /** Signal the process we started (only it: `reload`, `SIGUSR1`...). */
   signal(sig: NodeJS.Signals): void {
     if (this.running) process.kill(this.pid, sig);
   }
 
-  /** Stop with `sig`, escalate to SIGKILL after `graceMs`. */
+  /** Signal its whole process group (the PID we started leads it); false when the group is gone. */
+  signalGroup(sig: NodeJS.Signals): boolean {
+    try {
+      process.kill(-this.pid, sig);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Stop with `sig` (to the PID we started, so its own shutdown runs as in production), escalate to
+   * SIGKILL of its group after `graceMs`; then SIGKILL what is left of the group (nginx workers whose
+   * master was killed, scripts a daemon had running).
+   */
   async stop(sig: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    if (!this.running) return this.exited;
+    if (!this.running) {
+      this.signalGroup('SIGKILL');
+      return this.exited;
+    }
     this.signal(sig);
-    const t = setTimeout(() => this.signal('SIGKILL'), graceMs);
+    const t = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);
     const res = await this.exited;
     clearTimeout(t);
+    this.signalGroup('SIGKILL');
     return res;
   }
 }
