@@ -7,6 +7,7 @@ import { readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { loadConfigFile, readConfigText, type LoadOptions } from '../config/load.js';
 import { clipLines } from '../config/input-guard.js';
+import type { CarpoolConfig } from '../config/model.js';
 import { checkBalancersHere, loadCheckedConfig, refuseBalancers } from './load-config.js';
 import { emitCarpoolYaml } from '../config/emit-yaml.js';
 import type { ConfigDiagnostic } from '../config/diagnostics.js';
@@ -146,12 +147,46 @@ function writeAtomic(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
-async function statusCommand(opts: { socket?: string; json?: boolean; watch?: boolean | string; output?: string[] }): Promise<number> {
+/** The configuration file `carpool status --cluster` reads its `cluster:` block from when `-c` is not given. */
+export const DEFAULT_CONFIG = '/etc/carpool/carpool.yaml';
+
+/**
+ * `carpool status --cluster`: every node's document read from etcd with the configuration's
+ * `cluster:` block (works while the local daemon is down). Exit 0 when every node is online and
+ * every instance has exactly one master, 1 otherwise (a gone node, none or two masters).
+ */
+async function clusterStatus(opts: { config?: string; json?: boolean; watch?: boolean | string }, html: string | undefined, load: (file: string) => CarpoolConfig): Promise<number> {
+  const file = opts.config ?? DEFAULT_CONFIG;
+  const cfg = load(file);
+  if (!cfg.cluster) throw new CarpoolError('NO_CLUSTER', `${file} has no cluster: block`, 'add cluster: { etcd: { endpoints: [http://10.0.0.1:2379] } } (docs/etcd.md, "Cluster view"), or pass -c FILE');
+  const [{ readCluster }, { clusterView }] = await Promise.all([import('../coordination/shell/cluster-publisher.js'), import('../coordination/core/cluster-view.js')]);
+  let read;
+  try {
+    read = await readCluster(cfg.cluster.etcd);
+  } catch (err) {
+    throw new CarpoolError('ETCD_UNREACHABLE', `cannot read the cluster from etcd (${cfg.cluster.etcd.endpoints.join(', ')}): ${(err as Error).message}`,
+      'is etcd running and reachable from here? check cluster.etcd in the configuration (endpoints, tls, user/password_file)');
+  }
+  const now = new Date();
+  const view = clusterView({ prefix: cfg.cluster.etcd.prefix, ...read, now: now.getTime(), staleAfterMs: 2 * cfg.cluster.etcd.ttlMs });
+  const every = typeof opts.watch === 'string' ? Number(opts.watch) : undefined;
+  if (html) writeAtomic(html, (await import('../status/html.js')).renderClusterHtml(view, now, opts.watch ? every ?? 1 : undefined));
+  else if (opts.json) process.stdout.write(JSON.stringify(view, null, 2) + '\n');
+  else process.stdout.write((await import('../status/cluster-text.js')).formatCluster(view, now) + '\n');
+  const healthy = view.nodes.every((n) => n.state === 'online') && view.instances.every((i) => i.verdict === 'ok');
+  return healthy ? 0 : 1;
+}
+
+async function statusCommand(opts: { socket?: string; json?: boolean; watch?: boolean | string; output?: string[]; cluster?: boolean; config?: string },
+  load: (file: string) => CarpoolConfig): Promise<number> {
   const html = opts.output ? (opts.output[0] === 'html' ? opts.output[1] : undefined) : undefined;
   if (opts.output && (opts.output[0] !== 'html' || !html)) {
     throw new CarpoolError('USAGE', `--output takes 'html FILE', got '${opts.output.join(' ')}'`, 'carpool status --output html /var/www/cluster.html [--watch 15]');
   }
+  if (opts.config && !opts.cluster) throw new CarpoolError('USAGE', '-c/--config is read only with --cluster', 'carpool status --cluster -c /etc/carpool/carpool.yaml');
+  if (opts.cluster && opts.socket) throw new CarpoolError('USAGE', '--cluster reads etcd, not a control socket: leave out --socket', 'carpool status --cluster [-c FILE]');
   const once = async (): Promise<number> => {
+    if (opts.cluster) return clusterStatus(opts, html, load);
     const sockets = opts.socket ? [opts.socket] : allSockets();
     if (sockets.length === 0) {
       process.stderr.write(`carpool: ${noDaemon().describe()}\n`);
@@ -349,9 +384,12 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     .option('--json', 'machine-readable output')
     .addOption(new Option('-w, --watch [seconds]', 'refresh continuously, every SECONDS (default 1)').argParser(parseWatchSeconds))
     .option('-o, --output <format-and-file...>', 'write a self-contained status page instead: --output html FILE (with --watch: rewritten every interval, like crm_mon -d)')
-    .action(async (o: { socket?: string; json?: boolean; watch?: boolean | string; output?: string[] }) => {
+    .option('--cluster', 'every node of the cluster, read from etcd (the cluster: block of the configuration), gone nodes included, '
+      + 'with where each instance is MASTER (none or two are flagged); works while the local daemon is down. Exit 1 when a node is not online or an instance has not exactly one master')
+    .option('-c, --config <file>', `with --cluster: the configuration whose cluster: block says how to reach etcd (default ${DEFAULT_CONFIG})`)
+    .action(async (o: { socket?: string; json?: boolean; watch?: boolean | string; output?: string[]; cluster?: boolean; config?: string }) => {
       try {
-        code = await statusCommand(o);
+        code = await statusCommand(o, (file) => loadConfigFile(file, { runDir: RUN_DIR, onWarning: () => undefined }));
       } catch (err) {
         code = fail(err);
       }

@@ -96,6 +96,18 @@ export interface EtcdSettings {
 }
 
 /**
+ * The cluster view (YAML `cluster:`, docs/etcd.md "Cluster view"): every daemon publishes its
+ * status document under `<prefix>/nodes/<node>` with a lease of `etcd.ttlMs`, and
+ * `carpool status --cluster` reads all of them from etcd.
+ */
+export interface ClusterConfig {
+  /** The connection (endpoints, prefix, TLS, user) and the ttl; the instance keys (key, renew...) keep their defaults. */
+  readonly etcd: EtcdSettings;
+  /** This node's name in the cluster; undefined = the host name. */
+  readonly node?: string;
+}
+
+/**
  * An instance held through an etcd lease (issue 16): the node whose name is under the key
  * holds the addresses. Kept apart from `Instance` (CARP/VRRP) while it has no resource
  * groups, sync groups or live reload.
@@ -707,6 +719,8 @@ export interface CarpoolConfig {
   readonly instances: readonly Instance[];
   /** `protocol: etcd` instances (issue 16); absent = none. */
   readonly etcdInstances?: readonly EtcdInstance[];
+  /** `cluster:`: publish this node's status to etcd for `carpool status --cluster`; absent = not published. */
+  readonly cluster?: ClusterConfig;
   readonly vrrpScripts: readonly VrrpScript[];
   readonly trackFiles: readonly TrackFile[];
   /** keepalived `vrrp_track_process`; undefined = none. */

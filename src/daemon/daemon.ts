@@ -24,6 +24,7 @@ import type { ControlRequest } from '../control/protocol.js';
 import { ControlServer } from './control.js';
 import { HookQueues } from './hooks.js';
 import type { HttpServer } from './http.js';
+import type { ClusterPublisher } from '../coordination/shell/cluster-publisher.js';
 import type { InstanceShell } from './instance-shell.js';
 import { Logger, type SyslogSink } from './logger.js';
 import { Port } from './port.js';
@@ -108,6 +109,8 @@ export class Daemon {
   private control: ControlServer | undefined;
   /** The opt-in HTTP listener (`http:`): metrics, status, dashboard. */
   private http: HttpServer | undefined;
+  /** `cluster:`: this node's status published to etcd (docs/etcd.md, "Cluster view"). */
+  private cluster: ClusterPublisher | undefined;
   private monitor: LinkMonitor | undefined;
   private syslog: SyslogSocket | undefined;
   /** The journal's native socket, under systemd. */
@@ -220,6 +223,7 @@ export class Daemon {
     if (cfg.realtimePriority !== undefined) this.scheduling = this.setRealtime(cfg.realtimePriority);
     this.resources?.start();
     for (const s of this.shells) s.start();
+    if (cfg.cluster) await this.startCluster(cfg);
   }
 
   /**
@@ -311,6 +315,20 @@ export class Daemon {
     rx.attach(shell);
     this.plugs.set(shell, plug);
     return shell;
+  }
+
+  /** The cluster view's publisher; the etcd client (gRPC) is loaded only when `cluster:` is set. */
+  private async startCluster(cfg: CarpoolConfig): Promise<void> {
+    const c = cfg.cluster!;
+    const { ClusterPublisher, ClusterEtcd } = await import('../coordination/shell/cluster-publisher.js');
+    let store;
+    try {
+      store = new ClusterEtcd(c.etcd);
+    } catch (err) {
+      throw new CarpoolError('ETCD_SETTINGS', `cluster: ${(err as Error).message}`, 'check the tls and password_file settings of the cluster block');
+    }
+    this.cluster = new ClusterPublisher(c, { store, node: c.node ?? hostname(), status: () => this.status(), wallNow: () => new Date(), log: this.log });
+    this.cluster.start();
   }
 
   /** The shell of an etcd instance (issue 16); the etcd client (gRPC) is loaded only here. */
@@ -618,6 +636,8 @@ export class Daemon {
         this.hooks.killAll();
       }
       for (const s of this.shells) s.halt();
+      // After the instances stopped: the last document shows them stopped, then the lease goes.
+      await Promise.race([this.cluster?.stop(), delay(5000)]);
       this.staticRouting?.remove();
       this.notifyFifo?.stop();
       this.carpGroups?.stop();
@@ -648,6 +668,7 @@ export class Daemon {
       ...(this.sharing ? { sharing: this.sharing.status() } : {}),
       ...(this.resources ? { resources: this.resources.status() } : {}),
       ...(this.balancer ? { balancers: this.balancer.status() } : {}),
+      ...(this.cluster ? { cluster: this.cluster.status() } : {}),
     };
   }
 
@@ -657,6 +678,7 @@ export class Daemon {
     this.resources?.instanceChanged(name, to, reason, peer);
     this.sharing?.transitioned(name, to);
     this.http?.transition(name, from, to, reason);
+    this.cluster?.changed();
     this.opts.notifier?.status(statusText(this.shells.map((s) => ({ name: s.name, state: s.name === name ? to : s.status().state }))));
   }
 

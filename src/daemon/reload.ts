@@ -75,6 +75,10 @@ export async function applyReload(host: ReloadHost, next: CarpoolConfig): Promis
     throw new CarpoolError('RELOAD_REFUSED', `${next.source}: etcd instances changed; they cannot be reloaded live yet`,
       'nothing was changed; restart carpool to apply it (the master releases its key and another node takes over at once)');
   }
+  if (JSON.stringify(current.cluster ?? null) !== JSON.stringify(next.cluster ?? null)) {
+    throw new CarpoolError('RELOAD_REFUSED', `${next.source}: the cluster block changed; it cannot be reloaded live yet`,
+      'nothing was changed; restart carpool to apply it');
+  }
   const plan = planReload(current, next);
   if (plan.refused.length) {
     throw new CarpoolError('RELOAD_REFUSED', `${next.source}: ${plan.refused.join('; ')}`,

@@ -10,6 +10,7 @@ import type { ResourcesStatus } from '../resources/core/status.js';
 import { failcountText, fenceText, memberStateText } from './resources-text.js';
 import { isBucketInstance, mismatchText, servedCounts, sharingOf } from './sharing-text.js';
 import type { SharingStatus } from '../sharing/core/model.js';
+import type { ClusterView } from '../coordination/core/cluster-view.js';
 
 function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -106,25 +107,54 @@ function sharingSection(list: readonly SharingStatus[]): string {
   }).join('\n');
 }
 
+/** One daemon's section; `node` names it (the cluster view), else the resources' node or the pid. */
+function daemonSection(d: DaemonStatus, node?: string, note = ''): string {
+  const res = d.resources as ResourcesStatus | undefined;
+  const lb = d.balancers as BalancersStatus | undefined;
+  const name = node ?? res?.node ?? `pid ${d.pid}`;
+  const sharing = sharingOf(d);
+  const insts = d.instances.filter((i) => !isBucketInstance(sharing, i.name));
+  return `<section><h2>Node ${esc(name)}${note}</h2><div class="meta">carpool ${esc(d.version)} (${esc(d.mode)}), pid ${d.pid}, up ${Math.round(d.uptimeSeconds)} s, config <code>${esc(d.config)}</code></div>` +
+    `${insts.length ? instancesTable(insts) : sharing.length ? '' : '<p>No instances.</p>'}` +
+    `${sharing.length ? `<h2>Load sharing</h2>${sharingSection(sharing)}` : ''}` +
+    `${res ? `<h2>Resources</h2>${resourcesSection(res)}` : ''}${lb ? `<h2>Load balancer</h2>${balancersSection(lb)}` : ''}</section>`;
+}
+
 /** The whole page for one or more daemons (one per node or per `carpool ucarp`). */
 export function renderStatusHtml(daemons: readonly DaemonStatus[], generatedAt: Date, refreshSeconds?: number): string {
-  const body = daemons.map((d) => {
-    const res = d.resources as ResourcesStatus | undefined;
-    const lb = d.balancers as BalancersStatus | undefined;
-    const node = res?.node ?? `pid ${d.pid}`;
-    const sharing = sharingOf(d);
-    const insts = d.instances.filter((i) => !isBucketInstance(sharing, i.name));
-    return `<section><h2>Node ${esc(node)}</h2><div class="meta">carpool ${esc(d.version)} (${esc(d.mode)}), pid ${d.pid}, up ${Math.round(d.uptimeSeconds)} s, config <code>${esc(d.config)}</code></div>` +
-      `${insts.length ? instancesTable(insts) : sharing.length ? '' : '<p>No instances.</p>'}` +
-      `${sharing.length ? `<h2>Load sharing</h2>${sharingSection(sharing)}` : ''}` +
-      `${res ? `<h2>Resources</h2>${resourcesSection(res)}` : ''}${lb ? `<h2>Load balancer</h2>${balancersSection(lb)}` : ''}</section>`;
-  }).join('\n');
+  return page(daemons.map((d) => daemonSection(d)).join('\n') || '<p>No daemon answered.</p>', generatedAt, refreshSeconds);
+}
+
+/** `carpool status --cluster --output html FILE`: every node as etcd has it, gone ones included, and where each instance is MASTER. */
+export function renderClusterHtml(view: ClusterView, generatedAt: Date, refreshSeconds?: number): string {
+  const rows = view.instances.map((i) => {
+    const verdict = i.verdict === 'ok' ? `<span class="good">MASTER on ${esc(i.masters[0]!)}</span>`
+      : i.verdict === 'none' ? '<span class="bad">NO MASTER</span>' : `<span class="bad">MASTER ON ${i.masters.length} NODES: ${esc(i.masters.join(', '))}</span>`;
+    return `<tr><td>${esc(i.name)}</td><td>${esc(i.protocol)}</td><td>${esc(i.addresses.join(', '))}</td><td>${verdict}</td>` +
+      `<td>${i.nodes.map((n) => `${esc(n.node)} <span class="${stateClass(n.state)}">${esc(n.state)}</span>`).join(', ')}</td></tr>`;
+  });
+  const summary = `<table><tr><th>Instance</th><th>Proto</th><th>Addresses</th><th>Master</th><th>State per node</th></tr>${rows.join('')}</table>`;
+  const nodes = view.nodes.map((n) => {
+    const when = n.lastSeen ? ` ${esc(n.lastSeen)}${n.agoSeconds !== null ? ` (${n.agoSeconds} s ago)` : ''}` : '';
+    if (n.state === 'gone') return `<section><h2>Node ${esc(n.name)} — <span class="bad">GONE</span></h2><div class="meta">${n.stopped ? 'stopped' : 'stopped publishing'}; last seen${when}</div></section>`;
+    if (!n.status) return `<section><h2>Node ${esc(n.name)} — <span class="bad">${esc(n.state.toUpperCase())}</span></h2><div class="note">${esc(n.problem ?? '')}</div></section>`;
+    const note = n.state === 'online' ? ` — <span class="good">online</span>` : ` — <span class="bad">${esc(n.state.toUpperCase())}</span>`;
+    const extra = [n.problem ?? '', n.truncated?.length ? `left out to fit the size bound: ${n.truncated.join(', ')}` : ''].filter(Boolean).map((x) => `<div class="note">${esc(x)}</div>`).join('');
+    return daemonSection(n.status, n.name, note).replace('</h2>', `</h2>${extra}<div class="meta">published${when}</div>`);
+  });
+  const problems = view.problems.length ? `<h2>Problems</h2>${view.problems.map((p) => `<div class="note">${esc(p)}</div>`).join('')}` : '';
+  const online = view.nodes.filter((n) => n.state === 'online').length;
+  return page(`<div class="meta">etcd prefix <code>${esc(view.prefix)}</code>: ${view.nodes.length} node(s), ${online} online</div><h2>Instances</h2>${summary}${problems}\n${nodes.join('\n')}`,
+    generatedAt, refreshSeconds);
+}
+
+function page(body: string, generatedAt: Date, refreshSeconds?: number): string {
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>carpool status</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">${refreshSeconds ? `<meta http-equiv="refresh" content="${refreshSeconds}">` : ''}
 <style>${CSS}</style></head>
 <body><h1>carpool cluster status</h1><div class="meta">Last updated ${esc(generatedAt.toISOString())}</div>
-${body || '<p>No daemon answered.</p>'}
+${body}
 </body></html>
 `;
 }

@@ -14,6 +14,8 @@ import { readDuration } from './resources.js';
 const INSTANCE_KEYS = ['name', 'protocol', 'interface', 'addresses', 'node', 'etcd', 'hooks', 'hook_timeout'] as const;
 const ETCD_KEYS = ['endpoints', 'prefix', 'key', 'ttl', 'renew', 'request_timeout', 'margin', 'poll', 'tls', 'user', 'password_file'] as const;
 const TLS_KEYS = ['ca', 'cert', 'key'] as const;
+/** The keys of `cluster: { etcd: ... }`: the connection and the ttl of the status documents' leases. */
+export const CLUSTER_ETCD_KEYS = ['endpoints', 'prefix', 'ttl', 'request_timeout', 'tls', 'user', 'password_file'] as const;
 
 export const ETCD_DEFAULT_PREFIX = '/carpool';
 export const ETCD_DEFAULT_TTL_MS = 10_000;
@@ -49,7 +51,16 @@ export function validEndpoint(text: string): boolean {
     && (u.pathname === '/' || u.pathname === '') && u.search === '' && u.hash === '' && u.username === '' && !text.endsWith('/');
 }
 
-export function readEtcdInstance(c: Checker, item: Node | null, index: number, list: Node, options: YamlConfigOptions): EtcdInstance | undefined {
+/**
+ * `cluster` (the string) instead of an instance's `etcd:` mapping: the cluster block's connection
+ * and ttl, with the instance's key under the cluster's prefix.
+ */
+export function etcdFromCluster(cluster: EtcdSettings, instance: string): EtcdSettings {
+  return { ...cluster, key: `${cluster.prefix}/${instance}/leader` };
+}
+
+export function readEtcdInstance(c: Checker, item: Node | null, index: number, list: Node, options: YamlConfigOptions,
+  cluster?: EtcdSettings): EtcdInstance | undefined {
   const node = c.resolve(item) ?? list;
   const pn = isMap(node) ? c.resolve(node.items.find((p) => isScalar(p.key) && p.key.value === 'name')?.value as Node | null) : null;
   const where = isScalar(pn) && typeof pn.value === 'string' ? `instance '${pn.value}'` : `instance #${index + 1}`;
@@ -85,7 +96,13 @@ export function readEtcdInstance(c: Checker, item: Node | null, index: number, l
   const hooks = r.has('hooks') ? readHooks(c, entries.get('hooks')!, where) : {};
   let etcd: EtcdSettings | undefined;
   if (!r.has('etcd')) c.error(node, 'MISSING_KEY', `missing 'etcd' in ${where}`, 'etcd: { endpoints: [http://10.0.0.1:2379] }');
-  else if (name) etcd = readEtcdSettings(c, r, where, name, options);
+  else if (name) {
+    const v = c.resolve(r.node('etcd'));
+    if (isScalar(v) && v.value === 'cluster') {
+      if (cluster) etcd = etcdFromCluster(cluster, name);
+      else c.error(v, 'INVALID_VALUE', `etcd in ${where}: 'cluster' needs a valid top-level cluster: { etcd: ... } block`, 'a cluster: block, or an etcd: { endpoints: [...] } mapping here');
+    } else etcd = readEtcdSettings(c, r, where, name, options);
+  }
 
   if (c.errors.length > before || !name || !iface || !etcd || !hooks) return undefined;
   return {
@@ -95,12 +112,14 @@ export function readEtcdInstance(c: Checker, item: Node | null, index: number, l
   };
 }
 
-function readEtcdSettings(c: Checker, outer: Reader, where: string, instance: string, options: YamlConfigOptions): EtcdSettings | undefined {
+/** The `etcd:` mapping under `outer` (an instance's, or the cluster block's with `keys` = CLUSTER_ETCD_KEYS). */
+export function readEtcdSettings(c: Checker, outer: Reader, where: string, instance: string, options: YamlConfigOptions,
+  keys: readonly string[] = ETCD_KEYS): EtcdSettings | undefined {
   const what = `etcd of ${where}`;
   const entry = outer.keyNode('etcd');
   const entries = c.entries(outer.node('etcd'), what, entry ?? null);
   if (!entries) return undefined;
-  c.unknownKeys(entries, ETCD_KEYS, what, { hosts: 'endpoints', endpoint: 'endpoints', lease_ttl: 'ttl', loop_wait: 'renew', retry_timeout: 'request_timeout', username: 'user', password: 'password_file' });
+  c.unknownKeys(entries, keys, what, { hosts: 'endpoints', endpoint: 'endpoints', lease_ttl: 'ttl', loop_wait: 'renew', retry_timeout: 'request_timeout', username: 'user', password: 'password_file' });
   const r = new Reader(c, what, entries);
   const before = c.errors.length;
 

@@ -26,6 +26,7 @@ import { FACILITY_NAMES, normalizeFacility } from '../common.js';
 import { Checker, Reader, describe, type Entry, type YamlConfigOptions } from './checker.js';
 import { crossCheck, readInstance, type InstanceDraft } from './carp.js';
 import { isEtcdItem, readEtcdInstance } from './etcd.js';
+import { readClusterSection } from './cluster.js';
 import { HOST_CARP_GROUP, splitSyncGroups } from './carp-groups.js';
 import { readSharingSection } from './sharing.js';
 import {
@@ -44,7 +45,7 @@ export interface YamlConfigResult {
   readonly warnings: readonly ConfigDiagnostic[];
 }
 
-const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'hook_timeout', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'carp_preempt', 'sharing', 'track_processes', 'resources', 'groups', 'balancers', 'http', 'static', 'notify_fifo', 'net_namespace'] as const;
+const TOP_KEYS = ['control_socket', 'state_dir', 'realtime_priority', 'hook_timeout', 'logging', 'instances', 'vrrp_defaults', 'vrrp_scripts', 'track_files', 'sync_groups', 'carp_preempt', 'sharing', 'track_processes', 'resources', 'groups', 'balancers', 'http', 'static', 'notify_fifo', 'net_namespace', 'cluster'] as const;
 const LOGGING_KEYS = ['facility', 'debug', 'ident'] as const;
 
 /**
@@ -107,6 +108,8 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     c.error(netNamespace.node, 'INVALID_VALUE', `net_namespace: '${netNamespace.value}' is not a namespace name`, 'a name as `ip netns add` takes');
   }
 
+  const cluster = readClusterSection(c, top.get('cluster'), options);
+
   const drafts: InstanceDraft[] = [];
   const vrrpSpecs: VrrpInstanceSpec[] = [];
   const slots: ({ carp: InstanceDraft } | { vrrp: string })[] = [];
@@ -129,7 +132,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     } else {
       list.items.forEach((item, i) => {
         if (isEtcdItem(c, item as Node | null)) {
-          const e = readEtcdInstance(c, item as Node | null, i, list as Node, options);
+          const e = readEtcdInstance(c, item as Node | null, i, list as Node, options, cluster?.etcd);
           if (e) { etcdInstances.push(e); readHookTimeout(item as Node | null, e.name); } else etcdFailed = true;
           return;
         }
@@ -197,7 +200,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
     const v = byName.get(s.vrrp);
     return v ? [withTimeout(v)] : [];
   });
-  if (c.errors.length > 0 || vrrpFailed || etcdFailed || (r.has('hook_timeout') && hookTimeoutMs === undefined) || !controlSocket || !stateDir || !logging || !http.ok || !staticSetup.ok || !notifyFifo.ok || instances.length !== slots.length) {
+  if (c.errors.length > 0 || vrrpFailed || etcdFailed || (r.has('hook_timeout') && hookTimeoutMs === undefined) || !controlSocket || !stateDir || !logging || !http.ok || !staticSetup.ok || !notifyFifo.ok || cluster === undefined || instances.length !== slots.length) {
     throw new ConfigError([...c.errors].sort(byPosition));
   }
   return {
@@ -207,6 +210,7 @@ export function parseCarpoolYaml(text: string, options: YamlConfigOptions = {}):
       ...(built.trackProcesses.length > 0 ? { trackProcesses: built.trackProcesses } : {}),
       ...(carpGroups.length ? { carpGroups } : {}),
       ...(etcdInstances.length ? { etcdInstances: etcdInstances.map(withTimeout) } : {}),
+      ...(cluster ? { cluster } : {}),
       ...(sharing.length ? { sharing } : {}),
       ...(resources ? { resources } : {}),
       ...(balancers ? { balancers } : {}),

@@ -58,15 +58,15 @@ export function clientOptions(s: EtcdSettings, readFile: (path: string) => Buffe
 const GRPC_UNAVAILABLE = 14;
 
 export class Etcd3Client implements EtcdClient {
-  private readonly client: Etcd3;
+  protected readonly client: Etcd3;
   private watcher: Watcher | undefined;
   private closed = false;
 
-  constructor(private readonly s: EtcdSettings) {
+  constructor(protected readonly s: EtcdSettings) {
     this.client = new Etcd3(clientOptions(s));
   }
 
-  private bounded<T>(what: string, p: Promise<T>): Promise<T> {
+  protected bounded<T>(what: string, p: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`${what}: no answer within ${this.s.requestTimeoutMs} ms`)), this.s.requestTimeoutMs);
