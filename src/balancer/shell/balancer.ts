@@ -123,6 +123,12 @@ interface Runtime {
   /** Totals since start and rates over the last period, per server key. */
   readonly stats: Map<string, Totals>;
   rates: Map<string, { cps: number; pps: number; bps: number }> | undefined;
+  /**
+   * The service's plane entries and what they were planned from: while the inputs are the same
+   * objects, `plane()` hands the same entries over and the applier skips them (`diffChanged`),
+   * so one change costs one service's planning and diff, whatever the total.
+   */
+  planned?: { readonly key: readonly unknown[]; readonly planes: PlaneService[] };
 }
 
 export class Balancer {
@@ -243,8 +249,22 @@ export class Balancer {
     return { services: services.flatMap((s) => this.servicePlanes(s, planeIds)) };
   }
 
-  /** One plane service per entry of the service (a group's addresses share servers, verdicts and table). */
+  /**
+   * One plane service per entry of the service (a group's addresses share servers, verdicts and
+   * table). Planned again only when an input changed: the service, its health state, the ids,
+   * and the counts only where the scheduler uses them (`countsMatter`).
+   */
   private servicePlanes(s: Runtime, planeIds: ReadonlyMap<string, number>): PlaneService[] {
+    const vs = s.vs;
+    const key = [vs, s.state, s.serverIds, planeIds, this.standIn, s.counted, countsMatter(vs) ? s.counts : undefined, needsCounts(vs.scheduler) ? s.expected : undefined];
+    const c = s.planned;
+    if (c && c.key.length === key.length && c.key.every((k, i) => k === key[i])) return c.planes;
+    const planes = this.planServicePlanes(s, planeIds);
+    s.planned = { key, planes };
+    return planes;
+  }
+
+  private planServicePlanes(s: Runtime, planeIds: ReadonlyMap<string, number>): PlaneService[] {
     const vs = s.vs;
     const tunnels = vs.method === 'tun' ? this.tunnels.devices(vs) : undefined;
     const tunnelDevices = tunnels && this.standIn ? new Map([...tunnels.keys()].map((k) => [k, 'lo'])) : tunnels;
@@ -707,6 +727,11 @@ export class Balancer {
       plane: { inForce: a.inForce, applies: a.applies, failures: a.failures, ...(a.lastAppliedAt ? { lastAppliedAt: a.lastAppliedAt } : {}), ...(a.lastError ? { lastError: a.lastError } : {}) },
     };
   }
+}
+
+/** Whether connection counts change a service's slot table: the count-based schedulers, and upper thresholds (overload). */
+function countsMatter(vs: VirtualService): boolean {
+  return needsCounts(vs.scheduler) || vs.realServers.some((r) => (r.upperThreshold ?? 0) > 0);
 }
 
 /** DR: the service with the egress device the kernel's routes gave. */
