@@ -22,9 +22,9 @@ export const SUPPORTED_CHECKERS: readonly CheckerType[] = [
  */
 export const FILE_CHECK_INTERVAL_MS = 1000;
 /** Schedulers the shell plans today (lc/wlc/sed/nq/ovf from conntrack counts, per period: docs/balancer.md). */
-export const SUPPORTED_SCHEDULERS: readonly SchedulerName[] = ['rr', 'wrr', 'lc', 'wlc', 'sh', 'dh', 'mh', 'sed', 'nq', 'fo', 'ovf'];
+export const SUPPORTED_SCHEDULERS: readonly SchedulerName[] = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'sh', 'dh', 'mh', 'sed', 'nq', 'fo', 'ovf'];
 /** Schedulers that need connection counts, which only NAT flows on VIP:port give (conntrack on the director). */
-const COUNT_SCHEDULERS: readonly string[] = ['lc', 'wlc', 'sed', 'nq', 'ovf'];
+const COUNT_SCHEDULERS: readonly string[] = ['lc', 'wlc', 'sed', 'nq', 'ovf', 'lblc', 'lblcr'];
 
 /** A probe the shell runs: the checker as configured and the real server it belongs to. */
 export interface ProbeSpec {
@@ -109,10 +109,13 @@ function settings(c: Checker, address: string, port: number): CheckerSettings {
  * `dev`, else the instance's VMAC interface, else its interface: where the VIP is added, so
  * where its frames are addressed to). Undefined when no instance holds it.
  */
-export function ingressDevice(vs: VirtualServer, instances: readonly Instance[]): string | undefined {
-  if (vs.interface !== undefined) return vs.interface;
-  if (vs.service.kind !== 'address') return undefined;
-  const vip = vs.service.address;
+export function ingressDevice(vs: VirtualServer, instances: readonly Instance[], groups: readonly VirtualServerGroup[] = []): string | undefined {
+  const r = directIngress(vs, instances, groups);
+  return 'dev' in r ? r.dev : undefined;
+}
+
+/** The device of the instance holding `vip`, if one does. */
+function holder(vip: string, instances: readonly Instance[]): string | undefined {
   for (const inst of instances) {
     const addrs = inst.kind === 'vrrp' ? [...inst.addresses, ...inst.excludedAddresses] : inst.addresses;
     const a = addrs.find((x) => x.address === vip);
@@ -122,6 +125,38 @@ export function ingressDevice(vs: VirtualServer, instances: readonly Instance[])
     return dev.split(':')[0];
   }
   return undefined;
+}
+
+/**
+ * DR/TUN ingress of a virtual server: its `interface`, else the one device where the instances
+ * holding its VIPs (a group: every address of its ranges) put them; a fwmark-only service or
+ * group takes the instances' interface when they all have the same one. Otherwise, why not.
+ */
+function directIngress(vs: VirtualServer, instances: readonly Instance[], groups: readonly VirtualServerGroup[]): { dev: string } | { why: string } {
+  if (vs.interface !== undefined) return { dev: vs.interface };
+  const svc = vs.service;
+  const g = svc.kind === 'group' ? groups.find((x) => x.name === svc.group) : undefined;
+  const entries = svc.kind === 'address' ? [{ kind: 'addr' as const, vip: svc.address }]
+    : svc.kind === 'fwmark' ? [{ kind: 'fwmark' as const }]
+    : (() => { const e = g ? groupEntries(g, vs) : []; return typeof e === 'string' ? [] : e.map((x) => x.match); })();
+  const devs = new Set<string>();
+  for (const e of entries) {
+    if (e.kind !== 'addr') continue;
+    const d = holder(e.vip, instances);
+    if (d === undefined) {
+      return { why: `lb_kind ${vs.forwarding.method} needs the interface the VIP ${e.vip} arrives on, and no vrrp_instance holds it: `
+        + 'add the VIP to the virtual_ipaddress of the instance that moves it between the directors (YAML: or set interface: on the virtual server)' };
+    }
+    devs.add(d);
+  }
+  if (entries.some((e) => e.kind === 'fwmark') && devs.size === 0) {
+    const all = new Set(instances.map((i) => (i.kind === 'vrrp' ? i.vmacInterface ?? i.interface : i.interface).split(':')[0]!));
+    if (all.size === 1) return { dev: [...all][0]! };
+    return { why: `lb_kind ${vs.forwarding.method} with a fwmark needs the interface the marked packets arrive on: the instances use ${all.size ? [...all].join(', ') : 'none'}; `
+      + 'carpool YAML: set interface: on the virtual server' };
+  }
+  if (devs.size > 1) return { why: `lb_kind ${vs.forwarding.method}: its VIPs arrive on different interfaces (${[...devs].join(', ')}); carpool hooks one per virtual server: split it, or set interface: (YAML)` };
+  return { dev: [...devs][0]! };
 }
 
 const methodOf = (f: Forwarding): Method => f.method.toLowerCase() as Method;
@@ -138,13 +173,9 @@ function refusals(vs: VirtualServer, instances: readonly Instance[], groups: rea
       const r = groupEntries(g, vs);
       if (typeof r === 'string') out.push(`${at}: ${r}`);
     }
-    if (vs.forwarding.method !== 'NAT') out.push(`${at}: a virtual_server_group with lb_kind ${vs.forwarding.method} is not supported yet (supported: NAT); write one virtual_server per VIP and port`);
   }
   if (vs.service.kind === 'address' && vs.service.port === 0) {
     out.push(`${at}: a virtual server without a port (all ports) is not supported; mark the traffic and use virtual_server fwmark N`);
-  }
-  if (vs.service.kind === 'fwmark' && vs.forwarding.method !== 'NAT') {
-    out.push(`${at}: fwmark services need lb_kind NAT (DR and TUN match on ingress, before any fwmark is set)`);
   }
   if (!(SUPPORTED_SCHEDULERS as readonly string[]).includes(vs.scheduler)) {
     out.push(`${at}: lb_algo ${vs.scheduler} is not supported yet (supported: ${SUPPORTED_SCHEDULERS.join(', ')})`);
@@ -159,9 +190,9 @@ function refusals(vs: VirtualServer, instances: readonly Instance[], groups: rea
     out.push(`${at}: lb_kind TUN type ${t} is not supported yet (supported: ipip)`);
   }
   if (m === 'TUN' && (vs.family !== 4 || vs.realServers.some((r) => r.family !== 4))) out.push(`${at}: lb_kind TUN is IPv4 in IPv4 (ipip) here; IPv6 is not supported yet: use DR or NAT`);
-  if (direct && vs.service.kind === 'address' && ingressDevice(vs, instances) === undefined) {
-    out.push(`${at}: lb_kind ${m} needs the interface the VIP ${vs.service.address} arrives on, and no vrrp_instance holds it: `
-      + 'add the VIP to the virtual_ipaddress of the instance that moves it between the directors (YAML: or set interface: on the virtual server)');
+  if (direct) {
+    const r = directIngress(vs, instances, groups);
+    if ('why' in r) out.push(`${at}: ${r.why}`);
   }
   if (COUNT_SCHEDULERS.includes(vs.scheduler)) {
     const why = methods.some((x) => x !== 'NAT') ? 'DR/TUN flows do not pass conntrack on the director'
@@ -207,8 +238,10 @@ export function mapBalancers(cfg: BalancerConfig, instances: readonly Instance[]
     const protocol = (vs.protocol ?? 'TCP').toLowerCase() as Protocol;
     const entries = svc.kind === 'group' ? groupEntries(cfg.groups.find((g) => g.name === svc.group)!, vs) as ServiceEntry[]
       : [entryOf(svc.kind === 'address' ? { kind: 'addr', vip: svc.address, port: svc.port } : { kind: 'fwmark', mark: svc.fwmark }, protocol)];
+    // DR/TUN forward a marked packet unchanged: a real server's port means nothing there (IPVS ignores it too).
+    const portless = vs.forwarding.method !== 'NAT' && entries.some((e) => e.match.kind === 'fwmark');
     const realServers = vs.realServers.map((rs): RealServer => {
-      const port = rs.port || undefined;
+      const port = portless ? undefined : rs.port || undefined;
       const notifyUp = text(rs.notifyUp);
       const notifyDown = text(rs.notifyDown);
       return {
@@ -223,11 +256,11 @@ export function mapBalancers(cfg: BalancerConfig, instances: readonly Instance[]
     const downCommand = text(vs.quorumDown);
     const sorry = vs.sorryServer;
     const method = methodOf(vs.forwarding);
-    const ingress = method === 'nat' ? undefined : ingressDevice(vs, instances);
+    const ingress = method === 'nat' ? undefined : ingressDevice(vs, instances, cfg.groups);
     const service: VirtualService = {
       name: svc.kind === 'group' ? `group:${svc.group}` : entries[0]!.name,
       family, match: entries[0]!.match, protocol,
-      scheduler: vs.scheduler as SchedulerName, method, ...(ingress !== undefined ? { ingressDevice: ingress } : {}),
+      scheduler: vs.scheduler, method, ...(ingress !== undefined ? { ingressDevice: ingress } : {}),
       hashPort: vs.schedulerFlags.includes('sh-port') || vs.schedulerFlags.includes('mh-port'),
       hashFallback: vs.schedulerFlags.includes('sh-fallback') || vs.schedulerFlags.includes('mh-fallback'),
       ...(vs.persistenceTimeout !== undefined ? {
@@ -240,7 +273,9 @@ export function mapBalancers(cfg: BalancerConfig, instances: readonly Instance[]
     const warnings: string[] = [];
     if (vs.haSuspend) warnings.push(`virtual_server ${vs.name}: ha_suspend is not honoured yet (checkers run on both directors)`);
     if (vs.sorryServer?.inhibit) warnings.push(`virtual_server ${vs.name}: sorry_server_inhibit is not honoured yet`);
-    if (entries.some((e) => e.match.kind === 'fwmark') && vs.realServers.some((rs) => rs.port !== 0)) {
+    if (portless && vs.realServers.some((rs) => rs.port !== 0)) {
+      warnings.push(`virtual_server ${vs.name}: lb_kind ${vs.forwarding.method} with a fwmark forwards packets unchanged: the real servers' ports are ignored`);
+    } else if (entries.some((e) => e.match.kind === 'fwmark') && vs.realServers.some((rs) => rs.port !== 0)) {
       warnings.push(`virtual_server ${vs.name}: real servers with a port: only TCP packets with the mark are forwarded (without ports, every protocol)`);
     }
     if (method === 'nat' && vs.interface !== undefined) warnings.push(`virtual_server ${vs.name}: interface ${vs.interface} is used by DR and TUN only; NAT ignores it`);

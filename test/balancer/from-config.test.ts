@@ -70,11 +70,13 @@ describe('config model -> balancer core model', () => {
   });
 
   it('takes the count-based schedulers for NAT; wlc is the default when lb_algo is absent (keepalived)', () => {
-    for (const sched of ['lc', 'wlc', 'sed', 'nq', 'ovf']) {
+    for (const sched of ['lc', 'wlc', 'sed', 'nq', 'ovf', 'lblc', 'lblcr']) {
       expect(mapBalancers(balancers(NAT.replace('lb_algo wrr', `lb_algo ${sched}`))).services[0]!.service.scheduler).toBe(sched);
     }
     expect(mapBalancers(balancers(NAT.replace('  lb_algo wrr\n', ''))).services[0]!.service.scheduler).toBe('wlc');
-    expect(() => mapBalancers(balancers(NAT.replace('lb_algo wrr', 'lb_algo lblc')))).toThrow(/lb_algo lblc is not supported yet \(supported: rr, wrr, lc, wlc, sh, dh, mh, sed, nq, fo, ovf\)/);
+    // lblc/lblcr need counts too: not with DR (no conntrack on the director).
+    expect(() => mapBalancers(balancers(NAT.replace('lb_algo wrr', 'lb_algo lblcr').replace(/lb_kind NAT/g, 'lb_kind DR').replace(/ 8080/g, ' 80'))))
+      .toThrow(/lb_algo lblcr needs connection counts/);
   });
 
   it('maps MISC_CHECK (misc_dynamic) and FILE_CHECK (file weight, read every second); warns about checker fwmark', () => {
@@ -140,7 +142,7 @@ virtual_server 10.9.0.100 0 {
     const msg = (err as Error).message;
     expect(msg).toContain('lb_algo wlc needs connection counts, which this service has none of (DR/TUN flows do not pass conntrack on the director)');
     expect(msg).toContain('lb_kind DR needs the interface the VIP 10.9.0.100 arrives on, and no vrrp_instance holds it');
-    expect(msg).toContain('virtual_server fwmark 7: fwmark services need lb_kind NAT');
+    expect(msg).toContain('virtual_server fwmark 7: lb_kind DR with a fwmark needs the interface the marked packets arrive on: the instances use none; carpool YAML: set interface: on the virtual server');
     expect(msg).toContain('virtual_server 10.9.0.100: a virtual server without a port (all ports) is not supported');
   });
 
@@ -235,6 +237,46 @@ ${extra}  real_server 10.9.0.2 80 {
   }
 }
 `;
+
+  it('groups and fwmark services with DR/TUN: one ingress device for all their VIPs; fwmark: the instances\' one, ports ignored', () => {
+    const group = `vrrp_instance V {
+  interface eth0
+  virtual_router_id 51
+  priority 100
+  virtual_ipaddress { 10.9.0.100/32
+    10.9.0.101/32 }
+}
+virtual_server_group web {
+  10.9.0.100-101 80
+  fwmark 7
+}
+virtual_server group web {
+  lb_algo mh
+  lb_kind DR
+  protocol TCP
+  real_server 10.9.1.2 80 {
+  }
+  real_server 10.9.1.3 80 {
+  }
+}
+virtual_server fwmark 8 {
+  lb_algo sh
+  lb_kind DR
+  real_server 10.9.1.2 443 {
+  }
+}
+`;
+    const parsed = parseKeepalivedConf(group, { file: 'k.conf' }).config;
+    const m = mapBalancers(parsed.balancers!, parsed.instances);
+    expect(m.services[0]!.service).toMatchObject({ method: 'dr', ingressDevice: 'eth0' });
+    expect(m.services[0]!.entries.map((e) => e.name)).toEqual(['10.9.0.100:80/tcp', '10.9.0.101:80/tcp', 'fwmark:7']);
+    expect(m.services[0]!.service.realServers.map((r) => r.port)).toEqual([undefined, undefined]);
+    expect(m.services[1]!.service).toMatchObject({ method: 'dr', ingressDevice: 'eth0', match: { kind: 'fwmark', mark: 8 } });
+    expect(m.services[1]!.warnings.join('\n')).toContain("lb_kind DR with a fwmark forwards packets unchanged: the real servers' ports are ignored");
+    // VIPs on two devices: refused, saying why.
+    const split = parseKeepalivedConf(group.replace('10.9.0.101/32 }', '10.9.0.101/32 dev eth1 }'), { file: 'k.conf' }).config;
+    expect(() => mapBalancers(split.balancers!, split.instances)).toThrow(/its VIPs arrive on different interfaces \(eth0, eth1\)/);
+  });
 
   it('DR and TUN take the ingress device from the instance holding the VIP', () => {
     const parsed = parseKeepalivedConf(conf(DR('DR')), { file: 'k.conf' }).config;

@@ -55,12 +55,12 @@ describe('carpool run with load balancing', () => {
     await expect(refuseBalancers(config, seed)).resolves.toBeUndefined();
     const udp = loadCheckedConfig(seed, { onWarning: () => undefined });
     const vs = udp.balancers!.virtualServers[0]!;
-    const patched = { ...udp, balancers: { ...udp.balancers!, virtualServers: [{ ...vs, scheduler: 'lblc' as const }] } };
+    const patched = { ...udp, balancers: { ...udp.balancers!, virtualServers: [{ ...vs, onePacket: true }] } };
     let err: unknown;
     try { await refuseBalancers(patched, seed); } catch (e) { err = e; }
     expect(err).toBeInstanceOf(CarpoolError);
     expect((err as CarpoolError).code).toBe('BALANCER_NOT_SUPPORTED');
-    expect((err as CarpoolError).message).toContain('virtual_server 123.123.123.1 25: lb_algo lblc is not supported yet');
+    expect((err as CarpoolError).message).toContain('virtual_server 123.123.123.1 25: ops (one-packet scheduling) is not supported yet');
     expect((err as CarpoolError).hint).toContain('--vrrp-only');
     const vrrpOnly = loadCheckedConfig(seed, { vrrpOnly: true, onWarning: () => undefined });
     await expect(refuseBalancers(vrrpOnly, seed)).resolves.toBeUndefined();

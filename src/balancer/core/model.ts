@@ -11,8 +11,8 @@ export type Protocol = 'tcp' | 'udp' | 'sctp';
 /** LVS forwarding method (`lb_kind` / `lvs_method`). */
 export type Method = 'nat' | 'dr' | 'tun';
 /** IPVS scheduler names this core implements (`lb_algo` / `lvs_sched`), notes §4. */
-export type SchedulerName = 'rr' | 'wrr' | 'lc' | 'wlc' | 'sh' | 'dh' | 'mh' | 'sed' | 'nq' | 'fo' | 'ovf';
-export const SCHEDULERS: readonly SchedulerName[] = ['rr', 'wrr', 'lc', 'wlc', 'sh', 'dh', 'mh', 'sed', 'nq', 'fo', 'ovf'];
+export type SchedulerName = 'rr' | 'wrr' | 'lc' | 'wlc' | 'lblc' | 'lblcr' | 'sh' | 'dh' | 'mh' | 'sed' | 'nq' | 'fo' | 'ovf';
+export const SCHEDULERS: readonly SchedulerName[] = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'sh', 'dh', 'mh', 'sed', 'nq', 'fo', 'ovf'];
 
 /** Operator's say over a real server (`carpool balancer drain|enable|disable`). */
 export type AdminState = 'enabled' | 'drained' | 'disabled';

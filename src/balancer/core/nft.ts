@@ -56,6 +56,12 @@ export interface PlaneService {
    * reads for the status (`counterNames`).
    */
   readonly counters?: boolean;
+  /**
+   * lblc/lblcr (NAT): a timed map destination address → server, consulted before the slot
+   * table and filled after the DNAT; `servers` are the keys it may hold (available and not
+   * overloaded): when one of them leaves, the map is flushed.
+   */
+  readonly locality?: { readonly timeoutMs: number; readonly servers: readonly string[] };
 }
 
 /** The names of the counters of one server of a service with `counters` (packets/bytes, connections). */
@@ -170,9 +176,18 @@ function serverByKey(s: PlaneService): Map<string, PlaneServer> {
   return m;
 }
 
+/** What the NAT services add to the shared objects of their table (dispatch maps, counter maps by key|protocol). */
+interface NatDispatch {
+  readonly services: Map<string, string>;
+  readonly fwmarks: Map<string, string>;
+  readonly remember: Map<string, string>;
+  readonly traffic: Map<string, string>;
+  readonly conns: Map<string, string>;
+}
+
 /** The objects of one NAT service in its ip/ip6 table. */
 function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<string, NftChain>, counters: Set<string>,
-  dispatch: { services: Map<string, string>; fwmarks: Map<string, string>; remember: Map<string, string>; counted: Map<string, string>; countedProtocols: Set<string> }): void {
+  dispatch: NatDispatch): void {
   const ip = s.family === 'ipv4' ? 'ip' : 'ip6';
   const byKey = serverByKey(s);
   const withPort = s.servers.filter((r) => r.port !== undefined).length;
@@ -205,6 +220,24 @@ function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<stri
     chains.set(`${name}_remember`, { hook: '', rules: [`update @${name}_persist { ${src} timeout ${seconds(s.persistence.timeoutMs)} : ${persistData} }`] });
     dispatch.remember.set(`${s.id}`, `jump ${name}_remember`);
   }
+  if (s.locality) {
+    // The original destination (the address a client asked for: the VIP, or any address with
+    // a fwmark) → its server, as ip_vs_lblc's table; a miss falls through to the slot table.
+    const persistData = `${ip} daddr`;
+    if (s.family === 'ipv6' && ports && new Set(s.servers.map((r) => r.port)).size > 1) throw new PlaneError('MIXED_PORTS', `service ${s.id}: IPv6 NAT with lblc/lblcr needs one port for all real servers`, 'give the real servers the same port');
+    const data = ports && s.family === 'ipv4' ? `${ip} daddr . ${s.protocol} dport` : persistData;
+    const constPort = ports && s.family === 'ipv6' ? ` : ${s.servers[0]!.port}` : '';
+    maps.set(`${name}_locality`, {
+      kind: 'map', decl: `typeof ${ip} saddr : ${data}; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(s.locality.timeoutMs)};`,
+      elements: new Map(), servers: s.locality.servers,
+    });
+    if (!s.persistence) rules.push(`ct mark set ${s.id}`);
+    rules.push(`${l4}${constPort ? `dnat ${ip} to` : dnat} ${ip} daddr map @${name}_locality${constPort}`);
+    const remember = chains.get(`${name}_remember`);
+    const update = `update @${name}_locality { ct original ${ip} daddr timeout ${seconds(s.locality.timeoutMs)} : ${data} }`;
+    chains.set(`${name}_remember`, { hook: '', rules: [...(remember?.rules ?? []), update] });
+    dispatch.remember.set(`${s.id}`, `jump ${name}_remember`);
+  }
   maps.set(`${name}_slots`, {
     kind: 'map', decl: `typeof numgen inc mod 2 : ${dataType}; flags interval;`,
     elements: slotElements(s.table.slots, (k) => target(byKey.get(k)!)),
@@ -215,41 +248,31 @@ function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<stri
   if (s.match.kind === 'addr') dispatch.services.set(`${s.match.vip} . ${s.protocol} . ${s.match.port}`, `jump ${name}`);
   else dispatch.fwmarks.set(`${s.match.mark}`, `jump ${name}`);
   if (s.counters && s.match.kind === 'addr') {
-    // Counted after the DNAT (prerouting, dstnat + 1): original packets carry the server as
-    // destination, replies as source (their source is restored only in postrouting).
-    const key = ports ? `${ip === 'ip' ? 'ipv4_addr' : 'ipv6_addr'} . inet_service` : ip === 'ip' ? 'ipv4_addr' : 'ipv6_addr';
-    const to = ports ? `${ip} daddr . ${s.protocol} dport` : `${ip} daddr`;
-    const from = ports ? `${ip} saddr . ${s.protocol} sport` : `${ip} saddr`;
-    const traffic = new Map<string, string>();
-    const conns = new Map<string, string>();
+    // Counted after the DNAT (prerouting, dstnat + 1), keyed on the connection's tuples, not the
+    // packet's: VIP . port (original destination) . server . port (reply source) is the same
+    // key for both directions, so one rule and one lookup per packet count a flow's traffic.
+    const vport = s.match.port;
     for (const r of s.servers) {
       const c = counterNames(s.id, r.id);
       counters.add(c.traffic);
       counters.add(c.conns);
-      traffic.set(target(r), `"${c.traffic}"`);
-      conns.set(target(r), `"${c.conns}"`);
+      const key = `${s.match.vip} . ${vport} . ${r.address} . ${r.port ?? vport}`;
+      dispatch.traffic.set(`${key}|${s.protocol}`, `"${c.traffic}"`);
+      dispatch.conns.set(`${key}|${s.protocol}`, `"${c.conns}"`);
     }
-    maps.set(`${name}_traffic`, { kind: 'map', decl: `type ${key} : counter;`, elements: traffic });
-    maps.set(`${name}_conns`, { kind: 'map', decl: `type ${key} : counter;`, elements: conns });
-    chains.set(`${name}_count`, { hook: '', rules: [
-      `ct direction original ct state new counter name ${to} map @${name}_conns`,
-      `ct direction original counter name ${to} map @${name}_traffic`,
-      `ct direction reply counter name ${from} map @${name}_traffic`,
-    ] });
-    dispatch.counted.set(`${s.match.vip} . ${s.protocol} . ${s.match.port}`, `jump ${name}_count`);
-    dispatch.countedProtocols.add(s.protocol);
   }
 }
 
 /** The objects of one DR/TUN service in the netdev table. */
-function directService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<string, NftChain>, ingress: Map<string, { v4: Map<string, string>; v6: Map<string, string> }>): void {
-  if (s.match.kind !== 'addr') throw new PlaneError('BAD_SERVICE', `service ${s.id}: a fwmark service with ${s.method.toUpperCase()} is not supported (the netdev ingress hook runs before any fwmark is set)`, 'use NAT for fwmark services, or one virtual_server per VIP and port');
+function directService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<string, NftChain>, ingress: Map<string, IngressDispatch>): void {
   const ip = s.family === 'ipv4' ? 'ip' : 'ip6';
   const byKey = serverByKey(s);
   const name = `vs${s.id}`;
   quoteDevice(s.ingressDevice, `service ${s.id}`);
+  const vport = s.match.kind === 'addr' ? s.match.port : undefined;
   for (const r of s.servers) {
-    if (r.port !== undefined && r.port !== s.match.port) throw new PlaneError('BAD_SERVICE', `service ${s.id}: real server ${r.key} has port ${r.port}, but ${s.method.toUpperCase()} cannot change the port (${s.match.port})`, 'drop the port or use NAT');
+    if (s.match.kind === 'fwmark' && r.port !== undefined) throw new PlaneError('BAD_SERVICE', `service ${s.id}: real server ${r.key} has a port, but a ${s.method.toUpperCase()} fwmark service forwards the packets unchanged`, 'drop the port');
+    if (r.port !== undefined && r.port !== vport) throw new PlaneError('BAD_SERVICE', `service ${s.id}: real server ${r.key} has port ${r.port}, but ${s.method.toUpperCase()} cannot change the port (${vport})`, 'drop the port or use NAT');
   }
   const flowTimeout = s.flowTimeoutMs ?? (s.protocol === 'udp' ? 300_000 : 900_000);
   // Port first: nft 1.0.6 aborts (netlink_linearize.c assertion) on `ip6 saddr . th sport` in a dynamic update.
@@ -282,8 +305,21 @@ function directService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<s
   chains.set(name, { hook: '', rules });
   const dev = s.ingressDevice!;
   let disp = ingress.get(dev);
-  if (!disp) ingress.set(dev, (disp = { v4: new Map(), v6: new Map() }));
-  (s.family === 'ipv4' ? disp.v4 : disp.v6).set(`${s.match.vip} . ${s.protocol} . ${s.match.port}`, `jump ${name}`);
+  if (!disp) ingress.set(dev, (disp = { v4: new Map(), v6: new Map(), m4: new Map(), m6: new Map() }));
+  if (s.match.kind === 'addr') (s.family === 'ipv4' ? disp.v4 : disp.v6).set(`${s.match.vip} . ${s.protocol} . ${s.match.port}`, `jump ${name}`);
+  else (s.family === 'ipv4' ? disp.m4 : disp.m6).set(`${s.match.mark}`, `jump ${name}`);
+}
+
+/**
+ * One ingress device's dispatch: VIP . protocol . port per family, and fwmarks per family.
+ * A fwmark must be set before carpool's chain sees the packet: by a netdev ingress chain of
+ * the host's own on the same device with a priority below 0 (the IP stack's marks come later).
+ */
+interface IngressDispatch {
+  readonly v4: Map<string, string>;
+  readonly v6: Map<string, string>;
+  readonly m4: Map<string, string>;
+  readonly m6: Map<string, string>;
 }
 
 /** The desired plane as nftables objects. Throws PlaneError for a service the plane cannot hold. */
@@ -294,22 +330,41 @@ export function planObjects(plane: Plane): NftObjects {
     const maps = new Map<string, NftMap>();
     const chains = new Map<string, NftChain>();
     const counters = new Set<string>();
-    const dispatch = { services: new Map<string, string>(), fwmarks: new Map<string, string>(), remember: new Map<string, string>(), counted: new Map<string, string>(), countedProtocols: new Set<string>() };
+    const dispatch: NatDispatch = { services: new Map(), fwmarks: new Map(), remember: new Map(), traffic: new Map(), conns: new Map() };
     const family: Family = fam === 'ip' ? 'ipv4' : 'ipv6';
     const svcs = plane.services.filter((s) => s.method === 'nat' && s.family === family);
     if (svcs.length === 0) return;
     for (const s of svcs) natService(s, maps, chains, counters, dispatch);
+    // The nat chain sees only a connection's first packet (conntrack does the rest); an empty
+    // dispatch map costs a lookup per new connection, so it is left out.
+    const pre: string[] = [];
     maps.set('services', { kind: 'map', decl: `typeof ${fam} daddr . meta l4proto . th dport : verdict;`, elements: dispatch.services });
-    maps.set('fwmarks', { kind: 'map', decl: 'typeof meta mark : verdict;', elements: dispatch.fwmarks });
-    maps.set('remember', { kind: 'map', decl: 'typeof ct mark : verdict;', elements: dispatch.remember });
-    chains.set('prerouting', { hook: 'type nat hook prerouting priority dstnat; policy accept;', rules: [`${fam} daddr . meta l4proto . th dport vmap @services`, 'meta mark vmap @fwmarks'] });
-    chains.set('persist', { hook: 'type filter hook prerouting priority dstnat + 1; policy accept;', rules: ['ct state new ct status dnat ct mark vmap @remember'] });
-    if (dispatch.counted.size > 0) {
-      // nft cannot concatenate `ct original proto-dst` without a protocol in context: one rule per protocol.
-      maps.set('counted', { kind: 'map', decl: `type ${fam === 'ip' ? 'ipv4_addr' : 'ipv6_addr'} . inet_proto . inet_service : verdict;`, elements: dispatch.counted });
-      chains.set('stats', { hook: 'type filter hook prerouting priority dstnat + 1; policy accept;',
-        rules: [...dispatch.countedProtocols].sort().map((p) => `meta l4proto ${p} ct status dnat ct original ${fam} daddr . meta l4proto . ct original proto-dst vmap @counted`) });
+    if (dispatch.services.size > 0) pre.push(`${fam} daddr . meta l4proto . th dport vmap @services`);
+    if (dispatch.fwmarks.size > 0) {
+      maps.set('fwmarks', { kind: 'map', decl: 'typeof meta mark : verdict;', elements: dispatch.fwmarks });
+      pre.push('meta mark vmap @fwmarks');
     }
+    chains.set('prerouting', { hook: 'type nat hook prerouting priority dstnat; policy accept;', rules: pre });
+    // One filter chain after the DNAT, and only when something needs it: it sees every packet.
+    const after: string[] = [];
+    const addr = fam === 'ip' ? 'ipv4_addr' : 'ipv6_addr';
+    const protocols = [...new Set([...dispatch.traffic.keys()].map((k) => k.split('|')[1]!))].sort();
+    const byProtocol = (m: Map<string, string>, p: string) => new Map([...m].filter(([k]) => k.endsWith(`|${p}`)).map(([k, v]) => [k.slice(0, k.lastIndexOf('|')), v]));
+    // nft concatenates `ct original proto-dst` only with a protocol in context: one map and rule per protocol.
+    const tuple = `ct original ${fam} daddr . ct original proto-dst . ct reply ${fam} saddr . ct reply proto-src`;
+    for (const p of protocols) {
+      maps.set(`traffic_${p}`, { kind: 'map', decl: `type ${addr} . inet_service . ${addr} . inet_service : counter;`, elements: byProtocol(dispatch.traffic, p) });
+      maps.set(`conns_${p}`, { kind: 'map', decl: `type ${addr} . inet_service . ${addr} . inet_service : counter;`, elements: byProtocol(dispatch.conns, p) });
+      after.push(`meta l4proto ${p} ct status dnat counter name ${tuple} map @traffic_${p}`);
+    }
+    // `ct state new` holds for the packets of a connection before its first reply (a
+    // retransmitted SYN counts twice); established packets fail it at its first expression.
+    for (const p of protocols) after.push(`ct state new meta l4proto ${p} ct status dnat counter name ${tuple} map @conns_${p}`);
+    if (dispatch.remember.size > 0) {
+      maps.set('remember', { kind: 'map', decl: 'typeof ct mark : verdict;', elements: dispatch.remember });
+      after.push('ct state new ct status dnat ct mark vmap @remember');
+    }
+    if (after.length > 0) chains.set('after', { hook: 'type filter hook prerouting priority dstnat + 1; policy accept;', rules: after });
     out.set(fam, { counters, maps, chains });
   };
   const matches = new Map<string, number>();
@@ -330,7 +385,7 @@ export function planObjects(plane: Plane): NftObjects {
   if (direct.length > 0) {
     const maps = new Map<string, NftMap>();
     const chains = new Map<string, NftChain>();
-    const ingress = new Map<string, { v4: Map<string, string>; v6: Map<string, string> }>();
+    const ingress = new Map<string, IngressDispatch>();
     for (const s of direct) directService(s, maps, chains, ingress);
     for (const [dev, d] of ingress) {
       const tag = dev.replace(/[^A-Za-z0-9_]/g, '_');
@@ -342,8 +397,12 @@ export function planObjects(plane: Plane): NftObjects {
         // after its link went down, a real server's before it is learnt) to every port, and
         // the other director must not forward such a copy too (IPVS sees only what the IP
         // stack accepts).
-        rules: [`meta pkttype host ip daddr . meta l4proto . th dport vmap @in_${tag}_v4`, `meta pkttype host ip6 daddr . meta l4proto . th dport vmap @in_${tag}_v6`],
+        rules: [`meta pkttype host ip daddr . meta l4proto . th dport vmap @in_${tag}_v4`, `meta pkttype host ip6 daddr . meta l4proto . th dport vmap @in_${tag}_v6`,
+          ...(d.m4.size > 0 ? [`meta pkttype host meta protocol ip meta mark vmap @in_${tag}_m4`] : []),
+          ...(d.m6.size > 0 ? [`meta pkttype host meta protocol ip6 meta mark vmap @in_${tag}_m6`] : [])],
       });
+      if (d.m4.size > 0) maps.set(`in_${tag}_m4`, { kind: 'map', decl: 'typeof meta mark : verdict;', elements: d.m4 });
+      if (d.m6.size > 0) maps.set(`in_${tag}_m6`, { kind: 'map', decl: 'typeof meta mark : verdict;', elements: d.m6 });
     }
     out.set('netdev', { counters: new Set(), maps, chains });
   }
@@ -514,7 +573,13 @@ export function diffChanged(current: Plane, desired: Plane): { text: string; siz
     from.push(x);
     to.push(y);
   }
-  return { ...diffPlane({ services: from }, { services: to }), fast: true };
+  const d = diffPlane({ services: from }, { services: to });
+  // Shared objects (base chains, dispatch and counter maps) may depend on the other services
+  // too: the fast text may only touch them element by element; anything else on them → whole diff.
+  const own = /^(?:add|delete|flush) (?:chain|map|set|counter|rule) (?:ip|ip6|netdev) carpool vs\d+(?:_|\s|$)/;
+  const elements = /^(?:add|delete) element (?:ip|ip6|netdev) carpool \S+ \{/;
+  if (d.text.split('\n').some((l) => l !== '' && !own.test(l) && !elements.test(l))) return { ...diffPlane(current, desired), fast: false };
+  return { ...d, fast: true };
 }
 
 /**

@@ -7,7 +7,11 @@
 import type { PoolMember } from './health.js';
 import type { Candidate, VirtualService } from './model.js';
 import type { PlaneService } from './nft.js';
-import { slotTable } from './schedulers.js';
+import { localityOverloaded, slotTable } from './schedulers.js';
+import { available } from './model.js';
+
+/** lblc/lblcr: how long a destination keeps its server without a new connection (IPVS: lblc_expiration, 24 h). */
+export const LOCALITY_TIMEOUT_MS = 24 * 3600 * 1000;
 
 /** Connection counts of one real server, as the shell reads them from conntrack. */
 export interface ConnCounts {
@@ -47,7 +51,14 @@ export function planService(vs: VirtualService, o: PlanOptions): PlaneService {
     const tunnelDevice = o.tunnelDevices?.get(m.key);
     return { id, key: m.key, address: m.address, ...(m.port !== undefined ? { port: m.port } : {}), ...(tunnelDevice ? { tunnelDevice } : {}) };
   });
+  // lblc/lblcr: the destinations' servers stay while available and not overloaded; when one
+  // becomes either, the map is flushed (every destination is scheduled afresh: IPVS moves only
+  // that server's destinations).
+  const locality = vs.scheduler === 'lblc' || vs.scheduler === 'lblcr'
+    ? { timeoutMs: LOCALITY_TIMEOUT_MS, servers: candidates.filter((c) => available(c) && !localityOverloaded(c, candidates)).map((c) => c.key) }
+    : undefined;
   return {
+    ...(locality && vs.method === 'nat' ? { locality } : {}),
     id: o.id, family: vs.family, match: vs.match, protocol: vs.protocol, method: vs.method, servers, table,
     ...(vs.persistence ? { persistence: vs.persistence } : {}),
     ...(vs.ingressDevice ? { ingressDevice: vs.ingressDevice } : {}),

@@ -121,6 +121,73 @@ export function pickOvf(servers: readonly Candidate[]): number | undefined {
   return argBest(servers.map((s) => (s.active > s.weight ? { ...s, weight: 0 } : s)), (a, b) => a.weight > b.weight);
 }
 
+// ---------------------------------------------------------------- locality (lblc, lblcr)
+
+/**
+ * lblc/lblcr's overload test (ip_vs_lblc(r) documentation): a server is overloaded when its
+ * active connections exceed its weight *and* some server is below half of its own weight.
+ */
+export function localityOverloaded(n: Candidate, servers: readonly Candidate[]): boolean {
+  return n.active > n.weight && servers.some((m) => available(m) && m.active * 2 < m.weight);
+}
+
+/**
+ * lblc: connections to one destination address go to that destination's server while it is
+ * available and not overloaded (above); otherwise to the weighted least-connection server,
+ * which becomes the destination's server. `cached` is the destination's server key (the
+ * caller's table, keyed by destination address); the answer says what to store.
+ */
+export function pickLblc(servers: readonly Candidate[], cached: string | undefined): { pick: number | undefined; cache: string | undefined } {
+  const i = cached === undefined ? -1 : servers.findIndex((s) => s.key === cached);
+  if (i >= 0 && available(servers[i]!) && !localityOverloaded(servers[i]!, servers)) return { pick: i, cache: cached };
+  const w = pickWlc(servers);
+  return { pick: w, cache: w === undefined ? cached : servers[w]!.key };
+}
+
+/** lblcr's server set of one destination: member keys and the time of its last change (ms). */
+export interface LocalitySet {
+  readonly members: readonly string[];
+  readonly lastModMs: number;
+}
+
+/**
+ * lblcr: each destination has a set of servers. The least-connection available member
+ * (weighted, overhead as wlc) serves; when there is none, or it is overloaded (above), the
+ * weighted least-connection server of the whole service serves and joins the set. A set of
+ * more than one member that has not changed for `expireMs` (IPVS: lblcr_expiration, 24 h)
+ * loses its most loaded member. Members that left the service are dropped from the set.
+ */
+export function pickLblcr(servers: readonly Candidate[], set: LocalitySet | undefined, nowMs: number, expireMs: number): { pick: number | undefined; set: LocalitySet | undefined } {
+  const index = new Map(servers.map((s, i) => [s.key, i]));
+  let members = (set?.members ?? []).filter((k) => index.has(k));
+  let changed = members.length !== (set?.members.length ?? 0);
+  const inSet = members.map((k) => servers[index.get(k)!]!);
+  const m = pickWlc(inSet);
+  let pick = m === undefined ? undefined : index.get(inSet[m]!.key)!;
+  if (pick === undefined || localityOverloaded(servers[pick]!, servers)) {
+    const w = pickWlc(servers);
+    if (w === undefined) return { pick: undefined, set };
+    pick = w;
+    if (!members.includes(servers[w]!.key)) {
+      members = [...members, servers[w]!.key];
+      changed = true;
+    }
+  }
+  const lastMod = set?.lastModMs ?? nowMs;
+  if (members.length > 1 && nowMs - lastMod > expireMs) {
+    // The most loaded member (overhead / weight; the first on ties) leaves the set.
+    let worst = 0;
+    for (let k = 1; k < members.length; k++) {
+      const a = servers[index.get(members[k]!)!]!;
+      const b = servers[index.get(members[worst]!)!]!;
+      if (overhead(a) * b.weight > overhead(b) * a.weight) worst = k;
+    }
+    members = members.filter((_, k) => k !== worst);
+    changed = true;
+  }
+  return { pick, set: { members, lastModMs: changed || set === undefined ? nowMs : lastMod } };
+}
+
 // ---------------------------------------------------------------- hashing
 
 /**
@@ -361,7 +428,7 @@ function waterLevel(h: readonly number[], w: readonly number[], amount: number):
 
 /** Whether a scheduler needs connection counts (kernel plane realises it per period). */
 export function needsCounts(s: SchedulerName): boolean {
-  return s === 'lc' || s === 'wlc' || s === 'sed' || s === 'nq' || s === 'ovf';
+  return s === 'lc' || s === 'wlc' || s === 'sed' || s === 'nq' || s === 'ovf' || s === 'lblc' || s === 'lblcr';
 }
 
 /**
@@ -384,5 +451,8 @@ export function slotTable(
     case 'fo': return countTable('fo', servers, 1);
     case 'lc': case 'wlc': case 'sed': case 'nq': case 'ovf':
       return countTable(scheduler, servers, opts.expected ?? servers.length);
+    // A destination not yet in the locality map (nft.ts) gets the weighted least-connection server.
+    case 'lblc': case 'lblcr':
+      return countTable('wlc', servers, opts.expected ?? servers.length);
   }
 }

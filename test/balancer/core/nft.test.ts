@@ -69,7 +69,8 @@ describe('nftables plane: text', () => {
       }
       return 'ok';
     };
-    expect(bad({ services: [plan(vs({ method: 'dr', fwmark: 3 }), 1)] })).toBe('BAD_SERVICE');
+    expect(bad({ services: [plan(vs({ method: 'dr', fwmark: 3, servers: [rs('10.0.0.1', 80)] }), 1)] })).toBe('BAD_SERVICE');
+    expect(bad({ services: [plan(vs({ method: 'dr', fwmark: 3, servers: [rs('10.0.0.1')] }), 1), plan(vs({ fwmark: 3, servers: [rs('10.0.0.2')] }), 2)] })).toBe('DUPLICATE');
     expect(bad({ services: [plan(vs({ servers: [rs('10.0.0.1', 80), rs('10.0.0.2')] }), 1)] })).toBe('MIXED_PORTS');
     expect(bad({ services: [plan(vs({ method: 'dr', servers: [rs('10.0.0.1', 81)] }), 1)] })).toBe('BAD_SERVICE');
     expect(bad({ services: [plan(vs(), 1), plan(vs({ port: 81 }), 1)] })).toBe('DUPLICATE');
@@ -113,38 +114,92 @@ describe('nftables plane: text', () => {
       .toContain('delete element netdev carpool vs3_ids { 1 }');
   });
 
+  it('lblc/lblcr (NAT): destination → server map before the slot table, filled after the DNAT, flushed when a server leaves', () => {
+    const v = vs({ fwmark: 9, scheduler: 'lblc' });
+    const text = renderPlane({ services: [plan(v, 4)] }, []);
+    expect(text).toContain('map vs4_locality { typeof ip saddr : ip daddr . tcp dport; size 1048576; flags dynamic, timeout; timeout 86400s; }');
+    const chain = text.slice(text.indexOf('chain vs4 {')).split('\n').slice(1, 5).map((l) => l.trim());
+    expect(chain).toEqual([
+      'ct mark set 4',
+      'meta l4proto tcp dnat ip addr . port to ip daddr map @vs4_locality',
+      'meta l4proto tcp dnat ip addr . port to numgen inc mod 2 map @vs4_slots',
+      'drop',
+    ]);
+    expect(text).toContain('update @vs4_locality { ct original ip daddr timeout 86400s : ip daddr . tcp dport }');
+    expect(text).toContain('elements = { 4 : jump vs4_remember }');
+    const gone = diffPlane({ services: [plan(v, 4)] }, { services: [plan(v, 4, ['192.168.0.102:8080'])] }).text;
+    expect(gone).toContain('flush map ip carpool vs4_locality');
+    // An overloaded server (active > weight while another is below half its weight) leaves the map's servers too.
+    const ids = assignIds(new Map(), ['192.168.0.101:8080', '192.168.0.102:8080']);
+    const members = pool(v, initialHealth(v));
+    const counts = new Map([['192.168.0.101:8080', { active: 5, inactive: 0 }]]);
+    expect(planService(v, { id: 4, serverIds: ids, members, counts }).locality?.servers).toEqual(['192.168.0.102:8080']);
+    expect(planService(v, { id: 4, serverIds: ids, members }).locality?.servers).toEqual(['192.168.0.101:8080', '192.168.0.102:8080']);
+  });
+
+  it('DR/TUN fwmark services and group entries: the ingress chain dispatches on the mark per family, next to VIP . port', () => {
+    const fw = plan(vs({ method: 'dr', fwmark: 5, scheduler: 'mh', servers: [rs('192.168.0.101'), rs('192.168.0.102')] }), 6);
+    const entryA = plan(vs({ method: 'dr', vip: '123.123.123.10', servers: [rs('192.168.0.101'), rs('192.168.0.102')] }), 7);
+    const entryB = plan(vs({ method: 'dr', vip: '123.123.123.11', servers: [rs('192.168.0.101'), rs('192.168.0.102')] }), 8);
+    const text = renderPlane({ services: [fw, entryA, entryB] }, []);
+    expect(text).toContain('meta pkttype host meta protocol ip meta mark vmap @in_lan0_m4');
+    expect(text).toContain('map in_lan0_m4 { typeof meta mark : verdict; elements = { 5 : jump vs6 } }');
+    expect(text).toContain('elements = { 123.123.123.10 . tcp . 80 : jump vs7, 123.123.123.11 . tcp . 80 : jump vs8 }');
+    expect(text).toContain('fwd ip to meta mark map @vs6_servers device "lan1"');
+    expect(text).not.toContain('_m6');
+    // Without fwmark services the ingress chain is as before (no mark lookup per packet).
+    expect(renderPlane({ services: [entryA] }, [])).not.toContain('meta mark vmap');
+  });
+
   it('assignIds keeps ids and fills the lowest free one', () => {
     const a = assignIds(new Map(), ['a', 'b', 'c']);
     expect([...a]).toEqual([['a', 1], ['b', 2], ['c', 3]]);
     expect([...assignIds(a, ['c', 'd', 'a'])]).toEqual([['c', 3], ['a', 1], ['d', 2]]);
   });
 
-  it('counters: one pair per server (traffic, connections), counted after the DNAT, dispatched on the original destination', () => {
+  it('counters: one pair per server (traffic, connections), counted after the DNAT on the connection tuple, one rule per packet', () => {
     const text = renderPlane({ services: [counted(vs(), 3), plan(vs({ vip: '123.123.123.2' }), 4)] }, []);
     expect(text).toContain('counter vs3_rs1 { }');
     expect(text).toContain('counter vs3_rs2_conns { }');
-    expect(text).toContain('map vs3_traffic { type ipv4_addr . inet_service : counter; elements = { 192.168.0.101 . 8080 : "vs3_rs1", 192.168.0.102 . 8080 : "vs3_rs2" } }');
-    expect(text).toContain('ct direction original ct state new counter name ip daddr . tcp dport map @vs3_conns');
-    expect(text).toContain('ct direction reply counter name ip saddr . tcp sport map @vs3_traffic');
-    expect(text).toContain('meta l4proto tcp ct status dnat ct original ip daddr . meta l4proto . ct original proto-dst vmap @counted');
-    expect(text).toContain('elements = { 123.123.123.1 . tcp . 80 : jump vs3_count }');
-    // Only where asked for: service 4 has none, and without any the plane is as before.
-    expect(text).not.toMatch(/vs4_(rs|count|traffic)/);
-    expect(renderPlane({ services: [plan(vs(), 3)] }, [])).not.toMatch(/counter|stats/);
+    expect(text).toContain('map traffic_tcp { type ipv4_addr . inet_service . ipv4_addr . inet_service : counter; elements = { 123.123.123.1 . 80 . 192.168.0.101 . 8080 : "vs3_rs1", 123.123.123.1 . 80 . 192.168.0.102 . 8080 : "vs3_rs2" } }');
+    const tuple = 'ct original ip daddr . ct original proto-dst . ct reply ip saddr . ct reply proto-src';
+    const after = text.slice(text.indexOf('chain after {'));
+    const rules = after.split('\n').slice(2, 4).map((l) => l.trim());
+    // Every packet: one rule, one lookup; the connection counter only for packets of new connections.
+    expect(rules).toEqual([
+      `meta l4proto tcp ct status dnat counter name ${tuple} map @traffic_tcp`,
+      `ct state new meta l4proto tcp ct status dnat counter name ${tuple} map @conns_tcp`,
+    ]);
+    // Only where asked for: service 4 has none, and without any there is no per-packet chain at all.
+    expect(text).not.toMatch(/vs4_rs/);
+    const bare = renderPlane({ services: [plan(vs(), 3)] }, []);
+    expect(bare).not.toMatch(/counter|chain after|fwmarks|remember/);
     expect(counterNames(3, 2)).toEqual({ traffic: 'vs3_rs2', conns: 'vs3_rs2_conns' });
+  });
+
+  it('NAT fast path: one nat rule per new connection, nothing per established packet without counters or persistence', () => {
+    const text = renderPlane({ services: [plan(vs({ scheduler: 'rr' }), 1)] }, []);
+    const hooks = text.split('\n').filter((l) => l.includes(' hook '));
+    expect(hooks).toEqual(['    type nat hook prerouting priority dstnat; policy accept;']);
+    expect(text).toContain('chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n    ip daddr . meta l4proto . th dport vmap @services\n  }');
+    const persistent = renderPlane({ services: [plan(vs({ persistence: { timeoutMs: 1000, prefixLength: 32 } }), 1)] }, []);
+    expect(persistent).toContain('chain after {\n    type filter hook prerouting priority dstnat + 1; policy accept;\n    ct state new ct status dnat ct mark vmap @remember\n  }');
+    const fw = renderPlane({ services: [plan(vs({ fwmark: 5 }), 2)] }, []);
+    expect(fw).toContain('meta mark vmap @fwmarks');
+    expect(fw).not.toContain('vmap @services');
   });
 
   it('counters: a server that leaves takes its counters with it, after its map elements', () => {
     const v = vs({ servers: [rs('192.168.0.101', 80), rs('192.168.0.102', 80), rs('192.168.0.103', 80)] });
     const d = diffPlane({ services: [counted(v, 1)] }, { services: [counted(v, 1, ['192.168.0.102:80'])] }).text.split('\n');
-    const delEl = d.findIndex((l) => l.startsWith('delete element ip carpool vs1_traffic'));
+    const delEl = d.findIndex((l) => l.startsWith('delete element ip carpool traffic_tcp'));
     const delCounter = d.indexOf('delete counter ip carpool vs1_rs2');
     expect(delEl).toBeGreaterThanOrEqual(0);
     expect(delCounter).toBeGreaterThan(delEl);
     expect(d).toContain('delete counter ip carpool vs1_rs2_conns');
     expect(d.filter((l) => /counter/.test(l) && !/vs1_rs2/.test(l))).toEqual([]);
     const back = diffPlane({ services: [counted(v, 1, ['192.168.0.102:80'])] }, { services: [counted(v, 1)] }).text.split('\n');
-    expect(back.indexOf('add counter ip carpool vs1_rs2')).toBeLessThan(back.findIndex((l) => l.startsWith('add element ip carpool vs1_traffic')));
+    expect(back.indexOf('add counter ip carpool vs1_rs2')).toBeLessThan(back.findIndex((l) => l.startsWith('add element ip carpool traffic_tcp')));
   });
 
   it('no change, no transaction', () => {
@@ -175,7 +230,7 @@ describe('nftables plane: text', () => {
       expect(s.elements).toBeGreaterThan(0);
     }
     console.info(`one of 10 servers removed from one service:\n  ${rows.join('\n  ')}`);
-  });
+  }, 120_000); // plans 2 × 1,111 services × 6 schedulers: 24–48 s on a loaded 2-core machine
 });
 
 /** Pairs of planes the diff must carry one into the other (applied for real in a namespace). */
@@ -188,6 +243,8 @@ function transitions(): [string, Plane, Plane][] {
   const v6 = vs({ family: 'ipv6', vip: 'fd00::80', scheduler: 'rr', servers: [rs('fd00:1::1', 80), rs('fd00:1::2', 80)] });
   const fw = vs({ fwmark: 12, scheduler: 'lc', servers: [rs('192.168.0.101'), rs('192.168.0.102')] });
   const persist = { ...mh, persistence: { timeoutMs: 50_000, prefixLength: 32 } };
+  const lblc = { ...mh, scheduler: 'lblc' as const };
+  const drMark = vs({ fwmark: 9, method: 'dr', scheduler: 'mh', servers: [rs('192.168.0.101'), rs('192.168.0.102')] });
   return [
     ['mh: one server removed', { services: [plan(mh, 1)] }, { services: [plan(mh, 1, ['192.168.0.102:80'])] }],
     ['wrr: weight change (rule and map change)', { services: [plan(wrr, 2)] }, { services: [plan(wrr2, 2)] }],
@@ -203,6 +260,9 @@ function transitions(): [string, Plane, Plane][] {
     ['counters switched on, a counted server removed, counters off', { services: [plan(mh, 1), plan(v6, 3)] }, { services: [counted(mh, 1, ['192.168.0.102:80']), counted(v6, 3)] }],
     ['counted server removed and another service counted', { services: [counted(mh, 1), plan(wrr, 2)] }, { services: [counted(mh, 1, ['192.168.0.101:80']), counted(wrr, 2)] }],
     ['counters switched off', { services: [counted(mh, 1), counted(v6, 3)] }, { services: [plan(mh, 1), plan(v6, 3)] }],
+    ['a DR fwmark service appears next to a DR VIP, then loses a server', { services: [plan(dr, 5)] }, { services: [plan(dr, 5), plan(drMark, 9)] }],
+    ['DR fwmark server removed', { services: [plan(dr, 5), plan(drMark, 9)] }, { services: [plan(dr, 5), plan(drMark, 9, ['192.168.0.101'])] }],
+    ['lblc: a server leaves, the locality map is flushed', { services: [plan(lblc, 7)] }, { services: [plan(lblc, 7, ['192.168.0.102:80'])] }],
     ['empty slot table (all down) and back', { services: [plan(mh, 1, ['192.168.0.101:80', '192.168.0.102:80', '192.168.0.103:80'])] }, { services: [plan(mh, 1)] }],
   ];
 }
@@ -215,7 +275,7 @@ describe.skipIf(skip !== undefined)(`nftables plane against the real nft and ker
   it('nft -c accepts the NAT, DR and TUN rulesets (IPv4, IPv6, TCP/UDP/SCTP, fwmark, persistence, every scheduler)', () => {
     const services: PlaneService[] = [];
     let id = 1;
-    for (const scheduler of ['rr', 'wrr', 'lc', 'wlc', 'sh', 'dh', 'mh', 'sed', 'nq', 'fo', 'ovf'] as const) {
+    for (const scheduler of ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'sh', 'dh', 'mh', 'sed', 'nq', 'fo', 'ovf'] as const) {
       services.push(plan(vs({ vip: `123.123.${id}.1`, scheduler, persistence: id % 2 ? { timeoutMs: 360_000, prefixLength: 24 } : undefined }), id++));
     }
     for (const protocol of ['udp', 'sctp'] as const) {
@@ -224,8 +284,12 @@ describe.skipIf(skip !== undefined)(`nftables plane against the real nft and ker
     }
     services.push(plan(vs({ family: 'ipv6', vip: 'fd00::80', scheduler: 'mh', servers: [rs('fd00:1::1', 80)], persistence: { timeoutMs: 60_000, prefixLength: 64 } }), id++));
     services.push(plan(vs({ fwmark: 7, scheduler: 'wlc', servers: [rs('192.168.0.101'), rs('192.168.0.102')] }), id++));
+    services.push(plan(vs({ fwmark: 8, scheduler: 'lblc', servers: [rs('192.168.0.101', 3128), rs('192.168.0.102', 3128)] }), id++));
+    services.push(plan(vs({ family: 'ipv6', vip: 'fd00::8f', scheduler: 'lblcr', servers: [rs('fd00:1::1', 80)], persistence: { timeoutMs: 60_000, prefixLength: 64 } }), id++));
     services.push(plan(vs({ vip: '123.123.200.1', method: 'dr', scheduler: 'mh', persistence: { timeoutMs: 300_000, prefixLength: 32 } }), id++));
     services.push(plan(vs({ family: 'ipv6', vip: 'fd00::81', method: 'dr', scheduler: 'sh', servers: [rs('fd00:1::1'), rs('fd00:1::2')] }), id++));
+    services.push(plan(vs({ fwmark: 21, method: 'dr', scheduler: 'mh', servers: [rs('192.168.0.101'), rs('192.168.0.102')] }), id++));
+    services.push(plan(vs({ family: 'ipv6', fwmark: 21, method: 'dr', scheduler: 'sh', servers: [rs('fd00:1::1'), rs('fd00:1::2')] }), id++));
     services.push(plan(vs({ vip: '123.123.201.1', method: 'tun', scheduler: 'wrr' }), id++));
     services.push(counted(vs({ vip: '123.123.202.1', scheduler: 'wlc' }), id++));
     services.push(counted({ ...vs({ vip: '123.123.203.1', scheduler: 'lc', servers: [rs('192.168.0.101'), rs('192.168.0.102')] }), protocol: 'udp' }, id++));

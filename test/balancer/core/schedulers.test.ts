@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Candidate } from '../../../src/balancer/core/model.js';
 import {
-  countTable, hash32, maglevSize, maglevTable, MAX_NUMGEN_SLOTS, pickFo, pickLc, pickNq, pickOvf, pickRr, pickSed, pickWlc, pickWrr,
+  countTable, hash32, localityOverloaded, maglevSize, maglevTable, MAX_NUMGEN_SLOTS, pickFo, pickLblc, pickLblcr, pickLc, pickNq, pickOvf, pickRr, pickSed, pickWlc, pickWrr,
   RR_START, rrTable, scaleWeights, shTable, slotTable, WRR_START, wrrTable, type SlotTable,
 } from '../../../src/balancer/core/schedulers.js';
 import { prng } from '../../helpers/sim.js';
@@ -77,6 +77,55 @@ describe('per-connection schedulers (IPVS semantics, notes §4)', () => {
     expect(pickOvf([c('a', 2, 0), c('b', 5, 5)])).toBe(1);
     expect(pickOvf([c('a', 2, 0), c('b', 5, 6)])).toBe(0);
     expect(pickOvf([c('a', 0), c('b', 0)])).toBeUndefined();
+  });
+});
+
+describe('locality schedulers (ip_vs_lblc / ip_vs_lblcr documented algorithm)', () => {
+  it('overloaded: active > weight and some server below half of its weight', () => {
+    const s = [c('a', 2, 3), c('b', 4, 1), c('c', 4, 3)];
+    expect(localityOverloaded(s[0]!, s)).toBe(true); // b: 1·2 < 4
+    expect(localityOverloaded(s[2]!, s)).toBe(false); // 3 ≤ 4
+    const busy = [c('a', 2, 3), c('b', 4, 2)];
+    expect(localityOverloaded(busy[0]!, busy)).toBe(false); // nobody below half: a keeps its destinations
+  });
+
+  it('lblc: a new destination gets the wlc server and keeps it while alive and not overloaded', () => {
+    const s = [c('a', 1, 0, 5), c('b', 1, 0, 1)];
+    const first = pickLblc(s, undefined);
+    expect(first).toEqual({ pick: 1, cache: 'b' }); // wlc: b has less overhead
+    // b is now busier than a, but the destination stays on b (locality), as long as b is not overloaded.
+    const later = [c('a', 1, 0, 0), c('b', 1, 1, 9)];
+    expect(pickLblc(later, 'b')).toEqual({ pick: 1, cache: 'b' });
+    // b overloaded (2 > 1) while a is idle (0 < 1/2): the destination moves to the wlc server.
+    expect(pickLblc([c('a', 1, 0, 0), c('b', 1, 2, 0)], 'b')).toEqual({ pick: 0, cache: 'a' });
+    // b dead (weight 0, or gone): moves.
+    expect(pickLblc([c('a'), c('b', 0)], 'b')).toEqual({ pick: 0, cache: 'a' });
+    expect(pickLblc([c('a')], 'gone')).toEqual({ pick: 0, cache: 'a' });
+    expect(pickLblc([c('a', 0)], 'a')).toEqual({ pick: undefined, cache: 'a' });
+  });
+
+  it('lblcr: the set grows with the wlc server when its best member is overloaded, and sheds its busiest after the expiration', () => {
+    const T = 1000;
+    const one = pickLblcr([c('a'), c('b')], undefined, 0, T);
+    expect(one).toEqual({ pick: 0, set: { members: ['a'], lastModMs: 0 } });
+    // a overloaded (3 > 1), b idle: b serves and joins the set.
+    const two = pickLblcr([c('a', 1, 3), c('b')], one.set, 10, T);
+    expect(two).toEqual({ pick: 1, set: { members: ['a', 'b'], lastModMs: 10 } });
+    // Within the set, the least-connection member serves (b, idle); nothing changes before T.
+    const same = pickLblcr([c('a', 1, 1), c('b')], two.set, 500, T);
+    expect(same).toEqual({ pick: 1, set: two.set });
+    // After T without change, the most loaded member (a) leaves; the pick stays b.
+    const shed = pickLblcr([c('a', 1, 1), c('b')], two.set, 10 + T + 1, T);
+    expect(shed).toEqual({ pick: 1, set: { members: ['b'], lastModMs: 10 + T + 1 } });
+    // A member that left the service leaves the set; no live server at all: no pick, set kept.
+    expect(pickLblcr([c('b')], two.set, 20, T)).toEqual({ pick: 0, set: { members: ['b'], lastModMs: 20 } });
+    expect(pickLblcr([c('a', 0)], one.set, 20, T).pick).toBeUndefined();
+  });
+
+  it('lblc and lblcr tables: a destination not yet known gets the wlc water-filled table', () => {
+    const s = [c('a', 1, 2), c('b', 1, 0)];
+    expect(slotTable('lblc', s, { configured: 2, hashPort: false, hashFallback: false, expected: 2 })).toEqual(countTable('wlc', s, 2));
+    expect(slotTable('lblcr', s, { configured: 2, hashPort: false, hashFallback: false, expected: 2 })).toEqual(countTable('wlc', s, 2));
   });
 });
 

@@ -167,7 +167,7 @@ ${servers.map((s) => `  real_server ${s} {\n  }\n`).join('')}}
     const services = () => JSON.stringify(b.status().services, (k, v: unknown) => (k === 'at' ? undefined : v));
     const before = services();
     const m = txns.length;
-    await expect(b.prepare(balancers(C.replace('lb_algo rr', 'lb_algo lblc')))).rejects.toThrow(/lb_algo lblc is not supported/);
+    await expect(b.prepare(balancers(C.replace('virtual_server 10.9.0.100 80 {', 'virtual_server 10.9.0.100 0 {')))).rejects.toThrow(/a virtual server without a port \(all ports\) is not supported/);
     expect(services()).toBe(before);
     expect(txns.length).toBe(m);
     await b.stop();
