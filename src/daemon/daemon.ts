@@ -189,7 +189,7 @@ export class Daemon {
     if (cfg.http) {
       // Loaded only when configured: the default daemon stays small and opens no TCP port.
       const { HttpServer } = await import('./http.js');
-      this.http = new HttpServer(cfg.http, { status: () => this.status(), log: this.log });
+      this.http = new HttpServer(cfg.http, { status: () => this.status(), refresh: () => this.balancer?.refresh() ?? Promise.resolve(), log: this.log });
       await this.http.listen();
     }
     // 4. Stale addresses of a killed predecessor, then the instances.
@@ -702,7 +702,8 @@ export class Daemon {
   private handleControl(req: ControlRequest): unknown {
     switch (req.cmd) {
       case 'status':
-        return this.status();
+        // The balancer's counts and counters are read when asked for (docs/balancer.md).
+        return this.balancer ? this.balancer.refresh().then(() => this.status()) : this.status();
       case 'reload':
         return this.reload('carpool reload');
       case 'demote': {
@@ -722,7 +723,7 @@ export class Daemon {
   private balancerControl(req: ControlRequest): unknown {
     const b = this.balancer;
     if (!b) throw new CarpoolError('NO_BALANCER', 'this daemon runs no load balancer', 'add virtual_server blocks (keepalived.conf) or balancers: (YAML) to its configuration, then carpool reload');
-    if (req.cmd === 'balancer.list') return b.status();
+    if (req.cmd === 'balancer.list') return b.refresh().then(() => b.status());
     const op = req.cmd.slice('balancer.'.length);
     const a = req.args ?? {};
     const text = (k: string): string => {

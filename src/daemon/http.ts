@@ -38,6 +38,8 @@ const MAX_QUEUED = 1 << 20;
 
 export interface HttpDeps {
   readonly status: () => DaemonStatus;
+  /** Fresh figures read on demand (the balancer's counts) before /status and /metrics answer. */
+  readonly refresh?: () => Promise<void>;
   readonly log: Logger;
 }
 
@@ -128,9 +130,22 @@ export class HttpServer {
     try {
       switch (path) {
         case '/metrics':
-          return this.send(req, res, METRICS_CONTENT_TYPE, renderMetrics(this.deps.status()));
-        case '/status':
-          return this.send(req, res, 'application/json; charset=utf-8', `${JSON.stringify(this.deps.status(), null, 2)}\n`);
+        case '/status': {
+          const answer = (): void => {
+            if (path === '/metrics') this.send(req, res, METRICS_CONTENT_TYPE, renderMetrics(this.deps.status()));
+            else this.send(req, res, 'application/json; charset=utf-8', `${JSON.stringify(this.deps.status(), null, 2)}\n`);
+          };
+          if (!this.deps.refresh) return answer();
+          void this.deps.refresh().catch(() => undefined).then(() => {
+            try {
+              answer();
+            } catch (err) {
+              this.deps.log.logLimited('error', `http: ${path}: ${(err as Error).message}`, `http:${path}`);
+              if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end('internal error\n');
+            }
+          });
+          return;
+        }
         case '/':
           res.setHeader('Content-Security-Policy', "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'");
           return this.send(req, res, 'text/html; charset=utf-8', renderDashboard(this.view()));

@@ -542,6 +542,47 @@ export function diffPlane(current: Plane, desired: Plane): { text: string; size:
 }
 
 /**
+ * What a service's shared objects depend on: everything but its servers and slot table. Two
+ * versions of a service with the same shape differ only in objects named after the service
+ * (`vs<id>*` chains, maps, counters); the dispatch maps, base chains and tables stay as they are.
+ */
+export function serviceShape(s: PlaneService): string {
+  const { servers: _servers, table: _table, ...shape } = s;
+  return JSON.stringify(shape);
+}
+
+/**
+ * `diffPlane(current, desired)` at the cost of the services that changed: the same text, when
+ * both planes list the same service ids in the same order and every service that changed kept
+ * its shape (`serviceShape`: only servers or slot table differ) — then only those services are
+ * planned and compared. A service given as the same object in both planes is unchanged (the
+ * shell reuses the objects of services it did not re-plan). Anything else (a service added,
+ * removed, moved or reshaped) falls back to the whole `diffPlane`. `fast` says which path ran.
+ */
+export function diffChanged(current: Plane, desired: Plane): { text: string; size: TransactionSize; fast: boolean } {
+  const a = current.services;
+  const b = desired.services;
+  if (a.length !== b.length) return { ...diffPlane(current, desired), fast: false };
+  const from: PlaneService[] = [];
+  const to: PlaneService[] = [];
+  for (let i = 0; i < b.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x === y) continue;
+    if (x.id !== y.id || serviceShape(x) !== serviceShape(y)) return { ...diffPlane(current, desired), fast: false };
+    from.push(x);
+    to.push(y);
+  }
+  const d = diffPlane({ services: from }, { services: to });
+  // Shared objects (base chains, dispatch and counter maps) may depend on the other services
+  // too: the fast text may only touch them element by element; anything else on them → whole diff.
+  const own = /^(?:add|delete|flush) (?:chain|map|set|counter|rule) (?:ip|ip6|netdev) carpool vs\d+(?:_|\s|$)/;
+  const elements = /^(?:add|delete) element (?:ip|ip6|netdev) carpool \S+ \{/;
+  if (d.text.split('\n').some((l) => l !== '' && !own.test(l) && !elements.test(l))) return { ...diffPlane(current, desired), fast: false };
+  return { ...d, fast: true };
+}
+
+/**
  * Stable ids for keys: the ones in `previous` keep theirs, new keys get the lowest free id
  * ≥ 1. The shell keeps the map across updates (flow maps and ct marks hold ids).
  */

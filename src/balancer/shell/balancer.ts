@@ -123,6 +123,14 @@ interface Runtime {
   /** Totals since start and rates over the last period, per server key. */
   readonly stats: Map<string, Totals>;
   rates: Map<string, { cps: number; pps: number; bps: number }> | undefined;
+  /**
+   * The service's plane entries and what they were planned from: while the inputs are the same
+   * objects, `plane()` hands the same entries over and the applier skips them (`diffChanged`),
+   * so one change costs one service's planning and diff, whatever the total.
+   */
+  planned?: { readonly key: readonly unknown[]; readonly planes: PlaneService[] };
+  /** Monotonic time of the last read of its counts and counters (the rates' period). */
+  sampledAt?: number;
 }
 
 export class Balancer {
@@ -144,7 +152,8 @@ export class Balancer {
   /** Raw nft counter values at the last read, and what earlier incarnations had counted (a counter restarts at 0 when re-created). */
   private readonly rawCounters = new Map<string, { packets: number; bytes: number }>();
   private readonly counterBase = new Map<string, { packets: number; bytes: number }>();
-  private lastSampleAt: number | undefined;
+  /** The on-demand read under way (`refresh`): callers at the same time share it. */
+  private refreshing: Promise<void> | undefined;
 
   /** Maps the configuration; throws BALANCER_NOT_SUPPORTED for what cannot run yet. */
   constructor(cfg: BalancerConfig, private readonly deps: BalancerDeps) {
@@ -228,7 +237,13 @@ export class Balancer {
     if (!st.inForce) this.deps.log.error(`Load balancer: the first ruleset is not in force yet (${st.lastError ?? 'unknown'}); retrying`);
     this.started = true;
     for (const s of this.services) this.begin(s);
-    this.lastSampleAt = this.deps.now();
+    // The counters start at 0 with the table: the first read's rates are over the time since now.
+    const t = this.deps.now();
+    for (const s of this.services) {
+      if (!s.counted) continue;
+      s.sampledAt = t;
+      for (const key of s.serverIds.keys()) if (!s.stats.has(key)) s.stats.set(key, { connections: 0, packets: 0, bytes: 0 });
+    }
     this.armCount();
   }
 
@@ -243,8 +258,22 @@ export class Balancer {
     return { services: services.flatMap((s) => this.servicePlanes(s, planeIds)) };
   }
 
-  /** One plane service per entry of the service (a group's addresses share servers, verdicts and table). */
+  /**
+   * One plane service per entry of the service (a group's addresses share servers, verdicts and
+   * table). Planned again only when an input changed: the service, its health state, the ids,
+   * and the counts only where the scheduler uses them (`countsMatter`).
+   */
   private servicePlanes(s: Runtime, planeIds: ReadonlyMap<string, number>): PlaneService[] {
+    const vs = s.vs;
+    const key = [vs, s.state, s.serverIds, planeIds, this.standIn, s.counted, countsMatter(vs) ? s.counts : undefined, needsCounts(vs.scheduler) ? s.expected : undefined];
+    const c = s.planned;
+    if (c && c.key.length === key.length && c.key.every((k, i) => k === key[i])) return c.planes;
+    const planes = this.planServicePlanes(s, planeIds);
+    s.planned = { key, planes };
+    return planes;
+  }
+
+  private planServicePlanes(s: Runtime, planeIds: ReadonlyMap<string, number>): PlaneService[] {
     const vs = s.vs;
     const tunnels = vs.method === 'tun' ? this.tunnels.devices(vs) : undefined;
     const tunnelDevices = tunnels && this.standIn ? new Map([...tunnels.keys()].map((k) => [k, 'lo'])) : tunnels;
@@ -262,47 +291,70 @@ export class Balancer {
   private idOf(s: Runtime): number {
     return this.planeIds.get(s.m.entries[0]!.name)!;
   }
-  /** conntrack queries: every NAT service on VIP:port with its configured servers. */
-  private queries(): CountQuery[] {
-    return this.services.filter((s) => s.counted && s.vs.match.kind === 'addr').map((s) => {
+  /** conntrack queries: the given NAT services on VIP:port (default all) with their configured servers. */
+  private queries(services: readonly Runtime[] = this.services): CountQuery[] {
+    return services.filter((s) => s.counted && s.vs.match.kind === 'addr').map((s) => {
       const vs = s.vs;
       const match = vs.match as { vip: string; port: number };
       return countQuery(vs.name, vs.family, vs.protocol, match.vip, match.port, vs.realServers);
     });
   }
 
-  private takeCounts(r: Awaited<ReturnType<ConntrackReader>>): void {
-    for (const s of this.services) {
+  private takeCounts(r: Awaited<ReturnType<ConntrackReader>>, services: readonly Runtime[] = this.services): void {
+    for (const s of services) {
       const c = r.counts.get(s.vs.name);
       if (c) s.counts = c;
     }
     if (r.malformed > 0) this.deps.log.logLimited('warning', `Load balancer: ${r.malformed} of ${r.lines} conntrack line(s) not understood, dropped`, 'balancer:conntrack-malformed');
   }
 
+  /** The services read every count period: counted ones whose table follows the counts (lc/wlc/sed/nq/ovf, upper thresholds). */
+  private periodic(): Runtime[] {
+    return this.services.filter((s) => s.counted && countsMatter(s.vs));
+  }
+
+  /** The count period runs only while a service's table follows the counts; the status reads on demand (`refresh`). */
   private armCount(): void {
-    if (this.stopped || !this.services.some((s) => s.counted)) return;
+    if (this.stopped || this.periodic().length === 0) return;
     this.countTimer = setTimeout(() => {
       this.countTimer = undefined;
-      void this.sample().finally(() => this.armCount());
+      void this.sample(this.periodic()).finally(() => this.armCount());
     }, this.countIntervalMs);
   }
 
   /**
-   * One count period: conntrack counts and the plane's counters, read side by side; totals,
-   * rates and the count-based tables follow. A failed read keeps the last values (logged,
-   * rate-limited); the plane changes only when a count-based table does.
+   * Fresh counts, totals and rates of every counted service for the status (`carpool status`,
+   * `carpool balancer list --stats|--rate`, the HTTP status and metrics): read when asked,
+   * not every period, unless the last read is younger than the count period. Rates are over
+   * the time since the service's previous read. Never rejects.
    */
-  private async sample(): Promise<void> {
-    const families = [...new Set(this.services.filter((s) => s.counted).map((s) => (s.vs.family === 'ipv4' ? 'ip' : 'ip6')))];
+  refresh(): Promise<void> {
+    if (this.stopped || !this.started) return Promise.resolve();
+    const counted = this.services.filter((s) => s.counted);
+    const now = this.deps.now();
+    if (counted.every((s) => s.sampledAt !== undefined && now - s.sampledAt < this.countIntervalMs)) return Promise.resolve();
+    this.refreshing ??= this.sample(counted).catch(() => undefined).finally(() => { this.refreshing = undefined; });
+    return this.refreshing;
+  }
+
+  /**
+   * One read of `services` (counted ones): conntrack counts and the plane's counters, read side
+   * by side; totals, rates and the count-based tables follow. A failed read keeps the last
+   * values (logged, rate-limited); the plane changes only when a count-based table does. The
+   * counters are listed only when a service needs them (its status, or a count-based table's
+   * estimate of new connections).
+   */
+  private async sample(services: readonly Runtime[]): Promise<void> {
+    services = services.filter((s) => s.counted);
+    if (services.length === 0) return;
+    const families = [...new Set(services.map((s) => (s.vs.family === 'ipv4' ? 'ip' : 'ip6')))];
     const [ct, ...lists] = await Promise.allSettled([
-      this.conntrack(this.queries()),
+      this.conntrack(this.queries(services)),
       ...families.map((f) => (this.deps.nft ?? nftRunner())(['-j', 'list', 'counters', 'table', f, 'carpool'])),
     ]);
     if (this.stopped) return;
     const now = this.deps.now();
-    const dt = (now - (this.lastSampleAt ?? now)) / 1000;
-    this.lastSampleAt = now;
-    if (ct.status === 'fulfilled') this.takeCounts(ct.value);
+    if (ct.status === 'fulfilled') this.takeCounts(ct.value, services);
     else this.deps.log.logLimited('warning', `Load balancer: cannot read connection counts, the last ones stay: ${(ct.reason as Error).message}`, 'balancer:conntrack');
     const raw = new Map<string, { packets: number; bytes: number }>();
     for (const l of lists) {
@@ -323,8 +375,11 @@ export class Balancer {
       return { packets: base.packets + cur.packets, bytes: base.bytes + cur.bytes };
     };
     let replan = false;
-    for (const s of this.services) {
-      if (!s.counted) continue;
+    for (const s of services) {
+      // A reload may have replaced the runtime meanwhile: its successor is read next time.
+      if (!this.services.includes(s)) continue;
+      const dt = (now - (s.sampledAt ?? now)) / 1000;
+      s.sampledAt = now;
       const rates = new Map<string, { cps: number; pps: number; bps: number }>();
       let fresh = 0;
       for (const [key, sid] of s.serverIds) {
@@ -612,7 +667,7 @@ export class Balancer {
       runtime: {
         m, overrides, addedProbes, vs, probes: probeMap(m, addedProbes), serverIds: serverIds(vs, old.serverIds), state: r.state, timer: undefined, epochs: new Map(old.epochs),
         counted: vs.method === 'nat' && m.entries.length === 1 && m.entries[0]!.match.kind === 'addr',
-        counts: old.counts, expected: old.expected, stats: old.stats, rates: old.rates,
+        counts: old.counts, expected: old.expected, stats: old.stats, rates: old.rates, ...(old.sampledAt !== undefined ? { sampledAt: old.sampledAt } : {}),
       },
       rechecked: [...newKeys].filter((k) => oldKeys.has(k) && change(k) === 'rechecked'),
     };
@@ -707,6 +762,11 @@ export class Balancer {
       plane: { inForce: a.inForce, applies: a.applies, failures: a.failures, ...(a.lastAppliedAt ? { lastAppliedAt: a.lastAppliedAt } : {}), ...(a.lastError ? { lastError: a.lastError } : {}) },
     };
   }
+}
+
+/** Whether connection counts change a service's slot table: the count-based schedulers, and upper thresholds (overload). */
+function countsMatter(vs: VirtualService): boolean {
+  return needsCounts(vs.scheduler) || vs.realServers.some((r) => (r.upperThreshold ?? 0) > 0);
 }
 
 /** DR: the service with the egress device the kernel's routes gave. */

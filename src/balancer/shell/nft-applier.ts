@@ -1,14 +1,15 @@
 /**
  * Puts the core's nftables plane into force: desired plane → one `nft -f` transaction (the
  * whole plane at first and after a failure, which replaces a stale carpool table
- * atomically; otherwise the core's minimal diff) → on success the desired plane is recorded
+ * atomically; otherwise the core's minimal diff, planned from the services that changed
+ * only: `diffChanged`) → on success the desired plane is recorded
  * as in force. nft -f is atomic: when it fails the previous ruleset stays, the error is
  * logged and the latest desired plane is tried again later, whole. Only carpool's own tables
  * are ever named (core/nft.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Plane } from '../core/nft.js';
-import { diffPlane, renderPlane } from '../core/nft.js';
+import { diffChanged, renderPlane } from '../core/nft.js';
 import { run } from '../../lib/exec.js';
 import { CarpoolError } from '../../lib/errors.js';
 import type { Logger } from '../../daemon/logger.js';
@@ -102,7 +103,8 @@ export class NftApplier {
       this.again = false;
       const desired = this.desired;
       if (!desired || this.stopped) return;
-      const text = this.inForce ? diffPlane(this.inForce, desired).text : renderPlane(desired);
+      // The shell hands unchanged services over as the same objects: only the changed ones are compared.
+      const text = this.inForce ? diffChanged(this.inForce, desired).text : renderPlane(desired);
       if (text === '') continue;
       this.touched = true;
       const r = await this.nft(['-f', '-'], text).catch((err: unknown) => ({ code: -1, stdout: '', stderr: (err as Error).message }));

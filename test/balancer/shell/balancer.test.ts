@@ -144,6 +144,44 @@ describe('Balancer shell: count periods (fake conntrack and nft)', () => {
     await b.stop();
   }, 10_000);
 
+  it('rr: no reads every period; the status reads counts and counters when asked, once per period at most', async () => {
+    let lists = 0;
+    let packets = 0;
+    const nft: NftRunner = (args) => {
+      if (!args.includes('counters')) return Promise.resolve({ code: 0, stdout: '', stderr: '' });
+      lists++;
+      const c = (name: string, n: number) => ({ counter: { family: 'ip', name, table: 'carpool', handle: 1, packets: n, bytes: n * 100 } });
+      return Promise.resolve({ code: 0, stderr: '', stdout: JSON.stringify({ nftables: [c('vs1_rs1', packets), c('vs1_rs1_conns', packets / 10)] }) });
+    };
+    let reads = 0;
+    const conntrack = (q: readonly CountQuery[]) => {
+      reads++;
+      return Promise.resolve({ counts: new Map([[q[0]!.name, new Map([['10.9.1.2:80', { active: 7, inactive: 1 }]])]]), lines: 1, malformed: 0 });
+    };
+    let now = 0;
+    const b = new Balancer(conf('rr'), { log, now: () => now, nft, conntrack, countIntervalMs: 20 });
+    await b.start();
+    expect(reads).toBe(1); // flows from before a restart, at start
+    await new Promise((r) => setTimeout(r, 150));
+    expect({ reads, lists }).toEqual({ reads: 1, lists: 0 });
+    packets = 100;
+    now = 1000;
+    // Two callers at once share one read.
+    await Promise.all([b.refresh(), b.refresh()]);
+    expect({ reads, lists }).toEqual({ reads: 2, lists: 1 });
+    expect(b.status().services[0]!.servers[0]).toMatchObject({ active: 7, inactive: 1, stats: { connections: 10, packets: 100, bytes: 10000 }, rates: { cps: 10, pps: 100 } });
+    // Within the period: the last read answers.
+    now = 1010;
+    await b.refresh();
+    expect(lists).toBe(1);
+    packets = 300;
+    now = 3000;
+    await b.refresh();
+    expect(lists).toBe(2);
+    expect(b.status().services[0]!.servers[0]).toMatchObject({ stats: { packets: 300 }, rates: { pps: 100, cps: 10 } });
+    await b.stop();
+  });
+
   it('a count-based scheduler without conntrack stops the start with what to do; rr only warns', async () => {
     const nft: NftRunner = () => Promise.resolve({ code: 0, stdout: '', stderr: '' });
     const conntrack = () => Promise.reject(new Error('cannot run conntrack: spawn conntrack ENOENT (install the conntrack package: apt install conntrack)'));

@@ -125,6 +125,9 @@ describe.skipIf(!isRoot)(`load balancing: NAT, rr, HTTP_GET + TCP_CHECK, nginx r
     // rr: strict alternation over the two.
     expect(counts.h2).toBe(10);
     expect(counts.h3).toBe(10);
+    // rr has no count period: the status reads conntrack and the counters when asked.
+    const conns = async () => (await balancers()).services[0]!.servers.map((s) => s.stats?.connections);
+    await until(async () => (await conns()).join() === '10,10', 5000, 100, 'stats read on demand: 10 connections each');
     const text = (await run(carpoolArgv(lan.host(1).ns, ['status', '-s', socket()]))).stdout;
     expect(text).toMatch(new RegExp(`${VIP}:80/tcp rr nat`));
     expect(text).toMatch(new RegExp(`-> ${NET}.1.2:80  up  weight 1  active \\d+  inactive \\d+  HTTP_GET ${NET}.1.2:80 ok: /: status 200`));
