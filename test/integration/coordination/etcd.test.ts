@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { addressesOf, destroyLan } from '../../../src/lab/netns.js';
 import type { LabHost } from '../../../src/lab/netns.js';
 import { run } from '../../../src/lib/exec.js';
-import { Workdir, instance, socketOf, status } from '../helpers/carp.js';
+import { Workdir, instance, socketOf, startProbe, status, stopProbe } from '../helpers/carp.js';
 import { useLab } from '../helpers/lab.js';
 import { Proc, ProcSet, carpoolArgv, inNs, isRoot, skipReason, sleep, until } from '../helpers/procs.js';
 
@@ -52,7 +52,7 @@ class AddressLog {
 describe.skipIf(!isRoot || !hasEtcd)(`protocol: etcd instances with a real etcd (${skipReason}; needs etcd-server)`, () => {
   const procs = new ProcSet();
   const wd = new Workdir();
-  const lan = useLab('et', { hosts: 4, subnet: SUBNET, client: false, beforeDestroy: async () => { await procs.killAll(); wd.remove(); } });
+  const lan = useLab('et', { hosts: 4, subnet: SUBNET, client: true, beforeDestroy: async () => { await procs.killAll(); wd.remove(); } });
   const etcdHost = () => lan.host(1);
   const nodes = () => [lan.host(2), lan.host(3), lan.host(4)];
   const daemons = new Map<string, Proc>();
@@ -89,7 +89,7 @@ describe.skipIf(!isRoot || !hasEtcd)(`protocol: etcd instances with a real etcd 
       '--log-level', 'warn'])));
     log = new AddressLog(nodes().map((h) => procs.add(new Proc(`mon-${h.name}`, inNs(h.ns, ['ip', '-ts', '-o', 'monitor', 'address'])))), nodes().map((h) => h.name));
     for (const h of nodes()) start(h);
-    const holder = await holderOf();
+    const holder = await holderOf().catch((e: unknown) => { for (const [n, p] of daemons) console.log(n, p.lines.join('\n')); throw e; });
     await sleep(500);
     expect(await holders()).toEqual([holder]);
     const st = await instance(socketOf(wd, nodes().find((h) => h.name === holder)!));
@@ -105,6 +105,33 @@ describe.skipIf(!isRoot || !hasEtcd)(`protocol: etcd instances with a real etcd 
     const { stdout } = await run(carpoolArgv(nodes()[0]!.ns, ['status', '--socket', socketOf(wd, nodes()[0]!)]), { allowFail: true });
     expect(stdout).toMatch(new RegExp(`etcd key /it/web/leader held by ${holder} \\(revision \\d+\\)`));
   }, 60_000);
+
+  it('carpool demote: planned hand-over, 0 lost probes at 20 ms, one holder after; --clear', async () => {
+    const before = await holderOf();
+    const hb = nodes().find((h) => h.name === before)!;
+    const probe = startProbe(procs, lan.client, VIP, 20);
+    await sleep(500);
+    const t0 = Date.now();
+    const { stdout } = await run(carpoolArgv(hb.ns, ['demote', 'web', '--socket', socketOf(wd, hb)]));
+    expect(stdout).toMatch(/^web: MASTER\n$/); // the addresses stay until the successor confirms
+    const t1 = Date.now(); // the daemon has the demotion (the CLI's own start-up is in t1 − t0)
+    const next = await until(async () => { const x = await holders(); return x.length === 1 && x[0] !== before ? x[0] : undefined; }, 3 * TTL_MS, 20, 'the successor alone');
+    await sleep(500);
+    const sum = await stopProbe(probe);
+    const up = log.first(next, true, t0)!;
+    const down = log.first(before, false, t0)!;
+    console.log(`etcd demote ${before} -> ${next}: CLI answered after ${t1 - t0} ms, successor added the VIP ${up - t1} ms after that, ${before} removed it ${down - up} ms later; probes sent ${sum.sent}, lost ${sum.lost}`);
+    expect(sum.sent).toBeGreaterThan(20);
+    expect(sum.lost).toBe(0);
+    expect(up).toBeLessThanOrEqual(down); // make-before-break
+    expect(await holders()).toEqual([next]);
+    expect((await instance(socketOf(wd, hb))).etcd).toMatchObject({ demoted: true, handingOver: false, holder: next });
+    // Cleared: it contends again, but the master stays where it is.
+    await run(carpoolArgv(hb.ns, ['demote', 'web', '--clear', '--socket', socketOf(wd, hb)]));
+    await sleep(300);
+    expect((await instance(socketOf(wd, hb))).etcd).toMatchObject({ demoted: false, holder: next });
+    expect(await holders()).toEqual([next]);
+  }, 30_000);
 
   it('SIGTERM: the master releases and another node holds the VIP at once', async () => {
     const before = await holderOf();
