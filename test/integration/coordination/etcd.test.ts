@@ -109,7 +109,7 @@ describe.skipIf(!isRoot || !hasEtcd)(`protocol: etcd instances with a real etcd 
   it('carpool demote: planned hand-over, 0 lost probes at 20 ms, one holder after; --clear', async () => {
     const before = await holderOf();
     const hb = nodes().find((h) => h.name === before)!;
-    const probe = startProbe(procs, lan.client, VIP, 20);
+    const probe = startProbe(procs, lan.client!, VIP, 20);
     await sleep(500);
     const t0 = Date.now();
     const { stdout } = await run(carpoolArgv(hb.ns, ['demote', 'web', '--socket', socketOf(wd, hb)]));
