@@ -425,10 +425,12 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
   program.command('demote')
     .description('planned switchover: the master hands the addresses to a backup without losing packets.\n' +
       'CARP: the instance stays demoted (advertises advskew 240, so the others win) until `carpool demote --clear`.\n' +
-      'VRRP: the instance steps down and does not preempt the new master.')
+      'VRRP: the instance steps down and does not preempt the new master.\n' +
+      'etcd: the master releases the key, keeps the addresses until the new holder confirms it has them, and the\n' +
+      'node does not contend for the key until `carpool demote --clear`.')
     .argument('[instance]', 'instance name (optional when the daemon has one)')
     .option('-s, --socket <path>', `control socket of the daemon (default: the one in ${RUN_DIR} that runs the instance)`)
-    .option('--clear', 'CARP: lift the demotion (the instance competes with its own advskew again)')
+    .option('--clear', 'CARP and etcd: lift the demotion (the instance competes again)')
     .action(async (instance: string | undefined, o: { socket?: string; clear?: boolean }) => {
       try {
         const socket = instance === undefined

@@ -61,6 +61,10 @@ export interface EtcdInstanceStatus {
   /** Requests to etcd that failed, and the last error. */
   readonly failures: number;
   readonly lastError: string | null;
+  /** `carpool demote` in force (the node does not contend until `--clear`); absent in older daemons. */
+  readonly demoted?: boolean;
+  /** A demoted master keeping its addresses until its successor confirms. */
+  readonly handingOver?: boolean;
 }
 
 export interface InterfaceStatus {

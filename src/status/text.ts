@@ -67,7 +67,8 @@ export function formatStatus(st: DaemonStatus, now: Date): string {
     const e = i.etcd;
     if (!e) continue;
     lines.push(`  ${i.name}: etcd key ${e.key} held by ${e.holder ?? 'nobody'}${e.revision !== null ? ` (revision ${e.revision})` : ''}, node ${e.node}`
-      + `, lease left ${e.leaseLeftMs === null ? '-' : `${(e.leaseLeftMs / 1000).toFixed(1)}s`}${e.failures ? `, ${e.failures} failed requests (last: ${e.lastError ?? '?'})` : ''}`);
+      + `, lease left ${e.leaseLeftMs === null ? '-' : `${(e.leaseLeftMs / 1000).toFixed(1)}s`}${e.failures ? `, ${e.failures} failed requests (last: ${e.lastError ?? '?'})` : ''}`
+      + `${e.handingOver ? ', handing over' : ''}${e.demoted ? ', demoted (carpool demote --clear lifts it)' : ''}`);
   }
   lines.push(`  adverts sent/received: ${st.instances.map((i) => `${i.name} ${i.counters.advertsSent}/${i.counters.advertsReceived}`).join(', ')}`);
   lines.push('  (* = this host holds the addresses)');

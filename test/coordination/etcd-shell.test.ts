@@ -34,6 +34,16 @@ class FakeEtcd implements EtcdClient {
   }
   read() { return this.answer('read', () => this.holder); }
   release() { return this.answer('release', () => undefined); }
+  /** What the world looked like when `confirm` went out (the addresses and GARP must come first). */
+  atConfirm: { added: number; garps: number } | undefined;
+  probe: (() => { added: number; garps: number }) | undefined;
+  resign(lease: string) {
+    return this.answer('resign', () => { if (this.holder.lease === lease) this.holder = { holder: null, lease: null, revision: 43, version: 0 }; });
+  }
+  confirm(lease: string) {
+    this.atConfirm = this.probe?.();
+    return this.answer('confirm', () => { if (this.holder.lease === lease) this.holder = { ...this.holder, version: 2 }; });
+  }
   watch(onHolder: (h: HolderInfo) => void) { this.onHolder = onHolder; }
   close() { this.closed = true; }
 }
@@ -52,6 +62,7 @@ function setup() {
     hooks: { enqueue: (c: HookCall) => { hooks.push(c); return Promise.resolve({ code: 0, signal: null, timedOut: false, durationMs: 0 }); } },
     onTransition: world.onTransition,
   });
+  etcd.probe = () => ({ added: world.addresses.added.length, garps: world.port.garpsFor(VIP).length });
   return { ...world, etcd, hooks, s };
 }
 
@@ -63,7 +74,9 @@ describe('EtcdShell', () => {
     const t = setup();
     t.s.start();
     await vi.advanceTimersByTimeAsync(0);
-    expect(t.etcd.calls).toEqual(['grant', 'txn']);
+    expect(t.etcd.calls).toEqual(['grant', 'txn', 'confirm']);
+    // The confirmation (which lets a handing-over master go) is written after the addresses and GARP.
+    expect(t.etcd.atConfirm).toEqual({ added: 1, garps: 1 });
     expect(t.transitions).toEqual(['web INIT->BACKUP', 'web BACKUP->MASTER']);
     expect(t.addresses.added).toEqual([{ dev: 'eth0', ifindex: 7, addresses: [VIP] }]);
     expect(t.port.garpsFor(VIP)).toHaveLength(1);
@@ -109,8 +122,42 @@ describe('EtcdShell', () => {
     expect(t.etcd.closed).toBe(true);
   });
 
-  it('refuses carpool demote with what to do instead', () => {
+  it('carpool demote: the key goes, the addresses stay until the successor confirms; --clear contends again', async () => {
     const t = setup();
-    expect(() => t.s.demote()).toThrow(expect.objectContaining({ code: 'NOT_SUPPORTED' }));
+    t.s.start();
+    await vi.advanceTimersByTimeAsync(0);
+    t.s.demote(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.etcd.calls.at(-1)).toBe('resign');
+    expect(t.s.status()).toMatchObject({ state: 'MASTER', holdsAddresses: true, etcd: { demoted: true, handingOver: true } });
+    t.etcd.onHolder!({ holder: null, lease: null, revision: 43, version: 0 });
+    t.etcd.onHolder!({ holder: 'n2', lease: '99', revision: 44, version: 1 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.s.status()).toMatchObject({ state: 'MASTER', holdsAddresses: true });
+    expect(t.addresses.removed).toHaveLength(0);
+    t.etcd.onHolder!({ holder: 'n2', lease: '99', revision: 44, version: 2 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.s.status()).toMatchObject({ state: 'BACKUP', holdsAddresses: false, etcd: { demoted: true, handingOver: false } });
+    expect(t.addresses.removed).toHaveLength(1);
+    // Demoted: a free key is left to the others.
+    t.etcd.holder = { holder: null, lease: null, revision: 45, version: 0 };
+    const before = t.etcd.calls.length;
+    t.etcd.onHolder!({ holder: null, lease: null, revision: 45, version: 0 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.etcd.calls.slice(before)).not.toContain('txn');
+    t.s.demote(false);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.s.status()).toMatchObject({ state: 'MASTER', etcd: { demoted: false } });
+  });
+
+  it('carpool demote with no other node: the addresses go after the hand-over wait', async () => {
+    const t = setup();
+    t.s.start();
+    await vi.advanceTimersByTimeAsync(0);
+    t.s.demote(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.s.status().state).toBe('MASTER');
+    await vi.advanceTimersByTimeAsync(1500 + 2 * 600); // poll + 2 × request timeout
+    expect(t.s.status()).toMatchObject({ state: 'BACKUP', holdsAddresses: false });
   });
 });

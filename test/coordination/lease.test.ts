@@ -13,11 +13,12 @@ class Sim {
   private rev = 1;
   private nextLease = 1;
   readonly leases = new Map<string, number>(); // id -> expires at (server time)
-  key: { holder: string; lease: string; rev: number } | null = null;
+  key: { holder: string; lease: string; rev: number; version: number } | null = null;
   readonly nodes = new Map<string, { m: LeaseElection; cut: boolean; stalledUntil: number; log: string[] }>();
   private queue: { at: number; seq: number; run: () => void }[] = [];
   private seq = 0;
   readonly masters: { t: number; node: string; up: boolean }[] = [];
+  readonly violations: string[] = [];
 
   constructor(names: string[], private readonly latency: (node: string) => number = () => 5, params = P) {
     for (const n of names) this.nodes.set(n, { m: new LeaseElection({ ...params, node: n }), cut: false, stalledUntil: 0, log: [] });
@@ -44,7 +45,7 @@ class Sim {
   private notify(): void {
     const k = this.key;
     for (const [name, n] of this.nodes) {
-      if (!n.cut) this.at(this.now + this.latency(name), () => this.input(name, { type: 'holder', holder: k?.holder ?? null, lease: k?.lease ?? null, revision: this.rev }));
+      if (!n.cut) this.at(this.now + this.latency(name), () => this.input(name, { type: 'holder', holder: k?.holder ?? null, lease: k?.lease ?? null, revision: this.rev, version: k?.version ?? 0 }));
     }
   }
 
@@ -53,6 +54,12 @@ class Sim {
     if (e.type === 'transition') {
       n.log.push(`${e.from}->${e.to} (${e.reason})`);
       if (e.to === 'MASTER' || e.from === 'MASTER') this.masters.push({ t: this.now, node: name, up: e.to === 'MASTER' });
+      if (e.to === 'MASTER') {
+        // Another master at this instant is allowed only while it hands over (make-before-break).
+        for (const [other, o] of this.nodes) {
+          if (other !== name && o.m.state === 'MASTER' && !o.m.status(this.now).handingOver) this.violations.push(`${this.now}: ${name} up while ${other} is master`);
+        }
+      }
       return;
     }
     if (e.type !== 'request') return;
@@ -79,7 +86,7 @@ class Sim {
         }
         case 'txn':
           if (this.key === null && this.leases.has(e.lease)) {
-            this.key = { holder: name, lease: e.lease, rev: ++this.rev };
+            this.key = { holder: name, lease: e.lease, rev: ++this.rev, version: 1 };
             answer = { type: 'txn', won: true, revision: this.rev, holder: name, lease: e.lease };
             this.notify();
           } else {
@@ -87,7 +94,15 @@ class Sim {
           }
           break;
         case 'read':
-          answer = { type: 'holder', holder: this.key?.holder ?? null, lease: this.key?.lease ?? null, revision: this.rev };
+          answer = { type: 'holder', holder: this.key?.holder ?? null, lease: this.key?.lease ?? null, revision: this.rev, version: this.key?.version ?? 0 };
+          break;
+        case 'resign':
+          if (this.key?.lease === e.lease) { this.key = null; this.rev++; this.notify(); }
+          answer = { type: 'resigned' };
+          break;
+        case 'confirm':
+          if (this.key?.lease === e.lease) { this.key.version++; this.rev++; this.notify(); }
+          answer = { type: 'confirmed' };
           break;
         case 'release':
           if (this.key?.lease === e.lease) { this.key = null; this.rev++; this.notify(); }
@@ -231,6 +246,69 @@ describe('etcd lease election (pure)', () => {
             up.add(ev.node);
           } else up.delete(ev.node);
         }
+      },
+    ), { numRuns: 60 });
+  });
+
+  it('carpool demote: the successor is master before the old one lets go; the demoted node stays out until cleared', () => {
+    const sim = new Sim(['a', 'b', 'c']);
+    sim.start();
+    sim.run(1000);
+    const old = ['a', 'b', 'c'].find((n) => sim.role(n) === 'MASTER')!;
+    sim.input(old, { type: 'demote', on: true });
+    sim.run(1500);
+    const next = ['a', 'b', 'c'].find((n) => n !== old && sim.role(n) === 'MASTER')!;
+    expect(next).toBeDefined();
+    expect(sim.role(old)).toBe('BACKUP');
+    const up = sim.masters.find((e) => e.node === next && e.up)!.t;
+    const down = sim.masters.find((e) => e.node === old && !e.up)!.t;
+    expect(up).toBeLessThan(down); // make-before-break
+    expect(down - up).toBeLessThanOrEqual(4 * 5); // the confirm write and its watch event: two round trips at 5 ms each way
+    expect(sim.nodes.get(old)!.log.at(-1)).toBe(`MASTER->BACKUP (handed over to ${next})`);
+    expect(sim.violations).toEqual([]);
+    // The new master goes away: the demoted node does not contend ...
+    sim.nodes.get(next)!.cut = true;
+    sim.run(8000);
+    expect(sim.role(old)).toBe('BACKUP');
+    // ... until cleared.
+    sim.input(old, { type: 'demote', on: false });
+    sim.run(8100);
+    expect(['a', 'b', 'c'].filter((n) => sim.role(n) === 'MASTER')).toHaveLength(1);
+  });
+
+  it('demote with no other node: addresses kept for the hand-over wait, then dropped; a demoted node gives back a key it wins', () => {
+    const m = new LeaseElection({ ...P, node: 'a' });
+    m.step({ type: 'start' }, 0);
+    m.step({ type: 'granted', lease: '7', ttlMs: 3000, sentAt: 0 }, 5);
+    m.step({ type: 'txn', won: true, revision: 10, holder: 'a', lease: '7' }, 10);
+    expect(m.step({ type: 'demote', on: true }, 100)).toContainEqual({ type: 'request', request: 'resign', lease: '7' });
+    m.step({ type: 'resigned' }, 110);
+    m.step({ type: 'holder', holder: null, lease: null, revision: 11, version: 0 }, 110);
+    expect(m.state).toBe('MASTER');
+    m.step({ type: 'tick' }, 99 + m.handoverWaitMs());
+    expect(m.state).toBe('MASTER');
+    expect(m.step({ type: 'tick' }, 100 + m.handoverWaitMs())).toContainEqual(expect.objectContaining({ type: 'transition', to: 'BACKUP', reason: 'hand-over: no successor confirmed in time' }));
+    // A transaction sent before the demotion wins: the key is given back, no MASTER.
+    const fx = m.step({ type: 'txn', won: true, revision: 12, holder: 'a', lease: '7' }, 2000);
+    expect(fx.some((e) => e.type === 'transition')).toBe(false);
+    expect(fx).toContainEqual({ type: 'request', request: 'resign', lease: '7' });
+  });
+
+  it('never two masters outside a hand-over, with demotes and cuts at random (property)', () => {
+    fc.assert(fc.property(
+      fc.array(fc.record({ at: fc.integer({ min: 0, max: 20_000 }), node: fc.constantFrom('a', 'b', 'c'), what: fc.constantFrom('cut', 'uncut', 'demote', 'clear') }), { maxLength: 10 }),
+      fc.integer({ min: 1, max: 200 }),
+      (events, lat) => {
+        const sim = new Sim(['a', 'b', 'c'], () => lat);
+        sim.start();
+        for (const ev of events) {
+          sim.at(ev.at, () => {
+            if (ev.what === 'cut' || ev.what === 'uncut') sim.nodes.get(ev.node)!.cut = ev.what === 'cut';
+            else sim.input(ev.node, { type: 'demote', on: ev.what === 'demote' });
+          });
+        }
+        sim.run(30_000);
+        expect(sim.violations).toEqual([]);
       },
     ), { numRuns: 60 });
   });

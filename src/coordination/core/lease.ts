@@ -16,6 +16,14 @@
  *   default and the only one so far), then step down.
  * Watches are never trusted alone: every `pollMs` the key is read again (vip-manager once kept
  * a VIP for a week after a lost watch).
+ *
+ * Planned hand-over (`carpool demote`), make-before-break: a demoted master deletes the key
+ * (only while it holds our lease) but keeps its addresses; the backups see the key free and
+ * contend; the winner adds the addresses, sends gratuitous ARP and only then rewrites the key
+ * once (`confirm`: same value and lease, so the key's version goes to 2). The old master drops
+ * its addresses when etcd names another holder with version ≥ 2 — the successor's GARP went out
+ * before that write — or, with no successor, after `handoverWaitMs`. A demoted node does not
+ * contend until the demotion is cleared (CARP's advskew 240).
  */
 import type { LogLevel } from '../../lib/log-level.js';
 
@@ -47,18 +55,23 @@ export type LeaseInput =
    */
   | { readonly type: 'txn'; readonly won: boolean; readonly revision: number; readonly holder: string | null; readonly lease: string | null }
   /** A read or a watch event: who holds the key now (null = nobody) and with which lease. */
-  | { readonly type: 'holder'; readonly holder: string | null; readonly lease: string | null; readonly revision: number }
+  | { readonly type: 'holder'; readonly holder: string | null; readonly lease: string | null; readonly revision: number; readonly version?: number }
+  /** `carpool demote` (on) / `carpool demote --clear` (off). */
+  | { readonly type: 'demote'; readonly on: boolean }
+  /** Answers to `resign` (key deleted if it held our lease) and `confirm` (key rewritten if ours). */
+  | { readonly type: 'resigned' }
+  | { readonly type: 'confirmed' }
   /** A request failed (timeout, connection refused, TLS, auth...). */
   | { readonly type: 'failed'; readonly request: LeaseRequest; readonly error: string }
   | { readonly type: 'shutdown' }
   /** The release (key deleted if ours, lease revoked) was answered. */
   | { readonly type: 'released' };
 
-export type LeaseRequest = 'grant' | 'keepAlive' | 'txn' | 'read' | 'release';
+export type LeaseRequest = 'grant' | 'keepAlive' | 'txn' | 'read' | 'release' | 'resign' | 'confirm';
 
 export type LeaseEffect =
   | { readonly type: 'request'; readonly request: 'grant'; readonly ttlMs: number }
-  | { readonly type: 'request'; readonly request: 'keepAlive' | 'txn' | 'read'; readonly lease: string }
+  | { readonly type: 'request'; readonly request: 'keepAlive' | 'txn' | 'read' | 'resign' | 'confirm'; readonly lease: string }
   /** Delete the key if it still holds our lease, and revoke the lease. */
   | { readonly type: 'request'; readonly request: 'release'; readonly lease: string }
   | { readonly type: 'transition'; readonly from: LeaseRole; readonly to: LeaseRole; readonly reason: string; readonly fencingToken?: number }
@@ -73,6 +86,10 @@ export interface LeaseStatus {
   readonly leaseLeftMs: number | undefined;
   readonly failures: number;
   readonly lastError: string | undefined;
+  /** `carpool demote` in force: this node does not contend. */
+  readonly demoted: boolean;
+  /** A demoted master keeping its addresses until its successor confirms (make-before-break). */
+  readonly handingOver: boolean;
 }
 
 /** Settings that cannot be safe, as messages (empty = fine). Patroni's rule, adapted. */
@@ -103,6 +120,9 @@ export class LeaseElection {
   private failures = 0;
   private lastError: string | undefined;
   private stopping = false;
+  private demoted = false;
+  /** While handing over: the addresses go at the latest then. */
+  private handoverUntil: number | undefined;
 
   constructor(private readonly p: LeaseParams) {}
 
@@ -111,7 +131,7 @@ export class LeaseElection {
   }
 
   nextDeadline(): number | undefined {
-    const ds = [this.nextKeepAlive, this.nextPoll, this.nextGrant, this.role === 'MASTER' ? this.stepDownAt() : undefined]
+    const ds = [this.nextKeepAlive, this.nextPoll, this.nextGrant, this.handoverUntil, this.role === 'MASTER' ? this.stepDownAt() : undefined]
       .filter((d): d is number => d !== undefined);
     return ds.length ? Math.min(...ds) : undefined;
   }
@@ -120,8 +140,13 @@ export class LeaseElection {
     return {
       role: this.role, holder: this.holder, revision: this.revision,
       leaseLeftMs: this.validUntil === undefined ? undefined : Math.max(0, this.validUntil - now),
-      failures: this.failures, lastError: this.lastError,
+      failures: this.failures, lastError: this.lastError, demoted: this.demoted, handingOver: this.handoverUntil !== undefined,
     };
+  }
+
+  /** How long a demoted master waits for a successor: one poll and two requests, within the lease bound. */
+  handoverWaitMs(): number {
+    return this.p.pollMs + 2 * this.p.requestTimeoutMs;
   }
 
   step(input: LeaseInput, now: number): LeaseEffect[] {
@@ -145,7 +170,7 @@ export class LeaseElection {
         this.lease = input.lease;
         this.validUntil = input.sentAt + input.ttlMs;
         this.nextKeepAlive = now + this.p.renewMs;
-        if (this.holder === null) this.request(fx, 'txn');
+        if (this.holder === null && !this.demoted) this.request(fx, 'txn');
         else this.request(fx, 'read');
         break;
       case 'keptAlive':
@@ -172,7 +197,16 @@ export class LeaseElection {
         break;
       case 'holder':
         this.pending.delete('read');
-        this.onHolder(input.holder, input.lease, input.revision, now, fx);
+        this.onHolder(input.holder, input.lease, input.revision, input.version ?? 1, now, fx);
+        break;
+      case 'demote':
+        this.onDemote(input.on, now, fx);
+        break;
+      case 'resigned':
+        this.pending.delete('resign');
+        break;
+      case 'confirmed':
+        this.pending.delete('confirm');
         break;
       case 'failed':
         this.pending.delete(input.request);
@@ -193,7 +227,7 @@ export class LeaseElection {
         if (this.stopping) break;
         this.stopping = true;
         if (this.role === 'MASTER') this.transition('BACKUP', 'shutdown', fx);
-        this.nextKeepAlive = this.nextPoll = this.nextGrant = undefined;
+        this.nextKeepAlive = this.nextPoll = this.nextGrant = this.handoverUntil = undefined;
         if (this.lease !== undefined) fx.push({ type: 'request', request: 'release', lease: this.lease });
         else fx.push({ type: 'stopped' });
         break;
@@ -201,7 +235,36 @@ export class LeaseElection {
     return fx;
   }
 
+  private onDemote(on: boolean, now: number, fx: LeaseEffect[]): void {
+    if (on === this.demoted) {
+      fx.push({ type: 'log', level: 'info', message: on ? 'already demoted' : 'not demoted' });
+      return;
+    }
+    this.demoted = on;
+    if (on) {
+      fx.push({ type: 'log', level: 'info', message: 'demoted (carpool demote): not contending until carpool demote --clear' });
+      if (this.role === 'MASTER') this.startHandover(now, fx);
+      return;
+    }
+    fx.push({ type: 'log', level: 'info', message: 'demotion cleared: contending again' });
+    if (this.role === 'BACKUP' && this.holder === null) this.request(fx, 'txn');
+  }
+
+  /** Make-before-break: the key goes, the addresses stay until the successor confirms. */
+  private startHandover(now: number, fx: LeaseEffect[]): void {
+    if (this.handoverUntil !== undefined) return;
+    const bound = this.stepDownAt() ?? now;
+    this.handoverUntil = Math.min(bound, now + this.handoverWaitMs());
+    fx.push({ type: 'log', level: 'info', message: `handing over: key released, keeping the addresses until a successor confirms (at most ${this.handoverUntil - now} ms)` });
+    this.request(fx, 'resign');
+  }
+
   private onTick(now: number, fx: LeaseEffect[]): void {
+    if (this.handoverUntil !== undefined && now >= this.handoverUntil) {
+      this.handoverUntil = undefined;
+      if (this.role === 'MASTER') this.transition('BACKUP', 'hand-over: no successor confirmed in time', fx);
+      this.request(fx, 'read');
+    }
     if (this.nextGrant !== undefined && now >= this.nextGrant) {
       this.nextGrant = undefined;
       this.request(fx, 'grant');
@@ -220,17 +283,35 @@ export class LeaseElection {
     }
   }
 
-  private onHolder(holder: string | null, lease: string | null, revision: number, now: number, fx: LeaseEffect[]): void {
+  private onHolder(holder: string | null, lease: string | null, revision: number, version: number, now: number, fx: LeaseEffect[]): void {
     this.revision = revision;
     const prev = this.holder;
     this.holder = holder;
+    const ours = holder === this.p.node && lease === this.lease;
+    if (this.handoverUntil !== undefined && this.role === 'MASTER') {
+      if (holder === null) {
+        if (!this.demoted) this.request(fx, 'txn'); // demotion cleared meanwhile: take it back
+      } else if (ours) {
+        if (this.demoted) this.request(fx, 'resign');
+        else this.handoverUntil = undefined; // cleared and won again: simply master
+      } else if (version >= 2) {
+        this.handoverUntil = undefined;
+        this.transition('BACKUP', `handed over to ${holder}`, fx);
+      } else if (prev !== holder) {
+        fx.push({ type: 'log', level: 'info', message: `${holder} took the key: keeping the addresses until it confirms` });
+      }
+      return;
+    }
     if (holder === null) {
+      if (this.demoted) {
+        if (this.role === 'MASTER') this.transition('BACKUP', 'etcd shows the key free', fx);
+        return;
+      }
       if (prev !== null) fx.push({ type: 'log', level: 'info', message: `the key is free (was ${prev}): contending` });
       if (this.role === 'MASTER') this.transition('BACKUP', 'etcd shows the key free', fx);
       this.request(fx, 'txn');
       return;
     }
-    const ours = holder === this.p.node && lease === this.lease;
     if (ours) {
       // A missed watch event or a lost transaction answer: the key is ours after all.
       if (this.role === 'BACKUP') this.maybeMaster(now, 'etcd names us the holder', fx);
@@ -240,17 +321,27 @@ export class LeaseElection {
   }
 
   private maybeMaster(now: number, reason: string, fx: LeaseEffect[]): void {
+    if (this.role === 'MASTER' && this.handoverUntil !== undefined && !this.demoted) this.handoverUntil = undefined;
     if (this.role !== 'BACKUP') return;
+    if (this.demoted) {
+      // The key came to us anyway (a transaction sent before the demotion): give it back untouched.
+      fx.push({ type: 'log', level: 'info', message: `${reason} while demoted: releasing it` });
+      this.request(fx, 'resign');
+      return;
+    }
     const bound = this.stepDownAt();
     if (bound === undefined || now >= bound) {
       fx.push({ type: 'log', level: 'warning', message: `${reason}, but our lease is too close to expiry to take the role` });
       return;
     }
     this.transition('MASTER', reason, fx, this.revision);
+    // After the addresses and GARP (effects run in order): tells a handing-over master to let go.
+    this.request(fx, 'confirm');
   }
 
   private leaseLost(why: string, fx: LeaseEffect[]): void {
     if (this.role === 'MASTER') this.transition('BACKUP', why, fx);
+    this.handoverUntil = undefined;
     fx.push({ type: 'log', level: 'warning', message: `${why}: requesting a new lease` });
     this.lease = undefined;
     this.validUntil = undefined;
@@ -265,13 +356,14 @@ export class LeaseElection {
     if (this.role === 'MASTER' && bound !== undefined && now >= bound) {
       this.transition('BACKUP', `lease not confirmed within ttl − margin (${this.p.ttlMs - this.p.marginMs} ms)`, fx);
     }
+    if (this.role !== 'MASTER') this.handoverUntil = undefined;
   }
 
   private stepDownAt(): number | undefined {
     return this.validUntil === undefined ? undefined : this.validUntil - this.p.marginMs;
   }
 
-  private request(fx: LeaseEffect[], request: 'grant' | 'keepAlive' | 'txn' | 'read'): void {
+  private request(fx: LeaseEffect[], request: 'grant' | 'keepAlive' | 'txn' | 'read' | 'resign' | 'confirm'): void {
     if (this.pending.has(request)) return;
     if (request === 'grant') {
       this.pending.add(request);

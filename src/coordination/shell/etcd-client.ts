@@ -14,6 +14,8 @@ export interface HolderInfo {
   readonly lease: string | null;
   /** The key's create revision while it exists (grows with every new holder), else etcd's revision. */
   readonly revision: number;
+  /** The key's version: 1 once taken, 2 once its holder confirmed it holds the addresses (0 = no key). */
+  readonly version?: number;
 }
 
 /** What the shell needs of etcd (a fake in unit tests). */
@@ -24,6 +26,10 @@ export interface EtcdClient {
   /** Put `node` under the key with `lease` if the key does not exist; else say who holds it. */
   txn(lease: string, node: string): Promise<{ won: boolean; revision: number; holder: string | null; lease: string | null }>;
   read(): Promise<HolderInfo>;
+  /** Delete the key if it is attached to `lease` (a planned hand-over); the lease lives on. */
+  resign(lease: string): Promise<void>;
+  /** Rewrite the key (same value and lease) if it is attached to `lease`: its version goes up. */
+  confirm(lease: string, node: string): Promise<void>;
   /** Revoke the lease: etcd deletes the key with it when it is ours. */
   release(lease: string): Promise<void>;
   /** Follow the key; events as HolderInfo. Errors are reported, the client re-establishes the watch. */
@@ -124,7 +130,17 @@ export class Etcd3Client implements EtcdClient {
   async read(): Promise<HolderInfo> {
     const r = await this.bounded('read', this.client.get(this.s.key).exec());
     const kv = r.kvs[0];
-    return kv ? fromKv(kv) : { holder: null, lease: null, revision: Number(r.header.revision) };
+    return kv ? fromKv(kv) : { holder: null, lease: null, revision: Number(r.header.revision), version: 0 };
+  }
+
+  async resign(lease: string): Promise<void> {
+    const c = this.client;
+    await this.bounded('resign', c.if(this.s.key, 'Lease', '==', lease).then(c.delete().key(this.s.key)).commit());
+  }
+
+  async confirm(lease: string, node: string): Promise<void> {
+    const c = this.client;
+    await this.bounded('confirm', c.if(this.s.key, 'Lease', '==', lease).then(c.put(this.s.key).value(node).lease(lease)).commit());
   }
 
   async release(lease: string): Promise<void> {
@@ -139,7 +155,7 @@ export class Etcd3Client implements EtcdClient {
       }
       this.watcher = w;
       w.on('put', (kv) => onHolder(fromKv(kv)));
-      w.on('delete', (kv) => onHolder({ holder: null, lease: null, revision: Number(kv.mod_revision) }));
+      w.on('delete', (kv) => onHolder({ holder: null, lease: null, revision: Number(kv.mod_revision), version: 0 }));
       w.on('disconnected', (e: Error) => onError(`watch lost: ${e.message}`));
       w.on('error', (e: Error) => onError(`watch: ${e.message}`));
     }, (e: Error) => onError(`watch: ${e.message}`));
@@ -153,5 +169,5 @@ export class Etcd3Client implements EtcdClient {
 }
 
 function fromKv(kv: IKeyValue): HolderInfo {
-  return { holder: kv.value.toString('utf8'), lease: kv.lease === '0' ? null : kv.lease, revision: Number(kv.create_revision) };
+  return { holder: kv.value.toString('utf8'), lease: kv.lease === '0' ? null : kv.lease, revision: Number(kv.create_revision), version: Number(kv.version) };
 }

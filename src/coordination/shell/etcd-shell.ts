@@ -10,7 +10,6 @@ import type { InstanceStatus } from '../../control/status.js';
 import { InputQueue, ShellBase, type OwnedAddress, type ShellAddresses, type ShellHooks, type ShellPort } from '../../daemon/instance-shell.js';
 import type { Logger } from '../../daemon/logger.js';
 import { assertNever } from '../../lib/assert-never.js';
-import { CarpoolError } from '../../lib/errors.js';
 import { gratuitousArp } from '../../protocol/arp.js';
 import { LeaseElection, type LeaseEffect, type LeaseInput } from '../core/lease.js';
 import type { EtcdClient } from './etcd-client.js';
@@ -81,12 +80,12 @@ export class EtcdShell extends ShellBase {
   linkChanged(): void {}
 
   stepDown(reason: string): void {
-    this.log.warning(this.prefix(`cannot step down (${reason}): an etcd instance hands over only on shutdown so far`));
+    this.log.warning(this.prefix(`cannot step down (${reason}): use carpool demote, which hands the key over without loss`));
   }
 
-  demote(): void {
-    throw new CarpoolError('NOT_SUPPORTED', `${this.name} is an etcd instance: carpool demote is not supported for it yet`,
-      'stop carpool on this node (systemctl stop carpool): it releases the key and another node takes over at once');
+  /** Persistent until `carpool demote --clear`: a master hands over make-before-break (docs/etcd.md); the node stops contending. */
+  demote(on: boolean): void {
+    this.queue.push({ type: 'demote', on });
   }
 
   standby(on: boolean, reason: string): void {
@@ -129,7 +128,7 @@ export class EtcdShell extends ShellBase {
       priority: { ttl: this.cfg.etcd.ttlMs / 1000 },
       etcd: {
         key: this.cfg.etcd.key, node: this.deps.node, holder: s.holder, revision: s.revision ?? null,
-        leaseLeftMs: s.leaseLeftMs ?? null, failures: s.failures, lastError: s.lastError ?? null,
+        leaseLeftMs: s.leaseLeftMs ?? null, failures: s.failures, lastError: s.lastError ?? null, demoted: s.demoted, handingOver: s.handingOver,
       },
       lastTransition: this.transitionInfo(this.lastTransition),
       transitions: this.transitions,
@@ -196,6 +195,12 @@ export class EtcdShell extends ShellBase {
         break;
       case 'release':
         client.release(e.lease).then(() => back({ type: 'released' }), failed);
+        break;
+      case 'resign':
+        client.resign(e.lease).then(() => back({ type: 'resigned' }), failed);
+        break;
+      case 'confirm':
+        client.confirm(e.lease, node).then(() => back({ type: 'confirmed' }), failed);
         break;
       default:
         assertNever(e);
