@@ -5,7 +5,7 @@ import { nftUnavailable, withNetns } from '../balancer/core/nft-check.js';
 
 const web: SharedAddress = {
   name: 'web', address: '10.9.0.50', prefix: 24, interface: 'eth0', buckets: 64, hash: 'sourceip-sourceport',
-  nodes: [{ name: 'n1', address: '10.9.0.1' }, { name: 'n2', address: '10.9.0.2' }], mac: multicastMac('10.9.0.50'),
+  nodes: [{ name: 'n1', address: '10.9.0.1' }, { name: 'n2', address: '10.9.0.2' }], mode: 'multicast', mac: multicastMac('10.9.0.50'),
   vhidBase: 100, password: 'x', advbase: 1,
 };
 const mail: SharedAddress = { ...web, name: 'mail', address: '10.9.0.51', hash: 'sourceip', buckets: 16, mac: multicastMac('10.9.0.51') };

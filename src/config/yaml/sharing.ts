@@ -3,10 +3,10 @@
  * taking the connections of its buckets (issue 15; docs/sharing.md). Each bucket is a CARP
  * election of its own with vhid `vhid_base + bucket`.
  */
-import type { Node } from 'yaml';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { parseCidr } from '../../protocol/inet.js';
 import { checkLayout } from '../../sharing/core/layout.js';
-import { multicastMac, type SharedAddress, type SharingHash } from '../../sharing/core/model.js';
+import { multicastMac, type SharedAddress, type SharingHash, type SharingMode } from '../../sharing/core/model.js';
 import { Checker, Reader, type Entry } from './checker.js';
 import { readList } from './vrrp.js';
 
@@ -73,10 +73,10 @@ function readShared(c: Checker, item: Node, where: string): SharedAddress | unde
   if (vhidBase && buckets && vhidBase.value + buckets.value - 1 > 255) {
     c.error(vhidBase.node, 'SHARING_LAYOUT', `${where}: vhids ${vhidBase.value}..${vhidBase.value + buckets.value - 1} do not fit (at most 255)`, `vhid_base ≤ ${256 - buckets.value}, or fewer buckets`);
   }
-  if (c.errors.length > errors || !name || !cidr || !iface || !buckets || !hash || !vhidBase || !password || !advbase) return undefined;
+  if (c.errors.length > errors || !name || !cidr || !iface || !buckets || !hash || !mode || !vhidBase || !password || !advbase) return undefined;
   return {
     name: name.value, address: cidr.address, prefix: cidr.prefix, interface: iface.value, nodes,
-    buckets: buckets.value, hash: hash.value as SharingHash, mac: multicastMac(cidr.address),
+    buckets: buckets.value, hash: hash.value as SharingHash, mode: mode.value as SharingMode, mac: multicastMac(cidr.address),
     vhidBase: vhidBase.value, password: password.value, advbase: advbase.value,
   };
 }
@@ -98,4 +98,35 @@ export function readSharingSection(c: Checker, entry: Entry | undefined, carp: r
     used.push({ iface: s.interface, from, to, what: `sharing '${s.name}'` });
   }
   return list;
+}
+
+/**
+ * Where each shared address's keys are in a carpool.yaml text (1-based lines), for `carpool
+ * check` comparing several nodes' files: per name, the line of each key and `nodes.<i>` of
+ * node i. Reads the text only (the file was validated before); what it cannot find is left out.
+ */
+export function sharingLines(text: string): Map<string, Record<string, number>> {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, merge: true, version: '1.2' });
+  const line = (n: Node | null | undefined) => (n?.range ? lc.linePos(n.range[0]).line : undefined);
+  const out = new Map<string, Record<string, number>>();
+  const list = doc.get('sharing', true) as Node | undefined;
+  if (!isSeq(list)) return out;
+  for (const item of list.items) {
+    if (!isMap(item)) continue;
+    const lines: Record<string, number> = {};
+    let name: string | undefined;
+    for (const pair of item.items) {
+      if (!isScalar(pair.key)) continue;
+      const key = String(pair.key.value);
+      const l = line(pair.key);
+      if (l) lines[key] = l;
+      if (key === 'name' && isScalar(pair.value)) name = String(pair.value.value);
+      if (key === 'nodes' && isSeq(pair.value)) {
+        pair.value.items.forEach((n, i) => { const ln = line(n as Node); if (ln) lines[`nodes.${i}`] = ln; });
+      }
+    }
+    if (name !== undefined) out.set(name, lines);
+  }
+  return out;
 }

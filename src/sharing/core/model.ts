@@ -6,6 +6,14 @@
 /** What a connection's bucket is computed from (CLUSTERIP's hashmodes), on its first packet. */
 export type SharingHash = 'sourceip' | 'sourceip-sourceport' | 'sourceip-sourceport-destport';
 
+/**
+ * How the switch gets every frame for the shared address to every node (docs/sharing.md, as
+ * carp's `balancing` modes): `multicast` answers ARP with a multicast MAC; `unicast` with a
+ * unicast MAC no node ever sends from, so switches never learn it and flood it; `stealth` is
+ * `unicast` with the kernel enforcing that no frame leaves with that MAC as its source.
+ */
+export type SharingMode = 'multicast' | 'unicast' | 'stealth';
+
 export interface SharedAddress {
   /** Unique name; also the prefix of the bucket instances (`web/b12`). */
   readonly name: string;
@@ -17,6 +25,7 @@ export interface SharedAddress {
   readonly nodes: readonly { readonly name: string; readonly address: string }[];
   readonly buckets: number;
   readonly hash: SharingHash;
+  readonly mode: SharingMode;
   /** The shared link-layer address ARP answers with (multicast: 01:00:5e + the low 23 bits of the address). */
   readonly mac: string;
   /** vhid of bucket 0; bucket b uses `vhidBase + b`. */
