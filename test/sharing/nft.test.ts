@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { multicastMac, type SharedAddress } from '../../src/sharing/core/model.js';
+import { multicastMac, sharedMac, unicastMac, type SharedAddress } from '../../src/sharing/core/model.js';
 import { diffBuckets, removeSharing, renderSharing } from '../../src/sharing/core/nft.js';
 import { nftUnavailable, withNetns } from '../balancer/core/nft-check.js';
 
@@ -9,11 +9,32 @@ const web: SharedAddress = {
   vhidBase: 100, password: 'x', advbase: 1,
 };
 const mail: SharedAddress = { ...web, name: 'mail', address: '10.9.0.51', hash: 'sourceip', buckets: 16, mac: multicastMac('10.9.0.51') };
+const uni: SharedAddress = { ...web, name: 'uni', address: '10.9.0.52', mode: 'unicast', mac: unicastMac('10.9.0.52') };
+const hid: SharedAddress = { ...web, name: 'hid', address: '10.9.0.53', mode: 'stealth', mac: unicastMac('10.9.0.53') };
 
 describe('load sharing nftables plane', () => {
   it('multicast MAC of an address: 01:00:5e and its low 23 bits', () => {
     expect(multicastMac('10.9.0.50')).toBe('01:00:5e:09:00:32');
     expect(multicastMac('192.168.200.7')).toBe('01:00:5e:28:c8:07');
+  });
+
+  it('unicast MAC of an address: locally administered, unicast, 02:63 and its four octets', () => {
+    expect(unicastMac('10.9.0.50')).toBe('02:63:0a:09:00:32');
+    expect(sharedMac('stealth', '192.168.200.7')).toBe('02:63:c0:a8:c8:07');
+    expect(sharedMac('multicast', '10.9.0.50')).toBe('01:00:5e:09:00:32');
+    const first = parseInt(unicastMac('10.9.0.50').slice(0, 2), 16);
+    expect(first & 1).toBe(0); // unicast
+    expect(first & 2).toBe(2); // locally administered
+  });
+
+  it('multicast mode has no netdev chain; unicast marks frames to its MAC host; stealth also drops frames from it', () => {
+    expect(renderSharing([web], new Map())).not.toContain('table netdev carpool_sharing {');
+    const text = renderSharing([web, uni, hid], new Map());
+    expect(text).toContain('table netdev carpool_sharing {');
+    expect(text).toContain('chain uni_in {\n    type filter hook ingress device "eth0" priority -500; policy accept;\n    ether daddr 02:63:0a:09:00:34 meta pkttype set host\n  }');
+    expect(text).not.toContain('uni_out');
+    expect(text).toContain('chain hid_out {\n    type filter hook egress device "eth0" priority filter; policy accept;\n    ether saddr 02:63:0a:09:00:35 counter drop\n  }');
+    expect(text).toContain('arp saddr ip 10.9.0.52 arp saddr ether set 02:63:0a:09:00:34');
   });
 
   it('renders the accept ladder with a fixed seed and the ARP rewrite', () => {
@@ -34,7 +55,7 @@ describe('load sharing nftables plane', () => {
 
   it.skipIf(!!nftUnavailable())(`the real nft and kernel accept the plane, its updates and its removal (${nftUnavailable() ?? 'root'})`, () => {
     withNetns(['eth0'], (ns) => {
-      for (const t of [renderSharing([web, mail], new Map([['web', new Set([0, 1])]])), diffBuckets(web, new Set([0, 1]), new Set([1, 63])), renderSharing([web], new Map())]) {
+      for (const t of [renderSharing([web, mail, uni, hid], new Map([['web', new Set([0, 1])]])), diffBuckets(web, new Set([0, 1]), new Set([1, 63])), renderSharing([web], new Map())]) {
         const r = ns.nft(t);
         expect(r.code, `${r.stderr}\n${t}`).toBe(0);
       }

@@ -6,11 +6,12 @@
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { parseCidr } from '../../protocol/inet.js';
 import { checkLayout } from '../../sharing/core/layout.js';
-import { multicastMac, type SharedAddress, type SharingHash, type SharingMode } from '../../sharing/core/model.js';
+import { sharedMac, type SharedAddress, type SharingHash, type SharingMode } from '../../sharing/core/model.js';
 import { Checker, Reader, type Entry } from './checker.js';
 import { readList } from './vrrp.js';
 
 const KEYS = ['name', 'address', 'interface', 'nodes', 'buckets', 'hash', 'mode', 'vhid_base', 'password', 'advbase'] as const;
+const MODES: readonly SharingMode[] = ['multicast', 'unicast', 'stealth'];
 const HASHES: readonly SharingHash[] = ['sourceip', 'sourceip-sourceport', 'sourceip-sourceport-destport'];
 const NAME = /^[A-Za-z][A-Za-z0-9_]{0,30}$/;
 
@@ -40,9 +41,9 @@ function readShared(c: Checker, item: Node, where: string): SharedAddress | unde
   if (hash && !HASHES.includes(hash.value as SharingHash)) {
     c.error(hash.node, 'INVALID_VALUE', `${where}: hash '${hash.value}'`, `one of ${HASHES.join(', ')}${hash.value === 'symmetric' ? ' (a symmetric hash needs the same seed on every node, which nftables\' symhash does not have: not supported)' : ''}`);
   }
-  const mode = r.has('mode') ? r.string('mode', 'multicast') : { value: 'multicast', node: item };
-  if (mode && mode.value !== 'multicast') {
-    c.error(mode.node, 'NOT_SUPPORTED', `${where}: mode '${mode.value}' is not supported yet`, 'multicast (ARP answers with the multicast MAC; see docs/sharing.md)');
+  const mode = r.has('mode') ? r.string('mode', MODES.join(', ')) : { value: 'multicast', node: item };
+  if (mode && !MODES.includes(mode.value as SharingMode)) {
+    c.error(mode.node, 'INVALID_VALUE', `${where}: mode '${mode.value}'`, `one of ${MODES.join(', ')} (how the switch floods the shared MAC; see docs/sharing.md)`);
   }
   const vhidBase = r.has('vhid_base') ? r.integer('vhid_base', 1, 255) : undefined;
   const password = r.has('password') ? r.string('password', 'a password') : undefined;
@@ -76,7 +77,7 @@ function readShared(c: Checker, item: Node, where: string): SharedAddress | unde
   if (c.errors.length > errors || !name || !cidr || !iface || !buckets || !hash || !mode || !vhidBase || !password || !advbase) return undefined;
   return {
     name: name.value, address: cidr.address, prefix: cidr.prefix, interface: iface.value, nodes,
-    buckets: buckets.value, hash: hash.value as SharingHash, mode: mode.value as SharingMode, mac: multicastMac(cidr.address),
+    buckets: buckets.value, hash: hash.value as SharingHash, mode: mode.value as SharingMode, mac: sharedMac(mode.value as SharingMode, cidr.address),
     vhidBase: vhidBase.value, password: password.value, advbase: advbase.value,
   };
 }

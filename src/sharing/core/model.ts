@@ -26,7 +26,7 @@ export interface SharedAddress {
   readonly buckets: number;
   readonly hash: SharingHash;
   readonly mode: SharingMode;
-  /** The shared link-layer address ARP answers with (multicast: 01:00:5e + the low 23 bits of the address). */
+  /** The shared link-layer address ARP answers with (`sharedMac`: multicast 01:00:5e + the low 23 bits of the address, or unicast 02:63 + the address). */
   readonly mac: string;
   /** vhid of bucket 0; bucket b uses `vhidBase + b`. */
   readonly vhidBase: number;
@@ -40,6 +40,18 @@ export function multicastMac(address: string): string {
   const hex = (n: number) => n.toString(16).padStart(2, '0');
   return `01:00:5e:${hex(o[1]! & 0x7f)}:${hex(o[2]!)}:${hex(o[3]!)}`;
 }
+
+/**
+ * The unicast MAC of `unicast`/`stealth` mode: locally administered, `02:63` ("c") and the
+ * four octets of the address. No node's NIC has it and no node sends from it, so switches
+ * never learn it and flood every frame for it to every port.
+ */
+export function unicastMac(address: string): string {
+  return `02:63:${address.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join(':')}`;
+}
+
+/** The shared MAC of a mode. */
+export const sharedMac = (mode: SharingMode, address: string): string => (mode === 'multicast' ? multicastMac(address) : unicastMac(address));
 
 /** A node of the list whose bucket adverts fail this node's digest: its node list or bucket count differs. */
 export interface LayoutMismatch {

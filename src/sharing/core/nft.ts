@@ -12,12 +12,17 @@
  * The hash has a fixed seed: every node must compute the same bucket for a flow.
  * ARP packets the node sends about the shared address carry the shared MAC (requests too:
  * a request sourced from the shared address would otherwise teach clients a node's own MAC).
+ * In `unicast` and `stealth` mode the shared MAC is a unicast one no NIC has: a netdev ingress
+ * chain marks frames to it `pkttype host` (IPv4 would drop them as `otherhost` before
+ * prerouting); in `stealth` a netdev egress chain also drops (and counts) any frame leaving with
+ * it as source, so no switch ever learns it.
  */
 import type { SharedAddress, SharingHash } from './model.js';
 
 export const SHARING_TABLE = 'carpool_sharing';
 /** Same seed on every node ("carp"). */
 export const SHARING_SEED = 0x63617270;
+const FAMILIES = ['ip', 'arp', 'netdev'] as const;
 
 function hashExpr(hash: SharingHash, buckets: number): string {
   const key = hash === 'sourceip' ? 'ip saddr' : hash === 'sourceip-sourceport' ? 'ip saddr . th sport' : 'ip saddr . th sport . th dport';
@@ -36,7 +41,7 @@ function elements(buckets: ReadonlySet<number>): string {
  */
 export function renderSharing(shared: readonly SharedAddress[], local: ReadonlyMap<string, ReadonlySet<number>>): string {
   const out: string[] = [];
-  for (const fam of ['ip', 'arp']) out.push(`add table ${fam} ${SHARING_TABLE}`, `delete table ${fam} ${SHARING_TABLE}`);
+  for (const fam of FAMILIES) out.push(`add table ${fam} ${SHARING_TABLE}`, `delete table ${fam} ${SHARING_TABLE}`);
   if (shared.length === 0) return `${out.join('\n')}\n`;
   out.push(`table ip ${SHARING_TABLE} {`);
   for (const s of shared) {
@@ -59,8 +64,25 @@ export function renderSharing(shared: readonly SharedAddress[], local: ReadonlyM
   out.push('}', `table arp ${SHARING_TABLE} {`, '  chain output {', '    type filter hook output priority filter; policy accept;');
   for (const s of shared) out.push(`    arp saddr ip ${s.address} arp saddr ether set ${s.mac}`);
   out.push('  }', '}');
+  const unicast = shared.filter((s) => s.mode !== 'multicast');
+  if (unicast.length) {
+    out.push(`table netdev ${SHARING_TABLE} {`);
+    for (const s of unicast) {
+      const dev = deviceName(s.interface);
+      out.push(`  chain ${s.name}_in {`, `    type filter hook ingress device "${dev}" priority -500; policy accept;`,
+        `    ether daddr ${s.mac} meta pkttype set host`, '  }');
+      if (s.mode === 'stealth') {
+        out.push(`  chain ${s.name}_out {`, `    type filter hook egress device "${dev}" priority filter; policy accept;`,
+          `    ether saddr ${s.mac} counter drop`, '  }');
+      }
+    }
+    out.push('}');
+  }
   return `${out.join('\n')}\n`;
 }
+
+/** The device of an interface name with an alias label (`eth0:1` → `eth0`). */
+const deviceName = (iface: string): string => iface.split(':')[0]!;
 
 /** One transaction moving a shared address's local buckets from `from` to `to` (empty when equal). */
 export function diffBuckets(s: SharedAddress, from: ReadonlySet<number>, to: ReadonlySet<number>): string {
@@ -76,5 +98,5 @@ export function diffBuckets(s: SharedAddress, from: ReadonlySet<number>, to: Rea
 
 /** Removes carpool's sharing tables (a clean stop); harmless when they do not exist. */
 export function removeSharing(): string {
-  return ['ip', 'arp'].flatMap((fam) => [`add table ${fam} ${SHARING_TABLE}`, `delete table ${fam} ${SHARING_TABLE}`]).join('\n') + '\n';
+  return FAMILIES.flatMap((fam) => [`add table ${fam} ${SHARING_TABLE}`, `delete table ${fam} ${SHARING_TABLE}`]).join('\n') + '\n';
 }
