@@ -13,7 +13,7 @@ import { multicastMac, type SharedAddress } from '../../src/sharing/core/model.j
 import { runCarpool } from '../helpers/cli.js';
 
 const web: SharedAddress = {
-  name: 'web', address: '10.9.0.50', prefix: 24, interface: 'eth0', buckets: 64, hash: 'sourceip', mode: 'multicast',
+  name: 'web', address: '10.9.0.50', family: 4, prefix: 24, interface: 'eth0', buckets: 64, hash: 'sourceip', mode: 'multicast',
   mac: multicastMac('10.9.0.50'), vhidBase: 100, password: 'share', advbase: 1,
   nodes: [{ name: 'n1', address: '10.9.0.1' }, { name: 'n2', address: '10.9.0.2' }, { name: 'n3', address: '10.9.0.3' }],
 };

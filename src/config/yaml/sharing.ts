@@ -23,17 +23,17 @@ function readShared(c: Checker, item: Node, where: string): SharedAddress | unde
   const errors = c.errors.length;
   const need = (k: string, expected: string) => { if (!r.has(k)) c.error(item, 'MISSING_KEY', `${where}: missing '${k}'`, expected); };
   need('name', 'a name (letters, digits, _)');
-  need('address', 'the shared IPv4 address with its prefix, e.g. 10.0.0.50/24');
+  need('address', 'the shared IPv4 or IPv6 address with its prefix, e.g. 10.0.0.50/24 or fd00::50/64');
   need('interface', 'the interface every node receives the address on');
   need('nodes', 'the ordered list of nodes: [{ name: n1, address: 10.0.0.1 }, ...], the same on every node');
   need('vhid_base', 'the vhid of bucket 0 (bucket b uses vhid_base + b)');
   need('password', 'the password of the bucket elections');
   const name = r.has('name') ? r.string('name', 'a name (letters, digits, _)') : undefined;
   if (name && !NAME.test(name.value)) c.error(name.node, 'INVALID_VALUE', `${where}: name '${name.value}' is not usable in nftables names`, 'letters, digits and _, starting with a letter, at most 31');
-  const addrText = r.has('address') ? r.string('address', 'an IPv4 address with prefix') : undefined;
-  const cidr = addrText ? parseCidr(addrText.value, 32) : undefined;
-  if (addrText && (!cidr || cidr.family !== 4)) {
-    c.error(addrText.node, 'INVALID_ADDRESS', `${where}: address '${addrText.value}' is not an IPv4 address`, 'an IPv4 address with prefix, e.g. 10.0.0.50/24 (IPv6 sharing is not supported yet)');
+  const addrText = r.has('address') ? r.string('address', 'an IPv4 or IPv6 address with prefix') : undefined;
+  const cidr = addrText ? parseCidr(addrText.value) : undefined;
+  if (addrText && !cidr) {
+    c.error(addrText.node, 'INVALID_ADDRESS', `${where}: address '${addrText.value}' is not an IP address`, 'an IPv4 or IPv6 address with prefix, e.g. 10.0.0.50/24 or fd00::50/64');
   }
   const iface = r.has('interface') ? r.string('interface', 'an interface name') : undefined;
   const buckets = r.has('buckets') ? r.integer('buckets', 1, 255) : { value: 64, node: item };
@@ -76,7 +76,7 @@ function readShared(c: Checker, item: Node, where: string): SharedAddress | unde
   }
   if (c.errors.length > errors || !name || !cidr || !iface || !buckets || !hash || !mode || !vhidBase || !password || !advbase) return undefined;
   return {
-    name: name.value, address: cidr.address, prefix: cidr.prefix, interface: iface.value, nodes,
+    name: name.value, address: cidr.address, family: cidr.family, prefix: cidr.prefix, interface: iface.value, nodes,
     buckets: buckets.value, hash: hash.value as SharingHash, mode: mode.value as SharingMode, mac: sharedMac(mode.value as SharingMode, cidr.address),
     vhidBase: vhidBase.value, password: password.value, advbase: advbase.value,
   };

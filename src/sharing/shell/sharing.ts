@@ -80,6 +80,8 @@ export interface SharingDeps {
   /** Who is master of an election now: 'self', a peer address, or undefined. */
   readonly masterOf: (instance: string) => string | null | undefined;
   readonly nft?: (input: string) => Promise<{ code: number; stderr: string }>;
+  /** The MAC of an interface (IPv6 shared addresses rewrite the node's ND answers from it to the shared MAC). */
+  readonly macOf?: (iface: string) => string | undefined;
   /** Monotonic clock in ms (performance.now in the daemon). */
   readonly now?: () => number;
 }
@@ -124,16 +126,19 @@ export class SharingShell {
 
   /** Before the elections start: the address, the multicast MAC, the plane with no local bucket. */
   async start(): Promise<void> {
-    const r = await this.nft(renderSharing(this.shared, new Map()));
+    const r = await this.nft(renderSharing(this.shared, new Map(), (dev) => this.deps.macOf?.(dev)));
     if (r.code !== 0) {
       throw new CarpoolError('NFT_UNSUPPORTED', `load sharing: nft refused the ruleset: ${r.stderr.trim()}`,
         `nftables with the ip and arp families${this.shared.some((x) => x.mode === 'stealth') ? ' and the netdev egress hook (stealth mode: kernel 5.16, nft 1.0.1 or newer)' : ''} (nft 0.9.3 or newer, kernel 5.x); see docs/sharing.md`);
     }
     for (const s of this.shared) {
+      if (s.family === 6 && !this.deps.macOf?.(s.interface.split(':')[0]!)) {
+        this.deps.log.warning(`sharing ${s.name}: no MAC known for ${s.interface}: neighbour advertisements for ${s.address} carry the node's own MAC`);
+      }
       const m = await run(receiveMac(s, 'add'), { allowFail: true });
       if (m.code !== 0 && !/exists/i.test(m.stderr)) this.deps.log.warning(`sharing ${s.name}: cannot receive ${s.mac} on ${s.interface}: ${m.stderr.trim()}`);
       this.deps.addAddress(s);
-      this.deps.log.info(`sharing ${s.name}: ${s.address}/${s.prefix} on ${s.interface} as node ${this.self.get(s.name)?.name ?? '?'} of ${s.nodes.length}, ${s.buckets} buckets, ${s.mode} mode, ARP with ${s.mac}`);
+      this.deps.log.info(`sharing ${s.name}: ${s.address}/${s.prefix} on ${s.interface} as node ${this.self.get(s.name)?.name ?? '?'} of ${s.nodes.length}, ${s.buckets} buckets, ${s.mode} mode, ${s.family === 6 ? 'ND' : 'ARP'} with ${s.mac}`);
     }
   }
 
