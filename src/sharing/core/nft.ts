@@ -17,7 +17,7 @@
  * prerouting); in `stealth` a netdev egress chain also drops (and counts) any frame leaving with
  * it as source, so no switch ever learns it.
  */
-import type { SharedAddress, SharingHash } from './model.js';
+import type { SharedAddress } from './model.js';
 
 export const SHARING_TABLE = 'carpool_sharing';
 /** Same seed on every node ("carp"). */
