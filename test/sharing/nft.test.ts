@@ -42,6 +42,8 @@ describe('load sharing nftables plane', () => {
     const text = renderSharing([web, six], new Map([['six', new Set([1])]]), () => '02:00:00:00:00:01');
     expect(text).toContain('table ip6 carpool_sharing {');
     expect(text).toContain('ip6 daddr fd00::a:50 jump six');
+    expect(text).toContain('chain six {\n    icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } meta pkttype set host accept\n    ct state established');
+    expect(text).not.toContain('chain web {\n    icmpv6');
     expect(text).toContain('jhash ip6 saddr . th sport mod 64 seed 0x63617270 @six_local meta pkttype set host accept');
     const w = checksumCompensation('02:00:00:00:00:01', '33:33:00:0a:00:50').toString(16).padStart(4, '0');
     expect(text).toContain(`icmpv6 type nd-neighbor-advert @th,64,128 0xfd0000000000000000000000000a0050 @th,192,64 0x0201020000000001 @th,48,16 0 @th,208,48 set 0x3333000a0050 @th,48,16 set 0x${w}`);

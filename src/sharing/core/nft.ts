@@ -105,6 +105,10 @@ export function renderSharing(shared: readonly SharedAddress[], local: ReadonlyM
     out.push('  }');
     for (const s of list) {
       out.push(`  chain ${s.name} {`,
+        // Neighbour discovery to the address is every node's business (conntrack does not
+        // track it, so it would be hashed into one bucket): a node's NUD probes and the NAs
+        // answering its solicitations come to the shared address.
+        ...(fam === 'ip6' ? ['    icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } meta pkttype set host accept'] : []),
         '    ct state established,related meta pkttype set host accept',
         '    ct state new meta l4proto tcp tcp flags & (syn | ack) != syn drop',
         `    ${hashExpr(s)} @${setName(s)} meta pkttype set host accept`,
