@@ -15,13 +15,15 @@
 /* ------------------------------------------------------------------------------------ */
 /* opening and configuring                                                              */
 
-/* rawOpen(family, protocol, ifname, {tos?, unicastTtl?, multicastTtl?}) -> fd */
+/* rawOpen(family, protocol, ifname, {tos?, unicastTtl?, multicastTtl?, headerIncluded?}) -> fd
+ * headerIncluded (IPv4): the caller writes the IP header (IP_HDRINCL), as VRRP's IPsec AH
+ * needs: its ICV covers the header's identification field, which the kernel would choose. */
 napi_value raw_open(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   cp_state *st;
   int af, fd, ifindex = 0;
   int64_t protocol, tos = -1, uttl = 255, mttl = 255;
-  bool has_tos, has_uttl, has_mttl;
+  bool has_tos, has_uttl, has_mttl, hdrincl = false;
   char ifname[IFNAME_ARG_MAX], base[IFNAMSIZ];
   const char *fail = NULL;
   if (!get_args_opt(env, info, "rawOpen", 3, 4, argv, &st)) return NULL;
@@ -31,6 +33,7 @@ napi_value raw_open(napi_env env, napi_callback_info info) {
   if (!opt_int(env, argv[3], "rawOpen", "tos", 0, 255, &tos, &has_tos)) return NULL;
   if (!opt_int(env, argv[3], "rawOpen", "unicastTtl", 1, 255, &uttl, &has_uttl)) return NULL;
   if (!opt_int(env, argv[3], "rawOpen", "multicastTtl", 1, 255, &mttl, &has_mttl)) return NULL;
+  if (!opt_bool(env, argv[3], "rawOpen", "headerIncluded", &hdrincl)) return NULL;
   /* "" leaves the socket unbound: it sees the protocol on every interface. */
   if (ifname[0] && !resolve_ifname(env, "rawOpen", ifname, base, &ifindex)) return NULL;
   fd = socket(af, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, (int)protocol);
@@ -49,6 +52,7 @@ napi_value raw_open(napi_env env, napi_callback_info info) {
       fail = "setsockopt(IP_MULTICAST_IF)";
     else if (set_int_opt(fd, IPPROTO_IP, IP_PKTINFO, 1) < 0) fail = "setsockopt(IP_PKTINFO)";
     else if (has_tos && set_int_opt(fd, IPPROTO_IP, IP_TOS, (int)tos) < 0) fail = "setsockopt(IP_TOS)";
+    else if (hdrincl && set_int_opt(fd, IPPROTO_IP, IP_HDRINCL, 1) < 0) fail = "setsockopt(IP_HDRINCL)";
   } else if (!fail) {
     if (set_int_opt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, (int)mttl) < 0) fail = "setsockopt(IPV6_MULTICAST_HOPS)";
     else if (set_int_opt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, (int)uttl) < 0) fail = "setsockopt(IPV6_UNICAST_HOPS)";

@@ -79,7 +79,7 @@ const KEY: Readonly<Record<string, string>> = {
   initialState: 'initial state', trackInterfaces: 'tracked interfaces', trackScripts: 'tracked scripts',
   trackFiles: 'tracked files', trackPrimary: 'tracking of the primary interface', lowerPrioNoAdvert: 'lower_prio_no_advert',
   higherPrioSendAdvert: 'higher_prio_send_advert', downTimerAdverts: 'down timer adverts', syncGroup: 'sync group',
-  authPass: 'auth password',
+  authPass: 'auth password', authType: 'auth type',
 };
 
 const keyName = (k: string): string => KEY[k] ?? k;

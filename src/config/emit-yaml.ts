@@ -92,6 +92,7 @@ function vrrpInstance(i: VrrpInstance): Record<string, unknown> {
     ...(i.unicastPeers.length > 0 ? { unicast_peers: [...i.unicastPeers] } : {}),
     v3_checksum_as_v2: i.v3ChecksumAsV2,
     ...(i.authPass !== undefined ? { auth_pass: i.authPass } : {}),
+    ...(i.authType === 'AH' ? { auth_type: 'AH' } : {}),
     addresses: i.addresses.map(address),
     ...(i.excludedAddresses.length > 0 ? { excluded_addresses: i.excludedAddresses.map(address) } : {}),
     ...(i.routes.length > 0 ? { routes: i.routes.map(route) } : {}),

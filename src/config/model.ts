@@ -276,8 +276,10 @@ export interface VrrpInstance {
   /** false with `nopreempt`. */
   readonly preempt: boolean;
   readonly preemptDelayMs: number;
-  /** v2 `auth_type PASS` password (truncated to 8 bytes on the wire); undefined = no auth. */
+  /** v2 password (truncated to 8 bytes on the wire); undefined = no auth. */
   readonly authPass?: string;
+  /** How `authPass` is used: 'PASS' (default) in the advert, or 'AH' (IPsec AH with HMAC-MD5-96, keepalived `auth_type AH`). */
+  readonly authType?: 'PASS' | 'AH';
   /** Advert source (`mcast_src_ip` / `unicast_src_ip`); default: interface primary address. */
   readonly srcip?: string;
   /** 224.0.0.18 or ff02::12 (or `mcast_dst_ip`). */

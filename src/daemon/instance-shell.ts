@@ -15,7 +15,7 @@ import type { LogFields, Logger } from './logger.js';
 import type { Port, PortListener } from './port.js';
 
 /** What a shell uses of a port: the sending half and the interface it stands for (a fake in unit tests). */
-export type ShellPort = Pick<Port, 'device' | 'ifindex' | 'mac' | 'running' | 'send' | 'sendFrame'>;
+export type ShellPort = Pick<Port, 'device' | 'ifindex' | 'mac' | 'running' | 'send' | 'sendFrame' | 'sendDatagram' | 'enableAh'>;
 
 /**
  * What a shell uses of a hook queue. Each instance gets its own (and each sync group), so a

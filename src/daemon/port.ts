@@ -3,7 +3,10 @@
  * protocol 112 shared by every instance on the interface (CARP and VRRP, demultiplexed by
  * vhid/VRID and version), an AF_PACKET socket for gratuitous ARP / NA frames, and
  * counters for packets no instance could take. A send-only port (a VRRP virtual-MAC
- * interface) never reads: the base interface's port receives.
+ * interface) never reads: the base interface's port receives. A VRRPv2 instance with
+ * `auth_type AH` adds a second raw socket for protocol 51 (IPsec AH) on its port: it sends
+ * whole datagrams (IP_HDRINCL: the AH's ICV covers the identification field) and hands the
+ * VRRP message inside a received AH to the instance with the AH part for it to verify.
  */
 import { FrameSocket } from '../net/frame-socket.js';
 import { interfaceInfo } from '../net/link.js';
@@ -11,20 +14,31 @@ import { RawSocket, type RawPacket } from '../net/raw-socket.js';
 import type { SendResult } from '../net/errors.js';
 import { CarpoolError } from '../lib/errors.js';
 import { parseMac } from '../protocol/arp.js';
+import type { IPv4Header } from '../protocol/ipv4.js';
+import { IPPROTO_AH, splitAh } from '../protocol/vrrp/ah.js';
 import type { Logger } from './logger.js';
 
 export const PROTO_CARP_VRRP = 112;
+
+/** A received packet; `payload` is the CARP/VRRP message (for AH: the one inside the AH). */
+export interface PortPacket extends RawPacket {
+  /** Present when the message came inside an IPsec AH: what the receiver verifies. */
+  readonly ah?: { readonly header: IPv4Header; readonly datagram: Uint8Array };
+}
 
 /** Receives packets for one (protocol kind, id) on a port. */
 export interface PortListener {
   /** vhid / VRID this listener answers for. */
   readonly id: number;
   /** Called with every packet whose id byte matches; returns true when it took the packet. */
-  receive(pkt: RawPacket): boolean;
+  receive(pkt: PortPacket): boolean;
 }
 
 export class Port {
   private raw: RawSocket | undefined;
+  /** Protocol 51 (IPsec AH), opened once an AH instance asks for it. */
+  private ahRaw: RawSocket | undefined;
+  private ahWanted = false;
   private frames: FrameSocket | undefined;
   private readonly listeners: PortListener[] = [];
   private readonly groups = new Set<string>();
@@ -59,6 +73,26 @@ export class Port {
       this.raw.onPacket((p) => this.dispatch(p), (d) => this.count(`ip-${d.reason}`));
     }
     this.frames = FrameSocket.open(this.device);
+    if (this.ahWanted) this.openAh();
+  }
+
+  /** Send and receive VRRP inside IPsec AH too (IPv4 only; idempotent). */
+  enableAh(): void {
+    this.ahWanted = true;
+    if (this.raw && !this.ahRaw) this.openAh();
+  }
+
+  private openAh(): void {
+    this.ahRaw = RawSocket.open({ family: 4, protocol: IPPROTO_AH, ifname: this.device, headerIncluded: true });
+    if (this.sendOnly) return;
+    for (const g of this.groups) this.ahRaw.join(g);
+    this.ahRaw.onPacket((p) => this.dispatchAh(p), (d) => this.count(`ip-${d.reason}`));
+  }
+
+  /** Send a whole IPv4 datagram (header included) on the AH socket. */
+  sendDatagram(dst: string, datagram: Uint8Array): SendResult {
+    if (!this.ahRaw) return { ok: false, error: 'ENODEV' };
+    return this.ahRaw.send(dst, datagram);
   }
 
   get isOpen(): boolean {
@@ -74,7 +108,10 @@ export class Port {
   join(group: string): void {
     if (this.groups.has(group)) return;
     this.groups.add(group);
-    if (!this.sendOnly) this.raw?.join(group);
+    if (!this.sendOnly) {
+      this.raw?.join(group);
+      this.ahRaw?.join(group);
+    }
   }
 
   attach(l: PortListener): void {
@@ -110,7 +147,16 @@ export class Port {
     this.drops[reason] = (this.drops[reason] ?? 0) + 1;
   }
 
-  private dispatch(pkt: RawPacket): void {
+  private dispatchAh(pkt: RawPacket): void {
+    const split = splitAh(pkt.payload);
+    if (!split.ok || !pkt.ipHeader) {
+      this.count(split.ok ? 'ah-length' : split.reason);
+      return;
+    }
+    this.dispatch({ ...pkt, payload: split.value.vrrp, ah: { header: pkt.ipHeader, datagram: pkt.payload } });
+  }
+
+  private dispatch(pkt: PortPacket): void {
     if (pkt.payload.length < 2) {
       this.count('length');
       return;
@@ -126,8 +172,10 @@ export class Port {
 
   private closeSockets(): void {
     this.raw?.close();
+    this.ahRaw?.close();
     this.frames?.close();
     this.raw = undefined;
+    this.ahRaw = undefined;
     this.frames = undefined;
   }
 

@@ -19,9 +19,10 @@ import { CarpoolError } from '../lib/errors.js';
 import { gratuitousArp, parseMac, unsolicitedNeighbourAdvert } from '../protocol/arp.js';
 import { parseIP } from '../protocol/inet.js';
 import { checkAdvert, VRRP_DROP_REASONS, type VrrpRxInstance } from '../protocol/vrrp/packet.js';
+import { ahKey, checkReplay, encodeAhDatagram, verifyAhDatagram, type ReplayRecord } from '../protocol/vrrp/ah.js';
+import type { PortPacket } from './port.js';
 import { interfaceInfo } from '../net/link.js';
 import { FrameSocket } from '../net/frame-socket.js';
-import type { RawPacket } from '../net/raw-socket.js';
 import { InputQueue, ShellBase, type OwnedAddress, type ShellAddresses, type ShellHooks, type ShellPort } from './instance-shell.js';
 import type { Logger } from './logger.js';
 import type { InstanceStatus } from '../control/status.js';
@@ -63,6 +64,20 @@ export class VrrpShell extends ShellBase {
   private readonly devFrames = new Map<string, FrameSocket>();
   /** The instance's settings; replaced by a live reload (`reconfigure`). */
   private c: VrrpInstance;
+  /** auth_type AH: the HMAC key; undefined = adverts travel without AH. */
+  private ahKey: Uint8Array | undefined;
+  /**
+   * AH sequence number: the highest we sent or accepted (keepalived goes on from the number
+   * it last received, so the whole virtual router counts up together). It starts at the wall
+   * clock's seconds: the router's adverts come at most about once a second in VRRPv2, so after
+   * a restart we are still above what the receivers last saw, and their anti-replay check
+   * accepts us at once (keepalived starts at 1 and would be dropped until it had listened).
+   */
+  private ahSeq = Math.floor(Date.now() / 1000) >>> 0;
+  /** IP identification of our AH datagrams (never 0). */
+  private ahId = 0;
+  /** AH anti-replay: the last accepted sequence number per sender. */
+  private readonly ahSeen = new Map<string, ReplayRecord>();
 
   constructor(
     cfg: VrrpInstance,
@@ -79,6 +94,14 @@ export class VrrpShell extends ShellBase {
     const params = vrrpParams(cfg, src);
     this.rx = vrrpRxInstance(params);
     this.machine = new VrrpMachine(params);
+    this.setAh(cfg);
+  }
+
+  private setAh(cfg: VrrpInstance): void {
+    this.ahKey = cfg.version === 2 && cfg.authType === 'AH' && cfg.authPass !== undefined ? ahKey(cfg.authPass) : undefined;
+    if (!this.ahKey) return;
+    this.ports.rx.enableAh();
+    this.ports.tx.enableAh();
   }
 
   get cfg(): VrrpInstance {
@@ -148,6 +171,7 @@ export class VrrpShell extends ShellBase {
     this.c = cfg;
     const params = vrrpParams(cfg, this.src);
     this.rx = vrrpRxInstance(params);
+    this.setAh(cfg);
     this.input({ type: 'reconfigure', params });
     // The new base priority (with the trackers' weights) goes in as a `priority` input.
     this.group.reconfigured(this);
@@ -191,14 +215,15 @@ export class VrrpShell extends ShellBase {
 
   // --- PortListener -------------------------------------------------------------------
 
-  receive(pkt: RawPacket): boolean {
+  receive(pkt: PortPacket): boolean {
     const version = pkt.payload.length >= 1 ? pkt.payload[0]! >> 4 : 0;
     if (version !== this.cfg.version) return false; // CARP (v2 header) or the other VRRP version
     if (pkt.src === this.src) return true;
     const src = parseIP(pkt.src);
     const dst = parseIP(pkt.dst);
     if (!src || !dst) return true;
-    const v = checkAdvert({ family: pkt.family, src: src.bytes, dst: dst.bytes, ttl: pkt.ttl, payload: pkt.payload },
+    if (pkt.ah && !this.checkAh(pkt, pkt.ah)) return true;
+    const v = checkAdvert({ family: pkt.family, src: src.bytes, dst: dst.bytes, ttl: pkt.ttl, payload: pkt.payload, viaAh: pkt.ah !== undefined },
       (vrid) => (vrid === this.id ? this.rx : undefined));
     if (!v.ok) {
       this.countDrop(v.reason);
@@ -214,6 +239,33 @@ export class VrrpShell extends ShellBase {
     return true;
   }
 
+  /** ICV and anti-replay of an advert inside AH; false = dropped and counted. */
+  private checkAh(pkt: PortPacket, ah: NonNullable<PortPacket['ah']>): boolean {
+    // An AH advert for an instance without AH: the ladder counts it (auth-type).
+    if (!this.ahKey) return true;
+    const v = verifyAhDatagram(ah.header, ah.datagram, this.ahKey);
+    let reason: 'auth-ah' | 'auth-replay' | undefined;
+    if (!v.ok) reason = 'auth-ah';
+    else {
+      // A silent sender's record expires after a master-down interval: it may have restarted (its counter begins low again).
+      const r = checkReplay(this.ahSeen.get(pkt.src), v.value.seq, this.deps.now(), 3 * this.c.advertIntervalMs + 1000);
+      if (r.next) this.ahSeen.set(pkt.src, r.next);
+      if (!r.ok) reason = 'auth-replay';
+      else if (v.value.seq > this.ahSeq) this.ahSeq = v.value.seq;
+    }
+    if (!reason) return true;
+    this.countDrop(reason);
+    this.log.logLimited('warning', this.prefix(`dropped advert from ${pkt.src}: ${reason}${reason === 'auth-ah' ? ' (check auth_pass: the AH does not verify)' : ''}`),
+      `${this.name}:drop:${reason}`, this.fields('drop'));
+    return false;
+  }
+
+  private ahDatagram(dst: Uint8Array, vrrp: Uint8Array): Uint8Array {
+    this.ahSeq = (this.ahSeq + 1) >>> 0;
+    this.ahId = (this.ahId % 0xffff) + 1;
+    return encodeAhDatagram({ src: parseIP(this.src)!.bytes, dst, seq: this.ahSeq, id: this.ahId, key: this.ahKey!, vrrp });
+  }
+
   // --- effects ------------------------------------------------------------------------
 
   /** Carry out one effect of this instance's machine (called by the coordinator). */
@@ -222,7 +274,9 @@ export class VrrpShell extends ShellBase {
     const tx = this.ports.tx;
     switch (e.type) {
       case 'send': {
-        const r = tx.send(e.dstText, e.payload, this.src);
+        const r = this.ahKey
+          ? tx.sendDatagram(e.dstText, this.ahDatagram(e.dst, e.payload))
+          : tx.send(e.dstText, e.payload, this.src);
         if (!r.ok) log.logLimited('error', this.prefix(`cannot send advert to ${e.dstText}: ${r.error}`), `${this.name}:send`, this.fields('send-error'));
         this.input({ type: 'sendResult', ok: r.ok });
         break;

@@ -5,7 +5,7 @@
  */
 import type { VrrpInstance } from '../config/model.js';
 import { parseIP } from '../protocol/inet.js';
-import { passwordAuthData, VRRP_AUTH_NONE, VRRP_AUTH_PASS, VRRP_PRIO_OWNER, type VrrpAdvert, type VrrpRxInstance, type VrrpVersion } from '../protocol/vrrp/packet.js';
+import { passwordAuthData, VRRP_AUTH_AH, VRRP_AUTH_NONE, VRRP_AUTH_PASS, VRRP_PRIO_OWNER, type VrrpAdvert, type VrrpRxInstance, type VrrpVersion } from '../protocol/vrrp/packet.js';
 import type { LogLevel, TransitionRecord } from './common.js';
 
 export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
@@ -20,8 +20,10 @@ export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
 export interface VrrpParams extends Pick<VrrpInstance,
   | 'name' | 'version' | 'family' | 'vrid' | 'priority' | 'advertIntervalMs' | 'initialState' | 'preempt' | 'preemptDelayMs'
   | 'v3ChecksumAsV2' | 'garp' | 'lowerPrioNoAdvert' | 'higherPrioSendAdvert' | 'downTimerAdverts'> {
-  /** v2 PASS authentication: the 8 zero-padded password bytes; undefined = none. */
+  /** v2 authentication: the 8 zero-padded password bytes; undefined = none. */
   readonly authData?: Uint8Array;
+  /** v2: the password keys an IPsec AH (the shell wraps and unwraps it) instead of riding in the advert. */
+  readonly authAh?: boolean;
   /** Advert source address and tie-break key (configured source or interface primary). */
   readonly srcip: Uint8Array;
   /** 224.0.0.18 / ff02::12 or `mcast_dst_ip`. */
@@ -156,6 +158,7 @@ export function vrrpParams(inst: VrrpInstance, srcip: string, opts: { syncGroup?
     preempt: inst.preempt,
     preemptDelayMs: inst.preemptDelayMs,
     authData: inst.version === 2 && inst.authPass !== undefined ? passwordAuthData(inst.authPass) : undefined,
+    authAh: inst.version === 2 && inst.authPass !== undefined && inst.authType === 'AH',
     srcip: addrBytes(srcip),
     mcastGroup: addrBytes(inst.mcastGroup),
     unicastPeers: inst.unicastPeers.map(addrBytes),
@@ -170,11 +173,17 @@ export function vrrpParams(inst: VrrpInstance, srcip: string, opts: { syncGroup?
   };
 }
 
+/** The auth type byte of this instance's v2 adverts. */
+export function advertAuthType(p: Pick<VrrpParams, 'version' | 'authData' | 'authAh'>): number {
+  if (p.version !== 2 || !p.authData) return VRRP_AUTH_NONE;
+  return p.authAh ? VRRP_AUTH_AH : VRRP_AUTH_PASS;
+}
+
 /** What the receive ladder needs to know about this instance. */
 export function vrrpRxInstance(p: VrrpParams): VrrpRxInstance {
   return {
     version: p.version,
-    authType: p.version === 2 && p.authData ? VRRP_AUTH_PASS : VRRP_AUTH_NONE,
+    authType: advertAuthType(p),
     authData: p.authData ?? new Uint8Array(8),
     intervalMs: normaliseInterval(p.version, p.advertIntervalMs),
     unicast: p.unicastPeers.length > 0,

@@ -19,11 +19,11 @@
  */
 import { formatIP } from '../protocol/inet.js';
 import {
-  encodeAdvert, passwordAuthData, VRRP_AUTH_NONE, VRRP_AUTH_PASS, VRRP_PRIO_OWNER, VRRP_PRIO_STOP, type VrrpAdvert,
+  encodeAdvert, passwordAuthData, VRRP_PRIO_OWNER, VRRP_PRIO_STOP, type VrrpAdvert,
 } from '../protocol/vrrp/packet.js';
 import { compareAddresses, SendHealth, SEND_ERROR_THRESHOLD, YIELD_ECHOES, type TransitionRecord } from './common.js';
 import {
-  clampPriority, normaliseInterval, SHUTDOWN_RELEASE_MAX_MS,
+  advertAuthType, clampPriority, normaliseInterval, SHUTDOWN_RELEASE_MAX_MS,
   type GarpKind, type VrrpEffect, type VrrpInput, type VrrpParams, type VrrpState, type VrrpStatus,
 } from './vrrp-model.js';
 
@@ -591,8 +591,9 @@ export class VrrpMachine {
     const dsts = to ? [to] : p.unicastPeers.length > 0 ? p.unicastPeers : [p.mcastGroup];
     const fields = {
       version: p.version, vrid: p.vrid, priority, intervalMs: this.ownInterval, addresses: p.addresses,
-      authType: p.version === 2 && p.authData ? VRRP_AUTH_PASS : VRRP_AUTH_NONE,
-      authData: p.version === 2 && p.authData ? passwordAuthData(p.authData) : undefined,
+      authType: advertAuthType(p),
+      // AH: the 8 authentication bytes are zero; the password keys the AH's ICV instead.
+      authData: p.version === 2 && p.authData && !p.authAh ? passwordAuthData(p.authData) : undefined,
     };
     for (const dst of dsts) {
       const payload = encodeAdvert(fields, { family: p.family, src: p.srcip, dst, v3ChecksumAsV2: p.v3ChecksumAsV2 });

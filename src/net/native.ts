@@ -32,6 +32,8 @@ export interface NativeRawOpenOptions {
   readonly unicastTtl?: number;
   /** IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS (default 255). Adverts must use 255; tests inject others. */
   readonly multicastTtl?: number;
+  /** IPv4 IP_HDRINCL: the caller writes the IP header (VRRP IPsec AH). */
+  readonly headerIncluded?: boolean;
 }
 
 /**

@@ -24,6 +24,8 @@ export interface RawSocketOptions {
   readonly multicastTtl?: number;
   /** IPv6: let the kernel fill and verify the checksum at this payload offset (VRRPv3: 6). */
   readonly checksumOffset?: number;
+  /** IPv4: `send` takes the whole datagram, IP header included (IP_HDRINCL; VRRP's IPsec AH). */
+  readonly headerIncluded?: boolean;
 }
 
 export interface RawPacket {
@@ -78,6 +80,7 @@ export class RawSocket {
       ...(opts.tos !== undefined ? { tos: opts.tos } : {}),
       ...(opts.unicastTtl !== undefined ? { unicastTtl: opts.unicastTtl } : {}),
       ...(opts.multicastTtl !== undefined ? { multicastTtl: opts.multicastTtl } : {}),
+      ...(opts.headerIncluded ? { headerIncluded: true } : {}),
     }));
     const sock = new RawSocket(fd, family, protocol, ifname);
     if (opts.checksumOffset !== undefined) {

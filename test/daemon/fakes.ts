@@ -27,6 +27,20 @@ export class FakePort implements ShellPort {
     return { ok: true, bytes: frame.length };
   }
 
+  /** Whole datagrams sent on the AH socket (auth_type AH). */
+  readonly datagrams: { dst: string; datagram: Uint8Array }[] = [];
+  ahEnabled = false;
+
+  sendDatagram(dst: string, datagram: Uint8Array): SendResult {
+    if (this.failWith) return { ok: false, error: this.failWith };
+    this.datagrams.push({ dst, datagram: datagram.slice() });
+    return { ok: true, bytes: datagram.length };
+  }
+
+  enableAh(): void {
+    this.ahEnabled = true;
+  }
+
   /** The gratuitous ARPs sent for `ip` (sender protocol address at bytes 28..31). */
   garpsFor(ip: string): Uint8Array[] {
     const want = ip.split('.').map(Number);

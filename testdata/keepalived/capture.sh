@@ -43,7 +43,7 @@ ip -n $B link set vckb0 address 02:77:00:00:00:02 up
 ip -n $A addr add 10.77.0.1/24 dev vcka0; ip -n $A addr add fd77::1/64 dev vcka0 nodad
 ip -n $B addr add 10.77.0.2/24 dev vckb0; ip -n $B addr add fd77::2/64 dev vckb0 nodad
 sleep 1
-ip netns exec $A tcpdump -i vcka0 -U -w "$WORK/cap.pcap" 'ip proto 112 or ip6 proto 112 or arp or icmp6' >"$WORK/tcpdump.log" 2>&1 &
+ip netns exec $A tcpdump -i vcka0 -U -w "$WORK/cap.pcap" 'ip proto 112 or ip proto 51 or ip6 proto 112 or arp or icmp6' >"$WORK/tcpdump.log" 2>&1 &
 pids+=($!); tcpd=$!
 sleep 1
 ka() { # ns conf tag

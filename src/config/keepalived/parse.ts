@@ -300,6 +300,7 @@ function dropStrictAuth(c: Checker, ctx: TopCtx): void {
       `vrrp_instance '${s.name.value}': ${s.strict ? 'strict_mode' : 'vrrp_strict'} does not allow authentication; it is dropped and adverts carry no password, as keepalived does ("Strict mode does not support authentication. Ignoring.")`,
       'no authentication block with vrrp_strict (or no vrrp_strict)');
     delete s.authPass;
+    delete s.authType;
   }
 }
 

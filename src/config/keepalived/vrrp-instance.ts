@@ -136,12 +136,8 @@ export const INSTANCE_HANDLERS: Readonly<Record<string, Handler<InstanceCtx>>> =
       auth_type: (e) => { type = c.one(e, 'auth_type PASS'); },
       auth_pass: (e) => { pass = c.one(e, 'auth_pass SECRET'); },
     }, {}, 'authentication', { c });
-    if (type && type.text === 'AH') {
-      c.error(type.loc, 'NOT_SUPPORTED', 'auth_type AH (IPsec AH authentication) is not supported by carpool', 'auth_type PASS, or no authentication block');
-      return;
-    }
-    if (type && type.text !== 'PASS') {
-      c.error(type.loc, 'INVALID_VALUE', `auth_type: '${type.text}' is not an authentication type`, 'PASS (AH is not supported)');
+    if (type && type.text !== 'PASS' && type.text !== 'AH') {
+      c.error(type.loc, 'INVALID_VALUE', `auth_type: '${type.text}' is not an authentication type`, 'PASS or AH');
       return;
     }
     if (!type && pass) {
@@ -149,10 +145,11 @@ export const INSTANCE_HANDLERS: Readonly<Record<string, Handler<InstanceCtx>>> =
       return;
     }
     if (type && !pass) {
-      c.error(st.loc, 'MISSING_ARGUMENT', 'authentication has auth_type PASS but no auth_pass', 'auth_pass SECRET (at most 8 bytes are used)');
+      c.error(st.loc, 'MISSING_ARGUMENT', `authentication has auth_type ${type.text} but no auth_pass`, 'auth_pass SECRET (at most 8 bytes are used)');
       return;
     }
     if (pass) s.authPass = { value: pass.text, at: pass.loc };
+    if (type?.text === 'AH') s.authType = { value: 'AH', at: type.loc };
   },
   virtual_ipaddress: (st, { c, s }) => {
     for (const e of c.block(st, 'virtual_ipaddress { 10.0.0.1/24 ... }')) {

@@ -93,6 +93,7 @@ function buildInstance(c: InstanceCheck, d: VrrpDefaultsSpec, trackers: Trackers
     preempt,
     preemptDelayMs,
     ...(s.authPass && version === 2 ? { authPass: s.authPass.value } : {}),
+    ...(s.authPass && version === 2 && s.authType?.value === 'AH' ? { authType: 'AH' as const } : {}),
     ...(s.srcip ? { srcip: s.srcip.value } : {}),
     mcastGroup: mcast,
     unicastPeers: s.unicastPeers.map((p) => p.value),

@@ -109,7 +109,13 @@ export function election(c: InstanceCheck): Election {
       `${owner} has state MASTER and no priority, so its priority is 255: it claims to own the addresses and takes over at once, like keepalived`,
       'an explicit priority (e.g. 150), or 255 if this node really owns the addresses');
   }
-  const initialState = s.state?.value ?? (priority === 255 ? 'MASTER' : 'BACKUP');
+  let initialState = s.state?.value ?? (priority === 255 ? 'MASTER' : 'BACKUP');
+  if (initialState === 'MASTER' && s.authPass && s.authType?.value === 'AH') {
+    c.warn(s.state?.at ?? s.authType.at, 'AH_INITIAL_STATE',
+      `${owner}: state MASTER does not go with auth_type AH; it starts as BACKUP, as keepalived does ("Initial state master is incompatible with AH authentication - clearing")`,
+      'state BACKUP (with AH a node first listens to the sequence numbers in use)');
+    initialState = 'BACKUP';
+  }
   let preempt = true;
   if (s.nopreempt?.value) {
     if (initialState !== 'BACKUP') {
@@ -131,9 +137,13 @@ export function election(c: InstanceCheck): Election {
   return { priority, initialState, preempt, preemptDelayMs };
 }
 
-/** Authentication: VRRPv2 PASS only, 8 bytes on the wire. */
+/** Authentication: VRRPv2 PASS or AH, a password of 8 bytes at most. */
 export function checkAuth(c: InstanceCheck, version: 2 | 3): void {
   const { s, owner, terms } = c;
+  if (s.authType && !s.authPass) {
+    c.e(s.authType.at, 'MISSING_ARGUMENT', `${owner}: auth_type ${s.authType.value} without a password`, `${terms.authPass} SECRET`);
+    return;
+  }
   if (!s.authPass) return;
   if (version === 3) {
     c.e(s.authPass.at, 'NOT_SUPPORTED', `${owner}: VRRPv3 has no authentication (RFC 5798)`, `no ${terms.authPass}, or version 2`);

@@ -77,6 +77,8 @@ export interface VrrpInstanceSpec {
   unicastPeers: At<string>[];
   v3ChecksumAsV2?: At<boolean>;
   authPass?: At<string>;
+  /** keepalived `auth_type`; absent = PASS when there is a password. */
+  authType?: At<'PASS' | 'AH'>;
   addresses: At<VirtualAddress>[];
   /**
    * An instance without virtual addresses (notify-only set-ups that move a cloud address from the

@@ -17,7 +17,7 @@ const emptyList = (n: Node | null): boolean => isSeq(n) && n.items.length === 0;
 
 const VRRP_INSTANCE_KEYS = [
   'name', 'protocol', 'state', 'interface', 'virtual_router_id', 'priority', 'advert_int', 'version', 'preempt', 'preempt_delay',
-  'source', 'mcast_group', 'unicast_peers', 'v3_checksum_as_v2', 'auth_pass', 'addresses', 'excluded_addresses', 'routes', 'rules',
+  'source', 'mcast_group', 'unicast_peers', 'v3_checksum_as_v2', 'auth_pass', 'auth_type', 'addresses', 'excluded_addresses', 'routes', 'rules',
   'track_interfaces', 'track_scripts', 'track_files', 'track_processes', 'track_primary', 'notify', 'garp', 'vmac', 'lower_prio_no_advert',
   'higher_prio_send_advert', 'down_timer_adverts', 'strict_mode', 'hook_timeout',
 ] as const;
@@ -89,6 +89,10 @@ export function readVrrpInstance(c: Checker, item: Node | null, index: number, l
     else c.error(vmacNode ?? node, 'INVALID_VALUE', `vmac in ${where}: got ${describe(vmacNode)}`, 'true (name vrrp.VRID), false, or an interface name');
   }
   const authPass = v.str('auth_pass', 'a password of 1..8 bytes');
+  const authType = v.str('auth_type', 'PASS or AH');
+  if (authType && authType.value !== 'PASS' && authType.value !== 'AH') {
+    c.error(v.node('auth_type'), 'INVALID_VALUE', `auth_type in ${where}: '${authType.value}'`, 'PASS (the password in the advert) or AH (IPsec AH, HMAC-MD5-96)');
+  }
   const spec: VrrpInstanceSpec = {
     name,
     ...(state && (state.value === 'MASTER' || state.value === 'BACKUP') ? { state: state as At<'MASTER' | 'BACKUP'> } : {}),
@@ -111,6 +115,7 @@ export function readVrrpInstance(c: Checker, item: Node | null, index: number, l
     }),
     ...opt('v3ChecksumAsV2', v.bool('v3_checksum_as_v2')),
     ...(authPass ? { authPass } : {}),
+    ...(authType && (authType.value === 'PASS' || authType.value === 'AH') ? { authType: authType as At<'PASS' | 'AH'> } : {}),
     addresses: readVips(c, v, 'addresses', where),
     // `addresses: []` written out: a notify-only instance (what `carpool convert` writes for one).
     ...(emptyList(v.node('addresses')) ? { noAddresses: { value: 'quiet' as const, at: locOf(c, v.keyNode('addresses')) } } : {}),

@@ -40,7 +40,7 @@ export const VRRP_PRIO_STOP = 0;
 export const VRRP_AUTH_NONE = 0;
 /** RFC 2338 simple text password (keepalived `auth_type PASS`). */
 export const VRRP_AUTH_PASS = 1;
-/** IPsec AH (keepalived `auth_type AH`); not carried in the VRRP header, not supported here. */
+/** IPsec AH (keepalived `auth_type AH`): the VRRP message rides in an AH (see ah.ts). */
 export const VRRP_AUTH_AH = 2;
 /** v3 Max Adver Int is 12 bits of centiseconds. */
 export const VRRP_V3_MAX_INTERVAL_CS = 4095;
@@ -232,14 +232,16 @@ export interface VrrpRxPacket {
   readonly payload: Uint8Array;
   /** IPv6 socket with IPV6_CHECKSUM: the kernel already dropped bad checksums. */
   readonly checksumVerified?: boolean;
+  /** The message came inside an IPsec AH whose ICV the receiver verified (ah.ts). */
+  readonly viaAh?: boolean;
 }
 
 /** What the ladder needs to know about the instance a VRID maps to. */
 export interface VrrpRxInstance {
   readonly version: VrrpVersion;
-  /** v2: VRRP_AUTH_NONE or VRRP_AUTH_PASS. */
+  /** v2: VRRP_AUTH_NONE, VRRP_AUTH_PASS or VRRP_AUTH_AH. */
   readonly authType: number;
-  /** v2 PASS: the 8 zero-padded password bytes. */
+  /** v2 PASS: the 8 zero-padded password bytes (AH: the key, checked before the ladder). */
   readonly authData: Uint8Array;
   readonly intervalMs: number;
   /** Adverts go to unicast peers: TTL is not checked and the destination must not be multicast. */
@@ -260,13 +262,15 @@ export type VrrpDropReason =
   | 'type' // not an ADVERTISEMENT
   | 'auth-type' // v2: auth type differs from ours
   | 'auth-pass' // v2: PASS password differs
+  | 'auth-ah' // v2 AH: malformed AH, or its ICV does not verify (another password)
+  | 'auth-replay' // v2 AH: sequence number not above the sender's last one (RFC 2338 §10)
   | 'interval' // v2: advert interval differs from ours (keepalived drops); v3: interval 0
   | 'checksum' // no accepted checksum variant verifies
   | 'destination' // multicast on a unicast instance, or not our group on a multicast one
   | 'vrid'; // no instance for this VRID here
 
 export const VRRP_DROP_REASONS: readonly VrrpDropReason[] = [
-  'ttl', 'length', 'version', 'type', 'auth-type', 'auth-pass', 'interval', 'checksum', 'destination', 'vrid',
+  'ttl', 'length', 'version', 'type', 'auth-type', 'auth-pass', 'auth-ah', 'auth-replay', 'interval', 'checksum', 'destination', 'vrid',
 ];
 
 export interface VrrpAccepted {
@@ -333,6 +337,8 @@ export function checkAdvert(pkt: VrrpRxPacket, lookup: (vrid: number) => VrrpRxI
 
   if (version === 2 && inst) {
     if (adv.authType !== inst.authType) return { ok: false, reason: 'auth-type' };
+    // Auth type 2 in a bare VRRP message (or an AH around another type) is not AH authentication.
+    if ((inst.authType === VRRP_AUTH_AH) !== (pkt.viaAh === true)) return { ok: false, reason: 'auth-type' };
     if (inst.authType === VRRP_AUTH_PASS && !timingSafeEqual(adv.authData, passwordAuthData(inst.authData))) {
       return { ok: false, reason: 'auth-pass' };
     }

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { initialHealth, pool, step, type HealthInput, type ServiceHealth } from '../../../src/balancer/core/health.js';
 import type { Candidate, CheckerSettings, RealServer, VirtualService } from '../../../src/balancer/core/model.js';
-import { maglevTable, shTable, weightGcd, wrrTable } from '../../../src/balancer/core/schedulers.js';
+import { maglevSize, maglevTable, shTable, weightGcd, wrrTable } from '../../../src/balancer/core/schedulers.js';
 
 const cand = (i: number, weight: number, overloaded = false): Candidate => ({ key: `10.0.0.${i}:80`, weight, active: 0, inactive: 0, overloaded });
 const serversArb = fc.array(fc.record({ weight: fc.integer({ min: 0, max: 6 }), overloaded: fc.boolean() }), { minLength: 1, maxLength: 12 })
@@ -24,7 +24,9 @@ describe('scheduler tables: invariants', () => {
 
   it('Maglev: every slot is an available server; shares follow weights; a removal keeps most other slots', () => {
     fc.assert(fc.property(serversArb, fc.nat(), (servers, pick) => {
-      const size = 509;
+      // The issue's rule: a prime table of at least 100 x servers. (A fixed 509 with 12 servers
+      // moved up to 9.6 % of the others' slots in 3,000 random runs: too close to the bound.)
+      const size = maglevSize(servers.length);
       const t = maglevTable(servers, size);
       const live = servers.filter(usable);
       if (live.length === 0) {

@@ -208,6 +208,8 @@ describe('keepalived defaults', () => {
     ['state MASTER\npriority 150\nnopreempt', ['5:3 NOPREEMPT_IGNORED']],
     ['priority 255\nnopreempt', ['4:3 NOPREEMPT_IGNORED']],
     ['authentication {\n auth_type PASS\n auth_pass 123456789\n}', ['5:14 PASSWORD_TRUNCATED']],
+    // keepalived: "Initial state master is incompatible with AH authentication - clearing"
+    ['state MASTER\npriority 150\nauthentication {\n auth_type AH\n auth_pass secret\n}', ['3:9 AH_INITIAL_STATE']],
     ['smtp_alert', ['3:3 NOT_USED']],
     ['preempt', ['3:3 NOT_USED']],
     ['interface eth1', ['4:3 DUPLICATE_KEYWORD']],
@@ -229,10 +231,18 @@ describe('keepalived defaults', () => {
   });
 });
 
+describe('auth_type AH', () => {
+  it('is a VRRPv2 instance whose password keys an IPsec AH', () => {
+    expect(vrrp(inst('authentication {\n  auth_type AH\n  auth_pass secret\n}'))[0]).toMatchObject({ authPass: 'secret', authType: 'AH', version: 2 });
+    expect(vrrp(inst('authentication {\n  auth_type PASS\n  auth_pass secret\n}'))[0]!.authType).toBeUndefined();
+  });
+});
+
 describe('errors, located and with a hint', () => {
   it.each<[string, string, string[], string?]>([
     ['unknown keyword skipped, nothing left', 'vrrp_instanse X {\n}\n', ['1:1 MISSING_KEY'], 'no vrrp_instance is configured'],
-    ['auth_type AH', inst('authentication {\n  auth_type AH\n  auth_pass x\n}'), ['3:15 NOT_SUPPORTED'], 'auth_type AH (IPsec AH authentication) is not supported by carpool'],
+    ['auth_type unknown', inst('authentication {\n  auth_type MD5\n  auth_pass x\n}'), ['3:15 INVALID_VALUE'], "auth_type: 'MD5' is not an authentication type"],
+    ['auth_type AH with VRRPv3', inst('version 3\nauthentication {\n  auth_type AH\n  auth_pass x\n}'), ['5:15 NOT_SUPPORTED'], 'VRRPv3 has no authentication (RFC 5798)'],
     ['auth_hmac', inst('auth_hmac {\n key 1 x\n}'), ['2:3 NOT_SUPPORTED'], 'not supported by carpool'],
     ['use_ipvlan', inst('use_ipvlan'), ['2:3 NOT_SUPPORTED']],
     ['track_bfd', inst('track_bfd {\n b1\n}'), ['2:3 NOT_SUPPORTED']],

@@ -161,13 +161,17 @@ describe('unknown keywords', () => {
 describe('scripts written for a shell', () => {
   // keepalived.conf.vrrp.localcheck: script "</dev/tcp/127.0.0.1/80". keepalived (core/notify.c)
   // hands a script starting with "</" to system() (/bin/sh -c); /dev/tcp is bash's, so where /bin/sh
-  // is dash the check fails every time: refused (dangerous), with the working form.
-  it('</dev/tcp: needs a shell (bash), with the fix', () => {
-    const ds = problems('vrrp_script chk {\n  script "</dev/tcp/127.0.0.1/80"\n}\n' + inst('track_script {\n  chk\n}'));
-    expect(where(ds)).toEqual(['2:10 NEEDS_SHELL']);
-    expect(ds[0]!.message).toContain('needs a shell');
-    expect(ds[0]!.message).not.toContain('relative path');
-    expect(ds[0]!.expected).toBe(`script "/bin/bash -c '</dev/tcp/127.0.0.1/80'"`);
+  // is dash the check fails every time (keepalived 2.2.7 runs it: "Script `chk_http_port` now
+  // returning 2"): accepted and run the same way, with a warning that names the working form.
+  it('</dev/tcp: run by /bin/sh as keepalived does, with a warning that it needs bash, and the fix', () => {
+    const text = 'vrrp_script chk {\n  script "</dev/tcp/127.0.0.1/80"\n}\n' + inst('track_script {\n  chk\n}');
+    const r = ka(text);
+    expect(where(r.warnings)).toEqual(['2:10 NEEDS_SHELL']);
+    expect(r.warnings[0]!.message).toContain('needs bash');
+    expect(r.warnings[0]!.message).toContain('fails every time');
+    expect(r.warnings[0]!.message).not.toContain('relative path');
+    expect(r.warnings[0]!.expected).toBe(`script "/bin/bash -c '</dev/tcp/127.0.0.1/80'"`);
+    expect(r.config.vrrpScripts[0]!.hook).toEqual({ argv: ['</dev/tcp/127.0.0.1/80'], shell: true });
   });
   it.each(['/usr/bin/pidof haproxy | grep 1', '/bin/true && /bin/false', '/bin/echo $(id)'])('%s', (cmd) => {
     expect(where(problems(inst(`notify_master "${cmd}"`)))).toEqual(['2:17 NEEDS_SHELL']);

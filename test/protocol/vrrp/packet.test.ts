@@ -93,7 +93,7 @@ describe('VRRP packet codec', () => {
 
   it('drop counters: one per reason, in ladder order', () => {
     const c = dropCounters(VRRP_DROP_REASONS);
-    expect(Object.keys(c)).toEqual(['ttl', 'length', 'version', 'type', 'auth-type', 'auth-pass', 'interval', 'checksum', 'destination', 'vrid']);
+    expect(Object.keys(c)).toEqual(['ttl', 'length', 'version', 'type', 'auth-type', 'auth-pass', 'auth-ah', 'auth-replay', 'interval', 'checksum', 'destination', 'vrid']);
     expect(countDrop(c, { ok: false, reason: 'ttl' })).toBe(true);
     expect(countDrop(c, { ok: true, value: 1 })).toBe(false);
     expect(c.ttl).toBe(1);
