@@ -267,8 +267,8 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     .action(async (more: string[], o: FormatOpts & { config?: string; validate?: boolean; strict?: boolean; host?: boolean; peerConfig?: string[] }) => {
       const files = [...(o.config ? [o.config] : []), ...more, ...(o.peerConfig ?? [])];
       if (files.length === 0) {
-        process.stderr.write('carpool check: no configuration file (expected: -c FILE, or several files, one per node: carpool check n1.yaml n2.yaml)\n');
-        code = 2;
+        process.stderr.write("error: required option '-c, --config <file>' not specified (or several files, one per node: carpool check n1.yaml n2.yaml)\n");
+        code = 1;
         return;
       }
       for (const file of files) code = Math.max(code, await checkOne({ ...o, config: file }));

@@ -105,9 +105,9 @@ describe('carpool check with several nodes\' files', () => {
     expect(r.stderr).toContain('2 files: 2 differences');
   });
 
-  it('no file at all: exit 2 with what is expected', async () => {
+  it('no file at all: exit 1 with what is expected', async () => {
     const r = await runCarpool(['check'], dir, 30_000);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('no configuration file');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('or several files, one per node');
   });
 });
