@@ -3,13 +3,15 @@
  * our getopt work-alike); everything else is a carpool command parsed by commander.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { loadConfigFile, readConfigText, type LoadOptions } from '../config/load.js';
 import { clipLines } from '../config/input-guard.js';
 import type { CarpoolConfig } from '../config/model.js';
 import { checkBalancersHere, loadCheckedConfig, refuseBalancers } from './load-config.js';
 import { emitCarpoolYaml } from '../config/emit-yaml.js';
+import { sharingLines } from '../config/yaml/sharing.js';
+import { compareSharing, type SharingFile } from '../sharing/core/compare.js';
 import type { ConfigDiagnostic } from '../config/diagnostics.js';
 import { formatDiagnostic } from '../lib/errors.js';
 import { RUN_DIR } from './paths.js';
@@ -301,11 +303,27 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
   formatOptions(program.command('check')
     .description('validate a configuration file without touching the network, like `keepalived -t` (exit 0 = valid); ' +
       'with virtual servers also what this host lacks for them (DR routes, ipip for TUN, nft -c as root)')
-    .requiredOption('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
+    .option('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
+    .argument('[files...]', 'more configuration files, one per node (as --peer-config)')
+    .option('--peer-config <file>', "another node's file: each is checked too, and every `sharing:` section must be the same in all (node list, buckets, hash, mode, vhid_base, password), reported with file:line; repeatable",
+      (v: string, prev: string[] = []) => [...prev, v])
     .option('--validate', "also run each OCF agent's validate-all on this host (OCF_CHECK_LEVEL=10)")
     .option('--host', 'the file is for this host: check interfaces, agents (errors, with did-you-mean), scripts and their permissions, the control socket and state directories, nft for balancers')
     .option('--strict', 'keepalived.conf: refuse what keepalived only logs and skips (unknown keywords, ignored words, duplicate addresses...)'))
-    .action(async (o: FormatOpts & { config: string; validate?: boolean; strict?: boolean; host?: boolean }) => {
+    .action(async (more: string[], o: FormatOpts & { config?: string; validate?: boolean; strict?: boolean; host?: boolean; peerConfig?: string[] }) => {
+      const files = [...(o.config ? [o.config] : []), ...more, ...(o.peerConfig ?? [])];
+      if (files.length === 0) {
+        process.stderr.write("error: required option '-c, --config <file>' not specified (or several files, one per node: carpool check n1.yaml n2.yaml)\n");
+        code = 1;
+        return;
+      }
+      for (const file of files) code = Math.max(code, await checkOne({ ...o, config: file }));
+      if (files.length > 1 && code === 0) code = comparePeers(files, o);
+    });
+
+  /** `carpool check` of one file: 0 when valid, 1 otherwise (the diagnostics are printed). */
+  async function checkOne(o: FormatOpts & { config: string; validate?: boolean; strict?: boolean; host?: boolean }): Promise<number> {
+      let code = 0;
       try {
         let warnings = 0;
         const cfg = loadCheckedConfig(o.config, {
@@ -328,7 +346,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
           if (errors) {
             process.stderr.write(`${o.config}: valid, but ${errors} problem${errors === 1 ? '' : 's'} on this host\n`);
             code = 1;
-            return;
+            return code;
           }
         }
         const rs = cfg.resources;
@@ -358,7 +376,25 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
       } catch (err) {
         code = fail(err);
       }
-    });
+      return code;
+  }
+
+  /** Several nodes' files: their `sharing:` sections must agree (src/sharing/core/compare.ts). */
+  function comparePeers(files: readonly string[], o: FormatOpts): number {
+    const peers: SharingFile[] = files.map((file) => ({
+      file, sharing: loadConfigFile(file, loadOptions(o)).sharing ?? [],
+      lines: file.endsWith('.conf') ? new Map() : sharingLines(readFileSync(file, 'utf8')),
+    }));
+    const diffs = compareSharing(peers);
+    for (const d of diffs) process.stderr.write(`${formatDiagnostic({ file: d.file, line: d.line, column: 1, message: d.message, expected: d.expected })}\n`);
+    const shared = peers[0]!.sharing.map((x) => x.name);
+    if (diffs.length) {
+      process.stderr.write(`${files.length} files: ${diffs.length} difference${diffs.length === 1 ? '' : 's'} between the nodes' sharing sections\n`);
+      return 1;
+    }
+    process.stdout.write(`${files.length} files: ${shared.length ? `sharing ${shared.join(', ')} the same in all` : 'no sharing section'}\n`);
+    return 0;
+  }
 
   formatOptions(program.command('convert')
     .description('print the carpool YAML equivalent of a configuration file (keepalived.conf → carpool.yaml)')

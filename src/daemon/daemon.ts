@@ -161,12 +161,13 @@ export class Daemon {
       // Loaded only when used. The bucket elections are CARP instances of their own.
       const { SharingShell } = await import('../sharing/shell/sharing.js');
       const am = () => this.addressManager();
-      const vip = (x: SharedAddress): VirtualAddress[] => [{ family: 4, address: x.address, prefix: x.prefix }];
+      const vip = (x: SharedAddress): VirtualAddress[] => [{ family: x.family, address: x.address, prefix: x.prefix }];
       this.sharing = new SharingShell(cfg.sharing, {
         log: this.log,
         addAddress: (x) => { const i = interfaceInfo(deviceOf(x.interface)); if (i) am().add(deviceOf(x.interface), i.index, vip(x)); },
         removeAddress: (x) => { const i = interfaceInfo(deviceOf(x.interface)); if (i) am().remove(deviceOf(x.interface), i.index, vip(x)); },
         masterOf: (name) => this.shells.find((sh) => sh.name === name)?.status().master,
+        macOf: (dev) => interfaceInfo(dev)?.mac,
       });
       buckets = this.sharing.instances((iface) => {
         const info = interfaceInfo(deviceOf(iface));

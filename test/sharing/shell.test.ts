@@ -5,7 +5,7 @@ import type { SharedAddress } from '../../src/sharing/core/model.js';
 import { JOIN_DELAY_MS, SharingShell } from '../../src/sharing/shell/sharing.js';
 
 const shared: SharedAddress = {
-  name: 'web', address: '10.0.0.50', prefix: 24, interface: 'eth0', buckets: 4, hash: 'sourceip', mac: '01:00:5e:00:00:32',
+  name: 'web', address: '10.0.0.50', family: 4, prefix: 24, interface: 'eth0', buckets: 4, hash: 'sourceip', mode: 'multicast', mac: '01:00:5e:00:00:32',
   vhidBase: 100, password: 'p', advbase: 1,
   nodes: [{ name: 'n1', address: '10.0.0.1' }, { name: 'n2', address: '10.0.0.2' }, { name: 'n3', address: '10.0.0.3' }],
 };

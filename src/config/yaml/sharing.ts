@@ -3,14 +3,15 @@
  * taking the connections of its buckets (issue 15; docs/sharing.md). Each bucket is a CARP
  * election of its own with vhid `vhid_base + bucket`.
  */
-import type { Node } from 'yaml';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { parseCidr } from '../../protocol/inet.js';
 import { checkLayout } from '../../sharing/core/layout.js';
-import { multicastMac, type SharedAddress, type SharingHash } from '../../sharing/core/model.js';
+import { sharedMac, type SharedAddress, type SharingHash, type SharingMode } from '../../sharing/core/model.js';
 import { Checker, Reader, type Entry } from './checker.js';
 import { readList } from './vrrp.js';
 
 const KEYS = ['name', 'address', 'interface', 'nodes', 'buckets', 'hash', 'mode', 'vhid_base', 'password', 'advbase'] as const;
+const MODES: readonly SharingMode[] = ['multicast', 'unicast', 'stealth'];
 const HASHES: readonly SharingHash[] = ['sourceip', 'sourceip-sourceport', 'sourceip-sourceport-destport'];
 const NAME = /^[A-Za-z][A-Za-z0-9_]{0,30}$/;
 
@@ -22,17 +23,17 @@ function readShared(c: Checker, item: Node, where: string): SharedAddress | unde
   const errors = c.errors.length;
   const need = (k: string, expected: string) => { if (!r.has(k)) c.error(item, 'MISSING_KEY', `${where}: missing '${k}'`, expected); };
   need('name', 'a name (letters, digits, _)');
-  need('address', 'the shared IPv4 address with its prefix, e.g. 10.0.0.50/24');
+  need('address', 'the shared IPv4 or IPv6 address with its prefix, e.g. 10.0.0.50/24 or fd00::50/64');
   need('interface', 'the interface every node receives the address on');
   need('nodes', 'the ordered list of nodes: [{ name: n1, address: 10.0.0.1 }, ...], the same on every node');
   need('vhid_base', 'the vhid of bucket 0 (bucket b uses vhid_base + b)');
   need('password', 'the password of the bucket elections');
   const name = r.has('name') ? r.string('name', 'a name (letters, digits, _)') : undefined;
   if (name && !NAME.test(name.value)) c.error(name.node, 'INVALID_VALUE', `${where}: name '${name.value}' is not usable in nftables names`, 'letters, digits and _, starting with a letter, at most 31');
-  const addrText = r.has('address') ? r.string('address', 'an IPv4 address with prefix') : undefined;
-  const cidr = addrText ? parseCidr(addrText.value, 32) : undefined;
-  if (addrText && (!cidr || cidr.family !== 4)) {
-    c.error(addrText.node, 'INVALID_ADDRESS', `${where}: address '${addrText.value}' is not an IPv4 address`, 'an IPv4 address with prefix, e.g. 10.0.0.50/24 (IPv6 sharing is not supported yet)');
+  const addrText = r.has('address') ? r.string('address', 'an IPv4 or IPv6 address with prefix') : undefined;
+  const cidr = addrText ? parseCidr(addrText.value) : undefined;
+  if (addrText && !cidr) {
+    c.error(addrText.node, 'INVALID_ADDRESS', `${where}: address '${addrText.value}' is not an IP address`, 'an IPv4 or IPv6 address with prefix, e.g. 10.0.0.50/24 or fd00::50/64');
   }
   const iface = r.has('interface') ? r.string('interface', 'an interface name') : undefined;
   const buckets = r.has('buckets') ? r.integer('buckets', 1, 255) : { value: 64, node: item };
@@ -40,9 +41,9 @@ function readShared(c: Checker, item: Node, where: string): SharedAddress | unde
   if (hash && !HASHES.includes(hash.value as SharingHash)) {
     c.error(hash.node, 'INVALID_VALUE', `${where}: hash '${hash.value}'`, `one of ${HASHES.join(', ')}${hash.value === 'symmetric' ? ' (a symmetric hash needs the same seed on every node, which nftables\' symhash does not have: not supported)' : ''}`);
   }
-  const mode = r.has('mode') ? r.string('mode', 'multicast') : { value: 'multicast', node: item };
-  if (mode && mode.value !== 'multicast') {
-    c.error(mode.node, 'NOT_SUPPORTED', `${where}: mode '${mode.value}' is not supported yet`, 'multicast (ARP answers with the multicast MAC; see docs/sharing.md)');
+  const mode = r.has('mode') ? r.string('mode', MODES.join(', ')) : { value: 'multicast', node: item };
+  if (mode && !MODES.includes(mode.value as SharingMode)) {
+    c.error(mode.node, 'INVALID_VALUE', `${where}: mode '${mode.value}'`, `one of ${MODES.join(', ')} (how the switch floods the shared MAC; see docs/sharing.md)`);
   }
   const vhidBase = r.has('vhid_base') ? r.integer('vhid_base', 1, 255) : undefined;
   const password = r.has('password') ? r.string('password', 'a password') : undefined;
@@ -73,10 +74,10 @@ function readShared(c: Checker, item: Node, where: string): SharedAddress | unde
   if (vhidBase && buckets && vhidBase.value + buckets.value - 1 > 255) {
     c.error(vhidBase.node, 'SHARING_LAYOUT', `${where}: vhids ${vhidBase.value}..${vhidBase.value + buckets.value - 1} do not fit (at most 255)`, `vhid_base ≤ ${256 - buckets.value}, or fewer buckets`);
   }
-  if (c.errors.length > errors || !name || !cidr || !iface || !buckets || !hash || !vhidBase || !password || !advbase) return undefined;
+  if (c.errors.length > errors || !name || !cidr || !iface || !buckets || !hash || !mode || !vhidBase || !password || !advbase) return undefined;
   return {
-    name: name.value, address: cidr.address, prefix: cidr.prefix, interface: iface.value, nodes,
-    buckets: buckets.value, hash: hash.value as SharingHash, mac: multicastMac(cidr.address),
+    name: name.value, address: cidr.address, family: cidr.family, prefix: cidr.prefix, interface: iface.value, nodes,
+    buckets: buckets.value, hash: hash.value as SharingHash, mode: mode.value as SharingMode, mac: sharedMac(mode.value as SharingMode, cidr.address),
     vhidBase: vhidBase.value, password: password.value, advbase: advbase.value,
   };
 }
@@ -98,4 +99,35 @@ export function readSharingSection(c: Checker, entry: Entry | undefined, carp: r
     used.push({ iface: s.interface, from, to, what: `sharing '${s.name}'` });
   }
   return list;
+}
+
+/**
+ * Where each shared address's keys are in a carpool.yaml text (1-based lines), for `carpool
+ * check` comparing several nodes' files: per name, the line of each key and `nodes.<i>` of
+ * node i. Reads the text only (the file was validated before); what it cannot find is left out.
+ */
+export function sharingLines(text: string): Map<string, Record<string, number>> {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, merge: true, version: '1.2' });
+  const line = (n: Node | null | undefined) => (n?.range ? lc.linePos(n.range[0]).line : undefined);
+  const out = new Map<string, Record<string, number>>();
+  const list = doc.get('sharing', true) as Node | undefined;
+  if (!isSeq(list)) return out;
+  for (const item of list.items) {
+    if (!isMap(item)) continue;
+    const lines: Record<string, number> = {};
+    let name: string | undefined;
+    for (const pair of item.items) {
+      if (!isScalar(pair.key)) continue;
+      const key = String(pair.key.value);
+      const l = line(pair.key);
+      if (l) lines[key] = l;
+      if (key === 'name' && isScalar(pair.value)) name = String(pair.value.value);
+      if (key === 'nodes' && isSeq(pair.value)) {
+        pair.value.items.forEach((n, i) => { const ln = line(n as Node); if (ln) lines[`nodes.${i}`] = ln; });
+      }
+    }
+    if (name !== undefined) out.set(name, lines);
+  }
+  return out;
 }

@@ -6,18 +6,28 @@
 /** What a connection's bucket is computed from (CLUSTERIP's hashmodes), on its first packet. */
 export type SharingHash = 'sourceip' | 'sourceip-sourceport' | 'sourceip-sourceport-destport';
 
+/**
+ * How the switch gets every frame for the shared address to every node (docs/sharing.md, as
+ * carp's `balancing` modes): `multicast` answers ARP with a multicast MAC; `unicast` with a
+ * unicast MAC no node ever sends from, so switches never learn it and flood it; `stealth` is
+ * `unicast` with the kernel enforcing that no frame leaves with that MAC as its source.
+ */
+export type SharingMode = 'multicast' | 'unicast' | 'stealth';
+
 export interface SharedAddress {
   /** Unique name; also the prefix of the bucket instances (`web/b12`). */
   readonly name: string;
-  /** IPv4 address every node holds. */
+  /** The address every node holds (IPv4 or IPv6; the bucket elections run over the nodes' IPv4 addresses). */
   readonly address: string;
+  readonly family: 4 | 6;
   readonly prefix: number;
   readonly interface: string;
   /** Ordered node list, identical on every node: `name` and the node's own address on `interface`. */
   readonly nodes: readonly { readonly name: string; readonly address: string }[];
   readonly buckets: number;
   readonly hash: SharingHash;
-  /** The shared link-layer address ARP answers with (multicast: 01:00:5e + the low 23 bits of the address). */
+  readonly mode: SharingMode;
+  /** The shared link-layer address ARP answers with (`sharedMac`: multicast 01:00:5e + the low 23 bits of the address, or unicast 02:63 + the address). */
   readonly mac: string;
   /** vhid of bucket 0; bucket b uses `vhidBase + b`. */
   readonly vhidBase: number;
@@ -25,12 +35,39 @@ export interface SharedAddress {
   readonly advbase: number;
 }
 
-/** The RFC 1112 multicast MAC of an IPv4 address: 01:00:5e and its low 23 bits. */
+const hex = (n: number) => n.toString(16).padStart(2, '0');
+
+/** The low 32 bits of an address (IPv4: all of it; IPv6: its last two groups) as 4 octets. */
+function low32(address: string): number[] {
+  if (!address.includes(':')) return address.split('.').map(Number);
+  const groups = address.split('::');
+  const head = groups[0] ? groups[0].split(':') : [];
+  const tail = groups.length > 1 && groups[1] ? groups[1].split(':') : [];
+  const all = [...head, ...Array<string>(8 - head.length - tail.length).fill('0'), ...tail].map((g) => parseInt(g || '0', 16));
+  return [all[6]! >> 8, all[6]! & 0xff, all[7]! >> 8, all[7]! & 0xff];
+}
+
+/**
+ * The multicast MAC of an address: for IPv4 RFC 1112's 01:00:5e and its low 23 bits; for IPv6
+ * RFC 2464's 33:33 and its low 32 bits (the MAC an IPv6 multicast address with those bits maps to).
+ */
 export function multicastMac(address: string): string {
-  const o = address.split('.').map(Number);
-  const hex = (n: number) => n.toString(16).padStart(2, '0');
+  const o = low32(address);
+  if (address.includes(':')) return `33:33:${o.map(hex).join(':')}`;
   return `01:00:5e:${hex(o[1]! & 0x7f)}:${hex(o[2]!)}:${hex(o[3]!)}`;
 }
+
+/**
+ * The unicast MAC of `unicast`/`stealth` mode: locally administered, `02:63` ("c") and the
+ * four octets of the address (IPv6: its low 32 bits). No node's NIC has it and no node sends from it, so switches
+ * never learn it and flood every frame for it to every port.
+ */
+export function unicastMac(address: string): string {
+  return `02:63:${low32(address).map(hex).join(':')}`;
+}
+
+/** The shared MAC of a mode. */
+export const sharedMac = (mode: SharingMode, address: string): string => (mode === 'multicast' ? multicastMac(address) : unicastMac(address));
 
 /** A node of the list whose bucket adverts fail this node's digest: its node list or bucket count differs. */
 export interface LayoutMismatch {

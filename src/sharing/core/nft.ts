@@ -12,55 +12,140 @@
  * The hash has a fixed seed: every node must compute the same bucket for a flow.
  * ARP packets the node sends about the shared address carry the shared MAC (requests too:
  * a request sourced from the shared address would otherwise teach clients a node's own MAC).
+ * In `unicast` and `stealth` mode the shared MAC is a unicast one no NIC has: a netdev ingress
+ * chain marks frames to it `pkttype host` (IPv4 would drop them as `otherhost` before
+ * prerouting); in `stealth` a netdev egress chain also drops (and counts) any frame leaving with
+ * it as source, so no switch ever learns it.
  */
-import type { SharedAddress, SharingHash } from './model.js';
+import type { SharedAddress } from './model.js';
 
 export const SHARING_TABLE = 'carpool_sharing';
 /** Same seed on every node ("carp"). */
 export const SHARING_SEED = 0x63617270;
+const FAMILIES = ['ip', 'ip6', 'arp', 'netdev'] as const;
 
-function hashExpr(hash: SharingHash, buckets: number): string {
-  const key = hash === 'sourceip' ? 'ip saddr' : hash === 'sourceip-sourceport' ? 'ip saddr . th sport' : 'ip saddr . th sport . th dport';
-  return `jhash ${key} mod ${buckets} seed 0x${SHARING_SEED.toString(16)}`;
+function hashExpr(s: SharedAddress): string {
+  const ip = s.family === 6 ? 'ip6' : 'ip';
+  const key = s.hash === 'sourceip' ? `${ip} saddr` : s.hash === 'sourceip-sourceport' ? `${ip} saddr . th sport` : `${ip} saddr . th sport . th dport`;
+  return `jhash ${key} mod ${s.buckets} seed 0x${SHARING_SEED.toString(16)}`;
 }
 
 const setName = (s: SharedAddress) => `${s.name}_local`;
+const tableOf = (s: SharedAddress) => (s.family === 6 ? 'ip6' : 'ip');
 
 function elements(buckets: ReadonlySet<number>): string {
   return [...buckets].sort((a, b) => a - b).join(', ');
 }
 
+const macHex = (mac: string): string => mac.split(':').join('');
+
+/** The 16 bytes of an IPv6 address as 32 hex digits. */
+function ipv6Hex(address: string): string {
+  const [head = '', tail] = address.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  return [...h, ...Array<string>(8 - h.length - (tail === undefined ? 0 : t.length)).fill('0'), ...t].map((g) => g.padStart(4, '0')).join('');
+}
+
 /**
- * The whole plane (both tables), replacing a stale one atomically (`add table; delete table`
- * first). `local` gives the buckets this node serves now, per shared address.
+ * The 16-bit word that, written into an all-zero field, keeps an Internet checksum valid when
+ * the 6 bytes `from` are replaced by `to` (one's complement arithmetic, RFC 1071/1624): nft's raw
+ * payload writes do not update the ICMPv6 checksum, so the ND rewrite compensates in the
+ * message's reserved bits, which receivers must ignore (RFC 4861 §4.3, §4.4).
  */
-export function renderSharing(shared: readonly SharedAddress[], local: ReadonlyMap<string, ReadonlySet<number>>): string {
+export function checksumCompensation(from: string, to: string): number {
+  const words = (mac: string) => { const b = mac.split(':').map((x) => parseInt(x, 16)); return [0, 2, 4].map((i) => (b[i]! << 8) | b[i + 1]!); };
+  let sum = 0;
+  for (const w of [...words(to), ...words(from).map((w) => ~w & 0xffff)]) {
+    sum += w;
+    sum = (sum & 0xffff) + (sum >>> 16);
+  }
+  return ~sum & 0xffff;
+}
+
+/**
+ * IPv6 neighbour discovery with the shared MAC: the kernel answers Neighbor Solicitations for
+ * the address with its own MAC in the target link-layer address option; this output chain
+ * rewrites that option of its advertisements for the address (and the source link-layer option
+ * of its solicitations sent from the address, as ARP requests in IPv4) to the shared MAC. The
+ * option is right after the 24-byte header in both (the kernel's layout), so the rule matches the
+ * option type and length and the node's own MAC before writing; the checksum is kept valid by
+ * `checksumCompensation` in the reserved word at bytes 6-7.
+ */
+function ndRules(s: SharedAddress, own: string): string[] {
+  const w = `0x${checksumCompensation(own, s.mac).toString(16).padStart(4, '0')}`;
+  const set = `@th,208,48 set 0x${macHex(s.mac)} @th,48,16 set ${w}`;
+  return [
+    `    icmpv6 type nd-neighbor-advert @th,64,128 0x${ipv6Hex(s.address)} @th,192,64 0x0201${macHex(own)} @th,48,16 0 ${set}`,
+    `    ip6 saddr ${s.address} icmpv6 type nd-neighbor-solicit @th,192,64 0x0101${macHex(own)} @th,48,16 0 ${set}`,
+  ];
+}
+
+/**
+ * The whole plane (all tables), replacing a stale one atomically (`add table; delete table`
+ * first). `local` gives the buckets this node serves now, per shared address; `ownMac` the MAC
+ * of an interface (IPv6 ND rewrites need it; without it a node answers ND with its own MAC).
+ */
+export function renderSharing(shared: readonly SharedAddress[], local: ReadonlyMap<string, ReadonlySet<number>>, ownMac: (iface: string) => string | undefined = () => undefined): string {
   const out: string[] = [];
-  for (const fam of ['ip', 'arp']) out.push(`add table ${fam} ${SHARING_TABLE}`, `delete table ${fam} ${SHARING_TABLE}`);
+  for (const fam of FAMILIES) out.push(`add table ${fam} ${SHARING_TABLE}`, `delete table ${fam} ${SHARING_TABLE}`);
   if (shared.length === 0) return `${out.join('\n')}\n`;
-  out.push(`table ip ${SHARING_TABLE} {`);
-  for (const s of shared) {
-    const mine = local.get(s.name) ?? new Set<number>();
-    out.push(`  set ${setName(s)} {`, `    typeof numgen inc mod ${s.buckets}`);
-    if (mine.size) out.push(`    elements = { ${elements(mine)} }`);
+  for (const fam of ['ip', 'ip6'] as const) {
+    const list = shared.filter((s) => tableOf(s) === fam);
+    if (!list.length) continue;
+    out.push(`table ${fam} ${SHARING_TABLE} {`);
+    for (const s of list) {
+      const mine = local.get(s.name) ?? new Set<number>();
+      out.push(`  set ${setName(s)} {`, `    typeof numgen inc mod ${s.buckets}`);
+      if (mine.size) out.push(`    elements = { ${elements(mine)} }`);
+      out.push('  }');
+    }
+    out.push('  chain prerouting {', '    type filter hook prerouting priority mangle; policy accept;');
+    for (const s of list) out.push(`    ${fam} daddr ${s.address} jump ${s.name}`);
     out.push('  }');
+    for (const s of list) {
+      out.push(`  chain ${s.name} {`,
+        // Neighbour discovery to the address is every node's business (conntrack does not
+        // track it, so it would be hashed into one bucket): a node's NUD probes and the NAs
+        // answering its solicitations come to the shared address.
+        ...(fam === 'ip6' ? ['    icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } meta pkttype set host accept'] : []),
+        '    ct state established,related meta pkttype set host accept',
+        '    ct state new meta l4proto tcp tcp flags & (syn | ack) != syn drop',
+        `    ${hashExpr(s)} @${setName(s)} meta pkttype set host accept`,
+        '    drop',
+        '  }');
+    }
+    if (fam === 'ip6') {
+      const nd = list.flatMap((s) => { const own = ownMac(deviceName(s.interface)); return own ? ndRules(s, own) : []; });
+      if (nd.length) out.push('  chain nd_out {', '    type filter hook output priority filter; policy accept;', ...nd, '  }');
+    }
+    out.push('}');
   }
-  out.push('  chain prerouting {', '    type filter hook prerouting priority mangle; policy accept;');
-  for (const s of shared) out.push(`    ip daddr ${s.address} jump ${s.name}`);
-  out.push('  }');
-  for (const s of shared) {
-    out.push(`  chain ${s.name} {`,
-      '    ct state established,related meta pkttype set host accept',
-      '    ct state new meta l4proto tcp tcp flags & (syn | ack) != syn drop',
-      `    ${hashExpr(s.hash, s.buckets)} @${setName(s)} meta pkttype set host accept`,
-      '    drop',
-      '  }');
+  const v4 = shared.filter((s) => s.family === 4);
+  if (v4.length) {
+    out.push(`table arp ${SHARING_TABLE} {`, '  chain output {', '    type filter hook output priority filter; policy accept;');
+    for (const s of v4) out.push(`    arp saddr ip ${s.address} arp saddr ether set ${s.mac}`);
+    out.push('  }', '}');
   }
-  out.push('}', `table arp ${SHARING_TABLE} {`, '  chain output {', '    type filter hook output priority filter; policy accept;');
-  for (const s of shared) out.push(`    arp saddr ip ${s.address} arp saddr ether set ${s.mac}`);
-  out.push('  }', '}');
+  const unicast = shared.filter((s) => s.mode !== 'multicast');
+  if (unicast.length) {
+    out.push(`table netdev ${SHARING_TABLE} {`);
+    for (const s of unicast) {
+      const dev = deviceName(s.interface);
+      out.push(`  chain ${s.name}_in {`, `    type filter hook ingress device "${dev}" priority -500; policy accept;`,
+        `    ether daddr ${s.mac} meta pkttype set host`, '  }');
+      if (s.mode === 'stealth') {
+        out.push(`  chain ${s.name}_out {`, `    type filter hook egress device "${dev}" priority filter; policy accept;`,
+          `    ether saddr ${s.mac} counter drop`, '  }');
+      }
+    }
+    out.push('}');
+  }
   return `${out.join('\n')}\n`;
 }
+
+/** The device of an interface name with an alias label (`eth0:1` → `eth0`). */
+const deviceName = (iface: string): string => iface.split(':')[0]!;
 
 /** One transaction moving a shared address's local buckets from `from` to `to` (empty when equal). */
 export function diffBuckets(s: SharedAddress, from: ReadonlySet<number>, to: ReadonlySet<number>): string {
@@ -69,12 +154,12 @@ export function diffBuckets(s: SharedAddress, from: ReadonlySet<number>, to: Rea
   const out: string[] = [];
   // Removals first: in one transaction the order does not matter to packets, but it reads as
   // "stop, then start".
-  if (gone.size) out.push(`delete element ip ${SHARING_TABLE} ${setName(s)} { ${elements(gone)} }`);
-  if (added.size) out.push(`add element ip ${SHARING_TABLE} ${setName(s)} { ${elements(added)} }`);
+  if (gone.size) out.push(`delete element ${tableOf(s)} ${SHARING_TABLE} ${setName(s)} { ${elements(gone)} }`);
+  if (added.size) out.push(`add element ${tableOf(s)} ${SHARING_TABLE} ${setName(s)} { ${elements(added)} }`);
   return out.length ? `${out.join('\n')}\n` : '';
 }
 
 /** Removes carpool's sharing tables (a clean stop); harmless when they do not exist. */
 export function removeSharing(): string {
-  return ['ip', 'arp'].flatMap((fam) => [`add table ${fam} ${SHARING_TABLE}`, `delete table ${fam} ${SHARING_TABLE}`]).join('\n') + '\n';
+  return FAMILIES.flatMap((fam) => [`add table ${fam} ${SHARING_TABLE}`, `delete table ${fam} ${SHARING_TABLE}`]).join('\n') + '\n';
 }

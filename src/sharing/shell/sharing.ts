@@ -32,6 +32,16 @@ const NFT_TIMEOUT_MS = 10_000;
 /** A peer's layout mismatch is forgotten after this many advert intervals without a bad digest from it. */
 const MISMATCH_INTERVALS = 3;
 
+/**
+ * The command making the NIC receive the shared MAC: a multicast group (`ip maddr`), or in
+ * `unicast`/`stealth` mode a secondary unicast address in the NIC's filter (`bridge fdb ...
+ * self`; a NIC without a unicast filter goes promiscuous).
+ */
+function receiveMac(s: SharedAddress, op: 'add' | 'del'): string[] {
+  const dev = s.interface.split(':')[0]!;
+  return s.mode === 'multicast' ? ['ip', 'maddr', op, s.mac, 'dev', dev] : ['bridge', 'fdb', op, s.mac, 'dev', dev, 'self', ...(op === 'add' ? ['permanent'] : [])];
+}
+
 /** Name of bucket `b`'s election instance. */
 export const bucketInstanceName = (s: SharedAddress, b: number): string => `${s.name}/b${b}`;
 
@@ -70,6 +80,8 @@ export interface SharingDeps {
   /** Who is master of an election now: 'self', a peer address, or undefined. */
   readonly masterOf: (instance: string) => string | null | undefined;
   readonly nft?: (input: string) => Promise<{ code: number; stderr: string }>;
+  /** The MAC of an interface (IPv6 shared addresses rewrite the node's ND answers from it to the shared MAC). */
+  readonly macOf?: (iface: string) => string | undefined;
   /** Monotonic clock in ms (performance.now in the daemon). */
   readonly now?: () => number;
 }
@@ -114,16 +126,19 @@ export class SharingShell {
 
   /** Before the elections start: the address, the multicast MAC, the plane with no local bucket. */
   async start(): Promise<void> {
-    const r = await this.nft(renderSharing(this.shared, new Map()));
+    const r = await this.nft(renderSharing(this.shared, new Map(), (dev) => this.deps.macOf?.(dev)));
     if (r.code !== 0) {
       throw new CarpoolError('NFT_UNSUPPORTED', `load sharing: nft refused the ruleset: ${r.stderr.trim()}`,
-        'nftables with the ip and arp families (nft 0.9.3 or newer, kernel 5.x); see docs/sharing.md');
+        `nftables with the ip and arp families${this.shared.some((x) => x.mode === 'stealth') ? ' and the netdev egress hook (stealth mode: kernel 5.16, nft 1.0.1 or newer)' : ''} (nft 0.9.3 or newer, kernel 5.x); see docs/sharing.md`);
     }
     for (const s of this.shared) {
-      const m = await run(['ip', 'maddr', 'add', s.mac, 'dev', s.interface], { allowFail: true });
+      if (s.family === 6 && !this.deps.macOf?.(s.interface.split(':')[0]!)) {
+        this.deps.log.warning(`sharing ${s.name}: no MAC known for ${s.interface}: neighbour advertisements for ${s.address} carry the node's own MAC`);
+      }
+      const m = await run(receiveMac(s, 'add'), { allowFail: true });
       if (m.code !== 0 && !/exists/i.test(m.stderr)) this.deps.log.warning(`sharing ${s.name}: cannot receive ${s.mac} on ${s.interface}: ${m.stderr.trim()}`);
       this.deps.addAddress(s);
-      this.deps.log.info(`sharing ${s.name}: ${s.address}/${s.prefix} on ${s.interface} as node ${this.self.get(s.name)?.name ?? '?'} of ${s.nodes.length}, ${s.buckets} buckets, ARP with ${s.mac}`);
+      this.deps.log.info(`sharing ${s.name}: ${s.address}/${s.prefix} on ${s.interface} as node ${this.self.get(s.name)?.name ?? '?'} of ${s.nodes.length}, ${s.buckets} buckets, ${s.mode} mode, ${s.family === 6 ? 'ND' : 'ARP'} with ${s.mac}`);
     }
   }
 
@@ -239,7 +254,7 @@ export class SharingShell {
     await this.chain;
     await this.nft(removeSharing());
     for (const s of this.shared) {
-      await run(['ip', 'maddr', 'del', s.mac, 'dev', s.interface], { allowFail: true });
+      await run(receiveMac(s, 'del'), { allowFail: true });
       this.deps.removeAddress(s);
     }
   }

@@ -1,7 +1,8 @@
 /**
  * The `sharing:` section (load sharing, issue 15): what `carpool check` refuses on one host, each
- * with the reason. (A node list that differs between hosts is caught at run time:
- * test/sharing/shell.test.ts, test/integration/sharing/mismatch.test.ts.)
+ * with the reason. (A node list that differs between hosts: `carpool check n1.yaml n2.yaml`,
+ * test/sharing/compare.test.ts, and at run time test/sharing/shell.test.ts,
+ * test/integration/sharing/mismatch.test.ts.)
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,7 @@ describe('sharing: in carpool.yaml', () => {
   it('reads a valid section: defaults 64 buckets, sourceip, advbase 1; the multicast MAC of the address', () => {
     const { config } = parse(`instances: []\nsharing:\n${shared('')}`);
     expect(config.sharing).toEqual([{
-      name: 'web', address: '10.0.0.50', prefix: 24, interface: 'eth0', buckets: 64, hash: 'sourceip', mac: '01:00:5e:00:00:32',
+      name: 'web', address: '10.0.0.50', family: 4, prefix: 24, interface: 'eth0', buckets: 64, hash: 'sourceip', mode: 'multicast', mac: '01:00:5e:00:00:32',
       vhidBase: 100, password: 'p', advbase: 1, nodes: [{ name: 'n1', address: '10.0.0.1' }, { name: 'n2', address: '10.0.0.2' }, { name: 'n3', address: '10.0.0.3' }],
     }]);
   });
@@ -54,11 +55,24 @@ describe('sharing: in carpool.yaml', () => {
     expect(errors(`instances: []\nsharing:\n${shared('', 'web', 200)}`)).toEqual([expect.stringContaining('vhids 200..263 do not fit (at most 255) — vhid_base ≤ 192, or fewer buckets')]);
   });
 
+  it('switch modes: unicast and stealth answer ARP with a unicast MAC of the address; anything else is refused', () => {
+    expect(parse(`instances: []\nsharing:\n${shared('mode: unicast')}`).config.sharing?.[0]).toMatchObject({ mode: 'unicast', mac: '02:63:0a:00:00:32' });
+    expect(parse(`instances: []\nsharing:\n${shared('mode: stealth')}`).config.sharing?.[0]).toMatchObject({ mode: 'stealth', mac: '02:63:0a:00:00:32' });
+    expect(errors(`instances: []\nsharing:\n${shared('mode: arp')}`)).toEqual([
+      "INVALID_VALUE sharing 'web': mode 'arp' — one of multicast, unicast, stealth (how the switch floods the shared MAC; see docs/sharing.md)",
+    ]);
+  });
+
+  it('an IPv6 shared address: family 6, the 33:33 multicast MAC of its low 32 bits (unicast: 02:63 and them)', () => {
+    const v6 = (extra: string) => parse(`instances: []\nsharing:\n  - { name: web, address: 'fd00::a:50/64', interface: eth0, vhid_base: 100, password: p, ${NODES}${extra} }\n`).config.sharing?.[0];
+    expect(v6('')).toMatchObject({ address: 'fd00::a:50', family: 6, prefix: 64, mac: '33:33:00:0a:00:50' });
+    expect(v6(', mode: stealth')).toMatchObject({ family: 6, mac: '02:63:00:0a:00:50' });
+  });
+
   it('refuses what is not supported yet, with the alternative', () => {
     expect(errors(`instances: []\nsharing:\n${shared('hash: symmetric')}`)).toEqual([expect.stringContaining("symhash does not have: not supported")]);
-    expect(errors(`instances: []\nsharing:\n${shared('mode: unicast')}`)).toEqual([expect.stringContaining("mode 'unicast' is not supported yet")]);
-    expect(errors(`instances: []\nsharing:\n  - { name: web, address: 'fd00::50/64', interface: eth0, vhid_base: 100, password: p, ${NODES} }\n`))
-      .toEqual([expect.stringContaining('IPv6 sharing is not supported yet')]);
+    expect(errors(`instances: []\nsharing:\n  - { name: web, address: 'fd00::5x/64', interface: eth0, vhid_base: 100, password: p, ${NODES} }\n`))
+      .toEqual([expect.stringContaining("address 'fd00::5x/64' is not an IP address")]);
   });
 });
 
