@@ -10,6 +10,7 @@
 import type { ClusterConfig, EtcdSettings } from '../../config/model.js';
 import type { DaemonStatus } from '../../control/status.js';
 import { fingerprint, nodeDocument, type SeenRecord, type StoredEntry } from '../core/cluster-view.js';
+import { EtcdErrorExplainer } from '../core/etcd-errors.js';
 import { Etcd3Client } from './etcd-client.js';
 
 /** What the publisher needs of etcd (a fake in unit tests). */
@@ -94,10 +95,12 @@ export class ClusterPublisher {
   private stopped = false;
   private readonly nodeKey: string;
   private readonly seenKey: string;
+  private readonly explainer: EtcdErrorExplainer;
 
   constructor(private readonly cfg: ClusterConfig, private readonly deps: PublisherDeps) {
     this.nodeKey = `${cfg.etcd.prefix}/nodes/${deps.node}`;
     this.seenKey = `${cfg.etcd.prefix}/seen/${deps.node}`;
+    this.explainer = new EtcdErrorExplainer(cfg.etcd.endpoints);
   }
 
   start(): void {
@@ -142,7 +145,9 @@ export class ClusterPublisher {
 
   private fail(e: unknown): void {
     this.failures++;
-    this.lastError = (e as Error).message;
+    const message = (e as Error).message;
+    // Our own refusal (two daemons with one node name) says what to do already.
+    this.lastError = message.includes('is held by another daemon') ? message : this.explainer.explain(message);
     this.deps.log.logLimited('warning', `cluster: cannot publish this node's status to etcd: ${this.lastError}`, 'cluster:publish');
   }
 

@@ -11,6 +11,7 @@ import { InputQueue, ShellBase, type OwnedAddress, type ShellAddresses, type She
 import type { Logger } from '../../daemon/logger.js';
 import { assertNever } from '../../lib/assert-never.js';
 import { gratuitousArp } from '../../protocol/arp.js';
+import { EtcdErrorExplainer } from '../core/etcd-errors.js';
 import { LeaseElection, type LeaseEffect, type LeaseInput } from '../core/lease.js';
 import type { EtcdClient } from './etcd-client.js';
 
@@ -38,11 +39,14 @@ export class EtcdShell extends ShellBase {
   private fencingToken: number | undefined;
   private stopped: (() => void) | undefined;
   private done = false;
+  /** A failed request's message as the endpoint concerned and what to check (docs/etcd.md, bad input). */
+  private readonly explainer: EtcdErrorExplainer;
 
   constructor(private readonly cfg: EtcdInstance, private readonly deps: EtcdShellDeps) {
     super([], deps.log, deps.now);
     this.name = cfg.name;
     const e = cfg.etcd;
+    this.explainer = new EtcdErrorExplainer(e.endpoints);
     this.machine = new LeaseElection({
       node: deps.node, ttlMs: e.ttlMs, renewMs: e.renewMs, requestTimeoutMs: e.requestTimeoutMs, marginMs: e.marginMs, pollMs: e.pollMs,
     });
@@ -179,7 +183,7 @@ export class EtcdShell extends ShellBase {
     const { client, node } = this.deps;
     const sentAt = this.deps.now();
     const back = (inp: LeaseInput) => { if (!this.done) this.queue.push(inp); };
-    const failed = (err: unknown) => back({ type: 'failed', request: e.request, error: err instanceof Error ? err.message : String(err) });
+    const failed = (err: unknown) => back({ type: 'failed', request: e.request, error: this.explainer.explain(err instanceof Error ? err.message : String(err)) });
     switch (e.request) {
       case 'grant':
         client.grant(e.ttlMs).then((r) => back({ type: 'granted', lease: r.lease, ttlMs: r.ttlMs, sentAt }), failed);

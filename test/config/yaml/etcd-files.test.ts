@@ -13,7 +13,7 @@ import { Pki, hasOpenssl } from '../../helpers/pki.js';
 
 const FILE = '/etc/carpool/carpool.yaml';
 
-function diagnostics(text: string, now?: number): { code: string | undefined; line: number; message: string; expected: string }[] {
+function diagnostics(text: string, now?: number): { code: string | undefined; line: number; message: string; expected: string | undefined }[] {
   try {
     parseCarpoolYaml(text, { file: FILE, readFile: (p) => readFileSync(p, 'utf8'), ...(now !== undefined ? { now: () => now } : {}) });
   } catch (e) {
