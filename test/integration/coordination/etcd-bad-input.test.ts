@@ -35,14 +35,18 @@ describe.skipIf(!isRoot || !hasEtcd || !hasOpenssl)(`etcd settings that fail at 
   const wd = new Workdir();
   const lan = useLab('eb', { hosts: 2, subnet: SUBNET, client: false, beforeDestroy: async () => { await procs.killAll(); wd.remove(); } });
 
+  let pki: Pki;
+  let client: { cert: string; key: string };
+  const tls = (ca: string) => `tls: { ca: ${ca}, cert: ${client.cert}, key: ${client.key} }`;
+
   it('wrong endpoints and certificates: a clear message naming the endpoint, nothing held', async () => {
     const h1 = lan.host(1);
     const h2 = lan.host(2);
-    const pki = new Pki(wd.path('pki'));
+    pki = new Pki(wd.path('pki'));
     const other = new Pki(wd.path('pki-other'), 'other');
     const server = pki.issue('server', 'etcd', `IP:${ETCD}`);
     const old = pki.issue('old', 'etcd', `IP:${ETCD}`, { expired: true });
-    const client = pki.issue('client', 'h2', 'DNS:h2');
+    client = pki.issue('client', 'h2', 'DNS:h2');
     await run(inNs(h1.ns, ['ip', 'addr', 'add', `${OTHER_NAME}/24`, 'dev', h1.ifname]));
     const etcd = (name: string, port: number, cert: { cert: string; key: string }) => procs.add(new Proc(name, inNs(h1.ns, ['etcd', '--name', name,
       '--data-dir', wd.path(name), '--listen-client-urls', `https://0.0.0.0:${port}`, '--advertise-client-urls', `https://${ETCD}:${port}`,
@@ -54,7 +58,6 @@ describe.skipIf(!isRoot || !hasEtcd || !hasOpenssl)(`etcd settings that fail at 
     procs.add(new Proc('http', inNs(h1.ns, [process.execPath, '-e',
       `require('net').createServer((s) => { s.on('error', () => {}); s.end('HTTP/1.1 400 Bad Request\\r\\nConnection: close\\r\\n\\r\\n'); }).listen(8080, '${ETCD}')`])));
 
-    const tls = (ca: string) => `tls: { ca: ${ca}, cert: ${client.cert}, key: ${client.key} }`;
     const cases: Case[] = [
       { name: 'refused', etcd: `endpoints: ["http://${ETCD}:2390"]`, says: /etcd at http:\/\/10\.84\.0\.1:2390: connection refused: is etcd running there/ },
       { name: 'notetcd', etcd: `endpoints: ["http://${ETCD}:8080"]`, says: /etcd at http:\/\/10\.84\.0\.1:8080: answered, but not as etcd does/ },
@@ -101,4 +104,40 @@ describe.skipIf(!isRoot || !hasEtcd || !hasOpenssl)(`etcd settings that fail at 
       expect(logged.some((l) => d.c.says.test(l)), `${d.c.name}: a log line matching ${d.c.says}`).toBe(true);
     }
   }, 60_000);
+
+  it('two clusters on one key prefix by mistake: the second refuses to contend, says so in its log and status; one holder', async () => {
+    const h2 = lan.host(2);
+    const start = (node: string, address: string) => {
+      const host = { ...h2, name: `${h2.name}-${node}` };
+      mkdirSync(wd.path(host.name), { recursive: true });
+      const config = wd.write(`${node}.yaml`, [
+        `control_socket: ${socketOf(wd, host)}`, `state_dir: ${wd.path(`${host.name}/state`)}`, 'instances:',
+        `  - { name: db, protocol: etcd, interface: ${h2.ifname}, addresses: [${address}], node: ${node}, etcd: { endpoints: ["https://${ETCD}:2379"], ${tls(pki.ca.cert)}, prefix: /shared, ttl: 3s } }`, '',
+      ].join('\n'), 0o600);
+      return { node, address, socket: socketOf(wd, host), proc: procs.add(new Proc(node, carpoolArgv(h2.ns, ['run', '-c', config]))) };
+    };
+    const held = async () => (await run(inNs(h2.ns, ['ip', '-o', '-4', 'addr', 'show', 'dev', h2.ifname]))).stdout;
+    // Cluster A's node holds db (its address .130); cluster B's node (address .131) comes up on the same key.
+    const a = start('a1', `${SUBNET}.130/24`);
+    await until(async () => (await instance(a.socket, 'db').catch(() => undefined))?.state === 'MASTER' || undefined, 20_000, 100, 'a1 MASTER');
+    const b = start('b1', `${SUBNET}.131/24`);
+    const conflict = await b.proc.waitFor(/ERROR.*db: the key is held by a1 with another configuration/, 15_000);
+    await sleep(2 * 3000);
+    const sb = await instance(b.socket, 'db');
+    console.log(`two clusters on /shared: b1 logged: ${conflict}\n  b1 status: ${sb.state}, holder ${sb.etcd!.holder}`);
+    expect(sb.state).toBe('BACKUP');
+    expect(sb.etcd!.holder).toMatch(/^a1 \(OTHER CONFIGURATION [0-9a-f]{12}\)$/);
+    const text = (await run(carpoolArgv(h2.ns, ['status', '--socket', b.socket]), { allowFail: true })).stdout;
+    expect(text).toContain('held by a1 (OTHER CONFIGURATION');
+    expect(await held()).not.toContain(`${SUBNET}.131/24`);
+    expect((await instance(a.socket, 'db')).state).toBe('MASTER'); // the other cluster's node is not disturbed
+    // A's node goes (releases the key): B waits one ttl after it last saw the other configuration.
+    const t0 = Date.now();
+    await a.proc.stop('SIGTERM');
+    const took = await until(async () => ((await instance(b.socket, 'db')).state === 'MASTER' ? Date.now() - t0 : undefined), 15_000, 20, 'b1 takes the free key');
+    console.log(`a1 stopped: b1 took the free key after ${took} ms (it saw a1's configuration up to one poll before; refuses for one ttl)`);
+    expect(took).toBeGreaterThanOrEqual(3000 - 1500 - 200);
+    expect(await held()).toContain(`${SUBNET}.131/24`);
+    expect(await held()).not.toContain(`${SUBNET}.130/24`);
+  }, 45_000);
 });
