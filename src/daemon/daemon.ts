@@ -25,6 +25,7 @@ import { ControlServer } from './control.js';
 import { HookQueues } from './hooks.js';
 import type { HttpServer } from './http.js';
 import type { ClusterPublisher } from '../coordination/shell/cluster-publisher.js';
+import type { EtcdPool } from '../coordination/shell/etcd-pool.js';
 import type { InstanceShell } from './instance-shell.js';
 import { Logger, type SyslogSink } from './logger.js';
 import { Port } from './port.js';
@@ -111,6 +112,8 @@ export class Daemon {
   private http: HttpServer | undefined;
   /** `cluster:`: this node's status published to etcd (docs/etcd.md, "Cluster view"). */
   private cluster: ClusterPublisher | undefined;
+  /** The etcd instances' connections: one per distinct settings, shared (loaded with the first). */
+  private etcdPool: EtcdPool | undefined;
   private monitor: LinkMonitor | undefined;
   private syslog: SyslogSocket | undefined;
   /** The journal's native socket, under systemd. */
@@ -334,13 +337,14 @@ export class Daemon {
 
   /** The shell of an etcd instance (issue 16); the etcd client (gRPC) is loaded only here. */
   private async buildEtcd(inst: EtcdInstance, dev: string): Promise<InstanceShell> {
-    const [{ EtcdShell }, { Etcd3Client }] = await Promise.all([import('../coordination/shell/etcd-shell.js'), import('../coordination/shell/etcd-client.js')]);
+    const [{ EtcdShell }, { EtcdPool }] = await Promise.all([import('../coordination/shell/etcd-shell.js'), import('../coordination/shell/etcd-pool.js')]);
     if (!inst.upHook) this.log.warning(`${inst.name}: no up hook`);
     // Its port sends gratuitous ARP; it receives nothing an etcd instance wants.
     const port = this.port(dev, 4, CARP_TOS);
     let client;
     try {
-      client = new Etcd3Client(inst.etcd);
+      this.etcdPool ??= new EtcdPool({ now, log: (level, text, key) => this.log.logLimited(level, text, key) });
+      client = this.etcdPool.client(inst.name, inst.etcd);
     } catch (err) {
       throw new CarpoolError('ETCD_SETTINGS', `${inst.name}: ${(err as Error).message}`, 'check the tls and password_file settings of the instance');
     }

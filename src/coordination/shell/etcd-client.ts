@@ -18,11 +18,25 @@ export interface HolderInfo {
   readonly version?: number;
 }
 
+/**
+ * A keep-alive's answer: the lease's TTL in ms as etcd answers (0 = etcd no longer knows it),
+ * and, from a client that shares the lease, when the answered keep-alive was *sent* (it may have
+ * gone out before this request: the bound is counted from then).
+ */
+export type KeepAliveAnswer = number | { readonly ttlMs: number; readonly sentAt: number };
+
+/** A confirmation of a lease shared by several instances, handed to each of them. */
+export interface LeaseConfirmation {
+  readonly lease: string;
+  readonly ttlMs: number;
+  readonly sentAt: number;
+}
+
 /** What the shell needs of etcd (a fake in unit tests). */
 export interface EtcdClient {
-  grant(ttlMs: number): Promise<{ lease: string; ttlMs: number }>;
-  /** The lease's remaining TTL in ms as etcd answers a keep-alive; 0 = etcd no longer knows it. */
-  keepAlive(lease: string): Promise<number>;
+  /** A lease; `sentAt` when the confirmation it is valid from was sent (a shared lease: maybe before this request). */
+  grant(ttlMs: number): Promise<{ lease: string; ttlMs: number; sentAt?: number }>;
+  keepAlive(lease: string): Promise<KeepAliveAnswer>;
   /** Put `node` under the key with `lease` if the key does not exist; else say who holds it. */
   txn(lease: string, node: string): Promise<{ won: boolean; revision: number; holder: string | null; lease: string | null }>;
   read(): Promise<HolderInfo>;
@@ -34,6 +48,8 @@ export interface EtcdClient {
   release(lease: string): Promise<void>;
   /** Follow the key; events as HolderInfo. Errors are reported, the client re-establishes the watch. */
   watch(onHolder: (h: HolderInfo) => void, onError: (error: string) => void): void;
+  /** Every confirmation of a lease this client shares with other instances (shared clients only). */
+  onLease?(listener: (c: LeaseConfirmation) => void): void;
   close(): void;
 }
 
@@ -92,32 +108,9 @@ export class Etcd3Client implements EtcdClient {
    * randomly chosen one, within the same time bound.
    */
   keepAlive(lease: string): Promise<number> {
-    return this.bounded('keepAlive', (async () => {
-      let last: unknown;
-      for (let i = 0; i < this.s.endpoints.length; i++) {
-        try {
-          return await this.keepAliveOnce(lease);
-        } catch (e) {
-          last = e;
-          if ((e as { code?: unknown }).code !== GRPC_UNAVAILABLE) throw e;
-        }
-      }
-      throw last;
-    })());
+    return this.bounded('keepAlive', keepAliveOnAny(this.client, lease, this.s.endpoints.length));
   }
 
-  private async keepAliveOnce(lease: string): Promise<number> {
-    const stream = await this.client.leaseClient.leaseKeepAlive();
-    try {
-      return await new Promise<number>((resolve, reject) => {
-        stream.on('data', (res: { TTL: string }) => resolve(Number(res.TTL) * 1000));
-        stream.on('error', reject);
-        stream.write({ ID: lease });
-      });
-    } finally {
-      stream.end();
-    }
-  }
 
   async txn(lease: string, node: string): Promise<{ won: boolean; revision: number; holder: string | null; lease: string | null }> {
     const c = this.client;
@@ -168,6 +161,33 @@ export class Etcd3Client implements EtcdClient {
   }
 }
 
-function fromKv(kv: IKeyValue): HolderInfo {
+/** One keep-alive, tried on up to `tries` endpoints while the one picked is unreachable; the TTL in ms. */
+export async function keepAliveOnAny(client: Etcd3, lease: string, tries: number): Promise<number> {
+  let last: unknown;
+  for (let i = 0; i < Math.max(1, tries); i++) {
+    try {
+      return await keepAliveOnce(client, lease);
+    } catch (e) {
+      last = e;
+      if ((e as { code?: unknown }).code !== GRPC_UNAVAILABLE) throw e;
+    }
+  }
+  throw last;
+}
+
+async function keepAliveOnce(client: Etcd3, lease: string): Promise<number> {
+  const stream = await client.leaseClient.leaseKeepAlive();
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      stream.on('data', (res: { TTL: string }) => resolve(Number(res.TTL) * 1000));
+      stream.on('error', reject);
+      stream.write({ ID: lease });
+    });
+  } finally {
+    stream.end();
+  }
+}
+
+export function fromKv(kv: IKeyValue): HolderInfo {
   return { holder: kv.value.toString('utf8'), lease: kv.lease === '0' ? null : kv.lease, revision: Number(kv.create_revision), version: Number(kv.version) };
 }
