@@ -348,7 +348,9 @@ class InstanceEtcd implements EtcdClient {
   /** Our key goes if it still holds the lease (the lease is shared: not revoked for one instance). */
   async release(lease: string): Promise<void> {
     await this.resign(lease);
-    this.leave();
+    if (this.left) return;
+    this.left = true;
+    await this.conn.leave(this.slot, this.name);
   }
 
   watch(onHolder: (h: HolderInfo) => void): void {
