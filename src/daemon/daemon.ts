@@ -114,6 +114,7 @@ export class Daemon {
   private cluster: ClusterPublisher | undefined;
   /** The etcd instances' connections: one per distinct settings, shared (loaded with the first). */
   private etcdPool: EtcdPool | undefined;
+  private statusTextPending = false;
   private monitor: LinkMonitor | undefined;
   private syslog: SyslogSocket | undefined;
   /** The journal's native socket, under systemd. */
@@ -684,7 +685,15 @@ export class Daemon {
     this.sharing?.transitioned(name, to);
     this.http?.transition(name, from, to, reason);
     this.cluster?.changed();
-    this.opts.notifier?.status(statusText(this.shells.map((s) => ({ name: s.name, state: s.name === name ? to : s.status().state }))));
+    // One STATUS= text per burst of transitions (1,000 etcd instances start together: building
+    // it for each of them was quadratic), once every shell shows its new state.
+    if (this.opts.notifier && !this.statusTextPending) {
+      this.statusTextPending = true;
+      setImmediate(() => {
+        this.statusTextPending = false;
+        this.opts.notifier?.status(statusText(this.shells.map((s) => ({ name: s.name, state: s.status().state }))));
+      });
+    }
   }
 
   /** A resource group asks that its instance must (not) be served here. */

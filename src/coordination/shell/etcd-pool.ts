@@ -10,7 +10,8 @@
  * - reads batched: the reads asked within a few ms (≤ poll/10, ≤ 100 ms) go out as one
  *   transaction of gets per 100 keys;
  * - transactions, reads and deletes bounded to MAX_IN_FLIGHT at once, the rest queued (each
- *   still bounded by its request timeout, counted from when it was asked);
+ *   fails if it waited a request timeout unsent, or got no answer a request timeout after it
+ *   was sent);
  * - an instance that stops deletes its own key if it still holds the shared lease; the lease
  *   is revoked when its last holder stops.
  *
@@ -177,19 +178,25 @@ class EtcdConnection {
 
   // --- requests bounded in number ---------------------------------------------------------
 
-  /** Run `fn` when fewer than MAX_IN_FLIGHT requests are out; give up after `timeoutMs` from now. */
+  /**
+   * Run `fn` when fewer than MAX_IN_FLIGHT requests are out. It gives up if it could not be sent
+   * within `timeoutMs`, or was not answered within `timeoutMs` of being sent (a burst, such as
+   * 1,000 contending instances at start, waits its turn instead of timing out in the queue).
+   */
   limited<T>(what: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let expired = false;
-      const timer = setTimeout(() => {
+      let timer = setTimeout(() => {
         expired = true;
-        reject(new Error(`${what}: no answer within ${timeoutMs} ms`));
+        reject(new Error(`${what}: not sent within ${timeoutMs} ms (${this.limit.waiting} requests waiting for ${MAX_IN_FLIGHT} in flight)`));
       }, timeoutMs);
       const run = (): void => {
         if (expired) {
           this.next();
           return;
         }
+        clearTimeout(timer);
+        timer = setTimeout(() => reject(new Error(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
         fn().then(resolve, reject).finally(() => {
           clearTimeout(timer);
           this.next();
