@@ -20,7 +20,7 @@
 export const TXN_OPS = 100;
 
 /** Requests of one connection in flight at once (grants and keep-alives are not counted). */
-export const MAX_IN_FLIGHT = 32;
+export const MAX_IN_FLIGHT = 16;
 
 /** A batched read waits at most this long (and at most a tenth of the instance's poll) for company. */
 export const READ_BATCH_MS = 100;

@@ -10,7 +10,7 @@
  * - reads batched: the reads asked within a few ms (≤ poll/10, ≤ 100 ms) go out as one
  *   transaction of gets per 100 keys;
  * - transactions, reads and deletes bounded to MAX_IN_FLIGHT at once, the rest queued (each
- *   fails if it waited a request timeout unsent, or got no answer a request timeout after it
+ *   fails if it waited 5 request timeouts unsent, or got no answer a request timeout after it
  *   was sent);
  * - an instance that stops deletes its own key if it still holds the shared lease; the lease
  *   is revoked when its last holder stops.
@@ -59,6 +59,16 @@ export class EtcdPool {
   }
 }
 
+/**
+ * How long a request may wait for its turn, in request timeouts: a burst (1,000 instances
+ * contending at start) is sent in turn rather than failed and asked again a poll later. Waiting
+ * costs no safety: whatever a late transaction wins, the lease bound still decides.
+ */
+const QUEUE_WAIT_FACTOR = 5;
+
+/** The gRPC deadline of a unary call, in request timeouts. */
+const GRPC_DEADLINE_FACTOR = 10;
+
 interface Waiter<T> {
   resolve(v: T): void;
   reject(e: unknown): void;
@@ -103,7 +113,10 @@ class EtcdConnection {
     this.endpoints = s.endpoints.length;
     this.client = new Etcd3({
       ...clientOptions(s),
-      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + this.deadlineMs }),
+      // Our own timers bound every request. The gRPC deadline is a backstop only: the etcd3 client
+      // takes a DEADLINE_EXCEEDED as a broken host and closes its channel, which would fail every
+      // request in flight on the shared connection (found at 1,000 instances on a loaded machine).
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + GRPC_DEADLINE_FACTOR * this.deadlineMs }),
     });
   }
 
@@ -180,27 +193,36 @@ class EtcdConnection {
 
   /**
    * Run `fn` when fewer than MAX_IN_FLIGHT requests are out. It gives up if it could not be sent
-   * within `timeoutMs`, or was not answered within `timeoutMs` of being sent (a burst, such as
-   * 1,000 contending instances at start, waits its turn instead of timing out in the queue).
+   * within QUEUE_WAIT_FACTOR × `timeoutMs`, or was not answered within `timeoutMs` of being sent.
    */
   limited<T>(what: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let expired = false;
+      const waitMs = QUEUE_WAIT_FACTOR * timeoutMs;
       let timer = setTimeout(() => {
         expired = true;
-        reject(new Error(`${what}: not sent within ${timeoutMs} ms (${this.limit.waiting} requests waiting for ${MAX_IN_FLIGHT} in flight)`));
-      }, timeoutMs);
+        reject(new Error(`${what}: not sent within ${waitMs} ms (${this.limit.waiting} requests waiting for ${MAX_IN_FLIGHT} in flight)`));
+      }, waitMs);
       const run = (): void => {
         if (expired) {
           this.next();
           return;
         }
-        clearTimeout(timer);
-        timer = setTimeout(() => reject(new Error(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
-        fn().then(resolve, reject).finally(() => {
+        // The place is freed by the answer or by the timeout, whichever comes first: a request
+        // that hangs does not hold up the others.
+        let done = false;
+        const free = (): void => {
+          if (done) return;
+          done = true;
           clearTimeout(timer);
           this.next();
-        });
+        };
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          reject(new Error(`${what}: no answer within ${timeoutMs} ms`));
+          free();
+        }, timeoutMs);
+        fn().then(resolve, reject).finally(free);
       };
       if (this.limit.admit(run)) run();
     });
