@@ -325,15 +325,21 @@ export class Daemon {
   /** The cluster view's publisher; the etcd client (gRPC) is loaded only when `cluster:` is set. */
   private async startCluster(cfg: CarpoolConfig): Promise<void> {
     const c = cfg.cluster!;
-    const { ClusterPublisher, ClusterEtcd } = await import('../coordination/shell/cluster-publisher.js');
+    const [{ ClusterPublisher, ClusterEtcd }, { EtcdPool }] = await Promise.all([import('../coordination/shell/cluster-publisher.js'), import('../coordination/shell/etcd-pool.js')]);
     let store;
     try {
-      store = new ClusterEtcd(c.etcd);
+      // The instances' connection when they use the same settings: one per daemon.
+      store = new ClusterEtcd(c.etcd, this.pool(EtcdPool).connection(c.etcd));
     } catch (err) {
       throw new CarpoolError('ETCD_SETTINGS', `cluster: ${(err as Error).message}`, 'check the tls and password_file settings of the cluster block');
     }
     this.cluster = new ClusterPublisher(c, { store, node: c.node ?? hostname(), status: () => this.status(), wallNow: () => new Date(), log: this.log });
     this.cluster.start();
+  }
+
+  /** The daemon's etcd connections, made on first use (the module is loaded by the caller). */
+  private pool(ctor: typeof EtcdPool): EtcdPool {
+    return (this.etcdPool ??= new ctor({ now, log: (level, text, key) => this.log.logLimited(level, text, key) }));
   }
 
   /** The shell of an etcd instance (issue 16); the etcd client (gRPC) is loaded only here. */
@@ -344,8 +350,7 @@ export class Daemon {
     const port = this.port(dev, 4, CARP_TOS);
     let client;
     try {
-      this.etcdPool ??= new EtcdPool({ now, log: (level, text, key) => this.log.logLimited(level, text, key) });
-      client = this.etcdPool.client(inst.name, inst.etcd);
+      client = this.pool(EtcdPool).client(inst.name, inst.etcd);
     } catch (err) {
       throw new CarpoolError('ETCD_SETTINGS', `${inst.name}: ${(err as Error).message}`, 'check the tls and password_file settings of the instance');
     }

@@ -53,6 +53,12 @@ export interface EtcdClient {
   close(): void;
 }
 
+/** A connection lent by the daemon's pool (etcd-pool.ts): `release` when done, never close it. */
+export interface SharedConnection {
+  readonly client: Etcd3;
+  release(): void;
+}
+
 /** Connection settings read from their files (PEM, password): a missing file throws a clear error. */
 export function clientOptions(s: EtcdSettings, readFile: (path: string) => Buffer = readFileSync): IOptions {
   const file = (what: string, path: string): Buffer => {
@@ -84,8 +90,12 @@ export class Etcd3Client implements EtcdClient {
   private watcher: Watcher | undefined;
   private closed = false;
 
-  constructor(protected readonly s: EtcdSettings) {
-    this.client = new Etcd3(clientOptions(s));
+  private readonly shared: SharedConnection | undefined;
+
+  /** With `shared`, the calls go over a connection the daemon already has (closing gives it back). */
+  constructor(protected readonly s: EtcdSettings, shared?: SharedConnection) {
+    this.shared = shared;
+    this.client = shared?.client ?? new Etcd3(clientOptions(s));
   }
 
   protected bounded<T>(what: string, p: Promise<T>): Promise<T> {
@@ -157,7 +167,8 @@ export class Etcd3Client implements EtcdClient {
   close(): void {
     this.closed = true;
     void this.watcher?.cancel().catch(() => undefined);
-    this.client.close();
+    if (this.shared) this.shared.release();
+    else this.client.close();
   }
 }
 

@@ -15,13 +15,14 @@
  * - an instance that stops deletes its own key if it still holds the shared lease; the lease
  *   is revoked when its last holder stops.
  *
- * Each instance sees an `EtcdClient`, as if it had etcd to itself.
+ * Each instance sees an `EtcdClient`, as if it had etcd to itself. The cluster view's publisher
+ * borrows the connection of its settings too (its document keeps a lease of its own).
  */
 import { Etcd3, type Watcher } from 'etcd3';
 import type { EtcdSettings } from '../../config/model.js';
 import type { LogLevel } from '../../lib/log-level.js';
 import { InFlightLimit, KeyFanOut, MAX_IN_FLIGHT, SharedLease, TXN_OPS, chunk, readDelayMs, watchScope, type Confirmation } from '../core/shared-lease.js';
-import { clientOptions, fromKv, keepAliveOnAny, type EtcdClient, type HolderInfo, type LeaseConfirmation } from './etcd-client.js';
+import { clientOptions, fromKv, keepAliveOnAny, type EtcdClient, type HolderInfo, type LeaseConfirmation, type SharedConnection } from './etcd-client.js';
 
 export interface EtcdPoolDeps {
   /** Monotonic clock in ms: the one the instances' shells use (sent times are compared with it). */
@@ -44,13 +45,25 @@ export class EtcdPool {
    * file cannot be read (only when the connection is new: the same files were read then).
    */
   client(name: string, s: EtcdSettings): EtcdClient {
+    return this.open(s).instance(name, s);
+  }
+
+  private open(s: EtcdSettings): EtcdConnection {
     const k = connectionKey(s);
     let c = this.conns.get(k);
     if (!c) {
       c = new EtcdConnection(s, this.deps, () => this.conns.delete(k));
       this.conns.set(k, c);
     }
-    return c.instance(name, s);
+    return c;
+  }
+
+  /**
+   * The connection of `s` for another user of the daemon (the cluster view's publisher, with its
+   * own lease): opened if no instance uses these settings, closed when its last user is done.
+   */
+  connection(s: EtcdSettings): SharedConnection {
+    return this.open(s).lend(s);
   }
 
   /** Open connections (one per distinct settings). */
@@ -118,6 +131,13 @@ class EtcdConnection {
       // request in flight on the shared connection (found at 1,000 instances on a loaded machine).
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + GRPC_DEADLINE_FACTOR * this.deadlineMs }),
     });
+  }
+
+  lend(s: EtcdSettings): SharedConnection {
+    this.users++;
+    this.deadlineMs = Math.max(this.deadlineMs, s.requestTimeoutMs);
+    let given = false;
+    return { client: this.client, release: () => { if (!given) { given = true; this.release(); } } };
   }
 
   instance(name: string, s: EtcdSettings): EtcdClient {
