@@ -127,13 +127,13 @@ export class Etcd3Client implements EtcdClient {
     const r = await this.bounded('txn', c.if(this.s.key, 'Create', '==', 0).then(c.put(this.s.key).value(node).lease(lease)).else(c.get(this.s.key)).commit());
     if (r.succeeded) return { won: true, revision: Number(r.header.revision), holder: node, lease };
     const kv = r.responses[0]?.response_range?.kvs[0];
-    return kv ? { won: false, ...fromKv(kv) } : { won: false, revision: Number(r.header.revision), holder: null, lease: null };
+    return kv ? { won: false, ...holderOfKv(kv) } : { won: false, revision: Number(r.header.revision), holder: null, lease: null };
   }
 
   async read(): Promise<HolderInfo> {
     const r = await this.bounded('read', this.client.get(this.s.key).exec());
     const kv = r.kvs[0];
-    return kv ? fromKv(kv) : { holder: null, lease: null, revision: Number(r.header.revision), version: 0 };
+    return kv ? holderOfKv(kv) : { holder: null, lease: null, revision: Number(r.header.revision), version: 0 };
   }
 
   async resign(lease: string): Promise<void> {
@@ -157,7 +157,7 @@ export class Etcd3Client implements EtcdClient {
         return;
       }
       this.watcher = w;
-      w.on('put', (kv) => onHolder(fromKv(kv)));
+      w.on('put', (kv) => onHolder(holderOfKv(kv)));
       w.on('delete', (kv) => onHolder({ holder: null, lease: null, revision: Number(kv.mod_revision), version: 0 }));
       w.on('disconnected', (e: Error) => onError(`watch lost: ${e.message}`));
       w.on('error', (e: Error) => onError(`watch: ${e.message}`));
@@ -199,6 +199,6 @@ async function keepAliveOnce(client: Etcd3, lease: string): Promise<number> {
   }
 }
 
-export function fromKv(kv: IKeyValue): HolderInfo {
+export function holderOfKv(kv: IKeyValue): HolderInfo {
   return { holder: kv.value.toString('utf8'), lease: kv.lease === '0' ? null : kv.lease, revision: Number(kv.create_revision), version: Number(kv.version) };
 }

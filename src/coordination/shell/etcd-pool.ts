@@ -22,7 +22,7 @@ import { Etcd3, type Watcher } from 'etcd3';
 import type { EtcdSettings } from '../../config/model.js';
 import type { LogLevel } from '../../lib/log-level.js';
 import { InFlightLimit, KeyFanOut, MAX_IN_FLIGHT, SharedLease, TXN_OPS, chunk, readDelayMs, watchScope, type Confirmation } from '../core/shared-lease.js';
-import { clientOptions, fromKv, keepAliveOnAny, type EtcdClient, type HolderInfo, type LeaseConfirmation, type SharedConnection } from './etcd-client.js';
+import { clientOptions, holderOfKv, keepAliveOnAny, type EtcdClient, type HolderInfo, type LeaseConfirmation, type SharedConnection } from './etcd-client.js';
 
 export interface EtcdPoolDeps {
   /** Monotonic clock in ms: the one the instances' shells use (sent times are compared with it). */
@@ -286,7 +286,7 @@ class EtcdConnection {
       this.limited('read', b.timeoutMs, () => this.client.kv.txn({ compare: [], success: keys.map((k) => ({ request_range: { key: Buffer.from(k) } })), failure: [] })).then((r) => {
         keys.forEach((k, i) => {
           const kv = r.responses[i]?.response_range?.kvs[0];
-          const h: HolderInfo = kv ? fromKv(kv) : { holder: null, lease: null, revision: Number(r.header.revision), version: 0 };
+          const h: HolderInfo = kv ? holderOfKv(kv) : { holder: null, lease: null, revision: Number(r.header.revision), version: 0 };
           for (const w of b.waiters.get(k) ?? []) w.resolve(h);
         });
       }, (e: unknown) => {
@@ -313,7 +313,7 @@ class EtcdConnection {
         }
         fresh.watcher = w;
         const warn = (text: string): void => this.deps.log('warning', `etcd watch of ${scope.value}: ${text}; the instances read their keys every poll meanwhile`, `etcd-watch:${id}`);
-        w.on('put', (kv) => { for (const l of fresh.fan.route(kv.key.toString('utf8'))) l(fromKv(kv)); });
+        w.on('put', (kv) => { for (const l of fresh.fan.route(kv.key.toString('utf8'))) l(holderOfKv(kv)); });
         w.on('delete', (kv) => {
           const h: HolderInfo = { holder: null, lease: null, revision: Number(kv.mod_revision), version: 0 };
           for (const l of fresh.fan.route(kv.key.toString('utf8'))) l(h);
@@ -372,7 +372,7 @@ class InstanceEtcd implements EtcdClient {
       const r = await c.if(key, 'Create', '==', 0).then(c.put(key).value(node).lease(lease)).else(c.get(key)).commit();
       if (r.succeeded) return { won: true, revision: Number(r.header.revision), holder: node, lease };
       const kv = r.responses[0]?.response_range?.kvs[0];
-      return kv ? { won: false, ...fromKv(kv) } : { won: false, revision: Number(r.header.revision), holder: null, lease: null };
+      return kv ? { won: false, ...holderOfKv(kv) } : { won: false, revision: Number(r.header.revision), holder: null, lease: null };
     });
   }
 
