@@ -7,7 +7,7 @@
  * answered "not won" without asking etcd): the nodes of the configuration that held the key get
  * it back first, and an operator sees the conflict in the log and in `carpool status`.
  */
-import type { EtcdClient, HolderInfo } from './etcd-client.js';
+import type { EtcdClient, HolderInfo, KeepAliveAnswer, LeaseConfirmation } from './etcd-client.js';
 import { FOREIGN_MARK, decodeHolder, encodeHolder } from '../core/holder-value.js';
 
 export interface ConfigGuardDeps {
@@ -24,12 +24,16 @@ export class ConfigGuardClient implements EtcdClient {
 
   constructor(private readonly inner: EtcdClient, private readonly deps: ConfigGuardDeps) {}
 
-  grant(ttlMs: number): Promise<{ lease: string; ttlMs: number }> {
+  grant(ttlMs: number): Promise<{ lease: string; ttlMs: number; sentAt?: number }> {
     return this.inner.grant(ttlMs);
   }
 
-  keepAlive(lease: string): Promise<number> {
+  keepAlive(lease: string): Promise<KeepAliveAnswer> {
     return this.inner.keepAlive(lease);
+  }
+
+  onLease(listener: (c: LeaseConfirmation) => void): void {
+    this.inner.onLease?.(listener);
   }
 
   async txn(lease: string, node: string): Promise<{ won: boolean; revision: number; holder: string | null; lease: string | null }> {
