@@ -617,6 +617,9 @@ export function withGenerations(plane: Plane, generations: ReadonlyMap<number, n
   return { services: plane.services.map((s) => (generations.get(s.id) ? { ...s, generation: generations.get(s.id)! } : s)) };
 }
 
+/** What a generation renames: the service chain and its slot, id and server maps. */
+const GENERATION_SUFFIXES = ['', '_slots', '_ids', '_servers'];
+
 /** A one-server-sized update that needs neither nft's cache nor a change to an existing chain or map declaration. */
 export interface FlatUpdate {
   /** `nft -f` text: the new generation's maps, chains and rules, added whole (nft fetches no elements or rules for it). */
@@ -671,7 +674,8 @@ export function flatUpdate(current: Plane, desired: Plane, generations: Readonly
     }
     const oldGen = generationName(x);
     const newGen = generationName(y);
-    const ofGen = (name: string, gen: string) => name === gen || name.startsWith(`${gen}_`);
+    // The stateless objects of a generation; `vs<id>_flows`, `_persist`, `_locality`, `_remember` are not.
+    const ofGen = (name: string, gen: string) => GENERATION_SUFFIXES.some((x) => name === `${gen}${x}`);
     for (const fam of ['ip', 'ip6', 'netdev'] as const) {
       const ta = A.get(fam);
       const tb = B.get(fam);
