@@ -358,7 +358,10 @@ async function verdictLatencies(lab: Lab, daemon: Proc, server: string, flips: n
       const re = new RegExp(`real server ${server.replace(/\./g, '\\.')} ${goDown ? 'down' : 'up'}`);
       try {
         const verdict = await waitSince(daemon, re, from, 10_000);
-        const applied = await waitSince(monitor, /\S/, verdict.t, 5000);
+        let applied = await waitSince(monitor, /\S/, verdict.t, 5000);
+        // A flat update adds the new generation first (unused until pointed to): in force when
+        // the dispatch element jumps to it, the netlink batch's commit.
+        if (/carpool vs\d+g\d+/.test(applied.text)) applied = await waitSince(monitor, /^add element .*: (?:jump|goto) vs\d+g\d+/, verdict.t, 5000);
         (goDown ? down : up).push(applied.t - verdict.t);
       } catch {
         missed++;
