@@ -49,10 +49,16 @@ const NFT_NAME_MAXLEN = 256;
 /** One field of a set key, as nft's `typeof`/`type` names it. */
 export type KeyField = 'ipv4' | 'ipv6' | 'proto' | 'port' | 'mark';
 
+interface SetOp {
+  readonly family: NlFamily;
+  readonly table: string;
+  readonly set: string;
+}
 export type NlOp =
-  | { readonly op: 'addElem' | 'delElem'; readonly family: NlFamily; readonly table: string; readonly set: string;
-    readonly key: Uint8Array; readonly verdict?: { readonly code: 'jump' | 'goto'; readonly chain: string } }
-  | { readonly op: 'flushSet' | 'delSet'; readonly family: NlFamily; readonly table: string; readonly set: string }
+  | SetOp & { readonly op: 'addElem'; readonly key: Uint8Array; readonly verdict?: { readonly code: 'jump' | 'goto'; readonly chain: string } }
+  | SetOp & { readonly op: 'delElem'; readonly key: Uint8Array }
+  | SetOp & { readonly op: 'flushSet' }
+  | SetOp & { readonly op: 'delSet' }
   | { readonly op: 'delChain'; readonly family: NlFamily; readonly table: string; readonly chain: string };
 
 export class NfnlError extends Error {
@@ -199,10 +205,10 @@ function opBody(op: NlOp): { type: number; body: number[] } {
   }
   const head = [...strz(NFTA_SET_ELEM_LIST_TABLE, op.table, 'table'), ...strz(NFTA_SET_ELEM_LIST_SET, op.set, 'set')];
   // DELSETELEM without a list of elements flushes the set.
-  if (!('key' in op)) return { type: NFT_MSG.DELSETELEM, body: head };
+  if (op.op === 'flushSet') return { type: NFT_MSG.DELSETELEM, body: head };
   if (op.key.length === 0 || op.key.length > 64) throw new NfnlError(`element of ${op.set}: key of ${op.key.length} bytes`);
   const elem: number[][] = [nest(NFTA_SET_ELEM_KEY, attr(NFTA_DATA_VALUE, op.key))];
-  if (op.verdict && op.op === 'addElem') {
+  if (op.op === 'addElem' && op.verdict) {
     elem.push(nest(NFTA_SET_ELEM_DATA, nest(NFTA_DATA_VERDICT,
       attr(NFTA_VERDICT_CODE, be32(op.verdict.code === 'jump' ? NFT_JUMP : NFT_GOTO)),
       strz(NFTA_VERDICT_CHAIN, op.verdict.chain, 'chain'))));
