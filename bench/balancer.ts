@@ -361,15 +361,14 @@ async function verdictLatencies(lab: Lab, daemon: Proc, server: string, flips: n
       const re = new RegExp(`real server ${server.replace(/\./g, '\\.')} ${goDown ? 'down' : 'up'}`);
       try {
         const verdict = await waitSince(daemon, re, from, 10_000);
-        let applied = await waitSince(monitor, /\S/, verdict.t, 5000);
-        // A flat update adds the new generation first (unused until pointed to): in force when
-        // the dispatch element jumps to it (the netlink batch's commit), a generation newer than
-        // the last one seen (a slow monitor may still print the previous update's events).
-        if (/carpool vs\d+g\d+/.test(applied.text)) {
-          const gen = (l: string) => Number(/^add element .*: (?:jump|goto) vs\d+g(\d+)/.exec(l)?.[1] ?? 0);
-          applied = await waitSince(monitor, (l) => gen(l) > lastGen, verdict.t, 5000);
-          lastGen = gen(applied.text);
-        }
+        // In force: the element event that belongs to this update. A flat update adds the new
+        // generation first (unused until pointed to), then the dispatch element jumps to it (the
+        // netlink batch's commit): a generation newer than the last one seen. The whole-diff
+        // path adds the slot map's elements. A slow monitor may still print the previous
+        // update's other elements (counters) after this verdict: they match neither.
+        const gen = (l: string) => Number(/^add element .*: (?:jump|goto) vs\d+g(\d+)/.exec(l)?.[1] ?? 0);
+        const applied = await waitSince(monitor, (l) => (gen(l) > 0 ? gen(l) > lastGen : /^add element \S+ carpool vs\d+_slots /.test(l)), verdict.t, 5000);
+        lastGen = Math.max(lastGen, gen(applied.text));
         (goDown ? down : up).push(applied.t - verdict.t);
       } catch {
         missed++;
