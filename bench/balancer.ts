@@ -344,9 +344,9 @@ async function blockPort(ns: string, blocked: boolean): Promise<void> {
  * first ruleset change `nft monitor` reports in the director's namespace after it.
  */
 async function verdictLatencies(lab: Lab, daemon: Proc, server: string, flips: number): Promise<{ down: number[]; up: number[]; missed: number }> {
-  // Element events only: every update adds elements (a slot map's; a flat update's dispatch
-  // element), and nft monitor keeps up better at 1,000 services than with every rule printed.
-  const monitor = new Proc('nft-monitor', inNs(lab.ns.director, ['nft', 'monitor', 'new', 'elements']));
+  const monitor = new Proc('nft-monitor', inNs(lab.ns.director, ['nft', 'monitor', 'ruleset']));
+  // Flat updates seen (the daemon names generations): then the generation of the last update.
+  let flat = false;
   let lastGen = 0;
   await sleep(300);
   const down: number[] = [];
@@ -361,14 +361,17 @@ async function verdictLatencies(lab: Lab, daemon: Proc, server: string, flips: n
       const re = new RegExp(`real server ${server.replace(/\./g, '\\.')} ${goDown ? 'down' : 'up'}`);
       try {
         const verdict = await waitSince(daemon, re, from, 10_000);
-        // In force: the element event that belongs to this update. A flat update adds the new
-        // generation first (unused until pointed to), then the dispatch element jumps to it (the
-        // netlink batch's commit): a generation newer than the last one seen. The whole-diff
-        // path adds the slot map's elements. A slow monitor may still print the previous
-        // update's other elements (counters) after this verdict: they match neither.
-        const gen = (l: string) => Number(/^add element .*: (?:jump|goto) vs\d+g(\d+)/.exec(l)?.[1] ?? 0);
-        const applied = await waitSince(monitor, (l) => (gen(l) > 0 ? gen(l) > lastGen : /^add element \S+ carpool vs\d+_slots /.test(l)), verdict.t, 5000);
-        lastGen = Math.max(lastGen, gen(applied.text));
+        // In force: the first event after the verdict (an nft -f diff is one transaction). A
+        // flat update adds the new generation first (unused until pointed to), then the dispatch
+        // element jumps to it, the netlink batch's commit: that event, of a generation newer than
+        // the last one (a slow monitor may still print the previous update's events).
+        let applied = await waitSince(monitor, /\S/, verdict.t, 5000);
+        flat ||= /carpool vs\d+g\d+/.test(applied.text);
+        if (flat) {
+          const gen = (l: string) => Number(/^add element .*: (?:jump|goto) vs\d+g(\d+)/.exec(l)?.[1] ?? 0);
+          applied = await waitSince(monitor, (l) => gen(l) > lastGen, verdict.t, 5000);
+          lastGen = gen(applied.text);
+        }
         (goDown ? down : up).push(applied.t - verdict.t);
       } catch {
         missed++;
