@@ -369,10 +369,12 @@ async function verdictLatencies(lab: Lab, daemon: Proc, server: string, flips: n
         flat ||= /carpool vs\d+g\d+/.test(applied.text);
         if (flat) {
           const gen = (l: string) => Number(/^add element .*: (?:jump|goto) vs\d+g(\d+)/.exec(l)?.[1] ?? 0);
-          applied = await waitSince(monitor, (l) => gen(l) > lastGen, verdict.t, 5000);
+          // Since the flip, not the verdict: the bench may read the monitor's line before the
+          // daemon's (two pipes); the generation tells this update's event from older ones.
+          applied = await waitSince(monitor, (l) => gen(l) > lastGen, from, 5000);
           lastGen = gen(applied.text);
         }
-        (goDown ? down : up).push(applied.t - verdict.t);
+        (goDown ? down : up).push(Math.max(0, applied.t - verdict.t));
       } catch {
         missed++;
       }
