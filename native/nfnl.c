@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define NFNL_RCVBUF (4 << 20)
+
 #ifndef NETLINK_NETFILTER
 #define NETLINK_NETFILTER 12
 #endif
@@ -25,7 +27,7 @@ static int64_t nfnl_now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* nfnlSend(bytes, expect, timeoutMs) -> {sent: errno-or-0, replies: [{seq, error}]}: replies
+/* nfnlSend(bytes, expect, timeoutMs) -> {sent: -errno or 0, recv: -errno or 0, replies: [{seq, error}]}: replies
  * are the NLMSG_ERROR messages (error 0 = ack, else -errno) in arrival order; it stops after
  * `expect` of them or at the timeout (the caller sees fewer). */
 napi_value nfnl_send(napi_env env, napi_callback_info info) {
@@ -35,7 +37,7 @@ napi_value nfnl_send(napi_env env, napi_callback_info info) {
   size_t len;
   int64_t expect, timeout_ms, deadline;
   uint32_t count = 0;
-  int fd, one = 1, sent = 0;
+  int fd, one = 1, sent = 0, rerr = 0;
   struct sockaddr_nl sa;
   unsigned char *buf;
   if (!get_args(env, info, "nfnlSend", 3, argv, &st)) return NULL;
@@ -54,6 +56,12 @@ napi_value nfnl_send(napi_env env, napi_callback_info info) {
   }
   /* Error messages carry only the failing message's header, not the whole request. */
   setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  /* Every message of the batch is answered before sendmsg() returns: room for a few thousand
+   * answers (as root past rmem_max; otherwise what rmem_max allows). */
+  {
+    int rcv = NFNL_RCVBUF;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+  }
   buf = malloc(65536);
   if (!buf) {
     close(fd);
@@ -70,7 +78,10 @@ napi_value nfnl_send(napi_env env, napi_callback_info info) {
       struct pollfd pfd = {.fd = fd, .events = POLLIN};
       int64_t wait = deadline - nfnl_now_ms();
       if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) break;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        rerr = errno;
+        break;
+      }
       if (wait <= 0 || poll(&pfd, 1, (int)wait) == 0) break;
       continue;
     }
@@ -92,5 +103,7 @@ napi_value nfnl_send(napi_env env, napi_callback_info info) {
   NAPI_OK(napi_create_int32(env, -sent, &v), "nfnlSend");
   NAPI_OK(napi_set_named_property(env, out, "sent", v), "nfnlSend");
   NAPI_OK(napi_set_named_property(env, out, "replies", replies), "nfnlSend");
+  NAPI_OK(napi_create_int32(env, -rerr, &v), "nfnlSend");
+  NAPI_OK(napi_set_named_property(env, out, "recv", v), "nfnlSend");
   return out;
 }

@@ -617,6 +617,9 @@ export function withGenerations(plane: Plane, generations: ReadonlyMap<number, n
   return { services: plane.services.map((s) => (generations.get(s.id) ? { ...s, generation: generations.get(s.id)! } : s)) };
 }
 
+/** At most this many netlink operations in a flat update (the kernel's answers must fit the socket buffer). */
+export const MAX_FLAT_OPS = 1000;
+
 /** What a generation renames: the service chain and its slot, id and server maps. */
 const GENERATION_SUFFIXES = ['', '_slots', '_ids', '_servers'];
 
@@ -658,7 +661,9 @@ export function flatUpdate(current: Plane, desired: Plane, generations: Readonly
   const text: string[][] = [[], [], [], []];
   const next = new Map(generations);
   for (let i = 0; i < b.length; i++) {
-    if (a[i] === b[i]) continue;
+    // The same object, or one planned again to the same content (the shell re-plans every
+    // service after some events): nothing to do.
+    if (a[i] === b[i] || JSON.stringify(a[i]) === JSON.stringify(b[i])) continue;
     const g = generations.get(a[i]!.id) ?? 0;
     const x: PlaneService = { ...a[i]!, generation: g };
     const y: PlaneService = { ...b[i]!, generation: g + 1 };
@@ -743,6 +748,9 @@ export function flatUpdate(current: Plane, desired: Plane, generations: Readonly
       }
     }
   }
+  // Each operation is answered by the kernel before the batch returns: a batch of thousands is
+  // not a small change anyway, and nft -f does it in one go.
+  if (delEls.length + addEls.length + flushes.length + dels.length > MAX_FLAT_OPS) return undefined;
   const nftLines = [...adds, ...addRules];
   const ops = [...delEls, ...addEls, ...flushes, ...dels.filter((o) => o.op === 'delChain'), ...dels.filter((o) => o.op === 'delSet')];
   const textLines = [...text[0]!, ...text[1]!, ...text[2]!, ...text[3]!.filter((l) => l.startsWith('delete chain')), ...text[3]!.filter((l) => !l.startsWith('delete chain'))];

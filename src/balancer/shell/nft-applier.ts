@@ -33,7 +33,7 @@ export function nftRunner(cmd = 'nft'): NftRunner {
 }
 
 /** Sends one nfnetlink batch, returns the kernel's answers (native `nfnlSend`). Replaceable in unit tests. */
-export type NfnlSender = (bytes: Uint8Array, expect: number, timeoutMs: number) => { sent: number; replies: readonly { seq: number; error: number }[] };
+export type NfnlSender = (bytes: Uint8Array, expect: number, timeoutMs: number) => { sent: number; recv?: number; replies: readonly { seq: number; error: number }[] };
 /** The kernel answers a batch within sendmsg(); this bounds the wait on a loaded machine. */
 const NFNL_TIMEOUT_MS = 2_000;
 
@@ -180,9 +180,10 @@ export class NftApplier {
     if (res.sent !== 0) return { code: -1, stderr: `netlink: send failed: ${errnoText(-res.sent)}` };
     const v = batchResult(batch, res.replies);
     if (v.ok) return { code: 0, stderr: '' };
+    const lost = res.replies.length < ops.length ? ` (${res.replies.length} of ${ops.length} answers${res.recv ? `; receive: ${errnoText(-res.recv)}` : ''})` : '';
     return {
       code: -1,
-      stderr: `netlink batch refused: ${v.errors.map((e) => `${e.index === undefined ? 'batch' : describeOp(ops[e.index]!)}: ${errnoText(e.errno)}`).slice(0, 3).join('; ')}`,
+      stderr: `netlink batch refused: ${v.errors.map((e) => `${e.index === undefined ? 'batch' : describeOp(ops[e.index]!)}: ${errnoText(e.errno)}`).slice(0, 3).join('; ')}${lost}`,
     };
   }
 
@@ -224,7 +225,7 @@ function describeOp(op: Parameters<typeof encodeBatch>[0][number]): string {
   return `${verb} ${op.family} ${op.table} ${op.set}`;
 }
 
-const ERRNO_NAMES: Readonly<Record<number, string>> = { 1: 'EPERM', 2: 'ENOENT', 12: 'ENOMEM', 16: 'EBUSY', 17: 'EEXIST', 22: 'EINVAL', 93: 'EPROTONOSUPPORT', 95: 'EOPNOTSUPP', 110: 'ETIMEDOUT (no answer to every message)' };
+const ERRNO_NAMES: Readonly<Record<number, string>> = { 105: 'ENOBUFS', 1: 'EPERM', 2: 'ENOENT', 12: 'ENOMEM', 16: 'EBUSY', 17: 'EEXIST', 22: 'EINVAL', 93: 'EPROTONOSUPPORT', 95: 'EOPNOTSUPP', 110: 'ETIMEDOUT (no answer to every message)' };
 function errnoText(errno: number): string {
   return ERRNO_NAMES[errno] ?? `errno ${errno}`;
 }

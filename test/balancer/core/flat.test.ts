@@ -168,6 +168,14 @@ describe('flat updates (generations)', () => {
   it('anything but a change of servers is not flat: the caller diffs with nft', () => {
     const p: Plane = { services: SPECS.map((s) => service(s, s.all.map(() => true))) };
     expect(flatUpdate(p, p, new Map())).toEqual({ nft: '', ops: [], text: '', generations: new Map() });
+    // Planned again to the same content (new objects): no new generation either.
+    expect(flatUpdate(p, { services: p.services.map((x) => ({ ...x })) }, new Map())).toEqual({ nft: '', ops: [], text: '', generations: new Map() });
+    // Every service changed at once and more operations than a batch may hold: nft -f does it.
+    const many = Array.from({ length: 300 }, (_, k): Spec => ({ ...SPECS[0]!, base: { ...SPECS[0]!.base, id: 100 + k, match: { kind: 'addr', vip: `10.3.${k >> 8}.${k & 255}`, port: 80 } } }));
+    const full: Plane = { services: many.map((sp) => service(sp, [true, true, true, true])) };
+    const less: Plane = { services: many.map((sp) => service(sp, [true, true, true, false])) };
+    expect(flatUpdate(full, less, new Map())).toBeUndefined();
+    expect(flatUpdate(full, { services: [less.services[0]!, ...full.services.slice(1)] }, new Map())).toBeDefined();
     expect(flatUpdate(p, { services: p.services.slice(1) }, new Map())).toBeUndefined();
     expect(flatUpdate(p, { services: [{ ...p.services[0]!, protocol: 'udp' }, ...p.services.slice(1)] }, new Map())).toBeUndefined();
     expect(flatUpdate(p, { services: [{ ...p.services[0]!, id: 99 }, ...p.services.slice(1)] }, new Map())).toBeUndefined();
