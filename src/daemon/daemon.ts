@@ -18,8 +18,7 @@ import { VRRP_TOS } from '../protocol/vrrp/packet.js';
 import { AddressManager } from './addresses.js';
 import { CarpShell } from './carp-shell.js';
 import { CarpGroupShell } from './carp-groups.js';
-import type { SharingShell } from '../sharing/shell/sharing.js';
-import type { SharedAddress } from '../sharing/core/model.js';
+import type { HeldAddress, SharingShell } from '../sharing/shell/sharing.js';
 import type { ControlRequest } from '../control/protocol.js';
 import { ControlServer } from './control.js';
 import { HookQueues } from './hooks.js';
@@ -161,7 +160,7 @@ export class Daemon {
       // Loaded only when used. The bucket elections are CARP instances of their own.
       const { SharingShell } = await import('../sharing/shell/sharing.js');
       const am = () => this.addressManager();
-      const vip = (x: SharedAddress): VirtualAddress[] => [{ family: x.family, address: x.address, prefix: x.prefix }];
+      const vip = (x: HeldAddress): VirtualAddress[] => [{ family: x.family, address: x.address, prefix: x.prefix }];
       this.sharing = new SharingShell(cfg.sharing, {
         log: this.log,
         addAddress: (x) => { const i = interfaceInfo(deviceOf(x.interface)); if (i) am().add(deviceOf(x.interface), i.index, vip(x)); },

@@ -23,7 +23,7 @@ import { run } from '../../lib/exec.js';
 import { CarpoolError } from '../../lib/errors.js';
 import { keepServing } from '../core/agreement.js';
 import { bucketRanking, layoutFingerprint, RANK_SKEW } from '../core/layout.js';
-import type { SharedAddress, SharingStatus } from '../core/model.js';
+import { sidesOf, type SharedAddress, type SharingStatus } from '../core/model.js';
 import { diffBuckets, removeSharing, renderSharing } from '../core/nft.js';
 
 /** A won bucket is accepted this long after the election is won (see the module comment). */
@@ -37,10 +37,14 @@ const MISMATCH_INTERVALS = 3;
  * `unicast`/`stealth` mode a secondary unicast address in the NIC's filter (`bridge fdb ...
  * self`; a NIC without a unicast filter goes promiscuous).
  */
-function receiveMac(s: SharedAddress, op: 'add' | 'del'): string[] {
-  const dev = s.interface.split(':')[0]!;
-  return s.mode === 'multicast' ? ['ip', 'maddr', op, s.mac, 'dev', dev] : ['bridge', 'fdb', op, s.mac, 'dev', dev, 'self', ...(op === 'add' ? ['permanent'] : [])];
+function receiveMac(s: SharedAddress, side: { interface: string; mac: string }, op: 'add' | 'del'): string[] {
+  const dev = side.interface.split(':')[0]!;
+  return s.mode === 'multicast' ? ['ip', 'maddr', op, side.mac, 'dev', dev] : ['bridge', 'fdb', op, side.mac, 'dev', dev, 'self', ...(op === 'add' ? ['permanent'] : [])];
 }
+
+/** An address the shell keeps on an interface: the shared address, or each side of a gateway. */
+export type HeldAddress = Pick<SharedAddress, 'family' | 'address' | 'prefix' | 'interface'>;
+const held = (s: SharedAddress): HeldAddress[] => sidesOf(s).map((x) => ({ family: s.family, address: x.address, prefix: x.prefix, interface: x.interface }));
 
 /** Name of bucket `b`'s election instance. */
 export const bucketInstanceName = (s: SharedAddress, b: number): string => `${s.name}/b${b}`;
@@ -74,9 +78,9 @@ export function bucketInstances(s: SharedAddress, self: { index: number; address
 
 export interface SharingDeps {
   readonly log: Logger;
-  /** Add the shared address to the interface (kept while running). */
-  readonly addAddress: (s: SharedAddress) => void;
-  readonly removeAddress: (s: SharedAddress) => void;
+  /** Add the shared address (each side's, for a gateway) to its interface (kept while running). */
+  readonly addAddress: (a: HeldAddress) => void;
+  readonly removeAddress: (a: HeldAddress) => void;
   /** Who is master of an election now: 'self', a peer address, or undefined. */
   readonly masterOf: (instance: string) => string | null | undefined;
   readonly nft?: (input: string) => Promise<{ code: number; stderr: string }>;
@@ -135,10 +139,15 @@ export class SharingShell {
       if (s.family === 6 && !this.deps.macOf?.(s.interface.split(':')[0]!)) {
         this.deps.log.warning(`sharing ${s.name}: no MAC known for ${s.interface}: neighbour advertisements for ${s.address} carry the node's own MAC`);
       }
-      const m = await run(receiveMac(s, 'add'), { allowFail: true });
-      if (m.code !== 0 && !/exists/i.test(m.stderr)) this.deps.log.warning(`sharing ${s.name}: cannot receive ${s.mac} on ${s.interface}: ${m.stderr.trim()}`);
-      this.deps.addAddress(s);
-      this.deps.log.info(`sharing ${s.name}: ${s.address}/${s.prefix} on ${s.interface} as node ${this.self.get(s.name)?.name ?? '?'} of ${s.nodes.length}, ${s.buckets} buckets, ${s.mode} mode, ${s.family === 6 ? 'ND' : 'ARP'} with ${s.mac}`);
+      for (const side of sidesOf(s)) {
+        const m = await run(receiveMac(s, side, 'add'), { allowFail: true });
+        if (m.code !== 0 && !/exists/i.test(m.stderr)) this.deps.log.warning(`sharing ${s.name}: cannot receive ${side.mac} on ${side.interface}: ${m.stderr.trim()}`);
+      }
+      for (const a of held(s)) this.deps.addAddress(a);
+      const where = s.outside
+        ? `gateway ${s.address}/${s.prefix} on ${s.interface} (inside, ARP with ${s.mac}) and ${s.outside.address}/${s.outside.prefix} on ${s.outside.interface} (outside, ARP with ${s.outside.mac}), hash ${s.hash}`
+        : `${s.address}/${s.prefix} on ${s.interface}`;
+      this.deps.log.info(`sharing ${s.name}: ${where} as node ${this.self.get(s.name)?.name ?? '?'} of ${s.nodes.length}, ${s.buckets} buckets, ${s.mode} mode${s.outside ? '' : `, ${s.family === 6 ? 'ND' : 'ARP'} with ${s.mac}`}`);
     }
   }
 
@@ -233,7 +242,8 @@ export class SharingShell {
         return master === 'self' ? (me?.name ?? 'self') : master ? (byAddr.get(master) ?? master) : '?';
       });
       return {
-        name: s.name, address: `${s.address}/${s.prefix}`, node: me?.name ?? '?', buckets: s.buckets,
+        name: s.name, address: `${s.address}/${s.prefix}`, node: me?.name ?? '?', buckets: s.buckets, hash: s.hash,
+        ...(s.outside ? { outside: `${s.outside.address}/${s.outside.prefix} on ${s.outside.interface}` } : {}),
         local: [...this.inForce.get(s.name)!].sort((a, b) => a - b), servedBy,
         ...this.plane.get(s.name)!,
         serving: !this.withdrawn.has(s.name),
@@ -254,8 +264,8 @@ export class SharingShell {
     await this.chain;
     await this.nft(removeSharing());
     for (const s of this.shared) {
-      await run(receiveMac(s, 'del'), { allowFail: true });
-      this.deps.removeAddress(s);
+      for (const side of sidesOf(s)) await run(receiveMac(s, side, 'del'), { allowFail: true });
+      for (const a of held(s)) this.deps.removeAddress(a);
     }
   }
 
