@@ -305,7 +305,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
       'with virtual servers also what this host lacks for them (DR routes, ipip for TUN, nft -c as root)')
     .option('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
     .argument('[files...]', 'more configuration files, one per node (as --peer-config)')
-    .option('--peer-config <file>', "another node's file: each is checked too, and every `sharing:` section must be the same in all (node list, buckets, hash, mode, vhid_base, password), reported with file:line; repeatable",
+    .option('--peer-config <file>', "another node's file: each is checked too, and every `sharing:` section must be the same in all (node list, buckets, hash, mode, vhid_base, password, a gateway's outside address), reported with file:line; repeatable",
       (v: string, prev: string[] = []) => [...prev, v])
     .option('--validate', "also run each OCF agent's validate-all on this host (OCF_CHECK_LEVEL=10)")
     .option('--host', 'the file is for this host: check interfaces, agents (errors, with did-you-mean), scripts and their permissions, the control socket and state directories, nft for balancers')

@@ -172,6 +172,12 @@ export class Daemon {
         const info = interfaceInfo(deviceOf(iface));
         return info ? listAddresses(info.index).map((a) => a.address) : [];
       });
+      for (const x of cfg.sharing) {
+        // A gateway's outside interface: nothing else would notice it missing (the elections run inside).
+        if (x.outside && !interfaceInfo(deviceOf(x.outside.interface))) {
+          throw new CarpoolError('IFACE_MISSING', `sharing ${x.name}: the outside interface ${x.outside.interface} does not exist`, 'configure the interface of the outside LAN, or correct outside.interface');
+        }
+      }
     }
     const all = [...cfg.instances, ...buckets];
     const ordered = [...all.filter((i) => i.kind === 'carp'), ...all.filter((i) => i.kind === 'vrrp')];
