@@ -99,6 +99,14 @@ export function unicastMac(address: string): string {
 /** The shared MAC of a mode. */
 export const sharedMac = (mode: SharingMode, address: string): string => (mode === 'multicast' ? multicastMac(address) : unicastMac(address));
 
+/** One line for `carpool check`: what a shared address is, as read (`web: 10.9.0.50/24 on eth0, 64 buckets over 3 nodes, hash sourceip, multicast`). */
+export function describeShared(s: SharedAddress): string {
+  const where = s.outside
+    ? `gateway ${s.address}/${s.prefix} on ${s.interface} / ${s.outside.address}/${s.outside.prefix} on ${s.outside.interface}`
+    : `${s.address}/${s.prefix} on ${s.interface}`;
+  return `${s.name}: ${where}, ${s.buckets} buckets over ${s.nodes.length} node${s.nodes.length === 1 ? '' : 's'}, hash ${s.hash}, ${s.mode}`;
+}
+
 /** A node of the list whose bucket adverts fail this node's digest: its node list or bucket count differs. */
 export interface LayoutMismatch {
   readonly node: string;

@@ -126,6 +126,15 @@ describe('carpool check on a sharing: section', () => {
     expect(r.stderr).toContain("sharing 'b': its bucket vhids 110..125 on eth0 overlap sharing 'a' (100..115)");
   });
 
+  it('a file with only sharing: says what it checked, not "0 instances"', async () => {
+    const conf = join(dir, 'only.yaml');
+    writeFileSync(conf, `instances: []\nsharing:\n${shared('buckets: 16', 'web', 100)}  - { name: fw, inside: { address: 10.0.0.254/24, interface: eth0 }, outside: { address: 10.0.1.254/24, interface: eth1 }, vhid_base: 120, password: p, ${NODES}, hash: symmetric-ports }\n`);
+    const r = await runCarpool(['check', '-c', conf], dir, 30_000);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(`${conf}: OK (no instances; 2 shared addresses: web: 10.0.0.50/24 on eth0, 16 buckets over 3 nodes, hash sourceip, multicast; `
+      + 'fw: gateway 10.0.0.254/24 on eth0 / 10.0.1.254/24 on eth1, 64 buckets over 3 nodes, hash symmetric-ports, multicast)');
+  });
+
   it('a gateway with a one-directional hash: exit 1 with file:line and the reason', async () => {
     const conf = join(dir, 'gw.yaml');
     writeFileSync(conf, ['instances: []', 'sharing:', '  - name: fw', '    inside: { address: 10.0.0.254/24, interface: eth0 }',
