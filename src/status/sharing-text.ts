@@ -38,6 +38,7 @@ export function formatSharing(x: SharingStatus): string[] {
     + ` (${servedCounts(x).map(([n, k]) => `${n} ${k}`).join(', ')})${x.failures ? `, ${x.failures} nft failures` : ''}`];
   if (x.serving === false) lines.push('  NOT SERVING: the nodes with another node list or bucket count are the larger group (see below)');
   lines.push(...mismatchText(x).map((l) => `  ${l}`));
+  if (x.ndSkipped) lines.push(`  ND: ${x.ndSkipped} packet(s) left with this node's own MAC, not the shared one (see docs/sharing.md "IPv6")`);
   lines.push(`  here: ${x.local.length ? x.local.join(',') : '-'}`);
   return lines;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { multicastMac, sharedMac, unicastMac, type SharedAddress } from '../../src/sharing/core/model.js';
-import { checksumCompensation, diffBuckets, removeSharing, renderSharing } from '../../src/sharing/core/nft.js';
+import { checksumCompensation, diffBuckets, parseCounters, removeSharing, renderSharing } from '../../src/sharing/core/nft.js';
 import { nftUnavailable, withNetns } from '../balancer/core/nft-check.js';
 
 const web: SharedAddress = {
@@ -54,8 +54,18 @@ describe('load sharing nftables plane', () => {
     expect(text).toContain(`icmpv6 type nd-neighbor-advert @th,64,128 0xfd0000000000000000000000000a0050 @th,192,64 0x0201020000000001 @th,48,16 0 @th,208,48 set 0x3333000a0050 @th,48,16 set 0x${w}`);
     expect(text).toContain('ip6 saddr fd00::a:50 icmpv6 type nd-neighbor-solicit @th,192,64 0x0101020000000001');
     expect(diffBuckets(six, new Set([1]), new Set([2]))).toBe('delete element ip6 carpool_sharing six_local { 1 }\nadd element ip6 carpool_sharing six_local { 2 }\n');
-    // Without the node's MAC no ND rule (the node answers with its own MAC: logged by the shell).
-    expect(renderSharing([six], new Map())).not.toContain('nd_out');
+    // What the rewrite leaves alone is counted: the option still not the shared MAC, or another layout.
+    expect(text).toContain('  counter six_nd_skipped {\n  }');
+    expect(text).toContain('icmpv6 type nd-neighbor-advert @th,64,128 0xfd0000000000000000000000000a0050 @th,192,16 0x0201 @th,208,48 != 0x3333000a0050 counter name "six_nd_skipped"');
+    expect(text).toContain('ip6 saddr fd00::a:50 icmpv6 type nd-neighbor-solicit ip6 length > 24 @th,192,16 != 0x0101 counter name "six_nd_skipped"');
+    expect(text.indexOf('counter name')).toBeGreaterThan(text.indexOf('@th,48,16 set')); // after the rewrite
+    // Without the node's MAC no rewrite rule (the node answers with its own MAC: logged by the shell), only the counting.
+    const bare = renderSharing([six], new Map());
+    expect(bare).not.toContain('set 0x3333');
+    expect(bare.match(/counter name "six_nd_skipped"/g)).toHaveLength(4);
+    expect(parseCounters('{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"counter": {"family": "ip6", "name": "six_nd_skipped", "table": "carpool_sharing", "handle": 4, "packets": 3, "bytes": 258}}]}'))
+      .toEqual(new Map([['six_nd_skipped', 3]]));
+    expect(parseCounters('Error: No such file or directory')).toEqual(new Map());
   });
 
   it('checksum compensation: old words + compensation = new words, in one\'s complement', () => {

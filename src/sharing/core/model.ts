@@ -137,4 +137,6 @@ export interface SharingStatus {
   readonly serving: boolean;
   /** Nodes heard lately whose node list or bucket count differs from this node's. */
   readonly mismatches: readonly LayoutMismatch[];
+  /** IPv6: neighbour discovery packets for the address that left with the node's own MAC (not rewritten). */
+  readonly ndSkipped?: number;
 }

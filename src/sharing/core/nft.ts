@@ -104,13 +104,45 @@ export function checksumCompensation(from: string, to: string): number {
  * option type and length and the node's own MAC before writing; the checksum is kept valid by
  * `checksumCompensation` in the reserved word at bytes 6-7.
  */
-function ndRules(s: SharedAddress, own: string): string[] {
-  const w = `0x${checksumCompensation(own, s.mac).toString(16).padStart(4, '0')}`;
-  const set = `@th,208,48 set 0x${macHex(s.mac)} @th,48,16 set ${w}`;
+function ndRules(s: SharedAddress, own: string | undefined): string[] {
+  const rewrite = own ? (() => {
+    const w = `0x${checksumCompensation(own, s.mac).toString(16).padStart(4, '0')}`;
+    const set = `@th,208,48 set 0x${macHex(s.mac)} @th,48,16 set ${w}`;
+    return [
+      `    icmpv6 type nd-neighbor-advert @th,64,128 0x${ipv6Hex(s.address)} @th,192,64 0x0201${macHex(own)} @th,48,16 0 ${set}`,
+      `    ip6 saddr ${s.address} icmpv6 type nd-neighbor-solicit @th,192,64 0x0101${macHex(own)} @th,48,16 0 ${set}`,
+    ];
+  })() : [];
+  // What the rewrite left alone still leaves (with the node's own MAC, or an option layout the
+  // rule does not know): counted, shown in status (the client may learn one node's MAC).
+  const count = `counter name "${ndCounterName(s)}"`;
+  const na = `icmpv6 type nd-neighbor-advert @th,64,128 0x${ipv6Hex(s.address)}`;
+  const ns = `ip6 saddr ${s.address} icmpv6 type nd-neighbor-solicit`;
   return [
-    `    icmpv6 type nd-neighbor-advert @th,64,128 0x${ipv6Hex(s.address)} @th,192,64 0x0201${macHex(own)} @th,48,16 0 ${set}`,
-    `    ip6 saddr ${s.address} icmpv6 type nd-neighbor-solicit @th,192,64 0x0101${macHex(own)} @th,48,16 0 ${set}`,
+    ...rewrite,
+    `    ${na} @th,192,16 0x0201 @th,208,48 != 0x${macHex(s.mac)} ${count}`,
+    `    ${na} ip6 length > 24 @th,192,16 != 0x0201 ${count}`,
+    `    ${ns} @th,192,16 0x0101 @th,208,48 != 0x${macHex(s.mac)} ${count}`,
+    `    ${ns} ip6 length > 24 @th,192,16 != 0x0101 ${count}`,
   ];
+}
+
+/** The named counter of a shared IPv6 address's ND packets that left without the shared MAC. */
+export const ndCounterName = (s: SharedAddress): string => `${s.name}_nd_skipped`;
+
+/** Packets per counter name from `nft -j list counters table ip6 carpool_sharing` (empty on anything else). */
+export function parseCounters(json: string): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    const doc = JSON.parse(json) as { nftables?: { counter?: { name?: unknown; packets?: unknown } }[] };
+    for (const item of doc.nftables ?? []) {
+      const c = item.counter;
+      if (c && typeof c.name === 'string' && typeof c.packets === 'number') out.set(c.name, c.packets);
+    }
+  } catch {
+    // not JSON: no counters
+  }
+  return out;
 }
 
 /**
@@ -155,8 +187,9 @@ export function renderSharing(shared: readonly SharedAddress[], local: ReadonlyM
       }
     }
     if (fam === 'ip6') {
-      const nd = list.flatMap((s) => { const own = ownMac(deviceName(s.interface)); return own ? ndRules(s, own) : []; });
-      if (nd.length) out.push('  chain nd_out {', '    type filter hook output priority filter; policy accept;', ...nd, '  }');
+      for (const s of list) out.push(`  counter ${ndCounterName(s)} {`, '  }');
+      const nd = list.flatMap((s) => ndRules(s, ownMac(deviceName(s.interface))));
+      out.push('  chain nd_out {', '    type filter hook output priority filter; policy accept;', ...nd, '  }');
     }
     out.push('}');
   }

@@ -24,7 +24,7 @@ import { CarpoolError } from '../../lib/errors.js';
 import { keepServing } from '../core/agreement.js';
 import { bucketRanking, layoutFingerprint, RANK_SKEW } from '../core/layout.js';
 import { sidesOf, type SharedAddress, type SharingStatus } from '../core/model.js';
-import { diffBuckets, removeSharing, renderSharing } from '../core/nft.js';
+import { diffBuckets, ndCounterName, parseCounters, removeSharing, renderSharing, SHARING_TABLE } from '../core/nft.js';
 
 /** A won bucket is accepted this long after the election is won (see the module comment). */
 export const JOIN_DELAY_MS = 250;
@@ -88,7 +88,12 @@ export interface SharingDeps {
   readonly macOf?: (iface: string) => string | undefined;
   /** Monotonic clock in ms (performance.now in the daemon). */
   readonly now?: () => number;
+  /** `nft -j list counters table ip6 carpool_sharing` (IPv6 shared addresses: ND packets not rewritten). */
+  readonly listCounters?: () => Promise<string>;
 }
+
+/** How often the ND counters of IPv6 shared addresses are read for status. */
+const COUNTER_POLL_MS = 2000;
 
 export class SharingShell {
   private readonly inForce = new Map<string, Set<number>>();
@@ -107,6 +112,9 @@ export class SharingShell {
   /** Shared addresses this node withdrew from because of a layout mismatch. */
   private readonly withdrawn = new Set<string>();
   private reassessTimer: NodeJS.Timeout | undefined;
+  /** Per IPv6 shared address: ND packets that left without the shared MAC (nft counter), last read. */
+  private readonly ndSkipped = new Map<string, number>();
+  private counterTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly shared: readonly SharedAddress[], private readonly deps: SharingDeps) {
     this.nft = deps.nft ?? ((input) => run(['nft', '-f', '-'], { allowFail: true, timeoutMs: NFT_TIMEOUT_MS, input }));
@@ -148,6 +156,24 @@ export class SharingShell {
         ? `gateway ${s.address}/${s.prefix} on ${s.interface} (inside, ARP with ${s.mac}) and ${s.outside.address}/${s.outside.prefix} on ${s.outside.interface} (outside, ARP with ${s.outside.mac}), hash ${s.hash}`
         : `${s.address}/${s.prefix} on ${s.interface}`;
       this.deps.log.info(`sharing ${s.name}: ${where} as node ${this.self.get(s.name)?.name ?? '?'} of ${s.nodes.length}, ${s.buckets} buckets, ${s.mode} mode${s.outside ? '' : `, ${s.family === 6 ? 'ND' : 'ARP'} with ${s.mac}`}`);
+    }
+    if (this.shared.some((s) => s.family === 6)) {
+      this.counterTimer = setInterval(() => { void this.readNdCounters(); }, COUNTER_POLL_MS).unref();
+      await this.readNdCounters();
+    }
+  }
+
+  /** Read the ND counters of IPv6 shared addresses; a first non-zero value is logged. */
+  async readNdCounters(): Promise<void> {
+    const text = await (this.deps.listCounters?.() ?? run(['nft', '-j', 'list', 'counters', 'table', 'ip6', SHARING_TABLE], { allowFail: true, timeoutMs: NFT_TIMEOUT_MS }).then((r) => r.stdout)).catch(() => '');
+    const counts = parseCounters(text);
+    for (const s of this.shared.filter((x) => x.family === 6)) {
+      const n = counts.get(ndCounterName(s));
+      if (n === undefined) continue;
+      if (n > (this.ndSkipped.get(s.name) ?? 0)) {
+        this.deps.log.logLimited('warning', `sharing ${s.name}: ${n} neighbour discovery packet(s) for ${s.address} left with this node's own MAC (not rewritten to ${s.mac}): a client may send all its traffic to this node; see docs/sharing.md "IPv6"`, `sharing:${s.name}:nd`);
+      }
+      this.ndSkipped.set(s.name, n);
     }
   }
 
@@ -247,6 +273,7 @@ export class SharingShell {
         local: [...this.inForce.get(s.name)!].sort((a, b) => a - b), servedBy,
         ...this.plane.get(s.name)!,
         serving: !this.withdrawn.has(s.name),
+        ...(s.family === 6 ? { ndSkipped: this.ndSkipped.get(s.name) ?? 0 } : {}),
         mismatches: [...this.differing.get(s.name)!].map(([address, d]) => ({
           node: s.nodes.find((n) => n.address === address)?.name ?? address, address, drops: d.drops,
           agoSeconds: Math.round((this.now() - d.last) / 100) / 10,
@@ -261,6 +288,8 @@ export class SharingShell {
     this.timers.clear();
     clearInterval(this.reassessTimer);
     this.reassessTimer = undefined;
+    clearInterval(this.counterTimer);
+    this.counterTimer = undefined;
     await this.chain;
     await this.nft(removeSharing());
     for (const s of this.shared) {
