@@ -114,8 +114,10 @@ interface Runtime {
   timer: NodeJS.Timeout | undefined;
   /** Bumped per server when its checkers start over or it goes: late probe results of before are dropped. */
   readonly epochs: Map<string, number>;
-  /** NAT on one VIP:port: conntrack counts it, the plane holds its counters (not groups, not fwmarks). */
+  /** NAT (any entries: VIP:port, fwmark, group): conntrack counts its flows by their ct mark. */
   readonly counted: boolean;
+  /** NAT whose entries are all on VIP:port: the plane holds its per-server counters (totals, rates, new connections). */
+  readonly countered: boolean;
   /** Latest counts per server key (from the last successful read). */
   counts: Map<string, ConnCounts> | undefined;
   /** New connections in the last period (sum over servers): the count-based tables' estimate. */
@@ -174,7 +176,7 @@ export class Balancer {
     return {
       m, overrides, addedProbes, vs, probes: probeMap(m, addedProbes), serverIds: serverIds(vs, previousIds),
       state: initialHealth(vs), timer: undefined, epochs: new Map(),
-      counted: vs.method === 'nat' && m.entries.length === 1 && m.entries[0]!.match.kind === 'addr',
+      ...counting(vs, m),
       counts: undefined, expected: undefined, stats: new Map(), rates: undefined,
     };
   }
@@ -240,7 +242,7 @@ export class Balancer {
     // The counters start at 0 with the table: the first read's rates are over the time since now.
     const t = this.deps.now();
     for (const s of this.services) {
-      if (!s.counted) continue;
+      if (!s.countered) continue;
       s.sampledAt = t;
       for (const key of s.serverIds.keys()) if (!s.stats.has(key)) s.stats.set(key, { connections: 0, packets: 0, bytes: 0 });
     }
@@ -283,21 +285,17 @@ export class Balancer {
       ...planService({ ...vs, match: e.match }, {
         id: planeIds.get(e.name)!, serverIds: s.serverIds, members: live, ...(s.counts ? { counts: s.counts } : {}), expected, ...(tunnelDevices ? { tunnelDevices } : {}),
       }),
-      ...(s.counted ? { counters: true } : {}),
+      ...(s.countered ? { counters: true } : {}),
     }));
   }
 
-  /** The plane id of a counted service (one entry). */
-  private idOf(s: Runtime): number {
-    return this.planeIds.get(s.m.entries[0]!.name)!;
+  /** The plane ids of a service's entries (its ct marks, its counters' names). */
+  private idsOf(s: Runtime): number[] {
+    return s.m.entries.map((e) => this.planeIds.get(e.name)!);
   }
-  /** conntrack queries: the given NAT services on VIP:port (default all) with their configured servers. */
+  /** conntrack queries: the given NAT services (default all) by their entries' ct marks, with their configured servers. */
   private queries(services: readonly Runtime[] = this.services): CountQuery[] {
-    return services.filter((s) => s.counted && s.vs.match.kind === 'addr').map((s) => {
-      const vs = s.vs;
-      const match = vs.match as { vip: string; port: number };
-      return countQuery(vs.name, vs.family, vs.protocol, match.vip, match.port, vs.realServers);
-    });
+    return services.filter((s) => s.counted).map((s) => countQuery(s.vs.name, this.idsOf(s), s.vs.realServers));
   }
 
   private takeCounts(r: Awaited<ReturnType<ConntrackReader>>, services: readonly Runtime[] = this.services): void {
@@ -347,7 +345,7 @@ export class Balancer {
   private async sample(services: readonly Runtime[]): Promise<void> {
     services = services.filter((s) => s.counted);
     if (services.length === 0) return;
-    const families = [...new Set(services.map((s) => (s.vs.family === 'ipv4' ? 'ip' : 'ip6')))];
+    const families = [...new Set(services.filter((s) => s.countered).map((s) => (s.vs.family === 'ipv4' ? 'ip' : 'ip6')))];
     const [ct, ...lists] = await Promise.allSettled([
       this.conntrack(this.queries(services)),
       ...families.map((f) => (this.deps.nft ?? nftRunner())(['-j', 'list', 'counters', 'table', f, 'carpool'])),
@@ -380,12 +378,25 @@ export class Balancer {
       if (!this.services.includes(s)) continue;
       const dt = (now - (s.sampledAt ?? now)) / 1000;
       s.sampledAt = now;
+      if (!s.countered) {
+        // No counters (a fwmark entry has no VIP to key them on): no totals or rates, and the
+        // count-based table expects one new connection per live server and period.
+        if (needsCounts(s.vs.scheduler)) replan = true;
+        continue;
+      }
       const rates = new Map<string, { cps: number; pps: number; bps: number }>();
       let fresh = 0;
+      const ids = this.idsOf(s);
       for (const [key, sid] of s.serverIds) {
-        const n = counterNames(this.idOf(s), sid);
-        const traffic = total(n.traffic);
-        const t: Totals = { connections: total(n.conns).packets, packets: traffic.packets, bytes: traffic.bytes };
+        // A group's entries each count their own flows: the server's totals are their sum.
+        const t: Totals = { connections: 0, packets: 0, bytes: 0 };
+        for (const id of ids) {
+          const n = counterNames(id, sid);
+          const traffic = total(n.traffic);
+          t.connections += total(n.conns).packets;
+          t.packets += traffic.packets;
+          t.bytes += traffic.bytes;
+        }
         const prev = s.stats.get(key);
         s.stats.set(key, t);
         if (prev && dt > 0) {
@@ -666,7 +677,7 @@ export class Balancer {
     return {
       runtime: {
         m, overrides, addedProbes, vs, probes: probeMap(m, addedProbes), serverIds: serverIds(vs, old.serverIds), state: r.state, timer: undefined, epochs: new Map(old.epochs),
-        counted: vs.method === 'nat' && m.entries.length === 1 && m.entries[0]!.match.kind === 'addr',
+        ...counting(vs, m),
         counts: old.counts, expected: old.expected, stats: old.stats, rates: old.rates, ...(old.sampledAt !== undefined ? { sampledAt: old.sampledAt } : {}),
       },
       rechecked: [...newKeys].filter((k) => oldKeys.has(k) && change(k) === 'rechecked'),
@@ -762,6 +773,12 @@ export class Balancer {
       plane: { inForce: a.inForce, applies: a.applies, failures: a.failures, ...(a.lastAppliedAt ? { lastAppliedAt: a.lastAppliedAt } : {}), ...(a.lastError ? { lastError: a.lastError } : {}) },
     };
   }
+}
+
+/** What is counted of a service: NAT flows by conntrack (any entries), per-server counters when every entry has a VIP and port. */
+function counting(vs: VirtualService, m: MappedService): { counted: boolean; countered: boolean } {
+  const counted = vs.method === 'nat';
+  return { counted, countered: counted && m.entries.every((e) => e.match.kind === 'addr') };
 }
 
 /** Whether connection counts change a service's slot table: the count-based schedulers, and upper thresholds (overload). */
