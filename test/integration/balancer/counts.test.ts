@@ -5,13 +5,16 @@
  * outside. Every flow carries its service in its ct mark, so conntrack attributes it: with h2
  * holding long connections on both services, new connections go to h3; the counts in `carpool
  * balancer list` are the ones `conntrack -L` shows (matched there on VIP and port, the
- * reference); and lblc on a fwmark service that matches a whole destination range (the cache
- * cluster case) keeps each destination on one server.
+ * reference); a paced burst on the fwmark service (no nft counters: its table expects one new
+ * connection per server and period) ends close to IPVS's exact wlc; and lblc on a fwmark
+ * service that matches a whole destination range (the cache cluster case) keeps each
+ * destination on one server.
  */
 import { describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import { run } from '../../../src/lib/exec.js';
 import type { BalancersStatus } from '../../../src/control/status.js';
+import { pickWlc } from '../../../src/balancer/core/schedulers.js';
 import { ProcSet, Proc, carpoolArgv, inNs, isRoot, skipReason, until } from '../helpers/procs.js';
 import { Workdir } from '../helpers/carp.js';
 import { carpoolVrrpState } from '../helpers/keepalived.js';
@@ -27,6 +30,8 @@ const H2 = `${NET}.1.2:80`;
 const H3 = `${NET}.1.3:80`;
 /** Connections held open on h2 per address (fwmark: VIP:80; group: VIP:8080 and VIP2:8080). */
 const HELD = 8;
+/** The paced burst on the fwmark service. */
+const BURST = 30;
 
 const rs = (n: number, port = true) => `  real_server ${NET}.1.${n}${port ? ' 80' : ''} {
     TCP_CHECK {
@@ -85,16 +90,18 @@ const MARKS = `table ip hostmarks {
 }
 `;
 
-/** Opens N connections to HOST:PORT, prints `open N` and holds them until killed. */
+/** Opens N connections to HOST:PORT, one every `every` ms, prints `open N` and holds them until killed. */
 const HOLDER = `const net = require('node:net');
-const [host, port, n] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
+const [host, port, n, every] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4])];
 const socks = [];
 let open = 0;
-for (let i = 0; i < n; i++) {
+const one = () => {
   const s = net.connect(port, host, () => { if (++open === n) console.log('open ' + open); });
   s.on('error', (e) => console.log('error ' + e.message));
   socks.push(s);
-}
+  if (socks.length < n) setTimeout(one, every);
+};
+one();
 setInterval(() => {}, 1 << 30);`;
 
 type Counts = Record<string, { active: number; inactive: number }>;
@@ -137,9 +144,9 @@ describe.skipIf(!isRoot)(`load balancing: connection counts of fwmark and group 
     }
     return got;
   };
-  const hold = async (host: string, port: number) => {
-    const p = procs.add(new Proc(`holder-${host}-${port}`, inNs(lan.client!.ns, [process.execPath, '-e', HOLDER, host, String(port), String(HELD)])));
-    await p.waitFor(new RegExp(`^open ${HELD}$`), 5000);
+  const hold = async (host: string, port: number, n = HELD, everyMs = 0) => {
+    const p = procs.add(new Proc(`holder-${host}-${port}-${n}`, inNs(lan.client!.ns, [process.execPath, '-e', HOLDER, host, String(port), String(n), String(everyMs)])));
+    await p.waitFor(new RegExp(`^open ${n}$`), 5000 + n * everyMs);
     expect(p.count(/^error/)).toBe(0);
   };
   const startNginx = async (n: 2 | 3) => {
@@ -210,6 +217,30 @@ describe.skipIf(!isRoot)(`load balancing: connection counts of fwmark and group 
     console.info(text);
     expect(text).toMatch(new RegExp(`FWM  1 wlc\\n  -> ${H2.replace(/\./g, '\\.')} +Masq +1 +${HELD} +0 +up`));
   }, 50_000);
+
+  it('a paced burst of held connections on the fwmark service evens the active counts out, close to IPVS wlc (measured)', async () => {
+    const before = countsOf(await listed(), 'fwmark:1');
+    // IPVS wlc, one decision per connection, from the same starting counts (no flow ends meanwhile).
+    const sim = [H2, H3].map((key) => ({ key, weight: 1, active: before[key]!.active, inactive: before[key]!.inactive }));
+    for (let i = 0; i < BURST; i++) {
+      const k = pickWlc(sim)!;
+      sim[k] = { ...sim[k]!, active: sim[k]!.active + 1 };
+    }
+    const t0 = Date.now();
+    await hold(VIP, 80, BURST, 50); // 20 per second: about 20 per count period (1 s); no counters: one new connection per server and period expected
+    const took = Date.now() - t0;
+    let after: Counts = {};
+    await until(async () => {
+      after = countsOf(await listed(), 'fwmark:1');
+      return after[H2]!.active + after[H3]!.active === before[H2]!.active + before[H3]!.active + BURST;
+    }, 5000, 200, 'all counted');
+    const spread = Math.abs(after[H2]!.active - after[H3]!.active);
+    const exact = Math.abs(sim[0]!.active - sim[1]!.active);
+    console.info(`fwmark 1: burst of ${BURST} held connections in ${took} ms from h2 ${before[H2]!.active} / h3 ${before[H3]!.active} active: `
+      + `carpool h2 ${after[H2]!.active} / h3 ${after[H3]!.active} (spread ${spread}); IPVS wlc h2 ${sim[0]!.active} / h3 ${sim[1]!.active} (spread ${exact})`);
+    // Water-filling per period overshoots by at most about one period's connections.
+    expect(spread).toBeLessThanOrEqual(exact + 12);
+  }, 20_000);
 
   it('lblc on a fwmark service over a destination range: each destination stays on one server', async () => {
     const dests = [1, 2, 3, 4].map((i) => `${CACHE}.${i}`);
