@@ -25,7 +25,7 @@ import type { Plane, PlaneService } from '../core/nft.js';
 import { assignIds, counterNames, planObjects, PlaneError } from '../core/nft.js';
 import { planService, type ConnCounts } from '../core/plan.js';
 import { needsCounts } from '../core/schedulers.js';
-import { conntrackReader, countQuery, type ConntrackReader, type CountQuery } from './conntrack.js';
+import { conntrackReader, countQuery, newFlows, type ConntrackReader, type CountQuery } from './conntrack.js';
 import type { AdminState, RealServer, VirtualService } from '../core/model.js';
 import { serverKey } from '../core/model.js';
 import {
@@ -122,6 +122,8 @@ interface Runtime {
   counts: Map<string, ConnCounts> | undefined;
   /** New connections in the last period (sum over servers): the count-based tables' estimate. */
   expected: number | undefined;
+  /** Without counters (a fwmark entry): the conntrack ids of its flows at the last read, whose newcomers give `expected`. */
+  flowIds?: Set<number>;
   /** Totals since start and rates over the last period, per server key. */
   readonly stats: Map<string, Totals>;
   rates: Map<string, { cps: number; pps: number; bps: number }> | undefined;
@@ -295,13 +297,19 @@ export class Balancer {
   }
   /** conntrack queries: the given NAT services (default all) by their entries' ct marks, with their configured servers. */
   private queries(services: readonly Runtime[] = this.services): CountQuery[] {
-    return services.filter((s) => s.counted).map((s) => countQuery(s.vs.name, this.idsOf(s), s.vs.realServers));
+    return services.filter((s) => s.counted).map((s) => countQuery(s.vs.name, this.idsOf(s), s.vs.realServers, !s.countered && needsCounts(s.vs.scheduler)));
   }
 
   private takeCounts(r: Awaited<ReturnType<ConntrackReader>>, services: readonly Runtime[] = this.services): void {
     for (const s of services) {
       const c = r.counts.get(s.vs.name);
       if (c) s.counts = c;
+      // No counters: the period's new connections are the flows this read saw first.
+      const ids = r.ids?.get(s.vs.name);
+      if (ids) {
+        if (s.flowIds) s.expected = newFlows(s.flowIds, ids);
+        s.flowIds = ids;
+      }
     }
     if (r.malformed > 0) this.deps.log.logLimited('warning', `Load balancer: ${r.malformed} of ${r.lines} conntrack line(s) not understood, dropped`, 'balancer:conntrack-malformed');
   }
@@ -379,8 +387,8 @@ export class Balancer {
       const dt = (now - (s.sampledAt ?? now)) / 1000;
       s.sampledAt = now;
       if (!s.countered) {
-        // No counters (a fwmark entry has no VIP to key them on): no totals or rates, and the
-        // count-based table expects one new connection per live server and period.
+        // No counters (a fwmark entry has no VIP to key them on): no totals or rates; the
+        // count-based table's estimate came from conntrack's ids (takeCounts).
         if (needsCounts(s.vs.scheduler)) replan = true;
         continue;
       }
@@ -679,6 +687,7 @@ export class Balancer {
         m, overrides, addedProbes, vs, probes: probeMap(m, addedProbes), serverIds: serverIds(vs, old.serverIds), state: r.state, timer: undefined, epochs: new Map(old.epochs),
         ...counting(vs, m),
         counts: old.counts, expected: old.expected, stats: old.stats, rates: old.rates, ...(old.sampledAt !== undefined ? { sampledAt: old.sampledAt } : {}),
+        ...(old.flowIds ? { flowIds: old.flowIds } : {}),
       },
       rechecked: [...newKeys].filter((k) => oldKeys.has(k) && change(k) === 'rechecked'),
     };

@@ -9,8 +9,9 @@
  * CLOSE...) = inactive; flows of stateless protocols (UDP, and what a fwmark service forwards
  * besides) are active.
  *
- * The table is read with Debian's `conntrack -L -o extended --mark TAG/MASK` (package
- * conntrack: the kernel returns carpool's flows only), spawned without a shell, streamed line
+ * The table is read with Debian's `conntrack -L -o extended,id --mark TAG/MASK` (package
+ * conntrack: the kernel returns carpool's flows only; the ids tell new flows from known ones
+ * for services without nft counters, `newFlows`), spawned without a shell, streamed line
  * by line (memory does not grow with the table) and bounded in time. Chosen over netlink
  * through the addon: measured at ~10,000 entries a read costs ~30 ms of CPU here and ~70 ms in
  * the tool (docs/balancer.md), once per period; netlink would save only the tool's part, for C
@@ -33,6 +34,11 @@ export interface CountQuery {
   readonly ids: readonly number[];
   /** Each real server: its key (`serverKey`) and address, port undefined when the client's port is kept. */
   readonly servers: readonly { readonly key: string; readonly address: string; readonly port?: number }[];
+  /**
+   * Keep the conntrack ids of the service's flows (`CountResult.ids`): a service without nft
+   * counters (a fwmark entry) estimates its new connections from the ids a read had not seen.
+   */
+  readonly trackIds?: boolean;
 }
 
 /** Counts per service name, per real server key (every queried server present, 0 when idle). */
@@ -44,6 +50,8 @@ export interface CountResult {
   readonly lines: number;
   /** Lines that are not a conntrack entry (dropped, counted). */
   readonly malformed: number;
+  /** For queries with `trackIds`: the conntrack ids of their flows (counted ones: configured servers). */
+  readonly ids?: Map<string, Set<number>>;
 }
 
 /**
@@ -51,6 +59,9 @@ export interface CountResult {
  * dst=C sport=80 dport=P [ASSURED] mark=3388997637 use=1`. Ports are absent for ICMP and the like.
  * One compiled expression per line: about 3 µs (docs/balancer.md).
  */
+/** The entry's conntrack id (`-o id`), printed last: ICMP tuples have an `id=` of their own before it. */
+const CT_ID = /\suse=\d+\s+id=(\d+)/;
+
 const LINE = /^\s*(ipv[46])\s+\d+\s+([a-z0-9-]+)\s+\d+\s+\d+\s+(?:([A-Z_]+)\s+)?src=\S+\s+dst=\S+\s+(?:\S+\s+)*?src=(\S+)\s+dst=\S+(?:\s+sport=(\d+))?(?:.*?\smark=(\d+))?/;
 
 /** Protocols whose conntrack entries have a state that says active or not (IPVS: ESTABLISHED = active). */
@@ -61,6 +72,7 @@ export class ConntrackCounter {
   /** ct mark → the service's name and its servers by reply source (`addr port`, or `addr` for a kept port). */
   private readonly byMark = new Map<number, { name: string; servers: Map<string, string> }>();
   private readonly counts: CountsByService = new Map();
+  private readonly ids = new Map<string, Set<number>>();
   private lines = 0;
   private malformed = 0;
 
@@ -76,6 +88,7 @@ export class ConntrackCounter {
       }
       for (const id of q.ids) this.byMark.set(markOf(id), { name: q.name, servers });
       this.counts.set(q.name, per);
+      if (q.trackIds) this.ids.set(q.name, new Set());
     }
   }
 
@@ -100,10 +113,13 @@ export class ConntrackCounter {
     const c = per.get(key)!;
     const active = !STATEFUL.has(proto!) || state === 'ESTABLISHED';
     per.set(key, active ? { active: c.active + 1, inactive: c.inactive } : { active: c.active, inactive: c.inactive + 1 });
+    const ids = this.ids.get(svc.name);
+    const id = ids ? CT_ID.exec(text)?.[1] : undefined;
+    if (id !== undefined) ids!.add(Number(id));
   }
 
   result(): CountResult {
-    return { counts: this.counts, lines: this.lines, malformed: this.malformed };
+    return { counts: this.counts, lines: this.lines, malformed: this.malformed, ids: this.ids };
   }
 }
 
@@ -120,12 +136,23 @@ export function countConntrack(text: string, queries: readonly CountQuery[]): Co
 }
 
 /** Query of one service: the plane ids of its entries and its real servers. */
-export function countQuery(name: string, ids: readonly number[], servers: readonly { address: string; port?: number }[]): CountQuery {
-  return { name, ids, servers: servers.map((s) => ({ key: serverKey(s.address, s.port), address: s.address, ...(s.port !== undefined ? { port: s.port } : {}) })) };
+export function countQuery(name: string, ids: readonly number[], servers: readonly { address: string; port?: number }[], trackIds = false): CountQuery {
+  return { name, ids, ...(trackIds ? { trackIds } : {}), servers: servers.map((s) => ({ key: serverKey(s.address, s.port), address: s.address, ...(s.port !== undefined ? { port: s.port } : {}) })) };
 }
 
-/** `conntrack` arguments: the extended format, carpool's flows only (the kernel filters on the tag). */
-export const CONNTRACK_ARGS: readonly string[] = ['-L', '-o', 'extended', '--mark', `0x${CT_MARK.tag.toString(16)}/0x${CT_MARK.mask.toString(16)}`];
+/** `conntrack` arguments: the extended format with ids, carpool's flows only (the kernel filters on the tag). */
+export const CONNTRACK_ARGS: readonly string[] = ['-L', '-o', 'extended,id', '--mark', `0x${CT_MARK.tag.toString(16)}/0x${CT_MARK.mask.toString(16)}`];
+
+/**
+ * New flows between two reads of a service's ids: the ids of `now` that `before` had not. A flow
+ * that began and ended between the reads is missed, but a closed TCP flow stays in the table
+ * (TIME_WAIT, 120 s), so at count periods of seconds nearly none is. Pure.
+ */
+export function newFlows(before: ReadonlySet<number>, now: ReadonlySet<number>): number {
+  let n = 0;
+  for (const id of now) if (!before.has(id)) n++;
+  return n;
+}
 
 /** One read must end within this (the period's budget). */
 export const CONNTRACK_TIMEOUT_MS = 5_000;
@@ -134,7 +161,7 @@ export const CONNTRACK_TIMEOUT_MS = 5_000;
 export type ConntrackReader = (queries: readonly CountQuery[]) => Promise<CountResult>;
 
 /**
- * `conntrack -L -o extended --mark TAG/MASK`, streamed: each line is counted as it arrives, nothing else is
+ * `conntrack -L -o extended,id --mark TAG/MASK`, streamed: each line is counted as it arrives, nothing else is
  * kept. Killed after `timeoutMs`. A missing tool rejects with a hint.
  */
 export function conntrackReader(cmd = 'conntrack', timeoutMs = CONNTRACK_TIMEOUT_MS): ConntrackReader {

@@ -184,7 +184,7 @@ virtual_server group web {
     const b = new Balancer(cfg, { log, now: () => now, nft, conntrack, countIntervalMs: 20 });
     await b.start();
     const servers = [{ key: '10.9.1.2:80', address: '10.9.1.2', port: 80 }, { key: '10.9.1.3:80', address: '10.9.1.3', port: 80 }];
-    expect(asked[0]).toEqual([{ name: 'fwmark:5', ids: [1], servers }, { name: 'group:web', ids: [2, 3], servers }]);
+    expect(asked[0]).toEqual([{ name: 'fwmark:5', ids: [1], trackIds: true, servers }, { name: 'group:web', ids: [2, 3], servers }]);
     // Server 1 holds 9 connections: every entry's table sends new ones to server 2.
     const first = txns.at(-1)!;
     for (const id of [1, 2, 3]) expect(first).toMatch(new RegExp(`vs${id}_slots \\{[^}]*elements = \\{ 0(-1)? : 10\\.9\\.1\\.3 \\. 80 \\}`));
@@ -198,6 +198,39 @@ virtual_server group web {
     expect(web!.servers[0]).toMatchObject({ active: 9, inactive: 0, stats: { connections: 10, packets: 100, bytes: 10000 } });
     expect(fw!.servers[0]).toMatchObject({ active: 9, inactive: 0 });
     expect(fw!.servers[0]!.stats).toBeUndefined();
+    await b.stop();
+  });
+
+  it('a fwmark service (no counters) estimates the period\'s new connections from the conntrack ids a read had not seen', async () => {
+    const txns: string[] = [];
+    const nft: NftRunner = (_args, input) => {
+      if (input !== undefined) txns.push(input);
+      return Promise.resolve({ code: 0, stdout: '', stderr: '' });
+    };
+    const asked: CountQuery[][] = [];
+    let seen = [11, 12];
+    const conntrack = (q: readonly CountQuery[]) => {
+      asked.push([...q]);
+      const load = new Map([['10.9.1.2:80', { active: 2, inactive: 0 }], ['10.9.1.3:80', { active: 0, inactive: 0 }]]);
+      return Promise.resolve({ counts: new Map([[q[0]!.name, load]]), lines: 2, malformed: 0, ids: new Map([[q[0]!.name, new Set(seen)]]) });
+    };
+    const cfg = parseKeepalivedConf(`virtual_server fwmark 5 {
+  lb_kind NAT
+  real_server 10.9.1.2 80 {
+  }
+  real_server 10.9.1.3 80 {
+  }
+}
+`, { file: 'k.conf' }).config.balancers!;
+    const b = new Balancer(cfg, { log, now: () => 0, nft, conntrack, countIntervalMs: 20 });
+    await b.start();
+    expect(asked[0]![0]!.trackIds).toBe(true);
+    // Server 1 holds 2, the estimate is one per live server (2): both new ones for server 2.
+    expect(txns.at(-1)).toMatch(/vs1_slots \{[^}]*elements = \{ 0 : 10\.9\.1\.3 \. 80 \}/);
+    // 6 flows the last read had not seen: water-filled 2 for server 1, 4 for server 2 (÷ 2: a 3-slot table).
+    seen = [11, 12, 13, 14, 15, 16, 17, 18];
+    await until(() => /10\.9\.1\.2 \. 80/.test(txns.slice(1).join('\n')), 3000, 'server 1 back in the table');
+    expect(txns.at(-1)).toContain('numgen inc mod 3 map @vs1_slots');
     await b.stop();
   });
 

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { conntrackReader, countConntrack, countQuery, markOf } from '../../../src/balancer/shell/conntrack.js';
+import { conntrackReader, countConntrack, countQuery, markOf, newFlows } from '../../../src/balancer/shell/conntrack.js';
 
 /**
  * Captured on this kernel (`test/integration/balancer/counts.test.ts`, `conntrack -L -o extended`
@@ -89,6 +89,24 @@ describe('conntrack counts by ct mark (captured conntrack -L -o extended)', () =
     expect(r.counts.get('v6')!.get('[fd00:0:0:1:0:0:0:2]:8080')).toEqual({ active: 1, inactive: 1 });
   });
 
+  it('keeps the conntrack ids of a service\'s counted flows when asked (-o extended,id); newFlows counts the newcomers', () => {
+    const m = markOf(1);
+    const lines = [
+      `ipv4     2 tcp      6 431999 ESTABLISHED src=10.0.0.9 dst=10.0.0.100 sport=40000 dport=80 src=10.0.1.2 dst=10.0.0.9 sport=80 dport=40000 [ASSURED] mark=${m} use=1 id=1032447725`,
+      `ipv4     2 tcp      6 100 TIME_WAIT src=10.0.0.9 dst=10.0.0.100 sport=40001 dport=80 src=10.0.1.3 dst=10.0.0.9 sport=80 dport=40001 [ASSURED] mark=${m} use=1 id=1450886770`,
+      // ICMP's own id= comes first in the tuple; the entry's id is the one after use=.
+      `ipv4     2 icmp     1 29 src=10.0.0.9 dst=10.0.0.100 type=8 code=0 id=663 src=10.0.1.2 dst=10.0.0.9 type=0 code=0 id=663 mark=${m} use=1 id=4292696719`,
+      // Not a configured server (the sorry server, one removed): neither counted nor kept.
+      `ipv4     2 tcp      6 431999 ESTABLISHED src=10.0.0.9 dst=10.0.0.100 sport=40002 dport=80 src=10.0.1.9 dst=10.0.0.9 sport=80 dport=40002 [ASSURED] mark=${m} use=1 id=77`,
+    ];
+    const q = countQuery('fwmark:1', [1], [{ address: '10.0.1.2' }, { address: '10.0.1.3', port: 80 }], true);
+    const r = countConntrack(lines.join('\n'), [q, countQuery('other', [2], [{ address: '10.0.1.2' }])]);
+    expect([...r.ids!.get('fwmark:1')!]).toEqual([1032447725, 1450886770, 4292696719]);
+    expect(r.ids!.has('other')).toBe(false);
+    expect(newFlows(new Set([1032447725, 5]), r.ids!.get('fwmark:1')!)).toBe(2);
+    expect(newFlows(new Set(), new Set())).toBe(0);
+  });
+
   it('drops and counts malformed lines, never throws', () => {
     const bad = ['garbage', 'ipv4 2 tcp 6', 'ipv4 x tcp 6 10 ESTABLISHED src=1', 'ipv9 2 tcp 6 10 ESTABLISHED', '\u0000\u0001', 'ipv4 2 tcp 6 10 ESTABLISHED dport=80 mark=3388997633'];
     const r = countConntrack([...bad, MARKED].join('\n'), [fw1]);
@@ -107,9 +125,9 @@ describe('conntrackReader (a stand-in conntrack command)', () => {
     return p;
   };
 
-  it('streams the output and counts it; asks for the extended format and carpool\'s marks only', async () => {
+  it('streams the output and counts it; asks for the extended format with ids and carpool\'s marks only', async () => {
     writeFileSync(join(dir, 'fixture'), MARKED);
-    const cmd = script('ct-ok', `[ "$*" = "-L -o extended --mark 0xca000000/0xff000000" ] || exit 3\ncat ${join(dir, 'fixture')}\necho "conntrack v1.4.7 (conntrack-tools): 127 flow entries have been shown." >&2`);
+    const cmd = script('ct-ok', `[ "$*" = "-L -o extended,id --mark 0xca000000/0xff000000" ] || exit 3\ncat ${join(dir, 'fixture')}\necho "conntrack v1.4.7 (conntrack-tools): 127 flow entries have been shown." >&2`);
     const r = await conntrackReader(cmd)([web]);
     expect(r.counts.get(web.name)!.get('10.129.1.2:80')).toEqual({ active: 16, inactive: 0 });
   });

@@ -5,8 +5,8 @@
  * outside. Every flow carries its service in its ct mark, so conntrack attributes it: with h2
  * holding long connections on both services, new connections go to h3; the counts in `carpool
  * balancer list` are the ones `conntrack -L` shows (matched there on VIP and port, the
- * reference); a paced burst on the fwmark service (no nft counters: its table expects one new
- * connection per server and period) ends close to IPVS's exact wlc; and lblc on a fwmark
+ * reference); a paced burst on the fwmark service (no nft counters: its estimate of new
+ * connections comes from conntrack ids) ends close to IPVS's exact wlc; and lblc on a fwmark
  * service that matches a whole destination range (the cache cluster case) keeps each
  * destination on one server.
  */
@@ -227,7 +227,7 @@ describe.skipIf(!isRoot)(`load balancing: connection counts of fwmark and group 
       sim[k] = { ...sim[k]!, active: sim[k]!.active + 1 };
     }
     const t0 = Date.now();
-    await hold(VIP, 80, BURST, 50); // 20 per second: about 20 per count period (1 s); no counters: one new connection per server and period expected
+    await hold(VIP, 80, BURST, 50); // 20 per second: about 20 per count period (1 s); no counters: the period's new connections from conntrack ids
     const took = Date.now() - t0;
     let after: Counts = {};
     await until(async () => {
