@@ -23,7 +23,7 @@ export const SUPPORTED_CHECKERS: readonly CheckerType[] = [
 export const FILE_CHECK_INTERVAL_MS = 1000;
 /** Schedulers the shell plans today (lc/wlc/sed/nq/ovf from conntrack counts, per period: docs/balancer.md). */
 export const SUPPORTED_SCHEDULERS: readonly SchedulerName[] = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'sh', 'dh', 'mh', 'sed', 'nq', 'fo', 'ovf'];
-/** Schedulers that need connection counts, which only NAT flows on VIP:port give (conntrack on the director). */
+/** Schedulers that need connection counts, which only NAT flows give (conntrack on the director, by ct mark: any VIP, fwmark or group). */
 const COUNT_SCHEDULERS: readonly string[] = ['lc', 'wlc', 'sed', 'nq', 'ovf', 'lblc', 'lblcr'];
 
 /** A probe the shell runs: the checker as configured and the real server it belongs to. */
@@ -194,10 +194,10 @@ function refusals(vs: VirtualServer, instances: readonly Instance[], groups: rea
     const r = directIngress(vs, instances, groups);
     if ('why' in r) out.push(`${at}: ${r.why}`);
   }
-  if (COUNT_SCHEDULERS.includes(vs.scheduler)) {
-    const why = methods.some((x) => x !== 'NAT') ? 'DR/TUN flows do not pass conntrack on the director'
-      : vs.service.kind !== 'address' ? 'counts are read per VIP and port' : undefined;
-    if (why) out.push(`${at}: lb_algo ${vs.scheduler} needs connection counts, which this service has none of (${why}); use sh or mh, or lb_kind NAT on an address and port`);
+  if (COUNT_SCHEDULERS.includes(vs.scheduler) && direct) {
+    // keepalived accepts it (IPVS counts the client's side of a DR/TUN flow); carpool's plane cannot.
+    out.push(`${at}: lb_algo ${vs.scheduler} with lb_kind ${m} needs connection counts, which this service has none of (DR/TUN flows do not pass conntrack on the director: `
+      + `its netdev ingress chain forwards them before the IP stack); use sh or mh (or rr, wrr), or lb_kind NAT`);
   }
   if (vs.onePacket) out.push(`${at}: ops (one-packet scheduling) is not supported yet`);
   for (const rs of vs.realServers) {

@@ -76,7 +76,40 @@ describe('config model -> balancer core model', () => {
     expect(mapBalancers(balancers(NAT.replace('  lb_algo wrr\n', ''))).services[0]!.service.scheduler).toBe('wlc');
     // lblc/lblcr need counts too: not with DR (no conntrack on the director).
     expect(() => mapBalancers(balancers(NAT.replace('lb_algo wrr', 'lb_algo lblcr').replace(/lb_kind NAT/g, 'lb_kind DR').replace(/ 8080/g, ' 80'))))
-      .toThrow(/lb_algo lblcr needs connection counts/);
+      .toThrow(/lb_algo lblcr with lb_kind DR needs connection counts/);
+     // NAT fwmark and group services are counted too (by ct mark): keepalived's usual `virtual_server fwmark 1 { lb_algo wlc }`.
+    const fwg = mapBalancers(balancers(`virtual_server fwmark 1 {
+  lb_algo wlc
+  lb_kind NAT
+  real_server 10.9.1.2 80 {
+  }
+}
+virtual_server_group web {
+  10.9.0.100-101 80
+}
+virtual_server group web {
+  lb_algo lblc
+  lb_kind NAT
+  protocol TCP
+  real_server 10.9.1.2 80 {
+  }
+}
+`));
+    expect(fwg.services.map((x) => `${x.service.name} ${x.service.scheduler}`)).toEqual(['fwmark:1 wlc', 'group:web lblc']);
+    // DR/TUN: keepalived accepts it, carpool cannot count those flows: refused, naming the combination.
+    let msg = '';
+    try {
+      mapBalancers(balancers(`virtual_server fwmark 1 {
+  lb_algo wlc
+  lb_kind DR
+  interface eth0
+  real_server 10.9.1.2 80 {
+  }
+}
+`));
+    } catch (e) { msg = (e as Error).message; }
+    expect(msg).toContain('virtual_server fwmark 1: lb_algo wlc with lb_kind DR needs connection counts');
+    expect(msg).toContain('use sh or mh (or rr, wrr), or lb_kind NAT');
   });
 
   it('maps MISC_CHECK (misc_dynamic) and FILE_CHECK (file weight, read every second); warns about checker fwmark', () => {
@@ -140,7 +173,7 @@ virtual_server 10.9.0.100 0 {
     expect(err).toBeInstanceOf(CarpoolError);
     expect((err as CarpoolError).code).toBe('BALANCER_NOT_SUPPORTED');
     const msg = (err as Error).message;
-    expect(msg).toContain('lb_algo wlc needs connection counts, which this service has none of (DR/TUN flows do not pass conntrack on the director)');
+    expect(msg).toContain('virtual_server 10.9.0.100 25: lb_algo wlc with lb_kind DR needs connection counts, which this service has none of (DR/TUN flows do not pass conntrack on the director');
     expect(msg).toContain('lb_kind DR needs the interface the VIP 10.9.0.100 arrives on, and no vrrp_instance holds it');
     expect(msg).toContain('virtual_server fwmark 7: lb_kind DR with a fwmark needs the interface the marked packets arrive on: the instances use none; carpool YAML: set interface: on the virtual server');
     expect(msg).toContain('virtual_server 10.9.0.100: a virtual server without a port (all ports) is not supported');

@@ -10,8 +10,10 @@
  * (vmap) or the fwmark to one chain per service, which DNATs through a map slot →
  * server address . port, the slot from `numgen inc` or `jhash` (fixed seed, so every director
  * computes the same). Conntrack pins the flow: only a connection's first packet is scheduled.
- * Persistence: a timed map client & mask → server, filled after the DNAT by a filter chain
- * (`ct mark` = service id says which service's map).
+ * Every connection gets `ct mark` = carpool's tag | service id (`CT_MARK`): conntrack
+ * attributes it to its service (the server is the reply source). Persistence: a timed map
+ * client & mask → server, filled after the DNAT by a filter chain (the ct mark says which
+ * service's map).
  *
  * DR/TUN (netdev table, ingress hook of the VIP's interface, before conntrack): the chain
  * keeps its own flow map (client address . port → server id, timed, refreshed per packet),
@@ -78,6 +80,21 @@ export interface PlaneService {
 /** The name of a service's chain, and the prefix of its stateless maps, in its generation. */
 export function generationName(s: Pick<PlaneService, 'id' | 'generation'>): string {
   return s.generation ? `vs${s.id}g${s.generation}` : `vs${s.id}`;
+}
+
+/**
+ * The `ct mark` carpool gives every connection it schedules through a NAT service (set in the
+ * service chain, on the connection's first packet): bits 31..24 are carpool's tag 0xca, bits
+ * 23..0 the service's plane id (one per entry of a group). The real server needs no bits: it is
+ * the source of the connection's reply tuple. The shell attributes conntrack entries with it
+ * (`conntrack -L --mark 0xca000000/0xff000000`), the `remember` map dispatches on it.
+ */
+export const CT_MARK = { tag: 0xca000000, mask: 0xff000000, maxId: 0xffffff } as const;
+
+/** The ct mark of the connections of NAT service `serviceId` (`CT_MARK`), as nft writes it. */
+export function ctMark(serviceId: number): string {
+  if (!Number.isInteger(serviceId) || serviceId < 1 || serviceId > CT_MARK.maxId) throw new PlaneError('BAD_SERVICE', `service id ${serviceId}: expected 1..${CT_MARK.maxId} (the ct mark holds 24 bits of it)`);
+  return `0x${((CT_MARK.tag | serviceId) >>> 0).toString(16)}`;
 }
 
 /** The names of the counters of one server of a service with `counters` (packets/bytes, connections): the shell's keys for them. */
@@ -230,7 +247,8 @@ function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<stri
   // (as IPVS); rewriting a port needs a transport protocol match first.
   const l4 = s.match.kind === 'fwmark' && !ports ? '' : `meta l4proto ${s.protocol} `;
   const dnat = ports ? `dnat ${ip} addr . port to` : `dnat ${ip} to`;
-  const rules: string[] = [];
+  // Every connection carries its service (CT_MARK): conntrack counts, persistence and lblc bookkeeping.
+  const rules: string[] = [`ct mark set ${ctMark(s.id)}`];
   const n = s.table.slots.length;
   if (s.persistence) {
     const src = maskedSource(s.family, s.persistence.prefixLength);
@@ -245,10 +263,9 @@ function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<stri
       kind: 'map', decl: `typeof ${ip} saddr : ${persistData}; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(s.persistence.timeoutMs)};`,
       elements: new Map(), servers: s.servers.map((r) => r.key),
     });
-    rules.push(`ct mark set ${s.id}`);
     rules.push(`${l4}${viaPersist}`);
     chains.set(`${name}_remember`, { hook: '', rules: [`update @${name}_persist { ${src} timeout ${seconds(s.persistence.timeoutMs)} : ${persistData} }`] });
-    dispatch.remember.set(`${s.id}`, `jump ${name}_remember`);
+    dispatch.remember.set(ctMark(s.id), `jump ${name}_remember`);
   }
   if (s.locality) {
     // The original destination (the address a client asked for: the VIP, or any address with
@@ -261,12 +278,11 @@ function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<stri
       kind: 'map', decl: `typeof ${ip} saddr : ${data}; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(s.locality.timeoutMs)};`,
       elements: new Map(), servers: s.locality.servers,
     });
-    if (!s.persistence) rules.push(`ct mark set ${s.id}`);
     rules.push(`${l4}${constPort ? `dnat ${ip} to` : dnat} ${ip} daddr map @${name}_locality${constPort}`);
     const remember = chains.get(`${name}_remember`);
     const update = `update @${name}_locality { ct original ${ip} daddr timeout ${seconds(s.locality.timeoutMs)} : ${data} }`;
     chains.set(`${name}_remember`, { hook: '', rules: [...(remember?.rules ?? []), update] });
-    dispatch.remember.set(`${s.id}`, `jump ${name}_remember`);
+    dispatch.remember.set(ctMark(s.id), `jump ${name}_remember`);
   }
   maps.set(`${gen}_slots`, {
     kind: 'map', decl: `typeof numgen inc mod 2 : ${dataType}; flags interval;`,

@@ -26,7 +26,7 @@ import { assignIds, counterElement, counterNames, planObjects, PlaneError } from
 import { encodeKey, keyLayout } from '../core/nfnl.js';
 import { planService, type ConnCounts } from '../core/plan.js';
 import { needsCounts } from '../core/schedulers.js';
-import { conntrackReader, countQuery, type ConntrackReader, type CountQuery } from './conntrack.js';
+import { conntrackReader, countQuery, newFlows, type ConntrackReader, type CountQuery } from './conntrack.js';
 import type { AdminState, RealServer, VirtualService } from '../core/model.js';
 import { serverKey } from '../core/model.js';
 import {
@@ -117,12 +117,16 @@ interface Runtime {
   timer: NodeJS.Timeout | undefined;
   /** Bumped per server when its checkers start over or it goes: late probe results of before are dropped. */
   readonly epochs: Map<string, number>;
-  /** NAT on one VIP:port: conntrack counts it, the plane holds its counters (not groups, not fwmarks). */
+  /** NAT (any entries: VIP:port, fwmark, group): conntrack counts its flows by their ct mark. */
   readonly counted: boolean;
+  /** NAT whose entries are all on VIP:port: the plane holds its per-server counters (totals, rates, new connections). */
+  readonly countered: boolean;
   /** Latest counts per server key (from the last successful read). */
   counts: Map<string, ConnCounts> | undefined;
   /** New connections in the last period (sum over servers): the count-based tables' estimate. */
   expected: number | undefined;
+  /** Without counters (a fwmark entry): the conntrack ids of its flows at the last read, whose newcomers give `expected`. */
+  flowIds?: Set<number>;
   /** Totals since start and rates over the last period, per server key. */
   readonly stats: Map<string, Totals>;
   rates: Map<string, { cps: number; pps: number; bps: number }> | undefined;
@@ -177,7 +181,7 @@ export class Balancer {
     return {
       m, overrides, addedProbes, vs, probes: probeMap(m, addedProbes), serverIds: serverIds(vs, previousIds),
       state: initialHealth(vs), timer: undefined, epochs: new Map(),
-      counted: vs.method === 'nat' && m.entries.length === 1 && m.entries[0]!.match.kind === 'addr',
+      ...counting(vs, m),
       counts: undefined, expected: undefined, stats: new Map(), rates: undefined,
     };
   }
@@ -243,7 +247,7 @@ export class Balancer {
     // The counters start at 0 with the table: the first read's rates are over the time since now.
     const t = this.deps.now();
     for (const s of this.services) {
-      if (!s.counted) continue;
+      if (!s.countered) continue;
       s.sampledAt = t;
       for (const key of s.serverIds.keys()) if (!s.stats.has(key)) s.stats.set(key, { connections: 0, packets: 0, bytes: 0 });
     }
@@ -286,27 +290,29 @@ export class Balancer {
       ...planService({ ...vs, match: e.match }, {
         id: planeIds.get(e.name)!, serverIds: s.serverIds, members: live, ...(s.counts ? { counts: s.counts } : {}), expected, ...(tunnelDevices ? { tunnelDevices } : {}),
       }),
-      ...(s.counted ? { counters: true } : {}),
+      ...(s.countered ? { counters: true } : {}),
     }));
   }
 
-  /** The plane id of a counted service (one entry). */
-  private idOf(s: Runtime): number {
-    return this.planeIds.get(s.m.entries[0]!.name)!;
+  /** The plane ids of a service's entries (its ct marks, its counters' names). */
+  private idsOf(s: Runtime): number[] {
+    return s.m.entries.map((e) => this.planeIds.get(e.name)!);
   }
-  /** conntrack queries: the given NAT services on VIP:port (default all) with their configured servers. */
+  /** conntrack queries: the given NAT services (default all) by their entries' ct marks, with their configured servers. */
   private queries(services: readonly Runtime[] = this.services): CountQuery[] {
-    return services.filter((s) => s.counted && s.vs.match.kind === 'addr').map((s) => {
-      const vs = s.vs;
-      const match = vs.match as { vip: string; port: number };
-      return countQuery(vs.name, vs.family, vs.protocol, match.vip, match.port, vs.realServers);
-    });
+    return services.filter((s) => s.counted).map((s) => countQuery(s.vs.name, this.idsOf(s), s.vs.realServers, !s.countered && needsCounts(s.vs.scheduler)));
   }
 
   private takeCounts(r: Awaited<ReturnType<ConntrackReader>>, services: readonly Runtime[] = this.services): void {
     for (const s of services) {
       const c = r.counts.get(s.vs.name);
       if (c) s.counts = c;
+      // No counters: the period's new connections are the flows this read saw first.
+      const ids = r.ids?.get(s.vs.name);
+      if (ids) {
+        if (s.flowIds) s.expected = newFlows(s.flowIds, ids);
+        s.flowIds = ids;
+      }
     }
     if (r.malformed > 0) this.deps.log.logLimited('warning', `Load balancer: ${r.malformed} of ${r.lines} conntrack line(s) not understood, dropped`, 'balancer:conntrack-malformed');
   }
@@ -352,18 +358,21 @@ export class Balancer {
     if (services.length === 0) return;
     // The counters are element counters of the sets traffic_<protocol> / conns_<protocol>
     // (core/nft.ts `counterElement`): element key → the counter names the totals below use.
+    // Only services whose entries are all VIP:port have them (`countered`); a group's entries
+    // each have their own.
     const names = new Map<string, string>();
     const sets = new Set<string>();
     for (const s of services) {
-      const ps = s.planned?.planes[0];
-      if (!ps) continue;
-      for (const r of ps.servers) {
-        const e = counterElement(ps, r);
-        if (!e) continue;
-        const n = counterNames(this.idOf(s), r.id);
-        names.set(counterKeyId(e.family, e.traffic, e.key), n.traffic);
-        names.set(counterKeyId(e.family, e.conns, e.key), n.conns);
-        sets.add(`${e.family} ${e.traffic}`).add(`${e.family} ${e.conns}`);
+      if (!s.countered) continue;
+      for (const ps of s.planned?.planes ?? []) {
+        for (const r of ps.servers) {
+          const e = counterElement(ps, r);
+          if (!e) continue;
+          const n = counterNames(ps.id, r.id);
+          names.set(counterKeyId(e.family, e.traffic, e.key), n.traffic);
+          names.set(counterKeyId(e.family, e.conns, e.key), n.conns);
+          sets.add(`${e.family} ${e.traffic}`).add(`${e.family} ${e.conns}`);
+        }
       }
     }
     const [ct, ...lists] = await Promise.allSettled([
@@ -403,12 +412,25 @@ export class Balancer {
       if (!this.services.includes(s)) continue;
       const dt = (now - (s.sampledAt ?? now)) / 1000;
       s.sampledAt = now;
+      if (!s.countered) {
+        // No counters (a fwmark entry has no VIP to key them on): no totals or rates; the
+        // count-based table's estimate came from conntrack's ids (takeCounts).
+        if (needsCounts(s.vs.scheduler)) replan = true;
+        continue;
+      }
       const rates = new Map<string, { cps: number; pps: number; bps: number }>();
       let fresh = 0;
+      const ids = this.idsOf(s);
       for (const [key, sid] of s.serverIds) {
-        const n = counterNames(this.idOf(s), sid);
-        const traffic = total(n.traffic);
-        const t: Totals = { connections: total(n.conns).packets, packets: traffic.packets, bytes: traffic.bytes };
+        // A group's entries each count their own flows: the server's totals are their sum.
+        const t: Totals = { connections: 0, packets: 0, bytes: 0 };
+        for (const id of ids) {
+          const n = counterNames(id, sid);
+          const traffic = total(n.traffic);
+          t.connections += total(n.conns).packets;
+          t.packets += traffic.packets;
+          t.bytes += traffic.bytes;
+        }
         const prev = s.stats.get(key);
         s.stats.set(key, t);
         if (prev && dt > 0) {
@@ -689,8 +711,9 @@ export class Balancer {
     return {
       runtime: {
         m, overrides, addedProbes, vs, probes: probeMap(m, addedProbes), serverIds: serverIds(vs, old.serverIds), state: r.state, timer: undefined, epochs: new Map(old.epochs),
-        counted: vs.method === 'nat' && m.entries.length === 1 && m.entries[0]!.match.kind === 'addr',
+        ...counting(vs, m),
         counts: old.counts, expected: old.expected, stats: old.stats, rates: old.rates, ...(old.sampledAt !== undefined ? { sampledAt: old.sampledAt } : {}),
+        ...(old.flowIds ? { flowIds: old.flowIds } : {}),
       },
       rechecked: [...newKeys].filter((k) => oldKeys.has(k) && change(k) === 'rechecked'),
     };
@@ -785,6 +808,12 @@ export class Balancer {
       plane: { inForce: a.inForce, applies: a.applies, failures: a.failures, ...(a.lastAppliedAt ? { lastAppliedAt: a.lastAppliedAt } : {}), ...(a.lastError ? { lastError: a.lastError } : {}) },
     };
   }
+}
+
+/** What is counted of a service: NAT flows by conntrack (any entries), per-server counters when every entry has a VIP and port. */
+function counting(vs: VirtualService, m: MappedService): { counted: boolean; countered: boolean } {
+  const counted = vs.method === 'nat';
+  return { counted, countered: counted && m.entries.every((e) => e.match.kind === 'addr') };
 }
 
 /** Whether connection counts change a service's slot table: the count-based schedulers, and upper thresholds (overload). */

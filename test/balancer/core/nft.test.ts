@@ -120,13 +120,13 @@ describe('nftables plane: text', () => {
     expect(text).toContain('map vs4_locality { typeof ip saddr : ip daddr . tcp dport; size 1048576; flags dynamic, timeout; timeout 86400s; }');
     const chain = text.slice(text.indexOf('chain vs4 {')).split('\n').slice(1, 5).map((l) => l.trim());
     expect(chain).toEqual([
-      'ct mark set 4',
+      'ct mark set 0xca000004',
       'meta l4proto tcp dnat ip addr . port to ip daddr map @vs4_locality',
       'meta l4proto tcp dnat ip addr . port to numgen inc mod 2 map @vs4_slots',
       'drop',
     ]);
     expect(text).toContain('update @vs4_locality { ct original ip daddr timeout 86400s : ip daddr . tcp dport }');
-    expect(text).toContain('elements = { 4 : jump vs4_remember }');
+    expect(text).toContain('elements = { 0xca000004 : jump vs4_remember }');
     const gone = diffPlane({ services: [plan(v, 4)] }, { services: [plan(v, 4, ['192.168.0.102:8080'])] }).text;
     expect(gone).toContain('flush map ip carpool vs4_locality');
     // An overloaded server (active > weight while another is below half its weight) leaves the map's servers too.

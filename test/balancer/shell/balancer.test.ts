@@ -121,7 +121,7 @@ describe('Balancer shell: count periods (fake conntrack and nft)', () => {
     let now = 0;
     const b = new Balancer(conf(''), { log, now: () => now, nft, conntrack, countIntervalMs: 30 });
     await b.start();
-    expect(asked[0]).toEqual([{ name: '10.9.0.100:80/tcp', family: 'ipv4', protocol: 'tcp', vip: '10.9.0.100', port: 80,
+    expect(asked[0]).toEqual([{ name: '10.9.0.100:80/tcp', ids: [1],
       servers: [{ key: '10.9.1.2:80', address: '10.9.1.2', port: 80 }, { key: '10.9.1.3:80', address: '10.9.1.3', port: 80 }] }]);
     // Server 1 is loaded: every new connection of the first period goes to server 2.
     const first = txns.at(-1)!;
@@ -148,6 +148,98 @@ describe('Balancer shell: count periods (fake conntrack and nft)', () => {
     await until(() => b.status().services[0]!.servers[1]!.stats?.connections === 45, 3000, 'totals across a restart');
     await b.stop();
   }, 10_000);
+
+  it('fwmark and group services (NAT): counted by their entries\' ct marks; a group sums its entries\' counters; the wlc tables follow', async () => {
+    const txns: string[] = [];
+    const nft: NftRunner = (args, input) => {
+      if (input !== undefined) txns.push(input);
+      if (args[1] === 'list' && args[2] === 'set') {
+        // The group's entries (plane ids 2 and 3: VIPs .100 and .101) have element counters in
+        // traffic_tcp / conns_tcp; the fwmark service (id 1) has none.
+        const conns = args[5] === 'conns_tcp';
+        const el = (vip: string, server: string, packets: number) => ({ elem: { val: { concat: [vip, 80, server, 80] }, counter: { packets, bytes: packets * 100 } } });
+        const elem = [el('10.9.0.100', '10.9.1.2', conns ? 3 : 30), el('10.9.0.101', '10.9.1.2', conns ? 7 : 70), el('10.9.0.100', '10.9.1.3', 0), el('10.9.0.101', '10.9.1.3', 0)];
+        return Promise.resolve({ code: 0, stderr: '', stdout: JSON.stringify({ nftables: [{ set: { family: 'ip', name: args[5], table: 'carpool', elem } }] }) });
+      }
+      return Promise.resolve({ code: 0, stdout: '', stderr: '' });
+    };
+    const asked: CountQuery[][] = [];
+    const conntrack = (q: readonly CountQuery[]) => {
+      asked.push([...q]);
+      const load = new Map([['10.9.1.2:80', { active: 9, inactive: 0 }], ['10.9.1.3:80', { active: 0, inactive: 1 }]]);
+      return Promise.resolve({ counts: new Map(q.map((x) => [x.name, new Map(load)])), lines: 2, malformed: 0 });
+    };
+    const cfg = parseKeepalivedConf(`virtual_server fwmark 5 {
+  lb_kind NAT
+  real_server 10.9.1.2 80 {
+  }
+  real_server 10.9.1.3 80 {
+  }
+}
+virtual_server_group web {
+  10.9.0.100-101 80
+}
+virtual_server group web {
+  lb_kind NAT
+  protocol TCP
+  real_server 10.9.1.2 80 {
+  }
+  real_server 10.9.1.3 80 {
+  }
+}
+`, { file: 'k.conf' }).config.balancers!;
+    let now = 0;
+    const b = new Balancer(cfg, { log, now: () => now, nft, conntrack, countIntervalMs: 20 });
+    await b.start();
+    const servers = [{ key: '10.9.1.2:80', address: '10.9.1.2', port: 80 }, { key: '10.9.1.3:80', address: '10.9.1.3', port: 80 }];
+    expect(asked[0]).toEqual([{ name: 'fwmark:5', ids: [1], trackIds: true, servers }, { name: 'group:web', ids: [2, 3], servers }]);
+    // Server 1 holds 9 connections: every entry's table sends new ones to server 2.
+    const first = txns.at(-1)!;
+    for (const id of [1, 2, 3]) expect(first).toMatch(new RegExp(`vs${id}_slots \\{[^}]*elements = \\{ 0(-1)? : 10\\.9\\.1\\.3 \\. 80 \\}`));
+    for (const id of [1, 2, 3]) expect(first).toContain(`ct mark set 0xca00000${id}`);
+    // Counters for the group's VIP:port entries only.
+    expect(first).toMatch(/set conns_tcp \{[^}]*elements = \{ 10\.9\.0\.100 \. 80 \. 10\.9\.1\.2 \. 80, [^}]*10\.9\.0\.101 \. 80 \. 10\.9\.1\.3 \. 80 \}/);
+    now = 1000;
+    await until(() => b.status().services[1]!.servers[0]!.stats?.connections === 10, 3000, 'group totals');
+    const [fw, web] = b.status().services;
+    expect(web!.servers[0]).toMatchObject({ active: 9, inactive: 0, stats: { connections: 10, packets: 100, bytes: 10000 } });
+    expect(fw!.servers[0]).toMatchObject({ active: 9, inactive: 0 });
+    expect(fw!.servers[0]!.stats).toBeUndefined();
+    await b.stop();
+  });
+
+  it('a fwmark service (no counters) estimates the period\'s new connections from the conntrack ids a read had not seen', async () => {
+    const txns: string[] = [];
+    const nft: NftRunner = (_args, input) => {
+      if (input !== undefined) txns.push(input);
+      return Promise.resolve({ code: 0, stdout: '', stderr: '' });
+    };
+    const asked: CountQuery[][] = [];
+    let seen = [11, 12];
+    const conntrack = (q: readonly CountQuery[]) => {
+      asked.push([...q]);
+      const load = new Map([['10.9.1.2:80', { active: 2, inactive: 0 }], ['10.9.1.3:80', { active: 0, inactive: 0 }]]);
+      return Promise.resolve({ counts: new Map([[q[0]!.name, load]]), lines: 2, malformed: 0, ids: new Map([[q[0]!.name, new Set(seen)]]) });
+    };
+    const cfg = parseKeepalivedConf(`virtual_server fwmark 5 {
+  lb_kind NAT
+  real_server 10.9.1.2 80 {
+  }
+  real_server 10.9.1.3 80 {
+  }
+}
+`, { file: 'k.conf' }).config.balancers!;
+    const b = new Balancer(cfg, { log, now: () => 0, nft, conntrack, countIntervalMs: 20 });
+    await b.start();
+    expect(asked[0]![0]!.trackIds).toBe(true);
+    // Server 1 holds 2, the estimate is one per live server (2): both new ones for server 2.
+    expect(txns.at(-1)).toMatch(/vs1_slots \{[^}]*elements = \{ 0 : 10\.9\.1\.3 \. 80 \}/);
+    // 6 flows the last read had not seen: water-filled 2 for server 1, 4 for server 2 (÷ 2: a 3-slot table).
+    seen = [11, 12, 13, 14, 15, 16, 17, 18];
+    await until(() => /10\.9\.1\.2 \. 80/.test(txns.slice(1).join('\n')), 3000, 'server 1 back in the table');
+    expect(txns.at(-1)).toContain('numgen inc mod 3 map @vs1_slots');
+    await b.stop();
+  });
 
   it('rr: no reads every period; the status reads counts and counters when asked, once per period at most', async () => {
     let lists = 0;
