@@ -33,6 +33,26 @@ class FakeEtcd implements EtcdClient {
     });
   }
   read() { return this.answer('read', () => this.holder); }
+  /** The reserved hand-over (`<key>/handover`) and the candidacies (`<key>/candidates/<node>`). */
+  reserved: { target: string; lease: string } | null = null;
+  readonly candidacies = new Map<string, { value: string; id: string }>();
+  takeOver(lease: string, node: string, target: string) {
+    return this.answer('takeOver', () => {
+      if (this.holder.holder !== null || this.reserved?.target !== target) return { won: false, ...this.holder, handoverTo: this.reserved?.target ?? null };
+      this.reserved = null;
+      this.holder = { holder: node, lease, revision: 44, version: 1 };
+      return { won: true, ...this.holder };
+    });
+  }
+  handOver(lease: string, target: string) {
+    return this.answer('handOver', () => {
+      if (this.holder.lease !== lease) return;
+      this.holder = { holder: null, lease: null, revision: 43, version: 0 };
+      this.reserved = { target, lease };
+    });
+  }
+  publishCandidate(lease: string, node: string, value: string) { return this.answer('publishCandidate', () => { this.candidacies.set(node, { value, id: `${lease}@1` }); }); }
+  candidates() { return this.answer('candidates', () => [...this.candidacies].map(([node, c]) => ({ node, ...c }))); }
   release() { return this.answer('release', () => undefined); }
   /** What the world looked like when `confirm` went out (the addresses and GARP must come first). */
   atConfirm: { added: number; garps: number } | undefined;

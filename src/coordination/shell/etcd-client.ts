@@ -18,13 +18,47 @@ export interface HolderInfo {
   readonly version?: number;
 }
 
+/** The create-if-absent transaction's answer; `handoverTo`: the node a hand-over is reserved for (it alone may take the key). */
+export interface TxnResult {
+  readonly won: boolean;
+  readonly revision: number;
+  readonly holder: string | null;
+  readonly lease: string | null;
+  readonly handoverTo?: string | null;
+}
+
+/** One node's candidacy for the key (preference, docs/etcd.md): its document and what identifies this registration. */
+export interface CandidateEntry {
+  readonly node: string;
+  readonly value: string;
+  /** Changes when the node registers again (another lease or a new key): `<lease>@<create revision>`. */
+  readonly id: string;
+}
+
 /** What the shell needs of etcd (a fake in unit tests). */
 export interface EtcdClient {
   grant(ttlMs: number): Promise<{ lease: string; ttlMs: number }>;
   /** The lease's remaining TTL in ms as etcd answers a keep-alive; 0 = etcd no longer knows it. */
   keepAlive(lease: string): Promise<number>;
-  /** Put `node` under the key with `lease` if the key does not exist; else say who holds it. */
-  txn(lease: string, node: string): Promise<{ won: boolean; revision: number; holder: string | null; lease: string | null }>;
+  /**
+   * Put `node` under the key with `lease` if the key does not exist and no hand-over is reserved
+   * for another node (`<key>/handover` absent); else say who holds it and for whom it is reserved.
+   */
+  txn(lease: string, node: string): Promise<TxnResult>;
+  /**
+   * The reserved take-over: put `node` under the key with `lease` if the key does not exist and
+   * `<key>/handover` names `target`, deleting `<key>/handover` in the same transaction.
+   */
+  takeOver(lease: string, node: string, target: string): Promise<TxnResult>;
+  /**
+   * A hand-over to one node: if the key is attached to `lease`, delete it and put `<key>/handover`
+   * = `target` with the same lease (it vanishes with the lease), in one transaction.
+   */
+  handOver(lease: string, target: string): Promise<void>;
+  /** Put this node's candidacy `<key>/candidates/<node>` = `value`, attached to `lease`. */
+  publishCandidate(lease: string, node: string, value: string): Promise<void>;
+  /** Every candidacy under `<key>/candidates/`. */
+  candidates(): Promise<CandidateEntry[]>;
   read(): Promise<HolderInfo>;
   /** Delete the key if it is attached to `lease` (a planned hand-over); the lease lives on. */
   resign(lease: string): Promise<void>;
@@ -119,12 +153,36 @@ export class Etcd3Client implements EtcdClient {
     }
   }
 
-  async txn(lease: string, node: string): Promise<{ won: boolean; revision: number; holder: string | null; lease: string | null }> {
+  async txn(lease: string, node: string): Promise<TxnResult> {
     const c = this.client;
-    const r = await this.bounded('txn', c.if(this.s.key, 'Create', '==', 0).then(c.put(this.s.key).value(node).lease(lease)).else(c.get(this.s.key)).commit());
-    if (r.succeeded) return { won: true, revision: Number(r.header.revision), holder: node, lease };
-    const kv = r.responses[0]?.response_range?.kvs[0];
-    return kv ? { won: false, ...fromKv(kv) } : { won: false, revision: Number(r.header.revision), holder: null, lease: null };
+    const marker = `${this.s.key}/handover`;
+    const r = await this.bounded('txn', c.if(this.s.key, 'Create', '==', 0).and(marker, 'Create', '==', 0)
+      .then(c.put(this.s.key).value(node).lease(lease)).else(c.get(this.s.key), c.get(marker)).commit());
+    return txnResult(r, node, lease);
+  }
+
+  async takeOver(lease: string, node: string, target: string): Promise<TxnResult> {
+    const c = this.client;
+    const marker = `${this.s.key}/handover`;
+    const r = await this.bounded('takeOver', c.if(this.s.key, 'Create', '==', 0).and(marker, 'Value', '==', target)
+      .then(c.put(this.s.key).value(node).lease(lease), c.delete().key(marker)).else(c.get(this.s.key), c.get(marker)).commit());
+    return txnResult(r, node, lease);
+  }
+
+  async handOver(lease: string, target: string): Promise<void> {
+    const c = this.client;
+    await this.bounded('handOver', c.if(this.s.key, 'Lease', '==', lease)
+      .then(c.delete().key(this.s.key), c.put(`${this.s.key}/handover`).value(target).lease(lease)).commit());
+  }
+
+  async publishCandidate(lease: string, node: string, value: string): Promise<void> {
+    await this.bounded('publishCandidate', this.client.put(`${this.s.key}/candidates/${node}`).value(value).lease(lease).exec());
+  }
+
+  async candidates(): Promise<CandidateEntry[]> {
+    const dir = `${this.s.key}/candidates/`;
+    const r = await this.bounded('candidates', this.client.getAll().prefix(dir).exec());
+    return r.kvs.map((kv) => ({ node: kv.key.toString('utf8').slice(dir.length), value: kv.value.toString('utf8'), id: `${kv.lease}@${kv.create_revision}` }));
   }
 
   async read(): Promise<HolderInfo> {
@@ -166,6 +224,15 @@ export class Etcd3Client implements EtcdClient {
     void this.watcher?.cancel().catch(() => undefined);
     this.client.close();
   }
+}
+
+/** The answer of a guarded create: who holds the key (first read) and for whom a hand-over is reserved (second read). */
+function txnResult(r: { succeeded: boolean; header: { revision: string }; responses: { response_range?: { kvs: IKeyValue[] } }[] }, node: string, lease: string): TxnResult {
+  if (r.succeeded) return { won: true, revision: Number(r.header.revision), holder: node, lease };
+  const kv = r.responses[0]?.response_range?.kvs[0];
+  const reserved = r.responses[1]?.response_range?.kvs[0];
+  const handoverTo = reserved ? reserved.value.toString('utf8') : null;
+  return kv ? { won: false, ...fromKv(kv), handoverTo } : { won: false, revision: Number(r.header.revision), holder: null, lease: null, handoverTo };
 }
 
 function fromKv(kv: IKeyValue): HolderInfo {
