@@ -27,7 +27,7 @@ class FakeEtcd implements EtcdClient {
   keepAlive() { return this.answer('keepAlive', () => 3000); }
   txn(lease: string, node: string) {
     return this.answer('txn', () => {
-      if (this.holder.holder !== null) return { won: false, ...this.holder };
+      if (this.holder.holder !== null || this.reserved) return { won: false, ...this.holder, handoverTo: this.reserved?.target ?? null };
       this.holder = { holder: node, lease, revision: 42 };
       return { won: true, ...this.holder };
     });
@@ -68,7 +68,7 @@ class FakeEtcd implements EtcdClient {
   close() { this.closed = true; }
 }
 
-function setup() {
+function setup(preference?: EtcdInstance['preference']) {
   const world = shellWorld();
   const etcd = new FakeEtcd();
   const hooks: HookCall[] = [];
@@ -76,6 +76,7 @@ function setup() {
     kind: 'etcd', name: 'web', interface: 'eth0', addresses: [vip(VIP)], node: 'n1',
     etcd: { endpoints: ['http://10.9.0.1:2379'], prefix: '/t', key: '/t/web/leader', ttlMs: 3000, renewMs: 1000, requestTimeoutMs: 600, marginMs: 300, pollMs: 1500 },
     upHook: { argv: ['/bin/true'], shell: false }, downHook: { argv: ['/bin/true'], shell: false },
+    ...(preference ? { preference } : {}),
   };
   const s = new EtcdShell(cfg, {
     port: world.port, log: world.log, addresses: world.addresses, client: etcd, node: 'n1', now: () => Date.now(),
@@ -89,6 +90,44 @@ function setup() {
 describe('EtcdShell', () => {
   beforeEach(() => { vi.useFakeTimers(); });
   afterEach(() => { vi.useRealTimers(); });
+
+  it('preference: publishes its candidacy, hands the key to a better candidate after its delay, drops the VIP on its confirmation', async () => {
+    const t = setup({ priority: 100, preempt: false, preemptDelayMs: 3000 });
+    t.s.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.etcd.calls).toEqual(['grant', 'txn', 'publishCandidate', 'candidates', 'confirm']);
+    expect(JSON.parse(t.etcd.candidacies.get('n1')!.value)).toEqual({ priority: 100, preempt: false, preemptDelayMs: 3000, demoted: false });
+    t.etcd.candidacies.set('n2', { value: JSON.stringify({ priority: 200, preempt: true, preemptDelayMs: 2000, demoted: false }), id: '99@5' });
+    await vi.advanceTimersByTimeAsync(1500); // the next poll reads it
+    expect(t.s.status().etcd).toMatchObject({ preference: { priority: 100 }, candidates: [{ node: 'n1' }, { node: 'n2', priority: 200, preempt: true, seenMs: 0 }] });
+    expect(t.etcd.calls).not.toContain('handOver');
+    await vi.advanceTimersByTimeAsync(2000); // its delay, timed from when it was first seen
+    expect(t.etcd.calls.at(-1)).toBe('handOver');
+    expect(t.etcd.reserved).toEqual({ target: 'n2', lease: '77' });
+    expect(t.s.status()).toMatchObject({ state: 'MASTER', holdsAddresses: true, etcd: { handingOver: true, handoverTo: 'n2' } });
+    // Another node contending meanwhile is refused by the reservation; n2 takes the key, then confirms.
+    expect(await t.etcd.txn('55', 'n3')).toMatchObject({ won: false, handoverTo: 'n2' });
+    expect(await t.etcd.takeOver('99', 'n2', 'n2')).toMatchObject({ won: true });
+    t.etcd.onHolder!({ holder: 'n2', lease: '99', revision: 44, version: 1 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.s.status()).toMatchObject({ state: 'MASTER', holdsAddresses: true });
+    t.etcd.onHolder!({ holder: 'n2', lease: '99', revision: 44, version: 2 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.s.status()).toMatchObject({ state: 'BACKUP', holdsAddresses: false, etcd: { handingOver: false, holder: 'n2' } });
+    expect(t.lines.some((l) => l.includes('handed over to n2'))).toBe(true);
+  });
+
+  it('preference: the target is named by the reservation and takes the key with takeOver', async () => {
+    const t = setup({ priority: 200, preempt: true, preemptDelayMs: 0 });
+    t.etcd.reserved = { target: 'n1', lease: '5' };
+    t.s.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.etcd.calls.slice(0, 2)).toEqual(['grant', 'txn']);
+    expect(t.etcd.calls).toContain('takeOver');
+    expect(t.etcd.reserved).toBeNull();
+    expect(t.s.status()).toMatchObject({ state: 'MASTER', holdsAddresses: true, etcd: { holder: 'n1' } });
+    expect(t.etcd.calls.at(-1)).toBe('confirm');
+  });
 
   it('wins the key: addresses, GARP and the up hook with the fencing token', async () => {
     const t = setup();
