@@ -144,6 +144,7 @@ class PrefSim {
           } else answer = { ...took(false), type: 'tookOver' };
           break;
         case 'handOver':
+          this.handOvers++;
           if (this.key?.lease === e.lease) { this.setKey(null); this.reserved = { target: e.target, lease: e.lease }; this.rev++; this.notify(); }
           answer = { type: 'handedOver' };
           break;
@@ -179,6 +180,7 @@ class PrefSim {
   }
 
   steps = 0;
+  handOvers = 0;
   run(until: number): void {
     for (;;) {
       this.steps++;
@@ -258,6 +260,9 @@ describe('preference: candidacy rules (pure)', () => {
     expect(g).toContainEqual({ type: 'request', request: 'publish', lease: '7', value: candidacyDocument(plain, false) });
     expect(g).toContainEqual({ type: 'request', request: 'candidates', lease: '7' });
     m.step({ type: 'txn', won: true, revision: 10, holder: 'b', lease: '7' }, 10);
+    // The list asked for as a backup is not used by the new holder: asked again.
+    expect(m.step({ type: 'candidates', list: [{ node: 'a', value: candidacyDocument(preferred(0), false), id: '2@2' }] }, 15)).toEqual([{ type: 'request', request: 'candidates', lease: '7' }]);
+    expect(m.status(15).candidates).toEqual([]);
     const fx = m.step({ type: 'candidates', list: [{ node: 'x', value: 'garbage', id: '1@1' }, { node: 'a', value: candidacyDocument(preferred(0), false), id: '2@2' }] }, 20);
     expect(fx).toContainEqual({ type: 'log', level: 'warning', message: 'candidacy of x: not JSON: left out' });
     expect(m.status(20)).toMatchObject({ badCandidacies: 1, candidates: [{ node: 'a', priority: 200 }] });
@@ -301,6 +306,20 @@ describe('preference: hand-back through etcd (pure nodes, simulated etcd)', () =
     const n = sim.masters.length;
     sim.run(40_000);
     expect(sim.masters.length).toBe(n);
+  });
+
+  it('the preferred holder dies: the next holder decides on candidacies read after it took the key (no hand-over to the dead node)', () => {
+    const sim = new PrefSim({ a: preferred(0), b: plain, c: plain });
+    for (const n of ['a', 'b', 'c']) sim.start(n);
+    sim.run(5000);
+    expect(sim.mastersNow()).toEqual(['a']);
+    sim.kill('a');
+    const handOvers = sim.handOvers;
+    sim.run(15_000);
+    expect(sim.mastersNow()).toHaveLength(1);
+    expect(sim.mastersNow()[0]).not.toBe('a');
+    expect(sim.handOvers).toBe(handOvers);
+    expect(sim.violations).toEqual([]);
   });
 
   it('equal preference: no move; and no preference configured on the holder: no move (as before)', () => {

@@ -169,6 +169,8 @@ export class LeaseElection {
   private reservedFor: string | undefined;
   /** The target did not come: taking the key back, addresses kept. */
   private retaking = false;
+  /** The candidacies request under way was sent before we took the key: its answer is not used. */
+  private staleCandidates = false;
 
   constructor(private readonly p: LeaseParams) {}
 
@@ -291,6 +293,7 @@ export class LeaseElection {
         if (input.request === 'keepAlive' && this.nextKeepAlive !== undefined) this.nextKeepAlive = Math.min(this.nextKeepAlive, now + Math.min(KEEPALIVE_RETRY_MS, this.p.renewMs));
         if (input.request === 'release' && this.stopping) fx.push({ type: 'stopped' });
         if (input.request === 'publish') this.candidacyDirty = true;
+        if (input.request === 'candidates') this.staleCandidates = false;
         if (input.request === 'takeOver' && this.retaking) {
           // etcd is failing: the bound applies; as a backup we contend again (with takeOver) every poll.
           this.endHandover(now);
@@ -441,6 +444,7 @@ export class LeaseElection {
     this.transition('MASTER', reason, fx, this.revision);
     // After the addresses and GARP (effects run in order): tells a handing-over master to let go.
     this.request(fx, 'confirm');
+    this.freshCandidates(fx);
   }
 
   private leaseLost(why: string, fx: LeaseEffect[]): void {
@@ -506,6 +510,18 @@ export class LeaseElection {
     this.pending.add(request);
   }
 
+  /**
+   * A new holder decides on candidacies read after it took the key, not on a list read as a
+   * backup (the node whose death gave it the key would still be in it).
+   */
+  private freshCandidates(fx: LeaseEffect[]): void {
+    if (!this.p.preference) return;
+    this.candidateList = [];
+    // An answer already under way may predate the key: skipped, and asked again.
+    if (this.pending.has('candidates')) this.staleCandidates = true;
+    else this.prefRequest(fx, 'candidates');
+  }
+
   private publishCandidacy(fx: LeaseEffect[]): void {
     if (!this.candidacyDirty || this.lease === undefined || this.pending.has('publish')) return;
     this.candidacyDirty = false;
@@ -513,6 +529,11 @@ export class LeaseElection {
   }
 
   private onCandidates(list: readonly { node: string; value: string; id: string }[], now: number, fx: LeaseEffect[]): void {
+    if (this.staleCandidates) {
+      this.staleCandidates = false;
+      this.prefRequest(fx, 'candidates');
+      return;
+    }
     const good: Candidate[] = [];
     for (const e of list) {
       const c = parseCandidacy(e.node, e.value, e.id);
