@@ -391,6 +391,24 @@ describe('preference: hand-back through etcd (pure nodes, simulated etcd)', () =
     expect(sim.firstUp(other, 0)! - reservedAt!).toBeLessThanOrEqual(P.ttlMs + P.pollMs + 4 * LAT);
   });
 
+  it('demoted while its hand-over waits for a target that died: the reservation does not outlive it, the third node takes over', () => {
+    const { sim, first } = joined({ a: preferred(2000), b: plain, c: plain });
+    const other = first === 'b' ? 'c' : 'b';
+    let reservedAt: number | undefined;
+    const watch = () => {
+      if (sim.reserved && reservedAt === undefined) { reservedAt = sim.now; sim.kill('a'); sim.input(first, { type: 'demote', on: true }); }
+      if (sim.now < 20_000) sim.at(sim.now + 1, watch);
+    };
+    sim.at(5000, watch);
+    sim.run(20_000);
+    expect(reservedAt).toBeDefined();
+    expect(sim.mastersNow()).toEqual([other]);
+    expect(sim.reserved).toBeNull();
+    // Make-before-break still: the demoted holder let go after the third node was up.
+    expect(sim.firstUp(other, reservedAt!)!).toBeLessThanOrEqual(sim.firstDown(first, reservedAt!)!);
+    expect(sim.violations).toEqual([]);
+  });
+
   it('never two masters outside a hand-over, with kills, restarts and cuts at random (property)', () => {
     fc.assert(fc.property(
       fc.array(fc.record({ at: fc.integer({ min: 1000, max: 25_000 }), node: fc.constantFrom('a', 'b', 'c'), what: fc.constantFrom('kill', 'start', 'cut', 'uncut', 'demote', 'clear') }), { maxLength: 10 }),

@@ -354,7 +354,8 @@ export class LeaseElection {
   private onTick(now: number, fx: LeaseEffect[]): void {
     if (this.handoverUntil !== undefined && now >= this.handoverUntil) {
       this.handoverUntil = undefined;
-      if (this.role === 'MASTER' && this.handoverTarget !== undefined && this.holder === null && !this.demoted) {
+      // Demoted meanwhile too: taken back first (our reservation must not outlive the hand-over), then resigned.
+      if (this.role === 'MASTER' && this.handoverTarget !== undefined && this.holder === null) {
         this.retakeKey(now, fx);
       } else {
         if (this.handoverTarget !== undefined) this.holdDownAgain(this.handoverTarget, now);
@@ -412,6 +413,8 @@ export class LeaseElection {
     if (holder === null) {
       if (this.demoted) {
         if (this.role === 'MASTER') this.transition('BACKUP', 'etcd shows the key free', fx);
+        // A reservation of ours may still bar the others: take the key to give it back (a demoted node resigns it).
+        if (this.reservedFor !== undefined) this.request(fx, 'txn');
         return;
       }
       if (prev !== null) fx.push({ type: 'log', level: 'info', message: `the key is free (was ${prev}): contending` });
@@ -580,6 +583,7 @@ export class LeaseElection {
       if (this.role === 'MASTER' && this.retaking) {
         this.endHandover(now);
         fx.push({ type: 'log', level: 'warning', message: `took the key back (its preferred node did not take it in time), fencing token now ${r.revision}; kept the addresses` });
+        if (this.demoted) this.startHandover(now, fx); // carpool demote came meanwhile: a plain hand-over now
         return;
       }
       this.maybeMaster(now, 'took over the key reserved for us', fx);
