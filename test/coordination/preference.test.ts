@@ -409,7 +409,7 @@ describe('preference: hand-back through etcd (pure nodes, simulated etcd)', () =
     expect(sim.violations).toEqual([]);
   });
 
-  it('never two masters outside a hand-over, with kills, restarts and cuts at random (property)', () => {
+  it('never two masters outside a hand-over, and someone holds in the end, with kills, restarts, cuts and demotes at random (property)', () => {
     fc.assert(fc.property(
       fc.array(fc.record({ at: fc.integer({ min: 1000, max: 25_000 }), node: fc.constantFrom('a', 'b', 'c'), what: fc.constantFrom('kill', 'start', 'cut', 'uncut', 'demote', 'clear') }), { maxLength: 10 }),
       fc.integer({ min: 0, max: 3000 }),
@@ -427,6 +427,9 @@ describe('preference: hand-back through etcd (pure nodes, simulated etcd)', () =
         sim.run(40_000);
         if (process.env.PREF_DEBUG) console.log(sim.steps, JSON.stringify(events), delay);
         expect(sim.violations).toEqual([]);
+        // Liveness: 15 s after the last event, a node able to hold holds (no reservation left standing).
+        const able = [...sim.nodes].filter(([, n]) => n.alive && !n.cut && !n.m.status(sim.now).demoted).map(([k]) => k);
+        if (able.length > 0) expect(sim.mastersNow(), JSON.stringify({ able, reserved: sim.reserved, key: sim.key })).toHaveLength(1);
       },
     ), { numRuns: Number(process.env.PREF_RUNS ?? 15) });
   });
