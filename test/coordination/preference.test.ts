@@ -308,6 +308,29 @@ describe('preference: hand-back through etcd (pure nodes, simulated etcd)', () =
     expect(sim.masters.length).toBe(n);
   });
 
+  it('a read older than the hand-over answers last: at the wait\'s end the holder asks etcd, and keeps the key it still has', () => {
+    const m = new LeaseElection({ ...P, node: 'b', preference: plain });
+    m.step({ type: 'start' }, 0);
+    m.step({ type: 'granted', lease: '7', ttlMs: 3000, sentAt: 0 }, 5);
+    m.step({ type: 'txn', won: true, revision: 10, holder: 'b', lease: '7' }, 10);
+    m.step({ type: 'candidates', list: [] }, 12); // the backup's request, not used
+    m.step({ type: 'candidates', list: [{ node: 'a', value: candidacyDocument(preferred(1000), false), id: '2@2' }] }, 20);
+    expect(m.step({ type: 'tick' }, 1019)).not.toContainEqual(expect.objectContaining({ request: 'handOver' }));
+    expect(m.step({ type: 'tick' }, 1020)).toContainEqual({ type: 'request', request: 'handOver', lease: '7', target: 'a' });
+    m.step({ type: 'failed', request: 'handOver', error: 'timeout' }, 1520); // never applied
+    // A read: still ours; the hand-over is sent again, and fails again.
+    expect(m.step({ type: 'holder', holder: 'b', lease: '7', revision: 10, version: 2 }, 1530)).toContainEqual({ type: 'request', request: 'handOver', lease: '7', target: 'a' });
+    m.step({ type: 'failed', request: 'handOver', error: 'timeout' }, 2030);
+    m.step({ type: 'keptAlive', ttlMs: 3000, sentAt: 2500 }, 2510);
+    const at = 1020 + m.handoverWaitMs();
+    expect(m.step({ type: 'tick' }, at)).toContainEqual({ type: 'request', request: 'takeOver', lease: '7', target: 'a' });
+    const back = m.step({ type: 'tookOver', won: false, revision: 10, holder: 'b', lease: '7', handoverTo: null }, at + 10);
+    expect(back.some((e) => e.type === 'transition')).toBe(false);
+    expect(m.status(at + 10)).toMatchObject({ role: 'MASTER', handingOver: false });
+    expect(m.nextDeadline()).toBeGreaterThan(at + 10); // a waits its hold-down again, no busy loop
+    expect(m.step({ type: 'tick' }, at + 1000)).toContainEqual({ type: 'request', request: 'handOver', lease: '7', target: 'a' });
+  });
+
   it('the preferred holder dies: the next holder decides on candidacies read after it took the key (no hand-over to the dead node)', () => {
     const sim = new PrefSim({ a: preferred(0), b: plain, c: plain });
     for (const n of ['a', 'b', 'c']) sim.start(n);

@@ -355,7 +355,8 @@ export class LeaseElection {
     if (this.handoverUntil !== undefined && now >= this.handoverUntil) {
       this.handoverUntil = undefined;
       // Demoted meanwhile too: taken back first (our reservation must not outlive the hand-over), then resigned.
-      if (this.role === 'MASTER' && this.handoverTarget !== undefined && this.holder === null) {
+      // (holder = us: a read older than the hand-over answered last; the transaction tells.)
+      if (this.role === 'MASTER' && this.handoverTarget !== undefined && (this.holder === null || this.holder === this.p.node)) {
         this.retakeKey(now, fx);
       } else {
         if (this.handoverTarget !== undefined) this.holdDownAgain(this.handoverTarget, now);
@@ -591,6 +592,13 @@ export class LeaseElection {
     }
     this.holder = r.holder;
     if (r.holder !== null && r.holder !== this.p.node) this.reservedFor = undefined;
+    if (this.retaking && this.role === 'MASTER' && r.holder === this.p.node && r.lease === this.lease) {
+      // The hand-over never happened (the key is still ours): simply master.
+      this.endHandover(now);
+      this.reservedFor = undefined;
+      if (this.demoted) this.startHandover(now, fx);
+      return;
+    }
     if (r.holder === null && (r.handoverTo ?? null) === null) {
       // No reservation any more (gone with its lease, or never written): contend as usual.
       this.reservedFor = undefined;
