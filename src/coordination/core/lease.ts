@@ -60,8 +60,11 @@ export type LeaseInput =
   | { readonly type: 'start' }
   | { readonly type: 'tick' }
   | { readonly type: 'granted'; readonly lease: string; readonly ttlMs: number; readonly sentAt: number }
-  /** Keep-alive answer: ttlMs 0 = etcd no longer knows the lease. */
-  | { readonly type: 'keptAlive'; readonly ttlMs: number; readonly sentAt: number }
+  /**
+   * Keep-alive answer: ttlMs 0 = etcd no longer knows the lease. `lease`: the lease it is for
+   * (a lease shared by several instances confirms to all; one not ours any more is ignored).
+   */
+  | { readonly type: 'keptAlive'; readonly ttlMs: number; readonly sentAt: number; readonly lease?: string }
   /**
    * The create-if-absent transaction: won (key created with our lease at `revision`) or not;
    * `lease` is the lease the key is attached to (ours when won).
@@ -233,6 +236,7 @@ export class LeaseElection {
         break;
       case 'keptAlive':
         this.pending.delete('keepAlive');
+        if (input.lease !== undefined && input.lease !== this.lease) break; // shared lease: an old one
         if (input.ttlMs <= 0) {
           this.leaseLost('etcd no longer knows our lease', fx);
         } else {

@@ -18,6 +18,20 @@ export interface HolderInfo {
   readonly version?: number;
 }
 
+/**
+ * A keep-alive's answer: the lease's TTL in ms as etcd answers (0 = etcd no longer knows it),
+ * and, from a client that shares the lease, when the answered keep-alive was *sent* (it may have
+ * gone out before this request: the bound is counted from then).
+ */
+export type KeepAliveAnswer = number | { readonly ttlMs: number; readonly sentAt: number };
+
+/** A confirmation of a lease shared by several instances, handed to each of them. */
+export interface LeaseConfirmation {
+  readonly lease: string;
+  readonly ttlMs: number;
+  readonly sentAt: number;
+}
+
 /** The create-if-absent transaction's answer; `handoverTo`: the node a hand-over is reserved for (it alone may take the key). */
 export interface TxnResult {
   readonly won: boolean;
@@ -37,9 +51,9 @@ export interface CandidateEntry {
 
 /** What the shell needs of etcd (a fake in unit tests). */
 export interface EtcdClient {
-  grant(ttlMs: number): Promise<{ lease: string; ttlMs: number }>;
-  /** The lease's remaining TTL in ms as etcd answers a keep-alive; 0 = etcd no longer knows it. */
-  keepAlive(lease: string): Promise<number>;
+  /** A lease; `sentAt` when the confirmation it is valid from was sent (a shared lease: maybe before this request). */
+  grant(ttlMs: number): Promise<{ lease: string; ttlMs: number; sentAt?: number }>;
+  keepAlive(lease: string): Promise<KeepAliveAnswer>;
   /**
    * Put `node` under the key with `lease` if the key does not exist and no hand-over is reserved
    * for another node (`<key>/handover` absent); else say who holds it and for whom it is reserved.
@@ -68,7 +82,15 @@ export interface EtcdClient {
   release(lease: string): Promise<void>;
   /** Follow the key; events as HolderInfo. Errors are reported, the client re-establishes the watch. */
   watch(onHolder: (h: HolderInfo) => void, onError: (error: string) => void): void;
+  /** Every confirmation of a lease this client shares with other instances (shared clients only). */
+  onLease?(listener: (c: LeaseConfirmation) => void): void;
   close(): void;
+}
+
+/** A connection lent by the daemon's pool (etcd-pool.ts): `release` when done, never close it. */
+export interface SharedConnection {
+  readonly client: Etcd3;
+  release(): void;
 }
 
 /** Connection settings read from their files (PEM, password): a missing file throws a clear error. */
@@ -102,8 +124,12 @@ export class Etcd3Client implements EtcdClient {
   private watcher: Watcher | undefined;
   private closed = false;
 
-  constructor(protected readonly s: EtcdSettings) {
-    this.client = new Etcd3(clientOptions(s));
+  private readonly shared: SharedConnection | undefined;
+
+  /** With `shared`, the calls go over a connection the daemon already has (closing gives it back). */
+  constructor(protected readonly s: EtcdSettings, shared?: SharedConnection) {
+    this.shared = shared;
+    this.client = shared?.client ?? new Etcd3(clientOptions(s));
   }
 
   protected bounded<T>(what: string, p: Promise<T>): Promise<T> {
@@ -126,69 +152,35 @@ export class Etcd3Client implements EtcdClient {
    * randomly chosen one, within the same time bound.
    */
   keepAlive(lease: string): Promise<number> {
-    return this.bounded('keepAlive', (async () => {
-      let last: unknown;
-      for (let i = 0; i < this.s.endpoints.length; i++) {
-        try {
-          return await this.keepAliveOnce(lease);
-        } catch (e) {
-          last = e;
-          if ((e as { code?: unknown }).code !== GRPC_UNAVAILABLE) throw e;
-        }
-      }
-      throw last;
-    })());
+    return this.bounded('keepAlive', keepAliveOnAny(this.client, lease, this.s.endpoints.length));
   }
 
-  private async keepAliveOnce(lease: string): Promise<number> {
-    const stream = await this.client.leaseClient.leaseKeepAlive();
-    try {
-      return await new Promise<number>((resolve, reject) => {
-        stream.on('data', (res: { TTL: string }) => resolve(Number(res.TTL) * 1000));
-        stream.on('error', reject);
-        stream.write({ ID: lease });
-      });
-    } finally {
-      stream.end();
-    }
-  }
 
   async txn(lease: string, node: string): Promise<TxnResult> {
-    const c = this.client;
-    const marker = `${this.s.key}/handover`;
-    const r = await this.bounded('txn', c.if(this.s.key, 'Create', '==', 0).and(marker, 'Create', '==', 0)
-      .then(c.put(this.s.key).value(node).lease(lease)).else(c.get(this.s.key), c.get(marker)).commit());
-    return txnResult(r, node, lease);
+    return txnResult(await this.bounded('txn', guardedCreate(this.client, this.s.key, lease, node).commit()), node, lease);
   }
 
   async takeOver(lease: string, node: string, target: string): Promise<TxnResult> {
-    const c = this.client;
-    const marker = `${this.s.key}/handover`;
-    const r = await this.bounded('takeOver', c.if(this.s.key, 'Create', '==', 0).and(marker, 'Value', '==', target)
-      .then(c.put(this.s.key).value(node).lease(lease), c.delete().key(marker)).else(c.get(this.s.key), c.get(marker)).commit());
-    return txnResult(r, node, lease);
+    return txnResult(await this.bounded('takeOver', reservedCreate(this.client, this.s.key, lease, node, target).commit()), node, lease);
   }
 
   async handOver(lease: string, target: string): Promise<void> {
-    const c = this.client;
-    await this.bounded('handOver', c.if(this.s.key, 'Lease', '==', lease)
-      .then(c.delete().key(this.s.key), c.put(`${this.s.key}/handover`).value(target).lease(lease)).commit());
+    await this.bounded('handOver', reserve(this.client, this.s.key, lease, target).commit());
   }
 
   async publishCandidate(lease: string, node: string, value: string): Promise<void> {
-    await this.bounded('publishCandidate', this.client.put(`${this.s.key}/candidates/${node}`).value(value).lease(lease).exec());
+    await this.bounded('publishCandidate', this.client.put(candidacyKey(this.s.key, node)).value(value).lease(lease).exec());
   }
 
   async candidates(): Promise<CandidateEntry[]> {
-    const dir = `${this.s.key}/candidates/`;
-    const r = await this.bounded('candidates', this.client.getAll().prefix(dir).exec());
-    return r.kvs.map((kv) => ({ node: kv.key.toString('utf8').slice(dir.length), value: kv.value.toString('utf8'), id: `${kv.lease}@${kv.create_revision}` }));
+    const dir = candidacyKey(this.s.key, '');
+    return candidateEntries(await this.bounded('candidates', this.client.getAll().prefix(dir).exec()), dir);
   }
 
   async read(): Promise<HolderInfo> {
     const r = await this.bounded('read', this.client.get(this.s.key).exec());
     const kv = r.kvs[0];
-    return kv ? fromKv(kv) : { holder: null, lease: null, revision: Number(r.header.revision), version: 0 };
+    return kv ? holderOfKv(kv) : { holder: null, lease: null, revision: Number(r.header.revision), version: 0 };
   }
 
   async resign(lease: string): Promise<void> {
@@ -212,7 +204,7 @@ export class Etcd3Client implements EtcdClient {
         return;
       }
       this.watcher = w;
-      w.on('put', (kv) => onHolder(fromKv(kv)));
+      w.on('put', (kv) => onHolder(holderOfKv(kv)));
       w.on('delete', (kv) => onHolder({ holder: null, lease: null, revision: Number(kv.mod_revision), version: 0 }));
       w.on('disconnected', (e: Error) => onError(`watch lost: ${e.message}`));
       w.on('error', (e: Error) => onError(`watch: ${e.message}`));
@@ -222,19 +214,74 @@ export class Etcd3Client implements EtcdClient {
   close(): void {
     this.closed = true;
     void this.watcher?.cancel().catch(() => undefined);
-    this.client.close();
+    if (this.shared) this.shared.release();
+    else this.client.close();
   }
 }
 
+/** One keep-alive, tried on up to `tries` endpoints while the one picked is unreachable; the TTL in ms. */
+export async function keepAliveOnAny(client: Etcd3, lease: string, tries: number): Promise<number> {
+  let last: unknown;
+  for (let i = 0; i < Math.max(1, tries); i++) {
+    try {
+      return await keepAliveOnce(client, lease);
+    } catch (e) {
+      last = e;
+      if ((e as { code?: unknown }).code !== GRPC_UNAVAILABLE) throw e;
+    }
+  }
+  throw last;
+}
+
+async function keepAliveOnce(client: Etcd3, lease: string): Promise<number> {
+  const stream = await client.leaseClient.leaseKeepAlive();
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      stream.on('data', (res: { TTL: string }) => resolve(Number(res.TTL) * 1000));
+      stream.on('error', reject);
+      stream.write({ ID: lease });
+    });
+  } finally {
+    stream.end();
+  }
+}
+
+// --- preference (docs/etcd.md "Preference"): the reserved hand-over and the candidacies ------
+
+/** Where a hand-over is reserved, and where a node's candidacy is. */
+export const reservationKey = (key: string): string => `${key}/handover`;
+export const candidacyKey = (key: string, node: string): string => `${key}/candidates/${node}`;
+
+/** Create the key if absent and not reserved. */
+export function guardedCreate(c: Etcd3, key: string, lease: string, node: string) {
+  return c.if(key, 'Create', '==', 0).and(reservationKey(key), 'Create', '==', 0)
+    .then(c.put(key).value(node).lease(lease)).else(c.get(key), c.get(reservationKey(key)));
+}
+
+/** Create the key if absent and reserved for `target`, and drop the reservation. */
+export function reservedCreate(c: Etcd3, key: string, lease: string, node: string, target: string) {
+  return c.if(key, 'Create', '==', 0).and(reservationKey(key), 'Value', '==', target)
+    .then(c.put(key).value(node).lease(lease), c.delete().key(reservationKey(key))).else(c.get(key), c.get(reservationKey(key)));
+}
+
+/** Delete the key if ours and reserve it for `target` under our lease. */
+export function reserve(c: Etcd3, key: string, lease: string, target: string) {
+  return c.if(key, 'Lease', '==', lease).then(c.delete().key(key), c.put(reservationKey(key)).value(target).lease(lease));
+}
+
 /** The answer of a guarded create: who holds the key (first read) and for whom a hand-over is reserved (second read). */
-function txnResult(r: { succeeded: boolean; header: { revision: string }; responses: { response_range?: { kvs: IKeyValue[] } }[] }, node: string, lease: string): TxnResult {
+export function txnResult(r: { succeeded: boolean; header: { revision: string }; responses: { response_range?: { kvs: IKeyValue[] } }[] }, node: string, lease: string): TxnResult {
   if (r.succeeded) return { won: true, revision: Number(r.header.revision), holder: node, lease };
   const kv = r.responses[0]?.response_range?.kvs[0];
   const reserved = r.responses[1]?.response_range?.kvs[0];
   const handoverTo = reserved ? reserved.value.toString('utf8') : null;
-  return kv ? { won: false, ...fromKv(kv), handoverTo } : { won: false, revision: Number(r.header.revision), holder: null, lease: null, handoverTo };
+  return kv ? { won: false, ...holderOfKv(kv), handoverTo } : { won: false, revision: Number(r.header.revision), holder: null, lease: null, handoverTo };
 }
 
-function fromKv(kv: IKeyValue): HolderInfo {
+export function candidateEntries(r: { kvs: IKeyValue[] }, dir: string): CandidateEntry[] {
+  return r.kvs.map((kv) => ({ node: kv.key.toString('utf8').slice(dir.length), value: kv.value.toString('utf8'), id: `${kv.lease}@${kv.create_revision}` }));
+}
+
+export function holderOfKv(kv: IKeyValue): HolderInfo {
   return { holder: kv.value.toString('utf8'), lease: kv.lease === '0' ? null : kv.lease, revision: Number(kv.create_revision), version: Number(kv.version) };
 }
