@@ -90,6 +90,8 @@ describe.skipIf(!isRoot || !hasEtcd)(`etcd instance preference: hand-back to the
     expect(st.state).toBe('MASTER');
     expect(st.etcd!.preference).toEqual({ priority: 200, preempt: true, preemptDelayMs: DELAY_MS });
     expect(st.etcd!.candidates!.map((c) => [c.node, c.priority, c.preempt])).toEqual([['n1', 200, true], ['n2', 150, true], ['n3', 100, false]]);
+    // n2 reads the candidacies at its own polls: once it has all three, its text status lists them.
+    await until(async () => ((await instance(socketOf(wd, hostOf('n2')))).etcd?.candidates?.length === 3 ? true : undefined), 10_000, 100, 'n2 read three candidates');
     const { stdout } = await run(carpoolArgv(hostOf('n2').ns, ['status', '--socket', socketOf(wd, hostOf('n2'))]), { allowFail: true });
     expect(stdout).toMatch(/web: preference priority 150, preempt after 4\.0s; candidates: n1 \(priority 200, preempt after 4\.0s, seen [\d.]+s\), n2 .*, n3 \(priority 100, no preempt/);
   }, 60_000);
