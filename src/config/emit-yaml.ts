@@ -168,6 +168,7 @@ function etcdInstance(i: EtcdInstance): Record<string, unknown> {
         ...(a.broadcast !== undefined ? { broadcast: a.broadcast } : {}),
       })),
     ...(i.node !== undefined ? { node: i.node } : {}),
+    ...(i.preference ? { priority: i.preference.priority, preempt: i.preference.preempt, preempt_delay: formatDuration(i.preference.preemptDelayMs) } : {}),
     etcd: {
       endpoints: [...e.endpoints], prefix: e.prefix, key: e.key, ttl: formatDuration(e.ttlMs), renew: formatDuration(e.renewMs),
       request_timeout: formatDuration(e.requestTimeoutMs), margin: formatDuration(e.marginMs), poll: formatDuration(e.pollMs),

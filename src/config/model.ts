@@ -120,6 +120,8 @@ export interface EtcdInstance {
   /** This node's name under the key; undefined = the host name. */
   readonly node?: string;
   readonly etcd: EtcdSettings;
+  /** `priority` / `preempt` / `preempt_delay` (docs/etcd.md "Preference"); undefined = no candidacy, no hand-back. */
+  readonly preference?: { readonly priority: number; readonly preempt: boolean; readonly preemptDelayMs: number };
   readonly upHook?: Hook;
   readonly downHook?: Hook;
   readonly hookTimeoutMs?: number;

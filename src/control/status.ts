@@ -65,6 +65,14 @@ export interface EtcdInstanceStatus {
   readonly demoted?: boolean;
   /** A demoted master keeping its addresses until its successor confirms. */
   readonly handingOver?: boolean;
+  /** This node's preference (`priority`, `preempt`, `preempt_delay`), when configured (docs/etcd.md "Preference"). */
+  readonly preference?: { readonly priority: number; readonly preempt: boolean; readonly preemptDelayMs: number };
+  /** The candidacies last read from etcd: each node's preference and how long it has been seen unchanged. */
+  readonly candidates?: readonly { readonly node: string; readonly priority: number; readonly preempt: boolean; readonly preemptDelayMs: number; readonly demoted: boolean; readonly seenMs: number }[];
+  /** The node a preference hand-over is reserved for, while one runs. */
+  readonly handoverTo?: string | null;
+  /** Candidacy documents left out as malformed, since start. */
+  readonly badCandidacies?: number;
 }
 
 export interface InterfaceStatus {

@@ -68,7 +68,12 @@ export function formatStatus(st: DaemonStatus, now: Date): string {
     if (!e) continue;
     lines.push(`  ${i.name}: etcd key ${e.key} held by ${e.holder ?? 'nobody'}${e.revision !== null ? ` (revision ${e.revision})` : ''}, node ${e.node}`
       + `, lease left ${e.leaseLeftMs === null ? '-' : `${(e.leaseLeftMs / 1000).toFixed(1)}s`}${e.failures ? `, ${e.failures} failed requests (last: ${e.lastError ?? '?'})` : ''}`
-      + `${e.handingOver ? ', handing over' : ''}${e.demoted ? ', demoted (carpool demote --clear lifts it)' : ''}`);
+      + `${e.handingOver ? `, handing over${e.handoverTo ? ` to ${e.handoverTo}` : ''}` : ''}${e.demoted ? ', demoted (carpool demote --clear lifts it)' : ''}`);
+    if (e.preference) {
+      const pref = (p: { priority: number; preempt: boolean; preemptDelayMs: number }) => `priority ${p.priority}${p.preempt ? `, preempt after ${(p.preemptDelayMs / 1000).toFixed(1)}s` : ', no preempt'}`;
+      const cands = (e.candidates ?? []).map((c) => `${c.node} (${pref(c)}${c.demoted ? ', demoted' : ''}, seen ${(c.seenMs / 1000).toFixed(1)}s)`);
+      lines.push(`  ${i.name}: preference ${pref(e.preference)}; candidates: ${cands.length ? cands.join(', ') : 'none read yet'}${e.badCandidacies ? `; ${e.badCandidacies} malformed left out` : ''}`);
+    }
   }
   lines.push(`  adverts sent/received: ${st.instances.map((i) => `${i.name} ${i.counters.advertsSent}/${i.counters.advertsReceived}`).join(', ')}`);
   lines.push('  (* = this host holds the addresses)');

@@ -20,6 +20,10 @@ class Store implements EtcdClient {
   resign() { return Promise.resolve(); }
   confirm(_lease: string, value: string) { this.value = value; return Promise.resolve(); }
   release() { this.value = null; return Promise.resolve(); }
+  takeOver(lease: string, value: string) { return this.txn(lease, value); }
+  handOver() { return Promise.resolve(); }
+  publishCandidate() { return Promise.resolve(); }
+  candidates() { return Promise.resolve([]); }
   watch() {}
   close() {}
 }

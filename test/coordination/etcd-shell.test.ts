@@ -27,12 +27,32 @@ class FakeEtcd implements EtcdClient {
   keepAlive() { return this.answer('keepAlive', () => 3000); }
   txn(lease: string, node: string) {
     return this.answer('txn', () => {
-      if (this.holder.holder !== null) return { won: false, ...this.holder };
+      if (this.holder.holder !== null || this.reserved) return { won: false, ...this.holder, handoverTo: this.reserved?.target ?? null };
       this.holder = { holder: node, lease, revision: 42 };
       return { won: true, ...this.holder };
     });
   }
   read() { return this.answer('read', () => this.holder); }
+  /** The reserved hand-over (`<key>/handover`) and the candidacies (`<key>/candidates/<node>`). */
+  reserved: { target: string; lease: string } | null = null;
+  readonly candidacies = new Map<string, { value: string; id: string }>();
+  takeOver(lease: string, node: string, target: string) {
+    return this.answer('takeOver', () => {
+      if (this.holder.holder !== null || this.reserved?.target !== target) return { won: false, ...this.holder, handoverTo: this.reserved?.target ?? null };
+      this.reserved = null;
+      this.holder = { holder: node, lease, revision: 44, version: 1 };
+      return { won: true, ...this.holder };
+    });
+  }
+  handOver(lease: string, target: string) {
+    return this.answer('handOver', () => {
+      if (this.holder.lease !== lease) return;
+      this.holder = { holder: null, lease: null, revision: 43, version: 0 };
+      this.reserved = { target, lease };
+    });
+  }
+  publishCandidate(lease: string, node: string, value: string) { return this.answer('publishCandidate', () => { this.candidacies.set(node, { value, id: `${lease}@1` }); }); }
+  candidates() { return this.answer('candidates', () => [...this.candidacies].map(([node, c]) => ({ node, ...c }))); }
   release() { return this.answer('release', () => undefined); }
   /** What the world looked like when `confirm` went out (the addresses and GARP must come first). */
   atConfirm: { added: number; garps: number } | undefined;
@@ -48,7 +68,7 @@ class FakeEtcd implements EtcdClient {
   close() { this.closed = true; }
 }
 
-function setup() {
+function setup(preference?: EtcdInstance['preference']) {
   const world = shellWorld();
   const etcd = new FakeEtcd();
   const hooks: HookCall[] = [];
@@ -56,6 +76,7 @@ function setup() {
     kind: 'etcd', name: 'web', interface: 'eth0', addresses: [vip(VIP)], node: 'n1',
     etcd: { endpoints: ['http://10.9.0.1:2379'], prefix: '/t', key: '/t/web/leader', ttlMs: 3000, renewMs: 1000, requestTimeoutMs: 600, marginMs: 300, pollMs: 1500 },
     upHook: { argv: ['/bin/true'], shell: false }, downHook: { argv: ['/bin/true'], shell: false },
+    ...(preference ? { preference } : {}),
   };
   const s = new EtcdShell(cfg, {
     port: world.port, log: world.log, addresses: world.addresses, client: etcd, node: 'n1', now: () => Date.now(),
@@ -69,6 +90,45 @@ function setup() {
 describe('EtcdShell', () => {
   beforeEach(() => { vi.useFakeTimers(); });
   afterEach(() => { vi.useRealTimers(); });
+
+  it('preference: publishes its candidacy, hands the key to a better candidate after its delay, drops the VIP on its confirmation', async () => {
+    const t = setup({ priority: 100, preempt: false, preemptDelayMs: 3000 });
+    t.s.start();
+    await vi.advanceTimersByTimeAsync(0);
+    // The candidacies read as a backup are read again once master.
+    expect(t.etcd.calls).toEqual(['grant', 'txn', 'publishCandidate', 'candidates', 'confirm', 'candidates']);
+    expect(JSON.parse(t.etcd.candidacies.get('n1')!.value)).toEqual({ priority: 100, preempt: false, preemptDelayMs: 3000, demoted: false });
+    t.etcd.candidacies.set('n2', { value: JSON.stringify({ priority: 200, preempt: true, preemptDelayMs: 2000, demoted: false }), id: '99@5' });
+    await vi.advanceTimersByTimeAsync(1500); // the next poll reads it
+    expect(t.s.status().etcd).toMatchObject({ preference: { priority: 100 }, candidates: [{ node: 'n1' }, { node: 'n2', priority: 200, preempt: true, seenMs: 0 }] });
+    expect(t.etcd.calls).not.toContain('handOver');
+    await vi.advanceTimersByTimeAsync(2000); // its delay, timed from when it was first seen
+    expect(t.etcd.calls.at(-1)).toBe('handOver');
+    expect(t.etcd.reserved).toEqual({ target: 'n2', lease: '77' });
+    expect(t.s.status()).toMatchObject({ state: 'MASTER', holdsAddresses: true, etcd: { handingOver: true, handoverTo: 'n2' } });
+    // Another node contending meanwhile is refused by the reservation; n2 takes the key, then confirms.
+    expect(await t.etcd.txn('55', 'n3')).toMatchObject({ won: false, handoverTo: 'n2' });
+    expect(await t.etcd.takeOver('99', 'n2', 'n2')).toMatchObject({ won: true });
+    t.etcd.onHolder!({ holder: 'n2', lease: '99', revision: 44, version: 1 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.s.status()).toMatchObject({ state: 'MASTER', holdsAddresses: true });
+    t.etcd.onHolder!({ holder: 'n2', lease: '99', revision: 44, version: 2 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.s.status()).toMatchObject({ state: 'BACKUP', holdsAddresses: false, etcd: { handingOver: false, holder: 'n2' } });
+    expect(t.lines.some((l) => l.includes('handed over to n2'))).toBe(true);
+  });
+
+  it('preference: the target is named by the reservation and takes the key with takeOver', async () => {
+    const t = setup({ priority: 200, preempt: true, preemptDelayMs: 0 });
+    t.etcd.reserved = { target: 'n1', lease: '5' };
+    t.s.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.etcd.calls.slice(0, 2)).toEqual(['grant', 'txn']);
+    expect(t.etcd.calls).toContain('takeOver');
+    expect(t.etcd.reserved).toBeNull();
+    expect(t.s.status()).toMatchObject({ state: 'MASTER', holdsAddresses: true, etcd: { holder: 'n1' } });
+    expect(t.etcd.calls).toContain('confirm');
+  });
 
   it('wins the key: addresses, GARP and the up hook with the fencing token', async () => {
     const t = setup();

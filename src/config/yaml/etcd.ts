@@ -7,12 +7,13 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { checkTiming } from '../../coordination/core/lease.js';
+import { DEFAULT_PRIORITY, PRIORITY_MAX, PRIORITY_MIN } from '../../coordination/core/preference.js';
 import type { EtcdInstance, EtcdSettings } from '../model.js';
 import { readAddresses, readHooks } from './carp.js';
 import { NAME_RE, Reader, describe, validIfname, type Checker, type YamlConfigOptions } from './checker.js';
 import { readDuration } from './resources.js';
 
-const INSTANCE_KEYS = ['name', 'protocol', 'interface', 'addresses', 'node', 'etcd', 'hooks', 'hook_timeout'] as const;
+const INSTANCE_KEYS = ['name', 'protocol', 'interface', 'addresses', 'node', 'etcd', 'priority', 'preempt', 'preempt_delay', 'hooks', 'hook_timeout'] as const;
 const ETCD_KEYS = ['endpoints', 'prefix', 'key', 'ttl', 'renew', 'request_timeout', 'margin', 'poll', 'tls', 'user', 'password_file'] as const;
 const TLS_KEYS = ['ca', 'cert', 'key'] as const;
 /** The keys of `cluster: { etcd: ... }`: the connection and the ttl of the status documents' leases. */
@@ -67,7 +68,10 @@ export function readEtcdInstance(c: Checker, item: Node | null, index: number, l
   const where = isScalar(pn) && typeof pn.value === 'string' ? `instance '${pn.value}'` : `instance #${index + 1}`;
   const entries = c.entries(item, where, list);
   if (!entries) return undefined;
-  c.unknownKeys(entries, INSTANCE_KEYS, where, { vip: 'addresses', vips: 'addresses', endpoints: 'etcd: { endpoints: ... }', ttl: 'etcd: { ttl: ... }' });
+  c.unknownKeys(entries, INSTANCE_KEYS, where, {
+    vip: 'addresses', vips: 'addresses', endpoints: 'etcd: { endpoints: ... }', ttl: 'etcd: { ttl: ... }',
+    advskew: 'priority (1..254, higher is preferred: the reverse of advskew)', nopreempt: 'preempt: false', preemptDelay: 'preempt_delay',
+  });
   const r = new Reader(c, where, entries);
   const before = c.errors.length;
 
@@ -105,12 +109,31 @@ export function readEtcdInstance(c: Checker, item: Node | null, index: number, l
     } else etcd = readEtcdSettings(c, r, where, name, options);
   }
 
+  const preference = readPreference(c, r, where, etcd?.ttlMs ?? ETCD_DEFAULT_TTL_MS);
+
   if (c.errors.length > before || !name || !iface || !etcd || !hooks) return undefined;
   return {
     kind: 'etcd', name, interface: iface, addresses: addresses.map((a) => a.address),
-    ...(nodeName !== undefined ? { node: nodeName } : {}), etcd,
+    ...(nodeName !== undefined ? { node: nodeName } : {}), etcd, ...(preference ? { preference } : {}),
     ...(hooks.up ? { upHook: hooks.up } : {}), ...(hooks.down ? { downHook: hooks.down } : {}),
   };
+}
+
+/**
+ * `priority` (1..254, higher preferred, default 100), `preempt` (default false) and
+ * `preempt_delay` (the hold-down, default the ttl): VRRP's words, since etcd instances elect
+ * nothing on the LAN. Absent all three: no candidacy, no hand-back (docs/etcd.md "Preference").
+ */
+function readPreference(c: Checker, r: Reader, where: string, ttlMs: number): EtcdInstance['preference'] {
+  if (!r.has('priority') && !r.has('preempt') && !r.has('preempt_delay')) return undefined;
+  const priority = r.has('priority') ? r.integer('priority', PRIORITY_MIN, PRIORITY_MAX)?.value : DEFAULT_PRIORITY;
+  const preempt = r.has('preempt') ? r.boolean('preempt') : false;
+  const preemptDelayMs = r.has('preempt_delay') ? readDuration(c, r, 'preempt_delay', where, true) : ttlMs;
+  if (r.has('preempt_delay') && preempt === false) {
+    c.warn(r.keyNode('preempt_delay') ?? null, 'NOT_USED', `preempt_delay in ${where} does nothing without preempt: true`, 'preempt: true, or no preempt_delay');
+  }
+  if (priority === undefined || preempt === undefined || preemptDelayMs === undefined) return undefined;
+  return { priority, preempt, preemptDelayMs };
 }
 
 /** The `etcd:` mapping under `outer` (an instance's, or the cluster block's with `keys` = CLUSTER_ETCD_KEYS). */

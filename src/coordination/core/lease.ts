@@ -24,8 +24,19 @@
  * its addresses when etcd names another holder with version ≥ 2 — the successor's GARP went out
  * before that write — or, with no successor, after `handoverWaitMs`. A demoted node does not
  * contend until the demotion is cleared (CARP's advskew 240).
+ *
+ * Preference (`priority`, `preempt`, `preempt_delay`; ./preference.ts): a node with a preference
+ * publishes its candidacy under its lease and reads the others' every poll. A holder that sees a
+ * better candidate asking to preempt, unchanged for that candidate's delay, hands over to it
+ * alone: one transaction deletes the key and reserves it (`<key>/handover` = the target, under
+ * the holder's lease); the others' create-if-absent fails while the reservation stands; the
+ * target takes the key and deletes the reservation in one transaction, then adds the addresses
+ * and confirms as above. If the target has not taken the key within `handoverWaitMs`, the
+ * holder — which kept its addresses — takes it back the same way (it keeps serving); if the
+ * holder dies instead, the reservation goes with its lease and everyone contends again.
  */
 import type { LogLevel } from '../../lib/log-level.js';
+import { candidacyDocument, parseCandidacy, preemptionDue, preferredSuccessor, trackCandidates, type Candidate, type Preference } from './preference.js';
 
 export interface LeaseParams {
   /** This node's name (the value it writes under the key). */
@@ -39,6 +50,8 @@ export interface LeaseParams {
   readonly marginMs: number;
   /** Read the key again this often, watches or not. */
   readonly pollMs: number;
+  /** This node's preference (docs/etcd.md "Preference"); none = no candidacy, no hand-back (as before). */
+  readonly preference?: Preference;
 }
 
 export type LeaseRole = 'INIT' | 'BACKUP' | 'MASTER';
@@ -56,7 +69,14 @@ export type LeaseInput =
    * The create-if-absent transaction: won (key created with our lease at `revision`) or not;
    * `lease` is the lease the key is attached to (ours when won).
    */
-  | { readonly type: 'txn'; readonly won: boolean; readonly revision: number; readonly holder: string | null; readonly lease: string | null }
+  | { readonly type: 'txn'; readonly won: boolean; readonly revision: number; readonly holder: string | null; readonly lease: string | null; readonly handoverTo?: string | null }
+  /** The reserved take-over's answer (as `txn`). */
+  | { readonly type: 'tookOver'; readonly won: boolean; readonly revision: number; readonly holder: string | null; readonly lease: string | null; readonly handoverTo?: string | null }
+  /** The candidacies under `<key>/candidates/` as read (documents not yet checked). */
+  | { readonly type: 'candidates'; readonly list: readonly { readonly node: string; readonly value: string; readonly id: string }[] }
+  /** Answers to `publish` (our candidacy written) and `handOver` (key deleted and reserved, if ours). */
+  | { readonly type: 'published' }
+  | { readonly type: 'handedOver' }
   /** A read or a watch event: who holds the key now (null = nobody) and with which lease. */
   | { readonly type: 'holder'; readonly holder: string | null; readonly lease: string | null; readonly revision: number; readonly version?: number }
   /** `carpool demote` (on) / `carpool demote --clear` (off). */
@@ -70,13 +90,19 @@ export type LeaseInput =
   /** The release (key deleted if ours, lease revoked) was answered. */
   | { readonly type: 'released' };
 
-export type LeaseRequest = 'grant' | 'keepAlive' | 'txn' | 'read' | 'release' | 'resign' | 'confirm';
+export type LeaseRequest = 'grant' | 'keepAlive' | 'txn' | 'read' | 'release' | 'resign' | 'confirm' | PreferenceRequest;
+export type PreferenceRequest = 'publish' | 'candidates' | 'handOver' | 'takeOver';
 
 export type LeaseEffect =
   | { readonly type: 'request'; readonly request: 'grant'; readonly ttlMs: number }
   | { readonly type: 'request'; readonly request: 'keepAlive' | 'txn' | 'read' | 'resign' | 'confirm'; readonly lease: string }
   /** Delete the key if it still holds our lease, and revoke the lease. */
   | { readonly type: 'request'; readonly request: 'release'; readonly lease: string }
+  /** Our candidacy document, under our lease. */
+  | { readonly type: 'request'; readonly request: 'publish'; readonly lease: string; readonly value: string }
+  | { readonly type: 'request'; readonly request: 'candidates'; readonly lease: string }
+  /** handOver: delete the key if ours and reserve it for `target`; takeOver: take the key reserved for `target`. */
+  | { readonly type: 'request'; readonly request: 'handOver' | 'takeOver'; readonly lease: string; readonly target: string }
   | { readonly type: 'transition'; readonly from: LeaseRole; readonly to: LeaseRole; readonly reason: string; readonly fencingToken?: number }
   | { readonly type: 'log'; readonly level: LogLevel; readonly message: string }
   | { readonly type: 'stopped' };
@@ -93,6 +119,14 @@ export interface LeaseStatus {
   readonly demoted: boolean;
   /** A demoted master keeping its addresses until its successor confirms (make-before-break). */
   readonly handingOver: boolean;
+  /** This node's preference, if configured. */
+  readonly preference?: Preference;
+  /** The candidacies last read (with a preference only), and since when each was seen unchanged (ms ago). */
+  readonly candidates?: readonly (Candidate & { readonly seenMs: number })[];
+  /** The node a preference hand-over is reserved for, while one runs. */
+  readonly handoverTo?: string;
+  /** Candidacy documents that could not be used (malformed), since start. */
+  readonly badCandidacies?: number;
 }
 
 /** Settings that cannot be safe, as messages (empty = fine). Patroni's rule, adapted. */
@@ -126,6 +160,20 @@ export class LeaseElection {
   private demoted = false;
   /** While handing over: the addresses go at the latest then. */
   private handoverUntil: number | undefined;
+  // --- preference (./preference.ts) ---
+  private candidateList: readonly Candidate[] = [];
+  private candidateSeen = new Map<string, { id: string; since: number }>();
+  private badCandidacies = 0;
+  /** Our candidacy must be written (new lease, demotion changed, or the last write failed). */
+  private candidacyDirty = false;
+  /** The node our running hand-over is for. */
+  private handoverTarget: string | undefined;
+  /** A reservation we wrote that may still stand: we contend with `takeOver` for it, not `txn`. */
+  private reservedFor: string | undefined;
+  /** The target did not come: taking the key back, addresses kept. */
+  private retaking = false;
+  /** The candidacies request under way was sent before we took the key: its answer is not used. */
+  private staleCandidates = false;
 
   constructor(private readonly p: LeaseParams) {}
 
@@ -134,7 +182,7 @@ export class LeaseElection {
   }
 
   nextDeadline(): number | undefined {
-    const ds = [this.nextKeepAlive, this.nextPoll, this.nextGrant, this.handoverUntil, this.role === 'MASTER' ? this.stepDownAt() : undefined]
+    const ds = [this.nextKeepAlive, this.nextPoll, this.nextGrant, this.handoverUntil, this.role === 'MASTER' ? this.stepDownAt() : undefined, this.preemptAt()]
       .filter((d): d is number => d !== undefined);
     return ds.length ? Math.min(...ds) : undefined;
   }
@@ -143,7 +191,12 @@ export class LeaseElection {
     return {
       role: this.role, holder: this.holder, revision: this.revision,
       leaseLeftMs: this.validUntil === undefined ? undefined : Math.max(0, this.validUntil - now),
-      failures: this.failures, lastError: this.lastError, demoted: this.demoted, handingOver: this.handoverUntil !== undefined,
+      failures: this.failures, lastError: this.lastError, demoted: this.demoted, handingOver: this.handoverUntil !== undefined || this.retaking,
+      ...(this.p.preference ? {
+        preference: this.p.preference, badCandidacies: this.badCandidacies,
+        candidates: this.candidateList.map((c) => ({ ...c, seenMs: Math.max(0, now - (this.candidateSeen.get(c.node)?.since ?? now)) })),
+        ...(this.handoverTarget !== undefined ? { handoverTo: this.handoverTarget } : {}),
+      } : {}),
     };
   }
 
@@ -175,6 +228,11 @@ export class LeaseElection {
         this.nextKeepAlive = now + this.p.renewMs;
         if (this.holder === null && !this.demoted) this.request(fx, 'txn');
         else this.request(fx, 'read');
+        if (this.p.preference) {
+          this.candidacyDirty = true;
+          this.publishCandidacy(fx);
+          this.prefRequest(fx, 'candidates');
+        }
         break;
       case 'keptAlive':
         this.pending.delete('keepAlive');
@@ -197,7 +255,22 @@ export class LeaseElection {
           // nothing keeps that lease alive; it expires and the key is contended again.
           if (input.holder === this.p.node && input.lease === this.lease) this.maybeMaster(now, 'the key is ours', fx);
           else if (input.holder === this.p.node) fx.push({ type: 'log', level: 'warning', message: `the key holds our name under another lease (${input.lease ?? 'none'}): waiting for it to expire` });
+          else if (input.holder === null && input.handoverTo) this.onReserved(input.handoverTo, fx);
         }
+        break;
+      case 'tookOver':
+        this.pending.delete('takeOver');
+        this.onTookOver(input, now, fx);
+        break;
+      case 'candidates':
+        this.pending.delete('candidates');
+        this.onCandidates(input.list, now, fx);
+        break;
+      case 'published':
+        this.pending.delete('publish');
+        break;
+      case 'handedOver':
+        this.pending.delete('handOver');
         break;
       case 'holder':
         this.pending.delete('read');
@@ -223,6 +296,13 @@ export class LeaseElection {
         // killed, two keep-alives in a row lost to it, and the master stepped down).
         if (input.request === 'keepAlive' && this.nextKeepAlive !== undefined) this.nextKeepAlive = Math.min(this.nextKeepAlive, now + Math.min(KEEPALIVE_RETRY_MS, this.p.renewMs));
         if (input.request === 'release' && this.stopping) fx.push({ type: 'stopped' });
+        if (input.request === 'publish') this.candidacyDirty = true;
+        if (input.request === 'candidates') this.staleCandidates = false;
+        if (input.request === 'takeOver' && this.retaking) {
+          // etcd is failing: the bound applies; as a backup we contend again (with takeOver) every poll.
+          this.endHandover(now);
+          this.transition('BACKUP', 'hand-over: could not take the key back', fx);
+        }
         break;
       case 'released':
         fx.push({ type: 'stopped' });
@@ -232,6 +312,8 @@ export class LeaseElection {
         this.stopping = true;
         if (this.role === 'MASTER') this.transition('BACKUP', 'shutdown', fx);
         this.nextKeepAlive = this.nextPoll = this.nextGrant = this.handoverUntil = undefined;
+        this.handoverTarget = undefined;
+        this.retaking = false;
         if (this.lease !== undefined) fx.push({ type: 'request', request: 'release', lease: this.lease });
         else fx.push({ type: 'stopped' });
         break;
@@ -245,6 +327,10 @@ export class LeaseElection {
       return;
     }
     this.demoted = on;
+    if (this.p.preference) {
+      this.candidacyDirty = true;
+      this.publishCandidacy(fx);
+    }
     if (on) {
       fx.push({ type: 'log', level: 'info', message: 'demoted (carpool demote): not contending until carpool demote --clear' });
       if (this.role === 'MASTER') this.startHandover(now, fx);
@@ -255,10 +341,16 @@ export class LeaseElection {
   }
 
   /** Make-before-break: the key goes, the addresses stay until the successor confirms. */
-  private startHandover(now: number, fx: LeaseEffect[]): void {
-    if (this.handoverUntil !== undefined) return;
+  private startHandover(now: number, fx: LeaseEffect[], target?: string): void {
+    if (this.handoverUntil !== undefined || this.retaking) return;
     const bound = this.stepDownAt() ?? now;
     this.handoverUntil = Math.min(bound, now + this.handoverWaitMs());
+    if (target !== undefined) {
+      this.handoverTarget = this.reservedFor = target;
+      fx.push({ type: 'log', level: 'info', message: `handing over to ${target} (preferred): key reserved for it, keeping the addresses until it confirms (at most ${this.handoverUntil - now} ms)` });
+      this.prefRequest(fx, 'handOver', target);
+      return;
+    }
     fx.push({ type: 'log', level: 'info', message: `handing over: key released, keeping the addresses until a successor confirms (at most ${this.handoverUntil - now} ms)` });
     this.request(fx, 'resign');
   }
@@ -266,7 +358,15 @@ export class LeaseElection {
   private onTick(now: number, fx: LeaseEffect[]): void {
     if (this.handoverUntil !== undefined && now >= this.handoverUntil) {
       this.handoverUntil = undefined;
-      if (this.role === 'MASTER') this.transition('BACKUP', 'hand-over: no successor confirmed in time', fx);
+      // Demoted meanwhile too: taken back first (our reservation must not outlive the hand-over), then resigned.
+      // (holder = us: a read older than the hand-over answered last; the transaction tells.)
+      if (this.role === 'MASTER' && this.handoverTarget !== undefined && (this.holder === null || this.holder === this.p.node)) {
+        this.retakeKey(now, fx);
+      } else {
+        if (this.handoverTarget !== undefined) this.holdDownAgain(this.handoverTarget, now);
+        this.endHandover(now);
+        if (this.role === 'MASTER') this.transition('BACKUP', 'hand-over: no successor confirmed in time', fx);
+      }
       this.request(fx, 'read');
     }
     if (this.nextGrant !== undefined && now >= this.nextGrant) {
@@ -280,11 +380,16 @@ export class LeaseElection {
     if (this.nextPoll !== undefined && now >= this.nextPoll) {
       this.nextPoll = now + this.p.pollMs;
       this.request(fx, 'read');
+      if (this.p.preference) {
+        this.publishCandidacy(fx);
+        this.prefRequest(fx, 'candidates');
+      }
     }
     // Our own lease ran out while backup: get a new one.
     if (this.validUntil !== undefined && now >= this.validUntil && this.lease !== undefined) {
       this.leaseLost('our lease may have expired (no keep-alive confirmed in time)', fx);
     }
+    this.considerPreemption(now, fx);
   }
 
   private onHolder(holder: string | null, lease: string | null, revision: number, version: number, now: number, fx: LeaseEffect[]): void {
@@ -292,14 +397,18 @@ export class LeaseElection {
     const prev = this.holder;
     this.holder = holder;
     const ours = holder === this.p.node && lease === this.lease;
-    if (this.handoverUntil !== undefined && this.role === 'MASTER') {
+    // Someone else holds the key: any reservation of ours was taken with it (only its target can).
+    if (holder !== null && !ours) this.reservedFor = undefined;
+    if ((this.handoverUntil !== undefined || this.retaking) && this.role === 'MASTER') {
       if (holder === null) {
-        if (!this.demoted) this.request(fx, 'txn'); // demotion cleared meanwhile: take it back
+        if (!this.demoted && this.handoverTarget === undefined) this.request(fx, 'txn'); // demotion cleared meanwhile: take it back
       } else if (ours) {
-        if (this.demoted) this.request(fx, 'resign');
+        if (this.handoverTarget !== undefined) {
+          if (!this.retaking) this.prefRequest(fx, 'handOver', this.handoverTarget); // an answer older than our hand-over
+        } else if (this.demoted) this.request(fx, 'resign');
         else this.handoverUntil = undefined; // cleared and won again: simply master
       } else if (version >= 2) {
-        this.handoverUntil = undefined;
+        this.endHandover(now);
         this.transition('BACKUP', `handed over to ${holder}`, fx);
       } else if (prev !== holder) {
         fx.push({ type: 'log', level: 'info', message: `${holder} took the key: keeping the addresses until it confirms` });
@@ -309,6 +418,8 @@ export class LeaseElection {
     if (holder === null) {
       if (this.demoted) {
         if (this.role === 'MASTER') this.transition('BACKUP', 'etcd shows the key free', fx);
+        // A reservation of ours may still bar the others: take the key to give it back (a demoted node resigns it).
+        if (this.reservedFor !== undefined) this.request(fx, 'txn');
         return;
       }
       if (prev !== null) fx.push({ type: 'log', level: 'info', message: `the key is free (was ${prev}): contending` });
@@ -325,7 +436,7 @@ export class LeaseElection {
   }
 
   private maybeMaster(now: number, reason: string, fx: LeaseEffect[]): void {
-    if (this.role === 'MASTER' && this.handoverUntil !== undefined && !this.demoted) this.handoverUntil = undefined;
+    if (this.role === 'MASTER' && this.handoverUntil !== undefined && !this.demoted && this.handoverTarget === undefined) this.handoverUntil = undefined;
     if (this.role !== 'BACKUP') return;
     if (this.demoted) {
       // The key came to us anyway (a transaction sent before the demotion): give it back untouched.
@@ -341,11 +452,14 @@ export class LeaseElection {
     this.transition('MASTER', reason, fx, this.revision);
     // After the addresses and GARP (effects run in order): tells a handing-over master to let go.
     this.request(fx, 'confirm');
+    this.freshCandidates(fx);
   }
 
   private leaseLost(why: string, fx: LeaseEffect[]): void {
     if (this.role === 'MASTER') this.transition('BACKUP', why, fx);
     this.handoverUntil = undefined;
+    this.handoverTarget = this.reservedFor = undefined; // a reservation goes with the lease
+    this.retaking = false;
     fx.push({ type: 'log', level: 'warning', message: `${why}: requesting a new lease` });
     this.lease = undefined;
     this.validUntil = undefined;
@@ -360,7 +474,10 @@ export class LeaseElection {
     if (this.role === 'MASTER' && bound !== undefined && now >= bound) {
       this.transition('BACKUP', `lease not confirmed within ttl − margin (${this.p.ttlMs - this.p.marginMs} ms)`, fx);
     }
-    if (this.role !== 'MASTER') this.handoverUntil = undefined;
+    if (this.role !== 'MASTER') {
+      this.handoverUntil = this.handoverTarget = undefined;
+      this.retaking = false;
+    }
   }
 
   private stepDownAt(): number | undefined {
@@ -368,6 +485,11 @@ export class LeaseElection {
   }
 
   private request(fx: LeaseEffect[], request: 'grant' | 'keepAlive' | 'txn' | 'read' | 'resign' | 'confirm'): void {
+    // While a reservation of ours may stand, our own create-if-absent would fail on it.
+    if (request === 'txn' && this.reservedFor !== undefined) {
+      this.prefRequest(fx, 'takeOver', this.reservedFor);
+      return;
+    }
     if (this.pending.has(request)) return;
     if (request === 'grant') {
       this.pending.add(request);
@@ -377,6 +499,145 @@ export class LeaseElection {
     if (this.lease === undefined) return;
     this.pending.add(request);
     fx.push({ type: 'request', request, lease: this.lease });
+  }
+
+  // --- preference (docs/etcd.md "Preference") -------------------------------------------
+
+  private prefRequest(fx: LeaseEffect[], request: PreferenceRequest, target?: string): void {
+    if (this.pending.has(request) || this.lease === undefined) return;
+    const lease = this.lease;
+    if (request === 'publish') {
+      if (!this.p.preference) return;
+      fx.push({ type: 'request', request, lease, value: candidacyDocument(this.p.preference, this.demoted) });
+    } else if (request === 'candidates') {
+      fx.push({ type: 'request', request, lease });
+    } else {
+      if (target === undefined) return;
+      fx.push({ type: 'request', request, lease, target });
+    }
+    this.pending.add(request);
+  }
+
+  /**
+   * A new holder decides on candidacies read after it took the key, not on a list read as a
+   * backup (the node whose death gave it the key would still be in it).
+   */
+  private freshCandidates(fx: LeaseEffect[]): void {
+    if (!this.p.preference) return;
+    this.candidateList = [];
+    // An answer already under way may predate the key: skipped, and asked again.
+    if (this.pending.has('candidates')) this.staleCandidates = true;
+    else this.prefRequest(fx, 'candidates');
+  }
+
+  private publishCandidacy(fx: LeaseEffect[]): void {
+    if (!this.candidacyDirty || this.lease === undefined || this.pending.has('publish')) return;
+    this.candidacyDirty = false;
+    this.prefRequest(fx, 'publish');
+  }
+
+  private onCandidates(list: readonly { node: string; value: string; id: string }[], now: number, fx: LeaseEffect[]): void {
+    if (this.staleCandidates) {
+      this.staleCandidates = false;
+      this.prefRequest(fx, 'candidates');
+      return;
+    }
+    const good: Candidate[] = [];
+    for (const e of list) {
+      const c = parseCandidacy(e.node, e.value, e.id);
+      if ('error' in c) {
+        this.badCandidacies++;
+        fx.push({ type: 'log', level: 'warning', message: `${c.error}: left out` });
+      } else good.push(c);
+    }
+    this.candidateList = good;
+    this.candidateSeen = trackCandidates(this.candidateSeen, good, now);
+    this.considerPreemption(now, fx);
+  }
+
+  /** The holder hands over to a better candidate whose hold-down has passed. */
+  private considerPreemption(now: number, fx: LeaseEffect[]): void {
+    const pref = this.p.preference;
+    if (!pref || this.role !== 'MASTER' || this.demoted || this.stopping || this.handoverUntil !== undefined || this.retaking) return;
+    const target = preferredSuccessor(this.p.node, pref.priority, this.candidateList, this.candidateSeen, now);
+    if (target !== undefined) this.startHandover(now, fx, target);
+  }
+
+  /** When a waiting better candidate's hold-down ends (the holder's timer), if the holder may hand over. */
+  private preemptAt(): number | undefined {
+    const pref = this.p.preference;
+    if (!pref || this.role !== 'MASTER' || this.demoted || this.handoverUntil !== undefined || this.retaking) return undefined;
+    return preemptionDue(this.p.node, pref.priority, this.candidateList, this.candidateSeen);
+  }
+
+  /** The key is free but reserved: for us, take it; for another node, wait (its holder takes it back if it does not come). */
+  private onReserved(target: string, fx: LeaseEffect[]): void {
+    if (target === this.p.node && !this.demoted) {
+      fx.push({ type: 'log', level: 'info', message: 'the holder hands the key over to us (preferred): taking it' });
+      this.prefRequest(fx, 'takeOver', this.p.node);
+    } else if (target !== this.p.node && this.reservedFor === undefined) {
+      fx.push({ type: 'log', level: 'info', message: `the key is reserved for ${target} (preferred): not contending` });
+    }
+  }
+
+  private onTookOver(r: Extract<LeaseInput, { type: 'tookOver' }>, now: number, fx: LeaseEffect[]): void {
+    this.revision = r.revision;
+    if (r.won) {
+      this.holder = this.p.node;
+      this.reservedFor = undefined;
+      if (this.role === 'MASTER' && this.retaking) {
+        this.endHandover(now);
+        fx.push({ type: 'log', level: 'warning', message: `took the key back (its preferred node did not take it in time), fencing token now ${r.revision}; kept the addresses` });
+        if (this.demoted) this.startHandover(now, fx); // carpool demote came meanwhile: a plain hand-over now
+        return;
+      }
+      this.maybeMaster(now, 'took over the key reserved for us', fx);
+      return;
+    }
+    this.holder = r.holder;
+    if (r.holder !== null && r.holder !== this.p.node) this.reservedFor = undefined;
+    if (this.retaking && this.role === 'MASTER' && r.holder === this.p.node && r.lease === this.lease) {
+      // The hand-over never happened (the key is still ours): simply master.
+      this.endHandover(now);
+      this.reservedFor = undefined;
+      if (this.demoted) this.startHandover(now, fx);
+      return;
+    }
+    if (r.holder === null && (r.handoverTo ?? null) === null) {
+      // No reservation any more (gone with its lease, or never written): contend as usual.
+      this.reservedFor = undefined;
+      if (!this.demoted) this.request(fx, 'txn');
+    }
+    if (this.retaking && this.role === 'MASTER') {
+      this.retaking = false;
+      // The target came after all: keep the addresses until it confirms, within the bound.
+      if (r.holder !== null) this.handoverUntil = Math.min(this.stepDownAt() ?? now, now + 2 * this.p.requestTimeoutMs);
+      else {
+        this.endHandover(now);
+        this.transition('BACKUP', 'hand-over: could not take the key back', fx);
+      }
+    }
+  }
+
+  /** The target has not taken the key in time: take it back (addresses kept), or step down if that fails. */
+  private retakeKey(now: number, fx: LeaseEffect[]): void {
+    const target = this.handoverTarget!;
+    this.holdDownAgain(target, now);
+    this.retaking = true;
+    fx.push({ type: 'log', level: 'warning', message: `${target} did not take the key within ${this.handoverWaitMs()} ms: taking it back` });
+    this.prefRequest(fx, 'takeOver', target);
+  }
+
+  /** A target that failed to come waits its hold-down again (no bouncing every hand-over wait). */
+  private holdDownAgain(node: string, now: number): void {
+    const s = this.candidateSeen.get(node);
+    if (s) this.candidateSeen.set(node, { id: s.id, since: now });
+  }
+
+  private endHandover(_now: number): void {
+    this.handoverUntil = undefined;
+    this.handoverTarget = undefined;
+    this.retaking = false;
   }
 
   private transition(to: LeaseRole, reason: string, fx: LeaseEffect[], fencingToken?: number): void {

@@ -7,7 +7,7 @@
  * answered "not won" without asking etcd): the nodes of the configuration that held the key get
  * it back first, and an operator sees the conflict in the log and in `carpool status`.
  */
-import type { EtcdClient, HolderInfo, KeepAliveAnswer, LeaseConfirmation } from './etcd-client.js';
+import type { CandidateEntry, EtcdClient, HolderInfo, KeepAliveAnswer, LeaseConfirmation, TxnResult } from './etcd-client.js';
 import { FOREIGN_MARK, decodeHolder, encodeHolder } from '../core/holder-value.js';
 
 export interface ConfigGuardDeps {
@@ -36,11 +36,29 @@ export class ConfigGuardClient implements EtcdClient {
     this.inner.onLease?.(listener);
   }
 
-  async txn(lease: string, node: string): Promise<{ won: boolean; revision: number; holder: string | null; lease: string | null }> {
+  async txn(lease: string, node: string): Promise<TxnResult> {
     const f = this.foreign;
     if (f && this.deps.now() - f.at < this.deps.ttlMs) return { won: false, revision: f.revision, holder: f.holder, lease: f.lease };
     const r = await this.inner.txn(lease, encodeHolder(node, this.deps.fingerprint));
     return { ...r, holder: this.check(r.holder, r.lease, r.revision) };
+  }
+
+  /** The reserved take-over (preference): our value with the fingerprint, like `txn`. */
+  async takeOver(lease: string, node: string, target: string): Promise<TxnResult> {
+    const r = await this.inner.takeOver(lease, encodeHolder(node, this.deps.fingerprint), target);
+    return { ...r, holder: this.check(r.holder, r.lease, r.revision) };
+  }
+
+  handOver(lease: string, target: string): Promise<void> {
+    return this.inner.handOver(lease, target);
+  }
+
+  publishCandidate(lease: string, node: string, value: string): Promise<void> {
+    return this.inner.publishCandidate(lease, node, value);
+  }
+
+  candidates(): Promise<CandidateEntry[]> {
+    return this.inner.candidates();
   }
 
   async read(): Promise<HolderInfo> {

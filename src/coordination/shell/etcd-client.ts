@@ -32,13 +32,47 @@ export interface LeaseConfirmation {
   readonly sentAt: number;
 }
 
+/** The create-if-absent transaction's answer; `handoverTo`: the node a hand-over is reserved for (it alone may take the key). */
+export interface TxnResult {
+  readonly won: boolean;
+  readonly revision: number;
+  readonly holder: string | null;
+  readonly lease: string | null;
+  readonly handoverTo?: string | null;
+}
+
+/** One node's candidacy for the key (preference, docs/etcd.md): its document and what identifies this registration. */
+export interface CandidateEntry {
+  readonly node: string;
+  readonly value: string;
+  /** Changes when the node registers again (another lease or a new key): `<lease>@<create revision>`. */
+  readonly id: string;
+}
+
 /** What the shell needs of etcd (a fake in unit tests). */
 export interface EtcdClient {
   /** A lease; `sentAt` when the confirmation it is valid from was sent (a shared lease: maybe before this request). */
   grant(ttlMs: number): Promise<{ lease: string; ttlMs: number; sentAt?: number }>;
   keepAlive(lease: string): Promise<KeepAliveAnswer>;
-  /** Put `node` under the key with `lease` if the key does not exist; else say who holds it. */
-  txn(lease: string, node: string): Promise<{ won: boolean; revision: number; holder: string | null; lease: string | null }>;
+  /**
+   * Put `node` under the key with `lease` if the key does not exist and no hand-over is reserved
+   * for another node (`<key>/handover` absent); else say who holds it and for whom it is reserved.
+   */
+  txn(lease: string, node: string): Promise<TxnResult>;
+  /**
+   * The reserved take-over: put `node` under the key with `lease` if the key does not exist and
+   * `<key>/handover` names `target`, deleting `<key>/handover` in the same transaction.
+   */
+  takeOver(lease: string, node: string, target: string): Promise<TxnResult>;
+  /**
+   * A hand-over to one node: if the key is attached to `lease`, delete it and put `<key>/handover`
+   * = `target` with the same lease (it vanishes with the lease), in one transaction.
+   */
+  handOver(lease: string, target: string): Promise<void>;
+  /** Put this node's candidacy `<key>/candidates/<node>` = `value`, attached to `lease`. */
+  publishCandidate(lease: string, node: string, value: string): Promise<void>;
+  /** Every candidacy under `<key>/candidates/`. */
+  candidates(): Promise<CandidateEntry[]>;
   read(): Promise<HolderInfo>;
   /** Delete the key if it is attached to `lease` (a planned hand-over); the lease lives on. */
   resign(lease: string): Promise<void>;
@@ -122,12 +156,25 @@ export class Etcd3Client implements EtcdClient {
   }
 
 
-  async txn(lease: string, node: string): Promise<{ won: boolean; revision: number; holder: string | null; lease: string | null }> {
-    const c = this.client;
-    const r = await this.bounded('txn', c.if(this.s.key, 'Create', '==', 0).then(c.put(this.s.key).value(node).lease(lease)).else(c.get(this.s.key)).commit());
-    if (r.succeeded) return { won: true, revision: Number(r.header.revision), holder: node, lease };
-    const kv = r.responses[0]?.response_range?.kvs[0];
-    return kv ? { won: false, ...holderOfKv(kv) } : { won: false, revision: Number(r.header.revision), holder: null, lease: null };
+  async txn(lease: string, node: string): Promise<TxnResult> {
+    return txnResult(await this.bounded('txn', guardedCreate(this.client, this.s.key, lease, node).commit()), node, lease);
+  }
+
+  async takeOver(lease: string, node: string, target: string): Promise<TxnResult> {
+    return txnResult(await this.bounded('takeOver', reservedCreate(this.client, this.s.key, lease, node, target).commit()), node, lease);
+  }
+
+  async handOver(lease: string, target: string): Promise<void> {
+    await this.bounded('handOver', reserve(this.client, this.s.key, lease, target).commit());
+  }
+
+  async publishCandidate(lease: string, node: string, value: string): Promise<void> {
+    await this.bounded('publishCandidate', this.client.put(candidacyKey(this.s.key, node)).value(value).lease(lease).exec());
+  }
+
+  async candidates(): Promise<CandidateEntry[]> {
+    const dir = candidacyKey(this.s.key, '');
+    return candidateEntries(await this.bounded('candidates', this.client.getAll().prefix(dir).exec()), dir);
   }
 
   async read(): Promise<HolderInfo> {
@@ -197,6 +244,42 @@ async function keepAliveOnce(client: Etcd3, lease: string): Promise<number> {
   } finally {
     stream.end();
   }
+}
+
+// --- preference (docs/etcd.md "Preference"): the reserved hand-over and the candidacies ------
+
+/** Where a hand-over is reserved, and where a node's candidacy is. */
+export const reservationKey = (key: string): string => `${key}/handover`;
+export const candidacyKey = (key: string, node: string): string => `${key}/candidates/${node}`;
+
+/** Create the key if absent and not reserved. */
+export function guardedCreate(c: Etcd3, key: string, lease: string, node: string) {
+  return c.if(key, 'Create', '==', 0).and(reservationKey(key), 'Create', '==', 0)
+    .then(c.put(key).value(node).lease(lease)).else(c.get(key), c.get(reservationKey(key)));
+}
+
+/** Create the key if absent and reserved for `target`, and drop the reservation. */
+export function reservedCreate(c: Etcd3, key: string, lease: string, node: string, target: string) {
+  return c.if(key, 'Create', '==', 0).and(reservationKey(key), 'Value', '==', target)
+    .then(c.put(key).value(node).lease(lease), c.delete().key(reservationKey(key))).else(c.get(key), c.get(reservationKey(key)));
+}
+
+/** Delete the key if ours and reserve it for `target` under our lease. */
+export function reserve(c: Etcd3, key: string, lease: string, target: string) {
+  return c.if(key, 'Lease', '==', lease).then(c.delete().key(key), c.put(reservationKey(key)).value(target).lease(lease));
+}
+
+/** The answer of a guarded create: who holds the key (first read) and for whom a hand-over is reserved (second read). */
+export function txnResult(r: { succeeded: boolean; header: { revision: string }; responses: { response_range?: { kvs: IKeyValue[] } }[] }, node: string, lease: string): TxnResult {
+  if (r.succeeded) return { won: true, revision: Number(r.header.revision), holder: node, lease };
+  const kv = r.responses[0]?.response_range?.kvs[0];
+  const reserved = r.responses[1]?.response_range?.kvs[0];
+  const handoverTo = reserved ? reserved.value.toString('utf8') : null;
+  return kv ? { won: false, ...holderOfKv(kv), handoverTo } : { won: false, revision: Number(r.header.revision), holder: null, lease: null, handoverTo };
+}
+
+export function candidateEntries(r: { kvs: IKeyValue[] }, dir: string): CandidateEntry[] {
+  return r.kvs.map((kv) => ({ node: kv.key.toString('utf8').slice(dir.length), value: kv.value.toString('utf8'), id: `${kv.lease}@${kv.create_revision}` }));
 }
 
 export function holderOfKv(kv: IKeyValue): HolderInfo {

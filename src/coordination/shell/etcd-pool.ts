@@ -22,7 +22,10 @@ import { Etcd3, type Watcher } from 'etcd3';
 import type { EtcdSettings } from '../../config/model.js';
 import type { LogLevel } from '../../lib/log-level.js';
 import { InFlightLimit, KeyFanOut, MAX_IN_FLIGHT, SharedLease, TXN_OPS, chunk, readDelayMs, watchScope, type Confirmation } from '../core/shared-lease.js';
-import { clientOptions, holderOfKv, keepAliveOnAny, type EtcdClient, type HolderInfo, type LeaseConfirmation, type SharedConnection } from './etcd-client.js';
+import {
+  candidacyKey, candidateEntries, clientOptions, guardedCreate, holderOfKv, keepAliveOnAny, reservationKey, reserve, reservedCreate, txnResult,
+  type CandidateEntry, type EtcdClient, type HolderInfo, type LeaseConfirmation, type SharedConnection, type TxnResult,
+} from './etcd-client.js';
 
 export interface EtcdPoolDeps {
   /** Monotonic clock in ms: the one the instances' shells use (sent times are compared with it). */
@@ -353,6 +356,8 @@ class InstanceEtcd implements EtcdClient {
   private closed = false;
   private left = false;
   private onHolder: ((h: HolderInfo) => void) | undefined;
+  /** Our candidacy's key, once written (deleted on release: the shared lease outlives the instance). */
+  private candidacy: { lease: string; key: string } | undefined;
   private leaseListener: ((c: LeaseConfirmation) => void) | undefined;
 
   constructor(private readonly conn: EtcdConnection, private readonly name: string, private readonly s: EtcdSettings, private readonly slot: LeaseSlot) {}
@@ -365,15 +370,26 @@ class InstanceEtcd implements EtcdClient {
     return this.conn.keepAlive(this.slot, lease);
   }
 
-  txn(lease: string, node: string): Promise<{ won: boolean; revision: number; holder: string | null; lease: string | null }> {
-    const c = this.conn.client;
-    const key = this.s.key;
-    return this.conn.limited('txn', this.s.requestTimeoutMs, async () => {
-      const r = await c.if(key, 'Create', '==', 0).then(c.put(key).value(node).lease(lease)).else(c.get(key)).commit();
-      if (r.succeeded) return { won: true, revision: Number(r.header.revision), holder: node, lease };
-      const kv = r.responses[0]?.response_range?.kvs[0];
-      return kv ? { won: false, ...holderOfKv(kv) } : { won: false, revision: Number(r.header.revision), holder: null, lease: null };
-    });
+  txn(lease: string, node: string): Promise<TxnResult> {
+    return this.conn.limited('txn', this.s.requestTimeoutMs, async () => txnResult(await guardedCreate(this.conn.client, this.s.key, lease, node).commit(), node, lease));
+  }
+
+  takeOver(lease: string, node: string, target: string): Promise<TxnResult> {
+    return this.conn.limited('takeOver', this.s.requestTimeoutMs, async () => txnResult(await reservedCreate(this.conn.client, this.s.key, lease, node, target).commit(), node, lease));
+  }
+
+  handOver(lease: string, target: string): Promise<void> {
+    return this.conn.limited('handOver', this.s.requestTimeoutMs, async () => { await reserve(this.conn.client, this.s.key, lease, target).commit(); });
+  }
+
+  publishCandidate(lease: string, node: string, value: string): Promise<void> {
+    this.candidacy = { lease, key: candidacyKey(this.s.key, node) };
+    return this.conn.limited('publishCandidate', this.s.requestTimeoutMs, async () => { await this.conn.client.put(this.candidacy!.key).value(value).lease(lease).exec(); });
+  }
+
+  candidates(): Promise<CandidateEntry[]> {
+    const dir = candidacyKey(this.s.key, '');
+    return this.conn.limited('candidates', this.s.requestTimeoutMs, async () => candidateEntries(await this.conn.client.getAll().prefix(dir).exec(), dir));
   }
 
   read(): Promise<HolderInfo> {
@@ -394,9 +410,19 @@ class InstanceEtcd implements EtcdClient {
     });
   }
 
-  /** Our key goes if it still holds the lease (the lease is shared: not revoked for one instance). */
+  /**
+   * Our key goes if it still holds the lease (the lease is shared: not revoked for one instance),
+   * and so do our candidacy and a hand-over we reserved (they would outlive the instance).
+   */
   async release(lease: string): Promise<void> {
     await this.resign(lease);
+    const c = this.conn.client;
+    const reserved = reservationKey(this.s.key);
+    if (this.candidacy) {
+      const cand = this.candidacy.key;
+      await this.conn.limited('release', this.s.requestTimeoutMs, () => c.if(cand, 'Lease', '==', lease).then(c.delete().key(cand)).commit()).catch(() => undefined);
+    }
+    await this.conn.limited('release', this.s.requestTimeoutMs, () => c.if(reserved, 'Lease', '==', lease).then(c.delete().key(reserved)).commit()).catch(() => undefined);
     if (this.left) return;
     this.left = true;
     await this.conn.leave(this.slot, this.name);

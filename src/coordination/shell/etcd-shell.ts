@@ -57,6 +57,7 @@ export class EtcdShell extends ShellBase {
     });
     this.machine = new LeaseElection({
       node: deps.node, ttlMs: e.ttlMs, renewMs: e.renewMs, requestTimeoutMs: e.requestTimeoutMs, marginMs: e.marginMs, pollMs: e.pollMs,
+      ...(cfg.preference ? { preference: cfg.preference } : {}),
     });
     this.queue = new InputQueue((inp) => {
       for (const fx of this.machine.step(inp, this.deps.now())) this.apply(fx);
@@ -143,6 +144,10 @@ export class EtcdShell extends ShellBase {
       etcd: {
         key: this.cfg.etcd.key, node: this.deps.node, holder: s.holder, revision: s.revision ?? null,
         leaseLeftMs: s.leaseLeftMs ?? null, failures: s.failures, lastError: s.lastError ?? null, demoted: s.demoted, handingOver: s.handingOver,
+        ...(s.preference ? {
+          preference: s.preference, handoverTo: s.handoverTo ?? null, badCandidacies: s.badCandidacies ?? 0,
+          candidates: (s.candidates ?? []).map((c) => ({ node: c.node, priority: c.priority, preempt: c.preempt, preemptDelayMs: c.preemptDelayMs, demoted: c.demoted, seenMs: c.seenMs })),
+        } : {}),
       },
       lastTransition: this.transitionInfo(this.lastTransition),
       transitions: this.transitions,
@@ -219,6 +224,18 @@ export class EtcdShell extends ShellBase {
         break;
       case 'confirm':
         client.confirm(e.lease, node).then(() => back({ type: 'confirmed' }), failed);
+        break;
+      case 'publish':
+        client.publishCandidate(e.lease, node, e.value).then(() => back({ type: 'published' }), failed);
+        break;
+      case 'candidates':
+        client.candidates().then((list) => back({ type: 'candidates', list }), failed);
+        break;
+      case 'handOver':
+        client.handOver(e.lease, e.target).then(() => back({ type: 'handedOver' }), failed);
+        break;
+      case 'takeOver':
+        client.takeOver(e.lease, node, e.target).then((r) => back({ type: 'tookOver', ...r }), failed);
         break;
       default:
         assertNever(e);

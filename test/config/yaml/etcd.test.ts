@@ -85,13 +85,34 @@ describe('protocol: etcd instances', () => {
     expect(e.map((d) => d.code)).toEqual(['PASSWORD_FILE_UNREADABLE']);
   });
 
+  it('preference: priority, preempt and preempt_delay (default the ttl); none of them = no preference', () => {
+    const read = (extra: string) => parseCarpoolYaml(base('      endpoints: [http://10.0.0.1:2379]\n      ttl: 6s', extra)).config.etcdInstances![0]!;
+    expect(read('').preference).toBeUndefined();
+    expect(read('    priority: 200\n    preempt: true\n').preference).toEqual({ priority: 200, preempt: true, preemptDelayMs: 6000 });
+    expect(read('    preempt: true\n    preempt_delay: 0\n').preference).toEqual({ priority: 100, preempt: true, preemptDelayMs: 0 });
+    expect(read('    priority: 50\n').preference).toEqual({ priority: 50, preempt: false, preemptDelayMs: 6000 });
+  });
+
+  it('preference: refuses a priority out of 1..254 and a bad delay with their lines; hints advskew and nopreempt', () => {
+    const e = errors(base('      endpoints: [http://10.0.0.1:2379]', '    priority: 255\n    preempt: yes please\n    preempt_delay: soon\n    advskew: 10\n    nopreempt: true\n'));
+    expect(e.map((d) => [d.line, d.message])).toEqual(expect.arrayContaining([
+      [6, expect.stringContaining("priority in instance 'web': got 255")],
+      [7, expect.stringContaining('preempt')],
+      [8, expect.stringContaining("'soon' is not a duration")],
+      [9, expect.stringContaining('priority (1..254, higher is preferred: the reverse of advskew)')],
+      [10, expect.stringContaining("'preempt: false'")],
+    ]));
+    expect(e).toHaveLength(5);
+  });
+
   it('round-trips through carpool convert', () => {
     const text = base('      endpoints: [https://10.0.0.1:2379]\n      prefix: /lab\n      ttl: 6s\n      tls: { ca: /etc/ssl/ca.pem }\n      user: carpool\n      password_file: /etc/carpool/etcd.pass',
-      '    node: n1\n    hooks: { up: [/bin/true, up], down: [/bin/true, down] }\n');
+      '    node: n1\n    priority: 180\n    preempt: true\n    preempt_delay: 2500ms\n    hooks: { up: [/bin/true, up], down: [/bin/true, down] }\n');
     // The CA file is read and must hold a certificate valid now (a self-signed one, valid 100 years).
     const read = (t: string) => parseCarpoolYaml(t, { readFile: (p) => (p.endsWith('.pem') ? TEST_CA : 'x') }).config;
     const first = read(text);
     expect(first.etcdInstances![0]!.etcd.key).toBe('/lab/web/leader');
+    expect(first.etcdInstances![0]!.preference).toEqual({ priority: 180, preempt: true, preemptDelayMs: 2500 });
     const again = read(emitCarpoolYaml(first));
     expect(again.etcdInstances).toEqual(first.etcdInstances);
   });
