@@ -6,6 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
+import { FAILSAFE_MIN_KEY_BYTES, failsafeKeyOf } from '../../coordination/core/failsafe.js';
 import { checkTiming } from '../../coordination/core/lease.js';
 import type { EtcdFailsafe, EtcdInstance, EtcdSettings } from '../model.js';
 import { readAddresses, readHooks } from './carp.js';
@@ -15,8 +16,6 @@ import { readDuration } from './resources.js';
 const INSTANCE_KEYS = ['name', 'protocol', 'interface', 'addresses', 'node', 'etcd', 'hooks', 'hook_timeout'] as const;
 const ETCD_KEYS = ['endpoints', 'prefix', 'key', 'ttl', 'renew', 'request_timeout', 'margin', 'poll', 'tls', 'user', 'password_file', 'unreachable', 'failsafe'] as const;
 const FAILSAFE_KEYS = ['listen', 'peers', 'key_file'] as const;
-/** A failsafe key shorter than this is refused. */
-export const FAILSAFE_MIN_KEY_BYTES = 16;
 const TLS_KEYS = ['ca', 'cert', 'key'] as const;
 /** The keys of `cluster: { etcd: ... }`: the connection and the ttl of the status documents' leases. */
 export const CLUSTER_ETCD_KEYS = ['endpoints', 'prefix', 'ttl', 'request_timeout', 'tls', 'user', 'password_file'] as const;
@@ -286,9 +285,4 @@ function readFailsafe(c: Checker, outer: Reader, what: string, readable: (k: str
   }
   if (c.errors.length > before || !listen || !keyFile) return undefined;
   return { listen, peers, keyFile };
-}
-
-/** The failsafe key: the file's first line (a trailing CR removed). */
-export function failsafeKeyOf(text: string): string {
-  return (text.split('\n')[0] ?? '').replace(/\r$/, '');
 }

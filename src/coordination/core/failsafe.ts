@@ -40,6 +40,14 @@ export type FailsafeMessage =
     readonly holder: string | null;
   };
 
+/** A failsafe key shorter than this is refused. */
+export const FAILSAFE_MIN_KEY_BYTES = 16;
+
+/** The failsafe key: the key file's first line (a trailing CR removed). */
+export function failsafeKeyOf(text: string): string {
+  return (text.split('\n')[0] ?? '').replace(/\r$/, '');
+}
+
 export type FailsafeDrop = 'malformed' | 'auth' | 'unknownPeer' | 'instance' | 'stale' | 'replay' | 'unsolicited';
 
 export function encodeFailsafe(m: FailsafeMessage, key: Uint8Array): Buffer {

@@ -13,6 +13,7 @@ import { assertNever } from '../../lib/assert-never.js';
 import { gratuitousArp } from '../../protocol/arp.js';
 import { LeaseElection, type LeaseEffect, type LeaseInput } from '../core/lease.js';
 import type { EtcdClient } from './etcd-client.js';
+import { FailsafePeers } from './failsafe-peers.js';
 
 export interface EtcdShellDeps {
   /** The instance's interface: GARP goes out here, the addresses go on it. */
@@ -26,6 +27,10 @@ export interface EtcdShellDeps {
   /** Monotonic clock in ms. */
   readonly now: () => number;
   readonly onTransition?: (name: string, from: string, to: string, reason: string, peer: string | undefined) => void;
+  /** Policy failsafe: the shared key (the key file's first line); required when the instance has `failsafe`. */
+  readonly failsafeKey?: Uint8Array;
+  /** Wall clock in ms (the failsafe messages' time window); default Date.now. */
+  readonly wallNow?: () => number;
 }
 
 export class EtcdShell extends ShellBase {
@@ -38,6 +43,7 @@ export class EtcdShell extends ShellBase {
   private fencingToken: number | undefined;
   private stopped: (() => void) | undefined;
   private done = false;
+  private readonly peers: FailsafePeers | undefined;
 
   constructor(private readonly cfg: EtcdInstance, private readonly deps: EtcdShellDeps) {
     super([], deps.log, deps.now);
@@ -45,7 +51,22 @@ export class EtcdShell extends ShellBase {
     const e = cfg.etcd;
     this.machine = new LeaseElection({
       node: deps.node, ttlMs: e.ttlMs, renewMs: e.renewMs, requestTimeoutMs: e.requestTimeoutMs, marginMs: e.marginMs, pollMs: e.pollMs,
+      ...(e.unreachable ? { unreachable: e.unreachable } : {}),
     });
+    if (e.unreachable === 'failsafe' && e.failsafe) {
+      if (!deps.failsafeKey) throw new Error(`${cfg.name}: the failsafe policy needs its key (key_file ${e.failsafe.keyFile})`);
+      this.peers = new FailsafePeers({
+        instance: cfg.name, node: deps.node, settings: e.failsafe, key: deps.failsafeKey, ttlMs: e.ttlMs, marginMs: e.marginMs,
+        now: deps.now, wallNow: deps.wallNow ?? Date.now,
+        self: () => {
+          const s = this.machine.status(this.deps.now());
+          return { holding: s.role === 'MASTER', etcdReachable: s.etcdReachable, holder: s.holder };
+        },
+        onDecision: (until) => { if (!this.done) this.queue.push({ type: 'failsafe', until }); },
+        onPromise: (until) => { if (!this.done) this.queue.push({ type: 'promised', until }); },
+        log: (level, text) => this.log.logLimited(level, this.prefix(text), `${this.name}:failsafe:${text.split(':')[0] ?? ''}`),
+      });
+    }
     this.queue = new InputQueue((inp) => {
       for (const fx of this.machine.step(inp, this.deps.now())) this.apply(fx);
     }, () => this.rearm());
@@ -69,6 +90,7 @@ export class EtcdShell extends ShellBase {
   }
 
   start(): void {
+    void this.peers?.start();
     this.deps.client.watch(
       (h) => { if (!this.done) this.queue.push({ type: 'holder', ...h }); },
       (error) => this.log.logLimited('warning', this.prefix(`etcd ${error}; reading the key every ${this.cfg.etcd.pollMs} ms meanwhile`), `${this.name}:watch`),
@@ -107,6 +129,7 @@ export class EtcdShell extends ShellBase {
       this.stopped = () => {
         this.done = true;
         this.halt();
+        this.peers?.close();
         this.deps.client.close();
         resolve();
       };
@@ -129,6 +152,7 @@ export class EtcdShell extends ShellBase {
       etcd: {
         key: this.cfg.etcd.key, node: this.deps.node, holder: s.holder, revision: s.revision ?? null,
         leaseLeftMs: s.leaseLeftMs ?? null, failures: s.failures, lastError: s.lastError ?? null, demoted: s.demoted, handingOver: s.handingOver,
+        unreachable: s.unreachable, ...(this.peers ? { failsafe: this.peers.status(s) } : {}),
       },
       lastTransition: this.transitionInfo(this.lastTransition),
       transitions: this.transitions,
@@ -165,6 +189,9 @@ export class EtcdShell extends ShellBase {
         // etcd away: a failed request repeats every renew / poll; one line per kind and 10 s.
         if (e.level === 'warning') this.log.logLimited(e.level, this.prefix(e.message), `${this.name}:${e.message.split(':')[0] ?? ''}`);
         else this.log.log(e.level, this.prefix(e.message));
+        break;
+      case 'askPeers':
+        this.peers?.ask();
         break;
       case 'stopped':
         this.stopped?.();
