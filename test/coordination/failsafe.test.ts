@@ -58,12 +58,12 @@ describe('failsafe peer messages', () => {
 describe('failsafe decision (pure)', () => {
   const ans = (node: string, sentAt: number, v: Partial<FailsafeAnswer> = {}): FailsafeAnswer => ({ node, sentAt, holding: false, etcdReachable: false, holder: null, ...v });
 
-  it('judges an answer: not holding and etcd away, or etcd naming the asker, confirms; anything else refuses', () => {
+  it('judges an answer: not holding and etcd away, naming the asker or nobody, confirms; a holder or another holder refuses', () => {
     expect(judgeAnswer('n1', { holding: false, etcdReachable: false, holder: null }).confirms).toBe(true);
     expect(judgeAnswer('n1', { holding: false, etcdReachable: true, holder: 'n1' }).confirms).toBe(true);
     expect(judgeAnswer('n1', { holding: true, etcdReachable: false, holder: 'n1' })).toEqual({ confirms: false, why: 'it holds the instance' });
     expect(judgeAnswer('n1', { holding: false, etcdReachable: true, holder: 'n3' }).confirms).toBe(false);
-    expect(judgeAnswer('n1', { holding: false, etcdReachable: true, holder: null }).confirms).toBe(false);
+    expect(judgeAnswer('n1', { holding: false, etcdReachable: true, holder: null }).confirms).toBe(true); // key free: promises not to contend
   });
 
   it('majority of the members, this node counted', () => {

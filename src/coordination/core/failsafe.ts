@@ -7,10 +7,11 @@
  * The idea is Patroni's `failsafe_mode` (a primary that cannot update its lock in the DCS keeps
  * running while the other members confirm it), with a majority instead of all members:
  * - the master, while its keep-alives fail, asks every configured peer every `renew`;
- * - a peer *confirms* when it does not hold the instance and either cannot reach etcd itself
- *   or sees the asking node as the holder; it *refuses* when it holds the instance, or reaches
- *   etcd and sees another holder (or none). A peer that confirmed promises not to take the
- *   instance for `ttl` after the question reached it;
+ * - a peer *confirms* when it does not hold the instance and either cannot reach etcd itself,
+ *   or sees the asking node as the holder, or sees the key free (the asker's lease expired
+ *   while etcd was away: the asker contends at once as it resyncs); it *refuses* when it holds
+ *   the instance, or reaches etcd and sees another holder. A peer that confirmed promises not
+ *   to contend for the instance for `ttl` after the question reached it;
  * - the master keeps the addresses past its lease bound only while a majority of the members
  *   (counting itself) confirmed a question it sent less than `ttl − margin` ago, and no fresher
  *   answer of the same peer refuses. Otherwise the lease bound applies as with `step-down`.
@@ -113,7 +114,10 @@ export function judgeAnswer(asker: string, a: FailsafeSelfView): { confirms: boo
   if (a.holding) return { confirms: false, why: 'it holds the instance' };
   if (!a.etcdReachable) return { confirms: true, why: 'cannot reach etcd either, not holding' };
   if (a.holder === asker) return { confirms: true, why: `etcd names ${asker}, not holding` };
-  return { confirms: false, why: `etcd reachable there and names ${a.holder ?? 'nobody'}` };
+  // The key free (the asker's lease expired while etcd was away): the asker contends at once as
+  // it resyncs; this node, by confirming, promises not to contend meanwhile.
+  if (a.holder === null) return { confirms: true, why: 'etcd shows the key free, not holding (not contending for a ttl)' };
+  return { confirms: false, why: `etcd reachable there and names ${a.holder}` };
 }
 
 /** One peer's latest answer, with the (monotonic) time our question was sent. */

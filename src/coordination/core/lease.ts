@@ -366,6 +366,12 @@ export class LeaseElection {
       return;
     }
     if (!ours) this.failsafeUntil = undefined;
+    if (ours && this.resyncing && this.role === 'MASTER') {
+      // The resync's transaction answer was lost, but the key is ours with the new lease.
+      this.resyncing = false;
+      this.failsafeUntil = undefined;
+      this.nextAsk = undefined;
+    }
     if (ours) {
       // A missed watch event or a lost transaction answer: the key is ours after all.
       if (this.role === 'BACKUP') this.maybeMaster(now, 'etcd names us the holder', fx);
@@ -464,7 +470,7 @@ export class LeaseElection {
       || (input.type === 'holder' && this.pending.has('read'));
     if (answered && !this.reachable) {
       this.reachable = true;
-      this.nextAsk = undefined;
+      if (!this.resyncing) this.nextAsk = undefined;
       if (this.p.unreachable === 'failsafe') fx.push({ type: 'log', level: 'info', message: 'etcd answers again: resyncing' });
     } else if (input.type === 'failed' && input.request !== 'release' && this.reachable) {
       this.reachable = false;
@@ -480,7 +486,8 @@ export class LeaseElection {
       else this.contendAt = this.promisedUntil;
     }
     if (this.nextAsk !== undefined && now >= this.nextAsk) {
-      if (this.role === 'MASTER' && !this.reachable && this.p.unreachable === 'failsafe') {
+      // Asked on while resyncing: the confirmations must outlast the new lease and transaction.
+      if (this.role === 'MASTER' && (!this.reachable || this.resyncing) && this.p.unreachable === 'failsafe') {
         this.nextAsk = now + this.p.renewMs;
         fx.push({ type: 'askPeers' });
       } else this.nextAsk = undefined;
@@ -509,6 +516,7 @@ export class LeaseElection {
     this.nextKeepAlive = undefined;
     this.holder = null;
     this.resyncing = true;
+    this.nextAsk ??= 0;
     this.pending.delete('grant');
     this.request(fx, 'grant');
   }
@@ -520,6 +528,7 @@ export class LeaseElection {
     if (!this.resyncing || this.role !== 'MASTER') return false;
     this.resyncing = false;
     this.failsafeUntil = undefined;
+    this.nextAsk = undefined;
     fx.push({ type: 'log', level: 'warning', message: `resynced: the key is ours again with a new lease, fencing token ${revision}` });
     this.request(fx, 'confirm');
     return true;
