@@ -166,6 +166,11 @@ describe('etcd lease election with policy failsafe (pure)', () => {
     expect(transitions(won)).toEqual([]);
     expect(won).toContainEqual({ type: 'request', request: 'confirm', lease: '8' });
     expect(m.status(3030)).toMatchObject({ role: 'MASTER', revision: 20, failsafeActive: false, etcdReachable: true });
+    // A keep-alive of the old lease answers late: not news either.
+    expect(transitions(m.step({ type: 'keptAlive', ttlMs: 0, sentAt: 2900, lease: '7' }, 3035))).toEqual([]);
+    expect(m.status(3035).revision).toBe(20);
+    // A read sent before the resync answers late, with our name under the old lease: not news.
+    expect(transitions(m.step({ type: 'holder', holder: 'a', lease: '7', revision: 10, version: 2 }, 3040))).toEqual([]);
     m.step({ type: 'tick' }, 5000);
     expect(m.state).toBe('MASTER'); // the new lease holds it
   });

@@ -55,7 +55,7 @@ export type LeaseInput =
   | { readonly type: 'tick' }
   | { readonly type: 'granted'; readonly lease: string; readonly ttlMs: number; readonly sentAt: number }
   /** Keep-alive answer: ttlMs 0 = etcd no longer knows the lease. */
-  | { readonly type: 'keptAlive'; readonly ttlMs: number; readonly sentAt: number }
+  | { readonly type: 'keptAlive'; readonly ttlMs: number; readonly sentAt: number; readonly lease?: string }
   /**
    * The create-if-absent transaction: won (key created with our lease at `revision`) or not;
    * `lease` is the lease the key is attached to (ours when won).
@@ -147,6 +147,8 @@ export class LeaseElection {
   private handoverUntil: number | undefined;
   // --- policy `failsafe` (kept apart: the fields and methods below marked failsafe) ---
   private reachable = true;
+  /** The last keep-alive failed: the lease is not being renewed, whatever reads say. */
+  private keepAliveFailing = false;
   private failsafeUntil: number | undefined;
   private nextAsk: number | undefined;
   private promisedUntil: number | undefined;
@@ -209,6 +211,8 @@ export class LeaseElection {
         break;
       case 'keptAlive':
         this.pending.delete('keepAlive');
+        // The answer for a lease we gave up meanwhile (a failsafe resync took a new one): stale.
+        if (input.lease !== undefined && input.lease !== this.lease) break;
         if (input.ttlMs <= 0) {
           this.leaseLost('etcd no longer knows our lease', fx, now);
         } else {
@@ -333,6 +337,9 @@ export class LeaseElection {
   }
 
   private onHolder(holder: string | null, lease: string | null, revision: number, version: number, now: number, fx: LeaseEffect[]): void {
+    // Our own name under an older lease, older than the key we hold now: a late answer (a read
+    // sent before a failsafe resync), not news.
+    if (holder === this.p.node && lease !== this.lease && this.revision !== undefined && revision < this.revision && this.holder === this.p.node) return;
     this.revision = revision;
     const prev = this.holder;
     this.holder = holder;
@@ -468,14 +475,21 @@ export class LeaseElection {
   private noteReachable(input: LeaseInput, now: number, fx: LeaseEffect[]): void {
     const answered = input.type === 'granted' || input.type === 'keptAlive' || input.type === 'txn' || input.type === 'resigned' || input.type === 'confirmed'
       || (input.type === 'holder' && this.pending.has('read'));
+    if (input.type === 'keptAlive' && input.ttlMs > 0) this.keepAliveFailing = false;
+    if (input.type === 'failed' && input.request === 'keepAlive') this.keepAliveFailing = true;
     if (answered && !this.reachable) {
       this.reachable = true;
-      if (!this.resyncing) this.nextAsk = undefined;
       if (this.p.unreachable === 'failsafe') fx.push({ type: 'log', level: 'info', message: 'etcd answers again: resyncing' });
-    } else if (input.type === 'failed' && input.request !== 'release' && this.reachable) {
+    } else if (input.type === 'failed' && input.request !== 'release') {
       this.reachable = false;
-      if (this.p.unreachable === 'failsafe' && this.role === 'MASTER' && !this.stopping) this.nextAsk = now;
     }
+    // The master asks its peers as soon as its lease is in doubt (a read may get through while
+    // keep-alives do not, e.g. a stream stuck to a stopped member).
+    if (this.p.unreachable === 'failsafe' && this.role === 'MASTER' && !this.stopping && this.nextAsk === undefined && this.inDoubt()) this.nextAsk = now;
+  }
+
+  private inDoubt(): boolean {
+    return !this.reachable || this.resyncing || this.keepAliveFailing;
   }
 
   private failsafeTick(now: number, fx: LeaseEffect[]): void {
@@ -487,7 +501,7 @@ export class LeaseElection {
     }
     if (this.nextAsk !== undefined && now >= this.nextAsk) {
       // Asked on while resyncing: the confirmations must outlast the new lease and transaction.
-      if (this.role === 'MASTER' && (!this.reachable || this.resyncing) && this.p.unreachable === 'failsafe') {
+      if (this.role === 'MASTER' && this.inDoubt() && this.p.unreachable === 'failsafe') {
         this.nextAsk = now + this.p.renewMs;
         fx.push({ type: 'askPeers' });
       } else this.nextAsk = undefined;
@@ -517,7 +531,7 @@ export class LeaseElection {
     this.holder = null;
     this.resyncing = true;
     this.nextAsk ??= 0;
-    this.pending.delete('grant');
+    // A grant still in flight serves (a second one would leave us two leases, the key under one).
     this.request(fx, 'grant');
   }
 

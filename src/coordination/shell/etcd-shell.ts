@@ -212,7 +212,7 @@ export class EtcdShell extends ShellBase {
         client.grant(e.ttlMs).then((r) => back({ type: 'granted', lease: r.lease, ttlMs: r.ttlMs, sentAt }), failed);
         break;
       case 'keepAlive':
-        client.keepAlive(e.lease).then((ttlMs) => back({ type: 'keptAlive', ttlMs, sentAt }), failed);
+        client.keepAlive(e.lease).then((ttlMs) => back({ type: 'keptAlive', ttlMs, sentAt, lease: e.lease }), failed);
         break;
       case 'txn':
         client.txn(e.lease, node).then((r) => back({ type: 'txn', ...r }), failed);
