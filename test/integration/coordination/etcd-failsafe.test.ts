@@ -186,7 +186,7 @@ describe.skipIf(!isRoot || !hasEtcd)(`etcd unreachable policies: step-down and f
     const t0 = Date.now();
     stopMember('e2');
     stopMember('e3');
-    let t1 = 0;
+    let t1: number;
     let fsStatus;
     try {
       await until(() => (holders(VIP_SD).length === 0 ? true : undefined), 3 * TTL_MS, 20, 'the step-down VIP dropped');
@@ -234,7 +234,7 @@ describe.skipIf(!isRoot || !hasEtcd)(`etcd unreachable policies: step-down and f
     const t0 = Date.now();
     stopMember('e2');
     stopMember('e3');
-    let t1 = 0;
+    let t1: number;
     try {
       await until(() => (holders(VIP_FS).length === 0 ? true : undefined), 3 * TTL_MS, 20, 'the failsafe VIP dropped');
       const dropped = sampler.first(VIP_FS, t0, [])!;
