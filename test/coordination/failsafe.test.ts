@@ -175,6 +175,22 @@ describe('etcd lease election with policy failsafe (pure)', () => {
     expect(m.state).toBe('MASTER'); // the new lease holds it
   });
 
+  it('a grant retry scheduled during the outage does not take a second lease after the resync', () => {
+    const m = master('failsafe');
+    m.step({ type: 'failed', request: 'keepAlive', error: 'timeout' }, 1500);
+    m.step({ type: 'failsafe', until: 4200 }, 1600);
+    m.step({ type: 'tick' }, 3000); // the lease bound: resync, a grant
+    m.step({ type: 'failed', request: 'grant', error: 'timeout' }, 3600); // retry scheduled at 4600
+    m.step({ type: 'failsafe', until: 6000 }, 3700);
+    expect(m.step({ type: 'tick' }, 4600)).toContainEqual({ type: 'request', request: 'grant', ttlMs: P.ttlMs });
+    m.step({ type: 'granted', lease: '8', ttlMs: P.ttlMs, sentAt: 4600 }, 4700);
+    m.step({ type: 'txn', won: true, revision: 20, holder: 'a', lease: '8' }, 4710);
+    const later = m.step({ type: 'tick' }, 5700);
+    expect(later.some((e) => e.type === 'request' && e.request === 'grant')).toBe(false);
+    expect(transitions(m.step({ type: 'holder', holder: 'a', lease: '8', revision: 20, version: 2 }, 5710))).toEqual([]);
+    expect(m.state).toBe('MASTER');
+  });
+
   it('etcd back with another holder: the resync transaction loses and the master steps down at once', () => {
     const m = master('failsafe');
     m.step({ type: 'failed', request: 'keepAlive', error: 'timeout' }, 1500);

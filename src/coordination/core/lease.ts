@@ -203,6 +203,7 @@ export class LeaseElection {
         break;
       case 'granted':
         this.pending.delete('grant');
+        this.nextGrant = undefined; // a retry scheduled by an earlier failure would take a second lease
         this.lease = input.lease;
         this.validUntil = input.sentAt + input.ttlMs;
         this.nextKeepAlive = now + this.p.renewMs;
@@ -228,7 +229,7 @@ export class LeaseElection {
           if (this.resyncedWithoutTransition(input.revision, fx)) break;
           this.maybeMaster(now, 'acquired the key', fx);
         } else {
-          if (this.role === 'MASTER' && input.holder !== this.p.node) {
+          if (this.resyncing && this.role === 'MASTER' && input.holder !== this.p.node) {
             this.holder = input.holder;
             this.failsafeUntil = undefined;
             this.transition('BACKUP', `etcd names another holder (${input.holder ?? '?'})`, fx);
@@ -531,6 +532,7 @@ export class LeaseElection {
     this.holder = null;
     this.resyncing = true;
     this.nextAsk ??= 0;
+    this.nextGrant = undefined;
     // A grant still in flight serves (a second one would leave us two leases, the key under one).
     this.request(fx, 'grant');
   }
