@@ -25,6 +25,7 @@ import { ControlServer } from './control.js';
 import { HookQueues } from './hooks.js';
 import type { HttpServer } from './http.js';
 import type { ClusterPublisher } from '../coordination/shell/cluster-publisher.js';
+import type { EtcdPool } from '../coordination/shell/etcd-pool.js';
 import type { InstanceShell } from './instance-shell.js';
 import { Logger, type SyslogSink } from './logger.js';
 import { Port } from './port.js';
@@ -111,6 +112,9 @@ export class Daemon {
   private http: HttpServer | undefined;
   /** `cluster:`: this node's status published to etcd (docs/etcd.md, "Cluster view"). */
   private cluster: ClusterPublisher | undefined;
+  /** The etcd instances' connections: one per distinct settings, shared (loaded with the first). */
+  private etcdPool: EtcdPool | undefined;
+  private statusTextPending = false;
   private monitor: LinkMonitor | undefined;
   private syslog: SyslogSocket | undefined;
   /** The journal's native socket, under systemd. */
@@ -321,10 +325,11 @@ export class Daemon {
   /** The cluster view's publisher; the etcd client (gRPC) is loaded only when `cluster:` is set. */
   private async startCluster(cfg: CarpoolConfig): Promise<void> {
     const c = cfg.cluster!;
-    const { ClusterPublisher, ClusterEtcd } = await import('../coordination/shell/cluster-publisher.js');
+    const [{ ClusterPublisher, ClusterEtcd }, { EtcdPool }] = await Promise.all([import('../coordination/shell/cluster-publisher.js'), import('../coordination/shell/etcd-pool.js')]);
     let store;
     try {
-      store = new ClusterEtcd(c.etcd);
+      // The instances' connection when they use the same settings: one per daemon.
+      store = new ClusterEtcd(c.etcd, this.pool(EtcdPool).connection(c.etcd));
     } catch (err) {
       throw new CarpoolError('ETCD_SETTINGS', `cluster: ${(err as Error).message}`, 'check the tls and password_file settings of the cluster block');
     }
@@ -332,16 +337,21 @@ export class Daemon {
     this.cluster.start();
   }
 
+  /** The daemon's etcd connections, made on first use (the module is loaded by the caller). */
+  private pool(ctor: typeof EtcdPool): EtcdPool {
+    return (this.etcdPool ??= new ctor({ now, log: (level, text, key) => this.log.logLimited(level, text, key) }));
+  }
+
   /** The shell of an etcd instance (issue 16); the etcd client (gRPC) is loaded only here. */
   private async buildEtcd(inst: EtcdInstance, dev: string): Promise<InstanceShell> {
-    const [{ EtcdShell }, { Etcd3Client }] = await Promise.all([import('../coordination/shell/etcd-shell.js'), import('../coordination/shell/etcd-client.js')]);
+    const [{ EtcdShell }, { EtcdPool }] = await Promise.all([import('../coordination/shell/etcd-shell.js'), import('../coordination/shell/etcd-pool.js')]);
     if (!inst.upHook) this.log.warning(`${inst.name}: no up hook`);
     // Its port sends gratuitous ARP; it receives nothing an etcd instance wants.
     const port = this.port(dev, 4, CARP_TOS);
     let client;
     let failsafeKey;
     try {
-      client = new Etcd3Client(inst.etcd);
+      client = this.pool(EtcdPool).client(inst.name, inst.etcd);
       if (inst.etcd.failsafe) failsafeKey = (await import('../coordination/shell/failsafe-peers.js')).readFailsafeKey(inst.etcd.failsafe);
     } catch (err) {
       throw new CarpoolError('ETCD_SETTINGS', `${inst.name}: ${(err as Error).message}`, 'check the tls and password_file settings of the instance');
@@ -683,7 +693,15 @@ export class Daemon {
     this.sharing?.transitioned(name, to);
     this.http?.transition(name, from, to, reason);
     this.cluster?.changed();
-    this.opts.notifier?.status(statusText(this.shells.map((s) => ({ name: s.name, state: s.name === name ? to : s.status().state }))));
+    // One STATUS= text per burst of transitions (1,000 etcd instances start together: building
+    // it for each of them was quadratic), once every shell shows its new state.
+    if (this.opts.notifier && !this.statusTextPending) {
+      this.statusTextPending = true;
+      setImmediate(() => {
+        this.statusTextPending = false;
+        this.opts.notifier?.status(statusText(this.shells.map((s) => ({ name: s.name, state: s.status().state }))));
+      });
+    }
   }
 
   /** A resource group asks that its instance must (not) be served here. */

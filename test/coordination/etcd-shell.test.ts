@@ -150,6 +150,32 @@ describe('EtcdShell', () => {
     expect(t.s.status()).toMatchObject({ state: 'MASTER', etcd: { demoted: false } });
   });
 
+  it('a shared lease: the bound counts from the sent time the client reports, and every confirmation it hands out', async () => {
+    const t = setup();
+    // The lease was granted (and last confirmed) 400 ms before this instance asked for it.
+    t.etcd.grant = (ttlMs: number) => { t.etcd.calls.push('grant'); return Promise.resolve({ lease: '77', ttlMs, sentAt: Date.now() - 400 }); };
+    let confirm: ((c: { lease: string; ttlMs: number; sentAt: number }) => void) | undefined;
+    (t.etcd as EtcdClient).onLease = (l) => { confirm = l; };
+    t.etcd.keepAlive = () => new Promise(() => undefined); // this instance's own keep-alives never come back
+    t.s.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.s.status()).toMatchObject({ state: 'MASTER', etcd: { leaseLeftMs: 2600 } });
+    // Another instance's keep-alive, sent 1,000 ms later, confirms the shared lease for this one too.
+    await vi.advanceTimersByTimeAsync(1000);
+    confirm!({ lease: '77', ttlMs: 3000, sentAt: Date.now() - 100 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.s.status().etcd!.leaseLeftMs).toBe(2900);
+    // A confirmation of another lease is not ours.
+    confirm!({ lease: '76', ttlMs: 3000, sentAt: Date.now() });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.s.status().etcd!.leaseLeftMs).toBe(2900);
+    // Nothing more: the bound (last confirmation sent + 3000 − 300 ms) steps it down.
+    await vi.advanceTimersByTimeAsync(2900 - 300 - 1);
+    expect(t.s.status().state).toBe('MASTER');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(t.s.status()).toMatchObject({ state: 'BACKUP', holdsAddresses: false });
+  });
+
   it('carpool demote with no other node: the addresses go after the hand-over wait', async () => {
     const t = setup();
     t.s.start();

@@ -229,6 +229,23 @@ describe('etcd lease election (pure)', () => {
     expect(m.state).toBe('MASTER');
   });
 
+  it('a shared lease: a confirmation for a lease that is not ours any more changes nothing', () => {
+    const m = new LeaseElection({ ...P, node: 'a' });
+    m.step({ type: 'start' }, 0);
+    m.step({ type: 'granted', lease: '8', ttlMs: 3000, sentAt: 0 }, 5);
+    m.step({ type: 'txn', won: true, revision: 10, holder: 'a', lease: '8' }, 10);
+    // Another holder's keep-alive answer for an old lease ('7'): neither a loss nor a renewal.
+    expect(m.step({ type: 'keptAlive', lease: '7', ttlMs: 0, sentAt: 1000 }, 1000)).toEqual([]);
+    m.step({ type: 'keptAlive', lease: '7', ttlMs: 3000, sentAt: 2000 }, 2000);
+    expect(m.status(2000).leaseLeftMs).toBe(1000);
+    // Ours counts, from its sent time.
+    m.step({ type: 'keptAlive', lease: '8', ttlMs: 3000, sentAt: 1500 }, 2000);
+    expect(m.status(2000).leaseLeftMs).toBe(2500);
+    expect(m.state).toBe('MASTER');
+    // etcd lost ours: lost for this instance too.
+    expect(m.step({ type: 'keptAlive', lease: '8', ttlMs: 0, sentAt: 2100 }, 2100)).toContainEqual(expect.objectContaining({ type: 'transition', to: 'BACKUP' }));
+  });
+
   it('never two masters, whatever the latencies and cuts (property)', () => {
     fc.assert(fc.property(
       fc.array(fc.record({ at: fc.integer({ min: 0, max: 20_000 }), node: fc.constantFrom('a', 'b', 'c'), cut: fc.boolean() }), { maxLength: 8 }),

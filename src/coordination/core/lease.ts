@@ -54,7 +54,10 @@ export type LeaseInput =
   | { readonly type: 'start' }
   | { readonly type: 'tick' }
   | { readonly type: 'granted'; readonly lease: string; readonly ttlMs: number; readonly sentAt: number }
-  /** Keep-alive answer: ttlMs 0 = etcd no longer knows the lease. */
+  /**
+   * Keep-alive answer: ttlMs 0 = etcd no longer knows the lease. `lease`: the lease it is for
+   * (a lease shared by several instances confirms to all; one not ours any more is ignored).
+   */
   | { readonly type: 'keptAlive'; readonly ttlMs: number; readonly sentAt: number; readonly lease?: string }
   /**
    * The create-if-absent transaction: won (key created with our lease at `revision`) or not;
@@ -212,8 +215,7 @@ export class LeaseElection {
         break;
       case 'keptAlive':
         this.pending.delete('keepAlive');
-        // The answer for a lease we gave up meanwhile (a failsafe resync took a new one): stale.
-        if (input.lease !== undefined && input.lease !== this.lease) break;
+        if (input.lease !== undefined && input.lease !== this.lease) break; // shared lease: an old one
         if (input.ttlMs <= 0) {
           this.leaseLost('etcd no longer knows our lease', fx, now);
         } else {

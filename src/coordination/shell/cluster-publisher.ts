@@ -10,7 +10,7 @@
 import type { ClusterConfig, EtcdSettings } from '../../config/model.js';
 import type { DaemonStatus } from '../../control/status.js';
 import { fingerprint, nodeDocument, type SeenRecord, type StoredEntry } from '../core/cluster-view.js';
-import { Etcd3Client } from './etcd-client.js';
+import { Etcd3Client, type SharedConnection } from './etcd-client.js';
 
 /** What the publisher needs of etcd (a fake in unit tests). */
 export interface ClusterStore {
@@ -25,8 +25,8 @@ export interface ClusterStore {
 
 /** The etcd calls of the cluster view, on the instances' client (same connection settings, TLS, auth). */
 export class ClusterEtcd extends Etcd3Client implements ClusterStore {
-  constructor(s: EtcdSettings) {
-    super(s);
+  constructor(s: EtcdSettings, shared?: SharedConnection) {
+    super(s, shared);
   }
 
   async publish(key: string, value: string, lease: string): Promise<{ ok: true } | { ok: false; lease: string }> {

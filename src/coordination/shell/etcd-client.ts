@@ -18,11 +18,25 @@ export interface HolderInfo {
   readonly version?: number;
 }
 
+/**
+ * A keep-alive's answer: the lease's TTL in ms as etcd answers (0 = etcd no longer knows it),
+ * and, from a client that shares the lease, when the answered keep-alive was *sent* (it may have
+ * gone out before this request: the bound is counted from then).
+ */
+export type KeepAliveAnswer = number | { readonly ttlMs: number; readonly sentAt: number };
+
+/** A confirmation of a lease shared by several instances, handed to each of them. */
+export interface LeaseConfirmation {
+  readonly lease: string;
+  readonly ttlMs: number;
+  readonly sentAt: number;
+}
+
 /** What the shell needs of etcd (a fake in unit tests). */
 export interface EtcdClient {
-  grant(ttlMs: number): Promise<{ lease: string; ttlMs: number }>;
-  /** The lease's remaining TTL in ms as etcd answers a keep-alive; 0 = etcd no longer knows it. */
-  keepAlive(lease: string): Promise<number>;
+  /** A lease; `sentAt` when the confirmation it is valid from was sent (a shared lease: maybe before this request). */
+  grant(ttlMs: number): Promise<{ lease: string; ttlMs: number; sentAt?: number }>;
+  keepAlive(lease: string): Promise<KeepAliveAnswer>;
   /** Put `node` under the key with `lease` if the key does not exist; else say who holds it. */
   txn(lease: string, node: string): Promise<{ won: boolean; revision: number; holder: string | null; lease: string | null }>;
   read(): Promise<HolderInfo>;
@@ -34,7 +48,15 @@ export interface EtcdClient {
   release(lease: string): Promise<void>;
   /** Follow the key; events as HolderInfo. Errors are reported, the client re-establishes the watch. */
   watch(onHolder: (h: HolderInfo) => void, onError: (error: string) => void): void;
+  /** Every confirmation of a lease this client shares with other instances (shared clients only). */
+  onLease?(listener: (c: LeaseConfirmation) => void): void;
   close(): void;
+}
+
+/** A connection lent by the daemon's pool (etcd-pool.ts): `release` when done, never close it. */
+export interface SharedConnection {
+  readonly client: Etcd3;
+  release(): void;
 }
 
 /** Connection settings read from their files (PEM, password): a missing file throws a clear error. */
@@ -68,8 +90,12 @@ export class Etcd3Client implements EtcdClient {
   private watcher: Watcher | undefined;
   private closed = false;
 
-  constructor(protected readonly s: EtcdSettings) {
-    this.client = new Etcd3(clientOptions(s));
+  private readonly shared: SharedConnection | undefined;
+
+  /** With `shared`, the calls go over a connection the daemon already has (closing gives it back). */
+  constructor(protected readonly s: EtcdSettings, shared?: SharedConnection) {
+    this.shared = shared;
+    this.client = shared?.client ?? new Etcd3(clientOptions(s));
   }
 
   protected bounded<T>(what: string, p: Promise<T>): Promise<T> {
@@ -92,45 +118,22 @@ export class Etcd3Client implements EtcdClient {
    * randomly chosen one, within the same time bound.
    */
   keepAlive(lease: string): Promise<number> {
-    return this.bounded('keepAlive', (async () => {
-      let last: unknown;
-      for (let i = 0; i < this.s.endpoints.length; i++) {
-        try {
-          return await this.keepAliveOnce(lease);
-        } catch (e) {
-          last = e;
-          if ((e as { code?: unknown }).code !== GRPC_UNAVAILABLE) throw e;
-        }
-      }
-      throw last;
-    })());
+    return this.bounded('keepAlive', keepAliveOnAny(this.client, lease, this.s.endpoints.length));
   }
 
-  private async keepAliveOnce(lease: string): Promise<number> {
-    const stream = await this.client.leaseClient.leaseKeepAlive();
-    try {
-      return await new Promise<number>((resolve, reject) => {
-        stream.on('data', (res: { TTL: string }) => resolve(Number(res.TTL) * 1000));
-        stream.on('error', reject);
-        stream.write({ ID: lease });
-      });
-    } finally {
-      stream.end();
-    }
-  }
 
   async txn(lease: string, node: string): Promise<{ won: boolean; revision: number; holder: string | null; lease: string | null }> {
     const c = this.client;
     const r = await this.bounded('txn', c.if(this.s.key, 'Create', '==', 0).then(c.put(this.s.key).value(node).lease(lease)).else(c.get(this.s.key)).commit());
     if (r.succeeded) return { won: true, revision: Number(r.header.revision), holder: node, lease };
     const kv = r.responses[0]?.response_range?.kvs[0];
-    return kv ? { won: false, ...fromKv(kv) } : { won: false, revision: Number(r.header.revision), holder: null, lease: null };
+    return kv ? { won: false, ...holderOfKv(kv) } : { won: false, revision: Number(r.header.revision), holder: null, lease: null };
   }
 
   async read(): Promise<HolderInfo> {
     const r = await this.bounded('read', this.client.get(this.s.key).exec());
     const kv = r.kvs[0];
-    return kv ? fromKv(kv) : { holder: null, lease: null, revision: Number(r.header.revision), version: 0 };
+    return kv ? holderOfKv(kv) : { holder: null, lease: null, revision: Number(r.header.revision), version: 0 };
   }
 
   async resign(lease: string): Promise<void> {
@@ -154,7 +157,7 @@ export class Etcd3Client implements EtcdClient {
         return;
       }
       this.watcher = w;
-      w.on('put', (kv) => onHolder(fromKv(kv)));
+      w.on('put', (kv) => onHolder(holderOfKv(kv)));
       w.on('delete', (kv) => onHolder({ holder: null, lease: null, revision: Number(kv.mod_revision), version: 0 }));
       w.on('disconnected', (e: Error) => onError(`watch lost: ${e.message}`));
       w.on('error', (e: Error) => onError(`watch: ${e.message}`));
@@ -164,10 +167,38 @@ export class Etcd3Client implements EtcdClient {
   close(): void {
     this.closed = true;
     void this.watcher?.cancel().catch(() => undefined);
-    this.client.close();
+    if (this.shared) this.shared.release();
+    else this.client.close();
   }
 }
 
-function fromKv(kv: IKeyValue): HolderInfo {
+/** One keep-alive, tried on up to `tries` endpoints while the one picked is unreachable; the TTL in ms. */
+export async function keepAliveOnAny(client: Etcd3, lease: string, tries: number): Promise<number> {
+  let last: unknown;
+  for (let i = 0; i < Math.max(1, tries); i++) {
+    try {
+      return await keepAliveOnce(client, lease);
+    } catch (e) {
+      last = e;
+      if ((e as { code?: unknown }).code !== GRPC_UNAVAILABLE) throw e;
+    }
+  }
+  throw last;
+}
+
+async function keepAliveOnce(client: Etcd3, lease: string): Promise<number> {
+  const stream = await client.leaseClient.leaseKeepAlive();
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      stream.on('data', (res: { TTL: string }) => resolve(Number(res.TTL) * 1000));
+      stream.on('error', reject);
+      stream.write({ ID: lease });
+    });
+  } finally {
+    stream.end();
+  }
+}
+
+export function holderOfKv(kv: IKeyValue): HolderInfo {
   return { holder: kv.value.toString('utf8'), lease: kv.lease === '0' ? null : kv.lease, revision: Number(kv.create_revision), version: Number(kv.version) };
 }

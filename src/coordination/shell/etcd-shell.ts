@@ -95,6 +95,8 @@ export class EtcdShell extends ShellBase {
       (h) => { if (!this.done) this.queue.push({ type: 'holder', ...h }); },
       (error) => this.log.logLimited('warning', this.prefix(`etcd ${error}; reading the key every ${this.cfg.etcd.pollMs} ms meanwhile`), `${this.name}:watch`),
     );
+    // A lease shared with the daemon's other instances of this ttl: every confirmation counts.
+    this.deps.client.onLease?.((c) => { if (!this.done) this.queue.push({ type: 'keptAlive', ...c }); });
     this.queue.push({ type: 'start' });
   }
 
@@ -209,10 +211,13 @@ export class EtcdShell extends ShellBase {
     const failed = (err: unknown) => back({ type: 'failed', request: e.request, error: err instanceof Error ? err.message : String(err) });
     switch (e.request) {
       case 'grant':
-        client.grant(e.ttlMs).then((r) => back({ type: 'granted', lease: r.lease, ttlMs: r.ttlMs, sentAt }), failed);
+        // A shared lease may come with an earlier confirmation: its send time is what counts.
+        client.grant(e.ttlMs).then((r) => back({ type: 'granted', lease: r.lease, ttlMs: r.ttlMs, sentAt: r.sentAt ?? sentAt }), failed);
         break;
       case 'keepAlive':
-        client.keepAlive(e.lease).then((ttlMs) => back({ type: 'keptAlive', ttlMs, sentAt, lease: e.lease }), failed);
+        client.keepAlive(e.lease).then((r) => back(typeof r === 'number'
+          ? { type: 'keptAlive', ttlMs: r, sentAt, lease: e.lease }
+          : { type: 'keptAlive', ttlMs: r.ttlMs, sentAt: r.sentAt, lease: e.lease }), failed);
         break;
       case 'txn':
         client.txn(e.lease, node).then((r) => back({ type: 'txn', ...r }), failed);
