@@ -154,6 +154,16 @@ describe('etcd lease election with policy failsafe (pure)', () => {
     expect(transitions(m.step({ type: 'holder', holder: 'b', lease: '9', revision: 12 }, 3000))).toEqual([expect.objectContaining({ to: 'BACKUP', reason: 'etcd names another holder (b)' })]);
   });
 
+  it('a keep-alive confirmation already past its bound (a shared lease reusing an old one) does not end the failsafe hold', () => {
+    const m = master('failsafe');
+    m.step({ type: 'failed', request: 'keepAlive', error: 'timeout' }, 1500);
+    m.step({ type: 'failsafe', until: 4200 }, 1600);
+    m.step({ type: 'keptAlive', ttlMs: P.ttlMs, sentAt: 0, lease: '7' }, 3000);
+    expect(m.status(3000)).toMatchObject({ role: 'MASTER', failsafeActive: true });
+    m.step({ type: 'tick' }, 3100);
+    expect(m.state).toBe('MASTER');
+  });
+
   it('etcd back, our lease gone: resync without a transition (new lease, the transaction, confirm)', () => {
     const m = master('failsafe');
     m.step({ type: 'failed', request: 'keepAlive', error: 'timeout' }, 1500);

@@ -220,7 +220,9 @@ export class LeaseElection {
           this.leaseLost('etcd no longer knows our lease', fx, now);
         } else {
           this.validUntil = Math.max(this.validUntil ?? 0, input.sentAt + input.ttlMs);
-          this.failsafeUntil = undefined;
+          // Only a confirmation that covers us again ends the failsafe hold (a shared lease may
+          // hand back an older confirmation, already past its bound).
+          if ((this.stepDownAt() ?? 0) > now) this.failsafeUntil = undefined;
         }
         break;
       case 'txn':
