@@ -194,7 +194,11 @@ export class Daemon {
     if (cfg.http) {
       // Loaded only when configured: the default daemon stays small and opens no TCP port.
       const { HttpServer } = await import('./http.js');
-      this.http = new HttpServer(cfg.http, { status: () => this.status(), refresh: () => this.balancer?.refresh() ?? Promise.resolve(), log: this.log });
+      this.http = new HttpServer(cfg.http, {
+        status: () => this.status(), refresh: () => this.balancer?.refresh() ?? Promise.resolve(), log: this.log,
+        // The dashboard shows the whole cluster (docs/etcd.md), read on the publisher's connection.
+        ...(cfg.cluster ? { cluster: () => (this.cluster ? this.cluster.view() : Promise.reject(new Error('the cluster publisher is not started yet'))) } : {}),
+      });
       await this.http.listen();
     }
     // 4. Stale addresses of a killed predecessor, then the instances.

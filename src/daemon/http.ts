@@ -21,7 +21,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { HttpConfig } from '../config/model.js';
 import type { DaemonStatus } from '../control/status.js';
 import { CarpoolError } from '../lib/errors.js';
-import { renderDashboard, type TimelineEntry } from '../status/dashboard.js';
+import type { ClusterView } from '../coordination/core/cluster-view.js';
+import { renderDashboard, slimCluster, type DashboardCluster, type TimelineEntry } from '../status/dashboard.js';
 import { METRICS_CONTENT_TYPE, renderMetrics } from '../status/metrics.js';
 import type { Logger } from './logger.js';
 
@@ -40,6 +41,8 @@ export interface HttpDeps {
   readonly status: () => DaemonStatus;
   /** Fresh figures read on demand (the balancer's counts) before /status and /metrics answer. */
   readonly refresh?: () => Promise<void>;
+  /** With `cluster:`: the whole cluster read from etcd, shown by the dashboard (like `carpool status --cluster`). */
+  readonly cluster?: () => Promise<ClusterView>;
   readonly log: Logger;
 }
 
@@ -51,6 +54,9 @@ export class HttpServer {
   private timer: NodeJS.Timeout | undefined;
   private pushQueued = false;
   private closed = false;
+  /** The last cluster view read (or why it could not be), and the read under way. */
+  private clusterView: DashboardCluster | undefined;
+  private clusterRead: Promise<void> | undefined;
 
   /** Reads the token and TLS files now: a missing file stops the start with a clear error. */
   constructor(private readonly cfg: HttpConfig, private readonly deps: HttpDeps) {
@@ -146,9 +152,20 @@ export class HttpServer {
           });
           return;
         }
-        case '/':
+        case '/': {
           res.setHeader('Content-Security-Policy', "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'");
-          return this.send(req, res, 'text/html; charset=utf-8', renderDashboard(this.view()));
+          const page = (): void => this.send(req, res, 'text/html; charset=utf-8', renderDashboard(this.view()));
+          if (!this.deps.cluster) return page();
+          void this.readCluster().then(() => {
+            try {
+              page();
+            } catch (err) {
+              this.deps.log.logLimited('error', `http: /: ${(err as Error).message}`, 'http:/');
+              if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end('internal error\n');
+            }
+          });
+          return;
+        }
         case '/events':
           return this.openStream(req, res);
         default:
@@ -189,11 +206,24 @@ export class HttpServer {
     // Reconnect quickly after a daemon restart; then the current view at once.
     res.write('retry: 1000\n\n');
     this.write(res, this.event());
-    this.timer ??= setInterval(() => this.push(), PUSH_EVERY_MS);
+    this.timer ??= setInterval(() => {
+      if (this.deps.cluster) void this.readCluster().then(() => this.push());
+      else this.push();
+    }, PUSH_EVERY_MS);
   }
 
-  private view(): { status: DaemonStatus; timeline: readonly TimelineEntry[] } {
-    return { status: this.deps.status(), timeline: this.timeline };
+  /** Read the cluster from etcd (one read at a time; the daemon's request timeout bounds it). */
+  private readCluster(): Promise<void> {
+    const read = this.deps.cluster;
+    if (!read) return Promise.resolve();
+    this.clusterRead ??= read().then((v) => { this.clusterView = slimCluster(v); }, (err: unknown) => {
+      this.clusterView = { error: `cannot read the cluster from etcd: ${(err as Error).message}`, at: new Date().toISOString() };
+    }).finally(() => { this.clusterRead = undefined; });
+    return this.clusterRead;
+  }
+
+  private view(): { status: DaemonStatus; timeline: readonly TimelineEntry[]; cluster?: DashboardCluster } {
+    return { status: this.deps.status(), timeline: this.timeline, ...(this.clusterView ? { cluster: this.clusterView } : {}) };
   }
 
   private event(): string {

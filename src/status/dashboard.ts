@@ -1,11 +1,13 @@
 /**
  * The live dashboard the HTTP listener serves at `/`: instance states, the last transitions as a
- * timeline, resource groups and their failures. One self-contained page (inline CSS and script, no
+ * timeline, resource groups and their failures; with `cluster:`, every node and where each
+ * instance is MASTER, as etcd has it (a gone node shown as gone). One self-contained page (inline CSS and script, no
  * external assets): it renders the view embedded at load, then every view the daemon pushes as a
  * Server-Sent Event (`status` events on `events`, relative to the page) without reloading. Pure:
  * view in, HTML out; the clock is read by the browser only (for "5 s ago").
  */
 import type { DaemonStatus } from '../control/status.js';
+import type { ClusterNode, ClusterView } from '../coordination/core/cluster-view.js';
 
 /** One state change, as the daemon saw it happen. */
 export interface TimelineEntry {
@@ -17,10 +19,25 @@ export interface TimelineEntry {
   readonly reason: string;
 }
 
-/** What the page shows: the status document and the last transitions, newest first. */
+/**
+ * With `cluster:`, the whole cluster as etcd has it (`carpool status --cluster`), without each
+ * node's status document (the instances' summary has what the page shows), or why it could not
+ * be read.
+ */
+export type DashboardCluster =
+  | (Omit<ClusterView, 'nodes'> & { readonly nodes: readonly Omit<ClusterNode, 'status'>[] })
+  | { readonly error: string; readonly at: string };
+
+/** What the page shows: the status document and the last transitions, newest first; the cluster. */
 export interface DashboardView {
   readonly status: DaemonStatus;
   readonly timeline: readonly TimelineEntry[];
+  readonly cluster?: DashboardCluster;
+}
+
+/** The cluster view without the nodes' documents: what the page needs, pushed every second. */
+export function slimCluster(view: ClusterView): DashboardCluster {
+  return { ...view, nodes: view.nodes.map(({ status: _status, ...rest }) => rest) };
 }
 
 /** JSON safe inside a `<script>` element: no `</script>`, no `<!--`, no U+2028/9 surprises. */
@@ -54,6 +71,7 @@ th{background:#eef0f4;font-weight:600}
 tr.fresh td{background:#fff6d6}
 .arrow{color:#5b6475}.muted{color:#5b6475}
 code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
+#cluster-nodes{margin-top:10px}
 pre{margin:4px 0 0;padding:6px 8px;background:#1d2330;color:#e8eaf0;font-size:12px;white-space:pre-wrap}
 `;
 
@@ -178,13 +196,34 @@ const SCRIPT = `
         }).join('') + '</table>';
     }).join('');
   }
+  function cluster(c) {
+    if (!c) return '';
+    if (c.error) return '<h2>Cluster</h2><p class="warn" id="cluster-error">' + esc(c.error) + ' (' + esc(clock(c.at)) + ')</p>';
+    var online = c.nodes.filter(function (n) { return n.state === 'online'; }).length;
+    var out = '<h2>Cluster</h2><p class="muted">etcd prefix <code>' + esc(c.prefix) + '</code>: ' + c.nodes.length + ' node(s), ' + online + ' online' +
+      (c.nodes.length - online ? ', <span class="warn">' + (c.nodes.length - online) + ' not online</span>' : '') + ', read ' + esc(clock(c.at)) + '</p>';
+    out += '<table id="cluster-instances"><tr><th>Instance</th><th>Proto</th><th>Addresses</th><th>Master</th><th>State per node</th></tr>' + c.instances.map(function (i) {
+      var verdict = i.verdict === 'ok' ? 'MASTER on ' + esc(i.masters[0]) : i.verdict === 'none' ? '<span class="warn">NO MASTER</span>'
+        : '<span class="warn">MASTER ON ' + i.masters.length + ' NODES: ' + esc(i.masters.join(', ')) + '</span>';
+      return '<tr data-instance="' + esc(i.name) + '"><td>' + esc(i.name) + '</td><td>' + esc(i.protocol) + '</td><td>' + esc(i.addresses.join(', ')) + '</td><td class="verdict">' + verdict +
+        '</td><td>' + i.nodes.map(function (n) { return esc(n.node) + ' ' + badge(n.state) + (n.holdsAddresses ? ' *' : ''); }).join(', ') + '</td></tr>';
+    }).join('') + '</table>';
+    out += '<table id="cluster-nodes"><tr><th>Node</th><th>State</th><th>Last seen / published</th><th>Note</th></tr>' + c.nodes.map(function (n) {
+      var state = n.state === 'online' ? '<span class="badge b-MASTER">online</span>' : '<span class="badge b-FAULT">' + esc(n.state.toUpperCase()) + '</span>';
+      var note = n.state === 'gone' ? (n.stopped ? 'stopped' : 'stopped publishing') : (n.problem || '');
+      return '<tr data-node="' + esc(n.name) + '" class="n-' + token(n.state) + '"><td>' + esc(n.name) + '</td><td class="state">' + state + '</td><td>' +
+        (n.lastSeen ? esc(clock(n.lastSeen)) + ' <span class="muted">' + esc(ago(n.lastSeen)) + '</span>' : '-') + '</td><td' + (note ? ' class="warn"' : '') + '>' + esc(note) + '</td></tr>';
+    }).join('') + '</table>';
+    if (c.problems.length) out += c.problems.map(function (p) { return '<p class="warn">' + esc(p) + '</p>'; }).join('');
+    return out;
+  }
   function render(v) {
     var st = v.status;
     var shared = st.sharing || [];
     var insts = st.instances.filter(function (i) { return !isBucket(shared, i.name); });
     document.getElementById('meta').textContent = 'carpool ' + st.version + ' (' + st.mode + '), pid ' + st.pid + ', up ' + Math.round(st.uptimeSeconds) + ' s, ' + st.config;
     document.title = insts.map(function (i) { return i.name + ' ' + i.state; }).join(', ') + ' \\u2014 carpool';
-    app.innerHTML = '<h2>Instances</h2><div class="cards">' + (insts.length ? insts.map(card).join('') : '<p class="muted">No instances' + (shared.length ? ' besides the bucket elections of load sharing' : '') + '.</p>') + '</div>' +
+    app.innerHTML = cluster(v.cluster) + '<h2>Instances' + (v.cluster ? ' on this node' : '') + '</h2><div class="cards">' + (insts.length ? insts.map(card).join('') : '<p class="muted">No instances' + (shared.length ? ' besides the bucket elections of load sharing' : '') + '.</p>') + '</div>' +
       sharing(shared) + '<h2>Last transitions</h2>' + timeline(v.timeline.filter(function (t) { return !isBucket(shared, t.instance); })) + resources(st.resources);
   }
   render(view);

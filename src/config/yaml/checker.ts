@@ -17,6 +17,8 @@ export interface YamlConfigOptions {
   readonly readFile?: (path: string) => string;
   /** `st_mode` of a path, or undefined if unknown; enables the permission warnings. */
   readonly statMode?: (path: string) => number | undefined;
+  /** Wall clock in ms (the validity of TLS certificates); default Date.now. */
+  readonly now?: () => number;
 }
 
 /** Instance names (CARP and VRRP). */

@@ -5,6 +5,7 @@
  * `carpool check` refuses it before a daemon runs with it.
  */
 import { isIP } from 'node:net';
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { FAILSAFE_MIN_KEY_BYTES, failsafeKeyOf } from '../../coordination/core/failsafe.js';
 import { checkTiming } from '../../coordination/core/lease.js';
@@ -167,12 +168,14 @@ export function readEtcdSettings(c: Checker, outer: Reader, where: string, insta
   }
 
   const fileExpected = 'an absolute path of a readable file';
+  /** The path, after reading the file when a reader is given; its text in `texts`. */
+  const texts = new Map<string, { path: string; text: string }>();
   const readable = (k: string, rr: Reader, w: string): string | undefined => {
     const p = rr.path(k, fileExpected);
     if (!p) return undefined;
     if (options.readFile) {
       try {
-        options.readFile(p.value);
+        texts.set(`${w}|${k}`, { path: p.value, text: options.readFile(p.value) });
       } catch (e) {
         c.error(p.node, 'PASSWORD_FILE_UNREADABLE', `${k} in ${w}: cannot read ${p.value}: ${(e as Error).message}`, fileExpected);
         return undefined;
@@ -191,12 +194,18 @@ export function readEtcdSettings(c: Checker, outer: Reader, where: string, insta
       const cert = te.has('cert') ? readable('cert', tr, tw) : undefined;
       const tkey = te.has('key') ? readable('key', tr, tw) : undefined;
       if (te.has('cert') !== te.has('key')) c.error(r.node('tls'), 'MISSING_KEY', `${tw}: cert and key go together`, 'both cert and key, or neither');
+      checkPems(c, tr, tw, { ca: texts.get(`${tw}|ca`), cert: texts.get(`${tw}|cert`), key: texts.get(`${tw}|key`) }, options.now?.() ?? Date.now());
       tls = { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(tkey ? { key: tkey } : {}) };
     }
     if (endpoints.some((e) => e.startsWith('http:'))) c.error(r.node('endpoints'), 'INVALID_VALUE', `endpoints in ${what}: http:// endpoint with tls`, 'https:// endpoints when tls is set');
   }
   const user = r.has('user') ? r.string('user', 'an etcd user name')?.value : undefined;
   const passwordFile = r.has('password_file') ? readable('password_file', r, what) : undefined;
+  const password = texts.get(`${what}|password_file`)?.text;
+  if (password !== undefined && (password.split('\n')[0] ?? '').replace(/\r$/, '') === '') {
+    c.error(r.node('password_file'), 'INVALID_VALUE', `password_file in ${what}: ${passwordFile}: its first line (the etcd password) is empty`,
+      'the etcd password of the user on the first line of the file');
+  }
   if ((user !== undefined) !== r.has('password_file')) c.error(entry ?? null, 'MISSING_KEY', `${what}: user and password_file go together`, 'both user and password_file, or neither');
 
   let unreachable: EtcdSettings['unreachable'];
@@ -285,4 +294,52 @@ function readFailsafe(c: Checker, outer: Reader, what: string, readable: (k: str
   }
   if (c.errors.length > before || !listen || !keyFile) return undefined;
   return { listen, peers, keyFile };
+}
+
+/**
+ * The TLS files' contents, where they can be judged without etcd: each parses as PEM of the
+ * right kind, the client certificate is valid now, and the key is the certificate's. (A CA that
+ * did not sign etcd's certificate, or a certificate for another host name, show at the first
+ * connection: the daemon's log names the endpoint.)
+ */
+type Pem = { path: string; text: string } | undefined;
+
+function checkPems(c: Checker, tr: Reader, tw: string, pems: { ca: Pem; cert: Pem; key: Pem }, now: number): void {
+  const fail = (k: 'ca' | 'cert' | 'key', message: string, expected: string) => c.error(tr.node(k), 'INVALID_VALUE', `${k} in ${tw}: ${pems[k]?.path ?? ''}: ${message}`, expected);
+  const pem = { ca: pems.ca?.text, cert: pems.cert?.text, key: pems.key?.text };
+  const certs = (text: string): X509Certificate[] => (text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []).map((b) => new X509Certificate(b));
+  const dated = (k: 'ca' | 'cert', x: X509Certificate): boolean => {
+    if (Date.parse(x.validTo) < now) fail(k, `the certificate ${x.subject.replace(/\n/g, ', ')} expired on ${new Date(x.validTo).toISOString()}`, 'a certificate valid now (renew it)');
+    else if (Date.parse(x.validFrom) > now) fail(k, `the certificate ${x.subject.replace(/\n/g, ', ')} is not valid before ${new Date(x.validFrom).toISOString()}`, 'a certificate valid now (check the clock)');
+    else return true;
+    return false;
+  };
+  if (pem.ca !== undefined) {
+    try {
+      const list = certs(pem.ca);
+      if (list.length === 0) fail('ca', 'no PEM certificate in it', 'the PEM certificate(s) of the CA that signed etcd\'s certificate');
+      for (const x of list) dated('ca', x);
+    } catch (e) {
+      fail('ca', `not a readable PEM certificate (${(e as Error).message})`, 'the PEM certificate(s) of the CA that signed etcd\'s certificate');
+    }
+  }
+  let cert: X509Certificate | undefined;
+  if (pem.cert !== undefined) {
+    try {
+      const first = certs(pem.cert)[0];
+      if (!first) fail('cert', 'no PEM certificate in it', 'the PEM client certificate etcd trusts');
+      else if (dated('cert', first)) cert = first;
+    } catch (e) {
+      fail('cert', `not a readable PEM certificate (${(e as Error).message})`, 'the PEM client certificate etcd trusts');
+    }
+  }
+  if (pem.key !== undefined) {
+    let key: KeyObject | undefined;
+    try {
+      key = createPrivateKey(pem.key);
+    } catch (e) {
+      fail('key', `not a readable unencrypted PEM private key (${(e as Error).message})`, 'the PEM private key of the client certificate, unencrypted');
+    }
+    if (key && cert && !cert.checkPrivateKey(key)) fail('key', `this key does not belong to the certificate ${cert.subject.replace(/\n/g, ', ')} of cert`, 'the private key the client certificate was made for');
+  }
 }

@@ -9,7 +9,8 @@
  */
 import type { ClusterConfig, EtcdSettings } from '../../config/model.js';
 import type { DaemonStatus } from '../../control/status.js';
-import { fingerprint, nodeDocument, type SeenRecord, type StoredEntry } from '../core/cluster-view.js';
+import { clusterView, fingerprint, nodeDocument, type ClusterView, type SeenRecord, type StoredEntry } from '../core/cluster-view.js';
+import { EtcdErrorExplainer } from '../core/etcd-errors.js';
 import { Etcd3Client, type SharedConnection } from './etcd-client.js';
 
 /** What the publisher needs of etcd (a fake in unit tests). */
@@ -20,6 +21,8 @@ export interface ClusterStore {
   publish(key: string, value: string, lease: string): Promise<{ ok: true } | { ok: false; lease: string }>;
   put(key: string, value: string): Promise<void>;
   release(lease: string): Promise<void>;
+  /** Every key under `dir` (the live dashboard's cluster view reads `nodes/` and `seen/`). */
+  list(dir: string): Promise<StoredEntry[]>;
   close(): void;
 }
 
@@ -94,10 +97,12 @@ export class ClusterPublisher {
   private stopped = false;
   private readonly nodeKey: string;
   private readonly seenKey: string;
+  private readonly explainer: EtcdErrorExplainer;
 
   constructor(private readonly cfg: ClusterConfig, private readonly deps: PublisherDeps) {
     this.nodeKey = `${cfg.etcd.prefix}/nodes/${deps.node}`;
     this.seenKey = `${cfg.etcd.prefix}/seen/${deps.node}`;
+    this.explainer = new EtcdErrorExplainer(cfg.etcd.endpoints);
   }
 
   start(): void {
@@ -116,6 +121,16 @@ export class ClusterPublisher {
 
   status(): ClusterPublisherStatus {
     return { node: this.deps.node, prefix: this.cfg.etcd.prefix, published: this.published, failures: this.failures, lastError: this.lastError };
+  }
+
+  /**
+   * The whole cluster as etcd has it now (what `carpool status --cluster` shows), for the live
+   * dashboard: read on this daemon's connection, merged by the pure cluster view.
+   */
+  async view(): Promise<ClusterView> {
+    const prefix = this.cfg.etcd.prefix;
+    const [nodes, seen] = await Promise.all([this.deps.store.list(`${prefix}/nodes/`), this.deps.store.list(`${prefix}/seen/`)]);
+    return clusterView({ prefix, nodes, seen, now: this.deps.wallNow().getTime(), staleAfterMs: 2 * this.cfg.etcd.ttlMs });
   }
 
   /** Stop publishing: the lease is revoked (the node shows as gone at once), the seen record says stopped. */
@@ -142,7 +157,9 @@ export class ClusterPublisher {
 
   private fail(e: unknown): void {
     this.failures++;
-    this.lastError = (e as Error).message;
+    const message = (e as Error).message;
+    // Our own refusal (two daemons with one node name) says what to do already.
+    this.lastError = message.includes('is held by another daemon') ? message : this.explainer.explain(message);
     this.deps.log.logLimited('warning', `cluster: cannot publish this node's status to etcd: ${this.lastError}`, 'cluster:publish');
   }
 

@@ -11,7 +11,10 @@ import { InputQueue, ShellBase, type OwnedAddress, type ShellAddresses, type She
 import type { Logger } from '../../daemon/logger.js';
 import { assertNever } from '../../lib/assert-never.js';
 import { gratuitousArp } from '../../protocol/arp.js';
+import { EtcdErrorExplainer } from '../core/etcd-errors.js';
+import { configFingerprint } from '../core/holder-value.js';
 import { LeaseElection, type LeaseEffect, type LeaseInput } from '../core/lease.js';
+import { ConfigGuardClient } from './config-guard.js';
 import type { EtcdClient } from './etcd-client.js';
 import { FailsafePeers } from './failsafe-peers.js';
 
@@ -44,11 +47,20 @@ export class EtcdShell extends ShellBase {
   private stopped: (() => void) | undefined;
   private done = false;
   private readonly peers: FailsafePeers | undefined;
+  /** A failed request's message as the endpoint concerned and what to check (docs/etcd.md, bad input). */
+  private readonly explainer: EtcdErrorExplainer;
+  /** etcd as this instance sees it: our name under the key with our configuration's fingerprint. */
+  private readonly client: EtcdClient;
 
   constructor(private readonly cfg: EtcdInstance, private readonly deps: EtcdShellDeps) {
     super([], deps.log, deps.now);
     this.name = cfg.name;
     const e = cfg.etcd;
+    this.explainer = new EtcdErrorExplainer(e.endpoints);
+    this.client = new ConfigGuardClient(deps.client, {
+      fingerprint: configFingerprint(cfg.addresses), ttlMs: e.ttlMs, now: deps.now,
+      onConflict: (text) => this.log.logLimited('error', this.prefix(text), `${this.name}:conflict`),
+    });
     this.machine = new LeaseElection({
       node: deps.node, ttlMs: e.ttlMs, renewMs: e.renewMs, requestTimeoutMs: e.requestTimeoutMs, marginMs: e.marginMs, pollMs: e.pollMs,
       ...(e.unreachable ? { unreachable: e.unreachable } : {}),
@@ -91,7 +103,7 @@ export class EtcdShell extends ShellBase {
 
   start(): void {
     void this.peers?.start();
-    this.deps.client.watch(
+    this.client.watch(
       (h) => { if (!this.done) this.queue.push({ type: 'holder', ...h }); },
       (error) => this.log.logLimited('warning', this.prefix(`etcd ${error}; reading the key every ${this.cfg.etcd.pollMs} ms meanwhile`), `${this.name}:watch`),
     );
@@ -132,7 +144,7 @@ export class EtcdShell extends ShellBase {
         this.done = true;
         this.halt();
         this.peers?.close();
-        this.deps.client.close();
+        this.client.close();
         resolve();
       };
       this.queue.push({ type: 'shutdown' });
@@ -205,10 +217,11 @@ export class EtcdShell extends ShellBase {
 
   /** One request to etcd; its answer (or failure) comes back as an input, with the send time. */
   private send(e: Extract<LeaseEffect, { type: 'request' }>): void {
-    const { client, node } = this.deps;
+    const { client } = this;
+    const { node } = this.deps;
     const sentAt = this.deps.now();
     const back = (inp: LeaseInput) => { if (!this.done) this.queue.push(inp); };
-    const failed = (err: unknown) => back({ type: 'failed', request: e.request, error: err instanceof Error ? err.message : String(err) });
+    const failed = (err: unknown) => back({ type: 'failed', request: e.request, error: this.explainer.explain(err instanceof Error ? err.message : String(err)) });
     switch (e.request) {
       case 'grant':
         // A shared lease may come with an earlier confirmation: its send time is what counts.

@@ -3,6 +3,19 @@ import { emitCarpoolYaml } from '../../../src/config/emit-yaml.js';
 import { parseCarpoolYaml } from '../../../src/config/yaml/parse.js';
 import { ConfigError } from '../../../src/lib/errors.js';
 
+const TEST_CA = `-----BEGIN CERTIFICATE-----
+MIIBojCCAUegAwIBAgIUH7tkzL7YvPz5MvlaobSQEHcbfUgwCgYIKoZIzj0EAwIw
+JTEjMCEGA1UEAwwaY2FycG9vbCByb3VuZC10cmlwIHRlc3QgQ0EwIBcNMjYxMjA3
+MTM1NDQyWhgPMjEyNjExMTMxMzU0NDJaMCUxIzAhBgNVBAMMGmNhcnBvb2wgcm91
+bmQtdHJpcCB0ZXN0IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8lDKP897
+m3wKdeyNB00Mz05J6HoYw+twLaladnd+s2bGI+CD0hKE74aKS3HpBTcGdfa0E0yy
+Xmio4TvWR0zlV6NTMFEwHQYDVR0OBBYEFGZiv6d1m+y9hEUofPhoHdaL3tdxMB8G
+A1UdIwQYMBaAFGZiv6d1m+y9hEUofPhoHdaL3tdxMA8GA1UdEwEB/wQFMAMBAf8w
+CgYIKoZIzj0EAwIDSQAwRgIhAJv3tBoDc3EajYms212U7cqfxHgyPFUysWxakXG3
+wB7RAiEAj1rhnexNd3q4gfQdGRllwXxv4tOIf3rEGzp8RQd2bL4=
+-----END CERTIFICATE-----
+`;
+
 const base = (etcd: string, extra = '') => `instances:
   - name: web
     protocol: etcd
@@ -75,7 +88,8 @@ describe('protocol: etcd instances', () => {
   it('round-trips through carpool convert', () => {
     const text = base('      endpoints: [https://10.0.0.1:2379]\n      prefix: /lab\n      ttl: 6s\n      tls: { ca: /etc/ssl/ca.pem }\n      user: carpool\n      password_file: /etc/carpool/etcd.pass',
       '    node: n1\n    hooks: { up: [/bin/true, up], down: [/bin/true, down] }\n');
-    const read = (t: string) => parseCarpoolYaml(t, { readFile: () => 'x' }).config;
+    // The CA file is read and must hold a certificate valid now (a self-signed one, valid 100 years).
+    const read = (t: string) => parseCarpoolYaml(t, { readFile: (p) => (p.endsWith('.pem') ? TEST_CA : 'x') }).config;
     const first = read(text);
     expect(first.etcdInstances![0]!.etcd.key).toBe('/lab/web/leader');
     const again = read(emitCarpoolYaml(first));

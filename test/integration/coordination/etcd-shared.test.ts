@@ -10,6 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { decodeHolder } from '../../../src/coordination/core/holder-value.js';
 import { addressesOf } from '../../../src/lab/netns.js';
 import type { LabHost } from '../../../src/lab/netns.js';
 import { run } from '../../../src/lib/exec.js';
@@ -91,7 +92,7 @@ describe.skipIf(!isRoot || !hasEtcd)(`etcd instances share one connection, lease
     const leaseOf = new Map<string, string>();
     for (const kv of all) {
       const name = Buffer.from(kv.key, 'base64').toString().split('/')[2]!;
-      const node = Buffer.from(kv.value, 'base64').toString();
+      const node = decodeHolder(Buffer.from(kv.value, 'base64').toString()).node; // `<node> config=<fingerprint>`
       expect(hs[NAMES.indexOf(name)]).toBe(node);
       if (leaseOf.has(node)) expect(kv.lease).toBe(leaseOf.get(node));
       leaseOf.set(node, kv.lease);
