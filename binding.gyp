@@ -11,6 +11,7 @@
         "native/raw.c",
         "native/packet.c",
         "native/rtnl.c",
+        "native/nfnl.c",
         "native/monitor.c",
         "native/unix_dgram.c",
         "native/process.c"

@@ -71,6 +71,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"routeDel", route_del},
       {"ruleAdd", rule_add},
       {"ruleDel", rule_del},
+      {"nfnlSend", nfnl_send},
       {"linkMonitorOpen", link_monitor_open},
       {"linkMonitorClose", link_monitor_close},
       {"setRealtime", set_realtime},

@@ -157,6 +157,8 @@ napi_value route_add(napi_env env, napi_callback_info info);
 napi_value route_del(napi_env env, napi_callback_info info);
 napi_value rule_add(napi_env env, napi_callback_info info);
 napi_value rule_del(napi_env env, napi_callback_info info);
+/* nfnl.c */
+napi_value nfnl_send(napi_env env, napi_callback_info info);
 
 /* monitor.c: link and address notifications */
 napi_value link_monitor_open(napi_env env, napi_callback_info info);

@@ -12,6 +12,7 @@ import { checkBalancersHere, loadCheckedConfig, refuseBalancers } from './load-c
 import { emitCarpoolYaml } from '../config/emit-yaml.js';
 import { sharingLines } from '../config/yaml/sharing.js';
 import { compareSharing, type SharingFile } from '../sharing/core/compare.js';
+import { describeShared } from '../sharing/core/model.js';
 import type { ConfigDiagnostic } from '../config/diagnostics.js';
 import { formatDiagnostic } from '../lib/errors.js';
 import { RUN_DIR } from './paths.js';
@@ -305,7 +306,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
       'with virtual servers also what this host lacks for them (DR routes, ipip for TUN, nft -c as root)')
     .option('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
     .argument('[files...]', 'more configuration files, one per node (as --peer-config)')
-    .option('--peer-config <file>', "another node's file: each is checked too, and every `sharing:` section must be the same in all (node list, buckets, hash, mode, vhid_base, password), reported with file:line; repeatable",
+    .option('--peer-config <file>', "another node's file: each is checked too, and every `sharing:` section must be the same in all (node list, buckets, hash, mode, vhid_base, password, a gateway's outside address), reported with file:line; repeatable",
       (v: string, prev: string[] = []) => [...prev, v])
     .option('--validate', "also run each OCF agent's validate-all on this host (OCF_CHECK_LEVEL=10)")
     .option('--host', 'the file is for this host: check interfaces, agents (errors, with did-you-mean), scripts and their permissions, the control socket and state directories, nft for balancers')
@@ -371,7 +372,10 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
         const here = lbRuns ? await checkBalancersHere(cfg) : '';
         const lbText = vss.length ? `; ${vss.length} virtual server${vss.length === 1 ? '' : 's'} (load balancer: ${lbRuns ? `runs on nftables${here ? `, ${here}` : ''}` : 'carpool run refuses it yet, see above'})` : '';
         const names = [...cfg.instances, ...(cfg.etcdInstances ?? [])].map((i) => i.name);
-        process.stdout.write(`${o.config}: OK${o.host ? ' on this host' : ''} (${names.length} instance${names.length === 1 ? '' : 's'}: ${names.join(', ')}${resText}${lbText}`
+        const instText = names.length ? `${names.length} instance${names.length === 1 ? '' : 's'}: ${names.join(', ')}` : 'no instances';
+        const shared = cfg.sharing ?? [];
+        const shareText = shared.length ? `; ${shared.length} shared address${shared.length === 1 ? '' : 'es'}: ${shared.map(describeShared).join('; ')}` : '';
+        process.stdout.write(`${o.config}: OK${o.host ? ' on this host' : ''} (${instText}${shareText}${resText}${lbText}`
           + `${warnings ? `; ${warnings} warning${warnings === 1 ? '' : 's'}` : ''})\n`);
       } catch (err) {
         code = fail(err);

@@ -18,8 +18,7 @@ import { VRRP_TOS } from '../protocol/vrrp/packet.js';
 import { AddressManager } from './addresses.js';
 import { CarpShell } from './carp-shell.js';
 import { CarpGroupShell } from './carp-groups.js';
-import type { SharingShell } from '../sharing/shell/sharing.js';
-import type { SharedAddress } from '../sharing/core/model.js';
+import type { HeldAddress, SharingShell } from '../sharing/shell/sharing.js';
 import type { ControlRequest } from '../control/protocol.js';
 import { ControlServer } from './control.js';
 import { HookQueues } from './hooks.js';
@@ -165,7 +164,7 @@ export class Daemon {
       // Loaded only when used. The bucket elections are CARP instances of their own.
       const { SharingShell } = await import('../sharing/shell/sharing.js');
       const am = () => this.addressManager();
-      const vip = (x: SharedAddress): VirtualAddress[] => [{ family: x.family, address: x.address, prefix: x.prefix }];
+      const vip = (x: HeldAddress): VirtualAddress[] => [{ family: x.family, address: x.address, prefix: x.prefix }];
       this.sharing = new SharingShell(cfg.sharing, {
         log: this.log,
         addAddress: (x) => { const i = interfaceInfo(deviceOf(x.interface)); if (i) am().add(deviceOf(x.interface), i.index, vip(x)); },
@@ -177,6 +176,12 @@ export class Daemon {
         const info = interfaceInfo(deviceOf(iface));
         return info ? listAddresses(info.index).map((a) => a.address) : [];
       });
+      for (const x of cfg.sharing) {
+        // A gateway's outside interface: nothing else would notice it missing (the elections run inside).
+        if (x.outside && !interfaceInfo(deviceOf(x.outside.interface))) {
+          throw new CarpoolError('IFACE_MISSING', `sharing ${x.name}: the outside interface ${x.outside.interface} does not exist`, 'configure the interface of the outside LAN, or correct outside.interface');
+        }
+      }
     }
     const all = [...cfg.instances, ...buckets];
     const ordered = [...all.filter((i) => i.kind === 'carp'), ...all.filter((i) => i.kind === 'vrrp')];

@@ -186,6 +186,13 @@ export interface NativeBinding {
   ruleAdd(spec: NativeRuleSpec): number;
   /** 0 or -errno (-ENOENT when absent). */
   ruleDel(spec: NativeRuleSpec): number;
+  /**
+   * NETLINK_NETFILTER: send `bytes` (one nfnetlink batch) and collect the kernel's
+   * NLMSG_ERROR answers (error 0 = ack, else -errno) until `expect` arrived or `timeoutMs`
+   * passed. `sent` is 0 or -errno of the send, `recv` 0 or -errno of a receive that failed
+   * (ENOBUFS: answers lost). Throws only when no socket can be opened.
+   */
+  nfnlSend(bytes: Uint8Array, expect: number, timeoutMs: number): { sent: number; recv: number; replies: { seq: number; error: number }[] };
 
   linkMonitorOpen(callback: (event: NativeLinkEvent) => void, opts?: NativeLinkMonitorOptions): number;
   linkMonitorClose(fd: number): boolean;

@@ -187,7 +187,8 @@ const SCRIPT = `
         notes.push('node list or bucket count differs from ' + m.node + "'s (" + m.address + '): ' + m.drops + ' bad digest(s), last ' + m.agoSeconds + ' s ago');
       });
       if (x.lastError) notes.push('last nft error: ' + x.lastError);
-      return '<p data-sharing="' + esc(x.name) + '"><b>' + esc(x.address) + '</b> (' + esc(x.name) + '): node ' + esc(x.node) + ' serves ' +
+      var where = x.outside ? 'gateway ' + x.address + ' (inside) / ' + x.outside + ' (outside), hash ' + x.hash : x.address;
+      return '<p data-sharing="' + esc(x.name) + '"><b>' + esc(where) + '</b> (' + esc(x.name) + '): node ' + esc(x.node) + ' serves ' +
         '<span class="' + (x.local.length ? '' : 'warn') + '">' + x.local.length + '/' + x.buckets + '</span> buckets here; nft updates ' + x.applies +
         (x.failures ? ', <span class="warn">' + x.failures + ' failed</span>' : '') + '</p>' +
         notes.map(function (n) { return '<p class="warn">' + esc(n) + '</p>'; }).join('') +

@@ -8,7 +8,7 @@ import type { BalancersStatus, DaemonStatus, InstanceStatus } from '../control/s
 import { trafficText } from './balancers-text.js';
 import type { ResourcesStatus } from '../resources/core/status.js';
 import { failcountText, fenceText, memberStateText } from './resources-text.js';
-import { isBucketInstance, mismatchText, servedCounts, sharingOf } from './sharing-text.js';
+import { isBucketInstance, mismatchText, servedCounts, sharingOf, sharingWhere } from './sharing-text.js';
 import type { SharingStatus } from '../sharing/core/model.js';
 import type { ClusterView } from '../coordination/core/cluster-view.js';
 
@@ -100,7 +100,7 @@ function sharingSection(list: readonly SharingStatus[]): string {
       ...mismatchText(x).map((m) => `<div class="note">${esc(m)}</div>`),
       x.lastError ? `<div class="note">last nft error: ${esc(x.lastError)}</div>` : '',
     ].join('');
-    return `<div class="group g-${bad ? 'bad' : 'good'}"><h3>Shared address <code>${esc(x.address)}</code> (<code>${esc(x.name)}</code>) — node ${esc(x.node)} ` +
+    return `<div class="group g-${bad ? 'bad' : 'good'}"><h3>${x.outside ? 'Load-shared' : 'Shared address'} <code>${esc(sharingWhere(x))}</code> (<code>${esc(x.name)}</code>) — node ${esc(x.node)} ` +
       `serves <span class="${x.local.length ? 'good' : 'bad'}">${x.local.length}/${x.buckets}</span> buckets here</h3>${notes}` +
       `<div class="meta">nft bucket updates: ${x.applies}, failed ${x.failures}; accepted here: ${esc(x.local.join(' ') || '-')}</div>` +
       `<table><tr><th>Node</th><th>Buckets</th><th>Which (as this node sees the elections)</th></tr>${rows.join('')}</table></div>`;

@@ -166,6 +166,7 @@ function sharingMetrics(m: Families, x: SharingStatus): void {
   m.add('carpool_sharing_layout_mismatch_nodes', 'gauge', 'Nodes of the list heard lately whose node list or bucket count differs from this node\'s.', l, (x.mismatches ?? []).length);
   m.add('carpool_sharing_nft_updates_total', 'counter', 'Bucket set updates nft applied.', l, x.applies);
   m.add('carpool_sharing_nft_failures_total', 'counter', 'Bucket set updates nft refused.', l, x.failures);
+  if (x.ndSkipped !== undefined) m.add('carpool_sharing_nd_unrewritten_total', 'counter', 'IPv6: neighbour discovery packets for the address that left with the node\'s own MAC instead of the shared one.', l, x.ndSkipped);
 }
 
 /** The whole exposition for one daemon. */

@@ -27,12 +27,18 @@ export function mismatchText(x: SharingStatus): string[] {
   return (x.mismatches ?? []).map((m) => `node list or bucket count differs from ${m.node}'s (${m.address}): ${m.drops} bad digest(s), last ${m.agoSeconds} s ago`);
 }
 
+/** The address part of a shared address's headline: the address, or a gateway's two sides and its hash. */
+export function sharingWhere(x: SharingStatus): string {
+  return x.outside ? `gateway ${x.address} (inside) / ${x.outside} (outside), hash ${x.hash ?? '?'}` : x.address;
+}
+
 /** `carpool status` lines. */
 export function formatSharing(x: SharingStatus): string[] {
-  const lines = [`sharing ${x.name} ${x.address}: node ${x.node} serves ${x.local.length}/${x.buckets} buckets`
+  const lines = [`sharing ${x.name} ${sharingWhere(x)}: node ${x.node} serves ${x.local.length}/${x.buckets} buckets`
     + ` (${servedCounts(x).map(([n, k]) => `${n} ${k}`).join(', ')})${x.failures ? `, ${x.failures} nft failures` : ''}`];
   if (x.serving === false) lines.push('  NOT SERVING: the nodes with another node list or bucket count are the larger group (see below)');
   lines.push(...mismatchText(x).map((l) => `  ${l}`));
+  if (x.ndSkipped) lines.push(`  ND: ${x.ndSkipped} packet(s) left with this node's own MAC, not the shared one (see docs/sharing.md "IPv6")`);
   lines.push(`  here: ${x.local.length ? x.local.join(',') : '-'}`);
   return lines;
 }

@@ -32,7 +32,7 @@ describe('native addon loader', () => {
 
   it('exports exactly the documented functions', () => {
     expect(Object.keys(native()).sort()).toEqual([
-      'addrAdd', 'addrDel', 'addrList', 'ifInfo', 'linkMonitorClose', 'linkMonitorOpen', 'mlockAll', 'munlockAll',
+      'addrAdd', 'addrDel', 'addrList', 'ifInfo', 'linkMonitorClose', 'linkMonitorOpen', 'mlockAll', 'munlockAll', 'nfnlSend',
       'packetClose', 'packetOpen', 'packetSend', 'rawBind', 'rawClose', 'rawJoin', 'rawLeave', 'rawOpen',
       'rawSend', 'rawSetChecksumOffset', 'rawStart', 'rawStop', 'routeAdd', 'routeDel', 'ruleAdd', 'ruleDel', 'setNetns', 'setRealtime',
       'unixDgramClose', 'unixDgramOpen', 'unixDgramSend',
@@ -51,6 +51,15 @@ describe('binding argument and fd checks', () => {
     expect(() => n.rawClose(mon)).toThrow(expect.objectContaining({ code: 'EBADF' }) as unknown);
     expect(n.linkMonitorClose(mon)).toBe(true);
     expect(n.linkMonitorClose(mon)).toBe(false);
+  });
+
+  it('nfnlSend: bytes must be a Uint8Array, expect and timeout bounded; a malformed batch gets the kernel\'s error, not a crash', () => {
+    expect(() => n.nfnlSend('x' as unknown as Uint8Array, 1, 10)).toThrow(TypeError);
+    expect(() => n.nfnlSend(new Uint8Array(4), -1, 10)).toThrow(TypeError);
+    expect(() => n.nfnlSend(new Uint8Array(4), 1, 600_000)).toThrow(TypeError);
+    // Nothing that asks for an answer: nothing sent back, and no wait.
+    const r = n.nfnlSend(new Uint8Array(0), 0, 10);
+    expect(r.replies).toEqual([]);
   });
 
   it('rejects malformed arguments with TypeError code EINVAL', () => {

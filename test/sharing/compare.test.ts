@@ -25,6 +25,18 @@ describe('compareSharing', () => {
     expect(compareSharing([file('a.yaml', [web]), file('b.yaml', [{ ...web, interface: 'ens3' }]), file('c.yaml', [web])])).toEqual([]);
   });
 
+  it('a gateway whose outside address differs, or that is a gateway on one node only', () => {
+    const gw: SharedAddress = { ...web, hash: 'symmetric', outside: { address: '10.9.1.50', prefix: 24, interface: 'eth1', mac: multicastMac('10.9.1.50') } };
+    const gl = new Map([['web', { ...lines, outside: 5 }]]);
+    const d = compareSharing([{ file: 'a.yaml', sharing: [gw], lines: gl }, { file: 'b.yaml', sharing: [{ ...gw, outside: { ...gw.outside!, address: '10.9.1.51', interface: 'eth2' } }], lines: gl }]);
+    expect(d.map((x) => `${x.file}:${x.line} ${x.message}`)).toEqual(["b.yaml:5 sharing 'web': outside 10.9.1.51/24 here, 10.9.1.50/24 in a.yaml:5"]);
+    // The outside interface may differ (each node names its own NIC).
+    expect(compareSharing([file('a.yaml', [gw]), file('b.yaml', [{ ...gw, outside: { ...gw.outside!, interface: 'ens4' } }])])).toEqual([]);
+    expect(compareSharing([file('a.yaml', [gw]), file('b.yaml', [web])]).map((x) => x.message)).toEqual([
+      "sharing 'web': outside none here, 10.9.1.50/24 in a.yaml:3", "sharing 'web': hash sourceip here, symmetric in a.yaml:3",
+    ]);
+  });
+
   it('a node list that differs: one report, at the first differing node, both lines', () => {
     const d = compareSharing([file('a.yaml', [web]), file('b.yaml', [{ ...web, nodes: [web.nodes[0]!, { name: 'n3', address: '10.9.0.3' }] }])]);
     expect(d).toEqual([{

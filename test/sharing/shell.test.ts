@@ -93,4 +93,26 @@ describe('SharingShell', () => {
     expect(st.servedBy).toEqual(['?', 'n2', '?', '?']);
     await t.shell.stop().catch(() => {});
   });
+
+  it('IPv6: the ND packets not rewritten to the shared MAC are read from nft, shown in status, logged when they grow', async () => {
+    const six: SharedAddress = { ...shared, name: 'six', address: 'fd00::50', family: 6, prefix: 64, mac: '33:33:00:00:00:50' };
+    const lines: string[] = [];
+    let packets = 0;
+    const log = new Logger({ ident: 'test', facility: 'none', debug: false, console: false, onLine: (level, text) => lines.push(`${level}: ${text}`) });
+    const shell = new SharingShell([six, shared], {
+      log, addAddress: () => {}, removeAddress: () => {}, masterOf: () => undefined,
+      nft: () => Promise.resolve({ code: 0, stderr: '' }),
+      listCounters: () => Promise.resolve(JSON.stringify({ nftables: [{ metainfo: {} }, { counter: { family: 'ip6', name: 'six_nd_skipped', table: 'carpool_sharing', packets, bytes: 0 } }] })),
+    });
+    shell.instances(() => ['10.0.0.1']);
+    await shell.readNdCounters();
+    expect(shell.status().map((x) => x.ndSkipped)).toEqual([0, undefined]); // IPv4 has no ND
+    expect(lines.filter((l) => l.includes('neighbour discovery'))).toEqual([]);
+    packets = 2;
+    await shell.readNdCounters();
+    expect(shell.status()[0]!.ndSkipped).toBe(2);
+    expect(lines.filter((l) => l.includes('neighbour discovery'))).toEqual([
+      expect.stringContaining("warning: sharing six: 2 neighbour discovery packet(s) for fd00::50 left with this node's own MAC (not rewritten to 33:33:00:00:00:50)"),
+    ]);
+  });
 });

@@ -27,6 +27,21 @@ describe('status renderers: load sharing', () => {
     expect(formatStatus({ ...doc, sharing: [{ ...web, serving: false }] }, new Date())).toContain('NOT SERVING');
   });
 
+  it('IPv6: ND packets not rewritten, in the text (when any) and in /metrics', () => {
+    const six: SharingStatus = { ...web, name: 'six', address: 'fd00::50/64', mismatches: [], ndSkipped: 3 };
+    expect(formatStatus({ ...doc, sharing: [six] }, new Date())).toContain("  ND: 3 packet(s) left with this node's own MAC, not the shared one (see docs/sharing.md \"IPv6\")");
+    expect(formatStatus({ ...doc, sharing: [{ ...six, ndSkipped: 0 }] }, new Date())).not.toContain('ND:');
+    expect(renderMetrics(({ ...doc, sharing: [six] }))).toContain('carpool_sharing_nd_unrewritten_total{sharing="six",address="fd00::50/64"} 3');
+    expect(renderMetrics(doc)).not.toContain('carpool_sharing_nd_unrewritten_total');
+  });
+
+  it('a gateway: both sides and the hash in the text and the HTML page', () => {
+    const fw: SharingStatus = { ...web, name: 'fw', address: '10.7.0.254/24', outside: '10.7.1.254/24 on eth1', hash: 'symmetric-ports', mismatches: [], failures: 0 };
+    expect(formatStatus({ ...doc, sharing: [fw] }, new Date())).toContain(
+      'sharing fw gateway 10.7.0.254/24 (inside) / 10.7.1.254/24 on eth1 (outside), hash symmetric-ports: node n1 serves 2/6 buckets');
+    expect(renderStatusHtml([{ ...doc, sharing: [fw] }], new Date())).toContain('Load-shared <code>gateway 10.7.0.254/24 (inside) / 10.7.1.254/24 on eth1 (outside), hash symmetric-ports</code>');
+  });
+
   it('HTML page: a section per shared address with its buckets per node, escaped; bucket elections not in the instance table', () => {
     const html = renderStatusHtml([doc], new Date('2026-11-23T10:00:00Z'));
     expect(html).toContain('<h2>Load sharing</h2>');

@@ -21,6 +21,8 @@
  */
 import type { Family, Method, Persistence, Protocol, ServiceMatch } from './model.js';
 import type { SlotTable } from './schedulers.js';
+import type { KeyField, NlOp } from './nfnl.js';
+import { encodeKey, keyLayout, NfnlError } from './nfnl.js';
 
 /** A real server in the plane: `id` stable while it exists (flow maps hold it; ≥ 1). */
 export interface PlaneServer {
@@ -51,9 +53,11 @@ export interface PlaneService {
   /** DR/TUN flow map idle timeout, ms (default: IPVS's 900 s TCP / 300 s UDP). */
   readonly flowTimeoutMs?: number;
   /**
-   * NAT on VIP and port: named counters per server present, `vs<id>_rs<sid>` (packets and
-   * bytes, both directions) and `vs<id>_rs<sid>_conns` (new connections), which the shell
-   * reads for the status (`counterNames`).
+   * NAT on VIP and port: a counter per server present (packets and bytes, both directions)
+   * and one of new connections, as element counters of the sets `traffic_<protocol>` and
+   * `conns_<protocol>` (key `counterElement`), which the shell reads for the status. Not
+   * named counter objects: nft 1.0.6 fetches every named object of every table before it adds
+   * a rule, which made a one-server change cost more with every service (docs/balancer.md).
    */
   readonly counters?: boolean;
   /**
@@ -62,11 +66,36 @@ export interface PlaneService {
    * overloaded): when one of them leaves, the map is flushed.
    */
   readonly locality?: { readonly timeoutMs: number; readonly servers: readonly string[] };
+  /**
+   * The generation of the service's stateless objects (its chain and slot/id/server maps are
+   * named `vs<id>g<generation>…`; 0 or absent: `vs<id>…`). A flat update (`flatUpdate`) adds
+   * the next generation whole and repoints the dispatch element; stateful maps (flows,
+   * persistence, locality) keep their names across generations.
+   */
+  readonly generation?: number;
 }
 
-/** The names of the counters of one server of a service with `counters` (packets/bytes, connections). */
+/** The name of a service's chain, and the prefix of its stateless maps, in its generation. */
+export function generationName(s: Pick<PlaneService, 'id' | 'generation'>): string {
+  return s.generation ? `vs${s.id}g${s.generation}` : `vs${s.id}`;
+}
+
+/** The names of the counters of one server of a service with `counters` (packets/bytes, connections): the shell's keys for them. */
 export function counterNames(serviceId: number, serverId: number): { traffic: string; conns: string } {
   return { traffic: `vs${serviceId}_rs${serverId}`, conns: `vs${serviceId}_rs${serverId}_conns` };
+}
+
+/**
+ * Where the counters of one server of a counted NAT service are: the table family, the two
+ * sets (traffic, new connections) and the element key, VIP . port . server . port.
+ */
+export function counterElement(s: PlaneService, r: PlaneServer): { family: 'ip' | 'ip6'; traffic: string; conns: string; key: string } | undefined {
+  if (s.method !== 'nat' || s.match.kind !== 'addr') return undefined;
+  const vport = s.match.port;
+  return {
+    family: s.family === 'ipv4' ? 'ip' : 'ip6', traffic: `traffic_${s.protocol}`, conns: `conns_${s.protocol}`,
+    key: `${s.match.vip} . ${vport} . ${r.address} . ${r.port ?? vport}`,
+  };
 }
 
 export interface Plane {
@@ -186,8 +215,7 @@ interface NatDispatch {
 }
 
 /** The objects of one NAT service in its ip/ip6 table. */
-function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<string, NftChain>, counters: Set<string>,
-  dispatch: NatDispatch): void {
+function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<string, NftChain>, dispatch: NatDispatch): void {
   const ip = s.family === 'ipv4' ? 'ip' : 'ip6';
   const byKey = serverByKey(s);
   const withPort = s.servers.filter((r) => r.port !== undefined).length;
@@ -195,7 +223,9 @@ function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<stri
   const ports = s.servers.length > 0 && withPort === s.servers.length;
   const target = (r: PlaneServer) => (ports ? `${r.address} . ${r.port}` : r.address);
   const dataType = ports ? `${ip} daddr . ${s.protocol} dport` : `${ip} daddr`;
+  // Stateful maps and the remember chain keep `vs<id>`; the chain and the slot map carry the generation.
   const name = `vs${s.id}`;
+  const gen = generationName(s);
   // A fwmark service whose servers keep the client's port forwards every protocol with the mark
   // (as IPVS); rewriting a port needs a transport protocol match first.
   const l4 = s.match.kind === 'fwmark' && !ports ? '' : `meta l4proto ${s.protocol} `;
@@ -238,27 +268,23 @@ function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<stri
     chains.set(`${name}_remember`, { hook: '', rules: [...(remember?.rules ?? []), update] });
     dispatch.remember.set(`${s.id}`, `jump ${name}_remember`);
   }
-  maps.set(`${name}_slots`, {
+  maps.set(`${gen}_slots`, {
     kind: 'map', decl: `typeof numgen inc mod 2 : ${dataType}; flags interval;`,
     elements: slotElements(s.table.slots, (k) => target(byKey.get(k)!)),
   });
-  if (n > 0) rules.push(`${l4}${dnat} ${slotExpr(s)} map @${name}_slots`);
+  if (n > 0) rules.push(`${l4}${dnat} ${slotExpr(s)} map @${gen}_slots`);
   rules.push('drop');
-  chains.set(name, { hook: '', rules });
-  if (s.match.kind === 'addr') dispatch.services.set(`${s.match.vip} . ${s.protocol} . ${s.match.port}`, `jump ${name}`);
-  else dispatch.fwmarks.set(`${s.match.mark}`, `jump ${name}`);
+  chains.set(gen, { hook: '', rules });
+  if (s.match.kind === 'addr') dispatch.services.set(`${s.match.vip} . ${s.protocol} . ${s.match.port}`, `jump ${gen}`);
+  else dispatch.fwmarks.set(`${s.match.mark}`, `jump ${gen}`);
   if (s.counters && s.match.kind === 'addr') {
     // Counted after the DNAT (prerouting, dstnat + 1), keyed on the connection's tuples, not the
     // packet's: VIP . port (original destination) . server . port (reply source) is the same
     // key for both directions, so one rule and one lookup per packet count a flow's traffic.
-    const vport = s.match.port;
     for (const r of s.servers) {
-      const c = counterNames(s.id, r.id);
-      counters.add(c.traffic);
-      counters.add(c.conns);
-      const key = `${s.match.vip} . ${vport} . ${r.address} . ${r.port ?? vport}`;
-      dispatch.traffic.set(`${key}|${s.protocol}`, `"${c.traffic}"`);
-      dispatch.conns.set(`${key}|${s.protocol}`, `"${c.conns}"`);
+      const key = counterElement(s, r)!.key;
+      dispatch.traffic.set(`${key}|${s.protocol}`, '');
+      dispatch.conns.set(`${key}|${s.protocol}`, '');
     }
   }
 }
@@ -267,7 +293,9 @@ function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<stri
 function directService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<string, NftChain>, ingress: Map<string, IngressDispatch>): void {
   const ip = s.family === 'ipv4' ? 'ip' : 'ip6';
   const byKey = serverByKey(s);
+  // Flow and persistence maps keep `vs<id>`; the chain and the slot/id/server maps carry the generation.
   const name = `vs${s.id}`;
+  const gen = generationName(s);
   quoteDevice(s.ingressDevice, `service ${s.id}`);
   const vport = s.match.kind === 'addr' ? s.match.port : undefined;
   for (const r of s.servers) {
@@ -278,11 +306,11 @@ function directService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<s
   // Port first: nft 1.0.6 aborts (netlink_linearize.c assertion) on `ip6 saddr . th sport` in a dynamic update.
   const flowKey = `th sport . ${ip} saddr`;
   maps.set(`${name}_flows`, { kind: 'map', decl: `typeof ${flowKey} : meta mark; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(flowTimeout)};`, elements: new Map() });
-  maps.set(`${name}_slots`, { kind: 'map', decl: 'typeof numgen inc mod 2 : meta mark; flags interval;', elements: slotElements(s.table.slots, (k) => `${byKey.get(k)!.id}`) });
+  maps.set(`${gen}_slots`, { kind: 'map', decl: 'typeof numgen inc mod 2 : meta mark; flags interval;', elements: slotElements(s.table.slots, (k) => `${byKey.get(k)!.id}`) });
   // Ids of the servers present (drained ones too): a flow or persistent client whose server
   // has gone is scheduled again instead of being dropped.
-  maps.set(`${name}_ids`, { kind: 'set', decl: 'typeof meta mark;', elements: new Map(s.servers.map((r) => [`${r.id}`, ''])) });
-  const gone = `meta mark != 0 meta mark != @${name}_ids meta mark set 0`;
+  maps.set(`${gen}_ids`, { kind: 'set', decl: 'typeof meta mark;', elements: new Map(s.servers.map((r) => [`${r.id}`, ''])) });
+  const gone = `meta mark != 0 meta mark != @${gen}_ids meta mark set 0`;
   const rules = ['meta mark set 0', `meta mark set ${flowKey} map @${name}_flows`, gone];
   let src: string | undefined;
   if (s.persistence) {
@@ -290,24 +318,24 @@ function directService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<s
     maps.set(`${name}_persist`, { kind: 'map', decl: `typeof ${ip} saddr : meta mark; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(s.persistence.timeoutMs)};`, elements: new Map() });
     rules.push(`meta mark 0 meta mark set ${src} map @${name}_persist`, gone);
   }
-  if (s.table.slots.length > 0) rules.push(`meta mark 0 meta mark set ${slotExpr(s)} map @${name}_slots`);
+  if (s.table.slots.length > 0) rules.push(`meta mark 0 meta mark set ${slotExpr(s)} map @${gen}_slots`);
   rules.push(`meta mark != 0 update @${name}_flows { ${flowKey} : meta mark }`);
   if (src) rules.push(`meta mark != 0 update @${name}_persist { ${src} : meta mark }`);
   if (s.method === 'dr') {
     const out = quoteDevice(s.egressDevice ?? s.ingressDevice, `service ${s.id}`);
-    maps.set(`${name}_servers`, { kind: 'map', decl: `typeof meta mark : ${ip} daddr;`, elements: new Map(s.servers.map((r) => [`${r.id}`, r.address])) });
-    rules.push(`fwd ${ip} to meta mark map @${name}_servers device ${out}`);
+    maps.set(`${gen}_servers`, { kind: 'map', decl: `typeof meta mark : ${ip} daddr;`, elements: new Map(s.servers.map((r) => [`${r.id}`, r.address])) });
+    rules.push(`fwd ${ip} to meta mark map @${gen}_servers device ${out}`);
   } else {
-    maps.set(`${name}_servers`, { kind: 'map', decl: 'typeof meta mark : meta oif;', elements: new Map(s.servers.map((r) => [`${r.id}`, quoteDevice(r.tunnelDevice, `service ${s.id}, real server ${r.key} (TUN)`)])) });
-    rules.push(`fwd to meta mark map @${name}_servers`);
+    maps.set(`${gen}_servers`, { kind: 'map', decl: 'typeof meta mark : meta oif;', elements: new Map(s.servers.map((r) => [`${r.id}`, quoteDevice(r.tunnelDevice, `service ${s.id}, real server ${r.key} (TUN)`)])) });
+    rules.push(`fwd to meta mark map @${gen}_servers`);
   }
   rules.push('drop');
-  chains.set(name, { hook: '', rules });
+  chains.set(gen, { hook: '', rules });
   const dev = s.ingressDevice!;
   let disp = ingress.get(dev);
   if (!disp) ingress.set(dev, (disp = { v4: new Map(), v6: new Map(), m4: new Map(), m6: new Map() }));
-  if (s.match.kind === 'addr') (s.family === 'ipv4' ? disp.v4 : disp.v6).set(`${s.match.vip} . ${s.protocol} . ${s.match.port}`, `jump ${name}`);
-  else (s.family === 'ipv4' ? disp.m4 : disp.m6).set(`${s.match.mark}`, `jump ${name}`);
+  if (s.match.kind === 'addr') (s.family === 'ipv4' ? disp.v4 : disp.v6).set(`${s.match.vip} . ${s.protocol} . ${s.match.port}`, `jump ${gen}`);
+  else (s.family === 'ipv4' ? disp.m4 : disp.m6).set(`${s.match.mark}`, `jump ${gen}`);
 }
 
 /**
@@ -334,7 +362,7 @@ export function planObjects(plane: Plane): NftObjects {
     const family: Family = fam === 'ip' ? 'ipv4' : 'ipv6';
     const svcs = plane.services.filter((s) => s.method === 'nat' && s.family === family);
     if (svcs.length === 0) return;
-    for (const s of svcs) natService(s, maps, chains, counters, dispatch);
+    for (const s of svcs) natService(s, maps, chains, dispatch);
     // The nat chain sees only a connection's first packet (conntrack does the rest); an empty
     // dispatch map costs a lookup per new connection, so it is left out.
     const pre: string[] = [];
@@ -353,13 +381,14 @@ export function planObjects(plane: Plane): NftObjects {
     // nft concatenates `ct original proto-dst` only with a protocol in context: one map and rule per protocol.
     const tuple = `ct original ${fam} daddr . ct original proto-dst . ct reply ${fam} saddr . ct reply proto-src`;
     for (const p of protocols) {
-      maps.set(`traffic_${p}`, { kind: 'map', decl: `type ${addr} . inet_service . ${addr} . inet_service : counter;`, elements: byProtocol(dispatch.traffic, p) });
-      maps.set(`conns_${p}`, { kind: 'map', decl: `type ${addr} . inet_service . ${addr} . inet_service : counter;`, elements: byProtocol(dispatch.conns, p) });
-      after.push(`meta l4proto ${p} ct status dnat counter name ${tuple} map @traffic_${p}`);
+      // A lookup that matches counts the packet in the element's counter.
+      maps.set(`traffic_${p}`, { kind: 'set', decl: `type ${addr} . inet_service . ${addr} . inet_service; counter;`, elements: byProtocol(dispatch.traffic, p) });
+      maps.set(`conns_${p}`, { kind: 'set', decl: `type ${addr} . inet_service . ${addr} . inet_service; counter;`, elements: byProtocol(dispatch.conns, p) });
+      after.push(`meta l4proto ${p} ct status dnat ${tuple} @traffic_${p}`);
     }
     // `ct state new` holds for the packets of a connection before its first reply (a
     // retransmitted SYN counts twice); established packets fail it at its first expression.
-    for (const p of protocols) after.push(`ct state new meta l4proto ${p} ct status dnat counter name ${tuple} map @conns_${p}`);
+    for (const p of protocols) after.push(`ct state new meta l4proto ${p} ct status dnat ${tuple} @conns_${p}`);
     if (dispatch.remember.size > 0) {
       maps.set('remember', { kind: 'map', decl: 'typeof ct mark : verdict;', elements: dispatch.remember });
       after.push('ct state new ct status dnat ct mark vmap @remember');
@@ -547,7 +576,7 @@ export function diffPlane(current: Plane, desired: Plane): { text: string; size:
  * (`vs<id>*` chains, maps, counters); the dispatch maps, base chains and tables stay as they are.
  */
 export function serviceShape(s: PlaneService): string {
-  const { servers: _servers, table: _table, ...shape } = s;
+  const { servers: _servers, table: _table, generation: _generation, ...shape } = s;
   return JSON.stringify(shape);
 }
 
@@ -576,10 +605,156 @@ export function diffChanged(current: Plane, desired: Plane): { text: string; siz
   const d = diffPlane({ services: from }, { services: to });
   // Shared objects (base chains, dispatch and counter maps) may depend on the other services
   // too: the fast text may only touch them element by element; anything else on them → whole diff.
-  const own = /^(?:add|delete|flush) (?:chain|map|set|counter|rule) (?:ip|ip6|netdev) carpool vs\d+(?:_|\s|$)/;
+  const own = /^(?:add|delete|flush) (?:chain|map|set|counter|rule) (?:ip|ip6|netdev) carpool vs\d+(?:g\d+)?(?:_|\s|$)/;
   const elements = /^(?:add|delete) element (?:ip|ip6|netdev) carpool \S+ \{/;
   if (d.text.split('\n').some((l) => l !== '' && !own.test(l) && !elements.test(l))) return { ...diffPlane(current, desired), fast: false };
   return { ...d, fast: true };
+}
+
+/** The plane with each service at its generation (`generations`: service id → generation; missing = 0). */
+export function withGenerations(plane: Plane, generations: ReadonlyMap<number, number>): Plane {
+  if (generations.size === 0) return plane;
+  return { services: plane.services.map((s) => (generations.get(s.id) ? { ...s, generation: generations.get(s.id)! } : s)) };
+}
+
+/** At most this many netlink operations in a flat update (the kernel's answers must fit the socket buffer). */
+export const MAX_FLAT_OPS = 1000;
+
+/** What a generation renames: the service chain and its slot, id and server maps. */
+const GENERATION_SUFFIXES = ['', '_slots', '_ids', '_servers'];
+
+/** A one-server-sized update that needs neither nft's cache nor a change to an existing chain or map declaration. */
+export interface FlatUpdate {
+  /** `nft -f` text: the new generation's maps, chains and rules, added whole (nft fetches no elements or rules for it). */
+  readonly nft: string;
+  /** One netlink batch: dispatch elements repointed, shared elements changed, old generation deleted. */
+  readonly ops: readonly NlOp[];
+  /** The same operations in nft syntax (status, logs, tests). */
+  readonly text: string;
+  /** The generations after the update. */
+  readonly generations: ReadonlyMap<number, number>;
+}
+
+/**
+ * From the plane in force (`current` at `generations`) to `desired` without any nft command
+ * that makes nft 1.0.6 fetch its cache of elements, rules or objects — so it costs the same
+ * with 10 and with 1,000 services: each service that changed (same id, place and shape as in
+ * `current`; a service given as the same object is unchanged) gets its next generation of
+ * chain and stateless maps, added whole by `nft -f` (`nft`), and then one atomic netlink
+ * batch (`ops`) repoints its dispatch element to the new chain, changes the elements of shared
+ * sets (counters), flushes stateful maps whose servers left, and deletes the old generation.
+ * Established connections keep their server: NAT ones by conntrack (only a first packet
+ * reaches the chains), DR/TUN ones by the flow map, which keeps its name across generations.
+ * Undefined when the change is not of that kind (a service added, removed or reshaped, a
+ * shared chain or declaration changed): the caller uses `diffChanged` then.
+ */
+export function flatUpdate(current: Plane, desired: Plane, generations: ReadonlyMap<number, number>): FlatUpdate | undefined {
+  const a = current.services;
+  const b = desired.services;
+  if (a.length !== b.length) return undefined;
+  const adds: string[] = [];
+  const addRules: string[] = [];
+  const delEls: NlOp[] = [];
+  const addEls: NlOp[] = [];
+  const flushes: NlOp[] = [];
+  const dels: NlOp[] = [];
+  const text: string[][] = [[], [], [], []];
+  const next = new Map(generations);
+  for (let i = 0; i < b.length; i++) {
+    // The same object, or one planned again to the same content (the shell re-plans every
+    // service after some events): nothing to do.
+    if (a[i] === b[i] || JSON.stringify(a[i]) === JSON.stringify(b[i])) continue;
+    const g = generations.get(a[i]!.id) ?? 0;
+    const x: PlaneService = { ...a[i]!, generation: g };
+    const y: PlaneService = { ...b[i]!, generation: g + 1 };
+    if (x.id !== y.id || serviceShape(x) !== serviceShape(y)) return undefined;
+    next.set(y.id, g + 1);
+    let A: NftObjects;
+    let B: NftObjects;
+    try {
+      A = planObjects({ services: [x] });
+      B = planObjects({ services: [y] });
+    } catch {
+      return undefined;
+    }
+    const oldGen = generationName(x);
+    const newGen = generationName(y);
+    // The stateless objects of a generation; `vs<id>_flows`, `_persist`, `_locality`, `_remember` are not.
+    const ofGen = (name: string, gen: string) => GENERATION_SUFFIXES.some((x) => name === `${gen}${x}`);
+    for (const fam of ['ip', 'ip6', 'netdev'] as const) {
+      const ta = A.get(fam);
+      const tb = B.get(fam);
+      if (!ta && !tb) continue;
+      if (!ta || !tb || ta.counters.size || tb.counters.size) return undefined;
+      const T = `${fam} ${TABLE}`;
+      for (const [name, m] of tb.maps) {
+        if (!ofGen(name, newGen)) continue;
+        if (m.decl.includes(': verdict')) return undefined;
+        adds.push(`add ${m.kind} ${T} ${name} { ${m.decl}${m.elements.size ? ` elements = { ${elementsText(m.elements)} }` : ''} }`);
+      }
+      for (const [name, c] of tb.chains) {
+        if (!ofGen(name, newGen)) continue;
+        if (c.hook) return undefined;
+        adds.push(`add chain ${T} ${name}`);
+        addRules.push(...c.rules.map((r) => `add rule ${T} ${name} ${r}`));
+      }
+      for (const [name, c] of ta.chains) {
+        if (ofGen(name, oldGen)) {
+          dels.push({ op: 'delChain', family: fam, table: TABLE, chain: name });
+          text[3]!.push(`delete chain ${T} ${name}`);
+          continue;
+        }
+        const o = tb.chains.get(name);
+        if (!o || o.hook !== c.hook || o.rules.join('\n') !== c.rules.join('\n')) return undefined;
+      }
+      for (const name of tb.chains.keys()) if (!ofGen(name, newGen) && !ta.chains.has(name)) return undefined;
+      for (const [name, m] of ta.maps) {
+        if (ofGen(name, oldGen)) continue;
+        const n = tb.maps.get(name);
+        if (!n || n.kind !== m.kind || n.decl !== m.decl) return undefined;
+        let layout: KeyField[] | undefined;
+        const key = (k: string) => encodeKey((layout ??= keyLayout(m.decl)), k);
+        const verdict = (v: string) => {
+          const j = /^(jump|goto) (\S+)$/.exec(v);
+          if (!j) throw new NfnlError(`element data "${v}" is not a verdict`);
+          return { code: j[1] as 'jump' | 'goto', chain: j[2]! };
+        };
+        try {
+          for (const [k, v] of m.elements) {
+            if (n.elements.get(k) === v) continue;
+            delEls.push({ op: 'delElem', family: fam, table: TABLE, set: name, key: key(k) });
+            text[0]!.push(`delete element ${T} ${name} { ${k} }`);
+          }
+          for (const [k, v] of n.elements) {
+            if (m.elements.get(k) === v) continue;
+            addEls.push({ op: 'addElem', family: fam, table: TABLE, set: name, key: key(k), ...(v === '' ? {} : { verdict: verdict(v) }) });
+            text[1]!.push(`add element ${T} ${name} { ${v === '' ? k : `${k} : ${v}`} }`);
+          }
+        } catch (err) {
+          if (err instanceof NfnlError) return undefined;
+          throw err;
+        }
+        if (m.servers && n.servers && m.servers.some((k) => !n.servers!.includes(k))) {
+          flushes.push({ op: 'flushSet', family: fam, table: TABLE, set: name });
+          text[2]!.push(`flush ${m.kind} ${T} ${name}`);
+        }
+      }
+      for (const name of tb.maps.keys()) if (!ofGen(name, newGen) && !ta.maps.has(name)) return undefined;
+      // The old generation's maps go after its chain (its rules hold them).
+      for (const [name, m] of ta.maps) {
+        if (!ofGen(name, oldGen)) continue;
+        dels.push({ op: 'delSet', family: fam, table: TABLE, set: name });
+        text[3]!.push(`delete ${m.kind} ${T} ${name}`);
+      }
+    }
+  }
+  // Each operation is answered by the kernel before the batch returns: a batch of thousands is
+  // not a small change anyway, and nft -f does it in one go.
+  if (delEls.length + addEls.length + flushes.length + dels.length > MAX_FLAT_OPS) return undefined;
+  const nftLines = [...adds, ...addRules];
+  const ops = [...delEls, ...addEls, ...flushes, ...dels.filter((o) => o.op === 'delChain'), ...dels.filter((o) => o.op === 'delSet')];
+  const textLines = [...text[0]!, ...text[1]!, ...text[2]!, ...text[3]!.filter((l) => l.startsWith('delete chain')), ...text[3]!.filter((l) => !l.startsWith('delete chain'))];
+  return { nft: nftLines.length ? nftLines.join('\n') + '\n' : '', ops, text: textLines.length ? textLines.join('\n') + '\n' : '', generations: next };
 }
 
 /**

@@ -22,7 +22,8 @@ import type { BalancersStatus, BalancerServiceStatus } from '../../control/statu
 import type { HealthEffect, HealthInput, ServiceHealth } from '../core/health.js';
 import { HealthInputError, effectiveWeight, initialHealth, nextDeadline, pool, settle, step } from '../core/health.js';
 import type { Plane, PlaneService } from '../core/nft.js';
-import { assignIds, counterNames, planObjects, PlaneError } from '../core/nft.js';
+import { assignIds, counterElement, counterNames, planObjects, PlaneError } from '../core/nft.js';
+import { encodeKey, keyLayout } from '../core/nfnl.js';
 import { planService, type ConnCounts } from '../core/plan.js';
 import { needsCounts } from '../core/schedulers.js';
 import { conntrackReader, countQuery, type ConntrackReader, type CountQuery } from './conntrack.js';
@@ -35,7 +36,7 @@ import { mapBalancers, runtimeServer, type MappedBalancers, type MappedService, 
 import { HookQueue } from '../../daemon/hooks.js';
 import type { Logger } from '../../daemon/logger.js';
 import { CarpoolError } from '../../lib/errors.js';
-import { NftApplier, nftRunner, type NftRunner } from './nft-applier.js';
+import { NftApplier, nftRunner, type NfnlSender, type NftRunner } from './nft-applier.js';
 import { drEgress, ipRunner, ipipSupport, Tunnels, TUN_HINT, type IpRunner } from './direct.js';
 import { runProbe } from './probes.js';
 
@@ -45,6 +46,8 @@ export interface BalancerDeps {
   readonly now: () => number;
   /** Replaceable for tests; default runs `nft`. */
   readonly nft?: NftRunner;
+  /** Replaceable for tests: the netlink sender of flat updates (default: the real one when `nft` is the real one). */
+  readonly nfnl?: NfnlSender;
   /** Where notify / quorum scripts run: the daemon gives the balancer its own queue (default: a new one). */
   readonly hooks?: HookQueue;
   /** Replaceable for tests; default runs `conntrack -L`. */
@@ -161,7 +164,7 @@ export class Balancer {
     this.hooksByText = mapped.hooks;
     this.planeIds = assignIds(new Map(), mapped.services.flatMap((m) => m.entries.map((e) => e.name)));
     this.services = mapped.services.map((m) => this.runtime(m, NO_OVERRIDES, new Map(), new Map()));
-    this.applier = new NftApplier(deps.log, deps.nft ?? nftRunner());
+    this.applier = new NftApplier(deps.log, deps.nft, deps.nfnl);
     this.hooks = deps.hooks ?? new HookQueue(deps.log);
     this.conntrack = deps.conntrack ?? conntrackReader();
     this.countIntervalMs = deps.countIntervalMs ?? cfg.countIntervalMs ?? DEFAULT_COUNT_INTERVAL_MS;
@@ -347,10 +350,25 @@ export class Balancer {
   private async sample(services: readonly Runtime[]): Promise<void> {
     services = services.filter((s) => s.counted);
     if (services.length === 0) return;
-    const families = [...new Set(services.map((s) => (s.vs.family === 'ipv4' ? 'ip' : 'ip6')))];
+    // The counters are element counters of the sets traffic_<protocol> / conns_<protocol>
+    // (core/nft.ts `counterElement`): element key → the counter names the totals below use.
+    const names = new Map<string, string>();
+    const sets = new Set<string>();
+    for (const s of services) {
+      const ps = s.planned?.planes[0];
+      if (!ps) continue;
+      for (const r of ps.servers) {
+        const e = counterElement(ps, r);
+        if (!e) continue;
+        const n = counterNames(this.idOf(s), r.id);
+        names.set(counterKeyId(e.family, e.traffic, e.key), n.traffic);
+        names.set(counterKeyId(e.family, e.conns, e.key), n.conns);
+        sets.add(`${e.family} ${e.traffic}`).add(`${e.family} ${e.conns}`);
+      }
+    }
     const [ct, ...lists] = await Promise.allSettled([
       this.conntrack(this.queries(services)),
-      ...families.map((f) => (this.deps.nft ?? nftRunner())(['-j', 'list', 'counters', 'table', f, 'carpool'])),
+      ...[...sets].map((fs) => (this.deps.nft ?? nftRunner())(['-j', 'list', 'set', fs.split(' ')[0]!, 'carpool', fs.split(' ')[1]!])),
     ]);
     if (this.stopped) return;
     const now = this.deps.now();
@@ -358,7 +376,12 @@ export class Balancer {
     else this.deps.log.logLimited('warning', `Load balancer: cannot read connection counts, the last ones stay: ${(ct.reason as Error).message}`, 'balancer:conntrack');
     const raw = new Map<string, { packets: number; bytes: number }>();
     for (const l of lists) {
-      if (l.status === 'fulfilled' && l.value.code === 0) for (const [k, v] of parseCounters(l.value.stdout)) raw.set(k, v);
+      if (l.status === 'fulfilled' && l.value.code === 0) {
+        for (const c of parseSetCounters(l.value.stdout)) {
+          const name = names.get(counterKeyId(c.family, c.set, c.key));
+          if (name) raw.set(name, c);
+        }
+      }
       else this.deps.log.logLimited('warning', `Load balancer: cannot read the nftables counters: ${l.status === 'fulfilled' ? l.value.stderr.trim() : (l.reason as Error).message}`, 'balancer:counters');
     }
     const total = (name: string): { packets: number; bytes: number } => {
@@ -830,9 +853,22 @@ function planeCheck(plane: Plane): void {
 
 const round = (x: number): number => Math.round(x * 100) / 100;
 
-/** `nft -j list counters`: name → packets, bytes. Anything else in the document is ignored. */
-export function parseCounters(json: string): Map<string, { packets: number; bytes: number }> {
-  const out = new Map<string, { packets: number; bytes: number }>();
+/** A counter element's identity: family, set and key bytes (so `fd00::0001` and `fd00::1` are one key). */
+function counterKeyId(family: string, set: string, key: string): string {
+  try {
+    return `${family}|${set}|${Buffer.from(encodeKey(keyLayout(`type ${family === 'ip' ? 'ipv4_addr' : 'ipv6_addr'} . inet_service . ${family === 'ip' ? 'ipv4_addr' : 'ipv6_addr'} . inet_service;`), key)).toString('hex')}`;
+  } catch {
+    return `${family}|${set}|${key}`;
+  }
+}
+
+/**
+ * `nft -j list set <family> carpool traffic_tcp` (a set with element counters): each element
+ * as key text (`10.0.0.1 . 80 . 10.1.0.2 . 8080`) with its packets and bytes. Anything else
+ * in the document is ignored.
+ */
+export function parseSetCounters(json: string): { family: string; set: string; key: string; packets: number; bytes: number }[] {
+  const out: { family: string; set: string; key: string; packets: number; bytes: number }[] = [];
   let doc: unknown;
   try {
     doc = JSON.parse(json);
@@ -842,8 +878,16 @@ export function parseCounters(json: string): Map<string, { packets: number; byte
   const items = (doc as { nftables?: unknown } | null)?.nftables;
   if (!Array.isArray(items)) return out;
   for (const it of items as unknown[]) {
-    const c = (it as { counter?: { name?: unknown; packets?: unknown; bytes?: unknown } } | null)?.counter;
-    if (c && typeof c.name === 'string' && typeof c.packets === 'number' && typeof c.bytes === 'number') out.set(c.name, { packets: c.packets, bytes: c.bytes });
+    const set = (it as { set?: { family?: unknown; name?: unknown; elem?: unknown } } | null)?.set;
+    if (!set || typeof set.family !== 'string' || typeof set.name !== 'string' || !Array.isArray(set.elem)) continue;
+    for (const e of set.elem as unknown[]) {
+      const el = (e as { elem?: { val?: unknown; counter?: { packets?: unknown; bytes?: unknown } } } | null)?.elem;
+      const parts = (el?.val as { concat?: unknown } | undefined)?.concat;
+      const c = el?.counter;
+      if (!Array.isArray(parts) || !c || typeof c.packets !== 'number' || typeof c.bytes !== 'number') continue;
+      if (!parts.every((p) => typeof p === 'string' || typeof p === 'number')) continue;
+      out.push({ family: set.family, set: set.name, key: parts.join(' . '), packets: c.packets, bytes: c.bytes });
+    }
   }
   return out;
 }

@@ -1,15 +1,21 @@
 /**
- * Puts the core's nftables plane into force: desired plane → one `nft -f` transaction (the
- * whole plane at first and after a failure, which replaces a stale carpool table
- * atomically; otherwise the core's minimal diff, planned from the services that changed
- * only: `diffChanged`) → on success the desired plane is recorded
- * as in force. nft -f is atomic: when it fails the previous ruleset stays, the error is
- * logged and the latest desired plane is tried again later, whole. Only carpool's own tables
- * are ever named (core/nft.ts).
+ * Puts the core's nftables plane into force: desired plane → the whole plane by one `nft -f`
+ * at first and after a failure (it replaces a stale carpool table atomically); otherwise a
+ * change of servers (`flatUpdate`): the changed services' next generation added whole by
+ * `nft -f`, then one atomic netlink batch (native `nfnlSend`, bytes from core/nfnl.ts) that
+ * repoints their dispatch elements and deletes the old generation — neither step makes nft
+ * fetch its cache, so the cost does not grow with the number of services; any other change
+ * (a service added, removed, reshaped) is the core's minimal diff by `nft -f` (`diffChanged`).
+ * On success the desired plane is recorded as in force. Each step is atomic: when one fails
+ * the previous ruleset stays in force (a new generation added but not yet pointed to is
+ * unused), the error is logged and the latest desired plane is tried again later, whole.
+ * Only carpool's own tables are ever named (core/nft.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Plane } from '../core/nft.js';
-import { diffChanged, renderPlane } from '../core/nft.js';
+import { diffChanged, flatUpdate, renderPlane, withGenerations } from '../core/nft.js';
+import { batchResult, encodeBatch } from '../core/nfnl.js';
+import { native } from '../../net/native.js';
 import { run } from '../../lib/exec.js';
 import { CarpoolError } from '../../lib/errors.js';
 import type { Logger } from '../../daemon/logger.js';
@@ -26,10 +32,21 @@ export function nftRunner(cmd = 'nft'): NftRunner {
   return (args, input) => run([cmd, ...args], { allowFail: true, timeoutMs: NFT_TIMEOUT_MS, ...(input !== undefined ? { input } : {}) });
 }
 
+/** Sends one nfnetlink batch, returns the kernel's answers (native `nfnlSend`). Replaceable in unit tests. */
+export type NfnlSender = (bytes: Uint8Array, expect: number, timeoutMs: number) => { sent: number; recv?: number; replies: readonly { seq: number; error: number }[] };
+/** The kernel answers a batch within sendmsg(); this bounds the wait on a loaded machine. */
+const NFNL_TIMEOUT_MS = 2_000;
+
+export function nfnlSender(): NfnlSender {
+  return (bytes, expect, timeoutMs) => native().nfnlSend(bytes, expect, timeoutMs);
+}
+
 export interface ApplierStatus {
   /** The plane in force was applied by this daemon (false before the first success). */
   readonly inForce: boolean;
   readonly applies: number;
+  /** Of `applies`, those done as flat updates (new generation + netlink batch). */
+  readonly flatUpdates: number;
   readonly failures: number;
   /** Wall-clock time of the last successful transaction. */
   readonly lastAppliedAt?: string;
@@ -40,6 +57,10 @@ export interface ApplierStatus {
 
 export class NftApplier {
   private inForce: Plane | undefined;
+  /** Generations of the services' chains in force (service id → generation; core/nft.ts `flatUpdate`). */
+  private generations: ReadonlyMap<number, number> = new Map();
+  private seq = 1;
+  private flats = 0;
   private desired: Plane | undefined;
   private running: Promise<void> | undefined;
   private again = false;
@@ -53,7 +74,17 @@ export class NftApplier {
   private lastError: string | undefined;
   private lastTransaction: string | undefined;
 
-  constructor(private readonly log: Logger, private readonly nft: NftRunner = nftRunner()) {}
+  private readonly nft: NftRunner;
+  private readonly nfnl: NfnlSender | undefined;
+  /**
+   * `nft`: the runner of `nft` (default the real one); `nfnl`: the netlink sender of flat
+   * updates — by default the real one with the real `nft` only (a test that fakes `nft` gets no
+   * netlink unless it passes a sender too); without one, every update goes by `nft -f`.
+   */
+  constructor(private readonly log: Logger, nft?: NftRunner, nfnl?: NfnlSender) {
+    this.nft = nft ?? nftRunner();
+    this.nfnl = nfnl ?? (nft ? undefined : nfnlSender());
+  }
 
   /**
    * At start: is `nft` there, and does the kernel accept this plane (`nft -c`)? Throws
@@ -104,13 +135,16 @@ export class NftApplier {
       const desired = this.desired;
       if (!desired || this.stopped) return;
       // The shell hands unchanged services over as the same objects: only the changed ones are compared.
-      const text = this.inForce ? diffChanged(this.inForce, desired).text : renderPlane(desired);
+      const flat = this.inForce && this.nfnl ? flatUpdate(this.inForce, desired, this.generations) : undefined;
+      const text = flat ? `${flat.nft}${flat.text}` : this.inForce ? diffChanged(withGenerations(this.inForce, this.generations), desired).text : renderPlane(desired);
       if (text === '') continue;
       this.touched = true;
-      const r = await this.nft(['-f', '-'], text).catch((err: unknown) => ({ code: -1, stdout: '', stderr: (err as Error).message }));
+      const r = flat ? await this.applyFlat(flat.nft, flat.ops) : await this.nft(['-f', '-'], text).catch((err: unknown) => ({ code: -1, stdout: '', stderr: (err as Error).message }));
       if (this.stopped) return;
       if (r.code === 0) {
         this.inForce = desired;
+        this.generations = flat ? flat.generations : new Map();
+        if (flat) this.flats++;
         this.applies++;
         this.lastAppliedAt = new Date().toISOString();
         this.lastTransaction = text;
@@ -119,13 +153,38 @@ export class NftApplier {
       } else {
         this.failures++;
         this.lastError = firstLines(r.stderr) || `nft exited with ${r.code}`;
-        this.log.logLimited('error', `Load balancer: nft -f failed, the previous ruleset stays in force (retry in ${NFT_RETRY_MS / 1000} s): ${this.lastError}`, 'balancer:nft');
+        this.log.logLimited('error', `Load balancer: ${flat ? 'the flat update' : 'nft -f'} failed, the previous ruleset stays in force (retry in ${NFT_RETRY_MS / 1000} s): ${this.lastError}`, 'balancer:nft');
         // Whatever is in the kernel now, the next try replaces carpool's tables whole.
         this.inForce = undefined;
         this.scheduleRetry();
         return;
       }
     } while (this.again);
+  }
+
+  /** The new generation by `nft -f`, then the netlink batch; the result in nft's terms (code 0 = in force). */
+  private async applyFlat(nftText: string, ops: Parameters<typeof encodeBatch>[0]): Promise<{ code: number; stderr: string }> {
+    if (nftText !== '') {
+      const r = await this.nft(['-f', '-'], nftText).catch((err: unknown) => ({ code: -1, stdout: '', stderr: (err as Error).message }));
+      if (r.code !== 0) return r;
+    }
+    if (ops.length === 0) return { code: 0, stderr: '' };
+    const batch = encodeBatch(ops, this.seq);
+    this.seq = (this.seq + ops.length + 2) % 0x7fffffff || 1;
+    let res;
+    try {
+      res = this.nfnl!(batch.bytes, ops.length, NFNL_TIMEOUT_MS);
+    } catch (err) {
+      return { code: -1, stderr: `netlink: ${(err as Error).message}` };
+    }
+    if (res.sent !== 0) return { code: -1, stderr: `netlink: send failed: ${errnoText(-res.sent)}` };
+    const v = batchResult(batch, res.replies);
+    if (v.ok) return { code: 0, stderr: '' };
+    const lost = res.replies.length < ops.length ? ` (${res.replies.length} of ${ops.length} answers${res.recv ? `; receive: ${errnoText(-res.recv)}` : ''})` : '';
+    return {
+      code: -1,
+      stderr: `netlink batch refused: ${v.errors.map((e) => `${e.index === undefined ? 'batch' : describeOp(ops[e.index]!)}: ${errnoText(e.errno)}`).slice(0, 3).join('; ')}${lost}`,
+    };
   }
 
   private scheduleRetry(): void {
@@ -152,12 +211,23 @@ export class NftApplier {
 
   status(): ApplierStatus {
     return {
-      inForce: this.inForce !== undefined, applies: this.applies, failures: this.failures,
+      inForce: this.inForce !== undefined, applies: this.applies, flatUpdates: this.flats, failures: this.failures,
       ...(this.lastAppliedAt ? { lastAppliedAt: this.lastAppliedAt } : {}),
       ...(this.lastError ? { lastError: this.lastError } : {}),
       ...(this.lastTransaction ? { lastTransaction: this.lastTransaction } : {}),
     };
   }
+}
+
+function describeOp(op: Parameters<typeof encodeBatch>[0][number]): string {
+  if (op.op === 'delChain') return `delete chain ${op.family} ${op.table} ${op.chain}`;
+  const verb = { addElem: 'add element', delElem: 'delete element', flushSet: 'flush set', delSet: 'delete set' }[op.op];
+  return `${verb} ${op.family} ${op.table} ${op.set}`;
+}
+
+const ERRNO_NAMES: Readonly<Record<number, string>> = { 105: 'ENOBUFS', 1: 'EPERM', 2: 'ENOENT', 12: 'ENOMEM', 16: 'EBUSY', 17: 'EEXIST', 22: 'EINVAL', 93: 'EPROTONOSUPPORT', 95: 'EOPNOTSUPP', 110: 'ETIMEDOUT (no answer to every message)' };
+function errnoText(errno: number): string {
+  return ERRNO_NAMES[errno] ?? `errno ${errno}`;
 }
 
 function firstLines(s: string): string {

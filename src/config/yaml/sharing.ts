@@ -6,13 +6,35 @@
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { parseCidr } from '../../protocol/inet.js';
 import { checkLayout } from '../../sharing/core/layout.js';
-import { sharedMac, type SharedAddress, type SharingHash, type SharingMode } from '../../sharing/core/model.js';
+import { ADDRESS_HASHES, GATEWAY_HASHES, sharedMac, type SharedAddress, type SharingHash, type SharingMode } from '../../sharing/core/model.js';
 import { Checker, Reader, type Entry } from './checker.js';
 import { readList } from './vrrp.js';
 
-const KEYS = ['name', 'address', 'interface', 'nodes', 'buckets', 'hash', 'mode', 'vhid_base', 'password', 'advbase'] as const;
+const KEYS = ['name', 'address', 'interface', 'inside', 'outside', 'nodes', 'buckets', 'hash', 'mode', 'vhid_base', 'password', 'advbase'] as const;
 const MODES: readonly SharingMode[] = ['multicast', 'unicast', 'stealth'];
-const HASHES: readonly SharingHash[] = ['sourceip', 'sourceip-sourceport', 'sourceip-sourceport-destport'];
+const SIDE = '{ address: 10.1.0.254/24, interface: eth0 } (an IPv4 address with prefix, and the interface of that LAN)';
+
+/** One side of a gateway (`inside:` / `outside:`): an IPv4 address with prefix and an interface. */
+function readSide(c: Checker, r: Reader, key: 'inside' | 'outside', where: string): { address: string; prefix: number; interface: string; node: Node } | undefined {
+  const at = r.keyNode(key) ?? null;
+  const e = c.entries(r.node(key), `${where} ${key}`, at);
+  if (!e) return undefined;
+  c.unknownKeys(e, ['address', 'interface'], `${where} ${key}`);
+  const sr = new Reader(c, `${where} ${key}`, e);
+  if (!sr.has('address') || !sr.has('interface')) {
+    c.error(r.node(key) ?? at, 'MISSING_KEY', `${where}: ${key} needs address and interface`, SIDE);
+    return undefined;
+  }
+  const a = sr.string('address', 'an IPv4 address with prefix');
+  const i = sr.string('interface', 'an interface name');
+  const cidr = a ? parseCidr(a.value) : undefined;
+  if (a && !cidr) c.error(a.node, 'INVALID_ADDRESS', `${where}: ${key} address '${a.value}' is not an IP address`, SIDE);
+  if (a && cidr && cidr.family !== 4) {
+    c.error(a.node, 'INVALID_ADDRESS', `${where}: ${key} address '${a.value}': a gateway's sides are IPv4 for now`, 'an IPv4 address with prefix (an IPv6 gateway is not supported yet; an IPv6 shared address without inside/outside is)');
+    return undefined;
+  }
+  return a && cidr && i ? { address: cidr.address, prefix: cidr.prefix, interface: i.value, node: a.node } : undefined;
+}
 const NAME = /^[A-Za-z][A-Za-z0-9_]{0,30}$/;
 
 function readShared(c: Checker, item: Node, where: string): SharedAddress | undefined {
@@ -23,23 +45,44 @@ function readShared(c: Checker, item: Node, where: string): SharedAddress | unde
   const errors = c.errors.length;
   const need = (k: string, expected: string) => { if (!r.has(k)) c.error(item, 'MISSING_KEY', `${where}: missing '${k}'`, expected); };
   need('name', 'a name (letters, digits, _)');
-  need('address', 'the shared IPv4 or IPv6 address with its prefix, e.g. 10.0.0.50/24 or fd00::50/64');
-  need('interface', 'the interface every node receives the address on');
+  // A gateway (load-shared routing) has an inside and an outside side instead of one address.
+  const gateway = r.has('inside') || r.has('outside');
+  if (gateway) {
+    for (const k of ['inside', 'outside'] as const) if (!r.has(k)) c.error(item, 'MISSING_KEY', `${where}: '${r.has('inside') ? 'inside' : 'outside'}' without '${k}'`, `a gateway has both sides: inside: ${SIDE} and outside: the same for the other LAN`);
+    for (const k of ['address', 'interface'] as const) {
+      if (r.has(k)) c.error(r.keyNode(k) ?? item, 'INVALID_VALUE', `${where}: '${k}' with inside/outside`, `either address + interface (an address served by the nodes) or inside + outside (a gateway routing through the nodes; its addresses and interfaces are in those)`);
+    }
+  } else {
+    need('address', 'the shared IPv4 or IPv6 address with its prefix, e.g. 10.0.0.50/24 or fd00::50/64 (or inside: and outside: for a gateway)');
+    need('interface', 'the interface every node receives the address on');
+  }
   need('nodes', 'the ordered list of nodes: [{ name: n1, address: 10.0.0.1 }, ...], the same on every node');
   need('vhid_base', 'the vhid of bucket 0 (bucket b uses vhid_base + b)');
   need('password', 'the password of the bucket elections');
   const name = r.has('name') ? r.string('name', 'a name (letters, digits, _)') : undefined;
   if (name && !NAME.test(name.value)) c.error(name.node, 'INVALID_VALUE', `${where}: name '${name.value}' is not usable in nftables names`, 'letters, digits and _, starting with a letter, at most 31');
-  const addrText = r.has('address') ? r.string('address', 'an IPv4 or IPv6 address with prefix') : undefined;
+  const inside = gateway && r.has('inside') ? readSide(c, r, 'inside', where) : undefined;
+  const outside = gateway && r.has('outside') ? readSide(c, r, 'outside', where) : undefined;
+  if (inside && outside && inside.interface.split(':')[0] === outside.interface.split(':')[0]) {
+    c.error(outside.node, 'INVALID_VALUE', `${where}: inside and outside are both on ${inside.interface.split(':')[0]}`, 'two interfaces, one per LAN (the gateway routes between them)');
+  }
+  if (inside && outside && inside.address === outside.address) c.error(outside.node, 'INVALID_VALUE', `${where}: inside and outside have the same address ${inside.address}`, 'one gateway address per LAN');
+  const addrText = !gateway && r.has('address') ? r.string('address', 'an IPv4 or IPv6 address with prefix') : undefined;
   const cidr = addrText ? parseCidr(addrText.value) : undefined;
   if (addrText && !cidr) {
     c.error(addrText.node, 'INVALID_ADDRESS', `${where}: address '${addrText.value}' is not an IP address`, 'an IPv4 or IPv6 address with prefix, e.g. 10.0.0.50/24 or fd00::50/64');
   }
-  const iface = r.has('interface') ? r.string('interface', 'an interface name') : undefined;
+  const iface = !gateway && r.has('interface') ? r.string('interface', 'an interface name') : undefined;
   const buckets = r.has('buckets') ? r.integer('buckets', 1, 255) : { value: 64, node: item };
-  const hash = r.has('hash') ? r.string('hash', HASHES.join(', ')) : { value: 'sourceip', node: item };
-  if (hash && !HASHES.includes(hash.value as SharingHash)) {
-    c.error(hash.node, 'INVALID_VALUE', `${where}: hash '${hash.value}'`, `one of ${HASHES.join(', ')}${hash.value === 'symmetric' ? ' (a symmetric hash needs the same seed on every node, which nftables\' symhash does not have: not supported)' : ''}`);
+  const hashes = gateway ? GATEWAY_HASHES : ADDRESS_HASHES;
+  const hash = r.has('hash') ? r.string('hash', hashes.join(', ')) : { value: gateway ? 'symmetric' : 'sourceip', node: item };
+  if (hash && !hashes.includes(hash.value as SharingHash)) {
+    const why = GATEWAY_HASHES.includes(hash.value as SharingHash)
+      ? ' is for a gateway (inside: and outside:), whose traffic is routed through the nodes; traffic to an address served by the nodes is hashed on its original direction'
+      : ADDRESS_HASHES.includes(hash.value as SharingHash)
+        ? " on a gateway: a reply comes from the outside host, so the source it hashes is another address — the two directions of a flow would fall into different buckets, on different nodes"
+        : '';
+    c.error(hash.node, 'INVALID_VALUE', `${where}: hash '${hash.value}'${why}`, `one of ${hashes.join(', ')}`);
   }
   const mode = r.has('mode') ? r.string('mode', MODES.join(', ')) : { value: 'multicast', node: item };
   if (mode && !MODES.includes(mode.value as SharingMode)) {
@@ -74,11 +117,14 @@ function readShared(c: Checker, item: Node, where: string): SharedAddress | unde
   if (vhidBase && buckets && vhidBase.value + buckets.value - 1 > 255) {
     c.error(vhidBase.node, 'SHARING_LAYOUT', `${where}: vhids ${vhidBase.value}..${vhidBase.value + buckets.value - 1} do not fit (at most 255)`, `vhid_base ≤ ${256 - buckets.value}, or fewer buckets`);
   }
-  if (c.errors.length > errors || !name || !cidr || !iface || !buckets || !hash || !mode || !vhidBase || !password || !advbase) return undefined;
+  const first = gateway ? (inside ? { address: inside.address, family: 4 as const, prefix: inside.prefix, interface: inside.interface } : undefined)
+    : cidr && iface ? { address: cidr.address, family: cidr.family, prefix: cidr.prefix, interface: iface.value } : undefined;
+  if (c.errors.length > errors || !name || !first || (gateway && !outside) || !buckets || !hash || !mode || !vhidBase || !password || !advbase) return undefined;
   return {
-    name: name.value, address: cidr.address, family: cidr.family, prefix: cidr.prefix, interface: iface.value, nodes,
-    buckets: buckets.value, hash: hash.value as SharingHash, mode: mode.value as SharingMode, mac: sharedMac(mode.value as SharingMode, cidr.address),
+    name: name.value, ...first, nodes,
+    buckets: buckets.value, hash: hash.value as SharingHash, mode: mode.value as SharingMode, mac: sharedMac(mode.value as SharingMode, first.address),
     vhidBase: vhidBase.value, password: password.value, advbase: advbase.value,
+    ...(outside ? { outside: { address: outside.address, prefix: outside.prefix, interface: outside.interface, mac: sharedMac(mode.value as SharingMode, outside.address) } } : {}),
   };
 }
 

@@ -28,6 +28,7 @@ export interface SharingDifference {
 /** The keys that must be equal on every node, and how a value reads in a message. */
 const FIELDS: readonly { key: string; value: (s: SharedAddress) => string; secret?: boolean }[] = [
   { key: 'address', value: (s) => `${s.address}/${s.prefix}` },
+  { key: 'outside', value: (s) => (s.outside ? `${s.outside.address}/${s.outside.prefix}` : 'none') },
   { key: 'buckets', value: (s) => String(s.buckets) },
   { key: 'hash', value: (s) => s.hash },
   { key: 'mode', value: (s) => s.mode },
@@ -45,7 +46,8 @@ export function compareSharing(files: readonly SharingFile[]): SharingDifference
   if (!ref) return out;
   const at = (f: SharingFile, name: string, key: string): number => {
     const l = f.lines.get(name);
-    return l?.[key] ?? (key.startsWith('nodes.') ? l?.nodes : undefined) ?? l?.name ?? 1;
+    // A gateway's (inside) address is under `inside:`.
+    return l?.[key] ?? (key === 'address' ? l?.inside : undefined) ?? (key.startsWith('nodes.') ? l?.nodes : undefined) ?? l?.name ?? 1;
   };
   const where = (f: SharingFile, name: string, key: string): string => `${f.file}:${at(f, name, key)}`;
   for (const f of others) {

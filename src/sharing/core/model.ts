@@ -3,8 +3,26 @@
  * config front end (src/config/yaml/sharing.ts) builds it.
  */
 
-/** What a connection's bucket is computed from (CLUSTERIP's hashmodes), on its first packet. */
-export type SharingHash = 'sourceip' | 'sourceip-sourceport' | 'sourceip-sourceport-destport';
+/**
+ * What a connection's bucket is computed from, on its first packet: CLUSTERIP's hashmodes for a
+ * shared address traffic is sent *to*; `symmetric` (the inside and outside hosts' addresses, in a
+ * fixed order) and `symmetric-ports` (with their ports) for a gateway, which traffic is routed
+ * *through*: both directions of a flow must fall into the same bucket (docs/sharing.md).
+ */
+export type SharingHash = 'sourceip' | 'sourceip-sourceport' | 'sourceip-sourceport-destport' | 'symmetric' | 'symmetric-ports';
+
+/** Hashes for a gateway (both directions of a flow in one bucket) and for an address served by the nodes. */
+export const GATEWAY_HASHES: readonly SharingHash[] = ['symmetric', 'symmetric-ports'];
+export const ADDRESS_HASHES: readonly SharingHash[] = ['sourceip', 'sourceip-sourceport', 'sourceip-sourceport-destport'];
+
+/** One side of a gateway: the shared address the hosts of that LAN route through. */
+export interface GatewaySide {
+  readonly address: string;
+  readonly prefix: number;
+  readonly interface: string;
+  /** The shared MAC ARP answers for `address` carry (as `SharedAddress.mac`). */
+  readonly mac: string;
+}
 
 /**
  * How the switch gets every frame for the shared address to every node (docs/sharing.md, as
@@ -33,6 +51,18 @@ export interface SharedAddress {
   readonly vhidBase: number;
   readonly password: string;
   readonly advbase: number;
+  /**
+   * Load-shared routing (a firewall/gateway cluster): `address`/`interface` are the inside
+   * side's gateway (the bucket elections run there), this the outside's. Traffic is matched by
+   * the shared MAC it arrives for, not by its destination address, and hashed symmetrically.
+   */
+  readonly outside?: GatewaySide;
+}
+
+/** The sides of a shared address: one, or inside and outside for a gateway. */
+export function sidesOf(s: SharedAddress): ({ role: 'address' | 'inside' | 'outside' } & GatewaySide)[] {
+  const first = { address: s.address, prefix: s.prefix, interface: s.interface, mac: s.mac };
+  return s.outside ? [{ role: 'inside', ...first }, { role: 'outside', ...s.outside }] : [{ role: 'address', ...first }];
 }
 
 const hex = (n: number) => n.toString(16).padStart(2, '0');
@@ -69,6 +99,14 @@ export function unicastMac(address: string): string {
 /** The shared MAC of a mode. */
 export const sharedMac = (mode: SharingMode, address: string): string => (mode === 'multicast' ? multicastMac(address) : unicastMac(address));
 
+/** One line for `carpool check`: what a shared address is, as read (`web: 10.9.0.50/24 on eth0, 64 buckets over 3 nodes, hash sourceip, multicast`). */
+export function describeShared(s: SharedAddress): string {
+  const where = s.outside
+    ? `gateway ${s.address}/${s.prefix} on ${s.interface} / ${s.outside.address}/${s.outside.prefix} on ${s.outside.interface}`
+    : `${s.address}/${s.prefix} on ${s.interface}`;
+  return `${s.name}: ${where}, ${s.buckets} buckets over ${s.nodes.length} node${s.nodes.length === 1 ? '' : 's'}, hash ${s.hash}, ${s.mode}`;
+}
+
 /** A node of the list whose bucket adverts fail this node's digest: its node list or bucket count differs. */
 export interface LayoutMismatch {
   readonly node: string;
@@ -85,6 +123,9 @@ export interface SharingStatus {
   readonly address: string;
   readonly node: string;
   readonly buckets: number;
+  /** The gateway's outside address and interface (`10.1.1.254/24 on eth1`) when `address` is the inside of a gateway. */
+  readonly outside?: string;
+  readonly hash?: SharingHash;
   /** Buckets this node accepts now (in the kernel set). */
   readonly local: readonly number[];
   /** Per bucket, the node serving it as this node sees it (`?` = unknown). */
@@ -96,4 +137,6 @@ export interface SharingStatus {
   readonly serving: boolean;
   /** Nodes heard lately whose node list or bucket count differs from this node's. */
   readonly mismatches: readonly LayoutMismatch[];
+  /** IPv6: neighbour discovery packets for the address that left with the node's own MAC (not rewritten). */
+  readonly ndSkipped?: number;
 }

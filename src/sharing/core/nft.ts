@@ -16,19 +16,51 @@
  * chain marks frames to it `pkttype host` (IPv4 would drop them as `otherhost` before
  * prerouting); in `stealth` a netdev egress chain also drops (and counts) any frame leaving with
  * it as source, so no switch ever learns it.
+ *
+ * A gateway (`outside` set: load-shared routing) has two sides, each with its shared address
+ * and MAC; its traffic is routed through the nodes, so a packet is recognised by the interface
+ * and the shared MAC it arrived for, not by `ip daddr`, and hashed symmetrically (gatewayRules):
+ * one bucket set, one election per bucket, both sides follow it.
  */
-import type { SharedAddress } from './model.js';
+import { sidesOf, type SharedAddress } from './model.js';
 
 export const SHARING_TABLE = 'carpool_sharing';
 /** Same seed on every node ("carp"). */
 export const SHARING_SEED = 0x63617270;
 const FAMILIES = ['ip', 'ip6', 'arp', 'netdev'] as const;
 
+const hashTail = (s: SharedAddress) => `mod ${s.buckets} seed 0x${SHARING_SEED.toString(16)}`;
+
 function hashExpr(s: SharedAddress): string {
   const ip = s.family === 6 ? 'ip6' : 'ip';
   const key = s.hash === 'sourceip' ? `${ip} saddr` : s.hash === 'sourceip-sourceport' ? `${ip} saddr . th sport` : `${ip} saddr . th sport . th dport`;
-  return `jhash ${key} mod ${s.buckets} seed 0x${SHARING_SEED.toString(16)}`;
+  return `jhash ${key} ${hashTail(s)}`;
 }
+
+/**
+ * A gateway's bucket rules for one side. Both directions of a flow must hash alike on every
+ * node: the inside host's address (and port) first, the outside host's second — on the inside
+ * the packet's source comes first, on the outside its destination. The same bytes in the same
+ * order, the same seed and modulus: the same bucket. (nft's `symhash` would do this without the
+ * order, but its seed is random per boot, so nodes would disagree.) With ports, only for TCP,
+ * UDP and SCTP: other protocols' "ports" are not ports (an ICMP echo's type differs from its
+ * reply's), they hash by the addresses.
+ */
+function gatewayRules(s: SharedAddress, side: 'inside' | 'outside'): string[] {
+  const [a, b] = side === 'inside' ? ['saddr', 'daddr'] : ['daddr', 'saddr'];
+  const take = `@${setName(s)} meta pkttype set host accept`;
+  const byAddresses = `    jhash ip ${a} . ip ${b} ${hashTail(s)} ${take}`;
+  if (s.hash !== 'symmetric-ports') return [byAddresses];
+  const [p, q] = side === 'inside' ? ['sport', 'dport'] : ['dport', 'sport'];
+  return [
+    `    meta l4proto { tcp, udp, sctp } jhash ip ${a} . th ${p} . ip ${b} . th ${q} ${hashTail(s)} ${take}`,
+    '    meta l4proto { tcp, udp, sctp } drop',
+    byAddresses,
+  ];
+}
+
+/** The prerouting chain of a side: the shared address's name, and `<name>.out` for a gateway's outside (`.` is not allowed in names). */
+const chainOf = (s: SharedAddress, role: string) => (role === 'outside' ? `${s.name}.out` : s.name);
 
 const setName = (s: SharedAddress) => `${s.name}_local`;
 const tableOf = (s: SharedAddress) => (s.family === 6 ? 'ip6' : 'ip');
@@ -72,13 +104,45 @@ export function checksumCompensation(from: string, to: string): number {
  * option type and length and the node's own MAC before writing; the checksum is kept valid by
  * `checksumCompensation` in the reserved word at bytes 6-7.
  */
-function ndRules(s: SharedAddress, own: string): string[] {
-  const w = `0x${checksumCompensation(own, s.mac).toString(16).padStart(4, '0')}`;
-  const set = `@th,208,48 set 0x${macHex(s.mac)} @th,48,16 set ${w}`;
+function ndRules(s: SharedAddress, own: string | undefined): string[] {
+  const rewrite = own ? (() => {
+    const w = `0x${checksumCompensation(own, s.mac).toString(16).padStart(4, '0')}`;
+    const set = `@th,208,48 set 0x${macHex(s.mac)} @th,48,16 set ${w}`;
+    return [
+      `    icmpv6 type nd-neighbor-advert @th,64,128 0x${ipv6Hex(s.address)} @th,192,64 0x0201${macHex(own)} @th,48,16 0 ${set}`,
+      `    ip6 saddr ${s.address} icmpv6 type nd-neighbor-solicit @th,192,64 0x0101${macHex(own)} @th,48,16 0 ${set}`,
+    ];
+  })() : [];
+  // What the rewrite left alone still leaves (with the node's own MAC, or an option layout the
+  // rule does not know): counted, shown in status (the client may learn one node's MAC).
+  const count = `counter name "${ndCounterName(s)}"`;
+  const na = `icmpv6 type nd-neighbor-advert @th,64,128 0x${ipv6Hex(s.address)}`;
+  const ns = `ip6 saddr ${s.address} icmpv6 type nd-neighbor-solicit`;
   return [
-    `    icmpv6 type nd-neighbor-advert @th,64,128 0x${ipv6Hex(s.address)} @th,192,64 0x0201${macHex(own)} @th,48,16 0 ${set}`,
-    `    ip6 saddr ${s.address} icmpv6 type nd-neighbor-solicit @th,192,64 0x0101${macHex(own)} @th,48,16 0 ${set}`,
+    ...rewrite,
+    `    ${na} @th,192,16 0x0201 @th,208,48 != 0x${macHex(s.mac)} ${count}`,
+    `    ${na} ip6 length > 24 @th,192,16 != 0x0201 ${count}`,
+    `    ${ns} @th,192,16 0x0101 @th,208,48 != 0x${macHex(s.mac)} ${count}`,
+    `    ${ns} ip6 length > 24 @th,192,16 != 0x0101 ${count}`,
   ];
+}
+
+/** The named counter of a shared IPv6 address's ND packets that left without the shared MAC. */
+export const ndCounterName = (s: SharedAddress): string => `${s.name}_nd_skipped`;
+
+/** Packets per counter name from `nft -j list counters table ip6 carpool_sharing` (empty on anything else). */
+export function parseCounters(json: string): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    const doc = JSON.parse(json) as { nftables?: { counter?: { name?: unknown; packets?: unknown } }[] };
+    for (const item of doc.nftables ?? []) {
+      const c = item.counter;
+      if (c && typeof c.name === 'string' && typeof c.packets === 'number') out.set(c.name, c.packets);
+    }
+  } catch {
+    // not JSON: no counters
+  }
+  return out;
 }
 
 /**
@@ -101,42 +165,53 @@ export function renderSharing(shared: readonly SharedAddress[], local: ReadonlyM
       out.push('  }');
     }
     out.push('  chain prerouting {', '    type filter hook prerouting priority mangle; policy accept;');
-    for (const s of list) out.push(`    ${fam} daddr ${s.address} jump ${s.name}`);
+    for (const s of list) {
+      // A gateway's traffic is routed through it, not sent to it: it is recognised by the
+      // shared MAC it was sent to on each side, not by its destination address.
+      if (s.outside) for (const side of sidesOf(s)) out.push(`    iifname "${deviceName(side.interface)}" ether daddr ${side.mac} jump ${chainOf(s, side.role)}`);
+      else out.push(`    ${fam} daddr ${s.address} jump ${s.name}`);
+    }
     out.push('  }');
     for (const s of list) {
-      out.push(`  chain ${s.name} {`,
-        // Neighbour discovery to the address is every node's business (conntrack does not
-        // track it, so it would be hashed into one bucket): a node's NUD probes and the NAs
-        // answering its solicitations come to the shared address.
-        ...(fam === 'ip6' ? ['    icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } meta pkttype set host accept'] : []),
-        '    ct state established,related meta pkttype set host accept',
-        '    ct state new meta l4proto tcp tcp flags & (syn | ack) != syn drop',
-        `    ${hashExpr(s)} @${setName(s)} meta pkttype set host accept`,
-        '    drop',
-        '  }');
+      for (const side of s.outside ? (['inside', 'outside'] as const) : ([undefined] as const)) {
+        out.push(`  chain ${chainOf(s, side ?? 'address')} {`,
+          // Neighbour discovery to the address is every node's business (conntrack does not
+          // track it, so it would be hashed into one bucket): a node's NUD probes and the NAs
+          // answering its solicitations come to the shared address.
+          ...(fam === 'ip6' ? ['    icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } meta pkttype set host accept'] : []),
+          '    ct state established,related meta pkttype set host accept',
+          '    ct state new meta l4proto tcp tcp flags & (syn | ack) != syn drop',
+          ...(side ? gatewayRules(s, side) : [`    ${hashExpr(s)} @${setName(s)} meta pkttype set host accept`]),
+          '    drop',
+          '  }');
+      }
     }
     if (fam === 'ip6') {
-      const nd = list.flatMap((s) => { const own = ownMac(deviceName(s.interface)); return own ? ndRules(s, own) : []; });
-      if (nd.length) out.push('  chain nd_out {', '    type filter hook output priority filter; policy accept;', ...nd, '  }');
+      for (const s of list) out.push(`  counter ${ndCounterName(s)} {`, '  }');
+      const nd = list.flatMap((s) => ndRules(s, ownMac(deviceName(s.interface))));
+      out.push('  chain nd_out {', '    type filter hook output priority filter; policy accept;', ...nd, '  }');
     }
     out.push('}');
   }
   const v4 = shared.filter((s) => s.family === 4);
   if (v4.length) {
     out.push(`table arp ${SHARING_TABLE} {`, '  chain output {', '    type filter hook output priority filter; policy accept;');
-    for (const s of v4) out.push(`    arp saddr ip ${s.address} arp saddr ether set ${s.mac}`);
+    for (const side of v4.flatMap(sidesOf)) out.push(`    arp saddr ip ${side.address} arp saddr ether set ${side.mac}`);
     out.push('  }', '}');
   }
   const unicast = shared.filter((s) => s.mode !== 'multicast');
   if (unicast.length) {
     out.push(`table netdev ${SHARING_TABLE} {`);
     for (const s of unicast) {
-      const dev = deviceName(s.interface);
-      out.push(`  chain ${s.name}_in {`, `    type filter hook ingress device "${dev}" priority -500; policy accept;`,
-        `    ether daddr ${s.mac} meta pkttype set host`, '  }');
-      if (s.mode === 'stealth') {
-        out.push(`  chain ${s.name}_out {`, `    type filter hook egress device "${dev}" priority filter; policy accept;`,
-          `    ether saddr ${s.mac} counter drop`, '  }');
+      for (const side of sidesOf(s)) {
+        const dev = deviceName(side.interface);
+        const name = side.role === 'outside' ? `${s.name}.o` : s.name; // `.`: no clash with another name
+        out.push(`  chain ${name}_in {`, `    type filter hook ingress device "${dev}" priority -500; policy accept;`,
+          `    ether daddr ${side.mac} meta pkttype set host`, '  }');
+        if (s.mode === 'stealth') {
+          out.push(`  chain ${name}_out {`, `    type filter hook egress device "${dev}" priority filter; policy accept;`,
+            `    ether saddr ${side.mac} counter drop`, '  }');
+        }
       }
     }
     out.push('}');

@@ -23,8 +23,8 @@ import { run } from '../../lib/exec.js';
 import { CarpoolError } from '../../lib/errors.js';
 import { keepServing } from '../core/agreement.js';
 import { bucketRanking, layoutFingerprint, RANK_SKEW } from '../core/layout.js';
-import type { SharedAddress, SharingStatus } from '../core/model.js';
-import { diffBuckets, removeSharing, renderSharing } from '../core/nft.js';
+import { sidesOf, type SharedAddress, type SharingStatus } from '../core/model.js';
+import { diffBuckets, ndCounterName, parseCounters, removeSharing, renderSharing, SHARING_TABLE } from '../core/nft.js';
 
 /** A won bucket is accepted this long after the election is won (see the module comment). */
 export const JOIN_DELAY_MS = 250;
@@ -37,10 +37,14 @@ const MISMATCH_INTERVALS = 3;
  * `unicast`/`stealth` mode a secondary unicast address in the NIC's filter (`bridge fdb ...
  * self`; a NIC without a unicast filter goes promiscuous).
  */
-function receiveMac(s: SharedAddress, op: 'add' | 'del'): string[] {
-  const dev = s.interface.split(':')[0]!;
-  return s.mode === 'multicast' ? ['ip', 'maddr', op, s.mac, 'dev', dev] : ['bridge', 'fdb', op, s.mac, 'dev', dev, 'self', ...(op === 'add' ? ['permanent'] : [])];
+function receiveMac(s: SharedAddress, side: { interface: string; mac: string }, op: 'add' | 'del'): string[] {
+  const dev = side.interface.split(':')[0]!;
+  return s.mode === 'multicast' ? ['ip', 'maddr', op, side.mac, 'dev', dev] : ['bridge', 'fdb', op, side.mac, 'dev', dev, 'self', ...(op === 'add' ? ['permanent'] : [])];
 }
+
+/** An address the shell keeps on an interface: the shared address, or each side of a gateway. */
+export type HeldAddress = Pick<SharedAddress, 'family' | 'address' | 'prefix' | 'interface'>;
+const held = (s: SharedAddress): HeldAddress[] => sidesOf(s).map((x) => ({ family: s.family, address: x.address, prefix: x.prefix, interface: x.interface }));
 
 /** Name of bucket `b`'s election instance. */
 export const bucketInstanceName = (s: SharedAddress, b: number): string => `${s.name}/b${b}`;
@@ -74,9 +78,9 @@ export function bucketInstances(s: SharedAddress, self: { index: number; address
 
 export interface SharingDeps {
   readonly log: Logger;
-  /** Add the shared address to the interface (kept while running). */
-  readonly addAddress: (s: SharedAddress) => void;
-  readonly removeAddress: (s: SharedAddress) => void;
+  /** Add the shared address (each side's, for a gateway) to its interface (kept while running). */
+  readonly addAddress: (a: HeldAddress) => void;
+  readonly removeAddress: (a: HeldAddress) => void;
   /** Who is master of an election now: 'self', a peer address, or undefined. */
   readonly masterOf: (instance: string) => string | null | undefined;
   readonly nft?: (input: string) => Promise<{ code: number; stderr: string }>;
@@ -84,7 +88,12 @@ export interface SharingDeps {
   readonly macOf?: (iface: string) => string | undefined;
   /** Monotonic clock in ms (performance.now in the daemon). */
   readonly now?: () => number;
+  /** `nft -j list counters table ip6 carpool_sharing` (IPv6 shared addresses: ND packets not rewritten). */
+  readonly listCounters?: () => Promise<string>;
 }
+
+/** How often the ND counters of IPv6 shared addresses are read for status. */
+const COUNTER_POLL_MS = 2000;
 
 export class SharingShell {
   private readonly inForce = new Map<string, Set<number>>();
@@ -103,6 +112,9 @@ export class SharingShell {
   /** Shared addresses this node withdrew from because of a layout mismatch. */
   private readonly withdrawn = new Set<string>();
   private reassessTimer: NodeJS.Timeout | undefined;
+  /** Per IPv6 shared address: ND packets that left without the shared MAC (nft counter), last read. */
+  private readonly ndSkipped = new Map<string, number>();
+  private counterTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly shared: readonly SharedAddress[], private readonly deps: SharingDeps) {
     this.nft = deps.nft ?? ((input) => run(['nft', '-f', '-'], { allowFail: true, timeoutMs: NFT_TIMEOUT_MS, input }));
@@ -135,10 +147,33 @@ export class SharingShell {
       if (s.family === 6 && !this.deps.macOf?.(s.interface.split(':')[0]!)) {
         this.deps.log.warning(`sharing ${s.name}: no MAC known for ${s.interface}: neighbour advertisements for ${s.address} carry the node's own MAC`);
       }
-      const m = await run(receiveMac(s, 'add'), { allowFail: true });
-      if (m.code !== 0 && !/exists/i.test(m.stderr)) this.deps.log.warning(`sharing ${s.name}: cannot receive ${s.mac} on ${s.interface}: ${m.stderr.trim()}`);
-      this.deps.addAddress(s);
-      this.deps.log.info(`sharing ${s.name}: ${s.address}/${s.prefix} on ${s.interface} as node ${this.self.get(s.name)?.name ?? '?'} of ${s.nodes.length}, ${s.buckets} buckets, ${s.mode} mode, ${s.family === 6 ? 'ND' : 'ARP'} with ${s.mac}`);
+      for (const side of sidesOf(s)) {
+        const m = await run(receiveMac(s, side, 'add'), { allowFail: true });
+        if (m.code !== 0 && !/exists/i.test(m.stderr)) this.deps.log.warning(`sharing ${s.name}: cannot receive ${side.mac} on ${side.interface}: ${m.stderr.trim()}`);
+      }
+      for (const a of held(s)) this.deps.addAddress(a);
+      const where = s.outside
+        ? `gateway ${s.address}/${s.prefix} on ${s.interface} (inside, ARP with ${s.mac}) and ${s.outside.address}/${s.outside.prefix} on ${s.outside.interface} (outside, ARP with ${s.outside.mac}), hash ${s.hash}`
+        : `${s.address}/${s.prefix} on ${s.interface}`;
+      this.deps.log.info(`sharing ${s.name}: ${where} as node ${this.self.get(s.name)?.name ?? '?'} of ${s.nodes.length}, ${s.buckets} buckets, ${s.mode} mode${s.outside ? '' : `, ${s.family === 6 ? 'ND' : 'ARP'} with ${s.mac}`}`);
+    }
+    if (this.shared.some((s) => s.family === 6)) {
+      this.counterTimer = setInterval(() => { void this.readNdCounters(); }, COUNTER_POLL_MS).unref();
+      await this.readNdCounters();
+    }
+  }
+
+  /** Read the ND counters of IPv6 shared addresses; a first non-zero value is logged. */
+  async readNdCounters(): Promise<void> {
+    const text = await (this.deps.listCounters?.() ?? run(['nft', '-j', 'list', 'counters', 'table', 'ip6', SHARING_TABLE], { allowFail: true, timeoutMs: NFT_TIMEOUT_MS }).then((r) => r.stdout)).catch(() => '');
+    const counts = parseCounters(text);
+    for (const s of this.shared.filter((x) => x.family === 6)) {
+      const n = counts.get(ndCounterName(s));
+      if (n === undefined) continue;
+      if (n > (this.ndSkipped.get(s.name) ?? 0)) {
+        this.deps.log.logLimited('warning', `sharing ${s.name}: ${n} neighbour discovery packet(s) for ${s.address} left with this node's own MAC (not rewritten to ${s.mac}): a client may send all its traffic to this node; see docs/sharing.md "IPv6"`, `sharing:${s.name}:nd`);
+      }
+      this.ndSkipped.set(s.name, n);
     }
   }
 
@@ -233,10 +268,12 @@ export class SharingShell {
         return master === 'self' ? (me?.name ?? 'self') : master ? (byAddr.get(master) ?? master) : '?';
       });
       return {
-        name: s.name, address: `${s.address}/${s.prefix}`, node: me?.name ?? '?', buckets: s.buckets,
+        name: s.name, address: `${s.address}/${s.prefix}`, node: me?.name ?? '?', buckets: s.buckets, hash: s.hash,
+        ...(s.outside ? { outside: `${s.outside.address}/${s.outside.prefix} on ${s.outside.interface}` } : {}),
         local: [...this.inForce.get(s.name)!].sort((a, b) => a - b), servedBy,
         ...this.plane.get(s.name)!,
         serving: !this.withdrawn.has(s.name),
+        ...(s.family === 6 ? { ndSkipped: this.ndSkipped.get(s.name) ?? 0 } : {}),
         mismatches: [...this.differing.get(s.name)!].map(([address, d]) => ({
           node: s.nodes.find((n) => n.address === address)?.name ?? address, address, drops: d.drops,
           agoSeconds: Math.round((this.now() - d.last) / 100) / 10,
@@ -251,11 +288,13 @@ export class SharingShell {
     this.timers.clear();
     clearInterval(this.reassessTimer);
     this.reassessTimer = undefined;
+    clearInterval(this.counterTimer);
+    this.counterTimer = undefined;
     await this.chain;
     await this.nft(removeSharing());
     for (const s of this.shared) {
-      await run(receiveMac(s, 'del'), { allowFail: true });
-      this.deps.removeAddress(s);
+      for (const side of sidesOf(s)) await run(receiveMac(s, side, 'del'), { allowFail: true });
+      for (const a of held(s)) this.deps.removeAddress(a);
     }
   }
 

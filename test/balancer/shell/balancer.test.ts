@@ -5,7 +5,13 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseKeepalivedConf } from '../../../src/config/keepalived/parse.js';
-import { Balancer, parseCounters } from '../../../src/balancer/shell/balancer.js';
+import { Balancer, parseSetCounters } from '../../../src/balancer/shell/balancer.js';
+
+/** As `nft -j list set ip carpool <name>` prints a counter set of VIP 10.9.0.100:80: [server, packets] (bytes = 100 × packets). */
+function setDoc(name: string, servers: readonly [string, number][]): string {
+  return JSON.stringify({ nftables: [{ metainfo: { version: '1.0.6' } }, { set: { family: 'ip', name, table: 'carpool', type: ['ipv4_addr', 'inet_service', 'ipv4_addr', 'inet_service'], handle: 4,
+    elem: servers.map(([a, n]) => ({ elem: { val: { concat: ['10.9.0.100', 80, a, 80] }, counter: { packets: n, bytes: n * 100 } } })), stmt: [{ counter: null }] } }] });
+}
 import type { CountQuery } from '../../../src/balancer/shell/conntrack.js';
 import type { NftRunner } from '../../../src/balancer/shell/nft-applier.js';
 import { Logger } from '../../../src/daemon/logger.js';
@@ -99,11 +105,10 @@ describe('Balancer shell: count periods (fake conntrack and nft)', () => {
     let counters = { a: 0, b: 0 };
     const nft: NftRunner = (args, input) => {
       if (input !== undefined) txns.push(input);
-      if (args.includes('counters')) {
-        // As `nft -j list counters table ip carpool` prints them; service 1, servers 1 and 2.
-        const c = (name: string, packets: number) => ({ counter: { family: 'ip', name, table: 'carpool', handle: 1, packets, bytes: packets * 100 } });
-        return Promise.resolve({ code: 0, stderr: '', stdout: JSON.stringify({ nftables: [{ metainfo: { version: '1.0.6' } },
-          c('vs1_rs1', counters.a * 10), c('vs1_rs1_conns', counters.a), c('vs1_rs2', counters.b * 10), c('vs1_rs2_conns', counters.b)] }) });
+      if (args[1] === 'list' && args[2] === 'set') {
+        // As `nft -j list set ip carpool traffic_tcp` (conns_tcp) prints them; servers 1 and 2.
+        const conns = args[5] === 'conns_tcp';
+        return Promise.resolve({ code: 0, stderr: '', stdout: setDoc(args[5]!, [['10.9.1.2', conns ? counters.a : counters.a * 10], ['10.9.1.3', conns ? counters.b : counters.b * 10]]) });
       }
       return Promise.resolve({ code: 0, stdout: '', stderr: '' });
     };
@@ -120,7 +125,7 @@ describe('Balancer shell: count periods (fake conntrack and nft)', () => {
       servers: [{ key: '10.9.1.2:80', address: '10.9.1.2', port: 80 }, { key: '10.9.1.3:80', address: '10.9.1.3', port: 80 }] }]);
     // Server 1 is loaded: every new connection of the first period goes to server 2.
     const first = txns.at(-1)!;
-    expect(first).toContain('counter vs1_rs1_conns { }');
+    expect(first).toContain('set conns_tcp { type ipv4_addr . inet_service . ipv4_addr . inet_service; counter; elements = { 10.9.0.100 . 80 . 10.9.1.2 . 80, 10.9.0.100 . 80 . 10.9.1.3 . 80 } }');
     expect(first).toMatch(/vs1_slots \{[^}]*elements = \{ 0(-1)? : 10\.9\.1\.3 \. 80 \}/);
     expect(b.status().services[0]!.scheduler).toBe('wlc');
     // Next periods: 20 new connections per second; then server 2 is the loaded one.
@@ -148,10 +153,9 @@ describe('Balancer shell: count periods (fake conntrack and nft)', () => {
     let lists = 0;
     let packets = 0;
     const nft: NftRunner = (args) => {
-      if (!args.includes('counters')) return Promise.resolve({ code: 0, stdout: '', stderr: '' });
-      lists++;
-      const c = (name: string, n: number) => ({ counter: { family: 'ip', name, table: 'carpool', handle: 1, packets: n, bytes: n * 100 } });
-      return Promise.resolve({ code: 0, stderr: '', stdout: JSON.stringify({ nftables: [c('vs1_rs1', packets), c('vs1_rs1_conns', packets / 10)] }) });
+      if (args[1] !== 'list') return Promise.resolve({ code: 0, stdout: '', stderr: '' });
+      if (args[5] === 'traffic_tcp') lists++;
+      return Promise.resolve({ code: 0, stderr: '', stdout: setDoc(args[5]!, [['10.9.1.2', args[5] === 'conns_tcp' ? packets / 10 : packets]]) });
     };
     let reads = 0;
     const conntrack = (q: readonly CountQuery[]) => {
@@ -194,10 +198,11 @@ describe('Balancer shell: count periods (fake conntrack and nft)', () => {
     await rr.stop();
   });
 
-  it('parseCounters reads nft -j and ignores everything else', () => {
-    expect([...parseCounters('{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"counter": {"family": "ip", "name": "vs1_rs1", "table": "carpool", "handle": 3, "packets": 48, "bytes": 60771}}, {"counter": {"name": 5}}]}')])
-      .toEqual([['vs1_rs1', { packets: 48, bytes: 60771 }]]);
-    expect(parseCounters('not json').size).toBe(0);
-    expect(parseCounters('null').size).toBe(0);
+  it('parseSetCounters reads the element counters of nft -j list set and ignores everything else', () => {
+    expect(parseSetCounters('{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"set": {"family": "ip", "name": "traffic_tcp", "table": "carpool", "type": ["ipv4_addr", "inet_service", "ipv4_addr", "inet_service"], "handle": 3, '
+      + '"elem": [{"elem": {"val": {"concat": ["10.9.0.100", 80, "10.9.1.2", 80]}, "counter": {"packets": 48, "bytes": 60771}}}, {"elem": {"val": "x"}}, 7], "stmt": [{"counter": null}]}}, {"counter": {"name": 5}}]}'))
+      .toEqual([{ family: 'ip', set: 'traffic_tcp', key: '10.9.0.100 . 80 . 10.9.1.2 . 80', packets: 48, bytes: 60771 }]);
+    expect(parseSetCounters('not json')).toEqual([]);
+    expect(parseSetCounters('null')).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Logger } from '../../../src/daemon/logger.js';
-import { NFT_RETRY_MS, NftApplier, type NftRunner } from '../../../src/balancer/shell/nft-applier.js';
+import { NFT_RETRY_MS, NftApplier, type NfnlSender, type NftRunner } from '../../../src/balancer/shell/nft-applier.js';
 import type { Plane, PlaneService } from '../../../src/balancer/core/nft.js';
 import { rrTable } from '../../../src/balancer/core/schedulers.js';
 
@@ -29,6 +29,52 @@ function fakeNft() {
 
 describe('nftables applier (fake nft)', () => {
   afterEach(() => { vi.useRealTimers(); lines.length = 0; });
+
+  it('a change of servers goes flat: the new generation by nft -f, then one netlink batch; a refused batch keeps the old ruleset and retries whole', async () => {
+    vi.useFakeTimers();
+    const nft = fakeNft();
+    const batches: { bytes: Uint8Array; expect: number }[] = [];
+    let refuse = false;
+    // The kernel's answers: an ack (0) per operation, or EBUSY for the second one.
+    const nfnl: NfnlSender = (bytes, expect) => {
+      batches.push({ bytes, expect });
+      const seq0 = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
+      return { sent: 0, replies: Array.from({ length: expect }, (_, i) => ({ seq: seq0 + 1 + i, error: refuse && i === 1 ? -16 : 0 })) };
+    };
+    // A logger of its own: the error below would rate-limit the next test's.
+    const own: string[] = [];
+    const a = new NftApplier(new Logger({ ident: 'test', facility: 'none', debug: false, console: false, onLine: (level, text) => own.push(`${level}: ${text}`) }), nft.runner, nfnl);
+    await a.apply(plane(['10.9.1.2', '10.9.1.3']));
+    await a.apply(plane(['10.9.1.2']));
+    expect(nft.calls[1]!.input).toMatch(/^add map ip carpool vs1g1_slots .*\nadd chain ip carpool vs1g1\nadd rule ip carpool vs1g1 /s);
+    // Dispatch element out and in again (repointed), old chain, old slot map.
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.expect).toBe(4);
+    expect(a.status()).toMatchObject({ inForce: true, applies: 2, flatUpdates: 1, failures: 0 });
+    expect(a.status().lastTransaction).toContain('add element ip carpool services { 10.9.0.100 . tcp . 80 : jump vs1g1 }');
+    refuse = true;
+    await a.apply(plane(['10.9.1.2', '10.9.1.3']));
+    expect(nft.calls[2]!.input).toContain('add chain ip carpool vs1g2');
+    expect(a.status()).toMatchObject({ inForce: false, failures: 1, lastError: expect.stringContaining('add element ip carpool services: EBUSY') });
+    expect(own.some((l) => l.startsWith('error: Load balancer: the flat update failed, the previous ruleset stays in force'))).toBe(true);
+    refuse = false;
+    await vi.advanceTimersByTimeAsync(NFT_RETRY_MS);
+    // Whole again: the table replaced (the unused generation goes with it), generation 0 names.
+    expect(nft.calls.at(-1)!.input).toMatch(/^add table ip carpool\ndelete table ip carpool\n/);
+    expect(nft.calls.at(-1)!.input).toContain('chain vs1 {');
+    expect(a.status()).toMatchObject({ inForce: true, failures: 1 });
+    await a.remove();
+  });
+
+  it('without a netlink sender (a fake nft alone) every change goes by nft -f', async () => {
+    const nft = fakeNft();
+    const a = new NftApplier(log, nft.runner);
+    await a.apply(plane(['10.9.1.2', '10.9.1.3']));
+    await a.apply(plane(['10.9.1.2']));
+    expect(nft.calls[1]!.input).toContain('delete element ip carpool vs1_slots { 1 }');
+    expect(nft.calls[1]!.input).not.toMatch(/vs1g\d/);
+    expect(a.status().flatUpdates).toBe(0);
+  });
 
   it('replaces the table whole first, then applies only the diff; stop removes only carpool tables', async () => {
     const nft = fakeNft();
