@@ -152,6 +152,10 @@ function carpInstance(i: CarpInstance): Record<string, unknown> {
   };
 }
 
+function hostPort(h: { address: string; port: number }): string {
+  return h.address.includes(':') ? `[${h.address}]:${h.port}` : `${h.address}:${h.port}`;
+}
+
 function etcdInstance(i: EtcdInstance): Record<string, unknown> {
   const shell = i.upHook?.shell ?? i.downHook?.shell ?? false;
   const h = (x: Hook) => (shell ? x.argv[0] ?? '' : [...x.argv]);
@@ -174,6 +178,12 @@ function etcdInstance(i: EtcdInstance): Record<string, unknown> {
       request_timeout: formatDuration(e.requestTimeoutMs), margin: formatDuration(e.marginMs), poll: formatDuration(e.pollMs),
       ...(e.tls ? { tls: { ...e.tls } } : {}), ...(e.user !== undefined ? { user: e.user } : {}),
       ...(e.passwordFile !== undefined ? { password_file: e.passwordFile } : {}),
+      ...(e.unreachable !== undefined ? { unreachable: e.unreachable } : {}),
+      ...(e.failsafe ? {
+        failsafe: {
+          listen: hostPort(e.failsafe.listen), peers: e.failsafe.peers.map(hostPort), key_file: e.failsafe.keyFile,
+        },
+      } : {}),
     },
     ...(Object.keys(hooks).length > 0 ? { hooks } : {}),
   };

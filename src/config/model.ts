@@ -93,6 +93,19 @@ export interface EtcdSettings {
   /** etcd authentication: user name; the password is the first line of `passwordFile`. */
   readonly user?: string;
   readonly passwordFile?: string;
+  /** When etcd cannot be reached (docs/etcd.md): `step-down` (default) or `failsafe` (with `failsafe`). */
+  readonly unreachable?: 'step-down' | 'failsafe';
+  readonly failsafe?: EtcdFailsafe;
+}
+
+/** The peer channel of the `failsafe` policy (UDP, HMAC-SHA256 with the key of `keyFile`). */
+export interface EtcdFailsafe {
+  /** This node's own entry of `peers`: the socket is bound to it only. */
+  readonly listen: { readonly address: string; readonly port: number };
+  /** Every member, this node included (an odd number ≥ 3): a majority of them keeps a master. */
+  readonly peers: readonly { readonly address: string; readonly port: number }[];
+  /** The shared key (its first line, ≥ 16 bytes), like an etcd password file. */
+  readonly keyFile: string;
 }
 
 /**

@@ -73,6 +73,30 @@ export interface EtcdInstanceStatus {
   readonly handoverTo?: string | null;
   /** Candidacy documents left out as malformed, since start. */
   readonly badCandidacies?: number;
+  /** The policy when etcd cannot be reached; absent in older daemons (= step-down). */
+  readonly unreachable?: 'step-down' | 'failsafe';
+  /** Policy failsafe: the peers' confirmations (docs/etcd.md). */
+  readonly failsafe?: EtcdFailsafeStatus;
+}
+
+export interface EtcdFailsafeStatus {
+  /** Members (this node included) and how many must confirm (a majority). */
+  readonly members: number;
+  readonly needed: number;
+  /** The master holds past its lease bound on the peers' confirmations. */
+  readonly active: boolean;
+  /** ms the confirmations still allow, null = none. */
+  readonly leftMs: number | null;
+  /** This node confirmed another master: not contending for this long (ms), null = no promise. */
+  readonly promisedMs: number | null;
+  /** The last answer of each peer to this node's questions. */
+  readonly confirmations: readonly { readonly peer: string; readonly node: string; readonly agoMs: number; readonly confirms: boolean; readonly why: string }[];
+  readonly questionsSent: number;
+  readonly answered: number;
+  /** Peer messages dropped, by reason (malformed, auth, unknownPeer, instance, stale, replay, unsolicited). */
+  readonly drops: Readonly<Record<string, number>>;
+  /** The socket could not be opened (the policy then works as step-down). */
+  readonly error: string | null;
 }
 
 export interface InterfaceStatus {

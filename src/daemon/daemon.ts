@@ -358,8 +358,10 @@ export class Daemon {
     // Its port sends gratuitous ARP; it receives nothing an etcd instance wants.
     const port = this.port(dev, 4, CARP_TOS);
     let client;
+    let failsafeKey;
     try {
       client = this.pool(EtcdPool).client(inst.name, inst.etcd);
+      if (inst.etcd.failsafe) failsafeKey = (await import('../coordination/shell/failsafe-peers.js')).readFailsafeKey(inst.etcd.failsafe);
     } catch (err) {
       throw new CarpoolError('ETCD_SETTINGS', `${inst.name}: ${(err as Error).message}`, 'check the tls and password_file settings of the instance');
     }
@@ -367,6 +369,7 @@ export class Daemon {
       port, log: this.log, hooks: this.hooks.queue(inst.name, inst.hookTimeoutMs ?? this.config.hookTimeoutMs),
       addresses: this.addressManager(), client, node: inst.node ?? hostname(), now,
       onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),
+      ...(failsafeKey ? { failsafeKey } : {}),
     });
     // Attached (it takes no packet) so that a reload keeps its port open.
     port.attach(shell);

@@ -2,7 +2,7 @@
  * Text rendering of a daemon's status document (`carpool status`): one table of instances,
  * drop counters, sync groups, the resource section in crm_mon's words and the load balancer.
  */
-import type { BalancersStatus, DaemonStatus, InstanceStatus, TransitionInfo } from '../control/status.js';
+import type { BalancersStatus, DaemonStatus, EtcdFailsafeStatus, InstanceStatus, TransitionInfo } from '../control/status.js';
 import type { ResourcesStatus } from '../resources/core/status.js';
 import { formatResources } from './resources-text.js';
 import { formatBalancers } from './balancers-text.js';
@@ -74,6 +74,7 @@ export function formatStatus(st: DaemonStatus, now: Date): string {
       const cands = (e.candidates ?? []).map((c) => `${c.node} (${pref(c)}${c.demoted ? ', demoted' : ''}, seen ${(c.seenMs / 1000).toFixed(1)}s)`);
       lines.push(`  ${i.name}: preference ${pref(e.preference)}; candidates: ${cands.length ? cands.join(', ') : 'none read yet'}${e.badCandidacies ? `; ${e.badCandidacies} malformed left out` : ''}`);
     }
+    if (e.unreachable) lines.push(`  ${i.name}: etcd unreachable policy ${e.unreachable}${e.failsafe ? failsafeText(e.failsafe) : ''}`);
   }
   lines.push(`  adverts sent/received: ${st.instances.map((i) => `${i.name} ${i.counters.advertsSent}/${i.counters.advertsReceived}`).join(', ')}`);
   lines.push('  (* = this host holds the addresses)');
@@ -88,4 +89,13 @@ export function formatStatus(st: DaemonStatus, now: Date): string {
   if (res) lines.push(...formatResources(res).map((l) => `  ${l}`));
   if (lb) lines.push(...formatBalancers(lb).map((l) => `  ${l}`));
   return lines.join('\n');
+}
+
+function failsafeText(f: EtcdFailsafeStatus): string {
+  const drops = Object.entries(f.drops).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`);
+  const conf = f.confirmations.map((c) => `${c.node} (${c.peer}) ${c.confirms ? 'confirms' : 'refuses'} ${(c.agoMs / 1000).toFixed(1)}s ago: ${c.why}`);
+  return ` (${f.needed} of ${f.members} members)${f.active ? `, HOLDING ON CONFIRMATIONS ${((f.leftMs ?? 0) / 1000).toFixed(1)}s left` : f.leftMs !== null ? `, confirmed for ${(f.leftMs / 1000).toFixed(1)}s` : ''}`
+    + `${f.promisedMs !== null ? `, promised a failsafe master: not contending for ${(f.promisedMs / 1000).toFixed(1)}s` : ''}`
+    + `, questions ${f.questionsSent}, answers ${f.answered}${drops.length ? `, dropped ${drops.join(' ')}` : ''}${f.error ? `, socket error: ${f.error}` : ''}`
+    + `${conf.length ? `; last answers: ${conf.join('; ')}` : ''}`;
 }

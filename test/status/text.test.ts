@@ -41,4 +41,29 @@ describe('formatStatus', () => {
     expect(out).toContain('VI_1: dropped auth-pass=3');
     expect(out).toContain('eth0: dropped (no instance) vhid=4');
   });
+
+  it('an etcd instance shows its unreachable policy and, in failsafe, the last answers and drops', () => {
+    const etcd = (over: Record<string, unknown>) => base({
+      name: 'db', protocol: 'etcd', vhid: 0,
+      etcd: { key: '/c/db/leader', node: 'n1', holder: 'n1', revision: 7, leaseLeftMs: 0, failures: 3, lastError: 'keepAlive: timeout', ...over },
+    });
+    const st: DaemonStatus = {
+      version: '0.1.0', pid: 42, mode: 'run', config: '/c.yaml', startedAt: '2026-11-23T09:59:00.000Z', uptimeSeconds: 9, interfaces: [],
+      instances: [
+        etcd({ unreachable: 'step-down' }),
+        etcd({
+          unreachable: 'failsafe', failsafe: {
+            members: 3, needed: 2, active: true, leftMs: 2100, promisedMs: null, questionsSent: 5, answered: 9, error: null,
+            drops: { auth: 2, replay: 0 },
+            confirmations: [{ peer: '10.0.2.2:7391', node: 'n2', agoMs: 400, confirms: true, why: 'cannot reach etcd either, not holding' },
+              { peer: '10.0.3.2:7391', node: 'n3', agoMs: 400, confirms: false, why: 'it holds the instance' }],
+          },
+        }),
+      ],
+    };
+    const out = formatStatus(st, new Date('2026-11-23T10:01:10.000Z'));
+    expect(out).toContain('db: etcd unreachable policy step-down\n');
+    expect(out).toContain('db: etcd unreachable policy failsafe (2 of 3 members), HOLDING ON CONFIRMATIONS 2.1s left, questions 5, answers 9, dropped auth=2; '
+      + 'last answers: n2 (10.0.2.2:7391) confirms 0.4s ago: cannot reach etcd either, not holding; n3 (10.0.3.2:7391) refuses 0.4s ago: it holds the instance');
+  });
 });

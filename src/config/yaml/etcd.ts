@@ -4,17 +4,20 @@
  * etcd and with which timing. Timing that cannot be safe (`checkTiming`) is an error here, so
  * `carpool check` refuses it before a daemon runs with it.
  */
+import { isIP } from 'node:net';
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
+import { FAILSAFE_MIN_KEY_BYTES, failsafeKeyOf } from '../../coordination/core/failsafe.js';
 import { checkTiming } from '../../coordination/core/lease.js';
 import { DEFAULT_PRIORITY, PRIORITY_MAX, PRIORITY_MIN } from '../../coordination/core/preference.js';
-import type { EtcdInstance, EtcdSettings } from '../model.js';
+import type { EtcdFailsafe, EtcdInstance, EtcdSettings } from '../model.js';
 import { readAddresses, readHooks } from './carp.js';
 import { NAME_RE, Reader, describe, validIfname, type Checker, type YamlConfigOptions } from './checker.js';
 import { readDuration } from './resources.js';
 
 const INSTANCE_KEYS = ['name', 'protocol', 'interface', 'addresses', 'node', 'etcd', 'priority', 'preempt', 'preempt_delay', 'hooks', 'hook_timeout'] as const;
-const ETCD_KEYS = ['endpoints', 'prefix', 'key', 'ttl', 'renew', 'request_timeout', 'margin', 'poll', 'tls', 'user', 'password_file'] as const;
+const ETCD_KEYS = ['endpoints', 'prefix', 'key', 'ttl', 'renew', 'request_timeout', 'margin', 'poll', 'tls', 'user', 'password_file', 'unreachable', 'failsafe'] as const;
+const FAILSAFE_KEYS = ['listen', 'peers', 'key_file'] as const;
 const TLS_KEYS = ['ca', 'cert', 'key'] as const;
 /** The keys of `cluster: { etcd: ... }`: the connection and the ttl of the status documents' leases. */
 export const CLUSTER_ETCD_KEYS = ['endpoints', 'prefix', 'ttl', 'request_timeout', 'tls', 'user', 'password_file'] as const;
@@ -143,7 +146,8 @@ export function readEtcdSettings(c: Checker, outer: Reader, where: string, insta
   const entry = outer.keyNode('etcd');
   const entries = c.entries(outer.node('etcd'), what, entry ?? null);
   if (!entries) return undefined;
-  c.unknownKeys(entries, keys, what, { hosts: 'endpoints', endpoint: 'endpoints', lease_ttl: 'ttl', loop_wait: 'renew', retry_timeout: 'request_timeout', username: 'user', password: 'password_file' });
+  c.unknownKeys(entries, keys, what, { hosts: 'endpoints', endpoint: 'endpoints', lease_ttl: 'ttl', loop_wait: 'renew', retry_timeout: 'request_timeout', username: 'user', password: 'password_file',
+    failsafe_mode: 'unreachable: failsafe', policy: 'unreachable', peers: 'failsafe: { peers: [...] }' });
   const r = new Reader(c, what, entries);
   const before = c.errors.length;
 
@@ -227,11 +231,92 @@ export function readEtcdSettings(c: Checker, outer: Reader, where: string, insta
   }
   if ((user !== undefined) !== r.has('password_file')) c.error(entry ?? null, 'MISSING_KEY', `${what}: user and password_file go together`, 'both user and password_file, or neither');
 
+  let unreachable: EtcdSettings['unreachable'];
+  if (r.has('unreachable')) {
+    const u = r.string('unreachable', 'step-down or failsafe');
+    if (u && u.value !== 'step-down' && u.value !== 'failsafe') c.error(u.node, 'INVALID_VALUE', `unreachable in ${what}: unknown policy '${u.value}'`, 'step-down (the default) or failsafe');
+    else if (u) unreachable = u.value as 'step-down' | 'failsafe';
+  }
+  let failsafe: EtcdFailsafe | undefined;
+  if (r.has('failsafe')) failsafe = readFailsafe(c, r, what, readable, options);
+  if (unreachable === 'failsafe' && !r.has('failsafe')) {
+    c.error(r.node('unreachable'), 'MISSING_KEY', `${what}: unreachable: failsafe needs the peers to ask`, 'failsafe: { listen: ADDR:PORT, peers: [ADDR:PORT, ...], key_file: /etc/carpool/failsafe.key }');
+  }
+  if (r.has('failsafe') && unreachable !== 'failsafe' && !(r.has('unreachable') && unreachable === undefined)) {
+    c.error(r.keyNode('failsafe') ?? null, 'INVALID_VALUE', `${what}: a failsafe block, but the policy is step-down${r.has('unreachable') ? '' : ' (the default)'}: it would be ignored`, 'unreachable: failsafe, or no failsafe block');
+  }
+
   if (c.errors.length > before || ttl === undefined || prefix === undefined || key === undefined) return undefined;
   return {
     endpoints, prefix, key, ttlMs: ttl, renewMs, requestTimeoutMs, marginMs, pollMs,
     ...(tls ? { tls } : {}), ...(user !== undefined ? { user } : {}), ...(passwordFile ? { passwordFile } : {}),
+    ...(unreachable !== undefined ? { unreachable } : {}), ...(failsafe ? { failsafe } : {}),
   };
+}
+
+/** `ADDR:PORT` or `[IPv6]:PORT`, or undefined. */
+export function parseHostPort(text: string): { address: string; port: number } | undefined {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:]+):(\d{1,5})$/.exec(text);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  const family = isIP(m[1]!);
+  if (port < 1 || port > 65535 || family === 0 || (family === 6) !== text.startsWith('[')) return undefined;
+  return { address: m[1]!, port };
+}
+
+/** The `failsafe:` block: this node's address, every member's, the key file (docs/etcd.md). */
+function readFailsafe(c: Checker, outer: Reader, what: string, readable: (k: string, rr: Reader, w: string) => string | undefined,
+  options: YamlConfigOptions): EtcdFailsafe | undefined {
+  const where = `failsafe of ${what}`;
+  const fe = c.entries(outer.node('failsafe'), where, outer.keyNode('failsafe') ?? null);
+  if (!fe) return undefined;
+  c.unknownKeys(fe, FAILSAFE_KEYS, where, { bind: 'listen', address: 'listen', members: 'peers', key: 'key_file', password_file: 'key_file' });
+  const r = new Reader(c, where, fe);
+  const before = c.errors.length;
+  const hp = 'ADDR:PORT such as 10.0.1.2:7391 ([ADDR]:PORT for IPv6)';
+  const one = (n: Node | null, k: string): { address: string; port: number } | undefined => {
+    const v = c.resolve(n);
+    const p = isScalar(v) && typeof v.value === 'string' ? parseHostPort(v.value) : undefined;
+    if (!p) c.error(v ?? n, 'INVALID_VALUE', `${k} in ${where}: '${isScalar(v) ? String(v.value) : '?'}' is not an address and port`, hp);
+    return p;
+  };
+  const peers: { address: string; port: number }[] = [];
+  if (!r.has('peers')) c.error(outer.keyNode('failsafe') ?? null, 'MISSING_KEY', `missing 'peers' in ${where}`, `every member's ${hp}, this node included; an odd number ≥ 3`);
+  else {
+    const items = r.list('peers', `a list of ${hp}`);
+    for (const it of items) {
+      const p = one(it, 'peers');
+      if (!p) continue;
+      if (peers.some((q) => q.address === p.address && q.port === p.port)) c.error(it, 'INVALID_VALUE', `peers in ${where}: ${p.address}:${p.port} is listed twice`, 'each member once');
+      else peers.push(p);
+    }
+    if (items.length > 0 && c.errors.length === before && (peers.length < 3 || peers.length % 2 === 0)) {
+      c.error(r.node('peers'), 'INVALID_VALUE', `peers in ${where}: ${peers.length} member${peers.length === 1 ? '' : 's'} — a majority is meaningless${peers.length % 2 === 0 && peers.length > 1 ? ' (an even count can split in halves with no majority)' : ''}`,
+        'every member, this node included: an odd number ≥ 3 (3, 5, ...)');
+    } else if (r.has('peers') && items.length === 0 && c.errors.length === before) {
+      c.error(r.node('peers'), 'NO_VALUE', `peers in ${where}: got an empty list`, 'every member, this node included: an odd number ≥ 3');
+    }
+  }
+  let listen: { address: string; port: number } | undefined;
+  if (!r.has('listen')) c.error(outer.keyNode('failsafe') ?? null, 'MISSING_KEY', `missing 'listen' in ${where}`, `this node's own entry of peers, ${hp}`);
+  else {
+    const l = one(r.node('listen'), 'listen');
+    if (l && peers.length > 0 && !peers.some((q) => q.address === l.address && q.port === l.port)) {
+      c.error(r.node('listen'), 'INVALID_VALUE', `listen in ${where}: ${l.address}:${l.port} is not one of the peers`, "this node's own entry of peers (the list names every member, this node included)");
+    }
+    listen = l;
+  }
+  let keyFile: string | undefined;
+  if (!r.has('key_file')) c.error(outer.keyNode('failsafe') ?? null, 'MISSING_KEY', `missing 'key_file' in ${where}: the peers' messages must be authenticated`, 'an absolute path of a file holding the shared key (its first line, ≥ 16 bytes)');
+  else {
+    keyFile = readable('key_file', r, where);
+    if (keyFile && options.readFile && Buffer.byteLength(failsafeKeyOf(options.readFile(keyFile))) < FAILSAFE_MIN_KEY_BYTES) {
+      c.error(r.node('key_file'), 'INVALID_VALUE', `key_file in ${where}: the key in ${keyFile} is shorter than ${FAILSAFE_MIN_KEY_BYTES} bytes`, `a first line of at least ${FAILSAFE_MIN_KEY_BYTES} random bytes, e.g. from: openssl rand -hex 32`);
+      keyFile = undefined;
+    }
+  }
+  if (c.errors.length > before || !listen || !keyFile) return undefined;
+  return { listen, peers, keyFile };
 }
 
 /**

@@ -80,7 +80,7 @@ export interface ClusterView {
 }
 
 /** Keys whose values change all the time: left out when deciding whether a document changed. */
-const VOLATILE = new Set(['uptimeSeconds', 'agoSeconds', 'leaseLeftMs', 'seenMs', 'counters', 'stats', 'rates', 'active', 'inactive', 'last', 'drops', 'publishedAt', 'published']);
+const VOLATILE = new Set(['uptimeSeconds', 'agoSeconds', 'leaseLeftMs', 'seenMs', 'agoMs', 'leftMs', 'promisedMs', 'questionsSent', 'answered', 'counters', 'stats', 'rates', 'active', 'inactive', 'last', 'drops', 'publishedAt', 'published']);
 
 /**
  * The document without its ever-changing counters and ages: the publisher writes at once when

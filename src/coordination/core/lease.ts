@@ -12,8 +12,11 @@
  *
  * Two kinds of bad news are told apart:
  * - etcd names another holder (a read or watch event): step down at once;
- * - etcd is unreachable: keep the role until the bound above (policy `step-down`, the
- *   default and the only one so far), then step down.
+ * - etcd is unreachable: keep the role until the bound above, then step down (policy
+ *   `step-down`, the default); with policy `failsafe` the master asks its carpool peers and
+ *   may keep the role past the bound while a majority confirms (core/failsafe.ts: the shell
+ *   feeds the decision back as a `failsafe` input). When etcd answers again the master
+ *   resyncs: its lease gone, it contends at once while still within the failsafe bound.
  * Watches are never trusted alone: every `pollMs` the key is read again (vip-manager once kept
  * a VIP for a week after a lost watch).
  *
@@ -52,7 +55,11 @@ export interface LeaseParams {
   readonly pollMs: number;
   /** This node's preference (docs/etcd.md "Preference"); none = no candidacy, no hand-back (as before). */
   readonly preference?: Preference;
+  /** The policy when etcd cannot be reached (default `step-down`). */
+  readonly unreachable?: UnreachablePolicy;
 }
+
+export type UnreachablePolicy = 'step-down' | 'failsafe';
 
 export type LeaseRole = 'INIT' | 'BACKUP' | 'MASTER';
 
@@ -87,6 +94,10 @@ export type LeaseInput =
   /** A request failed (timeout, connection refused, TLS, auth...). */
   | { readonly type: 'failed'; readonly request: LeaseRequest; readonly error: string }
   | { readonly type: 'shutdown' }
+  /** Policy `failsafe`: the peers' confirmations allow the role until `until` (undefined = no majority). */
+  | { readonly type: 'failsafe'; readonly until: number | undefined }
+  /** Policy `failsafe`: this node confirmed another master's question; it does not contend before `until`. */
+  | { readonly type: 'promised'; readonly until: number }
   /** The release (key deleted if ours, lease revoked) was answered. */
   | { readonly type: 'released' };
 
@@ -105,6 +116,8 @@ export type LeaseEffect =
   | { readonly type: 'request'; readonly request: 'handOver' | 'takeOver'; readonly lease: string; readonly target: string }
   | { readonly type: 'transition'; readonly from: LeaseRole; readonly to: LeaseRole; readonly reason: string; readonly fencingToken?: number }
   | { readonly type: 'log'; readonly level: LogLevel; readonly message: string }
+  /** Policy `failsafe`: the master cannot reach etcd; ask every peer now. */
+  | { readonly type: 'askPeers' }
   | { readonly type: 'stopped' };
 
 export interface LeaseStatus {
@@ -127,6 +140,15 @@ export interface LeaseStatus {
   readonly handoverTo?: string;
   /** Candidacy documents that could not be used (malformed), since start. */
   readonly badCandidacies?: number;
+  readonly unreachable: UnreachablePolicy;
+  /** The last request to etcd was answered. */
+  readonly etcdReachable: boolean;
+  /** Policy `failsafe`: ms the peers' confirmations still allow (undefined = none). */
+  readonly failsafeLeftMs: number | undefined;
+  /** A master holding past its lease bound on the peers' confirmations. */
+  readonly failsafeActive: boolean;
+  /** This node confirmed another master's question: not contending for this long. */
+  readonly promisedMs: number | undefined;
 }
 
 /** Settings that cannot be safe, as messages (empty = fine). Patroni's rule, adapted. */
@@ -174,6 +196,14 @@ export class LeaseElection {
   private retaking = false;
   /** The candidacies request under way was sent before we took the key: its answer is not used. */
   private staleCandidates = false;
+  // --- policy `failsafe` (kept apart: the fields and methods below marked failsafe) ---
+  private reachable = true;
+  /** The last keep-alive failed: the lease is not being renewed, whatever reads say. */
+  private keepAliveFailing = false;
+  private failsafeUntil: number | undefined;
+  private nextAsk: number | undefined;
+  private promisedUntil: number | undefined;
+  private contendAt: number | undefined;
 
   constructor(private readonly p: LeaseParams) {}
 
@@ -182,7 +212,8 @@ export class LeaseElection {
   }
 
   nextDeadline(): number | undefined {
-    const ds = [this.nextKeepAlive, this.nextPoll, this.nextGrant, this.handoverUntil, this.role === 'MASTER' ? this.stepDownAt() : undefined, this.preemptAt()]
+    const ds = [this.nextKeepAlive, this.nextPoll, this.nextGrant, this.handoverUntil, this.role === 'MASTER' ? this.masterBound() : undefined, this.preemptAt(),
+      this.nextAsk, this.contendAt]
       .filter((d): d is number => d !== undefined);
     return ds.length ? Math.min(...ds) : undefined;
   }
@@ -192,6 +223,10 @@ export class LeaseElection {
       role: this.role, holder: this.holder, revision: this.revision,
       leaseLeftMs: this.validUntil === undefined ? undefined : Math.max(0, this.validUntil - now),
       failures: this.failures, lastError: this.lastError, demoted: this.demoted, handingOver: this.handoverUntil !== undefined || this.retaking,
+      unreachable: this.p.unreachable ?? 'step-down', etcdReachable: this.reachable,
+      failsafeLeftMs: this.failsafeUntil === undefined || this.failsafeUntil <= now ? undefined : this.failsafeUntil - now,
+      failsafeActive: this.role === 'MASTER' && this.failsafeUntil !== undefined && now < this.failsafeUntil && now >= (this.stepDownAt() ?? -Infinity),
+      promisedMs: this.promisedUntil === undefined || this.promisedUntil <= now ? undefined : this.promisedUntil - now,
       ...(this.p.preference ? {
         preference: this.p.preference, badCandidacies: this.badCandidacies,
         candidates: this.candidateList.map((c) => ({ ...c, seenMs: Math.max(0, now - (this.candidateSeen.get(c.node)?.since ?? now)) })),
@@ -210,6 +245,7 @@ export class LeaseElection {
     // A stalled loop wakes up here: the bound comes first, whatever the input.
     this.enforceBound(now, fx);
     if (this.stopping && input.type !== 'failed' && input.type !== 'released') return fx;
+    this.noteReachable(input, now, fx);
     switch (input.type) {
       case 'start':
         if (this.role === 'INIT') {
@@ -223,6 +259,7 @@ export class LeaseElection {
         break;
       case 'granted':
         this.pending.delete('grant');
+        this.nextGrant = undefined; // a retry scheduled by an earlier failure would take a second lease
         this.lease = input.lease;
         this.validUntil = input.sentAt + input.ttlMs;
         this.nextKeepAlive = now + this.p.renewMs;
@@ -238,9 +275,12 @@ export class LeaseElection {
         this.pending.delete('keepAlive');
         if (input.lease !== undefined && input.lease !== this.lease) break; // shared lease: an old one
         if (input.ttlMs <= 0) {
-          this.leaseLost('etcd no longer knows our lease', fx);
+          this.leaseLost('etcd no longer knows our lease', fx, now);
         } else {
           this.validUntil = Math.max(this.validUntil ?? 0, input.sentAt + input.ttlMs);
+          // Only a confirmation that covers us again ends the failsafe hold (a shared lease may
+          // hand back an older confirmation, already past its bound).
+          if ((this.stepDownAt() ?? 0) > now) this.failsafeUntil = undefined;
         }
         break;
       case 'txn':
@@ -248,8 +288,15 @@ export class LeaseElection {
         this.revision = input.revision;
         if (input.won) {
           this.holder = this.p.node;
+          if (this.resyncedWithoutTransition(input.revision, fx)) break;
           this.maybeMaster(now, 'acquired the key', fx);
         } else {
+          if (this.resyncing && this.role === 'MASTER' && input.holder !== this.p.node) {
+            this.holder = input.holder;
+            this.failsafeUntil = undefined;
+            this.transition('BACKUP', `etcd names another holder (${input.holder ?? '?'})`, fx);
+            break;
+          }
           this.holder = input.holder;
           // Our name under another lease (one we lost, or a predecessor's): not ours to hold, since
           // nothing keeps that lease alive; it expires and the key is contended again.
@@ -289,7 +336,7 @@ export class LeaseElection {
         this.pending.delete(input.request);
         this.failures++;
         this.lastError = `${input.request}: ${input.error}`;
-        fx.push({ type: 'log', level: 'warning', message: `etcd ${input.request} failed: ${input.error}${this.role === 'MASTER' ? `; keeping the role at most ${Math.max(0, this.stepDownAt()! - now)} ms more` : ''}` });
+        fx.push({ type: 'log', level: 'warning', message: `etcd ${input.request} failed: ${input.error}${this.role === 'MASTER' ? `; keeping the role at most ${Math.max(0, (this.masterBound() ?? now) - now)} ms more` : ''}` });
         if (input.request === 'grant') this.nextGrant = now + Math.min(this.p.renewMs, 1000);
         // The timing rule (renew + 2 × request timeout ≤ ttl − margin) counts on a failed
         // keep-alive being retried at once, not a renew later (found in the lab: an etcd member
@@ -306,6 +353,12 @@ export class LeaseElection {
         break;
       case 'released':
         fx.push({ type: 'stopped' });
+        break;
+      case 'failsafe':
+        this.onFailsafe(input.until, now, fx);
+        break;
+      case 'promised':
+        this.promisedUntil = Math.max(this.promisedUntil ?? 0, input.until);
         break;
       case 'shutdown':
         if (this.stopping) break;
@@ -356,6 +409,7 @@ export class LeaseElection {
   }
 
   private onTick(now: number, fx: LeaseEffect[]): void {
+    this.failsafeTick(now, fx);
     if (this.handoverUntil !== undefined && now >= this.handoverUntil) {
       this.handoverUntil = undefined;
       // Demoted meanwhile too: taken back first (our reservation must not outlive the hand-over), then resigned.
@@ -387,12 +441,15 @@ export class LeaseElection {
     }
     // Our own lease ran out while backup: get a new one.
     if (this.validUntil !== undefined && now >= this.validUntil && this.lease !== undefined) {
-      this.leaseLost('our lease may have expired (no keep-alive confirmed in time)', fx);
+      this.leaseLost('our lease may have expired (no keep-alive confirmed in time)', fx, now);
     }
     this.considerPreemption(now, fx);
   }
 
   private onHolder(holder: string | null, lease: string | null, revision: number, version: number, now: number, fx: LeaseEffect[]): void {
+    // Our own name under an older lease, older than the key we hold now: a late answer (a read
+    // sent before a failsafe resync), not news.
+    if (holder === this.p.node && lease !== this.lease && this.revision !== undefined && revision < this.revision && this.holder === this.p.node) return;
     this.revision = revision;
     const prev = this.holder;
     this.holder = holder;
@@ -423,9 +480,20 @@ export class LeaseElection {
         return;
       }
       if (prev !== null) fx.push({ type: 'log', level: 'info', message: `the key is free (was ${prev}): contending` });
+      if (this.role === 'MASTER' && this.failsafeHolds(now)) {
+        this.resync('etcd shows the key free after a failsafe hold', fx);
+        return;
+      }
       if (this.role === 'MASTER') this.transition('BACKUP', 'etcd shows the key free', fx);
       this.request(fx, 'txn');
       return;
+    }
+    if (!ours) this.failsafeUntil = undefined;
+    if (ours && this.resyncing && this.role === 'MASTER') {
+      // The resync's transaction answer was lost, but the key is ours with the new lease.
+      this.resyncing = false;
+      this.failsafeUntil = undefined;
+      this.nextAsk = undefined;
     }
     if (ours) {
       // A missed watch event or a lost transaction answer: the key is ours after all.
@@ -455,7 +523,11 @@ export class LeaseElection {
     this.freshCandidates(fx);
   }
 
-  private leaseLost(why: string, fx: LeaseEffect[]): void {
+  private leaseLost(why: string, fx: LeaseEffect[], now?: number): void {
+    if (this.role === 'MASTER' && now !== undefined && this.failsafeHolds(now)) {
+      this.resync(why, fx);
+      return;
+    }
     if (this.role === 'MASTER') this.transition('BACKUP', why, fx);
     this.handoverUntil = undefined;
     this.handoverTarget = this.reservedFor = undefined; // a reservation goes with the lease
@@ -470,9 +542,12 @@ export class LeaseElection {
   }
 
   private enforceBound(now: number, fx: LeaseEffect[]): void {
-    const bound = this.stepDownAt();
+    const bound = this.masterBound();
     if (this.role === 'MASTER' && bound !== undefined && now >= bound) {
-      this.transition('BACKUP', `lease not confirmed within ttl − margin (${this.p.ttlMs - this.p.marginMs} ms)`, fx);
+      this.failsafeUntil = undefined;
+      this.transition('BACKUP', this.p.unreachable === 'failsafe'
+        ? `lease not confirmed within ttl − margin (${this.p.ttlMs - this.p.marginMs} ms) and no fresh confirmation of a majority of the peers`
+        : `lease not confirmed within ttl − margin (${this.p.ttlMs - this.p.marginMs} ms)`, fx);
     }
     if (this.role !== 'MASTER') {
       this.handoverUntil = this.handoverTarget = undefined;
@@ -491,6 +566,13 @@ export class LeaseElection {
       return;
     }
     if (this.pending.has(request)) return;
+    if (request === 'txn' && this.role !== 'MASTER' && this.promisedUntil !== undefined && this.contendAt === undefined) {
+      // failsafe: we confirmed another master's question; no contending before the promise ends.
+      this.contendAt = this.promisedUntil;
+      fx.push({ type: 'log', level: 'info', message: 'the key is free, but this node confirmed a failsafe master: contending when that confirmation expires' });
+      return;
+    }
+    if (request === 'txn' && this.contendAt !== undefined) return;
     if (request === 'grant') {
       this.pending.add(request);
       fx.push({ type: 'request', request, ttlMs: this.p.ttlMs });
@@ -640,10 +722,108 @@ export class LeaseElection {
     this.retaking = false;
   }
 
+  // --- policy `failsafe` -----------------------------------------------------------------
+
+  /** The master's step-down instant: the lease bound, or later while the peers' confirmations allow. */
+  private masterBound(): number | undefined {
+    const lease = this.stepDownAt();
+    // Resyncing without a lease: only the confirmations allow the role (none: at once).
+    if (lease === undefined) return this.failsafeUntil ?? (this.role === 'MASTER' ? 0 : undefined);
+    return this.failsafeUntil === undefined ? lease : Math.max(lease, this.failsafeUntil);
+  }
+
+  /** The master is holding (or may hold) on the peers' confirmations. */
+  private failsafeHolds(now: number): boolean {
+    return this.p.unreachable === 'failsafe' && this.failsafeUntil !== undefined && now < this.failsafeUntil;
+  }
+
+  /** Every answer from etcd says it is reachable again; every failure that it is not. */
+  private noteReachable(input: LeaseInput, now: number, fx: LeaseEffect[]): void {
+    const answered = input.type === 'granted' || input.type === 'keptAlive' || input.type === 'txn' || input.type === 'resigned' || input.type === 'confirmed'
+      || (input.type === 'holder' && this.pending.has('read'));
+    if (input.type === 'keptAlive' && input.ttlMs > 0) this.keepAliveFailing = false;
+    if (input.type === 'failed' && input.request === 'keepAlive') this.keepAliveFailing = true;
+    if (answered && !this.reachable) {
+      this.reachable = true;
+      if (this.p.unreachable === 'failsafe') fx.push({ type: 'log', level: 'info', message: 'etcd answers again: resyncing' });
+    } else if (input.type === 'failed' && input.request !== 'release') {
+      this.reachable = false;
+    }
+    // The master asks its peers as soon as its lease is in doubt (a read may get through while
+    // keep-alives do not, e.g. a stream stuck to a stopped member).
+    if (this.p.unreachable === 'failsafe' && this.role === 'MASTER' && !this.stopping && this.nextAsk === undefined && this.inDoubt()) this.nextAsk = now;
+  }
+
+  private inDoubt(): boolean {
+    return !this.reachable || this.resyncing || this.keepAliveFailing;
+  }
+
+  private failsafeTick(now: number, fx: LeaseEffect[]): void {
+    if (this.promisedUntil !== undefined && now >= this.promisedUntil) this.promisedUntil = undefined;
+    if (this.contendAt !== undefined && now >= this.contendAt) {
+      this.contendAt = undefined;
+      if (this.promisedUntil === undefined) this.request(fx, 'read'); // the answer contends if the key is still free
+      else this.contendAt = this.promisedUntil;
+    }
+    if (this.nextAsk !== undefined && now >= this.nextAsk) {
+      // Asked on while resyncing: the confirmations must outlast the new lease and transaction.
+      if (this.role === 'MASTER' && this.inDoubt() && this.p.unreachable === 'failsafe') {
+        this.nextAsk = now + this.p.renewMs;
+        fx.push({ type: 'askPeers' });
+      } else this.nextAsk = undefined;
+    }
+  }
+
+  private onFailsafe(until: number | undefined, now: number, fx: LeaseEffect[]): void {
+    if (this.p.unreachable !== 'failsafe' || this.role !== 'MASTER') return;
+    const was = this.failsafeHolds(now);
+    this.failsafeUntil = until !== undefined && until > now ? until : undefined;
+    const is = this.failsafeHolds(now);
+    if (is && !was) fx.push({ type: 'log', level: 'warning', message: `etcd unreachable: a majority of the peers confirms; keeping the role up to ${this.failsafeUntil! - now} ms past the last confirmation` });
+    if (!is && was) fx.push({ type: 'log', level: 'warning', message: 'failsafe: no longer confirmed by a majority of the peers: the lease bound applies' });
+    this.enforceBound(now, fx);
+  }
+
+  /**
+   * The master held on the peers' confirmations and etcd answers again without its lease (or
+   * the key): a new lease, then the create-if-absent transaction, keeping the addresses while
+   * the confirmations last; another holder named on the way makes it step down at once.
+   */
+  private resync(why: string, fx: LeaseEffect[]): void {
+    fx.push({ type: 'log', level: 'warning', message: `${why}: contending again, keeping the addresses within the failsafe bound` });
+    this.lease = undefined;
+    this.validUntil = undefined;
+    this.nextKeepAlive = undefined;
+    this.holder = null;
+    this.resyncing = true;
+    this.nextAsk ??= 0;
+    this.nextGrant = undefined;
+    // A grant still in flight serves (a second one would leave us two leases, the key under one).
+    this.request(fx, 'grant');
+  }
+
+  private resyncing = false;
+
+  /** The transaction of a resync won: master without a transition (the new fencing token logged). */
+  private resyncedWithoutTransition(revision: number, fx: LeaseEffect[]): boolean {
+    if (!this.resyncing || this.role !== 'MASTER') return false;
+    this.resyncing = false;
+    this.failsafeUntil = undefined;
+    this.nextAsk = undefined;
+    fx.push({ type: 'log', level: 'warning', message: `resynced: the key is ours again with a new lease, fencing token ${revision}` });
+    this.request(fx, 'confirm');
+    return true;
+  }
+
   private transition(to: LeaseRole, reason: string, fx: LeaseEffect[], fencingToken?: number): void {
     const from = this.role;
     if (from === to) return;
     this.role = to;
+    if (to !== 'MASTER') {
+      this.resyncing = false;
+      this.failsafeUntil = undefined;
+      this.nextAsk = undefined;
+    }
     fx.push({ type: 'transition', from, to, reason, ...(fencingToken !== undefined ? { fencingToken } : {}) });
   }
 }

@@ -16,6 +16,7 @@ import { configFingerprint } from '../core/holder-value.js';
 import { LeaseElection, type LeaseEffect, type LeaseInput } from '../core/lease.js';
 import { ConfigGuardClient } from './config-guard.js';
 import type { EtcdClient } from './etcd-client.js';
+import { FailsafePeers } from './failsafe-peers.js';
 
 export interface EtcdShellDeps {
   /** The instance's interface: GARP goes out here, the addresses go on it. */
@@ -29,6 +30,10 @@ export interface EtcdShellDeps {
   /** Monotonic clock in ms. */
   readonly now: () => number;
   readonly onTransition?: (name: string, from: string, to: string, reason: string, peer: string | undefined) => void;
+  /** Policy failsafe: the shared key (the key file's first line); required when the instance has `failsafe`. */
+  readonly failsafeKey?: Uint8Array;
+  /** Wall clock in ms (the failsafe messages' time window); default Date.now. */
+  readonly wallNow?: () => number;
 }
 
 export class EtcdShell extends ShellBase {
@@ -41,6 +46,7 @@ export class EtcdShell extends ShellBase {
   private fencingToken: number | undefined;
   private stopped: (() => void) | undefined;
   private done = false;
+  private readonly peers: FailsafePeers | undefined;
   /** A failed request's message as the endpoint concerned and what to check (docs/etcd.md, bad input). */
   private readonly explainer: EtcdErrorExplainer;
   /** etcd as this instance sees it: our name under the key with our configuration's fingerprint. */
@@ -58,7 +64,22 @@ export class EtcdShell extends ShellBase {
     this.machine = new LeaseElection({
       node: deps.node, ttlMs: e.ttlMs, renewMs: e.renewMs, requestTimeoutMs: e.requestTimeoutMs, marginMs: e.marginMs, pollMs: e.pollMs,
       ...(cfg.preference ? { preference: cfg.preference } : {}),
+      ...(e.unreachable ? { unreachable: e.unreachable } : {}),
     });
+    if (e.unreachable === 'failsafe' && e.failsafe) {
+      if (!deps.failsafeKey) throw new Error(`${cfg.name}: the failsafe policy needs its key (key_file ${e.failsafe.keyFile})`);
+      this.peers = new FailsafePeers({
+        instance: cfg.name, node: deps.node, settings: e.failsafe, key: deps.failsafeKey, ttlMs: e.ttlMs, marginMs: e.marginMs,
+        now: deps.now, wallNow: deps.wallNow ?? Date.now,
+        self: () => {
+          const s = this.machine.status(this.deps.now());
+          return { holding: s.role === 'MASTER', etcdReachable: s.etcdReachable, holder: s.holder };
+        },
+        onDecision: (until) => { if (!this.done) this.queue.push({ type: 'failsafe', until }); },
+        onPromise: (until) => { if (!this.done) this.queue.push({ type: 'promised', until }); },
+        log: (level, text) => this.log.logLimited(level, this.prefix(text), `${this.name}:failsafe:${text.split(':')[0] ?? ''}`),
+      });
+    }
     this.queue = new InputQueue((inp) => {
       for (const fx of this.machine.step(inp, this.deps.now())) this.apply(fx);
     }, () => this.rearm());
@@ -82,6 +103,7 @@ export class EtcdShell extends ShellBase {
   }
 
   start(): void {
+    void this.peers?.start();
     this.client.watch(
       (h) => { if (!this.done) this.queue.push({ type: 'holder', ...h }); },
       (error) => this.log.logLimited('warning', this.prefix(`etcd ${error}; reading the key every ${this.cfg.etcd.pollMs} ms meanwhile`), `${this.name}:watch`),
@@ -122,6 +144,7 @@ export class EtcdShell extends ShellBase {
       this.stopped = () => {
         this.done = true;
         this.halt();
+        this.peers?.close();
         this.client.close();
         resolve();
       };
@@ -148,6 +171,7 @@ export class EtcdShell extends ShellBase {
           preference: s.preference, handoverTo: s.handoverTo ?? null, badCandidacies: s.badCandidacies ?? 0,
           candidates: (s.candidates ?? []).map((c) => ({ node: c.node, priority: c.priority, preempt: c.preempt, preemptDelayMs: c.preemptDelayMs, demoted: c.demoted, seenMs: c.seenMs })),
         } : {}),
+        unreachable: s.unreachable, ...(this.peers ? { failsafe: this.peers.status(s) } : {}),
       },
       lastTransition: this.transitionInfo(this.lastTransition),
       transitions: this.transitions,
@@ -184,6 +208,9 @@ export class EtcdShell extends ShellBase {
         // etcd away: a failed request repeats every renew / poll; one line per kind and 10 s.
         if (e.level === 'warning') this.log.logLimited(e.level, this.prefix(e.message), `${this.name}:${e.message.split(':')[0] ?? ''}`);
         else this.log.log(e.level, this.prefix(e.message));
+        break;
+      case 'askPeers':
+        this.peers?.ask();
         break;
       case 'stopped':
         this.stopped?.();

@@ -116,4 +116,55 @@ describe('protocol: etcd instances', () => {
     const again = read(emitCarpoolYaml(first));
     expect(again.etcdInstances).toEqual(first.etcdInstances);
   });
+
+  describe('unreachable: failsafe', () => {
+    const ep = '      endpoints: [http://10.0.0.1:2379]\n';
+    const fs = (block: string) => base(`${ep}      unreachable: failsafe\n${block}`);
+    const key = () => '0123456789abcdef0123\n';
+    const good = '      failsafe:\n        listen: 10.0.1.2:7391\n        peers: [10.0.1.2:7391, 10.0.2.2:7391, "[fd00::3]:7391"]\n        key_file: /etc/carpool/failsafe.key';
+
+    it('reads the policy, this node, every member and the key file; round-trips', () => {
+      const { config } = parseCarpoolYaml(fs(good), { readFile: key });
+      expect(config.etcdInstances![0]!.etcd).toMatchObject({
+        unreachable: 'failsafe',
+        failsafe: { listen: { address: '10.0.1.2', port: 7391 }, peers: [{ address: '10.0.1.2', port: 7391 }, { address: '10.0.2.2', port: 7391 }, { address: 'fd00::3', port: 7391 }], keyFile: '/etc/carpool/failsafe.key' },
+      });
+      const again = parseCarpoolYaml(emitCarpoolYaml(config), { readFile: key }).config;
+      expect(again.etcdInstances).toEqual(config.etcdInstances);
+      expect(parseCarpoolYaml(base(`${ep}      unreachable: step-down`)).config.etcdInstances![0]!.etcd.unreachable).toBe('step-down');
+    });
+
+    it('failsafe without peers: an error at the policy line', () => {
+      const e = errors(fs(''));
+      expect(e.map((d) => [d.code, d.line])).toEqual([['MISSING_KEY', 8]]);
+      expect(e[0]!.message).toContain('unreachable: failsafe needs the peers to ask');
+    });
+
+    it('peers without a key file, an unknown policy, a failsafe block under step-down', () => {
+      const noKey = errors(fs('      failsafe:\n        listen: 10.0.1.2:7391\n        peers: [10.0.1.2:7391, 10.0.2.2:7391, 10.0.3.2:7391]'));
+      expect(noKey.map((d) => [d.code, d.line])).toEqual([['MISSING_KEY', 9]]);
+      expect(noKey[0]!.message).toContain("missing 'key_file'");
+      expect(errors(base(`${ep}      unreachable: keep`))[0]!.message).toContain("unknown policy 'keep'");
+      expect(errors(base(`${ep}${good}`), key)[0]!.message).toContain('the policy is step-down (the default)');
+    });
+
+    it('an even or one-member peer list: a majority is meaningless', () => {
+      const even = errors(fs('      failsafe:\n        listen: 10.0.1.2:7391\n        peers: [10.0.1.2:7391, 10.0.2.2:7391]\n        key_file: /k'), key);
+      expect(even.map((d) => [d.code, d.line])).toEqual([['INVALID_VALUE', 11]]);
+      expect(even[0]!.message).toMatch(/2 members — a majority is meaningless \(an even count/);
+      const one = errors(fs('      failsafe:\n        listen: 10.0.1.2:7391\n        peers: [10.0.1.2:7391]\n        key_file: /k'), key);
+      expect(one[0]!.message).toContain('1 member — a majority is meaningless');
+    });
+
+    it('bad addresses, a listen that is not a peer, a duplicate, a short key', () => {
+      const e = errors(fs('      failsafe:\n        listen: 10.0.9.9:7391\n        peers: [10.0.1.2:7391, 10.0.1.2:7391, host:1, 10.0.3.2:99999]\n        key_file: /k'), () => 'short\n');
+      expect(e.map((d) => d.message)).toEqual([
+        expect.stringContaining('10.0.9.9:7391 is not one of the peers'),
+        expect.stringContaining('10.0.1.2:7391 is listed twice'),
+        expect.stringContaining("'host:1' is not an address and port"),
+        expect.stringContaining("'10.0.3.2:99999' is not an address and port"),
+        expect.stringContaining('shorter than 16 bytes'),
+      ]);
+    });
+  });
 });
