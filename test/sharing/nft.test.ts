@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { multicastMac, sharedMac, unicastMac, type SharedAddress } from '../../src/sharing/core/model.js';
-import { checksumCompensation, diffBuckets, parseCounters, removeSharing, renderSharing } from '../../src/sharing/core/nft.js';
+import { bucketLeaseMs, bucketRenewMs, checksumCompensation, diffBuckets, parseCounters, removeSharing, renderSharing, renewBuckets } from '../../src/sharing/core/nft.js';
 import { nftUnavailable, withNetns } from '../balancer/core/nft-check.js';
 
 const web: SharedAddress = {
@@ -53,7 +53,7 @@ describe('load sharing nftables plane', () => {
     const w = checksumCompensation('02:00:00:00:00:01', '33:33:00:0a:00:50').toString(16).padStart(4, '0');
     expect(text).toContain(`icmpv6 type nd-neighbor-advert @th,64,128 0xfd0000000000000000000000000a0050 @th,192,64 0x0201020000000001 @th,48,16 0 @th,208,48 set 0x3333000a0050 @th,48,16 set 0x${w}`);
     expect(text).toContain('ip6 saddr fd00::a:50 icmpv6 type nd-neighbor-solicit @th,192,64 0x0101020000000001');
-    expect(diffBuckets(six, new Set([1]), new Set([2]))).toBe('delete element ip6 carpool_sharing six_local { 1 }\nadd element ip6 carpool_sharing six_local { 2 }\n');
+    expect(diffBuckets(six, new Set([1]), new Set([2]))).toBe('add element ip6 carpool_sharing six_local { 1 timeout 2000ms expires 2000ms }\ndelete element ip6 carpool_sharing six_local { 1 }\nadd element ip6 carpool_sharing six_local { 2 timeout 2000ms expires 2000ms }\n');
     // What the rewrite leaves alone is counted: the option still not the shared MAC, or another layout.
     expect(text).toContain('  counter six_nd_skipped {\n  }');
     expect(text).toContain('icmpv6 type nd-neighbor-advert @th,64,128 0xfd0000000000000000000000000a0050 @th,192,16 0x0201 @th,208,48 != 0x3333000a0050 counter name "six_nd_skipped"');
@@ -79,7 +79,7 @@ describe('load sharing nftables plane', () => {
 
   it('renders the accept ladder with a fixed seed and the ARP rewrite', () => {
     const text = renderSharing([web], new Map([['web', new Set([5, 0, 3])]]));
-    expect(text).toContain('elements = { 0, 3, 5 }');
+    expect(text).toContain('flags timeout\n    elements = { 0 timeout 2000ms expires 2000ms, 3 timeout 2000ms expires 2000ms, 5 timeout 2000ms expires 2000ms }');
     expect(text).toContain('ip daddr 10.9.0.50 jump web');
     expect(text).toContain('jhash ip saddr . th sport mod 64 seed 0x63617270 @web_local meta pkttype set host accept');
     expect(text).toContain('arp saddr ip 10.9.0.50 arp saddr ether set 01:00:5e:09:00:32');
@@ -108,7 +108,7 @@ describe('load sharing nftables plane', () => {
     expect(chain('fw.out')).toContain('jhash ip daddr . ip saddr mod 64 seed 0x63617270 @fw_local');
     // One bucket set: one election per bucket decides both sides at once.
     expect(text.match(/set fw_local/g)).toHaveLength(1);
-    expect(text).toContain('elements = { 2, 7 }');
+    expect(text).toContain('elements = { 2 timeout 2000ms expires 2000ms, 7 timeout 2000ms expires 2000ms }');
     // Each side's ARP answers carry that side's shared MAC.
     expect(text).toContain('arp saddr ip 10.7.0.254 arp saddr ether set 01:00:5e:07:00:fe');
     expect(text).toContain('arp saddr ip 10.7.1.254 arp saddr ether set 01:00:5e:07:01:fe');
@@ -137,9 +137,18 @@ describe('load sharing nftables plane', () => {
     expect(key('fw.out', synAck)).toEqual(key('fw', syn));
   });
 
-  it('bucket changes are one small transaction; none when equal', () => {
-    expect(diffBuckets(web, new Set([1, 2]), new Set([2, 3]))).toBe('delete element ip carpool_sharing web_local { 1 }\nadd element ip carpool_sharing web_local { 3 }\n');
+  it('bucket changes are one small transaction (a removal holds even when the bucket lapsed); none when equal', () => {
+    expect(diffBuckets(web, new Set([1, 2]), new Set([2, 3]))).toBe('add element ip carpool_sharing web_local { 1 timeout 2000ms expires 2000ms }\n'
+      + 'delete element ip carpool_sharing web_local { 1 }\nadd element ip carpool_sharing web_local { 3 timeout 2000ms expires 2000ms }\n');
     expect(diffBuckets(web, new Set([1]), new Set([1]))).toBe('');
+  });
+
+  it('local buckets are leased: 2 advert intervals, renewed every half interval; nothing to renew without buckets', () => {
+    expect(bucketLeaseMs({ advbase: 1 })).toBe(2000);
+    expect(bucketRenewMs({ advbase: 2 })).toBe(1000);
+    expect(renderSharing([web], new Map([['web', new Set([5, 1])]]))).toContain('flags timeout\n    elements = { 1 timeout 2000ms expires 2000ms, 5 timeout 2000ms expires 2000ms }');
+    expect(renewBuckets(web, new Set([7, 2]))).toBe('add element ip carpool_sharing web_local { 2 timeout 2000ms expires 2000ms, 7 timeout 2000ms expires 2000ms }\n');
+    expect(renewBuckets(web, new Set())).toBe('');
   });
 
   it.skipIf(!!nftUnavailable())(`the real nft and kernel accept the plane, its updates and its removal (${nftUnavailable() ?? 'root'})`, () => {
@@ -151,6 +160,18 @@ describe('load sharing nftables plane', () => {
       }
       const listed = ns.run('nft', ['list', 'set', 'ip', 'carpool_sharing', 'web_local']);
       expect(listed.stdout).not.toMatch(/elements/); // the full load replaced the table: no bucket
+      // The lease: renewing sets the expiry anew; removing a bucket that lapsed still works.
+      const short = { ...web, advbase: 0.3 }; // 600 ms lease
+      expect(ns.nft(diffBuckets(short, new Set(), new Set([4, 9]))).code).toBe(0);
+      expect(ns.nft(renewBuckets(short, new Set([4, 9]))).code).toBe(0);
+      expect(ns.run('nft', ['list', 'set', 'ip', 'carpool_sharing', 'web_local']).stdout).toMatch(/4 timeout 600ms expires \d+ms, 9 timeout 600ms/);
+      ns.run('sleep', ['0.8']);
+      expect(ns.run('nft', ['list', 'set', 'ip', 'carpool_sharing', 'web_local']).stdout).not.toMatch(/elements/); // lapsed
+      const removal = diffBuckets(short, new Set([4, 9]), new Set([9]));
+      expect(ns.nft(removal).code, removal).toBe(0);
+      expect(ns.run('nft', ['list', 'set', 'ip', 'carpool_sharing', 'web_local']).stdout).not.toMatch(/elements/);
+      expect(ns.nft(renewBuckets(short, new Set([9]))).code).toBe(0); // the next renewal brings a lapsed one back
+      expect(ns.run('nft', ['list', 'set', 'ip', 'carpool_sharing', 'web_local']).stdout).toMatch(/elements = \{ 9 timeout 600ms/);
       expect(ns.nft(removeSharing()).code).toBe(0);
       expect(ns.run('nft', ['list', 'ruleset']).stdout.trim()).toBe('');
       expect(ns.nft(removeSharing()).code).toBe(0); // idempotent

@@ -65,8 +65,28 @@ const chainOf = (s: SharedAddress, role: string) => (role === 'outside' ? `${s.n
 const setName = (s: SharedAddress) => `${s.name}_local`;
 const tableOf = (s: SharedAddress) => (s.family === 6 ? 'ip6' : 'ip');
 
-function elements(buckets: ReadonlySet<number>): string {
-  return [...buckets].sort((a, b) => a - b).join(', ');
+function elements(buckets: ReadonlySet<number>, leaseMs?: number): string {
+  const tail = leaseMs === undefined ? '' : ` timeout ${leaseMs}ms expires ${leaseMs}ms`;
+  return [...buckets].sort((a, b) => a - b).map((b) => `${b}${tail}`).join(', ');
+}
+
+/**
+ * How long a local bucket stays in the kernel's set without the daemon renewing it (a dead
+ * man's switch): a daemon that dies while its node's link stays up stops accepting its buckets'
+ * new flows within 2 × advbase of its last renewal, before the survivors' bucket elections can
+ * take them over (CARP's master down interval: 3 × advbase after the last advert heard, plus the
+ * rank's skew and the 250 ms join delay), so no bucket is ever accepted by two nodes. The daemon
+ * renews every advbase / 2 (`bucketRenewMs`): a live daemon lets a bucket lapse only when its event
+ * loop stalls for 1.5 advert intervals, which costs new flows of that bucket one SYN retransmission
+ * until the next renewal (established flows are accepted by conntrack, not by the set).
+ */
+export function bucketLeaseMs(s: Pick<SharedAddress, 'advbase'>): number {
+  return Math.round(2 * s.advbase * 1000);
+}
+
+/** The renewal period of the local buckets, ms (a quarter of the lease). */
+export function bucketRenewMs(s: Pick<SharedAddress, 'advbase'>): number {
+  return Math.round(bucketLeaseMs(s) / 4);
 }
 
 const macHex = (mac: string): string => mac.split(':').join('');
@@ -160,8 +180,8 @@ export function renderSharing(shared: readonly SharedAddress[], local: ReadonlyM
     out.push(`table ${fam} ${SHARING_TABLE} {`);
     for (const s of list) {
       const mine = local.get(s.name) ?? new Set<number>();
-      out.push(`  set ${setName(s)} {`, `    typeof numgen inc mod ${s.buckets}`);
-      if (mine.size) out.push(`    elements = { ${elements(mine)} }`);
+      out.push(`  set ${setName(s)} {`, `    typeof numgen inc mod ${s.buckets}`, '    flags timeout');
+      if (mine.size) out.push(`    elements = { ${elements(mine, bucketLeaseMs(s))} }`);
       out.push('  }');
     }
     out.push('  chain prerouting {', '    type filter hook prerouting priority mangle; policy accept;');
@@ -222,16 +242,29 @@ export function renderSharing(shared: readonly SharedAddress[], local: ReadonlyM
 /** The device of an interface name with an alias label (`eth0:1` → `eth0`). */
 const deviceName = (iface: string): string => iface.split(':')[0]!;
 
-/** One transaction moving a shared address's local buckets from `from` to `to` (empty when equal). */
+/**
+ * One transaction moving a shared address's local buckets from `from` to `to` (empty when equal).
+ * Added buckets carry the lease (`bucketLeaseMs`); a removed bucket is added first, then deleted,
+ * so the transaction holds even when the kernel had let that bucket lapse already.
+ */
 export function diffBuckets(s: SharedAddress, from: ReadonlySet<number>, to: ReadonlySet<number>): string {
   const gone = new Set([...from].filter((b) => !to.has(b)));
   const added = new Set([...to].filter((b) => !from.has(b)));
+  const set = `${tableOf(s)} ${SHARING_TABLE} ${setName(s)}`;
   const out: string[] = [];
   // Removals first: in one transaction the order does not matter to packets, but it reads as
   // "stop, then start".
-  if (gone.size) out.push(`delete element ${tableOf(s)} ${SHARING_TABLE} ${setName(s)} { ${elements(gone)} }`);
-  if (added.size) out.push(`add element ${tableOf(s)} ${SHARING_TABLE} ${setName(s)} { ${elements(added)} }`);
+  if (gone.size) out.push(`add element ${set} { ${elements(gone, bucketLeaseMs(s))} }`, `delete element ${set} { ${elements(gone)} }`);
+  if (added.size) out.push(`add element ${set} { ${elements(added, bucketLeaseMs(s))} }`);
   return out.length ? `${out.join('\n')}\n` : '';
+}
+
+/**
+ * The periodic renewal of the local buckets' lease (empty when none is local): `add` of an
+ * existing element with `expires` sets its expiry anew (and adds one that lapsed meanwhile).
+ */
+export function renewBuckets(s: SharedAddress, local: ReadonlySet<number>): string {
+  return local.size ? `add element ${tableOf(s)} ${SHARING_TABLE} ${setName(s)} { ${elements(local, bucketLeaseMs(s))} }\n` : '';
 }
 
 /** Removes carpool's sharing tables (a clean stop); harmless when they do not exist. */

@@ -24,7 +24,7 @@ import { CarpoolError } from '../../lib/errors.js';
 import { keepServing } from '../core/agreement.js';
 import { bucketRanking, layoutFingerprint, RANK_SKEW } from '../core/layout.js';
 import { sidesOf, type SharedAddress, type SharingStatus } from '../core/model.js';
-import { diffBuckets, ndCounterName, parseCounters, removeSharing, renderSharing, SHARING_TABLE } from '../core/nft.js';
+import { bucketLeaseMs, bucketRenewMs, diffBuckets, ndCounterName, parseCounters, removeSharing, renderSharing, renewBuckets, SHARING_TABLE } from '../core/nft.js';
 
 /** A won bucket is accepted this long after the election is won (see the module comment). */
 export const JOIN_DELAY_MS = 250;
@@ -115,6 +115,8 @@ export class SharingShell {
   /** Per IPv6 shared address: ND packets that left without the shared MAC (nft counter), last read. */
   private readonly ndSkipped = new Map<string, number>();
   private counterTimer: NodeJS.Timeout | undefined;
+  /** Renews the local buckets' lease in the kernel (`bucketLeaseMs`), one timer per shared address. */
+  private readonly renewTimers: NodeJS.Timeout[] = [];
 
   constructor(private readonly shared: readonly SharedAddress[], private readonly deps: SharingDeps) {
     this.nft = deps.nft ?? ((input) => run(['nft', '-f', '-'], { allowFail: true, timeoutMs: NFT_TIMEOUT_MS, input }));
@@ -157,6 +159,7 @@ export class SharingShell {
         : `${s.address}/${s.prefix} on ${s.interface}`;
       this.deps.log.info(`sharing ${s.name}: ${where} as node ${this.self.get(s.name)?.name ?? '?'} of ${s.nodes.length}, ${s.buckets} buckets, ${s.mode} mode${s.outside ? '' : `, ${s.family === 6 ? 'ND' : 'ARP'} with ${s.mac}`}`);
     }
+    for (const s of this.shared) this.renewTimers.push(setInterval(() => this.renew(s), bucketRenewMs(s)).unref());
     if (this.shared.some((s) => s.family === 6)) {
       this.counterTimer = setInterval(() => { void this.readNdCounters(); }, COUNTER_POLL_MS).unref();
       await this.readNdCounters();
@@ -290,12 +293,31 @@ export class SharingShell {
     this.reassessTimer = undefined;
     clearInterval(this.counterTimer);
     this.counterTimer = undefined;
+    for (const t of this.renewTimers.splice(0)) clearInterval(t);
     await this.chain;
     await this.nft(removeSharing());
     for (const s of this.shared) {
       for (const side of sidesOf(s)) await run(receiveMac(s, side, 'del'), { allowFail: true });
       for (const a of held(s)) this.deps.removeAddress(a);
     }
+  }
+
+  /**
+   * The dead man's switch: the buckets in force get their lease again (queued behind any bucket
+   * change). A failure is counted and logged; the next renewal tries again, and a bucket that
+   * lapsed meanwhile comes back with it.
+   */
+  private renew(s: SharedAddress): void {
+    this.chain = this.chain.then(async () => {
+      const text = renewBuckets(s, this.inForce.get(s.name)!);
+      if (!text) return;
+      const r = await this.nft(text);
+      if (r.code === 0) return;
+      const plane = this.plane.get(s.name)!;
+      plane.failures++;
+      plane.lastError = r.stderr.trim();
+      this.deps.log.logLimited('error', `sharing ${s.name}: nft refused to renew the local buckets (${plane.lastError}); they lapse ${bucketLeaseMs(s)} ms after the last renewal unless the next one works`, `sharing:${s.name}:renew`);
+    });
   }
 
   /** Bring the kernel set to the wanted buckets, one transaction at a time, latest wish wins. */

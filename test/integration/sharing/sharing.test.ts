@@ -118,4 +118,33 @@ describe.skipIf(!isRoot)(`load sharing: three nodes, one address, 64 buckets (${
       expect(Object.keys(c.nodes)).toHaveLength(1); // never moved to another node
     }
   }, 120_000);
+
+  it("a daemon killed while its node's link stays up: its buckets lapse in the kernel before the survivors take them", async () => {
+    await until(() => partitioned([1, 2, 3]), 20_000, 100, 'all three serve');
+    const mine = (await sharing(3))!.local.length;
+    expect(mine).toBeGreaterThan(0);
+    const kernelSet = async () => (await run(inNs(lan.host(3).ns, ['nft', 'list', 'set', 'ip', 'carpool_sharing', 'web_local']))).stdout;
+    expect(await kernelSet()).toMatch(/elements = \{/);
+    const killed = performance.now();
+    await daemons.get(3)!.stop('SIGKILL'); // n3's link, nginx and nft table stay
+    // Sample n3's kernel set and the survivors' status until the survivors serve everything.
+    let lapsedAt: number | undefined;
+    let takenAt: number | undefined;
+    while (takenAt === undefined && performance.now() - killed < 15_000) {
+      if (lapsedAt === undefined && !/elements = \{/.test(await kernelSet())) lapsedAt = performance.now() - killed;
+      if (await partitioned([1, 2])) takenAt = performance.now() - killed;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    console.log(`sharing: n3's daemon SIGKILLed with its link up: its ${mine} buckets lapsed ${lapsedAt?.toFixed(0)} ms after, survivors served all 64 ${takenAt?.toFixed(0)} ms after`);
+    expect(takenAt).toBeDefined();
+    expect(lapsedAt).toBeDefined();
+    expect(lapsedAt!).toBeLessThan(takenAt!);
+    // n3's nginx still listens and its table still sees every packet: none of the new flows reaches it.
+    const r = await burst(2000);
+    console.log(`sharing: n3 daemon dead, link up, 2000 flows -> ${JSON.stringify(r)}`);
+    expect(r.errors).toEqual({});
+    expect(Object.keys(r.served).sort()).toEqual(['n1', 'n2']);
+    startDaemon(3);
+    await until(async () => (await partitioned([1, 2, 3])) && ((await sharing(3))?.local.length ?? 0) > 0, 20_000, 100, 'n3 serves its buckets again');
+  }, 120_000);
 });
