@@ -6,27 +6,10 @@
  * checks the same against the kernel.
  */
 import { describe, expect, it } from 'vitest';
-import { flatUpdate, planObjects, withGenerations, type Plane, type PlaneServer, type PlaneService } from '../../../src/balancer/core/nft.js';
+import { flatUpdate, planObjects, withGenerations, type Plane } from '../../../src/balancer/core/nft.js';
 import { encodeKey, keyLayout, NfnlError } from '../../../src/balancer/core/nfnl.js';
+import { prng, servers as srv, service, type Spec } from '../../helpers/plane-specs.js';
 
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-interface Spec {
-  readonly base: Omit<PlaneService, 'servers' | 'table'>;
-  readonly all: readonly PlaneServer[];
-  readonly hash: boolean;
-}
-
-const srv = (n: number, f: (i: number) => Omit<PlaneServer, 'id' | 'key'>): PlaneServer[] => Array.from({ length: n }, (_, i) => {
-  const s = f(i);
-  return { id: i + 1, key: `${s.address}:${s.port ?? ''}`, ...s };
-});
 const v4 = (i: number) => ({ address: `10.1.1.${10 + i}`, port: 8080 });
 const SPECS: Spec[] = [
   { base: { id: 1, family: 'ipv4', match: { kind: 'addr', vip: '10.0.0.1', port: 80 }, protocol: 'tcp', method: 'nat', counters: true }, all: srv(4, v4), hash: false },
@@ -36,13 +19,6 @@ const SPECS: Spec[] = [
   { base: { id: 5, family: 'ipv4', match: { kind: 'addr', vip: '10.0.0.5', port: 80 }, protocol: 'tcp', method: 'dr', ingressDevice: 'eth1' }, all: srv(3, (i) => ({ address: `10.1.3.${10 + i}` })), hash: true },
   { base: { id: 6, family: 'ipv6', match: { kind: 'fwmark', mark: 9 }, protocol: 'tcp', method: 'tun', ingressDevice: 'eth1' }, all: srv(2, (i) => ({ address: `fd00:4::${10 + i}`, tunnelDevice: `tun${i}` })), hash: false },
 ];
-
-function service(sp: Spec, present: readonly boolean[]): PlaneService {
-  const servers = sp.all.filter((_, i) => present[i]);
-  const keys = servers.map((s) => s.key);
-  const slots = sp.hash ? Array.from({ length: 16 }, (_, i) => keys[i % keys.length]) : keys;
-  return { ...sp.base, servers, table: sp.hash ? { mode: 'hash', key: 'saddr', slots } : { mode: 'numgen', slots } };
-}
 
 /** Objects as a model: `fam chain name` → rules, `fam map name` → declaration, `fam elements name` → key bytes → data. */
 type Model = Map<string, string | Map<string, string>>;

@@ -9,33 +9,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import type { Plane, PlaneServer, PlaneService } from '../../../src/balancer/core/nft.js';
+import type { Plane } from '../../../src/balancer/core/nft.js';
 import { nftUnavailable, withNetns } from '../../balancer/core/nft-check.js';
+import { prng, servers as srv, service, type Spec } from '../../helpers/plane-specs.js';
 
 const CHILD = fileURLToPath(new URL('./flat-child.ts', import.meta.url));
 const why = nftUnavailable();
 
-/** A small deterministic PRNG (the sequence of changes is the same on every run). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-interface Spec {
-  readonly base: Omit<PlaneService, 'servers' | 'table'>;
-  readonly all: readonly PlaneServer[];
-  readonly hash: boolean;
-}
-
 function specs(): Spec[] {
-  const srv = (n: number, f: (i: number) => Omit<PlaneServer, 'id' | 'key'>): PlaneServer[] =>
-    Array.from({ length: n }, (_, i) => {
-      const s = f(i);
-      return { id: i + 1, key: `${s.address}:${s.port ?? ''}`, ...s };
-    });
   const v4 = (i: number) => ({ address: `10.77.1.${10 + i}`, port: 8080 });
   return [
     { base: { id: 1, family: 'ipv4', match: { kind: 'addr', vip: '10.77.0.1', port: 80 }, protocol: 'tcp', method: 'nat', counters: true }, all: srv(4, v4), hash: false },
@@ -49,13 +30,6 @@ function specs(): Spec[] {
       base: { id: 10 + k, family: 'ipv4', match: { kind: 'addr', vip: `10.77.9.${k + 1}`, port: 80 }, protocol: 'tcp', method: 'nat', counters: true }, all: srv(3, v4), hash: false,
     })),
   ];
-}
-
-function service(sp: Spec, present: readonly boolean[]): PlaneService {
-  const servers = sp.all.filter((_, i) => present[i]);
-  const keys = servers.map((s) => s.key);
-  const slots = sp.hash ? Array.from({ length: 16 }, (_, i) => keys[i % keys.length]) : keys;
-  return { ...sp.base, servers, table: sp.hash ? { mode: 'hash', key: 'saddr', slots } : { mode: 'numgen', slots } };
 }
 
 /** Handles dropped, generation suffixes dropped, elements and objects in a fixed order. */
