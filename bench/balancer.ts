@@ -669,10 +669,11 @@ function renderMarkdown(r: Report): string {
     const n = pr.runs.nft?.length ?? 0;
     out.push('', '## carpool NAT against the hand-written rule, paired', '',
       `One carpool daemon; its table captured and swapped with the hand-written table (one \`nft -f\` each, conntrack flushed) under it, ` +
-      `${n} rounds of ${r.args.pairDuration} s runs, the order alternating every round. Variants "without X" leave carpool's filter chain X out by hand ` +
-      `(to measure it apart; not a plane carpool writes). Requests/s: median (min–max) over rounds; ratio to nft: median of per-round ratios, interquartile range and min–max.`, '',
-      '| variant | requests/s | p50 ms | p99 ms | errors | / nft per round: median | IQR | min–max | CPU µs/request | / nft per round | nftables % | conntrack+NAT % |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|');
+      `${n} rounds of ${r.args.pairDuration} s runs, the order alternating every round. Variants "without X" leave carpool's filter chain X out by hand, "with X ×N" copy it ` +
+      `(to measure it apart; not planes carpool writes). Requests/s: median (min–max) over rounds; ratio to nft: median of per-round ratios, interquartile range and min–max. ` +
+      `CPU: \`perf record -a\` samples of wrk, nginx and softirq per request (medians over rounds); nftables µs/request = that × nftables' share, the steadiest figure on a shared machine.`, '',
+      '| variant | requests/s | p50 ms | p99 ms | errors | / nft per round: median | IQR | min–max | CPU µs/request | / nft per round | nftables % | nftables µs/request | conntrack+NAT % |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const v of pr.variants) {
       const xs = pr.runs[v] ?? [];
       const rps = xs.map((x) => x.rps);
@@ -680,6 +681,7 @@ function renderMarkdown(r: Report): string {
       out.push(`| ${v} | ${f(median(rps))} (${f(Math.min(...rps))}–${f(Math.max(...rps))}) | ${f(median(xs.map((x) => x.p50Ms)), 3)} | ${f(median(xs.map((x) => x.p99Ms)), 3)} | ` +
         `${xs.reduce((s, x) => s + x.errors, 0)} | ${q ? f(q.median, 3) : '1'} | ${q ? `${f(q.q1, 3)}–${f(q.q3, 3)}` : ''} | ${q ? `${f(q.min, 2)}–${f(q.max, 2)}` : ''} | ` +
         `${cpuCell(xs.map((x) => x.cpuUsPerReq))} | ${v === 'nft' ? '1' : cpuRatio(xs, pr.runs.nft ?? [])} | ${cpuCell(xs.map((x) => x.nftShare === undefined ? undefined : 100 * x.nftShare))} | ` +
+        `${cpuCell(xs.map((x) => x.nftShare === undefined || x.cpuUsPerReq === undefined ? undefined : x.nftShare * x.cpuUsPerReq))} | ` +
         `${cpuCell(xs.map((x) => x.ctShare === undefined ? undefined : 100 * x.ctShare))} |`);
     }
     const cq = pairedRatios(pr.runs['carpool-nat'] ?? [], pr.runs.nft ?? []);
