@@ -298,6 +298,7 @@ export class LeaseElection {
             break;
           }
           this.holder = input.holder;
+          if (input.holder === this.p.node && input.lease === this.lease && this.resyncedKept(input.revision, fx)) break;
           // Our name under another lease (one we lost, or a predecessor's): not ours to hold, since
           // nothing keeps that lease alive; it expires and the key is contended again.
           if (input.holder === this.p.node && input.lease === this.lease) this.maybeMaster(now, 'the key is ours', fx);
@@ -803,6 +804,20 @@ export class LeaseElection {
   }
 
   private resyncing = false;
+
+  /**
+   * The resync's transaction found the key still ours under our lease: etcd kept the lease
+   * through the outage (a new leader extends every lease) and the shared lease revived it
+   * (core/shared-lease.ts). Master as before, same fencing token, nothing rewritten.
+   */
+  private resyncedKept(revision: number, fx: LeaseEffect[]): boolean {
+    if (!this.resyncing || this.role !== 'MASTER') return false;
+    this.resyncing = false;
+    this.failsafeUntil = undefined;
+    this.nextAsk = undefined;
+    fx.push({ type: 'log', level: 'warning', message: `resynced: etcd kept our lease through the outage, the key is still ours, fencing token ${revision} unchanged` });
+    return true;
+  }
 
   /** The transaction of a resync won: master without a transition (the new fencing token logged). */
   private resyncedWithoutTransition(revision: number, fx: LeaseEffect[]): boolean {

@@ -162,19 +162,39 @@ class EtcdConnection {
     const d = slot.shared.acquire(this.deps.now());
     if (d.type === 'use') return Promise.resolve(d);
     const p = new Promise<Confirmation>((resolve, reject) => slot.grantWaiters.push({ resolve, reject }));
-    if (d.type === 'grant') {
-      const sentAt = this.deps.now();
-      const ttlS = Math.ceil(slot.shared.requestedTtlMs / 1000);
-      this.bounded('grant', slot.timeoutMs, this.client.leaseClient.leaseGrant({ TTL: ttlS, ID: 0 })).then((r) => {
-        if (r.error) throw new Error(r.error);
-        const c = slot.shared.granted(r.ID, Number(r.TTL) * 1000, sentAt);
-        for (const w of slot.grantWaiters.splice(0)) w.resolve(c);
-      }).catch((e: unknown) => {
-        slot.shared.grantFailed();
-        for (const w of slot.grantWaiters.splice(0)) w.reject(e);
-      });
-    }
+    if (d.type === 'grant') this.sendGrant(slot);
+    else if (d.type === 'revive') this.revive(slot, d.lease);
     return p;
+  }
+
+  private sendGrant(slot: LeaseSlot): void {
+    const sentAt = this.deps.now();
+    const ttlS = Math.ceil(slot.shared.requestedTtlMs / 1000);
+    this.bounded('grant', slot.timeoutMs, this.client.leaseClient.leaseGrant({ TTL: ttlS, ID: 0 })).then((r) => {
+      if (r.error) throw new Error(r.error);
+      const c = slot.shared.granted(r.ID, Number(r.TTL) * 1000, sentAt);
+      for (const w of slot.grantWaiters.splice(0)) w.resolve(c);
+    }).catch((e: unknown) => this.grantFailed(slot, e));
+  }
+
+  /** One keep-alive of the lease our bound gave up: still in etcd, it serves again (with our keys); else a grant. */
+  private revive(slot: LeaseSlot, lease: string): void {
+    const sentAt = this.deps.now();
+    this.bounded('grant', slot.timeoutMs, keepAliveOnAny(this.client, lease, this.endpoints)).then((ttlMs) => {
+      const c = slot.shared.revived(lease, ttlMs, sentAt);
+      if (!c) {
+        this.sendGrant(slot);
+        return;
+      }
+      this.deps.log('info', `etcd lease ${lease} (ttl ${slot.shared.requestedTtlMs / 1000} s) confirmed again after a lapse: kept, with its ${slot.shared.holderCount} instance(s)' keys`, `etcd-lease:${lease}`);
+      for (const w of slot.grantWaiters.splice(0)) w.resolve(c);
+      for (const l of [...slot.listeners]) l(c);
+    }, (e: unknown) => this.grantFailed(slot, e));
+  }
+
+  private grantFailed(slot: LeaseSlot, e: unknown): void {
+    slot.shared.grantFailed();
+    for (const w of slot.grantWaiters.splice(0)) w.reject(e);
   }
 
   keepAlive(slot: LeaseSlot, lease: string): Promise<{ ttlMs: number; sentAt: number }> {

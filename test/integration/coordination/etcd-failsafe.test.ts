@@ -102,6 +102,7 @@ describe.skipIf(!isRoot || !hasEtcd)(`etcd unreachable policies: step-down and f
   const VIP_FS = '10.83.100.2/32';
   const endpoints = members.map((m) => `http://${m.address}:2379`);
   const etcd = new Map<string, Proc>();
+  const daemons = new Map<string, Proc>();
   let sampler: Sampler;
   const ip = (ns: string, ...args: string[]) => run(inNs(ns, ['ip', ...args]));
   const sock = (n: { name: string }) => wd.path(`${n.name}/carpool.sock`);
@@ -147,7 +148,7 @@ describe.skipIf(!isRoot || !hasEtcd)(`etcd unreachable policies: step-down and f
         '  - name: fs', '    protocol: etcd', '    interface: eth0', `    addresses: [${VIP_FS}]`, `    node: ${n.name}`,
         `    etcd: { ${etcdBlock}, unreachable: failsafe, failsafe: { listen: "${n.address}:${PORT}", peers: [${peers}], key_file: ${key} } }`, '',
       ].join('\n'), 0o600);
-      procs.add(new Proc(n.name, carpoolArgv(n.ns, ['run', '-c', config])));
+      daemons.set(n.name, procs.add(new Proc(n.name, carpoolArgv(n.ns, ['run', '-c', config]))));
     }
     sampler = new Sampler(procs, nodes, [VIP_SD, VIP_FS]);
     await one(VIP_SD, 40_000);
@@ -196,6 +197,7 @@ describe.skipIf(!isRoot || !hasEtcd)(`etcd unreachable policies: step-down and f
     const sdMaster = await one(VIP_SD);
     const fsMaster = await one(VIP_FS);
     const fsBefore = await transitions('fs');
+    const fsLogFrom = daemons.get(fsMaster)!.lines.length;
     const t0 = Date.now();
     stopMember('e2');
     stopMember('e3');
@@ -225,6 +227,8 @@ describe.skipIf(!isRoot || !hasEtcd)(`etcd unreachable policies: step-down and f
     const sdAt = sampler.first(VIP_SD, t1, [sdBack])!;
     await sleep(2 * TTL_MS); // the failsafe resync and any promise run out
     const fsChanges = sampler.changes(VIP_FS, t0);
+    // What the failsafe master did through the event (its resync: leases, transactions, transitions).
+    if (process.env.CARPOOL_TEST_VERBOSE || fsChanges.length > 0) console.log(`failsafe master ${fsMaster}'s log:\n${daemons.get(fsMaster)!.lines.slice(fsLogFrom).filter((l) => / fs: /.test(l)).join('\n')}`);
     const fsAfter = await transitions('fs');
     const fsTransitions = fsAfter.reduce((a, n) => a + n, 0) - fsBefore.reduce((a, n) => a + n, 0);
     console.log(`etcd quorum back: step-down VIP held by ${sdBack} ${sdAt - t1} ms after; failsafe VIP changes since the loss: ${fsChanges.join(' ') || 'none'}, transitions ${fsTransitions}; `
