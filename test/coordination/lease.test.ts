@@ -184,6 +184,22 @@ describe('etcd lease election (pure)', () => {
     expect(m.step({ type: 'tick' }, failedAt + 200)).toContainEqual({ type: 'request', request: 'keepAlive', lease: '7' });
   });
 
+  it('a failed keep-alive or grant of a shared lease is logged once by the pool: the instance logs it at debug level only', () => {
+    const logs = (shared: boolean) => {
+      const m = new LeaseElection({ ...P, node: 'a', ...(shared ? { sharedLease: true } : {}) });
+      m.step({ type: 'start' }, 0);
+      m.step({ type: 'granted', lease: '7', ttlMs: P.ttlMs, sentAt: 0 }, 5);
+      m.step({ type: 'txn', won: true, revision: 10, holder: 'a', lease: '7' }, 10);
+      m.step({ type: 'tick' }, 1005);
+      const fx = [...m.step({ type: 'failed', request: 'keepAlive', error: 'timeout' }, 1505), ...m.step({ type: 'failed', request: 'grant', error: 'timeout' }, 1600),
+        ...m.step({ type: 'failed', request: 'read', error: 'timeout' }, 1700)];
+      return fx.flatMap((e) => (e.type === 'log' && e.message.startsWith('etcd ') ? [`${e.level} ${e.message.split(':')[0]!}`] : []));
+    };
+    expect(logs(false)).toEqual(['warning etcd keepAlive failed', 'warning etcd grant failed', 'warning etcd read failed']);
+    // The instance's own requests (reads, transactions) stay warnings: they are its own.
+    expect(logs(true)).toEqual(['debug etcd keepAlive failed', 'debug etcd grant failed', 'warning etcd read failed']);
+  });
+
   it('our name under a lease we no longer keep alive is not ours: no MASTER on it', () => {
     const m = new LeaseElection({ ...P, node: 'b' });
     m.step({ type: 'start' }, 0);

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { LeaseElection, type LeaseEffect } from '../../src/coordination/core/lease.js';
-import { InFlightLimit, KeyFanOut, SharedLease, TXN_OPS, chunk, readDelayMs, watchScope } from '../../src/coordination/core/shared-lease.js';
+import { InFlightLimit, KeyFanOut, SharedLease, TXN_OPS, candidacyReads, chunk, isUnder, prefixRangeEnd, readDelayMs, watchScope } from '../../src/coordination/core/shared-lease.js';
 
 describe('SharedLease', () => {
   it('grants once for all the instances of a ttl; the others wait for that grant, then use it with its sent time', () => {
@@ -327,5 +327,30 @@ describe('read batching', () => {
     expect(readDelayMs(1000)).toBe(100);
     expect(readDelayMs(500)).toBe(50);
     expect(readDelayMs(5000)).toBe(100);
+  });
+});
+
+describe('candidacy reads batched (preference)', () => {
+  it('1,000 instances under one prefix: one range read of the prefix directory; keys outside it one range each', () => {
+    const asks = Array.from({ length: 1000 }, (_, i) => ({ key: `/carpool/s${i}/leader`, prefix: '/carpool' }));
+    const { byDir, alone } = candidacyReads([...asks, { key: '/other/x', prefix: '/carpool' }, { key: '/b/y/leader', prefix: '/b/' }]);
+    expect([...byDir.keys()]).toEqual(['/carpool/', '/b/']);
+    expect(byDir.get('/carpool/')).toHaveLength(1000);
+    expect(byDir.get('/b/')).toEqual(['/b/y/leader']);
+    expect(alone).toEqual(['/other/x']);
+  });
+
+  it('an answer is split by candidacy directory: a key is under a directory only strictly', () => {
+    expect(isUnder('/p/web/leader/candidates/n1', '/p/web/leader/candidates/')).toBe(true);
+    expect(isUnder('/p/web/leader/candidates/', '/p/web/leader/candidates/')).toBe(false);
+    expect(isUnder('/p/web2/leader/candidates/n1', '/p/web/leader/candidates/')).toBe(false);
+    expect(isUnder('/p/web/leader', '/p/web/leader/candidates/')).toBe(false);
+  });
+
+  it('the end of a prefix range is etcd\'s: the last byte below 0xff plus one', () => {
+    const end = (s: string) => Buffer.from(prefixRangeEnd(Buffer.from(s))).toString('latin1');
+    expect(end('/a/b/')).toBe('/a/b0');
+    expect(Buffer.from(prefixRangeEnd(Uint8Array.of(0x61, 0xff, 0xff)))).toEqual(Buffer.from([0x62]));
+    expect(Buffer.from(prefixRangeEnd(Uint8Array.of(0xff)))).toEqual(Buffer.from([0]));
   });
 });

@@ -57,6 +57,11 @@ export interface LeaseParams {
   readonly preference?: Preference;
   /** The policy when etcd cannot be reached (default `step-down`). */
   readonly unreachable?: UnreachablePolicy;
+  /**
+   * The lease is the daemon's, shared by its instances of this ttl: a failed grant or keep-alive
+   * is one event, logged once for the lease by the pool; the instance logs it at debug level.
+   */
+  readonly sharedLease?: boolean;
 }
 
 export type UnreachablePolicy = 'step-down' | 'failsafe';
@@ -337,7 +342,7 @@ export class LeaseElection {
         this.pending.delete(input.request);
         this.failures++;
         this.lastError = `${input.request}: ${input.error}`;
-        fx.push({ type: 'log', level: 'warning', message: `etcd ${input.request} failed: ${input.error}${this.role === 'MASTER' ? `; keeping the role at most ${Math.max(0, (this.masterBound() ?? now) - now)} ms more` : ''}` });
+        fx.push({ type: 'log', level: this.p.sharedLease && (input.request === 'keepAlive' || input.request === 'grant') ? 'debug' : 'warning', message: `etcd ${input.request} failed: ${input.error}${this.role === 'MASTER' ? `; keeping the role at most ${Math.max(0, (this.masterBound() ?? now) - now)} ms more` : ''}` });
         if (input.request === 'grant') this.nextGrant = now + Math.min(this.p.renewMs, 1000);
         // The timing rule (renew + 2 × request timeout ≤ ttl − margin) counts on a failed
         // keep-alive being retried at once, not a renew later (found in the lab: an etcd member

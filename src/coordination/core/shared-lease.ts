@@ -18,6 +18,8 @@
  * - `InFlightLimit`: at most N requests of a connection in flight, the rest queued in order.
  * - `chunk`: batched reads go out as transactions of at most `TXN_OPS` gets (etcd's
  *   `--max-txn-ops` defaults to 128).
+ * - `candidacyReads`: the preference candidacies of every instance asked within one poll are
+ *   read as one range per prefix directory (the one its watch covers), not one read each.
  */
 
 /** Gets per read transaction (below etcd's default `--max-txn-ops` of 128). */
@@ -265,4 +267,40 @@ export function chunk<T>(xs: readonly T[], n: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
   return out;
+}
+
+/**
+ * How the candidacy reads of one batch go out: one range read per prefix directory for the
+ * instances whose key is under it (the answer split by `<key>/candidates/`), the others one
+ * prefix range each (in transactions of TXN_OPS).
+ */
+export function candidacyReads(asks: readonly { readonly key: string; readonly prefix: string }[]): { byDir: Map<string, string[]>; alone: string[] } {
+  const byDir = new Map<string, string[]>();
+  const alone: string[] = [];
+  for (const { key, prefix } of asks) {
+    const scope = watchScope(key, prefix);
+    if (scope.range === 'prefix') {
+      const keys = byDir.get(scope.value);
+      if (keys) keys.push(key);
+      else byDir.set(scope.value, [key]);
+    } else alone.push(key);
+  }
+  return { byDir, alone };
+}
+
+/** Whether `key` lies under the directory `dir` (which ends with '/'). */
+export function isUnder(key: string, dir: string): boolean {
+  return key.length > dir.length && key.startsWith(dir);
+}
+
+/** The end of etcd's range of every key starting with `p` (etcd's `--prefix`: the last byte below 0xff plus one). */
+export function prefixRangeEnd(p: Uint8Array): Uint8Array {
+  for (let i = p.length - 1; i >= 0; i--) {
+    if (p[i]! < 0xff) {
+      const end = p.slice(0, i + 1);
+      end[i] = p[i]! + 1;
+      return end;
+    }
+  }
+  return Uint8Array.of(0); // every key
 }
