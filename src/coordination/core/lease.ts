@@ -24,8 +24,10 @@
  * (only while it holds our lease) but keeps its addresses; the backups see the key free and
  * contend; the winner adds the addresses, sends gratuitous ARP and only then rewrites the key
  * once (`confirm`: same value and lease, so the key's version goes to 2). The old master drops
- * its addresses when etcd names another holder with version ≥ 2 — the successor's GARP went out
- * before that write — or, with no successor, after `handoverWaitMs`. A demoted node does not
+ * its addresses HANDOVER_OVERLAP_MS after etcd names another holder with version ≥ 2 — the
+ * successor's addresses and GARP went out before that write, so both hold for a moment, as
+ * with CARP's demote, whatever the delays of the watch — or, with no successor, after
+ * `handoverWaitMs`; the lease bound applies throughout. A demoted node does not
  * contend until the demotion is cleared (CARP's advskew 240).
  *
  * Preference (`priority`, `preempt`, `preempt_delay`; ./preference.ts): a node with a preference
@@ -167,6 +169,12 @@ export function checkTiming(p: Omit<LeaseParams, 'node'>): string[] {
   return out;
 }
 
+/**
+ * A master that handed over keeps its addresses this long after its successor confirmed holding
+ * them (make-before-break with a margin: packets still sent to the old holder's MAC are served).
+ */
+export const HANDOVER_OVERLAP_MS = 100;
+
 /** A failed keep-alive is sent again after this (not sooner: an endpoint refusing at once must not make a busy loop). */
 export const KEEPALIVE_RETRY_MS = 200;
 
@@ -187,6 +195,8 @@ export class LeaseElection {
   private demoted = false;
   /** While handing over: the addresses go at the latest then. */
   private handoverUntil: number | undefined;
+  /** Handed over and confirmed by `to`: the addresses go at `at` (HANDOVER_OVERLAP_MS later). */
+  private letGo: { readonly at: number; readonly to: string } | undefined;
   // --- preference (./preference.ts) ---
   private candidateList: readonly Candidate[] = [];
   private candidateSeen = new Map<string, { id: string; since: number }>();
@@ -217,7 +227,7 @@ export class LeaseElection {
   }
 
   nextDeadline(): number | undefined {
-    const ds = [this.nextKeepAlive, this.nextPoll, this.nextGrant, this.handoverUntil, this.role === 'MASTER' ? this.masterBound() : undefined, this.preemptAt(),
+    const ds = [this.nextKeepAlive, this.nextPoll, this.nextGrant, this.handoverUntil, this.letGo?.at, this.role === 'MASTER' ? this.masterBound() : undefined, this.preemptAt(),
       this.nextAsk, this.contendAt]
       .filter((d): d is number => d !== undefined);
     return ds.length ? Math.min(...ds) : undefined;
@@ -227,7 +237,7 @@ export class LeaseElection {
     return {
       role: this.role, holder: this.holder, revision: this.revision,
       leaseLeftMs: this.validUntil === undefined ? undefined : Math.max(0, this.validUntil - now),
-      failures: this.failures, lastError: this.lastError, demoted: this.demoted, handingOver: this.handoverUntil !== undefined || this.retaking,
+      failures: this.failures, lastError: this.lastError, demoted: this.demoted, handingOver: this.handoverUntil !== undefined || this.retaking || this.letGo !== undefined,
       unreachable: this.p.unreachable ?? 'step-down', etcdReachable: this.reachable,
       failsafeLeftMs: this.failsafeUntil === undefined || this.failsafeUntil <= now ? undefined : this.failsafeUntil - now,
       failsafeActive: this.role === 'MASTER' && this.failsafeUntil !== undefined && now < this.failsafeUntil && now >= (this.stepDownAt() ?? -Infinity),
@@ -416,6 +426,11 @@ export class LeaseElection {
 
   private onTick(now: number, fx: LeaseEffect[]): void {
     this.failsafeTick(now, fx);
+    if (this.letGo !== undefined && now >= this.letGo.at) {
+      const to = this.letGo.to;
+      this.letGo = undefined;
+      this.transition('BACKUP', `handed over to ${to}`, fx);
+    }
     if (this.handoverUntil !== undefined && now >= this.handoverUntil) {
       this.handoverUntil = undefined;
       // Demoted meanwhile too: taken back first (our reservation must not outlive the hand-over), then resigned.
@@ -472,12 +487,14 @@ export class LeaseElection {
         else this.handoverUntil = undefined; // cleared and won again: simply master
       } else if (version >= 2) {
         this.endHandover(now);
-        this.transition('BACKUP', `handed over to ${holder}`, fx);
+        this.letGoAfter(holder, now, fx);
       } else if (prev !== holder) {
         fx.push({ type: 'log', level: 'info', message: `${holder} took the key: keeping the addresses until it confirms` });
       }
       return;
     }
+    // Handed over: the successor's key, as expected; the addresses go at the time set.
+    if (this.letGo !== undefined && this.role === 'MASTER' && holder === this.letGo.to) return;
     if (holder === null) {
       if (this.demoted) {
         if (this.role === 'MASTER') this.transition('BACKUP', 'etcd shows the key free', fx);
@@ -507,6 +524,17 @@ export class LeaseElection {
     } else if (this.role === 'MASTER') {
       this.transition('BACKUP', `etcd names another holder (${holder})`, fx);
     }
+  }
+
+  /** The successor confirmed it holds the addresses: ours go HANDOVER_OVERLAP_MS later (never past the lease bound). */
+  private letGoAfter(successor: string, now: number, fx: LeaseEffect[]): void {
+    const at = Math.min(now + HANDOVER_OVERLAP_MS, this.stepDownAt() ?? now);
+    if (at <= now) {
+      this.transition('BACKUP', `handed over to ${successor}`, fx);
+      return;
+    }
+    this.letGo = { at, to: successor };
+    fx.push({ type: 'log', level: 'info', message: `${successor} confirmed it holds the addresses: removing ours in ${at - now} ms` });
   }
 
   private maybeMaster(now: number, reason: string, fx: LeaseEffect[]): void {
@@ -646,7 +674,7 @@ export class LeaseElection {
   /** The holder hands over to a better candidate whose hold-down has passed. */
   private considerPreemption(now: number, fx: LeaseEffect[]): void {
     const pref = this.p.preference;
-    if (!pref || this.role !== 'MASTER' || this.demoted || this.stopping || this.handoverUntil !== undefined || this.retaking) return;
+    if (!pref || this.role !== 'MASTER' || this.demoted || this.stopping || this.handoverUntil !== undefined || this.retaking || this.letGo !== undefined) return;
     const target = preferredSuccessor(this.p.node, pref.priority, this.candidateList, this.candidateSeen, now);
     if (target !== undefined) this.startHandover(now, fx, target);
   }
@@ -654,7 +682,7 @@ export class LeaseElection {
   /** When a waiting better candidate's hold-down ends (the holder's timer), if the holder may hand over. */
   private preemptAt(): number | undefined {
     const pref = this.p.preference;
-    if (!pref || this.role !== 'MASTER' || this.demoted || this.handoverUntil !== undefined || this.retaking) return undefined;
+    if (!pref || this.role !== 'MASTER' || this.demoted || this.handoverUntil !== undefined || this.retaking || this.letGo !== undefined) return undefined;
     return preemptionDue(this.p.node, pref.priority, this.candidateList, this.candidateSeen);
   }
 
@@ -840,6 +868,7 @@ export class LeaseElection {
     if (from === to) return;
     this.role = to;
     if (to !== 'MASTER') {
+      this.letGo = undefined;
       this.resyncing = false;
       this.failsafeUntil = undefined;
       this.nextAsk = undefined;
