@@ -26,7 +26,7 @@ import {
   InFlightLimit, KeyFanOut, MAX_IN_FLIGHT, SharedLease, TXN_OPS, candidacyReads, chunk, isUnder, prefixRangeEnd, readDelayMs, watchScope, type Confirmation,
 } from '../core/shared-lease.js';
 import {
-  candidacyKey, candidateEntries, clientOptions, guardedCreate, holderOfKv, keepAliveOnAny, reservationKey, reserve, reservedCreate, txnResult,
+  bounded, candidacyKey, candidateEntries, clientOptions, guardedCreate, holderOfKv, keepAliveOnAny, reservationKey, reserve, reservedCreate, txnResult,
   type CandidateEntry, type EtcdClient, type HolderInfo, type LeaseConfirmation, type SharedConnection, type TxnResult,
 } from './etcd-client.js';
 
@@ -290,10 +290,11 @@ class EtcdConnection {
           this.next();
         };
         clearTimeout(timer);
-        timer = setTimeout(() => {
+        // Settled after the I/O already received (see `bounded`): a reply that came in time wins.
+        timer = setTimeout(() => setImmediate(() => {
           reject(new Error(`${what}: no answer within ${timeoutMs} ms`));
           free();
-        }, timeoutMs);
+        }), timeoutMs);
         fn().then(resolve, reject).finally(free);
       };
       if (this.limit.admit(run)) run();
@@ -305,11 +306,7 @@ class EtcdConnection {
   }
 
   bounded<T>(what: string, timeoutMs: number, p: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+    return bounded(what, timeoutMs, p);
   }
 
   // --- batched reads ----------------------------------------------------------------------
