@@ -7,10 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { destroyLan } from '../../../src/lab/netns.js';
 import { run } from '../../../src/lib/exec.js';
 import { Workdir, instance } from '../helpers/carp.js';
+import { writeEtcdConfig } from '../helpers/etcd-lab.js';
 import { Proc, ProcSet, carpoolArgv, inNs, isRoot, skipReason, sleep, until } from '../helpers/procs.js';
 
 const hasEtcd = spawnSync('etcd', ['--version']).status === 0;
@@ -139,15 +139,12 @@ describe.skipIf(!isRoot || !hasEtcd)(`etcd unreachable policies: step-down and f
     const key = wd.write('failsafe.key', 'f00dfeedf00dfeedf00dfeedf00dfeed\n', 0o600);
     const peers = nodes.map((n) => `${n.address}:${PORT}`).join(', ');
     for (const n of nodes) {
-      mkdirSync(wd.path(n.name), { recursive: true });
       const etcdBlock = `endpoints: [${endpoints.map((e) => `"${e}"`).join(', ')}], prefix: /ef, ttl: ${TTL_MS / 1000}s`;
-      const config = wd.write(`${n.name}.yaml`, [
-        `control_socket: ${sock(n)}`, `state_dir: ${wd.path(`${n.name}/state`)}`, 'instances:',
-        '  - name: sd', '    protocol: etcd', '    interface: eth0', `    addresses: [${VIP_SD}]`, `    node: ${n.name}`,
-        `    etcd: { ${etcdBlock}, unreachable: step-down }`,
-        '  - name: fs', '    protocol: etcd', '    interface: eth0', `    addresses: [${VIP_FS}]`, `    node: ${n.name}`,
-        `    etcd: { ${etcdBlock}, unreachable: failsafe, failsafe: { listen: "${n.address}:${PORT}", peers: [${peers}], key_file: ${key} } }`, '',
-      ].join('\n'), 0o600);
+      const config = writeEtcdConfig(wd, n.name, sock(n), [
+        { name: 'sd', interface: 'eth0', addresses: [VIP_SD], node: n.name, etcd: `${etcdBlock}, unreachable: step-down` },
+        { name: 'fs', interface: 'eth0', addresses: [VIP_FS], node: n.name,
+          etcd: `${etcdBlock}, unreachable: failsafe, failsafe: { listen: "${n.address}:${PORT}", peers: [${peers}], key_file: ${key} }` },
+      ]);
       daemons.set(n.name, procs.add(new Proc(n.name, carpoolArgv(n.ns, ['run', '-c', config]))));
     }
     sampler = new Sampler(procs, nodes, [VIP_SD, VIP_FS]);
