@@ -172,6 +172,15 @@ describe('etcd lease election (pure)', () => {
     expect(fx).toContainEqual({ type: 'transition', from: 'MASTER', to: 'BACKUP', reason: 'etcd names another holder (b)' });
   });
 
+  it('our own name under a lease we do not keep alive is named as such when a master steps down', () => {
+    const m = new LeaseElection({ ...P, node: 'a' });
+    m.step({ type: 'start' }, 0);
+    m.step({ type: 'granted', lease: '7', ttlMs: 3000, sentAt: 0 }, 5);
+    m.step({ type: 'txn', won: true, revision: 10, holder: 'a', lease: '7' }, 10);
+    const fx = m.step({ type: 'holder', holder: 'a', lease: '8', revision: 12 }, 20);
+    expect(fx).toContainEqual({ type: 'transition', from: 'MASTER', to: 'BACKUP', reason: 'etcd holds the key in our name under another lease (8), which nothing keeps alive' });
+  });
+
   it('a failed keep-alive is retried at once (200 ms), not a renew later', () => {
     const m = new LeaseElection({ ...P, node: 'a' });
     m.step({ type: 'start' }, 0);

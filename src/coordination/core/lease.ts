@@ -309,7 +309,7 @@ export class LeaseElection {
           if (this.resyncing && this.role === 'MASTER' && input.holder !== this.p.node) {
             this.holder = input.holder;
             this.failsafeUntil = undefined;
-            this.transition('BACKUP', `etcd names another holder (${input.holder ?? '?'})`, fx);
+            this.transition('BACKUP', this.otherHolderReason(input.holder, input.lease), fx);
             break;
           }
           this.holder = input.holder;
@@ -522,8 +522,14 @@ export class LeaseElection {
       // A missed watch event or a lost transaction answer: the key is ours after all.
       if (this.role === 'BACKUP') this.maybeMaster(now, 'etcd names us the holder', fx);
     } else if (this.role === 'MASTER') {
-      this.transition('BACKUP', `etcd names another holder (${holder})`, fx);
+      this.transition('BACKUP', this.otherHolderReason(holder, lease), fx);
     }
+  }
+
+  /** Why a master steps down for a key it does not hold: another node, or our own name under a lease we no longer keep alive. */
+  private otherHolderReason(holder: string | null | undefined, lease: string | null | undefined): string {
+    if (holder === this.p.node) return `etcd holds the key in our name under another lease (${lease ?? 'none'}), which nothing keeps alive`;
+    return `etcd names another holder (${holder ?? '?'})`;
   }
 
   /** The successor confirmed it holds the addresses: ours go HANDOVER_OVERLAP_MS later (never past the lease bound). */
