@@ -13,6 +13,7 @@
         "native/rtnl.c",
         "native/nfnl.c",
         "native/monitor.c",
+        "native/ctevents.c",
         "native/unix_dgram.c",
         "native/process.c"
       ],

@@ -74,6 +74,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"nfnlSend", nfnl_send},
       {"linkMonitorOpen", link_monitor_open},
       {"linkMonitorClose", link_monitor_close},
+      {"ctEventsOpen", ct_events_open},
+      {"ctEventsClose", ct_events_close},
       {"setRealtime", set_realtime},
       {"setNetns", set_netns},
       {"mlockAll", mlock_all},

@@ -36,7 +36,7 @@ typedef struct cp_kind {
   cp_read_fn read_one;  /* receive path; NULL for a kind that only sends */
 } cp_kind;
 
-extern const cp_kind cp_kind_raw, cp_kind_packet, cp_kind_monitor, cp_kind_unix;
+extern const cp_kind cp_kind_raw, cp_kind_packet, cp_kind_monitor, cp_kind_unix, cp_kind_ctevents;
 
 /* A uv poll handle and the JS side of a running receive. `handle` must stay the first
  * member: the uv close callback is libc's free() on the handle pointer (see stop_poll). */
@@ -163,6 +163,8 @@ napi_value nfnl_send(napi_env env, napi_callback_info info);
 /* monitor.c: link and address notifications */
 napi_value link_monitor_open(napi_env env, napi_callback_info info);
 napi_value link_monitor_close(napi_env env, napi_callback_info info);
+napi_value ct_events_open(napi_env env, napi_callback_info info);
+napi_value ct_events_close(napi_env env, napi_callback_info info);
 
 /* process.c: scheduling and memory locking */
 napi_value set_realtime(napi_env env, napi_callback_info info);

@@ -133,6 +133,11 @@ export interface BalancersStatus {
     readonly lastAppliedAt?: string;
     readonly lastError?: string;
   };
+  /**
+   * Per-server packets/bytes come from conntrack accounting: `on` when carpool turned it on and
+   * subscribed to destroy events; `lostEvents` > 0 = the totals miss ended flows (socket overruns).
+   */
+  readonly accounting?: { readonly on: boolean; readonly lostEvents: number };
 }
 
 export interface BalancerServiceStatus {

@@ -197,6 +197,14 @@ export interface NativeBinding {
   linkMonitorOpen(callback: (event: NativeLinkEvent) => void, opts?: NativeLinkMonitorOptions): number;
   linkMonitorClose(fd: number): boolean;
 
+  /**
+   * NETLINK_NETFILTER socket bound to `groups` (nl_groups bit mask, e.g. 0x4 =
+   * NFNLGRP_CONNTRACK_DESTROY); each datagram is passed as bytes, null = overrun (ENOBUFS:
+   * the kernel dropped events). `rcvbuf` defaults to 8 MiB (SO_RCVBUFFORCE when privileged).
+   */
+  ctEventsOpen(groups: number, callback: (bytes: Buffer | null) => void, opts?: { rcvbuf?: number }): number;
+  ctEventsClose(fd: number): boolean;
+
   /** SCHED_RR at `priority` (1..99) for the JS thread, 0 = back to SCHED_OTHER. 0 or -errno. */
   setRealtime(priority: number): number;
   /** setns(CLONE_NEWNET) of the JS thread into the namespace file `path`. 0 or -errno. */

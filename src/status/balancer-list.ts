@@ -6,6 +6,7 @@
  * K/M/G without --exact), counts a daemon does not report are `-`. Pure.
  */
 import type { BalancersStatus, BalancerServerStatus, BalancerServiceStatus } from '../control/status.js';
+import { accountingText } from './balancers-text.js';
 
 export interface ListOptions {
   /** `--stats`: connections, packets and bytes since each server entered the plane. */
@@ -47,6 +48,8 @@ export function formatBalancerList(b: BalancersStatus, o: ListOptions = {}): str
   const cols = (a: string, vals: readonly string[]) => `${a.padEnd(33)} ${vals.map((v) => v.padStart(8)).join(' ')}`.trimEnd();
   if (o.stats || o.rate) {
     const head = o.stats ? ['Conns', 'Pkts', 'Bytes'] : ['CPS', 'PPS', 'BPS'];
+    const acct = accountingText(b);
+    if (acct) lines.push(acct);
     lines.push(cols('Prot LocalAddress:Port', head), '  -> RemoteAddress:Port');
     for (const s of b.services) {
       const vals = (r: BalancerServerStatus): (number | undefined)[] => (o.stats

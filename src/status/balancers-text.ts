@@ -23,11 +23,21 @@ export function trafficText(r: BalancerServerStatus): string | undefined {
   return parts.length ? parts.join('; ') : undefined;
 }
 
+/** The packet/byte totals' source when it is not complete: accounting off, or events lost. */
+export function accountingText(b: BalancersStatus): string | undefined {
+  const a = b.accounting;
+  if (!a) return undefined;
+  if (!a.on) return 'packet/byte totals: off (conntrack accounting unavailable, see the log)';
+  return a.lostEvents > 0 ? `stats incomplete (${a.lostEvents} events lost)` : undefined;
+}
+
 export function formatBalancers(b: BalancersStatus): string[] {
   const lines: string[] = [];
   const p = b.plane;
   lines.push(`load balancer: nftables ${p.inForce ? 'in force' : 'NOT in force'} (${p.applies} transaction(s), ${p.failures} failed)`
     + (p.lastError ? `; last error: ${p.lastError}` : ''));
+  const acct = accountingText(b);
+  if (acct) lines.push(`  ${acct}`);
   for (const s of b.services) {
     lines.push(`  ${s.name} ${s.scheduler} ${s.method}${s.quorumUp ? '' : ' (quorum lost)'}`);
     for (const r of s.servers) {

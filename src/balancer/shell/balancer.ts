@@ -26,7 +26,7 @@ import { assignIds, counterElement, counterNames, planObjects, PlaneError } from
 import { encodeKey, keyLayout } from '../core/nfnl.js';
 import { planService, type ConnCounts } from '../core/plan.js';
 import { needsCounts } from '../core/schedulers.js';
-import { conntrackReader, countQuery, newFlows, type ConntrackReader, type CountQuery } from './conntrack.js';
+import { conntrackReader, countQuery, markOf, newFlows, type ConntrackReader, type CountQuery } from './conntrack.js';
 import type { AdminState, RealServer, VirtualService } from '../core/model.js';
 import { serverKey } from '../core/model.js';
 import {
@@ -39,6 +39,7 @@ import { CarpoolError } from '../../lib/errors.js';
 import { NftApplier, nftRunner, type NfnlSender, type NftRunner } from './nft-applier.js';
 import { drEgress, ipRunner, ipipSupport, Tunnels, TUN_HINT, type IpRunner } from './direct.js';
 import { runProbe } from './probes.js';
+import { CtAccounting, enableConntrackAccounting } from './ct-accounting.js';
 
 export interface BalancerDeps {
   readonly log: Logger;
@@ -58,6 +59,12 @@ export interface BalancerDeps {
   readonly instances?: readonly Instance[];
   /** Replaceable for tests; default runs `ip` (DR routes, TUN devices). */
   readonly ip?: IpRunner;
+  /**
+   * Ended flows' packets/bytes (ctnetlink DESTROY events) and the sysctls conntrack accounting
+   * needs; null = none (unit tests). Default: the real subscription, opened at start when a
+   * service has counters.
+   */
+  readonly accounting?: { readonly acct: Pick<CtAccounting, 'flows' | 'open' | 'close'>; readonly enable: () => string[] } | null;
 }
 
 /**
@@ -156,6 +163,8 @@ export class Balancer {
   private readonly conntrack: ConntrackReader;
   private readonly countIntervalMs: number;
   private countTimer: NodeJS.Timeout | undefined;
+  /** Conntrack accounting's ended flows (open while a service has counters). */
+  private acct: Pick<CtAccounting, 'flows' | 'open' | 'close'> | undefined;
   /** Raw nft counter values at the last read, and what earlier incarnations had counted (a counter restarts at 0 when re-created). */
   private readonly rawCounters = new Map<string, { packets: number; bytes: number }>();
   private readonly counterBase = new Map<string, { packets: number; bytes: number }>();
@@ -224,6 +233,7 @@ export class Balancer {
       await this.tunnels.remove();
       throw err;
     }
+    this.startAccounting();
     // Flows from before a restart are in conntrack already: the first tables start from them.
     if (this.services.some((s) => s.counted)) {
       try {
@@ -252,6 +262,31 @@ export class Balancer {
       for (const key of s.serverIds.keys()) if (!s.stats.has(key)) s.stats.set(key, { connections: 0, packets: 0, bytes: 0 });
     }
     this.armCount();
+  }
+
+  /**
+   * Per-server packets/bytes of NAT services come from conntrack accounting (live flows: the
+   * dump; ended ones: destroy events), not from a per-packet rule: turn it on (per netns, logged
+   * once) and subscribe before the first plane, so every flow the plane marks is accounted.
+   */
+  private startAccounting(): void {
+    if (this.acct || !this.services.some((s) => s.countered)) return;
+    // Real only with the real nft (unit tests with a fake one must not touch the host's sysctls).
+    const a = this.deps.accounting === undefined ? (this.deps.nft ? null : { acct: new CtAccounting(), enable: enableConntrackAccounting }) : this.deps.accounting;
+    if (!a) return;
+    try {
+      const changed = a.enable();
+      if (changed.length) this.deps.log.info(`Load balancer: conntrack accounting for the per-server packet/byte totals: set ${changed.join(', ')} in this network namespace`);
+      a.acct.open();
+      this.acct = a.acct;
+    } catch (err) {
+      this.deps.log.warning(`Load balancer: no per-server packet/byte totals (conntrack accounting): ${(err as Error).message}`);
+    }
+  }
+
+  /** Destroy events the accounting lost (socket overruns, each at least one event): the totals miss those flows. */
+  accountingLost(): number {
+    return this.acct?.flows.lost ?? 0;
   }
 
   private begin(s: Runtime): void {
@@ -369,12 +404,13 @@ export class Balancer {
           const e = counterElement(ps, r);
           if (!e) continue;
           const n = counterNames(ps.id, r.id);
-          names.set(counterKeyId(e.family, e.traffic, e.key), n.traffic);
           names.set(counterKeyId(e.family, e.conns, e.key), n.conns);
-          sets.add(`${e.family} ${e.traffic}`).add(`${e.family} ${e.conns}`);
+          sets.add(`${e.family} ${e.conns}`);
         }
       }
     }
+    // Ids of flows ended before this read are kept one more read (the dump may still show them).
+    this.acct?.flows.rotate();
     const [ct, ...lists] = await Promise.allSettled([
       this.conntrack(this.queries(services)),
       ...[...sets].map((fs) => (this.deps.nft ?? nftRunner())(['-j', 'list', 'set', fs.split(' ')[0]!, 'carpool', fs.split(' ')[1]!])),
@@ -406,6 +442,19 @@ export class Balancer {
       const cur = now ?? last ?? { packets: 0, bytes: 0 };
       return { packets: base.packets + cur.packets, bytes: base.bytes + cur.bytes };
     };
+    // Live flows' packets/bytes by service and server (conntrack accounting), minus those seen ended.
+    const live = new Map<string, { packets: number; bytes: number }>();
+    if (ct.status === 'fulfilled') {
+      for (const f of ct.value.flows ?? []) {
+        if (this.acct?.flows.isEnded(f.id)) continue;
+        const k = `${f.name}\n${f.key}`;
+        const v = live.get(k);
+        if (v) {
+          v.packets += f.packets;
+          v.bytes += f.bytes;
+        } else live.set(k, { packets: f.packets, bytes: f.bytes });
+      }
+    }
     let replan = false;
     for (const s of services) {
       // A reload may have replaced the runtime meanwhile: its successor is read next time.
@@ -421,15 +470,19 @@ export class Balancer {
       const rates = new Map<string, { cps: number; pps: number; bps: number }>();
       let fresh = 0;
       const ids = this.idsOf(s);
+      const servers = new Map(s.vs.realServers.map((r) => [serverKey(r.address, r.port), r]));
       for (const [key, sid] of s.serverIds) {
         // A group's entries each count their own flows: the server's totals are their sum.
-        const t: Totals = { connections: 0, packets: 0, bytes: 0 };
+        const lv = live.get(`${s.vs.name}\n${key}`);
+        const t: Totals = { connections: 0, packets: lv?.packets ?? 0, bytes: lv?.bytes ?? 0 };
+        const rs = servers.get(key);
         for (const id of ids) {
-          const n = counterNames(id, sid);
-          const traffic = total(n.traffic);
-          t.connections += total(n.conns).packets;
-          t.packets += traffic.packets;
-          t.bytes += traffic.bytes;
+          t.connections += total(counterNames(id, sid).conns).packets;
+          if (rs && this.acct) {
+            const ended = this.acct.flows.ended(markOf(id), rs.address, rs.port);
+            t.packets += ended.packets;
+            t.bytes += ended.bytes;
+          }
         }
         const prev = s.stats.get(key);
         s.stats.set(key, t);
@@ -766,6 +819,7 @@ export class Balancer {
     }
     await this.applier.remove();
     await this.tunnels.remove();
+    this.acct?.close();
     const drained = await Promise.race([this.hooks.drain().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000).unref())]);
     if (!drained) this.hooks.killAll();
   }
@@ -806,6 +860,7 @@ export class Balancer {
     return {
       services: this.services.map((s) => this.serviceStatus(s)),
       plane: { inForce: a.inForce, applies: a.applies, failures: a.failures, ...(a.lastAppliedAt ? { lastAppliedAt: a.lastAppliedAt } : {}), ...(a.lastError ? { lastError: a.lastError } : {}) },
+      ...(this.services.some((s) => s.countered) ? { accounting: { on: this.acct !== undefined, lostEvents: this.acct?.flows.lost ?? 0 } } : {}),
     };
   }
 }

@@ -52,7 +52,19 @@ export interface CountResult {
   readonly malformed: number;
   /** For queries with `trackIds`: the conntrack ids of their flows (counted ones: configured servers). */
   readonly ids?: Map<string, Set<number>>;
+  /**
+   * Live flows with conntrack accounting's counters (both directions summed), when the lines
+   * carry them (`nf_conntrack_acct=1`): the per-server packet/byte totals add them to the ended
+   * flows' (ct-accounting.ts), skipping the ids seen ended.
+   */
+  readonly flows?: LiveFlow[];
 }
+
+/** One live flow's packets and bytes (both directions), by service and server key. */
+export interface LiveFlow { readonly name: string; readonly key: string; readonly id: number; readonly packets: number; readonly bytes: number }
+
+/** Accounting's counters of one direction, `packets=N bytes=N` (twice: original, reply). */
+const ACCT = /\spackets=(\d+)\s+bytes=(\d+)/g;
 
 /**
  * One entry: `ipv4 2 tcp 6 431999 ESTABLISHED src=C dst=VIP sport=P dport=80 [UNREPLIED] src=RS
@@ -73,6 +85,7 @@ export class ConntrackCounter {
   private readonly byMark = new Map<number, { name: string; servers: Map<string, string> }>();
   private readonly counts: CountsByService = new Map();
   private readonly ids = new Map<string, Set<number>>();
+  private readonly flows: LiveFlow[] = [];
   private lines = 0;
   private malformed = 0;
 
@@ -114,12 +127,21 @@ export class ConntrackCounter {
     const active = !STATEFUL.has(proto!) || state === 'ESTABLISHED';
     per.set(key, active ? { active: c.active + 1, inactive: c.inactive } : { active: c.active, inactive: c.inactive + 1 });
     const ids = this.ids.get(svc.name);
-    const id = ids ? CT_ID.exec(text)?.[1] : undefined;
-    if (id !== undefined) ids!.add(Number(id));
+    const id = CT_ID.exec(text)?.[1];
+    if (id !== undefined) ids?.add(Number(id));
+    if (id !== undefined && text.includes('packets=')) {
+      let packets = 0;
+      let bytes = 0;
+      for (const a of text.matchAll(ACCT)) {
+        packets += Number(a[1]);
+        bytes += Number(a[2]);
+      }
+      this.flows.push({ name: svc.name, key, id: Number(id), packets, bytes });
+    }
   }
 
   result(): CountResult {
-    return { counts: this.counts, lines: this.lines, malformed: this.malformed, ids: this.ids };
+    return { counts: this.counts, lines: this.lines, malformed: this.malformed, ids: this.ids, flows: this.flows };
   }
 }
 

@@ -14,6 +14,7 @@ function setDoc(name: string, servers: readonly [string, number][]): string {
 }
 import type { CountQuery } from '../../../src/balancer/shell/conntrack.js';
 import type { NftRunner } from '../../../src/balancer/shell/nft-applier.js';
+import { EndedFlows } from '../../../src/balancer/shell/ct-accounting.js';
 import { Logger } from '../../../src/daemon/logger.js';
 
 const log = new Logger({ ident: 'test', facility: 'none', debug: false, console: false });
@@ -87,6 +88,11 @@ virtual_server 10.9.0.100 80 {
   }, 10_000);
 });
 
+/** Accounting without the kernel: ended flows are fed by the test (EndedFlows.take). */
+function fakeAccounting() {
+  return { acct: { flows: new EndedFlows(), open: () => undefined, close: () => undefined }, enable: () => [] };
+}
+
 describe('Balancer shell: count periods (fake conntrack and nft)', () => {
   const conf = (sched: string) => parseKeepalivedConf(`virtual_server 10.9.0.100 80 {
   ${sched ? `lb_algo ${sched}` : ''}
@@ -106,9 +112,9 @@ describe('Balancer shell: count periods (fake conntrack and nft)', () => {
     const nft: NftRunner = (args, input) => {
       if (input !== undefined) txns.push(input);
       if (args[1] === 'list' && args[2] === 'set') {
-        // As `nft -j list set ip carpool traffic_tcp` (conns_tcp) prints them; servers 1 and 2.
-        const conns = args[5] === 'conns_tcp';
-        return Promise.resolve({ code: 0, stderr: '', stdout: setDoc(args[5]!, [['10.9.1.2', conns ? counters.a : counters.a * 10], ['10.9.1.3', conns ? counters.b : counters.b * 10]]) });
+        // As `nft -j list set ip carpool conns_tcp` prints them; servers 1 and 2. No traffic_ sets any more.
+        expect(args[5]).toBe('conns_tcp');
+        return Promise.resolve({ code: 0, stderr: '', stdout: setDoc(args[5]!, [['10.9.1.2', counters.a], ['10.9.1.3', counters.b]]) });
       }
       return Promise.resolve({ code: 0, stdout: '', stderr: '' });
     };
@@ -116,10 +122,12 @@ describe('Balancer shell: count periods (fake conntrack and nft)', () => {
     const asked: CountQuery[][] = [];
     const conntrack = (q: readonly CountQuery[]) => {
       asked.push([...q]);
-      return Promise.resolve({ counts: new Map([[q[0]!.name, new Map(load)]]), lines: 2, malformed: 0 });
+      // Conntrack accounting's counters of the live flows (one flow of server 2 carries them all).
+      const flows = [{ name: q[0]!.name, key: '10.9.1.3:80', id: 77, packets: counters.b * 10, bytes: counters.b * 1000 }];
+      return Promise.resolve({ counts: new Map([[q[0]!.name, new Map(load)]]), lines: 2, malformed: 0, flows });
     };
     let now = 0;
-    const b = new Balancer(conf(''), { log, now: () => now, nft, conntrack, countIntervalMs: 30 });
+    const b = new Balancer(conf(''), { log, now: () => now, nft, conntrack, countIntervalMs: 30, accounting: fakeAccounting() });
     await b.start();
     expect(asked[0]).toEqual([{ name: '10.9.0.100:80/tcp', ids: [1],
       servers: [{ key: '10.9.1.2:80', address: '10.9.1.2', port: 80 }, { key: '10.9.1.3:80', address: '10.9.1.3', port: 80 }] }]);
@@ -155,10 +163,10 @@ describe('Balancer shell: count periods (fake conntrack and nft)', () => {
       if (input !== undefined) txns.push(input);
       if (args[1] === 'list' && args[2] === 'set') {
         // The group's entries (plane ids 2 and 3: VIPs .100 and .101) have element counters in
-        // traffic_tcp / conns_tcp; the fwmark service (id 1) has none.
-        const conns = args[5] === 'conns_tcp';
+        // conns_tcp; the fwmark service (id 1) has none.
+        expect(args[5]).toBe('conns_tcp');
         const el = (vip: string, server: string, packets: number) => ({ elem: { val: { concat: [vip, 80, server, 80] }, counter: { packets, bytes: packets * 100 } } });
-        const elem = [el('10.9.0.100', '10.9.1.2', conns ? 3 : 30), el('10.9.0.101', '10.9.1.2', conns ? 7 : 70), el('10.9.0.100', '10.9.1.3', 0), el('10.9.0.101', '10.9.1.3', 0)];
+        const elem = [el('10.9.0.100', '10.9.1.2', 3), el('10.9.0.101', '10.9.1.2', 7), el('10.9.0.100', '10.9.1.3', 0), el('10.9.0.101', '10.9.1.3', 0)];
         return Promise.resolve({ code: 0, stderr: '', stdout: JSON.stringify({ nftables: [{ set: { family: 'ip', name: args[5], table: 'carpool', elem } }] }) });
       }
       return Promise.resolve({ code: 0, stdout: '', stderr: '' });
@@ -167,7 +175,9 @@ describe('Balancer shell: count periods (fake conntrack and nft)', () => {
     const conntrack = (q: readonly CountQuery[]) => {
       asked.push([...q]);
       const load = new Map([['10.9.1.2:80', { active: 9, inactive: 0 }], ['10.9.1.3:80', { active: 0, inactive: 1 }]]);
-      return Promise.resolve({ counts: new Map(q.map((x) => [x.name, new Map(load)])), lines: 2, malformed: 0 });
+      // Live flows of server 1 through each entry; flow 3 has ended meanwhile (its destroy event below).
+      const flows = [1, 2, 3].map((id) => ({ name: 'group:web', key: '10.9.1.2:80', id, packets: id === 2 ? 70 : 30, bytes: (id === 2 ? 70 : 30) * 100 }));
+      return Promise.resolve({ counts: new Map(q.map((x) => [x.name, new Map(load)])), lines: 2, malformed: 0, flows });
     };
     const cfg = parseKeepalivedConf(`virtual_server fwmark 5 {
   lb_kind NAT
@@ -189,8 +199,15 @@ virtual_server group web {
 }
 `, { file: 'k.conf' }).config.balancers!;
     let now = 0;
-    const b = new Balancer(cfg, { log, now: () => now, nft, conntrack, countIntervalMs: 20 });
+    const accounting = fakeAccounting();
+    const b = new Balancer(cfg, { log, now: () => now, nft, conntrack, countIntervalMs: 20, accounting });
     await b.start();
+    // Flow 3 ended with 60 packets (its live reading, 30, must not be added too); flow 4 of
+    // another mark (not carpool's) and flow 5 of the fwmark entry (no counters) are not the group's.
+    const ev = (id: number, mark: number, packets: number) => ({ type: 'destroy' as const, family: 'ipv4' as const, id, mark,
+      orig: { src: '10.9.9.9', dst: '10.9.0.101', proto: 6, sport: 4000 + id, dport: 80 }, reply: { src: '10.9.1.2', dst: '10.9.9.9', proto: 6, sport: 80, dport: 4000 + id },
+      counters: { origPackets: packets / 2, origBytes: packets * 50, replyPackets: packets / 2, replyBytes: packets * 50 } });
+    accounting.acct.flows.take([ev(3, 0xca000003, 60), ev(4, 0x00000003, 1000), ev(5, 0xca000001, 1000)]);
     const servers = [{ key: '10.9.1.2:80', address: '10.9.1.2', port: 80 }, { key: '10.9.1.3:80', address: '10.9.1.3', port: 80 }];
     expect(asked[0]).toEqual([{ name: 'fwmark:5', ids: [1], trackIds: true, servers }, { name: 'group:web', ids: [2, 3], servers }]);
     // Server 1 holds 9 connections: every entry's table sends new ones to server 2.
@@ -202,7 +219,7 @@ virtual_server group web {
     now = 1000;
     await until(() => b.status().services[1]!.servers[0]!.stats?.connections === 10, 3000, 'group totals');
     const [fw, web] = b.status().services;
-    expect(web!.servers[0]).toMatchObject({ active: 9, inactive: 0, stats: { connections: 10, packets: 100, bytes: 10000 } });
+    expect(web!.servers[0]).toMatchObject({ active: 9, inactive: 0, stats: { connections: 10, packets: 160, bytes: 16000 } });
     expect(fw!.servers[0]).toMatchObject({ active: 9, inactive: 0 });
     expect(fw!.servers[0]!.stats).toBeUndefined();
     await b.stop();
@@ -246,16 +263,17 @@ virtual_server group web {
     let packets = 0;
     const nft: NftRunner = (args) => {
       if (args[1] !== 'list') return Promise.resolve({ code: 0, stdout: '', stderr: '' });
-      if (args[5] === 'traffic_tcp') lists++;
-      return Promise.resolve({ code: 0, stderr: '', stdout: setDoc(args[5]!, [['10.9.1.2', args[5] === 'conns_tcp' ? packets / 10 : packets]]) });
+      if (args[5] === 'conns_tcp') lists++;
+      return Promise.resolve({ code: 0, stderr: '', stdout: setDoc(args[5]!, [['10.9.1.2', packets / 10]]) });
     };
     let reads = 0;
     const conntrack = (q: readonly CountQuery[]) => {
       reads++;
-      return Promise.resolve({ counts: new Map([[q[0]!.name, new Map([['10.9.1.2:80', { active: 7, inactive: 1 }]])]]), lines: 1, malformed: 0 });
+      const flows = [{ name: q[0]!.name, key: '10.9.1.2:80', id: 9, packets, bytes: packets * 100 }];
+      return Promise.resolve({ counts: new Map([[q[0]!.name, new Map([['10.9.1.2:80', { active: 7, inactive: 1 }]])]]), lines: 1, malformed: 0, flows });
     };
     let now = 0;
-    const b = new Balancer(conf('rr'), { log, now: () => now, nft, conntrack, countIntervalMs: 20 });
+    const b = new Balancer(conf('rr'), { log, now: () => now, nft, conntrack, countIntervalMs: 20, accounting: fakeAccounting() });
     await b.start();
     expect(reads).toBe(1); // flows from before a restart, at start
     await new Promise((r) => setTimeout(r, 150));

@@ -140,3 +140,26 @@ describe('conntrackReader (a stand-in conntrack command)', () => {
     await expect(conntrackReader(join(dir, 'missing'))([web])).rejects.toThrow(/apt install conntrack/);
   });
 });
+
+describe('conntrack accounting counters of live flows (nf_conntrack_acct=1)', () => {
+  // As `conntrack -L -o extended,id` printed them in a namespace with accounting on (packets/bytes per direction).
+  const ACCT = [
+    'ipv4     2 tcp      6 117 TIME_WAIT src=10.129.9.1 dst=10.129.0.100 sport=55854 dport=8080 packets=5 bytes=368 src=10.129.1.2 dst=10.129.9.1 sport=80 dport=55854 packets=5 bytes=468 [ASSURED] mark=3388997634 use=1 id=2347418376',
+    'ipv4     2 tcp      6 431999 ESTABLISHED src=10.129.9.1 dst=10.129.0.101 sport=55856 dport=8080 packets=7 bytes=1000 src=10.129.1.3 dst=10.129.9.1 sport=80 dport=55856 packets=3 bytes=200 [ASSURED] mark=3388997635 use=1 id=17',
+    'ipv4     2 tcp      6 431999 ESTABLISHED src=10.129.9.1 dst=10.129.0.101 sport=55858 dport=8080 src=10.129.1.3 dst=10.129.9.1 sport=80 dport=55858 [ASSURED] mark=3388997635 use=1 id=18',
+  ].join('\n');
+
+  it('sums both directions per flow, with its id, service and server; lines without counters give no flow', () => {
+    const r = countConntrack(ACCT, [web]);
+    expect(r.malformed).toBe(0);
+    expect(r.flows).toEqual([
+      { name: 'group:web', key: '10.129.1.2:80', id: 2347418376, packets: 10, bytes: 836 },
+      { name: 'group:web', key: '10.129.1.3:80', id: 17, packets: 10, bytes: 1200 },
+    ]);
+    expect(r.counts.get('group:web')!.get('10.129.1.3:80')).toEqual({ active: 2, inactive: 0 });
+  });
+
+  it('the captured files (accounting off) give no flows', () => {
+    expect(countConntrack(MARKED, [fw1, web, cache]).flows).toEqual([]);
+  });
+});
