@@ -55,10 +55,10 @@ export interface PlaneService {
   /** DR/TUN flow map idle timeout, ms (default: IPVS's 900 s TCP / 300 s UDP). */
   readonly flowTimeoutMs?: number;
   /**
-   * NAT on VIP and port: a counter per server present (packets and bytes, both directions)
-   * and one of new connections, as element counters of the sets `traffic_<protocol>` and
-   * `conns_<protocol>` (key `counterElement`), which the shell reads for the status. Not
-   * named counter objects: nft 1.0.6 fetches every named object of every table before it adds
+   * NAT on VIP and port: a counter of new connections per server present, as element counters
+   * of the set `conns_<protocol>` (key `counterElement`), which the shell reads for the status
+   * (packets and bytes come from conntrack accounting, not from a per-packet rule:
+   * shell/ct-accounting.ts). Not named counter objects: nft 1.0.6 fetches every named object of every table before it adds
    * a rule, which made a one-server change cost more with every service (docs/balancer.md).
    */
   readonly counters?: boolean;
@@ -98,19 +98,19 @@ export function ctMark(serviceId: number): string {
 }
 
 /** The names of the counters of one server of a service with `counters` (packets/bytes, connections): the shell's keys for them. */
-export function counterNames(serviceId: number, serverId: number): { traffic: string; conns: string } {
-  return { traffic: `vs${serviceId}_rs${serverId}`, conns: `vs${serviceId}_rs${serverId}_conns` };
+export function counterNames(serviceId: number, serverId: number): { conns: string } {
+  return { conns: `vs${serviceId}_rs${serverId}_conns` };
 }
 
 /**
- * Where the counters of one server of a counted NAT service are: the table family, the two
- * sets (traffic, new connections) and the element key, VIP . port . server . port.
+ * Where the counter of one server of a counted NAT service is: the table family, the set of
+ * new connections and the element key, VIP . port . server . port.
  */
-export function counterElement(s: PlaneService, r: PlaneServer): { family: 'ip' | 'ip6'; traffic: string; conns: string; key: string } | undefined {
+export function counterElement(s: PlaneService, r: PlaneServer): { family: 'ip' | 'ip6'; conns: string; key: string } | undefined {
   if (s.method !== 'nat' || s.match.kind !== 'addr') return undefined;
   const vport = s.match.port;
   return {
-    family: s.family === 'ipv4' ? 'ip' : 'ip6', traffic: `traffic_${s.protocol}`, conns: `conns_${s.protocol}`,
+    family: s.family === 'ipv4' ? 'ip' : 'ip6', conns: `conns_${s.protocol}`,
     key: `${s.match.vip} . ${vport} . ${r.address} . ${r.port ?? vport}`,
   };
 }
@@ -227,7 +227,6 @@ interface NatDispatch {
   readonly services: Map<string, string>;
   readonly fwmarks: Map<string, string>;
   readonly remember: Map<string, string>;
-  readonly traffic: Map<string, string>;
   readonly conns: Map<string, string>;
 }
 
@@ -294,12 +293,10 @@ function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<stri
   if (s.match.kind === 'addr') dispatch.services.set(`${s.match.vip} . ${s.protocol} . ${s.match.port}`, `jump ${gen}`);
   else dispatch.fwmarks.set(`${s.match.mark}`, `jump ${gen}`);
   if (s.counters && s.match.kind === 'addr') {
-    // Counted after the DNAT (prerouting, dstnat + 1), keyed on the connection's tuples, not the
-    // packet's: VIP . port (original destination) . server . port (reply source) is the same
-    // key for both directions, so one rule and one lookup per packet count a flow's traffic.
+    // Counted once per connection (chain `first`), keyed on the connection's tuples: VIP . port
+    // (original destination) . server . port (reply source).
     for (const r of s.servers) {
       const key = counterElement(s, r)!.key;
-      dispatch.traffic.set(`${key}|${s.protocol}`, '');
       dispatch.conns.set(`${key}|${s.protocol}`, '');
     }
   }
@@ -374,7 +371,7 @@ export function planObjects(plane: Plane): NftObjects {
     const maps = new Map<string, NftMap>();
     const chains = new Map<string, NftChain>();
     const counters = new Set<string>();
-    const dispatch: NatDispatch = { services: new Map(), fwmarks: new Map(), remember: new Map(), traffic: new Map(), conns: new Map() };
+    const dispatch: NatDispatch = { services: new Map(), fwmarks: new Map(), remember: new Map(), conns: new Map() };
     const family: Family = fam === 'ip' ? 'ipv4' : 'ipv6';
     const svcs = plane.services.filter((s) => s.method === 'nat' && s.family === family);
     if (svcs.length === 0) return;
@@ -389,8 +386,7 @@ export function planObjects(plane: Plane): NftObjects {
       pre.push('meta mark vmap @fwmarks');
     }
     chains.set('prerouting', { hook: 'type nat hook prerouting priority dstnat; policy accept;', rules: pre });
-    // One filter chain after the DNAT, and only when something needs it: it sees every packet.
-    const after: string[] = [];
+    // No chain sees every packet: per-server packets and bytes come from conntrack accounting.
     // What a connection needs once (its count, persistence/lblc bookkeeping) goes in a nat chain
     // at postrouting: the NAT core consults it only for a connection's first packet (its source
     // manip not yet set up; a retransmitted SYN finds it set), after the DNAT, with the reply
@@ -398,22 +394,19 @@ export function planObjects(plane: Plane): NftObjects {
     // whose SNAT still happens (a nat chain that accepts without a mapping ends nothing).
     const first: string[] = [];
     const addr = fam === 'ip' ? 'ipv4_addr' : 'ipv6_addr';
-    const protocols = [...new Set([...dispatch.traffic.keys()].map((k) => k.split('|')[1]!))].sort();
+    const protocols = [...new Set([...dispatch.conns.keys()].map((k) => k.split('|')[1]!))].sort();
     const byProtocol = (m: Map<string, string>, p: string) => new Map([...m].filter(([k]) => k.endsWith(`|${p}`)).map(([k, v]) => [k.slice(0, k.lastIndexOf('|')), v]));
     // nft concatenates `ct original proto-dst` only with a protocol in context: one map and rule per protocol.
     const tuple = `ct original ${fam} daddr . ct original proto-dst . ct reply ${fam} saddr . ct reply proto-src`;
     for (const p of protocols) {
-      // A lookup that matches counts the packet in the element's counter.
-      maps.set(`traffic_${p}`, { kind: 'set', decl: `type ${addr} . inet_service . ${addr} . inet_service; counter;`, elements: byProtocol(dispatch.traffic, p) });
+      // A lookup that matches counts the connection in the element's counter.
       maps.set(`conns_${p}`, { kind: 'set', decl: `type ${addr} . inet_service . ${addr} . inet_service; counter;`, elements: byProtocol(dispatch.conns, p) });
-      after.push(`meta l4proto ${p} ct status dnat ${tuple} @traffic_${p}`);
       first.push(`meta l4proto ${p} ct status dnat ${tuple} @conns_${p}`);
     }
     if (dispatch.remember.size > 0) {
       maps.set('remember', { kind: 'map', decl: 'typeof ct mark : verdict;', elements: dispatch.remember });
       first.push('ct status dnat ct mark vmap @remember');
     }
-    if (after.length > 0) chains.set('after', { hook: 'type filter hook prerouting priority dstnat + 1; policy accept;', rules: after });
     if (first.length > 0) chains.set('first', { hook: 'type nat hook postrouting priority srcnat - 1; policy accept;', rules: first });
     out.set(fam, { counters, maps, chains });
   };

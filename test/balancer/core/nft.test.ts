@@ -157,22 +157,22 @@ describe('nftables plane: text', () => {
     expect([...assignIds(a, ['c', 'd', 'a'])]).toEqual([['c', 3], ['a', 1], ['d', 2]]);
   });
 
-  it('counters: one pair per server (traffic, connections), counted after the DNAT on the connection tuple, one rule per packet', () => {
+  it('counters: one per server (connections), counted once per connection on its tuple; no chain sees every packet', () => {
     const text = renderPlane({ services: [counted(vs(), 3), plan(vs({ vip: '123.123.123.2' }), 4)] }, []);
     // Element counters, no named counter objects (nft fetches every named object before adding a rule).
     expect(text).not.toMatch(/^\s*counter /m);
-    expect(text).toContain('set traffic_tcp { type ipv4_addr . inet_service . ipv4_addr . inet_service; counter; elements = { 123.123.123.1 . 80 . 192.168.0.101 . 8080, 123.123.123.1 . 80 . 192.168.0.102 . 8080 } }');
+    // Packets and bytes come from conntrack accounting (shell/ct-accounting.ts): no traffic_ set, no per-packet chain.
+    expect(text).not.toMatch(/traffic_|chain after|type filter hook prerouting/);
     expect(text).toContain('set conns_tcp { type ipv4_addr . inet_service . ipv4_addr . inet_service; counter; elements = { 123.123.123.1 . 80 . 192.168.0.101 . 8080, 123.123.123.1 . 80 . 192.168.0.102 . 8080 } }');
     const tuple = 'ct original ip daddr . ct original proto-dst . ct reply ip saddr . ct reply proto-src';
     const chain = (name: string) => text.slice(text.indexOf(`chain ${name} {`)).split('\n').slice(0, 4).map((l) => l.trim());
-    // Every packet: one rule, one lookup; the connection counter in the first-packet nat chain at postrouting.
-    expect(chain('after')).toEqual(['chain after {', 'type filter hook prerouting priority dstnat + 1; policy accept;', `meta l4proto tcp ct status dnat ${tuple} @traffic_tcp`, '}']);
+    // The connection counter in the first-packet nat chain at postrouting.
     expect(chain('first')).toEqual(['chain first {', 'type nat hook postrouting priority srcnat - 1; policy accept;', `meta l4proto tcp ct status dnat ${tuple} @conns_tcp`, '}']);
     // Only where asked for: service 4 has none, and without any there is no per-packet chain at all.
     expect(text).not.toMatch(/192\.168\.0\.\d+ \. 80(,| })/);
     const bare = renderPlane({ services: [plan(vs(), 3)] }, []);
     expect(bare).not.toMatch(/counter|chain after|chain first|fwmarks|remember/);
-    expect(counterNames(3, 2)).toEqual({ traffic: 'vs3_rs2', conns: 'vs3_rs2_conns' });
+    expect(counterNames(3, 2)).toEqual({ conns: 'vs3_rs2_conns' });
   });
 
   it('NAT fast path: one nat rule per new connection, nothing per established packet without counters or persistence', () => {
@@ -192,11 +192,11 @@ describe('nftables plane: text', () => {
   it('counters: a server that leaves takes its counter elements with it, one that comes back starts at 0', () => {
     const v = vs({ servers: [rs('192.168.0.101', 80), rs('192.168.0.102', 80), rs('192.168.0.103', 80)] });
     const d = diffPlane({ services: [counted(v, 1)] }, { services: [counted(v, 1, ['192.168.0.102:80'])] }).text.split('\n');
-    expect(d).toContain('delete element ip carpool traffic_tcp { 123.123.123.1 . 80 . 192.168.0.102 . 80 }');
     expect(d).toContain('delete element ip carpool conns_tcp { 123.123.123.1 . 80 . 192.168.0.102 . 80 }');
     expect(d.filter((l) => /counter|traffic|conns/.test(l) && !/192\.168\.0\.102/.test(l))).toEqual([]);
     const back = diffPlane({ services: [counted(v, 1, ['192.168.0.102:80'])] }, { services: [counted(v, 1)] }).text.split('\n');
-    expect(back).toContain('add element ip carpool traffic_tcp { 123.123.123.1 . 80 . 192.168.0.102 . 80 }');
+    expect(back).toContain('add element ip carpool conns_tcp { 123.123.123.1 . 80 . 192.168.0.102 . 80 }');
+    expect(back.filter((l) => /traffic_/.test(l))).toEqual([]);
   });
 
   it('no change, no transaction', () => {
