@@ -233,7 +233,6 @@ export class Balancer {
       await this.tunnels.remove();
       throw err;
     }
-    this.startAccounting();
     // Flows from before a restart are in conntrack already: the first tables start from them.
     if (this.services.some((s) => s.counted)) {
       try {
@@ -248,6 +247,7 @@ export class Balancer {
         this.deps.log.warning(`Load balancer: no connection counts in the status: ${(err as Error).message}`);
       }
     }
+    this.startAccounting();
     const plane = this.plane();
     await this.applier.apply(plane);
     const st = this.applier.status();
@@ -788,6 +788,8 @@ export class Balancer {
     this.services = runtimes;
     this.planeIds = planeIds;
     this.hooksByText = p.mapped.hooks;
+    // A reload that brings the first NAT service with counters: accounting from now on.
+    if (this.started) this.startAccounting();
     for (const r of runtimes) {
       if (!r.state.started) {
         for (const w of r.m.warnings) this.deps.log.warning(w);
