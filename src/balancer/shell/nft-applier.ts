@@ -1,10 +1,11 @@
 /**
  * Puts the core's nftables plane into force: desired plane → the whole plane by one `nft -f`
  * at first and after a failure (it replaces a stale carpool table atomically); otherwise a
- * change of servers (`flatUpdate`): the changed services' next generation added whole by
- * `nft -f`, then one atomic netlink batch (native `nfnlSend`, bytes from core/nfnl.ts) that
- * repoints their dispatch elements and deletes the old generation — neither step makes nft
- * fetch its cache, so the cost does not grow with the number of services; any other change
+ * change of servers (`flatUpdate`): one atomic netlink batch (native `nfnlSend`, bytes from
+ * core/nfnl.ts and core/rules.ts) that adds the changed services' next generation (NAT: slot
+ * map, chain, rules), repoints their dispatch elements and deletes the old generation — no
+ * `nft` process, so the cost does not grow with the number of services (DR/TUN generations,
+ * which the codec does not encode, are added by `nft -f` first, which fetches no elements); any other change
  * (a service added, removed, reshaped) is the core's minimal diff by `nft -f` (`diffChanged`).
  * On success the desired plane is recorded as in force. Each step is atomic: when one fails
  * the previous ruleset stays in force (a new generation added but not yet pointed to is
@@ -221,7 +222,9 @@ export class NftApplier {
 
 function describeOp(op: Parameters<typeof encodeBatch>[0][number]): string {
   if (op.op === 'delChain') return `delete chain ${op.family} ${op.table} ${op.chain}`;
-  const verb = { addElem: 'add element', delElem: 'delete element', flushSet: 'flush set', delSet: 'delete set' }[op.op];
+  if (op.op === 'newChain') return `add chain ${op.family} ${op.table} ${op.chain}`;
+  if (op.op === 'newRule') return `add rule ${op.family} ${op.table} ${op.chain} (${op.exprs.map((e) => e.name).join(' ')})`;
+  const verb = { addElem: 'add element', delElem: 'delete element', flushSet: 'flush set', delSet: 'delete set', newSet: 'add set', newElems: 'add elements to' }[op.op];
   return `${verb} ${op.family} ${op.table} ${op.set}`;
 }
 

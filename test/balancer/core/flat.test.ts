@@ -47,7 +47,10 @@ function model(plane: Plane): Model {
 /** Apply a flat update to the model: the nft adds (taken whole from `target` by name: they must be there), then the netlink ops. */
 function applyFlat(m: Model, f: NonNullable<ReturnType<typeof flatUpdate>>, target: Model): void {
   const rules = new Map<string, string[]>();
-  for (const line of f.nft.split('\n').filter(Boolean)) {
+  // New generations by netlink are listed in `text` as the nft commands they stand for.
+  const genLines = f.text.split('\n').filter((l) => /^add (map|set|chain|rule) /.test(l));
+  expect(f.ops.filter((o) => o.op === 'newSet' || o.op === 'newChain' || o.op === 'newRule').length).toBe(genLines.length);
+  for (const line of [...f.nft.split('\n').filter(Boolean), ...genLines]) {
     const add = /^add (map|set) (\S+) carpool (\S+) \{/.exec(line);
     const chain = /^add chain (\S+) carpool (\S+)$/.exec(line);
     const rule = /^add rule (\S+) carpool (\S+) (.*)$/.exec(line);
@@ -68,6 +71,7 @@ function applyFlat(m: Model, f: NonNullable<ReturnType<typeof flatUpdate>>, targ
   }
   for (const [k, r] of rules) m.set(k, `|${r.join('\n')}`);
   for (const op of f.ops) {
+    if (op.op === 'newSet' || op.op === 'newElems' || op.op === 'newChain' || op.op === 'newRule') continue;
     if (op.op === 'delChain') {
       expect(m.delete(`${op.family} chain ${op.chain}`), op.chain).toBe(true);
       continue;
@@ -123,11 +127,16 @@ describe('flat updates (generations)', () => {
     const a: Plane = { services: [service(SPECS[1]!, all), service(SPECS[0]!, [true, true, true, true])] };
     const b: Plane = { services: [service(SPECS[1]!, [true, false, true]), a.services[1]!] };
     const f = flatUpdate(a, b, new Map())!;
-    expect(f.nft.split('\n').filter(Boolean).map((l) => l.split(' {')[0]!.split(' ').slice(0, 5).join(' '))).toEqual([
+    // The new generation goes in the netlink batch too: no nft run at all.
+    expect(f.nft).toBe('');
+    expect(f.netlinkGenerations).toBe(1);
+    expect(f.ops.map((o) => o.op)).toEqual(['newSet', 'newElems', 'newChain', 'newRule', 'newRule', 'newRule', 'newRule', 'delElem', 'addElem', 'flushSet', 'delChain', 'delSet']);
+    const lines = f.text.split('\n');
+    expect(lines.slice(0, 6).map((l) => l.split(' {')[0]!.split(' ').slice(0, 5).join(' '))).toEqual([
       'add map ip carpool vs2g1_slots', 'add chain ip carpool vs2g1', 'add rule ip carpool vs2g1', 'add rule ip carpool vs2g1', 'add rule ip carpool vs2g1', 'add rule ip carpool vs2g1',
     ]);
-    expect(f.nft).toContain('map @vs2_persist');
-    expect(f.text).toBe([
+    expect(lines[3]).toContain('map @vs2_persist');
+    expect(lines.slice(6).join('\n')).toBe([
       'delete element ip carpool services { 10.0.0.2 . tcp . 443 }',
       'add element ip carpool services { 10.0.0.2 . tcp . 443 : jump vs2g1 }',
       // A server left: the persistence map forgets its clients (as the whole diff does).
@@ -143,9 +152,9 @@ describe('flat updates (generations)', () => {
 
   it('anything but a change of servers is not flat: the caller diffs with nft', () => {
     const p: Plane = { services: SPECS.map((s) => service(s, s.all.map(() => true))) };
-    expect(flatUpdate(p, p, new Map())).toEqual({ nft: '', ops: [], text: '', generations: new Map() });
+    expect(flatUpdate(p, p, new Map())).toEqual({ nft: '', ops: [], netlinkGenerations: 0, text: '', generations: new Map() });
     // Planned again to the same content (new objects): no new generation either.
-    expect(flatUpdate(p, { services: p.services.map((x) => ({ ...x })) }, new Map())).toEqual({ nft: '', ops: [], text: '', generations: new Map() });
+    expect(flatUpdate(p, { services: p.services.map((x) => ({ ...x })) }, new Map())).toEqual({ nft: '', ops: [], netlinkGenerations: 0, text: '', generations: new Map() });
     // Every service changed at once and more operations than a batch may hold: nft -f does it.
     const many = Array.from({ length: 300 }, (_, k): Spec => ({ ...SPECS[0]!, base: { ...SPECS[0]!.base, id: 100 + k, match: { kind: 'addr', vip: `10.3.${k >> 8}.${k & 255}`, port: 80 } } }));
     const full: Plane = { services: many.map((sp) => service(sp, [true, true, true, true])) };
