@@ -62,8 +62,14 @@ const REG_VERDICT = 0;
 const REG_1 = 1;
 const REG_2 = 2;
 const REG32_00 = 8;
-/** The 4-byte register at `offset` bytes into 16-byte register `reg`. */
-const reg32 = (reg: number, offset: number): number => REG32_00 + (reg - 1) * 4 + offset / 4;
+/**
+ * The register at `offset` bytes into 16-byte register `reg`, numbered as nft does: a 16-byte
+ * register where the offset falls on one, else the 4-byte register (NFT_REG32_*).
+ */
+const reg32 = (reg: number, offset: number): number => {
+  const r = (reg - 1) * 4 + offset / 4;
+  return r % 4 === 0 ? REG_1 + r / 4 : REG32_00 + r;
+};
 
 const u32 = (type: number, v: number) => attr(type, be32(v));
 const value = (type: number, bytes: readonly number[]) => nest(type, attr(1 /* NFTA_DATA_VALUE */, bytes));
