@@ -48,6 +48,8 @@ export interface ApplierStatus {
   readonly applies: number;
   /** Of `applies`, those done as flat updates (new generation + netlink batch). */
   readonly flatUpdates: number;
+  /** New service generations the flat updates added by netlink (the others, DR/TUN, by `nft -f`). */
+  readonly netlinkGenerations: number;
   readonly failures: number;
   /** Wall-clock time of the last successful transaction. */
   readonly lastAppliedAt?: string;
@@ -62,6 +64,7 @@ export class NftApplier {
   private generations: ReadonlyMap<number, number> = new Map();
   private seq = 1;
   private flats = 0;
+  private nlGenerations = 0;
   private desired: Plane | undefined;
   private running: Promise<void> | undefined;
   private again = false;
@@ -145,7 +148,10 @@ export class NftApplier {
       if (r.code === 0) {
         this.inForce = desired;
         this.generations = flat ? flat.generations : new Map();
-        if (flat) this.flats++;
+        if (flat) {
+          this.flats++;
+          this.nlGenerations += flat.netlinkGenerations;
+        }
         this.applies++;
         this.lastAppliedAt = new Date().toISOString();
         this.lastTransaction = text;
@@ -212,7 +218,7 @@ export class NftApplier {
 
   status(): ApplierStatus {
     return {
-      inForce: this.inForce !== undefined, applies: this.applies, flatUpdates: this.flats, failures: this.failures,
+      inForce: this.inForce !== undefined, applies: this.applies, flatUpdates: this.flats, netlinkGenerations: this.nlGenerations, failures: this.failures,
       ...(this.lastAppliedAt ? { lastAppliedAt: this.lastAppliedAt } : {}),
       ...(this.lastError ? { lastError: this.lastError } : {}),
       ...(this.lastTransaction ? { lastTransaction: this.lastTransaction } : {}),
