@@ -25,8 +25,8 @@ import type { Family, Method, Persistence, Protocol, ServiceMatch } from './mode
 import type { SlotTable } from './schedulers.js';
 import type { KeyField, NlOp } from './nfnl.js';
 import { encodeBatch, encodeKey, keyLayout, NfnlError } from './nfnl.js';
-import type { Rule, SlotMap, Source } from './rules.js';
-import { ruleExprs, ruleText, slotElementsNl, slotMapDecl, slotMapSpec, sourceText } from './rules.js';
+import type { GenSet, Rule, Source } from './rules.js';
+import { genSetDecl, genSetElements, genSetSpec, ruleExprs, ruleText, sourceText } from './rules.js';
 
 /** A real server in the plane: `id` stable while it exists (flow maps hold it; ≥ 1). */
 export interface PlaneServer {
@@ -150,8 +150,8 @@ interface NftMap {
    * stays stuck to a server that is gone (IPVS expires such templates too).
    */
   readonly servers?: readonly string[];
-  /** A NAT slot map: the structure `decl` was rendered from (rules.ts), which a flat update sends by netlink. */
-  readonly slot?: SlotMap;
+  /** A generation's map or set: the structure `decl` was rendered from (rules.ts), which a flat update sends by netlink. */
+  readonly gen?: GenSet;
 }
 interface NftChain {
   /** Base chain line (`type nat hook prerouting priority dstnat; policy accept;`) or ''. */
@@ -217,7 +217,6 @@ function slotSource(s: PlaneService): Source {
   const fields = s.table.key === 'daddr' ? [`${ip} daddr` as const] : s.table.key === 'saddr+port' ? [`${ip} saddr` as const, 'th sport' as const] : [`${ip} saddr` as const];
   return { k: 'jhash', fields, mod: n, seed: HASH_SEED };
 }
-const slotExpr = (s: PlaneService): string => sourceText(slotSource(s));
 
 function serverByKey(s: PlaneService): Map<string, PlaneServer> {
   const m = new Map<string, PlaneServer>();
@@ -247,7 +246,7 @@ function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<stri
   if (withPort !== 0 && withPort !== s.servers.length) throw new PlaneError('MIXED_PORTS', `service ${s.id}: some real servers have a port and some do not`, 'give every real server a port, or none (port unchanged)');
   const ports = s.servers.length > 0 && withPort === s.servers.length;
   const target = (r: PlaneServer) => (ports ? `${r.address} . ${r.port}` : r.address);
-  const slotMap: SlotMap = { family: ip, ...(ports ? { portProtocol: s.protocol } : {}) };
+  const slotMap: GenSet = { k: 'slots', family: ip, ...(ports ? { portProtocol: s.protocol } : {}) };
   // Stateful maps and the remember chain keep `vs<id>`; the chain and the slot map carry the generation.
   const name = `vs${s.id}`;
   const gen = generationName(s);
@@ -294,7 +293,7 @@ function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<stri
     dispatch.remember.set(ctMark(s.id), `jump ${name}_remember`);
   }
   maps.set(`${gen}_slots`, {
-    kind: 'map', decl: slotMapDecl(slotMap), slot: slotMap,
+    kind: 'map', decl: genSetDecl(slotMap), gen: slotMap,
     elements: slotElements(s.table.slots, (k) => target(byKey.get(k)!)),
   });
   if (n > 0) rules.push([...l4, { k: 'dnat', family: ip, ports, from: slotSource(s), map: `${gen}_slots` }]);
@@ -329,33 +328,39 @@ function directService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<s
   }
   const flowTimeout = s.flowTimeoutMs ?? (s.protocol === 'udp' ? 300_000 : 900_000);
   // Port first: nft 1.0.6 aborts (netlink_linearize.c assertion) on `ip6 saddr . th sport` in a dynamic update.
-  const flowKey = `th sport . ${ip} saddr`;
-  maps.set(`${name}_flows`, { kind: 'map', decl: `typeof ${flowKey} : meta mark; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(flowTimeout)};`, elements: new Map() });
-  maps.set(`${gen}_slots`, { kind: 'map', decl: 'typeof numgen inc mod 2 : meta mark; flags interval;', elements: slotElements(s.table.slots, (k) => `${byKey.get(k)!.id}`) });
+  const flowKey: Source = { k: 'concat', fields: ['th sport', `${ip} saddr`] };
+  const flowKeyText = sourceText(flowKey);
+  maps.set(`${name}_flows`, { kind: 'map', decl: `typeof ${flowKeyText} : meta mark; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(flowTimeout)};`, elements: new Map() });
+  const slotsSet: GenSet = { k: 'markSlots' };
+  maps.set(`${gen}_slots`, { kind: 'map', decl: genSetDecl(slotsSet), gen: slotsSet, elements: slotElements(s.table.slots, (k) => `${byKey.get(k)!.id}`) });
   // Ids of the servers present (drained ones too): a flow or persistent client whose server
   // has gone is scheduled again instead of being dropped.
-  maps.set(`${gen}_ids`, { kind: 'set', decl: 'typeof meta mark;', elements: new Map(s.servers.map((r) => [`${r.id}`, ''])) });
-  const gone = `meta mark != 0 meta mark != @${gen}_ids meta mark set 0`;
-  const rules = ['meta mark set 0', `meta mark set ${flowKey} map @${name}_flows`, gone];
-  let src: string | undefined;
+  const idSet: GenSet = { k: 'marks' };
+  maps.set(`${gen}_ids`, { kind: 'set', decl: genSetDecl(idSet), gen: idSet, elements: new Map(s.servers.map((r) => [`${r.id}`, ''])) });
+  const gone: Rule = [{ k: 'markCmp', neq: true, value: 0 }, { k: 'markNotIn', set: `${gen}_ids` }, { k: 'markSet', value: 0 }];
+  const rules: Rule[] = [[{ k: 'markSet', value: 0 }], [{ k: 'markSetMap', from: flowKey, map: `${name}_flows` }], gone];
+  let src: Source | undefined;
   if (s.persistence) {
-    src = sourceText(maskedSource(s.family, s.persistence.prefixLength));
+    src = maskedSource(s.family, s.persistence.prefixLength);
     maps.set(`${name}_persist`, { kind: 'map', decl: `typeof ${ip} saddr : meta mark; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(s.persistence.timeoutMs)};`, elements: new Map() });
-    rules.push(`meta mark 0 meta mark set ${src} map @${name}_persist`, gone);
+    rules.push([{ k: 'markCmp', neq: false, value: 0 }, { k: 'markSetMap', from: src, map: `${name}_persist` }], gone);
   }
-  if (s.table.slots.length > 0) rules.push(`meta mark 0 meta mark set ${slotExpr(s)} map @${gen}_slots`);
-  rules.push(`meta mark != 0 update @${name}_flows { ${flowKey} : meta mark }`);
-  if (src) rules.push(`meta mark != 0 update @${name}_persist { ${src} : meta mark }`);
+  if (s.table.slots.length > 0) rules.push([{ k: 'markCmp', neq: false, value: 0 }, { k: 'markSetMap', from: slotSource(s), map: `${gen}_slots` }]);
+  rules.push([{ k: 'markCmp', neq: true, value: 0 }, { k: 'update', set: `${name}_flows`, key: flowKey }]);
+  if (src) rules.push([{ k: 'markCmp', neq: true, value: 0 }, { k: 'update', set: `${name}_persist`, key: src }]);
   if (s.method === 'dr') {
-    const out = quoteDevice(s.egressDevice ?? s.ingressDevice, `service ${s.id}`);
-    maps.set(`${gen}_servers`, { kind: 'map', decl: `typeof meta mark : ${ip} daddr;`, elements: new Map(s.servers.map((r) => [`${r.id}`, r.address])) });
-    rules.push(`fwd ${ip} to meta mark map @${gen}_servers device ${out}`);
+    const device = s.egressDevice ?? s.ingressDevice;
+    quoteDevice(device, `service ${s.id}`);
+    const to: GenSet = { k: 'markTo', to: ip };
+    maps.set(`${gen}_servers`, { kind: 'map', decl: genSetDecl(to), gen: to, elements: new Map(s.servers.map((r) => [`${r.id}`, r.address])) });
+    rules.push([{ k: 'fwdAddr', family: ip, map: `${gen}_servers`, device: device! }]);
   } else {
-    maps.set(`${gen}_servers`, { kind: 'map', decl: 'typeof meta mark : meta oif;', elements: new Map(s.servers.map((r) => [`${r.id}`, quoteDevice(r.tunnelDevice, `service ${s.id}, real server ${r.key} (TUN)`)])) });
-    rules.push(`fwd to meta mark map @${gen}_servers`);
+    const to: GenSet = { k: 'markTo', to: 'oif' };
+    maps.set(`${gen}_servers`, { kind: 'map', decl: genSetDecl(to), gen: to, elements: new Map(s.servers.map((r) => [`${r.id}`, quoteDevice(r.tunnelDevice, `service ${s.id}, real server ${r.key} (TUN)`)])) });
+    rules.push([{ k: 'fwdDev', map: `${gen}_servers` }]);
   }
-  rules.push('drop');
-  chains.set(gen, { hook: '', rules });
+  rules.push([{ k: 'drop' }]);
+  chains.set(gen, { hook: '', rules: rules.map(ruleText), ir: rules });
   const dev = s.ingressDevice!;
   let disp = ingress.get(dev);
   if (!disp) ingress.set(dev, (disp = { v4: new Map(), v6: new Map(), m4: new Map(), m6: new Map() }));
@@ -687,7 +692,7 @@ export interface FlatUpdate {
  * Undefined when the change is not of that kind (a service added, removed or reshaped, a
  * shared chain or declaration changed): the caller uses `diffChanged` then.
  */
-export function flatUpdate(current: Plane, desired: Plane, generations: ReadonlyMap<number, number>): FlatUpdate | undefined {
+export function flatUpdate(current: Plane, desired: Plane, generations: ReadonlyMap<number, number>, ifindex?: (device: string) => number | undefined): FlatUpdate | undefined {
   const a = current.services;
   const b = desired.services;
   if (a.length !== b.length) return undefined;
@@ -734,7 +739,7 @@ export function flatUpdate(current: Plane, desired: Plane, generations: Readonly
       const genMaps = [...tb.maps].filter(([name]) => ofGen(name, newGen));
       const genChains = [...tb.chains].filter(([name]) => ofGen(name, newGen));
       if (genMaps.some(([, m]) => m.decl.includes(': verdict')) || genChains.some(([, c]) => c.hook)) return undefined;
-      const nl = generationOps(fam, genMaps, genChains, setId);
+      const nl = generationOps(fam, genMaps, genChains, setId, ifindex);
       if (nl && genBytes + nl.bytes <= MAX_FLAT_GEN_BYTES) {
         genOps.push(...nl.ops);
         genBytes += nl.bytes;
@@ -815,24 +820,23 @@ export function flatUpdate(current: Plane, desired: Plane, generations: Readonly
  * some object is not one the codec encodes (no structure behind it, e.g. DR/TUN chains): that
  * generation then goes by `nft -f`. Set ids continue from `setId` (unique in the batch).
  */
-function generationOps(fam: TableFamily, maps: readonly [string, NftMap][], chains: readonly [string, NftChain][], setId: number):
+function generationOps(fam: TableFamily, maps: readonly [string, NftMap][], chains: readonly [string, NftChain][], setId: number, ifindex?: (device: string) => number | undefined):
   { ops: NlOp[]; bytes: number; lastSetId: number } | undefined {
-  if (fam === 'netdev') return undefined;
   const ops: NlOp[] = [];
   const ids = new Map<string, number>();
   try {
     for (const [name, m] of maps) {
-      if (!m.slot) return undefined;
+      if (!m.gen) return undefined;
       const id = ++setId;
       ids.set(name, id);
-      ops.push({ op: 'newSet', family: fam, table: TABLE, set: name, id, spec: slotMapSpec(m.slot) });
-      if (m.elements.size > 0) ops.push({ op: 'newElems', family: fam, table: TABLE, set: name, setId: id, elements: slotElementsNl(m.slot, m.elements) });
+      ops.push({ op: 'newSet', family: fam, table: TABLE, set: name, id, spec: genSetSpec(m.gen) });
+      if (m.elements.size > 0) ops.push({ op: 'newElems', family: fam, table: TABLE, set: name, setId: id, elements: genSetElements(m.gen, m.elements, ifindex) });
     }
     for (const [name, c] of chains) {
       if (!c.ir) return undefined;
       ops.push({ op: 'newChain', family: fam, table: TABLE, chain: name });
     }
-    for (const [name, c] of chains) for (const r of c.ir!) ops.push({ op: 'newRule', family: fam, table: TABLE, chain: name, exprs: ruleExprs(r, ids) });
+    for (const [name, c] of chains) for (const r of c.ir!) ops.push({ op: 'newRule', family: fam, table: TABLE, chain: name, exprs: ruleExprs(r, ids, fam === 'netdev', ifindex) });
     return { ops, bytes: encodeBatch(ops, 1).bytes.length, lastSetId: setId };
   } catch (err) {
     if (err instanceof NfnlError) return undefined;

@@ -74,7 +74,12 @@ const SHAPES: Shape[] = [
   { scheduler: 'lblc', fwmark: 8 },
   { scheduler: 'sh', fwmark: 9, family: 'ipv6', persistence: 56, ports: false },
   { scheduler: 'mh', method: 'dr' },
+  { scheduler: 'rr', method: 'dr', persistence: 24 },
+  { scheduler: 'sh', method: 'dr', family: 'ipv6', protocol: 'udp', persistence: 64 },
+  { scheduler: 'wrr', method: 'dr', fwmark: 21 },
+  { scheduler: 'sh', method: 'dr', fwmark: 22, family: 'ipv6', hashPort: true },
   { scheduler: 'rr', method: 'tun' },
+  { scheduler: 'mh', method: 'tun', persistence: 32, protocol: 'sctp' },
 ];
 
 /** A lookup's (or dynset's) set id dropped where the set is not created in the batch (nft takes it from its cache). */
@@ -105,14 +110,20 @@ function normalise(msgs: { type: number; family: number; body: Uint8Array }[]): 
 }
 
 describe.skipIf(why !== undefined)(`balancer generations by netlink equal nft's own messages${why ? ` (skipped: ${why})` : ''}`, () => {
-  it('every NAT shape byte for byte; DR/TUN fall back to nft -f', () => {
+  it('every shape byte for byte (NAT, DR, TUN)', () => {
     const virtuals = SHAPES.map((sh, i) => virtual(sh, i + 1));
     const full = virtuals.map((v, i) => plan(v, i + 1));
     const text = renderPlane({ services: full }, []);
     let compared = 0;
     let elements = 0;
+    let sets = 0;
     withNetns(['or0', 'or1', 'or2', 'or3', 'or4'], ({ nft, run }) => {
       expect(nft(text).stderr).toBe('');
+      const links = run('ip', ['-o', 'link', 'show']).stdout;
+      const ifindex = (dev: string) => {
+        const m = new RegExp(`^(\\d+): ${dev}[@:]`, 'm').exec(links);
+        return m ? Number(m[1]) : undefined;
+      };
       SHAPES.forEach((sh, i) => {
         const what = JSON.stringify(sh);
         const v = virtuals[i]!;
@@ -120,13 +131,14 @@ describe.skipIf(why !== undefined)(`balancer generations by netlink equal nft's 
         const next = full.map((s, k) => (k === i ? plan(v, i + 1, drop) : s));
         // lblc/lblcr: a server leaving changes the locality map's servers (not a flat change);
         // the same servers in another slot order is.
-        const f = flatUpdate({ services: full }, { services: next }, new Map())
-          ?? flatUpdate({ services: full }, { services: full.map((s, k) => (k === i ? { ...s, table: { ...s.table, slots: [...s.table.slots].reverse() } } : s)) }, new Map());
+        const f = flatUpdate({ services: full }, { services: next }, new Map(), ifindex)
+          ?? flatUpdate({ services: full }, { services: full.map((s, k) => (k === i ? { ...s, table: { ...s.table, slots: [...s.table.slots].reverse() } } : s)) }, new Map(), ifindex);
         expect(f, what).toBeDefined();
         if (sh.method && sh.method !== 'nat') {
-          expect(f!.netlinkGenerations, what).toBe(0);
-          expect(f!.nft, what).toMatch(/^add map netdev carpool vs\d+g1_slots/);
-          return;
+          // Without interface indexes DR/TUN generations go by nft -f.
+          const without = flatUpdate({ services: full }, { services: next }, new Map())!;
+          expect(without.netlinkGenerations, what).toBe(0);
+          expect(without.nft, what).toMatch(/^add map netdev carpool vs\d+g1_slots/);
         }
         expect(f!.netlinkGenerations, what).toBe(1);
         expect(f!.nft, what).toBe('');
@@ -140,10 +152,13 @@ describe.skipIf(why !== undefined)(`balancer generations by netlink equal nft's 
         // Flags nft's dump does not show: create; rules appended; every message acknowledged.
         for (const m of ours) expect(m.flags, what).toBe(0x1 | 0x4 | 0x400 | (m.type === 0x0a06 ? 0x800 : 0));
         elements += ours.filter((m) => m.type === 0x0a0c).length;
+        sets += ours.filter((m) => m.type === 0x0a09).length;
         compared++;
       });
     });
-    expect(compared).toBe(SHAPES.filter((s) => !s.method || s.method === 'nat').length);
-    expect(elements).toBe(compared);
+    expect(compared).toBe(SHAPES.length);
+    // Every new map or set came with its elements (one message each, as nft sends them).
+    expect(sets).toBeGreaterThan(compared);
+    expect(elements).toBe(sets);
   }, 60_000);
 });
