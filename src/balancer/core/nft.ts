@@ -661,13 +661,13 @@ const GENERATION_SUFFIXES = ['', '_slots', '_ids', '_servers'];
 /** A one-server-sized update that needs neither nft's cache nor a change to an existing chain or map declaration. */
 export interface FlatUpdate {
   /**
-   * `nft -f` text: the new generations that the netlink codec does not encode (DR/TUN; see
-   * docs/balancer.md), added whole (nft fetches no elements or rules for them). Empty when
-   * every new generation goes in the netlink batch.
+   * `nft -f` text: the new generations that do not go by netlink (DR/TUN without interface
+   * indexes, past MAX_FLAT_GEN_BYTES; docs/balancer.md), added whole (nft fetches no elements
+   * or rules for them). Empty when every new generation goes in the netlink batch.
    */
   readonly nft: string;
   /**
-   * One netlink batch: the new generations' slot maps, elements, chains and rules (NAT), then
+   * One netlink batch: the new generations' maps with their elements, chains and rules, then
    * dispatch elements repointed, shared elements changed, old generation deleted.
    */
   readonly ops: readonly NlOp[];
@@ -684,8 +684,9 @@ export interface FlatUpdate {
  * that makes nft 1.0.6 fetch its cache of elements, rules or objects — so it costs the same
  * with 10 and with 1,000 services: each service that changed (same id, place and shape as in
  * `current`; a service given as the same object is unchanged) gets its next generation of
- * chain and stateless maps, added whole by `nft -f` (`nft`), and then one atomic netlink
- * batch (`ops`) repoints its dispatch element to the new chain, changes the elements of shared
+ * chain and stateless maps, added whole at the head of one atomic netlink batch (`ops`; or by
+ * `nft -f` first, `nft`, for what cannot go by netlink: DR/TUN without `ifindex`, the interface
+ * index of a device), and the same batch repoints its dispatch element to the new chain, changes the elements of shared
  * sets (counters), flushes stateful maps whose servers left, and deletes the old generation.
  * Established connections keep their server: NAT ones by conntrack (only a first packet
  * reaches the chains), DR/TUN ones by the flow map, which keeps its name across generations.
@@ -815,10 +816,11 @@ export function flatUpdate(current: Plane, desired: Plane, generations: Readonly
 }
 
 /**
- * A service's new generation in one table as netlink operations (new slot map with its
+ * A service's new generation in one table as netlink operations (new maps and sets with their
  * elements, new chain, its rules; rules.ts), with the size they add to the batch; undefined when
- * some object is not one the codec encodes (no structure behind it, e.g. DR/TUN chains): that
- * generation then goes by `nft -f`. Set ids continue from `setId` (unique in the batch).
+ * some object is not one the codec encodes (no structure behind it, a device without an
+ * interface index): that generation then goes by `nft -f`. Set ids continue from `setId`
+ * (unique in the batch).
  */
 function generationOps(fam: TableFamily, maps: readonly [string, NftMap][], chains: readonly [string, NftChain][], setId: number, ifindex?: (device: string) => number | undefined):
   { ops: NlOp[]; bytes: number; lastSetId: number } | undefined {

@@ -1,9 +1,11 @@
 /**
- * The rules and stateless maps of a NAT service's generation chain as data, pure: one
+ * The rules and stateless maps of a service's generation chain (NAT, DR, TUN) as data, pure: one
  * structured form that renders both to the nft text of the whole load (`ruleText`,
  * `slotMapDecl`) and to nf_tables netlink messages for a flat update (`ruleExprs`,
  * `slotMapSpec`, `slotElements`), so the two cannot drift. Byte layouts are nft 1.0.6's
  * (`nft --debug=mnl`), checked per shape by test/integration/balancer/rules-oracle.test.ts;
+ * a device's interface index (DR `fwd … device`, TUN `meta oif` data), which nft resolves when
+ * it adds the rule or element, comes from the shell;
  * register numbers, expression attributes and set userdata from the kernel's uapi
  * (linux/netfilter/nf_tables.h) and what nft sends. A statement or expression this codec does
  * not encode throws NfnlError: the caller then adds that service's generation by `nft -f`.

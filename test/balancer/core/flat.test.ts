@@ -150,6 +150,29 @@ describe('flat updates (generations)', () => {
     expect(flatUpdate(b, c, f.generations)!.text).toContain('delete chain ip carpool vs2g1\n');
   });
 
+  it('DR/TUN generations go by netlink with interface indexes, by nft -f without (or for an unknown device)', () => {
+    const all = (i: number) => SPECS[i]!.all.map(() => true);
+    const a: Plane = { services: [service(SPECS[4]!, all(4)), service(SPECS[5]!, all(5))] };
+    const b: Plane = { services: [service(SPECS[4]!, [true, false, true]), service(SPECS[5]!, [false, true])] };
+    const index = new Map([['eth1', 3], ['tun0', 7], ['tun1', 8]]);
+    const nl = flatUpdate(a, b, new Map(), (d) => index.get(d))!;
+    expect(nl.nft).toBe('');
+    expect(nl.netlinkGenerations).toBe(2);
+    // DR: slot map, id set, server map (each with elements), chain, 7 rules; TUN the same with 7 rules.
+    expect(nl.ops.filter((o) => o.op === 'newSet').map((o) => (o as { set: string }).set)).toEqual(['vs5g1_slots', 'vs5g1_ids', 'vs5g1_servers', 'vs6g1_slots', 'vs6g1_ids', 'vs6g1_servers']);
+    expect(nl.ops.filter((o) => o.op === 'newRule').length).toBe(14);
+    const tunElems = nl.ops.find((o) => o.op === 'newElems' && o.set === 'vs6g1_servers');
+    // The TUN map's data is the tunnel device's interface index (host order), as nft resolves it.
+    expect(tunElems && tunElems.op === 'newElems' ? [...tunElems.elements[0]!.data!] : []).toEqual([...new Uint8Array(new Uint32Array([8]).buffer)]);
+    // Without indexes, or with a device unknown: the same generation by nft -f.
+    for (const lookup of [undefined, (d: string) => (d === 'tun1' ? undefined : index.get(d))]) {
+      const f = flatUpdate(a, b, new Map(), lookup)!;
+      expect(f.netlinkGenerations).toBe(lookup ? 1 : 0);
+      expect(f.nft).toContain('add map netdev carpool vs6g1_servers');
+      expect(f.ops.some((o) => o.op === 'newRule' && o.chain === 'vs6g1')).toBe(false);
+    }
+  });
+
   it('anything but a change of servers is not flat: the caller diffs with nft', () => {
     const p: Plane = { services: SPECS.map((s) => service(s, s.all.map(() => true))) };
     expect(flatUpdate(p, p, new Map())).toEqual({ nft: '', ops: [], netlinkGenerations: 0, text: '', generations: new Map() });
