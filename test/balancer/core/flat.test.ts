@@ -6,8 +6,8 @@
  * checks the same against the kernel.
  */
 import { describe, expect, it } from 'vitest';
-import { flatUpdate, planObjects, withGenerations, type Plane } from '../../../src/balancer/core/nft.js';
-import { encodeKey, keyLayout, NfnlError } from '../../../src/balancer/core/nfnl.js';
+import { flatUpdate, MAX_FLAT_GEN_BYTES, planObjects, withGenerations, type Plane } from '../../../src/balancer/core/nft.js';
+import { encodeBatch, encodeKey, keyLayout, NfnlError } from '../../../src/balancer/core/nfnl.js';
 import { prng, servers as srv, service, type Spec } from '../../helpers/plane-specs.js';
 
 const v4 = (i: number) => ({ address: `10.1.1.${10 + i}`, port: 8080 });
@@ -171,6 +171,20 @@ describe('flat updates (generations)', () => {
       expect(f.nft).toContain('add map netdev carpool vs6g1_servers');
       expect(f.ops.some((o) => o.op === 'newRule' && o.chain === 'vs6g1')).toBe(false);
     }
+  });
+
+  it('new generations past MAX_FLAT_GEN_BYTES in one update go by nft -f, the rest by netlink', () => {
+    const many = Array.from({ length: 80 }, (_, k): Spec => ({ ...SPECS[1]!, base: { ...SPECS[1]!.base, id: 100 + k, match: { kind: 'addr', vip: `10.3.${k >> 8}.${k & 255}`, port: 443 } } }));
+    const full: Plane = { services: many.map((sp) => service(sp, [true, true, true])) };
+    const less: Plane = { services: many.map((sp) => service(sp, [true, false, true])) };
+    const f = flatUpdate(full, less, new Map())!;
+    expect(f).toBeDefined();
+    expect(f.netlinkGenerations).toBeGreaterThan(0);
+    expect(f.netlinkGenerations).toBeLessThan(80);
+    expect(f.nft.match(/^add chain /gm)?.length).toBe(80 - f.netlinkGenerations);
+    const gen = f.ops.filter((o) => o.op.startsWith('new'));
+    expect(encodeBatch(gen, 1).bytes.length).toBeLessThanOrEqual(MAX_FLAT_GEN_BYTES);
+    expect(f.generations.size).toBe(80);
   });
 
   it('anything but a change of servers is not flat: the caller diffs with nft', () => {
