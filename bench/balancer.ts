@@ -33,9 +33,15 @@ namespaces (root); then carpool's verdict-to-ruleset time and its behaviour at s
   --duration S      seconds per wrk run (default 10)
   --connections N   wrk connections (default 64, 2 threads)
   --rounds N        rounds over all data planes, interleaved (default 2; the median is reported)
-  --flips N         checker verdicts timed (default 100: 50 down, 50 up)
-  --scale a[,b]     numbers of virtual servers for the scale part (default 10,100,1000)
-  --planes a[,b]    data planes (default all): direct, nft, carpool-nat, carpool-dr, nftlb, haproxy
+  --flips N         checker verdicts timed (default 100: 50 down, 50 up; 0 skips)
+  --scale a[,b]     numbers of virtual servers for the scale part (default 10,100,1000; none skips)
+  --planes a[,b]    data planes (default all; none skips): direct, nft, carpool-nat, carpool-dr, nftlb, haproxy
+  --pairs N         paired NAT rounds (default 12; 0 skips): carpool NAT's ruleset against the
+                    hand-written rule, swapped under the running daemon, alternating order
+  --pair-duration S seconds per wrk run in the paired rounds (default 4)
+  --no-perf         paired rounds without \`perf record -a\` (CPU time per request, nftables' share)
+  --pair-copies N   also run carpool's table with each per-packet filter chain copied to N
+                    chains (default 1: no such variant), to measure one chain's cost apart
   --quick           --duration 3 --rounds 1 --flips 20 --scale 10,100
   --no-write        do not write bench/results/*
   --render FILE     print the report of a results .json again (no lab, no root)
@@ -50,6 +56,10 @@ interface Args {
   readonly flips: number;
   readonly scale: number[];
   readonly planes: PlaneName[];
+  readonly pairs: number;
+  readonly pairDuration: number;
+  readonly pairCopies: number;
+  readonly perf: boolean;
   readonly write: boolean;
 }
 
@@ -58,15 +68,15 @@ function parse(argv: readonly string[]): Args | undefined {
     args: [...argv],
     options: {
       duration: { type: 'string' }, connections: { type: 'string' }, rounds: { type: 'string' }, flips: { type: 'string' },
-      scale: { type: 'string' }, planes: { type: 'string' }, quick: { type: 'boolean' }, 'no-write': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      scale: { type: 'string' }, planes: { type: 'string' }, pairs: { type: 'string' }, 'pair-duration': { type: 'string' }, 'pair-copies': { type: 'string' }, 'no-perf': { type: 'boolean' }, quick: { type: 'boolean' }, 'no-write': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) return undefined;
-  const num = (v: string | undefined, name: string, dflt: number): number => {
+  const num = (v: string | undefined, name: string, dflt: number, min = 1): number => {
     if (v === undefined) return dflt;
     const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got "${v}"`);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got "${v}"`);
     return n;
   };
   const q = !!values.quick;
@@ -74,12 +84,16 @@ function parse(argv: readonly string[]): Args | undefined {
     duration: num(values.duration, 'duration', q ? 3 : 10),
     connections: num(values.connections, 'connections', 64),
     rounds: num(values.rounds, 'rounds', q ? 1 : 2),
-    flips: num(values.flips, 'flips', q ? 20 : 100),
-    scale: values.scale ? values.scale.split(',').map((s) => num(s.trim(), 'scale', 10)) : q ? [10, 100] : [10, 100, 1000],
-    planes: values.planes ? values.planes.split(',').map((p) => {
+    flips: num(values.flips, 'flips', q ? 20 : 100, 0),
+    scale: values.scale === 'none' ? [] : values.scale ? values.scale.split(',').map((s) => num(s.trim(), 'scale', 10)) : q ? [10, 100] : [10, 100, 1000],
+    planes: values.planes === 'none' ? [] : values.planes ? values.planes.split(',').map((p) => {
       if (!(PLANES as readonly string[]).includes(p.trim())) throw new Error(`unknown data plane "${p}" (expected one of: ${PLANES.join(', ')})`);
       return p.trim() as PlaneName;
     }) : [...PLANES],
+    pairs: num(values.pairs, 'pairs', q ? 4 : 12, 0),
+    pairDuration: num(values['pair-duration'], 'pair-duration', q ? 2 : 4),
+    pairCopies: num(values['pair-copies'], 'pair-copies', 1),
+    perf: !values['no-perf'],
     write: !values['no-write'],
   };
 }
@@ -307,7 +321,11 @@ ${BACKENDS.map((a, i) => `  server b${i} ${a}:80`).join('\n')}
   },
 };
 
-interface WrkResult { readonly rps: number; readonly p50Ms: number; readonly p99Ms: number; readonly errors: number }
+interface WrkResult {
+  readonly rps: number; readonly p50Ms: number; readonly p99Ms: number; readonly errors: number;
+  /** --perf (paired rounds): CPU time of the lab's work per request, and the shares in nftables and in conntrack/NAT. */
+  readonly cpuUsPerReq?: number; readonly nftShare?: number; readonly ctShare?: number;
+}
 
 function toMs(v: string): number {
   const m = /^([\d.]+)(us|ms|s)$/.exec(v.trim());
@@ -316,8 +334,8 @@ function toMs(v: string): number {
   return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
 }
 
-async function wrk(lab: Lab, url: string, a: Args): Promise<WrkResult> {
-  const out = await sh(lab.ns.client, ['wrk', '-t2', `-c${a.connections}`, `-d${a.duration}s`, '--latency', url]);
+async function wrk(lab: Lab, url: string, a: Args, seconds = a.duration): Promise<WrkResult> {
+  const out = await sh(lab.ns.client, ['wrk', '-t2', `-c${a.connections}`, `-d${seconds}s`, '--latency', url]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
   const p50 = /\s50%\s+(\S+)/.exec(out)?.[1] ?? '';
   const p99 = /\s99%\s+(\S+)/.exec(out)?.[1] ?? '';
@@ -325,6 +343,136 @@ async function wrk(lab: Lab, url: string, a: Args): Promise<WrkResult> {
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   const errors = (sock ? sock.slice(1).reduce((s, x) => s + Number(x), 0) : 0) + non2xx;
   return { rps, p50Ms: toMs(p50), p99Ms: toMs(p99), errors };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paired NAT rounds: carpool's NAT ruleset against the hand-written rule in the same minute.
+// The load of a shared machine drifts by tens of percent between 10-second runs, more than the
+// difference between these planes; so the daemon runs once, its table is captured, and the
+// director's ruleset is swapped (one `nft -f` transaction each) between the hand-written table
+// and carpool's under the running daemon, in short runs, the order alternating every round.
+// The ratio is taken within each round; the report gives their median and spread.
+
+/** The hand-written DNAT rule: one nat chain, one rule, no per-packet work besides conntrack. */
+const HAND_TABLE = `table ip benchlb {
+  chain pre {
+    type nat hook prerouting priority dstnat;
+    ip daddr ${VIP} tcp dport 80 dnat to numgen inc mod 2 map { 0 : ${BACKENDS[0]}, 1 : ${BACKENDS[1]} }
+  }
+}
+`;
+
+interface PairVariant { readonly name: string; readonly table: string }
+
+interface PairReport {
+  readonly variants: string[];
+  /** runs[variant][round] */
+  readonly runs: Record<string, WrkResult[]>;
+  /** The per-packet filter chains of carpool's table as captured (for the record). */
+  readonly carpoolTable: string;
+}
+
+/** Chains of `table` hooked as filter (they run for every packet of their hook). */
+function filterBaseChains(table: string): string[] {
+  return [...table.matchAll(/chain (\S+) \{\s*\n\s*type filter hook/g)].map((m) => m[1]!);
+}
+
+/** `table` without the named chain (a chain's block ends at the first line closing it at its indentation). */
+function withoutChain(table: string, chain: string): string {
+  return table.replace(new RegExp(`\\n(\\t| +)chain ${chain} \\{[\\s\\S]*?\\n\\1\\}`), '');
+}
+
+/** `table` with `n` more copies of the named chain (named `<chain>_copy<i>`), each hooked like it. */
+function withChainCopies(table: string, chain: string, n: number): string {
+  const m = new RegExp(`\\n(\\t| +)chain ${chain} \\{[\\s\\S]*?\\n\\1\\}`).exec(table);
+  if (!m) return table;
+  const copies = Array.from({ length: n }, (_, i) => m[0].replace(`chain ${chain} {`, `chain ${chain}_copy${i + 1} {`)).join('');
+  return table.slice(0, m.index + m[0].length) + copies + table.slice(m.index + m[0].length);
+}
+
+const PERF_HZ = 2000;
+
+/**
+ * `perf record -a` (cpu-clock, PERF_HZ) over `seconds`, then the samples of the lab's work:
+ * wrk, nginx, softirq threads and softirq on idle CPUs (the swapper task outside its idle
+ * loop); `nft` = samples in nftables' evaluation, `ct` = in conntrack and NAT. CPU time per
+ * request is far steadier than requests/s on a shared machine: it counts work, not turns.
+ */
+async function perfRecord(file: string, seconds: number): Promise<{ samples: number; nft: number; ct: number }> {
+  await run(['perf', 'record', '-q', '-a', '-e', 'cpu-clock', '-F', String(PERF_HZ), '-o', file, '--', 'sleep', String(seconds)], { allowFail: true });
+  const out = (await run(['perf', 'script', '-i', file, '-F', 'comm,tid,ip,sym'], { allowFail: true })).stdout;
+  let samples = 0;
+  let nft = 0;
+  let ct = 0;
+  for (const line of out.split('\n')) {
+    const m = /^\s*(.+?)\s+\d+\s+[0-9a-f]+\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const [, comm, sym] = m as unknown as [string, string, string];
+    const ours = comm === 'wrk' || comm === 'nginx' || comm.startsWith('ksoftirqd') || (comm === 'swapper' && !/idle|halt|mwait|poll|cpu_startup/.test(sym));
+    if (!ours) continue;
+    samples++;
+    if (/^(__)?nft_|^nf_tables_|^jhash|^nft_do_chain/.test(sym)) nft++;
+    else if (/^(__)?nf_(conntrack|ct|nat)_|^(__)?nf_ct|^tcp_packet|^nf_nat/.test(sym)) ct++;
+  }
+  return { samples, nft, ct };
+}
+
+async function pairedNat(lab: Lab, a: Args, log: (m: string) => void): Promise<PairReport> {
+  const p = startCarpool(lab, 'carpool-pair', carpoolConf('NAT', '    TCP_CHECK {\n      connect_timeout 1\n    }\n'));
+  try {
+    await p.waitFor(/Load balancer: .* real server\(s\)/, 15_000);
+    await until(async () => (await sh(lab.ns.director, ['ip', '-o', 'addr', 'show', 'dev', 'eth0'])).includes(VIP), 10_000, 'carpool VIP');
+    await sleep(500);
+    const carpoolTable = await sh(lab.ns.director, ['nft', 'list', 'table', 'ip', 'carpool']);
+    const variants: PairVariant[] = [{ name: 'nft', table: HAND_TABLE }, { name: 'carpool-nat', table: carpoolTable }];
+    // Each per-packet filter chain of carpool's table left out by hand, and copied ten times
+    // (the cost of one copy, ×10, stands out of the noise better), to measure it apart.
+    for (const c of filterBaseChains(carpoolTable)) {
+      variants.push({ name: `carpool-nat without ${c}`, table: withoutChain(carpoolTable, c) });
+      if (a.pairCopies > 1) variants.push({ name: `carpool-nat with ${c} ×${a.pairCopies}`, table: withChainCopies(carpoolTable, c, a.pairCopies - 1) });
+    }
+    const runs: Record<string, WrkResult[]> = Object.fromEntries(variants.map((v) => [v.name, []]));
+    const clear = 'add table ip carpool\ndelete table ip carpool\nadd table ip benchlb\ndelete table ip benchlb\n';
+    for (let round = 0; round < a.pairs; round++) {
+      const order = round % 2 === 0 ? variants : [...variants].reverse();
+      for (const v of order) {
+        const file = join(lab.dir, 'pair.nft');
+        writeFileSync(file, clear + v.table);
+        await sh(lab.ns.director, ['nft', '-f', file]);
+        await sh(lab.ns.director, ['conntrack', '-F'], true);
+        if ((await curl(lab.ns.client, `http://${VIP}/`)) === undefined) throw new Error(`paired NAT: no answer through ${v.name}`);
+        const prof = a.perf ? perfRecord(join(lab.dir, 'perf.data'), a.pairDuration) : undefined;
+        const res = await wrk(lab, `http://${VIP}/`, a, a.pairDuration);
+        const cpu = prof ? await prof : undefined;
+        const withCpu = cpu ? { ...res, cpuUsPerReq: (cpu.samples / PERF_HZ) * 1e6 / (res.rps * a.pairDuration), nftShare: cpu.nft / cpu.samples, ctShare: cpu.ct / cpu.samples } : res;
+        runs[v.name]!.push(withCpu);
+        log(`# pair ${round + 1}: ${v.name}: ${f(res.rps)} req/s, p50 ${f(res.p50Ms, 3)} ms, p99 ${f(res.p99Ms, 3)} ms, errors ${res.errors}` +
+          (cpu ? `, CPU ${f(withCpu.cpuUsPerReq, 2)} µs/request, nftables ${f(100 * cpu.nft / cpu.samples, 2)} %, conntrack/nat ${f(100 * cpu.ct / cpu.samples, 2)} %` : ''));
+      }
+    }
+    // Leave the daemon's own table in force for its clean stop.
+    writeFileSync(join(lab.dir, 'pair.nft'), clear + carpoolTable);
+    await sh(lab.ns.director, ['nft', '-f', join(lab.dir, 'pair.nft')]);
+    return { variants: variants.map((v) => v.name), runs, carpoolTable };
+  } finally {
+    await stopProc(p);
+  }
+}
+
+const defined = (xs: readonly (number | undefined)[]): number[] => xs.filter((x): x is number => x !== undefined && Number.isFinite(x));
+const cpuCell = (xs: readonly (number | undefined)[]): string => (defined(xs).length ? f(median(defined(xs)), 2) : '—');
+
+/** Median (min–max) of per-round ratios of CPU time per request. */
+function cpuRatio(a: readonly WrkResult[], b: readonly WrkResult[]): string {
+  const xs = defined(a.map((x, i) => (x.cpuUsPerReq !== undefined && b[i]?.cpuUsPerReq ? x.cpuUsPerReq / b[i].cpuUsPerReq : undefined)));
+  return xs.length ? `${f(median(xs), 3)} (${f(Math.min(...xs), 2)}–${f(Math.max(...xs), 2)})` : '—';
+}
+
+/** Median, min–max and interquartile range of per-round ratios a/b. */
+function pairedRatios(a: readonly WrkResult[], b: readonly WrkResult[]): { median: number; min: number; max: number; q1: number; q3: number; n: number } | undefined {
+  const xs = a.map((x, i) => (b[i] ? x.rps / b[i].rps : NaN)).filter(Number.isFinite);
+  if (xs.length === 0) return undefined;
+  return { median: median(xs)!, min: Math.min(...xs), max: Math.max(...xs), q1: percentile(xs, 25)!, q3: percentile(xs, 75)!, n: xs.length };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -460,6 +608,7 @@ interface Report {
   readonly machine: Record<string, string | number>;
   readonly args: Args;
   readonly throughput: { readonly plane: PlaneName; readonly runs: WrkResult[]; readonly error?: string }[];
+  readonly pairs?: PairReport;
   readonly verdict?: { readonly down: number[]; readonly up: number[]; readonly missed: number };
   readonly scale: ScaleRecord[];
 }
@@ -482,7 +631,7 @@ function machine(): Record<string, string | number> {
 const f = (n: number | undefined, d = 0): string => (n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(d));
 
 function renderMarkdown(r: Report): string {
-  const med = (p: PlaneName, k: keyof WrkResult) => median((r.throughput.find((t) => t.plane === p)?.runs ?? []).map((x) => x[k]));
+  const med = (p: PlaneName, k: 'rps' | 'p50Ms' | 'p99Ms') => median((r.throughput.find((t) => t.plane === p)?.runs ?? []).map((x) => x[k]));
   const out: string[] = [
     `# Load balancer bench, ${r.startedAt}`, '',
     `${r.machine.nproc} CPU (${r.machine.cpu}), kernel ${r.machine.kernel}, ${r.machine.nft}, ${r.machine.nftlb}, ${r.machine.haproxy}, ${r.machine.nginx}, carpool ${r.machine.carpool}. ` +
@@ -515,6 +664,29 @@ function renderMarkdown(r: Report): string {
   out.push('', 'Per-round ratios (median over rounds; each round ran the planes back to back): ' +
     `carpool NAT / nft ${paired('carpool-nat', 'nft')}; / nftlb ${paired('carpool-nat', 'nftlb')}; / HAProxy ${paired('carpool-nat', 'haproxy')}` +
     (dr === undefined ? '.' : `; DR / NAT ${paired('carpool-dr', 'carpool-nat')}.`));
+  if (r.pairs) {
+    const pr = r.pairs;
+    const n = pr.runs.nft?.length ?? 0;
+    out.push('', '## carpool NAT against the hand-written rule, paired', '',
+      `One carpool daemon; its table captured and swapped with the hand-written table (one \`nft -f\` each, conntrack flushed) under it, ` +
+      `${n} rounds of ${r.args.pairDuration} s runs, the order alternating every round. Variants "without X" leave carpool's filter chain X out by hand, "with X ×N" copy it ` +
+      `(to measure it apart; not planes carpool writes). Requests/s: median (min–max) over rounds; ratio to nft: median of per-round ratios, interquartile range and min–max. ` +
+      `CPU: \`perf record -a\` samples of wrk, nginx and softirq per request (medians over rounds); nftables µs/request = that × nftables' share, the steadiest figure on a shared machine.`, '',
+      '| variant | requests/s | p50 ms | p99 ms | errors | / nft per round: median | IQR | min–max | CPU µs/request | / nft per round | nftables % | nftables µs/request | conntrack+NAT % |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const v of pr.variants) {
+      const xs = pr.runs[v] ?? [];
+      const rps = xs.map((x) => x.rps);
+      const q = v === 'nft' ? undefined : pairedRatios(xs, pr.runs.nft ?? []);
+      out.push(`| ${v} | ${f(median(rps))} (${f(Math.min(...rps))}–${f(Math.max(...rps))}) | ${f(median(xs.map((x) => x.p50Ms)), 3)} | ${f(median(xs.map((x) => x.p99Ms)), 3)} | ` +
+        `${xs.reduce((s, x) => s + x.errors, 0)} | ${q ? f(q.median, 3) : '1'} | ${q ? `${f(q.q1, 3)}–${f(q.q3, 3)}` : ''} | ${q ? `${f(q.min, 2)}–${f(q.max, 2)}` : ''} | ` +
+        `${cpuCell(xs.map((x) => x.cpuUsPerReq))} | ${v === 'nft' ? '1' : cpuRatio(xs, pr.runs.nft ?? [])} | ${cpuCell(xs.map((x) => x.nftShare === undefined ? undefined : 100 * x.nftShare))} | ` +
+        `${cpuCell(xs.map((x) => x.nftShare === undefined || x.cpuUsPerReq === undefined ? undefined : x.nftShare * x.cpuUsPerReq))} | ` +
+        `${cpuCell(xs.map((x) => x.ctShare === undefined ? undefined : 100 * x.ctShare))} |`);
+    }
+    const cq = pairedRatios(pr.runs['carpool-nat'] ?? [], pr.runs.nft ?? []);
+    out.push('', `Target carpool NAT ≥ 0.97 × hand-written nft (median of paired per-round ratios): ${cq ? `${cq.median >= 0.97 ? 'met' : 'missed'} (${f(cq.median, 3)})` : 'not measured'}.`);
+  }
   if (r.verdict) {
     const all = [...r.verdict.down, ...r.verdict.up];
     out.push('', '## Checker verdict → ruleset in force', '',
@@ -579,6 +751,7 @@ async function main(): Promise<number> {
     log('DR: not available in this build');
   }
   let verdict: Report['verdict'];
+  let pairs: PairReport | undefined;
   const scale: ScaleRecord[] = [];
   try {
     lab = await setup(prefix);
@@ -604,7 +777,11 @@ async function main(): Promise<number> {
         }
       }
     }
-    if (!interrupted) {
+    if (!interrupted && args.pairs > 0) {
+      log('# paired NAT rounds');
+      pairs = await pairedNat(lab, args, log);
+    }
+    if (!interrupted && args.flips > 0) {
       log('# verdict → ruleset in force');
       const p = startCarpool(lab, 'carpool-flips', carpoolConf('NAT', FLIP_CHECKER));
       try {
@@ -627,7 +804,7 @@ async function main(): Promise<number> {
   }
   const report: Report = {
     startedAt: new Date(started).toISOString(), seconds: (now() - started) / 1000, machine: machine(), args,
-    throughput: throughput.map((t) => (errors.has(t.plane) ? { ...t, error: errors.get(t.plane)! } : t)), ...(verdict ? { verdict } : {}), scale,
+    throughput: throughput.map((t) => (errors.has(t.plane) ? { ...t, error: errors.get(t.plane)! } : t)), ...(pairs ? { pairs } : {}), ...(verdict ? { verdict } : {}), scale,
   };
   const md = renderMarkdown(report);
   process.stdout.write(md);

@@ -405,6 +405,12 @@ export function planObjects(plane: Plane): NftObjects {
     chains.set('prerouting', { hook: 'type nat hook prerouting priority dstnat; policy accept;', rules: pre });
     // One filter chain after the DNAT, and only when something needs it: it sees every packet.
     const after: string[] = [];
+    // What a connection needs once (its count, persistence/lblc bookkeeping) goes in a nat chain
+    // at postrouting: the NAT core consults it only for a connection's first packet (its source
+    // manip not yet set up; a retransmitted SYN finds it set), after the DNAT, with the reply
+    // tuple already naming the server. Priority srcnat - 1: before any SNAT chain at srcnat,
+    // whose SNAT still happens (a nat chain that accepts without a mapping ends nothing).
+    const first: string[] = [];
     const addr = fam === 'ip' ? 'ipv4_addr' : 'ipv6_addr';
     const protocols = [...new Set([...dispatch.traffic.keys()].map((k) => k.split('|')[1]!))].sort();
     const byProtocol = (m: Map<string, string>, p: string) => new Map([...m].filter(([k]) => k.endsWith(`|${p}`)).map(([k, v]) => [k.slice(0, k.lastIndexOf('|')), v]));
@@ -415,15 +421,14 @@ export function planObjects(plane: Plane): NftObjects {
       maps.set(`traffic_${p}`, { kind: 'set', decl: `type ${addr} . inet_service . ${addr} . inet_service; counter;`, elements: byProtocol(dispatch.traffic, p) });
       maps.set(`conns_${p}`, { kind: 'set', decl: `type ${addr} . inet_service . ${addr} . inet_service; counter;`, elements: byProtocol(dispatch.conns, p) });
       after.push(`meta l4proto ${p} ct status dnat ${tuple} @traffic_${p}`);
+      first.push(`meta l4proto ${p} ct status dnat ${tuple} @conns_${p}`);
     }
-    // `ct state new` holds for the packets of a connection before its first reply (a
-    // retransmitted SYN counts twice); established packets fail it at its first expression.
-    for (const p of protocols) after.push(`ct state new meta l4proto ${p} ct status dnat ${tuple} @conns_${p}`);
     if (dispatch.remember.size > 0) {
       maps.set('remember', { kind: 'map', decl: 'typeof ct mark : verdict;', elements: dispatch.remember });
-      after.push('ct state new ct status dnat ct mark vmap @remember');
+      first.push('ct status dnat ct mark vmap @remember');
     }
     if (after.length > 0) chains.set('after', { hook: 'type filter hook prerouting priority dstnat + 1; policy accept;', rules: after });
+    if (first.length > 0) chains.set('first', { hook: 'type nat hook postrouting priority srcnat - 1; policy accept;', rules: first });
     out.set(fam, { counters, maps, chains });
   };
   const matches = new Map<string, number>();

@@ -164,17 +164,14 @@ describe('nftables plane: text', () => {
     expect(text).toContain('set traffic_tcp { type ipv4_addr . inet_service . ipv4_addr . inet_service; counter; elements = { 123.123.123.1 . 80 . 192.168.0.101 . 8080, 123.123.123.1 . 80 . 192.168.0.102 . 8080 } }');
     expect(text).toContain('set conns_tcp { type ipv4_addr . inet_service . ipv4_addr . inet_service; counter; elements = { 123.123.123.1 . 80 . 192.168.0.101 . 8080, 123.123.123.1 . 80 . 192.168.0.102 . 8080 } }');
     const tuple = 'ct original ip daddr . ct original proto-dst . ct reply ip saddr . ct reply proto-src';
-    const after = text.slice(text.indexOf('chain after {'));
-    const rules = after.split('\n').slice(2, 4).map((l) => l.trim());
-    // Every packet: one rule, one lookup; the connection counter only for packets of new connections.
-    expect(rules).toEqual([
-      `meta l4proto tcp ct status dnat ${tuple} @traffic_tcp`,
-      `ct state new meta l4proto tcp ct status dnat ${tuple} @conns_tcp`,
-    ]);
+    const chain = (name: string) => text.slice(text.indexOf(`chain ${name} {`)).split('\n').slice(0, 4).map((l) => l.trim());
+    // Every packet: one rule, one lookup; the connection counter in the first-packet nat chain at postrouting.
+    expect(chain('after')).toEqual(['chain after {', 'type filter hook prerouting priority dstnat + 1; policy accept;', `meta l4proto tcp ct status dnat ${tuple} @traffic_tcp`, '}']);
+    expect(chain('first')).toEqual(['chain first {', 'type nat hook postrouting priority srcnat - 1; policy accept;', `meta l4proto tcp ct status dnat ${tuple} @conns_tcp`, '}']);
     // Only where asked for: service 4 has none, and without any there is no per-packet chain at all.
     expect(text).not.toMatch(/192\.168\.0\.\d+ \. 80(,| })/);
     const bare = renderPlane({ services: [plan(vs(), 3)] }, []);
-    expect(bare).not.toMatch(/counter|chain after|fwmarks|remember/);
+    expect(bare).not.toMatch(/counter|chain after|chain first|fwmarks|remember/);
     expect(counterNames(3, 2)).toEqual({ traffic: 'vs3_rs2', conns: 'vs3_rs2_conns' });
   });
 
@@ -184,7 +181,9 @@ describe('nftables plane: text', () => {
     expect(hooks).toEqual(['    type nat hook prerouting priority dstnat; policy accept;']);
     expect(text).toContain('chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n    ip daddr . meta l4proto . th dport vmap @services\n  }');
     const persistent = renderPlane({ services: [plan(vs({ persistence: { timeoutMs: 1000, prefixLength: 32 } }), 1)] }, []);
-    expect(persistent).toContain('chain after {\n    type filter hook prerouting priority dstnat + 1; policy accept;\n    ct state new ct status dnat ct mark vmap @remember\n  }');
+    // Persistence needs the first packet only: no per-packet chain at all.
+    expect(persistent).toContain('chain first {\n    type nat hook postrouting priority srcnat - 1; policy accept;\n    ct status dnat ct mark vmap @remember\n  }');
+    expect(persistent).not.toContain('type filter hook');
     const fw = renderPlane({ services: [plan(vs({ fwmark: 5 }), 2)] }, []);
     expect(fw).toContain('meta mark vmap @fwmarks');
     expect(fw).not.toContain('vmap @services');
