@@ -5,10 +5,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { loadConfigFile, readConfigText, type LoadOptions } from '../config/load.js';
+import { detectConfigFormat, loadConfigFile, readConfigText, type LoadOptions } from '../config/load.js';
 import { clipLines } from '../config/input-guard.js';
 import type { CarpoolConfig } from '../config/model.js';
-import { checkBalancersHere, loadCheckedConfig, refuseBalancers } from './load-config.js';
+import { checkBalancersHere, loadCheckedConfig } from './load-config.js';
+import { preflight, refuseBeforeRun } from './preflight.js';
 import { emitCarpoolYaml } from '../config/emit-yaml.js';
 import { sharingLines } from '../config/yaml/sharing.js';
 import { compareSharing, type SharingFile } from '../sharing/core/compare.js';
@@ -283,7 +284,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
       let config;
       try {
         config = loadCheckedConfig(o.config, loadOptions(o));
-        await refuseBalancers(config, o.config, o.format);
+        await refuseBeforeRun(config, o.config, o.format);
       } catch (err) {
         code = fail(err);
         return;
@@ -322,9 +323,19 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
       if (files.length > 1 && code === 0) code = comparePeers(files, o);
     });
 
-  /** `carpool check` of one file: 0 when valid, 1 otherwise (the diagnostics are printed). */
+  /**
+   * `carpool check` of one file (the diagnostics are printed): 0 when valid; when `carpool run`
+   * would refuse it (or this host, with --host), 1 — for keepalived.conf 3, and 4 when only what
+   * keepalived itself logs and skips was found, as `keepalived -t` (man keepalived, "Exit status").
+   */
   async function checkOne(o: FormatOpts & { config: string; validate?: boolean; strict?: boolean; host?: boolean }): Promise<number> {
       let code = 0;
+      let keepalived = false;
+      try {
+        keepalived = (o.format ?? detectConfigFormat(readFileSync(o.config, 'utf8'))) === 'keepalived';
+      } catch { /* unreadable: the loader says why */ }
+      const refusedCode = keepalived ? 3 : 1;
+      let skipped = 0;
       try {
         let warnings = 0;
         const cfg = loadCheckedConfig(o.config, {
@@ -332,8 +343,19 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
           strict: o.strict ?? false,
           validateAgents: o.validate ?? false,
           skipAgents: o.host ?? false,
-          onWarning: (w) => { warnings++; process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`); },
+          onWarning: (w) => {
+            warnings++;
+            if ('keepalivedSkips' in w && w.keepalivedSkips) skipped++;
+            process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`);
+          },
         });
+        // What `carpool run` refuses before it changes anything (the same function: preflight.ts).
+        const refused = await preflight(cfg);
+        if (refused.length) {
+          for (const d of refused) process.stderr.write(`${formatDiagnostic({ ...d, message: `error: ${d.message}` })}\n`);
+          process.stderr.write(`${o.config}: carpool run refuses it: ${refused.length} problem${refused.length === 1 ? '' : 's'}\n`);
+          return refusedCode;
+        }
         if (o.host) {
           // The agents, then the rest of the host: every problem at once, as errors.
           const { checkResourceAgents } = await import('../resources/shell/agent-check.js');
@@ -346,39 +368,32 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
           const errors = findings.filter((f) => f.level === 'error').length + agents.filter((d) => d.severity === 'error').length;
           if (errors) {
             process.stderr.write(`${o.config}: valid, but ${errors} problem${errors === 1 ? '' : 's'} on this host\n`);
-            code = 1;
-            return code;
+            return refusedCode;
           }
         }
         const rs = cfg.resources;
         const resText = rs ? `; ${rs.resources.length} resource${rs.resources.length === 1 ? '' : 's'} in ${rs.groups.length} group${rs.groups.length === 1 ? '' : 's'}: ${rs.groups.map((g) => g.id).join(', ')}` : '';
         const vss = cfg.balancers?.virtualServers ?? [];
-        let lbRuns = false;
-        if (cfg.balancers && vss.length) {
-          try {
-            const mapped = (await import('../balancer/from-config.js')).mapBalancers(cfg.balancers, cfg.instances);
-            lbRuns = true;
-            for (const w of mapped.services.flatMap((m) => m.warnings)) {
-              warnings++;
-              process.stderr.write(`warning: ${w}\n`);
-            }
-          } catch (err) {
-            if (!(err instanceof CarpoolError)) throw err;
-            warnings++;
-            process.stderr.write(`warning: ${err.message}\n`);
-          }
+        const mapped = vss.length ? (await import('../balancer/from-config.js')).mapBalancers(cfg.balancers!, cfg.instances) : undefined;
+        for (const w of mapped?.services.flatMap((m) => m.warnings) ?? []) {
+          warnings++;
+          process.stderr.write(`warning: ${w}\n`);
         }
         // What this host lacks for it (DR routes, ipip, nft -c) is an error, with the fix.
-        const here = lbRuns ? await checkBalancersHere(cfg) : '';
-        const lbText = vss.length ? `; ${vss.length} virtual server${vss.length === 1 ? '' : 's'} (load balancer: ${lbRuns ? `runs on nftables${here ? `, ${here}` : ''}` : 'carpool run refuses it yet, see above'})` : '';
+        const here = mapped ? await checkBalancersHere(cfg) : '';
+        const lbText = vss.length ? `; ${vss.length} virtual server${vss.length === 1 ? '' : 's'} (load balancer: runs on nftables${here ? `, ${here}` : ''})` : '';
         const names = [...cfg.instances, ...(cfg.etcdInstances ?? [])].map((i) => i.name);
         const instText = names.length ? `${names.length} instance${names.length === 1 ? '' : 's'}: ${names.join(', ')}` : 'no instances';
         const shared = cfg.sharing ?? [];
         const shareText = shared.length ? `; ${shared.length} shared address${shared.length === 1 ? '' : 'es'}: ${shared.map(describeShared).join('; ')}` : '';
         process.stdout.write(`${o.config}: OK${o.host ? ' on this host' : ''} (${instText}${shareText}${resText}${lbText}`
           + `${warnings ? `; ${warnings} warning${warnings === 1 ? '' : 's'}` : ''})\n`);
+        if (keepalived && skipped) {
+          process.stderr.write(`${o.config}: exit 4, as keepalived -t: ${skipped} thing${skipped === 1 ? '' : 's'} keepalived logs and skips (warnings above; --strict makes them errors)\n`);
+          code = 4;
+        }
       } catch (err) {
-        code = fail(err);
+        if (fail(err)) code = refusedCode;
       }
       return code;
   }
