@@ -45,8 +45,8 @@ export async function preflight(config: CarpoolConfig): Promise<Diagnostic[]> {
 
   for (const c of instanceCollisions(config.instances)) {
     const name = escape(c.vrrp.name);
-    const line = lineOf(file, [new RegExp(`^\\s*vrrp_instance\\s+${name}\\b`), new RegExp(`name:\\s*["']?${name}["']?\\s*[,}\\n]?`)]);
-    out.push({ file, line, column: 1, code: 'ID_COLLISION', message: c.message, expected: c.hint });
+    const line = lineOf(file, [new RegExp(`^\\s*vrrp_instance\\s+${name}\\b`), new RegExp(`name:\\s*["']?${name}["']?\\s*(?:[,}]|$)`)]);
+    out.push({ file, line, column: 1, code: 'ID_COLLISION', message: `carpool run refuses this: ${c.message}`, expected: c.hint });
   }
 
   const b = config.balancers;
