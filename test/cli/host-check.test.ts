@@ -102,4 +102,29 @@ groups: [{ id: g, instance: web, resources: [a, b, c, d, e] }]
     const bare = checkResourceAgents(config, { ...defaultAgentHost(), raPath: [empty] }, { host: true });
     expect(bare[0]!.expected).toBe('install the resource-agents package');
   });
+
+  it('sharing: unicast mode needs `bridge`; nft -c refusing the ruleset is an error with what the kernel needs', () => {
+    const { config } = parseCarpoolYaml(`control_socket: /run/cp/carpool.sock
+state_dir: /var/lib/cp
+instances: []
+sharing:
+  - { name: web, address: 10.0.0.50/24, interface: eth0, vhid_base: 100, password: p, mode: stealth, nodes: [{ name: n1, address: 10.0.0.1 }, { name: n2, address: 10.0.0.2 }] }
+`, { file: 'c.yaml' });
+    const rulesets: string[] = [];
+    const p: HostProbe = {
+      ...probe({ '/run/cp': dirOf(), '/var/lib/cp': dirOf() }),
+      addresses: () => ['10.0.0.1'], flags: () => 0x1003, mac: () => '02:00:00:00:00:01',
+      nftCheck: (r) => { rulesets.push(r); return { ok: false, reason: 'Error: unknown chain hook egress' }; },
+    };
+    expect(checkHost(config, p).map((f) => `${f.what}: ${f.message} | ${f.hint}`)).toEqual([
+      "sharing 'web': stealth mode receives the shared MAC 02:63:0a:00:00:32 with `bridge`, which is not in PATH (/usr/bin:/bin) | apt-get install iproute2",
+      'sharing: this kernel or nft refuses the load sharing ruleset: Error: unknown chain hook egress | nftables with the ip and arp families, and the netdev egress hook for stealth mode (kernel 5.16, nft 1.0.1 or newer); see docs/sharing.md',
+    ]);
+    // The daemon's own first ruleset (no local bucket), not a copy.
+    expect(rulesets).toHaveLength(1);
+    expect(rulesets[0]).toContain('table ip carpool_sharing');
+    // Once `bridge` is there and the node is this host, only what the kernel says is left; not root: no nft -c.
+    const fine = checkHost(config, { ...p, stat: (f) => (f === '/usr/bin/bridge' ? exe() : dirOf()), nftCheck: () => undefined });
+    expect(fine).toEqual([]);
+  });
 });
