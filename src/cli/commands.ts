@@ -303,14 +303,18 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     });
 
   formatOptions(program.command('check')
-    .description('validate a configuration file without touching the network, like `keepalived -t` (exit 0 = valid); ' +
-      'with virtual servers also what this host lacks for them (DR routes, ipip for TUN, nft -c as root)')
+    .description('validate a configuration file without touching the network, like `keepalived -t`: the file, and everything ' +
+      '`carpool run` refuses before it changes anything (virtual servers the balancer cannot run, what its nftables ruleset ' +
+      'cannot hold, CARP/VRRPv2 ids alike on an interface); with virtual servers also what this host lacks for them ' +
+      '(DR routes, ipip for TUN, nft -c as root).\n' +
+      'Exit: 0 valid; 1 refused (YAML), or with --host a problem on this host; keepalived.conf as keepalived -t: ' +
+      '3 cannot be run, 4 valid but with what keepalived logs and skips (--strict: 3)')
     .option('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
     .argument('[files...]', 'more configuration files, one per node (as --peer-config)')
     .option('--peer-config <file>', "another node's file: each is checked too, and every `sharing:` section must be the same in all (node list, buckets, hash, mode, vhid_base, password, a gateway's outside address), reported with file:line; repeatable",
       (v: string, prev: string[] = []) => [...prev, v])
     .option('--validate', "also run each OCF agent's validate-all on this host (OCF_CHECK_LEVEL=10)")
-    .option('--host', 'the file is for this host: check interfaces, agents (errors, with did-you-mean), scripts and their permissions, the control socket and state directories, nft for balancers')
+    .option('--host', 'the file is for this host: check interfaces, agents (errors, with did-you-mean), scripts and their permissions, the control socket and state directories, nft for balancers, sharing: (interfaces, this host a node, the shared MAC, nft -c as root)')
     .option('--strict', 'keepalived.conf: refuse what keepalived only logs and skips (unknown keywords, ignored words, duplicate addresses...)'))
     .action(async (more: string[], o: FormatOpts & { config?: string; validate?: boolean; strict?: boolean; host?: boolean; peerConfig?: string[] }) => {
       const files = [...(o.config ? [o.config] : []), ...more, ...(o.peerConfig ?? [])];
