@@ -13,6 +13,8 @@ import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import type { CarpoolConfig, Hook } from '../config/model.js';
 import { suggest } from '../config/common.js';
 import { CarpoolError } from '../lib/errors.js';
+import type { SchedulerName } from '../balancer/core/model.js';
+import { needsCounts } from '../balancer/core/schedulers.js';
 import { sidesOf, type SharedAddress } from '../sharing/core/model.js';
 import { renderSharing } from '../sharing/core/nft.js';
 import { selfNode } from '../sharing/shell/sharing.js';
@@ -127,6 +129,15 @@ export function checkHost(config: CarpoolConfig, probe: HostProbe): HostFinding[
   for (const i of config.instances) {
     const what = `instance '${i.name}'`;
     iface(what, i.interface, 'interface');
+    // The daemon's NO_SOURCE: adverts go from an address of the device that is not a VIP.
+    const dev = i.interface.split(':')[0]!;
+    const family = i.kind === 'carp' ? 4 : i.family;
+    const local = !i.srcip && have.includes(dev) ? probe.addresses?.(dev) : undefined;
+    const vips = new Set(i.addresses.map((a) => a.address));
+    if (local && !local.some((a) => !vips.has(a) && (family === 4 ? !a.includes(':') : /^fe80:/i.test(a)))) {
+      out.push({ level: 'error', what, message: `${dev} has no ${family === 4 ? 'IPv4' : 'IPv6 link-local'} address to send adverts from`,
+        hint: `configure an address on ${dev} or set the source address for the instance` });
+    }
     for (const a of i.addresses) if (a.dev) iface(what, a.dev, `the device of address ${a.address}`);
     if (i.kind === 'carp') {
       script(what, i.upHook, 'up hook');
@@ -170,6 +181,12 @@ export function checkHost(config: CarpoolConfig, probe: HostProbe): HostFinding[
   if (config.balancers?.virtualServers.length) {
     const n = probe.nft();
     if (!n.ok) out.push({ level: 'error', what: 'balancers', message: `the load balancer needs nftables: ${n.reason}`, hint: 'apt-get install nftables (nft 0.9.3 or later), and a kernel with nf_tables' });
+    // The daemon's CONNTRACK_UNAVAILABLE: count-based schedulers read the counts with `conntrack`.
+    const counting = config.balancers.virtualServers.filter((v) => needsCounts(v.scheduler as SchedulerName)).map((v) => `${v.name} (${v.scheduler})`);
+    if (counting.length && !probe.path.some((d) => probe.stat(join(d, 'conntrack'))?.kind === 'file')) {
+      out.push({ level: 'error', what: 'balancers', message: `${counting.join(', ')} need connection counts, read with \`conntrack\`, which is not in PATH (${probe.path.join(':')})`,
+        hint: 'install the conntrack package (apt install conntrack), or choose a scheduler that needs no counts (rr, wrr, sh, mh)' });
+    }
   }
   return out;
 }

@@ -5,7 +5,8 @@
  *   DR/TUN with a count-based scheduler, no port, ops, mixed lb_kind...);
  * - what its nftables plane cannot hold (PlaneError, balancer/shell/balancer.ts `planeProblems`:
  *   a DR port change, mixed real-server ports, two services matching the same packets...);
- * - a CARP and a VRRPv2 election with the same id on one interface (election/id-collisions.ts).
+ * - a CARP (or a `sharing:` bucket) and a VRRPv2 election with the same id on one interface
+ *   (election/id-collisions.ts).
  * Each at the file:line of what it is about, with what is expected. What only the host can tell
  * (interfaces, addresses, nft -c, ipip) is `carpool check --host`'s (host-check.ts) and the
  * daemon's at start.
@@ -43,7 +44,11 @@ export async function preflight(config: CarpoolConfig): Promise<Diagnostic[]> {
   const file = config.source;
   const at = (o: { file: string; line: number; column: number } | undefined) => o ?? { file, line: 1, column: 1 };
 
-  for (const c of instanceCollisions(config.instances)) {
+  // The bucket elections of `sharing:` count too (CARP, their vhids do not depend on which node this is).
+  const buckets = config.sharing?.length
+    ? (await import('../sharing/shell/sharing.js')).bucketInstancesOf(config.sharing)
+    : [];
+  for (const c of instanceCollisions([...config.instances, ...buckets])) {
     const name = escape(c.vrrp.name);
     const line = lineOf(file, [new RegExp(`^\\s*vrrp_instance\\s+${name}\\b`), new RegExp(`name:\\s*["']?${name}["']?\\s*(?:[,}]|$)`)]);
     out.push({ file, line, column: 1, code: 'ID_COLLISION', message: `carpool run refuses this: ${c.message}`, expected: c.hint });

@@ -104,6 +104,18 @@ virtual_server ${VIP} 80 {
     text: `${yamlHead('ids')}  - { name: v2, protocol: vrrp, interface: eth0, virtual_router_id: 7, version: 2, addresses: [${NET}.101/24] }
 `,
   },
+  {
+    name: 'YAML: a sharing: bucket election alike a VRRPv2 VRID on one interface', file: 'bucket.yaml', line: 5, code: 1,
+    message: /web\/b5 \(CARP vhid 105\) and v2 \(VRRPv2 VRID 105\) share eth0: their packets look alike/,
+    text: `control_socket: ${dir}/bucket/run/carpool.sock
+state_dir: ${dir}/bucket/state
+instances:
+  - { name: web-vip, interface: eth0, vhid: 7, password: s3cret, addresses: [${VIP}/24] }
+  - { name: v2, protocol: vrrp, interface: eth0, virtual_router_id: 105, version: 2, addresses: [${NET}.101/24] }
+sharing:
+  - { name: web, address: ${NET}.50/24, interface: eth0, vhid_base: 100, buckets: 16, password: p, nodes: [{ name: n1, address: ${NET}.1 }, { name: n2, address: ${NET}.2 }] }
+`,
+  },
 ];
 
 for (const c of cases) writeFileSync(join(dir, c.file), c.text, { mode: 0o600 });
