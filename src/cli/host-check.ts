@@ -13,7 +13,6 @@ import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import type { CarpoolConfig, Hook } from '../config/model.js';
 import { suggest } from '../config/common.js';
 import { CarpoolError } from '../lib/errors.js';
-import type { SchedulerName } from '../balancer/core/model.js';
 import { needsCounts } from '../balancer/core/schedulers.js';
 import { sidesOf, type SharedAddress } from '../sharing/core/model.js';
 import { renderSharing } from '../sharing/core/nft.js';
@@ -182,7 +181,7 @@ export function checkHost(config: CarpoolConfig, probe: HostProbe): HostFinding[
     const n = probe.nft();
     if (!n.ok) out.push({ level: 'error', what: 'balancers', message: `the load balancer needs nftables: ${n.reason}`, hint: 'apt-get install nftables (nft 0.9.3 or later), and a kernel with nf_tables' });
     // The daemon's CONNTRACK_UNAVAILABLE: count-based schedulers read the counts with `conntrack`.
-    const counting = config.balancers.virtualServers.filter((v) => needsCounts(v.scheduler as SchedulerName)).map((v) => `${v.name} (${v.scheduler})`);
+    const counting = config.balancers.virtualServers.filter((v) => needsCounts(v.scheduler)).map((v) => `${v.name} (${v.scheduler})`);
     if (counting.length && !probe.path.some((d) => probe.stat(join(d, 'conntrack'))?.kind === 'file')) {
       out.push({ level: 'error', what: 'balancers', message: `${counting.join(', ')} need connection counts, read with \`conntrack\`, which is not in PATH (${probe.path.join(':')})`,
         hint: 'install the conntrack package (apt install conntrack), or choose a scheduler that needs no counts (rr, wrr, sh, mh)' });
