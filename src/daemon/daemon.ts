@@ -364,7 +364,7 @@ export class Daemon {
     }
     const shell = new EtcdShell(inst, {
       port, log: this.log, hooks: this.hooks.queue(inst.name, inst.hookTimeoutMs ?? this.config.hookTimeoutMs),
-      addresses: this.addressManager(), client, node: inst.node ?? hostname(), now,
+      addresses: this.addressManager(), client, node: inst.node ?? hostname(), now, sharedLease: true,
       onTransition: (name, from, to, reason, peer) => this.transitioned(name, from, to, reason, peer),
       ...(failsafeKey ? { failsafeKey } : {}),
     });

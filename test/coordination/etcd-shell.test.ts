@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { EtcdInstance } from '../../src/config/model.js';
 import type { EtcdClient, HolderInfo } from '../../src/coordination/shell/etcd-client.js';
 import { EtcdShell } from '../../src/coordination/shell/etcd-shell.js';
+import { HANDOVER_OVERLAP_MS } from '../../src/coordination/core/lease.js';
 import type { HookCall } from '../../src/daemon/hooks.js';
 import { shellWorld, vip } from '../daemon/fakes.js';
 
@@ -114,6 +115,9 @@ describe('EtcdShell', () => {
     expect(t.s.status()).toMatchObject({ state: 'MASTER', holdsAddresses: true });
     t.etcd.onHolder!({ holder: 'n2', lease: '99', revision: 44, version: 2 });
     await vi.advanceTimersByTimeAsync(0);
+    // Both hold for a moment (make-before-break), then the addresses go.
+    expect(t.s.status()).toMatchObject({ state: 'MASTER', holdsAddresses: true });
+    await vi.advanceTimersByTimeAsync(HANDOVER_OVERLAP_MS);
     expect(t.s.status()).toMatchObject({ state: 'BACKUP', holdsAddresses: false, etcd: { handingOver: false, holder: 'n2' } });
     expect(t.lines.some((l) => l.includes('handed over to n2'))).toBe(true);
   });
@@ -197,6 +201,9 @@ describe('EtcdShell', () => {
     expect(t.addresses.removed).toHaveLength(0);
     t.etcd.onHolder!({ holder: 'n2', lease: '99', revision: 44, version: 2 });
     await vi.advanceTimersByTimeAsync(0);
+    // Both hold for a moment (make-before-break), then the addresses go.
+    expect(t.s.status()).toMatchObject({ state: 'MASTER', holdsAddresses: true });
+    await vi.advanceTimersByTimeAsync(HANDOVER_OVERLAP_MS);
     expect(t.s.status()).toMatchObject({ state: 'BACKUP', holdsAddresses: false, etcd: { demoted: true, handingOver: false } });
     expect(t.addresses.removed).toHaveLength(1);
     // Demoted: a free key is left to the others.

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   decodeFailsafe, encodeFailsafe, failsafeDecision, judgeAnswer, majority, ReplayGuard, type FailsafeAnswer, type FailsafeMessage,
 } from '../../src/coordination/core/failsafe.js';
-import { LeaseElection, type LeaseEffect, type LeaseParams } from '../../src/coordination/core/lease.js';
+import { LeaseElection, type LeaseEffect, type LeaseInput, type LeaseParams } from '../../src/coordination/core/lease.js';
+import { SharedLease } from '../../src/coordination/core/shared-lease.js';
 
 const KEY = Buffer.from('0123456789abcdef0123456789abcdef');
 const NONCE = '00112233445566778899aabbccddeeff';
@@ -233,5 +234,105 @@ describe('etcd lease election with policy failsafe (pure)', () => {
     const later = b.step({ type: 'tick' }, 5000);
     expect(later).toContainEqual({ type: 'request', request: 'read', lease: expect.any(String) as string });
     expect(b.step({ type: 'holder', holder: null, lease: null, revision: 11, version: 0 }, 5010)).toContainEqual({ type: 'request', request: 'txn', lease: expect.any(String) as string });
+  });
+});
+
+/**
+ * The exact sequence of issue 16's failsafe defect, with the shared lease of the daemon's pool
+ * (core/shared-lease.ts) and a small etcd: leases expire ttl after their last keep-alive, a key
+ * goes with its lease, and a newly elected leader extends every lease by its ttl. Quorum is lost
+ * for 9 s, the failsafe master holds on its peers' confirmations past its lease bound, gives the
+ * lease up by that bound and asks for one again; quorum returns with the old lease extended and
+ * the key still under it. Before the fix the pool granted a new lease, the resync's transaction
+ * failed (the key under the old lease), nothing kept the old lease alive, the key lapsed a ttl
+ * later and the master dropped the VIP and took it back. Now the old lease is revived: no
+ * transition at all.
+ */
+describe('failsafe resync on the shared lease after etcd loses quorum (issue 16)', () => {
+  it('the lease etcd kept is revived: the key stays ours, no drop, no second lease', () => {
+    const TTL = P.ttlMs;
+    const shared = new SharedLease(TTL, P.renewMs);
+    shared.join('fs', P.renewMs);
+    const m = new LeaseElection({ ...P, node: 'a', unreachable: 'failsafe' });
+    const leases = new Map<string, number>(); // id → expiry (etcd's clock = ours)
+    let key: { holder: string; lease: string; rev: number } | undefined;
+    let rev = 10;
+    let leaseNo = 0;
+    const DOWN_FROM = 1200;
+    const DOWN_UNTIL = 10_200;
+    const up = (t: number) => t < DOWN_FROM || t >= DOWN_UNTIL;
+    const moves: string[] = [];
+    const granted: string[] = [];
+    const queue: { at: number; input: LeaseInput }[] = [];
+    const later = (at: number, input: LeaseInput): void => { queue.push({ at, input }); };
+    const etcdTick = (t: number) => {
+      for (const [id, exp] of leases) {
+        if (exp > t) continue;
+        leases.delete(id);
+        if (key?.lease === id) {
+          key = undefined;
+          later(t, { type: 'holder', holder: null, lease: null, revision: ++rev, version: 0 }); // the watch event
+        }
+      }
+    };
+    const effects = (fx: LeaseEffect[], t: number) => {
+      for (const e of fx) {
+        if (e.type === 'transition') moves.push(`${t}:${e.to}`);
+        if (e.type === 'askPeers') later(t + 10, { type: 'failsafe', until: t + TTL - P.marginMs }); // both peers confirm
+        if (e.type !== 'request') continue;
+        const fail = (): void => later(t + P.requestTimeoutMs, { type: 'failed', request: e.request, error: 'no answer' });
+        if (e.request === 'grant') {
+          const d = shared.acquire(t);
+          if (d.type === 'use') later(t, { type: 'granted', lease: d.lease, ttlMs: d.ttlMs, sentAt: d.sentAt });
+          else if (d.type === 'wait') continue;
+          else if (!up(t)) { shared.grantFailed(); fail(); }
+          else if (d.type === 'revive' && leases.has(d.lease)) {
+            leases.set(d.lease, t + TTL);
+            const c = shared.revived(d.lease, TTL, t)!;
+            later(t, { type: 'granted', ...c });
+          } else {
+            if (d.type === 'revive') shared.revived(d.lease, 0, t);
+            const id = `L${++leaseNo}`;
+            granted.push(id);
+            leases.set(id, t + TTL);
+            later(t, { type: 'granted', ...shared.granted(id, TTL, t) });
+          }
+        } else if (e.request === 'keepAlive') {
+          const d = shared.keepAlive(e.lease, t);
+          if (d.type === 'gone') later(t, { type: 'keptAlive', lease: e.lease, ttlMs: 0, sentAt: t });
+          else if (d.type === 'reuse') later(t, { type: 'keptAlive', lease: e.lease, ttlMs: d.ttlMs, sentAt: d.sentAt });
+          else if (d.type === 'send') {
+            if (!up(t)) { shared.keepAliveFailed(e.lease, t); fail(); continue; }
+            const alive = leases.has(e.lease);
+            if (alive) leases.set(e.lease, t + TTL);
+            later(t, { type: 'keptAlive', ...shared.keptAlive(e.lease, alive ? TTL : 0, t)! });
+          }
+        } else if (!up(t)) fail();
+        else if (e.request === 'txn') {
+          if (key) later(t, { type: 'txn', won: false, revision: key.rev, holder: key.holder, lease: key.lease, handoverTo: null });
+          else {
+            key = { holder: 'a', lease: e.lease, rev: ++rev };
+            later(t, { type: 'txn', won: true, revision: key.rev, holder: 'a', lease: e.lease });
+          }
+        } else if (e.request === 'read') {
+          later(t, key ? { type: 'holder', holder: key.holder, lease: key.lease, revision: key.rev, version: 2 } : { type: 'holder', holder: null, lease: null, revision: rev, version: 0 });
+        } else if (e.request === 'confirm') later(t, { type: 'confirmed' });
+      }
+    };
+    for (let t = 0; t <= 25_000; t += 10) {
+      if (t === DOWN_UNTIL) for (const id of leases.keys()) leases.set(id, t + TTL); // the new leader extends every lease
+      if (up(t)) etcdTick(t);
+      effects(m.step(t === 0 ? { type: 'start' } : { type: 'tick' }, t), t);
+      for (let i = 0; i < queue.length; i++) {
+        if (queue[i]!.at > t) continue;
+        const { input } = queue.splice(i--, 1)[0]!;
+        effects(m.step(input, t), t);
+      }
+      if (t === 9_000) expect(m.status(t)).toMatchObject({ role: 'MASTER', failsafeActive: true }); // held on the confirmations
+    }
+    expect(moves).toEqual(['0:BACKUP', '0:MASTER']); // startup, the key; nothing after
+    expect(granted).toEqual(['L1']); // the lease etcd kept served again: no second one
+    expect(key).toMatchObject({ holder: 'a', lease: 'L1' });
+    expect(m.status(25_000)).toMatchObject({ role: 'MASTER', failsafeActive: false, etcdReachable: true });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { checkTiming, LeaseElection, type LeaseEffect, type LeaseInput, type LeaseParams } from '../../src/coordination/core/lease.js';
+import { HANDOVER_OVERLAP_MS, checkTiming, LeaseElection, type LeaseEffect, type LeaseInput, type LeaseParams } from '../../src/coordination/core/lease.js';
 
 const P: Omit<LeaseParams, 'node'> = { ttlMs: 3000, renewMs: 1000, requestTimeoutMs: 500, marginMs: 300, pollMs: 1000 };
 
@@ -172,6 +172,15 @@ describe('etcd lease election (pure)', () => {
     expect(fx).toContainEqual({ type: 'transition', from: 'MASTER', to: 'BACKUP', reason: 'etcd names another holder (b)' });
   });
 
+  it('our own name under a lease we do not keep alive is named as such when a master steps down', () => {
+    const m = new LeaseElection({ ...P, node: 'a' });
+    m.step({ type: 'start' }, 0);
+    m.step({ type: 'granted', lease: '7', ttlMs: 3000, sentAt: 0 }, 5);
+    m.step({ type: 'txn', won: true, revision: 10, holder: 'a', lease: '7' }, 10);
+    const fx = m.step({ type: 'holder', holder: 'a', lease: '8', revision: 12 }, 20);
+    expect(fx).toContainEqual({ type: 'transition', from: 'MASTER', to: 'BACKUP', reason: 'etcd holds the key in our name under another lease (8), which nothing keeps alive' });
+  });
+
   it('a failed keep-alive is retried at once (200 ms), not a renew later', () => {
     const m = new LeaseElection({ ...P, node: 'a' });
     m.step({ type: 'start' }, 0);
@@ -182,6 +191,22 @@ describe('etcd lease election (pure)', () => {
     m.step({ type: 'failed', request: 'keepAlive', error: 'timeout' }, failedAt);
     expect(m.nextDeadline()).toBe(failedAt + 200);
     expect(m.step({ type: 'tick' }, failedAt + 200)).toContainEqual({ type: 'request', request: 'keepAlive', lease: '7' });
+  });
+
+  it('a failed keep-alive or grant of a shared lease is logged once by the pool: the instance logs it at debug level only', () => {
+    const logs = (shared: boolean) => {
+      const m = new LeaseElection({ ...P, node: 'a', ...(shared ? { sharedLease: true } : {}) });
+      m.step({ type: 'start' }, 0);
+      m.step({ type: 'granted', lease: '7', ttlMs: P.ttlMs, sentAt: 0 }, 5);
+      m.step({ type: 'txn', won: true, revision: 10, holder: 'a', lease: '7' }, 10);
+      m.step({ type: 'tick' }, 1005);
+      const fx = [...m.step({ type: 'failed', request: 'keepAlive', error: 'timeout' }, 1505), ...m.step({ type: 'failed', request: 'grant', error: 'timeout' }, 1600),
+        ...m.step({ type: 'failed', request: 'read', error: 'timeout' }, 1700)];
+      return fx.flatMap((e) => (e.type === 'log' && e.message.startsWith('etcd ') ? [`${e.level} ${e.message.split(':')[0]!}`] : []));
+    };
+    expect(logs(false)).toEqual(['warning etcd keepAlive failed', 'warning etcd grant failed', 'warning etcd read failed']);
+    // The instance's own requests (reads, transactions) stay warnings: they are its own.
+    expect(logs(true)).toEqual(['debug etcd keepAlive failed', 'debug etcd grant failed', 'warning etcd read failed']);
   });
 
   it('our name under a lease we no longer keep alive is not ours: no MASTER on it', () => {
@@ -280,7 +305,8 @@ describe('etcd lease election (pure)', () => {
     const up = sim.masters.find((e) => e.node === next && e.up)!.t;
     const down = sim.masters.find((e) => e.node === old && !e.up)!.t;
     expect(up).toBeLessThan(down); // make-before-break
-    expect(down - up).toBeLessThanOrEqual(4 * 5); // the confirm write and its watch event: two round trips at 5 ms each way
+    expect(down - up).toBeGreaterThanOrEqual(HANDOVER_OVERLAP_MS); // both hold for a moment, as with CARP's demote
+    expect(down - up).toBeLessThanOrEqual(HANDOVER_OVERLAP_MS + 4 * 5); // the confirm write and its watch event: two round trips at 5 ms each way
     expect(sim.nodes.get(old)!.log.at(-1)).toBe(`MASTER->BACKUP (handed over to ${next})`);
     expect(sim.violations).toEqual([]);
     // The new master goes away: the demoted node does not contend ...
@@ -309,6 +335,34 @@ describe('etcd lease election (pure)', () => {
     const fx = m.step({ type: 'txn', won: true, revision: 12, holder: 'a', lease: '7' }, 2000);
     expect(fx.some((e) => e.type === 'transition')).toBe(false);
     expect(fx).toContainEqual({ type: 'request', request: 'resign', lease: '7' });
+  });
+
+  it('demote: the addresses go HANDOVER_OVERLAP_MS after the successor confirms (repeated events do not hurry it), never past the lease bound', () => {
+    const demoted = (confirmAt: number) => {
+      const m = new LeaseElection({ ...P, node: 'a' });
+      m.step({ type: 'start' }, 0);
+      m.step({ type: 'granted', lease: '7', ttlMs: 3000, sentAt: 0 }, 5);
+      m.step({ type: 'txn', won: true, revision: 10, holder: 'a', lease: '7' }, 10);
+      m.step({ type: 'demote', on: true }, 100);
+      m.step({ type: 'holder', holder: null, lease: null, revision: 11, version: 0 }, 110);
+      m.step({ type: 'holder', holder: 'b', lease: '9', revision: 12, version: 1 }, 120); // took the key: not yet
+      expect(m.state).toBe('MASTER');
+      expect(m.step({ type: 'holder', holder: 'b', lease: '9', revision: 12, version: 2 }, confirmAt)).toContainEqual(expect.objectContaining({ type: 'log', message: expect.stringMatching(/^b confirmed it holds the addresses/) as string }));
+      return m;
+    };
+    const m = demoted(200);
+    expect(m.status(200)).toMatchObject({ role: 'MASTER', handingOver: true });
+    expect(m.nextDeadline()).toBeLessThanOrEqual(200 + HANDOVER_OVERLAP_MS);
+    m.step({ type: 'holder', holder: 'b', lease: '9', revision: 12, version: 2 }, 250); // the periodic read, the same news
+    m.step({ type: 'tick' }, 250);
+    expect(m.state).toBe('MASTER');
+    expect(m.step({ type: 'tick' }, 200 + HANDOVER_OVERLAP_MS)).toContainEqual({ type: 'transition', from: 'MASTER', to: 'BACKUP', reason: 'handed over to b' });
+    expect(m.status(400)).toMatchObject({ role: 'BACKUP', handingOver: false, holder: 'b' });
+    // Confirmed just before our bound (sent 0 + ttl 3000 − margin 300): down at the bound, not later.
+    const late = demoted(2650);
+    late.step({ type: 'tick' }, 2699);
+    expect(late.state).toBe('MASTER');
+    expect(late.step({ type: 'tick' }, 2700)).toContainEqual(expect.objectContaining({ type: 'transition', to: 'BACKUP' }));
   });
 
   it('never two masters outside a hand-over, with demotes and cuts at random (property)', () => {

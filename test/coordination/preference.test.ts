@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { LeaseElection, type LeaseEffect, type LeaseInput, type LeaseParams } from '../../src/coordination/core/lease.js';
+import { HANDOVER_OVERLAP_MS, LeaseElection, type LeaseEffect, type LeaseInput, type LeaseParams } from '../../src/coordination/core/lease.js';
 import { candidacyDocument, parseCandidacy, preemptionDue, preferredSuccessor, trackCandidates, type Candidate, type Preference } from '../../src/coordination/core/preference.js';
 
 const P: Omit<LeaseParams, 'node'> = { ttlMs: 3000, renewMs: 1000, requestTimeoutMs: 500, marginMs: 300, pollMs: 1000 };
@@ -296,7 +296,8 @@ describe('preference: hand-back through etcd (pure nodes, simulated etcd)', () =
     expect(up - 5000).toBeGreaterThanOrEqual(2000);
     expect(up - 5000).toBeLessThanOrEqual(2000 + P.pollMs + 100);
     expect(up).toBeLessThan(down);
-    expect(down - up).toBeLessThanOrEqual(4 * LAT); // the confirm write and its watch event
+    expect(down - up).toBeGreaterThanOrEqual(HANDOVER_OVERLAP_MS);
+    expect(down - up).toBeLessThanOrEqual(HANDOVER_OVERLAP_MS + 4 * LAT); // the confirm write and its watch event
     expect(sim.nodes.get(first)!.log.at(-1)).toBe('MASTER->BACKUP (handed over to a)');
     expect(sim.firstUp(other, 0)).toBeUndefined();
     expect(sim.violations).toEqual([]);

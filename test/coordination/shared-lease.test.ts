@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { LeaseElection, type LeaseEffect } from '../../src/coordination/core/lease.js';
-import { InFlightLimit, KeyFanOut, SharedLease, TXN_OPS, chunk, readDelayMs, watchScope } from '../../src/coordination/core/shared-lease.js';
+import { InFlightLimit, KeyFanOut, SharedLease, TXN_OPS, candidacyReads, chunk, isUnder, prefixRangeEnd, readDelayMs, watchScope } from '../../src/coordination/core/shared-lease.js';
 
 describe('SharedLease', () => {
   it('grants once for all the instances of a ttl; the others wait for that grant, then use it with its sent time', () => {
@@ -76,13 +76,44 @@ describe('SharedLease', () => {
     expect(l.keptAlive('L1', 3000, 650)).toBeUndefined();
   });
 
-  it('a lease not confirmed within its ttl by our clock is not handed out: a new one is granted', () => {
+  it('a lease not confirmed within its ttl by our clock is not handed out: revived first, a new one granted if etcd lost it', () => {
     const l = new SharedLease(3000, 1000);
     l.acquire(0);
     l.granted('L1', 3000, 0);
     expect(l.acquire(2999)).toMatchObject({ type: 'use', lease: 'L1' });
-    expect(l.acquire(3000)).toEqual({ type: 'grant' });
+    expect(l.acquire(3000)).toEqual({ type: 'revive', lease: 'L1' });
     expect(l.current).toBeUndefined();
+    expect(l.keepAlive('L1', 3010)).toEqual({ type: 'gone' }); // not used while not confirmed again
+    expect(l.acquire(3020)).toEqual({ type: 'wait' });
+    expect(l.revived('L1', 0, 3000)).toBeUndefined(); // etcd no longer has it: the caller grants
+    expect(l.granted('L2', 3000, 3100)).toEqual({ lease: 'L2', ttlMs: 3000, sentAt: 3100 });
+    expect(l.current).toBe('L2');
+  });
+
+  it('a lease given up by our bound that etcd still has (a new leader extended it) serves again, from the revive\'s send time', () => {
+    const l = new SharedLease(3000, 1000);
+    l.join('a', 1000);
+    l.acquire(0);
+    l.granted('L1', 3000, 0);
+    expect(l.acquire(4000)).toEqual({ type: 'revive', lease: 'L1' });
+    l.grantFailed(); // etcd still away: the next request revives again, no new lease
+    expect(l.acquire(5000)).toEqual({ type: 'revive', lease: 'L1' });
+    expect(l.revived('L1', 3000, 5000)).toEqual({ lease: 'L1', ttlMs: 3000, sentAt: 5000 });
+    expect(l.acquire(5100)).toEqual({ type: 'use', lease: 'L1', ttlMs: 3000, sentAt: 5000 });
+    expect(l.keepAlive('L1', 5600)).toEqual({ type: 'send' });
+    // Lost for real afterwards (ttl 0): nothing to revive, a grant.
+    l.keptAlive('L1', 0, 5600);
+    expect(l.acquire(5700)).toEqual({ type: 'grant' });
+  });
+
+  it('the last holder to leave revokes a lease waiting to be revived too', () => {
+    const l = new SharedLease(3000, 1000);
+    l.join('a', 1000);
+    l.acquire(0);
+    l.granted('L1', 3000, 0);
+    l.acquire(4000);
+    l.grantFailed();
+    expect(l.leave('a')).toBe('L1');
   });
 
   it('the last holder to leave revokes the lease; the others do not', () => {
@@ -142,7 +173,33 @@ describe('SharedLease', () => {
               if (d.type === 'use') push(now, () => step(i, { type: 'granted', lease: d.lease, ttlMs: d.ttlMs, sentAt: d.sentAt }, now));
               else {
                 grantWaiters.push(i);
-                if (d.type === 'grant') {
+                if (d.type === 'revive') {
+                  // One keep-alive of the lease our bound gave up; lost in etcd, a grant as below.
+                  push(dropped ? now + 600 : at, () => {
+                    if (dropped) {
+                      const ws = grantWaiters;
+                      grantWaiters = [];
+                      shared.grantFailed();
+                      for (const j of ws) step(j, { type: 'failed', request: 'grant', error: 'timeout' }, now + 600);
+                      return;
+                    }
+                    const exp = etcdExpiry.get(d.lease);
+                    const alive = exp !== undefined && at < exp;
+                    if (alive) etcdExpiry.set(d.lease, at + TTL);
+                    else etcdExpiry.delete(d.lease);
+                    const c = shared.revived(d.lease, alive ? TTL : 0, now);
+                    const ws = grantWaiters;
+                    grantWaiters = [];
+                    if (c) {
+                      for (const j of ws) step(j, { type: 'granted', ...c }, at);
+                      return;
+                    }
+                    const lease = `L${++leaseNo}`;
+                    etcdExpiry.set(lease, at + TTL);
+                    const g = shared.granted(lease, TTL, at);
+                    for (const j of ws) step(j, { type: 'granted', ...g }, at);
+                  });
+                } else if (d.type === 'grant') {
                   push(dropped ? now + 600 : at, () => {
                     const ws = grantWaiters;
                     grantWaiters = [];
@@ -270,5 +327,30 @@ describe('read batching', () => {
     expect(readDelayMs(1000)).toBe(100);
     expect(readDelayMs(500)).toBe(50);
     expect(readDelayMs(5000)).toBe(100);
+  });
+});
+
+describe('candidacy reads batched (preference)', () => {
+  it('1,000 instances under one prefix: one range read of the prefix directory; keys outside it one range each', () => {
+    const asks = Array.from({ length: 1000 }, (_, i) => ({ key: `/carpool/s${i}/leader`, prefix: '/carpool' }));
+    const { byDir, alone } = candidacyReads([...asks, { key: '/other/x', prefix: '/carpool' }, { key: '/b/y/leader', prefix: '/b/' }]);
+    expect([...byDir.keys()]).toEqual(['/carpool/', '/b/']);
+    expect(byDir.get('/carpool/')).toHaveLength(1000);
+    expect(byDir.get('/b/')).toEqual(['/b/y/leader']);
+    expect(alone).toEqual(['/other/x']);
+  });
+
+  it('an answer is split by candidacy directory: a key is under a directory only strictly', () => {
+    expect(isUnder('/p/web/leader/candidates/n1', '/p/web/leader/candidates/')).toBe(true);
+    expect(isUnder('/p/web/leader/candidates/', '/p/web/leader/candidates/')).toBe(false);
+    expect(isUnder('/p/web2/leader/candidates/n1', '/p/web/leader/candidates/')).toBe(false);
+    expect(isUnder('/p/web/leader', '/p/web/leader/candidates/')).toBe(false);
+  });
+
+  it('the end of a prefix range is etcd\'s: the last byte below 0xff plus one', () => {
+    const end = (s: string) => Buffer.from(prefixRangeEnd(Buffer.from(s))).toString('latin1');
+    expect(end('/a/b/')).toBe('/a/b0');
+    expect(Buffer.from(prefixRangeEnd(Uint8Array.of(0x61, 0xff, 0xff)))).toEqual(Buffer.from([0x62]));
+    expect(Buffer.from(prefixRangeEnd(Uint8Array.of(0xff)))).toEqual(Buffer.from([0]));
   });
 });

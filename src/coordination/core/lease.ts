@@ -24,8 +24,10 @@
  * (only while it holds our lease) but keeps its addresses; the backups see the key free and
  * contend; the winner adds the addresses, sends gratuitous ARP and only then rewrites the key
  * once (`confirm`: same value and lease, so the key's version goes to 2). The old master drops
- * its addresses when etcd names another holder with version ≥ 2 — the successor's GARP went out
- * before that write — or, with no successor, after `handoverWaitMs`. A demoted node does not
+ * its addresses HANDOVER_OVERLAP_MS after etcd names another holder with version ≥ 2 — the
+ * successor's addresses and GARP went out before that write, so both hold for a moment, as
+ * with CARP's demote, whatever the delays of the watch — or, with no successor, after
+ * `handoverWaitMs`; the lease bound applies throughout. A demoted node does not
  * contend until the demotion is cleared (CARP's advskew 240).
  *
  * Preference (`priority`, `preempt`, `preempt_delay`; ./preference.ts): a node with a preference
@@ -57,6 +59,11 @@ export interface LeaseParams {
   readonly preference?: Preference;
   /** The policy when etcd cannot be reached (default `step-down`). */
   readonly unreachable?: UnreachablePolicy;
+  /**
+   * The lease is the daemon's, shared by its instances of this ttl: a failed grant or keep-alive
+   * is one event, logged once for the lease by the pool; the instance logs it at debug level.
+   */
+  readonly sharedLease?: boolean;
 }
 
 export type UnreachablePolicy = 'step-down' | 'failsafe';
@@ -162,6 +169,12 @@ export function checkTiming(p: Omit<LeaseParams, 'node'>): string[] {
   return out;
 }
 
+/**
+ * A master that handed over keeps its addresses this long after its successor confirmed holding
+ * them (make-before-break with a margin: packets still sent to the old holder's MAC are served).
+ */
+export const HANDOVER_OVERLAP_MS = 100;
+
 /** A failed keep-alive is sent again after this (not sooner: an endpoint refusing at once must not make a busy loop). */
 export const KEEPALIVE_RETRY_MS = 200;
 
@@ -182,6 +195,8 @@ export class LeaseElection {
   private demoted = false;
   /** While handing over: the addresses go at the latest then. */
   private handoverUntil: number | undefined;
+  /** Handed over and confirmed by `to`: the addresses go at `at` (HANDOVER_OVERLAP_MS later). */
+  private letGo: { readonly at: number; readonly to: string } | undefined;
   // --- preference (./preference.ts) ---
   private candidateList: readonly Candidate[] = [];
   private candidateSeen = new Map<string, { id: string; since: number }>();
@@ -212,7 +227,7 @@ export class LeaseElection {
   }
 
   nextDeadline(): number | undefined {
-    const ds = [this.nextKeepAlive, this.nextPoll, this.nextGrant, this.handoverUntil, this.role === 'MASTER' ? this.masterBound() : undefined, this.preemptAt(),
+    const ds = [this.nextKeepAlive, this.nextPoll, this.nextGrant, this.handoverUntil, this.letGo?.at, this.role === 'MASTER' ? this.masterBound() : undefined, this.preemptAt(),
       this.nextAsk, this.contendAt]
       .filter((d): d is number => d !== undefined);
     return ds.length ? Math.min(...ds) : undefined;
@@ -222,7 +237,7 @@ export class LeaseElection {
     return {
       role: this.role, holder: this.holder, revision: this.revision,
       leaseLeftMs: this.validUntil === undefined ? undefined : Math.max(0, this.validUntil - now),
-      failures: this.failures, lastError: this.lastError, demoted: this.demoted, handingOver: this.handoverUntil !== undefined || this.retaking,
+      failures: this.failures, lastError: this.lastError, demoted: this.demoted, handingOver: this.handoverUntil !== undefined || this.retaking || this.letGo !== undefined,
       unreachable: this.p.unreachable ?? 'step-down', etcdReachable: this.reachable,
       failsafeLeftMs: this.failsafeUntil === undefined || this.failsafeUntil <= now ? undefined : this.failsafeUntil - now,
       failsafeActive: this.role === 'MASTER' && this.failsafeUntil !== undefined && now < this.failsafeUntil && now >= (this.stepDownAt() ?? -Infinity),
@@ -294,10 +309,11 @@ export class LeaseElection {
           if (this.resyncing && this.role === 'MASTER' && input.holder !== this.p.node) {
             this.holder = input.holder;
             this.failsafeUntil = undefined;
-            this.transition('BACKUP', `etcd names another holder (${input.holder ?? '?'})`, fx);
+            this.transition('BACKUP', this.otherHolderReason(input.holder, input.lease), fx);
             break;
           }
           this.holder = input.holder;
+          if (input.holder === this.p.node && input.lease === this.lease && this.resyncedKept(input.revision, fx)) break;
           // Our name under another lease (one we lost, or a predecessor's): not ours to hold, since
           // nothing keeps that lease alive; it expires and the key is contended again.
           if (input.holder === this.p.node && input.lease === this.lease) this.maybeMaster(now, 'the key is ours', fx);
@@ -336,7 +352,7 @@ export class LeaseElection {
         this.pending.delete(input.request);
         this.failures++;
         this.lastError = `${input.request}: ${input.error}`;
-        fx.push({ type: 'log', level: 'warning', message: `etcd ${input.request} failed: ${input.error}${this.role === 'MASTER' ? `; keeping the role at most ${Math.max(0, (this.masterBound() ?? now) - now)} ms more` : ''}` });
+        fx.push({ type: 'log', level: this.p.sharedLease && (input.request === 'keepAlive' || input.request === 'grant') ? 'debug' : 'warning', message: `etcd ${input.request} failed: ${input.error}${this.role === 'MASTER' ? `; keeping the role at most ${Math.max(0, (this.masterBound() ?? now) - now)} ms more` : ''}` });
         if (input.request === 'grant') this.nextGrant = now + Math.min(this.p.renewMs, 1000);
         // The timing rule (renew + 2 × request timeout ≤ ttl − margin) counts on a failed
         // keep-alive being retried at once, not a renew later (found in the lab: an etcd member
@@ -410,6 +426,11 @@ export class LeaseElection {
 
   private onTick(now: number, fx: LeaseEffect[]): void {
     this.failsafeTick(now, fx);
+    if (this.letGo !== undefined && now >= this.letGo.at) {
+      const to = this.letGo.to;
+      this.letGo = undefined;
+      this.transition('BACKUP', `handed over to ${to}`, fx);
+    }
     if (this.handoverUntil !== undefined && now >= this.handoverUntil) {
       this.handoverUntil = undefined;
       // Demoted meanwhile too: taken back first (our reservation must not outlive the hand-over), then resigned.
@@ -466,12 +487,14 @@ export class LeaseElection {
         else this.handoverUntil = undefined; // cleared and won again: simply master
       } else if (version >= 2) {
         this.endHandover(now);
-        this.transition('BACKUP', `handed over to ${holder}`, fx);
+        this.letGoAfter(holder, now, fx);
       } else if (prev !== holder) {
         fx.push({ type: 'log', level: 'info', message: `${holder} took the key: keeping the addresses until it confirms` });
       }
       return;
     }
+    // Handed over: the successor's key, as expected; the addresses go at the time set.
+    if (this.letGo !== undefined && this.role === 'MASTER' && holder === this.letGo.to) return;
     if (holder === null) {
       if (this.demoted) {
         if (this.role === 'MASTER') this.transition('BACKUP', 'etcd shows the key free', fx);
@@ -499,8 +522,25 @@ export class LeaseElection {
       // A missed watch event or a lost transaction answer: the key is ours after all.
       if (this.role === 'BACKUP') this.maybeMaster(now, 'etcd names us the holder', fx);
     } else if (this.role === 'MASTER') {
-      this.transition('BACKUP', `etcd names another holder (${holder})`, fx);
+      this.transition('BACKUP', this.otherHolderReason(holder, lease), fx);
     }
+  }
+
+  /** Why a master steps down for a key it does not hold: another node, or our own name under a lease we no longer keep alive. */
+  private otherHolderReason(holder: string | null | undefined, lease: string | null | undefined): string {
+    if (holder === this.p.node) return `etcd holds the key in our name under another lease (${lease ?? 'none'}), which nothing keeps alive`;
+    return `etcd names another holder (${holder ?? '?'})`;
+  }
+
+  /** The successor confirmed it holds the addresses: ours go HANDOVER_OVERLAP_MS later (never past the lease bound). */
+  private letGoAfter(successor: string, now: number, fx: LeaseEffect[]): void {
+    const at = Math.min(now + HANDOVER_OVERLAP_MS, this.stepDownAt() ?? now);
+    if (at <= now) {
+      this.transition('BACKUP', `handed over to ${successor}`, fx);
+      return;
+    }
+    this.letGo = { at, to: successor };
+    fx.push({ type: 'log', level: 'info', message: `${successor} confirmed it holds the addresses: removing ours in ${at - now} ms` });
   }
 
   private maybeMaster(now: number, reason: string, fx: LeaseEffect[]): void {
@@ -640,7 +680,7 @@ export class LeaseElection {
   /** The holder hands over to a better candidate whose hold-down has passed. */
   private considerPreemption(now: number, fx: LeaseEffect[]): void {
     const pref = this.p.preference;
-    if (!pref || this.role !== 'MASTER' || this.demoted || this.stopping || this.handoverUntil !== undefined || this.retaking) return;
+    if (!pref || this.role !== 'MASTER' || this.demoted || this.stopping || this.handoverUntil !== undefined || this.retaking || this.letGo !== undefined) return;
     const target = preferredSuccessor(this.p.node, pref.priority, this.candidateList, this.candidateSeen, now);
     if (target !== undefined) this.startHandover(now, fx, target);
   }
@@ -648,7 +688,7 @@ export class LeaseElection {
   /** When a waiting better candidate's hold-down ends (the holder's timer), if the holder may hand over. */
   private preemptAt(): number | undefined {
     const pref = this.p.preference;
-    if (!pref || this.role !== 'MASTER' || this.demoted || this.handoverUntil !== undefined || this.retaking) return undefined;
+    if (!pref || this.role !== 'MASTER' || this.demoted || this.handoverUntil !== undefined || this.retaking || this.letGo !== undefined) return undefined;
     return preemptionDue(this.p.node, pref.priority, this.candidateList, this.candidateSeen);
   }
 
@@ -804,6 +844,20 @@ export class LeaseElection {
 
   private resyncing = false;
 
+  /**
+   * The resync's transaction found the key still ours under our lease: etcd kept the lease
+   * through the outage (a new leader extends every lease) and the shared lease revived it
+   * (core/shared-lease.ts). Master as before, same fencing token, nothing rewritten.
+   */
+  private resyncedKept(revision: number, fx: LeaseEffect[]): boolean {
+    if (!this.resyncing || this.role !== 'MASTER') return false;
+    this.resyncing = false;
+    this.failsafeUntil = undefined;
+    this.nextAsk = undefined;
+    fx.push({ type: 'log', level: 'warning', message: `resynced: etcd kept our lease through the outage, the key is still ours, fencing token ${revision} unchanged` });
+    return true;
+  }
+
   /** The transaction of a resync won: master without a transition (the new fencing token logged). */
   private resyncedWithoutTransition(revision: number, fx: LeaseEffect[]): boolean {
     if (!this.resyncing || this.role !== 'MASTER') return false;
@@ -820,6 +874,7 @@ export class LeaseElection {
     if (from === to) return;
     this.role = to;
     if (to !== 'MASTER') {
+      this.letGo = undefined;
       this.resyncing = false;
       this.failsafeUntil = undefined;
       this.nextAsk = undefined;

@@ -9,11 +9,17 @@
  *   holder's bound (sent + ttl − margin) stays what it would be with a lease of its own; the
  *   answers are also handed to every holder, so they all step down by the same confirmation.
  *   A lease that is lost is lost for all of them together (as with Patroni or kube-vip, whose
- *   one lease covers the process).
+ *   one lease covers the process). A lease given up by our own bound (etcd unreachable for a
+ *   while) is first *revived*: one keep-alive of it before any new grant. etcd's new leader
+ *   extends every lease when it is elected, so after a loss of quorum the lease — and every key
+ *   under it — is often still there; a new lease would leave those keys under one nobody keeps
+ *   alive, to lapse a ttl later (issue 16: a failsafe master dropped and re-took its VIP).
  * - `KeyFanOut`: one watch per key prefix, its events handed to the instances by key.
  * - `InFlightLimit`: at most N requests of a connection in flight, the rest queued in order.
  * - `chunk`: batched reads go out as transactions of at most `TXN_OPS` gets (etcd's
  *   `--max-txn-ops` defaults to 128).
+ * - `candidacyReads`: the preference candidacies of every instance asked within one poll are
+ *   read as one range per prefix directory (the one its watch covers), not one read each.
  */
 
 /** Gets per read transaction (below etcd's default `--max-txn-ops` of 128). */
@@ -41,6 +47,11 @@ export type AcquireDecision =
   | { readonly type: 'use'; readonly lease: string; readonly ttlMs: number; readonly sentAt: number }
   /** Ask etcd for a lease (then `granted` or `grantFailed`). */
   | { readonly type: 'grant' }
+  /**
+   * Send one keep-alive of `lease`, the lease we gave up by our own bound (then `revived` with
+   * its answer, or `grantFailed`): etcd may still have it, and our keys with it.
+   */
+  | { readonly type: 'revive'; readonly lease: string }
   /** A grant is already on its way: wait for it. */
   | { readonly type: 'wait' };
 
@@ -65,6 +76,8 @@ export class SharedLease {
   private failedSince = false;
   private readonly holders = new Set<string>();
   private renewMs: number;
+  /** The lease given up by our own bound, not known to be gone in etcd: revived before a grant. */
+  private previous: string | undefined;
 
   constructor(readonly requestedTtlMs: number, renewMs: number) {
     this.renewMs = renewMs;
@@ -89,15 +102,29 @@ export class SharedLease {
     if (this.lease !== undefined && this.confirmedAt !== undefined && this.confirmedAt + this.ttlMs > now) {
       return { type: 'use', lease: this.lease, ttlMs: this.ttlMs, sentAt: this.confirmedAt };
     }
-    // Expired by our own bound (or never granted): whatever etcd thinks of it, start afresh.
+    // Expired by our own bound: not used until etcd confirms it again (revive), else a new one.
+    if (this.lease !== undefined) this.previous = this.lease;
     this.drop();
     if (this.granting) return { type: 'wait' };
     this.granting = true;
-    return { type: 'grant' };
+    return this.previous !== undefined ? { type: 'revive', lease: this.previous } : { type: 'grant' };
+  }
+
+  /**
+   * The answer to the revive's keep-alive, sent at `sentAt`: etcd still has the lease (the
+   * confirmation, counted from the send time as any other) or not (undefined: send a grant now,
+   * the waiters keep waiting for it).
+   */
+  revived(lease: string, ttlMs: number, sentAt: number): Confirmation | undefined {
+    if (lease !== this.previous) return undefined;
+    if (ttlMs > 0) return this.granted(lease, ttlMs, sentAt);
+    this.previous = undefined;
+    return undefined;
   }
 
   granted(lease: string, ttlMs: number, sentAt: number): Confirmation {
     this.granting = false;
+    this.previous = undefined;
     this.lease = lease;
     this.ttlMs = ttlMs;
     this.confirmedAt = sentAt;
@@ -148,9 +175,10 @@ export class SharedLease {
    */
   leave(holder: string): string | undefined {
     this.holders.delete(holder);
-    if (this.holders.size > 0 || this.lease === undefined) return undefined;
-    const lease = this.lease;
+    const lease = this.lease ?? this.previous;
+    if (this.holders.size > 0 || lease === undefined) return undefined;
     this.drop();
+    this.previous = undefined;
     return lease;
   }
 
@@ -239,4 +267,40 @@ export function chunk<T>(xs: readonly T[], n: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
   return out;
+}
+
+/**
+ * How the candidacy reads of one batch go out: one range read per prefix directory for the
+ * instances whose key is under it (the answer split by `<key>/candidates/`), the others one
+ * prefix range each (in transactions of TXN_OPS).
+ */
+export function candidacyReads(asks: readonly { readonly key: string; readonly prefix: string }[]): { byDir: Map<string, string[]>; alone: string[] } {
+  const byDir = new Map<string, string[]>();
+  const alone: string[] = [];
+  for (const { key, prefix } of asks) {
+    const scope = watchScope(key, prefix);
+    if (scope.range === 'prefix') {
+      const keys = byDir.get(scope.value);
+      if (keys) keys.push(key);
+      else byDir.set(scope.value, [key]);
+    } else alone.push(key);
+  }
+  return { byDir, alone };
+}
+
+/** Whether `key` lies under the directory `dir` (which ends with '/'). */
+export function isUnder(key: string, dir: string): boolean {
+  return key.length > dir.length && key.startsWith(dir);
+}
+
+/** The end of etcd's range of every key starting with `p` (etcd's `--prefix`: the last byte below 0xff plus one). */
+export function prefixRangeEnd(p: Uint8Array): Uint8Array {
+  for (let i = p.length - 1; i >= 0; i--) {
+    if (p[i]! < 0xff) {
+      const end = p.slice(0, i + 1);
+      end[i] = p[i]! + 1;
+      return end;
+    }
+  }
+  return Uint8Array.of(0); // every key
 }

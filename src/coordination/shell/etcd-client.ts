@@ -116,6 +116,25 @@ export function clientOptions(s: EtcdSettings, readFile: (path: string) => Buffe
   };
 }
 
+/**
+ * `p`, or a timeout error if it is not answered within `timeoutMs`. The timeout is settled in
+ * the event loop's check phase (setImmediate), after the I/O already received: when the loop
+ * was stalled past the bound (a busy daemon, a slow machine), the timer and the reply become
+ * ready together, and the reply — received in time — must win (a keep-alive answered in time
+ * taken for a failure made a master step down for nothing).
+ */
+export function bounded<T>(what: string, timeoutMs: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let later: NodeJS.Immediate | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => { later = setImmediate(() => reject(new Error(`${what}: no answer within ${timeoutMs} ms`))); }, timeoutMs);
+  });
+  return Promise.race([p, timeout]).finally(() => {
+    clearTimeout(timer);
+    if (later) clearImmediate(later);
+  });
+}
+
 /** gRPC status UNAVAILABLE: the endpoint cannot be reached (refused, reset, no route). */
 const GRPC_UNAVAILABLE = 14;
 
@@ -133,11 +152,7 @@ export class Etcd3Client implements EtcdClient {
   }
 
   protected bounded<T>(what: string, p: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${this.s.requestTimeoutMs} ms`)), this.s.requestTimeoutMs);
-    });
-    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+    return bounded(what, this.s.requestTimeoutMs, p);
   }
 
   async grant(ttlMs: number): Promise<{ lease: string; ttlMs: number }> {

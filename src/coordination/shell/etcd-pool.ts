@@ -21,9 +21,12 @@
 import { Etcd3, type Watcher } from 'etcd3';
 import type { EtcdSettings } from '../../config/model.js';
 import type { LogLevel } from '../../lib/log-level.js';
-import { InFlightLimit, KeyFanOut, MAX_IN_FLIGHT, SharedLease, TXN_OPS, chunk, readDelayMs, watchScope, type Confirmation } from '../core/shared-lease.js';
+import { EtcdErrorExplainer } from '../core/etcd-errors.js';
 import {
-  candidacyKey, candidateEntries, clientOptions, guardedCreate, holderOfKv, keepAliveOnAny, reservationKey, reserve, reservedCreate, txnResult,
+  InFlightLimit, KeyFanOut, MAX_IN_FLIGHT, SharedLease, TXN_OPS, candidacyReads, chunk, isUnder, prefixRangeEnd, readDelayMs, watchScope, type Confirmation,
+} from '../core/shared-lease.js';
+import {
+  bounded, candidacyKey, candidateEntries, clientOptions, guardedCreate, holderOfKv, keepAliveOnAny, reservationKey, reserve, reservedCreate, txnResult,
   type CandidateEntry, type EtcdClient, type HolderInfo, type LeaseConfirmation, type SharedConnection, type TxnResult,
 } from './etcd-client.js';
 
@@ -112,6 +115,14 @@ interface ReadBatch {
   timeoutMs: number;
 }
 
+/** Candidacy reads asked within a few ms, by instance key (with the prefix its watch covers). */
+interface CandidateBatch {
+  readonly waiters: Map<string, { readonly prefix: string; readonly list: Waiter<CandidateEntry[]>[] }>;
+  timer: NodeJS.Timeout | undefined;
+  due: number;
+  timeoutMs: number;
+}
+
 class EtcdConnection {
   readonly client: Etcd3;
   private users = 0;
@@ -122,11 +133,15 @@ class EtcdConnection {
   private readonly watches = new Map<string, WatchSlot>();
   private readonly limit = new InFlightLimit<() => void>(MAX_IN_FLIGHT);
   private batch: ReadBatch | undefined;
+  private candidateBatch: CandidateBatch | undefined;
   private readonly revokes = new Set<Promise<unknown>>();
+  /** A failure as the endpoint concerned and what to check (as each instance's shell explains its own). */
+  private readonly explainer: EtcdErrorExplainer;
 
   constructor(s: EtcdSettings, private readonly deps: EtcdPoolDeps, private readonly onClosed: () => void) {
     this.deadlineMs = s.requestTimeoutMs;
     this.endpoints = s.endpoints.length;
+    this.explainer = new EtcdErrorExplainer(s.endpoints);
     this.client = new Etcd3({
       ...clientOptions(s),
       // Our own timers bound every request. The gRPC deadline is a backstop only: the etcd3 client
@@ -162,19 +177,52 @@ class EtcdConnection {
     const d = slot.shared.acquire(this.deps.now());
     if (d.type === 'use') return Promise.resolve(d);
     const p = new Promise<Confirmation>((resolve, reject) => slot.grantWaiters.push({ resolve, reject }));
-    if (d.type === 'grant') {
-      const sentAt = this.deps.now();
-      const ttlS = Math.ceil(slot.shared.requestedTtlMs / 1000);
-      this.bounded('grant', slot.timeoutMs, this.client.leaseClient.leaseGrant({ TTL: ttlS, ID: 0 })).then((r) => {
-        if (r.error) throw new Error(r.error);
-        const c = slot.shared.granted(r.ID, Number(r.TTL) * 1000, sentAt);
-        for (const w of slot.grantWaiters.splice(0)) w.resolve(c);
-      }).catch((e: unknown) => {
-        slot.shared.grantFailed();
-        for (const w of slot.grantWaiters.splice(0)) w.reject(e);
-      });
-    }
+    if (d.type === 'grant') this.sendGrant(slot);
+    else if (d.type === 'revive') this.revive(slot, d.lease);
     return p;
+  }
+
+  private sendGrant(slot: LeaseSlot): void {
+    const sentAt = this.deps.now();
+    const ttlS = Math.ceil(slot.shared.requestedTtlMs / 1000);
+    this.bounded('grant', slot.timeoutMs, this.client.leaseClient.leaseGrant({ TTL: ttlS, ID: 0 })).then((r) => {
+      if (r.error) throw new Error(r.error);
+      const c = slot.shared.granted(r.ID, Number(r.TTL) * 1000, sentAt);
+      for (const w of slot.grantWaiters.splice(0)) w.resolve(c);
+    }).catch((e: unknown) => this.grantFailed(slot, e));
+  }
+
+  /** One keep-alive of the lease our bound gave up: still in etcd, it serves again (with our keys); else a grant. */
+  private revive(slot: LeaseSlot, lease: string): void {
+    const sentAt = this.deps.now();
+    this.bounded('grant', slot.timeoutMs, keepAliveOnAny(this.client, lease, this.endpoints)).then((ttlMs) => {
+      const c = slot.shared.revived(lease, ttlMs, sentAt);
+      if (!c) {
+        this.sendGrant(slot);
+        return;
+      }
+      this.deps.log('info', `etcd lease ${lease} (ttl ${slot.shared.requestedTtlMs / 1000} s) confirmed again after a lapse: kept, with its ${slot.shared.holderCount} instance(s)' keys`, `etcd-lease:${lease}`);
+      for (const w of slot.grantWaiters.splice(0)) w.resolve(c);
+      for (const l of [...slot.listeners]) l(c);
+    }, (e: unknown) => this.grantFailed(slot, e));
+  }
+
+  private grantFailed(slot: LeaseSlot, e: unknown): void {
+    slot.shared.grantFailed();
+    this.leaseFailed(slot, 'grant', e);
+    for (const w of slot.grantWaiters.splice(0)) w.reject(e);
+  }
+
+  /**
+   * One warning for a failed request of the shared lease, whatever the number of instances it
+   * carries (their own lines are at debug level); rate-limited per lease like the instances' lines.
+   */
+  private leaseFailed(slot: LeaseSlot, what: 'grant' | 'keep-alive', e: unknown): void {
+    const ttlS = slot.shared.requestedTtlMs / 1000;
+    const n = slot.shared.holderCount;
+    const lease = slot.shared.current;
+    this.deps.log('warning', `etcd ${what} of the shared lease${lease !== undefined ? ` ${lease}` : ''} (ttl ${ttlS} s, carrying ${n} instance${n === 1 ? '' : 's'}) failed: `
+      + `${this.explainer.explain(e instanceof Error ? e.message : String(e))}; each master keeps its role at most until its lease bound`, `etcd-lease:${ttlS}:${what}`);
   }
 
   keepAlive(slot: LeaseSlot, lease: string): Promise<{ ttlMs: number; sentAt: number }> {
@@ -195,6 +243,7 @@ class EtcdConnection {
           if (c) for (const l of [...slot.listeners]) l(c);
         }, (e: unknown) => {
           slot.shared.keepAliveFailed(lease, now);
+          this.leaseFailed(slot, 'keep-alive', e);
           for (const w of slot.keepAliveWaiters.splice(0)) w.reject(e);
         });
         return p;
@@ -241,10 +290,11 @@ class EtcdConnection {
           this.next();
         };
         clearTimeout(timer);
-        timer = setTimeout(() => {
+        // Settled after the I/O already received (see `bounded`): a reply that came in time wins.
+        timer = setTimeout(() => setImmediate(() => {
           reject(new Error(`${what}: no answer within ${timeoutMs} ms`));
           free();
-        }, timeoutMs);
+        }), timeoutMs);
         fn().then(resolve, reject).finally(free);
       };
       if (this.limit.admit(run)) run();
@@ -256,11 +306,7 @@ class EtcdConnection {
   }
 
   bounded<T>(what: string, timeoutMs: number, p: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+    return bounded(what, timeoutMs, p);
   }
 
   // --- batched reads ----------------------------------------------------------------------
@@ -295,6 +341,54 @@ class EtcdConnection {
       }, (e: unknown) => {
         for (const k of keys) for (const w of b.waiters.get(k) ?? []) w.reject(e);
       });
+    }
+  }
+
+  // --- batched candidacy reads (preference) ---------------------------------------------------
+
+  /**
+   * The candidacies under `<key>/candidates/`, read with the other instances' of this poll: one
+   * range read of each prefix directory (as its watch) for the keys under it, and transactions
+   * of TXN_OPS prefix ranges for keys outside any prefix.
+   */
+  candidates(key: string, prefix: string, pollMs: number, timeoutMs: number): Promise<CandidateEntry[]> {
+    const now = this.deps.now();
+    const due = now + readDelayMs(pollMs);
+    const b = (this.candidateBatch ??= { waiters: new Map<string, { prefix: string; list: Waiter<CandidateEntry[]>[] }>(), timer: undefined, due: Infinity, timeoutMs });
+    b.timeoutMs = Math.max(b.timeoutMs, timeoutMs);
+    const p = new Promise<CandidateEntry[]>((resolve, reject) => {
+      const w = b.waiters.get(key) ?? { prefix, list: [] };
+      w.list.push({ resolve, reject });
+      b.waiters.set(key, w);
+    });
+    if (due < b.due) {
+      b.due = due;
+      clearTimeout(b.timer);
+      b.timer = setTimeout(() => this.flushCandidates(b), due - now);
+    }
+    return p;
+  }
+
+  private flushCandidates(b: CandidateBatch): void {
+    if (this.candidateBatch === b) this.candidateBatch = undefined;
+    const { byDir, alone } = candidacyReads([...b.waiters].map(([key, w]) => ({ key, prefix: w.prefix })));
+    const answer = (key: string, entries: CandidateEntry[]): void => { for (const w of b.waiters.get(key)?.list ?? []) w.resolve(entries); };
+    const fail = (keys: readonly string[], e: unknown): void => { for (const k of keys) for (const w of b.waiters.get(k)?.list ?? []) w.reject(e); };
+    for (const [dir, keys] of byDir) {
+      this.limited('candidates', b.timeoutMs, () => this.client.getAll().prefix(dir).exec()).then((r) => {
+        for (const key of keys) {
+          const cdir = candidacyKey(key, '');
+          answer(key, candidateEntries({ kvs: r.kvs.filter((kv) => isUnder(kv.key.toString('utf8'), cdir)) }, cdir));
+        }
+      }, (e: unknown) => fail(keys, e));
+    }
+    for (const keys of chunk(alone, TXN_OPS)) {
+      this.limited('candidates', b.timeoutMs, () => this.client.kv.txn({
+        compare: [], failure: [],
+        success: keys.map((k) => { const dir = Buffer.from(candidacyKey(k, '')); return { request_range: { key: dir, range_end: Buffer.from(prefixRangeEnd(dir)) } }; }),
+      })).then((r) => {
+        keys.forEach((k, i) => answer(k, candidateEntries({ kvs: r.responses[i]?.response_range?.kvs ?? [] }, candidacyKey(k, ''))));
+      }, (e: unknown) => fail(keys, e));
     }
   }
 
@@ -388,8 +482,7 @@ class InstanceEtcd implements EtcdClient {
   }
 
   candidates(): Promise<CandidateEntry[]> {
-    const dir = candidacyKey(this.s.key, '');
-    return this.conn.limited('candidates', this.s.requestTimeoutMs, async () => candidateEntries(await this.conn.client.getAll().prefix(dir).exec(), dir));
+    return this.conn.candidates(this.s.key, this.s.prefix, this.s.pollMs, this.s.requestTimeoutMs);
   }
 
   read(): Promise<HolderInfo> {

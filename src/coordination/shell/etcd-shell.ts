@@ -34,6 +34,8 @@ export interface EtcdShellDeps {
   readonly failsafeKey?: Uint8Array;
   /** Wall clock in ms (the failsafe messages' time window); default Date.now. */
   readonly wallNow?: () => number;
+  /** The client is the daemon's pool: its lease is shared, and its failures are logged once by the pool. */
+  readonly sharedLease?: boolean;
 }
 
 export class EtcdShell extends ShellBase {
@@ -65,6 +67,7 @@ export class EtcdShell extends ShellBase {
       node: deps.node, ttlMs: e.ttlMs, renewMs: e.renewMs, requestTimeoutMs: e.requestTimeoutMs, marginMs: e.marginMs, pollMs: e.pollMs,
       ...(cfg.preference ? { preference: cfg.preference } : {}),
       ...(e.unreachable ? { unreachable: e.unreachable } : {}),
+      ...(deps.sharedLease ? { sharedLease: true } : {}),
     });
     if (e.unreachable === 'failsafe' && e.failsafe) {
       if (!deps.failsafeKey) throw new Error(`${cfg.name}: the failsafe policy needs its key (key_file ${e.failsafe.keyFile})`);

@@ -9,11 +9,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { addressesOf } from '../../../src/lab/netns.js';
 import type { LabHost } from '../../../src/lab/netns.js';
 import { run } from '../../../src/lib/exec.js';
 import { Workdir, instance, socketOf, startProbe, stopProbe } from '../helpers/carp.js';
+import { writeEtcdConfig } from '../helpers/etcd-lab.js';
 import { useLab } from '../helpers/lab.js';
 import { Proc, ProcSet, carpoolArgv, inNs, isRoot, skipReason, sleep, until } from '../helpers/procs.js';
 
@@ -53,21 +53,11 @@ describe.skipIf(!isRoot || !hasEtcd)(`etcd instance preference: hand-back to the
 
   const start = (name: string): Proc => {
     const h = hostOf(name);
-    mkdirSync(wd.path(h.name), { recursive: true });
     const k = names.indexOf(name);
-    const config = wd.write(`${h.name}.yaml`, [
-      `control_socket: ${socketOf(wd, h)}`,
-      `state_dir: ${wd.path(`${h.name}/state`)}`,
-      'instances:',
-      '  - name: web',
-      '    protocol: etcd',
-      `    interface: ${h.ifname}`,
-      `    addresses: [${VIP}/24]`,
-      `    node: ${name}`,
-      ...prefs[k]!.split(', ').map((l) => `    ${l}`),
-      `    etcd: { endpoints: ["http://${lan.host(1).address}:2379"], prefix: /pref, ttl: ${TTL_MS / 1000}s }`,
-      '',
-    ].join('\n'), 0o600);
+    const config = writeEtcdConfig(wd, h.name, socketOf(wd, h), [{
+      name: 'web', interface: h.ifname, addresses: [`${VIP}/24`], node: name, extra: prefs[k]!.split(', '),
+      etcd: `endpoints: ["http://${lan.host(1).address}:2379"], prefix: /pref, ttl: ${TTL_MS / 1000}s`,
+    }]);
     const p = procs.add(new Proc(name, carpoolArgv(h.ns, ['run', '-c', config])));
     daemons.set(name, p);
     return p;

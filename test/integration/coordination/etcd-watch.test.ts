@@ -20,11 +20,10 @@
  * reading every node's addresses every ~20 ms.
  */
 import { describe, expect, it } from 'vitest';
-import { mkdirSync } from 'node:fs';
 import type { LabHost } from '../../../src/lab/netns.js';
 import { run } from '../../../src/lib/exec.js';
 import { Workdir, instance, socketOf } from '../helpers/carp.js';
-import { AddressLog, AddressSampler, hasEtcd, startEtcd } from '../helpers/etcd-lab.js';
+import { AddressLog, AddressSampler, hasEtcd, startEtcd, writeEtcdConfig } from '../helpers/etcd-lab.js';
 import { useLab } from '../helpers/lab.js';
 import { Proc, ProcSet, carpoolArgv, inNs, isRoot, skipReason, sleep, until } from '../helpers/procs.js';
 
@@ -47,19 +46,10 @@ describe.skipIf(!isRoot || !hasEtcd)(`etcd instances: a stalled watch, a refresh
   let t00 = 0;
 
   const start = (h: LabHost): Proc => {
-    mkdirSync(wd.path(h.name), { recursive: true });
-    const config = wd.write(`${h.name}.yaml`, [
-      `control_socket: ${socketOf(wd, h)}`,
-      `state_dir: ${wd.path(`${h.name}/state`)}`,
-      'instances:',
-      '  - name: web',
-      '    protocol: etcd',
-      `    interface: ${h.ifname}`,
-      `    addresses: [${VIP}]`,
-      `    node: ${h.name}`,
-      `    etcd: { endpoints: ["http://${lan.host(1).address}:2379"], prefix: /ew, ttl: ${TTL_MS / 1000}s }`,
-      '',
-    ].join('\n'), 0o600);
+    const config = writeEtcdConfig(wd, h.name, socketOf(wd, h), [{
+      name: 'web', interface: h.ifname, addresses: [VIP], node: h.name,
+      etcd: `endpoints: ["http://${lan.host(1).address}:2379"], prefix: /ew, ttl: ${TTL_MS / 1000}s`,
+    }]);
     const p = procs.add(new Proc(h.name, carpoolArgv(h.ns, ['run', '-c', config])));
     daemons.set(h.name, p);
     return p;

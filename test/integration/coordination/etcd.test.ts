@@ -6,11 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { addressesOf, destroyLan } from '../../../src/lab/netns.js';
 import type { LabHost } from '../../../src/lab/netns.js';
 import { run } from '../../../src/lib/exec.js';
 import { Workdir, instance, socketOf, startProbe, status, stopProbe } from '../helpers/carp.js';
+import { writeEtcdConfig } from '../helpers/etcd-lab.js';
 import { useLab } from '../helpers/lab.js';
 import { Proc, ProcSet, carpoolArgv, inNs, isRoot, skipReason, sleep, until } from '../helpers/procs.js';
 
@@ -59,21 +59,10 @@ describe.skipIf(!isRoot || !hasEtcd)(`protocol: etcd instances with a real etcd 
   let log: AddressLog;
   let etcdProc: Proc;
 
-  const config = (h: LabHost): string => {
-    mkdirSync(wd.path(h.name), { recursive: true });
-    return wd.write(`${h.name}.yaml`, [
-      `control_socket: ${socketOf(wd, h)}`,
-      `state_dir: ${wd.path(`${h.name}/state`)}`,
-      'instances:',
-      '  - name: web',
-      '    protocol: etcd',
-      `    interface: ${h.ifname}`,
-      `    addresses: [${VIP}/24]`,
-      `    node: ${h.name}`,
-      `    etcd: { endpoints: ["http://${etcdHost().address}:2379"], prefix: /it, ttl: ${TTL_MS / 1000}s }`,
-      '',
-    ].join('\n'), 0o600);
-  };
+  const config = (h: LabHost): string => writeEtcdConfig(wd, h.name, socketOf(wd, h), [{
+    name: 'web', interface: h.ifname, addresses: [`${VIP}/24`], node: h.name,
+    etcd: `endpoints: ["http://${etcdHost().address}:2379"], prefix: /it, ttl: ${TTL_MS / 1000}s`,
+  }]);
   const start = (h: LabHost): Proc => {
     const p = procs.add(new Proc(h.name, carpoolArgv(h.ns, ['run', '-c', config(h)])));
     daemons.set(h.name, p);
@@ -275,12 +264,10 @@ describe.skipIf(!isRoot || !hasEtcd)(`etcd cluster of three behind a router (${s
 
   it('three nodes in three subnets: one holds the VIP; etcd losing its leader causes no transition', async () => {
     for (const h of nodes) {
-      mkdirSync(wd.path(h.name), { recursive: true });
-      const config = wd.write(`${h.name}.yaml`, [
-        `control_socket: ${socketOf(wd, h)}`, `state_dir: ${wd.path(`${h.name}/state`)}`, 'instances:',
-        '  - name: web', '    protocol: etcd', '    interface: eth0', `    addresses: [${vip}]`, `    node: ${h.name}`,
-        `    etcd: { endpoints: [${endpoints.map((e) => `"${e}"`).join(', ')}], prefix: /it3, ttl: 6s }`, '',
-      ].join('\n'), 0o600);
+      const config = writeEtcdConfig(wd, h.name, socketOf(wd, h), [{
+        name: 'web', interface: 'eth0', addresses: [vip], node: h.name,
+        etcd: `endpoints: [${endpoints.map((e) => `"${e}"`).join(', ')}], prefix: /it3, ttl: 6s`,
+      }]);
       daemons.push(procs.add(new Proc(h.name, carpoolArgv(h.ns, ['run', '-c', config]))));
     }
     const holder = await until(async () => { const x = await holders(); return x.length === 1 ? x[0] : undefined; }, 30_000, 50, 'one VIP holder');

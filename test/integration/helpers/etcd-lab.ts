@@ -6,11 +6,42 @@
  * would show up in either.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import type { LabHost } from '../../../src/lab/netns.js';
 import { Proc, inNs, type ProcSet } from './procs.js';
 import type { Workdir } from './carp.js';
 
 export const hasEtcd = spawnSync('etcd', ['--version']).status === 0 && spawnSync('etcdctl', ['version']).status === 0;
+
+/** One `protocol: etcd` instance of a lab node's configuration. */
+export interface EtcdInstanceSpec {
+  readonly name: string;
+  readonly interface: string;
+  /** As written in `addresses: [...]` (`10.0.0.1/24`). */
+  readonly addresses: readonly string[];
+  /** The instance's `node:`. */
+  readonly node: string;
+  /** The inside of the `etcd: { ... }` block. */
+  readonly etcd: string;
+  /** More instance lines (`priority: 200`), written before `etcd:`. */
+  readonly extra?: readonly string[];
+}
+
+/**
+ * The configuration of one lab node running etcd instances, written private to `<dir>.yaml` in
+ * the work directory (its control socket given, its state in `<dir>/state`); the path.
+ */
+export function writeEtcdConfig(wd: Workdir, dir: string, socket: string, instances: readonly EtcdInstanceSpec[]): string {
+  mkdirSync(wd.path(dir), { recursive: true });
+  return wd.write(`${dir}.yaml`, [
+    `control_socket: ${socket}`, `state_dir: ${wd.path(`${dir}/state`)}`, 'instances:',
+    ...instances.flatMap((i) => [
+      `  - name: ${i.name}`, '    protocol: etcd', `    interface: ${i.interface}`, `    addresses: [${i.addresses.join(', ')}]`, `    node: ${i.node}`,
+      ...(i.extra ?? []).map((l) => `    ${l}`), `    etcd: { ${i.etcd} }`,
+    ]),
+    '',
+  ].join('\n'), 0o600);
+}
 
 /** A single-member etcd listening on `host`'s lab address (client port 2379). */
 export function startEtcd(procs: ProcSet, wd: Workdir, host: LabHost, name = 'e1'): Proc {
