@@ -17,7 +17,7 @@
  * reloads (`prepare` + `commit`) change services in place: states carried over by the core's
  * `reconcile` (core/operator.ts), ids kept, one nft transaction with the difference.
  */
-import type { BalancerConfig, Instance, RealServer as ConfigRealServer } from '../../config/model.js';
+import type { BalancerConfig, Instance, RealServer as ConfigRealServer, VirtualServer } from '../../config/model.js';
 import type { BalancersStatus, BalancerServiceStatus } from '../../control/status.js';
 import type { HealthEffect, HealthInput, ServiceHealth } from '../core/health.js';
 import { HealthInputError, effectiveWeight, initialHealth, nextDeadline, pool, settle, step } from '../core/health.js';
@@ -208,6 +208,46 @@ export class Balancer {
     }
     this.standIn = true;
     if (o.nft) await this.applier.check(this.plane());
+  }
+
+  /**
+   * What the plane cannot hold (PlaneError), with the virtual server it is about: each service
+   * planned alone, then (only if they all pass) with the others before it, which finds the
+   * second of two services matching the same packets. `carpool check` and `run` refuse these
+   * before anything changes (cli/preflight.ts); TUN services plan with a stand-in device.
+   */
+  planeProblems(): { readonly vs: VirtualServer; readonly code: string; readonly message: string; readonly hint?: string }[] {
+    const standIn = this.standIn;
+    this.standIn = true;
+    const tryPlan = (services: readonly Runtime[]): PlaneError | undefined => {
+      try {
+        planObjects(this.plane(services));
+        return undefined;
+      } catch (err) {
+        if (err instanceof PlaneError) return err;
+        throw err;
+      }
+    };
+    // The core names services by plane id; the operator knows them by address.
+    const names = new Map([...this.planeIds].map(([name, id]) => [id, name]));
+    const named = (text: string) => text.replace(/\bservices (\d+) and (\d+)\b/g, (_, a: string, b: string) => `${names.get(Number(a)) ?? a} and ${names.get(Number(b)) ?? b}`)
+      .replace(/\bservice (?:id )?(\d+)\b/g, (_, a: string) => names.get(Number(a)) ?? `service ${a}`);
+    const hint = (e: PlaneError) => e.hint ?? (e.code === 'DUPLICATE' ? 'give each virtual_server its own address, protocol and port (a group\'s addresses count)' : undefined);
+    const found = (s: Runtime, e: PlaneError) => {
+      const h = hint(e);
+      return { vs: s.m.config, code: `PLANE_${e.code}`, message: named(e.message), ...(h !== undefined ? { hint: h } : {}) };
+    };
+    try {
+      const out = this.services.flatMap((s) => { const e = tryPlan([s]); return e ? [found(s, e)] : []; });
+      if (out.length || !tryPlan(this.services)) return out;
+      for (let i = 1; i < this.services.length; i++) {
+        const e = tryPlan(this.services.slice(0, i + 1));
+        if (e) return [found(this.services[i]!, e)];
+      }
+      return out;
+    } finally {
+      this.standIn = standIn;
+    }
   }
 
   /**
