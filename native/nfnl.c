@@ -62,6 +62,12 @@ napi_value nfnl_send(napi_env env, napi_callback_info info) {
     int rcv = NFNL_RCVBUF;
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
   }
+  /* The whole batch is one sendto(): the kernel refuses (EMSGSIZE) one larger than the send
+   * buffer, and a batch with new chains, rules and elements can pass the default. */
+  {
+    int snd = (int)(len + 4096 < NFNL_RCVBUF ? len + 4096 : NFNL_RCVBUF);
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof snd) < 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof snd);
+  }
   buf = malloc(65536);
   if (!buf) {
     close(fd);

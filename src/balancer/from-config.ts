@@ -212,12 +212,20 @@ function refusals(vs: VirtualServer, instances: readonly Instance[], groups: rea
 }
 
 /**
+ * What stops each virtual server from running here, one line per problem, with the virtual
+ * server it is about (`carpool check` and `run` report them at its line: cli/preflight.ts).
+ */
+export function balancerRefusals(cfg: BalancerConfig, instances: readonly Instance[] = []): { readonly vs: VirtualServer; readonly message: string }[] {
+  return cfg.virtualServers.flatMap((vs) => refusals(vs, instances, cfg.groups).map((message) => ({ vs, message })));
+}
+
+/**
  * Map every virtual server; `instances` (CARP/VRRP) say where a DR/TUN service's VIP arrives
  * (`ingressDevice`). Throws CarpoolError `BALANCER_NOT_SUPPORTED` listing every part
  * this version cannot run (with what it can).
  */
 export function mapBalancers(cfg: BalancerConfig, instances: readonly Instance[] = []): MappedBalancers {
-  const problems = cfg.virtualServers.flatMap((vs) => refusals(vs, instances, cfg.groups));
+  const problems = balancerRefusals(cfg, instances).map((r) => r.message);
   if (problems.length) {
     throw new CarpoolError('BALANCER_NOT_SUPPORTED', `the load balancer cannot run this configuration yet:\n  ${problems.join('\n  ')}`,
       'run with --vrrp-only to use the VRRP part, or change these virtual servers');

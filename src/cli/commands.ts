@@ -5,10 +5,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { loadConfigFile, readConfigText, type LoadOptions } from '../config/load.js';
+import { detectConfigFormat, loadConfigFile, readConfigText, type LoadOptions } from '../config/load.js';
 import { clipLines } from '../config/input-guard.js';
 import type { CarpoolConfig } from '../config/model.js';
-import { checkBalancersHere, loadCheckedConfig, refuseBalancers } from './load-config.js';
+import { checkBalancersHere, loadCheckedConfig } from './load-config.js';
+import { preflight, refuseBeforeRun } from './preflight.js';
 import { emitCarpoolYaml } from '../config/emit-yaml.js';
 import { sharingLines } from '../config/yaml/sharing.js';
 import { compareSharing, type SharingFile } from '../sharing/core/compare.js';
@@ -283,7 +284,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
       let config;
       try {
         config = loadCheckedConfig(o.config, loadOptions(o));
-        await refuseBalancers(config, o.config, o.format);
+        await refuseBeforeRun(config, o.config, o.format);
       } catch (err) {
         code = fail(err);
         return;
@@ -302,14 +303,18 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
     });
 
   formatOptions(program.command('check')
-    .description('validate a configuration file without touching the network, like `keepalived -t` (exit 0 = valid); ' +
-      'with virtual servers also what this host lacks for them (DR routes, ipip for TUN, nft -c as root)')
+    .description('validate a configuration file without touching the network, like `keepalived -t`: the file, and everything ' +
+      '`carpool run` refuses before it changes anything (virtual servers the balancer cannot run, what its nftables ruleset ' +
+      'cannot hold, CARP/VRRPv2 ids alike on an interface); with virtual servers also what this host lacks for them ' +
+      '(DR routes, ipip for TUN, nft -c as root).\n' +
+      'Exit: 0 valid; 1 refused (YAML), or with --host a problem on this host; keepalived.conf as keepalived -t: ' +
+      '3 cannot be run, 4 valid but with what keepalived logs and skips (--strict: 3)')
     .option('-c, --config <file>', 'configuration file (carpool YAML or keepalived.conf)')
     .argument('[files...]', 'more configuration files, one per node (as --peer-config)')
     .option('--peer-config <file>', "another node's file: each is checked too, and every `sharing:` section must be the same in all (node list, buckets, hash, mode, vhid_base, password, a gateway's outside address), reported with file:line; repeatable",
       (v: string, prev: string[] = []) => [...prev, v])
     .option('--validate', "also run each OCF agent's validate-all on this host (OCF_CHECK_LEVEL=10)")
-    .option('--host', 'the file is for this host: check interfaces, agents (errors, with did-you-mean), scripts and their permissions, the control socket and state directories, nft for balancers')
+    .option('--host', 'the file is for this host: check interfaces, agents (errors, with did-you-mean), scripts and their permissions, the control socket and state directories, nft for balancers, sharing: (interfaces, this host a node, the shared MAC, nft -c as root)')
     .option('--strict', 'keepalived.conf: refuse what keepalived only logs and skips (unknown keywords, ignored words, duplicate addresses...)'))
     .action(async (more: string[], o: FormatOpts & { config?: string; validate?: boolean; strict?: boolean; host?: boolean; peerConfig?: string[] }) => {
       const files = [...(o.config ? [o.config] : []), ...more, ...(o.peerConfig ?? [])];
@@ -322,9 +327,19 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
       if (files.length > 1 && code === 0) code = comparePeers(files, o);
     });
 
-  /** `carpool check` of one file: 0 when valid, 1 otherwise (the diagnostics are printed). */
+  /**
+   * `carpool check` of one file (the diagnostics are printed): 0 when valid; when `carpool run`
+   * would refuse it (or this host, with --host), 1 — for keepalived.conf 3, and 4 when only what
+   * keepalived itself logs and skips was found, as `keepalived -t` (man keepalived, "Exit status").
+   */
   async function checkOne(o: FormatOpts & { config: string; validate?: boolean; strict?: boolean; host?: boolean }): Promise<number> {
       let code = 0;
+      let keepalived = false;
+      try {
+        keepalived = (o.format ?? detectConfigFormat(readFileSync(o.config, 'utf8'))) === 'keepalived';
+      } catch { /* unreadable: the loader says why */ }
+      const refusedCode = keepalived ? 3 : 1;
+      let skipped = 0;
       try {
         let warnings = 0;
         const cfg = loadCheckedConfig(o.config, {
@@ -332,8 +347,19 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
           strict: o.strict ?? false,
           validateAgents: o.validate ?? false,
           skipAgents: o.host ?? false,
-          onWarning: (w) => { warnings++; process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`); },
+          onWarning: (w) => {
+            warnings++;
+            if ('keepalivedSkips' in w && w.keepalivedSkips) skipped++;
+            process.stderr.write(`${formatDiagnostic({ ...w, message: `warning: ${w.message}` })}\n`);
+          },
         });
+        // What `carpool run` refuses before it changes anything (the same function: preflight.ts).
+        const refused = await preflight(cfg);
+        if (refused.length) {
+          for (const d of refused) process.stderr.write(`${formatDiagnostic({ ...d, message: `error: ${d.message}` })}\n`);
+          process.stderr.write(`${o.config}: carpool run refuses it: ${refused.length} problem${refused.length === 1 ? '' : 's'}\n`);
+          return refusedCode;
+        }
         if (o.host) {
           // The agents, then the rest of the host: every problem at once, as errors.
           const { checkResourceAgents } = await import('../resources/shell/agent-check.js');
@@ -346,39 +372,32 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
           const errors = findings.filter((f) => f.level === 'error').length + agents.filter((d) => d.severity === 'error').length;
           if (errors) {
             process.stderr.write(`${o.config}: valid, but ${errors} problem${errors === 1 ? '' : 's'} on this host\n`);
-            code = 1;
-            return code;
+            return refusedCode;
           }
         }
         const rs = cfg.resources;
         const resText = rs ? `; ${rs.resources.length} resource${rs.resources.length === 1 ? '' : 's'} in ${rs.groups.length} group${rs.groups.length === 1 ? '' : 's'}: ${rs.groups.map((g) => g.id).join(', ')}` : '';
         const vss = cfg.balancers?.virtualServers ?? [];
-        let lbRuns = false;
-        if (cfg.balancers && vss.length) {
-          try {
-            const mapped = (await import('../balancer/from-config.js')).mapBalancers(cfg.balancers, cfg.instances);
-            lbRuns = true;
-            for (const w of mapped.services.flatMap((m) => m.warnings)) {
-              warnings++;
-              process.stderr.write(`warning: ${w}\n`);
-            }
-          } catch (err) {
-            if (!(err instanceof CarpoolError)) throw err;
-            warnings++;
-            process.stderr.write(`warning: ${err.message}\n`);
-          }
+        const mapped = vss.length ? (await import('../balancer/from-config.js')).mapBalancers(cfg.balancers!, cfg.instances) : undefined;
+        for (const w of mapped?.services.flatMap((m) => m.warnings) ?? []) {
+          warnings++;
+          process.stderr.write(`warning: ${w}\n`);
         }
         // What this host lacks for it (DR routes, ipip, nft -c) is an error, with the fix.
-        const here = lbRuns ? await checkBalancersHere(cfg) : '';
-        const lbText = vss.length ? `; ${vss.length} virtual server${vss.length === 1 ? '' : 's'} (load balancer: ${lbRuns ? `runs on nftables${here ? `, ${here}` : ''}` : 'carpool run refuses it yet, see above'})` : '';
+        const here = mapped ? await checkBalancersHere(cfg) : '';
+        const lbText = vss.length ? `; ${vss.length} virtual server${vss.length === 1 ? '' : 's'} (load balancer: runs on nftables${here ? `, ${here}` : ''})` : '';
         const names = [...cfg.instances, ...(cfg.etcdInstances ?? [])].map((i) => i.name);
         const instText = names.length ? `${names.length} instance${names.length === 1 ? '' : 's'}: ${names.join(', ')}` : 'no instances';
         const shared = cfg.sharing ?? [];
         const shareText = shared.length ? `; ${shared.length} shared address${shared.length === 1 ? '' : 'es'}: ${shared.map(describeShared).join('; ')}` : '';
         process.stdout.write(`${o.config}: OK${o.host ? ' on this host' : ''} (${instText}${shareText}${resText}${lbText}`
           + `${warnings ? `; ${warnings} warning${warnings === 1 ? '' : 's'}` : ''})\n`);
+        if (keepalived && skipped) {
+          process.stderr.write(`${o.config}: exit 4, as keepalived -t: ${skipped} thing${skipped === 1 ? '' : 's'} keepalived logs and skips (warnings above; --strict makes them errors)\n`);
+          code = 4;
+        }
       } catch (err) {
-        code = fail(err);
+        if (fail(err)) code = refusedCode;
       }
       return code;
   }

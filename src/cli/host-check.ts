@@ -2,14 +2,21 @@
  * `carpool check --host`: what only the target host can tell about a valid configuration, as
  * `keepalived -t` run there would — the interfaces exist, the scripts and hooks are executables
  * nobody else can rewrite, the control socket's and state directories can be the daemon's own,
- * `nft` runs when there are balancers (the agents are checked by resources/shell/agent-check.ts
+ * `nft` runs when there are balancers, the `sharing:` sections can run here (interfaces, this
+ * host one of the nodes, the shared MAC, `nft -c` of their ruleset as root) (the agents are checked by resources/shell/agent-check.ts
  * with `host: true`). The decisions are pure over a `HostProbe`; `systemProbe()` asks this host.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import type { CarpoolConfig, Hook } from '../config/model.js';
 import { suggest } from '../config/common.js';
+import { CarpoolError } from '../lib/errors.js';
+import { needsCounts } from '../balancer/core/schedulers.js';
+import { sidesOf, type SharedAddress } from '../sharing/core/model.js';
+import { renderSharing } from '../sharing/core/nft.js';
+import { selfNode } from '../sharing/shell/sharing.js';
 
 export interface HostFinding {
   readonly level: 'error' | 'warning';
@@ -40,7 +47,18 @@ export interface HostProbe {
   nft(): { ok: true; version: string } | { ok: false; reason: string };
   /** `net.netfilter.nf_conntrack_acct` of this namespace: '0', '1', undefined when conntrack is not there. Optional (older probes). */
   conntrackAcct?(): string | undefined;
+  /** The addresses on a device (its alias labels' too); undefined when unknown. */
+  addresses?(dev: string): readonly string[] | undefined;
+  /** A device's IFF_* flags; undefined when unknown. */
+  flags?(dev: string): number | undefined;
+  /** A device's MAC address. */
+  mac?(dev: string): string | undefined;
+  /** `nft -c -f -` of a ruleset (the kernel's answer; as root only, else undefined): a reason when refused. */
+  nftCheck?(ruleset: string): { ok: true } | { ok: false; reason: string } | undefined;
 }
+
+/** IFF_MULTICAST (linux/if.h): the device can join multicast MAC groups (`ip maddr add`). */
+const IFF_MULTICAST = 0x1000;
 
 export function systemProbe(): HostProbe {
   return {
@@ -53,6 +71,15 @@ export function systemProbe(): HostProbe {
     },
     path: (process.env.PATH || '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter).filter(Boolean),
     uid: process.geteuid?.() ?? 0,
+    addresses: (dev) => Object.entries(networkInterfaces()).filter(([name]) => name.split(':')[0] === dev).flatMap(([, list]) => (list ?? []).map((a) => a.address)),
+    flags: (dev) => { try { return parseInt(readFileSync(`/sys/class/net/${dev}/flags`, 'utf8'), 16); } catch { return undefined; } },
+    mac: (dev) => { try { return readFileSync(`/sys/class/net/${dev}/address`, 'utf8').trim(); } catch { return undefined; } },
+    nftCheck: (ruleset) => {
+      if ((process.geteuid?.() ?? 0) !== 0) return undefined;
+      const r = spawnSync('nft', ['-c', '-f', '-'], { input: ruleset, encoding: 'utf8', timeout: 10_000 });
+      if (r.error) return { ok: false, reason: r.error.message };
+      return r.status === 0 ? { ok: true } : { ok: false, reason: (r.stderr || '').trim().split('\n').slice(0, 3).join(' | ') };
+    },
     nft: () => {
       const r = spawnSync('nft', ['--version'], { encoding: 'utf8', timeout: 5000 });
       if (r.error) return { ok: false, reason: (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'nft is not installed' : r.error.message };
@@ -104,6 +131,15 @@ export function checkHost(config: CarpoolConfig, probe: HostProbe): HostFinding[
   for (const i of config.instances) {
     const what = `instance '${i.name}'`;
     iface(what, i.interface, 'interface');
+    // The daemon's NO_SOURCE: adverts go from an address of the device that is not a VIP.
+    const dev = i.interface.split(':')[0]!;
+    const family = i.kind === 'carp' ? 4 : i.family;
+    const local = !i.srcip && have.includes(dev) ? probe.addresses?.(dev) : undefined;
+    const vips = new Set(i.addresses.map((a) => a.address));
+    if (local && !local.some((a) => !vips.has(a) && (family === 4 ? !a.includes(':') : /^fe80:/i.test(a)))) {
+      out.push({ level: 'error', what, message: `${dev} has no ${family === 4 ? 'IPv4' : 'IPv6 link-local'} address to send adverts from`,
+        hint: `configure an address on ${dev} or set the source address for the instance` });
+    }
     for (const a of i.addresses) if (a.dev) iface(what, a.dev, `the device of address ${a.address}`);
     if (i.kind === 'carp') {
       script(what, i.upHook, 'up hook');
@@ -130,6 +166,20 @@ export function checkHost(config: CarpoolConfig, probe: HostProbe): HostFinding[
     else if (st.uid !== probe.uid) out.push({ level: 'error', what, message: `${dir} is owned by uid ${st.uid}, not by the daemon's user (uid ${probe.uid})`, hint: `chown ${probe.uid} ${dir}, or another directory` });
     else if ((st.mode & 0o022) !== 0) out.push({ level: 'error', what, message: `${dir} is writable by group or others (mode ${mode(st.mode)})`, hint: `chmod go-w ${dir} (0700 is best)` });
   }
+  for (const e of config.etcdInstances ?? []) iface(`instance '${e.name}'`, e.interface, 'interface');
+  for (const x of config.sharing ?? []) checkShared(x, probe, have, iface, out);
+  if (config.sharing?.length) {
+    const n = probe.nft();
+    if (!n.ok) out.push({ level: 'error', what: 'sharing', message: `load sharing needs nftables: ${n.reason}`, hint: 'apt-get install nftables (nft 0.9.3 or later), and a kernel with nf_tables' });
+    else {
+      // The ruleset the daemon starts with (no local bucket), as the kernel answers `nft -c` (root).
+      const c = probe.nftCheck?.(renderSharing(config.sharing, new Map(), (dev) => probe.mac?.(dev)));
+      if (c && !c.ok) {
+        out.push({ level: 'error', what: 'sharing', message: `this kernel or nft refuses the load sharing ruleset: ${c.reason}`,
+          hint: `nftables with the ip and arp families${config.sharing.some((x) => x.mode === 'stealth') ? ', and the netdev egress hook for stealth mode (kernel 5.16, nft 1.0.1 or newer)' : ''}; see docs/sharing.md` });
+      }
+    }
+  }
   if (config.balancers?.virtualServers.length) {
     const n = probe.nft();
     if (!n.ok) out.push({ level: 'error', what: 'balancers', message: `the load balancer needs nftables: ${n.reason}`, hint: 'apt-get install nftables (nft 0.9.3 or later), and a kernel with nf_tables' });
@@ -142,6 +192,47 @@ export function checkHost(config: CarpoolConfig, probe: HostProbe): HostFinding[
         out.push({ level: 'warning', what: 'balancers', message: `net.netfilter.nf_conntrack_acct is ${acct}: carpool sets it to 1 in this network namespace at start (per-server packet/byte totals of NAT services; conntrack then counts every flow's packets and bytes)`, hint: 'nothing to do; or sysctl -w net.netfilter.nf_conntrack_acct=1 beforehand' });
       }
     }
+    // The daemon's CONNTRACK_UNAVAILABLE: count-based schedulers read the counts with `conntrack`.
+    const counting = config.balancers.virtualServers.filter((v) => needsCounts(v.scheduler)).map((v) => `${v.name} (${v.scheduler})`);
+    if (counting.length && !probe.path.some((d) => probe.stat(join(d, 'conntrack'))?.kind === 'file')) {
+      out.push({ level: 'error', what: 'balancers', message: `${counting.join(', ')} need connection counts, read with \`conntrack\`, which is not in PATH (${probe.path.join(':')})`,
+        hint: 'install the conntrack package (apt install conntrack), or choose a scheduler that needs no counts (rr, wrr, sh, mh)' });
+    }
   }
   return out;
+}
+
+/**
+ * A `sharing:` section on this host: its interfaces exist, this host is one of its nodes (the
+ * daemon's own rule, `selfNode`), the NIC can receive the shared MAC (a multicast group needs
+ * IFF_MULTICAST and `ip`; unicast and stealth add it with `bridge fdb`).
+ */
+function checkShared(x: SharedAddress, probe: HostProbe, have: readonly string[], iface: (what: string, name: string, role: string) => void, out: HostFinding[]): void {
+  const what = `sharing '${x.name}'`;
+  for (const side of sidesOf(x)) iface(what, side.interface, side.role === 'outside' ? 'outside interface' : 'interface');
+  const dev = x.interface.split(':')[0]!;
+  const local = have.includes(dev) ? probe.addresses?.(dev) : undefined;
+  if (local) {
+    try {
+      selfNode(x, local);
+    } catch (err) {
+      if (!(err instanceof CarpoolError)) throw err;
+      out.push({ level: 'error', what, message: err.message.replace(/^sharing '[^']*': /, ''), hint: err.hint ?? 'a node address of the list on the interface' });
+    }
+  }
+  const tool = x.mode === 'multicast' ? 'ip' : 'bridge';
+  if (!probe.path.some((d) => probe.stat(join(d, tool))?.kind === 'file')) {
+    out.push({ level: 'error', what, message: `${x.mode} mode receives the shared MAC ${x.mac} with \`${tool}\`, which is not in PATH (${probe.path.join(':')})`,
+      hint: 'apt-get install iproute2' });
+  }
+  if (x.mode === 'multicast') {
+    for (const side of sidesOf(x)) {
+      const d = side.interface.split(':')[0]!;
+      const f = have.includes(d) ? probe.flags?.(d) : undefined;
+      if (f !== undefined && (f & IFF_MULTICAST) === 0) {
+        out.push({ level: 'error', what, message: `${d} has no MULTICAST flag: it cannot receive the shared multicast MAC ${side.mac}`,
+          hint: `ip link set ${d} multicast on, or mode: unicast` });
+      }
+    }
+  }
 }

@@ -4,10 +4,9 @@
  * `--validate`), so a missing `ip` for IPaddr2 is a file:line error before anything touches the
  * network. The config front ends stay pure of agents: config/ never reaches resources/shell/.
  */
-import { readFileSync } from 'node:fs';
-import { CarpoolError, ConfigError } from '../lib/errors.js';
+import { ConfigError } from '../lib/errors.js';
 import type { CarpoolConfig } from '../config/model.js';
-import { detectConfigFormat, loadConfigFile, printWarning, type LoadOptions } from '../config/load.js';
+import { loadConfigFile, printWarning, type LoadOptions } from '../config/load.js';
 import { checkResourceAgents } from '../resources/shell/agent-check.js';
 
 export interface CheckedLoadOptions extends LoadOptions {
@@ -30,27 +29,6 @@ export function loadCheckedConfig(path: string, options: CheckedLoadOptions = {}
   const errors = diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0) throw new ConfigError(errors);
   return config;
-}
-
-/**
- * `carpool run` refuses the load balancing it cannot run yet (`carpool check` and `convert`
- * accept all of it). keepalived.conf users keep the
- * VRRP part with `--vrrp-only`, as with `keepalived --vrrp`.
- */
-export async function refuseBalancers(config: CarpoolConfig, path: string, format?: 'keepalived' | 'yaml'): Promise<void> {
-  if (!config.balancers) return;
-  // Loaded only when the file has balancers: the mapping refuses, all at once, what the
-  // balancer cannot run yet (DR/TUN, groups, fwmark, count-based schedulers, other checkers).
-  const { mapBalancers } = await import('../balancer/from-config.js');
-  try {
-    mapBalancers(config.balancers, config.instances);
-  } catch (err) {
-    if (!(err instanceof CarpoolError)) throw err;
-    const keepalived = (format ?? detectConfigFormat(readFileSync(path, 'utf8'))) === 'keepalived';
-    throw new CarpoolError(err.code, err.message, keepalived
-      ? `change these virtual servers, or run carpool run --vrrp-only -c ${path} to use only the VRRP part`
-      : 'change or remove these balancers: entries');
-  }
 }
 
 /**

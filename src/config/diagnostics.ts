@@ -105,6 +105,11 @@ export interface ConfigDiagnostic extends Diagnostic {
   readonly severity: 'error' | 'warning';
   /** Always set for carpool's own diagnostics. */
   readonly expected: string;
+  /**
+   * keepalived.conf: a warning about what keepalived itself logs and works around (skips the
+   * keyword, ignores the word...), for which `keepalived -t` exits 4 (and `carpool check` too).
+   */
+  readonly keepalivedSkips?: true;
 }
 
 /** Orders diagnostics by file, then position. */

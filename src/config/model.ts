@@ -693,6 +693,11 @@ export interface VirtualServer {
   readonly warmupMs?: number;
   readonly inhibitOnFailure: boolean;
   readonly realServers: readonly RealServer[];
+  /**
+   * Where the virtual server is defined, for what is refused after parsing (`carpool check`, `run`:
+   * src/cli/preflight.ts). Not enumerable: no part of the model's equality or JSON.
+   */
+  readonly origin?: { readonly file: string; readonly line: number; readonly column: number };
 }
 
 /** One line of a virtual_server_group: an address range with an optional port, or a firewall mark. */

@@ -38,6 +38,7 @@ import type { VrrpCoordinator } from './vrrp-shell.js';
 import type { ResourceManager, ResourceCommand } from '../resources/shell/manager.js';
 import type { Balancer } from '../balancer/shell/balancer.js';
 import type { ReloadHost, ReloadResult } from './reload.js';
+import { deviceOf, instanceCollisions } from '../election/id-collisions.js';
 
 export interface DaemonOptions {
   readonly config: CarpoolConfig;
@@ -78,11 +79,7 @@ function managedAddresses(p: Prepared): { dev: string; vip: VirtualAddress }[] {
   return [...p.inst.addresses, ...p.inst.excludedAddresses].map((vip) => ({ dev: vip.dev ?? p.inst.vmacInterface ?? p.dev, vip }));
 }
 
-/** Alias interfaces (`eth0:carp0`) live on their parent device. */
-export function deviceOf(ifname: string): string {
-  const colon = ifname.indexOf(':');
-  return colon > 0 ? ifname.slice(0, colon) : ifname;
-}
+export { deviceOf };
 
 const now = (): number => performance.now();
 
@@ -256,8 +253,8 @@ export class Daemon {
       }
       return { kind: 'vrrp', inst, dev, info, src: inst.srcip ?? primaryAddress(dev, info.index, inst.family, inst.name, inst.addresses) };
     });
-    const ids = all.map((i) => ({ name: i.name, dev: deviceOf(i.interface), id: i.kind === 'carp' ? i.vhid : i.vrid, v: i.kind === 'carp' ? 2 : i.version }));
-    checkIdCollisions(ids.filter((_, k) => all[k]!.kind === 'carp'), ids.filter((_, k) => all[k]!.kind === 'vrrp'));
+    const clash = instanceCollisions(all)[0];
+    if (clash) throw new CarpoolError('ID_COLLISION', clash.message, clash.hint);
     return prepared;
   }
 
@@ -837,13 +834,3 @@ function primaryAddress(dev: string, ifindex: number, family: 4 | 6, name: strin
   return a.address;
 }
 
-/** The same id on one interface for CARP and VRRPv2 (identical first byte) cannot be told apart. */
-function checkIdCollisions(carp: readonly { name: string; dev: string; id: number; v: number }[], vrrp: readonly { name: string; dev: string; id: number; v: number }[]): void {
-  for (const c of carp) {
-    const clash = vrrp.find((v) => v.dev === c.dev && v.id === c.id && v.v === 2);
-    if (clash) {
-      throw new CarpoolError('ID_COLLISION', `${c.name} (CARP vhid ${c.id}) and ${clash.name} (VRRPv2 VRID ${c.id}) share ${c.dev}: their packets look alike`,
-        'give one of them another vhid/virtual_router_id');
-    }
-  }
-}

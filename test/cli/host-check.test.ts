@@ -72,7 +72,8 @@ describe('carpool check --host', () => {
   virtual_servers:
     - { address: 10.0.0.100, port: 80, protocol: TCP, real_servers: [{ address: 10.0.0.11, port: 80 }] }
 `).config;
-    const noNft = checkHost(lb, probe({ '/etc/cp/up.sh': exe(), '/etc/cp/down.sh': exe(), '/etc/cp/master.sh': exe(), '/bin/pidof': exe(), '/run/cp': dirOf(), '/var/lib/cp': dirOf() },
+    // keepalived's default lb_algo wlc reads connection counts with conntrack: it is there.
+    const noNft = checkHost(lb, probe({ '/etc/cp/up.sh': exe(), '/etc/cp/down.sh': exe(), '/etc/cp/master.sh': exe(), '/bin/pidof': exe(), '/usr/bin/conntrack': exe(), '/run/cp': dirOf(), '/var/lib/cp': dirOf() },
       { ok: false, reason: 'nft is not installed' }));
     expect(noNft).toEqual([{ level: 'error', what: 'balancers', message: 'the load balancer needs nftables: nft is not installed', hint: expect.stringContaining('apt-get install nftables') }]);
     // NAT: conntrack accounting (per-server packets/bytes) is said when carpool will turn it on, or cannot.
@@ -107,5 +108,55 @@ groups: [{ id: g, instance: web, resources: [a, b, c, d, e] }]
     mkdirSync(empty);
     const bare = checkResourceAgents(config, { ...defaultAgentHost(), raPath: [empty] }, { host: true });
     expect(bare[0]!.expected).toBe('install the resource-agents package');
+  });
+
+  it('sharing: unicast mode needs `bridge`; nft -c refusing the ruleset is an error with what the kernel needs', () => {
+    const { config } = parseCarpoolYaml(`control_socket: /run/cp/carpool.sock
+state_dir: /var/lib/cp
+instances: []
+sharing:
+  - { name: web, address: 10.0.0.50/24, interface: eth0, vhid_base: 100, password: p, mode: stealth, nodes: [{ name: n1, address: 10.0.0.1 }, { name: n2, address: 10.0.0.2 }] }
+`, { file: 'c.yaml' });
+    const rulesets: string[] = [];
+    const p: HostProbe = {
+      ...probe({ '/run/cp': dirOf(), '/var/lib/cp': dirOf() }),
+      addresses: () => ['10.0.0.1'], flags: () => 0x1003, mac: () => '02:00:00:00:00:01',
+      nftCheck: (r) => { rulesets.push(r); return { ok: false, reason: 'Error: unknown chain hook egress' }; },
+    };
+    expect(checkHost(config, p).map((f) => `${f.what}: ${f.message} | ${f.hint}`)).toEqual([
+      "sharing 'web': stealth mode receives the shared MAC 02:63:0a:00:00:32 with `bridge`, which is not in PATH (/usr/bin:/bin) | apt-get install iproute2",
+      'sharing: this kernel or nft refuses the load sharing ruleset: Error: unknown chain hook egress | nftables with the ip and arp families, and the netdev egress hook for stealth mode (kernel 5.16, nft 1.0.1 or newer); see docs/sharing.md',
+    ]);
+    // The daemon's own first ruleset (no local bucket), not a copy.
+    expect(rulesets).toHaveLength(1);
+    expect(rulesets[0]).toContain('table ip carpool_sharing');
+    // Once `bridge` is there and the node is this host, only what the kernel says is left; not root: no nft -c.
+    const fine = checkHost(config, { ...p, stat: (f) => (f === '/usr/bin/bridge' ? exe() : dirOf()), nftCheck: () => undefined });
+    expect(fine).toEqual([]);
+  });
+
+  it('an interface without an address to send adverts from (NO_SOURCE), count-based schedulers without conntrack', () => {
+    const { config } = parseCarpoolYaml(`control_socket: /run/cp/carpool.sock
+state_dir: /var/lib/cp
+instances:
+  - { name: web, interface: eth0, vhid: 1, password: p, addresses: [10.0.0.100/24] }
+  - { name: six, protocol: vrrp, interface: eth1, virtual_router_id: 2, addresses: ["fd00::100/64"] }
+  - { name: src, interface: eth1, vhid: 3, password: p, source: 10.0.1.1, addresses: [10.0.1.100/24] }
+balancers:
+  virtual_servers:
+    - { address: 10.0.0.100, port: 80, protocol: TCP, lvs_sched: wlc, real_servers: [{ address: 10.0.0.11, port: 80 }] }
+`, { file: 'c.yaml' });
+    const p: HostProbe = {
+      ...probe({ '/run/cp': dirOf(), '/var/lib/cp': dirOf(), '/usr/bin/ip': exe() }),
+      // eth0 holds only the VIP; eth1 has no link-local address.
+      addresses: (d) => (d === 'eth0' ? ['10.0.0.100'] : ['fd00::1']),
+    };
+    expect(checkHost(config, p).map((f) => `${f.what}: ${f.message} | ${f.hint}`)).toEqual([
+      "instance 'web': eth0 has no IPv4 address to send adverts from | configure an address on eth0 or set the source address for the instance",
+      "instance 'six': eth1 has no IPv6 link-local address to send adverts from | configure an address on eth1 or set the source address for the instance",
+      'balancers: 10.0.0.100 80 (wlc) need connection counts, read with `conntrack`, which is not in PATH (/usr/bin:/bin) | install the conntrack package (apt install conntrack), or choose a scheduler that needs no counts (rr, wrr, sh, mh)',
+    ]);
+    const fine = checkHost(config, { ...p, addresses: (d) => (d === 'eth0' ? ['10.0.0.1', '10.0.0.100'] : ['fe80::1']), stat: (f) => (f === '/usr/sbin/conntrack' ? exe() : dirOf()), path: ['/usr/sbin'] });
+    expect(fine).toEqual([]);
   });
 });

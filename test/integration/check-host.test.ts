@@ -57,4 +57,38 @@ balancers:
     const plain = await run(inNs(lan.host(1).ns, [process.execPath, CARPOOL, 'check', '-c', config('eth3', 'ocf:heartbeat:ngnix')]), { allowFail: true });
     expect(plain.code).toBe(0);
   });
+
+  it('sharing: its interfaces, this host among its nodes, the shared MAC, nft -c of its ruleset', async () => {
+    const ns = lan.host(1).ns;
+    const sharing = (name: string, entry: string) => {
+      const file = join(dir, `sharing-${name}.yaml`);
+      writeFileSync(file, `control_socket: ${dir}/run/carpool.sock\nstate_dir: ${dir}/state\ninstances: []\nsharing:\n  - ${entry}\n`, { mode: 0o600 });
+      return file;
+    };
+    const nodes = (a: string, b: string) => `nodes: [{ name: n1, address: ${a} }, { name: n2, address: ${b} }]`;
+    const ok = await check(sharing('ok', `{ name: web, address: 10.236.0.50/24, interface: eth0, vhid_base: 100, password: p, ${nodes('10.236.0.1', '10.236.0.2')} }`));
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/: OK on this host \(no instances; 1 shared address: web: 10\.236\.0\.50\/24 on eth0/);
+
+    // Not a node, and a gateway whose outside interface this namespace lacks.
+    const bad = await check(sharing('bad', `{ name: fw, inside: { address: 10.236.0.254/24, interface: eth0 }, outside: { address: 10.236.1.254/24, interface: eth5 }, vhid_base: 100, password: p, ${nodes('10.236.0.7', '10.236.0.8')}, hash: symmetric-ports }`));
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("this host: error: sharing 'fw': outside interface 'eth5' does not exist on this host");
+    expect(bad.stderr).toContain("this host: error: sharing 'fw': this host is none of its nodes (none of 10.236.0.7, 10.236.0.8 is configured on eth0) (expected: add this host to the node list");
+    expect(bad.stderr).toContain('valid, but 2 problems on this host');
+
+    // A device that cannot join the multicast MAC.
+    await run(inNs(ns, ['ip', 'link', 'set', 'eth0', 'multicast', 'off']));
+    try {
+      const noMcast = await check(sharing('ok', `{ name: web, address: 10.236.0.50/24, interface: eth0, vhid_base: 100, password: p, ${nodes('10.236.0.1', '10.236.0.2')} }`));
+      expect(noMcast.code).toBe(1);
+      expect(noMcast.stderr).toContain("this host: error: sharing 'web': eth0 has no MULTICAST flag: it cannot receive the shared multicast MAC 01:00:5e:6c:00:32 (expected: ip link set eth0 multicast on, or mode: unicast)");
+    } finally {
+      await run(inNs(ns, ['ip', 'link', 'set', 'eth0', 'multicast', 'on']));
+    }
+    // Changed nothing: no table, no address.
+    expect((await run(inNs(ns, ['nft', 'list', 'tables']))).stdout).not.toMatch(/carpool/);
+    expect((await run(inNs(ns, ['ip', '-o', 'addr', 'show', 'dev', 'eth0']))).stdout).not.toContain('10.236.0.50/');
+  });
 });

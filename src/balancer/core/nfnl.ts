@@ -22,7 +22,9 @@ const NFNL_SUBSYS_NFTABLES = 10;
 const NFNL_MSG_BATCH_BEGIN = 0x10;
 const NFNL_MSG_BATCH_END = 0x11;
 // linux/netfilter/nf_tables.h: enum nf_tables_msg_types
-export const NFT_MSG = { DELCHAIN: 5, DELSET: 11, NEWSETELEM: 12, DELSETELEM: 14 } as const;
+export const NFT_MSG = { NEWCHAIN: 3, DELCHAIN: 5, NEWRULE: 6, NEWSET: 9, DELSET: 11, NEWSETELEM: 12, DELSETELEM: 14 } as const;
+const NLM_F_CREATE = 0x400;
+const NLM_F_APPEND = 0x800;
 // enum nft_chain_attributes / nft_set_attributes / nft_set_elem_list_attributes / nft_set_elem_attributes
 const NFTA_CHAIN_TABLE = 1;
 const NFTA_CHAIN_NAME = 3;
@@ -31,6 +33,22 @@ const NFTA_SET_NAME = 2;
 const NFTA_SET_ELEM_LIST_TABLE = 1;
 const NFTA_SET_ELEM_LIST_SET = 2;
 const NFTA_SET_ELEM_LIST_ELEMENTS = 3;
+const NFTA_SET_ELEM_LIST_SET_ID = 4;
+const NFTA_SET_ELEM_FLAGS = 3;
+const NFT_SET_ELEM_INTERVAL_END = 1;
+const NFTA_SET_FLAGS = 3;
+const NFTA_SET_KEY_TYPE = 4;
+const NFTA_SET_KEY_LEN = 5;
+const NFTA_SET_DATA_TYPE = 6;
+const NFTA_SET_DATA_LEN = 7;
+const NFTA_SET_ID = 10;
+const NFTA_SET_USERDATA = 13;
+// enum nft_rule_attributes / nft_expr_attributes
+const NFTA_RULE_TABLE = 1;
+const NFTA_RULE_CHAIN = 2;
+const NFTA_RULE_EXPRESSIONS = 4;
+const NFTA_EXPR_NAME = 1;
+const NFTA_EXPR_DATA = 2;
 const NFTA_LIST_ELEM = 1;
 const NFTA_SET_ELEM_KEY = 1;
 const NFTA_SET_ELEM_DATA = 2;
@@ -49,6 +67,27 @@ const NFT_NAME_MAXLEN = 256;
 /** One field of a set key, as nft's `typeof`/`type` names it. */
 export type KeyField = 'ipv4' | 'ipv6' | 'proto' | 'port' | 'mark';
 
+/** One element of a new set: key, data (a map's value), or the end of an interval (NFT_SET_ELEM_INTERVAL_END). */
+export interface NlElem {
+  readonly key: Uint8Array;
+  readonly data?: Uint8Array;
+  readonly end?: boolean;
+}
+/** One rule expression: its name and the attributes of NFTA_EXPR_DATA (already encoded, `expr.*`). */
+export interface NlExpr {
+  readonly name: string;
+  readonly data: readonly number[];
+}
+/** A new set as nft declares it (flags, key and data types, `typeof` userdata). */
+export interface NlSetSpec {
+  readonly flags: number;
+  readonly keyType: number;
+  readonly keyLen: number;
+  readonly dataType?: number;
+  readonly dataLen?: number;
+  readonly udata: Uint8Array;
+}
+
 interface SetOp {
   readonly family: NlFamily;
   readonly table: string;
@@ -59,7 +98,12 @@ export type NlOp =
   | SetOp & { readonly op: 'delElem'; readonly key: Uint8Array }
   | SetOp & { readonly op: 'flushSet' }
   | SetOp & { readonly op: 'delSet' }
-  | { readonly op: 'delChain'; readonly family: NlFamily; readonly table: string; readonly chain: string };
+  | { readonly op: 'delChain'; readonly family: NlFamily; readonly table: string; readonly chain: string }
+  /** A set created in this batch: `id` is its transaction id (NFTA_SET_ID), which new elements and rules name too. */
+  | SetOp & { readonly op: 'newSet'; readonly id: number; readonly spec: NlSetSpec }
+  | SetOp & { readonly op: 'newElems'; readonly setId?: number; readonly elements: readonly NlElem[] }
+  | { readonly op: 'newChain'; readonly family: NlFamily; readonly table: string; readonly chain: string }
+  | { readonly op: 'newRule'; readonly family: NlFamily; readonly table: string; readonly chain: string; readonly exprs: readonly NlExpr[] };
 
 export class NfnlError extends Error {
   override readonly name = 'NfnlError';
@@ -166,11 +210,11 @@ export function encodeKey(layout: readonly KeyField[], text: string): Uint8Array
 function u16le(v: number): number[] {
   return LITTLE_ENDIAN ? [v & 255, (v >> 8) & 255] : [(v >> 8) & 255, v & 255];
 }
-function u32h(v: number): number[] {
+export function u32h(v: number): number[] {
   const be = [(v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255];
   return LITTLE_ENDIAN ? be.reverse() : be;
 }
-function be32(v: number): number[] {
+export function be32(v: number): number[] {
   return [(v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255];
 }
 function pad4(b: number[]): number[] {
@@ -179,12 +223,12 @@ function pad4(b: number[]): number[] {
 }
 
 /** One netlink attribute (struct nlattr: u16 length, u16 type, payload padded to 4 bytes). */
-function attr(type: number, payload: readonly number[] | Uint8Array): number[] {
+export function attr(type: number, payload: readonly number[] | Uint8Array): number[] {
   const p = [...payload];
   return pad4([...u16le(4 + p.length), ...u16le(type), ...p]);
 }
-const nest = (type: number, ...children: number[][]): number[] => attr(type | NLA_F_NESTED, children.flat());
-function strz(type: number, s: string, what: string): number[] {
+export const nest = (type: number, ...children: number[][]): number[] => attr(type | NLA_F_NESTED, children.flat());
+export function strz(type: number, s: string, what: string): number[] {
   const bytes = [...new TextEncoder().encode(s)];
   if (bytes.length === 0 || bytes.length >= NFT_NAME_MAXLEN || bytes.includes(0)) throw new NfnlError(`${what} "${s}": expected 1..${NFT_NAME_MAXLEN - 1} bytes`);
   return attr(type, [...bytes, 0]);
@@ -196,7 +240,42 @@ function message(type: number, flags: number, seq: number, family: number, resId
   return [...u32h(16 + payload.length), ...u16le(type), ...u16le(flags), ...u32h(seq), ...u32h(0), ...payload];
 }
 
-function opBody(op: NlOp): { type: number; body: number[] } {
+function opBody(op: NlOp): { type: number; body: number[]; flags?: number } {
+  if (op.op === 'newChain') {
+    return { type: NFT_MSG.NEWCHAIN, flags: NLM_F_CREATE, body: [...strz(NFTA_CHAIN_TABLE, op.table, 'table'), ...strz(NFTA_CHAIN_NAME, op.chain, 'chain')] };
+  }
+  if (op.op === 'newRule') {
+    const list = op.exprs.map((e) => nest(NFTA_LIST_ELEM, strz(NFTA_EXPR_NAME, e.name, 'expression'), nest(NFTA_EXPR_DATA, [...e.data])));
+    return {
+      type: NFT_MSG.NEWRULE, flags: NLM_F_CREATE | NLM_F_APPEND,
+      body: [...strz(NFTA_RULE_TABLE, op.table, 'table'), ...strz(NFTA_RULE_CHAIN, op.chain, 'chain'), ...nest(NFTA_RULE_EXPRESSIONS, ...list)],
+    };
+  }
+  if (op.op === 'newSet') {
+    const p = op.spec;
+    return {
+      type: NFT_MSG.NEWSET, flags: NLM_F_CREATE,
+      body: [...strz(NFTA_SET_TABLE, op.table, 'table'), ...strz(NFTA_SET_NAME, op.set, 'set'), ...attr(NFTA_SET_FLAGS, be32(p.flags)),
+        ...attr(NFTA_SET_KEY_TYPE, be32(p.keyType)), ...attr(NFTA_SET_KEY_LEN, be32(p.keyLen)),
+        ...(p.dataType !== undefined ? [...attr(NFTA_SET_DATA_TYPE, be32(p.dataType)), ...attr(NFTA_SET_DATA_LEN, be32(p.dataLen ?? 0))] : []),
+        ...attr(NFTA_SET_ID, be32(op.id)), ...attr(NFTA_SET_USERDATA, p.udata)],
+    };
+  }
+  if (op.op === 'newElems') {
+    if (op.elements.length === 0) throw new NfnlError(`elements of ${op.set}: none`);
+    const list = op.elements.map((e, i) => {
+      if (e.key.length === 0 || e.key.length > 64) throw new NfnlError(`element of ${op.set}: key of ${e.key.length} bytes`);
+      return nest(i + 1,
+        ...(e.end ? [attr(NFTA_SET_ELEM_FLAGS, be32(NFT_SET_ELEM_INTERVAL_END))] : []),
+        nest(NFTA_SET_ELEM_KEY, attr(NFTA_DATA_VALUE, e.key)),
+        ...(e.data ? [nest(NFTA_SET_ELEM_DATA, attr(NFTA_DATA_VALUE, e.data))] : []));
+    });
+    return {
+      type: NFT_MSG.NEWSETELEM, flags: NLM_F_CREATE,
+      body: [...strz(NFTA_SET_ELEM_LIST_TABLE, op.table, 'table'), ...strz(NFTA_SET_ELEM_LIST_SET, op.set, 'set'),
+        ...(op.setId !== undefined ? attr(NFTA_SET_ELEM_LIST_SET_ID, be32(op.setId)) : []), ...nest(NFTA_SET_ELEM_LIST_ELEMENTS, ...list)],
+    };
+  }
   if (op.op === 'delChain') {
     return { type: NFT_MSG.DELCHAIN, body: [...strz(NFTA_CHAIN_TABLE, op.table, 'table'), ...strz(NFTA_CHAIN_NAME, op.chain, 'chain')] };
   }
@@ -235,9 +314,9 @@ export function encodeBatch(ops: readonly NlOp[], firstSeq: number): Batch {
   let seq = firstSeq >>> 0;
   out.push(...message(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, seq++, 0, NFNL_SUBSYS_NFTABLES, []));
   for (const op of ops) {
-    const { type, body } = opBody(op);
+    const { type, body, flags = 0 } = opBody(op);
     seqs.push(seq);
-    out.push(...message((NFNL_SUBSYS_NFTABLES << 8) | type, NLM_F_REQUEST | NLM_F_ACK, seq++, NFPROTO[op.family], 0, body));
+    out.push(...message((NFNL_SUBSYS_NFTABLES << 8) | type, NLM_F_REQUEST | NLM_F_ACK | flags, seq++, NFPROTO[op.family], 0, body));
   }
   out.push(...message(NFNL_MSG_BATCH_END, NLM_F_REQUEST, seq, 0, NFNL_SUBSYS_NFTABLES, []));
   return { bytes: Uint8Array.from(out), seqs };

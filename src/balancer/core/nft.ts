@@ -24,7 +24,9 @@
 import type { Family, Method, Persistence, Protocol, ServiceMatch } from './model.js';
 import type { SlotTable } from './schedulers.js';
 import type { KeyField, NlOp } from './nfnl.js';
-import { encodeKey, keyLayout, NfnlError } from './nfnl.js';
+import { encodeBatch, encodeKey, keyLayout, NfnlError } from './nfnl.js';
+import type { GenSet, Rule, Source } from './rules.js';
+import { genSetDecl, genSetElements, genSetSpec, ruleExprs, ruleText, sourceText } from './rules.js';
 
 /** A real server in the plane: `id` stable while it exists (flow maps hold it; ≥ 1). */
 export interface PlaneServer {
@@ -148,11 +150,15 @@ interface NftMap {
    * stays stuck to a server that is gone (IPVS expires such templates too).
    */
   readonly servers?: readonly string[];
+  /** A generation's map or set: the structure `decl` was rendered from (rules.ts), which a flat update sends by netlink. */
+  readonly gen?: GenSet;
 }
 interface NftChain {
   /** Base chain line (`type nat hook prerouting priority dstnat; policy accept;`) or ''. */
   readonly hook: string;
   readonly rules: readonly string[];
+  /** The structured rules `rules` were rendered from (rules.ts), when the chain is built from them. */
+  readonly ir?: readonly Rule[];
 }
 interface NftTable {
   /** Named counter objects. */
@@ -173,21 +179,22 @@ function quoteDevice(dev: string | undefined, what: string): string {
 }
 
 /** `ip saddr & 255.255.255.0` for a prefix length, `ip saddr` for a full one. */
-function maskedSource(family: Family, prefix: number): string {
+function maskedSource(family: Family, prefix: number): Source {
   const bits = family === 'ipv4' ? 32 : 128;
   const src = family === 'ipv4' ? 'ip saddr' : 'ip6 saddr';
-  if (prefix >= bits) return src;
+  if (prefix >= bits) return { k: 'field', field: src };
   if (prefix < 0 || !Number.isInteger(prefix)) throw new PlaneError('BAD_SERVICE', `persistence granularity /${prefix}: expected 0..${bits}`);
   if (family === 'ipv4') {
     const m = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-    return `${src} & ${[24, 16, 8, 0].map((s) => (m >>> s) & 255).join('.')}`;
+    const mask = [24, 16, 8, 0].map((s) => (m >>> s) & 255);
+    return { k: 'masked', field: src, maskText: mask.join('.'), mask };
   }
-  const groups: string[] = [];
+  const groups: number[] = [];
   for (let g = 0; g < 8; g++) {
     const have = Math.max(0, Math.min(16, prefix - g * 16));
-    groups.push((have === 0 ? 0 : (0xffff << (16 - have)) & 0xffff).toString(16));
+    groups.push(have === 0 ? 0 : (0xffff << (16 - have)) & 0xffff);
   }
-  return `${src} & ${groups.join(':')}`;
+  return { k: 'masked', field: src, maskText: groups.map((g) => g.toString(16)).join(':'), mask: groups.flatMap((g) => [g >> 8, g & 255]) };
 }
 
 /** Runs of equal values → interval elements `a-b : v` (single slots as `a : v`); holes left out. */
@@ -203,12 +210,12 @@ function slotElements(slots: readonly (string | undefined)[], value: (key: strin
   return out;
 }
 
-function slotExpr(s: PlaneService): string {
+function slotSource(s: PlaneService): Source {
   const n = s.table.slots.length;
-  if (s.table.mode === 'numgen') return `numgen inc mod ${n}`;
+  if (s.table.mode === 'numgen') return { k: 'numgen', mod: n };
   const ip = s.family === 'ipv4' ? 'ip' : 'ip6';
-  const key = s.table.key === 'daddr' ? `${ip} daddr` : s.table.key === 'saddr+port' ? `${ip} saddr . th sport` : `${ip} saddr`;
-  return `jhash ${key} mod ${n} seed 0x${HASH_SEED.toString(16)}`;
+  const fields = s.table.key === 'daddr' ? [`${ip} daddr` as const] : s.table.key === 'saddr+port' ? [`${ip} saddr` as const, 'th sport' as const] : [`${ip} saddr` as const];
+  return { k: 'jhash', fields, mod: n, seed: HASH_SEED };
 }
 
 function serverByKey(s: PlaneService): Map<string, PlaneServer> {
@@ -238,31 +245,32 @@ function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<stri
   if (withPort !== 0 && withPort !== s.servers.length) throw new PlaneError('MIXED_PORTS', `service ${s.id}: some real servers have a port and some do not`, 'give every real server a port, or none (port unchanged)');
   const ports = s.servers.length > 0 && withPort === s.servers.length;
   const target = (r: PlaneServer) => (ports ? `${r.address} . ${r.port}` : r.address);
-  const dataType = ports ? `${ip} daddr . ${s.protocol} dport` : `${ip} daddr`;
+  const slotMap: GenSet = { k: 'slots', family: ip, ...(ports ? { portProtocol: s.protocol } : {}) };
   // Stateful maps and the remember chain keep `vs<id>`; the chain and the slot map carry the generation.
   const name = `vs${s.id}`;
   const gen = generationName(s);
   // A fwmark service whose servers keep the client's port forwards every protocol with the mark
   // (as IPVS); rewriting a port needs a transport protocol match first.
-  const l4 = s.match.kind === 'fwmark' && !ports ? '' : `meta l4proto ${s.protocol} `;
-  const dnat = ports ? `dnat ${ip} addr . port to` : `dnat ${ip} to`;
+  const l4: Rule = s.match.kind === 'fwmark' && !ports ? [] : [{ k: 'l4proto', protocol: s.protocol }];
+  ctMark(s.id);
   // Every connection carries its service (CT_MARK): conntrack counts, persistence and lblc bookkeeping.
-  const rules: string[] = [`ct mark set ${ctMark(s.id)}`];
+  const rules: Rule[] = [[{ k: 'ctMarkSet', value: (CT_MARK.tag | s.id) >>> 0 }]];
   const n = s.table.slots.length;
   if (s.persistence) {
-    const src = maskedSource(s.family, s.persistence.prefixLength);
+    const from = maskedSource(s.family, s.persistence.prefixLength);
+    const src = sourceText(from);
     // nft 1.0.6 aborts on an `ip6 daddr . port` concatenation as the data of a dynamic update:
     // for IPv6 the persistence map holds the address and the one port of the service is a constant.
     const onePort = s.family === 'ipv6' && ports;
     const portSet = new Set(s.servers.map((r) => r.port));
     if (onePort && portSet.size > 1) throw new PlaneError('MIXED_PORTS', `service ${s.id}: IPv6 NAT with persistence needs one port for all real servers (nft cannot remember address and port together)`, 'give the real servers the same port');
     const persistData = ports && !onePort ? `${ip} daddr . ${s.protocol} dport` : `${ip} daddr`;
-    const viaPersist = onePort ? `dnat ${ip} to ${src} map @${name}_persist : ${[...portSet][0]}` : `${dnat} ${src} map @${name}_persist`;
+    const viaPersist: Rule = [{ k: 'dnat', family: ip, ports: ports && !onePort, from, map: `${name}_persist`, ...(onePort ? { constPort: [...portSet][0]! } : {}) }];
     maps.set(`${name}_persist`, {
       kind: 'map', decl: `typeof ${ip} saddr : ${persistData}; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(s.persistence.timeoutMs)};`,
       elements: new Map(), servers: s.servers.map((r) => r.key),
     });
-    rules.push(`${l4}${viaPersist}`);
+    rules.push([...l4, ...viaPersist]);
     chains.set(`${name}_remember`, { hook: '', rules: [`update @${name}_persist { ${src} timeout ${seconds(s.persistence.timeoutMs)} : ${persistData} }`] });
     dispatch.remember.set(ctMark(s.id), `jump ${name}_remember`);
   }
@@ -272,24 +280,24 @@ function natService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<stri
     const persistData = `${ip} daddr`;
     if (s.family === 'ipv6' && ports && new Set(s.servers.map((r) => r.port)).size > 1) throw new PlaneError('MIXED_PORTS', `service ${s.id}: IPv6 NAT with lblc/lblcr needs one port for all real servers`, 'give the real servers the same port');
     const data = ports && s.family === 'ipv4' ? `${ip} daddr . ${s.protocol} dport` : persistData;
-    const constPort = ports && s.family === 'ipv6' ? ` : ${s.servers[0]!.port}` : '';
+    const constPort = ports && s.family === 'ipv6' ? s.servers[0]!.port : undefined;
     maps.set(`${name}_locality`, {
       kind: 'map', decl: `typeof ${ip} saddr : ${data}; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(s.locality.timeoutMs)};`,
       elements: new Map(), servers: s.locality.servers,
     });
-    rules.push(`${l4}${constPort ? `dnat ${ip} to` : dnat} ${ip} daddr map @${name}_locality${constPort}`);
+    rules.push([...l4, { k: 'dnat', family: ip, ports: ports && constPort === undefined, from: { k: 'field', field: `${ip} daddr` }, map: `${name}_locality`, ...(constPort !== undefined ? { constPort } : {}) }]);
     const remember = chains.get(`${name}_remember`);
     const update = `update @${name}_locality { ct original ${ip} daddr timeout ${seconds(s.locality.timeoutMs)} : ${data} }`;
     chains.set(`${name}_remember`, { hook: '', rules: [...(remember?.rules ?? []), update] });
     dispatch.remember.set(ctMark(s.id), `jump ${name}_remember`);
   }
   maps.set(`${gen}_slots`, {
-    kind: 'map', decl: `typeof numgen inc mod 2 : ${dataType}; flags interval;`,
+    kind: 'map', decl: genSetDecl(slotMap), gen: slotMap,
     elements: slotElements(s.table.slots, (k) => target(byKey.get(k)!)),
   });
-  if (n > 0) rules.push(`${l4}${dnat} ${slotExpr(s)} map @${gen}_slots`);
-  rules.push('drop');
-  chains.set(gen, { hook: '', rules });
+  if (n > 0) rules.push([...l4, { k: 'dnat', family: ip, ports, from: slotSource(s), map: `${gen}_slots` }]);
+  rules.push([{ k: 'drop' }]);
+  chains.set(gen, { hook: '', rules: rules.map(ruleText), ir: rules });
   if (s.match.kind === 'addr') dispatch.services.set(`${s.match.vip} . ${s.protocol} . ${s.match.port}`, `jump ${gen}`);
   else dispatch.fwmarks.set(`${s.match.mark}`, `jump ${gen}`);
   if (s.counters && s.match.kind === 'addr') {
@@ -317,33 +325,39 @@ function directService(s: PlaneService, maps: Map<string, NftMap>, chains: Map<s
   }
   const flowTimeout = s.flowTimeoutMs ?? (s.protocol === 'udp' ? 300_000 : 900_000);
   // Port first: nft 1.0.6 aborts (netlink_linearize.c assertion) on `ip6 saddr . th sport` in a dynamic update.
-  const flowKey = `th sport . ${ip} saddr`;
-  maps.set(`${name}_flows`, { kind: 'map', decl: `typeof ${flowKey} : meta mark; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(flowTimeout)};`, elements: new Map() });
-  maps.set(`${gen}_slots`, { kind: 'map', decl: 'typeof numgen inc mod 2 : meta mark; flags interval;', elements: slotElements(s.table.slots, (k) => `${byKey.get(k)!.id}`) });
+  const flowKey: Source = { k: 'concat', fields: ['th sport', `${ip} saddr`] };
+  const flowKeyText = sourceText(flowKey);
+  maps.set(`${name}_flows`, { kind: 'map', decl: `typeof ${flowKeyText} : meta mark; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(flowTimeout)};`, elements: new Map() });
+  const slotsSet: GenSet = { k: 'markSlots' };
+  maps.set(`${gen}_slots`, { kind: 'map', decl: genSetDecl(slotsSet), gen: slotsSet, elements: slotElements(s.table.slots, (k) => `${byKey.get(k)!.id}`) });
   // Ids of the servers present (drained ones too): a flow or persistent client whose server
   // has gone is scheduled again instead of being dropped.
-  maps.set(`${gen}_ids`, { kind: 'set', decl: 'typeof meta mark;', elements: new Map(s.servers.map((r) => [`${r.id}`, ''])) });
-  const gone = `meta mark != 0 meta mark != @${gen}_ids meta mark set 0`;
-  const rules = ['meta mark set 0', `meta mark set ${flowKey} map @${name}_flows`, gone];
-  let src: string | undefined;
+  const idSet: GenSet = { k: 'marks' };
+  maps.set(`${gen}_ids`, { kind: 'set', decl: genSetDecl(idSet), gen: idSet, elements: new Map(s.servers.map((r) => [`${r.id}`, ''])) });
+  const gone: Rule = [{ k: 'markCmp', neq: true, value: 0 }, { k: 'markNotIn', set: `${gen}_ids` }, { k: 'markSet', value: 0 }];
+  const rules: Rule[] = [[{ k: 'markSet', value: 0 }], [{ k: 'markSetMap', from: flowKey, map: `${name}_flows` }], gone];
+  let src: Source | undefined;
   if (s.persistence) {
     src = maskedSource(s.family, s.persistence.prefixLength);
     maps.set(`${name}_persist`, { kind: 'map', decl: `typeof ${ip} saddr : meta mark; size ${FLOW_MAP_SIZE}; flags dynamic, timeout; timeout ${seconds(s.persistence.timeoutMs)};`, elements: new Map() });
-    rules.push(`meta mark 0 meta mark set ${src} map @${name}_persist`, gone);
+    rules.push([{ k: 'markCmp', neq: false, value: 0 }, { k: 'markSetMap', from: src, map: `${name}_persist` }], gone);
   }
-  if (s.table.slots.length > 0) rules.push(`meta mark 0 meta mark set ${slotExpr(s)} map @${gen}_slots`);
-  rules.push(`meta mark != 0 update @${name}_flows { ${flowKey} : meta mark }`);
-  if (src) rules.push(`meta mark != 0 update @${name}_persist { ${src} : meta mark }`);
+  if (s.table.slots.length > 0) rules.push([{ k: 'markCmp', neq: false, value: 0 }, { k: 'markSetMap', from: slotSource(s), map: `${gen}_slots` }]);
+  rules.push([{ k: 'markCmp', neq: true, value: 0 }, { k: 'update', set: `${name}_flows`, key: flowKey }]);
+  if (src) rules.push([{ k: 'markCmp', neq: true, value: 0 }, { k: 'update', set: `${name}_persist`, key: src }]);
   if (s.method === 'dr') {
-    const out = quoteDevice(s.egressDevice ?? s.ingressDevice, `service ${s.id}`);
-    maps.set(`${gen}_servers`, { kind: 'map', decl: `typeof meta mark : ${ip} daddr;`, elements: new Map(s.servers.map((r) => [`${r.id}`, r.address])) });
-    rules.push(`fwd ${ip} to meta mark map @${gen}_servers device ${out}`);
+    const device = s.egressDevice ?? s.ingressDevice;
+    quoteDevice(device, `service ${s.id}`);
+    const to: GenSet = { k: 'markTo', to: ip };
+    maps.set(`${gen}_servers`, { kind: 'map', decl: genSetDecl(to), gen: to, elements: new Map(s.servers.map((r) => [`${r.id}`, r.address])) });
+    rules.push([{ k: 'fwdAddr', family: ip, map: `${gen}_servers`, device: device! }]);
   } else {
-    maps.set(`${gen}_servers`, { kind: 'map', decl: 'typeof meta mark : meta oif;', elements: new Map(s.servers.map((r) => [`${r.id}`, quoteDevice(r.tunnelDevice, `service ${s.id}, real server ${r.key} (TUN)`)])) });
-    rules.push(`fwd to meta mark map @${gen}_servers`);
+    const to: GenSet = { k: 'markTo', to: 'oif' };
+    maps.set(`${gen}_servers`, { kind: 'map', decl: genSetDecl(to), gen: to, elements: new Map(s.servers.map((r) => [`${r.id}`, quoteDevice(r.tunnelDevice, `service ${s.id}, real server ${r.key} (TUN)`)])) });
+    rules.push([{ k: 'fwdDev', map: `${gen}_servers` }]);
   }
-  rules.push('drop');
-  chains.set(gen, { hook: '', rules });
+  rules.push([{ k: 'drop' }]);
+  chains.set(gen, { hook: '', rules: rules.map(ruleText), ir: rules });
   const dev = s.ingressDevice!;
   let disp = ingress.get(dev);
   if (!disp) ingress.set(dev, (disp = { v4: new Map(), v6: new Map(), m4: new Map(), m6: new Map() }));
@@ -633,16 +647,30 @@ export function withGenerations(plane: Plane, generations: ReadonlyMap<number, n
 
 /** At most this many netlink operations in a flat update (the kernel's answers must fit the socket buffer). */
 export const MAX_FLAT_OPS = 1000;
+/**
+ * At most this many bytes of new generations by netlink in one flat update (the batch must fit
+ * the socket's default send buffer, 208 KiB); the generations past it go by `nft -f`.
+ */
+export const MAX_FLAT_GEN_BYTES = 128 * 1024;
 
 /** What a generation renames: the service chain and its slot, id and server maps. */
 const GENERATION_SUFFIXES = ['', '_slots', '_ids', '_servers'];
 
 /** A one-server-sized update that needs neither nft's cache nor a change to an existing chain or map declaration. */
 export interface FlatUpdate {
-  /** `nft -f` text: the new generation's maps, chains and rules, added whole (nft fetches no elements or rules for it). */
+  /**
+   * `nft -f` text: the new generations that do not go by netlink (DR/TUN without interface
+   * indexes, past MAX_FLAT_GEN_BYTES; docs/balancer.md), added whole (nft fetches no elements
+   * or rules for them). Empty when every new generation goes in the netlink batch.
+   */
   readonly nft: string;
-  /** One netlink batch: dispatch elements repointed, shared elements changed, old generation deleted. */
+  /**
+   * One netlink batch: the new generations' maps with their elements, chains and rules, then
+   * dispatch elements repointed, shared elements changed, old generation deleted.
+   */
   readonly ops: readonly NlOp[];
+  /** Services whose new generation is in `ops` (the others' is in `nft`). */
+  readonly netlinkGenerations: number;
   /** The same operations in nft syntax (status, logs, tests). */
   readonly text: string;
   /** The generations after the update. */
@@ -654,20 +682,26 @@ export interface FlatUpdate {
  * that makes nft 1.0.6 fetch its cache of elements, rules or objects — so it costs the same
  * with 10 and with 1,000 services: each service that changed (same id, place and shape as in
  * `current`; a service given as the same object is unchanged) gets its next generation of
- * chain and stateless maps, added whole by `nft -f` (`nft`), and then one atomic netlink
- * batch (`ops`) repoints its dispatch element to the new chain, changes the elements of shared
+ * chain and stateless maps, added whole at the head of one atomic netlink batch (`ops`; or by
+ * `nft -f` first, `nft`, for what cannot go by netlink: DR/TUN without `ifindex`, the interface
+ * index of a device), and the same batch repoints its dispatch element to the new chain, changes the elements of shared
  * sets (counters), flushes stateful maps whose servers left, and deletes the old generation.
  * Established connections keep their server: NAT ones by conntrack (only a first packet
  * reaches the chains), DR/TUN ones by the flow map, which keeps its name across generations.
  * Undefined when the change is not of that kind (a service added, removed or reshaped, a
  * shared chain or declaration changed): the caller uses `diffChanged` then.
  */
-export function flatUpdate(current: Plane, desired: Plane, generations: ReadonlyMap<number, number>): FlatUpdate | undefined {
+export function flatUpdate(current: Plane, desired: Plane, generations: ReadonlyMap<number, number>, ifindex?: (device: string) => number | undefined): FlatUpdate | undefined {
   const a = current.services;
   const b = desired.services;
   if (a.length !== b.length) return undefined;
   const adds: string[] = [];
   const addRules: string[] = [];
+  const genOps: NlOp[] = [];
+  const genText: string[] = [];
+  let genBytes = 0;
+  let setId = 0;
+  let netlinkGenerations = 0;
   const delEls: NlOp[] = [];
   const addEls: NlOp[] = [];
   const flushes: NlOp[] = [];
@@ -701,16 +735,24 @@ export function flatUpdate(current: Plane, desired: Plane, generations: Readonly
       if (!ta && !tb) continue;
       if (!ta || !tb || ta.counters.size || tb.counters.size) return undefined;
       const T = `${fam} ${TABLE}`;
-      for (const [name, m] of tb.maps) {
-        if (!ofGen(name, newGen)) continue;
-        if (m.decl.includes(': verdict')) return undefined;
-        adds.push(`add ${m.kind} ${T} ${name} { ${m.decl}${m.elements.size ? ` elements = { ${elementsText(m.elements)} }` : ''} }`);
-      }
-      for (const [name, c] of tb.chains) {
-        if (!ofGen(name, newGen)) continue;
-        if (c.hook) return undefined;
-        adds.push(`add chain ${T} ${name}`);
-        addRules.push(...c.rules.map((r) => `add rule ${T} ${name} ${r}`));
+      const genMaps = [...tb.maps].filter(([name]) => ofGen(name, newGen));
+      const genChains = [...tb.chains].filter(([name]) => ofGen(name, newGen));
+      if (genMaps.some(([, m]) => m.decl.includes(': verdict')) || genChains.some(([, c]) => c.hook)) return undefined;
+      const nl = generationOps(fam, genMaps, genChains, setId, ifindex);
+      if (nl && genBytes + nl.bytes <= MAX_FLAT_GEN_BYTES) {
+        genOps.push(...nl.ops);
+        genBytes += nl.bytes;
+        setId = nl.lastSetId;
+        netlinkGenerations++;
+        for (const [name, m] of genMaps) genText.push(`add ${m.kind} ${T} ${name} { ${m.decl}${m.elements.size ? ` elements = { ${elementsText(m.elements)} }` : ''} }`);
+        for (const [name] of genChains) genText.push(`add chain ${T} ${name}`);
+        for (const [name, c] of genChains) genText.push(...c.rules.map((r) => `add rule ${T} ${name} ${r}`));
+      } else {
+        for (const [name, m] of genMaps) adds.push(`add ${m.kind} ${T} ${name} { ${m.decl}${m.elements.size ? ` elements = { ${elementsText(m.elements)} }` : ''} }`);
+        for (const [name, c] of genChains) {
+          adds.push(`add chain ${T} ${name}`);
+          addRules.push(...c.rules.map((r) => `add rule ${T} ${name} ${r}`));
+        }
       }
       for (const [name, c] of ta.chains) {
         if (ofGen(name, oldGen)) {
@@ -764,11 +806,42 @@ export function flatUpdate(current: Plane, desired: Plane, generations: Readonly
   }
   // Each operation is answered by the kernel before the batch returns: a batch of thousands is
   // not a small change anyway, and nft -f does it in one go.
-  if (delEls.length + addEls.length + flushes.length + dels.length > MAX_FLAT_OPS) return undefined;
+  if (genOps.length + delEls.length + addEls.length + flushes.length + dels.length > MAX_FLAT_OPS) return undefined;
   const nftLines = [...adds, ...addRules];
-  const ops = [...delEls, ...addEls, ...flushes, ...dels.filter((o) => o.op === 'delChain'), ...dels.filter((o) => o.op === 'delSet')];
-  const textLines = [...text[0]!, ...text[1]!, ...text[2]!, ...text[3]!.filter((l) => l.startsWith('delete chain')), ...text[3]!.filter((l) => !l.startsWith('delete chain'))];
-  return { nft: nftLines.length ? nftLines.join('\n') + '\n' : '', ops, text: textLines.length ? textLines.join('\n') + '\n' : '', generations: next };
+  const ops = [...genOps, ...delEls, ...addEls, ...flushes, ...dels.filter((o) => o.op === 'delChain'), ...dels.filter((o) => o.op === 'delSet')];
+  const textLines = [...genText, ...text[0]!, ...text[1]!, ...text[2]!, ...text[3]!.filter((l) => l.startsWith('delete chain')), ...text[3]!.filter((l) => !l.startsWith('delete chain'))];
+  return { nft: nftLines.length ? nftLines.join('\n') + '\n' : '', ops, netlinkGenerations, text: textLines.length ? textLines.join('\n') + '\n' : '', generations: next };
+}
+
+/**
+ * A service's new generation in one table as netlink operations (new maps and sets with their
+ * elements, new chain, its rules; rules.ts), with the size they add to the batch; undefined when
+ * some object is not one the codec encodes (no structure behind it, a device without an
+ * interface index): that generation then goes by `nft -f`. Set ids continue from `setId`
+ * (unique in the batch).
+ */
+function generationOps(fam: TableFamily, maps: readonly [string, NftMap][], chains: readonly [string, NftChain][], setId: number, ifindex?: (device: string) => number | undefined):
+  { ops: NlOp[]; bytes: number; lastSetId: number } | undefined {
+  const ops: NlOp[] = [];
+  const ids = new Map<string, number>();
+  try {
+    for (const [name, m] of maps) {
+      if (!m.gen) return undefined;
+      const id = ++setId;
+      ids.set(name, id);
+      ops.push({ op: 'newSet', family: fam, table: TABLE, set: name, id, spec: genSetSpec(m.gen) });
+      if (m.elements.size > 0) ops.push({ op: 'newElems', family: fam, table: TABLE, set: name, setId: id, elements: genSetElements(m.gen, m.elements, ifindex) });
+    }
+    for (const [name, c] of chains) {
+      if (!c.ir) return undefined;
+      ops.push({ op: 'newChain', family: fam, table: TABLE, chain: name });
+    }
+    for (const [name, c] of chains) for (const r of c.ir!) ops.push({ op: 'newRule', family: fam, table: TABLE, chain: name, exprs: ruleExprs(r, ids, fam === 'netdev', ifindex) });
+    return { ops, bytes: encodeBatch(ops, 1).bytes.length, lastSetId: setId };
+  } catch (err) {
+    if (err instanceof NfnlError) return undefined;
+    throw err;
+  }
 }
 
 /**

@@ -17,7 +17,7 @@
  * reloads (`prepare` + `commit`) change services in place: states carried over by the core's
  * `reconcile` (core/operator.ts), ids kept, one nft transaction with the difference.
  */
-import type { BalancerConfig, Instance, RealServer as ConfigRealServer } from '../../config/model.js';
+import type { BalancerConfig, Instance, RealServer as ConfigRealServer, VirtualServer } from '../../config/model.js';
 import type { BalancersStatus, BalancerServiceStatus } from '../../control/status.js';
 import type { HealthEffect, HealthInput, ServiceHealth } from '../core/health.js';
 import { HealthInputError, effectiveWeight, initialHealth, nextDeadline, pool, settle, step } from '../core/health.js';
@@ -220,6 +220,46 @@ export class Balancer {
   }
 
   /**
+   * What the plane cannot hold (PlaneError), with the virtual server it is about: each service
+   * planned alone, then (only if they all pass) with the others before it, which finds the
+   * second of two services matching the same packets. `carpool check` and `run` refuse these
+   * before anything changes (cli/preflight.ts); TUN services plan with a stand-in device.
+   */
+  planeProblems(): { readonly vs: VirtualServer; readonly code: string; readonly message: string; readonly hint?: string }[] {
+    const standIn = this.standIn;
+    this.standIn = true;
+    const tryPlan = (services: readonly Runtime[]): PlaneError | undefined => {
+      try {
+        planObjects(this.plane(services));
+        return undefined;
+      } catch (err) {
+        if (err instanceof PlaneError) return err;
+        throw err;
+      }
+    };
+    // The core names services by plane id; the operator knows them by address.
+    const names = new Map([...this.planeIds].map(([name, id]) => [id, name]));
+    const named = (text: string) => text.replace(/\bservices (\d+) and (\d+)\b/g, (_, a: string, b: string) => `${names.get(Number(a)) ?? a} and ${names.get(Number(b)) ?? b}`)
+      .replace(/\bservice (?:id )?(\d+)\b/g, (_, a: string) => names.get(Number(a)) ?? `service ${a}`);
+    const hint = (e: PlaneError) => e.hint ?? (e.code === 'DUPLICATE' ? 'give each virtual_server its own address, protocol and port (a group\'s addresses count)' : undefined);
+    const found = (s: Runtime, e: PlaneError) => {
+      const h = hint(e);
+      return { vs: s.m.config, code: `PLANE_${e.code}`, message: named(e.message), ...(h !== undefined ? { hint: h } : {}) };
+    };
+    try {
+      const out = this.services.flatMap((s) => { const e = tryPlan([s]); return e ? [found(s, e)] : []; });
+      if (out.length || !tryPlan(this.services)) return out;
+      for (let i = 1; i < this.services.length; i++) {
+        const e = tryPlan(this.services.slice(0, i + 1));
+        if (e) return [found(this.services[i]!, e)];
+      }
+      return out;
+    } finally {
+      this.standIn = standIn;
+    }
+  }
+
+  /**
    * Check nft and the kernel, make the TUN devices, put the first plane in force (replacing a
    * stale table), start the checkers. A failure leaves nothing behind (devices deleted).
    */
@@ -391,7 +431,7 @@ export class Balancer {
   private async sample(services: readonly Runtime[]): Promise<void> {
     services = services.filter((s) => s.counted);
     if (services.length === 0) return;
-    // The counters are element counters of the sets traffic_<protocol> / conns_<protocol>
+    // The counters are element counters of the sets conns_<protocol> (packets and bytes: conntrack accounting)
     // (core/nft.ts `counterElement`): element key → the counter names the totals below use.
     // Only services whose entries are all VIP:port have them (`countered`); a group's entries
     // each have their own.
@@ -949,7 +989,7 @@ function counterKeyId(family: string, set: string, key: string): string {
 }
 
 /**
- * `nft -j list set <family> carpool traffic_tcp` (a set with element counters): each element
+ * `nft -j list set <family> carpool conns_tcp` (a set with element counters): each element
  * as key text (`10.0.0.1 . 80 . 10.1.0.2 . 8080`) with its packets and bytes. Anything else
  * in the document is ignored.
  */

@@ -1,10 +1,12 @@
 /**
  * Puts the core's nftables plane into force: desired plane → the whole plane by one `nft -f`
  * at first and after a failure (it replaces a stale carpool table atomically); otherwise a
- * change of servers (`flatUpdate`): the changed services' next generation added whole by
- * `nft -f`, then one atomic netlink batch (native `nfnlSend`, bytes from core/nfnl.ts) that
- * repoints their dispatch elements and deletes the old generation — neither step makes nft
- * fetch its cache, so the cost does not grow with the number of services; any other change
+ * change of servers (`flatUpdate`): one atomic netlink batch (native `nfnlSend`, bytes from
+ * core/nfnl.ts and core/rules.ts) that adds the changed services' next generation (maps with
+ * their elements, chain, rules; DR/TUN with the kernel's interface indexes of their devices),
+ * repoints their dispatch elements and deletes the old generation — no `nft` process, so the
+ * cost does not grow with the number of services (a generation the codec cannot send, e.g. a
+ * device without an index, is added by `nft -f` first, which fetches no elements); any other change
  * (a service added, removed, reshaped) is the core's minimal diff by `nft -f` (`diffChanged`).
  * On success the desired plane is recorded as in force. Each step is atomic: when one fails
  * the previous ruleset stays in force (a new generation added but not yet pointed to is
@@ -16,6 +18,7 @@ import type { Plane } from '../core/nft.js';
 import { diffChanged, flatUpdate, renderPlane, withGenerations } from '../core/nft.js';
 import { batchResult, encodeBatch } from '../core/nfnl.js';
 import { native } from '../../net/native.js';
+import { interfaceInfo } from '../../net/link.js';
 import { run } from '../../lib/exec.js';
 import { CarpoolError } from '../../lib/errors.js';
 import type { Logger } from '../../daemon/logger.js';
@@ -41,12 +44,27 @@ export function nfnlSender(): NfnlSender {
   return (bytes, expect, timeoutMs) => native().nfnlSend(bytes, expect, timeoutMs);
 }
 
+/** The interface index of a device (DR `fwd … device`, TUN tunnel devices), undefined when there is none. Replaceable in unit tests. */
+export type IfindexLookup = (device: string) => number | undefined;
+
+export function ifindexLookup(): IfindexLookup {
+  return (device) => {
+    try {
+      return interfaceInfo(device)?.index;
+    } catch {
+      return undefined;
+    }
+  };
+}
+
 export interface ApplierStatus {
   /** The plane in force was applied by this daemon (false before the first success). */
   readonly inForce: boolean;
   readonly applies: number;
   /** Of `applies`, those done as flat updates (new generation + netlink batch). */
   readonly flatUpdates: number;
+  /** New service generations the flat updates added by netlink (the others by `nft -f`: DR/TUN without interface indexes, past 128 KiB). */
+  readonly netlinkGenerations: number;
   readonly failures: number;
   /** Wall-clock time of the last successful transaction. */
   readonly lastAppliedAt?: string;
@@ -61,6 +79,7 @@ export class NftApplier {
   private generations: ReadonlyMap<number, number> = new Map();
   private seq = 1;
   private flats = 0;
+  private nlGenerations = 0;
   private desired: Plane | undefined;
   private running: Promise<void> | undefined;
   private again = false;
@@ -76,14 +95,18 @@ export class NftApplier {
 
   private readonly nft: NftRunner;
   private readonly nfnl: NfnlSender | undefined;
+  private readonly ifindex: IfindexLookup | undefined;
   /**
    * `nft`: the runner of `nft` (default the real one); `nfnl`: the netlink sender of flat
    * updates — by default the real one with the real `nft` only (a test that fakes `nft` gets no
    * netlink unless it passes a sender too); without one, every update goes by `nft -f`.
+   * `ifindex`: interface indexes for DR/TUN generations by netlink (default: the kernel's, with
+   * the real sender); without it DR/TUN generations are added by `nft -f`.
    */
-  constructor(private readonly log: Logger, nft?: NftRunner, nfnl?: NfnlSender) {
+  constructor(private readonly log: Logger, nft?: NftRunner, nfnl?: NfnlSender, ifindex?: IfindexLookup) {
     this.nft = nft ?? nftRunner();
     this.nfnl = nfnl ?? (nft ? undefined : nfnlSender());
+    this.ifindex = ifindex ?? (nft || nfnl ? undefined : ifindexLookup());
   }
 
   /**
@@ -135,7 +158,7 @@ export class NftApplier {
       const desired = this.desired;
       if (!desired || this.stopped) return;
       // The shell hands unchanged services over as the same objects: only the changed ones are compared.
-      const flat = this.inForce && this.nfnl ? flatUpdate(this.inForce, desired, this.generations) : undefined;
+      const flat = this.inForce && this.nfnl ? flatUpdate(this.inForce, desired, this.generations, this.ifindex) : undefined;
       const text = flat ? `${flat.nft}${flat.text}` : this.inForce ? diffChanged(withGenerations(this.inForce, this.generations), desired).text : renderPlane(desired);
       if (text === '') continue;
       this.touched = true;
@@ -144,7 +167,10 @@ export class NftApplier {
       if (r.code === 0) {
         this.inForce = desired;
         this.generations = flat ? flat.generations : new Map();
-        if (flat) this.flats++;
+        if (flat) {
+          this.flats++;
+          this.nlGenerations += flat.netlinkGenerations;
+        }
         this.applies++;
         this.lastAppliedAt = new Date().toISOString();
         this.lastTransaction = text;
@@ -211,7 +237,7 @@ export class NftApplier {
 
   status(): ApplierStatus {
     return {
-      inForce: this.inForce !== undefined, applies: this.applies, flatUpdates: this.flats, failures: this.failures,
+      inForce: this.inForce !== undefined, applies: this.applies, flatUpdates: this.flats, netlinkGenerations: this.nlGenerations, failures: this.failures,
       ...(this.lastAppliedAt ? { lastAppliedAt: this.lastAppliedAt } : {}),
       ...(this.lastError ? { lastError: this.lastError } : {}),
       ...(this.lastTransaction ? { lastTransaction: this.lastTransaction } : {}),
@@ -221,7 +247,9 @@ export class NftApplier {
 
 function describeOp(op: Parameters<typeof encodeBatch>[0][number]): string {
   if (op.op === 'delChain') return `delete chain ${op.family} ${op.table} ${op.chain}`;
-  const verb = { addElem: 'add element', delElem: 'delete element', flushSet: 'flush set', delSet: 'delete set' }[op.op];
+  if (op.op === 'newChain') return `add chain ${op.family} ${op.table} ${op.chain}`;
+  if (op.op === 'newRule') return `add rule ${op.family} ${op.table} ${op.chain} (${op.exprs.map((e) => e.name).join(' ')})`;
+  const verb = { addElem: 'add element', delElem: 'delete element', flushSet: 'flush set', delSet: 'delete set', newSet: 'add set', newElems: 'add elements to' }[op.op];
   return `${verb} ${op.family} ${op.table} ${op.set}`;
 }
 

@@ -66,7 +66,8 @@ export function buildBalancers(spec: BalancerSpec, terms: BalancerTerms, report:
       continue;
     }
     vsSeen.set(key, vs.at);
-    virtualServers.push(built);
+    // Not enumerable: where it is written is no part of the model (equality, JSON, a reload's diff).
+    virtualServers.push(Object.defineProperty(built, 'origin', { value: vs.at, enumerable: false }));
   }
   return { groups, virtualServers, ...(spec.countIntervalMs !== undefined ? { countIntervalMs: spec.countIntervalMs } : {}) };
 

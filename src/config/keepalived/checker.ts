@@ -95,6 +95,7 @@ export class Checker {
    */
   lenient(at: SourceLoc, code: ConfigDiagnosticCode, message: string, expected: string): void {
     this.report(this.strict ? 'error' : 'warning', code, at, this.strict ? `--strict: ${message}` : message, expected);
+    if (!this.strict) this.diagnostics[this.diagnostics.length - 1] = { ...this.diagnostics[this.diagnostics.length - 1]!, keepalivedSkips: true };
   }
   error(at: SourceLoc, code: ConfigDiagnosticCode, message: string, expected: string): void {
     this.report('error', code, at, message, expected);

@@ -76,6 +76,11 @@ export function bucketInstances(s: SharedAddress, self: { index: number; address
   }));
 }
 
+/** Every bucket election of `shared` as the first node would run them (`carpool check`: their vhids and interfaces). */
+export function bucketInstancesOf(shared: readonly SharedAddress[]): CarpInstance[] {
+  return shared.flatMap((s) => bucketInstances(s, { index: 0, address: s.nodes[0]?.address ?? '' }));
+}
+
 export interface SharingDeps {
   readonly log: Logger;
   /** Add the shared address (each side's, for a gateway) to its interface (kept while running). */

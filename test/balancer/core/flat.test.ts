@@ -6,8 +6,8 @@
  * checks the same against the kernel.
  */
 import { describe, expect, it } from 'vitest';
-import { flatUpdate, planObjects, withGenerations, type Plane } from '../../../src/balancer/core/nft.js';
-import { encodeKey, keyLayout, NfnlError } from '../../../src/balancer/core/nfnl.js';
+import { flatUpdate, MAX_FLAT_GEN_BYTES, planObjects, withGenerations, type Plane } from '../../../src/balancer/core/nft.js';
+import { encodeBatch, encodeKey, keyLayout, NfnlError } from '../../../src/balancer/core/nfnl.js';
 import { prng, servers as srv, service, type Spec } from '../../helpers/plane-specs.js';
 
 const v4 = (i: number) => ({ address: `10.1.1.${10 + i}`, port: 8080 });
@@ -47,7 +47,10 @@ function model(plane: Plane): Model {
 /** Apply a flat update to the model: the nft adds (taken whole from `target` by name: they must be there), then the netlink ops. */
 function applyFlat(m: Model, f: NonNullable<ReturnType<typeof flatUpdate>>, target: Model): void {
   const rules = new Map<string, string[]>();
-  for (const line of f.nft.split('\n').filter(Boolean)) {
+  // New generations by netlink are listed in `text` as the nft commands they stand for.
+  const genLines = f.text.split('\n').filter((l) => /^add (map|set|chain|rule) /.test(l));
+  expect(f.ops.filter((o) => o.op === 'newSet' || o.op === 'newChain' || o.op === 'newRule').length).toBe(genLines.length);
+  for (const line of [...f.nft.split('\n').filter(Boolean), ...genLines]) {
     const add = /^add (map|set) (\S+) carpool (\S+) \{/.exec(line);
     const chain = /^add chain (\S+) carpool (\S+)$/.exec(line);
     const rule = /^add rule (\S+) carpool (\S+) (.*)$/.exec(line);
@@ -68,6 +71,7 @@ function applyFlat(m: Model, f: NonNullable<ReturnType<typeof flatUpdate>>, targ
   }
   for (const [k, r] of rules) m.set(k, `|${r.join('\n')}`);
   for (const op of f.ops) {
+    if (op.op === 'newSet' || op.op === 'newElems' || op.op === 'newChain' || op.op === 'newRule') continue;
     if (op.op === 'delChain') {
       expect(m.delete(`${op.family} chain ${op.chain}`), op.chain).toBe(true);
       continue;
@@ -123,11 +127,16 @@ describe('flat updates (generations)', () => {
     const a: Plane = { services: [service(SPECS[1]!, all), service(SPECS[0]!, [true, true, true, true])] };
     const b: Plane = { services: [service(SPECS[1]!, [true, false, true]), a.services[1]!] };
     const f = flatUpdate(a, b, new Map())!;
-    expect(f.nft.split('\n').filter(Boolean).map((l) => l.split(' {')[0]!.split(' ').slice(0, 5).join(' '))).toEqual([
+    // The new generation goes in the netlink batch too: no nft run at all.
+    expect(f.nft).toBe('');
+    expect(f.netlinkGenerations).toBe(1);
+    expect(f.ops.map((o) => o.op)).toEqual(['newSet', 'newElems', 'newChain', 'newRule', 'newRule', 'newRule', 'newRule', 'delElem', 'addElem', 'flushSet', 'delChain', 'delSet']);
+    const lines = f.text.split('\n');
+    expect(lines.slice(0, 6).map((l) => l.split(' {')[0]!.split(' ').slice(0, 5).join(' '))).toEqual([
       'add map ip carpool vs2g1_slots', 'add chain ip carpool vs2g1', 'add rule ip carpool vs2g1', 'add rule ip carpool vs2g1', 'add rule ip carpool vs2g1', 'add rule ip carpool vs2g1',
     ]);
-    expect(f.nft).toContain('map @vs2_persist');
-    expect(f.text).toBe([
+    expect(lines[3]).toContain('map @vs2_persist');
+    expect(lines.slice(6).join('\n')).toBe([
       'delete element ip carpool services { 10.0.0.2 . tcp . 443 }',
       'add element ip carpool services { 10.0.0.2 . tcp . 443 : jump vs2g1 }',
       // A server left: the persistence map forgets its clients (as the whole diff does).
@@ -141,11 +150,48 @@ describe('flat updates (generations)', () => {
     expect(flatUpdate(b, c, f.generations)!.text).toContain('delete chain ip carpool vs2g1\n');
   });
 
+  it('DR/TUN generations go by netlink with interface indexes, by nft -f without (or for an unknown device)', () => {
+    const all = (i: number) => SPECS[i]!.all.map(() => true);
+    const a: Plane = { services: [service(SPECS[4]!, all(4)), service(SPECS[5]!, all(5))] };
+    const b: Plane = { services: [service(SPECS[4]!, [true, false, true]), service(SPECS[5]!, [false, true])] };
+    const index = new Map([['eth1', 3], ['tun0', 7], ['tun1', 8]]);
+    const nl = flatUpdate(a, b, new Map(), (d) => index.get(d))!;
+    expect(nl.nft).toBe('');
+    expect(nl.netlinkGenerations).toBe(2);
+    // DR: slot map, id set, server map (each with elements), chain, 7 rules; TUN the same with 7 rules.
+    expect(nl.ops.filter((o) => o.op === 'newSet').map((o) => (o as { set: string }).set)).toEqual(['vs5g1_slots', 'vs5g1_ids', 'vs5g1_servers', 'vs6g1_slots', 'vs6g1_ids', 'vs6g1_servers']);
+    expect(nl.ops.filter((o) => o.op === 'newRule').length).toBe(14);
+    const tunElems = nl.ops.find((o) => o.op === 'newElems' && o.set === 'vs6g1_servers');
+    // The TUN map's data is the tunnel device's interface index (host order), as nft resolves it.
+    expect(tunElems && tunElems.op === 'newElems' ? [...tunElems.elements[0]!.data!] : []).toEqual([...new Uint8Array(new Uint32Array([8]).buffer)]);
+    // Without indexes, or with a device unknown: the same generation by nft -f.
+    for (const lookup of [undefined, (d: string) => (d === 'tun1' ? undefined : index.get(d))]) {
+      const f = flatUpdate(a, b, new Map(), lookup)!;
+      expect(f.netlinkGenerations).toBe(lookup ? 1 : 0);
+      expect(f.nft).toContain('add map netdev carpool vs6g1_servers');
+      expect(f.ops.some((o) => o.op === 'newRule' && o.chain === 'vs6g1')).toBe(false);
+    }
+  });
+
+  it('new generations past MAX_FLAT_GEN_BYTES in one update go by nft -f, the rest by netlink', () => {
+    const many = Array.from({ length: 80 }, (_, k): Spec => ({ ...SPECS[1]!, base: { ...SPECS[1]!.base, id: 100 + k, match: { kind: 'addr', vip: `10.3.${k >> 8}.${k & 255}`, port: 443 } } }));
+    const full: Plane = { services: many.map((sp) => service(sp, [true, true, true])) };
+    const less: Plane = { services: many.map((sp) => service(sp, [true, false, true])) };
+    const f = flatUpdate(full, less, new Map())!;
+    expect(f).toBeDefined();
+    expect(f.netlinkGenerations).toBeGreaterThan(0);
+    expect(f.netlinkGenerations).toBeLessThan(80);
+    expect(f.nft.match(/^add chain /gm)?.length).toBe(80 - f.netlinkGenerations);
+    const gen = f.ops.filter((o) => o.op.startsWith('new'));
+    expect(encodeBatch(gen, 1).bytes.length).toBeLessThanOrEqual(MAX_FLAT_GEN_BYTES);
+    expect(f.generations.size).toBe(80);
+  });
+
   it('anything but a change of servers is not flat: the caller diffs with nft', () => {
     const p: Plane = { services: SPECS.map((s) => service(s, s.all.map(() => true))) };
-    expect(flatUpdate(p, p, new Map())).toEqual({ nft: '', ops: [], text: '', generations: new Map() });
+    expect(flatUpdate(p, p, new Map())).toEqual({ nft: '', ops: [], netlinkGenerations: 0, text: '', generations: new Map() });
     // Planned again to the same content (new objects): no new generation either.
-    expect(flatUpdate(p, { services: p.services.map((x) => ({ ...x })) }, new Map())).toEqual({ nft: '', ops: [], text: '', generations: new Map() });
+    expect(flatUpdate(p, { services: p.services.map((x) => ({ ...x })) }, new Map())).toEqual({ nft: '', ops: [], netlinkGenerations: 0, text: '', generations: new Map() });
     // Every service changed at once and more operations than a batch may hold: nft -f does it.
     const many = Array.from({ length: 300 }, (_, k): Spec => ({ ...SPECS[0]!, base: { ...SPECS[0]!.base, id: 100 + k, match: { kind: 'addr', vip: `10.3.${k >> 8}.${k & 255}`, port: 80 } } }));
     const full: Plane = { services: many.map((sp) => service(sp, [true, true, true, true])) };
