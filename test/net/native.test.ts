@@ -32,7 +32,7 @@ describe('native addon loader', () => {
 
   it('exports exactly the documented functions', () => {
     expect(Object.keys(native()).sort()).toEqual([
-      'addrAdd', 'addrDel', 'addrList', 'ifInfo', 'linkMonitorClose', 'linkMonitorOpen', 'mlockAll', 'munlockAll', 'nfnlSend',
+      'addrAdd', 'addrDel', 'addrList', 'ctEventsClose', 'ctEventsOpen', 'ifInfo', 'linkMonitorClose', 'linkMonitorOpen', 'mlockAll', 'munlockAll', 'nfnlSend',
       'packetClose', 'packetOpen', 'packetSend', 'rawBind', 'rawClose', 'rawJoin', 'rawLeave', 'rawOpen',
       'rawSend', 'rawSetChecksumOffset', 'rawStart', 'rawStop', 'routeAdd', 'routeDel', 'ruleAdd', 'ruleDel', 'setNetns', 'setRealtime',
       'unixDgramClose', 'unixDgramOpen', 'unixDgramSend',
@@ -51,6 +51,16 @@ describe('binding argument and fd checks', () => {
     expect(() => n.rawClose(mon)).toThrow(expect.objectContaining({ code: 'EBADF' }) as unknown);
     expect(n.linkMonitorClose(mon)).toBe(true);
     expect(n.linkMonitorClose(mon)).toBe(false);
+  });
+
+  it('ctEventsOpen: groups and callback checked; its fd is its own kind', () => {
+    expect(() => n.ctEventsOpen(0, () => undefined)).toThrow(TypeError);
+    expect(() => n.ctEventsOpen(4, 'x' as unknown as () => void)).toThrow(TypeError);
+    expect(() => n.ctEventsOpen(4, () => undefined, { rcvbuf: 1 })).toThrow(TypeError);
+    expect(n.ctEventsClose(123456)).toBe(false);
+    const mon = n.linkMonitorOpen(() => undefined);
+    expect(() => n.ctEventsClose(mon)).toThrow(expect.objectContaining({ code: 'EBADF' }) as unknown);
+    expect(n.linkMonitorClose(mon)).toBe(true);
   });
 
   it('nfnlSend: bytes must be a Uint8Array, expect and timeout bounded; a malformed batch gets the kernel\'s error, not a crash', () => {
