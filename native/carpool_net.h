@@ -116,6 +116,9 @@ napi_value send_result(napi_env env, ssize_t n, const char *syscall);
 napi_value close_kind(napi_env env, napi_callback_info info, const char *fn, const cp_kind *kind);
 cp_sock *arg_sock(napi_env env, cp_state *st, napi_value v, const char *fn, const cp_kind *kind);
 cp_sock *sock_find(cp_state *st, int fd);
+/* One datagram of a kernel netlink multicast socket into st->rxbuf: its length, 0 when another
+ * sender wrote it (dropped: only the kernel speaks on these groups), or -errno. */
+ssize_t recv_from_kernel(cp_sock *s);
 napi_value start_poll(napi_env env, cp_state *st, cp_sock *s, napi_value callback, const char *fn);
 void stop_poll(napi_env env, cp_sock *s, bool teardown);
 void close_sock(napi_env env, cp_state *st, cp_sock *s, bool teardown);

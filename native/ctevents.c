@@ -15,25 +15,12 @@
 #endif
 
 static int ctevents_read_one(napi_env env, cp_sock *s, napi_value recv, napi_value cb) {
-  unsigned char *buf = s->state->rxbuf;
-  struct sockaddr_nl from;
-  struct iovec iov = {.iov_base = buf, .iov_len = RX_BUF_SIZE};
-  struct msghdr msg;
   napi_value arg;
-  ssize_t n;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_name = &from;
-  msg.msg_namelen = sizeof from;
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  n = recvmsg(s->fd, &msg, MSG_DONTWAIT);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-    if (errno == ENOBUFS && napi_get_null(env, &arg) == napi_ok) napi_call_function(env, recv, cb, 1, &arg, NULL);
-    return 1;
-  }
-  if (from.nl_pid != 0) return 1; /* only the kernel speaks on these groups */
-  if (napi_create_buffer_copy(env, (size_t)n, buf, NULL, &arg) != napi_ok) return 1;
+  ssize_t n = recv_from_kernel(s);
+  if (n == -EAGAIN || n == -EWOULDBLOCK) return 0;
+  if (n == -ENOBUFS && napi_get_null(env, &arg) == napi_ok) napi_call_function(env, recv, cb, 1, &arg, NULL);
+  if (n <= 0) return 1;
+  if (napi_create_buffer_copy(env, (size_t)n, s->state->rxbuf, NULL, &arg) != napi_ok) return 1;
   napi_call_function(env, recv, cb, 1, &arg, NULL);
   return 1;
 }

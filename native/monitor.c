@@ -46,30 +46,18 @@ static void call_event(napi_env env, napi_value recv, napi_value cb, napi_value 
  * link or address message; everything else the groups carry is ignored. */
 static int monitor_read_one(napi_env env, cp_sock *s, napi_value recv, napi_value cb) {
   unsigned char *buf = s->state->rxbuf;
-  struct sockaddr_nl from;
-  struct iovec iov = {.iov_base = buf, .iov_len = RX_BUF_SIZE};
-  struct msghdr msg;
-  ssize_t n;
+  ssize_t n = recv_from_kernel(s);
   int len;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_name = &from;
-  msg.msg_namelen = sizeof from;
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  n = recvmsg(s->fd, &msg, MSG_DONTWAIT);
-  if (n < 0) {
+  if (n == -EAGAIN || n == -EWOULDBLOCK) return 0;
+  if (n == -ENOBUFS) {
+    /* The kernel dropped notifications: the listener must resynchronise from a dump. */
     napi_value ev;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-    if (errno == ENOBUFS) {
-      /* The kernel dropped notifications: the listener must resynchronise from a dump. */
-      if (napi_create_object(env, &ev) == napi_ok) {
-        set_prop_str(env, ev, "type", "overrun");
-        call_event(env, recv, cb, ev);
-      }
+    if (napi_create_object(env, &ev) == napi_ok) {
+      set_prop_str(env, ev, "type", "overrun");
+      call_event(env, recv, cb, ev);
     }
-    return 1;
   }
-  if (from.nl_pid != 0) return 1; /* only the kernel speaks on these groups */
+  if (n <= 0) return 1;
   len = (int)n;
   for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)len); h = NLMSG_NEXT(h, len)) {
     napi_handle_scope hs;

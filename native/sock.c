@@ -6,7 +6,9 @@
  */
 #include "carpool_net.h"
 
+#include <linux/netlink.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -271,4 +273,19 @@ napi_value close_kind(napi_env env, napi_callback_info info, const char *fn, con
   if (s) close_sock(env, st, s, false);
   NAPI_OK(napi_get_boolean(env, s != NULL, &out), fn);
   return out;
+}
+
+ssize_t recv_from_kernel(cp_sock *s) {
+  struct sockaddr_nl from;
+  struct iovec iov = {.iov_base = s->state->rxbuf, .iov_len = RX_BUF_SIZE};
+  struct msghdr msg;
+  ssize_t n;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_name = &from;
+  msg.msg_namelen = sizeof from;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  n = recvmsg(s->fd, &msg, MSG_DONTWAIT);
+  if (n < 0) return -errno;
+  return from.nl_pid != 0 ? 0 : n;
 }
