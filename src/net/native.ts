@@ -192,7 +192,7 @@ export interface NativeBinding {
    * passed. `sent` is 0 or -errno of the send, `recv` 0 or -errno of a receive that failed
    * (ENOBUFS: answers lost). Throws only when no socket can be opened.
    */
-  nfnlSend(bytes: Uint8Array, expect: number, timeoutMs: number): { sent: number; recv: number; replies: { seq: number; error: number }[] };
+  nfnlSend(bytes: Uint8Array, expect: number, timeoutMs: number): Promise<{ sent: number; recv: number; replies: { seq: number; error: number }[] }>;
 
   linkMonitorOpen(callback: (event: NativeLinkEvent) => void, opts?: NativeLinkMonitorOptions): number;
   linkMonitorClose(fd: number): boolean;

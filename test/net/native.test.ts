@@ -63,12 +63,12 @@ describe('binding argument and fd checks', () => {
     expect(n.linkMonitorClose(mon)).toBe(true);
   });
 
-  it('nfnlSend: bytes must be a Uint8Array, expect and timeout bounded; a malformed batch gets the kernel\'s error, not a crash', () => {
+  it('nfnlSend: bytes must be a Uint8Array, expect and timeout bounded; a malformed batch gets the kernel\'s error, not a crash', async () => {
     expect(() => n.nfnlSend('x' as unknown as Uint8Array, 1, 10)).toThrow(TypeError);
     expect(() => n.nfnlSend(new Uint8Array(4), -1, 10)).toThrow(TypeError);
     expect(() => n.nfnlSend(new Uint8Array(4), 1, 600_000)).toThrow(TypeError);
     // Nothing that asks for an answer: nothing sent back, and no wait.
-    const r = n.nfnlSend(new Uint8Array(0), 0, 10);
+    const r = await n.nfnlSend(new Uint8Array(0), 0, 10);
     expect(r.replies).toEqual([]);
   });
 

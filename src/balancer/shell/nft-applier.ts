@@ -36,7 +36,9 @@ export function nftRunner(cmd = 'nft'): NftRunner {
 }
 
 /** Sends one nfnetlink batch, returns the kernel's answers (native `nfnlSend`). Replaceable in unit tests. */
-export type NfnlSender = (bytes: Uint8Array, expect: number, timeoutMs: number) => { sent: number; recv?: number; replies: readonly { seq: number; error: number }[] };
+export type NfnlSender = (bytes: Uint8Array, expect: number, timeoutMs: number) => NfnlResult | Promise<NfnlResult>;
+/** The kernel's answers to one batch: send and receive errors as -errno (0 = none), the acks and errors by sequence number. */
+export interface NfnlResult { readonly sent: number; readonly recv?: number; readonly replies: readonly { seq: number; error: number }[] }
 /** The kernel answers a batch within sendmsg(); this bounds the wait on a loaded machine. */
 const NFNL_TIMEOUT_MS = 2_000;
 
@@ -199,7 +201,8 @@ export class NftApplier {
     this.seq = (this.seq + ops.length + 2) % 0x7fffffff || 1;
     let res;
     try {
-      res = this.nfnl!(batch.bytes, ops.length, NFNL_TIMEOUT_MS);
+      // On a worker thread (native): the kernel's commit does not hold the event loop.
+      res = await this.nfnl!(batch.bytes, ops.length, NFNL_TIMEOUT_MS);
     } catch (err) {
       return { code: -1, stderr: `netlink: ${(err as Error).message}` };
     }
