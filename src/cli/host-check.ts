@@ -45,8 +45,6 @@ export interface HostProbe {
   readonly uid: number;
   /** Does `nft` run? A reason when not. */
   nft(): { ok: true; version: string } | { ok: false; reason: string };
-  /** `net.netfilter.nf_conntrack_acct` of this namespace: '0', '1', undefined when conntrack is not there. Optional (older probes). */
-  conntrackAcct?(): string | undefined;
   /** The addresses on a device (its alias labels' too); undefined when unknown. */
   addresses?(dev: string): readonly string[] | undefined;
   /** A device's IFF_* flags; undefined when unknown. */
@@ -86,7 +84,6 @@ export function systemProbe(): HostProbe {
       if (r.status !== 0) return { ok: false, reason: `nft --version exited with ${r.status ?? r.signal}: ${(r.stderr || '').trim()}` };
       return { ok: true, version: r.stdout.trim() };
     },
-    conntrackAcct: () => { try { return readFileSync('/proc/sys/net/netfilter/nf_conntrack_acct', 'utf8').trim(); } catch { return undefined; } },
   };
 }
 
@@ -183,15 +180,6 @@ export function checkHost(config: CarpoolConfig, probe: HostProbe): HostFinding[
   if (config.balancers?.virtualServers.length) {
     const n = probe.nft();
     if (!n.ok) out.push({ level: 'error', what: 'balancers', message: `the load balancer needs nftables: ${n.reason}`, hint: 'apt-get install nftables (nft 0.9.3 or later), and a kernel with nf_tables' });
-    // NAT: per-server packets/bytes come from conntrack accounting, which carpool turns on at start.
-    if (probe.conntrackAcct && config.balancers.virtualServers.some((v) => v.forwarding.method === 'NAT')) {
-      const acct = probe.conntrackAcct();
-      if (acct === undefined) {
-        out.push({ level: 'warning', what: 'balancers', message: 'no net.netfilter.nf_conntrack_acct here (nf_conntrack not loaded yet): carpool sets it to 1 at start for the per-server packet/byte totals, and says so in the log if it cannot', hint: 'modprobe nf_conntrack, or let the first NAT rule load it' });
-      } else if (acct !== '1') {
-        out.push({ level: 'warning', what: 'balancers', message: `net.netfilter.nf_conntrack_acct is ${acct}: carpool sets it to 1 in this network namespace at start (per-server packet/byte totals of NAT services; conntrack then counts every flow's packets and bytes)`, hint: 'nothing to do; or sysctl -w net.netfilter.nf_conntrack_acct=1 beforehand' });
-      }
-    }
     // The daemon's CONNTRACK_UNAVAILABLE: count-based schedulers read the counts with `conntrack`.
     const counting = config.balancers.virtualServers.filter((v) => needsCounts(v.scheduler)).map((v) => `${v.name} (${v.scheduler})`);
     if (counting.length && !probe.path.some((d) => probe.stat(join(d, 'conntrack'))?.kind === 'file')) {

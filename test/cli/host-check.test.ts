@@ -76,12 +76,6 @@ describe('carpool check --host', () => {
     const noNft = checkHost(lb, probe({ '/etc/cp/up.sh': exe(), '/etc/cp/down.sh': exe(), '/etc/cp/master.sh': exe(), '/bin/pidof': exe(), '/usr/bin/conntrack': exe(), '/run/cp': dirOf(), '/var/lib/cp': dirOf() },
       { ok: false, reason: 'nft is not installed' }));
     expect(noNft).toEqual([{ level: 'error', what: 'balancers', message: 'the load balancer needs nftables: nft is not installed', hint: expect.stringContaining('apt-get install nftables') }]);
-    // NAT: conntrack accounting (per-server packets/bytes) is said when carpool will turn it on, or cannot.
-    const files = { '/etc/cp/up.sh': exe(), '/etc/cp/down.sh': exe(), '/etc/cp/master.sh': exe(), '/bin/pidof': exe(), '/usr/bin/conntrack': exe(), '/run/cp': dirOf(), '/var/lib/cp': dirOf() };
-    const acct = (v: string | undefined) => checkHost(lb, { ...probe(files), conntrackAcct: () => v });
-    expect(acct('1')).toEqual([]);
-    expect(acct('0')).toEqual([{ level: 'warning', what: 'balancers', message: expect.stringMatching(/nf_conntrack_acct is 0: carpool sets it to 1 in this network namespace at start/), hint: expect.any(String) }]);
-    expect(acct(undefined).map((f) => f.message)).toEqual([expect.stringContaining('no net.netfilter.nf_conntrack_acct here')]);
   });
 
   it('a mistyped agent gets "did you mean" over the installed agents, not "install resource-agents"', () => {

@@ -8,6 +8,7 @@
  * the ids whose destroy event arrived (`destroyed`). Lost events (the socket's buffer
  * overran) are counted and shown ("stats incomplete"), never fatal.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { canonicalIP } from '../../protocol/inet.js';
 import { native } from '../../net/native.js';
@@ -114,7 +115,11 @@ const EVENTS = '/proc/sys/net/netfilter/nf_conntrack_events';
  */
 export function enableConntrackAccounting(): string[] {
   const changed: string[] = [];
-  if (!existsSync(ACCT)) throw new Error(`${ACCT} is missing (nf_conntrack not loaded?)`);
+  if (!existsSync(ACCT)) {
+    // Before the first plane nothing may have loaded conntrack yet (the plane's rules would).
+    try { execFileSync('modprobe', ['nf_conntrack'], { stdio: 'ignore', timeout: 5_000 }); } catch { /* said below */ }
+  }
+  if (!existsSync(ACCT)) throw new Error(`${ACCT} is missing (nf_conntrack not loaded, and modprobe nf_conntrack did not load it)`);
   if (readFileSync(ACCT, 'utf8').trim() !== '1') {
     writeFileSync(ACCT, '1');
     changed.push('net.netfilter.nf_conntrack_acct=1');
