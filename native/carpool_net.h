@@ -119,6 +119,11 @@ cp_sock *sock_find(cp_state *st, int fd);
 /* One datagram of a kernel netlink multicast socket into st->rxbuf: its length, 0 when another
  * sender wrote it (dropped: only the kernel speaks on these groups), or -errno. */
 ssize_t recv_from_kernel(cp_sock *s);
+/* A non-blocking netlink socket of `protocol` (named `name` in errors) bound to the multicast
+ * `groups`, with `rcvbuf` bytes of receive buffer, published as `kind`: its fd, or NULL with a
+ * JS exception pending. */
+napi_value netlink_listen(napi_env env, cp_state *st, int protocol, const char *name, uint32_t groups, int rcvbuf,
+                          const cp_kind *kind, napi_value callback);
 napi_value start_poll(napi_env env, cp_state *st, cp_sock *s, napi_value callback, const char *fn);
 void stop_poll(napi_env env, cp_sock *s, bool teardown);
 void close_sock(napi_env env, cp_state *st, cp_sock *s, bool teardown);

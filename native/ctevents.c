@@ -31,22 +31,13 @@ const cp_kind cp_kind_ctevents = {"ctEventsOpen", "carpool:ctevents", ctevents_r
 napi_value ct_events_open(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   cp_state *st;
-  struct sockaddr_nl sa;
-  int fd;
   int64_t groups, rcvbuf = 8 << 20;
   bool has_rcvbuf;
   if (!get_args_opt(env, info, "ctEventsOpen", 2, 3, argv, &st)) return NULL;
   if (!arg_int(env, argv[0], "ctEventsOpen", "groups", 1, UINT32_MAX, &groups)) return NULL;
   if (!is_type(env, argv[1], napi_function)) return throw_arg(env, "ctEventsOpen", "callback must be a function");
   if (!opt_int(env, argv[2], "ctEventsOpen", "rcvbuf", 1024, 256 << 20, &rcvbuf, &has_rcvbuf)) return NULL;
-  fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_NETFILTER);
-  if (fd < 0) return throw_errno(env, errno, "socket", "(AF_NETLINK, NETLINK_NETFILTER)");
-  set_rcvbuf(fd, (int)rcvbuf);
-  memset(&sa, 0, sizeof sa);
-  sa.nl_family = AF_NETLINK;
-  sa.nl_groups = (uint32_t)groups;
-  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) return sock_fail(env, fd, "bind(NETLINK_NETFILTER)", NULL);
-  return sock_publish(env, st, fd, &cp_kind_ctevents, AF_NETLINK, 0, argv[1]);
+  return netlink_listen(env, st, NETLINK_NETFILTER, "NETLINK_NETFILTER", (uint32_t)groups, (int)rcvbuf, &cp_kind_ctevents, argv[1]);
 }
 
 napi_value ct_events_close(napi_env env, napi_callback_info info) {

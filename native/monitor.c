@@ -86,21 +86,13 @@ const cp_kind cp_kind_monitor = {"linkMonitorOpen", "carpool:linkmonitor", monit
 napi_value link_monitor_open(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   cp_state *st;
-  struct sockaddr_nl sa;
-  int fd;
   int64_t rcvbuf = RAW_RCVBUF;
   bool has_rcvbuf;
   if (!get_args_opt(env, info, "linkMonitorOpen", 1, 2, argv, &st)) return NULL;
   if (!is_type(env, argv[0], napi_function)) return throw_arg(env, "linkMonitorOpen", "callback must be a function");
   if (!opt_int(env, argv[1], "linkMonitorOpen", "rcvbuf", 1024, 64 << 20, &rcvbuf, &has_rcvbuf)) return NULL;
-  fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
-  if (fd < 0) return throw_errno(env, errno, "socket", "(AF_NETLINK, NETLINK_ROUTE)");
-  set_rcvbuf(fd, (int)rcvbuf);
-  memset(&sa, 0, sizeof sa);
-  sa.nl_family = AF_NETLINK;
-  sa.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
-  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) return sock_fail(env, fd, "bind(AF_NETLINK)", NULL);
-  return sock_publish(env, st, fd, &cp_kind_monitor, AF_NETLINK, 0, argv[0]);
+  return netlink_listen(env, st, NETLINK_ROUTE, "NETLINK_ROUTE", RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, (int)rcvbuf,
+                        &cp_kind_monitor, argv[0]);
 }
 
 napi_value link_monitor_close(napi_env env, napi_callback_info info) {

@@ -7,6 +7,7 @@
 #include "carpool_net.h"
 
 #include <linux/netlink.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -288,4 +289,22 @@ ssize_t recv_from_kernel(cp_sock *s) {
   n = recvmsg(s->fd, &msg, MSG_DONTWAIT);
   if (n < 0) return -errno;
   return from.nl_pid != 0 ? 0 : n;
+}
+
+napi_value netlink_listen(napi_env env, cp_state *st, int protocol, const char *name, uint32_t groups, int rcvbuf,
+                          const cp_kind *kind, napi_value callback) {
+  struct sockaddr_nl sa;
+  char what[64];
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+  if (fd < 0) {
+    snprintf(what, sizeof what, "(AF_NETLINK, %s)", name);
+    return throw_errno(env, errno, "socket", what);
+  }
+  set_rcvbuf(fd, rcvbuf);
+  memset(&sa, 0, sizeof sa);
+  sa.nl_family = AF_NETLINK;
+  sa.nl_groups = groups;
+  snprintf(what, sizeof what, "bind(%s)", name);
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) return sock_fail(env, fd, what, NULL);
+  return sock_publish(env, st, fd, kind, AF_NETLINK, 0, callback);
 }
