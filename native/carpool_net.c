@@ -39,6 +39,7 @@
 static void cleanup_hook(void *arg) {
   cp_state *st = arg;
   while (st->socks) close_sock(st->env, st, st->socks, true);
+  nfnl_cleanup(st);
   free(st->rxbuf);
   free(st);
 }
@@ -92,6 +93,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   }
   st->env = env;
   st->nl_seq = (uint32_t)time(NULL);
+  st->nfnl_fd = -1;
   if (napi_get_uv_event_loop(env, &st->loop) != napi_ok || napi_add_env_cleanup_hook(env, cleanup_hook, st) != napi_ok) {
     free(st->rxbuf);
     free(st);

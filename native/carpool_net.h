@@ -69,6 +69,12 @@ typedef struct cp_state {
   cp_sock *socks;
   unsigned char *rxbuf; /* RX_BUF_SIZE bytes shared by all receive paths (one JS thread) */
   uint32_t nl_seq;
+  /* nfnl.c: the NETLINK_NETFILTER socket kept for batches (-1: none yet), the network
+   * namespace it was made in, and whether a batch on a worker thread is using it. */
+  int nfnl_fd;
+  dev_t nfnl_ns_dev;
+  ino_t nfnl_ns_ino;
+  bool nfnl_busy;
 } cp_state;
 
 /* ---- js.c: errors, arguments and result values ----------------------------------------- */
@@ -167,6 +173,7 @@ napi_value rule_add(napi_env env, napi_callback_info info);
 napi_value rule_del(napi_env env, napi_callback_info info);
 /* nfnl.c */
 napi_value nfnl_send(napi_env env, napi_callback_info info);
+void nfnl_cleanup(cp_state *st);
 
 /* monitor.c: link and address notifications */
 napi_value link_monitor_open(napi_env env, napi_callback_info info);

@@ -4,6 +4,12 @@
  * kernel processes an nfnetlink batch inside sendmsg() and queues one NLMSG_ERROR (an ack
  * with error 0, or the message's error) per message that asked for an ack or failed; the
  * only wait is a poll() bounded by the caller's timeout.
+ *
+ * The socket is kept from one batch to the next: closing a NETLINK_NETFILTER socket makes
+ * nf_tables flush its pending destroy work, an RCU grace period after a batch that deleted
+ * anything (6 ms measured on the event loop per update). A batch sent while the kept socket
+ * is in use, or from another network namespace, gets a socket of its own, closed on the
+ * worker thread.
  */
 #include "carpool_net.h"
 
@@ -12,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,7 +41,9 @@ static int64_t nfnl_now_ms(void) {
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
+  cp_state *st;
   int fd;
+  bool kept; /* fd is st->nfnl_fd (else the job's own, closed when it ends) */
   uint8_t *data;
   size_t len;
   int64_t expect, timeout_ms;
@@ -52,6 +61,9 @@ static void nfnl_execute(napi_env env, void *arg) {
   if (!buf) {
     j->rerr = ENOMEM;
     return;
+  }
+  /* Answers left from an earlier batch that timed out are not this batch's. */
+  while (j->kept && recv(j->fd, buf, 65536, MSG_DONTWAIT) > 0) {
   }
   memset(&sa, 0, sizeof sa);
   sa.nl_family = AF_NETLINK;
@@ -81,11 +93,16 @@ static void nfnl_execute(napi_env env, void *arg) {
     }
   }
   free(buf);
+  if (!j->kept) {
+    close(j->fd);
+    j->fd = -1;
+  }
 }
 
 static void nfnl_job_free(napi_env env, nfnl_job *j) {
   if (j->work) napi_delete_async_work(env, j->work);
-  if (j->fd >= 0) close(j->fd);
+  if (j->kept) j->st->nfnl_busy = false;
+  else if (j->fd >= 0) close(j->fd);
   free(j->data);
   free(j->replies);
   free(j);
@@ -121,6 +138,36 @@ static void nfnl_complete(napi_env env, napi_status status, void *arg) {
   nfnl_job_free(env, j);
 }
 
+/* A bound NETLINK_NETFILTER socket in the calling thread's network namespace: NULL, or the
+ * syscall that failed (errno set). */
+static const char *nfnl_open(int *out) {
+  struct sockaddr_nl sa;
+  int one = 1, rcv = NFNL_RCVBUF;
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  if (fd < 0) return "socket";
+  memset(&sa, 0, sizeof sa);
+  sa.nl_family = AF_NETLINK;
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    int err = errno;
+    close(fd);
+    errno = err;
+    return "bind";
+  }
+  /* Error messages carry only the failing message's header, not the whole request. */
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  /* Every message of the batch is answered before sendmsg() returns: room for a few thousand
+   * answers (as root past rmem_max; otherwise what rmem_max allows). */
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+  *out = fd;
+  return NULL;
+}
+
+/* Environment teardown: the kept socket goes. */
+void nfnl_cleanup(cp_state *st) {
+  if (st->nfnl_fd >= 0) close(st->nfnl_fd);
+  st->nfnl_fd = -1;
+}
+
 /* nfnlSend(bytes, expect, timeoutMs) -> Promise<{sent: -errno or 0, recv: -errno or 0, replies: [{seq, error}]}>:
  * replies are the NLMSG_ERROR messages (error 0 = ack, else -errno) in arrival order; it stops
  * after `expect` of them or at the timeout (the caller sees fewer). Bad arguments and a socket
@@ -131,8 +178,6 @@ napi_value nfnl_send(napi_env env, napi_callback_info info) {
   const uint8_t *data;
   size_t len;
   int64_t expect, timeout_ms;
-  int one = 1;
-  struct sockaddr_nl sa;
   nfnl_job *j;
   if (!get_args(env, info, "nfnlSend", 3, argv, &st)) return NULL;
   if (!arg_bytes(env, argv[0], "nfnlSend", "bytes", &data, &len)) return NULL;
@@ -151,26 +196,32 @@ napi_value nfnl_send(napi_env env, napi_callback_info info) {
   }
   if (len) memcpy(j->data, data, len);
   j->len = len;
-  j->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
-  if (j->fd < 0) {
-    int err = errno;
-    nfnl_job_free(env, j);
-    return throw_errno(env, err, "socket", "(NETLINK_NETFILTER)");
-  }
-  memset(&sa, 0, sizeof sa);
-  sa.nl_family = AF_NETLINK;
-  if (bind(j->fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-    int err = errno;
-    nfnl_job_free(env, j);
-    return throw_errno(env, err, "bind", "(NETLINK_NETFILTER)");
-  }
-  /* Error messages carry only the failing message's header, not the whole request. */
-  setsockopt(j->fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
-  /* Every message of the batch is answered before sendmsg() returns: room for a few thousand
-   * answers (as root past rmem_max; otherwise what rmem_max allows). */
+  j->st = st;
   {
-    int rcv = NFNL_RCVBUF;
-    if (setsockopt(j->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) < 0) setsockopt(j->fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+    struct stat ns;
+    bool same_ns = stat("/proc/thread-self/ns/net", &ns) == 0;
+    const char *failed = NULL;
+    if (same_ns && st->nfnl_fd >= 0 && (ns.st_dev != st->nfnl_ns_dev || ns.st_ino != st->nfnl_ns_ino)) {
+      /* The JS thread moved to another namespace: the kept socket is the old one's. */
+      if (!st->nfnl_busy) {
+        close(st->nfnl_fd);
+        st->nfnl_fd = -1;
+      }
+      same_ns = false;
+    }
+    if (same_ns && st->nfnl_fd < 0 && !(failed = nfnl_open(&st->nfnl_fd))) {
+      st->nfnl_ns_dev = ns.st_dev;
+      st->nfnl_ns_ino = ns.st_ino;
+    }
+    if (same_ns && st->nfnl_fd >= 0 && !st->nfnl_busy) {
+      j->fd = st->nfnl_fd;
+      j->kept = true;
+      st->nfnl_busy = true;
+    } else if ((failed = nfnl_open(&j->fd))) {
+      int err = errno;
+      nfnl_job_free(env, j);
+      return throw_errno(env, err, failed, "(NETLINK_NETFILTER)");
+    }
   }
   /* The whole batch is one sendto(): the kernel refuses (EMSGSIZE) one larger than the send
    * buffer, and a batch with new chains, rules and elements can pass the default. */

@@ -190,7 +190,9 @@ export interface NativeBinding {
    * NETLINK_NETFILTER: send `bytes` (one nfnetlink batch) and collect the kernel's
    * NLMSG_ERROR answers (error 0 = ack, else -errno) until `expect` arrived or `timeoutMs`
    * passed. `sent` is 0 or -errno of the send, `recv` 0 or -errno of a receive that failed
-   * (ENOBUFS: answers lost). Throws only when no socket can be opened.
+   * (ENOBUFS: answers lost). Throws only when no socket can be opened. The socket is made in
+   * the calling thread's network namespace and kept for the next batch (closing one costs an
+   * RCU grace period); a batch sent while it is busy gets a socket of its own.
    */
   nfnlSend(bytes: Uint8Array, expect: number, timeoutMs: number): Promise<{ sent: number; recv: number; replies: { seq: number; error: number }[] }>;
 
