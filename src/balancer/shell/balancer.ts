@@ -108,6 +108,23 @@ interface Carried {
   readonly rechecked: readonly string[];
 }
 
+/** A service's plane entries and the inputs they were planned from (compared by identity). */
+interface Planned {
+  readonly vs: VirtualService;
+  readonly state: ServiceHealth;
+  readonly serverIds: Map<string, number>;
+  readonly planeIds: ReadonlyMap<string, number>;
+  readonly standIn: boolean;
+  readonly counted: boolean;
+  /** The scheduler or a threshold uses the counts (then they are an input). */
+  readonly countsMatter: boolean;
+  readonly counts: Map<string, ConnCounts> | undefined;
+  /** A count-based scheduler (then the expected new connections are an input). */
+  readonly needsCounts: boolean;
+  readonly expected: number | undefined;
+  readonly planes: PlaneService[];
+}
+
 interface Runtime {
   /** As configured (a DR service's egress device filled in at start and reload). */
   m: MappedService;
@@ -142,7 +159,7 @@ interface Runtime {
    * objects, `plane()` hands the same entries over and the applier skips them (`diffChanged`),
    * so one change costs one service's planning and diff, whatever the total.
    */
-  planned?: { readonly key: readonly unknown[]; readonly planes: PlaneService[] };
+  planned?: Planned;
   /** Monotonic time of the last read of its counts and counters (the rates' period). */
   sampledAt?: number;
 }
@@ -170,6 +187,8 @@ export class Balancer {
   private readonly counterBase = new Map<string, { packets: number; bytes: number }>();
   /** The on-demand read under way (`refresh`): callers at the same time share it. */
   private refreshing: Promise<void> | undefined;
+  /** The last read queued (`sample`): the next one starts after it. */
+  private reading: Promise<void> = Promise.resolve();
 
   /** Maps the configuration; throws BALANCER_NOT_SUPPORTED for what cannot run yet. */
   constructor(cfg: BalancerConfig, private readonly deps: BalancerDeps) {
@@ -347,11 +366,17 @@ export class Balancer {
    */
   private servicePlanes(s: Runtime, planeIds: ReadonlyMap<string, number>): PlaneService[] {
     const vs = s.vs;
-    const key = [vs, s.state, s.serverIds, planeIds, this.standIn, s.counted, countsMatter(vs) ? s.counts : undefined, needsCounts(vs.scheduler) ? s.expected : undefined];
     const c = s.planned;
-    if (c && c.key.length === key.length && c.key.every((k, i) => k === key[i])) return c.planes;
+    // Field by field, nothing allocated: plane() asks this of every service on every change.
+    if (c && c.vs === vs && c.state === s.state && c.serverIds === s.serverIds && c.planeIds === planeIds && c.standIn === this.standIn &&
+      c.counted === s.counted && c.counts === (c.countsMatter ? s.counts : undefined) && c.expected === (c.needsCounts ? s.expected : undefined)) return c.planes;
     const planes = this.planServicePlanes(s, planeIds);
-    s.planned = { key, planes };
+    const cm = countsMatter(vs);
+    const nc = needsCounts(vs.scheduler);
+    s.planned = {
+      vs, state: s.state, serverIds: s.serverIds, planeIds, standIn: this.standIn, counted: s.counted,
+      countsMatter: cm, counts: cm ? s.counts : undefined, needsCounts: nc, expected: nc ? s.expected : undefined, planes,
+    };
     return planes;
   }
 
@@ -422,13 +447,24 @@ export class Balancer {
   }
 
   /**
-   * One read of `services` (counted ones): conntrack counts and the plane's counters, read side
-   * by side; totals, rates and the count-based tables follow. A failed read keeps the last
-   * values (logged, rate-limited); the plane changes only when a count-based table does. The
-   * counters are listed only when a service needs them (its status, or a count-based table's
-   * estimate of new connections).
+   * One read of `services` (counted ones), after the read under way if there is one: the
+   * period's read and an on-demand read never overlap, so the ended-flow ids rotate once per
+   * read (a dump still running over two rotations could count a flow live and ended) and totals
+   * are never overwritten by an older read finishing late.
    */
-  private async sample(services: readonly Runtime[]): Promise<void> {
+  private sample(services: readonly Runtime[]): Promise<void> {
+    const read = this.reading.then(() => this.readOnce(services));
+    this.reading = read.catch(() => undefined);
+    return read;
+  }
+
+  /**
+   * One read: conntrack counts and the plane's counters, read side by side; totals, rates and
+   * the count-based tables follow. A failed read keeps the last values (logged, rate-limited);
+   * the plane changes only when a count-based table does. The counters are listed only when a
+   * service needs them (its status, or a count-based table's estimate of new connections).
+   */
+  private async readOnce(services: readonly Runtime[]): Promise<void> {
     services = services.filter((s) => s.counted);
     if (services.length === 0) return;
     // The counters are element counters of the sets conns_<protocol> (packets and bytes: conntrack accounting)

@@ -296,6 +296,31 @@ virtual_server group web {
     await b.stop();
   });
 
+  it('reads never overlap: the period\'s reads and on-demand reads wait for the one under way', async () => {
+    const nft: NftRunner = (args) => Promise.resolve({ code: 0, stderr: '', stdout: args[1] === 'list' ? setDoc(args[5]!, [['10.9.1.2', 1]]) : '' });
+    let running = 0;
+    let most = 0;
+    let reads = 0;
+    const conntrack = async (q: readonly CountQuery[]) => {
+      running++;
+      most = Math.max(most, running);
+      reads++;
+      await new Promise((r) => setTimeout(r, 15));
+      running--;
+      return { counts: new Map([[q[0]!.name, new Map([['10.9.1.2:80', { active: 1, inactive: 0 }]])]]), lines: 1, malformed: 0, flows: [] };
+    };
+    let now = 0;
+    const b = new Balancer(conf('wlc'), { log, now: () => now, nft, conntrack, countIntervalMs: 10, accounting: fakeAccounting() });
+    await b.start();
+    for (let i = 0; i < 8; i++) {
+      now += 1000;
+      await Promise.all([b.refresh(), new Promise((r) => setTimeout(r, 7))]);
+    }
+    await b.stop();
+    expect(reads).toBeGreaterThan(8);
+    expect(most).toBe(1);
+  });
+
   it('a count-based scheduler without conntrack stops the start with what to do; rr only warns', async () => {
     const nft: NftRunner = () => Promise.resolve({ code: 0, stdout: '', stderr: '' });
     const conntrack = () => Promise.reject(new Error('cannot run conntrack: spawn conntrack ENOENT (install the conntrack package: apt install conntrack)'));
