@@ -273,6 +273,8 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
         const warnings: string[] = [];
         try {
           const config = loadCheckedConfig(o.config, { ...loadOptions(o), onWarning: (w) => warnings.push(formatDiagnostic(w)) });
+          // What `run` and `check` refuse, a reload refuses too, at the same lines, before anything changes.
+          await refuseBeforeRun(config, o.config, o.format);
           answerParent({ ok: true, config, warnings });
         } catch (err) {
           if (!(err instanceof Error)) throw err;
@@ -456,7 +458,7 @@ export async function commandLine(argv: readonly string[]): Promise<number> {
 
   program.command('reload')
     .description('apply the changed configuration file to the running `carpool run` daemon without a restart (as SIGHUP and `systemctl reload` do). ' +
-      'An invalid file changes nothing (the errors are printed, exit 1). Unchanged instances are not touched; added ones start, ' +
+      'An invalid file, or one `carpool check` and `carpool run` refuse, changes nothing (the errors are printed at file:line, exit 1). Unchanged instances are not touched; added ones start, ' +
       'removed ones hand their addresses over like at shutdown, changed ones are changed in place where possible, else restarted. ' +
       'Resource groups are added, removed, or restarted when changed. Virtual servers and real servers are added, removed and changed as a difference: ' +
       'unchanged real servers keep their health (a failed one is not put back) and the operator\'s runtime changes (`carpool balancer ...`) unless the file changed that server. Changes that need a restart (control_socket, state_dir, logging, realtime_priority) are refused as a whole: nothing changes.')

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { inNs, run } from '../../src/lib/exec.js';
 import { CARPOOL, isRoot } from './resources/cluster.js';
 import { useLab } from './helpers/lab.js';
+import { Proc, ProcSet, carpoolArgv } from './helpers/procs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'carpool-parity-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -141,7 +142,8 @@ describe('carpool check refuses what carpool run refuses', () => {
   }
 
   describe.skipIf(!isRoot)('run, in a namespace: the same refusal, and nothing changed', () => {
-    const lan = useLab('par', { hosts: 1, subnet: NET, client: false });
+    const procs = new ProcSet();
+    const lan = useLab('par', { hosts: 1, subnet: NET, client: false, beforeDestroy: () => procs.killAll() });
 
     for (const c of cases) {
       it(`run: ${c.name}`, async () => {
@@ -161,5 +163,32 @@ describe('carpool check refuses what carpool run refuses', () => {
         expect(existsSync(join(dir, name, 'state'))).toBe(false);
       }, 30_000);
     }
+
+    it('reload: a file run would refuse is refused at the same line; the daemon keeps its configuration', async () => {
+      const ns = lan.host(1).ns;
+      const file = join(dir, 'reload.yaml');
+      const vs = (method: string, sched: string) => `${yamlHead('reload')}balancers:
+  virtual_servers:
+    - { address: ${VIP}, port: 80, protocol: TCP, lvs_sched: ${sched}, lvs_method: ${method}, real_servers: [{ address: ${NET}.11, port: 80 }] }
+`;
+      writeFileSync(file, vs('NAT', 'rr'), { mode: 0o600 });
+      const d = procs.add(new Proc('reload', carpoolArgv(ns, ['run', '-c', file])));
+      await d.waitFor(/Load balancer: .* real server\(s\)/, 15_000);
+      const table = async () => (await run(inNs(ns, ['nft', 'list', 'table', 'ip', 'carpool']), { allowFail: true })).stdout;
+      const before = await table();
+      expect(before).toContain(VIP);
+      // The same service by DR with lc: refused by check and run (cases above), now by reload.
+      writeFileSync(file, vs('DR', 'lc'), { mode: 0o600 });
+      const check = await carpool(['check', '-c', file]);
+      const r = await carpool(['reload', '-s', join(dir, 'reload', 'run', 'carpool.sock')]);
+      expect(r.code, r.stderr).not.toBe(0);
+      const said = (text: string) => text.split('\n').find((l) => l.includes(`${file}:7:`))?.replace(/^.*?carpool run refuses this: /, '');
+      expect(said(r.stderr), r.stderr).toBeDefined();
+      expect(said(r.stderr)).toBe(said(check.stderr));
+      expect(said(r.stderr)).toMatch(/lb_algo lc with lb_kind DR needs connection counts/);
+      expect(d.running).toBe(true);
+      expect((await table()).replace(/handle \d+/g, '')).toBe(before.replace(/handle \d+/g, ''));
+      await d.stop();
+    }, 30_000);
   });
 });
