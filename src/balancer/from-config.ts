@@ -279,7 +279,6 @@ export function mapBalancers(cfg: BalancerConfig, instances: readonly Instance[]
       alpha: vs.alpha, omega: vs.omega, haSuspend: vs.haSuspend, realServers,
     };
     const warnings: string[] = [];
-    if (vs.haSuspend) warnings.push(`virtual_server ${vs.name}: ha_suspend is not honoured yet (checkers run on both directors)`);
     if (vs.sorryServer?.inhibit) warnings.push(`virtual_server ${vs.name}: sorry_server_inhibit is not honoured yet`);
     if (portless && vs.realServers.some((rs) => rs.port !== 0)) {
       warnings.push(`virtual_server ${vs.name}: lb_kind ${vs.forwarding.method} with a fwmark forwards packets unchanged: the real servers' ports are ignored`);

@@ -154,6 +154,8 @@ export interface BalancerServiceStatus {
   readonly persistenceSeconds?: number;
   /** Configured real servers the operator removed at runtime (`carpool balancer remove`). */
   readonly removed?: readonly string[];
+  /** `ha_suspend` and its address not set on this host: its checkers wait. */
+  readonly suspended?: boolean;
   readonly servers: readonly BalancerServerStatus[];
 }
 

@@ -65,6 +65,7 @@ export function formatBalancerList(b: BalancersStatus, o: ListOptions = {}): str
     const flags = [
       ...(s.persistenceSeconds !== undefined ? [`persistent ${s.persistenceSeconds}`] : []),
       ...(s.quorumUp ? [] : ['quorum lost']),
+      ...(s.suspended ? ['checkers-suspended'] : []),
       ...(s.entries && s.entries.length > 1 && s.configName ? [`(${s.configName})`] : []),
     ];
     for (const e of entriesOf(s)) lines.push(`${entryText(e)} ${s.scheduler}${flags.length ? ` ${flags.join(' ')}` : ''}`);

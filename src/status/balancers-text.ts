@@ -39,7 +39,7 @@ export function formatBalancers(b: BalancersStatus): string[] {
   const acct = accountingText(b);
   if (acct) lines.push(`  ${acct}`);
   for (const s of b.services) {
-    lines.push(`  ${s.name} ${s.scheduler} ${s.method}${s.quorumUp ? '' : ' (quorum lost)'}`);
+    lines.push(`  ${s.name} ${s.scheduler} ${s.method}${s.quorumUp ? '' : ' (quorum lost)'}${s.suspended ? ' (ha_suspend: checkers suspended, VIP not here)' : ''}`);
     for (const r of s.servers) {
       const weight = r.weight === null ? 'out' : r.weight === r.configuredWeight ? String(r.weight) : `${r.weight}/${r.configuredWeight}`;
       const checks = r.checkers.map((c) => `${c.name} ${c.last ? `${c.last.ok ? 'ok' : 'FAIL'}: ${c.last.detail}` : 'not run yet'}`);

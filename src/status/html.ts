@@ -81,7 +81,7 @@ function balancersSection(b: BalancersStatus): string {
       return `<tr><td><code>${esc(r.key)}</code></td><td class="${r.health === 'up' ? 'good' : 'bad'}">${esc(r.health)}${r.admin !== 'enabled' ? ` (${esc(r.admin)})` : ''}</td>` +
         `<td>${esc(weight)}</td><td>${r.active ?? '-'}</td><td>${r.inactive ?? '-'}</td><td>${esc(trafficText(r) ?? '-')}</td><td>${check || '-'}</td></tr>`;
     });
-    return `<div class="group g-${s.quorumUp ? 'good' : 'bad'}"><h3>Virtual server <code>${esc(s.name)}</code> — ${esc(s.scheduler)} ${esc(s.method)}${s.quorumUp ? '' : ' — <span class="bad">quorum lost</span>'}</h3>` +
+    return `<div class="group g-${s.quorumUp ? 'good' : 'bad'}"><h3>Virtual server <code>${esc(s.name)}</code> — ${esc(s.scheduler)} ${esc(s.method)}${s.quorumUp ? '' : ' — <span class="bad">quorum lost</span>'}${s.suspended ? ' — checkers suspended (ha_suspend: VIP not here)' : ''}</h3>` +
       `<table><tr><th>Real server</th><th>Health</th><th>Weight</th><th>Active</th><th>Inactive</th><th>Traffic</th><th>Last check</th></tr>${rows.join('')}</table></div>`;
   });
   return plane + services.join('\n');

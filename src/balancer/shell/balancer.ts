@@ -39,6 +39,8 @@ import { CarpoolError } from '../../lib/errors.js';
 import { NftApplier, nftRunner, type NfnlSender, type NftRunner } from './nft-applier.js';
 import { drEgress, ipRunner, ipipSupport, Tunnels, TUN_HINT, type IpRunner } from './direct.js';
 import { runProbe } from './probes.js';
+import { listAddresses } from '../../net/link.js';
+import { canonicalIP } from '../../protocol/inet.js';
 import { CtAccounting, enableConntrackAccounting } from './ct-accounting.js';
 
 export interface BalancerDeps {
@@ -65,6 +67,22 @@ export interface BalancerDeps {
    * service has counters.
    */
   readonly accounting?: { readonly acct: Pick<CtAccounting, 'flows' | 'open' | 'close'>; readonly enable: () => string[] } | null;
+  /** `ha_suspend`: the addresses set on this host (canonical text). Default: the kernel's, read at most every 200 ms. */
+  readonly localAddresses?: () => ReadonlySet<string>;
+}
+
+/** The kernel's addresses of every interface, read again when older than `maxAgeMs`. */
+function kernelAddresses(maxAgeMs = 200): () => ReadonlySet<string> {
+  let at = -Infinity;
+  let set: ReadonlySet<string> = new Set();
+  return () => {
+    const now = performance.now();
+    if (now - at > maxAgeMs) {
+      set = new Set(listAddresses(0).map((a) => canonicalIP(a.address) ?? a.address));
+      at = now;
+    }
+    return set;
+  };
 }
 
 /**
@@ -162,6 +180,8 @@ interface Runtime {
   planned?: Planned;
   /** Monotonic time of the last read of its counts and counters (the rates' period). */
   sampledAt?: number;
+  /** `ha_suspend` and none of its addresses set on this host: its checkers wait. */
+  suspended?: boolean;
 }
 
 export class Balancer {
@@ -189,6 +209,8 @@ export class Balancer {
   private refreshing: Promise<void> | undefined;
   /** The last read queued (`sample`): the next one starts after it. */
   private reading: Promise<void> = Promise.resolve();
+  /** `ha_suspend`: this host's addresses (made on first use). */
+  private localAddresses: (() => ReadonlySet<string>) | undefined;
 
   /** Maps the configuration; throws BALANCER_NOT_SUPPORTED for what cannot run yet. */
   constructor(cfg: BalancerConfig, private readonly deps: BalancerDeps) {
@@ -657,8 +679,30 @@ export class Balancer {
     if (at === undefined || this.stopped) return;
     s.timer = setTimeout(() => {
       s.timer = undefined;
+      if (this.suspends(s)) {
+        // As keepalived's checkers: look again each delay_loop, check nothing meanwhile.
+        s.timer = setTimeout(() => { s.timer = undefined; this.rearm(s); }, suspendPollMs(s.vs));
+        return;
+      }
       this.feed(s, { type: 'tick' });
     }, Math.max(0, at - this.deps.now()));
+  }
+
+  /**
+   * `ha_suspend` (keepalived: "if VS IP address is not set, suspend healthchecker's activity"):
+   * true while none of the service's addresses is set on this host, i.e. while another director
+   * holds its VIP. The verdicts so far and the ruleset stay; due checks run when it is set again.
+   */
+  private suspends(s: Runtime): boolean {
+    if (!s.vs.haSuspend) return false;
+    const vips = s.m.entries.flatMap((e) => (e.match.kind === 'addr' ? [e.match.vip] : []));
+    if (vips.length === 0) return false;
+    const local = (this.localAddresses ??= this.deps.localAddresses ?? kernelAddresses())();
+    const set = vips.some((v) => local.has(canonicalIP(v) ?? v));
+    if (set === !s.suspended) return !set;
+    s.suspended = !set;
+    this.deps.log.info(`Load balancer: ${s.vs.name}: ha_suspend: ${vips.length > 1 ? 'no address of the service' : vips[0]} ${set ? 'is set here, checkers resume' : 'is not set here, checkers suspended'}`);
+    return !set;
   }
 
   // ------------------------------------------------------------------ operator commands
@@ -911,6 +955,7 @@ export class Balancer {
       name: vs.name, scheduler: vs.scheduler, method: vs.method, quorumUp: s.state.quorumUp, configName: s.m.configName,
       entries: s.m.entries.map((e) => e.name),
       ...(vs.persistence ? { persistenceSeconds: Math.round(vs.persistence.timeoutMs / 1000) } : {}),
+      ...(s.suspended ? { suspended: true } : {}),
       ...(s.overrides.removed.length ? { removed: s.overrides.removed } : {}),
       servers: vs.realServers.map((rs, i) => {
         const st = s.state.servers[i]!;
@@ -1052,4 +1097,10 @@ export function parseSetCounters(json: string): { family: string; set: string; k
     }
   }
   return out;
+}
+
+/** How often a suspended service looks for its address again: its shortest checker delay_loop. */
+function suspendPollMs(vs: VirtualService): number {
+  const loops = vs.realServers.flatMap((r) => r.checkers.map((c) => c.delayLoopMs));
+  return Math.max(50, Math.min(1000, ...loops));
 }

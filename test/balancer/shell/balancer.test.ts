@@ -88,6 +88,55 @@ virtual_server 10.9.0.100 80 {
   }, 10_000);
 });
 
+describe('Balancer shell: ha_suspend (localhost probes, fake addresses)', () => {
+  it('checks nothing while the VIP is not set here, resumes when it is, suspends again when it goes; the plane stays', async () => {
+    let accepted = 0;
+    const srv = createTcpServer((c) => { accepted++; c.destroy(); });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as AddressInfo).port;
+    const { config } = parseKeepalivedConf(`virtual_server 10.9.0.100 80 {
+  delay_loop 0.05
+  warmup 0
+  lb_algo rr
+  lb_kind NAT
+  protocol TCP
+  ha_suspend
+  real_server 127.0.0.1 ${port} {
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+}
+`, { file: 'k.conf' });
+    const local = new Set<string>(['127.0.0.1']);
+    const lines: string[] = [];
+    const hlog = new Logger({ ident: 't', facility: 'none', debug: false, console: false, onLine: (_l, t) => { lines.push(t); } });
+    const txns: string[] = [];
+    const nft: NftRunner = (_args, input) => {
+      if (input !== undefined) txns.push(input);
+      return Promise.resolve({ code: 0, stdout: '', stderr: '' });
+    };
+    const b = new Balancer(config.balancers!, { log: hlog, now: () => performance.now(), nft, conntrack: () => Promise.resolve({ counts: new Map(), lines: 0, malformed: 0 }), localAddresses: () => local });
+    await b.start();
+    await new Promise((r) => setTimeout(r, 400));
+    expect(accepted).toBe(0);
+    expect(b.status().services[0]!.suspended).toBe(true);
+    expect(txns.join('\n')).toContain(`127.0.0.1 . ${port}`);
+    expect(lines).toContain('Load balancer: 10.9.0.100:80/tcp: ha_suspend: 10.9.0.100 is not set here, checkers suspended');
+    local.add('10.9.0.100');
+    await until(() => accepted >= 3, 3000, 'checks after the VIP came');
+    expect(b.status().services[0]!.suspended).toBeUndefined();
+    expect(lines).toContain('Load balancer: 10.9.0.100:80/tcp: ha_suspend: 10.9.0.100 is set here, checkers resume');
+    local.delete('10.9.0.100');
+    await until(() => b.status().services[0]!.suspended === true, 3000, 'suspended again');
+    const after = accepted;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(accepted).toBe(after);
+    await b.stop();
+    srv.close();
+  }, 10_000);
+});
+
 /** Accounting without the kernel: ended flows are fed by the test (EndedFlows.take). */
 function fakeAccounting() {
   return { acct: { flows: new EndedFlows(), open: () => undefined, close: () => undefined }, enable: () => [] };
