@@ -275,11 +275,10 @@ export function mapBalancers(cfg: BalancerConfig, instances: readonly Instance[]
         persistence: { timeoutMs: vs.persistenceTimeout * 1000, prefixLength: vs.persistenceGranularity ?? (vs.family === 4 ? 32 : 128) },
       } : {}),
       quorum: { quorum: vs.quorum, hysteresis: vs.hysteresis, ...(upCommand ? { upCommand } : {}), ...(downCommand ? { downCommand } : {}) },
-      ...(sorry ? { sorryServer: { address: sorry.address, ...(sorry.port ? { port: sorry.port } : {}) } } : {}),
+      ...(sorry ? { sorryServer: { address: sorry.address, ...(sorry.port ? { port: sorry.port } : {}), ...(sorry.inhibit ? { inhibit: true } : {}) } } : {}),
       alpha: vs.alpha, omega: vs.omega, haSuspend: vs.haSuspend, realServers,
     };
     const warnings: string[] = [];
-    if (vs.sorryServer?.inhibit) warnings.push(`virtual_server ${vs.name}: sorry_server_inhibit is not honoured yet`);
     if (portless && vs.realServers.some((rs) => rs.port !== 0)) {
       warnings.push(`virtual_server ${vs.name}: lb_kind ${vs.forwarding.method} with a fwmark forwards packets unchanged: the real servers' ports are ignored`);
     } else if (entries.some((e) => e.match.kind === 'fwmark') && vs.realServers.some((rs) => rs.port !== 0)) {

@@ -157,7 +157,8 @@ export function liveWeight(vs: VirtualService, h: ServiceHealth): number {
 
 /**
  * The pool the data plane gets: live servers with their weights, drained and inhibited ones
- * with weight 0 (existing flows stay), or only the sorry server while the quorum is lost.
+ * with weight 0 (existing flows stay), or only the sorry server while the quorum is lost (with
+ * `sorry_server_inhibit` it stays the rest of the time too, with weight 0).
  */
 export function pool(vs: VirtualService, h: ServiceHealth): PoolMember[] {
   if (!h.quorumUp && vs.sorryServer) {
@@ -169,6 +170,10 @@ export function pool(vs: VirtualService, h: ServiceHealth): PoolMember[] {
     const w = effectiveWeight(rs, h.servers[i]!);
     if (w !== undefined) out.push({ key: serverKey(rs.address, rs.port), address: rs.address, port: rs.port, weight: w });
   });
+  if (vs.sorryServer?.inhibit) {
+    const { address, port } = vs.sorryServer;
+    out.push({ key: serverKey(address, port), address, port, weight: 0 });
+  }
   return out;
 }
 

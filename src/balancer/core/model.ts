@@ -107,8 +107,12 @@ export interface VirtualService {
   readonly hashFallback: boolean;
   readonly persistence?: Persistence;
   readonly quorum: QuorumSettings;
-  /** `sorry_server`: gets the traffic while the quorum is lost. */
-  readonly sorryServer?: { readonly address: string; readonly port?: number };
+  /**
+   * `sorry_server`: gets the traffic while the quorum is lost. `inhibit` (`sorry_server_inhibit`):
+   * the rest of the time it stays in the pool with weight 0 (no new connections, its flows go
+   * on) instead of leaving it, as `inhibit_on_failure` does for a real server.
+   */
+  readonly sorryServer?: { readonly address: string; readonly port?: number; readonly inhibit?: boolean };
   /** `alpha`: servers start down until their first successful check. */
   readonly alpha: boolean;
   /** `omega`: run `quorum_down` when the service is removed (shutdown, reload). */

@@ -126,6 +126,12 @@ describe('health verdicts (keepalived checker semantics)', () => {
     r = drive(vs, [[6, res(k(3), true)]], r.h);
     expect(r.log.map((e) => e.type)).toEqual(['serverUp', 'quorumUp']);
     expect(pool(vs, r.h).map((m) => m.key)).toEqual([k(1), k(2), k(3), k(4)]);
+    // sorry_server_inhibit: the sorry server stays with weight 0 while the quorum is up, alone with weight 1 while it is lost.
+    const inh = service({ ...vs, sorryServer: { ...vs.sorryServer!, inhibit: true } });
+    expect(pool(inh, r.h).map((m) => `${m.key}=${m.weight}`)).toEqual([`${k(1)}=1`, `${k(2)}=1`, `${k(3)}=1`, `${k(4)}=1`, '192.168.0.250:25=0']);
+    r = drive(inh, [[7, res(k(1), false)], [8, res(k(2), false)], [9, res(k(3), false)]], r.h);
+    expect(r.h.quorumUp).toBe(false);
+    expect(pool(inh, r.h)).toEqual([{ key: '192.168.0.250:25', address: '192.168.0.250', port: 25, weight: 1 }]);
   });
 
   it('operator: drain keeps the server with weight 0, disable removes it, weight overrides', () => {
