@@ -181,7 +181,7 @@ export class NftApplier {
       } else {
         this.failures++;
         this.lastError = firstLines(r.stderr) || `nft exited with ${r.code}`;
-        this.log.logLimited('error', `Load balancer: ${flat ? 'the flat update' : 'nft -f'} failed, the previous ruleset stays in force (retry in ${NFT_RETRY_MS / 1000} s): ${this.lastError}`, 'balancer:nft');
+        this.log.logLimited('error', `Load balancer: ${flat ? 'the flat update' : 'nft -f'} failed, the previous ruleset stays in force (retry in ${NFT_RETRY_MS / 1000} s): ${this.lastError}`, flat ? 'balancer:nft:flat' : 'balancer:nft:whole');
         // Whatever is in the kernel now, the next try replaces carpool's tables whole.
         this.inForce = undefined;
         this.scheduleRetry();
