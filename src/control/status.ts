@@ -127,7 +127,10 @@ export interface BalancersStatus {
   readonly services: readonly BalancerServiceStatus[];
   /** The nftables data plane: applied or not, transactions, the last failure. */
   readonly plane: {
+    /** A ruleset of this daemon is in the kernel (a failed transaction leaves the previous one). */
     readonly inForce: boolean;
+    /** The latest change is not in force yet: its transaction failed and is retried. */
+    readonly pending?: boolean;
     readonly applies: number;
     readonly failures: number;
     readonly lastAppliedAt?: string;

@@ -43,7 +43,7 @@ const sum = (xs: readonly (number | undefined)[]): number | undefined => (xs.som
 
 export function formatBalancerList(b: BalancersStatus, o: ListOptions = {}): string[] {
   const p = b.plane;
-  const lines = [`carpool load balancer: nftables ${p.inForce ? 'in force' : 'NOT in force'} (${p.applies} transaction(s), ${p.failures} failed)`
+  const lines = [`carpool load balancer: nftables ${p.inForce ? 'in force' : 'NOT in force'}${p.pending ? ', the latest change NOT yet (retrying)' : ''} (${p.applies} transaction(s), ${p.failures} failed)`
     + (p.lastError ? `; last error: ${p.lastError}` : '')];
   const cols = (a: string, vals: readonly string[]) => `${a.padEnd(33)} ${vals.map((v) => v.padStart(8)).join(' ')}`.trimEnd();
   if (o.stats || o.rate) {

@@ -34,7 +34,7 @@ export function accountingText(b: BalancersStatus): string | undefined {
 export function formatBalancers(b: BalancersStatus): string[] {
   const lines: string[] = [];
   const p = b.plane;
-  lines.push(`load balancer: nftables ${p.inForce ? 'in force' : 'NOT in force'} (${p.applies} transaction(s), ${p.failures} failed)`
+  lines.push(`load balancer: nftables ${p.inForce ? 'in force' : 'NOT in force'}${p.pending ? ', the latest change NOT yet (retrying)' : ''} (${p.applies} transaction(s), ${p.failures} failed)`
     + (p.lastError ? `; last error: ${p.lastError}` : ''));
   const acct = accountingText(b);
   if (acct) lines.push(`  ${acct}`);

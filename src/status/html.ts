@@ -72,7 +72,7 @@ function resourcesSection(res: ResourcesStatus): string {
 
 /** Virtual servers, one table each: real servers with health, weight, connections, totals and rates, last check. */
 function balancersSection(b: BalancersStatus): string {
-  const plane = `<div class="meta">nftables ${b.plane.inForce ? 'in force' : '<span class="bad">NOT in force</span>'} (${b.plane.applies} transaction(s), ${b.plane.failures} failed)` +
+  const plane = `<div class="meta">nftables ${b.plane.inForce ? 'in force' : '<span class="bad">NOT in force</span>'}${b.plane.pending ? ', <span class="bad">the latest change NOT yet (retrying)</span>' : ''} (${b.plane.applies} transaction(s), ${b.plane.failures} failed)` +
     `${b.plane.lastError ? ` — last error: <span class="bad">${esc(b.plane.lastError)}</span>` : ''}</div>`;
   const services = b.services.map((s) => {
     const rows = s.servers.map((r) => {

@@ -133,6 +133,7 @@ function resourceMetrics(m: Families, res: ResourcesStatus): void {
 /** Per real server of each virtual server (labels `vs`, `rs`): health, weight, connections, totals since start. */
 function balancerMetrics(m: Families, b: BalancersStatus): void {
   m.add('carpool_balancer_plane_in_force', 'gauge', 'Whether the load balancer\'s nftables ruleset is in force (1) or not (0).', {}, b.plane.inForce ? 1 : 0);
+  m.add('carpool_balancer_plane_pending', 'gauge', 'Whether the latest change of the load balancer waits for a retry after a failed transaction (1) or is in force (0).', {}, b.plane.pending ? 1 : 0);
   if (b.accounting) {
     m.add('carpool_balancer_accounting_on', 'gauge', 'Whether conntrack accounting gives the per-server packet/byte totals (1) or not (0).', {}, b.accounting.on ? 1 : 0);
     m.add('carpool_balancer_accounting_lost_events_total', 'counter', 'Conntrack destroy events lost (socket overruns): the packet/byte totals miss those flows (stats incomplete).', {}, b.accounting.lostEvents);

@@ -982,7 +982,7 @@ export class Balancer {
     const a = this.applier.status();
     return {
       services: this.services.map((s) => this.serviceStatus(s)),
-      plane: { inForce: a.inForce, applies: a.applies, failures: a.failures, ...(a.lastAppliedAt ? { lastAppliedAt: a.lastAppliedAt } : {}), ...(a.lastError ? { lastError: a.lastError } : {}) },
+      plane: { inForce: a.inForce, ...(a.pending ? { pending: true } : {}), applies: a.applies, failures: a.failures, ...(a.lastAppliedAt ? { lastAppliedAt: a.lastAppliedAt } : {}), ...(a.lastError ? { lastError: a.lastError } : {}) },
       ...(this.services.some((s) => s.countered) ? { accounting: { on: this.acct !== undefined, lostEvents: this.acct?.flows.lost ?? 0 } } : {}),
     };
   }

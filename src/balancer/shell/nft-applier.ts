@@ -60,8 +60,14 @@ export function ifindexLookup(): IfindexLookup {
 }
 
 export interface ApplierStatus {
-  /** The plane in force was applied by this daemon (false before the first success). */
+  /**
+   * A ruleset of this daemon is in the kernel (false before the first success and after the
+   * clean stop). A failed transaction leaves the one before it in force: both `nft -f` and the
+   * netlink batch are atomic.
+   */
   readonly inForce: boolean;
+  /** The latest change is not in force: its transaction failed, and it is retried (whole) every few seconds. */
+  readonly pending: boolean;
   readonly applies: number;
   /** Of `applies`, those done as flat updates (new generation + netlink batch). */
   readonly flatUpdates: number;
@@ -77,6 +83,8 @@ export interface ApplierStatus {
 
 export class NftApplier {
   private inForce: Plane | undefined;
+  /** A transaction of ours succeeded and the table was not removed since (what the kernel holds, unlike `inForce`, which a failure forgets). */
+  private applied = false;
   /** Generations of the services' chains in force (service id → generation; core/nft.ts `flatUpdate`). */
   private generations: ReadonlyMap<number, number> = new Map();
   private seq = 1;
@@ -174,6 +182,7 @@ export class NftApplier {
           this.nlGenerations += flat.netlinkGenerations;
         }
         this.applies++;
+        this.applied = true;
         this.lastAppliedAt = new Date().toISOString();
         this.lastTransaction = text;
         if (this.lastError) this.log.info('Load balancer: nftables ruleset in force again');
@@ -235,12 +244,13 @@ export class NftApplier {
     const r = await this.nft(['-f', '-'], renderPlane({ services: [] })).catch((err: unknown) => ({ code: -1, stdout: '', stderr: (err as Error).message }));
     if (r.code !== 0) this.log.error(`Load balancer: cannot remove the carpool nftables tables: ${firstLines(r.stderr)} (nft delete table ip carpool)`);
     else this.log.info('Load balancer: nftables table carpool removed');
+    if (r.code === 0) this.applied = false;
     this.inForce = undefined;
   }
 
   status(): ApplierStatus {
     return {
-      inForce: this.inForce !== undefined, applies: this.applies, flatUpdates: this.flats, netlinkGenerations: this.nlGenerations, failures: this.failures,
+      inForce: this.applied, pending: this.lastError !== undefined, applies: this.applies, flatUpdates: this.flats, netlinkGenerations: this.nlGenerations, failures: this.failures,
       ...(this.lastAppliedAt ? { lastAppliedAt: this.lastAppliedAt } : {}),
       ...(this.lastError ? { lastError: this.lastError } : {}),
       ...(this.lastTransaction ? { lastTransaction: this.lastTransaction } : {}),

@@ -57,15 +57,17 @@ describe('nftables applier (fake nft)', () => {
     await a.apply(plane(['10.9.1.2', '10.9.1.3']));
     expect(nft.calls).toHaveLength(1);
     expect(batches).toHaveLength(2);
-    expect(a.status()).toMatchObject({ inForce: false, failures: 1, lastError: expect.stringContaining('add element ip carpool services: EBUSY') });
+    // The batch is atomic: the ruleset of before stays in force, the latest change waits.
+    expect(a.status()).toMatchObject({ inForce: true, pending: true, failures: 1, lastError: expect.stringContaining('add element ip carpool services: EBUSY') });
     expect(own.some((l) => l.startsWith('error: Load balancer: the flat update failed, the previous ruleset stays in force'))).toBe(true);
     refuse = false;
     await vi.advanceTimersByTimeAsync(NFT_RETRY_MS);
     // Whole again: the table replaced (the unused generation goes with it), generation 0 names.
     expect(nft.calls.at(-1)!.input).toMatch(/^add table ip carpool\ndelete table ip carpool\n/);
     expect(nft.calls.at(-1)!.input).toContain('chain vs1 {');
-    expect(a.status()).toMatchObject({ inForce: true, failures: 1 });
+    expect(a.status()).toMatchObject({ inForce: true, pending: false, failures: 1 });
     await a.remove();
+    expect(a.status()).toMatchObject({ inForce: false, pending: false });
   });
 
   it('without a netlink sender (a fake nft alone) every change goes by nft -f', async () => {
@@ -102,11 +104,11 @@ describe('nftables applier (fake nft)', () => {
     await a.apply(plane(['10.9.1.2', '10.9.1.3']));
     nft.state.failing = true;
     await a.apply(plane(['10.9.1.2']));
-    expect(a.status()).toMatchObject({ inForce: false, failures: 1, lastError: expect.stringContaining('No such file') });
+    expect(a.status()).toMatchObject({ inForce: true, pending: true, failures: 1, lastError: expect.stringContaining('No such file') });
     expect(lines.some((l) => l.startsWith('error: Load balancer: nft -f failed, the previous ruleset stays in force'))).toBe(true);
     nft.state.failing = false;
     await vi.advanceTimersByTimeAsync(NFT_RETRY_MS);
-    expect(a.status()).toMatchObject({ inForce: true, applies: 2 });
+    expect(a.status()).toMatchObject({ inForce: true, pending: false, applies: 2 });
     expect(nft.calls.at(-1)!.input).toMatch(/^add table ip carpool\ndelete table ip carpool\n/);
   });
 

@@ -87,6 +87,8 @@ virtual_server ${VIP} 80 {
     expect(bare(await listing())).toBe(bare(before));
     const st = (await status(socket)).balancers as BalancersStatus;
     expect(st.services[0]!.servers.map((s) => s.health)).toEqual(['down', 'up']);
+    // The status says so: the ruleset of before is in force, the latest change is not.
+    expect(st.plane).toMatchObject({ inForce: true, pending: true, lastError: 'Error: injected failure (test)' });
     expect(daemon.running).toBe(true);
     // nft works again: the next retry replaces the table whole, without server 2 and without the foreign chain.
     rmSync(flag);
@@ -96,5 +98,7 @@ virtual_server ${VIP} 80 {
     expect(after).not.toMatch(new RegExp(`${r2.address.replace(/\./g, '\\.')} \\. 80`));
     expect(after).toMatch(new RegExp(`${r3.address.replace(/\./g, '\\.')} \\. 80`));
     expect(existsSync(flag)).toBe(false);
+    expect(((await status(socket)).balancers as BalancersStatus).plane).toMatchObject({ inForce: true });
+    expect(((await status(socket)).balancers as BalancersStatus).plane.pending).toBeUndefined();
   }, 60_000);
 });
