@@ -107,6 +107,7 @@ export const BALANCER_OPS: readonly BalancerCommand['op'][] = ['weight', 'drain'
 export interface BalancerCommandResult {
   readonly message: string;
   readonly service: BalancerServiceStatus;
+  /** This change is in force (false: its transaction failed; the ruleset of before stays, the daemon retries). */
   readonly inForce: boolean;
   readonly lastError?: string;
 }
@@ -332,7 +333,7 @@ export class Balancer {
     const plane = this.plane();
     await this.applier.apply(plane);
     const st = this.applier.status();
-    if (!st.inForce) this.deps.log.error(`Load balancer: the first ruleset is not in force yet (${st.lastError ?? 'unknown'}); retrying`);
+    if (!st.inForce || st.pending) this.deps.log.error(`Load balancer: the first ruleset is not in force yet (${st.lastError ?? 'unknown'}); retrying`);
     this.started = true;
     for (const s of this.services) this.begin(s);
     // The counters start at 0 with the table: the first read's rates are over the time since now.
@@ -766,7 +767,8 @@ export class Balancer {
     this.deps.log.info(`Load balancer: operator: ${message}`);
     await this.applier.apply(this.plane());
     const a = this.applier.status();
-    return { message, service: this.serviceStatus(s), inForce: a.inForce, ...(a.lastError ? { lastError: a.lastError } : {}) };
+    // In force = this change is: a failed transaction leaves the ruleset of before (a.inForce) with the change pending.
+    return { message, service: this.serviceStatus(s), inForce: a.inForce && !a.pending, ...(a.lastError ? { lastError: a.lastError } : {}) };
   }
 
   /** New overrides for `s`: the effective service, its state carried over, checked against the plane before anything changes. */
