@@ -20,6 +20,7 @@ import { createLan, destroyLan, type Lan } from '../src/lab/netns.js';
 import { inNs, run } from '../src/lib/exec.js';
 import { mapBalancers } from '../src/balancer/from-config.js';
 import { parseKeepalivedConf } from '../src/config/keepalived/parse.js';
+import { parseConsoleTimestamp } from '../src/daemon/logger.js';
 import { Proc, ROOT, killAll, now, rssKb, sleep } from './proc.js';
 import { median, percentile } from './stats.js';
 import { benchArgs } from './args.js';
@@ -510,7 +511,7 @@ async function verdictLatencies(lab: Lab, daemon: Proc, server: string, flips: n
       const re = new RegExp(`real server ${server.replace(/\./g, '\\.')} ${goDown ? 'down' : 'up'}`);
       try {
         const verdict = await waitSince(daemon, re, from, 10_000);
-        const at = consoleTime(verdict.text) ?? verdict.t;
+        const at = parseConsoleTimestamp(verdict.text) ?? verdict.t;
         const commit = await waitSince(commits, (l) => (commitOf(l)?.t ?? 0) > at, from, 5000);
         (goDown ? down : up).push(commitOf(commit.text)!.t - at);
       } catch {
@@ -530,14 +531,6 @@ async function verdictLatencies(lab: Lab, daemon: Proc, server: string, flips: n
 function commitOf(text: string): { t: number; gen: number } | undefined {
   if (!text.startsWith('{"event":"commit"')) return undefined;
   return JSON.parse(text) as { t: number; gen: number };
-}
-
-/** Epoch ms of carpool's console timestamp (`YYYY-MM-DDTHH:MM:SS.uuuuuu`, local time) at the start of a line. */
-function consoleTime(text: string): number | undefined {
-  const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{6})/.exec(text);
-  if (!m) return undefined;
-  const [y, mo, d, h, mi, s, us] = m.slice(1).map(Number) as [number, number, number, number, number, number, number];
-  return new Date(y, mo - 1, d, h, mi, s).getTime() + us / 1000;
 }
 
 async function waitSince(p: Proc, re: RegExp | ((text: string) => boolean), since: number, timeoutMs: number): Promise<{ t: number; text: string }> {

@@ -1,7 +1,7 @@
 /** The Logger's rate limiter and console sink, and hook output capping (issue 11, defects 1 and 7). */
 import { describe, expect, it, vi } from 'vitest';
 import { CappedOutput, HOOK_OUTPUT_KEEP_BYTES } from '../../src/daemon/hooks.js';
-import { CONSOLE_BACKLOG_BYTES, Logger, RATE_KEYS_MAX, RATE_WINDOW_MS, textKey, type ConsoleStream } from '../../src/daemon/logger.js';
+import { CONSOLE_BACKLOG_BYTES, Logger, RATE_KEYS_MAX, RATE_WINDOW_MS, consoleTimestamp, parseConsoleTimestamp, textKey, type ConsoleStream } from '../../src/daemon/logger.js';
 import type { LogLevel } from '../../src/lib/log-level.js';
 
 function logger(clock: { t: number }, extra: Partial<ConstructorParameters<typeof Logger>[0]> = {}) {
@@ -136,5 +136,15 @@ describe('CappedOutput', () => {
     const shown = lines.slice(0, 40).reduce((n, l) => n + l.length - 'up hook: '.length + 1, 0);
     expect(more + shown).toBe(total);
     expect(HOOK_OUTPUT_KEEP_BYTES).toBe(4096);
+  });
+});
+
+describe('console timestamps', () => {
+  it('parseConsoleTimestamp reads back what consoleTimestamp wrote, to the microsecond', () => {
+    for (const t of [1796672860885.066, 1796672860000, Date.UTC(2026, 0, 1, 0, 0, 0, 1)]) {
+      const line = `${consoleTimestamp(t)}: [INFO] x`;
+      expect(parseConsoleTimestamp(line)).toBeCloseTo(t, 2);
+    }
+    expect(parseConsoleTimestamp('[INFO] no timestamp')).toBeUndefined();
   });
 });

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { ProcSet, Proc, carpoolArgv, inNs, isRoot, skipReason, until } from '../helpers/procs.js';
 import { Workdir } from '../helpers/carp.js';
 import { useLab } from '../helpers/lab.js';
+import { parseConsoleTimestamp } from '../../../src/daemon/logger.js';
 
 const NET = '10.127.0';
 const VIP = `${NET}.100`;
@@ -53,8 +54,8 @@ virtual_server ${VIP} 80 {
 `, 0o600);
     const daemon = procs.add(new Proc('director', carpoolArgv(d.ns, ['run', '-c', conf]), { CARPOOL_RUN_DIR: wd.path('run') }));
     await daemon.waitFor(/ha_suspend: 10\.127\.0\.100 is not set here, checkers suspended/, 15_000);
-    const master = consoleTime(await daemon.waitFor(/Entering MASTER STATE/, 15_000));
-    const started = consoleTime(daemon.lines.find((l) => /checkers suspended/.test(l))!);
+    const master = parseConsoleTimestamp(await daemon.waitFor(/Entering MASTER STATE/, 15_000))!;
+    const started = parseConsoleTimestamp(daemon.lines.find((l) => /checkers suspended/.test(l))!)!;
     // Suspended for the whole master-down wait (≈ 3 s with advert_int 1): ≈ 15 checks skipped.
     expect(master - started).toBeGreaterThan(2000);
     await daemon.waitFor(/ha_suspend: 10\.127\.0\.100 is set here, checkers resume/, 5000);
@@ -65,11 +66,3 @@ virtual_server ${VIP} 80 {
     expect(daemon.count(/Load balancer: .* real server 10\.127\.0\.2:80 (down|up)/)).toBe(0);
   }, 40_000);
 });
-
-/** Epoch ms of carpool's console timestamp (`YYYY-MM-DDTHH:MM:SS.uuuuuu`, local time) at the start of a line. */
-function consoleTime(line: string): number {
-  const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{6})/.exec(line);
-  if (!m) throw new Error(`no console timestamp: ${line}`);
-  const [y, mo, d, h, mi, sec, us] = m.slice(1).map(Number) as [number, number, number, number, number, number, number];
-  return new Date(y, mo - 1, d, h, mi, sec).getTime() + us / 1000;
-}
